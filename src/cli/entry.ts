@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+
+const HELP = `brmgr: virtual bridges for containers and VMs, one INI file per bridge
+
+Usage:
+  brmgr up BRIDGE        bring the bridge to its configured state (= brmgr-pre BRIDGE)
+  brmgr down BRIDGE      remove what up created (= brmgr-post BRIDGE) [--force]
+  brmgr render BRIDGE    print the ip batch, sysctls and firewall rules up would apply
+                         [--backend nftables|iptables]
+  brmgr check BRIDGE     validate the config and the host, change nothing
+
+Options:
+  --force      down: delete the bridge even while guests are attached
+  -h, --help   this help
+  -V, --version
+
+Files: /etc/brmgr/BRIDGE.conf (BRMGR_CONF_DIR), /run/brmgr/BRIDGE/ (BRMGR_RUN_DIR),
+       /var/lib/misc/dnsmasq.BRIDGE.leases (BRMGR_STATE_DIR)
+Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
+`;
+
+/**
+ * Shared entry of the brmgr, brmgr-pre and brmgr-post programs. --help and
+ * --version answer before the rest of brmgr is loaded, to stay fast.
+ */
+export async function entry(prog: string, argv: string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(HELP);
+    return;
+  }
+  if (argv.includes('--version') || argv.includes('-V')) {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`${prog} ${pkg.version}\n`);
+    return;
+  }
+  const { main } = await import('./main.js');
+  process.exitCode = await main(argv, prog);
+}

@@ -1,0 +1,98 @@
+import { accessSync, constants } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.js';
+import { ConfigError, formatProblem } from '../config/validate.js';
+import { UsageError } from '../errors.js';
+import { logger } from '../log.js';
+import { findConflicts } from '../plan/conflicts.js';
+import { renderPlan } from '../plan/render.js';
+import { post } from '../post/index.js';
+import { assertSupported, machineId, pre } from '../pre/index.js';
+import { runner } from '../system/exec.js';
+import { observe } from '../system/observe.js';
+
+function onPath(tool: string): boolean {
+  return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').some((dir) => {
+    try {
+      accessSync(join(dir, tool), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+function oneBridge(positionals: string[], command: string): string {
+  if (positionals.length !== 1) throw new UsageError(`${command} needs exactly one BRIDGE (see --help)`);
+  return positionals[0]!;
+}
+
+async function check(bridge: string): Promise<number> {
+  const cfg = loadConfig(bridge);
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  try {
+    assertSupported(cfg);
+  } catch (err) {
+    errors.push((err as Error).message);
+  }
+  const tools = ['ip', 'dnsmasq'];
+  if (cfg.firewall === 'nftables') tools.push('nft');
+  if (cfg.firewall === 'iptables') tools.push('iptables-restore', 'iptables-save');
+  for (const t of tools) if (!onPath(t)) errors.push(`${t} is not installed`);
+  if (cfg.firewall === 'auto' && !onPath('nft') && !onPath('iptables-restore')) errors.push('neither nft nor iptables-restore is installed');
+  if (onPath('ip')) {
+    const found = findConflicts(cfg, await observe(runner()));
+    errors.push(...found.errors);
+    warnings.push(...found.warnings);
+  }
+  for (const w of warnings) console.log(`warning: ${w}`);
+  for (const e of errors) console.log(`error: ${e}`);
+  if (!errors.length) console.log(`${cfg.file}: ok`);
+  return errors.length ? 2 : 0;
+}
+
+/** Runs one brmgr command; returns the exit code. */
+export async function main(argv: string[], prog: string): Promise<number> {
+  const [command = '', ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: { force: { type: 'boolean' }, backend: { type: 'string' } },
+  });
+  const log = logger(prog);
+  try {
+    switch (command) {
+      case 'up':
+      case 'pre':
+        await pre(oneBridge(positionals, command), { log });
+        return 0;
+      case 'down':
+      case 'post':
+        await post(oneBridge(positionals, command), { log, force: !!values.force });
+        return 0;
+      case 'render': {
+        const cfg = loadConfig(oneBridge(positionals, command));
+        const backend = values.backend ?? (cfg.firewall === 'iptables' ? 'iptables' : 'nftables');
+        if (backend !== 'nftables' && backend !== 'iptables') throw new UsageError('--backend is nftables or iptables');
+        process.stdout.write(renderPlan(cfg, machineId(), backend));
+        return 0;
+      }
+      case 'check':
+        return await check(oneBridge(positionals, command));
+      default:
+        throw new UsageError(`unknown command '${command}' (see --help)`);
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
+      return 2;
+    }
+    const message = (err as Error).message;
+    process.stderr.write(`${prog}: ${message}\n`);
+    if (err instanceof UsageError) return 2;
+    log.error({ err: message }, 'failed');
+    return 1;
+  }
+}

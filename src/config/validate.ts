@@ -1,0 +1,487 @@
+import { statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { scanIni, type Entry } from './ini.js';
+import { FLAT_KEYS, SECTION_KEYS, nearest, sectionKind } from './schema.js';
+import type { BridgeConfig, Dhcp6, FirewallChoice, Forward, Mode, StaticHost } from './types.js';
+import {
+  canonical6,
+  intToIp4,
+  ip4ToInt,
+  isIPv4,
+  isIPv6,
+  maskToPrefix,
+  network4,
+  network6,
+  span4,
+} from '../net/addr.js';
+
+export interface Problem {
+  file: string;
+  line: number;
+  section: string;
+  key: string;
+  message: string;
+}
+
+export function formatProblem(p: Problem): string {
+  const where = p.section ? `[${p.section}] ${p.key}` : p.key;
+  return `${p.file}:${p.line}: ${where}: ${p.message}`;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: Problem[]) {
+    super(problems.map(formatProblem).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+/** Linux's IFNAMSIZ less the NUL; no slash, colon, space or leading dash. */
+export const IFNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
+export function isInterfaceName(name: string): boolean {
+  return IFNAME.test(name) && name !== '.' && name !== '..';
+}
+
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+const LEASE = /^(infinite|(\d+)([smhdw]?))$/i;
+const SAFE_PATH = /^\/[A-Za-z0-9._@+/-]*$/;
+const BOOLS: Record<string, boolean> = { true: true, yes: true, on: true, '1': true, false: false, no: false, off: false, '0': false };
+const UNIT_SECONDS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+type Where = Pick<Problem, 'line' | 'section' | 'key'>;
+
+/** Reads one config file's entries field by field, collecting every problem. */
+class Reader {
+  readonly problems: Problem[] = [];
+  private readonly byKey = new Map<string, Entry>();
+
+  constructor(
+    readonly file: string,
+    entries: Entry[],
+    private readonly sectionLines: Map<string, number>,
+  ) {
+    for (const e of entries) this.index(e);
+  }
+
+  fail(where: Where, message: string): undefined {
+    this.problems.push({ file: this.file, ...where, message });
+    return undefined;
+  }
+
+  sectionLine(section: string): number {
+    return this.sectionLines.get(section) ?? 0;
+  }
+
+  private index(e: Entry): void {
+    const kind = sectionKind(e.section);
+    if (e.section === '') {
+      if (!(e.key in FLAT_KEYS)) {
+        const hint = nearest(e.key, Object.keys(FLAT_KEYS));
+        this.fail(e, `unknown key${hint ? `; did you mean '${hint}'?` : ' (keys belong in a [section])'}`);
+        return;
+      }
+    } else if (!SECTION_KEYS[kind]) {
+      return; // reported once per section by validate()
+    } else if (!SECTION_KEYS[kind]!.includes(e.key)) {
+      const hint = nearest(e.key, SECTION_KEYS[kind]!);
+      this.fail(e, `unknown key${hint ? `; did you mean '${hint}'?` : ''}`);
+      return;
+    }
+    if (/[\x00-\x1f\x7f]/.test(e.value)) {
+      this.fail(e, 'value holds a control character (newline, tab, …)');
+      return;
+    }
+    const id = `${e.section}\0${e.key}`;
+    const first = this.byKey.get(id);
+    if (first) {
+      this.fail(e, `set twice (first on line ${first.line})`);
+      return;
+    }
+    this.byKey.set(id, e);
+  }
+
+  /** A non-empty value, from its section or from the original's flat key. */
+  get(section: string, key: string, flatKey?: string): Entry | undefined {
+    const sectioned = this.byKey.get(`${section}\0${key}`);
+    const flat = flatKey ? this.byKey.get(`\0${flatKey}`) : undefined;
+    const set = (e?: Entry) => (e && e.value.trim() !== '' ? { ...e, value: e.value.trim() } : undefined);
+    if (set(sectioned) && set(flat)) {
+      return this.fail(flat!, `also set as [${section}] ${key} on line ${sectioned!.line}; keep one`);
+    }
+    return set(sectioned) ?? set(flat);
+  }
+
+  bool(section: string, key: string, fallback: boolean): boolean {
+    const e = this.get(section, key);
+    if (!e) return fallback;
+    const b = BOOLS[e.value.toLowerCase()];
+    if (b === undefined) this.fail(e, `'${e.value}' is not a boolean (true or false)`);
+    return b ?? fallback;
+  }
+
+  oneOf<T extends string>(section: string, key: string, allowed: readonly T[], fallback: T): T {
+    const e = this.get(section, key);
+    if (!e) return fallback;
+    const v = e.value.toLowerCase() as T;
+    if (allowed.includes(v)) return v;
+    this.fail(e, `'${e.value}' is not one of ${allowed.join(', ')}`);
+    return fallback;
+  }
+
+  int(e: Entry, min: number, max: number): number | undefined {
+    if (!/^\d+$/.test(e.value)) return this.fail(e, `'${e.value}' is not a whole number`);
+    const n = Number(e.value);
+    if (n < min || n > max) return this.fail(e, `${n} is out of range ${min}-${max}`);
+    return n;
+  }
+
+  interfaceName(e: Entry): string | undefined {
+    if (!isInterfaceName(e.value)) {
+      return this.fail(e, `'${e.value}' is not a valid interface name (1-15 letters, digits, '_', '.', '-')`);
+    }
+    return e.value;
+  }
+
+  mac(e: Entry): string | undefined {
+    if (!MAC.test(e.value)) return this.fail(e, `'${e.value}' is not a MAC address (like 52:54:00:12:34:56)`);
+    const mac = e.value.toLowerCase();
+    if (parseInt(mac.slice(0, 2), 16) & 1) return this.fail(e, `${mac} is a multicast MAC address`);
+    if (mac === '00:00:00:00:00:00') return this.fail(e, 'the all-zero MAC address is not usable');
+    return mac;
+  }
+
+  path(e: Entry): string | undefined {
+    if (!SAFE_PATH.test(e.value)) {
+      return this.fail(e, `'${e.value}' is not an absolute path of plain characters (letters, digits, . _ @ + / -)`);
+    }
+    try {
+      if (!statSync(e.value).isFile()) return this.fail(e, `${e.value} is not a regular file`);
+    } catch {
+      return this.fail(e, `${e.value} does not exist`);
+    }
+    return e.value;
+  }
+
+  domain(e: Entry): string | undefined {
+    const d = e.value.replace(/\.$/, '').toLowerCase();
+    if (d.length > 253 || !d.split('.').every((l) => LABEL.test(l))) {
+      return this.fail(e, `'${e.value}' is not a domain name`);
+    }
+    return d;
+  }
+}
+
+/** Parses `A/P` into address and prefix, reporting what is wrong. */
+function parseCidr(r: Reader, e: Entry, family: 4 | 6): { address: string; prefix: number } | undefined {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(e.value);
+  const ok = family === 4 ? isIPv4 : isIPv6;
+  if (!m || !ok(m[1]!)) {
+    return r.fail(e, `'${e.value}' is not an IPv${family} address with a prefix (like ${family === 4 ? '10.0.1.1/24' : 'fd42:0:1::1/64'})`);
+  }
+  const prefix = Number(m[2]);
+  const max = family === 4 ? 30 : 126;
+  if (prefix < 8 || prefix > max) return r.fail(e, `prefix /${prefix} is out of range /8-/${max}`);
+  return { address: family === 4 ? m[1]! : canonical6(m[1]!), prefix };
+}
+
+function leaseSeconds(r: Reader, e: Entry): string | undefined {
+  const m = LEASE.exec(e.value);
+  if (!m) return r.fail(e, `'${e.value}' is not a lease time (like 1h, 30m, 3600 or infinite)`);
+  if (m[1]!.toLowerCase() === 'infinite') return 'infinite';
+  const seconds = Number(m[2]) * UNIT_SECONDS[m[3]!.toLowerCase()]!;
+  if (seconds < 120) return r.fail(e, `${e.value} is shorter than dnsmasq's minimum of 2m`);
+  return `${m[2]}${m[3]!.toLowerCase()}`;
+}
+
+function portRange(r: Reader, e: Entry, text: string): { from: number; to: number } | undefined {
+  const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(text);
+  if (!m) return r.fail(e, `'${text}' is not a port or port range (like 8080 or 8000-8010)`);
+  const from = Number(m[1]);
+  const to = m[2] === undefined ? from : Number(m[2]);
+  if (from < 1 || to > 65535 || from > 65535 || to < 1) return r.fail(e, `port ${text} is out of range 1-65535`);
+  if (to < from) return r.fail(e, `port range ${text} runs backwards`);
+  return { from, to };
+}
+
+function ipv4Section(r: Reader, mode: Mode) {
+  const s = 'ipv4';
+  let address = '10.0.1.1';
+  let prefix = 24;
+  const addr = r.get(s, 'address', 'addr');
+  const netmask = r.get('', 'netmask');
+  const network = r.get('', 'network');
+  if (addr?.value.toLowerCase() === 'auto') {
+    r.fail(addr, "'auto' is not supported yet; give an address such as 10.0.1.1/24");
+  } else if (addr && addr.section === '') {
+    // the original's form: addr="10.0.1.1" netmask="255.255.255.0" network="10.0.1.0/24"
+    if (!isIPv4(addr.value)) r.fail(addr, `'${addr.value}' is not an IPv4 address`);
+    else address = addr.value;
+    if (netmask) {
+      const p = /^\d+$/.test(netmask.value) ? Number(netmask.value) : maskToPrefix(netmask.value);
+      if (p === undefined || p < 8 || p > 30) r.fail(netmask, `'${netmask.value}' is not a netmask between /8 and /30`);
+      else prefix = p;
+    } else if (network && /\/(\d+)$/.test(network.value)) {
+      prefix = Number(/\/(\d+)$/.exec(network.value)![1]);
+    }
+  } else if (addr) {
+    const cidr = parseCidr(r, addr, 4);
+    if (cidr) ({ address, prefix } = cidr);
+  }
+  const where = addr ?? { line: r.sectionLine(s), section: s, key: 'address' };
+  const { first, last } = span4(address, prefix);
+  const self = ip4ToInt(address);
+  if (self === first || self === last) {
+    r.fail(where, `${address} is the ${self === first ? 'network' : 'broadcast'} address of /${prefix}; give a host address`);
+  }
+  const net = network4(address, prefix);
+  if (network && network.value !== `${net}/${prefix}`) {
+    r.fail(network, `'${network.value}' does not match addr/netmask (${net}/${prefix})`);
+  }
+
+  const rangeEntry = r.get(s, 'range', 'dhcp_range');
+  // default: the larger side of the subnet next to the bridge's address
+  let range = last - self >= self - first ? { from: self + 1, to: last - 1 } : { from: first + 1, to: self - 1 };
+  if (rangeEntry) {
+    const parts = rangeEntry.value.split(rangeEntry.section === '' ? ',' : '-').map((p) => p.trim());
+    if (parts.length !== 2 || !parts.every((p) => isIPv4(p))) {
+      r.fail(rangeEntry, `'${rangeEntry.value}' is not an address range (like 10.0.1.2-10.0.1.254)`);
+    } else {
+      const [from, to] = parts.map(ip4ToInt) as [number, number];
+      if (from > to) r.fail(rangeEntry, `range ${rangeEntry.value} runs backwards`);
+      else if (from <= first || to >= last) r.fail(rangeEntry, `range ${rangeEntry.value} is not inside ${net}/${prefix} (network and broadcast excluded)`);
+      else if (self >= from && self <= to) r.fail(rangeEntry, `range ${rangeEntry.value} includes the bridge's own address ${address}`);
+      else range = { from, to };
+    }
+  }
+  const size = range.to - range.from + 1;
+  const lease = r.get(s, 'lease_time');
+  const maxEntry = r.get(s, 'max_leases', 'dhcp_max');
+  return {
+    address,
+    prefix,
+    network: net,
+    dhcp: r.bool(s, 'dhcp', mode !== 'bridged'),
+    range: { from: intToIp4(range.from), to: intToIp4(range.to) },
+    leaseTime: (lease && leaseSeconds(r, lease)) ?? '1h',
+    maxLeases: (maxEntry && r.int(maxEntry, 1, 1_000_000)) || size,
+  };
+}
+
+function ipv6Section(r: Reader): BridgeConfig['ipv6'] {
+  const s = 'ipv6';
+  const addr = r.get(s, 'address', 'addr6');
+  if (!addr) {
+    for (const flat of ['netmask6', 'network6']) {
+      const e = r.get('', flat);
+      if (e) r.fail(e, 'set without addr6');
+    }
+    return undefined;
+  }
+  let cidr: { address: string; prefix: number } | undefined;
+  if (addr.section === '') {
+    const mask = r.get('', 'netmask6');
+    const network = r.get('', 'network6');
+    const prefix = mask?.value ?? /\/(\d+)$/.exec(network?.value ?? '')?.[1] ?? '64';
+    cidr = parseCidr(r, { ...addr, value: `${addr.value}/${prefix}` }, 6);
+    if (cidr && network && network.value !== `${network6(cidr.address, cidr.prefix)}/${cidr.prefix}`) {
+      r.fail(network, `'${network.value}' does not match addr6/netmask6 (${network6(cidr.address, cidr.prefix)}/${cidr.prefix})`);
+    }
+  } else {
+    cidr = parseCidr(r, addr, 6);
+  }
+  const ra = r.bool(s, 'ra', true);
+  const dhcp = r.oneOf<Dhcp6>(s, 'dhcp', ['off', 'stateless', 'stateful'], 'off');
+  const nat = r.bool(s, 'nat', false);
+  if (!cidr) return undefined;
+  const net = network6(cidr.address, cidr.prefix);
+  if (net === cidr.address) r.fail(addr, `${cidr.address} is the subnet-router anycast address of /${cidr.prefix}; give a host address`);
+  if (cidr.address.startsWith('fe80:') || cidr.address.startsWith('ff')) r.fail(addr, `${cidr.address} is not a unicast global or ULA address`);
+  if (ra && cidr.prefix !== 64) r.fail(addr, `router advertisements (ra = true) need a /64 for SLAAC, not /${cidr.prefix}`);
+  return { ...cidr, network: net, ra, dhcp, nat };
+}
+
+function hostSections(r: Reader, cfg: { ipv4: BridgeConfig['ipv4'] }, names: string[]): StaticHost[] {
+  const hosts: StaticHost[] = [];
+  const seenIp = new Map<string, string>();
+  const seenMac = new Map<string, string>();
+  for (const name of names) {
+    const s = `host.${name}`;
+    const line = r.sectionLine(s);
+    if (!LABEL.test(name)) {
+      r.fail({ line, section: s, key: 'name' }, `'${name}' is not a valid host name (letters, digits, '-')`);
+      continue;
+    }
+    const macEntry = r.get(s, 'mac');
+    const ipEntry = r.get(s, 'ip');
+    if (!macEntry) r.fail({ line, section: s, key: 'mac' }, 'missing; a static host needs a mac');
+    if (!ipEntry) r.fail({ line, section: s, key: 'ip' }, 'missing; a static host needs an ip');
+    const mac = macEntry && r.mac(macEntry);
+    let ip: string | undefined;
+    if (ipEntry) {
+      const { first, last } = span4(cfg.ipv4.address, cfg.ipv4.prefix);
+      const n = isIPv4(ipEntry.value) ? ip4ToInt(ipEntry.value) : NaN;
+      if (Number.isNaN(n)) r.fail(ipEntry, `'${ipEntry.value}' is not an IPv4 address`);
+      else if (n <= first || n >= last) r.fail(ipEntry, `${ipEntry.value} is not a host address of ${cfg.ipv4.network}/${cfg.ipv4.prefix}`);
+      else if (ipEntry.value === cfg.ipv4.address) r.fail(ipEntry, `${ipEntry.value} is the bridge's own address`);
+      else if (seenIp.has(ipEntry.value)) r.fail(ipEntry, `${ipEntry.value} is already given to [host.${seenIp.get(ipEntry.value)}]`);
+      else ip = ipEntry.value;
+    }
+    if (mac && seenMac.has(mac)) r.fail(macEntry!, `${mac} is already given to [host.${seenMac.get(mac)}]`);
+    if (mac && ip && !seenMac.has(mac)) {
+      seenIp.set(ip, name);
+      seenMac.set(mac, name);
+      hosts.push({ name: name.toLowerCase(), mac, ip });
+    }
+  }
+  return hosts;
+}
+
+function forwardSections(r: Reader, cfg: { ipv4: BridgeConfig['ipv4'] }, hosts: StaticHost[], names: string[]): Forward[] {
+  const forwards: Forward[] = [];
+  const used = new Map<string, string>();
+  for (const name of names) {
+    const s = `forward.${name}`;
+    const line = r.sectionLine(s);
+    if (!LABEL.test(name)) {
+      r.fail({ line, section: s, key: 'name' }, `'${name}' is not a valid forward name (letters, digits, '-')`);
+      continue;
+    }
+    const proto = r.oneOf(s, 'proto', ['tcp', 'udp'] as const, 'tcp');
+    const portEntry = r.get(s, 'port');
+    const toEntry = r.get(s, 'to');
+    if (!portEntry) r.fail({ line, section: s, key: 'port' }, 'missing; give the host port (like 8080)');
+    if (!toEntry) r.fail({ line, section: s, key: 'to' }, 'missing; give IP:PORT or HOSTNAME:PORT of a [host.*]');
+    const ports = portEntry && portRange(r, portEntry, portEntry.value);
+    if (!ports || !toEntry) continue;
+    const m = /^([^:]+)(?::(.+))?$/.exec(toEntry.value);
+    let toIp: string | undefined;
+    const target = m?.[1] ?? '';
+    if (isIPv4(target)) {
+      const { first, last } = span4(cfg.ipv4.address, cfg.ipv4.prefix);
+      const n = ip4ToInt(target);
+      if (n <= first || n >= last || target === cfg.ipv4.address) {
+        r.fail(toEntry, `${target} is not a guest address of ${cfg.ipv4.network}/${cfg.ipv4.prefix}`);
+      } else toIp = target;
+    } else {
+      const host = hosts.find((h) => h.name === target.toLowerCase());
+      if (!host) r.fail(toEntry, `'${target}' is neither an IPv4 address nor a [host.*] name`);
+      else toIp = host.ip;
+    }
+    const toPorts = m?.[2] === undefined ? ports : portRange(r, toEntry, m[2]);
+    if (!toIp || !toPorts) continue;
+    if (toPorts.to - toPorts.from !== ports.to - ports.from) {
+      r.fail(toEntry, `port range ${m![2]} is not the same size as port ${portEntry!.value}`);
+      continue;
+    }
+    const clash = [...used.entries()].find(([k]) => {
+      const [p, a, b] = k.split(':');
+      return p === proto && Number(a) <= ports.to && ports.from <= Number(b);
+    });
+    if (clash) {
+      r.fail(portEntry!, `${proto} port ${portEntry!.value} is already forwarded by [forward.${clash[1]}]`);
+      continue;
+    }
+    used.set(`${proto}:${ports.from}:${ports.to}`, name);
+    forwards.push({ name, proto, ports, toIp, toPorts });
+  }
+  return forwards;
+}
+
+/**
+ * Turns a config file's text into a validated BridgeConfig, or throws a
+ * ConfigError listing every problem, one line each. `bridge` is the name the
+ * file was asked for (its file name without `.conf`).
+ */
+export function parseConfig(text: string, file: string, bridge: string): BridgeConfig {
+  const scanned = scanIni(text);
+  const sectionLines = new Map<string, number>();
+  const early: Problem[] = [];
+  for (const j of scanned.junk) {
+    early.push({ file: file, line: j.line, section: '', key: j.text.slice(0, 20), message: 'not a [section] or key = value line' });
+  }
+  const hostNames: string[] = [];
+  const forwardNames: string[] = [];
+  for (const sec of scanned.sections) {
+    const kind = sectionKind(sec.name);
+    if (sectionLines.has(sec.name)) {
+      early.push({ file: file, line: sec.line, section: sec.name, key: '(section)', message: `appears twice (first on line ${sectionLines.get(sec.name)})` });
+      continue;
+    }
+    sectionLines.set(sec.name, sec.line);
+    if (!SECTION_KEYS[kind]) {
+      const hint = nearest(sec.name, Object.keys(SECTION_KEYS).map((k) => k.replace('.*', '.NAME')));
+      early.push({ file: file, line: sec.line, section: sec.name, key: '(section)', message: `unknown section${hint ? `; did you mean [${hint}]?` : ''}` });
+    } else if (kind === 'host.*') hostNames.push(sec.name.slice(5));
+    else if (kind === 'forward.*') forwardNames.push(sec.name.slice(8));
+  }
+  const r = new Reader(file, scanned.entries, sectionLines);
+  r.problems.unshift(...early);
+
+  const s = 'bridge';
+  const nameEntry = r.get(s, 'name', 'bridge');
+  if (nameEntry && nameEntry.value !== bridge) {
+    r.fail(nameEntry, `'${nameEntry.value}' does not match the file name (${basename(file)} configures ${bridge})`);
+  }
+  const mode = r.oneOf<Mode>(s, 'mode', ['nat', 'routed', 'isolated', 'bridged'], 'nat');
+  const uplinkEntry = r.get(s, 'uplink');
+  const uplink = uplinkEntry && r.interfaceName(uplinkEntry);
+  if (uplink === bridge) r.fail(uplinkEntry!, 'the uplink cannot be the bridge itself');
+  if (mode === 'bridged' && !uplinkEntry) r.fail({ line: r.get(s, 'mode')!.line, section: s, key: 'mode' }, 'bridged mode needs an uplink');
+  const mtuEntry = r.get(s, 'mtu');
+  const mtu = mtuEntry && r.int(mtuEntry, 68, 65535);
+  const macEntry = r.get(s, 'mac', 'bridge_mac');
+  const mac = macEntry && r.mac(macEntry);
+  const stp = r.bool(s, 'stp', false);
+  const firewall = r.oneOf<FirewallChoice>(s, 'firewall', ['auto', 'nftables', 'iptables', 'none'], 'auto');
+
+  const ipv4 = ipv4Section(r, mode);
+  const ipv6 = ipv6Section(r);
+  if (ipv6 && mtu !== undefined && mtu < 1280) r.fail(mtuEntry!, `${mtu} is below IPv6's minimum MTU of 1280`);
+
+  const d = 'dns';
+  const domainEntry = r.get(d, 'domain', 'domain');
+  const upstreamEntry = r.get(d, 'upstream');
+  const upstream = (upstreamEntry?.value.split(',') ?? []).map((u) => u.trim()).filter(Boolean);
+  for (const u of upstream) if (!isIPv4(u) && !isIPv6(u)) r.fail(upstreamEntry!, `'${u}' is not an IP address`);
+  const domain = domainEntry && r.domain(domainEntry);
+  const pathOf = (e?: Entry) => e && r.path(e);
+  const dnsHosts = pathOf(r.get(d, 'hosts_file'));
+  const confFile = pathOf(r.get('dnsmasq', 'conf_file', 'dhcp_conffile'));
+  const dhcpHosts = pathOf(r.get('dnsmasq', 'hosts_file', 'dhcp_hostsfile'));
+
+  const hosts = hostSections(r, { ipv4 }, hostNames);
+  const forwards = forwardSections(r, { ipv4 }, hosts, forwardNames);
+
+  const config: BridgeConfig = {
+    file,
+    name: bridge,
+    mode,
+    ...(uplink ? { uplink } : {}),
+    ...(mtu !== undefined ? { mtu } : {}),
+    ...(mac ? { mac } : {}),
+    stp,
+    firewall,
+    ipv4,
+    ...(ipv6 ? { ipv6 } : {}),
+    dns: {
+      enable: r.bool(d, 'enable', true),
+      ...(domain ? { domain } : {}),
+      upstream,
+      ...(dnsHosts ? { hostsFile: dnsHosts } : {}),
+    },
+    dnsmasq: {
+      ...(confFile ? { confFile } : {}),
+      ...(dhcpHosts ? { hostsFile: dhcpHosts } : {}),
+    },
+    hosts,
+    forwards,
+  };
+  // report each problem once, in file order
+  const seen = new Set<string>();
+  const problems = r.problems
+    .filter((p) => !seen.has(formatProblem(p)) && seen.add(formatProblem(p)))
+    .sort((a, b) => a.line - b.line);
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}
+

@@ -1,0 +1,19 @@
+import { join } from 'node:path';
+
+/** Where brmgr keeps things; each folder can be moved by an env variable (tests, unusual hosts). */
+export function paths(bridge: string, env: NodeJS.ProcessEnv = process.env) {
+  const confDir = env.BRMGR_CONF_DIR || '/etc/brmgr';
+  const runRoot = env.BRMGR_RUN_DIR || '/run/brmgr';
+  const stateDir = env.BRMGR_STATE_DIR || '/var/lib/misc';
+  const runDir = join(runRoot, bridge);
+  return {
+    confDir,
+    config: join(confDir, `${bridge}.conf`),
+    runRoot,
+    runDir,
+    state: join(runDir, 'state.json'),
+    lock: join(runDir, 'lock'),
+    leases: join(stateDir, `dnsmasq.${bridge}.leases`),
+  };
+}
+export type Paths = ReturnType<typeof paths>;

@@ -1,0 +1,53 @@
+import type { BridgeConfig } from '../config/types.js';
+import { overlaps } from '../net/addr.js';
+import type { Observed } from '../system/observe.js';
+
+export interface Findings {
+  errors: string[];
+  warnings: string[];
+}
+
+const SKIP_ROUTE_TYPES = new Set(['local', 'broadcast', 'multicast', 'anycast', 'unreachable', 'prohibit', 'blackhole']);
+
+function splitPrefix(dst: string): [string, number] {
+  const [addr, len] = dst.split('/') as [string, string | undefined];
+  return [addr, len === undefined ? (addr.includes(':') ? 128 : 32) : Number(len)];
+}
+
+/**
+ * What on the host stands in the bridge's way: its name taken by something
+ * that is not a bridge, or its subnets overlapping another interface's address
+ * or a route. Each message names the other party.
+ */
+export function findConflicts(cfg: BridgeConfig, observed: Observed): Findings {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const link = observed.links.find((l) => l.ifname === cfg.name);
+  if (link && link.kind !== 'bridge') {
+    errors.push(`${cfg.name} already exists and is ${link.kind ? `a ${link.kind} interface` : 'a plain network device'}, not a bridge`);
+  }
+  if (cfg.uplink && !observed.links.some((l) => l.ifname === cfg.uplink)) {
+    warnings.push(`uplink ${cfg.uplink} does not exist (yet); guests reach the outside only through it`);
+  }
+  const subnets: [string, number][] = [[cfg.ipv4.network, cfg.ipv4.prefix]];
+  if (cfg.ipv6) subnets.push([cfg.ipv6.network, cfg.ipv6.prefix]);
+  for (const [net, prefix] of subnets) {
+    for (const a of observed.addrs) {
+      if (a.ifname === cfg.name || a.scope === 'link') continue;
+      if (overlaps(net, prefix, a.local, a.prefixlen)) {
+        errors.push(`subnet ${net}/${prefix} overlaps ${a.local}/${a.prefixlen} on ${a.ifname}`);
+      }
+    }
+    for (const r of observed.routes) {
+      if (r.dev === cfg.name || r.dst === 'default' || r.table === 'local' || SKIP_ROUTE_TYPES.has(r.type ?? 'unicast')) continue;
+      const [addr, len] = splitPrefix(r.dst);
+      if (addr.startsWith('fe80:') || addr.startsWith('ff')) continue;
+      // an interface's own prefix route is already reported with its address
+      if (observed.addrs.some((a) => a.ifname === r.dev && overlaps(a.local, a.prefixlen, addr, len) && a.prefixlen === len)) continue;
+      if (overlaps(net, prefix, addr, len)) {
+        errors.push(`subnet ${net}/${prefix} overlaps route ${r.dst}${r.dev ? ` dev ${r.dev}` : ''}${r.table ? ` table ${r.table}` : ''}`);
+      }
+    }
+  }
+  return { errors, warnings };
+}

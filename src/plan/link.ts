@@ -1,0 +1,111 @@
+import { createHash } from 'node:crypto';
+import type { BridgeConfig } from '../config/types.js';
+import type { ObservedLink, Observed } from '../system/observe.js';
+
+/**
+ * A stable, locally administered MAC for the bridge, derived from its name and
+ * the host's machine-id: the bridge's MAC never flaps as ports come and go, and
+ * differs between hosts.
+ */
+export function stableMac(bridge: string, machineId: string): string {
+  const h = createHash('sha256').update(`brmgr:${machineId.trim()}:${bridge}`).digest();
+  h[0] = (h[0]! & 0xfe) | 0x02;
+  return [...h.subarray(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+export interface DesiredLink {
+  name: string;
+  mac: string;
+  mtu?: number;
+  stp: boolean;
+  /** `address/prefix`, IPv6 in canonical form */
+  addresses: string[];
+}
+
+export function desiredLink(cfg: BridgeConfig, machineId: string): DesiredLink {
+  const addresses = [`${cfg.ipv4.address}/${cfg.ipv4.prefix}`];
+  if (cfg.ipv6) addresses.push(`${cfg.ipv6.address}/${cfg.ipv6.prefix}`);
+  return {
+    name: cfg.name,
+    mac: cfg.mac ?? stableMac(cfg.name, machineId),
+    ...(cfg.mtu !== undefined ? { mtu: cfg.mtu } : {}),
+    stp: cfg.stp,
+    addresses,
+  };
+}
+
+/** The link attributes brmgr may change on a bridge it did not create, to restore them on post. */
+export interface LinkAttributes {
+  mac: string;
+  mtu: number;
+  stp: boolean;
+  up: boolean;
+}
+
+export function attributesOf(link: ObservedLink): LinkAttributes {
+  return { mac: link.address, mtu: link.mtu, stp: link.stp, up: link.up };
+}
+
+export interface LinkChange {
+  /** `ip -batch` lines that bring the bridge to the desired state */
+  batch: string[];
+  /** `ip -batch` lines that undo exactly those, for rollback */
+  undo: string[];
+  created: boolean;
+  added: string[];
+  removed: string[];
+}
+
+const isV6 = (cidr: string) => cidr.includes(':');
+const addrLine = (verb: 'add' | 'del', cidr: string, dev: string) =>
+  `address ${verb} ${cidr} dev ${dev}${verb === 'add' && isV6(cidr) ? ' nodad' : ''}`;
+
+/**
+ * The difference between the desired bridge and what the kernel has.
+ * `ours` are addresses an earlier run added: only those are removed when the
+ * config no longer has them; anything else on the bridge is not brmgr's.
+ */
+export function diffLink(want: DesiredLink, observed: Observed, ours: string[]): LinkChange {
+  const link = observed.links.find((l) => l.ifname === want.name);
+  const dev = want.name;
+  const batch: string[] = [];
+  const undo: string[] = [];
+  if (!link) {
+    const mtu = want.mtu !== undefined ? ` mtu ${want.mtu}` : '';
+    batch.push(`link add name ${dev} address ${want.mac}${mtu} type bridge stp_state ${want.stp ? 1 : 0}`);
+    batch.push(...want.addresses.map((a) => addrLine('add', a, dev)));
+    batch.push(`link set dev ${dev} up`);
+    return { batch, undo: [`link del dev ${dev}`], created: true, added: want.addresses, removed: [] };
+  }
+  if (link.kind !== 'bridge') {
+    throw new Error(`${dev} exists and is not a bridge (it is ${link.kind ?? 'a plain device'})`);
+  }
+  if (link.address !== want.mac) {
+    batch.push(`link set dev ${dev} address ${want.mac}`);
+    undo.unshift(`link set dev ${dev} address ${link.address}`);
+  }
+  if (want.mtu !== undefined && link.mtu !== want.mtu) {
+    batch.push(`link set dev ${dev} mtu ${want.mtu}`);
+    undo.unshift(`link set dev ${dev} mtu ${link.mtu}`);
+  }
+  if (link.stp !== want.stp) {
+    batch.push(`link set dev ${dev} type bridge stp_state ${want.stp ? 1 : 0}`);
+    undo.unshift(`link set dev ${dev} type bridge stp_state ${link.stp ? 1 : 0}`);
+  }
+  const have = observed.addrs.filter((a) => a.ifname === dev && a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`);
+  const removed = have.filter((a) => ours.includes(a) && !want.addresses.includes(a));
+  const added = want.addresses.filter((a) => !have.includes(a));
+  for (const a of removed) {
+    batch.push(addrLine('del', a, dev));
+    undo.unshift(addrLine('add', a, dev));
+  }
+  for (const a of added) {
+    batch.push(addrLine('add', a, dev));
+    undo.unshift(addrLine('del', a, dev));
+  }
+  if (!link.up) {
+    batch.push(`link set dev ${dev} up`);
+    undo.unshift(`link set dev ${dev} down`);
+  }
+  return { batch, undo, created: false, added, removed };
+}

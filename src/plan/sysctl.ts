@@ -1,0 +1,35 @@
+import type { BridgeConfig } from '../config/types.js';
+
+/** A kernel setting under /proc/sys, in path form: net/ipv4/ip_forward. */
+export type Sysctl = [key: string, value: string];
+
+/**
+ * The kernel settings the bridge needs, in the order they must be written.
+ * `acceptRa` holds each other link's net/ipv6/conf/LINK/accept_ra: links that
+ * take their default route from router advertisements (1) must move to 2
+ * before IPv6 forwarding is on, or the kernel ignores RAs and the host loses
+ * that route.
+ */
+export function desiredSysctls(cfg: BridgeConfig, acceptRa: Record<string, string>): Sysctl[] {
+  const forwarding = cfg.mode === 'nat' || cfg.mode === 'routed';
+  const out: Sysctl[] = [];
+  if (forwarding) out.push(['net/ipv4/ip_forward', '1']);
+  if (cfg.ipv6) {
+    // the bridge's own address usable at once, and never autoconfigured from guests' RAs
+    out.push([`net/ipv6/conf/${cfg.name}/accept_dad`, '0'], [`net/ipv6/conf/${cfg.name}/autoconf`, '0']);
+    if (forwarding) {
+      for (const [link, value] of Object.entries(acceptRa).sort()) {
+        if (value === '1' && link !== cfg.name && link !== 'lo' && link !== 'all' && link !== 'default') {
+          out.push([`net/ipv6/conf/${link}/accept_ra`, '2']);
+        }
+      }
+      out.push(['net/ipv6/conf/all/forwarding', '1']);
+    }
+  }
+  return out;
+}
+
+/** Settings that belong to the bridge itself and vanish with it. */
+export function isBridgeSysctl(key: string, bridge: string): boolean {
+  return key.startsWith(`net/ipv6/conf/${bridge}/`);
+}

@@ -1,0 +1,112 @@
+import { readFileSync } from 'node:fs';
+import { loadConfig } from '../config/load.js';
+import type { BridgeConfig } from '../config/types.js';
+import { UsageError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { paths } from '../paths.js';
+import { findConflicts } from '../plan/conflicts.js';
+import { attributesOf, desiredLink, diffLink } from '../plan/link.js';
+import { desiredSysctls } from '../plan/sysctl.js';
+import { runner, type Run } from '../system/exec.js';
+import { applyFirewall } from '../system/firewall.js';
+import { acquireLock } from '../system/lock.js';
+import { applyIpBatch, observe } from '../system/observe.js';
+import { ensureRunDir, readState, writeState, type State } from '../system/state.js';
+import { readAcceptRa, readSysctl, writeSysctl } from '../system/sysctl.js';
+
+export interface Options {
+  env?: NodeJS.ProcessEnv;
+  run?: Run;
+  log: Logger;
+}
+
+export function machineId(): string {
+  for (const file of ['/etc/machine-id', '/var/lib/dbus/machine-id']) {
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch {
+      /* try the next */
+    }
+  }
+  return '';
+}
+
+/** Refuses what this version cannot do yet, before anything is touched. */
+export function assertSupported(cfg: BridgeConfig): void {
+  if (cfg.mode === 'bridged') throw new UsageError(`${cfg.file}: mode = bridged is not supported yet; use nat, routed or isolated`);
+}
+
+/**
+ * brmgr-pre: brings the bridge to the state its config describes and records
+ * what it created. On any failure, undoes what this run changed and rethrows.
+ */
+export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> {
+  const env = opts.env ?? process.env;
+  const run = opts.run ?? runner();
+  const log = opts.log.child({ bridge });
+  const cfg = loadConfig(bridge, env);
+  assertSupported(cfg);
+  const p = paths(bridge, env);
+  ensureRunDir(p);
+  const release = await acquireLock(p.lock);
+  const undo: (() => Promise<void> | void)[] = [];
+  try {
+    const previous = readState(p);
+    const observed = await observe(run);
+    const conflicts = findConflicts(cfg, observed);
+    for (const w of conflicts.warnings) log.warn(w);
+    if (conflicts.errors.length) throw new UsageError(conflicts.errors.join('; '));
+
+    const want = desiredLink(cfg, machineId());
+    const change = diffLink(want, observed, previous?.addresses ?? []);
+    await applyIpBatch(run, change.batch);
+    undo.push(() => run('ip', ['-force', '-batch', '-'], change.undo.join('\n') + '\n').then(() => undefined));
+    if (change.created) log.info({ mac: want.mac }, `created bridge ${bridge}`);
+    for (const a of change.removed) log.info(`removed address ${a}`);
+    for (const a of change.added) log.info(`added address ${a}`);
+
+    const sysctls = { ...previous?.sysctls };
+    for (const [key, value] of desiredSysctls(cfg, cfg.ipv6 ? readAcceptRa() : {})) {
+      const before = readSysctl(key);
+      if (before === undefined) throw new Error(`sysctl ${key.replaceAll('/', '.')} does not exist (is IPv6 disabled?)`);
+      if (before === value) continue;
+      writeSysctl(key, value);
+      undo.push(() => writeSysctl(key, before));
+      sysctls[key] ??= before;
+      log.info(`set ${key.replaceAll('/', '.')}=${value}`);
+    }
+
+    const fw = await applyFirewall(run, cfg, previous?.firewall);
+    undo.push(fw.undo);
+    log.info({ backend: fw.backend, iptables: fw.iptables }, `firewall: ${fw.backend}`);
+
+    const link = observed.links.find((l) => l.ifname === bridge);
+    const createdLink = change.created || (previous?.createdLink ?? false);
+    const original = previous?.original ?? (link && !createdLink ? attributesOf(link) : undefined);
+    const state: State = {
+      version: 1,
+      bridge,
+      up: true,
+      createdLink,
+      ...(original && !createdLink ? { original } : {}),
+      addresses: [...new Set([...(previous?.addresses ?? []).filter((a) => !change.removed.includes(a)), ...change.added])],
+      sysctls,
+      firewall: { backend: fw.backend, iptables: fw.iptables },
+    };
+    writeState(p, state);
+    log.info({ processes: run.count }, `${bridge} is up`);
+    return cfg;
+  } catch (err) {
+    for (const u of undo.reverse()) {
+      try {
+        await u();
+      } catch (undoErr) {
+        log.error(`rollback: ${(undoErr as Error).message}`);
+      }
+    }
+    if (undo.length) log.warn('rolled back the changes of this run');
+    throw err;
+  } finally {
+    release();
+  }
+}

@@ -1,0 +1,104 @@
+import type { BridgeConfig } from '../config/types.js';
+import { renderNftables, nftTable } from '../plan/nftables.js';
+import { EMPTY, iptablesPlan, parseIptablesSave, renderIptablesRestore, type Family, type IptablesPlan } from '../plan/iptables.js';
+import { must, type Run } from './exec.js';
+import type { Backend, State } from './state.js';
+
+const tool = (family: Family, what: 'save' | 'restore') => `${family === 4 ? 'iptables' : 'ip6tables'}-${what}`;
+
+/** The nft table as it is now: undefined when absent; `works` false when nftables is unusable here. */
+async function listNftTable(run: Run, bridge: string): Promise<{ works: boolean; text?: string }> {
+  const r = await run('nft', ['list', 'table', 'inet', nftTable(bridge)]);
+  if (r.ok) return { works: true, text: r.stdout };
+  return { works: !r.missing && /No such file or directory/.test(r.stderr) };
+}
+
+async function iptablesSave(run: Run, family: Family, bridge: string) {
+  const r = await run(tool(family, 'save'), []);
+  if (r.missing) return undefined;
+  return parseIptablesSave(must(r, tool(family, 'save')).stdout, bridge);
+}
+
+async function iptablesRestore(run: Run, family: Family, input: string): Promise<void> {
+  if (input) must(await run(tool(family, 'restore'), ['--noflush'], input), tool(family, 'restore'));
+}
+
+export interface FirewallResult {
+  backend: Backend;
+  iptables: Family[];
+  /** undoes what apply changed, in reverse order */
+  undo: () => Promise<void>;
+  /** the rendered rules, for `brmgr render` */
+  rendered: { nft?: string; iptables: Partial<Record<Family, string>> };
+}
+
+/**
+ * Brings the firewall to the config's rules in as few transactions as the
+ * tools allow: one iptables-restore per family that has rules, then one
+ * `nft -f` (atomic; the last step, so it never needs undoing itself).
+ */
+export async function applyFirewall(run: Run, cfg: BridgeConfig, previous?: State['firewall'], dryRun = false): Promise<FirewallResult> {
+  const families: Family[] = cfg.ipv6 ? [4, 6] : [4];
+  const nft = cfg.firewall === 'none' && previous?.backend !== 'nftables' ? { works: false } : await listNftTable(run, cfg.name);
+  let backend: Backend = cfg.firewall === 'auto' ? (nft.works ? 'nftables' : 'iptables') : cfg.firewall;
+  if (backend === 'nftables' && !nft.works) throw new Error('firewall = nftables, but nft does not work here (is it installed?)');
+
+  const undo: (() => Promise<void>)[] = [];
+  const rendered: FirewallResult['rendered'] = { iptables: {} };
+  const shimmed: Family[] = [];
+  // families that have brmgr rules now, or had them after an earlier run
+  const touched = (family: Family) =>
+    (backend !== 'none' && families.includes(family)) || previous?.backend === 'iptables' || previous?.iptables.includes(family);
+  for (const family of ([4, 6] as Family[]).filter(touched)) {
+    const seen = await iptablesSave(run, family, cfg.name);
+    if (!seen) {
+      if (backend === 'iptables' && family === 4) throw new Error('firewall = iptables, but iptables-save is not installed');
+      continue;
+    }
+    let target: IptablesPlan = EMPTY;
+    if (families.includes(family) && backend === 'iptables') {
+      target = iptablesPlan(cfg, family, { forwardChain: seen.dockerUser ? 'DOCKER-USER' : 'FORWARD', filterOnly: false });
+    } else if (families.includes(family) && backend === 'nftables' && seen.tables.has('filter')) {
+      // the host's iptables filter table may DROP what brmgr's nft table accepts
+      target = iptablesPlan(cfg, family, { forwardChain: seen.dockerUser ? 'DOCKER-USER' : 'FORWARD', filterOnly: true });
+    }
+    if (target !== EMPTY) shimmed.push(family);
+    const input = renderIptablesRestore(target, seen);
+    rendered.iptables[family] = input;
+    if (dryRun) continue;
+    await iptablesRestore(run, family, input);
+    undo.unshift(() => iptablesRestore(run, family, renderIptablesRestore(seen, target)));
+  }
+
+  if (backend === 'nftables' || nft.text !== undefined) {
+    const text = backend === 'nftables' ? renderNftables(cfg) : `delete table inet ${nftTable(cfg.name)}\n`;
+    rendered.nft = text;
+    if (!dryRun) must(await run('nft', ['-f', '-'], text), 'nft');
+    const before = nft.text;
+    undo.unshift(async () => {
+      const t = nftTable(cfg.name);
+      await run('nft', ['-f', '-'], `table inet ${t}\ndelete table inet ${t}\n${before ?? ''}`);
+    });
+  }
+  return {
+    backend,
+    iptables: shimmed,
+    undo: async () => {
+      for (const u of undo) await u();
+    },
+    rendered,
+  };
+}
+
+/** Removes brmgr's firewall objects for the bridge. Safe when there are none. */
+export async function removeFirewall(run: Run, bridge: string, backend: Backend, families: Family[]): Promise<void> {
+  if (backend === 'nftables') {
+    const r = await run('nft', ['delete', 'table', 'inet', nftTable(bridge)]);
+    if (!r.ok && !r.missing && !/No such file or directory/.test(r.stderr)) must(r, 'nft');
+  }
+  const all: Family[] = backend === 'iptables' ? [4, 6] : families;
+  for (const family of all) {
+    const seen = await iptablesSave(run, family, bridge);
+    if (seen) await iptablesRestore(run, family, renderIptablesRestore(EMPTY, seen));
+  }
+}

@@ -1,0 +1,88 @@
+import type { Run } from './exec.js';
+import { must } from './exec.js';
+
+export interface ObservedLink {
+  ifname: string;
+  kind?: string;
+  mtu: number;
+  address: string;
+  up: boolean;
+  stp: boolean;
+  /** the bridge this link is a port of */
+  master?: string;
+}
+
+export interface ObservedAddr {
+  ifname: string;
+  family: 'inet' | 'inet6';
+  local: string;
+  prefixlen: number;
+  scope: string;
+}
+
+export interface ObservedRoute {
+  dst: string;
+  dev?: string;
+  table?: string;
+  type?: string;
+}
+
+/** The kernel's view of links, addresses and routes in this network namespace. */
+export interface Observed {
+  links: ObservedLink[];
+  addrs: ObservedAddr[];
+  routes: ObservedRoute[];
+}
+
+interface RawLink {
+  ifname: string;
+  mtu: number;
+  address?: string;
+  flags?: string[];
+  master?: string;
+  linkinfo?: { info_kind?: string; info_data?: { stp_state?: number } };
+}
+interface RawAddr {
+  ifname: string;
+  addr_info?: { family: 'inet' | 'inet6'; local: string; prefixlen: number; scope: string }[];
+}
+
+/** Parses the output of `ip -d -json -batch` for: link show, address show, route show table all. */
+export function parseObserved(stdout: string): Observed {
+  const [links = [], addrs = [], routes = []] = stdout
+    .split('\n')
+    .filter((l) => l.trim().startsWith('['))
+    .map((l) => JSON.parse(l) as unknown[]);
+  return {
+    links: (links as RawLink[]).map((l) => ({
+      ifname: l.ifname,
+      ...(l.linkinfo?.info_kind ? { kind: l.linkinfo.info_kind } : {}),
+      mtu: l.mtu,
+      address: l.address ?? '',
+      up: (l.flags ?? []).includes('UP'),
+      stp: (l.linkinfo?.info_data?.stp_state ?? 0) !== 0,
+      ...(l.master ? { master: l.master } : {}),
+    })),
+    addrs: (addrs as RawAddr[]).flatMap((a) =>
+      (a.addr_info ?? []).map((i) => ({ ifname: a.ifname, family: i.family, local: i.local, prefixlen: i.prefixlen, scope: i.scope })),
+    ),
+    routes: routes as ObservedRoute[],
+  };
+}
+
+/** One process for links, addresses and routes of both families. */
+export async function observe(run: Run): Promise<Observed> {
+  const r = must(await run('ip', ['-d', '-json', '-batch', '-'], 'link show\naddress show\nroute show table all\n'), 'ip');
+  return parseObserved(r.stdout);
+}
+
+/** Applies `ip -batch` lines; one process for all of them. */
+export async function applyIpBatch(run: Run, lines: string[]): Promise<void> {
+  if (lines.length === 0) return;
+  must(await run('ip', ['-batch', '-'], lines.join('\n') + '\n'), 'ip');
+}
+
+/** Ports enslaved to the bridge (guests' veths and taps). */
+export function portsOf(observed: Observed, bridge: string): string[] {
+  return observed.links.filter((l) => l.master === bridge).map((l) => l.ifname);
+}

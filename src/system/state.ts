@@ -1,0 +1,61 @@
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LinkAttributes } from '../plan/link.js';
+import type { Paths } from '../paths.js';
+
+export type Backend = 'nftables' | 'iptables' | 'none';
+
+/** What brmgr-pre created or changed for a bridge, so brmgr-post removes exactly that. */
+export interface State {
+  version: 1;
+  bridge: string;
+  /** false once brmgr-post has kept the bridge link for attached guests and removed the rest */
+  up: boolean;
+  /** brmgr created the bridge link (else it adopted an existing bridge, whose attributes are kept) */
+  createdLink: boolean;
+  original?: LinkAttributes;
+  /** addresses brmgr added to the bridge */
+  addresses: string[];
+  /** each kernel setting brmgr changed, with the value it had before brmgr first touched it */
+  sysctls: Record<string, string>;
+  firewall: {
+    backend: Backend;
+    /** IP families whose iptables filter table received brmgr's accept rules */
+    iptables: (4 | 6)[];
+  };
+}
+
+export function ensureRunDir(p: Paths): void {
+  mkdirSync(p.runRoot, { recursive: true, mode: 0o755 });
+  mkdirSync(p.runDir, { recursive: true, mode: 0o700 });
+}
+
+export function readState(p: Paths): State | undefined {
+  try {
+    return JSON.parse(readFileSync(p.state, 'utf8')) as State;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Written atomically: a crash never leaves half a record. */
+export function writeState(p: Paths, state: State): void {
+  const tmp = `${p.state}.tmp`;
+  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+  renameSync(tmp, p.state);
+}
+
+export function removeState(p: Paths): void {
+  rmSync(p.state, { force: true });
+}
+
+/** Other bridges that brmgr-pre has set up on this host (they share the global sysctls). */
+export function otherBridges(p: Paths): string[] {
+  let names: string[] = [];
+  try {
+    names = readdirSync(p.runRoot);
+  } catch {
+    return [];
+  }
+  return names.filter((b) => join(p.runRoot, b) !== p.runDir && readState({ ...p, state: join(p.runRoot, b, 'state.json') })?.up);
+}
