@@ -8,6 +8,12 @@ Usage:
   brmgr render BRIDGE    print the ip batch, sysctls and firewall rules up would apply
                          [--backend nftables|iptables]
   brmgr check BRIDGE     validate the config and the host, change nothing
+  brmgr run BRIDGE       bring the bridge up and serve DHCP/DNS with a supervised dnsmasq
+                         [--pid-file FILE]   (also: brmgr BRIDGE)
+  brmgr status [BRIDGE]  link, addresses, ports, dnsmasq, leases, firewall [--json]
+  brmgr leases BRIDGE    current DHCP leases [--json]
+  brmgr lookup BRIDGE MAC|HOSTNAME
+                         print the guest's IP; exit 1 if none [--wait SECONDS]
 
 Options:
   --force      down: delete the bridge even while guests are attached

@@ -1,8 +1,11 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
-import { ConfigError, formatProblem } from '../config/validate.js';
+import { ConfigError, formatProblem, isInterfaceName } from '../config/validate.js';
+import { paths } from '../paths.js';
+import { supervise } from '../supervisor/index.js';
+import { leases, lookup, status } from './inspect.js';
 import { UsageError } from '../errors.js';
 import { logger } from '../log.js';
 import { findConflicts } from '../plan/conflicts.js';
@@ -59,7 +62,13 @@ export async function main(argv: string[], prog: string): Promise<number> {
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
-    options: { force: { type: 'boolean' }, backend: { type: 'string' } },
+    options: {
+      force: { type: 'boolean' },
+      backend: { type: 'string' },
+      json: { type: 'boolean' },
+      wait: { type: 'string' },
+      'pid-file': { type: 'string' },
+    },
   });
   const log = logger(prog);
   try {
@@ -81,7 +90,24 @@ export async function main(argv: string[], prog: string): Promise<number> {
       }
       case 'check':
         return await check(oneBridge(positionals, command));
+      case 'run':
+        return await supervise(oneBridge(positionals, command), { log, ...(values['pid-file'] ? { pidFile: values['pid-file'] } : {}) });
+      case 'leases':
+        return leases(oneBridge(positionals, command), !!values.json);
+      case 'lookup': {
+        if (positionals.length !== 2) throw new UsageError('lookup needs BRIDGE and a MAC or HOSTNAME (see --help)');
+        const wait = Number(values.wait ?? 0);
+        if (!Number.isFinite(wait) || wait < 0) throw new UsageError('--wait takes a number of seconds');
+        return await lookup(positionals[0]!, positionals[1]!, wait);
+      }
+      case 'status':
+        if (positionals.length > 1) throw new UsageError('status takes at most one BRIDGE');
+        return await status(positionals[0], !!values.json);
       default:
+        // the original's form: `brmgr BRIDGE [--pid-file FILE]`
+        if (isInterfaceName(command) && positionals.length === 0 && existsSync(paths(command).config)) {
+          return await supervise(command, { log, ...(values['pid-file'] ? { pidFile: values['pid-file'] } : {}) });
+        }
         throw new UsageError(`unknown command '${command}' (see --help)`);
     }
   } catch (err) {

@@ -102,3 +102,21 @@ export async function removeFirewall(run: Run, bridge: string, backend: Backend,
     if (seen) await iptablesRestore(run, family, renderIptablesRestore(EMPTY, seen));
   }
 }
+
+/** Whether brmgr's rules for the bridge are all still in place (cheap enough to run on every ruleset event). */
+export async function firewallIntact(run: Run, cfg: BridgeConfig, state: State | undefined): Promise<boolean> {
+  if (!state || state.firewall.backend === 'none') return true;
+  if (state.firewall.backend === 'nftables' && !(await listNftTable(run, cfg.name)).text) return false;
+  const families: Family[] = state.firewall.backend === 'iptables' ? (cfg.ipv6 ? [4, 6] : [4]) : state.firewall.iptables;
+  for (const family of families) {
+    const seen = await iptablesSave(run, family, cfg.name);
+    if (!seen) return false;
+    const plan = iptablesPlan(cfg, family, { forwardChain: seen.dockerUser ? 'DOCKER-USER' : 'FORWARD', filterOnly: state.firewall.backend === 'nftables' });
+    const have = new Set(seen.jumps.map((j) => `${j.table} ${j.chain} ${j.rule}`));
+    if (!plan.jumps.every((j) => have.has(`${j.table} ${j.chain} ${j.rule}`))) return false;
+    for (const [table, chains] of Object.entries(plan.chains)) {
+      for (const [name, rules] of Object.entries(chains)) if (seen.chains[table]?.[name]?.length !== rules.length) return false;
+    }
+  }
+  return true;
+}

@@ -1,0 +1,45 @@
+/** One line of dnsmasq's log, as structured fields for pino. */
+export interface DnsmasqEvent {
+  level: 'info' | 'warn' | 'error';
+  msg: string;
+  source?: 'dns' | 'dhcp';
+  event?: string;
+  mac?: string;
+  ip?: string;
+  hostname?: string;
+  reason?: string;
+}
+
+const DHCP = /^(DHCP[A-Z]+|DHCPV6[A-Z]*)\(([^)]+)\)\s*(.*)$/;
+const MAC = /^([0-9a-f]{2}(?::[0-9a-f]{2}){5})$/i;
+const IP = /^[0-9a-f.:]+$/i;
+
+/**
+ * Parses `dnsmasq-dhcp[42]: DHCPACK(brmgr0) 10.0.1.23 52:54:00:aa:bb:cc web`
+ * and friends. DHCP lines carry event, MAC, IP, hostname; others are kept as text.
+ */
+export function parseDnsmasqLine(line: string): DnsmasqEvent {
+  const m = /^dnsmasq(-dhcp|-tftp)?(?:\[\d+\])?: (.*)$/.exec(line.trim());
+  const text = m ? m[2]! : line.trim();
+  const source = m?.[1] === '-dhcp' ? 'dhcp' : 'dns';
+  const level = /\b(failed|error|cannot|bad|illegal|unknown)\b/i.test(text)
+    ? 'error'
+    : /^warning|\bwarning\b/i.test(text)
+      ? 'warn'
+      : 'info';
+  const d = DHCP.exec(text);
+  if (!d) return { level, msg: text, source };
+  const ev: DnsmasqEvent = { level: d[1] === 'DHCPNAK' ? 'warn' : 'info', msg: text, source: 'dhcp', event: d[1]!.slice(4).toLowerCase() };
+  const words = d[3]!.split(/\s+/).filter(Boolean);
+  const rest: string[] = [];
+  for (const w of words) {
+    if (!ev.mac && MAC.test(w)) ev.mac = w.toLowerCase();
+    else if (!ev.ip && IP.test(w) && (w.includes('.') || w.includes(':'))) ev.ip = w;
+    else rest.push(w);
+  }
+  if (rest.length) {
+    if (ev.event === 'ack' || ev.event === 'offer') ev.hostname = rest[0]!;
+    else ev.reason = rest.join(' ');
+  }
+  return ev;
+}

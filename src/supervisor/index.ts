@@ -1,0 +1,302 @@
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { watch, type FSWatcher } from 'chokidar';
+import { execa, type ResultPromise } from 'execa';
+import { loadConfig } from '../config/load.js';
+import type { BridgeConfig } from '../config/types.js';
+import { ConfigError, formatProblem } from '../config/validate.js';
+import { dnsmasqFiles, renderDhcpHosts, renderDnsmasqConf, renderHosts } from '../dnsmasq/render.js';
+import { parseDnsmasqLine } from '../dnsmasq/log.js';
+import { dnsmasqAccount, type Account } from '../dnsmasq/user.js';
+import type { Logger } from '../log.js';
+import { paths, type Paths } from '../paths.js';
+import { pre } from '../pre/index.js';
+import { runner } from '../system/exec.js';
+import { firewallIntact } from '../system/firewall.js';
+import { acquireLock } from '../system/lock.js';
+import { ensureRunDir, readState } from '../system/state.js';
+
+export interface Options {
+  log: Logger;
+  env?: NodeJS.ProcessEnv;
+  pidFile?: string;
+}
+
+/** Restart policy: at once, then doubling from 250 ms; more than 5 crashes in a minute is a crash loop. */
+const CRASH_WINDOW_MS = 60_000;
+const MAX_CRASHES = 5;
+const backoffMs = (crashes: number) => (crashes <= 1 ? 0 : Math.min(250 * 2 ** (crashes - 2), 8_000));
+const STOP_TIMEOUT_MS = 5_000;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A dnsmasq left running by a supervisor killed with -9: ours if its command line names our config. */
+async function stopStale(pidFile: string, conf: string, log: Logger): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').trim());
+    if (!pid || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(conf)) return;
+  } catch {
+    return;
+  }
+  log.warn({ event: 'stale', pid }, `stopping dnsmasq ${pid} left by an earlier supervisor`);
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 40 && alive(pid); i++) await sleep(50);
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 40 && alive(pid); i++) await sleep(25);
+}
+
+function hashFiles(files: (string | undefined)[]): string {
+  const h = createHash('sha256');
+  for (const f of files) {
+    if (!f) continue;
+    try {
+      h.update(readFileSync(f));
+    } catch {
+      h.update(`missing:${f}`);
+    }
+  }
+  return h.digest('hex');
+}
+
+/** What a config change means for dnsmasq: restart it, or only have it re-read its hosts files. */
+interface Rendered {
+  conf: string;
+  dhcpHosts: string;
+  hosts: string;
+  /** the network, without static hosts: a change here converges the bridge */
+  network: string;
+  /** the user's conf_file, whose contents dnsmasq only reads at start */
+  confFileHash: string;
+  /** the user's hosts files, which dnsmasq re-reads on SIGHUP */
+  hostsFilesHash: string;
+}
+
+function render(cfg: BridgeConfig, p: Paths, account: Account): Rendered {
+  const { hosts, file, ...network } = cfg;
+  return {
+    conf: renderDnsmasqConf(cfg, p, account),
+    dhcpHosts: renderDhcpHosts(cfg),
+    hosts: renderHosts(cfg),
+    network: JSON.stringify(network),
+    confFileHash: hashFiles([cfg.dnsmasq.confFile]),
+    hostsFilesHash: hashFiles([cfg.dns.hostsFile, cfg.dnsmasq.hostsFile]),
+  };
+}
+
+function writeFiles(r: Rendered, p: Paths): void {
+  const f = dnsmasqFiles(p);
+  for (const [path, text] of [[f.conf, r.conf], [f.dhcpHosts, r.dhcpHosts], [f.hosts, r.hosts]] as const) {
+    writeFileSync(`${path}.tmp`, text, { mode: 0o644 });
+    renameSync(`${path}.tmp`, path);
+  }
+}
+
+/**
+ * `brmgr run BRIDGE`: converges the bridge, then keeps one dnsmasq serving it
+ * until SIGTERM/SIGINT. Resolves with the exit code.
+ */
+export async function supervise(bridge: string, opts: Options): Promise<number> {
+  const env = opts.env ?? process.env;
+  const log = opts.log.child({ bridge });
+  let cfg = loadConfig(bridge, env);
+  const p = paths(bridge, env);
+  const files = dnsmasqFiles(p);
+  ensureRunDir(p);
+  // dnsmasq re-reads its hosts files after dropping root: its group may enter the run dir
+  const account = dnsmasqAccount();
+  chownSync(p.runDir, 0, account.gid);
+  chmodSync(p.runDir, 0o750);
+  const release = await acquireLock(join(p.runDir, 'supervisor.pid'), 0).catch((err: Error) => {
+    throw new Error(`brmgr run ${bridge} is already running: ${err.message}`);
+  });
+  if (opts.pidFile) writeFileSync(opts.pidFile, `${process.pid}\n`);
+  const statusFile = join(p.runDir, 'supervisor.json');
+
+  let child: ResultPromise | undefined;
+  let childStarted = 0;
+  let restarts = 0;
+  let crashes: number[] = [];
+  let stopping = false;
+  let restarting = false;
+  let watcher: FSWatcher | undefined;
+  let monitor: ResultPromise | undefined;
+  let finish!: (code: number) => void;
+  const done = new Promise<number>((resolve) => (finish = resolve));
+  // every change to the system happens one at a time
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = (fn: () => Promise<void>) => (queue = queue.then(fn).catch((err: Error) => log.error({ err: err.message }, err.message)));
+
+  const writeStatus = () =>
+    writeFileSync(statusFile, JSON.stringify({ pid: process.pid, dnsmasqPid: child?.pid, dnsmasqStarted: childStarted, restarts }) + '\n');
+
+  const startDnsmasq = (): Promise<void> => {
+    const spawned = Date.now();
+    let ready = false;
+    const lastErrors: string[] = [];
+    const proc = execa('dnsmasq', ['--keep-in-foreground', `--conf-file=${files.conf}`], {
+      reject: false,
+      stdin: 'ignore',
+      stdout: 'ignore',
+      stderr: 'pipe',
+      buffer: false,
+      cleanup: true,
+    });
+    child = proc;
+    childStarted = spawned;
+    writeStatus();
+    log.info({ event: 'start', pid: proc.pid }, 'starting dnsmasq');
+    return new Promise<void>((resolveStarted) => {
+      // read dnsmasq's log as it comes; a slow consumer would block dnsmasq on a full pipe
+      createInterface({ input: proc.stderr! }).on('line', (line) => {
+        const ev = parseDnsmasqLine(line);
+        if (ev.level === 'error') lastErrors.push(ev.msg);
+        const { level, msg, ...fields } = ev;
+        log[level]({ ...fields, dnsmasq: true }, msg);
+        if (!ready && /^started, version/.test(ev.msg)) {
+          ready = true;
+          log.info({ event: 'ready', pid: proc.pid, ms: Date.now() - spawned }, 'dnsmasq is serving');
+          resolveStarted();
+        }
+      });
+      void proc.then((result) => {
+        resolveStarted();
+        if (child !== proc) return;
+        child = undefined;
+        const how = { exitCode: result.exitCode, signal: result.signal };
+        if (stopping) return finish(0);
+        if (restarting) return;
+        if (!ready) {
+          const why = lastErrors.at(-1) ?? String(result.stderr ?? '').trim() ?? `exit ${result.exitCode}`;
+          log.error({ event: 'failed', ...how }, `dnsmasq failed to start: ${why}`);
+          return void shutdown(1);
+        }
+        const now = Date.now();
+        crashes = [...crashes.filter((t) => now - t < CRASH_WINDOW_MS), now];
+        if (crashes.length > MAX_CRASHES) {
+          log.error({ event: 'crashloop', ...how, crashes: crashes.length }, `dnsmasq died ${crashes.length} times in a minute; giving up`);
+          return void shutdown(1);
+        }
+        const backoff = backoffMs(crashes.length);
+        restarts++;
+        log.warn({ event: 'restart', ...how, backoffMs: backoff, restarts }, `dnsmasq exited (${result.signal ?? `code ${result.exitCode}`}); restarting`);
+        setTimeout(() => !stopping && serial(() => startDnsmasq()), backoff);
+      });
+    });
+  };
+
+  const stopDnsmasq = async (): Promise<void> => {
+    const proc = child;
+    if (!proc) return;
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    await proc;
+    clearTimeout(timer);
+  };
+
+  const shutdown = async (code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: 'stop' }, code === 0 ? 'stopping' : 'giving up');
+    await watcher?.close();
+    monitor?.kill();
+    await stopDnsmasq();
+    rmSync(statusFile, { force: true });
+    if (opts.pidFile) rmSync(opts.pidFile, { force: true });
+    release();
+    finish(code);
+  };
+
+  const watchedFiles = (c: BridgeConfig) => [c.file, c.dns.hostsFile, c.dnsmasq.hostsFile, c.dnsmasq.confFile].filter((f): f is string => !!f);
+
+  let current = render(cfg, p, account);
+  const reload = (why: string) =>
+    serial(async () => {
+      if (stopping) return;
+      let next: BridgeConfig;
+      try {
+        next = loadConfig(bridge, env);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        for (const problem of err.problems) log.error({ event: 'reload', ...problem }, formatProblem(problem));
+        log.error({ event: 'reload' }, 'config has errors; still serving the previous one');
+        return;
+      }
+      const r = render(next, p, account);
+      const networkChanged = r.network !== current.network;
+      const restart = networkChanged || r.conf !== current.conf || r.confFileHash !== current.confFileHash;
+      const hup = r.dhcpHosts !== current.dhcpHosts || r.hosts !== current.hosts || r.hostsFilesHash !== current.hostsFilesHash;
+      if (networkChanged) await pre(bridge, { log: opts.log, env });
+      writeFiles(r, p);
+      const old = watchedFiles(cfg);
+      cfg = next;
+      current = r;
+      watcher?.unwatch(old.filter((f) => !watchedFiles(cfg).includes(f)));
+      watcher?.add(watchedFiles(cfg));
+      if (restart) {
+        log.info({ event: 'reload', why, action: 'restart' }, 'config changed; restarting dnsmasq');
+        restarting = true;
+        await stopDnsmasq();
+        restarting = false;
+        await startDnsmasq();
+      } else if (hup && child) {
+        log.info({ event: 'reload', why, action: 'sighup' }, 'static hosts changed; dnsmasq re-reads them');
+        child.kill('SIGHUP');
+      } else {
+        log.info({ event: 'reload', why, action: 'none' }, 'nothing to change');
+      }
+    });
+
+  /** Someone flushed the ruleset (an nftables.service restart, a firewalld reload): put brmgr's rules back. */
+  const watchFirewall = () => {
+    const state = readState(p);
+    if (!state || state.firewall.backend === 'none') return;
+    const proc = execa('nft', ['monitor'], { reject: false, stdin: 'ignore', stdout: 'pipe', stderr: 'ignore', buffer: false, cleanup: true });
+    monitor = proc;
+    let timer: NodeJS.Timeout | undefined;
+    createInterface({ input: proc.stdout! }).on('line', () => {
+      clearTimeout(timer);
+      timer = setTimeout(
+        () =>
+          serial(async () => {
+            if (stopping || (await firewallIntact(runner(), cfg, readState(p)))) return;
+            log.warn({ event: 'firewall' }, "brmgr's firewall rules were removed by someone else; restoring them");
+            await pre(bridge, { log: opts.log, env });
+          }),
+        200,
+      );
+    });
+  };
+
+  try {
+    await stopStale(files.pid, files.conf, log);
+    await pre(bridge, { log: opts.log, env });
+    writeFiles(current, p);
+  } catch (err) {
+    release();
+    throw err;
+  }
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void shutdown(0));
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  await serial(() => startDnsmasq());
+  if (!stopping) {
+    watcher = watch(watchedFiles(cfg), { ignoreInitial: true });
+    let timer: NodeJS.Timeout | undefined;
+    watcher.on('all', (_event, path) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => reload(`${path} changed`), 100);
+    });
+    watchFirewall();
+  }
+  return done;
+}
