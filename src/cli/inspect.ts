@@ -6,6 +6,7 @@ import { paths } from '../paths.js';
 import { runner } from '../system/exec.js';
 import { observe, portsOf } from '../system/observe.js';
 import { readState } from '../system/state.js';
+import { alive } from '../system/process.js';
 
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 
@@ -39,16 +40,6 @@ function readJson<T>(file: string): T | undefined {
     return JSON.parse(readFileSync(file, 'utf8')) as T;
   } catch {
     return undefined;
-  }
-}
-
-function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

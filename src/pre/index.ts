@@ -18,6 +18,8 @@ export interface Options {
   env?: NodeJS.ProcessEnv;
   run?: Run;
   log: Logger;
+  /** an already loaded config (the supervisor's running one); default: read the file */
+  config?: BridgeConfig;
 }
 
 export function machineId(): string {
@@ -44,7 +46,7 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
   const env = opts.env ?? process.env;
   const run = opts.run ?? runner();
   const log = opts.log.child({ bridge });
-  const cfg = loadConfig(bridge, env);
+  const cfg = opts.config ?? loadConfig(bridge, env);
   assertSupported(cfg);
   const p = paths(bridge, env);
   ensureRunDir(p);

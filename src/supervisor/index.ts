@@ -18,6 +18,7 @@ import { runner } from '../system/exec.js';
 import { firewallIntact } from '../system/firewall.js';
 import { acquireLock } from '../system/lock.js';
 import { ensureRunDir, readState } from '../system/state.js';
+import { alive } from '../system/process.js';
 
 export interface Options {
   log: Logger;
@@ -30,15 +31,6 @@ const CRASH_WINDOW_MS = 60_000;
 const MAX_CRASHES = 5;
 const backoffMs = (crashes: number) => (crashes <= 1 ? 0 : Math.min(250 * 2 ** (crashes - 2), 8_000));
 const STOP_TIMEOUT_MS = 5_000;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A dnsmasq left running by a supervisor killed with -9: ours if its command line names our config. */
 async function stopStale(pidFile: string, conf: string, log: Logger): Promise<void> {
@@ -236,7 +228,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
       const networkChanged = r.network !== current.network;
       const restart = networkChanged || r.conf !== current.conf || r.confFileHash !== current.confFileHash;
       const hup = r.dhcpHosts !== current.dhcpHosts || r.hosts !== current.hosts || r.hostsFilesHash !== current.hostsFilesHash;
-      if (networkChanged) await pre(bridge, { log: opts.log, env });
+      if (networkChanged) await pre(bridge, { log: opts.log, env, config: next });
       writeFiles(r, p);
       const old = watchedFiles(cfg);
       cfg = next;
@@ -271,7 +263,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
           serial(async () => {
             if (stopping || (await firewallIntact(runner(), cfg, readState(p)))) return;
             log.warn({ event: 'firewall' }, "brmgr's firewall rules were removed by someone else; restoring them");
-            await pre(bridge, { log: opts.log, env });
+            await pre(bridge, { log: opts.log, env, config: cfg });
           }),
         200,
       );
@@ -280,7 +272,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
 
   try {
     await stopStale(files.pid, files.conf, log);
-    await pre(bridge, { log: opts.log, env });
+    await pre(bridge, { log: opts.log, env, config: cfg });
     writeFiles(current, p);
   } catch (err) {
     release();
