@@ -13,7 +13,9 @@ export function parseLeases(text: string): Lease[] {
   const leases: Lease[] = [];
   for (const line of text.split('\n')) {
     const [expiry, mac, ip, hostname] = line.trim().split(/\s+/);
-    if (!expiry || !mac || !ip || expiry === 'duid') continue;
+    // DHCPv6 leases follow the `duid` line and carry an IAID where IPv4 has the MAC
+    if (expiry === 'duid') break;
+    if (!expiry || !mac || !ip) continue;
     leases.push({
       mac: mac.toLowerCase(),
       ip,
