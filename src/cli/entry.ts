@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
 
+/** Set by the bundler for installed copies; read from package.json in the source tree. */
+declare const BRMGR_VERSION: string | undefined;
+
 const HELP = `brmgr: virtual bridges for containers and VMs, one INI file per bridge
 
 Usage:
@@ -35,8 +38,11 @@ export async function entry(prog: string, argv: string[]): Promise<void> {
     return;
   }
   if (argv.includes('--version') || argv.includes('-V')) {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    process.stdout.write(`${prog} ${pkg.version}\n`);
+    const version =
+      typeof BRMGR_VERSION === 'string'
+        ? BRMGR_VERSION
+        : (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    process.stdout.write(`${prog} ${version}\n`);
     return;
   }
   const { main } = await import('./main.js');
