@@ -22,11 +22,23 @@ export interface Scanned {
 }
 
 /**
+ * A value without its inline comment. A comment starts at a `;` or `#` after
+ * whitespace or after a closing quote, so `1.1.1.1;rm -rf /` stays one value
+ * (and fails validation) instead of silently losing its tail. Quoted values
+ * are decoded by the ini package (JSON escapes in double quotes).
+ */
+function decodeValue(raw: string): string {
+  const quoted = /^("(?:[^"\\]|\\.)*"|'[^']*')\s*(?:[;#].*)?$/.exec(raw);
+  if (quoted) return String(ini.unsafe(quoted[1]!) ?? '');
+  const comment = raw.search(/(?:^|\s)[;#]/);
+  return (comment === -1 ? raw : raw.slice(0, comment)).trim();
+}
+
+/**
  * Splits an INI file into sections and entries, keeping line numbers so that
- * every error can point at its line. Value decoding (quotes, inline comments,
- * escapes) is left to the ini package; its whole-file parser is not used
- * because it loses line numbers, silently keeps the last of duplicate keys and
- * lets a flat key `bridge=` swallow the `[bridge]` section.
+ * every error can point at its line. The ini package's whole-file parser is
+ * not used because it loses line numbers, silently keeps the last of duplicate
+ * keys and lets a flat key `bridge=` swallow the `[bridge]` section.
  */
 export function scanIni(text: string): Scanned {
   const entries: Entry[] = [];
@@ -49,8 +61,7 @@ export function scanIni(text: string): Scanned {
       return;
     }
     const key = trimmed.slice(0, eq).trim();
-    const value = ini.unsafe(trimmed.slice(eq + 1).trim());
-    entries.push({ section, key, value: String(value ?? ''), line });
+    entries.push({ section, key, value: decodeValue(trimmed.slice(eq + 1).trim()), line });
   });
   return { entries, sections, junk };
 }

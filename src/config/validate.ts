@@ -87,7 +87,7 @@ class Reader {
       this.fail(e, `unknown key${hint ? `; did you mean '${hint}'?` : ''}`);
       return;
     }
-    if (/[\x00-\x1f\x7f]/.test(e.value)) {
+    if (/[\x00-\x1f\x7f-\x9f\u2028\u2029]/.test(e.value)) {
       this.fail(e, 'value holds a control character (newline, tab, …)');
       return;
     }
@@ -106,7 +106,8 @@ class Reader {
     const flat = flatKey ? this.byKey.get(`\0${flatKey}`) : undefined;
     const set = (e?: Entry) => (e && e.value.trim() !== '' ? { ...e, value: e.value.trim() } : undefined);
     if (set(sectioned) && set(flat)) {
-      return this.fail(flat!, `also set as [${section}] ${key} on line ${sectioned!.line}; keep one`);
+      this.fail(flat!, `also set as [${section}] ${key} on line ${sectioned!.line}; keep one`);
+      return set(sectioned);
     }
     return set(sectioned) ?? set(flat);
   }
@@ -171,17 +172,30 @@ class Reader {
   }
 }
 
+/** Not in 0.0.0.0/8, loopback 127.0.0.0/8, or multicast and reserved 224.0.0.0/3. */
+function isUnicast4(address: string): boolean {
+  const first = ip4ToInt(address) >>> 24;
+  return first !== 0 && first !== 127 && first < 224;
+}
+const NOT_UNICAST4 = (a: string) => `${a} is not a unicast address (0/8, 127/8 and 224/3 are reserved)`;
+
 /** Parses `A/P` into address and prefix, reporting what is wrong. */
 function parseCidr(r: Reader, e: Entry, family: 4 | 6): { address: string; prefix: number } | undefined {
   const m = /^([^/]+)\/(\d{1,3})$/.exec(e.value);
-  const ok = family === 4 ? isIPv4 : isIPv6;
+  const ok = family === 4 ? isIPv4 : (a: string) => isIPv6(a) && !a.includes('.'); // ip-cidr misreads ::ffff:1.2.3.4
   if (!m || !ok(m[1]!)) {
     return r.fail(e, `'${e.value}' is not an IPv${family} address with a prefix (like ${family === 4 ? '10.0.1.1/24' : 'fd42:0:1::1/64'})`);
   }
   const prefix = Number(m[2]);
   const max = family === 4 ? 30 : 126;
   if (prefix < 8 || prefix > max) return r.fail(e, `prefix /${prefix} is out of range /8-/${max}`);
-  return { address: family === 4 ? m[1]! : canonical6(m[1]!), prefix };
+  const address = family === 4 ? m[1]! : canonical6(m[1]!);
+  if (family === 4 && !isUnicast4(address)) return r.fail(e, NOT_UNICAST4(address));
+  // global unicast 2000::/3 or ULA fc00::/7
+  if (family === 6 && !/^([23][0-9a-f]{3}|f[cd][0-9a-f]{2}):/.test(address)) {
+    return r.fail(e, `${address} is not a unicast global or ULA address`);
+  }
+  return { address, prefix };
 }
 
 function leaseSeconds(r: Reader, e: Entry): string | undefined {
@@ -215,6 +229,7 @@ function ipv4Section(r: Reader, mode: Mode) {
   } else if (addr && addr.section === '') {
     // the original's form: addr="10.0.1.1" netmask="255.255.255.0" network="10.0.1.0/24"
     if (!isIPv4(addr.value)) r.fail(addr, `'${addr.value}' is not an IPv4 address`);
+    else if (!isUnicast4(addr.value)) r.fail(addr, NOT_UNICAST4(addr.value));
     else address = addr.value;
     if (netmask) {
       const p = /^\d+$/.test(netmask.value) ? Number(netmask.value) : maskToPrefix(netmask.value);
@@ -226,6 +241,9 @@ function ipv4Section(r: Reader, mode: Mode) {
   } else if (addr) {
     const cidr = parseCidr(r, addr, 4);
     if (cidr) ({ address, prefix } = cidr);
+  }
+  if (netmask && addr?.section !== '') {
+    r.fail(netmask, addr ? `also set as [ipv4] address on line ${addr.line}; keep one` : 'set without addr');
   }
   const where = addr ?? { line: r.sectionLine(s), section: s, key: 'address' };
   const { first, last } = span4(address, prefix);
@@ -270,12 +288,12 @@ function ipv4Section(r: Reader, mode: Mode) {
 function ipv6Section(r: Reader): BridgeConfig['ipv6'] {
   const s = 'ipv6';
   const addr = r.get(s, 'address', 'addr6');
-  if (!addr) {
+  if (addr?.section !== '') {
     for (const flat of ['netmask6', 'network6']) {
       const e = r.get('', flat);
-      if (e) r.fail(e, 'set without addr6');
+      if (e) r.fail(e, addr ? `also set as [ipv6] address on line ${addr.line}; keep one` : 'set without addr6');
     }
-    return undefined;
+    if (!addr) return undefined;
   }
   let cidr: { address: string; prefix: number } | undefined;
   if (addr.section === '') {
@@ -295,7 +313,6 @@ function ipv6Section(r: Reader): BridgeConfig['ipv6'] {
   if (!cidr) return undefined;
   const net = network6(cidr.address, cidr.prefix);
   if (net === cidr.address) r.fail(addr, `${cidr.address} is the subnet-router anycast address of /${cidr.prefix}; give a host address`);
-  if (cidr.address.startsWith('fe80:') || cidr.address.startsWith('ff')) r.fail(addr, `${cidr.address} is not a unicast global or ULA address`);
   if (ra && cidr.prefix !== 64) r.fail(addr, `router advertisements (ra = true) need a /64 for SLAAC, not /${cidr.prefix}`);
   return { ...cidr, network: net, ra, dhcp, nat };
 }
@@ -304,6 +321,7 @@ function hostSections(r: Reader, cfg: { ipv4: BridgeConfig['ipv4'] }, names: str
   const hosts: StaticHost[] = [];
   const seenIp = new Map<string, string>();
   const seenMac = new Map<string, string>();
+  const seenName = new Map<string, string>();
   for (const name of names) {
     const s = `host.${name}`;
     const line = r.sectionLine(s);
@@ -311,6 +329,12 @@ function hostSections(r: Reader, cfg: { ipv4: BridgeConfig['ipv4'] }, names: str
       r.fail({ line, section: s, key: 'name' }, `'${name}' is not a valid host name (letters, digits, '-')`);
       continue;
     }
+    const same = seenName.get(name.toLowerCase());
+    if (same) {
+      r.fail({ line, section: s, key: 'name' }, `same name as [host.${same}] on line ${r.sectionLine(`host.${same}`)} (names are not case-sensitive)`);
+      continue;
+    }
+    seenName.set(name.toLowerCase(), name);
     const macEntry = r.get(s, 'mac');
     const ipEntry = r.get(s, 'ip');
     if (!macEntry) r.fail({ line, section: s, key: 'mac' }, 'missing; a static host needs a mac');
@@ -353,9 +377,13 @@ function forwardSections(r: Reader, cfg: { ipv4: BridgeConfig['ipv4'] }, hosts: 
     if (!toEntry) r.fail({ line, section: s, key: 'to' }, 'missing; give IP:PORT or HOSTNAME:PORT of a [host.*]');
     const ports = portEntry && portRange(r, portEntry, portEntry.value);
     if (!ports || !toEntry) continue;
-    const m = /^([^:]+)(?::(.+))?$/.exec(toEntry.value);
+    const m = /^([^:]+)(?::([^:]+))?$/.exec(toEntry.value);
+    if (!m) {
+      r.fail(toEntry, `'${toEntry.value}' is not IP:PORT or HOSTNAME:PORT (IPv4 only)`);
+      continue;
+    }
     let toIp: string | undefined;
-    const target = m?.[1] ?? '';
+    const target = m[1]!;
     if (isIPv4(target)) {
       const { first, last } = span4(cfg.ipv4.address, cfg.ipv4.prefix);
       const n = ip4ToInt(target);
@@ -367,10 +395,15 @@ function forwardSections(r: Reader, cfg: { ipv4: BridgeConfig['ipv4'] }, hosts: 
       if (!host) r.fail(toEntry, `'${target}' is neither an IPv4 address nor a [host.*] name`);
       else toIp = host.ip;
     }
-    const toPorts = m?.[2] === undefined ? ports : portRange(r, toEntry, m[2]);
+    const toPorts = m[2] === undefined ? ports : portRange(r, toEntry, m[2]);
     if (!toIp || !toPorts) continue;
     if (toPorts.to - toPorts.from !== ports.to - ports.from) {
-      r.fail(toEntry, `port range ${m![2]} is not the same size as port ${portEntry!.value}`);
+      r.fail(toEntry, `port range ${m[2]} is not the same size as port ${portEntry!.value}`);
+      continue;
+    }
+    // DNAT to a port range picks a free port from it instead of shifting: 8005 would land on 9000
+    if (ports.to > ports.from && toPorts.from !== ports.from) {
+      r.fail(toEntry, `port range ${m[2]} must be the same ports as ${portEntry!.value}; a range cannot be shifted to other port numbers`);
       continue;
     }
     const clash = [...used.entries()].find(([k]) => {
@@ -409,7 +442,10 @@ export function parseConfig(text: string, file: string, bridge: string): BridgeC
     }
     sectionLines.set(sec.name, sec.line);
     if (!SECTION_KEYS[kind]) {
-      const hint = nearest(sec.name, Object.keys(SECTION_KEYS).map((k) => k.replace('.*', '.NAME')));
+      // compare what comes before the dot: [hosts.web] → [host.web], [host] → [host.NAME]
+      const dot = sec.name.indexOf('.');
+      const base = nearest(dot === -1 ? sec.name : sec.name.slice(0, dot), Object.keys(SECTION_KEYS).map((k) => k.replace('.*', '')));
+      const hint = base && (SECTION_KEYS[`${base}.*`] ? `${base}.${dot === -1 ? 'NAME' : sec.name.slice(dot + 1)}` : base);
       early.push({ file: file, line: sec.line, section: sec.name, key: '(section)', message: `unknown section${hint ? `; did you mean [${hint}]?` : ''}` });
     } else if (kind === 'host.*') hostNames.push(sec.name.slice(5));
     else if (kind === 'forward.*') forwardNames.push(sec.name.slice(8));

@@ -60,7 +60,7 @@ export async function post(bridge: string, opts: Options): Promise<{ kept: strin
   try {
     const state = readState(p);
     if (!state) return { kept: [] };
-    await removeFirewall(run, bridge, state.firewall.backend, state.firewall.iptables);
+    await removeFirewall(run, bridge, state.firewall.backend, state.firewall.iptables, state.firewall.existed);
     log.info(`removed firewall rules (${state.firewall.backend})`);
 
     const observed = await observe(run);

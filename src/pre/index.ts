@@ -93,7 +93,7 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
       ...(original && !createdLink ? { original } : {}),
       addresses: [...new Set([...(previous?.addresses ?? []).filter((a) => !change.removed.includes(a)), ...change.added])],
       sysctls,
-      firewall: { backend: fw.backend, iptables: fw.iptables },
+      firewall: { backend: fw.backend, iptables: fw.iptables, existed: fw.existed },
     };
     writeState(p, state);
     log.info({ processes: run.count }, `${bridge} is up`);

@@ -23,9 +23,71 @@ async function iptablesRestore(run: Run, family: Family, input: string): Promise
   if (input) must(await run(tool(family, 'restore'), ['--noflush'], input), tool(family, 'restore'));
 }
 
+const IPTABLES_TABLES = new Set(['filter', 'nat', 'mangle']);
+const nftFamily = (family: Family) => (family === 4 ? 'ip' : 'ip6');
+
+interface NftObject {
+  table?: { name: string };
+  chain?: { table: string; name: string; hook?: string; policy?: string };
+  rule?: { table: string; chain: string };
+  [kind: string]: { table?: string; name?: string } | undefined;
+}
+
+async function listNftFamily(run: Run, family: Family): Promise<NftObject[] | undefined> {
+  const r = await run('nft', ['-j', 'list', 'ruleset', nftFamily(family)]);
+  if (!r.ok) return undefined;
+  try {
+    return (JSON.parse(r.stdout) as { nftables: NftObject[] }).nftables;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * iptables-nft creates a table and its built-in chains in nftables only when a
+ * rule or policy first needs them, and iptables-restore cannot delete them
+ * again. The ones that exist now ("filter", "filter INPUT"), so that
+ * dropCreated can remove what brmgr's rules brought into existence; undefined
+ * without a working nft (iptables-legacy leaves its tables, unavoidably).
+ */
+async function iptablesNftObjects(run: Run, family: Family): Promise<string[] | undefined> {
+  const objects = await listNftFamily(run, family);
+  if (!objects) return undefined;
+  const out: string[] = [];
+  for (const o of objects) {
+    if (o.table && IPTABLES_TABLES.has(o.table.name)) out.push(o.table.name);
+    if (o.chain?.hook && IPTABLES_TABLES.has(o.chain.table)) out.push(`${o.chain.table} ${o.chain.name}`);
+  }
+  return out;
+}
+
+/**
+ * Deletes the iptables-nft built-in chains (and tables) that did not exist
+ * before brmgr's first iptables-restore and are empty again with an ACCEPT
+ * policy, i.e. do nothing. Best effort: anything in use stays.
+ */
+async function dropCreated(run: Run, family: Family, existed: readonly string[]): Promise<void> {
+  const objects = await listNftFamily(run, family);
+  if (!objects) return;
+  const fam = nftFamily(family);
+  const used = new Set(objects.filter((o) => o.rule).map((o) => `${o.rule!.table} ${o.rule!.chain}`));
+  for (const table of IPTABLES_TABLES) {
+    const inTable = objects.filter((o) => !o.table && Object.values(o)[0]?.table === table);
+    if (!objects.some((o) => o.table?.name === table)) continue;
+    const idle = inTable.filter(
+      (o) => o.chain?.hook && o.chain.policy === 'accept' && !used.has(`${table} ${o.chain.name}`) && !existed.includes(`${table} ${o.chain.name}`),
+    );
+    // one command each: the kernel refuses to delete a chain that gained a rule meanwhile, and the rest still goes
+    if (!existed.includes(table) && idle.length === inTable.length) await run('nft', ['delete', 'table', fam, table]);
+    else for (const o of idle) await run('nft', ['delete', 'chain', fam, table, o.chain!.name]);
+  }
+}
+
 export interface FirewallResult {
   backend: Backend;
   iptables: Family[];
+  /** iptables-nft objects that existed before brmgr's first iptables-restore, per family */
+  existed: Partial<Record<Family, string[]>>;
   /** undoes what apply changed, in reverse order */
   undo: () => Promise<void>;
   /** the rendered rules, for `brmgr render` */
@@ -35,7 +97,8 @@ export interface FirewallResult {
 /**
  * Brings the firewall to the config's rules in as few transactions as the
  * tools allow: one iptables-restore per family that has rules, then one
- * `nft -f` (atomic; the last step, so it never needs undoing itself).
+ * `nft -f` (atomic; the last step, so it never needs undoing itself). When a
+ * step fails, the earlier ones are undone before the error is thrown.
  */
 export async function applyFirewall(run: Run, cfg: BridgeConfig, previous?: State['firewall'], dryRun = false): Promise<FirewallResult> {
   const families: Family[] = cfg.ipv6 ? [4, 6] : [4];
@@ -46,43 +109,65 @@ export async function applyFirewall(run: Run, cfg: BridgeConfig, previous?: Stat
   const undo: (() => Promise<void>)[] = [];
   const rendered: FirewallResult['rendered'] = { iptables: {} };
   const shimmed: Family[] = [];
+  const existed: Partial<Record<Family, string[]>> = { ...previous?.existed };
   // families that have brmgr rules now, or had them after an earlier run
   const touched = (family: Family) =>
     (backend !== 'none' && families.includes(family)) || previous?.backend === 'iptables' || previous?.iptables.includes(family);
-  for (const family of ([4, 6] as Family[]).filter(touched)) {
-    const seen = await iptablesSave(run, family, cfg.name);
-    if (!seen) {
-      if (backend === 'iptables' && family === 4) throw new Error('firewall = iptables, but iptables-save is not installed');
-      continue;
+  try {
+    for (const family of ([4, 6] as Family[]).filter(touched)) {
+      const seen = await iptablesSave(run, family, cfg.name);
+      if (!seen) {
+        if (backend === 'iptables' && family === 4) throw new Error('firewall = iptables, but iptables-save is not installed');
+        continue;
+      }
+      let target: IptablesPlan = EMPTY;
+      if (families.includes(family) && backend === 'iptables') {
+        target = iptablesPlan(cfg, family, { forwardChain: seen.dockerUser ? 'DOCKER-USER' : 'FORWARD', filterOnly: false });
+      } else if (families.includes(family) && backend === 'nftables' && seen.tables.has('filter')) {
+        // the host's iptables filter table may DROP what brmgr's nft table accepts
+        target = iptablesPlan(cfg, family, { forwardChain: seen.dockerUser ? 'DOCKER-USER' : 'FORWARD', filterOnly: true });
+      }
+      if (target !== EMPTY) shimmed.push(family);
+      const input = renderIptablesRestore(target, seen);
+      rendered.iptables[family] = input;
+      if (dryRun) continue;
+      if (input && !existed[family]) {
+        const objects = await iptablesNftObjects(run, family);
+        if (objects) existed[family] = objects;
+      }
+      await iptablesRestore(run, family, input);
+      const before = existed[family];
+      undo.unshift(async () => {
+        await iptablesRestore(run, family, renderIptablesRestore(seen, target));
+        if (before) await dropCreated(run, family, before);
+      });
     }
-    let target: IptablesPlan = EMPTY;
-    if (families.includes(family) && backend === 'iptables') {
-      target = iptablesPlan(cfg, family, { forwardChain: seen.dockerUser ? 'DOCKER-USER' : 'FORWARD', filterOnly: false });
-    } else if (families.includes(family) && backend === 'nftables' && seen.tables.has('filter')) {
-      // the host's iptables filter table may DROP what brmgr's nft table accepts
-      target = iptablesPlan(cfg, family, { forwardChain: seen.dockerUser ? 'DOCKER-USER' : 'FORWARD', filterOnly: true });
-    }
-    if (target !== EMPTY) shimmed.push(family);
-    const input = renderIptablesRestore(target, seen);
-    rendered.iptables[family] = input;
-    if (dryRun) continue;
-    await iptablesRestore(run, family, input);
-    undo.unshift(() => iptablesRestore(run, family, renderIptablesRestore(seen, target)));
-  }
 
-  if (backend === 'nftables' || nft.text !== undefined) {
-    const text = backend === 'nftables' ? renderNftables(cfg) : `delete table inet ${nftTable(cfg.name)}\n`;
-    rendered.nft = text;
-    if (!dryRun) must(await run('nft', ['-f', '-'], text), 'nft');
-    const before = nft.text;
-    undo.unshift(async () => {
-      const t = nftTable(cfg.name);
-      await run('nft', ['-f', '-'], `table inet ${t}\ndelete table inet ${t}\n${before ?? ''}`);
-    });
+    if (backend === 'nftables' || nft.text !== undefined) {
+      const text = backend === 'nftables' ? renderNftables(cfg) : `delete table inet ${nftTable(cfg.name)}\n`;
+      rendered.nft = text;
+      if (!dryRun) must(await run('nft', ['-f', '-'], text), 'nft');
+      const before = nft.text;
+      undo.unshift(async () => {
+        const t = nftTable(cfg.name);
+        await run('nft', ['-f', '-'], `table inet ${t}\ndelete table inet ${t}\n${before ?? ''}`);
+      });
+    }
+  } catch (err) {
+    // a failing step must not leave the earlier ones behind (pre only gets the undo on success)
+    for (const u of undo) {
+      try {
+        await u();
+      } catch (undoErr) {
+        (err as Error).message += `; rollback: ${(undoErr as Error).message}`;
+      }
+    }
+    throw err;
   }
   return {
     backend,
     iptables: shimmed,
+    existed,
     undo: async () => {
       for (const u of undo) await u();
     },
@@ -91,7 +176,13 @@ export async function applyFirewall(run: Run, cfg: BridgeConfig, previous?: Stat
 }
 
 /** Removes brmgr's firewall objects for the bridge. Safe when there are none. */
-export async function removeFirewall(run: Run, bridge: string, backend: Backend, families: Family[]): Promise<void> {
+export async function removeFirewall(
+  run: Run,
+  bridge: string,
+  backend: Backend,
+  families: Family[],
+  existed: Partial<Record<Family, string[]>> = {},
+): Promise<void> {
   if (backend === 'nftables') {
     const r = await run('nft', ['delete', 'table', 'inet', nftTable(bridge)]);
     if (!r.ok && !r.missing && !/No such file or directory/.test(r.stderr)) must(r, 'nft');
@@ -100,6 +191,8 @@ export async function removeFirewall(run: Run, bridge: string, backend: Backend,
   for (const family of all) {
     const seen = await iptablesSave(run, family, bridge);
     if (seen) await iptablesRestore(run, family, renderIptablesRestore(EMPTY, seen));
+    const before = existed[family];
+    if (seen && before) await dropCreated(run, family, before);
   }
 }
 

@@ -22,6 +22,8 @@ export interface State {
     backend: Backend;
     /** IP families whose iptables filter table received brmgr's accept rules */
     iptables: (4 | 6)[];
+    /** iptables-nft tables and built-in chains that existed before brmgr's first iptables-restore, per family */
+    existed?: Partial<Record<4 | 6, string[]>>;
   };
 }
 

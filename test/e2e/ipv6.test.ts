@@ -1,0 +1,87 @@
+/**
+ * IPv6 on the bridge: the address usable at once, the bridge's own
+ * autoconfiguration off, and a host that learns its default route from
+ * router advertisements keeps it when brmgr turns IPv6 forwarding on.
+ */
+import t from 'tap';
+import { join } from 'node:path';
+import { BACKENDS, addresses, conf, exec, ip, Lab, must, snapshot, sysctl, topology, waitFor } from '../helpers/netns.js';
+import { iptablesBrmgr, label, nftTable, skipReason } from '../helpers/e2e.js';
+
+const why = skipReason();
+if (why) t.plan(0, why);
+
+const raDefaultRoute = async (ns: string, dev: string) => {
+  const routes = JSON.parse(await ip(ns, '-6', '-json', 'route', 'show', 'default', 'dev', dev)) as { protocol?: string }[];
+  return routes.some((r) => r.protocol === 'ra');
+};
+
+for (const backend of why ? [] : BACKENDS) {
+  t.test(`IPv6 address and sysctls, RA-learned route kept, all restored by post (${label(backend)})`, async (t) => {
+    const lab = Lab.create(t);
+    const topo = await topology(lab);
+    const { host, guest, outside, bridge, guestIf, uplink, outsideIf, brmgr } = topo;
+
+    // outside is an IPv6 router: its advertisements give the host a default route on the uplink
+    await ip(outside, '-6', 'address', 'add', '2001:db8:1::2/64', 'dev', outsideIf, 'nodad');
+    const router = () =>
+      lab.spawn(outside, 'dnsmasq', [
+        '--keep-in-foreground',
+        '--conf-file=/dev/null',
+        '--port=0',
+        '--enable-ra',
+        '--dhcp-range=2001:db8:1::,ra-only,64',
+        `--interface=${outsideIf}`,
+        '--bind-interfaces',
+        `--pid-file=${join(lab.dir, 'ra.pid')}`,
+        `--dhcp-leasefile=${join(lab.dir, 'ra.leases')}`,
+        '--user=root',
+        '--log-facility=-',
+      ]);
+    let ra = router();
+    await waitFor('a default route from router advertisements', () => raDefaultRoute(host, uplink), 15_000);
+
+    // control: turning forwarding on while accept_ra=1 drops the RA-learned default route, so the check after pre can fail
+    await must(host, 'sysctl', ['-q', '-w', 'net.ipv6.conf.all.forwarding=1']);
+    t.notOk(await raDefaultRoute(host, uplink), 'control: forwarding=1 with accept_ra=1 purges the RA default route');
+    await must(host, 'sysctl', ['-q', '-w', 'net.ipv6.conf.all.forwarding=0']);
+    ra.kill();
+    await ra;
+    ra = router(); // a restarted router advertises at once
+    await waitFor('the default route to be learned again', () => raDefaultRoute(host, uplink), 15_000);
+
+    t.equal(await sysctl(host, `net.ipv6.conf.${uplink}.accept_ra`), '1', 'the uplink accepts RAs (accept_ra=1)');
+    await ip(guest, '-6', 'address', 'add', 'fd42:0:1::50/64', 'dev', guestIf, 'nodad');
+    const before = await snapshot(host);
+
+    brmgr.config(conf({ firewall: backend, extra: '[ipv6]\naddress = fd42:0:1::1/64\n' }));
+    const r = await brmgr.pre();
+    t.equal(r.exitCode, 0, 'pre exits 0', { output: r.output });
+
+    const mine = (await addresses(host)).find((a) => a.ifname === bridge && a.local === 'fd42:0:1::1');
+    t.ok(mine, 'the bridge has fd42:0:1::1');
+    t.equal(mine?.prefixlen, 64, 'with prefix /64');
+    t.notOk(mine?.tentative, 'not tentative: usable at once');
+    t.notOk(mine?.dadfailed, 'no failed DAD');
+    t.equal(await sysctl(host, `net.ipv6.conf.${bridge}.accept_dad`), '0', 'accept_dad=0 on the bridge');
+    t.equal(await sysctl(host, `net.ipv6.conf.${bridge}.autoconf`), '0', 'autoconf=0 on the bridge');
+    t.equal(await sysctl(host, 'net.ipv6.conf.all.forwarding'), '1', 'IPv6 forwarding is on');
+    t.equal(await sysctl(host, `net.ipv6.conf.${uplink}.accept_ra`), '2', 'the uplink’s accept_ra=1 became 2');
+    t.ok(await raDefaultRoute(host, uplink), 'the RA-learned default route survived forwarding=1 (accept_ra=2 was set first)');
+    if (backend === 'nftables') t.match(await nftTable(host, bridge), /ip6 saddr fd42:0:1::\/64/, 'the nft table has the IPv6 subnet');
+    else t.ok((await iptablesBrmgr(host, bridge)).some((l) => l.includes('fd42:0:1::/64')), 'ip6tables has the IPv6 subnet');
+
+    await topo.attach();
+    const ping6 = await exec(guest, 'ping', ['-6', '-n', '-c', '1', '-w', '3', 'fd42:0:1::1']);
+    t.equal(ping6.exitCode, 0, 'the guest reaches the bridge over IPv6', { output: ping6.stdout + ping6.stderr });
+    const stillMine = (await addresses(host)).find((a) => a.ifname === bridge && a.local === 'fd42:0:1::1');
+    t.notOk(stillMine?.tentative, 'still not tentative with a carrier');
+    await ip(host, 'link', 'set', topo.port, 'nomaster');
+
+    const down = await brmgr.post();
+    t.equal(down.exitCode, 0, 'post exits 0', { output: down.output });
+    t.equal(await sysctl(host, 'net.ipv6.conf.all.forwarding'), '0', 'IPv6 forwarding is off again');
+    t.equal(await sysctl(host, `net.ipv6.conf.${uplink}.accept_ra`), '1', 'the uplink’s accept_ra is 1 again');
+    t.same(await snapshot(host), before, 'post leaves the namespace as before pre');
+  });
+}

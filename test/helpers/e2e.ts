@@ -1,0 +1,41 @@
+/** Shared pieces of the e2e test files. */
+import { readFileSync } from 'node:fs';
+import { stableMac } from '../../src/plan/link.js';
+import { assertBuilt, cannotRun, iptablesSave, must, nftRuleset, type BackendName } from './netns.js';
+
+/** The reason to skip the e2e tests here, after checking dist/ is current. */
+export function skipReason(): string | undefined {
+  const why = cannotRun();
+  if (!why) assertBuilt();
+  return why;
+}
+
+/** The MAC brmgr gives a bridge without `mac =`: derived from the name and this host's machine-id. */
+export function expectedMac(bridge: string): string {
+  return stableMac(bridge, readFileSync('/etc/machine-id', 'utf8'));
+}
+
+/** Lines of one iptables table (`*nat` … `COMMIT`) as iptables-save shows it. */
+export function table(lines: string[], name: string): string[] {
+  const start = lines.indexOf(`*${name}`);
+  if (start < 0) return [];
+  const end = lines.indexOf('COMMIT', start);
+  return lines.slice(start + 1, end < 0 ? undefined : end);
+}
+
+export const count = (lines: string[], line: string) => lines.filter((l) => l === line).length;
+
+/** brmgr's nft table for a bridge, as `nft list table` shows it, or undefined. */
+export async function nftTable(ns: string, bridge: string): Promise<string | undefined> {
+  const lines = await nftRuleset(ns);
+  return lines.includes(`table inet brmgr-${bridge} {`) ? await must(ns, 'nft', ['list', 'table', 'inet', `brmgr-${bridge}`]) : undefined;
+}
+
+/** Every line of iptables-save (both families) that mentions the bridge's chains. */
+export async function iptablesBrmgr(ns: string, bridge: string): Promise<string[]> {
+  const lines = [...(await iptablesSave(ns, 4)), ...(await iptablesSave(ns, 6))];
+  return lines.filter((l) => l.includes(`BRMGR-${bridge}-`));
+}
+
+/** The backend and any host preparation, for test names: "firewall = iptables, host FORWARD policy DROP". */
+export const label = (backend: BackendName, extra = '') => `firewall = ${backend}${extra ? `, ${extra}` : ''}`;
