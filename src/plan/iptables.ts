@@ -18,6 +18,9 @@ export interface IptablesPlan {
 
 const ports = (p: { from: number; to: number }) => (p.from === p.to ? `${p.from}` : `${p.from}:${p.to}`);
 export const chainPrefix = (bridge: string) => `BRMGR-${bridge}-`;
+const SUFFIXES = ['IN', 'FWD', 'POST', 'DNAT', 'CSUM'];
+/** One of this bridge's chains, not those of a bridge whose name merely starts the same (br vs br-lan). */
+const isOwnChain = (name: string, bridge: string) => SUFFIXES.some((s) => name === `${chainPrefix(bridge)}${s}`);
 
 /**
  * The filter-table rules that let the bridge's guests through: DHCP, DNS and
@@ -111,18 +114,17 @@ export interface IptablesSeen extends IptablesPlan {
 }
 
 export function parseIptablesSave(text: string, bridge: string): IptablesSeen {
-  const p = chainPrefix(bridge);
   const seen: IptablesSeen = { tables: new Set(), chains: {}, jumps: [], dockerUser: false };
   let table = '';
   for (const line of text.split('\n')) {
     if (line.startsWith('*')) seen.tables.add((table = line.slice(1).trim()));
     else if (table === 'filter' && line.startsWith(':DOCKER-USER ')) seen.dockerUser = true;
-    else if (line.startsWith(`:${p}`)) (seen.chains[table] ??= {})[line.slice(1).split(' ')[0]!] = [];
+    else if (line.startsWith(':') && isOwnChain(line.slice(1).split(' ')[0]!, bridge)) (seen.chains[table] ??= {})[line.slice(1).split(' ')[0]!] = [];
     else if (line.startsWith('-A ')) {
       const [, chain, ...rest] = line.trim().split(' ');
       const rule = rest.join(' ');
-      if (chain!.startsWith(p)) (seen.chains[table] ??= {})[chain!]?.push(rule);
-      else if (rest.at(-2) === '-j' && rest.at(-1)!.startsWith(p)) seen.jumps.push({ table, chain: chain!, rule });
+      if (isOwnChain(chain!, bridge)) (seen.chains[table] ??= {})[chain!]?.push(rule);
+      else if (rest.at(-2) === '-j' && isOwnChain(rest.at(-1)!, bridge)) seen.jumps.push({ table, chain: chain!, rule });
     }
   }
   return seen;

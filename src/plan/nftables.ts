@@ -65,7 +65,8 @@ export function renderNftables(cfg: BridgeConfig): string {
   ]);
   if (dnat.length) {
     chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat);
-    chain('output', 'type nat hook output priority dstnat; policy accept;', dnat);
+    // nft accepts the `dstnat` keyword on prerouting only; -100 is its value
+    chain('output', 'type nat hook output priority -100; policy accept;', dnat);
   }
   const hairpin = cfg.forwards.map(
     (f) => `ip saddr ${v4} ip daddr ${f.toIp} ${f.proto} dport ${ports(f.toPorts)} ct status dnat masquerade`,
@@ -74,10 +75,10 @@ export function renderNftables(cfg: BridgeConfig): string {
     chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', [...hairpin, ...masquerades(cfg)]);
   }
   // Guests whose NICs offload checksums drop DHCP replies with a partial
-  // checksum; nftables cannot fill it in, so send none (valid for UDP over IPv4).
+  // checksum; nftables cannot fill it in, so send none (valid for UDP over IPv4 only).
   if (cfg.ipv4.dhcp) {
     chain('dhcp_checksum', 'type filter hook postrouting priority mangle; policy accept;', [
-      `oifname ${br} udp dport 68 udp checksum set 0`,
+      `oifname ${br} meta nfproto ipv4 udp dport 68 udp checksum set 0`,
     ]);
   }
   return `table inet ${t}\ndelete table inet ${t}\ntable inet ${t} {\n${chains.join('\n')}\n}\n`;

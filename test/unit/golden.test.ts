@@ -39,10 +39,7 @@ const REQUIRED = ['nat', 'routed', 'isolated', 'ipv6', 'hosts', 'forwards', 'upl
  * checks still run, but their assertions are marked TODO, so the failure is
  * reported without failing the suite. Remove an entry once the planner is fixed.
  */
-const KNOWN_BAD: Record<string, string> = {
-  'forwards.nftables':
-    "plan/nftables.ts: the `output` nat chain says 'priority dstnat', which nft (1.0.6) accepts only on the prerouting hook; it needs 'priority -100'",
-};
+const KNOWN_BAD: Record<string, string> = {};
 
 const cases = readdirSync(GOLDEN)
   .filter((f) => f.endsWith('.conf'))
