@@ -244,8 +244,9 @@ export class Lab {
   }
 
   /** A background process inside a namespace, killed in teardown. */
-  spawn(ns: string, cmd: string, args: readonly string[], opts: { stdin?: 'ignore' | 'pipe' } = {}): ResultPromise {
-    const p = execa('ip', ['netns', 'exec', ns, cmd, ...args], { reject: false, stdin: opts.stdin ?? 'ignore', buffer: true });
+  spawn(ns: string, cmd: string, args: readonly string[], opts: { stdin?: 'ignore' | 'pipe'; env?: Record<string, string> } = {}): ResultPromise {
+    const env = opts.env ? { env: opts.env, extendEnv: false } : {};
+    const p = execa('ip', ['netns', 'exec', ns, cmd, ...args], { reject: false, stdin: opts.stdin ?? 'ignore', buffer: true, ...env });
     this.procs.add(p);
     liveProcs.add(p);
     void p.finally(() => liveProcs.delete(p));
@@ -302,16 +303,19 @@ export class Brmgr {
     writeFileSync(join(this.confDir, `${this.bridge}.conf`), text);
   }
 
-  /** Runs a program in a clean environment, as a service manager would (no tap NODE_OPTIONS loaders). */
-  private async node(program: string, args: readonly string[]): Promise<BrmgrResult> {
-    const env: Record<string, string> = {
+  /** A clean environment, as a service manager gives (no tap NODE_OPTIONS loaders). */
+  private environment(): Record<string, string> {
+    return {
       PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
       BRMGR_CONF_DIR: this.confDir,
       BRMGR_RUN_DIR: this.runDir,
       BRMGR_STATE_DIR: this.stateDir,
       ...this.env,
     };
-    const r = await exec(this.ns, process.execPath, [join(DIST, program), ...args], { env, cleanEnv: true, timeout: 60_000 });
+  }
+
+  private async node(program: string, args: readonly string[]): Promise<BrmgrResult> {
+    const r = await exec(this.ns, process.execPath, [join(DIST, program), ...args], { env: this.environment(), cleanEnv: true, timeout: 60_000 });
     return { ...r, output: `${r.stdout}\n${r.stderr}` };
   }
 
@@ -326,6 +330,11 @@ export class Brmgr {
   /** `brmgr COMMAND ARGS`, e.g. cli('check', bridge). */
   cli(...args: string[]): Promise<BrmgrResult> {
     return this.node('brmgr.js', args);
+  }
+
+  /** `brmgr run BRIDGE` in the background (killed in teardown); its JSON log is the result's stdout. */
+  run(...args: string[]): ResultPromise {
+    return this.lab.spawn(this.ns, process.execPath, [join(DIST, 'brmgr.js'), 'run', this.bridge, ...args], { env: this.environment() });
   }
 
   /** pre, failing with its output when it does not exit 0. */

@@ -1,0 +1,223 @@
+/**
+ * brmgr run: a supervised dnsmasq serving DHCP and DNS on the bridge, seen
+ * from guests (busybox udhcpc, dig) and from outside; restarts, reloads,
+ * firewall restore, stop.
+ */
+import t from 'tap';
+import { chmodSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ResultPromise } from 'execa';
+import { exec, Lab, must, nftRuleset, topology, waitFor, type Topology } from '../helpers/netns.js';
+import { skipReason } from '../helpers/e2e.js';
+
+const why = skipReason();
+if (why) t.plan(0, why);
+
+const STATIC_MAC = '52:54:00:00:00:10';
+const config = (extraHosts = '') => `[bridge]
+firewall = nftables
+[ipv4]
+address = 10.0.1.1/24
+range = 10.0.1.100-10.0.1.150
+[ipv6]
+address = fd42:0:1::1/64
+[dns]
+domain = lab.test
+; never forward out of the test's namespaces
+upstream = 10.0.1.1
+[host.web]
+mac = ${STATIC_MAC}
+ip = 10.0.1.10
+${extraHosts}`;
+
+/** Collects a running `brmgr run`'s JSON log lines. */
+function follow(proc: ResultPromise) {
+  const events: Record<string, unknown>[] = [];
+  let rest = '';
+  proc.stdout!.on('data', (chunk: Buffer) => {
+    const lines = (rest + chunk.toString()).split('\n');
+    rest = lines.pop()!;
+    for (const l of lines) {
+      try {
+        events.push(JSON.parse(l) as Record<string, unknown>);
+      } catch {
+        /* not JSON */
+      }
+    }
+  });
+  return events;
+}
+
+/** A guest namespace on a veth into the bridge, with the given MAC and no address yet. */
+async function dhcpGuest(top: Topology, mac: string): Promise<{ ns: string; ifname: string }> {
+  const ns = await top.lab.ns('dhcp');
+  const ifname = top.lab.name('d');
+  const port = top.lab.name('q');
+  await top.lab.veth(ns, ifname, top.host, port, { master: top.bridge });
+  await must(ns, 'ip', ['link', 'set', ifname, 'address', mac]);
+  return { ns, ifname };
+}
+
+/** busybox udhcpc once; the leased address, or undefined. */
+async function udhcpc(ns: string, ifname: string, hostname: string, extra: string[] = []): Promise<string | undefined> {
+  const r = await exec(ns, 'busybox', ['udhcpc', '-i', ifname, '-n', '-q', '-f', '-t', '4', '-T', '1', '-s', '/bin/true', '-x', `hostname:${hostname}`, ...extra]);
+  return /lease of (\S+) obtained/.exec(r.stdout + r.stderr)?.[1];
+}
+
+const dig = async (ns: string, server: string, name: string, type = 'A') =>
+  (await exec(ns, 'dig', [`@${server}`, name, type, '+short', '+time=1', '+tries=1'])).stdout.trim();
+
+const dnsmasqPid = (top: Topology) => {
+  try {
+    return Number(readFileSync(join(top.brmgr.runDir, top.bridge, 'dnsmasq.pid'), 'utf8').trim());
+  } catch {
+    return 0;
+  }
+};
+/** pids of this test's dnsmasq (processes of every namespace share one pid space) */
+const running = async (top: Topology) =>
+  (await exec(top.host, 'pgrep', ['-f', join(top.brmgr.runDir, top.bridge, 'dnsmasq.conf')])).stdout.trim();
+
+async function serving(top: Topology, proc: ResultPromise, events: Record<string, unknown>[]) {
+  await waitFor('dnsmasq ready', async () => events.some((e) => e.event === 'ready') || (proc.exitCode !== null && proc.exitCode !== undefined ? Promise.reject(new Error(`brmgr run exited:\n${JSON.stringify(events)}`)) : false), 15_000);
+  await top.attach();
+}
+
+for (const _ of why ? [] : [1]) {
+  t.test('guests lease, resolve and survive dnsmasq restarts and reloads', async (t) => {
+    const lab = Lab.create(t);
+    // dnsmasq, after dropping root, re-reads its hosts files from the run dir inside the lab's folder
+    chmodSync(lab.dir, 0o755);
+    const top = await topology(lab);
+    top.brmgr.config(config());
+    const proc = top.brmgr.run();
+    const events = follow(proc);
+    await serving(top, proc, events);
+
+    // a dynamic guest gets an address inside the range, and its hostname resolves
+    const g1 = await dhcpGuest(top, '52:54:00:aa:00:01');
+    const ip1 = await udhcpc(g1.ns, g1.ifname, 'guest1');
+    t.ok(ip1, 'guest1 got a lease');
+    const n = Number(ip1!.split('.')[3]);
+    t.ok(ip1!.startsWith('10.0.1.') && n >= 100 && n <= 150, `${ip1} is inside the range`);
+    t.equal(await dig(top.guest, '10.0.1.1', 'guest1.lab.test'), ip1, 'guest1.lab.test resolves to its lease');
+    t.equal(await dig(top.guest, '10.0.1.1', 'web.lab.test'), '10.0.1.10', 'a static host resolves before it ever leased');
+    t.ok(events.some((e) => e.event === 'ack' && e.mac === '52:54:00:aa:00:01' && e.ip === ip1 && e.hostname === 'guest1'), 'the DHCPACK is logged with mac, ip and hostname');
+
+    // the static MAC gets its fixed address
+    const web = await dhcpGuest(top, STATIC_MAC);
+    t.equal(await udhcpc(web.ns, web.ifname, 'whatever'), '10.0.1.10', 'the static host gets its fixed address');
+
+    // lookup and leases agree with what the guests got
+    t.equal((await top.brmgr.cli('lookup', top.bridge, '52:54:00:AA:00:01')).stdout.trim(), ip1, 'lookup by MAC');
+    t.equal((await top.brmgr.cli('lookup', top.bridge, 'guest1')).stdout.trim(), ip1, 'lookup by hostname');
+    const missing = await top.brmgr.cli('lookup', top.bridge, '52:54:00:ff:ff:ff');
+    t.equal(missing.exitCode, 1, 'lookup of an unknown guest exits 1');
+    const leases = JSON.parse((await top.brmgr.cli('leases', top.bridge, '--json')).stdout) as { mac: string; ip: string }[];
+    t.same(
+      leases.map((l) => [l.mac, l.ip]).sort(),
+      [['52:54:00:aa:00:01', ip1], [STATIC_MAC, '10.0.1.10']].sort(),
+      'leases --json lists both guests',
+    );
+    const status = JSON.parse((await top.brmgr.cli('status', top.bridge, '--json')).stdout) as { state: string; leases: number; dnsmasq: { pid: number } };
+    t.match(status, { state: 'up', leases: 2, firewall: 'nftables' }, 'status');
+    t.equal(status.dnsmasq.pid, dnsmasqPid(top), 'status shows the running dnsmasq');
+
+    // nothing answers DHCP or DNS from the outside namespace
+    t.notMatch(await dig(top.outside, '192.0.2.1', 'web.lab.test'), /^\d+\.\d+\.\d+\.\d+$/m, 'no DNS answer on the uplink address');
+    t.equal(await udhcpc(top.outside, top.outsideIf, 'intruder', ['-t', '2']), undefined, 'no DHCP answer on the uplink');
+
+    // an IPv6 guest configures an address from router advertisements
+    await waitFor('SLAAC address', async () => (await exec(g1.ns, 'ip', ['-6', 'addr', 'show', 'dev', g1.ifname, 'scope', 'global'])).stdout.includes('fd42:0:1:'), 15_000);
+    t.pass('the IPv6 guest got a SLAAC address from fd42:0:1::/64');
+
+    // kill -9 of dnsmasq: a new one serves within a second; a renewing guest keeps its address
+    const old = dnsmasqPid(top);
+    await exec(top.host, 'kill', ['-9', String(old)]);
+    const started = Date.now();
+    await waitFor('new dnsmasq', async () => dnsmasqPid(top) !== old && (await dig(top.guest, '10.0.1.1', 'web.lab.test')) === '10.0.1.10', 3_000);
+    t.ok(Date.now() - started < 1_500, `a new dnsmasq serves ${Date.now() - started} ms after kill -9`);
+    t.equal(await udhcpc(g1.ns, g1.ifname, 'guest1', ['-r', ip1!]), ip1, 'guest1 renewing keeps its address');
+    t.ok(events.some((e) => e.event === 'restart' && e.signal === 'SIGKILL'), 'the restart is logged with the signal');
+
+    // a static-host edit applies without restarting dnsmasq
+    const pid = dnsmasqPid(top);
+    top.brmgr.config(config('[host.db]\nmac = 52:54:00:00:00:11\nip = 10.0.1.11\n'));
+    await waitFor('db resolves', async () => (await dig(top.guest, '10.0.1.1', 'db.lab.test')) === '10.0.1.11', 5_000);
+    t.equal(dnsmasqPid(top), pid, 'dnsmasq kept its pid');
+
+    // a broken edit is logged and the running config keeps serving
+    top.brmgr.config(config('[host.db]\nmac = 52:54:00:00:00:11\nip = 10.0.1.11\nbogus = 1\n'));
+    await waitFor('error logged', async () => events.some((e) => typeof e.msg === 'string' && e.msg.includes('[host.db] bogus: unknown key')), 5_000);
+    t.equal(await dig(top.guest, '10.0.1.1', 'db.lab.test'), '10.0.1.11', 'still serving the previous config');
+    t.equal(dnsmasqPid(top), pid, 'and the same dnsmasq');
+
+    // someone flushes the ruleset: brmgr's table is back and the guest is online again
+    await must(top.host, 'nft', ['flush', 'ruleset']);
+    await waitFor('table restored', async () => (await nftRuleset(top.host)).some((l) => l.includes(`table inet brmgr-${top.bridge}`)), 5_000);
+    t.ok(events.some((e) => e.event === 'firewall'), 'the restore is logged');
+
+    // SIGTERM: exit 0, no dnsmasq left
+    proc.kill('SIGTERM');
+    const result = await proc;
+    t.equal(result.exitCode, 0, 'brmgr run exits 0 on SIGTERM');
+    t.equal(await running(top), '', 'no dnsmasq left running');
+  });
+
+  t.test('a supervisor killed with -9 is replaced cleanly; a second supervisor is refused', async (t) => {
+    const lab = Lab.create(t);
+    // dnsmasq, after dropping root, re-reads its hosts files from the run dir inside the lab's folder
+    chmodSync(lab.dir, 0o755);
+    const top = await topology(lab);
+    top.brmgr.config(config());
+    const first = top.brmgr.run();
+    const e1 = follow(first);
+    await serving(top, first, e1);
+    const orphan = dnsmasqPid(top);
+    const second = await top.brmgr.cli('run', top.bridge);
+    t.equal(second.exitCode, 1, 'a second brmgr run for the bridge is refused');
+    t.match(second.stderr, /already running/);
+
+    first.kill('SIGKILL');
+    await first;
+    t.equal(await running(top), String(orphan), 'dnsmasq outlives its killed supervisor');
+    const again = top.brmgr.run();
+    const e2 = follow(again);
+    await waitFor('ready again', async () => e2.some((e) => e.event === 'ready'), 15_000);
+    t.ok(e2.some((e) => e.event === 'stale' && e.pid === orphan), 'the stale dnsmasq is found and stopped');
+    t.not(dnsmasqPid(top), orphan, 'a new dnsmasq serves');
+    t.equal((await running(top)).split('\n').length, 1, 'exactly one dnsmasq');
+    t.equal(await dig(top.guest, '10.0.1.1', 'web.lab.test'), '10.0.1.10', 'and it answers');
+    again.kill('SIGTERM');
+    await again;
+  });
+
+  t.test('a crash loop ends brmgr run with exit 1; a start failure is reported at once', async (t) => {
+    const lab = Lab.create(t);
+    // dnsmasq, after dropping root, re-reads its hosts files from the run dir inside the lab's folder
+    chmodSync(lab.dir, 0o755);
+    const top = await topology(lab);
+    top.brmgr.config(config());
+    const proc = top.brmgr.run();
+    const events = follow(proc);
+    await serving(top, proc, events);
+    for (let i = 0; i < 8 && proc.exitCode == null; i++) {
+      const pid = dnsmasqPid(top);
+      await exec(top.host, 'kill', ['-9', String(pid)]);
+      await waitFor('next dnsmasq', async () => proc.exitCode != null || (dnsmasqPid(top) !== pid && (await running(top)) !== ''), 10_000).catch(() => undefined);
+    }
+    const result = await proc;
+    t.equal(result.exitCode, 1, 'brmgr run gives up with exit 1');
+    t.ok(events.some((e) => e.event === 'crashloop'), 'and says why');
+    t.equal(await running(top), '', 'no dnsmasq left');
+
+    // port 53 taken on the bridge address: dnsmasq's own error, exit 1, no retry
+    lab.spawn(top.host, 'busybox', ['nc', '-l', '-p', '53']);
+    await waitFor('port 53 taken', async () => (await exec(top.host, 'ss', ['-ltn', 'sport = :53'])).stdout.includes(':53'), 5_000);
+    const started = Date.now();
+    const fail = await top.brmgr.cli('run', top.bridge);
+    t.equal(fail.exitCode, 1, 'exit 1 when dnsmasq cannot start');
+    t.match(fail.stdout, /dnsmasq failed to start: .*Address (already )?in use/, "with dnsmasq's own error");
+    t.ok(Date.now() - started < 5_000, 'reported at once, not retried');
+  });
+}
