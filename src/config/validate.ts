@@ -38,7 +38,8 @@ export class ConfigError extends Error {
 /** Linux's IFNAMSIZ less the NUL; no slash, colon, space or leading dash. */
 export const IFNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
 export function isInterfaceName(name: string): boolean {
-  return IFNAME.test(name) && name !== '.' && name !== '..';
+  // `all` and `default` are the kernel's per-family settings folders, never interfaces
+  return IFNAME.test(name) && !['.', '..', 'all', 'default'].includes(name);
 }
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;

@@ -35,10 +35,11 @@ function filterChains(cfg: BridgeConfig, family: Family, forwardChain: string): 
   const out = cfg.uplink ? ` -o ${cfg.uplink}` : '';
   const inn = cfg.uplink ? ` -i ${cfg.uplink}` : '';
   const reject = family === 4 ? 'REJECT --reject-with icmp-admin-prohibited' : 'REJECT --reject-with icmp6-adm-prohibited';
+  // only what brmgr's dnsmasq serves
+  const dhcp = family === 4 ? cfg.ipv4.dhcp : cfg.ipv6!.dhcp !== 'off';
   const input = [
-    family === 4 ? '-p udp -m udp --dport 67 -j ACCEPT' : '-p udp -m udp --dport 547 -j ACCEPT',
-    '-p udp -m udp --dport 53 -j ACCEPT',
-    '-p tcp -m tcp --dport 53 -j ACCEPT',
+    ...(dhcp ? [`-p udp -m udp --dport ${family === 4 ? 67 : 547} -j ACCEPT`] : []),
+    ...(cfg.dns.enable ? ['-p udp -m udp --dport 53 -j ACCEPT', '-p tcp -m tcp --dport 53 -j ACCEPT'] : []),
     family === 4 ? '-p icmp -j ACCEPT' : '-p ipv6-icmp -j ACCEPT',
   ];
   const forward = [`-i ${br} -o ${br} -j ACCEPT`];

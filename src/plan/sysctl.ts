@@ -11,7 +11,8 @@ export type Sysctl = [key: string, value: string];
  * that route.
  */
 export function desiredSysctls(cfg: BridgeConfig, acceptRa: Record<string, string>): Sysctl[] {
-  const forwarding = cfg.mode === 'nat' || cfg.mode === 'routed';
+  // port forwards are routed into the guest whatever the mode
+  const forwarding = cfg.mode === 'nat' || cfg.mode === 'routed' || cfg.forwards.length > 0;
   const out: Sysctl[] = [];
   if (forwarding) out.push(['net/ipv4/ip_forward', '1']);
   if (cfg.ipv6) {

@@ -469,7 +469,11 @@ t.test('iptablesPlan per family and backend', async (t) => {
   t.strictSame(filterOnly.jumps.map((j) => j.table), ['filter', 'filter']);
   const v6 = iptablesPlan(c, 6, { forwardChain: 'FORWARD', filterOnly: false });
   t.strictSame(Object.keys(v6.chains), ['filter'], 'IPv6 without nat = true: no masquerade, no checksum fix');
-  t.ok(v6.chains.filter!['BRMGR-brmgr0-IN']!.includes('-p udp -m udp --dport 547 -j ACCEPT'), 'DHCPv6');
+  t.notOk(v6.chains.filter!['BRMGR-brmgr0-IN']!.includes('-p udp -m udp --dport 547 -j ACCEPT'), 'no DHCPv6 port while [ipv6] dhcp = off');
+  const stateful = iptablesPlan(cfg('[ipv6]\naddress = fd42:0:1::1/64\ndhcp = stateful\n'), 6, { forwardChain: 'FORWARD', filterOnly: false });
+  t.ok(stateful.chains.filter!['BRMGR-brmgr0-IN']!.includes('-p udp -m udp --dport 547 -j ACCEPT'), 'DHCPv6 port with dhcp = stateful');
+  const quiet = iptablesPlan(cfg('[ipv4]\ndhcp = false\n[dns]\nenable = false\n'), 4, { forwardChain: 'FORWARD', filterOnly: false });
+  t.strictSame(quiet.chains.filter!['BRMGR-brmgr0-IN'], ['-p icmp -j ACCEPT'], 'neither DHCP nor DNS: only ICMP to the host');
   const v6nat = iptablesPlan(cfg('[ipv6]\naddress = fd42:0:1::1/64\nnat = true\n'), 6, { forwardChain: 'FORWARD', filterOnly: false });
   t.strictSame(v6nat.chains.nat, { 'BRMGR-brmgr0-POST': ['-s fd42:0:1::/64 ! -d fd42:0:1::/64 -j MASQUERADE'] });
   const noDhcp = iptablesPlan(cfg('[ipv4]\ndhcp = false\n'), 4, { forwardChain: 'FORWARD', filterOnly: false });
