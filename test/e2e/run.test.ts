@@ -83,16 +83,22 @@ async function serving(top: Topology, proc: ResultPromise, events: Record<string
   await top.attach();
 }
 
+/** A lab with the host/guest/outside topology and `brmgr run` serving the bridge, its guest port attached. */
+async function startServing(t: Parameters<typeof Lab.create>[0]) {
+  const lab = Lab.create(t);
+  // dnsmasq, after dropping root, re-reads its hosts files from the run dir inside the lab's folder
+  chmodSync(lab.dir, 0o755);
+  const top = await topology(lab);
+  top.brmgr.config(config());
+  const proc = top.brmgr.run();
+  const events = follow(proc);
+  await serving(top, proc, events);
+  return { lab, top, proc, events };
+}
+
 for (const _ of why ? [] : [1]) {
   t.test('guests lease, resolve and survive dnsmasq restarts and reloads', async (t) => {
-    const lab = Lab.create(t);
-    // dnsmasq, after dropping root, re-reads its hosts files from the run dir inside the lab's folder
-    chmodSync(lab.dir, 0o755);
-    const top = await topology(lab);
-    top.brmgr.config(config());
-    const proc = top.brmgr.run();
-    const events = follow(proc);
-    await serving(top, proc, events);
+    const { lab, top, proc, events } = await startServing(t);
 
     // a dynamic guest gets an address inside the range, and its hostname resolves
     const g1 = await dhcpGuest(top, '52:54:00:aa:00:01');
@@ -165,14 +171,7 @@ for (const _ of why ? [] : [1]) {
   });
 
   t.test('a supervisor killed with -9 is replaced cleanly; a second supervisor is refused', async (t) => {
-    const lab = Lab.create(t);
-    // dnsmasq, after dropping root, re-reads its hosts files from the run dir inside the lab's folder
-    chmodSync(lab.dir, 0o755);
-    const top = await topology(lab);
-    top.brmgr.config(config());
-    const first = top.brmgr.run();
-    const e1 = follow(first);
-    await serving(top, first, e1);
+    const { top, proc: first } = await startServing(t);
     const orphan = dnsmasqPid(top);
     const second = await top.brmgr.cli('run', top.bridge);
     t.equal(second.exitCode, 1, 'a second brmgr run for the bridge is refused');
@@ -193,14 +192,7 @@ for (const _ of why ? [] : [1]) {
   });
 
   t.test('a crash loop ends brmgr run with exit 1; a start failure is reported at once', async (t) => {
-    const lab = Lab.create(t);
-    // dnsmasq, after dropping root, re-reads its hosts files from the run dir inside the lab's folder
-    chmodSync(lab.dir, 0o755);
-    const top = await topology(lab);
-    top.brmgr.config(config());
-    const proc = top.brmgr.run();
-    const events = follow(proc);
-    await serving(top, proc, events);
+    const { lab, top, proc, events } = await startServing(t);
     for (let i = 0; i < 8 && proc.exitCode == null; i++) {
       const pid = dnsmasqPid(top);
       await exec(top.host, 'kill', ['-9', String(pid)]);
