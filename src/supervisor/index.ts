@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, chownSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { watch, type FSWatcher } from 'chokidar';
@@ -105,6 +105,8 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
   const p = paths(bridge, env);
   const files = dnsmasqFiles(p);
   ensureRunDir(p);
+  // the lease file's folder (/var/lib/misc) may not exist yet on a minimal host
+  mkdirSync(dirname(p.leases), { recursive: true });
   // dnsmasq re-reads its hosts files after dropping root: its group may enter the run dir
   const account = dnsmasqAccount();
   chownSync(p.runDir, 0, account.gid);
