@@ -90,8 +90,6 @@ export interface FirewallResult {
   existed: Partial<Record<Family, string[]>>;
   /** undoes what apply changed, in reverse order */
   undo: () => Promise<void>;
-  /** the rendered rules, for `brmgr render` */
-  rendered: { nft?: string; iptables: Partial<Record<Family, string>> };
 }
 
 /**
@@ -100,14 +98,13 @@ export interface FirewallResult {
  * `nft -f` (atomic; the last step, so it never needs undoing itself). When a
  * step fails, the earlier ones are undone before the error is thrown.
  */
-export async function applyFirewall(run: Run, cfg: BridgeConfig, previous?: State['firewall'], dryRun = false): Promise<FirewallResult> {
+export async function applyFirewall(run: Run, cfg: BridgeConfig, previous?: State['firewall']): Promise<FirewallResult> {
   const families: Family[] = cfg.ipv6 ? [4, 6] : [4];
   const nft = cfg.firewall === 'none' && previous?.backend !== 'nftables' ? { works: false } : await listNftTable(run, cfg.name);
   let backend: Backend = cfg.firewall === 'auto' ? (nft.works ? 'nftables' : 'iptables') : cfg.firewall;
   if (backend === 'nftables' && !nft.works) throw new Error('firewall = nftables, but nft does not work here (is it installed?)');
 
   const undo: (() => Promise<void>)[] = [];
-  const rendered: FirewallResult['rendered'] = { iptables: {} };
   const shimmed: Family[] = [];
   const existed: Partial<Record<Family, string[]>> = { ...previous?.existed };
   // families that have brmgr rules now, or had them after an earlier run
@@ -129,8 +126,6 @@ export async function applyFirewall(run: Run, cfg: BridgeConfig, previous?: Stat
       }
       if (target !== EMPTY) shimmed.push(family);
       const input = renderIptablesRestore(target, seen);
-      rendered.iptables[family] = input;
-      if (dryRun) continue;
       if (input && !existed[family]) {
         const objects = await iptablesNftObjects(run, family);
         if (objects) existed[family] = objects;
@@ -145,8 +140,7 @@ export async function applyFirewall(run: Run, cfg: BridgeConfig, previous?: Stat
 
     if (backend === 'nftables' || nft.text !== undefined) {
       const text = backend === 'nftables' ? renderNftables(cfg) : `delete table inet ${nftTable(cfg.name)}\n`;
-      rendered.nft = text;
-      if (!dryRun) must(await run('nft', ['-f', '-'], text), 'nft');
+      must(await run('nft', ['-f', '-'], text), 'nft');
       const before = nft.text;
       undo.unshift(async () => {
         const t = nftTable(cfg.name);
@@ -171,7 +165,6 @@ export async function applyFirewall(run: Run, cfg: BridgeConfig, previous?: Stat
     undo: async () => {
       for (const u of undo) await u();
     },
-    rendered,
   };
 }
 
