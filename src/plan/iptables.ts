@@ -1,4 +1,5 @@
 import type { BridgeConfig } from '../config/types.js';
+import { refusedGroups } from './link.js';
 
 export type Family = 4 | 6;
 
@@ -14,6 +15,13 @@ export interface IptablesPlan {
   /** brmgr's chains by table, each with its rules (without `-A CHAIN`) */
   chains: Record<string, Record<string, string[]>>;
   jumps: Jump[];
+}
+
+const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
+/** One devgroup value/mask covering all the groups (and, harmlessly, the unused values between them). */
+function groupMatch(groups: number[]): string {
+  const differ = groups.reduce((bits, g) => bits | (g ^ groups[0]!), 0);
+  return differ ? `${hex(groups[0]! & ~differ)}/${hex(~differ)}` : hex(groups[0]!);
 }
 
 const ports = (p: { from: number; to: number }) => (p.from === p.to ? `${p.from}` : `${p.from}:${p.to}`);
@@ -43,6 +51,12 @@ function filterChains(cfg: BridgeConfig, family: Family, forwardChain: string): 
     family === 4 ? '-p icmp -j ACCEPT' : '-p ipv6-icmp -j ACCEPT',
   ];
   const forward = [`-i ${br} -o ${br} -j ACCEPT`];
+  // other brmgr bridges' guests, before any accept: whichever bridge's chain runs first refuses them
+  const refused = refusedGroups(cfg.mode);
+  if (refused.length) {
+    forward.push(`-i ${br} -m devgroup --dst-group ${groupMatch(refused)} -j ${reject}`);
+    forward.push(`-o ${br} -m devgroup --src-group ${groupMatch(refused)} -j ${reject}`);
+  }
   if (family === 4) {
     for (const f of cfg.forwards) {
       forward.push(`-d ${f.toIp}/32 -o ${br} -p ${f.proto} -m ${f.proto} --dport ${ports(f.toPorts)} -m conntrack --ctstate DNAT -j ACCEPT`);

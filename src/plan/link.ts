@@ -13,11 +13,31 @@ export function stableMac(bridge: string, machineId: string): string {
   return [...h.subarray(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
+/**
+ * Link groups that mark brmgr's bridges, so that each bridge's firewall rules
+ * can refuse traffic to and from the others' guests whatever order the rules
+ * run in (only routed bridges reach each other). Bridged bridges are the
+ * host's LAN and get none.
+ */
+export const GROUPS = { guests: 0x62720001, routed: 0x62720002 } as const;
+
+export function linkGroup(mode: BridgeConfig['mode']): number | undefined {
+  if (mode === 'bridged') return undefined;
+  return mode === 'routed' ? GROUPS.routed : GROUPS.guests;
+}
+
+/** The groups a bridge in this mode must not exchange traffic with. */
+export function refusedGroups(mode: BridgeConfig['mode']): number[] {
+  if (mode === 'bridged') return [];
+  return mode === 'routed' ? [GROUPS.guests] : [GROUPS.guests, GROUPS.routed];
+}
+
 export interface DesiredLink {
   name: string;
   mac: string;
   mtu?: number;
   stp: boolean;
+  group?: number;
   /** `address/prefix`, IPv6 in canonical form */
   addresses: string[];
 }
@@ -30,6 +50,7 @@ export function desiredLink(cfg: BridgeConfig, machineId: string): DesiredLink {
     mac: cfg.mac ?? stableMac(cfg.name, machineId),
     ...(cfg.mtu !== undefined ? { mtu: cfg.mtu } : {}),
     stp: cfg.stp,
+    ...(linkGroup(cfg.mode) !== undefined ? { group: linkGroup(cfg.mode) } : {}),
     addresses,
   };
 }
@@ -40,10 +61,12 @@ export interface LinkAttributes {
   mtu: number;
   stp: boolean;
   up: boolean;
+  /** absent in states written before brmgr set link groups */
+  group?: string;
 }
 
 export function attributesOf(link: ObservedLink): LinkAttributes {
-  return { mac: link.address, mtu: link.mtu, stp: link.stp, up: link.up };
+  return { mac: link.address, mtu: link.mtu, stp: link.stp, up: link.up, group: link.group };
 }
 
 export interface LinkChange {
@@ -73,6 +96,7 @@ export function diffLink(want: DesiredLink, observed: Observed, ours: string[]):
   if (!link) {
     const mtu = want.mtu !== undefined ? ` mtu ${want.mtu}` : '';
     batch.push(`link add name ${dev} address ${want.mac}${mtu} type bridge stp_state ${want.stp ? 1 : 0}`);
+    if (want.group !== undefined) batch.push(`link set dev ${dev} group ${want.group}`);
     batch.push(...want.addresses.map((a) => addrLine('add', a, dev)));
     batch.push(`link set dev ${dev} up`);
     return { batch, undo: [`link del dev ${dev}`], created: true, added: want.addresses, removed: [] };
@@ -91,6 +115,10 @@ export function diffLink(want: DesiredLink, observed: Observed, ours: string[]):
   if (link.stp !== want.stp) {
     batch.push(`link set dev ${dev} type bridge stp_state ${want.stp ? 1 : 0}`);
     undo.unshift(`link set dev ${dev} type bridge stp_state ${link.stp ? 1 : 0}`);
+  }
+  if (want.group !== undefined && link.group !== String(want.group)) {
+    batch.push(`link set dev ${dev} group ${want.group}`);
+    undo.unshift(`link set dev ${dev} group ${link.group}`);
   }
   const have = observed.addrs.filter((a) => a.ifname === dev && a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`);
   const removed = have.filter((a) => ours.includes(a) && !want.addresses.includes(a));

@@ -1,4 +1,5 @@
 import type { BridgeConfig } from '../config/types.js';
+import { refusedGroups } from './link.js';
 
 /** brmgr's own nftables table for a bridge: teardown is deleting it. */
 export function nftTable(bridge: string): string {
@@ -56,8 +57,14 @@ export function renderNftables(cfg: BridgeConfig): string {
   const chain = (name: string, hook: string, rules: string[]) =>
     chains.push(`\tchain ${name} {\n\t\t${hook}\n${rules.map((r) => `\t\t${r}\n`).join('')}\t}`);
 
+  const refused = refusedGroups(cfg.mode);
+  const groups = refused.length === 1 ? `${refused[0]}` : `{ ${refused.join(', ')} }`;
   chain('forward', 'type filter hook forward priority filter; policy accept;', [
     `iifname ${br} oifname ${br} accept`,
+    // other brmgr bridges' guests, first: nothing below may let them through
+    ...(refused.length
+      ? [`iifname ${br} oifgroup ${groups} reject with icmpx admin-prohibited`, `oifname ${br} iifgroup ${groups} reject with icmpx admin-prohibited`]
+      : []),
     ...cfg.forwards.map((f) => `oifname ${br} ip daddr ${f.toIp} ${f.proto} dport ${ports(f.toPorts)} ct status dnat accept`),
     ...forwardingAllowed(cfg),
     `iifname ${br} reject with icmpx admin-prohibited`,

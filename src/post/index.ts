@@ -79,6 +79,7 @@ export async function post(bridge: string, opts: Options): Promise<{ kept: strin
         if (link.address !== o.mac) batch.push(`link set dev ${bridge} address ${o.mac}`);
         if (link.mtu !== o.mtu) batch.push(`link set dev ${bridge} mtu ${o.mtu}`);
         if (link.stp !== o.stp) batch.push(`link set dev ${bridge} type bridge stp_state ${o.stp ? 1 : 0}`);
+        if (o.group !== undefined && link.group !== o.group) batch.push(`link set dev ${bridge} group ${o.group}`);
         if (link.up !== o.up) batch.push(`link set dev ${bridge} ${o.up ? 'up' : 'down'}`);
       }
     }

@@ -8,6 +8,8 @@ export interface ObservedLink {
   address: string;
   up: boolean;
   stp: boolean;
+  /** the link group, as ip names it ("default", or a number) */
+  group: string;
   /** the bridge this link is a port of */
   master?: string;
 }
@@ -38,6 +40,7 @@ interface RawLink {
   ifname: string;
   mtu: number;
   address?: string;
+  group?: string;
   flags?: string[];
   master?: string;
   linkinfo?: { info_kind?: string; info_data?: { stp_state?: number } };
@@ -61,6 +64,7 @@ export function parseObserved(stdout: string): Observed {
       address: l.address ?? '',
       up: (l.flags ?? []).includes('UP'),
       stp: (l.linkinfo?.info_data?.stp_state ?? 0) !== 0,
+      group: l.group ?? 'default',
       ...(l.master ? { master: l.master } : {}),
     })),
     addrs: (addrs as RawAddr[]).flatMap((a) =>

@@ -15,7 +15,7 @@ import {
   renderIptablesRestore,
   type IptablesPlan,
 } from '../../src/plan/iptables.js';
-import { desiredLink, diffLink, stableMac, type DesiredLink } from '../../src/plan/link.js';
+import { GROUPS, desiredLink, diffLink, stableMac, type DesiredLink } from '../../src/plan/link.js';
 import { nftTable, renderNftables } from '../../src/plan/nftables.js';
 import { desiredSysctls, isBridgeSysctl } from '../../src/plan/sysctl.js';
 import type { Observed, ObservedAddr, ObservedLink } from '../../src/system/observe.js';
@@ -29,6 +29,7 @@ const link = (ifname: string, extra: Partial<ObservedLink> = {}): ObservedLink =
   address: '02:00:00:00:00:01',
   up: true,
   stp: false,
+  group: 'default',
   ...extra,
 });
 const addr = (ifname: string, cidr: string, scope = 'global'): ObservedAddr => {
@@ -62,13 +63,30 @@ t.test('desiredLink', async (t) => {
     name: 'brmgr0',
     mac: stableMac('brmgr0', MACHINE),
     stp: false,
+    group: GROUPS.guests,
     addresses: ['10.0.1.1/24'],
   });
   t.strictSame(
     desiredLink(cfg('[bridge]\nmac = 52:54:00:AB:CD:EF\nmtu = 9000\nstp = on\n[ipv6]\naddress = FD42:0:1::0:1/64\n'), MACHINE),
-    { name: 'brmgr0', mac: '52:54:00:ab:cd:ef', mtu: 9000, stp: true, addresses: ['10.0.1.1/24', 'fd42:0:1::1/64'] },
+    { name: 'brmgr0', mac: '52:54:00:ab:cd:ef', mtu: 9000, stp: true, group: GROUPS.guests, addresses: ['10.0.1.1/24', 'fd42:0:1::1/64'] },
     'configured MAC and MTU; IPv6 in canonical form',
   );
+  t.equal(desiredLink(cfg('[bridge]\nmode = routed\n'), MACHINE).group, GROUPS.routed, 'routed bridges have their own group');
+  t.equal(desiredLink(cfg('[bridge]\nmode = isolated\n'), MACHINE).group, GROUPS.guests, 'isolated: like nat');
+});
+
+t.test('diffLink: the link group marks brmgr bridges and is undone', async (t) => {
+  const fresh = diffLink(want({ group: GROUPS.guests }), observed(), []);
+  t.ok(fresh.batch.includes(`link set dev brmgr0 group ${GROUPS.guests}`), 'a new bridge gets its group');
+  const adopted = diffLink(
+    want({ group: GROUPS.routed }),
+    observed({ links: [link('brmgr0', { kind: 'bridge', group: '7' })], addrs: [addr('brmgr0', '10.0.1.1/24')] }),
+    [],
+  );
+  t.strictSame(adopted.batch, [`link set dev brmgr0 group ${GROUPS.routed}`]);
+  t.strictSame(adopted.undo, ['link set dev brmgr0 group 7']);
+  const same = observed({ links: [link('brmgr0', { kind: 'bridge', group: String(GROUPS.routed) })], addrs: [addr('brmgr0', '10.0.1.1/24')] });
+  t.strictSame(diffLink(want({ group: GROUPS.routed }), same, []).batch, [], 'already in its group: nothing');
 });
 
 // ---------------------------------------------------------------- diffLink
