@@ -11,7 +11,7 @@ import { logger } from '../log.js';
 import { findConflicts } from '../plan/conflicts.js';
 import { renderPlan } from '../plan/render.js';
 import { post } from '../post/index.js';
-import { assertSupported, machineId, pre } from '../pre/index.js';
+import { machineId, pre } from '../pre/index.js';
 import { runner } from '../system/exec.js';
 import { observe } from '../system/observe.js';
 
@@ -35,11 +35,6 @@ async function check(bridge: string): Promise<number> {
   const cfg = loadConfig(bridge);
   const errors: string[] = [];
   const warnings: string[] = [];
-  try {
-    assertSupported(cfg);
-  } catch (err) {
-    errors.push((err as Error).message);
-  }
   const tools = ['ip', 'dnsmasq'];
   if (cfg.firewall === 'nftables') tools.push('nft');
   if (cfg.firewall === 'iptables') tools.push('iptables-restore', 'iptables-save');

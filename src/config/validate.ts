@@ -24,7 +24,7 @@ export interface Problem {
 }
 
 export function formatProblem(p: Problem): string {
-  const where = p.section ? `[${p.section}] ${p.key}` : p.key;
+  const where = p.section ? `[${p.section}]${p.key ? ` ${p.key}` : ''}` : p.key;
   return `${p.file}:${p.line}: ${where}: ${p.message}`;
 }
 
@@ -488,6 +488,20 @@ export function parseConfig(text: string, file: string, bridge: string): BridgeC
 
   const hosts = hostSections(r, { ipv4 }, hostNames);
   const forwards = forwardSections(r, { ipv4 }, hosts, forwardNames);
+  if (mode === 'bridged') {
+    // the bridge is the host's LAN interface: its addresses are the uplink's, DHCP and DNS the LAN's
+    const why = 'mode = bridged: the bridge takes the uplink’s addresses and the LAN serves the guests';
+    const v4 = r.get('ipv4', 'address', 'addr');
+    if (v4) r.fail(v4, why);
+    if (ipv6) r.fail(r.get('ipv6', 'address', 'addr6')!, why);
+    const dhcp = r.get('ipv4', 'dhcp');
+    if (ipv4.dhcp && dhcp) r.fail(dhcp, `${why}; dhcp must stay off`);
+    const dns = r.get(d, 'enable');
+    if (dns && r.bool(d, 'enable', false)) r.fail(dns, `${why}; dns must stay off`);
+    for (const name of [...hostNames.map((n) => `host.${n}`), ...forwardNames.map((n) => `forward.${n}`)]) {
+      r.fail({ line: r.sectionLine(name), section: name, key: '' }, `${why}; [${name}] does not apply`);
+    }
+  }
 
   const config: BridgeConfig = {
     file,
@@ -501,7 +515,7 @@ export function parseConfig(text: string, file: string, bridge: string): BridgeC
     ipv4,
     ...(ipv6 ? { ipv6 } : {}),
     dns: {
-      enable: r.bool(d, 'enable', true),
+      enable: r.bool(d, 'enable', mode !== 'bridged'),
       ...(domain ? { domain } : {}),
       upstream,
       ...(dnsHosts ? { hostsFile: dnsHosts } : {}),

@@ -26,7 +26,15 @@ export function findConflicts(cfg: BridgeConfig, observed: Observed): Findings {
   if (link && link.kind !== 'bridge') {
     errors.push(`${cfg.name} already exists and is ${link.kind ? `a ${link.kind} interface` : 'a plain network device'}, not a bridge`);
   }
-  if (cfg.uplink && !observed.links.some((l) => l.ifname === cfg.uplink)) {
+  const uplink = observed.links.find((l) => l.ifname === cfg.uplink);
+  if (cfg.mode === 'bridged') {
+    if (!uplink) errors.push(`uplink ${cfg.uplink} does not exist`);
+    else if (uplink.master && uplink.master !== cfg.name) errors.push(`uplink ${cfg.uplink} is already a port of ${uplink.master}`);
+    else if (uplink.kind === 'bridge') errors.push(`uplink ${cfg.uplink} is a bridge itself; a bridge cannot be a port of another`);
+    // the bridge's own subnet is the uplink's: nothing of brmgr's to overlap
+    return { errors, warnings };
+  }
+  if (cfg.uplink && !uplink) {
     warnings.push(`uplink ${cfg.uplink} does not exist (yet); guests reach the outside only through it`);
   }
   const subnets: [string, number][] = [[cfg.ipv4.network, cfg.ipv4.prefix]];

@@ -48,7 +48,7 @@ function filterChains(cfg: BridgeConfig, family: Family, forwardChain: string): 
   const input = [
     ...(dhcp ? [`-p udp -m udp --dport ${family === 4 ? 67 : 547} -j ACCEPT`] : []),
     ...(cfg.dns.enable ? ['-p udp -m udp --dport 53 -j ACCEPT', '-p tcp -m tcp --dport 53 -j ACCEPT'] : []),
-    family === 4 ? '-p icmp -j ACCEPT' : '-p ipv6-icmp -j ACCEPT',
+    ...(cfg.mode === 'bridged' ? [] : [family === 4 ? '-p icmp -j ACCEPT' : '-p ipv6-icmp -j ACCEPT']),
   ];
   const forward = [`-i ${br} -o ${br} -j ACCEPT`];
   // other brmgr bridges' guests, before any accept: whichever bridge's chain runs first refuses them
@@ -69,7 +69,8 @@ function filterChains(cfg: BridgeConfig, family: Family, forwardChain: string): 
     forward.push(`-s ${subnet} -i ${br}${out} -j ACCEPT`);
     forward.push(`-d ${subnet}${inn} -o ${br} -j ACCEPT`);
   }
-  forward.push(`-i ${br} -j ${reject}`, `-o ${br} -j ${reject}`);
+  // bridged: the bridge is the host's LAN interface, whose routing is the host's business
+  if (cfg.mode !== 'bridged') forward.push(`-i ${br} -j ${reject}`, `-o ${br} -j ${reject}`);
   return {
     chains: { filter: { [`${p}IN`]: input, [`${p}FWD`]: forward } },
     jumps: [

@@ -43,7 +43,8 @@ export interface DesiredLink {
 }
 
 export function desiredLink(cfg: BridgeConfig, machineId: string): DesiredLink {
-  const addresses = [`${cfg.ipv4.address}/${cfg.ipv4.prefix}`];
+  // bridged: the bridge takes the uplink's addresses (plan/bridged.ts), none of brmgr's own
+  const addresses = cfg.mode === 'bridged' ? [] : [`${cfg.ipv4.address}/${cfg.ipv4.prefix}`];
   if (cfg.ipv6) addresses.push(`${cfg.ipv6.address}/${cfg.ipv6.prefix}`);
   return {
     name: cfg.name,

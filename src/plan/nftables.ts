@@ -67,8 +67,8 @@ export function renderNftables(cfg: BridgeConfig): string {
       : []),
     ...cfg.forwards.map((f) => `oifname ${br} ip daddr ${f.toIp} ${f.proto} dport ${ports(f.toPorts)} ct status dnat accept`),
     ...forwardingAllowed(cfg),
-    `iifname ${br} reject with icmpx admin-prohibited`,
-    `oifname ${br} reject with icmpx admin-prohibited`,
+    // bridged: the bridge is the host's LAN interface, whose routing is the host's business
+    ...(cfg.mode === 'bridged' ? [] : [`iifname ${br} reject with icmpx admin-prohibited`, `oifname ${br} reject with icmpx admin-prohibited`]),
   ]);
   if (dnat.length) {
     chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat);

@@ -1,6 +1,7 @@
 import { rmSync, rmdirSync } from 'node:fs';
 import type { Logger } from '../log.js';
 import { paths, type Paths } from '../paths.js';
+import { restoreUplink } from '../plan/bridged.js';
 import { isBridgeSysctl } from '../plan/sysctl.js';
 import { runner, type Run } from '../system/exec.js';
 import { removeFirewall } from '../system/firewall.js';
@@ -63,6 +64,12 @@ export async function post(bridge: string, opts: Options): Promise<{ kept: strin
     await removeFirewall(run, bridge, state.firewall.backend, state.firewall.iptables, state.firewall.existed);
     log.info(`removed firewall rules (${state.firewall.backend})`);
 
+    if (state.uplink) {
+      // bridged: the uplink gets its addresses and routes back first; best effort, line by line
+      const r = await run('ip', ['-force', '-batch', '-'], restoreUplink(bridge, state.uplink).join('\n') + '\n');
+      if (!r.ok) log.warn({ err: r.stderr.trim() }, `restoring ${state.uplink.name}: ${r.stderr.trim()}`);
+      else log.info(`moved ${state.uplink.name} out of ${bridge} with its addresses and routes`);
+    }
     const observed = await observe(run);
     const link = observed.links.find((l) => l.ifname === bridge);
     const ports = portsOf(observed, bridge);

@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { paths } from '../paths.js';
 import { findConflicts } from '../plan/conflicts.js';
+import { moveUplink, type UplinkMove } from '../plan/bridged.js';
 import { attributesOf, desiredLink, diffLink } from '../plan/link.js';
 import { desiredSysctls } from '../plan/sysctl.js';
 import { runner, type Run } from '../system/exec.js';
@@ -33,11 +34,6 @@ export function machineId(): string {
   return '';
 }
 
-/** Refuses what this version cannot do yet, before anything is touched. */
-export function assertSupported(cfg: BridgeConfig): void {
-  if (cfg.mode === 'bridged') throw new UsageError(`${cfg.file}: mode = bridged is not supported yet; use nat, routed or isolated`);
-}
-
 /**
  * brmgr-pre: brings the bridge to the state its config describes and records
  * what it created. On any failure, undoes what this run changed and rethrows.
@@ -47,7 +43,6 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
   const run = opts.run ?? runner();
   const log = opts.log.child({ bridge });
   const cfg = opts.config ?? loadConfig(bridge, env);
-  assertSupported(cfg);
   const p = paths(bridge, env);
   ensureRunDir(p);
   const release = await acquireLock(p.lock);
@@ -59,11 +54,20 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
     for (const w of conflicts.warnings) log.warn(w);
     if (conflicts.errors.length) throw new UsageError(conflicts.errors.join('; '));
 
-    const want = desiredLink(cfg, machineId());
+    let want = desiredLink(cfg, machineId());
+    let move: UplinkMove | undefined;
+    const uplink = observed.links.find((l) => l.ifname === cfg.uplink);
+    if (cfg.mode === 'bridged' && uplink) {
+      // the host keeps its identity on the LAN (DHCP reservations, neighbours' ARP caches)
+      if (!cfg.mac) want = { ...want, mac: uplink.address };
+      if (uplink.master !== bridge) move = moveUplink(bridge, uplink.ifname, observed);
+    }
     const change = diffLink(want, observed, previous?.addresses ?? []);
-    await applyIpBatch(run, change.batch);
-    undo.push(() => run('ip', ['-force', '-batch', '-'], change.undo.join('\n') + '\n').then(() => undefined));
+    // one ip process: the host is without its LAN address only between two of its lines
+    await applyIpBatch(run, [...change.batch, ...(move?.batch ?? [])]);
+    undo.push(() => run('ip', ['-force', '-batch', '-'], [...(move?.undo ?? []), ...change.undo].join('\n') + '\n').then(() => undefined));
     if (change.created) log.info({ mac: want.mac }, `created bridge ${bridge}`);
+    if (move) log.info({ addresses: move.moved.addresses, routes: move.moved.routes }, `moved ${move.moved.name} into ${bridge} with its addresses and routes`);
     for (const a of change.removed) log.info(`removed address ${a}`);
     for (const a of change.added) log.info(`added address ${a}`);
 
@@ -92,6 +96,7 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
       createdLink,
       ...(original && !createdLink ? { original } : {}),
       addresses: [...new Set([...(previous?.addresses ?? []).filter((a) => !change.removed.includes(a)), ...change.added])],
+      ...(move || previous?.uplink ? { uplink: move?.moved ?? previous!.uplink! } : {}),
       sysctls,
       firewall: { backend: fw.backend, iptables: fw.iptables, existed: fw.existed },
     };

@@ -61,6 +61,11 @@ function hashFiles(files: (string | undefined)[]): string {
   return h.digest('hex');
 }
 
+/** bridged mode leaves DHCP and DNS to the LAN: then there is no dnsmasq to run. */
+function servesAnything(cfg: BridgeConfig): boolean {
+  return cfg.ipv4.dhcp || cfg.dns.enable || (!!cfg.ipv6 && (cfg.ipv6.ra || cfg.ipv6.dhcp !== 'off'));
+}
+
 /** What a config change means for dnsmasq: restart it, or only have it re-read its hosts files. */
 interface Rendered {
   conf: string;
@@ -135,6 +140,10 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     writeFileSync(statusFile, JSON.stringify({ pid: process.pid, dnsmasqPid: child?.pid, dnsmasqStarted: childStarted, restarts }) + '\n');
 
   const startDnsmasq = (): Promise<void> => {
+    if (!servesAnything(cfg)) {
+      log.info({ event: 'ready' }, 'nothing to serve (no DHCP, DNS or router advertisements): keeping the bridge up without dnsmasq');
+      return Promise.resolve();
+    }
     const spawned = Date.now();
     let ready = false;
     const lastErrors: string[] = [];

@@ -20,6 +20,11 @@ export interface ObservedAddr {
   local: string;
   prefixlen: number;
   scope: string;
+  broadcast?: string;
+  /** from a DHCP client or router advertisements: it expires */
+  dynamic?: boolean;
+  valid_life_time?: number;
+  preferred_life_time?: number;
 }
 
 export interface ObservedRoute {
@@ -27,6 +32,12 @@ export interface ObservedRoute {
   dev?: string;
   table?: string;
   type?: string;
+  gateway?: string;
+  protocol?: string;
+  scope?: string;
+  prefsrc?: string;
+  metric?: number;
+  flags?: string[];
 }
 
 /** The kernel's view of links, addresses and routes in this network namespace. */
@@ -47,7 +58,7 @@ interface RawLink {
 }
 interface RawAddr {
   ifname: string;
-  addr_info?: { family: 'inet' | 'inet6'; local: string; prefixlen: number; scope: string }[];
+  addr_info?: (ObservedAddr & { label?: string })[];
 }
 
 /** Parses the output of `ip -d -json -batch` for: link show, address show, route show table all. */
@@ -68,7 +79,15 @@ export function parseObserved(stdout: string): Observed {
       ...(l.master ? { master: l.master } : {}),
     })),
     addrs: (addrs as RawAddr[]).flatMap((a) =>
-      (a.addr_info ?? []).map((i) => ({ ifname: a.ifname, family: i.family, local: i.local, prefixlen: i.prefixlen, scope: i.scope })),
+      (a.addr_info ?? []).map((i) => ({
+        ifname: a.ifname,
+        family: i.family,
+        local: i.local,
+        prefixlen: i.prefixlen,
+        scope: i.scope,
+        ...(i.broadcast ? { broadcast: i.broadcast } : {}),
+        ...(i.dynamic ? { dynamic: true, valid_life_time: i.valid_life_time, preferred_life_time: i.preferred_life_time } : {}),
+      })),
     ),
     routes: routes as ObservedRoute[],
   };
@@ -80,10 +99,10 @@ export async function observe(run: Run): Promise<Observed> {
   return parseObserved(r.stdout);
 }
 
-/** Applies `ip -batch` lines; one process for all of them. */
-export async function applyIpBatch(run: Run, lines: string[]): Promise<void> {
+/** Applies `ip -batch` lines; one process for all of them. `force` goes on past failing lines (undo, restore). */
+export async function applyIpBatch(run: Run, lines: string[], opts: { force?: boolean } = {}): Promise<void> {
   if (lines.length === 0) return;
-  must(await run('ip', ['-batch', '-'], lines.join('\n') + '\n'), 'ip');
+  must(await run('ip', [...(opts.force ? ['-force'] : []), '-batch', '-'], lines.join('\n') + '\n'), 'ip');
 }
 
 /** Ports enslaved to the bridge (guests' veths and taps). */

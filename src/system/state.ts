@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { MovedUplink } from '../plan/bridged.js';
 import type { LinkAttributes } from '../plan/link.js';
 import type { Paths } from '../paths.js';
 
@@ -16,6 +17,8 @@ export interface State {
   original?: LinkAttributes;
   /** addresses brmgr added to the bridge */
   addresses: string[];
+  /** bridged mode: the uplink brmgr enslaved, and its addresses and routes now on the bridge */
+  uplink?: MovedUplink;
   /** each kernel setting brmgr changed, with the value it had before brmgr first touched it */
   sysctls: Record<string, string>;
   firewall: {

@@ -8,7 +8,7 @@ import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
 import { exec, Lab, must, nftRuleset, topology, waitFor, type Topology } from '../helpers/netns.js';
-import { skipReason } from '../helpers/e2e.js';
+import { follow, skipReason } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -30,23 +30,6 @@ mac = ${STATIC_MAC}
 ip = 10.0.1.10
 ${extraHosts}`;
 
-/** Collects a running `brmgr run`'s JSON log lines. */
-function follow(proc: ResultPromise) {
-  const events: Record<string, unknown>[] = [];
-  let rest = '';
-  proc.stdout!.on('data', (chunk: Buffer) => {
-    const lines = (rest + chunk.toString()).split('\n');
-    rest = lines.pop()!;
-    for (const l of lines) {
-      try {
-        events.push(JSON.parse(l) as Record<string, unknown>);
-      } catch {
-        /* not JSON */
-      }
-    }
-  });
-  return events;
-}
 
 /** A guest namespace on a veth into the bridge, with the given MAC and no address yet. */
 async function dhcpGuest(top: Topology, mac: string): Promise<{ ns: string; ifname: string }> {

@@ -1,5 +1,6 @@
 /** Shared pieces of the e2e test files. */
 import { readFileSync } from 'node:fs';
+import type { ResultPromise } from 'execa';
 import { stableMac } from '../../src/plan/link.js';
 import { assertBuilt, cannotRun, iptablesSave, must, nftRuleset, type BackendName } from './netns.js';
 
@@ -39,3 +40,21 @@ export async function iptablesBrmgr(ns: string, bridge: string): Promise<string[
 
 /** The backend and any host preparation, for test names: "firewall = iptables, host FORWARD policy DROP". */
 export const label = (backend: BackendName, extra = '') => `firewall = ${backend}${extra ? `, ${extra}` : ''}`;
+
+/** Collects a running `brmgr run`'s JSON log lines. */
+export function follow(proc: ResultPromise) {
+  const events: Record<string, unknown>[] = [];
+  let rest = '';
+  proc.stdout!.on('data', (chunk: Buffer) => {
+    const lines = (rest + chunk.toString()).split('\n');
+    rest = lines.pop()!;
+    for (const l of lines) {
+      try {
+        events.push(JSON.parse(l) as Record<string, unknown>);
+      } catch {
+        /* not JSON */
+      }
+    }
+  });
+  return events;
+}

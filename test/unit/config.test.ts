@@ -350,7 +350,7 @@ t.test('modes and their defaults', async (t) => {
   }
   const bridged = parse('[bridge]\nmode = bridged\nuplink = eth0\n');
   t.equal(bridged.ipv4.dhcp, false, 'bridged: DHCP off by default (the LAN has its own)');
-  t.equal(parse('[bridge]\nmode = bridged\nuplink = eth0\n[ipv4]\ndhcp = on\n').ipv4.dhcp, true, 'unless asked for');
+  t.throws(() => parse('[bridge]\nmode = bridged\nuplink = eth0\n[ipv4]\ndhcp = on\n'), /dhcp must stay off/, 'and it cannot be turned on');
 });
 
 t.test('static hosts and forwards', async (t) => {
