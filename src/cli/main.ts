@@ -1,30 +1,20 @@
-import { accessSync, constants, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, loadOtherConfigs } from '../config/load.js';
 import { ConfigError, formatProblem, isInterfaceName } from '../config/validate.js';
 import { paths } from '../paths.js';
 import { supervise } from '../supervisor/index.js';
 import { leases, lookup, status } from './inspect.js';
 import { UsageError } from '../errors.js';
 import { logger } from '../log.js';
-import { findConflicts } from '../plan/conflicts.js';
+import { findConflicts, portConflicts } from '../plan/conflicts.js';
 import { renderPlan } from '../plan/render.js';
 import { post } from '../post/index.js';
-import { machineId, pre } from '../pre/index.js';
+import { machineId, ownDnsmasq, pre } from '../pre/index.js';
 import { runner } from '../system/exec.js';
+import { listeners } from '../system/listeners.js';
 import { observe } from '../system/observe.js';
-
-function onPath(tool: string): boolean {
-  return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').some((dir) => {
-    try {
-      accessSync(join(dir, tool), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
+import { missingTools, onPath } from '../system/tools.js';
 
 function oneBridge(positionals: string[], command: string): string {
   if (positionals.length !== 1) throw new UsageError(`${command} needs exactly one BRIDGE (see --help)`);
@@ -35,14 +25,11 @@ async function check(bridge: string): Promise<number> {
   const cfg = loadConfig(bridge);
   const errors: string[] = [];
   const warnings: string[] = [];
-  const tools = ['ip', 'dnsmasq'];
-  if (cfg.firewall === 'nftables') tools.push('nft');
-  if (cfg.firewall === 'iptables') tools.push('iptables-restore', 'iptables-save');
-  for (const t of tools) if (!onPath(t)) errors.push(`${t} is not installed`);
-  if (cfg.firewall === 'auto' && !onPath('nft') && !onPath('iptables-restore')) errors.push('neither nft nor iptables-restore is installed');
+  errors.push(...missingTools(cfg, { serving: true }));
   if (onPath('ip')) {
-    const found = findConflicts(cfg, await observe(runner()));
-    errors.push(...found.errors);
+    const run = runner();
+    const found = findConflicts(cfg, await observe(run), loadOtherConfigs(bridge));
+    errors.push(...found.errors, ...portConflicts(cfg, await listeners(run), ownDnsmasq(paths(bridge))));
     warnings.push(...found.warnings);
   }
   for (const w of warnings) console.log(`warning: ${w}`);

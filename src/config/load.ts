@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { paths } from '../paths.js';
 import { ConfigError, isInterfaceName, parseConfig } from './validate.js';
 import type { BridgeConfig } from './types.js';
@@ -17,4 +17,24 @@ export function loadConfig(bridge: string, env: NodeJS.ProcessEnv = process.env)
     throw new ConfigError([{ file, line: 0, section: '', key: 'file', message: reason }]);
   }
   return parseConfig(text, file, bridge);
+}
+
+/** The other bridges' valid configs in the config folder (for conflict checks); broken ones are theirs to report. */
+export function loadOtherConfigs(bridge: string, env: NodeJS.ProcessEnv = process.env): BridgeConfig[] {
+  let names: string[];
+  try {
+    names = readdirSync(paths(bridge, env).confDir).filter((f) => f.endsWith('.conf')).map((f) => f.slice(0, -5));
+  } catch {
+    return [];
+  }
+  const out: BridgeConfig[] = [];
+  for (const name of names) {
+    if (name === bridge || !isInterfaceName(name)) continue;
+    try {
+      out.push(loadConfig(name, env));
+    } catch {
+      /* reported when that bridge is used */
+    }
+  }
+  return out;
 }

@@ -1,5 +1,7 @@
 import type { BridgeConfig } from '../config/types.js';
 import { overlaps } from '../net/addr.js';
+import { GROUPS } from './link.js';
+import type { Listener } from '../system/listeners.js';
 import type { Observed } from '../system/observe.js';
 
 export interface Findings {
@@ -19,7 +21,7 @@ function splitPrefix(dst: string): [string, number] {
  * that is not a bridge, or its subnets overlapping another interface's address
  * or a route. Each message names the other party.
  */
-export function findConflicts(cfg: BridgeConfig, observed: Observed): Findings {
+export function findConflicts(cfg: BridgeConfig, observed: Observed, others: BridgeConfig[] = []): Findings {
   const errors: string[] = [];
   const warnings: string[] = [];
   const link = observed.links.find((l) => l.ifname === cfg.name);
@@ -43,7 +45,9 @@ export function findConflicts(cfg: BridgeConfig, observed: Observed): Findings {
     for (const a of observed.addrs) {
       if (a.ifname === cfg.name || a.scope === 'link') continue;
       if (overlaps(net, prefix, a.local, a.prefixlen)) {
-        errors.push(`subnet ${net}/${prefix} overlaps ${a.local}/${a.prefixlen} on ${a.ifname}`);
+        const group = observed.links.find((l) => l.ifname === a.ifname)?.group;
+        const brmgr = Object.values(GROUPS).some((g) => String(g) === group);
+        errors.push(`subnet ${net}/${prefix} overlaps ${a.local}/${a.prefixlen} on ${brmgr ? `brmgr bridge ${a.ifname}` : a.ifname}`);
       }
     }
     for (const r of observed.routes) {
@@ -57,5 +61,39 @@ export function findConflicts(cfg: BridgeConfig, observed: Observed): Findings {
       }
     }
   }
+  for (const other of others) {
+    if (other.name !== cfg.name && other.mode !== 'bridged' && overlaps(cfg.ipv4.network, cfg.ipv4.prefix, other.ipv4.network, other.ipv4.prefix)) {
+      warnings.push(`subnet ${cfg.ipv4.network}/${cfg.ipv4.prefix} overlaps ${other.ipv4.network}/${other.ipv4.prefix} of brmgr bridge ${other.name} (${other.file}); the two cannot be up at the same time`);
+    }
+  }
   return { errors, warnings };
+}
+
+/**
+ * Other servers holding the ports brmgr's dnsmasq needs on the bridge: bound
+ * to the bridge's address, or to the wildcard without a device (a system
+ * dnsmasq without the brmgr.conf snippet, systemd-resolved on 0.0.0.0, …).
+ * `own` are the pids of this bridge's own dnsmasq.
+ */
+export function portConflicts(cfg: BridgeConfig, listening: Listener[], own: number[]): string[] {
+  const wanted: [Listener['proto'], number, string][] = [];
+  if (cfg.dns.enable) wanted.push(['udp', 53, 'DNS'], ['tcp', 53, 'DNS']);
+  if (cfg.mode !== 'bridged' && cfg.ipv4.dhcp) wanted.push(['udp', 67, 'DHCP']);
+  if (cfg.ipv6 && cfg.ipv6.dhcp !== 'off') wanted.push(['udp', 547, 'DHCPv6']);
+  const mine = new Set(['0.0.0.0', '*', cfg.ipv4.address, ...(cfg.ipv6 ? ['::', cfg.ipv6.address] : [])]);
+  const errors: string[] = [];
+  for (const l of listening) {
+    const want = wanted.find(([proto, port]) => proto === l.proto && port === l.port);
+    if (!want || !mine.has(l.address) || (l.device && l.device !== cfg.name) || (l.pid && own.includes(l.pid))) continue;
+    const who = l.process ? `${l.process} (pid ${l.pid})` : 'another process';
+    const where = l.address === '0.0.0.0' || l.address === '*' || l.address === '::' ? `all addresses (${l.address.includes(':') ? `[${l.address}]` : l.address})` : l.address;
+    const line = `port ${l.port}/${l.proto} for ${want[2]} is taken by ${who} on ${where}`;
+    if (!errors.includes(line)) errors.push(line);
+  }
+  if (errors.length) {
+    errors.push(
+      `brmgr's dnsmasq must bind ${cfg.name}'s address: make the other server leave ${cfg.name} alone (a system dnsmasq: install dnsmasq.d/brmgr.conf) or turn the service off in ${cfg.file}`,
+    );
+  }
+  return errors;
 }

@@ -1,17 +1,20 @@
 import { readFileSync } from 'node:fs';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, loadOtherConfigs } from '../config/load.js';
 import type { BridgeConfig } from '../config/types.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { paths } from '../paths.js';
-import { findConflicts } from '../plan/conflicts.js';
+import { paths, type Paths } from '../paths.js';
+import { findConflicts, portConflicts } from '../plan/conflicts.js';
 import { moveUplink, type UplinkMove } from '../plan/bridged.js';
 import { attributesOf, desiredLink, diffLink } from '../plan/link.js';
 import { desiredSysctls } from '../plan/sysctl.js';
 import { runner, type Run } from '../system/exec.js';
 import { applyFirewall } from '../system/firewall.js';
 import { acquireLock } from '../system/lock.js';
+import { listeners } from '../system/listeners.js';
 import { applyIpBatch, observe } from '../system/observe.js';
+import { missingTools } from '../system/tools.js';
+import { dnsmasqFiles } from '../dnsmasq/render.js';
 import { ensureRunDir, readState, writeState, type State } from '../system/state.js';
 import { readAcceptRa, readSysctl, writeSysctl } from '../system/sysctl.js';
 
@@ -34,6 +37,16 @@ export function machineId(): string {
   return '';
 }
 
+/** This bridge's own dnsmasq, whose sockets are no conflict. */
+export function ownDnsmasq(p: Paths): number[] {
+  try {
+    const pid = Number(readFileSync(dnsmasqFiles(p).pid, 'utf8').trim());
+    return pid ? [pid] : [];
+  } catch {
+    return [];
+  }
+}
+
 /**
  * brmgr-pre: brings the bridge to the state its config describes and records
  * what it created. On any failure, undoes what this run changed and rethrows.
@@ -43,6 +56,8 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
   const run = opts.run ?? runner();
   const log = opts.log.child({ bridge });
   const cfg = opts.config ?? loadConfig(bridge, env);
+  const missing = missingTools(cfg, { serving: false }, env);
+  if (missing.length) throw new UsageError(missing.join('; '));
   const p = paths(bridge, env);
   ensureRunDir(p);
   const release = await acquireLock(p.lock);
@@ -50,7 +65,9 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
   try {
     const previous = readState(p);
     const observed = await observe(run);
-    const conflicts = findConflicts(cfg, observed);
+    const conflicts = findConflicts(cfg, observed, loadOtherConfigs(bridge, env));
+    const serves = cfg.dns.enable || (cfg.ipv4.dhcp && cfg.mode !== 'bridged') || (cfg.ipv6 && cfg.ipv6.dhcp !== 'off');
+    if (serves) conflicts.errors.push(...portConflicts(cfg, await listeners(run), ownDnsmasq(p)));
     for (const w of conflicts.warnings) log.warn(w);
     if (conflicts.errors.length) throw new UsageError(conflicts.errors.join('; '));
 
