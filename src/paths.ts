@@ -14,6 +14,8 @@ export function paths(bridge: string, env: NodeJS.ProcessEnv = process.env) {
     state: join(runDir, 'state.json'),
     lock: join(runDir, 'lock'),
     leases: join(stateDir, `dnsmasq.${bridge}.leases`),
+    /** the subnet chosen for `address = auto`, kept across reboots */
+    autoSubnet: join(stateDir, `brmgr.${bridge}.subnet`),
   };
 }
 export type Paths = ReturnType<typeof paths>;

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { loadConfig, recordedSubnet } from '../config/load.js';
 import { findLease, readLeases } from '../dnsmasq/leases.js';
 import { paths } from '../paths.js';
 import { runner } from '../system/exec.js';
@@ -43,6 +44,15 @@ function readJson<T>(file: string): T | undefined {
   }
 }
 
+/** The recorded subnet of a bridge whose config says `address = auto`. */
+function loadAutoSubnet(bridge: string): string | undefined {
+  try {
+    return loadConfig(bridge).ipv4.auto === 'recorded' ? recordedSubnet(bridge) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `brmgr status [BRIDGE] [--json]` */
 export async function status(bridge: string | undefined, json: boolean): Promise<number> {
   const root = paths('x').runRoot;
@@ -64,6 +74,8 @@ export async function status(bridge: string | undefined, json: boolean): Promise
       bridge: name,
       state: link ? (link.up ? 'up' : 'down') : 'absent',
       addresses: observed.addrs.filter((a) => a.ifname === name && a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`),
+      /** the subnet `address = auto` chose, if the config asks for one */
+      auto: loadAutoSubnet(name) ?? null,
       ports: portsOf(observed, name),
       firewall: readState(p)?.firewall.backend ?? 'none',
       dnsmasq: running ? { pid: sup.dnsmasqPid, uptimeSeconds: Math.round((Date.now() - sup.dnsmasqStarted) / 1000), restarts: sup.restarts } : null,
@@ -74,7 +86,7 @@ export async function status(bridge: string | undefined, json: boolean): Promise
   else {
     for (const r of report) {
       const dns = r.dnsmasq ? `dnsmasq pid ${r.dnsmasq.pid}, up ${r.dnsmasq.uptimeSeconds}s, ${r.dnsmasq.restarts} restarts` : 'dnsmasq not running';
-      out(`${r.bridge}: ${r.state}  ${r.addresses.join(' ') || '-'}  ports: ${r.ports.join(' ') || '-'}  firewall: ${r.firewall}  ${dns}  leases: ${r.leases}`);
+      out(`${r.bridge}: ${r.state}  ${r.addresses.join(' ') || '-'}${r.auto ? ` (auto: ${r.auto})` : ''}  ports: ${r.ports.join(' ') || '-'}  firewall: ${r.firewall}  ${dns}  leases: ${r.leases}`);
     }
     if (!report.length) out('no bridges managed here');
   }

@@ -16,7 +16,17 @@ export function loadConfig(bridge: string, env: NodeJS.ProcessEnv = process.env)
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
     throw new ConfigError([{ file, line: 0, section: '', key: 'file', message: reason }]);
   }
-  return parseConfig(text, file, bridge);
+  return parseConfig(text, file, bridge, { autoSubnet: recordedSubnet(bridge, env) });
+}
+
+/** The subnet recorded for `address = auto`, if one was chosen. */
+export function recordedSubnet(bridge: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  try {
+    const text = readFileSync(paths(bridge, env).autoSubnet, 'utf8').trim();
+    return /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(text) ? text : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The other bridges' valid configs in the config folder (for conflict checks); broken ones are theirs to report. */

@@ -218,15 +218,19 @@ function portRange(r: Reader, e: Entry, text: string): { from: number; to: numbe
   return { from, to };
 }
 
-function ipv4Section(r: Reader, mode: Mode) {
+function ipv4Section(r: Reader, mode: Mode, autoSubnet?: string) {
   const s = 'ipv4';
   let address = '10.0.1.1';
   let prefix = 24;
   const addr = r.get(s, 'address', 'addr');
   const netmask = r.get('', 'netmask');
   const network = r.get('', 'network');
-  if (addr?.value.toLowerCase() === 'auto') {
-    r.fail(addr, "'auto' is not supported yet; give an address such as 10.0.1.1/24");
+  const auto = addr?.value.toLowerCase() === 'auto';
+  if (auto) {
+    // chosen by brmgr-pre and recorded (see plan/auto.ts); until then a stand-in
+    if (autoSubnet) [address, prefix] = [autoSubnet.split('/')[0]!, Number(autoSubnet.split('/')[1])];
+    const range = r.get(s, 'range', 'dhcp_range');
+    if (range) r.fail(range, 'with address = auto the subnet is chosen by brmgr: give a fixed address to set a range');
   } else if (addr && addr.section === '') {
     // the original's form: addr="10.0.1.1" netmask="255.255.255.0" network="10.0.1.0/24"
     if (!isIPv4(addr.value)) r.fail(addr, `'${addr.value}' is not an IPv4 address`);
@@ -279,6 +283,7 @@ function ipv4Section(r: Reader, mode: Mode) {
     address,
     prefix,
     network: net,
+    ...(auto ? { auto: autoSubnet ? ('recorded' as const) : ('pending' as const) } : {}),
     dhcp: r.bool(s, 'dhcp', mode !== 'bridged'),
     range: { from: intToIp4(range.from), to: intToIp4(range.to) },
     leaseTime: (lease && leaseSeconds(r, lease)) ?? '1h',
@@ -342,7 +347,9 @@ function hostSections(r: Reader, cfg: { ipv4: BridgeConfig['ipv4'] }, names: str
     if (!ipEntry) r.fail({ line, section: s, key: 'ip' }, 'missing; a static host needs an ip');
     const mac = macEntry && r.mac(macEntry);
     let ip: string | undefined;
-    if (ipEntry) {
+    if (ipEntry && cfg.ipv4.auto) {
+      r.fail(ipEntry, 'with address = auto the subnet is chosen by brmgr: give a fixed address for static hosts');
+    } else if (ipEntry) {
       const { first, last } = span4(cfg.ipv4.address, cfg.ipv4.prefix);
       const n = isIPv4(ipEntry.value) ? ip4ToInt(ipEntry.value) : NaN;
       if (Number.isNaN(n)) r.fail(ipEntry, `'${ipEntry.value}' is not an IPv4 address`);
@@ -385,7 +392,9 @@ function forwardSections(r: Reader, cfg: { ipv4: BridgeConfig['ipv4'] }, hosts: 
     }
     let toIp: string | undefined;
     const target = m[1]!;
-    if (isIPv4(target)) {
+    if (isIPv4(target) && cfg.ipv4.auto) {
+      r.fail(toEntry, 'with address = auto the subnet is chosen by brmgr: give a fixed address to forward to a guest address');
+    } else if (isIPv4(target)) {
       const { first, last } = span4(cfg.ipv4.address, cfg.ipv4.prefix);
       const n = ip4ToInt(target);
       if (n <= first || n >= last || target === cfg.ipv4.address) {
@@ -426,7 +435,12 @@ function forwardSections(r: Reader, cfg: { ipv4: BridgeConfig['ipv4'] }, hosts: 
  * ConfigError listing every problem, one line each. `bridge` is the name the
  * file was asked for (its file name without `.conf`).
  */
-export function parseConfig(text: string, file: string, bridge: string): BridgeConfig {
+export interface ParseOptions {
+  /** for `address = auto`: the subnet chosen earlier (`10.x.y.1/24`) */
+  autoSubnet?: string;
+}
+
+export function parseConfig(text: string, file: string, bridge: string, opts: ParseOptions = {}): BridgeConfig {
   const scanned = scanIni(text);
   const sectionLines = new Map<string, number>();
   const early: Problem[] = [];
@@ -471,7 +485,7 @@ export function parseConfig(text: string, file: string, bridge: string): BridgeC
   const stp = r.bool(s, 'stp', false);
   const firewall = r.oneOf<FirewallChoice>(s, 'firewall', ['auto', 'nftables', 'iptables', 'none'], 'auto');
 
-  const ipv4 = ipv4Section(r, mode);
+  const ipv4 = ipv4Section(r, mode, opts.autoSubnet);
   const ipv6 = ipv6Section(r);
   if (ipv6 && mtu !== undefined && mtu < 1280) r.fail(mtuEntry!, `${mtu} is below IPv6's minimum MTU of 1280`);
 

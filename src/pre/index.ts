@@ -1,10 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { loadConfig, loadOtherConfigs } from '../config/load.js';
 import type { BridgeConfig } from '../config/types.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { paths, type Paths } from '../paths.js';
 import { findConflicts, portConflicts } from '../plan/conflicts.js';
+import { pickSubnet, takenSubnets } from '../plan/auto.js';
 import { moveUplink, type UplinkMove } from '../plan/bridged.js';
 import { attributesOf, desiredLink, diffLink } from '../plan/link.js';
 import { desiredSysctls } from '../plan/sysctl.js';
@@ -55,7 +57,7 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
   const env = opts.env ?? process.env;
   const run = opts.run ?? runner();
   const log = opts.log.child({ bridge });
-  const cfg = opts.config ?? loadConfig(bridge, env);
+  let cfg = opts.config ?? loadConfig(bridge, env);
   const missing = missingTools(cfg, { serving: false }, env);
   if (missing.length) throw new UsageError(missing.join('; '));
   const p = paths(bridge, env);
@@ -65,6 +67,14 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
   try {
     const previous = readState(p);
     const observed = await observe(run);
+    if (cfg.ipv4.auto === 'pending') {
+      const chosen = pickSubnet(bridge, machineId(), takenSubnets(observed, loadOtherConfigs(bridge, env)));
+      if (!chosen) throw new UsageError('address = auto: every 10.x.y.0/24 is in use; give an address');
+      mkdirSync(dirname(p.autoSubnet), { recursive: true });
+      writeFileSync(p.autoSubnet, `${chosen}\n`);
+      cfg = loadConfig(bridge, env);
+      log.info({ subnet: chosen }, `address = auto: chose ${chosen} (kept in ${p.autoSubnet})`);
+    }
     const conflicts = findConflicts(cfg, observed, loadOtherConfigs(bridge, env));
     const serves = cfg.dns.enable || (cfg.ipv4.dhcp && cfg.mode !== 'bridged') || (cfg.ipv6 && cfg.ipv6.dhcp !== 'off');
     if (serves) conflicts.errors.push(...portConflicts(cfg, await listeners(run), ownDnsmasq(p)));

@@ -283,7 +283,9 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
 
   try {
     await stopStale(files.pid, files.conf, log);
-    await pre(bridge, { log: opts.log, env, config: cfg });
+    // pre may resolve `address = auto`
+    cfg = await pre(bridge, { log: opts.log, env, config: cfg });
+    current = render(cfg, p, account);
     writeFiles(current, p);
   } catch (err) {
     release();

@@ -65,14 +65,14 @@ const cases: Case[] = [
     errors: [`${F}:1: addr: 224.0.0.5 is not a unicast address (0/8, 127/8 and 224/3 are reserved)`],
   },
   {
-    name: "'auto' address",
-    text: '[ipv4]\naddress = auto\n',
-    errors: [`${F}:2: [ipv4] address: 'auto' is not supported yet; give an address such as 10.0.1.1/24`],
+    name: "'auto' address with a range",
+    text: '[ipv4]\naddress = auto\nrange = 10.0.1.2-10.0.1.9\n',
+    errors: [`${F}:3: [ipv4] range: with address = auto the subnet is chosen by brmgr: give a fixed address to set a range`],
   },
   {
-    name: "'auto' address, flat form",
-    text: 'addr = "auto"\n',
-    errors: [`${F}:1: addr: 'auto' is not supported yet; give an address such as 10.0.1.1/24`],
+    name: "'auto' address and a forward to a guest address",
+    text: '[ipv4]\naddress = auto\n[forward.web]\nport = 80\nto = 10.0.1.5:80\n',
+    errors: [`${F}:5: [forward.web] to: with address = auto the subnet is chosen by brmgr: give a fixed address to forward to a guest address`],
   },
   {
     name: 'flat addr with a prefix',
