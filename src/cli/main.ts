@@ -14,6 +14,7 @@ import { machineId, ownDnsmasq, pre } from '../pre/index.js';
 import { runner } from '../system/exec.js';
 import { listeners } from '../system/listeners.js';
 import { observe } from '../system/observe.js';
+import { qemuBridgeCheck } from '../system/qemu.js';
 import { missingTools, onPath } from '../system/tools.js';
 
 function oneBridge(positionals: string[], command: string): string {
@@ -32,6 +33,7 @@ async function check(bridge: string): Promise<number> {
     errors.push(...found.errors, ...portConflicts(cfg, await listeners(run), ownDnsmasq(paths(bridge))));
     warnings.push(...found.warnings);
   }
+  warnings.push(...qemuBridgeCheck(bridge));
   for (const w of warnings) console.log(`warning: ${w}`);
   for (const e of errors) console.log(`error: ${e}`);
   if (!errors.length) console.log(`${cfg.file}: ok`);
