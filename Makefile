@@ -1,4 +1,5 @@
 # make && sudo make install [PREFIX=/usr/local] [SYSCONFDIR=/etc] [DESTDIR=]
+# make uninstall (same variables) removes what install added but /etc/brmgr/*.conf.
 PREFIX      ?= /usr/local
 SYSCONFDIR  ?= /etc
 DESTDIR     ?=
@@ -9,46 +10,61 @@ DOCDIR      ?= $(PREFIX)/share/doc/brmgr
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 RUNITDIR    ?= $(SYSCONFDIR)/sv
 OPENRCDIR   ?= $(SYSCONFDIR)/init.d
+INSTALL     ?= install
 
 PROGRAMS = brmgr brmgr-pre brmgr-post
 SUBST = sed -e 's|@bindir@|$(BINDIR)|g' -e 's|@datadir@|$(DATADIR)|g' -e 's|@docdir@|$(DOCDIR)|g'
+RUNIT_SV = $(DESTDIR)$(RUNITDIR)/brmgr-brmgr0
 
 all: dist/bundle/brmgr.mjs
 
-node_modules: package-lock.json
+# only when missing: a newer package-lock.json must not make `make` reinstall the dependencies
+node_modules:
 	npm ci
-	touch node_modules
 
-dist/bundle/brmgr.mjs: node_modules $(shell find src -name '*.ts') package.json build/bundle.mjs
+dist/bundle/brmgr.mjs: $(shell find src -name '*.ts') package.json build/bundle.mjs | node_modules
 	node build/bundle.mjs
 
-# names the runtime tools brmgr needs, instead of failing later
+# Names every runtime tool brmgr needs that this host lacks. A staged install
+# (DESTDIR set, e.g. a package build) only warns: the target host may have them.
 check-tools:
-	@missing=; \
-	for t in node ip dnsmasq; do command -v $$t >/dev/null 2>&1 || PATH=$$PATH:/usr/sbin:/sbin command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
-	PATH=$$PATH:/usr/sbin:/sbin; command -v nft >/dev/null 2>&1 || command -v iptables-restore >/dev/null 2>&1 || missing="$$missing nft-or-iptables"; \
-	if [ -n "$$missing" ]; then echo "brmgr: missing runtime tools:$$missing (Debian: nodejs iproute2 dnsmasq-base nftables)" >&2; exit 1; fi
+	@PATH="$$PATH:/usr/sbin:/sbin"; missing=; \
+	command -v node >/dev/null 2>&1 || missing="$$missing node(nodejs>=20)"; \
+	if command -v node >/dev/null 2>&1 && ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then missing="$$missing node>=20(found $$(node --version))"; fi; \
+	command -v ip >/dev/null 2>&1 || missing="$$missing ip(iproute2)"; \
+	command -v dnsmasq >/dev/null 2>&1 || missing="$$missing dnsmasq(dnsmasq-base)"; \
+	command -v nft >/dev/null 2>&1 || command -v iptables-restore >/dev/null 2>&1 || missing="$$missing nft-or-iptables(nftables)"; \
+	if [ -n "$$missing" ]; then \
+		if [ -n "$(DESTDIR)" ]; then echo "brmgr: warning: missing runtime tools:$$missing" >&2; \
+		else echo "brmgr: missing runtime tools:$$missing" >&2; exit 1; fi; \
+	fi
 
 install: all check-tools
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)
-	install -m 0644 dist/bundle/*.mjs $(DESTDIR)$(LIBDIR)/
+	rm -rf $(DESTDIR)$(LIBDIR)
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)
+	$(INSTALL) -m 0644 dist/bundle/*.mjs $(DESTDIR)$(LIBDIR)/
 	chmod 0755 $(addprefix $(DESTDIR)$(LIBDIR)/,$(addsuffix .mjs,$(PROGRAMS)))
 	for p in $(PROGRAMS); do ln -sfr $(DESTDIR)$(LIBDIR)/$$p.mjs $(DESTDIR)$(BINDIR)/$$p; done
-	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/brmgr $(DESTDIR)$(SYSCONFDIR)/dnsmasq.d
-	[ -e $(DESTDIR)$(SYSCONFDIR)/brmgr/brmgr0.conf ] || install -m 0644 etc/brmgr/brmgr0.conf $(DESTDIR)$(SYSCONFDIR)/brmgr/brmgr0.conf
-	install -m 0644 etc/dnsmasq.d/brmgr.conf $(DESTDIR)$(SYSCONFDIR)/dnsmasq.d/brmgr.conf
-	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(RUNITDIR)/brmgr-brmgr0 $(DESTDIR)$(OPENRCDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/brmgr $(DESTDIR)$(SYSCONFDIR)/dnsmasq.d
+	@# the user's config: never overwritten
+	[ -e $(DESTDIR)$(SYSCONFDIR)/brmgr/brmgr0.conf ] || $(INSTALL) -m 0644 etc/brmgr/brmgr0.conf $(DESTDIR)$(SYSCONFDIR)/brmgr/brmgr0.conf
+	$(INSTALL) -m 0644 etc/dnsmasq.d/brmgr.conf $(DESTDIR)$(SYSCONFDIR)/dnsmasq.d/brmgr.conf
+	$(INSTALL) -d $(DESTDIR)$(UNITDIR) $(RUNIT_SV)/env $(DESTDIR)$(OPENRCDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
 	$(SUBST) init/systemd/brmgr@.service > $(DESTDIR)$(UNITDIR)/brmgr@.service
-	for f in run finish; do $(SUBST) init/runit/brmgr-brmgr0/$$f > $(DESTDIR)$(RUNITDIR)/brmgr-brmgr0/$$f; chmod 0755 $(DESTDIR)$(RUNITDIR)/brmgr-brmgr0/$$f; done
+	chmod 0644 $(DESTDIR)$(UNITDIR)/brmgr@.service
+	for f in run finish; do $(SUBST) init/runit/brmgr-brmgr0/$$f > $(RUNIT_SV)/$$f && chmod 0755 $(RUNIT_SV)/$$f; done
 	$(SUBST) init/openrc/brmgr > $(DESTDIR)$(OPENRCDIR)/brmgr && chmod 0755 $(DESTDIR)$(OPENRCDIR)/brmgr
 	$(SUBST) share/lxc/lxc.container.conf > $(DESTDIR)$(DATADIR)/lxc.container.conf
-	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	chmod 0644 $(DESTDIR)$(DATADIR)/lxc.container.conf
+	$(INSTALL) -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 
-# leaves /etc/brmgr/*.conf: they are the user's
+# keeps /etc/brmgr: the configs there are the user's
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGRAMS))
 	rm -rf $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
 	rm -f $(DESTDIR)$(UNITDIR)/brmgr@.service $(DESTDIR)$(OPENRCDIR)/brmgr $(DESTDIR)$(SYSCONFDIR)/dnsmasq.d/brmgr.conf
-	rm -rf $(DESTDIR)$(RUNITDIR)/brmgr-brmgr0
+	rm -f $(RUNIT_SV)/run $(RUNIT_SV)/finish
+	rmdir $(RUNIT_SV)/env $(RUNIT_SV) 2>/dev/null || true
+	rmdir $(DESTDIR)$(SYSCONFDIR)/dnsmasq.d 2>/dev/null || true
 
 .PHONY: all install uninstall check-tools

@@ -1,0 +1,238 @@
+/**
+ * make install into a DESTDIR: the installed programs run with only Node.js
+ * (the source tree hidden), bring a bridge up and serve a guest under the
+ * systemd unit's capabilities and under runit's runsv; the unit verifies;
+ * uninstall and reinstall keep the user's config.
+ */
+import t from 'tap';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { execa } from 'execa';
+import { exec, Lab, link, ip, ROOT, snapshot, topology, waitFor, type Topology } from '../helpers/netns.js';
+import { follow, nftTable, skipReason } from '../helpers/e2e.js';
+
+const why = skipReason();
+if (why) t.plan(0, why);
+
+const SRC = ROOT.replace(/\/$/, '');
+const PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+const PROGRAMS = ['brmgr', 'brmgr-pre', 'brmgr-post'];
+
+const make = (...args: string[]) => execa('make', ['-s', ...args], { cwd: ROOT, reject: false, all: true });
+
+/** Every file and symlink under dir, relative to it, sorted. */
+function tree(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.push(relative(dir, p));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+/** busybox udhcpc once; the leased address, or undefined. */
+async function udhcpc(ns: string, ifname: string): Promise<string | undefined> {
+  const r = await exec(ns, 'busybox', ['udhcpc', '-i', ifname, '-n', '-q', '-f', '-t', '5', '-T', '1', '-s', '/bin/true']);
+  return /lease of (\S+) obtained/.exec(r.stdout + r.stderr)?.[1];
+}
+
+const config = '[bridge]\nfirewall = nftables\n[ipv4]\naddress = 10.0.1.1/24\nrange = 10.0.1.100-10.0.1.150\n[dns]\n; never forward out of the test namespaces\nupstream = 10.0.1.1\n';
+
+/**
+ * A script that runs its arguments in a private mount namespace's view where
+ * the source tree is an empty read-only tmpfs, from /, so that nothing can be
+ * loaded from it.
+ */
+function hider(lab: Lab): string {
+  return lab.file('hide-source', `#!/bin/sh\nmount -t tmpfs -o ro,size=4k brmgr-hidden "$HIDE" || exit 1\ncd / || exit 1\nexec "$@"\n`, 0o755);
+}
+
+/**
+ * argv for `env -i VARS… unshare -m HIDE-SCRIPT CMD…`: only the given environment
+ * (tap adds NODE_OPTIONS loaders from the source tree to every child it sees
+ * spawned; `env -i` drops them), the source tree hidden, cwd /.
+ */
+const bare = (lab: Lab, vars: Record<string, string>, ...argv: string[]): [string, string[]] => [
+  'env',
+  ['-i', ...Object.entries({ PATH, HIDE: SRC, ...vars }).map(([k, v]) => `${k}=${v}`), 'unshare', '-m', hider(lab), ...argv],
+];
+
+/** One install for the whole file. */
+const destdir = why ? '' : mkdtempSync(join(tmpdir(), 'brmgr-destdir-'));
+if (!why) t.teardown(() => rmSync(destdir, { recursive: true, force: true }));
+const bin = (p: string) => join(destdir, 'usr/bin', p);
+
+for (const _ of why ? [] : [1]) {
+  t.test('make install DESTDIR=… PREFIX=/usr lays out a self-contained install', async (t) => {
+    const r = await make('install', `DESTDIR=${destdir}`, 'PREFIX=/usr');
+    t.equal(r.exitCode, 0, `make install: ${r.all}`);
+    const files = tree(destdir);
+    for (const f of [
+      'etc/brmgr/brmgr0.conf',
+      'etc/dnsmasq.d/brmgr.conf',
+      'etc/init.d/brmgr',
+      'etc/sv/brmgr-brmgr0/run',
+      'etc/sv/brmgr-brmgr0/finish',
+      'usr/lib/systemd/system/brmgr@.service',
+      'usr/share/brmgr/lxc.container.conf',
+      'usr/share/doc/brmgr/README.md',
+      ...PROGRAMS.map((p) => `usr/bin/${p}`),
+    ]) {
+      t.ok(files.includes(f), `installs ${f}`);
+    }
+    t.ok(statSync(join(destdir, 'etc/sv/brmgr-brmgr0/env')).isDirectory(), 'the runit service has an env/ dir');
+    for (const p of PROGRAMS) {
+      t.ok(lstatSync(bin(p)).isSymbolicLink(), `${p} is a symlink`);
+      const target = realpathSync(bin(p));
+      t.ok(target.startsWith(join(destdir, 'usr/lib/brmgr/')), `${p} resolves inside DESTDIR, to ${relative(destdir, target)}`);
+      t.equal(statSync(target).mode & 0o777, 0o755, `${p} is executable`);
+    }
+    for (const f of ['etc/init.d/brmgr', 'etc/sv/brmgr-brmgr0/run', 'etc/sv/brmgr-brmgr0/finish']) {
+      t.equal(statSync(join(destdir, f)).mode & 0o777, 0o755, `${f} is executable`);
+    }
+
+    // nothing installed refers to the source tree, the build's dependencies or an unsubstituted placeholder
+    for (const f of files) {
+      const text = readFileSync(join(destdir, f), 'utf8');
+      t.notOk(text.includes(SRC), `${f} does not mention ${SRC}`);
+      t.notMatch(text, /@(bindir|datadir|docdir)@/, `${f} has no placeholder left`);
+    }
+    const bundle = files.filter((f) => f.startsWith('usr/lib/brmgr/'));
+    t.ok(bundle.every((f) => f.endsWith('.mjs')), 'the library dir holds only the bundle');
+    for (const f of bundle) {
+      const text = readFileSync(join(destdir, f), 'utf8');
+      const specifiers = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1] ?? m[2]!);
+      const outside = specifiers.filter((s) => !s.startsWith('node:') && !s.startsWith('./'));
+      t.same(outside, [], `${f} imports only node: built-ins and its own chunks`);
+    }
+    t.match(readFileSync(join(destdir, 'etc/sv/brmgr-brmgr0/run'), 'utf8'), 'exec chpst -e env /usr/bin/brmgr run "$bridge"', 'runit run starts the installed brmgr run');
+    t.match(readFileSync(join(destdir, 'usr/lib/systemd/system/brmgr@.service'), 'utf8'), 'ExecStart=/usr/bin/brmgr run %i', 'the unit starts the installed brmgr run');
+
+    // run with the source tree hidden, an empty environment and cwd /
+    const lab = Lab.create(t);
+    const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const p of PROGRAMS) {
+      const v = await execa(...bare(lab, {}, bin(p), '--version'), { reject: false });
+      t.equal(v.stdout.trim(), `${p} ${version.version}`, `${p} --version runs without the source tree: ${v.stderr}`);
+    }
+    const help = await execa(...bare(lab, { BRMGR_CONF_DIR: join(destdir, 'etc/brmgr') }, bin('brmgr'), 'render', 'brmgr0'), { reject: false });
+    t.equal(help.exitCode, 0, `brmgr render of the installed default config loads every module: ${help.stderr}`);
+    t.match(help.stdout, '10.0.1.1/24', 'and shows its address');
+  });
+
+  t.test('the installed brmgr-pre, brmgr run (with the unit\'s capabilities) and brmgr-post serve a guest and leave the namespace as it was', async (t) => {
+    const lab = Lab.create(t);
+    chmodSync(lab.dir, 0o755); // dnsmasq re-reads its hosts files from the run dir after dropping root
+    const top = await topology(lab);
+    top.brmgr.config(config);
+    const env = { BRMGR_CONF_DIR: top.brmgr.confDir, BRMGR_RUN_DIR: top.brmgr.runDir, BRMGR_STATE_DIR: top.brmgr.stateDir };
+    const run = (p: string, ...args: string[]) => exec(top.host, ...bare(lab, env, bin(p), ...args));
+    const before = await snapshot(top.host);
+
+    const pre = await run('brmgr-pre', top.bridge);
+    t.equal(pre.exitCode, 0, `brmgr-pre: ${pre.stderr}`);
+    t.ok(await link(top.host, top.bridge), 'the bridge exists');
+
+    // as systemd starts it: only the unit's capabilities, no new privileges
+    const unit = readFileSync(join(destdir, 'usr/lib/systemd/system/brmgr@.service'), 'utf8');
+    const caps = /^CapabilityBoundingSet=(.*)$/m.exec(unit)![1]!.trim().split(/\s+/);
+    t.match(unit, /^NoNewPrivileges=yes$/m);
+    const bounding = ['-all', ...caps.map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`)].join(',');
+    const proc = lab.spawn(top.host, ...bare(lab, env, 'setpriv', '--no-new-privs', '--bounding-set', bounding, '--inh-caps', '-all', bin('brmgr'), 'run', top.bridge));
+    const events = follow(proc);
+    await waitFor('dnsmasq ready', async () => events.some((e) => e.event === 'ready') || (proc.exitCode != null ? Promise.reject(new Error(`brmgr run exited: ${JSON.stringify(events)}`)) : false), 15_000);
+    await top.attach();
+    const lease = await udhcpc(top.guest, top.guestIf);
+    t.match(lease, /^10\.0\.1\.1[0-4]\d$|^10\.0\.1\.150$/, `the guest leased ${lease} from the range`);
+    const drop = await exec(top.host, 'ps', ['-o', 'user=', '-p', readFileSync(join(top.brmgr.runDir, top.bridge, 'dnsmasq.pid'), 'utf8').trim()]);
+    t.not(drop.stdout.trim(), 'root', `dnsmasq dropped root (runs as ${drop.stdout.trim()})`);
+
+    proc.kill('SIGTERM');
+    t.equal((await proc).exitCode, 0, 'brmgr run exits 0 on SIGTERM');
+    await ip(top.host, 'link', 'set', top.port, 'nomaster');
+    const post = await run('brmgr-post', top.bridge);
+    t.equal(post.exitCode, 0, `brmgr-post: ${post.stderr}`);
+    t.same(await snapshot(top.host), before, 'the namespace is as it was before brmgr-pre');
+  });
+
+  t.test('systemd-analyze verify accepts the installed unit without a warning', async (t) => {
+    const lab = Lab.create(t);
+    // verify checks that the commands exist: point them at the DESTDIR's programs
+    const unit = readFileSync(join(destdir, 'usr/lib/systemd/system/brmgr@.service'), 'utf8').replaceAll('/usr/bin/brmgr', bin('brmgr'));
+    const file = lab.file('brmgr@brmgr0.service', unit);
+    const r = await execa('systemd-analyze', ['verify', '--man=no', file], { reject: false });
+    t.equal(r.exitCode, 0, 'exit 0');
+    t.equal(r.stderr.trim(), '', 'no warnings');
+
+    // the check itself sees a broken unit
+    const bad = lab.file('bad/brmgr@brmgr0.service', unit.replace('Type=simple', 'Type=simpel'));
+    const broken = await execa('systemd-analyze', ['verify', '--man=no', bad], { reject: false });
+    t.match(broken.stderr, /Failed to parse service type, ignoring: simpel/, `a bad Type= is reported: ${JSON.stringify(broken)}`);
+  });
+
+  t.test('runsv runs the installed service dir: serves a guest, replaces a killed dnsmasq, sv down takes the bridge down', async (t) => {
+    const lab = Lab.create(t);
+    chmodSync(lab.dir, 0o755);
+    const top: Topology = await topology(lab);
+    top.brmgr.config(config);
+    // a copy named after the bridge, its folders set through env/ (chpst -e), its
+    // programs those of the DESTDIR (the scripts name /usr/bin/brmgr*)
+    const sv = join(lab.dir, 'sv', `brmgr-${top.bridge}`);
+    cpSync(join(destdir, 'etc/sv/brmgr-brmgr0'), sv, { recursive: true });
+    for (const f of ['run', 'finish']) {
+      writeFileSync(join(sv, f), readFileSync(join(sv, f), 'utf8').replaceAll('/usr/bin/brmgr', bin('brmgr')));
+    }
+    for (const [k, v] of Object.entries({ BRMGR_CONF_DIR: top.brmgr.confDir, BRMGR_RUN_DIR: top.brmgr.runDir, BRMGR_STATE_DIR: top.brmgr.stateDir })) {
+      writeFileSync(join(sv, 'env', k), `${v}\n`);
+    }
+    const proc = lab.spawn(top.host, ...bare(lab, {}, 'runsv', sv));
+    const events = follow(proc);
+    const sv_ = (...args: string[]) => execa('sv', args, { reject: false, env: { SVWAIT: '15' } });
+
+    await waitFor('dnsmasq ready', async () => events.some((e) => e.event === 'ready'), 20_000);
+    await top.attach();
+    const first = await udhcpc(top.guest, top.guestIf);
+    t.ok(first, `the guest leased ${first}`);
+    t.match((await sv_('status', sv)).stdout, /^run: /, 'sv status: run');
+
+    const pidFile = join(top.brmgr.runDir, top.bridge, 'dnsmasq.pid');
+    const old = readFileSync(pidFile, 'utf8').trim();
+    await exec(top.host, 'kill', ['-9', old]);
+    await waitFor('a new dnsmasq', async () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== old && readFileSync(pidFile, 'utf8').trim() !== '', 10_000);
+    t.equal(await udhcpc(top.guest, top.guestIf), first, 'the new dnsmasq serves the guest its address again');
+
+    // down: brmgr run stops, finish runs brmgr-post
+    await ip(top.host, 'link', 'set', top.port, 'nomaster');
+    t.ok(await nftTable(top.host, top.bridge), 'brmgr\'s nft table is there while it runs');
+    const down = await sv_('down', sv);
+    t.equal(down.exitCode, 0, `sv down: ${down.stdout}`);
+    await waitFor('the bridge gone', async () => !(await link(top.host, top.bridge)) && !(await nftTable(top.host, top.bridge)), 15_000);
+    t.pass('finish ran brmgr-post: the bridge and its nft table are gone');
+    t.equal((await exec(top.host, 'pgrep', ['-f', join(top.brmgr.runDir, top.bridge, 'dnsmasq.conf')])).stdout.trim(), '', 'no dnsmasq left');
+
+    const exit = await sv_('exit', sv);
+    t.equal(exit.exitCode, 0, 'sv exit');
+    t.equal((await proc).exitCode, 0, 'runsv exits');
+  });
+
+  t.test('a second install keeps an edited brmgr0.conf; uninstall removes the rest', async (t) => {
+    const conf = join(destdir, 'etc/brmgr/brmgr0.conf');
+    const edited = readFileSync(conf, 'utf8').replace('address = 10.0.1.1/24', 'address = 10.0.9.1/24');
+    writeFileSync(conf, edited);
+    const installed = tree(destdir);
+    const again = await make('install', `DESTDIR=${destdir}`, 'PREFIX=/usr');
+    t.equal(again.exitCode, 0, `second make install: ${again.all}`);
+    t.equal(readFileSync(conf, 'utf8'), edited, 'the edited config is kept');
+    t.same(tree(destdir), installed, 'the same files, no leftovers of the first install');
+
+    const un = await make('uninstall', `DESTDIR=${destdir}`, 'PREFIX=/usr');
+    t.equal(un.exitCode, 0, `make uninstall: ${un.all}`);
+    t.same(tree(destdir), ['etc/brmgr/brmgr0.conf'], 'only the user\'s config is left');
+    t.equal(readFileSync(conf, 'utf8'), edited, 'unchanged');
+  });
+}
