@@ -206,6 +206,18 @@ for (const _ of why ? [] : [1]) {
     await waitFor('a new dnsmasq', async () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== old && readFileSync(pidFile, 'utf8').trim() !== '', 10_000);
     t.equal(await udhcpc(top.guest, top.guestIf), first, 'the new dnsmasq serves the guest its address again');
 
+    // brmgr run itself killed: finish runs, runsv starts run again, which serves
+    const runPid = async () => /^run: \S+: \(pid (\d+)\)/.exec((await sv_('status', sv)).stdout)?.[1];
+    const supervisor = await runPid();
+    t.ok(supervisor, 'sv status shows the pid of brmgr run');
+    const readies = events.filter((e) => e.event === 'ready').length;
+    await exec(top.host, 'kill', ['-9', supervisor!]);
+    await waitFor('brmgr run started again', async () => events.filter((e) => e.event === 'ready').length > readies, 15_000);
+    t.not(await runPid(), supervisor, 'runsv started a new brmgr run');
+    t.equal(await udhcpc(top.guest, top.guestIf), first, 'which serves the guest its address');
+    const dnsmasqs = (await exec(top.host, 'pgrep', ['-f', join(top.brmgr.runDir, top.bridge, 'dnsmasq.conf')])).stdout.trim().split('\n');
+    t.equal(dnsmasqs.length, 1, 'exactly one dnsmasq');
+
     // down: brmgr run stops, finish runs brmgr-post
     await ip(top.host, 'link', 'set', top.port, 'nomaster');
     t.ok(await nftTable(top.host, top.bridge), 'brmgr\'s nft table is there while it runs');

@@ -1,0 +1,133 @@
+/**
+ * The init files as their init systems read them: shell syntax under the
+ * shells they run in, OpenRC's conventions and instance naming, the runit
+ * scripts' bridge name and env/ dir, the systemd unit's ordering, restart
+ * policy and sandbox against what brmgr does.
+ */
+import t from 'tap';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const OPENRC = join(ROOT, 'init/openrc/brmgr');
+const RUNIT = join(ROOT, 'init/runit/brmgr-brmgr0');
+const UNIT = join(ROOT, 'init/systemd/brmgr@.service');
+const SHELLS: [string, string[]][] = [
+  ['sh', []],
+  ['dash', []],
+  ['busybox', ['sh']],
+];
+
+const tmp = mkdtempSync(join(tmpdir(), 'brmgr-init-'));
+t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
+
+t.test('every shell script parses under sh, dash and busybox sh', async (t) => {
+  for (const file of [OPENRC, join(RUNIT, 'run'), join(RUNIT, 'finish')]) {
+    for (const [shell, pre] of SHELLS) {
+      const r = await execa(shell, [...pre, '-n', file], { reject: false });
+      t.equal(r.exitCode, 0, `${shell} ${pre.join(' ')} -n ${file.slice(ROOT.length)} ${r.stderr}`);
+    }
+  }
+});
+
+t.test('OpenRC: a multi-instance openrc-run script named brmgr.BRIDGE', async (t) => {
+  const text = readFileSync(OPENRC, 'utf8');
+  t.equal(text.split('\n')[0], '#!/sbin/openrc-run', 'openrc-run shebang');
+  t.match(text, /^command="@bindir@\/brmgr"$/m, 'command is the installed brmgr');
+  t.match(text, /^command_args="run \$\{bridge\}"$/m, 'it runs brmgr run BRIDGE in the foreground');
+  t.match(text, /^supervisor=supervise-daemon$/m, 'supervise-daemon restarts it when it exits');
+  t.notMatch(text, /^command_background=/m, 'no command_background: supervise-daemon needs a foreground process');
+  // a shell function's body: from `name() {` to the `}` closing it at the line start
+  const fn = (name: string) => new RegExp(`^${name}\\(\\) \\{\\n([\\s\\S]*?)\\n\\}`, 'm').exec(text)?.[1] ?? '';
+  const depend = fn('depend');
+  t.match(depend, /^\s*need\b.*\bnet\b/m, 'depend: need net');
+  t.match(depend, /^\s*after\b.*\bfirewall\b/m, 'depend: after firewall (it would flush brmgr\'s rules)');
+  t.match(depend, /^\s*before\b.*\blxc\b.*\blibvirtd\b/m, 'depend: before lxc and libvirtd');
+  t.match(fn('stop_post'), /@bindir@\/brmgr-post "\$\{bridge\}"/, 'stop_post runs brmgr-post BRIDGE');
+  t.match(fn('reload'), /supervise-daemon "\$\{RC_SVCNAME\}" --signal HUP/, 'reload sends SIGHUP through supervise-daemon');
+
+  // sourced as openrc-run does, with its helpers stubbed: the bridge comes from the instance name
+  const driver = join(tmp, 'openrc-driver.sh');
+  writeFileSync(driver, 'eerror() { echo "$*" >&2; }\n. "$1"\necho "$bridge|$command_args"\nstart_pre\n');
+  for (const [shell, pre] of SHELLS) {
+    const ok = await execa(shell, [...pre, driver, OPENRC], { env: { RC_SVCNAME: 'brmgr.br0' }, reject: false });
+    t.equal(ok.stdout, 'br0|run br0', `${shell}: brmgr.br0 serves br0`);
+    t.equal(ok.exitCode, 0, `${shell}: start_pre accepts an instance`);
+    const bare = await execa(shell, [...pre, driver, OPENRC], { env: { RC_SVCNAME: 'brmgr' }, reject: false });
+    t.not(bare.exitCode, 0, `${shell}: start_pre refuses the bare brmgr service`);
+    t.match(bare.stderr, 'ln -s brmgr /etc/init.d/brmgr.BRIDGE', `${shell}: and says how to make an instance`);
+  }
+});
+
+t.test('runit: the service dir name gives the bridge, env/ the environment', async (t) => {
+  // the scripts with @bindir@ pointing at a stand-in brmgr that prints what it was given
+  const bin = join(tmp, 'bin');
+  mkdirSync(bin);
+  for (const p of ['brmgr', 'brmgr-post']) {
+    writeFileSync(join(bin, p), `#!/bin/sh\necho "${p} $* conf=\${BRMGR_CONF_DIR:-unset}"\n`);
+    chmodSync(join(bin, p), 0o755);
+  }
+  const sv = join(tmp, 'sv', 'brmgr-lan7');
+  mkdirSync(sv, { recursive: true });
+  for (const f of ['run', 'finish']) {
+    writeFileSync(join(sv, f), readFileSync(join(RUNIT, f), 'utf8').replaceAll('@bindir@', bin));
+    chmodSync(join(sv, f), 0o755);
+  }
+  const script = (f: string) => execa(join(sv, f), [], { cwd: sv, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false });
+  t.equal((await script('run')).stdout, 'brmgr run lan7 conf=unset', 'run: brmgr run BRIDGE, without an env/ dir');
+  t.equal((await script('finish')).stdout, 'brmgr-post lan7 conf=unset', 'finish: brmgr-post BRIDGE');
+  mkdirSync(join(sv, 'env'));
+  writeFileSync(join(sv, 'env', 'BRMGR_CONF_DIR'), '/srv/brmgr\n');
+  t.equal((await script('run')).stdout, 'brmgr run lan7 conf=/srv/brmgr', 'run: env/ sets the environment (chpst -e)');
+  t.equal((await script('finish')).stdout, 'brmgr-post lan7 conf=/srv/brmgr', 'finish: likewise');
+});
+
+/** The unit's [Service] and [Unit] keys; repeated keys joined with a space. */
+function unitKeys(text: string): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^([A-Za-z]+)=(.*)$/.exec(line);
+    if (m) keys.set(m[1]!, keys.has(m[1]!) ? `${keys.get(m[1]!)} ${m[2]}` : m[2]!);
+  }
+  return keys;
+}
+
+t.test('systemd: ordering, restarts and a sandbox that leaves brmgr what it needs', async (t) => {
+  const u = unitKeys(readFileSync(UNIT, 'utf8'));
+  const words = (k: string) => (u.get(k) ?? '').split(/\s+/).filter(Boolean);
+  for (const g of ['lxc.service', 'libvirtd.service', 'libvirt-guests.service']) t.ok(words('Before').includes(g), `Before=${g}`);
+  for (const f of ['nftables.service', 'firewalld.service']) t.ok(words('After').includes(f), `After=${f}: a firewall loading later would flush brmgr's rules`);
+  t.equal(u.get('ExecStart'), '@bindir@/brmgr run %i', 'one process converges and serves');
+  t.match(u.get('ExecStartPost') ?? '', '/sys/class/net/%i/bridge', 'started only once the bridge exists, so guests ordered after it find it');
+  t.equal(u.get('ExecStopPost'), '@bindir@/brmgr-post %i', 'brmgr-post after it stops, whatever the reason');
+  t.equal(u.get('ExecReload'), '/bin/kill -HUP $MAINPID', 'reload is SIGHUP');
+  t.equal(u.get('Restart'), 'on-failure');
+  t.equal(u.get('RestartPreventExitStatus'), '2', 'a config error (exit 2) is not retried');
+  t.equal(u.get('KillMode'), 'mixed', 'SIGTERM to brmgr run only: it stops dnsmasq itself');
+
+  t.same(
+    words('CapabilityBoundingSet').sort(),
+    ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_KILL', 'CAP_NET_ADMIN', 'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID'],
+    'capabilities: network administration, dnsmasq\'s ports and raw sockets, its drop to its own user',
+  );
+  t.equal(u.get('ProtectSystem'), 'strict');
+  for (const p of ['/run', '/var/lib/misc']) t.ok(words('ReadWritePaths').includes(p), `ReadWritePaths=${p}`);
+  t.equal(u.get('NoNewPrivileges'), 'yes');
+  t.equal(u.get('ProtectHome'), 'yes');
+  for (const f of ['AF_UNIX', 'AF_INET', 'AF_INET6', 'AF_NETLINK', 'AF_PACKET']) t.ok(words('RestrictAddressFamilies').includes(f), `RestrictAddressFamilies has ${f}`);
+  // what would break brmgr: it writes /proc/sys/net, Node's JIT needs W+X memory,
+  // ProcSubset=pid hides /proc/sys, a private network or user namespace hides the host's
+  for (const [k, v] of [
+    ['ProtectKernelTunables', 'yes'],
+    ['MemoryDenyWriteExecute', 'yes'],
+    ['ProcSubset', 'pid'],
+    ['PrivateNetwork', 'yes'],
+    ['PrivateUsers', 'yes'],
+    ['DynamicUser', 'yes'],
+  ]) {
+    t.not(u.get(k!), v, `not ${k}=${v}`);
+  }
+});
