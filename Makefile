@@ -11,6 +11,8 @@ UNITDIR     ?= $(PREFIX)/lib/systemd/system
 RUNITDIR    ?= $(SYSCONFDIR)/sv
 OPENRCDIR   ?= $(SYSCONFDIR)/init.d
 INSTALL     ?= install
+# where check-tools looks for the runtime tools
+TOOLPATH    ?= $(PATH):/usr/sbin:/sbin
 
 PROGRAMS = brmgr brmgr-pre brmgr-post
 SUBST = sed -e 's|@bindir@|$(BINDIR)|g' -e 's|@datadir@|$(DATADIR)|g' -e 's|@docdir@|$(DOCDIR)|g'
@@ -28,9 +30,9 @@ dist/bundle/brmgr.mjs: $(shell find src -name '*.ts') package.json build/bundle.
 # Names every runtime tool brmgr needs that this host lacks. A staged install
 # (DESTDIR set, e.g. a package build) only warns: the target host may have them.
 check-tools:
-	@PATH="$$PATH:/usr/sbin:/sbin"; missing=; \
-	command -v node >/dev/null 2>&1 || missing="$$missing node(nodejs>=20)"; \
-	if command -v node >/dev/null 2>&1 && ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then missing="$$missing node>=20(found $$(node --version))"; fi; \
+	@PATH="$(TOOLPATH)"; missing=; \
+	command -v node >/dev/null 2>&1 || missing="$$missing node(nodejs>=20.19)"; \
+	if command -v node >/dev/null 2>&1 && ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then missing="$$missing node>=20.19(found $$(node --version))"; fi; \
 	command -v ip >/dev/null 2>&1 || missing="$$missing ip(iproute2)"; \
 	command -v dnsmasq >/dev/null 2>&1 || missing="$$missing dnsmasq(dnsmasq-base)"; \
 	command -v nft >/dev/null 2>&1 || command -v iptables-restore >/dev/null 2>&1 || missing="$$missing nft-or-iptables(nftables)"; \

@@ -232,6 +232,21 @@ for (const _ of why ? [] : [1]) {
     t.equal((await proc).exitCode, 0, 'runsv exits');
   });
 
+  t.test('make install names the runtime tools the host lacks; a staged install only warns', async (t) => {
+    const lab = Lab.create(t);
+    // a PATH with Node.js only
+    const only = join(lab.dir, 'bin');
+    lab.file('bin/node', `#!/bin/sh\nexec ${process.execPath} "$@"\n`, 0o755);
+    const dest = join(lab.dir, 'dest');
+    const r = await make('install', `DESTDIR=`, `PREFIX=${dest}/usr`, `SYSCONFDIR=${dest}/etc`, `TOOLPATH=${only}`);
+    t.not(r.exitCode, 0, 'make install fails');
+    t.match(r.all, 'missing runtime tools: ip(iproute2) dnsmasq(dnsmasq-base) nft-or-iptables(nftables)', 'naming each missing tool and its package');
+    t.notOk(existsSync(dest), 'before installing anything');
+    const staged = await make('install', `DESTDIR=${dest}`, 'PREFIX=/usr', `TOOLPATH=${only}`);
+    t.equal(staged.exitCode, 0, 'with DESTDIR it installs');
+    t.match(staged.all, 'warning: missing runtime tools: ip(iproute2)', 'and warns');
+  });
+
   t.test('a second install keeps an edited brmgr0.conf; uninstall removes the rest', async (t) => {
     const conf = join(destdir, 'etc/brmgr/brmgr0.conf');
     const edited = readFileSync(conf, 'utf8').replace('address = 10.0.1.1/24', 'address = 10.0.9.1/24');
