@@ -160,7 +160,7 @@ for (const _ of why ? [] : [1]) {
     t.same(await snapshot(top.host), before, 'the namespace is as it was before brmgr-pre');
   });
 
-  t.test('systemd-analyze verify accepts the installed unit without a warning', async (t) => {
+  t.test('the installed systemd unit verifies without a warning; its ExecStartPost waits for the bridge', async (t) => {
     const lab = Lab.create(t);
     // verify checks that the commands exist: point them at the DESTDIR's programs
     const unit = readFileSync(join(destdir, 'usr/lib/systemd/system/brmgr@.service'), 'utf8').replaceAll('/usr/bin/brmgr', bin('brmgr'));
@@ -173,6 +173,26 @@ for (const _ of why ? [] : [1]) {
     const bad = lab.file('bad/brmgr@brmgr0.service', unit.replace('Type=simple', 'Type=simpel'));
     const broken = await execa('systemd-analyze', ['verify', '--man=no', bad], { reject: false });
     t.match(broken.stderr, /Failed to parse service type, ignoring: simpel/, `a bad Type= is reported: ${JSON.stringify(broken)}`);
+
+    // ExecStartPost, as systemd runs it (%i expanded, $$ unescaped, MAINPID set):
+    // returns once the bridge exists, fails once brmgr run has exited
+    const m = /^ExecStartPost=\/bin\/sh -c '([^']*)'$/m.exec(unit);
+    t.ok(m, 'ExecStartPost is one sh -c command');
+    const ns = await lab.ns('unit');
+    const bridge = lab.name('br');
+    const script = m![1]!.replaceAll('%i', bridge).replaceAll('$$', '$');
+    const main = lab.spawn(ns, 'sleep', ['60']);
+    const waiting = exec(ns, '/bin/sh', ['-c', script], { env: { MAINPID: String(main.pid) } });
+    let done = false;
+    void waiting.then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 300));
+    t.notOk(done, 'it waits while there is no bridge');
+    await ip(ns, 'link', 'add', bridge, 'type', 'bridge');
+    t.equal((await waiting).exitCode, 0, 'and returns 0 once the bridge exists');
+    main.kill('SIGKILL');
+    await main;
+    const gone = await exec(ns, '/bin/sh', ['-c', script.replaceAll(bridge, `${bridge}x`)], { env: { MAINPID: String(main.pid) } });
+    t.not(gone.exitCode, 0, 'it fails when brmgr run has exited without a bridge');
   });
 
   t.test('runsv runs the installed service dir: serves a guest, replaces a killed dnsmasq, sv down takes the bridge down', async (t) => {
