@@ -110,7 +110,7 @@ t.test('systemd: ordering, restarts and a sandbox that leaves brmgr what it need
 
   t.same(
     words('CapabilityBoundingSet').sort(),
-    ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_KILL', 'CAP_NET_ADMIN', 'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID'],
+    ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_ADMIN', 'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID'],
     'capabilities: network administration, dnsmasq\'s ports and raw sockets, its drop to its own user',
   );
   t.equal(u.get('ProtectSystem'), 'strict');
