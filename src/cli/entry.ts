@@ -17,9 +17,14 @@ Usage:
   brmgr leases BRIDGE    current DHCP leases [--json]
   brmgr lookup BRIDGE MAC|HOSTNAME
                          print the guest's IP; exit 1 if none [--wait SECONDS]
+  brmgr tap add BRIDGE TAP [--owner USER]
+                         a persistent tap on the bridge for a microVM or an unprivileged QEMU
+  brmgr tap del TAP      delete such a tap
+  brmgr demo             a bridge, two guests, DHCP, DNS and NAT in throwaway namespaces
 
 Options:
-  --force      down: delete the bridge even while guests are attached
+  --force      down: delete the bridge even while guests are attached (taps stay, detached)
+  --owner      tap add: the user (name or uid) who may open the tap; default root only
   -h, --help   this help
   -V, --version
 

@@ -15,6 +15,7 @@ import { runner } from '../system/exec.js';
 import { listeners } from '../system/listeners.js';
 import { observe } from '../system/observe.js';
 import { qemuBridgeCheck } from '../system/qemu.js';
+import { tapAdd, tapDel } from '../system/tap.js';
 import { missingTools, onPath } from '../system/tools.js';
 
 function oneBridge(positionals: string[], command: string): string {
@@ -52,6 +53,7 @@ export async function main(argv: string[], prog: string): Promise<number> {
       json: { type: 'boolean' },
       wait: { type: 'string' },
       'pid-file': { type: 'string' },
+      owner: { type: 'string' },
     },
   });
   const log = logger(prog);
@@ -84,6 +86,21 @@ export async function main(argv: string[], prog: string): Promise<number> {
         if (!Number.isFinite(wait) || wait < 0) throw new UsageError('--wait takes a number of seconds');
         return await lookup(positionals[0]!, positionals[1]!, wait);
       }
+      case 'tap': {
+        const [verb, ...args] = positionals;
+        if (verb === 'add' && args.length === 2) {
+          await tapAdd(args[0]!, args[1]!, values.owner, { log });
+          return 0;
+        }
+        if (verb === 'del' && args.length === 1 && values.owner === undefined) {
+          await tapDel(args[0]!, { log });
+          return 0;
+        }
+        throw new UsageError('usage: brmgr tap add BRIDGE TAP [--owner USER] | brmgr tap del TAP');
+      }
+      case 'demo':
+        if (positionals.length) throw new UsageError('demo takes no arguments');
+        return await (await import('../demo/index.js')).demo();
       case 'status':
         if (positionals.length > 1) throw new UsageError('status takes at most one BRIDGE');
         return await status(positionals[0], !!values.json);

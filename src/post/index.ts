@@ -93,6 +93,9 @@ export async function post(bridge: string, opts: Options): Promise<{ kept: strin
     await applyIpBatch(run, batch);
     if (link && !keep) log.info(ports.length ? `deleted bridge ${bridge} with ports ${ports.join(', ')} (--force)` : `deleted bridge ${bridge}`);
     else if (keep && state.createdLink) log.warn({ ports }, `kept bridge ${bridge}: ports attached (${ports.join(', ')}); removed everything else; --force deletes it`);
+    // taps are their owner's devices (a microVM may hold one open): deleting the bridge only detaches them
+    const taps = observed.links.filter((l) => l.master === bridge && l.kind === 'tun').map((l) => l.ifname);
+    if (link && !keep && taps.length) log.info({ taps }, `taps ${taps.join(', ')} stay, detached: brmgr tap add attaches them again, brmgr tap del deletes them`);
 
     const global = Object.fromEntries(Object.entries(state.sysctls).filter(([k]) => !isBridgeSysctl(k, bridge)));
     const othersNeedThem = await handOver(p, global, log);

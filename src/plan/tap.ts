@@ -1,0 +1,101 @@
+import { isInterfaceName } from '../config/validate.js';
+import { UsageError } from '../errors.js';
+
+/** A link as `ip -d -json link show` reports it, with what a tap needs. */
+export interface TapView {
+  ifname: string;
+  /** info_kind: "tun", "veth", "bridge", ... */
+  kind?: string;
+  /** for kind tun: "tap" or "tun" */
+  tunType?: string;
+  persist?: boolean;
+  /** the owning user as ip prints it: a name, or a number when it has none */
+  user?: string | number;
+  master?: string;
+  up: boolean;
+}
+
+interface RawLink {
+  ifname: string;
+  flags?: string[];
+  master?: string;
+  linkinfo?: { info_kind?: string; info_data?: { type?: string; persist?: boolean; user?: string | number } };
+}
+
+export function parseTapViews(json: string): TapView[] {
+  return (JSON.parse(json || '[]') as RawLink[]).map((l) => {
+    const d = l.linkinfo?.info_kind === 'tun' ? l.linkinfo.info_data : undefined;
+    return {
+      ifname: l.ifname,
+      ...(l.linkinfo?.info_kind ? { kind: l.linkinfo.info_kind } : {}),
+      ...(d?.type ? { tunType: d.type } : {}),
+      ...(d ? { persist: !!d.persist } : {}),
+      ...(d?.user !== undefined ? { user: d.user } : {}),
+      ...(l.master ? { master: l.master } : {}),
+      up: (l.flags ?? []).includes('UP'),
+    };
+  });
+}
+
+const describe = (l: TapView) =>
+  l.kind === 'tun' ? `a ${l.tunType ?? 'tun'} device` : l.kind ? `a ${l.kind}` : 'a plain device';
+
+/** A user given as a number is taken as is (microVM jailers use uids without a passwd entry). */
+export const NUMERIC_UID = /^(0|[1-9]\d{0,9})$/;
+export const MAX_UID = 0xfffffffe;
+
+export function checkNames(bridge: string, tap: string): void {
+  if (!isInterfaceName(bridge)) throw new UsageError(`'${bridge}' is not a valid bridge name`);
+  if (!isInterfaceName(tap)) throw new UsageError(`'${tap}' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')`);
+  if (tap === bridge) throw new UsageError(`the tap needs a name of its own, not the bridge's (${bridge})`);
+}
+
+export interface TapAdd {
+  /** `ip -batch` lines; empty when the tap is already as asked */
+  batch: string[];
+  /** the tap is created by this batch (delete it again if the batch fails) */
+  creates: boolean;
+}
+
+/**
+ * What `brmgr tap add` must do. `ownerOfExisting` is the existing tap's owner
+ * as a uid (undefined: none). The bridge must be up as brmgr's.
+ */
+export function planTapAdd(
+  bridge: string,
+  tap: string,
+  owner: number | undefined,
+  links: TapView[],
+  bridgeUp: boolean,
+  ownerOfExisting?: number,
+): TapAdd {
+  checkNames(bridge, tap);
+  const br = links.find((l) => l.ifname === bridge);
+  if (!bridgeUp) throw new UsageError(`${bridge} is not up as a brmgr bridge: start it first (brmgr run ${bridge} or brmgr up ${bridge})`);
+  if (!br) throw new UsageError(`${bridge} does not exist, though brmgr recorded it as up: run brmgr up ${bridge}`);
+  if (br.kind !== 'bridge') throw new UsageError(`${bridge} is not a bridge (it is ${describe(br)})`);
+  const attach = `link set dev ${tap} master ${bridge} up`;
+  const have = links.find((l) => l.ifname === tap);
+  if (!have) {
+    return { batch: [`tuntap add dev ${tap} mode tap${owner !== undefined ? ` user ${owner}` : ''}`, attach], creates: true };
+  }
+  if (have.kind !== 'tun' || have.tunType !== 'tap') throw new UsageError(`${tap} exists and is not a tap (it is ${describe(have)})`);
+  if (!have.persist) throw new UsageError(`${tap} is a tap a running program created (not persistent); choose another name`);
+  if (ownerOfExisting !== owner) {
+    const name = (u: number | undefined) => (u === undefined ? 'none' : String(u));
+    throw new UsageError(`tap ${tap} exists with owner ${name(ownerOfExisting)}, not ${name(owner)}: brmgr tap del ${tap} first`);
+  }
+  if (have.master && have.master !== bridge) throw new UsageError(`tap ${tap} is a port of ${have.master}, not ${bridge}: brmgr tap del ${tap} first`);
+  if (have.master === bridge && have.up) return { batch: [], creates: false };
+  return { batch: [attach], creates: false };
+}
+
+/** What `brmgr tap del` must do: delete a persistent tap, and nothing else. Empty when there is no such link. */
+export function planTapDel(tap: string, links: TapView[]): string[] {
+  if (!isInterfaceName(tap)) throw new UsageError(`'${tap}' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')`);
+  const have = links.find((l) => l.ifname === tap);
+  if (!have) return [];
+  if (have.kind !== 'tun' || have.tunType !== 'tap') throw new UsageError(`${tap} is not a tap (it is ${describe(have)}); brmgr tap del deletes only taps`);
+  if (!have.persist) throw new UsageError(`${tap} is a tap a running program created (not persistent); brmgr tap del deletes only persistent taps`);
+  return [`link del dev ${tap}`];
+}

@@ -1,0 +1,74 @@
+import { existsSync } from 'node:fs';
+import type { Logger } from '../log.js';
+import { UsageError } from '../errors.js';
+import { paths } from '../paths.js';
+import { MAX_UID, NUMERIC_UID, checkNames, parseTapViews, planTapAdd, planTapDel, type TapView } from '../plan/tap.js';
+import { must, runner, type Run } from './exec.js';
+import { acquireLock } from './lock.js';
+import { applyIpBatch } from './observe.js';
+import { readState } from './state.js';
+
+/** A user name or number as a uid; undefined when there is no such user. */
+export async function resolveUser(run: Run, user: string | number): Promise<number | undefined> {
+  if (typeof user === 'number') return user;
+  if (NUMERIC_UID.test(user)) return Number(user) <= MAX_UID ? Number(user) : undefined;
+  const r = await run('getent', ['passwd', user]);
+  if (r.missing) throw new Error('getent: command not found (package libc-bin)');
+  if (!r.ok) return undefined;
+  const uid = Number(r.stdout.split(':')[2]);
+  return Number.isInteger(uid) ? uid : undefined;
+}
+
+async function links(run: Run): Promise<TapView[]> {
+  return parseTapViews(must(await run('ip', ['-d', '-json', 'link', 'show']), 'ip').stdout);
+}
+
+export interface TapOptions {
+  env?: NodeJS.ProcessEnv;
+  run?: Run;
+  log: Logger;
+}
+
+/** brmgr tap add: a persistent tap owned by `owner`, a port of brmgr's bridge. Idempotent. */
+export async function tapAdd(bridge: string, tap: string, owner: string | undefined, opts: TapOptions): Promise<void> {
+  checkNames(bridge, tap);
+  const run = opts.run ?? runner();
+  const log = opts.log.child({ bridge, tap });
+  const uid = owner === undefined ? undefined : await resolveUser(run, owner);
+  if (owner !== undefined && uid === undefined) throw new UsageError(`no such user '${owner}'`);
+  const p = paths(bridge, opts.env ?? process.env);
+  if (!existsSync(p.runDir)) throw new UsageError(`${bridge} is not up as a brmgr bridge: start it first (brmgr run ${bridge} or brmgr up ${bridge})`);
+  const release = await acquireLock(p.lock);
+  try {
+    const seen = await links(run);
+    const existing = seen.find((l) => l.ifname === tap);
+    const ownerOfExisting = existing?.user !== undefined ? await resolveUser(run, existing.user) : undefined;
+    const plan = planTapAdd(bridge, tap, uid, seen, readState(p)?.up === true, ownerOfExisting);
+    if (!plan.batch.length) {
+      log.info(`${tap} is already a tap on ${bridge}${uid !== undefined ? ` owned by ${owner}` : ''}`);
+      return;
+    }
+    try {
+      await applyIpBatch(run, plan.batch);
+    } catch (err) {
+      if (plan.creates) await run('ip', ['link', 'del', 'dev', tap]);
+      throw err;
+    }
+    log.info(`${plan.creates ? 'created' : 'attached'} tap ${tap} on ${bridge}${uid !== undefined ? `, owned by ${owner}` : ''}`);
+  } finally {
+    release();
+  }
+}
+
+/** brmgr tap del: deletes a persistent tap (only a tap). Succeeds when there is none. */
+export async function tapDel(tap: string, opts: TapOptions): Promise<void> {
+  const run = opts.run ?? runner();
+  const log = opts.log.child({ tap });
+  const batch = planTapDel(tap, await links(run));
+  if (!batch.length) {
+    log.info(`there is no ${tap}; nothing to delete`);
+    return;
+  }
+  await applyIpBatch(run, batch);
+  log.info(`deleted tap ${tap}`);
+}
