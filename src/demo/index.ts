@@ -40,6 +40,8 @@ esac
 
 /** Set on SIGINT/SIGTERM: every further step fails at once and the teardown runs. */
 let interrupted: NodeJS.Signals | undefined;
+/** Commands running in the demo's namespaces, stopped on an interrupt. */
+const running = new Set<ResultPromise>();
 
 interface Result {
   exitCode: number;
@@ -50,12 +52,14 @@ interface Result {
 /** A command inside a namespace; never throws. */
 async function inNs(ns: string, cmd: string, args: string[], opts: { env?: Record<string, string>; timeout?: number; evenIfInterrupted?: boolean } = {}): Promise<Result> {
   if (interrupted && !opts.evenIfInterrupted) return { exitCode: 130, stdout: '', stderr: `interrupted (${interrupted})` };
-  const r = await execa('ip', ['netns', 'exec', ns, cmd, ...args], {
+  const proc = execa('ip', ['netns', 'exec', ns, cmd, ...args], {
     reject: false,
     stdin: 'ignore',
     timeout: opts.timeout ?? 30_000,
     ...(opts.env ? { env: opts.env, extendEnv: false } : {}),
   });
+  running.add(proc);
+  const r = await proc.finally(() => running.delete(proc));
   return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '').trim() };
 }
 
@@ -164,6 +168,7 @@ export async function demo(): Promise<number> {
   const onSignal = (signal: NodeJS.Signals) => {
     interrupted ??= signal;
     if (service && service.exitCode === null) service.kill('SIGTERM');
+    for (const p of running) p.kill('SIGTERM');
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
