@@ -4,9 +4,10 @@
  * --force leaves it detached. Bad input changes nothing and exits 2.
  */
 import t from 'tap';
-import { chmodSync } from 'node:fs';
-import { Brmgr, conf, ip, Lab, links, waitFor } from '../helpers/netns.js';
+import { chmodSync, existsSync } from 'node:fs';
+import { Brmgr, conf, exec, ip, Lab, links, waitFor } from '../helpers/netns.js';
 import { follow, skipReason } from '../helpers/e2e.js';
+import { guestImage } from '../helpers/qemu-guest.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -137,4 +138,50 @@ t.test('tap add/del refuse bad input with exit 2 and change nothing', { skip: wh
   }
   t.same(await links(host), before, 'no link changed');
   await brmgr.down('--force');
+});
+
+const QEMU = '/usr/bin/qemu-system-x86_64';
+const MAC = '52:54:00:12:34:57';
+/**
+ * Runs a command as `uid` with only CAP_DAC_OVERRIDE: enough to open /dev/net/tun
+ * (0600 on some hosts) but not CAP_NET_ADMIN, so the kernel lets only the tap's owner attach.
+ */
+const asUser = (uid: number, cmd: string, ...args: string[]) => ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--inh-caps=+dac_override', '--ambient-caps=+dac_override', cmd, ...args];
+
+t.test("a QEMU guest run as the tap's owner leases through the tap; another user cannot open it", { skip: why ?? (existsSync(QEMU) ? undefined : 'qemu-system-x86 is not installed') }, async (t) => {
+  const image = await guestImage();
+  const lab = Lab.create(t);
+  chmodSync(lab.dir, 0o755);
+  const host = await lab.ns('host');
+  const bridge = lab.name('br');
+  const brmgr = new Brmgr(lab, host, bridge);
+  brmgr.config(conf({ extra: '[dns]\nupstream = 10.0.1.1\n' }));
+  const tap = lab.name('fc');
+  await serve(brmgr);
+  const add = await brmgr.cli('tap', 'add', bridge, tap, '--owner', 'nobody');
+  t.equal(add.exitCode, 0, 'tap add exits 0', { output: add.output });
+
+  const [cmd, ...args] = asUser(4243, QEMU, '-M', 'none', '-display', 'none', '-nodefaults', '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`);
+  const other = await exec(host, cmd!, args, { timeout: 20_000 });
+  t.not(other.exitCode, 0, 'QEMU as another user fails');
+  t.match(other.stderr, `could not configure /dev/net/tun (${tap}): Operation not permitted`, 'the kernel refuses it the tap');
+
+  // prettier-ignore
+  const [qcmd, ...qargs] = asUser(65534, QEMU,
+    '-accel', 'tcg', '-m', '256', '-no-reboot', '-nodefaults', '-no-user-config',
+    '-display', 'none', '-serial', 'stdio',
+    '-kernel', image.kernel, '-initrd', image.initrd, '-append', 'console=ttyS0 quiet panic=-1',
+    '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${MAC}`,
+  );
+  const qemu = lab.spawn(host, qcmd!, qargs);
+  // the guest powers off by itself; this bounds a guest that hangs
+  const limit = setTimeout(() => qemu.kill('SIGKILL'), 90_000);
+  const [vm, lookup] = await Promise.all([qemu, brmgr.cli('lookup', bridge, MAC, '--wait', '60')]).finally(() => clearTimeout(limit));
+  const serial = String(vm.stdout);
+  const output = { serial, stderr: String(vm.stderr) };
+  t.equal(vm.exitCode, 0, 'the guest, run by nobody, booted and powered off', output);
+  const lease = /BRMGR-GUEST lease (\S+) mac (\S+)/.exec(serial);
+  t.ok(lease?.[1]?.startsWith('10.0.1.'), `the guest leased ${lease?.[1]} through the tap`, output);
+  t.equal(lookup.stdout.trim(), lease?.[1], `brmgr lookup ${bridge} ${MAC} prints it`, { output: lookup.output });
+  t.equal((await show(host, tap))?.master, bridge, 'the tap is still a port of the bridge after the guest closed it');
 });
