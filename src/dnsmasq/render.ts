@@ -65,6 +65,8 @@ export function renderDnsmasqConf(cfg: BridgeConfig, p: Paths, account: { user: 
     if (!cfg.dns.enable) lines.push('dhcp-option=option:dns-server');
   }
   const v6 = cfg.ipv6;
+  // ra-names: a guest that leases IPv4 with a hostname also resolves (AAAA) to its
+  // SLAAC address, which dnsmasq derives from the MAC and confirms with a ping
   if (v6) {
     const time = v4.leaseTime;
     if (v6.dhcp === 'stateful') {
@@ -72,9 +74,9 @@ export function renderDnsmasqConf(cfg: BridgeConfig, p: Paths, account: { user: 
       lines.push(`dhcp-range=${base}:1000,${base}:ffff,${v6.prefix},${time}`);
       if (v6.ra) lines.push('enable-ra');
     } else if (v6.dhcp === 'stateless') {
-      lines.push(`dhcp-range=${v6.network},ra-stateless,${v6.prefix},${time}`, 'enable-ra');
+      lines.push(`dhcp-range=${v6.network},ra-stateless,ra-names,${v6.prefix},${time}`, 'enable-ra');
     } else if (v6.ra) {
-      lines.push(`dhcp-range=${v6.network},ra-only,${v6.prefix},${time}`, 'enable-ra');
+      lines.push(`dhcp-range=${v6.network},ra-only,ra-names,${v6.prefix},${time}`, 'enable-ra');
     }
   }
   if (cfg.dnsmasq.hostsFile) lines.push(`dhcp-hostsfile=${cfg.dnsmasq.hostsFile}`);

@@ -73,9 +73,9 @@ ip = 192.168.50.9
 
 t.test('IPv6 router advertisements only, and stateless DHCPv6', async (t) => {
   const ra = renderDnsmasqConf(cfg('[ipv6]\naddress = fd42:0:1::1/64\n'), paths('br0', env), account);
-  t.match(ra, /^dhcp-range=fd42:0:1::,ra-only,64,1h$/m);
+  t.match(ra, /^dhcp-range=fd42:0:1::,ra-only,ra-names,64,1h$/m);
   const sl = renderDnsmasqConf(cfg('[ipv6]\naddress = fd42:0:1::1/64\ndhcp = stateless\n'), paths('br0', env), account);
-  t.match(sl, /^dhcp-range=fd42:0:1::,ra-stateless,64,1h$/m);
+  t.match(sl, /^dhcp-range=fd42:0:1::,ra-stateless,ra-names,64,1h$/m);
   const none = renderDnsmasqConf(cfg('[ipv6]\naddress = fd42:0:1::1/64\nra = false\n'), paths('br0', env), account);
   t.notMatch(none, /enable-ra|dhcp-range=fd42/);
 });
