@@ -15,7 +15,7 @@ const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`)
 export function leases(bridge: string, json: boolean): number {
   const list = readLeases(paths(bridge).leases);
   if (json) out(JSON.stringify(list, null, 2));
-  else for (const l of list) out(`${l.mac}  ${l.ip.padEnd(15)}  ${(l.hostname ?? '-').padEnd(20)}  ${l.expires ?? 'never'}`);
+  else for (const l of list) out(`${(l.mac ?? '-').padEnd(17)}  ${l.ip.padEnd(15)}  ${(l.hostname ?? '-').padEnd(20)}  ${l.expires ?? 'never'}`);
   return 0;
 }
 

@@ -1,26 +1,37 @@
 import { readFileSync } from 'node:fs';
 
 export interface Lease {
-  mac: string;
+  /** the guest's MAC; DHCPv6 leases have none (the lease file keeps the client's DUID) */
+  mac?: string;
   ip: string;
   hostname?: string;
   /** ISO time, or undefined for an infinite lease */
   expires?: string;
+  /** DHCPv6 leases: the client's DUID */
+  duid?: string;
 }
 
-/** Parses dnsmasq's lease file: `EXPIRY MAC IP HOSTNAME CLIENTID` per line (IPv6 leases after `duid`). */
+/**
+ * Parses dnsmasq's lease file: `EXPIRY MAC IP HOSTNAME CLIENTID` per IPv4
+ * lease; after the server's `duid` line, `EXPIRY IAID IP HOSTNAME DUID` per
+ * DHCPv6 lease.
+ */
 export function parseLeases(text: string): Lease[] {
   const leases: Lease[] = [];
+  let v6 = false;
   for (const line of text.split('\n')) {
-    const [expiry, mac, ip, hostname] = line.trim().split(/\s+/);
-    // DHCPv6 leases follow the `duid` line and carry an IAID where IPv4 has the MAC
-    if (expiry === 'duid') break;
-    if (!expiry || !mac || !ip) continue;
+    const [expiry, id, ip, hostname, clientId] = line.trim().split(/\s+/);
+    if (expiry === 'duid') {
+      v6 = true;
+      continue;
+    }
+    if (!expiry || !id || !ip) continue;
     leases.push({
-      mac: mac.toLowerCase(),
+      ...(v6 ? {} : { mac: id.toLowerCase() }),
       ip,
       ...(hostname && hostname !== '*' ? { hostname } : {}),
       ...(expiry !== '0' ? { expires: new Date(Number(expiry) * 1000).toISOString() } : {}),
+      ...(v6 && clientId && clientId !== '*' ? { duid: clientId.toLowerCase() } : {}),
     });
   }
   return leases;
@@ -34,7 +45,7 @@ export function readLeases(file: string): Lease[] {
   }
 }
 
-/** The lease of a guest by MAC (any case) or hostname. */
+/** The lease of a guest by MAC (any case) or hostname; an IPv4 lease before a DHCPv6 one of the same name. */
 export function findLease(leases: Lease[], who: string): Lease | undefined {
   const key = who.toLowerCase();
   return leases.find((l) => l.mac === key || l.hostname?.toLowerCase() === key);

@@ -198,6 +198,10 @@ esac
     const after = leases.split('\n').slice(leases.split('\n').findIndex((l) => l.startsWith('duid ')));
     t.ok(after.some((l) => l.split(' ')[2] === addr && l.split(' ')[3] === 'dhcp6guest'), "dnsmasq's lease file holds the DHCPv6 lease with the hostname", { leases });
 
+    const listed = JSON.parse((await top.brmgr.cli('leases', top.bridge, '--json')).stdout) as { ip: string; hostname?: string; mac?: string }[];
+    t.same(listed.map((l) => [l.ip, l.hostname, l.mac]), [[addr, 'dhcp6guest', undefined]], 'brmgr leases lists the DHCPv6 lease (no MAC)');
+    t.equal((await top.brmgr.cli('lookup', top.bridge, 'dhcp6guest')).stdout.trim(), addr, 'brmgr lookup finds it by hostname');
+
     t.equal(await dig(g.ns, v.gw, 'dhcp6guest.lab.test', 'AAAA'), addr, 'its hostname resolves to the leased address (AAAA)');
   });
 

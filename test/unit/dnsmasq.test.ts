@@ -112,8 +112,10 @@ duid 00:01:00:01:2c:3e:4f:50:52:54:00:00:00:01
   t.same(leases, [
     { mac: '52:54:00:00:00:10', ip: '10.0.1.42', hostname: 'guest1', expires: new Date(1795392456000).toISOString() },
     { mac: '52:54:00:00:00:11', ip: '10.0.1.11' },
+    { ip: 'fd42:0:1::1234', hostname: 'guest1', expires: new Date(1795392456000).toISOString(), duid: '00:01:00:01' },
   ]);
   t.equal(findLease(leases, '52:54:00:00:00:10')?.ip, '10.0.1.42');
-  t.equal(findLease(leases, 'GUEST1')?.ip, '10.0.1.42', 'hostname, any case');
+  t.equal(findLease(leases, 'GUEST1')?.ip, '10.0.1.42', 'hostname, any case; the IPv4 lease first');
+  t.equal(findLease(leases.slice(2), 'guest1')?.ip, 'fd42:0:1::1234', 'a DHCPv6 lease by hostname');
   t.equal(findLease(leases, '52:54:00:00:00:99'), undefined);
 });
