@@ -96,7 +96,8 @@ export function iptablesPlan(cfg: BridgeConfig, family: Family, opts: { forwardC
   if (family === 4) {
     for (const f of cfg.forwards) {
       const m = `-p ${f.proto} -m ${f.proto} --dport ${ports(f.ports)}`;
-      dnat.push(`${m} -m addrtype --dst-type LOCAL -j DNAT --to-destination ${f.toIp}:${ports(f.toPorts).replace(':', '-')}`);
+      // loopback stays the host's own: 127.0.0.1:PORT is never forwarded
+      dnat.push(`! -d 127.0.0.0/8 ${m} -m addrtype --dst-type LOCAL -j DNAT --to-destination ${f.toIp}:${ports(f.toPorts).replace(':', '-')}`);
       post.push(`-s ${subnet} -d ${f.toIp}/32 -p ${f.proto} -m ${f.proto} --dport ${ports(f.toPorts)} -m conntrack --ctstate DNAT -j MASQUERADE`);
     }
   }

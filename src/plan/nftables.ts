@@ -50,8 +50,9 @@ export function renderNftables(cfg: BridgeConfig): string {
   const t = nftTable(cfg.name);
   const br = JSON.stringify(cfg.name);
   const v4 = `${cfg.ipv4.network}/${cfg.ipv4.prefix}`;
+  // loopback stays the host's own: 127.0.0.1:PORT is never forwarded
   const dnat = cfg.forwards.map(
-    (f) => `fib daddr type local ${f.proto} dport ${ports(f.ports)} dnat ip to ${f.toIp}:${ports(f.toPorts)}`,
+    (f) => `fib daddr type local ip daddr != 127.0.0.0/8 ${f.proto} dport ${ports(f.ports)} dnat ip to ${f.toIp}:${ports(f.toPorts)}`,
   );
   const chains: string[] = [];
   const chain = (name: string, hook: string, rules: string[]) =>
