@@ -44,18 +44,26 @@ async function check(bridge: string): Promise<number> {
 /** Runs one brmgr command; returns the exit code. */
 export async function main(argv: string[], prog: string): Promise<number> {
   const [command = '', ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: {
-      force: { type: 'boolean' },
-      backend: { type: 'string' },
-      json: { type: 'boolean' },
-      wait: { type: 'string' },
-      'pid-file': { type: 'string' },
-      owner: { type: 'string' },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        force: { type: 'boolean' },
+        backend: { type: 'string' },
+        json: { type: 'boolean' },
+        wait: { type: 'string' },
+        'pid-file': { type: 'string' },
+        owner: { type: 'string' },
+      },
+    });
+  } catch (err) {
+    // an unknown or malformed option: the message names it
+    process.stderr.write(`${prog}: ${(err as Error).message} (see --help)\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
   const log = logger(prog);
   try {
     switch (command) {

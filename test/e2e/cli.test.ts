@@ -77,3 +77,20 @@ t.test('render prints the plan and changes nothing', { skip: why }, async (t) =>
   t.same(await snapshot(host), before, 'render changed nothing');
   t.equal(brmgr.state(), undefined, 'and recorded nothing');
 });
+
+t.test('an unknown option or command is a usage error (exit 2) naming it, not a crash', { skip: why }, async (t) => {
+  const lab = Lab.create(t);
+  const topo = await topology(lab);
+  const { bridge, brmgr } = topo;
+  brmgr.config(conf());
+  const option = await brmgr.cli('leases', bridge, '--bogus');
+  t.equal(option.exitCode, 2, 'an unknown option exits 2', { output: option.output });
+  t.match(option.stderr, /Unknown option '--bogus'/, 'naming the option');
+  t.notMatch(option.stderr, /\n\s+at /, 'without a stack trace');
+  const missing = await brmgr.cli('lookup', bridge, 'x', '--wait');
+  t.equal(missing.exitCode, 2, 'an option without its value exits 2', { output: missing.output });
+  t.match(missing.stderr, /--wait/, 'naming the option');
+  const command = await brmgr.cli('frobnicate', bridge);
+  t.equal(command.exitCode, 2, 'an unknown command exits 2', { output: command.output });
+  t.match(command.stderr, /unknown command 'frobnicate'/, 'naming the command');
+});
