@@ -1,0 +1,105 @@
+// A throwaway lab for the benchmarks: a "host" namespace where brmgr runs its
+// bridge, client namespaces on veths plugged into it, folders in a temp dir.
+// Nothing touches the root namespace's network; close() deletes it all.
+import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { execa } from 'execa';
+
+export const BRIDGE = 'brb0';
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+export const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
+export const ms = (start) => Number(process.hrtime.bigint() - start) / 1e6;
+
+export class Lab {
+  constructor(tag) {
+    this.tag = `${tag}${process.pid.toString(36)}`;
+    this.host = `bench-${this.tag}-h`;
+    this.dir = mkdtempSync(join(tmpdir(), 'brmgr-bench-'));
+    // dnsmasq reads its hosts files after dropping root, as under /run/brmgr
+    chmodSync(this.dir, 0o755);
+    this.env = {
+      PATH: process.env.PATH,
+      BRMGR_CONF_DIR: join(this.dir, 'conf'),
+      BRMGR_RUN_DIR: join(this.dir, 'run'),
+      BRMGR_STATE_DIR: join(this.dir, 'state'),
+    };
+    this.namespaces = [];
+    this.children = [];
+  }
+
+  async ns(name) {
+    await execa('ip', ['netns', 'add', name]);
+    this.namespaces.push(name);
+    await execa('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+    return name;
+  }
+
+  async open(config) {
+    await this.ns(this.host);
+    mkdirSync(this.env.BRMGR_CONF_DIR, { recursive: true });
+    writeFileSync(join(this.env.BRMGR_CONF_DIR, `${BRIDGE}.conf`), config);
+    return this;
+  }
+
+  /** A client namespace whose `nic` (with `address`, if given) is plugged into the bridge. */
+  async client(name, address) {
+    const ns = await this.ns(`bench-${this.tag}-${name}`);
+    const port = `p${name}${this.tag}`.slice(0, 15);
+    await execa('ip', ['-n', this.host, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'nic', 'netns', ns]);
+    await execa('ip', ['-n', this.host, 'link', 'set', port, 'master', BRIDGE, 'up']);
+    if (address) await execa('ip', ['-n', ns, 'address', 'add', address, 'dev', 'nic']);
+    await execa('ip', ['-n', ns, 'link', 'set', 'nic', 'up']);
+    return ns;
+  }
+
+  /** Runs a command in a namespace (argument array, no shell). */
+  exec(ns, cmd, args, opts = {}) {
+    return execa('ip', ['netns', 'exec', ns, cmd, ...args], { env: this.env, extendEnv: false, reject: false, ...opts });
+  }
+
+  /** `brmgr run BRIDGE` in the host namespace; resolves once it logs `ready` with the events seen so far. */
+  async run() {
+    const proc = this.exec(this.host, process.execPath, [join('dist/cli/brmgr.js'), 'run', BRIDGE], { buffer: false, stdout: 'pipe', stderr: 'inherit' });
+    const events = [];
+    const waiters = [];
+    createInterface({ input: proc.stdout }).on('line', (line) => {
+      try {
+        const e = JSON.parse(line);
+        e.seen = process.hrtime.bigint();
+        events.push(e);
+        for (const w of [...waiters]) if (w.test(e)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(e); }
+      } catch { /* not JSON */ }
+    });
+    const supervisor = { proc, events, pid: proc.pid };
+    /** the next event (after now) matching `test` */
+    supervisor.next = (test, timeoutMs = 10_000) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`brmgr run: no matching event within ${timeoutMs} ms`)), timeoutMs);
+        waiters.push({ test, resolve: (e) => { clearTimeout(timer); resolve(e); } });
+      });
+    this.children.push(proc);
+    await supervisor.next((e) => e.event === 'ready', 30_000);
+    return supervisor;
+  }
+
+  async stop(proc) {
+    proc.kill('SIGTERM');
+    await proc;
+  }
+
+  async close() {
+    for (const c of this.children) c.kill('SIGKILL');
+    await Promise.allSettled(this.children);
+    // whatever still runs inside the namespaces (a dnsmasq), then the namespaces
+    for (const ns of this.namespaces) {
+      const { stdout } = await execa('ip', ['netns', 'pids', ns], { reject: false });
+      for (const pid of stdout.split('\n').filter(Boolean)) {
+        try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+      }
+      await execa('ip', ['netns', 'del', ns], { reject: false });
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

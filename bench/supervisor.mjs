@@ -1,0 +1,96 @@
+// `brmgr run` as a service: (2) from `kill -9` of its dnsmasq to DNS and DHCP answering
+// again, (3) the supervisor's memory and its CPU while nothing happens.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BRIDGE, Lab, median, ms } from './lib/lab.mjs';
+
+const KILLS = Number(process.env.KILLS ?? 10);
+const IDLE = Number(process.env.IDLE ?? 30); // seconds
+
+const CONFIG = `[bridge]
+firewall = nftables
+[ipv4]
+address = 10.67.0.1/24
+[dns]
+domain = bench
+upstream = 127.0.0.1
+[host.probe]
+mac = 52:54:00:67:00:01
+ip = 10.67.0.9
+`;
+
+// In the guest: asks dnsmasq for probe.bench every 2 ms; on "since T" (a process.hrtime
+// value, the same monotonic clock in every process) prints how long after T the first
+// query sent after T was answered.
+const PROBE = `
+const dgram = require('node:dgram');
+const name = Buffer.concat(['probe', 'bench'].map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])));
+const query = (id) => Buffer.concat([Buffer.from([id >> 8, id & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), name, Buffer.from([0, 0, 1, 0, 1])]);
+const sent = new Map(); let id = 0; let since = null;
+const s = dgram.createSocket('udp4');
+s.on('error', () => {});
+s.on('message', (m) => {
+  const at = sent.get(m.readUInt16BE(0)); const now = process.hrtime.bigint();
+  if (since !== null && at > since && (m[3] & 15) === 0 && m.readUInt16BE(6) > 0) {
+    console.log(String(now - since)); since = null;
+  }
+});
+s.connect(53, '10.67.0.1', () => setInterval(() => { id = (id + 1) & 0xffff; sent.set(id, process.hrtime.bigint()); s.send(query(id)); }, 2));
+require('node:readline').createInterface({ input: process.stdin }).on('line', (l) => { since = BigInt(l); });
+`;
+
+const cpuTicks = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (1/100 s)
+};
+const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+
+const lab = new Lab('sup');
+try {
+  await lab.open(CONFIG);
+  let supervisor = await lab.run();
+  const guest = await lab.client('g', '10.67.0.50/24');
+  const probe = lab.exec(guest, process.execPath, ['-e', PROBE], { stdin: 'pipe', stdout: 'pipe', buffer: false });
+  lab.children.push(probe);
+  const answers = [];
+  probe.stdout.on('data', (d) => answers.push(...String(d).trim().split('\n').map((n) => Number(n) / 1e6)));
+  await sleep(500);
+
+  const dnsmasqPid = () => Number(readFileSync(join(lab.env.BRMGR_RUN_DIR, BRIDGE, 'dnsmasq.pid'), 'utf8'));
+  const toReady = [], toAnswer = [];
+  let restarts = 0;
+  for (let i = 0; i < KILLS; i++) {
+    // a fresh supervisor each time: a first crash is restarted at once, later ones back off
+    if (i > 0) supervisor = await lab.run();
+    await sleep(200);
+    const pid = dnsmasqPid();
+    const ready = supervisor.next((e) => e.event === 'ready');
+    const n = answers.length;
+    const killed = process.hrtime.bigint();
+    probe.stdin.write(`${killed}\n`);
+    process.kill(pid, 'SIGKILL');
+    await ready;
+    toReady.push(ms(killed));
+    for (let w = 0; w < 200 && answers.length === n; w++) await sleep(10);
+    if (answers.length === n) throw new Error('no DNS answer after the restart');
+    toAnswer.push(answers.at(-1));
+    restarts += supervisor.events.filter((e) => e.event === 'restart').length;
+    if (i < KILLS - 1) await lab.stop(supervisor.proc);
+  }
+  console.log(`(2) kill -9 of dnsmasq, ${KILLS} times: answering DNS again after median ${median(toAnswer).toFixed(0)} ms ` +
+    `(max ${Math.max(...toAnswer).toFixed(0)} ms); brmgr run logs ready after ${median(toReady).toFixed(0)} ms; restarts logged: ${restarts}`);
+
+  probe.kill('SIGKILL');
+  // after start-up V8 compacts its heap for a few seconds; idle means after that
+  await sleep(Number(process.env.SETTLE ?? 10) * 1000);
+  const pid = supervisor.pid;
+  const ticks = cpuTicks(pid);
+  const start = process.hrtime.bigint();
+  await sleep(IDLE * 1000);
+  const cpu = ((cpuTicks(pid) - ticks) / 100) / (ms(start) / 1000) * 100;
+  console.log(`(3) idle supervisor over ${IDLE} s: CPU ${cpu.toFixed(2)} % of one core, RSS ${(rssKiB(pid) / 1024).toFixed(1)} MiB ` +
+    `(dnsmasq: ${(rssKiB(dnsmasqPid()) / 1024).toFixed(1)} MiB)`);
+} finally {
+  await lab.close();
+}
