@@ -120,14 +120,14 @@ for (const _ of why ? [] : [1]) {
     await waitFor('SLAAC address', async () => (await exec(g1.ns, 'ip', ['-6', 'addr', 'show', 'dev', g1.ifname, 'scope', 'global'])).stdout.includes('fd42:0:1:'), 15_000);
     t.pass('the IPv6 guest got a SLAAC address from fd42:0:1::/64');
 
-    // kill -9 of dnsmasq: a new one serves within a second; a renewing guest keeps its address
+    // kill -9 of dnsmasq: a new one is started at once and serves (how fast: bench/supervisor.mjs);
+    // a renewing guest keeps its address
     const old = dnsmasqPid(top);
     await exec(top.host, 'kill', ['-9', String(old)]);
-    const started = Date.now();
     await waitFor('new dnsmasq', async () => dnsmasqPid(top) !== old && (await dig(top.guest, '10.0.1.1', 'web.lab.test')) === '10.0.1.10', 3_000);
-    t.ok(Date.now() - started < 1_500, `a new dnsmasq serves ${Date.now() - started} ms after kill -9`);
+    t.pass('a new dnsmasq answers DNS after kill -9');
+    t.match(events.find((e) => e.event === 'restart'), { signal: 'SIGKILL', backoffMs: 0 }, 'the first crash is restarted without a backoff');
     t.equal(await udhcpc(g1.ns, g1.ifname, 'guest1', ['-r', ip1!]), ip1, 'guest1 renewing keeps its address');
-    t.ok(events.some((e) => e.event === 'restart' && e.signal === 'SIGKILL'), 'the restart is logged with the signal');
 
     // a static-host edit applies without restarting dnsmasq
     const pid = dnsmasqPid(top);
