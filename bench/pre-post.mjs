@@ -9,7 +9,7 @@ const RUNS = Number(process.env.RUNS ?? 15);
 const ns = `bench-pp-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'brmgr-bench-'));
 const env = { PATH: process.env.PATH, BRMGR_CONF_DIR: join(dir, 'conf'), BRMGR_RUN_DIR: join(dir, 'run'), BRMGR_STATE_DIR: join(dir, 'state') };
-const cli = (program, ...args) => ['netns', 'exec', ns, process.execPath, join('dist/cli', program), ...args];
+const cli = (program, ...args) => ['netns', 'exec', ns, process.execPath, join('dist/bundle', program), ...args];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function timed(args) {
@@ -32,10 +32,10 @@ try {
     const pre = [], again = [], post = [];
     let spawned, spawnedAgain;
     for (let i = 0; i < RUNS; i++) {
-      const p = await timed(cli('brmgr-pre.js', 'brb0'));
-      const q = await timed(cli('brmgr-pre.js', 'brb0'));
+      const p = await timed(cli('brmgr-pre.mjs', 'brb0'));
+      const q = await timed(cli('brmgr-pre.mjs', 'brb0'));
       pre.push(p.ms); again.push(q.ms); spawned = p.processes; spawnedAgain = q.processes;
-      post.push((await timed(cli('brmgr-post.js', 'brb0'))).ms);
+      post.push((await timed(cli('brmgr-post.mjs', 'brb0'))).ms);
     }
     console.log(`${firewall}: pre median ${median(pre).toFixed(0)} ms (min ${Math.min(...pre).toFixed(0)}, max ${Math.max(...pre).toFixed(0)}), ` +
       `no-op pre ${median(again).toFixed(0)} ms, post ${median(post).toFixed(0)} ms; ` +

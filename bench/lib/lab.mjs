@@ -61,7 +61,7 @@ export class Lab {
 
   /** `brmgr run BRIDGE` in the host namespace; resolves once it logs `ready` with the events seen so far. */
   async run() {
-    const proc = this.exec(this.host, process.execPath, [join('dist/cli/brmgr.js'), 'run', BRIDGE], { buffer: false, stdout: 'pipe', stderr: 'inherit' });
+    const proc = this.exec(this.host, process.execPath, ['dist/bundle/brmgr.mjs', 'run', BRIDGE], { buffer: false, stdout: 'pipe', stderr: 'inherit' });
     const events = [];
     const waiters = [];
     createInterface({ input: proc.stdout }).on('line', (line) => {

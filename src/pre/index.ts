@@ -66,7 +66,9 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
   const undo: (() => Promise<void> | void)[] = [];
   try {
     const previous = readState(p);
-    const observed = await observe(run);
+    const serves = cfg.dns.enable || (cfg.ipv4.dhcp && cfg.mode !== 'bridged') || (cfg.ipv6 && cfg.ipv6.dhcp !== 'off');
+    // two independent reads of the host, side by side
+    const [observed, sockets] = await Promise.all([observe(run), serves ? listeners(run) : []]);
     if (cfg.ipv4.auto === 'pending') {
       const chosen = pickSubnet(bridge, machineId(), takenSubnets(observed, loadOtherConfigs(bridge, env)));
       if (!chosen) throw new UsageError('address = auto: every 10.x.y.0/24 is in use; give an address');
@@ -76,8 +78,7 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
       log.info({ subnet: chosen }, `address = auto: chose ${chosen} (kept in ${p.autoSubnet})`);
     }
     const conflicts = findConflicts(cfg, observed, loadOtherConfigs(bridge, env));
-    const serves = cfg.dns.enable || (cfg.ipv4.dhcp && cfg.mode !== 'bridged') || (cfg.ipv6 && cfg.ipv6.dhcp !== 'off');
-    if (serves) conflicts.errors.push(...portConflicts(cfg, await listeners(run), ownDnsmasq(p)));
+    if (serves) conflicts.errors.push(...portConflicts(cfg, sockets, ownDnsmasq(p)));
     for (const w of conflicts.warnings) log.warn(w);
     if (conflicts.errors.length) throw new UsageError(conflicts.errors.join('; '));
 

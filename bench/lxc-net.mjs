@@ -1,0 +1,68 @@
+// brmgr against LXC's own lxc-net (package lxc), the bridge most LXC hosts run, with the same
+// subnet: the time from nothing to a bridge serving DHCP, and a new guest's wait for its lease.
+// lxc-net runs inside a throwaway namespace too; it keeps /run/lxc and its lease file on the
+// host's filesystem, so this refuses to run where a real lxc-net is up.
+import { existsSync, rmSync } from 'node:fs';
+import { execa } from 'execa';
+import { BRIDGE, Lab, median, ms } from './lib/lab.mjs';
+
+const RUNS = Number(process.env.RUNS ?? 5);
+const LXC_NET = '/usr/libexec/lxc/lxc-net';
+const LXC_LEASES = '/var/lib/misc/dnsmasq.lxcbr0.leases';
+
+if (!existsSync(LXC_NET)) {
+  console.log('lxc-net.mjs: skipped, LXC is not installed (package lxc)');
+  process.exit(0);
+}
+if (existsSync('/run/lxc/network_up') || existsSync(LXC_LEASES)) {
+  console.log('lxc-net.mjs: skipped, this host runs lxc-net (or kept its leases): not touching it');
+  process.exit(0);
+}
+
+/** A new guest on `bridge` in `lab`'s host namespace: udhcpc's whole run, in ms. */
+async function lease(lab, bridge, n) {
+  const ns = await lab.ns(`bench-${lab.tag}-g${n}`);
+  const port = `pg${n}${lab.tag}`.slice(0, 15);
+  await execa('ip', ['-n', lab.host, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'nic', 'netns', ns]);
+  await execa('ip', ['-n', lab.host, 'link', 'set', port, 'master', bridge, 'up']);
+  await execa('ip', ['-n', ns, 'link', 'set', 'nic', 'up']);
+  const start = process.hrtime.bigint();
+  const r = await lab.exec(ns, 'busybox', ['udhcpc', '-i', 'nic', '-f', '-q', '-n', '-t', '10', '-s', '/bin/true']);
+  if (r.exitCode !== 0) throw new Error(`no lease on ${bridge}: ${r.stderr}`);
+  return ms(start);
+}
+
+const results = { lxc: { up: [], lease: [] }, brmgr: { up: [], lease: [] } };
+for (let i = 0; i < RUNS; i++) {
+  // lxc-net: its defaults (10.0.3.1/24, nftables, dnsmasq's ping check before each offer)
+  let lab = new Lab(`lx${i}`);
+  try {
+    await lab.open('');
+    const start = process.hrtime.bigint();
+    const r = await lab.exec(lab.host, LXC_NET, ['start']);
+    if (r.exitCode !== 0) throw new Error(`lxc-net start: ${r.stdout}${r.stderr}`);
+    results.lxc.up.push(ms(start));
+    results.lxc.lease.push(await lease(lab, 'lxcbr0', i));
+    await lab.exec(lab.host, LXC_NET, ['stop']);
+  } finally {
+    await lab.close();
+    // what lxc-net leaves on the host's filesystem (none of it was there before)
+    for (const f of [LXC_LEASES, '/run/lxc/network_up', '/run/lxc/dnsmasq.pid']) rmSync(f, { force: true });
+  }
+
+  // brmgr: the same subnet, one `brmgr run` bringing the bridge up and serving
+  lab = new Lab(`bm${i}`);
+  try {
+    await lab.open('[bridge]\nfirewall = nftables\n[ipv4]\naddress = 10.0.3.1/24\n');
+    const start = process.hrtime.bigint();
+    const supervisor = await lab.run();
+    results.brmgr.up.push(ms(start));
+    results.brmgr.lease.push(await lease(lab, BRIDGE, i));
+    await lab.stop(supervisor.proc);
+  } finally {
+    await lab.close();
+  }
+}
+const line = (name, r) => `${name}: up and serving DHCP in ${median(r.up).toFixed(0)} ms, a new guest's lease in ${median(r.lease).toFixed(0)} ms (medians of ${RUNS})`;
+console.log(line('lxc-net start', results.lxc));
+console.log(line('brmgr run    ', results.brmgr));
