@@ -1,4 +1,5 @@
 import type { BridgeConfig } from '../config/types.js';
+import { servedPortsInForwards } from './forwards.js';
 import { refusedGroups } from './link.js';
 
 export type Family = 4 | 6;
@@ -94,6 +95,7 @@ export function iptablesPlan(cfg: BridgeConfig, family: Family, opts: { forwardC
   const post: string[] = [];
   const dnat: string[] = [];
   if (family === 4) {
+    for (const s of servedPortsInForwards(cfg)) dnat.push(`-d ${cfg.ipv4.address}/32 -p ${s.proto} -m ${s.proto} --dport ${s.port} -j RETURN`);
     for (const f of cfg.forwards) {
       const m = `-p ${f.proto} -m ${f.proto} --dport ${ports(f.ports)}`;
       // loopback stays the host's own: 127.0.0.1:PORT is never forwarded

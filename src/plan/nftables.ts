@@ -1,4 +1,5 @@
 import type { BridgeConfig } from '../config/types.js';
+import { servedPortsInForwards } from './forwards.js';
 import { refusedGroups } from './link.js';
 
 /** brmgr's own nftables table for a bridge: teardown is deleting it. */
@@ -51,9 +52,12 @@ export function renderNftables(cfg: BridgeConfig): string {
   const br = JSON.stringify(cfg.name);
   const v4 = `${cfg.ipv4.network}/${cfg.ipv4.prefix}`;
   // loopback stays the host's own: 127.0.0.1:PORT is never forwarded
-  const dnat = cfg.forwards.map(
-    (f) => `fib daddr type local ip daddr != 127.0.0.0/8 ${f.proto} dport ${ports(f.ports)} dnat ip to ${f.toIp}:${ports(f.toPorts)}`,
-  );
+  const dnat = [
+    ...servedPortsInForwards(cfg).map((s) => `ip daddr ${cfg.ipv4.address} ${s.proto} dport ${s.port} return`),
+    ...cfg.forwards.map(
+      (f) => `fib daddr type local ip daddr != 127.0.0.0/8 ${f.proto} dport ${ports(f.ports)} dnat ip to ${f.toIp}:${ports(f.toPorts)}`,
+    ),
+  ];
   const chains: string[] = [];
   const chain = (name: string, hook: string, rules: string[]) =>
     chains.push(`\tchain ${name} {\n\t\t${hook}\n${rules.map((r) => `\t\t${r}\n`).join('')}\t}`);

@@ -1,8 +1,8 @@
 /**
  * Port forwards with real listeners in the guests: reached from outside, from
  * another guest through the host's address (hairpin), from the host itself;
- * ranges, UDP, a [host.*] target by name; a changed config converges and
- * after post nothing answers.
+ * ranges, UDP, a [host.*] target by name; the bridge address's DNS port stays
+ * the host's; a changed config converges and after post nothing answers.
  */
 import t from 'tap';
 import { BACKENDS, conf, exec, ip, Lab, listening, topology, waitFor, type Topology } from '../helpers/netns.js';
@@ -59,9 +59,11 @@ const [addr, port] = process.argv.slice(1); setTimeout(() => process.exit(1), 30
 s.on('message', (m, r) => { console.log(r.address + ':' + r.port + ' ' + m); process.exit(0); });
 s.send('hello', Number(port), addr, () => setTimeout(() => process.exit(1), 3000));`;
 
-async function udpServer(lab: Lab, ns: string, port: number): Promise<void> {
-  lab.spawn(ns, process.execPath, ['-e', UDP_SERVER, String(port)]);
+/** A UDP server in `ns` until the test ends, or until `stop`. */
+async function udpServer(lab: Lab, ns: string, port: number): Promise<{ stop: () => Promise<unknown> }> {
+  const server = lab.spawn(ns, process.execPath, ['-e', UDP_SERVER, String(port)]);
   await listening(ns, 'udp', port);
+  return { stop: () => (server.kill(), server) };
 }
 
 /** Sends a datagram from `ns` to addr:port: `from` is where the answer came from, `peer` where the server saw the datagram come from. */
@@ -87,6 +89,11 @@ to = app:90
 [forward.range]
 port = 8000-8002
 to = 10.0.1.50:8000-8002
+
+[forward.dns]
+proto = udp
+port = 53
+to = 10.0.1.50:7001
 
 [forward.game]
 proto = udp
@@ -154,6 +161,18 @@ for (const backend of why ? [] : BACKENDS) {
     t.equal(u.peer, '10.0.1.1', 'the guest saw the call from the bridge address');
     u = await udpCall(host, UPLINK, 7000);
     t.ok(u.ok, 'udp: the host → its own uplink address:7000 is answered', { output: u.output });
+
+    // a forward of udp 53 takes the host's port 53 but leaves the bridge address's to the host's
+    // own DNS server there (dnsmasq, for the guests; a stand-in listener here)
+    const standIn = await udpServer(lab, host, 53);
+    u = await udpCall(outside, UPLINK, 53);
+    t.ok(u.ok, 'udp 53 forward: outside → host:53 is answered', { output: u.output });
+    t.equal(u.peer, '192.0.2.2', 'by the guest, which saw the outside caller');
+    u = await udpCall(app.ns, '10.0.1.1', 53);
+    t.ok(u.ok, 'a guest → the bridge address:53 is answered', { output: u.output });
+    t.equal(u.peer, APP.ip, 'by the host’s own server, not forwarded to the other guest');
+    // pre refuses to run beside another server on port 53
+    await standIn.stop();
 
     // a changed config converges: web moves to 8081, game is removed
     brmgr.config(conf({ firewall: backend, extra: CHANGED }));
