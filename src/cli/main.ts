@@ -8,6 +8,9 @@ import { leases, lookup, status } from './inspect.js';
 import { UsageError } from '../errors.js';
 import { logger } from '../log.js';
 import { findConflicts, portConflicts } from '../plan/conflicts.js';
+import { hostFirewallWarnings } from '../plan/hostfirewall.js';
+import { servesAnything } from '../dnsmasq/render.js';
+import { nftRuleset } from '../system/firewall.js';
 import { renderPlan } from '../plan/render.js';
 import { post } from '../post/index.js';
 import { machineId, ownDnsmasq, pre } from '../pre/index.js';
@@ -32,7 +35,7 @@ async function check(bridge: string): Promise<number> {
     const run = runner();
     const found = findConflicts(cfg, await observe(run), loadOtherConfigs(bridge));
     errors.push(...found.errors, ...portConflicts(cfg, await listeners(run), ownDnsmasq(paths(bridge))));
-    warnings.push(...found.warnings);
+    warnings.push(...found.warnings, ...hostFirewallWarnings(cfg, await nftRuleset(run), servesAnything(cfg)));
   }
   warnings.push(...qemuBridgeCheck(bridge));
   for (const w of warnings) console.log(`warning: ${w}`);

@@ -6,17 +6,18 @@ import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { paths, type Paths } from '../paths.js';
 import { findConflicts, portConflicts } from '../plan/conflicts.js';
+import { hostFirewallWarnings } from '../plan/hostfirewall.js';
 import { pickSubnet, takenSubnets } from '../plan/auto.js';
 import { moveUplink, type UplinkMove } from '../plan/bridged.js';
 import { attributesOf, desiredLink, diffLink } from '../plan/link.js';
 import { desiredSysctls } from '../plan/sysctl.js';
 import { runner, type Run } from '../system/exec.js';
-import { applyFirewall } from '../system/firewall.js';
+import { applyFirewall, nftRuleset } from '../system/firewall.js';
 import { acquireLock } from '../system/lock.js';
 import { listeners } from '../system/listeners.js';
 import { applyIpBatch, observe } from '../system/observe.js';
 import { missingTools } from '../system/tools.js';
-import { dnsmasqFiles } from '../dnsmasq/render.js';
+import { dnsmasqFiles, servesAnything } from '../dnsmasq/render.js';
 import { ensureRunDir, readState, writeState, type State } from '../system/state.js';
 import { readAcceptRa, readSysctl, writeSysctl } from '../system/sysctl.js';
 
@@ -67,8 +68,8 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
   try {
     const previous = readState(p);
     const serves = cfg.dns.enable || (cfg.ipv4.dhcp && cfg.mode !== 'bridged') || (cfg.ipv6 && cfg.ipv6.dhcp !== 'off');
-    // two independent reads of the host, side by side
-    const [observed, sockets] = await Promise.all([observe(run), serves ? listeners(run) : []]);
+    // independent reads of the host, side by side
+    const [observed, sockets, ruleset] = await Promise.all([observe(run), serves ? listeners(run) : [], nftRuleset(run)]);
     if (cfg.ipv4.auto === 'pending') {
       const chosen = pickSubnet(bridge, machineId(), takenSubnets(observed, loadOtherConfigs(bridge, env)));
       if (!chosen) throw new UsageError('address = auto: every 10.x.y.0/24 is in use; give an address');
@@ -79,7 +80,7 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
     }
     const conflicts = findConflicts(cfg, observed, loadOtherConfigs(bridge, env));
     if (serves) conflicts.errors.push(...portConflicts(cfg, sockets, ownDnsmasq(p)));
-    for (const w of conflicts.warnings) log.warn(w);
+    for (const w of [...conflicts.warnings, ...hostFirewallWarnings(cfg, ruleset, servesAnything(cfg))]) log.warn(w);
     if (conflicts.errors.length) throw new UsageError(conflicts.errors.join('; '));
 
     let want = desiredLink(cfg, machineId());

@@ -8,7 +8,7 @@ import { execa, type ResultPromise } from 'execa';
 import { loadConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/types.js';
 import { ConfigError, formatProblem } from '../config/validate.js';
-import { dnsmasqFiles, renderDhcpHosts, renderDnsmasqConf, renderHosts } from '../dnsmasq/render.js';
+import { dnsmasqFiles, renderDhcpHosts, renderDnsmasqConf, renderHosts, servesAnything } from '../dnsmasq/render.js';
 import { parseDnsmasqLine } from '../dnsmasq/log.js';
 import { dnsmasqAccount, type Account } from '../dnsmasq/user.js';
 import type { Logger } from '../log.js';
@@ -59,11 +59,6 @@ function hashFiles(files: (string | undefined)[]): string {
     }
   }
   return h.digest('hex');
-}
-
-/** bridged mode leaves DHCP and DNS to the LAN: then there is no dnsmasq to run. */
-function servesAnything(cfg: BridgeConfig): boolean {
-  return cfg.ipv4.dhcp || cfg.dns.enable || (!!cfg.ipv6 && (cfg.ipv6.ra || cfg.ipv6.dhcp !== 'off'));
 }
 
 /** What a config change means for dnsmasq: restart it, or only have it re-read its hosts files. */

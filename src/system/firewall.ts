@@ -1,6 +1,7 @@
 import type { BridgeConfig } from '../config/types.js';
 import { renderNftables, nftTable } from '../plan/nftables.js';
 import { EMPTY, iptablesPlan, parseIptablesSave, renderIptablesRestore, type Family, type IptablesPlan } from '../plan/iptables.js';
+import type { NftObject as RulesetObject } from '../plan/hostfirewall.js';
 import { must, type Run } from './exec.js';
 import type { Backend, State } from './state.js';
 
@@ -205,4 +206,15 @@ export async function firewallIntact(run: Run, cfg: BridgeConfig, state: State |
     }
   }
   return true;
+}
+
+/** The host's whole nftables ruleset as `nft -j` gives it; empty where nft is missing or fails. */
+export async function nftRuleset(run: Run): Promise<RulesetObject[]> {
+  const r = await run('nft', ['-j', 'list', 'ruleset']);
+  if (!r.ok) return [];
+  try {
+    return (JSON.parse(r.stdout) as { nftables?: RulesetObject[] }).nftables ?? [];
+  } catch {
+    return [];
+  }
 }

@@ -102,6 +102,28 @@ t.test('DNS/DHCP ports taken by a system dnsmasq on all addresses; with the snip
   await brmgr.down();
 });
 
+t.test("another nftables table that drops the guests' traffic is named by check and pre", { skip: why }, async (t) => {
+  const lab = Lab.create(t);
+  const host = await lab.ns('host');
+  const brmgr = new Brmgr(lab, host, lab.name('br'));
+  brmgr.config(conf());
+  await exec(host, 'nft', ['-f', '-'], {
+    input: 'table inet hostfw {\n chain input { type filter hook input priority 0; policy drop; iif lo accept; }\n}\n',
+  });
+  const warning = new RegExp(`nftables chain inet hostfw input \\(hook input\\) has policy drop and makes no exception for ${brmgr.bridge}`);
+  const check = await brmgr.cli('check', brmgr.bridge);
+  t.equal(check.exitCode, 0, 'check passes: a warning, not an error', { output: check.output });
+  t.match(check.stdout, warning, 'check names the table and chain');
+  const pre = await brmgr.pre();
+  t.equal(pre.exitCode, 0, 'pre brings the bridge up', { output: pre.output });
+  t.match(pre.stdout, warning, 'and logs the same warning');
+
+  await exec(host, 'nft', ['add', 'rule', 'inet', 'hostfw', 'input', 'iifname', brmgr.bridge, 'accept']);
+  const fixed = await brmgr.cli('check', brmgr.bridge);
+  t.notMatch(fixed.stdout, /hostfw/, 'with an exception for the bridge, no warning');
+  t.equal((await brmgr.post()).exitCode, 0, 'post');
+});
+
 t.test('missing tools are named before anything happens', { skip: why }, async (t) => {
   const lab = Lab.create(t);
   const host = await lab.ns('host');

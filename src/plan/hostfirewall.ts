@@ -1,0 +1,69 @@
+import type { BridgeConfig } from '../config/types.js';
+import { nftTable } from './nftables.js';
+
+/** The parts of `nft -j list ruleset` read here. */
+export interface NftChain {
+  family: string;
+  table: string;
+  name: string;
+  hook?: string;
+  policy?: string;
+}
+export interface NftRule {
+  family: string;
+  table: string;
+  chain: string;
+  expr: Record<string, unknown>[];
+}
+export type NftObject = { chain?: NftChain; rule?: NftRule } & Record<string, unknown>;
+
+const FINAL = new Set(['drop', 'reject']);
+const HARMLESS = new Set(['counter', 'log', 'limit']);
+
+/** A rule that only counts, logs and drops or rejects: whatever reaches it is refused. */
+function refusesAll(rule: NftRule): boolean {
+  const kinds = rule.expr.map((e) => Object.keys(e)[0] ?? '');
+  return kinds.some((k) => FINAL.has(k)) && kinds.every((k) => FINAL.has(k) || HARMLESS.has(k));
+}
+
+/** A rule that names the bridge as its input or output interface (an exception made for it). */
+function namesBridge(rule: NftRule, bridge: string): boolean {
+  return rule.expr.some((e) => {
+    const m = e.match as { left?: { meta?: { key?: string } }; right?: unknown } | undefined;
+    const key = m?.left?.meta?.key;
+    if (key !== 'iifname' && key !== 'oifname' && key !== 'iif' && key !== 'oif') return false;
+    const right = m!.right as unknown;
+    const values = typeof right === 'object' && right !== null && 'set' in right ? (right as { set: unknown[] }).set : [right];
+    return values.includes(bridge);
+  });
+}
+
+/**
+ * Another nftables table whose input or forward chain drops what it does not
+ * accept. A drop there is final whatever brmgr's own table accepts, so guests
+ * would get no lease, no DNS or no way out. Tables `ip filter`/`ip6 filter`
+ * are iptables' (brmgr adds its rules there itself) and are not looked at.
+ */
+export function hostFirewallWarnings(cfg: BridgeConfig, ruleset: NftObject[], serves: boolean): string[] {
+  const hooks = new Set<string>();
+  if (serves) hooks.add('input');
+  if (cfg.mode === 'nat' || cfg.mode === 'routed') hooks.add('forward');
+  const own = nftTable(cfg.name);
+  const rules = ruleset.flatMap((o) => (o.rule ? [o.rule] : []));
+  const warnings: string[] = [];
+  for (const chain of ruleset.flatMap((o) => (o.chain ? [o.chain] : []))) {
+    if (!chain.hook || !hooks.has(chain.hook) || chain.table === own) continue;
+    if (!['ip', 'ip6', 'inet'].includes(chain.family) || (chain.family !== 'inet' && chain.table === 'filter')) continue;
+    const mine = rules.filter((r) => r.family === chain.family && r.table === chain.table && r.chain === chain.name);
+    const refuses = chain.policy === 'drop' || (mine.length > 0 && refusesAll(mine[mine.length - 1]!));
+    if (!refuses || mine.some((r) => namesBridge(r, cfg.name))) continue;
+    const what = chain.hook === 'input' ? "the guests' DHCP and DNS to dnsmasq" : "the guests' traffic to and from the outside";
+    const how = chain.policy === 'drop' ? 'has policy drop' : 'ends in a drop or reject';
+    warnings.push(
+      `nftables chain ${chain.family} ${chain.table} ${chain.name} (hook ${chain.hook}) ${how} and makes no exception for ${cfg.name}: ` +
+        `it refuses ${what} whatever brmgr accepts; accept iifname "${cfg.name}"${chain.hook === 'forward' ? ` and oifname "${cfg.name}"` : ''} there ` +
+        `(firewalld: firewall-cmd --zone=trusted --add-interface=${cfg.name})`,
+    );
+  }
+  return warnings;
+}
