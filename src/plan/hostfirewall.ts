@@ -26,23 +26,30 @@ function refusesAll(rule: NftRule): boolean {
   return kinds.some((k) => FINAL.has(k)) && kinds.every((k) => FINAL.has(k) || HARMLESS.has(k));
 }
 
-/** A rule that names the bridge as its input or output interface (an exception made for it). */
+/**
+ * A rule that names the bridge (or a wildcard such as "brmgr*" covering it) as
+ * its input or output interface: an exception made for it.
+ */
 function namesBridge(rule: NftRule, bridge: string): boolean {
+  const covers = (v: unknown) => v === bridge || (typeof v === 'string' && v.endsWith('*') && bridge.startsWith(v.slice(0, -1)));
   return rule.expr.some((e) => {
-    const m = e.match as { left?: { meta?: { key?: string } }; right?: unknown } | undefined;
+    const m = e.match as { op?: string; left?: { meta?: { key?: string } }; right?: unknown } | undefined;
     const key = m?.left?.meta?.key;
+    if (m?.op === '!=') return false;
     if (key !== 'iifname' && key !== 'oifname' && key !== 'iif' && key !== 'oif') return false;
     const right = m!.right as unknown;
     const values = typeof right === 'object' && right !== null && 'set' in right ? (right as { set: unknown[] }).set : [right];
-    return values.includes(bridge);
+    return values.some(covers);
   });
 }
 
 /**
  * Another nftables table whose input or forward chain drops what it does not
  * accept. A drop there is final whatever brmgr's own table accepts, so guests
- * would get no lease, no DNS or no way out. Tables `ip filter`/`ip6 filter`
- * are iptables' (brmgr adds its rules there itself) and are not looked at.
+ * would get no lease, no DNS or no way out. A rule anywhere in that table
+ * naming the bridge counts as an exception: firewalld, for one, dispatches to
+ * its zones from other chains. Tables `ip filter`/`ip6 filter` are iptables'
+ * (brmgr adds its rules there itself) and are not looked at.
  */
 export function hostFirewallWarnings(cfg: BridgeConfig, ruleset: NftObject[], serves: boolean): string[] {
   const hooks = new Set<string>();
@@ -54,9 +61,10 @@ export function hostFirewallWarnings(cfg: BridgeConfig, ruleset: NftObject[], se
   for (const chain of ruleset.flatMap((o) => (o.chain ? [o.chain] : []))) {
     if (!chain.hook || !hooks.has(chain.hook) || chain.table === own) continue;
     if (!['ip', 'ip6', 'inet'].includes(chain.family) || (chain.family !== 'inet' && chain.table === 'filter')) continue;
-    const mine = rules.filter((r) => r.family === chain.family && r.table === chain.table && r.chain === chain.name);
+    const table = rules.filter((r) => r.family === chain.family && r.table === chain.table);
+    const mine = table.filter((r) => r.chain === chain.name);
     const refuses = chain.policy === 'drop' || (mine.length > 0 && refusesAll(mine[mine.length - 1]!));
-    if (!refuses || mine.some((r) => namesBridge(r, cfg.name))) continue;
+    if (!refuses || table.some((r) => namesBridge(r, cfg.name))) continue;
     const what = chain.hook === 'input' ? "the guests' DHCP and DNS to dnsmasq" : "the guests' traffic to and from the outside";
     const how = chain.policy === 'drop' ? 'has policy drop' : 'ends in a drop or reject';
     warnings.push(

@@ -24,11 +24,23 @@ t.test('a chain that ends in a reject (firewalld style) counts as dropping', asy
     rule('firewalld', 'filter_INPUT', [{ counter: null }, { reject: { type: 'icmpx', expr: 'admin-prohibited' } }]),
   ];
   t.match(hostFirewallWarnings(cfg(), ruleset, true), [/filter_INPUT \(hook input\) ends in a drop or reject/]);
+
+  // firewall-cmd --zone=trusted --add-interface=brmgr0: the exception sits in the zone dispatch chain
+  const trusted = [
+    ...ruleset,
+    chain('firewalld', 'filter_INPUT_ZONES', '', ''),
+    rule('firewalld', 'filter_INPUT_ZONES', [iifname('brmgr0'), { goto: { target: 'filter_IN_trusted' } }]),
+  ];
+  t.same(hostFirewallWarnings(cfg(), trusted, true), [], 'the bridge in the trusted zone: no warning');
 });
 
 t.test('no warning where the chain accepts the bridge, accepts everything, or is not in the way', async (t) => {
   t.same(hostFirewallWarnings(cfg(), [chain('hostfw', 'input', 'input', 'drop'), rule('hostfw', 'input', [iifname('brmgr0'), accept])], true), [], 'an exception for the bridge');
   t.same(hostFirewallWarnings(cfg(), [chain('hostfw', 'input', 'input', 'drop'), rule('hostfw', 'input', [iifname({ set: ['lo', 'brmgr0'] }), accept])], true), [], 'the bridge in a set');
+  t.same(hostFirewallWarnings(cfg(), [chain('hostfw', 'input', 'input', 'drop'), rule('hostfw', 'input', [iifname('brmgr*'), accept])], true), [], 'a wildcard covering the bridge');
+  t.equal(hostFirewallWarnings(cfg(), [chain('hostfw', 'input', 'input', 'drop'), rule('hostfw', 'input', [iifname('virbr*'), accept])], true).length, 1, 'a wildcard for others');
+  const notBridge = { match: { op: '!=', left: { meta: { key: 'iifname' } }, right: 'brmgr0' } };
+  t.equal(hostFirewallWarnings(cfg(), [chain('hostfw', 'input', 'input', 'drop'), rule('hostfw', 'input', [notBridge, accept])], true).length, 1, 'iifname != the bridge is no exception');
   t.same(hostFirewallWarnings(cfg(), [chain('hostfw', 'input', 'input', 'accept'), rule('hostfw', 'input', [iifname('eth0'), { drop: null }])], true), [], 'a drop that is not final');
   t.same(hostFirewallWarnings(cfg(), [chain('filter', 'INPUT', 'input', 'drop', 'ip')], true), [], "iptables' own ip filter table (brmgr adds its rules there)");
   t.same(hostFirewallWarnings(cfg(), [chain('brmgr-brmgr0', 'input', 'input', 'drop')], true), [], "brmgr's own table");
