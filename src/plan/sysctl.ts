@@ -8,16 +8,22 @@ export type Sysctl = [key: string, value: string];
  * `acceptRa` holds each other link's net/ipv6/conf/LINK/accept_ra: links that
  * take their default route from router advertisements (1) must move to 2
  * before IPv6 forwarding is on, or the kernel ignores RAs and the host loses
- * that route.
+ * that route. `kernelIpv6` is false where the kernel runs without IPv6.
  */
-export function desiredSysctls(cfg: BridgeConfig, acceptRa: Record<string, string>): Sysctl[] {
+export function desiredSysctls(cfg: BridgeConfig, acceptRa: Record<string, string>, kernelIpv6 = true): Sysctl[] {
   // port forwards are routed into the guest whatever the mode
   const forwarding = cfg.mode === 'nat' || cfg.mode === 'routed' || cfg.forwards.length > 0;
   const out: Sysctl[] = [];
   if (forwarding) out.push(['net/ipv4/ip_forward', '1']);
+  if (kernelIpv6 && cfg.mode !== 'bridged') {
+    // Guests must not configure the host: a router advertisement sent onto the
+    // bridge would otherwise give the host a default route (and an address)
+    // through that guest. A bridged bridge is the host's LAN link and keeps them.
+    out.push([`net/ipv6/conf/${cfg.name}/accept_ra`, '0'], [`net/ipv6/conf/${cfg.name}/autoconf`, '0']);
+  }
   if (cfg.ipv6) {
-    // the bridge's own address usable at once, and never autoconfigured from guests' RAs
-    out.push([`net/ipv6/conf/${cfg.name}/accept_dad`, '0'], [`net/ipv6/conf/${cfg.name}/autoconf`, '0']);
+    // the bridge's own address usable at once
+    out.push([`net/ipv6/conf/${cfg.name}/accept_dad`, '0']);
     if (forwarding) {
       for (const [link, value] of Object.entries(acceptRa).sort()) {
         if (value === '1' && link !== cfg.name && link !== 'lo' && link !== 'all' && link !== 'default') {

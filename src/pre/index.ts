@@ -19,7 +19,7 @@ import { applyIpBatch, observe } from '../system/observe.js';
 import { missingTools } from '../system/tools.js';
 import { dnsmasqFiles, servesAnything } from '../dnsmasq/render.js';
 import { ensureRunDir, readState, writeState, type State } from '../system/state.js';
-import { readAcceptRa, readSysctl, writeSysctl } from '../system/sysctl.js';
+import { kernelHasIpv6, readAcceptRa, readSysctl, writeSysctl } from '../system/sysctl.js';
 
 export interface Options {
   env?: NodeJS.ProcessEnv;
@@ -101,7 +101,7 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
     for (const a of change.added) log.info(`added address ${a}`);
 
     const sysctls = { ...previous?.sysctls };
-    for (const [key, value] of desiredSysctls(cfg, cfg.ipv6 ? readAcceptRa() : {})) {
+    for (const [key, value] of desiredSysctls(cfg, cfg.ipv6 ? readAcceptRa() : {}, kernelHasIpv6())) {
       const before = readSysctl(key);
       if (before === undefined) throw new Error(`sysctl ${key.replaceAll('/', '.')} does not exist (is IPv6 disabled?)`);
       if (before === value) continue;

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 
 const file = (key: string) => `/proc/sys/${key}`;
 
@@ -32,4 +32,9 @@ export function readAcceptRa(): Record<string, string> {
     if (v !== undefined) out[link] = v;
   }
   return out;
+}
+
+/** Whether the kernel runs with IPv6 (not booted with ipv6.disable=1). */
+export function kernelHasIpv6(): boolean {
+  return existsSync('/proc/sys/net/ipv6');
 }

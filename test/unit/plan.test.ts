@@ -17,7 +17,7 @@ import {
 } from '../../src/plan/iptables.js';
 import { GROUPS, desiredLink, diffLink, stableMac, type DesiredLink } from '../../src/plan/link.js';
 import { nftTable, renderNftables } from '../../src/plan/nftables.js';
-import { desiredSysctls, isBridgeSysctl } from '../../src/plan/sysctl.js';
+import { desiredSysctls, isBridgeSysctl, type Sysctl } from '../../src/plan/sysctl.js';
 import type { Observed, ObservedAddr, ObservedLink } from '../../src/system/observe.js';
 
 const cfg = (text: string, bridge = 'brmgr0'): BridgeConfig => parseConfig(text, `/etc/brmgr/${bridge}.conf`, bridge);
@@ -205,17 +205,20 @@ t.test('diffLink: the undo lines are the exact inverse, in reverse order', async
 // ---------------------------------------------------------------- sysctls
 
 t.test('desiredSysctls', async (t) => {
-  t.strictSame(desiredSysctls(cfg(''), {}), [['net/ipv4/ip_forward', '1']], 'nat, IPv4 only');
-  t.strictSame(desiredSysctls(cfg('[bridge]\nmode = routed\n'), {}), [['net/ipv4/ip_forward', '1']], 'routed');
-  t.strictSame(desiredSysctls(cfg('[bridge]\nmode = isolated\n'), { eth0: '1' }), [], 'isolated: nothing');
+  const quiet: Sysctl[] = [['net/ipv6/conf/brmgr0/accept_ra', '0'], ['net/ipv6/conf/brmgr0/autoconf', '0']];
+  t.strictSame(desiredSysctls(cfg(''), {}), [['net/ipv4/ip_forward', '1'], ...quiet], 'nat, IPv4 only: the bridge still ignores guests\' RAs');
+  t.strictSame(desiredSysctls(cfg(''), {}, false), [['net/ipv4/ip_forward', '1']], 'a kernel without IPv6: no IPv6 settings');
+  t.strictSame(desiredSysctls(cfg('[bridge]\nmode = routed\n'), {}), [['net/ipv4/ip_forward', '1'], ...quiet], 'routed');
+  t.strictSame(desiredSysctls(cfg('[bridge]\nmode = isolated\n'), { eth0: '1' }), quiet, 'isolated: no forwarding');
+  t.strictSame(desiredSysctls(cfg('[bridge]\nmode = bridged\nuplink = eth0\n'), { eth0: '1' }), [], 'bridged: the host\'s LAN link keeps its RAs');
 
   const acceptRa = { wlan0: '1', eth0: '1', eth1: '0', eth2: '2', lo: '1', all: '1', default: '1', brmgr0: '1' };
   const v6 = cfg('[ipv6]\naddress = fd42:0:1::1/64\n');
   const got = desiredSysctls(v6, acceptRa);
   t.strictSame(got, [
     ['net/ipv4/ip_forward', '1'],
+    ...quiet,
     ['net/ipv6/conf/brmgr0/accept_dad', '0'],
-    ['net/ipv6/conf/brmgr0/autoconf', '0'],
     ['net/ipv6/conf/eth0/accept_ra', '2'],
     ['net/ipv6/conf/wlan0/accept_ra', '2'],
     ['net/ipv6/conf/all/forwarding', '1'],
@@ -225,14 +228,7 @@ t.test('desiredSysctls', async (t) => {
   for (const k of keys.filter((k) => k.endsWith('/accept_ra'))) t.ok(keys.indexOf(k) < forwarding, `${k} before all/forwarding`);
 
   const isolated6 = desiredSysctls(cfg('[bridge]\nmode = isolated\n[ipv6]\naddress = fd42:0:1::1/64\n'), acceptRa);
-  t.strictSame(
-    isolated6,
-    [
-      ['net/ipv6/conf/brmgr0/accept_dad', '0'],
-      ['net/ipv6/conf/brmgr0/autoconf', '0'],
-    ],
-    'isolated with IPv6: no forwarding, no accept_ra changes',
-  );
+  t.strictSame(isolated6, [...quiet, ['net/ipv6/conf/brmgr0/accept_dad', '0']], 'isolated with IPv6: no forwarding, no accept_ra changes elsewhere');
 
   t.ok(isBridgeSysctl('net/ipv6/conf/brmgr0/autoconf', 'brmgr0'));
   t.notOk(isBridgeSysctl('net/ipv6/conf/brmgr0x/autoconf', 'brmgr0'), 'a longer name is another link');
