@@ -18,8 +18,14 @@ export function desiredSysctls(cfg: BridgeConfig, acceptRa: Record<string, strin
   if (kernelIpv6 && cfg.mode !== 'bridged') {
     // Guests must not configure the host: a router advertisement sent onto the
     // bridge would otherwise give the host a default route (and an address)
-    // through that guest. A bridged bridge is the host's LAN link and keeps them.
-    out.push([`net/ipv6/conf/${cfg.name}/accept_ra`, '0'], [`net/ipv6/conf/${cfg.name}/autoconf`, '0']);
+    // through that guest. Without [ipv6] the bridge has no IPv6 at all, not even
+    // a link-local address guests could reach the host on. A bridged bridge is
+    // the host's LAN link and keeps all of that.
+    out.push(
+      [`net/ipv6/conf/${cfg.name}/disable_ipv6`, cfg.ipv6 ? '0' : '1'],
+      [`net/ipv6/conf/${cfg.name}/accept_ra`, '0'],
+      [`net/ipv6/conf/${cfg.name}/autoconf`, '0'],
+    );
   }
   if (cfg.ipv6) {
     // the bridge's own address usable at once

@@ -91,6 +91,20 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
       if (!cfg.mac) want = { ...want, mac: uplink.address };
       if (uplink.master !== bridge) move = moveUplink(bridge, uplink.ifname, observed);
     }
+    /** Writes a kernel setting, remembering the value it had before for post and rollback. */
+    const sysctls = { ...previous?.sysctls };
+    const setSysctl = (key: string, value: string) => {
+      const before = readSysctl(key);
+      if (before === undefined) throw new Error(`sysctl ${key.replaceAll('/', '.')} does not exist (is IPv6 disabled?)`);
+      if (before === value) return;
+      writeSysctl(key, value);
+      undo.push(() => writeSysctl(key, before));
+      sysctls[key] ??= before;
+      log.info(`set ${key.replaceAll('/', '.')}=${value}`);
+    };
+    // a bridge that ran without [ipv6] has IPv6 disabled: re-enable it before its IPv6 address is added
+    if (cfg.ipv6 && observed.links.some((l) => l.ifname === bridge)) setSysctl(`net/ipv6/conf/${bridge}/disable_ipv6`, '0');
+
     const change = diffLink(want, observed, previous?.addresses ?? []);
     // one ip process: the host is without its LAN address only between two of its lines
     await applyIpBatch(run, [...change.batch, ...(move?.batch ?? [])]);
@@ -100,16 +114,7 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
     for (const a of change.removed) log.info(`removed address ${a}`);
     for (const a of change.added) log.info(`added address ${a}`);
 
-    const sysctls = { ...previous?.sysctls };
-    for (const [key, value] of desiredSysctls(cfg, cfg.ipv6 ? readAcceptRa() : {}, kernelHasIpv6())) {
-      const before = readSysctl(key);
-      if (before === undefined) throw new Error(`sysctl ${key.replaceAll('/', '.')} does not exist (is IPv6 disabled?)`);
-      if (before === value) continue;
-      writeSysctl(key, value);
-      undo.push(() => writeSysctl(key, before));
-      sysctls[key] ??= before;
-      log.info(`set ${key.replaceAll('/', '.')}=${value}`);
-    }
+    for (const [key, value] of desiredSysctls(cfg, cfg.ipv6 ? readAcceptRa() : {}, kernelHasIpv6())) setSysctl(key, value);
 
     const fw = await applyFirewall(run, cfg, previous?.firewall);
     undo.push(fw.undo);

@@ -85,3 +85,30 @@ for (const backend of why ? [] : BACKENDS) {
     t.same(await snapshot(host), before, 'post leaves the namespace as before pre');
   });
 }
+
+t.test('without [ipv6] the bridge has no IPv6; adding and removing [ipv6] converges', { skip: why }, async (t) => {
+  const lab = Lab.create(t);
+  const topo = await topology(lab);
+  const { host, guest, bridge, guestIf, brmgr } = topo;
+  const ipv6Of = async () => (await addresses(host)).filter((a) => a.ifname === bridge && a.family === 'inet6').map((a) => a.local);
+
+  brmgr.config(conf());
+  t.equal((await brmgr.pre()).exitCode, 0, 'pre, IPv4 only');
+  await topo.attach();
+  t.equal(await sysctl(host, `net.ipv6.conf.${bridge}.disable_ipv6`), '1', 'IPv6 is disabled on the bridge');
+  t.same(await ipv6Of(), [], 'not even a link-local address guests could reach the host on');
+
+  brmgr.config(conf({ extra: '[ipv6]\naddress = fd42:0:1::1/64\n' }));
+  const up6 = await brmgr.pre();
+  t.equal(up6.exitCode, 0, 'pre with [ipv6] added', { output: up6.output });
+  t.equal(await sysctl(host, `net.ipv6.conf.${bridge}.disable_ipv6`), '0', 'IPv6 is enabled again');
+  t.ok((await ipv6Of()).includes('fd42:0:1::1'), 'the bridge has its IPv6 address');
+  await ip(guest, '-6', 'address', 'add', 'fd42:0:1::50/64', 'dev', guestIf, 'nodad');
+  const ping6 = await exec(guest, 'ping', ['-6', '-n', '-c', '1', '-w', '3', 'fd42:0:1::1']);
+  t.equal(ping6.exitCode, 0, 'a guest reaches it', { output: ping6.stdout + ping6.stderr });
+
+  brmgr.config(conf());
+  t.equal((await brmgr.pre()).exitCode, 0, 'pre with [ipv6] removed');
+  t.same(await ipv6Of(), [], 'no IPv6 on the bridge again');
+  t.equal((await brmgr.post('--force')).exitCode, 0, 'post');
+});

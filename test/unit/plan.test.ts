@@ -205,8 +205,10 @@ t.test('diffLink: the undo lines are the exact inverse, in reverse order', async
 // ---------------------------------------------------------------- sysctls
 
 t.test('desiredSysctls', async (t) => {
-  const quiet: Sysctl[] = [['net/ipv6/conf/brmgr0/accept_ra', '0'], ['net/ipv6/conf/brmgr0/autoconf', '0']];
-  t.strictSame(desiredSysctls(cfg(''), {}), [['net/ipv4/ip_forward', '1'], ...quiet], 'nat, IPv4 only: the bridge still ignores guests\' RAs');
+  const noRa: Sysctl[] = [['net/ipv6/conf/brmgr0/accept_ra', '0'], ['net/ipv6/conf/brmgr0/autoconf', '0']];
+  const quiet: Sysctl[] = [['net/ipv6/conf/brmgr0/disable_ipv6', '1'], ...noRa];
+  const with6: Sysctl[] = [['net/ipv6/conf/brmgr0/disable_ipv6', '0'], ...noRa];
+  t.strictSame(desiredSysctls(cfg(''), {}), [['net/ipv4/ip_forward', '1'], ...quiet], 'nat, IPv4 only: no IPv6 on the bridge, and it ignores guests\' RAs');
   t.strictSame(desiredSysctls(cfg(''), {}, false), [['net/ipv4/ip_forward', '1']], 'a kernel without IPv6: no IPv6 settings');
   t.strictSame(desiredSysctls(cfg('[bridge]\nmode = routed\n'), {}), [['net/ipv4/ip_forward', '1'], ...quiet], 'routed');
   t.strictSame(desiredSysctls(cfg('[bridge]\nmode = isolated\n'), { eth0: '1' }), quiet, 'isolated: no forwarding');
@@ -217,7 +219,7 @@ t.test('desiredSysctls', async (t) => {
   const got = desiredSysctls(v6, acceptRa);
   t.strictSame(got, [
     ['net/ipv4/ip_forward', '1'],
-    ...quiet,
+    ...with6,
     ['net/ipv6/conf/brmgr0/accept_dad', '0'],
     ['net/ipv6/conf/eth0/accept_ra', '2'],
     ['net/ipv6/conf/wlan0/accept_ra', '2'],
@@ -228,7 +230,7 @@ t.test('desiredSysctls', async (t) => {
   for (const k of keys.filter((k) => k.endsWith('/accept_ra'))) t.ok(keys.indexOf(k) < forwarding, `${k} before all/forwarding`);
 
   const isolated6 = desiredSysctls(cfg('[bridge]\nmode = isolated\n[ipv6]\naddress = fd42:0:1::1/64\n'), acceptRa);
-  t.strictSame(isolated6, [...quiet, ['net/ipv6/conf/brmgr0/accept_dad', '0']], 'isolated with IPv6: no forwarding, no accept_ra changes elsewhere');
+  t.strictSame(isolated6, [...with6, ['net/ipv6/conf/brmgr0/accept_dad', '0']], 'isolated with IPv6: no forwarding, no accept_ra changes elsewhere');
 
   t.ok(isBridgeSysctl('net/ipv6/conf/brmgr0/autoconf', 'brmgr0'));
   t.notOk(isBridgeSysctl('net/ipv6/conf/brmgr0x/autoconf', 'brmgr0'), 'a longer name is another link');
