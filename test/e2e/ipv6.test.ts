@@ -2,6 +2,7 @@
  * IPv6 on the bridge: the address usable at once, the bridge's own
  * autoconfiguration off, and a host that learns its default route from
  * router advertisements keeps it when brmgr turns IPv6 forwarding on.
+ * Without [ipv6] the bridge has no IPv6 at all, and [ipv6] can come and go.
  */
 import t from 'tap';
 import { join } from 'node:path';
