@@ -10,7 +10,7 @@ import type { BridgeConfig } from '../config/types.js';
 import { ConfigError, formatProblem } from '../config/validate.js';
 import { dnsmasqFiles, renderDhcpHosts, renderDnsmasqConf, renderHosts, servesAnything } from '../dnsmasq/render.js';
 import { parseDnsmasqLine } from '../dnsmasq/log.js';
-import { dnsmasqAccount, type Account } from '../dnsmasq/user.js';
+import { closedAncestor, dnsmasqAccount, type Account } from '../dnsmasq/user.js';
 import type { Logger } from '../log.js';
 import { paths, type Paths } from '../paths.js';
 import { pre } from '../pre/index.js';
@@ -111,6 +111,13 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
   const account = dnsmasqAccount();
   chownSync(p.runDir, 0, account.gid);
   chmodSync(p.runDir, 0o750);
+  const closed = closedAncestor(p.runDir, account);
+  if (closed) {
+    log.warn(
+      `dnsmasq runs as ${account.user} and cannot pass through ${closed} to ${p.runDir}: ` +
+        `static hosts and [host.*] names will not resolve; make ${closed} searchable (chmod o+x) or choose another BRMGR_RUN_DIR`,
+    );
+  }
   const release = await acquireLock(join(p.runDir, 'supervisor.pid'), 0).catch((err: Error) => {
     throw new Error(`brmgr run ${bridge} is already running: ${err.message}`);
   });

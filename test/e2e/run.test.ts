@@ -92,6 +92,7 @@ for (const _ of why ? [] : [1]) {
     t.equal(await dig(top.guest, '10.0.1.1', 'guest1.lab.test'), ip1, 'guest1.lab.test resolves to its lease');
     t.equal(await dig(top.guest, '10.0.1.1', 'web.lab.test'), '10.0.1.10', 'a static host resolves before it ever leased');
     t.ok(events.some((e) => e.event === 'ack' && e.mac === '52:54:00:aa:00:01' && e.ip === ip1 && e.hostname === 'guest1'), 'the DHCPACK is logged with mac, ip and hostname');
+    t.notOk(events.some((e) => String(e.msg).includes('cannot pass through')), 'no warning about the run dir: dnsmasq can reach it');
 
     // the static MAC gets its fixed address
     const web = await dhcpGuest(top, STATIC_MAC);
@@ -151,6 +152,18 @@ for (const _ of why ? [] : [1]) {
     const result = await proc;
     t.equal(result.exitCode, 0, 'brmgr run exits 0 on SIGTERM');
     t.equal(await running(top), '', 'no dnsmasq left running');
+  });
+
+  t.test('a run dir dnsmasq cannot reach without root is named in a warning', async (t) => {
+    const lab = Lab.create(t); // its folder stays 0700, owned by root
+    const top = await topology(lab);
+    top.brmgr.config(config());
+    const proc = top.brmgr.run();
+    const events = follow(proc);
+    await serving(top, proc, events);
+    const warning = events.find((e) => String(e.msg).includes('cannot pass through'));
+    t.match(warning?.msg, new RegExp(`cannot pass through ${lab.dir} to ${top.brmgr.runDir}.*static hosts and \\[host\\.\\*\\] names will not resolve`), 'the warning names the folder and the consequence');
+    t.not(await dig(top.guest, '10.0.1.1', 'web.lab.test'), '10.0.1.10', 'and indeed the static host does not resolve');
   });
 
   t.test('a supervisor killed with -9 is replaced cleanly; a second supervisor is refused', async (t) => {

@@ -1,8 +1,12 @@
 import t from 'tap';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseConfig } from '../../src/config/validate.js';
 import { parseDnsmasqLine } from '../../src/dnsmasq/log.js';
 import { findLease, parseLeases } from '../../src/dnsmasq/leases.js';
 import { renderDhcpHosts, renderDnsmasqConf, renderHosts } from '../../src/dnsmasq/render.js';
+import { closedAncestor } from '../../src/dnsmasq/user.js';
 import { paths } from '../../src/paths.js';
 
 const env = { BRMGR_RUN_DIR: '/run/brmgr', BRMGR_STATE_DIR: '/var/lib/misc' };
@@ -118,4 +122,23 @@ duid 00:01:00:01:2c:3e:4f:50:52:54:00:00:00:01
   t.equal(findLease(leases, 'GUEST1')?.ip, '10.0.1.42', 'hostname, any case; the IPv4 lease first');
   t.equal(findLease(leases.slice(2), 'guest1')?.ip, 'fd42:0:1::1234', 'a DHCPv6 lease by hostname');
   t.equal(findLease(leases, '52:54:00:00:00:99'), undefined);
+});
+
+t.test('closedAncestor: a folder above the run dir that dnsmasq, without root, cannot pass through', async (t) => {
+  const nobody = { uid: 65534, gid: 65534 };
+  const top = mkdtempSync(join(tmpdir(), 'brmgr-unit-'));
+  t.teardown(() => rmSync(top, { recursive: true, force: true }));
+  const runDir = join(top, 'run', 'brmgr0');
+  mkdirSync(runDir, { recursive: true });
+  chmodSync(join(top, 'run'), 0o755);
+
+  chmodSync(top, 0o700);
+  t.equal(closedAncestor(runDir, nobody), top, 'a 0700 folder owned by root is closed to nobody');
+  chmodSync(top, 0o750);
+  chownSync(top, 0, nobody.gid);
+  t.equal(closedAncestor(runDir, nobody), undefined, "0750 with dnsmasq's group: open");
+  chownSync(top, 0, 0);
+  t.equal(closedAncestor(runDir, nobody), top, '0750 with another group: closed');
+  chmodSync(top, 0o711);
+  t.equal(closedAncestor(runDir, nobody), undefined, 'search permission for others is enough');
 });
