@@ -7,7 +7,7 @@ import t from 'tap';
 import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
-import { exec, Lab, must, nftRuleset, topology, waitFor, type Topology } from '../helpers/netns.js';
+import { exec, Lab, must, nftRuleset, ping, topology, waitFor, type Topology } from '../helpers/netns.js';
 import { follow, skipReason } from '../helpers/e2e.js';
 
 const why = skipReason();
@@ -116,6 +116,11 @@ for (const _ of why ? [] : [1]) {
     // nothing answers DHCP or DNS from the outside namespace
     t.notMatch(await dig(top.outside, '192.0.2.1', 'web.lab.test'), /^\d+\.\d+\.\d+\.\d+$/m, 'no DNS answer on the uplink address');
     t.equal(await udhcpc(top.outside, top.outsideIf, 'intruder', ['-t', '2']), undefined, 'no DHCP answer on the uplink');
+    // nor on the bridge's own address when the query arrives through another interface
+    await must(top.outside, 'ip', ['route', 'add', '10.0.1.0/24', 'via', '192.0.2.1']);
+    t.ok(await ping(top.outside, '10.0.1.1'), 'outside reaches the bridge address');
+    t.notMatch(await dig(top.outside, '10.0.1.1', 'web.lab.test'), /^\d+\.\d+\.\d+\.\d+$/m, 'no DNS answer on the bridge address to a query from the uplink');
+    await must(top.outside, 'ip', ['route', 'del', '10.0.1.0/24']);
 
     // an IPv6 guest configures an address from router advertisements
     await waitFor('SLAAC address', async () => (await exec(g1.ns, 'ip', ['-6', 'addr', 'show', 'dev', g1.ifname, 'scope', 'global'])).stdout.includes('fd42:0:1:'), 15_000);

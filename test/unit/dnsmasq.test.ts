@@ -19,7 +19,7 @@ t.test('the default config serves only the bridge, hermetically', async (t) => {
   for (const l of [
     'interface=br0',
     'except-interface=lo',
-    'bind-interfaces',
+    'bind-dynamic',
     'no-hosts',
     'user=dnsmasq',
     'group=nogroup',
@@ -33,7 +33,7 @@ t.test('the default config serves only the bridge, hermetically', async (t) => {
   ]) {
     t.ok(lines.includes(l), l);
   }
-  t.notOk(lines.some((l) => l.startsWith('listen-address=0.0.0.0') || l === 'bind-dynamic'), 'never the wildcard');
+  t.notOk(lines.some((l) => l.startsWith('listen-address=0.0.0.0') || l === 'bind-interfaces'), 'never the wildcard, nor answers to queries from other interfaces');
   t.notOk(lines.includes('no-resolv'), "forwards to the host's resolvers by default");
 });
 
