@@ -323,6 +323,8 @@ function ipv6Section(r: Reader): BridgeConfig['ipv6'] {
   return { ...cidr, network: net, ra, dhcp, nat };
 }
 
+const DHCP_HOST_KEYWORD = /^(\d+[smhdw]?|infinite|ignore)$/i;
+
 function hostSections(r: Reader, cfg: { ipv4: BridgeConfig['ipv4'] }, names: string[]): StaticHost[] {
   const hosts: StaticHost[] = [];
   const seenIp = new Map<string, string>();
@@ -333,6 +335,11 @@ function hostSections(r: Reader, cfg: { ipv4: BridgeConfig['ipv4'] }, names: str
     const line = r.sectionLine(s);
     if (!LABEL.test(name)) {
       r.fail({ line, section: s, key: 'name' }, `'${name}' is not a valid host name (letters, digits, '-')`);
+      continue;
+    }
+    if (DHCP_HOST_KEYWORD.test(name)) {
+      // dnsmasq's dhcp-host reads these as a lease time or a keyword, never as a name
+      r.fail({ line, section: s, key: 'name' }, `'${name}' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), not a name; choose another`);
       continue;
     }
     const same = seenName.get(name.toLowerCase());

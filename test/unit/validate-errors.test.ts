@@ -331,6 +331,26 @@ const cases: Case[] = [
     errors: [`${F}:1: [host.web_1] name: 'web_1' is not a valid host name (letters, digits, '-')`],
   },
   {
+    name: 'static host named like a dnsmasq keyword',
+    text: '[host.ignore]\nmac = 52:54:00:00:00:10\nip = 10.0.1.10\n',
+    errors: [`${F}:1: [host.ignore] name: 'ignore' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), not a name; choose another`],
+  },
+  {
+    name: 'static host named like a dnsmasq keyword (any case)',
+    text: '[host.Infinite]\nmac = 52:54:00:00:00:10\nip = 10.0.1.10\n',
+    errors: [`${F}:1: [host.Infinite] name: 'Infinite' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), not a name; choose another`],
+  },
+  {
+    name: 'static host named like a dnsmasq lease time',
+    text: '[host.5m]\nmac = 52:54:00:00:00:10\nip = 10.0.1.10\n',
+    errors: [`${F}:1: [host.5m] name: '5m' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), not a name; choose another`],
+  },
+  {
+    name: 'static host named like a dnsmasq lease time (digits only)',
+    text: '[host.42]\nmac = 52:54:00:00:00:10\nip = 10.0.1.10\n',
+    errors: [`${F}:1: [host.42] name: '42' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), not a name; choose another`],
+  },
+  {
     name: 'static host names differing only in case',
     text: '[host.Web]\nmac = 52:54:00:00:00:10\nip = 10.0.1.10\n[host.web]\nmac = 52:54:00:00:00:11\nip = 10.0.1.11\n',
     errors: [`${F}:4: [host.web] name: same name as [host.Web] on line 1 (names are not case-sensitive)`],
