@@ -61,6 +61,8 @@ function filterChains(cfg: BridgeConfig, family: Family, forwardChain: string): 
   if (family === 4) {
     for (const f of cfg.forwards) {
       forward.push(`-d ${f.toIp}/32 -o ${br} -p ${f.proto} -m ${f.proto} --dport ${ports(f.toPorts)} -m conntrack --ctstate DNAT -j ACCEPT`);
+      // and the guest's replies, whichever interface the client came in by (isolated has no other way out)
+      forward.push(`-s ${f.toIp}/32 -i ${br} -p ${f.proto} -m ${f.proto} --sport ${ports(f.toPorts)} -m conntrack --ctstate DNAT --ctdir REPLY -j ACCEPT`);
     }
   }
   if (cfg.mode === 'nat') {

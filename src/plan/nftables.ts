@@ -70,7 +70,11 @@ export function renderNftables(cfg: BridgeConfig): string {
     ...(refused.length
       ? [`iifname ${br} oifgroup ${groups} reject with icmpx admin-prohibited`, `oifname ${br} iifgroup ${groups} reject with icmpx admin-prohibited`]
       : []),
-    ...cfg.forwards.map((f) => `oifname ${br} ip daddr ${f.toIp} ${f.proto} dport ${ports(f.toPorts)} ct status dnat accept`),
+    ...cfg.forwards.flatMap((f) => [
+      `oifname ${br} ip daddr ${f.toIp} ${f.proto} dport ${ports(f.toPorts)} ct status dnat accept`,
+      // and the guest's replies, whichever interface the client came in by (isolated has no other way out)
+      `iifname ${br} ip saddr ${f.toIp} ${f.proto} sport ${ports(f.toPorts)} ct status dnat ct direction reply accept`,
+    ]),
     ...forwardingAllowed(cfg),
     // bridged: the bridge is the host's LAN interface, whose routing is the host's business
     ...(cfg.mode === 'bridged' ? [] : [`iifname ${br} reject with icmpx admin-prohibited`, `oifname ${br} reject with icmpx admin-prohibited`]),

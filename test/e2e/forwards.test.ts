@@ -2,7 +2,8 @@
  * Port forwards with real listeners in the guests: reached from outside, from
  * another guest through the host's address (hairpin), from the host itself;
  * ranges, UDP, a [host.*] target by name; the bridge address's DNS port stays
- * the host's; a changed config converges and after post nothing answers.
+ * the host's; a changed config converges and after post nothing answers; in
+ * isolated mode forwards answer while the guest itself reaches nothing.
  */
 import t from 'tap';
 import { BACKENDS, conf, exec, ip, Lab, listening, topology, waitFor, type Topology } from '../helpers/netns.js';
@@ -195,5 +196,32 @@ for (const backend of why ? [] : BACKENDS) {
       t.notOk((await call(ns, UPLINK, p, served)).ok, `after post nothing answers host:${p} (from ${ns === host ? 'the host' : 'outside'})`);
     }
     t.notOk((await udpCall(outside, UPLINK, 7000)).ok, 'nor udp 7000');
+  });
+}
+
+for (const backend of why ? [] : BACKENDS) {
+  t.test(`isolated: a forward answers outside, yet the guest still reaches nothing itself (${label(backend)})`, async (t) => {
+    const lab = Lab.create(t);
+    const topo = await topology(lab);
+    const { guest, outside, brmgr } = topo;
+    await tcpServer(lab, guest, 80);
+    await udpServer(lab, guest, 7001);
+    await tcpServer(lab, outside, 7777);
+
+    brmgr.config(conf({ firewall: backend, mode: 'isolated', extra: '[forward.web]\nport = 8080\nto = 10.0.1.50:80\n[forward.game]\nproto = udp\nport = 7000\nto = 10.0.1.50:7001\n' }));
+    await brmgr.up();
+    await topo.attach();
+
+    const r = await call(outside, UPLINK, 8080, '10.0.1.50:80');
+    t.ok(r.ok, 'outside → host:8080 is answered by the guest’s port 80', { output: r.output });
+    t.equal(r.peer, '192.0.2.2', 'the guest sees the outside caller');
+    const u = await udpCall(outside, UPLINK, 7000);
+    t.ok(u.ok, 'udp: outside → host:7000 is answered by the guest’s 7001', { output: u.output });
+    t.equal(u.from, `${UPLINK}:7000`, 'from the address and port outside sent to');
+
+    t.notOk((await call(guest, '192.0.2.2', 7777, '192.0.2.2:7777')).ok, 'the guest reaches nothing outside');
+    const fromPort = await exec(guest, 'busybox', ['nc', '-w', '3', '-p', '80', '192.0.2.2', '7777'], { input: 'hello\n', timeout: 10_000 });
+    t.notMatch(fromPort.stdout, /192\.0\.2\.2:7777/, 'nor from the forwarded port');
+    await brmgr.down('--force');
   });
 }
