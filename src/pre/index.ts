@@ -18,7 +18,7 @@ import { listeners } from '../system/listeners.js';
 import { applyIpBatch, observe } from '../system/observe.js';
 import { missingTools } from '../system/tools.js';
 import { dnsmasqFiles, servesAnything } from '../dnsmasq/render.js';
-import { ensureRunDir, readState, writeState, type State } from '../system/state.js';
+import { ensureRunDir, readState, removeState, writeState, type State } from '../system/state.js';
 import { kernelHasIpv6, readAcceptRa, readSysctl, writeSysctl } from '../system/sysctl.js';
 
 export interface Options {
@@ -106,6 +106,25 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
     if (cfg.ipv6 && observed.links.some((l) => l.ifname === bridge)) setSysctl(`net/ipv6/conf/${bridge}/disable_ipv6`, '0');
 
     const change = diffLink(want, observed, previous?.addresses ?? []);
+    const link = observed.links.find((l) => l.ifname === bridge);
+    const createdLink = change.created || (previous?.createdLink ?? false);
+    const original = previous?.original ?? (link && !createdLink ? attributesOf(link) : undefined);
+    const record = (firewall: State['firewall']) =>
+      writeState(p, {
+        version: 1,
+        bridge,
+        up: true,
+        createdLink,
+        ...(original && !createdLink ? { original } : {}),
+        addresses: [...new Set([...(previous?.addresses ?? []).filter((a) => !change.removed.includes(a)), ...change.added])],
+        ...(move || previous?.uplink ? { uplink: move?.moved ?? previous!.uplink! } : {}),
+        sysctls,
+        firewall,
+      });
+    // recorded before each step, so a pre killed midway (SIGKILL, power loss) leaves post what to remove
+    const firewallBefore = previous?.firewall ?? { backend: 'none', iptables: [] };
+    record(firewallBefore);
+    undo.push(() => (previous ? writeState(p, previous) : removeState(p)));
     // one ip process: the host is without its LAN address only between two of its lines
     await applyIpBatch(run, [...change.batch, ...(move?.batch ?? [])]);
     undo.push(() => run('ip', ['-force', '-batch', '-'], [...(move?.undo ?? []), ...change.undo].join('\n') + '\n').then(() => undefined));
@@ -115,26 +134,13 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
     for (const a of change.added) log.info(`added address ${a}`);
 
     for (const [key, value] of desiredSysctls(cfg, cfg.ipv6 ? readAcceptRa() : {}, kernelHasIpv6())) setSysctl(key, value);
+    record(firewallBefore);
 
     const fw = await applyFirewall(run, cfg, previous?.firewall);
     undo.push(fw.undo);
     log.info({ backend: fw.backend, iptables: fw.iptables }, `firewall: ${fw.backend}`);
 
-    const link = observed.links.find((l) => l.ifname === bridge);
-    const createdLink = change.created || (previous?.createdLink ?? false);
-    const original = previous?.original ?? (link && !createdLink ? attributesOf(link) : undefined);
-    const state: State = {
-      version: 1,
-      bridge,
-      up: true,
-      createdLink,
-      ...(original && !createdLink ? { original } : {}),
-      addresses: [...new Set([...(previous?.addresses ?? []).filter((a) => !change.removed.includes(a)), ...change.added])],
-      ...(move || previous?.uplink ? { uplink: move?.moved ?? previous!.uplink! } : {}),
-      sysctls,
-      firewall: { backend: fw.backend, iptables: fw.iptables, existed: fw.existed },
-    };
-    writeState(p, state);
+    record({ backend: fw.backend, iptables: fw.iptables, existed: fw.existed });
     log.info({ processes: run.count }, `${bridge} is up`);
     return cfg;
   } catch (err) {

@@ -142,6 +142,8 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     writeFileSync(statusFile, JSON.stringify({ pid: process.pid, dnsmasqPid: child?.pid, dnsmasqStarted: childStarted, restarts }) + '\n');
 
   const startDnsmasq = (): Promise<void> => {
+    // a stop that came while a reload was converging the bridge
+    if (stopping) return Promise.resolve();
     if (!servesAnything(cfg)) {
       log.info({ event: 'ready' }, 'nothing to serve (no DHCP, DNS or router advertisements): keeping the bridge up without dnsmasq');
       return Promise.resolve();
@@ -283,6 +285,14 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     });
   };
 
+  // a signal during startup (a service manager's stop or reload) waits for pre to finish:
+  // killed midway, pre would leave a half-converged bridge behind
+  let started = false;
+  let early: 'stop' | 'reload' | undefined;
+  const onStop = () => (started ? void shutdown(0) : (early = 'stop'));
+  const onReload = () => (started ? void reload('SIGHUP') : (early ??= 'reload'));
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, onStop);
+  process.on('SIGHUP', onReload);
   try {
     await stopStale(files.pid, files.conf, log);
     // pre may resolve `address = auto`
@@ -290,12 +300,18 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     current = render(cfg, p, account);
     writeFiles(current, p);
   } catch (err) {
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.off(sig, onStop);
+    process.off('SIGHUP', onReload);
     release();
     throw err;
   }
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void shutdown(0));
-  process.on('SIGHUP', () => reload('SIGHUP'));
+  started = true;
+  if (early === 'stop') {
+    await shutdown(0);
+    return done;
+  }
   await serial(() => startDnsmasq());
+  if (early === 'reload') void reload('SIGHUP');
   if (!stopping) {
     watcher = watch(watchedFiles(cfg), { ignoreInitial: true });
     let timer: NodeJS.Timeout | undefined;

@@ -1,12 +1,14 @@
 /**
  * Bad input never half-applies: a failure injected in the middle of pre is
- * rolled back completely, and a config error changes nothing.
+ * rolled back completely, and a config error changes nothing. A pre killed
+ * midway leaves post what to remove; brmgr run stopped or reloaded while it
+ * converges finishes converging first.
  */
 import t from 'tap';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { conf, ip, Lab, link, must, snapshot, sysctl, topology, type Topology } from '../helpers/netns.js';
-import { skipReason } from '../helpers/e2e.js';
+import { conf, exec, ip, Lab, link, must, snapshot, sysctl, topology, waitFor, type Topology } from '../helpers/netns.js';
+import { follow, skipReason } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -24,6 +26,22 @@ function fakeTool(lab: Lab, tool: string, real: string, failOn?: string): string
   ];
   lab.file(`fake-${tool}/${tool}`, script.join('\n') + '\n', 0o755);
   return join(lab.dir, `fake-${tool}`);
+}
+
+/**
+ * Like fakeTool, but when an argument is `pauseOn` the wrapper writes its pid
+ * to `marker` and waits `seconds` before running the real tool: the moment to
+ * interrupt the brmgr program that called it.
+ */
+function pausingTool(lab: Lab, tool: string, real: string, pauseOn: string, seconds: number): { dir: string; marker: string } {
+  const marker = join(lab.dir, `${tool}.paused`);
+  const script = [
+    '#!/bin/sh',
+    `for a in "$@"; do [ "$a" = "${pauseOn}" ] && { echo $$ > ${marker}; sleep ${seconds}; }; done`,
+    `exec ${real} "$@"`,
+  ];
+  lab.file(`pause-${tool}/${tool}`, script.join('\n') + '\n', 0o755);
+  return { dir: join(lab.dir, `pause-${tool}`), marker };
 }
 
 function withFake(topo: Topology, dir: string): void {
@@ -133,4 +151,59 @@ t.test('a config error exits 2 with a one-line message and changes nothing', { s
   const post = await brmgr.post();
   t.equal(post.exitCode, 0, 'post with nothing recorded succeeds');
   t.equal((await link(host, bridge))?.kind, 'veth', 'and leaves the veth interface alone');
+});
+
+t.test('pre killed with -9 while it applies the firewall: post still removes the bridge and restores the kernel settings', { skip: why }, async (t) => {
+  const lab = Lab.create(t);
+  const topo = await topology(lab);
+  const { host, bridge, brmgr } = topo;
+  const before = await snapshot(host);
+  brmgr.config(conf({ firewall: 'nftables' }));
+  const nft = pausingTool(lab, 'nft', '/usr/sbin/nft', '-f', 30);
+  withFake(topo, nft.dir);
+  const proc = brmgr.start('brmgr-pre.js', bridge);
+  await waitFor('pre at its firewall step', async () => existsSync(nft.marker), 15_000);
+  proc.kill('SIGKILL');
+  await proc;
+  // and the paused nft with it, which would otherwise apply the table later
+  process.kill(Number(readFileSync(nft.marker, 'utf8')), 'SIGKILL');
+  t.ok(await link(host, bridge), 'the bridge pre created is there');
+  t.equal(await sysctl(host, 'net.ipv4.ip_forward'), '1', 'ip_forward was set');
+
+  brmgr.env = {};
+  await brmgr.down();
+  t.same(await snapshot(host), before, 'post removes the bridge and restores ip_forward: the namespace is as before');
+});
+
+t.test('brmgr run stopped or reloaded while it converges the bridge', { skip: why }, async (t) => {
+  const lab = Lab.create(t);
+  const topo = await topology(lab);
+  const { host, bridge, brmgr } = topo;
+  const before = await snapshot(host);
+  // no DHCP or DNS: the test is about the convergence, not dnsmasq
+  brmgr.config(conf({ firewall: 'nftables', extra: 'dhcp = false\n[dns]\nenable = false\n' }));
+  const nft = pausingTool(lab, 'nft', '/usr/sbin/nft', '-f', 1);
+  withFake(topo, nft.dir);
+
+  let proc = brmgr.run();
+  await waitFor('run at its firewall step', async () => existsSync(nft.marker), 15_000);
+  proc.kill('SIGTERM');
+  const stopped = await proc;
+  t.equal(stopped.exitCode, 0, 'SIGTERM during startup: brmgr run exits 0', { signal: stopped.signal, stderr: stopped.stderr });
+  t.ok(await link(host, bridge), 'after converging the bridge');
+  t.match(brmgr.state(), { up: true, createdLink: true, firewall: { backend: 'nftables' } }, 'with the whole state recorded for post');
+
+  await exec(host, 'rm', ['-f', nft.marker]);
+  proc = brmgr.run();
+  const events = follow(proc);
+  await waitFor('run at its firewall step again', async () => existsSync(nft.marker), 15_000);
+  proc.kill('SIGHUP');
+  await waitFor('ready', async () => events.some((e) => e.event === 'ready'), 15_000);
+  t.equal(proc.exitCode, null, 'SIGHUP during startup does not end brmgr run');
+  proc.kill('SIGTERM');
+  t.equal((await proc).exitCode, 0, 'which stops cleanly later');
+
+  brmgr.env = {};
+  await brmgr.down();
+  t.same(await snapshot(host), before, 'post leaves the namespace as before');
 });

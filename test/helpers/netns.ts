@@ -332,9 +332,14 @@ export class Brmgr {
     return this.node('brmgr.js', args);
   }
 
+  /** A brmgr program in the background (killed in teardown), e.g. start('brmgr-pre.js', bridge). */
+  start(program: string, ...args: string[]): ResultPromise {
+    return this.lab.spawn(this.ns, process.execPath, [join(DIST, program), ...args], { env: this.environment() });
+  }
+
   /** `brmgr run BRIDGE` in the background (killed in teardown); its JSON log is the result's stdout. */
   run(...args: string[]): ResultPromise {
-    return this.lab.spawn(this.ns, process.execPath, [join(DIST, 'brmgr.js'), 'run', this.bridge, ...args], { env: this.environment() });
+    return this.start('brmgr.js', 'run', this.bridge, ...args);
   }
 
   /** pre, failing with its output when it does not exit 0. */
