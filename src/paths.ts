@@ -12,7 +12,8 @@ export function paths(bridge: string, env: NodeJS.ProcessEnv = process.env) {
     runRoot,
     runDir,
     state: join(runDir, 'state.json'),
-    lock: join(runDir, 'lock'),
+    /** one change to the host at a time: bridges share global sysctls, subnets and firewall chains */
+    lock: join(runRoot, 'lock'),
     leases: join(stateDir, `dnsmasq.${bridge}.leases`),
     /** the subnet chosen for `address = auto`, kept across reboots */
     autoSubnet: join(stateDir, `brmgr.${bridge}.subnet`),

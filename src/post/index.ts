@@ -22,22 +22,18 @@ export interface Options {
 
 /**
  * Global settings stay on while another brmgr bridge still needs them; that
- * bridge inherits the value to restore when it goes down in turn.
+ * bridge inherits the value to restore when it goes down in turn. Called
+ * under the host-wide lock: no other pre or post changes a state meanwhile.
  */
-async function handOver(p: Paths, sysctls: Record<string, string>, log: Logger): Promise<boolean> {
+function handOver(p: Paths, sysctls: Record<string, string>, log: Logger): boolean {
   const heir = otherBridges(p)[0];
   if (!heir || Object.keys(sysctls).length === 0) return !!heir;
   const q = paths(heir, { BRMGR_RUN_DIR: p.runRoot });
-  const release = await acquireLock(q.lock);
-  try {
-    const state = readState(q);
-    if (state) {
-      for (const [k, v] of Object.entries(sysctls)) state.sysctls[k] ??= v;
-      writeState(q, state);
-      log.info(`${heir} still needs ${Object.keys(sysctls).join(', ')}; left as is`);
-    }
-  } finally {
-    release();
+  const state = readState(q);
+  if (state) {
+    for (const [k, v] of Object.entries(sysctls)) state.sysctls[k] ??= v;
+    writeState(q, state);
+    log.info(`${heir} still needs ${Object.keys(sysctls).join(', ')}; left as is`);
   }
   return true;
 }
@@ -98,7 +94,7 @@ export async function post(bridge: string, opts: Options): Promise<{ kept: strin
     if (link && !keep && taps.length) log.info({ taps }, `taps ${taps.join(', ')} stay, detached: brmgr tap add attaches them again, brmgr tap del deletes them`);
 
     const global = Object.fromEntries(Object.entries(state.sysctls).filter(([k]) => !isBridgeSysctl(k, bridge)));
-    const othersNeedThem = await handOver(p, global, log);
+    const othersNeedThem = handOver(p, global, log);
     for (const [key, value] of Object.entries(state.sysctls)) {
       const own = isBridgeSysctl(key, bridge);
       if ((own && keep) || (!own && !othersNeedThem)) writeSysctl(key, value);

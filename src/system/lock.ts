@@ -1,21 +1,26 @@
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { alive } from './process.js';
 
 /**
- * A per-bridge lock file holding the owner's pid: two runs for one bridge
- * never interleave; a lock left by a killed process is taken over.
+ * A lock file holding the owner's pid: two holders never interleave; a lock
+ * left by a killed process is taken over.
  */
 export async function acquireLock(path: string, timeoutMs = 30_000): Promise<() => void> {
   const deadline = Date.now() + timeoutMs;
+  // the pid is written first and the lock appears with it (link), never empty
+  const mine = `${path}.${process.pid}`;
+  writeFileSync(mine, `${process.pid}\n`, { mode: 0o600 });
   for (;;) {
     try {
-      const fd = openSync(path, 'wx', 0o600);
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
+      linkSync(mine, path);
+      rmSync(mine, { force: true });
       return () => rmSync(path, { force: true });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        rmSync(mine, { force: true });
+        throw err;
+      }
     }
     let owner = NaN;
     try {
@@ -27,7 +32,10 @@ export async function acquireLock(path: string, timeoutMs = 30_000): Promise<() 
       rmSync(path, { force: true });
       continue;
     }
-    if (Date.now() > deadline) throw new Error(`another brmgr (pid ${owner}) holds ${path}`);
+    if (Date.now() > deadline) {
+      rmSync(mine, { force: true });
+      throw new Error(`another brmgr (pid ${owner}) holds ${path}`);
+    }
     await sleep(25);
   }
 }

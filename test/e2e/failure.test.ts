@@ -8,7 +8,7 @@ import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { conf, exec, ip, Lab, link, must, snapshot, sysctl, topology, waitFor, type Topology } from '../helpers/netns.js';
-import { follow, skipReason } from '../helpers/e2e.js';
+import { follow, pausingTool, skipReason } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -26,22 +26,6 @@ function fakeTool(lab: Lab, tool: string, real: string, failOn?: string): string
   ];
   lab.file(`fake-${tool}/${tool}`, script.join('\n') + '\n', 0o755);
   return join(lab.dir, `fake-${tool}`);
-}
-
-/**
- * Like fakeTool, but when an argument is `pauseOn` the wrapper writes its pid
- * to `marker` and waits `seconds` before running the real tool: the moment to
- * interrupt the brmgr program that called it.
- */
-function pausingTool(lab: Lab, tool: string, real: string, pauseOn: string, seconds: number): { dir: string; marker: string } {
-  const marker = join(lab.dir, `${tool}.paused`);
-  const script = [
-    '#!/bin/sh',
-    `for a in "$@"; do [ "$a" = "${pauseOn}" ] && { echo $$ > ${marker}; sleep ${seconds}; }; done`,
-    `exec ${real} "$@"`,
-  ];
-  lab.file(`pause-${tool}/${tool}`, script.join('\n') + '\n', 0o755);
-  return { dir: join(lab.dir, `pause-${tool}`), marker };
 }
 
 function withFake(topo: Topology, dir: string): void {

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { BACKENDS, addressesOf, Brmgr, conf, ip, iptablesSave, Lab, link, must, nftRuleset, snapshot, sysctl, topology } from '../helpers/netns.js';
-import { count, expectedMac, iptablesBrmgr, label, nftTable, skipReason, table } from '../helpers/e2e.js';
+import { count, expectedMac, iptablesBrmgr, label, nftTable, pausingTool, skipReason, table } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -149,5 +149,31 @@ t.test('two bridges share ip_forward: it stays on until the last one goes down',
 
   await second.down();
   t.equal(await sysctl(host, 'net.ipv4.ip_forward'), '0', 'the last post restores ip_forward to 0');
+  t.same(await snapshot(host), before, 'and the namespace is as before');
+});
+
+t.test('bridges brought up and down side by side: distinct auto subnets, and the last post restores ip_forward', { skip: why }, async (t) => {
+  const lab = Lab.create(t);
+  const topo = await topology(lab);
+  const { host } = topo;
+  const bridges = [topo.brmgr, new Brmgr(lab, host, lab.name('br'))];
+  const before = await snapshot(host);
+  for (const b of bridges) b.config(conf({ address: 'auto' }));
+
+  const ups = await Promise.all(bridges.map((b) => b.pre()));
+  t.same(ups.map((r) => r.exitCode), [0, 0], 'two pre at once all succeed', { output: ups.map((r) => r.output) });
+  const subnets = await Promise.all(bridges.map(async (b) => (await addressesOf(host, b.bridge, 'inet'))[0]));
+  t.equal(new Set(subnets).size, 2, `each bridge has its own subnet (${subnets.join(', ')})`);
+  t.equal(await sysctl(host, 'net.ipv4.ip_forward'), '1', 'ip_forward is on');
+
+  // the bridge that did not switch ip_forward on is slow to remove its rules: the other one's
+  // post reaches the shared ip_forward meanwhile, and must not hand it to a bridge going down
+  const switched = bridges.findIndex((b) => (b.state() as { sysctls: Record<string, string> }).sysctls['net/ipv4/ip_forward'] === '0');
+  t.not(switched, -1, 'one bridge recorded ip_forward’s value before');
+  const nft = pausingTool(lab, 'nft', '/usr/sbin/nft', 'delete', 2);
+  bridges[1 - switched]!.env = { PATH: `${nft.dir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
+  const downs = await Promise.all(bridges.map((b) => b.post()));
+  t.same(downs.map((r) => r.exitCode), [0, 0], 'two post at once all succeed', { output: downs.map((r) => r.output) });
+  t.equal(await sysctl(host, 'net.ipv4.ip_forward'), '0', 'ip_forward is back to 0');
   t.same(await snapshot(host), before, 'and the namespace is as before');
 });

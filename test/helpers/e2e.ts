@@ -1,8 +1,9 @@
 /** Shared pieces of the e2e test files. */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
 import { stableMac } from '../../src/plan/link.js';
-import { assertBuilt, cannotRun, iptablesSave, must, nftRuleset, type BackendName } from './netns.js';
+import { assertBuilt, cannotRun, iptablesSave, must, nftRuleset, type BackendName, type Lab } from './netns.js';
 
 /** The reason to skip the e2e tests here, after checking dist/ is current. */
 export function skipReason(): string | undefined {
@@ -57,4 +58,21 @@ export function follow(proc: ResultPromise) {
     }
   });
   return events;
+}
+
+/**
+ * A folder to put first on brmgr's PATH with a wrapper named `tool`: when an
+ * argument is `pauseOn`, it writes its pid to `marker` and waits `seconds`
+ * before running the real tool: the moment to interrupt the brmgr program
+ * that called it, or to race it.
+ */
+export function pausingTool(lab: Lab, tool: string, real: string, pauseOn: string, seconds: number): { dir: string; marker: string } {
+  const marker = join(lab.dir, `${tool}.paused`);
+  const script = [
+    '#!/bin/sh',
+    `for a in "$@"; do [ "$a" = "${pauseOn}" ] && { echo $$ > ${marker}; sleep ${seconds}; }; done`,
+    `exec ${real} "$@"`,
+  ];
+  lab.file(`pause-${tool}/${tool}`, script.join('\n') + '\n', 0o755);
+  return { dir: join(lab.dir, `pause-${tool}`), marker };
 }
