@@ -86,6 +86,19 @@ function render(cfg: BridgeConfig, p: Paths, account: Account): Rendered {
   };
 }
 
+/** dnsmasq's own verdict on a config before it replaces a running one: undefined when fine, else its error. */
+async function dnsmasqRefuses(conf: string, p: Paths): Promise<string | undefined> {
+  const trial = `${dnsmasqFiles(p).conf}.trial`;
+  writeFileSync(trial, conf, { mode: 0o644 });
+  try {
+    const r = await execa('dnsmasq', ['--test', `--conf-file=${trial}`], { reject: false, stdin: 'ignore' });
+    if (r.exitCode === 0) return undefined;
+    return `${r.stderr}`.trim().split('\n').filter(Boolean).at(-1) ?? `dnsmasq --test exited ${r.exitCode}`;
+  } finally {
+    rmSync(trial, { force: true });
+  }
+}
+
 function writeFiles(r: Rendered, p: Paths): void {
   const f = dnsmasqFiles(p);
   for (const [path, text] of [[f.conf, r.conf], [f.dhcpHosts, r.dhcpHosts], [f.hosts, r.hosts]] as const) {
@@ -243,6 +256,14 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
       const networkChanged = r.network !== current.network;
       const restart = networkChanged || r.conf !== current.conf || r.confFileHash !== current.confFileHash;
       const hup = r.dhcpHosts !== current.dhcpHosts || r.hosts !== current.hosts || r.hostsFilesHash !== current.hostsFilesHash;
+      // a bad line in conf_file would stop the service at the restart: keep the running dnsmasq
+      const refused = restart && servesAnything(next) ? await dnsmasqRefuses(r.conf, p) : undefined;
+      if (refused) {
+        log.error({ event: 'reload', why }, `dnsmasq refuses the new config: ${refused}; still serving the previous one`);
+        // its fix must be seen
+        watcher?.add(watchedFiles(next));
+        return;
+      }
       if (networkChanged) await pre(bridge, { log: opts.log, env, config: next });
       writeFiles(r, p);
       const old = watchedFiles(cfg);

@@ -4,7 +4,7 @@
  * firewall restore, stop.
  */
 import t from 'tap';
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
 import { exec, Lab, must, nftRuleset, ping, topology, waitFor, type Topology } from '../helpers/netns.js';
@@ -146,6 +146,18 @@ for (const _ of why ? [] : [1]) {
     await waitFor('error logged', async () => events.some((e) => typeof e.msg === 'string' && e.msg.includes('[host.db] bogus: unknown key')), 5_000);
     t.equal(await dig(top.guest, '10.0.1.1', 'db.lab.test'), '10.0.1.11', 'still serving the previous config');
     t.equal(dnsmasqPid(top), pid, 'and the same dnsmasq');
+
+    // a conf_file dnsmasq refuses is logged with dnsmasq's words; the running dnsmasq keeps serving
+    const extra = lab.file('extra.conf', 'no-such-option\n');
+    top.brmgr.config(config(`[host.db]\nmac = 52:54:00:00:00:11\nip = 10.0.1.11\n[dnsmasq]\nconf_file = ${extra}\n`));
+    await waitFor('refusal logged', async () => events.some((e) => String(e.msg).includes('dnsmasq refuses the new config')), 5_000);
+    t.match(events.find((e) => String(e.msg).includes('dnsmasq refuses')), { msg: new RegExp(`bad option at line 1 of ${extra}`) }, 'naming the file and line');
+    t.equal(dnsmasqPid(top), pid, 'the same dnsmasq keeps running');
+    t.equal(await dig(top.guest, '10.0.1.1', 'db.lab.test'), '10.0.1.11', 'and serving');
+    // once fixed, it applies with a restart
+    writeFileSync(extra, 'log-dhcp\n');
+    await waitFor('restarted with the fixed conf_file', async () => dnsmasqPid(top) !== pid && (await dig(top.guest, '10.0.1.1', 'db.lab.test')) === '10.0.1.11', 5_000);
+    t.pass('the fixed conf_file is applied');
 
     // someone flushes the ruleset: brmgr's table is back and the guest is online again
     await must(top.host, 'nft', ['flush', 'ruleset']);
