@@ -12,8 +12,9 @@ export function paths(bridge: string, env: NodeJS.ProcessEnv = process.env) {
     runRoot,
     runDir,
     state: join(runDir, 'state.json'),
-    /** one change to the host at a time: bridges share global sysctls, subnets and firewall chains */
-    lock: join(runRoot, 'lock'),
+    /** one change to the host at a time: bridges share global sysctls, subnets and firewall chains
+     * (a dot file: no bridge's folder can be named so) */
+    lock: join(runRoot, '.lock'),
     leases: join(stateDir, `dnsmasq.${bridge}.leases`),
     /** the subnet chosen for `address = auto`, kept across reboots */
     autoSubnet: join(stateDir, `brmgr.${bridge}.subnet`),
