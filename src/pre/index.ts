@@ -136,7 +136,7 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
     for (const [key, value] of desiredSysctls(cfg, cfg.ipv6 ? readAcceptRa() : {}, kernelHasIpv6())) setSysctl(key, value);
     record(firewallBefore);
 
-    const fw = await applyFirewall(run, cfg, previous?.firewall);
+    const fw = await applyFirewall(run, cfg, previous?.firewall, record);
     undo.push(fw.undo);
     log.info({ backend: fw.backend, iptables: fw.iptables }, `firewall: ${fw.backend}`);
 

@@ -99,7 +99,13 @@ export interface FirewallResult {
  * `nft -f` (atomic; the last step, so it never needs undoing itself). When a
  * step fails, the earlier ones are undone before the error is thrown.
  */
-export async function applyFirewall(run: Run, cfg: BridgeConfig, previous?: State['firewall']): Promise<FirewallResult> {
+export async function applyFirewall(
+  run: Run,
+  cfg: BridgeConfig,
+  previous?: State['firewall'],
+  /** told, before each change, what post must remove should this process die during it */
+  beforeChange: (fw: State['firewall']) => void = () => {},
+): Promise<FirewallResult> {
   const families: Family[] = cfg.ipv6 ? [4, 6] : [4];
   const nft = cfg.firewall === 'none' && previous?.backend !== 'nftables' ? { works: false } : await listNftTable(run, cfg.name);
   let backend: Backend = cfg.firewall === 'auto' ? (nft.works ? 'nftables' : 'iptables') : cfg.firewall;
@@ -111,6 +117,12 @@ export async function applyFirewall(run: Run, cfg: BridgeConfig, previous?: Stat
   // families that have brmgr rules now, or had them after an earlier run
   const touched = (family: Family) =>
     (backend !== 'none' && families.includes(family)) || previous?.backend === 'iptables' || previous?.iptables.includes(family);
+  const mayHave = new Set<Family>(previous?.backend === 'iptables' ? [4, 6] : (previous?.iptables ?? []));
+  const announce = (family?: Family) => {
+    if (family) mayHave.add(family);
+    // leaving a backend: its rules are still there until this run removes them
+    beforeChange({ backend: backend === 'none' ? (previous?.backend ?? 'none') : backend, iptables: [...mayHave].sort(), existed });
+  };
   try {
     for (const family of ([4, 6] as Family[]).filter(touched)) {
       const seen = await iptablesSave(run, family, cfg.name);
@@ -131,6 +143,7 @@ export async function applyFirewall(run: Run, cfg: BridgeConfig, previous?: Stat
         const objects = await iptablesNftObjects(run, family);
         if (objects) existed[family] = objects;
       }
+      announce(family);
       await iptablesRestore(run, family, input);
       const before = existed[family];
       undo.unshift(async () => {
@@ -141,6 +154,7 @@ export async function applyFirewall(run: Run, cfg: BridgeConfig, previous?: Stat
 
     if (backend === 'nftables' || nft.text !== undefined) {
       const text = backend === 'nftables' ? renderNftables(cfg) : `delete table inet ${nftTable(cfg.name)}\n`;
+      announce();
       must(await run('nft', ['-f', '-'], text), 'nft');
       const before = nft.text;
       undo.unshift(async () => {

@@ -137,27 +137,29 @@ t.test('a config error exits 2 with a one-line message and changes nothing', { s
   t.equal((await link(host, bridge))?.kind, 'veth', 'and leaves the veth interface alone');
 });
 
-t.test('pre killed with -9 while it applies the firewall: post still removes the bridge and restores the kernel settings', { skip: why }, async (t) => {
-  const lab = Lab.create(t);
-  const topo = await topology(lab);
-  const { host, bridge, brmgr } = topo;
-  const before = await snapshot(host);
-  brmgr.config(conf({ firewall: 'nftables' }));
-  const nft = pausingTool(lab, 'nft', '/usr/sbin/nft', '-f', 30);
-  withFake(topo, nft.dir);
-  const proc = brmgr.start('brmgr-pre.js', bridge);
-  await waitFor('pre at its firewall step', async () => existsSync(nft.marker), 15_000);
-  proc.kill('SIGKILL');
-  await proc;
-  // and the paused nft with it, which would otherwise apply the table later
-  process.kill(Number(readFileSync(nft.marker, 'utf8')), 'SIGKILL');
-  t.ok(await link(host, bridge), 'the bridge pre created is there');
-  t.equal(await sysctl(host, 'net.ipv4.ip_forward'), '1', 'ip_forward was set');
+for (const [when, backend] of [['before', 'nftables'], ['after', 'nftables'], ['after', 'iptables']] as const) {
+  t.test(`pre killed with -9 ${when} its firewall change (${backend}): post still removes everything`, { skip: why }, async (t) => {
+    const lab = Lab.create(t);
+    const topo = await topology(lab);
+    const { host, bridge, brmgr } = topo;
+    const before = await snapshot(host);
+    brmgr.config(conf({ firewall: backend, extra: '[forward.web]\nport = 8080\nto = 10.0.1.50:80\n' }));
+    const tool = backend === 'nftables' ? pausingTool(lab, 'nft', '/usr/sbin/nft', '-f', 30, when) : pausingTool(lab, 'iptables-restore', '/usr/sbin/iptables-restore', '--noflush', 30, when);
+    withFake(topo, tool.dir);
+    const proc = brmgr.start('brmgr-pre.js', bridge);
+    await waitFor('pre at its firewall step', async () => existsSync(tool.marker), 15_000);
+    proc.kill('SIGKILL');
+    await proc;
+    // and the paused tool with it, which would otherwise go on later
+    process.kill(Number(readFileSync(tool.marker, 'utf8')), 'SIGKILL');
+    t.ok(await link(host, bridge), 'the bridge pre created is there');
+    t.equal(await sysctl(host, 'net.ipv4.ip_forward'), '1', 'ip_forward was set');
 
-  brmgr.env = {};
-  await brmgr.down();
-  t.same(await snapshot(host), before, 'post removes the bridge and restores ip_forward: the namespace is as before');
-});
+    brmgr.env = {};
+    await brmgr.down();
+    t.same(await snapshot(host), before, 'post removes the bridge, the firewall rules and restores ip_forward: the namespace is as before');
+  });
+}
 
 t.test('brmgr run stopped or reloaded while it converges the bridge', { skip: why }, async (t) => {
   const lab = Lab.create(t);

@@ -63,16 +63,13 @@ export function follow(proc: ResultPromise) {
 /**
  * A folder to put first on brmgr's PATH with a wrapper named `tool`: when an
  * argument is `pauseOn`, it writes its pid to `marker` and waits `seconds`
- * before running the real tool: the moment to interrupt the brmgr program
- * that called it, or to race it.
+ * before (or after) running the real tool: the moment to interrupt the brmgr
+ * program that called it, or to race it.
  */
-export function pausingTool(lab: Lab, tool: string, real: string, pauseOn: string, seconds: number): { dir: string; marker: string } {
+export function pausingTool(lab: Lab, tool: string, real: string, pauseOn: string, seconds: number, when: 'before' | 'after' = 'before'): { dir: string; marker: string } {
   const marker = join(lab.dir, `${tool}.paused`);
-  const script = [
-    '#!/bin/sh',
-    `for a in "$@"; do [ "$a" = "${pauseOn}" ] && { echo $$ > ${marker}; sleep ${seconds}; }; done`,
-    `exec ${real} "$@"`,
-  ];
+  const pause = `for a in "$@"; do [ "$a" = "${pauseOn}" ] && { echo $$ > ${marker}; sleep ${seconds}; }; done`;
+  const script = when === 'before' ? ['#!/bin/sh', pause, `exec ${real} "$@"`] : ['#!/bin/sh', `${real} "$@"`, 'rc=$?', pause, 'exit $rc'];
   lab.file(`pause-${tool}/${tool}`, script.join('\n') + '\n', 0o755);
   return { dir: join(lab.dir, `pause-${tool}`), marker };
 }
