@@ -125,9 +125,16 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
     const firewallBefore = previous?.firewall ?? { backend: 'none', iptables: [] };
     record(firewallBefore);
     undo.push(() => (previous ? writeState(p, previous) : removeState(p)));
-    // one ip process: the host is without its LAN address only between two of its lines
-    await applyIpBatch(run, [...change.batch, ...(move?.batch ?? [])]);
+    // before the batch: one that fails midway is undone too (-force: lines for steps never taken just fail)
     undo.push(() => run('ip', ['-force', '-batch', '-'], [...(move?.undo ?? []), ...change.undo].join('\n') + '\n').then(() => undefined));
+    // one ip process: the host is without its LAN address only between two of its lines
+    const batch = [...change.batch, ...(move?.batch ?? [])];
+    if (cfg.ipv6 && change.created && readSysctl('net/ipv6/conf/default/disable_ipv6') === '1') {
+      // new links start with IPv6 disabled on this host, and would refuse the bridge's IPv6 address
+      await applyIpBatch(run, batch.slice(0, 1));
+      setSysctl(`net/ipv6/conf/${bridge}/disable_ipv6`, '0');
+      await applyIpBatch(run, batch.slice(1));
+    } else await applyIpBatch(run, batch);
     if (change.created) log.info({ mac: want.mac }, `created bridge ${bridge}`);
     if (move) log.info({ addresses: move.moved.addresses, routes: move.moved.routes }, `moved ${move.moved.name} into ${bridge} with its addresses and routes`);
     for (const a of change.removed) log.info(`removed address ${a}`);

@@ -137,6 +137,23 @@ t.test('a config error exits 2 with a one-line message and changes nothing', { s
   t.equal((await link(host, bridge))?.kind, 'veth', 'and leaves the veth interface alone');
 });
 
+t.test('an ip batch that fails after creating the bridge is rolled back too', { skip: why }, async (t) => {
+  const lab = Lab.create(t);
+  const topo = await topology(lab);
+  const { host, bridge, brmgr } = topo;
+  const before = await snapshot(host);
+  brmgr.config(conf());
+  // the real ip runs the whole batch that creates the bridge, then reports a failure
+  const lateIp = ['#!/bin/sh', 'lines=$(cat)', 'printf "%s\\n" "$lines" | /usr/sbin/ip "$@"; rc=$?', 'case "$lines" in *"link add"*) echo "ip: injected late failure" >&2; exit 1;; esac', 'exit $rc'];
+  lab.file('late-ip/ip', lateIp.join('\n') + '\n', 0o755);
+  withFake(topo, join(lab.dir, 'late-ip'));
+  const r = await brmgr.pre();
+  t.equal(r.exitCode, 1, 'pre exits 1', { output: r.output });
+  t.notOk(await link(host, bridge), 'the bridge the batch created is gone');
+  t.same(await snapshot(host), before, 'the namespace is as before');
+  t.equal(brmgr.state(), undefined, 'nothing recorded');
+});
+
 for (const [when, backend] of [['before', 'nftables'], ['after', 'nftables'], ['after', 'iptables']] as const) {
   t.test(`pre killed with -9 ${when} its firewall change (${backend}): post still removes everything`, { skip: why }, async (t) => {
     const lab = Lab.create(t);

@@ -113,3 +113,17 @@ t.test('without [ipv6] the bridge has no IPv6; adding and removing [ipv6] conver
   t.same(await ipv6Of(), [], 'no IPv6 on the bridge again');
   t.equal((await brmgr.post('--force')).exitCode, 0, 'post');
 });
+
+t.test('a host whose new links start with IPv6 disabled (default.disable_ipv6=1) still gets the IPv6 address', { skip: why }, async (t) => {
+  const lab = Lab.create(t);
+  const topo = await topology(lab);
+  const { host, bridge, brmgr } = topo;
+  await must(host, 'sysctl', ['-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
+  const before = await snapshot(host);
+  brmgr.config(conf({ extra: '[ipv6]\naddress = fd42:0:1::1/64\n' }));
+  const up = await brmgr.pre();
+  t.equal(up.exitCode, 0, 'pre with [ipv6] succeeds', { output: up.output });
+  t.ok((await addresses(host)).some((a) => a.ifname === bridge && a.local === 'fd42:0:1::1'), 'the bridge has its IPv6 address');
+  t.equal((await brmgr.post()).exitCode, 0, 'post');
+  t.same(await snapshot(host), before, 'and the namespace is as before');
+});
