@@ -1,41 +1,67 @@
-import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { alive } from './process.js';
 
+const read = (path: string): string | undefined => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+};
+
+/** Removes a lock left by a dead process, and only that one, even when several waiters find it at once. */
+function takeOver(path: string, stale: string): void {
+  const aside = `${path}.stale.${process.pid}`;
+  try {
+    renameSync(path, aside);
+  } catch {
+    return; // another waiter moved it first
+  }
+  // a live lock that replaced the stale one in between goes back in place
+  if (read(aside) !== stale) {
+    try {
+      linkSync(aside, path);
+    } catch {
+      /* taken again meanwhile */
+    }
+  }
+  rmSync(aside, { force: true });
+}
+
 /**
  * A lock file holding the owner's pid: two holders never interleave; a lock
- * left by a killed process is taken over.
+ * left by a killed process is taken over. `signal` gives up waiting.
  */
-export async function acquireLock(path: string, timeoutMs = 30_000): Promise<() => void> {
+export async function acquireLock(path: string, timeoutMs = 30_000, signal?: AbortSignal): Promise<() => void> {
   const deadline = Date.now() + timeoutMs;
+  const me = `${process.pid}\n`;
   // the pid is written first and the lock appears with it (link), never empty
   const mine = `${path}.${process.pid}`;
-  writeFileSync(mine, `${process.pid}\n`, { mode: 0o600 });
-  for (;;) {
-    try {
-      linkSync(mine, path);
-      rmSync(mine, { force: true });
-      return () => rmSync(path, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        rmSync(mine, { force: true });
-        throw err;
+  writeFileSync(mine, me, { mode: 0o600 });
+  try {
+    for (;;) {
+      signal?.throwIfAborted();
+      try {
+        linkSync(mine, path);
+        // released only while it is still ours
+        return () => {
+          if (read(path) === me) rmSync(path, { force: true });
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
+      const held = read(path);
+      if (held === undefined) continue; // released between our attempts
+      const owner = Number(held.trim());
+      if (!Number.isInteger(owner) || owner <= 0 || !alive(owner)) {
+        takeOver(path, held);
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`another brmgr (pid ${owner}) holds ${path}`);
+      await sleep(25, undefined, { signal });
     }
-    let owner = NaN;
-    try {
-      owner = Number(readFileSync(path, 'utf8').trim());
-    } catch {
-      continue; // released between our attempts
-    }
-    if (!Number.isInteger(owner) || owner <= 0 || !alive(owner)) {
-      rmSync(path, { force: true });
-      continue;
-    }
-    if (Date.now() > deadline) {
-      rmSync(mine, { force: true });
-      throw new Error(`another brmgr (pid ${owner}) holds ${path}`);
-    }
-    await sleep(25);
+  } finally {
+    rmSync(mine, { force: true });
   }
 }

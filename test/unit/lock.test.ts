@@ -2,6 +2,7 @@ import t from 'tap';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { paths } from '../../src/paths.js';
 import { isInterfaceName } from '../../src/config/validate.js';
 import { acquireLock } from '../../src/system/lock.js';
@@ -30,4 +31,41 @@ t.test('one holder at a time; a lock left by a dead process is taken over', asyn
   t.equal(readFileSync(path, 'utf8'), `${process.pid}\n`, 'the stale lock is taken over');
   again();
   t.same(readdirSync(dir), [], 'nothing left in the folder');
+});
+
+// each child takes the lock, claims a `holder` file that only one may have at a time, and lets go
+const CHILD = `
+const { openSync, closeSync, rmSync, appendFileSync, existsSync } = require('node:fs');
+const [lockJs, lock, holder, log, go] = process.argv.slice(1);
+import(lockJs).then(async ({ acquireLock }) => {
+  appendFileSync(log, 'ready\\n');
+  while (!existsSync(go)) await new Promise((r) => setTimeout(r, 1));
+  const release = await acquireLock(lock, 20000);
+  try { closeSync(openSync(holder, 'wx')); } catch { appendFileSync(log, 'overlap\\n'); }
+  await new Promise((r) => setTimeout(r, 30));
+  rmSync(holder, { force: true });
+  release();
+  appendFileSync(log, 'done\\n');
+});`;
+
+t.test('waiters that find the same stale lock at once take it one at a time', async (t) => {
+  const lockJs = join(import.meta.dirname, '../../dist/system/lock.js');
+  const dir = mkdtempSync(join(tmpdir(), 'brmgr-lock-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const lock = join(dir, '.lock');
+  const log = join(dir, 'log');
+  const go = join(dir, 'go');
+  for (let round = 1; round <= 5; round++) {
+    writeFileSync(lock, '2147483646\n'); // a dead owner
+    rmSync(go, { force: true });
+    const children = Array.from({ length: 8 }, () => execa(process.execPath, ['-e', CHILD, lockJs, lock, join(dir, 'holder'), log, go]));
+    // all at the starting line, then released together
+    while (readFileSync(log, { encoding: 'utf8', flag: 'a+' }).split('ready').length - 1 < 8 * round) await new Promise((r) => setTimeout(r, 5));
+    writeFileSync(go, '');
+    await Promise.all(children);
+  }
+  const lines = readFileSync(log, 'utf8').trim().split('\n');
+  t.equal(lines.filter((l) => l === 'done').length, 40, 'all 40 waiters got the lock');
+  t.equal(lines.filter((l) => l === 'overlap').length, 0, 'never two at once');
+  t.notOk(existsSync(lock), 'and it is released at the end');
 });
