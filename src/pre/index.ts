@@ -27,6 +27,8 @@ export interface Options {
   log: Logger;
   /** an already loaded config (the supervisor's running one); default: read the file */
   config?: BridgeConfig;
+  /** gives up waiting for the lock (nothing is changed before it is held) */
+  signal?: AbortSignal;
 }
 
 export function machineId(): string {
@@ -63,7 +65,7 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
   if (missing.length) throw new UsageError(missing.join('; '));
   const p = paths(bridge, env);
   ensureRunDir(p);
-  const release = await acquireLock(p.lock);
+  const release = await acquireLock(p.lock, undefined, opts.signal);
   const undo: (() => Promise<void> | void)[] = [];
   try {
     const previous = readState(p);

@@ -310,20 +310,27 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
   // killed midway, pre would leave a half-converged bridge behind
   let started = false;
   let early: 'stop' | 'reload' | undefined;
-  const onStop = () => (started ? void shutdown(0) : (early = 'stop'));
+  // until pre holds the lock nothing has changed: a stop then ends the wait for it
+  const waiting = new AbortController();
+  const onStop = () => (started ? void shutdown(0) : ((early = 'stop'), waiting.abort()));
   const onReload = () => (started ? void reload('SIGHUP') : (early ??= 'reload'));
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, onStop);
   process.on('SIGHUP', onReload);
   try {
     await stopStale(files.pid, files.conf, log);
     // pre may resolve `address = auto`
-    cfg = await pre(bridge, { log: opts.log, env, config: cfg });
+    cfg = await pre(bridge, { log: opts.log, env, config: cfg, signal: waiting.signal });
     current = render(cfg, p, account);
     writeFiles(current, p);
   } catch (err) {
     for (const sig of ['SIGTERM', 'SIGINT'] as const) process.off(sig, onStop);
     process.off('SIGHUP', onReload);
     release();
+    if (opts.pidFile) rmSync(opts.pidFile, { force: true });
+    if (early === 'stop' && (err as Error).name === 'AbortError') {
+      log.info({ event: 'stop' }, 'stopped while waiting for another brmgr; nothing changed');
+      return 0;
+    }
     throw err;
   }
   started = true;

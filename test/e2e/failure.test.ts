@@ -2,10 +2,11 @@
  * Bad input never half-applies: a failure injected in the middle of pre is
  * rolled back completely, and a config error changes nothing. A pre killed
  * midway leaves post what to remove; brmgr run stopped or reloaded while it
- * converges finishes converging first.
+ * converges finishes converging first; stopped while it waits for another
+ * brmgr's lock, it changes nothing.
  */
 import t from 'tap';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { conf, exec, ip, Lab, link, must, snapshot, sysctl, topology, waitFor, type Topology } from '../helpers/netns.js';
 import { follow, pausingTool, skipReason } from '../helpers/e2e.js';
@@ -178,7 +179,7 @@ for (const [when, backend] of [['before', 'nftables'], ['after', 'nftables'], ['
   });
 }
 
-t.test('brmgr run stopped or reloaded while it converges the bridge', { skip: why }, async (t) => {
+t.test('brmgr run stopped or reloaded while it converges the bridge, or stopped while it waits for the lock', { skip: why }, async (t) => {
   const lab = Lab.create(t);
   const topo = await topology(lab);
   const { host, bridge, brmgr } = topo;
@@ -206,7 +207,20 @@ t.test('brmgr run stopped or reloaded while it converges the bridge', { skip: wh
   proc.kill('SIGTERM');
   t.equal((await proc).exitCode, 0, 'which stops cleanly later');
 
-  brmgr.env = {};
+  // while another brmgr holds the host-wide lock, a stop ends the wait and changes nothing
   await brmgr.down();
-  t.same(await snapshot(host), before, 'post leaves the namespace as before');
+  const other = lab.spawn(host, 'sleep', ['60']);
+  writeFileSync(join(brmgr.runDir, '.lock'), `${other.pid}\n`);
+  proc = brmgr.run();
+  const waiting = follow(proc);
+  await waitFor('run waiting for the lock', async () => existsSync(join(brmgr.runDir, bridge, 'supervisor.pid')), 15_000);
+  proc.kill('SIGTERM');
+  t.equal((await proc).exitCode, 0, 'SIGTERM while waiting for the lock: exit 0');
+  t.ok(waiting.some((e) => String(e.msg).includes('nothing changed')), 'saying nothing changed');
+  t.notOk(await link(host, bridge), 'and no bridge was created');
+  other.kill();
+  rmSync(join(brmgr.runDir, '.lock'), { force: true });
+
+  brmgr.env = {};
+  t.same(await snapshot(host), before, 'the namespace is as before');
 });
