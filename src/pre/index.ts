@@ -104,8 +104,6 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
       sysctls[key] ??= before;
       log.info(`set ${key.replaceAll('/', '.')}=${value}`);
     };
-    // a bridge that ran without [ipv6] has IPv6 disabled: re-enable it before its IPv6 address is added
-    if (cfg.ipv6 && observed.links.some((l) => l.ifname === bridge)) setSysctl(`net/ipv6/conf/${bridge}/disable_ipv6`, '0');
 
     const change = diffLink(want, observed, previous?.addresses ?? []);
     const link = observed.links.find((l) => l.ifname === bridge);
@@ -131,11 +129,15 @@ export async function pre(bridge: string, opts: Options): Promise<BridgeConfig> 
     undo.push(() => run('ip', ['-force', '-batch', '-'], [...(move?.undo ?? []), ...change.undo].join('\n') + '\n').then(() => undefined));
     // one ip process: the host is without its LAN address only between two of its lines
     const batch = [...change.batch, ...(move?.batch ?? [])];
-    if (cfg.ipv6 && change.created && readSysctl('net/ipv6/conf/default/disable_ipv6') === '1') {
-      // new links start with IPv6 disabled on this host, and would refuse the bridge's IPv6 address
-      await applyIpBatch(run, batch.slice(0, 1));
+    // the bridge refuses its IPv6 address while IPv6 is disabled on it: so it is after a run
+    // without [ipv6], and from birth where the host starts new links so (default.disable_ipv6=1)
+    const ipv6Off = !!cfg.ipv6 && readSysctl(`net/ipv6/conf/${change.created ? 'default' : bridge}/disable_ipv6`) === '1';
+    if (ipv6Off) {
+      // diffLink puts `link add` first: the setting can be written once the link exists
+      const head = change.created ? 1 : 0;
+      await applyIpBatch(run, batch.slice(0, head));
       setSysctl(`net/ipv6/conf/${bridge}/disable_ipv6`, '0');
-      await applyIpBatch(run, batch.slice(1));
+      await applyIpBatch(run, batch.slice(head));
     } else await applyIpBatch(run, batch);
     if (change.created) log.info({ mac: want.mac }, `created bridge ${bridge}`);
     if (move) log.info({ addresses: move.moved.addresses, routes: move.moved.routes }, `moved ${move.moved.name} into ${bridge} with its addresses and routes`);
