@@ -8,7 +8,7 @@
 import t from 'tap';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { conf, exec, ip, Lab, link, must, snapshot, sysctl, topology, waitFor, type Topology } from '../helpers/netns.js';
+import { conf, exec, ip, Lab, link, must, snapshot, sysctl, topology, waitFor } from '../helpers/netns.js';
 import { follow, pausingTool, skipReason } from '../helpers/e2e.js';
 
 const why = skipReason();
@@ -27,10 +27,6 @@ function fakeTool(lab: Lab, tool: string, real: string, failOn?: string): string
   ];
   lab.file(`fake-${tool}/${tool}`, script.join('\n') + '\n', 0o755);
   return join(lab.dir, `fake-${tool}`);
-}
-
-function withFake(topo: Topology, dir: string): void {
-  topo.brmgr.env = { PATH: `${dir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
 }
 
 const cases = [
@@ -63,7 +59,7 @@ for (const c of why ? [] : cases) {
     if ('ipv6' in c) t.equal(before.sysctls[`net.ipv6.conf.${topo.uplink}.accept_ra`], '1', 'the uplink takes router advertisements (accept_ra=1)');
 
     brmgr.config(conf({ firewall: c.firewall, extra: 'ipv6' in c ? '[ipv6]\naddress = fd42:0:1::1/64\n' : '' }));
-    withFake(topo, fakeTool(lab, c.tool, c.real, 'failOn' in c ? c.failOn : undefined));
+    topo.brmgr.toolsFirst(fakeTool(lab, c.tool, c.real, 'failOn' in c ? c.failOn : undefined));
     const r = await brmgr.pre();
     t.equal(r.exitCode, 1, 'pre exits 1', { output: r.output });
     t.match(r.stderr, new RegExp(`${c.tool}.*injected failure`), 'stderr names the cause');
@@ -91,7 +87,7 @@ t.test('rollback of a failed config change leaves the previous run’s state', {
   const up = await snapshot(host);
 
   brmgr.config(conf({ firewall: 'nftables', address: '10.0.2.1/24' }));
-  withFake(topo, fakeTool(lab, 'nft', '/usr/sbin/nft', '-f'));
+  topo.brmgr.toolsFirst(fakeTool(lab, 'nft', '/usr/sbin/nft', '-f'));
   const r = await brmgr.pre();
   t.equal(r.exitCode, 1, 'pre with the new config fails', { output: r.output });
   t.same(await snapshot(host), up, 'the bridge, its address 10.0.1.1/24 and the old rules are as the first pre left them');
@@ -147,7 +143,7 @@ t.test('an ip batch that fails after creating the bridge is rolled back too', { 
   // the real ip runs the whole batch that creates the bridge, then reports a failure
   const lateIp = ['#!/bin/sh', 'lines=$(cat)', 'printf "%s\\n" "$lines" | /usr/sbin/ip "$@"; rc=$?', 'case "$lines" in *"link add"*) echo "ip: injected late failure" >&2; exit 1;; esac', 'exit $rc'];
   lab.file('late-ip/ip', lateIp.join('\n') + '\n', 0o755);
-  withFake(topo, join(lab.dir, 'late-ip'));
+  topo.brmgr.toolsFirst(join(lab.dir, 'late-ip'));
   const r = await brmgr.pre();
   t.equal(r.exitCode, 1, 'pre exits 1', { output: r.output });
   t.notOk(await link(host, bridge), 'the bridge the batch created is gone');
@@ -163,7 +159,7 @@ for (const [when, backend] of [['before', 'nftables'], ['after', 'nftables'], ['
     const before = await snapshot(host);
     brmgr.config(conf({ firewall: backend, extra: '[forward.web]\nport = 8080\nto = 10.0.1.50:80\n' }));
     const tool = backend === 'nftables' ? pausingTool(lab, 'nft', '/usr/sbin/nft', '-f', 30, when) : pausingTool(lab, 'iptables-restore', '/usr/sbin/iptables-restore', '--noflush', 30, when);
-    withFake(topo, tool.dir);
+    topo.brmgr.toolsFirst(tool.dir);
     const proc = brmgr.start('brmgr-pre.js', bridge);
     await waitFor('pre at its firewall step', async () => existsSync(tool.marker), 15_000);
     proc.kill('SIGKILL');
@@ -187,7 +183,7 @@ t.test('brmgr run stopped or reloaded while it converges the bridge, or stopped 
   // no DHCP or DNS: the test is about the convergence, not dnsmasq
   brmgr.config(conf({ firewall: 'nftables', extra: 'dhcp = false\n[dns]\nenable = false\n' }));
   const nft = pausingTool(lab, 'nft', '/usr/sbin/nft', '-f', 1);
-  withFake(topo, nft.dir);
+  topo.brmgr.toolsFirst(nft.dir);
 
   let proc = brmgr.run();
   await waitFor('run at its firewall step', async () => existsSync(nft.marker), 15_000);

@@ -171,7 +171,7 @@ t.test('bridges brought up and down side by side: distinct auto subnets, and the
   const switched = bridges.findIndex((b) => (b.state() as { sysctls: Record<string, string> }).sysctls['net/ipv4/ip_forward'] === '0');
   t.not(switched, -1, 'one bridge recorded ip_forward’s value before');
   const nft = pausingTool(lab, 'nft', '/usr/sbin/nft', 'delete', 2);
-  bridges[1 - switched]!.env = { PATH: `${nft.dir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
+  bridges[1 - switched]!.toolsFirst(nft.dir);
   const downs = await Promise.all(bridges.map((b) => b.post()));
   t.same(downs.map((r) => r.exitCode), [0, 0], 'two post at once all succeed', { output: downs.map((r) => r.output) });
   t.equal(await sysctl(host, 'net.ipv4.ip_forward'), '0', 'ip_forward is back to 0');

@@ -298,6 +298,11 @@ export class Brmgr {
     for (const d of [this.confDir, this.stateDir]) mkdirSync(d, { recursive: true });
   }
 
+  /** Puts a folder of wrapper tools first on this brmgr's PATH (failures injected, pauses). */
+  toolsFirst(dir: string): void {
+    this.env = { PATH: `${dir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
+  }
+
   /** Writes CONF_DIR/BRIDGE.conf. */
   config(text: string): void {
     writeFileSync(join(this.confDir, `${this.bridge}.conf`), text);
