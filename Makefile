@@ -1,5 +1,6 @@
 # make && sudo make install [PREFIX=/usr/local] [SYSCONFDIR=/etc] [DESTDIR=]
 # make uninstall (same variables) removes what install added but /etc/brmgr/*.conf.
+# make demo / make check: from a fresh clone to the demo / to the whole test suite (scripts/demo, scripts/check).
 PREFIX      ?= /usr/local
 SYSCONFDIR  ?= /etc
 DESTDIR     ?=
@@ -69,4 +70,10 @@ uninstall:
 	rmdir $(RUNIT_SV)/env $(RUNIT_SV) 2>/dev/null || true
 	rmdir $(DESTDIR)$(SYSCONFDIR)/dnsmasq.d 2>/dev/null || true
 
-.PHONY: all install uninstall check-tools
+demo:
+	scripts/demo
+
+check:
+	scripts/check
+
+.PHONY: all install uninstall check-tools demo check
