@@ -57,6 +57,8 @@ install: all check-tools
 	chmod 0644 $(DESTDIR)$(UNITDIR)/brmgr@.service
 	for f in run finish; do $(SUBST) init/runit/brmgr-brmgr0/$$f > $(RUNIT_SV)/$$f && chmod 0755 $(RUNIT_SV)/$$f; done
 	$(SUBST) init/openrc/brmgr > $(DESTDIR)$(OPENRCDIR)/brmgr && chmod 0755 $(DESTDIR)$(OPENRCDIR)/brmgr
+	$(INSTALL) -d $(DESTDIR)$(SYSCONFDIR)/init
+	$(SUBST) init/upstart/brmgr.conf > $(DESTDIR)$(SYSCONFDIR)/init/brmgr.conf && chmod 0644 $(DESTDIR)$(SYSCONFDIR)/init/brmgr.conf
 	$(SUBST) share/lxc/lxc.container.conf > $(DESTDIR)$(DATADIR)/lxc.container.conf
 	chmod 0644 $(DESTDIR)$(DATADIR)/lxc.container.conf
 	$(INSTALL) -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
@@ -68,6 +70,8 @@ uninstall:
 	rm -f $(DESTDIR)$(UNITDIR)/brmgr@.service $(DESTDIR)$(OPENRCDIR)/brmgr $(DESTDIR)$(SYSCONFDIR)/dnsmasq.d/brmgr.conf
 	rm -f $(RUNIT_SV)/run $(RUNIT_SV)/finish
 	rmdir $(RUNIT_SV)/env $(RUNIT_SV) 2>/dev/null || true
+	rm -f $(DESTDIR)$(SYSCONFDIR)/init/brmgr.conf
+	rmdir $(DESTDIR)$(SYSCONFDIR)/init 2>/dev/null || true
 	rmdir $(DESTDIR)$(SYSCONFDIR)/dnsmasq.d 2>/dev/null || true
 
 demo:

@@ -76,6 +76,7 @@ for (const _ of why ? [] : [1]) {
       'etc/brmgr/brmgr0.conf',
       'etc/dnsmasq.d/brmgr.conf',
       'etc/init.d/brmgr',
+      'etc/init/brmgr.conf',
       'etc/sv/brmgr-brmgr0/run',
       'etc/sv/brmgr-brmgr0/finish',
       'usr/lib/systemd/system/brmgr@.service',

@@ -2,10 +2,11 @@
  * The init files as their init systems read them: shell syntax under the
  * shells they run in, OpenRC's conventions and instance naming, the runit
  * scripts' bridge name and env/ dir, the systemd unit's ordering, restart
- * policy and sandbox against what brmgr does.
+ * policy and sandbox against what brmgr does, the Upstart job's stanzas and
+ * commands, and what make install makes of it.
  */
 import t from 'tap';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +16,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const OPENRC = join(ROOT, 'init/openrc/brmgr');
 const RUNIT = join(ROOT, 'init/runit/brmgr-brmgr0');
 const UNIT = join(ROOT, 'init/systemd/brmgr@.service');
+const UPSTART = join(ROOT, 'init/upstart/brmgr.conf');
 const SHELLS: [string, string[]][] = [
   ['sh', []],
   ['dash', []],
@@ -130,4 +132,124 @@ t.test('systemd: ordering, restarts and a sandbox that leaves brmgr what it need
   ]) {
     t.not(u.get(k!), v, `not ${k}=${v}`);
   }
+});
+
+/** Every stanza Upstart's init(5) knows; a misspelt one makes Upstart refuse the whole job. */
+const UPSTART_STANZAS = new Set([
+  'author', 'description', 'version', 'usage', 'instance', 'start', 'stop', 'manual', 'emits', 'env', 'export',
+  'exec', 'script', 'pre-start', 'post-start', 'pre-stop', 'post-stop', 'respawn', 'task', 'normal', 'kill',
+  'reload', 'expect', 'console', 'umask', 'nice', 'oom', 'limit', 'chroot', 'chdir', 'setuid', 'setgid',
+  'apparmor', 'cgroup',
+]);
+
+/**
+ * The job's stanzas in order, as [keyword, rest of the line]; comments and blank
+ * lines dropped, a `script` … `end script` block kept whole as its rest.
+ */
+function upstartStanzas(text: string): [string, string][] {
+  const out: [string, string][] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^(\S+)\s*(.*)$/.exec(line)!;
+    let rest = m[2]!;
+    if (/(^|\s)script$/.test(line)) {
+      const end = lines.findIndex((l, j) => j > i && l.trim() === 'end script');
+      if (end < 0) throw new Error(`line ${i + 1}: script without end script`);
+      rest = lines.slice(i, end + 1).join('\n');
+      i = end;
+    }
+    out.push([m[1]!, rest]);
+  }
+  return out;
+}
+
+t.test('Upstart: an instance job per bridge, respawned, config errors stopped by pre-start', async (t) => {
+  const text = readFileSync(UPSTART, 'utf8');
+  const stanzas = upstartStanzas(text);
+  for (const [k] of stanzas) t.ok(UPSTART_STANZAS.has(k), `${k} is an Upstart stanza`);
+  const all = (k: string) => stanzas.filter(([s]) => s === k).map(([, rest]) => rest);
+  const one = (k: string) => {
+    const found = all(k);
+    t.equal(found.length, 1, `one ${k} stanza`);
+    return found[0] ?? '';
+  };
+
+  t.equal(one('instance'), '$BRIDGE', 'one instance per bridge: start brmgr BRIDGE=NAME');
+  t.match(one('usage'), 'BRIDGE=', 'usage names the BRIDGE variable');
+  t.match(one('description'), /^"[^"]+"$/, 'a quoted description');
+  t.same(all('start'), ['on runlevel [2345]'], 'start on runlevel [2345]');
+  t.same(all('stop'), ['on runlevel [!2345]'], 'stop on every other runlevel');
+  t.same(all('env').filter((e) => /^BRIDGE=/.test(e)), [], 'no default BRIDGE: a boot start is chosen in brmgr.override');
+  t.match(text, /^#.*echo 'env BRIDGE=brmgr0' > \/etc\/init\/brmgr\.override$/m, 'the comment shows how to start a bridge at boot');
+
+  t.same(all('pre-start'), ['exec @bindir@/brmgr-pre "$BRIDGE"'], 'pre-start brings the bridge up (a config error stops the start with exit 2)');
+  t.same(all('exec'), ['@bindir@/brmgr run "$BRIDGE"'], 'the main process is brmgr run BRIDGE');
+  t.same(all('post-stop'), ['exec @bindir@/brmgr-post "$BRIDGE"'], 'post-stop takes the bridge down');
+  t.same(all('script'), [], 'no main script: Upstart tracks brmgr run itself');
+  t.same(all('expect'), [], 'no expect stanza: brmgr run stays in the foreground (expect fork/daemon would track the wrong pid)');
+  t.same(all('task'), [], 'a service, not a task');
+
+  t.same(all('respawn'), ['', 'limit 5 60'], 'respawn, with a limit');
+  // the same limit as the OpenRC script's supervise-daemon
+  const openrc = readFileSync(OPENRC, 'utf8');
+  const max = /^respawn_max=(\d+)$/m.exec(openrc)?.[1];
+  const period = /^respawn_period=(\d+)$/m.exec(openrc)?.[1];
+  t.equal(all('respawn')[1], `limit ${max} ${period}`, `respawn limit ${max} ${period}, as OpenRC's respawn_max and respawn_period`);
+  t.same(all('normal'), ['exit 0'], 'normal exit 0 only: exit 2 is not hidden as a clean stop');
+  t.same(all('kill').sort(), ['signal TERM', 'timeout 15'], 'SIGTERM, then SIGKILL after 15 s, as the systemd unit\'s TimeoutStopSec');
+  t.same(all('reload'), ['signal HUP'], 'reload is SIGHUP');
+  t.same(all('console'), ['log'], 'output to /var/log/upstart/brmgr-BRIDGE.log');
+
+  // the commands as Upstart runs them: with $ in them, `sh -e -c "exec COMMAND"`, the
+  // job's environment (BRIDGE from the instance, other variables from `start`)
+  const bin = join(tmp, 'upstart-bin');
+  mkdirSync(bin);
+  for (const p of ['brmgr', 'brmgr-pre', 'brmgr-post']) {
+    writeFileSync(join(bin, p), `#!/bin/sh\necho "${p} $# $* conf=\${BRMGR_CONF_DIR:-unset}"\n`);
+    chmodSync(join(bin, p), 0o755);
+  }
+  const commands: [string, string, string][] = [
+    ['pre-start', all('pre-start')[0]!.replace(/^exec /, ''), 'brmgr-pre 1 lan7 conf=/srv/brmgr'],
+    ['exec', all('exec')[0]!, 'brmgr 2 run lan7 conf=/srv/brmgr'],
+    ['post-stop', all('post-stop')[0]!.replace(/^exec /, ''), 'brmgr-post 1 lan7 conf=/srv/brmgr'],
+  ];
+  for (const [stanza, command, expected] of commands) {
+    for (const [shell, pre] of SHELLS) {
+      const r = await execa(shell, [...pre, '-e', '-c', `exec ${command.replaceAll('@bindir@', bin)}`], {
+        env: { PATH: '/usr/bin:/bin', BRIDGE: 'lan7', BRMGR_CONF_DIR: '/srv/brmgr' },
+        extendEnv: false,
+        reject: false,
+      });
+      t.equal(r.stdout, expected, `${shell}: ${stanza} runs ${expected.replace(/ conf=.*/, '')} with the job's environment ${r.stderr}`);
+    }
+  }
+});
+
+t.test('Upstart: make install puts the job, @bindir@ substituted, in SYSCONFDIR/init; uninstall removes it', async (t) => {
+  const dest = join(tmp, 'upstart-dest');
+  // the recipes' lines for SYSCONFDIR/init (not init.d), as make would run them, without building
+  const lines = async (target: string) => {
+    const r = await execa('make', ['-s', '-n', '-o', 'all', '-o', 'check-tools', target, `DESTDIR=${dest}`, 'PREFIX=/usr'], { cwd: ROOT });
+    return r.stdout.split('\n').filter((l) => new RegExp(`${dest}/etc/init(/|\\s|$)`).test(l));
+  };
+  const install = await lines('install');
+  t.ok(install.some((l) => l.includes('init/upstart/brmgr.conf')), `install has a line for init/upstart/brmgr.conf: ${install.join(' | ')}`);
+  for (const l of install) await execa('sh', ['-e', '-c', l], { cwd: ROOT });
+  const job = join(dest, 'etc/init/brmgr.conf');
+  t.equal(statSync(job).mode & 0o777, 0o644, 'etc/init/brmgr.conf, mode 0644');
+  const installed = readFileSync(job, 'utf8');
+  t.notMatch(installed, /@(bindir|datadir|docdir)@/, 'no placeholder left');
+  t.equal(installed, readFileSync(UPSTART, 'utf8').replaceAll('@bindir@', '/usr/bin'), 'the source with @bindir@ as /usr/bin');
+  const stanzas = upstartStanzas(installed);
+  t.ok(stanzas.some(([k, v]) => k === 'exec' && v === '/usr/bin/brmgr run "$BRIDGE"'), 'it starts the installed brmgr run');
+  t.ok(stanzas.some(([k, v]) => k === 'pre-start' && v === 'exec /usr/bin/brmgr-pre "$BRIDGE"'), 'and the installed brmgr-pre');
+  t.ok(stanzas.some(([k, v]) => k === 'post-stop' && v === 'exec /usr/bin/brmgr-post "$BRIDGE"'), 'and the installed brmgr-post');
+
+  const uninstall = await lines('uninstall');
+  t.ok(uninstall.some((l) => /^rm -f .*\/etc\/init\/brmgr\.conf(\s|$)/.test(l)), `uninstall removes it: ${uninstall.join(' | ')}`);
+  for (const l of uninstall) await execa('sh', ['-c', l], { cwd: ROOT });
+  t.notOk(existsSync(job), 'gone after uninstall');
+  t.notOk(existsSync(join(dest, 'etc/init')), 'and so is the init dir it left empty');
 });
