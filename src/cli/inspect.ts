@@ -5,7 +5,8 @@ import { loadConfig, recordedSubnet } from '../config/load.js';
 import { findLease, readLeases } from '../dnsmasq/leases.js';
 import { paths } from '../paths.js';
 import { runner } from '../system/exec.js';
-import { observe, portsOf } from '../system/observe.js';
+import { portsOf } from '../host/links.js';
+import { observe } from '../system/observe.js';
 import { readState } from '../system/state.js';
 import { alive } from '../system/process.js';
 
@@ -47,7 +48,7 @@ function readJson<T>(file: string): T | undefined {
 /** The recorded subnet of a bridge whose config says `address = auto`. */
 function loadAutoSubnet(bridge: string): string | undefined {
   try {
-    return loadConfig(bridge).ipv4.auto === 'recorded' ? recordedSubnet(bridge) : undefined;
+    return loadConfig(bridge).ipv4.auto ? recordedSubnet(bridge) : undefined;
   } catch {
     return undefined;
   }

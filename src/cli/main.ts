@@ -7,19 +7,13 @@ import { supervise } from '../supervisor/index.js';
 import { leases, lookup, status } from './inspect.js';
 import { UsageError } from '../errors.js';
 import { logger } from '../log.js';
-import { findConflicts, portConflicts } from '../plan/conflicts.js';
-import { hostFirewallWarnings } from '../plan/hostfirewall.js';
-import { servesAnything } from '../dnsmasq/render.js';
-import { nftRuleset } from '../system/firewall.js';
-import { renderPlan } from '../plan/render.js';
-import { post } from '../post/index.js';
-import { machineId, ownDnsmasq, pre } from '../pre/index.js';
+import { renderPlan } from '../converge/render.js';
+import { down as post } from '../converge/down.js';
+import { preflight } from '../converge/preflight.js';
+import { up as pre } from '../converge/up.js';
 import { runner } from '../system/exec.js';
-import { listeners } from '../system/listeners.js';
-import { observe } from '../system/observe.js';
-import { qemuBridgeCheck } from '../system/qemu.js';
-import { tapAdd, tapDel } from '../system/tap.js';
-import { missingTools, onPath } from '../system/tools.js';
+import { machineId } from '../system/machine.js';
+import { tapAdd, tapDel } from '../converge/tap.js';
 
 function oneBridge(positionals: string[], command: string): string {
   if (positionals.length !== 1) throw new UsageError(`${command} needs exactly one BRIDGE (see --help)`);
@@ -28,16 +22,7 @@ function oneBridge(positionals: string[], command: string): string {
 
 async function check(bridge: string): Promise<number> {
   const cfg = loadConfig(bridge);
-  const errors: string[] = [];
-  const warnings: string[] = [];
-  errors.push(...missingTools(cfg, { serving: true }));
-  if (onPath('ip')) {
-    const run = runner();
-    const found = findConflicts(cfg, await observe(run), loadOtherConfigs(bridge));
-    errors.push(...found.errors, ...portConflicts(cfg, await listeners(run), ownDnsmasq(paths(bridge))));
-    warnings.push(...found.warnings, ...hostFirewallWarnings(cfg, await nftRuleset(run), servesAnything(cfg)));
-  }
-  warnings.push(...qemuBridgeCheck(bridge));
+  const { errors, warnings } = await preflight(cfg, { run: runner(), paths: paths(bridge), others: loadOtherConfigs(bridge) });
   for (const w of warnings) console.log(`warning: ${w}`);
   for (const e of errors) console.log(`error: ${e}`);
   if (!errors.length) console.log(`${cfg.file}: ok`);

@@ -1,10 +1,16 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { paths } from '../paths.js';
+import { scanIni } from './ini.js';
 import { ConfigError, isInterfaceName, parseConfig } from './validate.js';
 import type { BridgeConfig } from './types.js';
 
-/** Reads and validates /etc/brmgr/BRIDGE.conf (or BRMGR_CONF_DIR's). Throws ConfigError. */
-export function loadConfig(bridge: string, env: NodeJS.ProcessEnv = process.env): BridgeConfig {
+/**
+ * Reads and validates /etc/brmgr/BRIDGE.conf (or BRMGR_CONF_DIR's). Throws ConfigError.
+ * `address = auto` takes the subnet recorded earlier; without one, `chooseSubnet`
+ * (brmgr-pre's: picks a free one and records it) decides before the config is
+ * typed; without that either, a stand-in (10.0.1.1/24) shows what it would look like.
+ */
+export function loadConfig(bridge: string, env: NodeJS.ProcessEnv = process.env, chooseSubnet?: () => string): BridgeConfig {
   if (!isInterfaceName(bridge)) {
     throw new ConfigError([{ file: '(command line)', line: 0, section: '', key: 'BRIDGE', message: `'${bridge}' is not a valid bridge name (1-15 letters, digits, '_', '.', '-')` }]);
   }
@@ -16,7 +22,16 @@ export function loadConfig(bridge: string, env: NodeJS.ProcessEnv = process.env)
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
     throw new ConfigError([{ file, line: 0, section: '', key: 'file', message: reason }]);
   }
-  return parseConfig(text, file, bridge, { autoSubnet: recordedSubnet(bridge, env) });
+  const recorded = recordedSubnet(bridge, env);
+  const autoSubnet = recorded ?? (chooseSubnet && saysAuto(text) ? chooseSubnet() : undefined);
+  return parseConfig(text, file, bridge, autoSubnet ? { autoSubnet } : {});
+}
+
+/** Whether the config asks for `address = auto` (its validation is parseConfig's). */
+function saysAuto(text: string): boolean {
+  return scanIni(text).entries.some(
+    (e) => ((e.section === 'ipv4' && e.key === 'address') || (e.section === '' && e.key === 'addr')) && e.value.toLowerCase() === 'auto',
+  );
 }
 
 /** The subnet recorded for `address = auto`, if one was chosen. */
@@ -41,7 +56,9 @@ export function loadOtherConfigs(bridge: string, env: NodeJS.ProcessEnv = proces
   for (const name of names) {
     if (name === bridge || !isInterfaceName(name)) continue;
     try {
-      out.push(loadConfig(name, env));
+      const cfg = loadConfig(name, env);
+      // an auto subnet not chosen yet holds no subnet
+      if (!cfg.ipv4.auto || recordedSubnet(name, env)) out.push(cfg);
     } catch {
       /* reported when that bridge is used */
     }

@@ -44,8 +44,8 @@ export interface BridgeConfig {
   stp: boolean;
   firewall: FirewallChoice;
   ipv4: Subnet4 & {
-    /** `address = auto`: 'pending' until brmgr-pre chooses and records a subnet, then 'recorded' */
-    auto?: 'pending' | 'recorded';
+    /** `address = auto`: brmgr chose the subnet (see plan/auto.ts and config/load.ts) */
+    auto?: true;
     dhcp: boolean;
     range: { from: string; to: string };
     leaseTime: string;

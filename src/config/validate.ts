@@ -283,7 +283,7 @@ function ipv4Section(r: Reader, mode: Mode, autoSubnet?: string) {
     address,
     prefix,
     network: net,
-    ...(auto ? { auto: autoSubnet ? ('recorded' as const) : ('pending' as const) } : {}),
+    ...(auto ? { auto: true as const } : {}),
     dhcp: r.bool(s, 'dhcp', mode !== 'bridged'),
     range: { from: intToIp4(range.from), to: intToIp4(range.to) },
     leaseTime: (lease && leaseSeconds(r, lease)) ?? '1h',

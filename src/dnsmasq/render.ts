@@ -3,11 +3,6 @@ import type { BridgeConfig } from '../config/types.js';
 import type { Paths } from '../paths.js';
 import { ip4ToInt, intToIp4, span4 } from '../net/addr.js';
 
-/** bridged mode leaves DHCP and DNS to the LAN: then there is no dnsmasq to run. */
-export function servesAnything(cfg: BridgeConfig): boolean {
-  return cfg.ipv4.dhcp || cfg.dns.enable || (!!cfg.ipv6 && (cfg.ipv6.ra || cfg.ipv6.dhcp !== 'off'));
-}
-
 /** The files brmgr writes for its dnsmasq, all in the bridge's run dir. */
 export function dnsmasqFiles(p: Paths) {
   return {

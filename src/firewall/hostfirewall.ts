@@ -1,21 +1,7 @@
 import type { BridgeConfig } from '../config/types.js';
 import { nftTable } from './nftables.js';
 
-/** The parts of `nft -j list ruleset` read here. */
-export interface NftChain {
-  family: string;
-  table: string;
-  name: string;
-  hook?: string;
-  policy?: string;
-}
-export interface NftRule {
-  family: string;
-  table: string;
-  chain: string;
-  expr: Record<string, unknown>[];
-}
-export type NftObject = { chain?: NftChain; rule?: NftRule } & Record<string, unknown>;
+import type { NftObject, NftRule } from '../host/nftables.js';
 
 const FINAL = new Set(['drop', 'reject']);
 const HARMLESS = new Set(['counter', 'log', 'limit']);

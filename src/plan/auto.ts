@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { BridgeConfig } from '../config/types.js';
 import { intToIp4, overlaps } from '../net/addr.js';
-import type { Observed } from '../system/observe.js';
+import type { Observed } from '../host/links.js';
 
 /** Every IPv4 subnet in use on the host: addresses, routes, and other brmgr bridges' configs. */
 export function takenSubnets(observed: Observed, others: BridgeConfig[]): [string, number][] {
@@ -12,7 +12,7 @@ export function takenSubnets(observed: Observed, others: BridgeConfig[]): [strin
     const [addr, len] = r.dst.split('/');
     taken.push([addr!, len === undefined ? 32 : Number(len)]);
   }
-  for (const o of others) if (o.mode !== 'bridged' && o.ipv4.auto !== 'pending') taken.push([o.ipv4.network, o.ipv4.prefix]);
+  for (const o of others) if (o.mode !== 'bridged') taken.push([o.ipv4.network, o.ipv4.prefix]);
   return taken;
 }
 

@@ -1,13 +1,4 @@
-import type { Observed, ObservedAddr, ObservedRoute } from '../system/observe.js';
-
-/** What bridged mode moved from the uplink to the bridge, to move back on post. */
-export interface MovedUplink {
-  name: string;
-  /** `ip address add` arguments before `dev`, e.g. "192.168.1.10/24 broadcast 192.168.1.255" */
-  addresses: string[];
-  /** `ip route add` arguments before `dev`, e.g. "default via 192.168.1.1 proto dhcp metric 100" */
-  routes: string[];
-}
+import type { MovedUplink, Observed, ObservedAddr, ObservedRoute } from '../host/links.js';
 
 const FOREVER = 4294967295;
 

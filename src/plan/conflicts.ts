@@ -1,8 +1,9 @@
 import type { BridgeConfig } from '../config/types.js';
 import { overlaps } from '../net/addr.js';
 import { GROUPS } from './link.js';
-import type { Listener } from '../system/listeners.js';
-import type { Observed } from '../system/observe.js';
+import { servicePorts } from './services.js';
+import type { Listener } from '../host/listeners.js';
+import type { Observed } from '../host/links.js';
 
 export interface Findings {
   errors: string[];
@@ -76,10 +77,7 @@ export function findConflicts(cfg: BridgeConfig, observed: Observed, others: Bri
  * `own` are the pids of this bridge's own dnsmasq.
  */
 export function portConflicts(cfg: BridgeConfig, listening: Listener[], own: number[]): string[] {
-  const wanted: [Listener['proto'], number, string][] = [];
-  if (cfg.dns.enable) wanted.push(['udp', 53, 'DNS'], ['tcp', 53, 'DNS']);
-  if (cfg.mode !== 'bridged' && cfg.ipv4.dhcp) wanted.push(['udp', 67, 'DHCP']);
-  if (cfg.ipv6 && cfg.ipv6.dhcp !== 'off') wanted.push(['udp', 547, 'DHCPv6']);
+  const wanted = servicePorts(cfg).map((s): [Listener['proto'], number, string] => [s.proto, s.port, s.what]);
   const mine = new Set(['0.0.0.0', '*', cfg.ipv4.address, ...(cfg.ipv6 ? ['::', cfg.ipv6.address] : [])]);
   const errors: string[] = [];
   for (const l of listening) {

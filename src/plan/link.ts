@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { BridgeConfig } from '../config/types.js';
-import type { ObservedLink, Observed } from '../system/observe.js';
+import type { LinkAttributes, Observed } from '../host/links.js';
 
 /**
  * A stable, locally administered MAC for the bridge, derived from its name and
@@ -56,20 +56,6 @@ export function desiredLink(cfg: BridgeConfig, machineId: string): DesiredLink {
   };
 }
 
-/** The link attributes brmgr may change on a bridge it did not create, to restore them on post. */
-export interface LinkAttributes {
-  mac: string;
-  mtu: number;
-  stp: boolean;
-  up: boolean;
-  /** absent in states written before brmgr set link groups */
-  group?: string;
-}
-
-export function attributesOf(link: ObservedLink): LinkAttributes {
-  return { mac: link.address, mtu: link.mtu, stp: link.stp, up: link.up, group: link.group };
-}
-
 export interface LinkChange {
   /** `ip -batch` lines that bring the bridge to the desired state */
   batch: string[];
@@ -78,6 +64,24 @@ export interface LinkChange {
   created: boolean;
   added: string[];
   removed: string[];
+}
+
+/** The `ip link set` line for one attribute: the one place both convergence and its undo write them. */
+export function setLink<K extends keyof LinkAttributes>(dev: string, key: K, value: NonNullable<LinkAttributes[K]>): string {
+  const how: Record<keyof LinkAttributes, string> = {
+    mac: `address ${value}`,
+    mtu: `mtu ${value}`,
+    stp: `type bridge stp_state ${value ? 1 : 0}`,
+    group: `group ${value}`,
+    up: value ? 'up' : 'down',
+  };
+  return `link set dev ${dev} ${how[key]}`;
+}
+
+/** Lines that give a link the attributes `to` where `now` differs (post: an adopted bridge back as it was). */
+export function attributeLines(dev: string, now: LinkAttributes, to: LinkAttributes): string[] {
+  const keys = ['mac', 'mtu', 'stp', 'group', 'up'] as const;
+  return keys.filter((k) => to[k] !== undefined && now[k] !== to[k]).map((k) => setLink(dev, k, to[k]!));
 }
 
 const isV6 = (cidr: string) => cidr.includes(':');
@@ -97,29 +101,29 @@ export function diffLink(want: DesiredLink, observed: Observed, ours: string[]):
   if (!link) {
     const mtu = want.mtu !== undefined ? ` mtu ${want.mtu}` : '';
     batch.push(`link add name ${dev} address ${want.mac}${mtu} type bridge stp_state ${want.stp ? 1 : 0}`);
-    if (want.group !== undefined) batch.push(`link set dev ${dev} group ${want.group}`);
+    if (want.group !== undefined) batch.push(setLink(dev, 'group', String(want.group)));
     batch.push(...want.addresses.map((a) => addrLine('add', a, dev)));
-    batch.push(`link set dev ${dev} up`);
+    batch.push(setLink(dev, 'up', true));
     return { batch, undo: [`link del dev ${dev}`], created: true, added: want.addresses, removed: [] };
   }
   if (link.kind !== 'bridge') {
     throw new Error(`${dev} exists and is not a bridge (it is ${link.kind ?? 'a plain device'})`);
   }
   if (link.address !== want.mac) {
-    batch.push(`link set dev ${dev} address ${want.mac}`);
-    undo.unshift(`link set dev ${dev} address ${link.address}`);
+    batch.push(setLink(dev, 'mac', want.mac));
+    undo.unshift(setLink(dev, 'mac', link.address));
   }
   if (want.mtu !== undefined && link.mtu !== want.mtu) {
-    batch.push(`link set dev ${dev} mtu ${want.mtu}`);
-    undo.unshift(`link set dev ${dev} mtu ${link.mtu}`);
+    batch.push(setLink(dev, 'mtu', want.mtu));
+    undo.unshift(setLink(dev, 'mtu', link.mtu));
   }
   if (link.stp !== want.stp) {
-    batch.push(`link set dev ${dev} type bridge stp_state ${want.stp ? 1 : 0}`);
-    undo.unshift(`link set dev ${dev} type bridge stp_state ${link.stp ? 1 : 0}`);
+    batch.push(setLink(dev, 'stp', want.stp));
+    undo.unshift(setLink(dev, 'stp', link.stp));
   }
   if (want.group !== undefined && link.group !== String(want.group)) {
-    batch.push(`link set dev ${dev} group ${want.group}`);
-    undo.unshift(`link set dev ${dev} group ${link.group}`);
+    batch.push(setLink(dev, 'group', String(want.group)));
+    undo.unshift(setLink(dev, 'group', link.group));
   }
   const have = observed.addrs.filter((a) => a.ifname === dev && a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`);
   const removed = have.filter((a) => ours.includes(a) && !want.addresses.includes(a));
@@ -133,8 +137,8 @@ export function diffLink(want: DesiredLink, observed: Observed, ours: string[]):
     undo.unshift(addrLine('del', a, dev));
   }
   if (!link.up) {
-    batch.push(`link set dev ${dev} up`);
-    undo.unshift(`link set dev ${dev} down`);
+    batch.push(setLink(dev, 'up', true));
+    undo.unshift(setLink(dev, 'up', false));
   }
   return { batch, undo, created: false, added, removed };
 }

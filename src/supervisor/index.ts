@@ -8,14 +8,15 @@ import { execa, type ResultPromise } from 'execa';
 import { loadConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/types.js';
 import { ConfigError, formatProblem } from '../config/validate.js';
-import { dnsmasqFiles, renderDhcpHosts, renderDnsmasqConf, renderHosts, servesAnything } from '../dnsmasq/render.js';
+import { dnsmasqFiles, renderDhcpHosts, renderDnsmasqConf, renderHosts } from '../dnsmasq/render.js';
+import { servesAnything } from '../plan/services.js';
 import { parseDnsmasqLine } from '../dnsmasq/log.js';
 import { closedAncestor, dnsmasqAccount, type Account } from '../dnsmasq/user.js';
 import type { Logger } from '../log.js';
 import { paths, type Paths } from '../paths.js';
-import { pre } from '../pre/index.js';
+import { up as pre } from '../converge/up.js';
 import { runner } from '../system/exec.js';
-import { firewallIntact } from '../system/firewall.js';
+import { firewallIntact, type FirewallRecord } from '../firewall/index.js';
 import { acquireLock } from '../system/lock.js';
 import { ensureRunDir, readState } from '../system/state.js';
 import { alive } from '../system/process.js';
@@ -297,7 +298,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
       timer = setTimeout(
         () =>
           serial(async () => {
-            if (stopping || (await firewallIntact(runner(), cfg, readState(p)))) return;
+            if (stopping || (await firewallIntact(runner(), cfg, readState(p)?.firewall as FirewallRecord | undefined))) return;
             log.warn({ event: 'firewall' }, "brmgr's firewall rules were removed by someone else; restoring them");
             await pre(bridge, { log: opts.log, env, config: cfg });
           }),

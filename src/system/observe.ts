@@ -1,97 +1,7 @@
+import type { Observed } from '../host/links.js';
+import { parseObserved } from '../host/links.js';
 import type { Run } from './exec.js';
 import { must } from './exec.js';
-
-export interface ObservedLink {
-  ifname: string;
-  kind?: string;
-  mtu: number;
-  address: string;
-  up: boolean;
-  stp: boolean;
-  /** the link group, as ip names it ("default", or a number) */
-  group: string;
-  /** the bridge this link is a port of */
-  master?: string;
-}
-
-export interface ObservedAddr {
-  ifname: string;
-  family: 'inet' | 'inet6';
-  local: string;
-  prefixlen: number;
-  scope: string;
-  broadcast?: string;
-  /** from a DHCP client or router advertisements: it expires */
-  dynamic?: boolean;
-  valid_life_time?: number;
-  preferred_life_time?: number;
-}
-
-export interface ObservedRoute {
-  dst: string;
-  dev?: string;
-  table?: string;
-  type?: string;
-  gateway?: string;
-  protocol?: string;
-  scope?: string;
-  prefsrc?: string;
-  metric?: number;
-  flags?: string[];
-}
-
-/** The kernel's view of links, addresses and routes in this network namespace. */
-export interface Observed {
-  links: ObservedLink[];
-  addrs: ObservedAddr[];
-  routes: ObservedRoute[];
-}
-
-interface RawLink {
-  ifname: string;
-  mtu: number;
-  address?: string;
-  group?: string;
-  flags?: string[];
-  master?: string;
-  linkinfo?: { info_kind?: string; info_data?: { stp_state?: number } };
-}
-interface RawAddr {
-  ifname: string;
-  addr_info?: (ObservedAddr & { label?: string })[];
-}
-
-/** Parses the output of `ip -d -json -batch` for: link show, address show, route show table all. */
-export function parseObserved(stdout: string): Observed {
-  const [links = [], addrs = [], routes = []] = stdout
-    .split('\n')
-    .filter((l) => l.trim().startsWith('['))
-    .map((l) => JSON.parse(l) as unknown[]);
-  return {
-    links: (links as RawLink[]).map((l) => ({
-      ifname: l.ifname,
-      ...(l.linkinfo?.info_kind ? { kind: l.linkinfo.info_kind } : {}),
-      mtu: l.mtu,
-      address: l.address ?? '',
-      up: (l.flags ?? []).includes('UP'),
-      stp: (l.linkinfo?.info_data?.stp_state ?? 0) !== 0,
-      group: l.group ?? 'default',
-      ...(l.master ? { master: l.master } : {}),
-    })),
-    addrs: (addrs as RawAddr[]).flatMap((a) =>
-      (a.addr_info ?? []).map((i) => ({
-        ifname: a.ifname,
-        family: i.family,
-        local: i.local,
-        prefixlen: i.prefixlen,
-        scope: i.scope,
-        ...(i.broadcast ? { broadcast: i.broadcast } : {}),
-        ...(i.dynamic ? { dynamic: true, valid_life_time: i.valid_life_time, preferred_life_time: i.preferred_life_time } : {}),
-      })),
-    ),
-    routes: routes as ObservedRoute[],
-  };
-}
 
 /** One process for links, addresses and routes of both families. */
 export async function observe(run: Run): Promise<Observed> {
@@ -103,9 +13,4 @@ export async function observe(run: Run): Promise<Observed> {
 export async function applyIpBatch(run: Run, lines: string[], opts: { force?: boolean } = {}): Promise<void> {
   if (lines.length === 0) return;
   must(await run('ip', [...(opts.force ? ['-force'] : []), '-batch', '-'], lines.join('\n') + '\n'), 'ip');
-}
-
-/** Ports enslaved to the bridge (guests' veths and taps). */
-export function portsOf(observed: Observed, bridge: string): string[] {
-  return observed.links.filter((l) => l.master === bridge).map((l) => l.ifname);
 }

@@ -1,10 +1,12 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MovedUplink } from '../plan/bridged.js';
-import type { LinkAttributes } from '../plan/link.js';
+import type { LinkAttributes, MovedUplink } from '../host/links.js';
 import type { Paths } from '../paths.js';
 
-export type Backend = 'nftables' | 'iptables' | 'none';
+/** What the firewall wing recorded (firewall/backend.ts): kept as is, read by nothing else. */
+export interface OpaqueRecord {
+  backend: string;
+}
 
 /** What brmgr-pre created or changed for a bridge, so brmgr-post removes exactly that. */
 export interface State {
@@ -19,15 +21,10 @@ export interface State {
   addresses: string[];
   /** bridged mode: the uplink brmgr enslaved, and its addresses and routes now on the bridge */
   uplink?: MovedUplink;
-  /** each kernel setting brmgr changed, with the value it had before brmgr first touched it */
+  /** this bridge's own kernel settings (net/ipv6/conf/BRIDGE/*) brmgr changed, with the value each had before;
+   * host-wide ones are in the ledger (ledger.ts; states written before it may hold them too) */
   sysctls: Record<string, string>;
-  firewall: {
-    backend: Backend;
-    /** IP families whose iptables filter table received brmgr's accept rules */
-    iptables: (4 | 6)[];
-    /** iptables-nft tables and built-in chains that existed before brmgr's first iptables-restore, per family */
-    existed?: Partial<Record<4 | 6, string[]>>;
-  };
+  firewall: OpaqueRecord;
 }
 
 export function ensureRunDir(p: Paths): void {

@@ -5,10 +5,10 @@ import { overlaps } from '../../src/net/addr.js';
 
 const parse = (text: string, autoSubnet?: string) => parseConfig(text, '/etc/brmgr/br0.conf', 'br0', autoSubnet ? { autoSubnet } : {});
 
-t.test('address = auto parses as pending, then as the recorded subnet', async (t) => {
-  t.equal(parse('[ipv4]\naddress = auto\n').ipv4.auto, 'pending');
+t.test('address = auto parses with a stand-in subnet, then with the chosen one', async (t) => {
+  t.equal(parse('[ipv4]\naddress = auto\n').ipv4.auto, true);
   const c = parse('[ipv4]\naddress = auto\n', '10.42.7.1/24');
-  t.match(c.ipv4, { auto: 'recorded', address: '10.42.7.1', prefix: 24, network: '10.42.7.0', range: { from: '10.42.7.2', to: '10.42.7.254' } });
+  t.match(c.ipv4, { auto: true, address: '10.42.7.1', prefix: 24, network: '10.42.7.0', range: { from: '10.42.7.2', to: '10.42.7.254' } });
   t.equal(parse('[ipv4]\naddress = 10.0.5.1/24\n', '10.42.7.1/24').ipv4.address, '10.0.5.1', 'a record does not override a fixed address');
   t.throws(() => parse('[ipv4]\naddress = auto\nrange = 10.0.1.2-10.0.1.9\n'), /give a fixed address to set a range/);
   t.throws(() => parse('[ipv4]\naddress = auto\n[host.web]\nmac = 52:54:00:00:00:01\nip = 10.0.1.5\n'), /give a fixed address for static hosts/);

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { moveUplink, restoreUplink, routeSpec } from '../../src/plan/bridged.js';
 import { parseConfig, ConfigError } from '../../src/config/validate.js';
-import type { Observed } from '../../src/system/observe.js';
+import type { Observed } from '../../src/host/links.js';
 
 const observed: Observed = {
   links: [],

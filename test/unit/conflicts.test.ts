@@ -1,7 +1,7 @@
 import t from 'tap';
 import { parseConfig } from '../../src/config/validate.js';
 import { portConflicts } from '../../src/plan/conflicts.js';
-import { parseListeners } from '../../src/system/listeners.js';
+import { parseListeners } from '../../src/host/listeners.js';
 
 const SS = `udp UNCONN 0      0      0.0.0.0:53 0.0.0.0:* users:(("dnsmasq",pid=25515,fd=4))
 udp UNCONN 0      0         [::]:53    [::]:* users:(("dnsmasq",pid=25515,fd=6))

@@ -20,9 +20,15 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { parseConfig } from '../../src/config/validate.js';
 import type { BridgeConfig } from '../../src/config/types.js';
-import { EMPTY, iptablesPlan, parseIptablesSave, renderIptablesRestore, type Family } from '../../src/plan/iptables.js';
-import { nftTable } from '../../src/plan/nftables.js';
-import { renderPlan } from '../../src/plan/render.js';
+import { EMPTY, iptablesPlan as renderIptables, parseIptablesSave, renderIptablesRestore, type Family } from '../../src/firewall/iptables.js';
+import { nftTable } from '../../src/firewall/nftables.js';
+import { firewallIntent } from '../../src/firewall/policy.js';
+import { shimPlan } from '../../src/firewall/shim.js';
+import { renderPlan } from '../../src/converge/render.js';
+
+/** The backends render the policy of a config (firewall/policy.ts). */
+const iptablesPlan = (c: BridgeConfig, family: Family, o: { forwardChain: string; filterOnly: boolean }) =>
+  o.filterOnly ? shimPlan(firewallIntent(c), family, o.forwardChain) : renderIptables(firewallIntent(c), family, o.forwardChain);
 
 type Backend = 'nftables' | 'iptables';
 const BACKENDS: Backend[] = ['nftables', 'iptables'];

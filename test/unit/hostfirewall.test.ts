@@ -1,6 +1,7 @@
 import t from 'tap';
 import { parseConfig } from '../../src/config/validate.js';
-import { hostFirewallWarnings, type NftObject } from '../../src/plan/hostfirewall.js';
+import { hostFirewallWarnings } from '../../src/firewall/hostfirewall.js';
+import type { NftObject } from '../../src/host/nftables.js';
 
 const cfg = (text = '') => parseConfig(text, '/etc/brmgr/brmgr0.conf', 'brmgr0');
 const chain = (table: string, name: string, hook: string, policy: string, family = 'inet'): NftObject => ({ chain: { family, table, name, hook, policy } });

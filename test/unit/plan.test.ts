@@ -7,18 +7,19 @@ import t from 'tap';
 import { parseConfig } from '../../src/config/validate.js';
 import type { BridgeConfig } from '../../src/config/types.js';
 import { findConflicts } from '../../src/plan/conflicts.js';
-import {
-  EMPTY,
-  chainPrefix,
-  iptablesPlan,
-  parseIptablesSave,
-  renderIptablesRestore,
-  type IptablesPlan,
-} from '../../src/plan/iptables.js';
+import {EMPTY, chainPrefix, parseIptablesSave, renderIptablesRestore, type IptablesPlan} from '../../src/firewall/iptables.js';
+import { iptablesPlan as renderIptables } from '../../src/firewall/iptables.js';
+import { firewallIntent } from '../../src/firewall/policy.js';
+import { shimPlan } from '../../src/firewall/shim.js';
 import { GROUPS, desiredLink, diffLink, stableMac, type DesiredLink } from '../../src/plan/link.js';
-import { nftTable, renderNftables } from '../../src/plan/nftables.js';
+import { nftTable, renderNftables as renderTable } from '../../src/firewall/nftables.js';
+
+/** The backends render the policy of a config (firewall/policy.ts). */
+const renderNftables = (c: BridgeConfig) => renderTable(firewallIntent(c));
+const iptablesPlan = (c: BridgeConfig, family: 4 | 6, o: { forwardChain: string; filterOnly: boolean }) =>
+  o.filterOnly ? shimPlan(firewallIntent(c), family, o.forwardChain) : renderIptables(firewallIntent(c), family, o.forwardChain);
 import { desiredSysctls, isBridgeSysctl, type Sysctl } from '../../src/plan/sysctl.js';
-import type { Observed, ObservedAddr, ObservedLink } from '../../src/system/observe.js';
+import type { Observed, ObservedAddr, ObservedLink } from '../../src/host/links.js';
 
 const cfg = (text: string, bridge = 'brmgr0'): BridgeConfig => parseConfig(text, `/etc/brmgr/${bridge}.conf`, bridge);
 const MACHINE = '0123456789abcdef0123456789abcdef';

@@ -1,8 +1,10 @@
 import type { BridgeConfig } from '../config/types.js';
-import { desiredLink, diffLink } from './link.js';
-import { EMPTY, iptablesPlan, renderIptablesRestore, type Family } from './iptables.js';
-import { renderNftables } from './nftables.js';
-import { desiredSysctls } from './sysctl.js';
+import { EMPTY, iptablesPlan, renderIptablesRestore } from '../firewall/iptables.js';
+import { renderNftables } from '../firewall/nftables.js';
+import { firewallIntent } from '../firewall/policy.js';
+import { shimPlan } from '../firewall/shim.js';
+import { desiredLink, diffLink } from '../plan/link.js';
+import { desiredSysctls } from '../plan/sysctl.js';
 
 /**
  * What brmgr-pre applies on a host where nothing of the bridge exists yet:
@@ -15,10 +17,10 @@ export function renderPlan(cfg: BridgeConfig, machineId: string, backend: 'nftab
   const sysctls = desiredSysctls(cfg, {});
   if (sysctls.length) out.push(`# sysctl\n${sysctls.map(([k, v]) => `${k.replaceAll('/', '.')} = ${v}`).join('\n')}\n`);
   if (cfg.firewall === 'none') return out.join('\n');
-  if (backend === 'nftables') out.push(`# nft -f -\n${renderNftables(cfg)}`);
-  const families: Family[] = cfg.ipv6 ? [4, 6] : [4];
-  for (const family of families) {
-    const plan = iptablesPlan(cfg, family, { forwardChain: 'FORWARD', filterOnly: backend === 'nftables' });
+  const intent = firewallIntent(cfg);
+  if (backend === 'nftables') out.push(`# nft -f -\n${renderNftables(intent)}`);
+  for (const family of intent.families) {
+    const plan = backend === 'nftables' ? shimPlan(intent, family, 'FORWARD') : iptablesPlan(intent, family, 'FORWARD');
     const what = backend === 'nftables' ? ', only where the host already has an iptables filter table' : '';
     out.push(`# ${family === 4 ? 'iptables' : 'ip6tables'}-restore --noflush${what}\n${renderIptablesRestore(plan, EMPTY)}`);
   }

@@ -3,10 +3,11 @@ import type { Logger } from '../log.js';
 import { UsageError } from '../errors.js';
 import { paths } from '../paths.js';
 import { MAX_UID, NUMERIC_UID, checkNames, parseTapViews, planTapAdd, planTapDel, type TapView } from '../plan/tap.js';
-import { must, runner, type Run } from './exec.js';
-import { acquireLock } from './lock.js';
-import { applyIpBatch } from './observe.js';
-import { readState } from './state.js';
+import { must, runner, type Run } from '../system/exec.js';
+import { acquireLock } from '../system/lock.js';
+import { applyIpBatch } from '../system/observe.js';
+import { readState } from '../system/state.js';
+import { Reverter } from './reverter.js';
 
 /** A user name or number as a uid; undefined when there is no such user. */
 export async function resolveUser(run: Run, user: string | number): Promise<number | undefined> {
@@ -48,12 +49,15 @@ export async function tapAdd(bridge: string, tap: string, owner: string | undefi
       log.info(`${tap} is already a tap on ${bridge}${uid !== undefined ? ` owned by ${owner}` : ''}`);
       return;
     }
+    const revert = new Reverter();
+    if (plan.creates) revert.add('tap', () => run('ip', ['link', 'del', 'dev', tap]).then(() => undefined));
     try {
       await applyIpBatch(run, plan.batch);
     } catch (err) {
-      if (plan.creates) await run('ip', ['link', 'del', 'dev', tap]);
+      await revert.fail();
       throw err;
     }
+    revert.success();
     log.info(`${plan.creates ? 'created' : 'attached'} tap ${tap} on ${bridge}${uid !== undefined ? `, owned by ${owner}` : ''}`);
   } finally {
     release();

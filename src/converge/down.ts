@@ -1,0 +1,68 @@
+/**
+ * brmgr-post: removes exactly what brmgr-pre recorded, the resources in
+ * reverse order. While ports are attached the bridge link itself stays
+ * (guests stay plugged in) unless forced.
+ */
+import { rmSync, rmdirSync } from 'node:fs';
+import { isInterfaceName } from '../config/validate.js';
+import { UsageError } from '../errors.js';
+import { portsOf } from '../host/links.js';
+import { NO_FIREWALL } from '../firewall/index.js';
+import type { Logger } from '../log.js';
+import { paths } from '../paths.js';
+import { runner, type Run } from '../system/exec.js';
+import { acquireLock } from '../system/lock.js';
+import { observe } from '../system/observe.js';
+import { ensureRunDir, readState, removeState, writeState } from '../system/state.js';
+import type { DownContext } from './resource.js';
+import { RESOURCES } from './up.js';
+
+export interface Options {
+  env?: NodeJS.ProcessEnv;
+  run?: Run;
+  log: Logger;
+  /** delete the bridge even while ports are attached */
+  force?: boolean;
+}
+
+export async function down(bridge: string, opts: Options): Promise<{ kept: string[] }> {
+  if (!isInterfaceName(bridge)) throw new UsageError(`'${bridge}' is not a valid bridge name`);
+  const env = opts.env ?? process.env;
+  const run = opts.run ?? runner();
+  const log = opts.log.child({ bridge });
+  const p = paths(bridge, env);
+  if (!readState(p)) {
+    log.info(`nothing to remove for ${bridge}`);
+    return { kept: [] };
+  }
+  ensureRunDir(p);
+  const release = await acquireLock(p.lock);
+  try {
+    const state = readState(p);
+    if (!state) return { kept: [] };
+    const observed = await observe(run);
+    const exists = observed.links.some((l) => l.ifname === bridge);
+    // the uplink is a port until it is moved out
+    const ports = portsOf(observed, bridge).filter((name) => name !== state.uplink?.name);
+    const keep = exists && !(state.createdLink && (ports.length === 0 || opts.force));
+    const ctx: DownContext = { bridge, state, observed, keep, run, log, paths: p };
+    for (const resource of [...RESOURCES].reverse()) await resource.remove(ctx);
+
+    if (keep && state.createdLink) {
+      // remember the bridge is brmgr's, so the next brmgr-pre adopts it and a later post deletes it
+      writeState(p, { version: 1, bridge, up: false, createdLink: true, addresses: [], sysctls: {}, firewall: NO_FIREWALL });
+      return { kept: ports };
+    }
+    removeState(p);
+    log.info(`${bridge} is down`);
+    return { kept: [] };
+  } finally {
+    release();
+    try {
+      rmdirSync(p.runDir);
+    } catch {
+      /* not empty: the supervisor's files, or the kept bridge's record */
+    }
+    rmSync(`${p.state}.tmp`, { force: true });
+  }
+}

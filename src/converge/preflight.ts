@@ -1,0 +1,86 @@
+/**
+ * The pre-flight: everything that must hold before brmgr changes the host,
+ * and what it should warn about. One function for pre (errors stop it),
+ * `brmgr check` (prints all) and the doctor.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { BridgeConfig } from '../config/types.js';
+import { dnsmasqFiles } from '../dnsmasq/render.js';
+import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
+import type { Paths } from '../paths.js';
+import { findConflicts, portConflicts } from '../plan/conflicts.js';
+import { BRIDGE_CONF, qemuBridgeWarnings } from '../plan/qemu.js';
+import { servesAnything, servicePorts } from '../plan/services.js';
+import { onPath } from '../system/tools.js';
+import type { Run } from '../system/exec.js';
+import { gatherFacts, type Facts } from './facts.js';
+
+export interface Findings {
+  errors: string[];
+  warnings: string[];
+}
+
+/** This bridge's own dnsmasq, whose sockets are no conflict. */
+export function ownDnsmasq(p: Paths): number[] {
+  try {
+    const pid = Number(readFileSync(dnsmasqFiles(p).pid, 'utf8').trim());
+    return pid ? [pid] : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The programs this config needs that are not installed, each named with what it is for. */
+function missingTools(cfg: BridgeConfig, opts: { serving: boolean }, env: NodeJS.ProcessEnv = process.env): string[] {
+  const missing: string[] = [];
+  const need = (tool: string, what: string) => !onPath(tool, env) && missing.push(`${tool} is not installed (needed ${what})`);
+  need('ip', 'for the bridge; package iproute2');
+  if (opts.serving && servesAnything(cfg)) need('dnsmasq', 'for DHCP and DNS; package dnsmasq-base');
+  if (cfg.firewall === 'nftables') need('nft', 'for firewall = nftables; package nftables');
+  if (cfg.firewall === 'iptables') {
+    need('iptables-restore', 'for firewall = iptables; package iptables');
+    need('iptables-save', 'for firewall = iptables; package iptables');
+  }
+  if (cfg.firewall === 'auto' && !onPath('nft', env) && !onPath('iptables-restore', env)) {
+    missing.push('neither nft nor iptables-restore is installed (needed for firewall = auto; package nftables)');
+  }
+  return missing;
+}
+
+/** Tools only: what can be known before reading the host. */
+export function toolFindings(cfg: BridgeConfig, opts: { serving: boolean }, env: NodeJS.ProcessEnv = process.env): Findings {
+  return { errors: missingTools(cfg, opts, env), warnings: [] };
+}
+
+/** The host's facts against the config: name and subnets taken, ports held by another server, another firewall's drops. */
+export function hostFindings(cfg: BridgeConfig, facts: Facts, others: BridgeConfig[], p: Paths): Findings {
+  const found = findConflicts(cfg, facts.observed, others);
+  const errors = [...found.errors];
+  if (servicePorts(cfg).length) errors.push(...portConflicts(cfg, facts.listeners, ownDnsmasq(p)));
+  return { errors, warnings: [...found.warnings, ...hostFirewallWarnings(cfg, facts.ruleset, servesAnything(cfg))] };
+}
+
+/** Where distributions install qemu-bridge-helper (Debian, Fedora/Arch, a source build). */
+const HELPERS = ['/usr/lib/qemu/qemu-bridge-helper', '/usr/libexec/qemu-bridge-helper', '/usr/local/libexec/qemu-bridge-helper'];
+
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** What keeps QEMU's -netdev bridge off `bridge`; nothing when QEMU's bridge helper is not on this host. */
+export function qemuFindings(bridge: string): Findings {
+  if (!existsSync(BRIDGE_CONF) && !HELPERS.some((h) => existsSync(h))) return { errors: [], warnings: [] };
+  return { errors: [], warnings: qemuBridgeWarnings(bridge, readText) };
+}
+
+/** Everything: what `brmgr check` prints (and the doctor starts from). Reads the host, changes nothing. */
+export async function preflight(cfg: BridgeConfig, opts: { run: Run; paths: Paths; others: BridgeConfig[]; env?: NodeJS.ProcessEnv }): Promise<Findings> {
+  const parts = [toolFindings(cfg, { serving: true }, opts.env)];
+  if (onPath('ip', opts.env)) parts.push(hostFindings(cfg, await gatherFacts(opts.run, { sockets: true }), opts.others, opts.paths));
+  parts.push(qemuFindings(cfg.name));
+  return { errors: parts.flatMap((f) => f.errors), warnings: parts.flatMap((f) => f.warnings) };
+}

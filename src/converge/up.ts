@@ -1,0 +1,156 @@
+/**
+ * brmgr-pre: lock → the host's facts → the config (an auto subnet chosen) →
+ * pre-flight → each resource in order, its record written before its steps,
+ * each step's undo kept. On any failure, undoes what this run changed and rethrows.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { loadConfig, loadOtherConfigs, recordedSubnet } from '../config/load.js';
+import type { BridgeConfig } from '../config/types.js';
+import { UsageError } from '../errors.js';
+import { NO_FIREWALL } from '../firewall/index.js';
+import type { Logger } from '../log.js';
+import { paths, type Paths } from '../paths.js';
+import { pickSubnet, takenSubnets } from '../plan/auto.js';
+import { isBridgeSysctl } from '../plan/sysctl.js';
+import { servicePorts } from '../plan/services.js';
+import { runner, type Run } from '../system/exec.js';
+import { readLedger, writeLedger } from '../system/ledger.js';
+import { acquireLock } from '../system/lock.js';
+import { machineId } from '../system/machine.js';
+import { applyIpBatch } from '../system/observe.js';
+import { ensureRunDir, readState, removeState, writeState, type State } from '../system/state.js';
+import { kernelHasIpv6, readAcceptRa, readSysctl, writeSysctl } from '../system/sysctl.js';
+import { gatherFacts, type Facts } from './facts.js';
+import { firewall } from './firewall.js';
+import { link } from './link.js';
+import { hostFindings, toolFindings } from './preflight.js';
+import type { Resource, Step, UpContext } from './resource.js';
+import { Reverter } from './reverter.js';
+import { sysctls } from './sysctls.js';
+import { uplink } from './uplink.js';
+
+/** In the order pre applies them; post removes them in reverse. */
+export const RESOURCES: Resource[] = [link, uplink, sysctls, firewall];
+
+export interface Options {
+  env?: NodeJS.ProcessEnv;
+  run?: Run;
+  log: Logger;
+  /** an already loaded config (the supervisor's running one); default: read the file */
+  config?: BridgeConfig;
+  /** gives up waiting for the lock (nothing is changed before it is held) */
+  signal?: AbortSignal;
+}
+
+/** `address = auto` without a recorded subnet: a free one, recorded before anything uses it. */
+function subnetChooser(bridge: string, env: NodeJS.ProcessEnv, p: Paths, facts: Facts, log: Logger) {
+  return () => {
+    const chosen = pickSubnet(bridge, machineId(), takenSubnets(facts.observed, loadOtherConfigs(bridge, env)));
+    if (!chosen) throw new UsageError('address = auto: every 10.x.y.0/24 is in use; give an address');
+    mkdirSync(dirname(p.autoSubnet), { recursive: true });
+    writeFileSync(p.autoSubnet, `${chosen}\n`);
+    log.info({ subnet: chosen }, `address = auto: chose ${chosen} (kept in ${p.autoSubnet})`);
+    return chosen;
+  };
+}
+
+export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
+  const env = opts.env ?? process.env;
+  const run = opts.run ?? runner();
+  const log = opts.log.child({ bridge });
+  const given = opts.config && !(opts.config.ipv4.auto && !recordedSubnet(bridge, env)) ? opts.config : undefined;
+  // config errors and missing tools are reported before anything else happens
+  const early = given ?? loadConfig(bridge, env);
+  const missing = toolFindings(early, { serving: false }, env).errors;
+  if (missing.length) throw new UsageError(missing.join('; '));
+  const p = paths(bridge, env);
+  ensureRunDir(p);
+  const release = await acquireLock(p.lock, undefined, opts.signal);
+  const revert = new Reverter();
+  try {
+    const previous = readState(p);
+    const facts = await gatherFacts(run, { sockets: servicePorts(early).length > 0 });
+    const cfg = early.ipv4.auto && !recordedSubnet(bridge, env) ? loadConfig(bridge, env, subnetChooser(bridge, env, p, facts, log)) : early;
+    const found = hostFindings(cfg, facts, loadOtherConfigs(bridge, env), p);
+    for (const w of found.warnings) log.warn(w);
+    if (found.errors.length) throw new UsageError(found.errors.join('; '));
+
+    const ctx: UpContext = {
+      cfg,
+      previous,
+      observed: facts.observed,
+      machineId: machineId(),
+      readSysctl,
+      acceptRa: cfg.ipv6 ? readAcceptRa() : {},
+      kernelIpv6: kernelHasIpv6(),
+      run,
+    };
+    const planned = RESOURCES.map((r) => r.plan(ctx));
+    // what post must remove should this run stop anywhere below (SIGKILL, power loss)
+    let state: State = { version: 1, bridge, up: true, createdLink: false, addresses: [], sysctls: {}, firewall: NO_FIREWALL };
+    for (const plan of planned) state = { ...state, ...plan.record };
+    const record = (patch: Partial<State>) => writeState(p, (state = { ...state, ...patch }));
+    record({});
+    revert.add('state', () => (previous ? writeState(p, previous) : removeState(p)));
+
+    const steps = planned.flatMap((plan) => plan.steps);
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i]!;
+      if (step.kind === 'ip') {
+        // consecutive ip steps run as one process: in bridged mode the host is without its LAN
+        // address only between two of its lines; the undo is registered first, so a batch that
+        // fails midway is undone too (-force: lines for steps never taken just fail)
+        const batch: Extract<Step, { kind: 'ip' }>[] = [step];
+        while (steps[i + 1]?.kind === 'ip') batch.push(steps[++i] as Extract<Step, { kind: 'ip' }>);
+        const undo = [...batch].reverse().flatMap((s) => s.undo);
+        if (undo.length) revert.add('ip', () => run('ip', ['-force', '-batch', '-'], undo.join('\n') + '\n').then(() => undefined));
+        await applyIpBatch(run, batch.flatMap((s) => s.lines));
+      } else if (step.kind === 'sysctl') {
+        setSysctl(step.key, step.value);
+      } else {
+        const undo = await step.apply(record);
+        revert.add(step.what, undo);
+      }
+    }
+    for (const message of planned.flatMap((plan) => plan.done ?? [])) log.info(message);
+    log.info({ processes: run.count }, `${bridge} is up`);
+    revert.success();
+    return cfg;
+
+    /** Writes a kernel setting, its value before recorded first (the bridge's state, or the host-wide ledger). */
+    function setSysctl(key: string, value: string): void {
+      const before = readSysctl(key);
+      if (before === undefined) throw new Error(`sysctl ${key.replaceAll('/', '.')} does not exist (is IPv6 disabled?)`);
+      if (isBridgeSysctl(key, bridge)) {
+        if (before === value) return;
+        record({ sysctls: { ...state.sysctls, [key]: state.sysctls[key] ?? before } });
+      } else {
+        const ledger = readLedger(p.runRoot);
+        const entry = ledger[key];
+        // already as wanted, and not by brmgr: the host's own setting, left alone
+        if (!entry && before === value) return;
+        if (entry?.bridges.includes(bridge) && before === value) return;
+        ledger[key] = entry ? { ...entry, bridges: [...new Set([...entry.bridges, bridge])] } : { original: before, bridges: [bridge] };
+        writeLedger(p.runRoot, ledger);
+        revert.add(`ledger ${key}`, () => {
+          const now = readLedger(p.runRoot);
+          if (entry) now[key] = entry;
+          else delete now[key];
+          writeLedger(p.runRoot, now);
+        });
+        if (before === value) return;
+      }
+      writeSysctl(key, value);
+      revert.add(`sysctl ${key}`, () => writeSysctl(key, before));
+      log.info(`set ${key.replaceAll('/', '.')}=${value}`);
+    }
+  } catch (err) {
+    const size = revert.size;
+    for (const f of await revert.fail()) log.error(`rollback: ${f.error.message}`);
+    if (size) log.warn('rolled back the changes of this run');
+    throw err;
+  } finally {
+    release();
+  }
+}

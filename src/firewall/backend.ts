@@ -1,0 +1,38 @@
+import type { Run } from '../system/exec.js';
+import type { Family, FirewallIntent } from './policy.js';
+import type { IptablesPlan } from './iptables.js';
+
+export type BackendName = 'nftables' | 'iptables' | 'none';
+
+/** What the host's iptables shows that a backend's rules depend on. */
+export interface IptablesHost {
+  /** the filter table exists (iptables-nft creates it only when something first uses it) */
+  filterTable: boolean;
+  /** Docker's DOCKER-USER chain, which must see brmgr's accepts before Docker's own FORWARD rules */
+  forwardChain: 'FORWARD' | 'DOCKER-USER';
+}
+
+/**
+ * A firewall backend renders the policy (policy.ts) into the two kinds of
+ * objects brmgr manages: its own nftables table and its own iptables chains.
+ * index.ts applies, records, compares and removes them the same way for every
+ * backend, and moves the host from one backend's objects to another's.
+ */
+export interface Backend {
+  name: BackendName;
+  /** whether it works on this host */
+  probe(run: Run, bridge: string): Promise<boolean>;
+  /** brmgr's nft table for the bridge (`nft -f` text), or none */
+  nftTable(intent: FirewallIntent): string | undefined;
+  /** brmgr's iptables chains for the bridge in one family (EMPTY: none) */
+  iptables(intent: FirewallIntent, family: Family, host: IptablesHost): IptablesPlan;
+}
+
+/** What a firewall apply left on the host, as the bridge's state records it; opaque outside firewall/. */
+export interface FirewallRecord {
+  backend: BackendName;
+  /** IP families whose iptables tables hold brmgr's chains (the whole policy, or the shim) */
+  iptables: Family[];
+  /** iptables-nft tables and built-in chains that existed before brmgr's first iptables-restore, per family */
+  existed?: Partial<Record<Family, string[]>>;
+}

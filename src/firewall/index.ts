@@ -1,0 +1,134 @@
+/**
+ * The firewall wing's entry: picks the backend, applies its objects (brmgr's
+ * iptables chains first, one iptables-restore per family, then the nft table
+ * in one atomic `nft -f`, the last step, which never needs undoing itself),
+ * records before each change, and removes or compares them later. A new
+ * backend is one more file exporting a Backend, added to BACKENDS.
+ */
+import type { BridgeConfig } from '../config/types.js';
+import type { Run } from '../system/exec.js';
+import type { Backend, BackendName, FirewallRecord } from './backend.js';
+import { EMPTY, chainsMatch, iptables, iptablesRestore, iptablesSave, renderIptablesRestore, type IptablesPlan } from './iptables.js';
+import { dropCreated, iptablesNftObjects } from './iptables-nft.js';
+import { deleteNftTable, listNftTable, nftables, restoreNftTable, setNftTable } from './nftables.js';
+import { firewallIntent, type Family } from './policy.js';
+
+export type { BackendName, FirewallRecord };
+
+const none: Backend = { name: 'none', probe: async () => true, nftTable: () => undefined, iptables: () => EMPTY };
+const BACKENDS: Record<BackendName, Backend> = { nftables, iptables, none };
+
+export const NO_FIREWALL: FirewallRecord = { backend: 'none', iptables: [] };
+
+export interface FirewallApplied {
+  record: FirewallRecord;
+  /** undoes what apply changed, in reverse order */
+  undo: () => Promise<void>;
+}
+
+/**
+ * Brings the firewall to the config's policy. `beforeChange` is told, before
+ * each change, what post must remove should this process die during it. When
+ * a step fails, the earlier ones are undone before the error is thrown.
+ */
+export async function applyFirewall(
+  run: Run,
+  cfg: BridgeConfig,
+  previous: FirewallRecord | undefined,
+  beforeChange: (record: FirewallRecord) => void = () => {},
+): Promise<FirewallApplied> {
+  const intent = firewallIntent(cfg);
+  const nft = cfg.firewall === 'none' && previous?.backend !== 'nftables' ? { works: false } : await listNftTable(run, cfg.name);
+  const name: BackendName = cfg.firewall === 'auto' ? (nft.works ? 'nftables' : 'iptables') : cfg.firewall;
+  if (name === 'nftables' && !nft.works) throw new Error('firewall = nftables, but nft does not work here (is it installed?)');
+  const backend = BACKENDS[name];
+
+  const undo: (() => Promise<void>)[] = [];
+  const shimmed: Family[] = [];
+  const existed: Partial<Record<Family, string[]>> = { ...previous?.existed };
+  // families that have brmgr chains now, or had them after an earlier run
+  const mayHave = new Set<Family>(previous?.backend === 'iptables' ? [4, 6] : (previous?.iptables ?? []));
+  const touched = (family: Family) => (name !== 'none' && intent.families.includes(family)) || mayHave.has(family);
+  const announce = (family?: Family) => {
+    if (family) mayHave.add(family);
+    // leaving a backend: its objects are still there until this run removes them
+    beforeChange({ backend: name === 'none' ? (previous?.backend ?? 'none') : name, iptables: [...mayHave].sort(), existed });
+  };
+  try {
+    for (const family of ([4, 6] as Family[]).filter(touched)) {
+      const seen = await iptablesSave(run, family, cfg.name);
+      if (!seen) {
+        if (name === 'iptables' && family === 4) throw new Error('firewall = iptables, but iptables-save is not installed');
+        continue;
+      }
+      const host = { filterTable: seen.tables.has('filter'), forwardChain: seen.dockerUser ? ('DOCKER-USER' as const) : ('FORWARD' as const) };
+      const target: IptablesPlan = intent.families.includes(family) ? backend.iptables(intent, family, host) : EMPTY;
+      if (target !== EMPTY) shimmed.push(family);
+      const input = renderIptablesRestore(target, seen);
+      if (input && !existed[family]) {
+        const objects = await iptablesNftObjects(run, family);
+        if (objects) existed[family] = objects;
+      }
+      announce(family);
+      await iptablesRestore(run, family, input);
+      const before = existed[family];
+      undo.unshift(async () => {
+        await iptablesRestore(run, family, renderIptablesRestore(seen, target));
+        if (before) await dropCreated(run, family, before);
+      });
+    }
+
+    const table = backend.nftTable(intent);
+    if (table !== undefined || nft.text !== undefined) {
+      announce();
+      await setNftTable(run, cfg.name, table);
+      const before = nft.text;
+      undo.unshift(() => restoreNftTable(run, cfg.name, before));
+    }
+  } catch (err) {
+    // a failing step must not leave the earlier ones behind (pre only gets the undo on success)
+    for (const u of undo) {
+      try {
+        await u();
+      } catch (undoErr) {
+        (err as Error).message += `; rollback: ${(undoErr as Error).message}`;
+      }
+    }
+    throw err;
+  }
+  return {
+    record: { backend: name, iptables: shimmed, existed },
+    undo: async () => {
+      for (const u of undo) await u();
+    },
+  };
+}
+
+/** Removes brmgr's firewall objects for the bridge. Safe when there are none. */
+export async function removeFirewall(run: Run, bridge: string, record: FirewallRecord): Promise<void> {
+  if (record.backend === 'nftables') await deleteNftTable(run, bridge);
+  const families: Family[] = record.backend === 'iptables' ? [4, 6] : record.iptables;
+  for (const family of families) {
+    const seen = await iptablesSave(run, family, bridge);
+    if (seen) await iptablesRestore(run, family, renderIptablesRestore(EMPTY, seen));
+    const before = record.existed?.[family];
+    if (seen && before) await dropCreated(run, family, before);
+  }
+}
+
+/** Whether brmgr's objects for the bridge are all still in place (cheap enough to run on every ruleset event). */
+export async function firewallIntact(run: Run, cfg: BridgeConfig, record: FirewallRecord | undefined): Promise<boolean> {
+  if (!record || record.backend === 'none') return true;
+  const backend = BACKENDS[record.backend];
+  const intent = firewallIntent(cfg);
+  if (backend.nftTable(intent) !== undefined && !(await listNftTable(run, cfg.name)).text) return false;
+  const families: Family[] = record.backend === 'iptables' ? intent.families : record.iptables;
+  for (const family of families) {
+    const seen = await iptablesSave(run, family, cfg.name);
+    if (!seen) return false;
+    // the chains the record says were made must be there, even if their table is gone
+    const host = { filterTable: true, forwardChain: seen.dockerUser ? ('DOCKER-USER' as const) : ('FORWARD' as const) };
+    if (!chainsMatch(backend.iptables(intent, family, host), seen)) return false;
+  }
+  return true;
+}

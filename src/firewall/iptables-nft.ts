@@ -1,0 +1,68 @@
+/**
+ * iptables-nft's own objects in nftables: it creates a table and its built-in
+ * chains when a rule or policy first needs them, and iptables-restore cannot
+ * delete them again. These put the host back as it was.
+ */
+import { type Run } from '../system/exec.js';
+import type { Family } from './policy.js';
+
+const IPTABLES_TABLES = new Set(['filter', 'nat', 'mangle']);
+const nftFamily = (family: Family) => (family === 4 ? 'ip' : 'ip6');
+
+interface NftObject {
+  table?: { name: string };
+  chain?: { table: string; name: string; hook?: string; policy?: string };
+  rule?: { table: string; chain: string };
+  [kind: string]: { table?: string; name?: string } | undefined;
+}
+
+async function listNftFamily(run: Run, family: Family): Promise<NftObject[] | undefined> {
+  const r = await run('nft', ['-j', 'list', 'ruleset', nftFamily(family)]);
+  if (!r.ok) return undefined;
+  try {
+    return (JSON.parse(r.stdout) as { nftables: NftObject[] }).nftables;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * iptables-nft creates a table and its built-in chains in nftables only when a
+ * rule or policy first needs them, and iptables-restore cannot delete them
+ * again. The ones that exist now ("filter", "filter INPUT"), so that
+ * dropCreated can remove what brmgr's rules brought into existence; undefined
+ * without a working nft (iptables-legacy leaves its tables, unavoidably).
+ */
+export async function iptablesNftObjects(run: Run, family: Family): Promise<string[] | undefined> {
+  const objects = await listNftFamily(run, family);
+  if (!objects) return undefined;
+  const out: string[] = [];
+  for (const o of objects) {
+    if (o.table && IPTABLES_TABLES.has(o.table.name)) out.push(o.table.name);
+    if (o.chain?.hook && IPTABLES_TABLES.has(o.chain.table)) out.push(`${o.chain.table} ${o.chain.name}`);
+  }
+  return out;
+}
+
+/**
+ * Deletes the iptables-nft built-in chains (and tables) that did not exist
+ * before brmgr's first iptables-restore and are empty again with an ACCEPT
+ * policy, i.e. do nothing. Best effort: anything in use stays.
+ */
+export async function dropCreated(run: Run, family: Family, existed: readonly string[]): Promise<void> {
+  const objects = await listNftFamily(run, family);
+  if (!objects) return;
+  const fam = nftFamily(family);
+  const used = new Set(objects.filter((o) => o.rule).map((o) => `${o.rule!.table} ${o.rule!.chain}`));
+  for (const table of IPTABLES_TABLES) {
+    const inTable = objects.filter((o) => !o.table && Object.values(o)[0]?.table === table);
+    if (!objects.some((o) => o.table?.name === table)) continue;
+    const idle = inTable.filter(
+      (o) => o.chain?.hook && o.chain.policy === 'accept' && !used.has(`${table} ${o.chain.name}`) && !existed.includes(`${table} ${o.chain.name}`),
+    );
+    // one command each: the kernel refuses to delete a chain that gained a rule meanwhile, and the rest still goes
+    if (!existed.includes(table) && idle.length === inTable.length) await run('nft', ['delete', 'table', fam, table]);
+    else for (const o of idle) await run('nft', ['delete', 'chain', fam, table, o.chain!.name]);
+  }
+}
+

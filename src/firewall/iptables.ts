@@ -1,0 +1,212 @@
+/**
+ * The iptables backend: the policy in brmgr's own chains (BRMGR-BRIDGE-IN, -FWD,
+ * -POST, -DNAT, -CSUM), entered by one jump each from the built-in chains,
+ * changed by `iptables-restore --noflush` (one per family) and compared with
+ * what iptables-save shows, so every run applies only the difference. The same
+ * chains carry the nftables backend's shim.
+ */
+import { must, type Run } from '../system/exec.js';
+import type { Backend } from './backend.js';
+import type { Family, FirewallIntent, Ports } from './policy.js';
+
+export type { Family };
+
+/** A rule that sends a built-in chain's packets into one of brmgr's chains. */
+export interface Jump {
+  table: string;
+  chain: string;
+  /** the rule as iptables-save prints it, without `-A CHAIN` */
+  rule: string;
+}
+
+export interface IptablesPlan {
+  /** brmgr's chains by table, each with its rules (without `-A CHAIN`) */
+  chains: Record<string, Record<string, string[]>>;
+  jumps: Jump[];
+}
+
+export const EMPTY: IptablesPlan = { chains: {}, jumps: [] };
+
+const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
+/** One devgroup value/mask covering all the groups (and, harmlessly, the unused values between them). */
+function groupMatch(groups: number[]): string {
+  const differ = groups.reduce((bits, g) => bits | (g ^ groups[0]!), 0);
+  return differ ? `${hex(groups[0]! & ~differ)}/${hex(~differ)}` : hex(groups[0]!);
+}
+
+const ports = (p: Ports) => (p.from === p.to ? `${p.from}` : `${p.from}:${p.to}`);
+export const chainPrefix = (bridge: string) => `BRMGR-${bridge}-`;
+const SUFFIXES = ['IN', 'FWD', 'POST', 'DNAT', 'CSUM'];
+/** One of this bridge's chains, not those of a bridge whose name merely starts the same (br vs br-lan). */
+const isOwnChain = (name: string, bridge: string) => SUFFIXES.some((s) => name === `${chainPrefix(bridge)}${s}`);
+
+/** The filter-table chains: what guests may reach on the host, and forwarding. */
+export function filterPlan(intent: FirewallIntent, family: Family, forwardChain: string): IptablesPlan {
+  const p = chainPrefix(intent.bridge);
+  const br = intent.bridge;
+  const out = intent.uplink ? ` -o ${intent.uplink}` : '';
+  const inn = intent.uplink ? ` -i ${intent.uplink}` : '';
+  const reject = family === 4 ? 'REJECT --reject-with icmp-admin-prohibited' : 'REJECT --reject-with icmp6-adm-prohibited';
+  const input = intent.input[family].map((r) =>
+    'icmp' in r ? (family === 4 ? '-p icmp -j ACCEPT' : '-p ipv6-icmp -j ACCEPT') : `-p ${r.proto} -m ${r.proto} --dport ${r.port} -j ACCEPT`,
+  );
+  const forward = intent.forward.flatMap((r): string[] => {
+    switch (r.rule) {
+      case 'within':
+        return [`-i ${br} -o ${br} -j ACCEPT`];
+      case 'refuse-groups':
+        return [
+          `-i ${br} -m devgroup --dst-group ${groupMatch(r.groups)} -j ${reject}`,
+          `-o ${br} -m devgroup --src-group ${groupMatch(r.groups)} -j ${reject}`,
+        ];
+      case 'to-forwarded':
+        if (family !== 4) return [];
+        return [`-d ${r.ip}/32 -o ${br} -p ${r.proto} -m ${r.proto} --dport ${ports(r.ports)} -m conntrack --ctstate DNAT -j ACCEPT`];
+      case 'from-forwarded':
+        if (family !== 4) return [];
+        return [
+          `-s ${r.ip}/32 -i ${br} -p ${r.proto} -m ${r.proto} --sport ${ports(r.ports)} -m conntrack --ctstate DNAT --ctdir REPLY -j ACCEPT`,
+        ];
+      case 'out':
+        return r.family === family ? [`-s ${r.subnet} -i ${br}${out} -j ACCEPT`] : [];
+      case 'in':
+        if (r.family !== family) return [];
+        return [`-d ${r.subnet}${inn} -o ${br}${r.repliesOnly ? ' -m conntrack --ctstate RELATED,ESTABLISHED' : ''} -j ACCEPT`];
+      case 'refuse-rest':
+        return [`-i ${br} -j ${reject}`, `-o ${br} -j ${reject}`];
+    }
+  });
+  return {
+    chains: { filter: { [`${p}IN`]: input, [`${p}FWD`]: forward } },
+    jumps: [
+      { table: 'filter', chain: 'INPUT', rule: `-i ${br} -j ${p}IN` },
+      { table: 'filter', chain: forwardChain, rule: `-j ${p}FWD` },
+    ],
+  };
+}
+
+/**
+ * Everything the iptables backend installs for one family: filter rules,
+ * masquerade and port forwards (nat), and the DHCP checksum fix (mangle).
+ */
+export function iptablesPlan(intent: FirewallIntent, family: Family, forwardChain: string): IptablesPlan {
+  const plan = filterPlan(intent, family, forwardChain);
+  const p = chainPrefix(intent.bridge);
+  const out = intent.uplink ? ` -o ${intent.uplink}` : '';
+  const dnat =
+    family !== 4
+      ? []
+      : intent.dnat.map((r) =>
+          r.rule === 'keep-served'
+            ? `-d ${r.address}/32 -p ${r.proto} -m ${r.proto} --dport ${r.port} -j RETURN`
+            : // loopback stays the host's own: 127.0.0.1:PORT is never forwarded
+              `! -d 127.0.0.0/8 -p ${r.proto} -m ${r.proto} --dport ${ports(r.ports)} -m addrtype --dst-type LOCAL ` +
+              `-j DNAT --to-destination ${r.ip}:${ports(r.toPorts).replace(':', '-')}`,
+        );
+  const post = intent.postrouting.flatMap((r): string[] => {
+    switch (r.rule) {
+      case 'hairpin':
+        if (family !== 4) return [];
+        return [`-s ${r.subnet} -d ${r.ip}/32 -p ${r.proto} -m ${r.proto} --dport ${ports(r.ports)} -m conntrack --ctstate DNAT -j MASQUERADE`];
+      case 'keep-source':
+        if (family !== 4) return [];
+        return r.destinations.map((d) => `-s ${r.subnet} -d ${d.includes('/') ? d : `${d}/32`} -j RETURN`);
+      case 'masquerade':
+        return r.family === family ? [`-s ${r.subnet} ! -d ${r.subnet}${out} -j MASQUERADE`] : [];
+    }
+  });
+  const nat: Record<string, string[]> = {};
+  if (post.length) {
+    nat[`${p}POST`] = post;
+    plan.jumps.push({ table: 'nat', chain: 'POSTROUTING', rule: `-j ${p}POST` });
+  }
+  if (dnat.length) {
+    nat[`${p}DNAT`] = dnat;
+    plan.jumps.push({ table: 'nat', chain: 'PREROUTING', rule: `-j ${p}DNAT` }, { table: 'nat', chain: 'OUTPUT', rule: `-j ${p}DNAT` });
+  }
+  if (Object.keys(nat).length) plan.chains.nat = nat;
+  if (family === 4 && intent.dhcpChecksum) {
+    plan.chains.mangle = { [`${p}CSUM`]: [`-o ${intent.bridge} -p udp -m udp --dport 68 -j CHECKSUM --checksum-fill`] };
+    plan.jumps.push({ table: 'mangle', chain: 'POSTROUTING', rule: `-j ${p}CSUM` });
+  }
+  return plan;
+}
+
+/** Which tables exist, and brmgr's chains and jumps for the bridge, as iptables-save shows them. */
+export interface IptablesSeen extends IptablesPlan {
+  tables: Set<string>;
+  /** Docker's chain for user rules, which runs before its own FORWARD rules */
+  dockerUser: boolean;
+}
+
+export function parseIptablesSave(text: string, bridge: string): IptablesSeen {
+  const seen: IptablesSeen = { tables: new Set(), chains: {}, jumps: [], dockerUser: false };
+  let table = '';
+  for (const line of text.split('\n')) {
+    if (line.startsWith('*')) seen.tables.add((table = line.slice(1).trim()));
+    else if (table === 'filter' && line.startsWith(':DOCKER-USER ')) seen.dockerUser = true;
+    else if (line.startsWith(':') && isOwnChain(line.slice(1).split(' ')[0]!, bridge)) {
+      (seen.chains[table] ??= {})[line.slice(1).split(' ')[0]!] = [];
+    } else if (line.startsWith('-A ')) {
+      const [, chain, ...rest] = line.trim().split(' ');
+      const rule = rest.join(' ');
+      if (isOwnChain(chain!, bridge)) (seen.chains[table] ??= {})[chain!]?.push(rule);
+      else if (rest.at(-2) === '-j' && isOwnChain(rest.at(-1)!, bridge)) seen.jumps.push({ table, chain: chain!, rule });
+    }
+  }
+  return seen;
+}
+
+const jumpId = (j: Jump) => `${j.table} ${j.chain} ${j.rule}`;
+
+/**
+ * iptables-restore --noflush input that turns brmgr's chains and jumps from
+ * `current` into `target`: declaring a chain flushes it, each missing jump is
+ * inserted once, and chains and jumps `target` no longer has are removed.
+ * With an empty target it is the teardown; with the two swapped, the undo.
+ */
+export function renderIptablesRestore(target: IptablesPlan, current: IptablesPlan): string {
+  const wanted = new Set(target.jumps.map(jumpId));
+  const present = new Set(current.jumps.map(jumpId));
+  let out = '';
+  for (const table of ['filter', 'nat', 'mangle']) {
+    const chains = target.chains[table] ?? {};
+    const lines: string[] = [];
+    for (const name of Object.keys(chains)) lines.push(`:${name} - [0:0]`);
+    for (const [name, rules] of Object.entries(chains)) for (const r of rules) lines.push(`-A ${name} ${r}`);
+    for (const j of target.jumps) if (j.table === table && !present.has(jumpId(j))) lines.push(`-I ${j.chain} 1 ${j.rule}`);
+    for (const j of current.jumps) if (j.table === table && !wanted.has(jumpId(j))) lines.push(`-D ${j.chain} ${j.rule}`);
+    for (const name of Object.keys(current.chains[table] ?? {})) if (!(name in chains)) lines.push(`-F ${name}`, `-X ${name}`);
+    if (lines.length) out += `*${table}\n${lines.join('\n')}\nCOMMIT\n`;
+  }
+  return out;
+}
+
+/** Whether the chains and jumps `want` has are all there as planned. */
+export function chainsMatch(want: IptablesPlan, seen: IptablesPlan): boolean {
+  const have = new Set(seen.jumps.map(jumpId));
+  if (!want.jumps.every((j) => have.has(jumpId(j)))) return false;
+  return Object.entries(want.chains).every(([table, chains]) =>
+    Object.entries(chains).every(([name, rules]) => seen.chains[table]?.[name]?.length === rules.length),
+  );
+}
+
+const tool = (family: Family, what: 'save' | 'restore') => `${family === 4 ? 'iptables' : 'ip6tables'}-${what}`;
+
+/** brmgr's chains for the bridge as they are now; undefined where iptables is not installed. */
+export async function iptablesSave(run: Run, family: Family, bridge: string): Promise<IptablesSeen | undefined> {
+  const r = await run(tool(family, 'save'), []);
+  if (r.missing) return undefined;
+  return parseIptablesSave(must(r, tool(family, 'save')).stdout, bridge);
+}
+
+export async function iptablesRestore(run: Run, family: Family, input: string): Promise<void> {
+  if (input) must(await run(tool(family, 'restore'), ['--noflush'], input), tool(family, 'restore'));
+}
+
+export const iptables: Backend = {
+  name: 'iptables',
+  probe: async (run) => !(await run(tool(4, 'save'), [])).missing,
+  nftTable: () => undefined,
+  iptables: (intent, family, host) => iptablesPlan(intent, family, host.forwardChain),
+};

@@ -1,0 +1,128 @@
+/**
+ * The nftables backend: the whole policy in brmgr's own table, `inet brmgr-BRIDGE`,
+ * replaced atomically by one `nft -f`; teardown is deleting the table. Where the
+ * host also has an iptables filter table, its DROP would still win: the shim
+ * (shim.ts) lets the guests through there.
+ */
+import type { NftObject } from '../host/nftables.js';
+import { must, type Run } from '../system/exec.js';
+import type { Backend } from './backend.js';
+import type { FirewallIntent, Ports } from './policy.js';
+import { shimPlan } from './shim.js';
+import { EMPTY } from './iptables.js';
+
+export function nftTable(bridge: string): string {
+  return `brmgr-${bridge}`;
+}
+
+const ports = (p: Ports) => (p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`);
+const fam = (family: 4 | 6) => (family === 4 ? 'ip' : 'ip6');
+
+/** The whole table, as one transaction that replaces any previous version atomically (declare, delete, define). */
+export function renderNftables(intent: FirewallIntent): string {
+  const t = nftTable(intent.bridge);
+  const br = JSON.stringify(intent.bridge);
+  const out = intent.uplink ? ` oifname ${JSON.stringify(intent.uplink)}` : '';
+  const inn = intent.uplink ? ` iifname ${JSON.stringify(intent.uplink)}` : '';
+  const forward = intent.forward.flatMap((r): string[] => {
+    switch (r.rule) {
+      case 'within':
+        return [`iifname ${br} oifname ${br} accept`];
+      case 'refuse-groups': {
+        const groups = r.groups.length === 1 ? `${r.groups[0]}` : `{ ${r.groups.join(', ')} }`;
+        return [
+          `iifname ${br} oifgroup ${groups} reject with icmpx admin-prohibited`,
+          `oifname ${br} iifgroup ${groups} reject with icmpx admin-prohibited`,
+        ];
+      }
+      case 'to-forwarded':
+        return [`oifname ${br} ip daddr ${r.ip} ${r.proto} dport ${ports(r.ports)} ct status dnat accept`];
+      case 'from-forwarded':
+        return [`iifname ${br} ip saddr ${r.ip} ${r.proto} sport ${ports(r.ports)} ct status dnat ct direction reply accept`];
+      case 'out':
+        return [`iifname ${br}${out} ${fam(r.family)} saddr ${r.subnet} accept`];
+      case 'in':
+        return [`oifname ${br}${inn} ${fam(r.family)} daddr ${r.subnet}${r.repliesOnly ? ' ct state established,related' : ''} accept`];
+      case 'refuse-rest':
+        return [`iifname ${br} reject with icmpx admin-prohibited`, `oifname ${br} reject with icmpx admin-prohibited`];
+    }
+  });
+  // loopback stays the host's own: 127.0.0.1:PORT is never forwarded
+  const dnat = intent.dnat.map((r) =>
+    r.rule === 'keep-served'
+      ? `ip daddr ${r.address} ${r.proto} dport ${r.port} return`
+      : `fib daddr type local ip daddr != 127.0.0.0/8 ${r.proto} dport ${ports(r.ports)} dnat ip to ${r.ip}:${ports(r.toPorts)}`,
+  );
+  const postrouting = intent.postrouting.map((r) => {
+    switch (r.rule) {
+      case 'hairpin':
+        return `ip saddr ${r.subnet} ip daddr ${r.ip} ${r.proto} dport ${ports(r.ports)} ct status dnat masquerade`;
+      case 'keep-source':
+        return `ip saddr ${r.subnet} ip daddr { ${r.destinations.join(', ')} } return`;
+      case 'masquerade':
+        return `${fam(r.family)} saddr ${r.subnet} ${fam(r.family)} daddr != ${r.subnet}${out} masquerade`;
+    }
+  });
+
+  const chains: string[] = [];
+  const chain = (name: string, hook: string, rules: string[]) =>
+    chains.push(`\tchain ${name} {\n\t\t${hook}\n${rules.map((r) => `\t\t${r}\n`).join('')}\t}`);
+  chain('forward', 'type filter hook forward priority filter; policy accept;', forward);
+  if (dnat.length) {
+    chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat);
+    // nft accepts the `dstnat` keyword on prerouting only; -100 is its value
+    chain('output', 'type nat hook output priority -100; policy accept;', dnat);
+  }
+  if (postrouting.length) chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', postrouting);
+  // Guests whose NICs offload checksums drop DHCP replies with a partial
+  // checksum; nftables cannot fill it in, so send none (valid for UDP over IPv4 only).
+  if (intent.dhcpChecksum) {
+    chain('dhcp_checksum', 'type filter hook postrouting priority mangle; policy accept;', [
+      `oifname ${br} meta nfproto ipv4 udp dport 68 udp checksum set 0`,
+    ]);
+  }
+  return `table inet ${t}\ndelete table inet ${t}\ntable inet ${t} {\n${chains.join('\n')}\n}\n`;
+}
+
+/** The table as it is now: undefined when absent; `works` false when nftables is unusable here. */
+export async function listNftTable(run: Run, bridge: string): Promise<{ works: boolean; text?: string }> {
+  const r = await run('nft', ['list', 'table', 'inet', nftTable(bridge)]);
+  if (r.ok) return { works: true, text: r.stdout };
+  return { works: !r.missing && /No such file or directory/.test(r.stderr) };
+}
+
+/** Applies a rendered table (which replaces any earlier one), or deletes the table (undefined); atomic. */
+export async function setNftTable(run: Run, bridge: string, rendered: string | undefined): Promise<void> {
+  const t = nftTable(bridge);
+  must(await run('nft', ['-f', '-'], rendered ?? `table inet ${t}\ndelete table inet ${t}\n`), 'nft');
+}
+
+/** Puts back the table as `nft list table` showed it (undefined: absent); for rollback, best effort. */
+export async function restoreNftTable(run: Run, bridge: string, listed: string | undefined): Promise<void> {
+  const t = nftTable(bridge);
+  await run('nft', ['-f', '-'], `table inet ${t}\ndelete table inet ${t}\n${listed ?? ''}`);
+}
+
+/** Deletes the table; nothing when it or nft is not there. */
+export async function deleteNftTable(run: Run, bridge: string): Promise<void> {
+  const r = await run('nft', ['delete', 'table', 'inet', nftTable(bridge)]);
+  if (!r.ok && !r.missing && !/No such file or directory/.test(r.stderr)) must(r, 'nft');
+}
+
+/** The host's whole nftables ruleset as `nft -j` gives it; empty where nft is missing or fails. */
+export async function nftRuleset(run: Run): Promise<NftObject[]> {
+  const r = await run('nft', ['-j', 'list', 'ruleset']);
+  if (!r.ok) return [];
+  try {
+    return (JSON.parse(r.stdout) as { nftables?: NftObject[] }).nftables ?? [];
+  } catch {
+    return [];
+  }
+}
+
+export const nftables: Backend = {
+  name: 'nftables',
+  probe: async (run, bridge) => (await listNftTable(run, bridge)).works,
+  nftTable: renderNftables,
+  iptables: (intent, family, host) => (host.filterTable ? shimPlan(intent, family, host.forwardChain) : EMPTY),
+};

@@ -1,0 +1,124 @@
+/**
+ * The bridge's firewall policy as one intent, decided once for every backend:
+ * what guests may reach on the host, what is forwarded per mode, which other
+ * bridges are refused, the port forwards and the masquerade. Pure: backends
+ * render it (nftables.ts, iptables.ts) and never decide policy themselves.
+ */
+import type { BridgeConfig } from '../config/types.js';
+import { refusedGroups } from '../plan/link.js';
+import { servicePorts, services } from '../plan/services.js';
+
+export type Family = 4 | 6;
+export type Proto = 'tcp' | 'udp';
+export interface Ports {
+  from: number;
+  to: number;
+}
+
+/** What guests may send to the host itself. */
+export type InputRule = { proto: Proto; port: number } | { icmp: true };
+
+export type ForwardRule =
+  /** guest to guest on the bridge */
+  | { rule: 'within' }
+  /** other brmgr bridges' guests, both ways, before anything is accepted */
+  | { rule: 'refuse-groups'; groups: number[] }
+  /** a port forward's traffic into its guest, and the guest's replies (IPv4) */
+  | { rule: 'to-forwarded'; ip: string; proto: Proto; ports: Ports }
+  | { rule: 'from-forwarded'; ip: string; proto: Proto; ports: Ports }
+  /** the guests' subnet out (through the uplink, when set) */
+  | { rule: 'out'; family: Family; subnet: string }
+  /** into the guests' subnet (from the uplink, when set): replies only, or anything */
+  | { rule: 'in'; family: Family; subnet: string; repliesOnly: boolean }
+  /** whatever else enters or leaves the bridge */
+  | { rule: 'refuse-rest' };
+
+/** Destination NAT for port forwards (IPv4), in prerouting and output. */
+export type DnatRule =
+  /** the bridge address's own DNS and DHCP stay dnsmasq's, even inside a forwarded range */
+  | { rule: 'keep-served'; address: string; proto: Proto; port: number }
+  | { rule: 'dnat'; proto: Proto; ports: Ports; ip: string; toPorts: Ports };
+
+export type PostroutingRule =
+  /** a guest reaching a forwarded port on the host's address comes back through the host */
+  | { rule: 'hairpin'; subnet: string; ip: string; proto: Proto; ports: Ports }
+  /** multicast and broadcast keep their source, as libvirt does */
+  | { rule: 'keep-source'; subnet: string; destinations: string[] }
+  | { rule: 'masquerade'; family: Family; subnet: string };
+
+export interface FirewallIntent {
+  bridge: string;
+  /** nat/routed: forwarding and masquerade only through this interface */
+  uplink?: string;
+  families: Family[];
+  input: Record<Family, InputRule[]>;
+  forward: ForwardRule[];
+  dnat: DnatRule[];
+  postrouting: PostroutingRule[];
+  /** DHCP replies to guests need their UDP checksum taken care of (IPv4) */
+  dhcpChecksum: boolean;
+}
+
+export function firewallIntent(cfg: BridgeConfig): FirewallIntent {
+  const families: Family[] = cfg.ipv6 ? [4, 6] : [4];
+  const subnets: Partial<Record<Family, string>> = { 4: `${cfg.ipv4.network}/${cfg.ipv4.prefix}` };
+  if (cfg.ipv6) subnets[6] = `${cfg.ipv6.network}/${cfg.ipv6.prefix}`;
+  const served = servicePorts(cfg);
+
+  const input = (family: Family): InputRule[] => [
+    ...served.filter((s) => s.family === family || s.family === 'both').map((s) => ({ proto: s.proto, port: s.port })),
+    ...(cfg.mode === 'bridged' ? [] : [{ icmp: true as const }]),
+  ];
+
+  const groups = refusedGroups(cfg.mode);
+  const forward: ForwardRule[] = [
+    { rule: 'within' },
+    ...(groups.length ? [{ rule: 'refuse-groups' as const, groups }] : []),
+    ...cfg.forwards.flatMap((f): ForwardRule[] => [
+      { rule: 'to-forwarded', ip: f.toIp, proto: f.proto, ports: f.toPorts },
+      // whichever interface the client came in by (isolated has no other way out)
+      { rule: 'from-forwarded', ip: f.toIp, proto: f.proto, ports: f.toPorts },
+    ]),
+  ];
+  if (cfg.mode === 'nat' || cfg.mode === 'routed') {
+    for (const family of families) {
+      const subnet = subnets[family]!;
+      forward.push({ rule: 'out', family, subnet }, { rule: 'in', family, subnet, repliesOnly: cfg.mode === 'nat' });
+    }
+  }
+  // bridged: the bridge is the host's LAN interface, whose routing is the host's business
+  if (cfg.mode !== 'bridged') forward.push({ rule: 'refuse-rest' });
+
+  const inForwards = (s: { proto: Proto; port: number }) =>
+    cfg.forwards.some((f) => f.proto === s.proto && f.ports.from <= s.port && s.port <= f.ports.to);
+  // DNS before DHCP (IPv4 only: forwards are)
+  const keepServed = [53, 67].flatMap((port) => served.filter((s) => s.port === port)).filter(inForwards);
+  const dnat: DnatRule[] = [
+    ...keepServed.map((s) => ({ rule: 'keep-served' as const, address: cfg.ipv4.address, proto: s.proto, port: s.port })),
+    ...cfg.forwards.map((f) => ({ rule: 'dnat' as const, proto: f.proto, ports: f.ports, ip: f.toIp, toPorts: f.toPorts })),
+  ];
+
+  const postrouting: PostroutingRule[] = cfg.forwards.map((f) => ({
+    rule: 'hairpin',
+    subnet: subnets[4]!,
+    ip: f.toIp,
+    proto: f.proto,
+    ports: f.toPorts,
+  }));
+  if (cfg.mode === 'nat') {
+    postrouting.push({ rule: 'keep-source', subnet: subnets[4]!, destinations: ['224.0.0.0/24', '255.255.255.255'] });
+    postrouting.push({ rule: 'masquerade', family: 4, subnet: subnets[4]! });
+    if (cfg.ipv6?.nat) postrouting.push({ rule: 'masquerade', family: 6, subnet: subnets[6]! });
+  }
+
+  return {
+    bridge: cfg.name,
+    ...(cfg.uplink ? { uplink: cfg.uplink } : {}),
+    families,
+    input: { 4: input(4), 6: cfg.ipv6 ? input(6) : [] },
+    forward,
+    dnat,
+    postrouting,
+    dhcpChecksum: services(cfg).dhcp4,
+  };
+}

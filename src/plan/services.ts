@@ -1,0 +1,47 @@
+import type { BridgeConfig } from '../config/types.js';
+
+/**
+ * What brmgr's dnsmasq serves on the bridge: the one place that decides it.
+ * The firewall opens exactly these, the pre-flight checks their ports are
+ * free, port forwards leave them alone, and no dnsmasq runs without one.
+ */
+export interface Services {
+  dhcp4: boolean;
+  dhcp6: boolean;
+  dns: boolean;
+  /** router advertisements (ICMPv6, no port) */
+  ra: boolean;
+}
+
+export interface ServicePort {
+  proto: 'tcp' | 'udp';
+  port: number;
+  family: 4 | 6 | 'both';
+  what: 'DNS' | 'DHCP' | 'DHCPv6';
+}
+
+export function services(cfg: BridgeConfig): Services {
+  return {
+    // bridged mode leaves DHCP and DNS to the LAN (the config refuses them there)
+    dhcp4: cfg.ipv4.dhcp && cfg.mode !== 'bridged',
+    dhcp6: !!cfg.ipv6 && cfg.ipv6.dhcp !== 'off',
+    dns: cfg.dns.enable,
+    ra: !!cfg.ipv6 && cfg.ipv6.ra,
+  };
+}
+
+/** Whether there is a dnsmasq to run at all. */
+export function servesAnything(cfg: BridgeConfig): boolean {
+  const s = services(cfg);
+  return s.dhcp4 || s.dhcp6 || s.dns || s.ra;
+}
+
+/** The ports dnsmasq listens on for the bridge, in the order the firewall opens them. */
+export function servicePorts(cfg: BridgeConfig): ServicePort[] {
+  const s = services(cfg);
+  const ports: ServicePort[] = [];
+  if (s.dhcp4) ports.push({ proto: 'udp', port: 67, family: 4, what: 'DHCP' });
+  if (s.dhcp6) ports.push({ proto: 'udp', port: 547, family: 6, what: 'DHCPv6' });
+  if (s.dns) ports.push({ proto: 'udp', port: 53, family: 'both', what: 'DNS' }, { proto: 'tcp', port: 53, family: 'both', what: 'DNS' });
+  return ports;
+}
