@@ -1,6 +1,20 @@
 import type { Run } from '../system/exec.js';
 import type { Family, FirewallIntent } from './policy.js';
-import type { IptablesPlan } from './iptables.js';
+
+/* The objects a backend renders into: brmgr's own iptables chains, and the jumps into them. */
+/** A rule that sends a built-in chain's packets into one of brmgr's chains. */
+export interface Jump {
+  table: string;
+  chain: string;
+  /** the rule as iptables-save prints it, without `-A CHAIN` */
+  rule: string;
+}
+
+export interface IptablesPlan {
+  /** brmgr's chains by table, each with its rules (without `-A CHAIN`) */
+  chains: Record<string, Record<string, string[]>>;
+  jumps: Jump[];
+}
 
 export type BackendName = 'nftables' | 'iptables' | 'none';
 

@@ -6,24 +6,10 @@
  * chains carry the nftables backend's shim.
  */
 import { must, type Run } from '../system/exec.js';
-import type { Backend } from './backend.js';
+import type { Backend, IptablesPlan, Jump } from './backend.js';
 import type { Family, FirewallIntent, Ports } from './policy.js';
 
-export type { Family };
-
-/** A rule that sends a built-in chain's packets into one of brmgr's chains. */
-export interface Jump {
-  table: string;
-  chain: string;
-  /** the rule as iptables-save prints it, without `-A CHAIN` */
-  rule: string;
-}
-
-export interface IptablesPlan {
-  /** brmgr's chains by table, each with its rules (without `-A CHAIN`) */
-  chains: Record<string, Record<string, string[]>>;
-  jumps: Jump[];
-}
+export type { Family, IptablesPlan, Jump };
 
 export const EMPTY: IptablesPlan = { chains: {}, jumps: [] };
 

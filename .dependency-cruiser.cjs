@@ -1,0 +1,32 @@
+/**
+ * The floors of src/ (ARCHITECTURE.md): an import may only go down.
+ *   ground  config/ net/ host/ errors paths log   the config, the host's facts as types
+ *   pure    plan/ dnsmasq/ firewall/policy         config + facts → what to apply
+ *   system  system/                                the thin layer that touches the host
+ *   wings   firewall/ converge/                    apply plans through system/
+ *   top     supervisor/ cli/ demo/
+ */
+const floor = (dirs) => `^src/(${dirs.join('|')})(/|\\.ts$)`;
+const ground = ['config', 'net', 'host', 'errors', 'paths', 'log'];
+const rule = (name, from, to, comment) => ({ name, comment, severity: 'error', from: { path: from }, to: { path: to } });
+
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', severity: 'error', comment: 'no import cycles', from: {}, to: { circular: true } },
+    rule('ground-stays-down', floor(ground), floor(['plan', 'dnsmasq', 'firewall', 'system', 'converge', 'supervisor', 'cli', 'demo']),
+      'the config and the host facts know nothing above them'),
+    rule('plan-is-pure', floor(['plan']), floor(['system', 'firewall', 'converge', 'supervisor', 'cli', 'demo']),
+      'plans are pure: config and facts in, steps out'),
+    rule('policy-is-pure', '^src/firewall/policy\\.ts$', floor(['system', 'converge', 'supervisor', 'cli', 'demo']),
+      'the firewall policy is decided without touching the host'),
+    rule('system-is-thin', floor(['system']), floor(['plan', 'dnsmasq', 'firewall', 'converge', 'supervisor', 'cli', 'demo']),
+      'system/ runs tools and reads the host; it decides nothing'),
+    rule('wings-below-top', floor(['firewall', 'converge']), floor(['supervisor', 'cli', 'demo']), 'converge and firewall serve the commands'),
+    rule('supervisor-below-cli', floor(['supervisor']), floor(['cli', 'demo']), 'the CLI starts the supervisor, not the reverse'),
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+  },
+};
