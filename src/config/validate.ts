@@ -88,6 +88,7 @@ class Reader {
       this.fail(e, `unknown key${hint ? `; did you mean '${hint}'?` : ''}`);
       return;
     }
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
     if (/[\x00-\x1f\x7f-\x9f\u2028\u2029]/.test(e.value)) {
       this.fail(e, 'value holds a control character (newline, tab, …)');
       return;

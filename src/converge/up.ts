@@ -90,7 +90,10 @@ export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
     // what post must remove should this run stop anywhere below (SIGKILL, power loss)
     let state: State = { version: 1, bridge, up: true, createdLink: false, addresses: [], sysctls: {}, firewall: NO_FIREWALL };
     for (const plan of planned) state = { ...state, ...plan.record };
-    const record = (patch: Partial<State>) => writeState(p, (state = { ...state, ...patch }));
+    const record = (patch: Partial<State>) => {
+      state = { ...state, ...patch };
+      writeState(p, state);
+    };
     record({});
     revert.add('state', () => (previous ? writeState(p, previous) : removeState(p)));
 

@@ -3,7 +3,7 @@
  * chains when a rule or policy first needs them, and iptables-restore cannot
  * delete them again. These put the host back as it was.
  */
-import { type Run } from '../system/exec.js';
+import type { Run } from '../system/exec.js';
 import type { Family } from './policy.js';
 
 const IPTABLES_TABLES = new Set(['filter', 'nat', 'mangle']);

@@ -128,15 +128,21 @@ export interface IptablesSeen extends IptablesPlan {
 export function parseIptablesSave(text: string, bridge: string): IptablesSeen {
   const seen: IptablesSeen = { tables: new Set(), chains: {}, jumps: [], dockerUser: false };
   let table = '';
+  const chainsOf = (t: string) => {
+    seen.chains[t] ??= {};
+    return seen.chains[t];
+  };
   for (const line of text.split('\n')) {
-    if (line.startsWith('*')) seen.tables.add((table = line.slice(1).trim()));
-    else if (table === 'filter' && line.startsWith(':DOCKER-USER ')) seen.dockerUser = true;
+    if (line.startsWith('*')) {
+      table = line.slice(1).trim();
+      seen.tables.add(table);
+    } else if (table === 'filter' && line.startsWith(':DOCKER-USER ')) seen.dockerUser = true;
     else if (line.startsWith(':') && isOwnChain(line.slice(1).split(' ')[0]!, bridge)) {
-      (seen.chains[table] ??= {})[line.slice(1).split(' ')[0]!] = [];
+      chainsOf(table)[line.slice(1).split(' ')[0]!] = [];
     } else if (line.startsWith('-A ')) {
       const [, chain, ...rest] = line.trim().split(' ');
       const rule = rest.join(' ');
-      if (isOwnChain(chain!, bridge)) (seen.chains[table] ??= {})[chain!]?.push(rule);
+      if (isOwnChain(chain!, bridge)) chainsOf(table)[chain!]?.push(rule);
       else if (rest.at(-2) === '-j' && isOwnChain(rest.at(-1)!, bridge)) seen.jumps.push({ table, chain: chain!, rule });
     }
   }
