@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -19,9 +19,10 @@ export function readLedger(runRoot: string): Ledger {
   }
 }
 
-/** Written atomically: a crash never leaves half a ledger. */
+/** Written atomically: a crash never leaves half a ledger. An empty one is removed. */
 export function writeLedger(runRoot: string, ledger: Ledger): void {
   const file = ledgerFile(runRoot);
+  if (Object.keys(ledger).length === 0) return rmSync(file, { force: true });
   writeFileSync(`${file}.tmp`, JSON.stringify(ledger, null, 2) + '\n', { mode: 0o600 });
   renameSync(`${file}.tmp`, file);
 }

@@ -4,6 +4,8 @@
  * namespace exactly (also over a host iptables FORWARD policy of DROP).
  */
 import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { BACKENDS, addressesOf, Brmgr, conf, ip, iptablesSave, Lab, link, must, nftRuleset, snapshot, sysctl, topology } from '../helpers/netns.js';
 import { count, expectedMac, iptablesBrmgr, label, nftTable, pausingTool, skipReason, table } from '../helpers/e2e.js';
 
@@ -166,12 +168,14 @@ t.test('bridges brought up and down side by side: distinct auto subnets, and the
   t.equal(new Set(subnets).size, 2, `each bridge has its own subnet (${subnets.join(', ')})`);
   t.equal(await sysctl(host, 'net.ipv4.ip_forward'), '1', 'ip_forward is on');
 
-  // the bridge that did not switch ip_forward on is slow to remove its rules: the other one's
-  // post reaches the shared ip_forward meanwhile, and must not hand it to a bridge going down
-  const switched = bridges.findIndex((b) => (b.state() as { sysctls: Record<string, string> }).sysctls['net/ipv4/ip_forward'] === '0');
-  t.not(switched, -1, 'one bridge recorded ip_forward’s value before');
+  // ip_forward's value before is in the host-wide ledger, shared by the bridges that need it
+  const ledger = JSON.parse(readFileSync(join(bridges[0]!.runDir, '.sysctls.json'), 'utf8')) as Record<string, { original: string; bridges: string[] }>;
+  t.equal(ledger['net/ipv4/ip_forward']?.original, '0', 'the ledger recorded ip_forward’s value before');
+  t.same(new Set(ledger['net/ipv4/ip_forward']?.bridges), new Set(bridges.map((b) => b.bridge)), 'both bridges are recorded as needing it');
+  // one bridge is slow to remove its rules: the other one's post reaches the shared
+  // ip_forward meanwhile, and must leave it on for the one still going down
   const nft = pausingTool(lab, 'nft', '/usr/sbin/nft', 'delete', 2);
-  bridges[1 - switched]!.toolsFirst(nft.dir);
+  bridges[1]!.toolsFirst(nft.dir);
   const downs = await Promise.all(bridges.map((b) => b.post()));
   t.same(downs.map((r) => r.exitCode), [0, 0], 'two post at once all succeed', { output: downs.map((r) => r.output) });
   t.equal(await sysctl(host, 'net.ipv4.ip_forward'), '0', 'ip_forward is back to 0');
