@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 import { entry } from './entry.js';
 
-await entry('brmgr-post', ['down', ...process.argv.slice(2)]);
+await entry('brmgr-post', process.argv.slice(2), 'down');

@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 import { entry } from './entry.js';
 
-await entry('brmgr-pre', ['up', ...process.argv.slice(2)]);
+await entry('brmgr-pre', process.argv.slice(2), 'up');

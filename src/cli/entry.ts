@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 /** Set by the bundler for installed copies; read from package.json in the source tree. */
 declare const BRMGR_VERSION: string | undefined;
 
-const HELP = `brmgr: virtual bridges for containers and VMs, one INI file per bridge
+export const HELP = `brmgr: virtual bridges for containers and VMs, one INI file per bridge
 
 Usage:
   brmgr up BRIDGE        bring the bridge to its configured state (= brmgr-pre BRIDGE)
@@ -21,10 +21,9 @@ Usage:
                          a persistent tap on the bridge for a microVM or an unprivileged QEMU
   brmgr tap del TAP      delete such a tap
   brmgr demo             a bridge, two guests, DHCP, DNS and NAT in throwaway namespaces
+  brmgr COMMAND --help   that command's usage and options
 
 Options:
-  --force      down: delete the bridge even while guests are attached (taps stay, detached)
-  --owner      tap add: the user (name or uid) who may open the tap; default root only
   -h, --help   this help
   -V, --version
 
@@ -34,15 +33,17 @@ Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 `;
 
 /**
- * Shared entry of the brmgr, brmgr-pre and brmgr-post programs. --help and
- * --version answer before the rest of brmgr is loaded, to stay fast.
+ * Shared entry of the brmgr, brmgr-pre and brmgr-post programs; the latter two
+ * pass their fixed `command`. --help and --version answer before the rest of
+ * brmgr is loaded, to stay fast.
  */
-export async function entry(prog: string, argv: string[]): Promise<void> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+export async function entry(prog: string, args: string[], command?: string): Promise<void> {
+  const [first] = args;
+  if (!command && (first === '--help' || first === '-h')) {
     process.stdout.write(HELP);
     return;
   }
-  if (argv.includes('--version') || argv.includes('-V')) {
+  if (first === '--version' || first === '-V') {
     const version =
       typeof BRMGR_VERSION === 'string'
         ? BRMGR_VERSION
@@ -51,5 +52,5 @@ export async function entry(prog: string, argv: string[]): Promise<void> {
     return;
   }
   const { main } = await import('./main.js');
-  process.exitCode = await main(argv, prog);
+  process.exitCode = await main(command ? [command, ...args] : args, prog);
 }

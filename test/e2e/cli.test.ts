@@ -1,9 +1,12 @@
 /**
  * `brmgr check` and `brmgr render`: they report and print, and change nothing.
+ * Each command's --help and usage errors; the original's `brmgr BRIDGE` form.
  */
 import t from 'tap';
-import { conf, ip, Lab, link, snapshot, topology } from '../helpers/netns.js';
-import { expectedMac, skipReason } from '../helpers/e2e.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Brmgr, conf, ip, Lab, link, snapshot, topology, waitFor, type BrmgrResult } from '../helpers/netns.js';
+import { expectedMac, follow, skipReason } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -93,4 +96,90 @@ t.test('an unknown option or command is a usage error (exit 2) naming it, not a 
   const command = await brmgr.cli('frobnicate', bridge);
   t.equal(command.exitCode, 2, 'an unknown command exits 2', { output: command.output });
   t.match(command.stderr, /unknown command 'frobnicate'/, 'naming the command');
+});
+
+/** `brmgr.js leases …` of `ip netns exec NS node …/dist/cli/brmgr.js leases …` */
+const shown = (r: BrmgrResult) => r.command.replace(/^.*\/dist\/cli\//, '');
+
+t.test("a command's --help is its own; brmgr --help lists every command", { skip: why }, async (t) => {
+  const lab = Lab.create(t);
+  const brmgr = new Brmgr(lab, await lab.ns('host'), lab.name('br'));
+  const upHelp = /^Usage: brmgr up BRIDGE .*brmgr-pre BRIDGE/;
+  const downHelp = /^Usage: brmgr down BRIDGE \[--force\] .*brmgr-post BRIDGE/;
+  const [overall, version, status, tap, pre, post, brmgrPre, brmgrPost] = await Promise.all([
+    brmgr.cli('--help'),
+    brmgr.cli('-V'),
+    brmgr.cli('status', '--help'),
+    brmgr.cli('tap', 'del', 'x', '--owner', 'y', '-h'),
+    brmgr.cli('pre', '-h'),
+    brmgr.cli('post', '--help'),
+    brmgr.pre('--help'),
+    brmgr.post('--help'),
+  ]);
+  for (const command of ['up', 'down', 'render', 'check', 'run', 'status', 'leases', 'lookup', 'tap', 'demo']) {
+    t.match(overall.stdout, `\n  brmgr ${command} `, `brmgr --help lists ${command}`);
+  }
+  t.match(version.stdout, /^brmgr \d+\.\d+\.\d+$/, 'brmgr -V');
+  t.match(status.stdout, /^Usage: brmgr status \[BRIDGE\] \[--json\]\n/, 'status --help');
+  t.match(tap.stdout, /^Usage: brmgr tap add BRIDGE TAP \[--owner USER\]\n/, 'tap ... -h, even after wrong arguments');
+  t.match(pre.stdout, upHelp, "pre -h is up's help");
+  t.match(post.stdout, downHelp, "post --help is down's help");
+  t.match(brmgrPre.stdout, upHelp, 'brmgr-pre BRIDGE --help too');
+  t.match(brmgrPost.stdout, downHelp, 'brmgr-post BRIDGE --help too');
+  for (const r of [overall, version, status, tap, pre, post, brmgrPre, brmgrPost]) {
+    t.equal(r.exitCode, 0, `${shown(r)}: exit 0`, { output: r.output });
+    t.equal(r.stderr, '', 'nothing on stderr');
+  }
+  t.equal(brmgr.state(), undefined, 'nothing ran');
+});
+
+t.test('a usage error exits 2 with one line naming the problem, and changes nothing', { skip: why }, async (t) => {
+  const lab = Lab.create(t);
+  const host = await lab.ns('host');
+  const bridge = lab.name('br');
+  const brmgr = new Brmgr(lab, host, bridge);
+  brmgr.config(conf());
+  const before = await snapshot(host);
+  const cases: [Promise<BrmgrResult>, RegExp][] = [
+    // the issue's example: the options of down, tap and render given to leases
+    [brmgr.cli('leases', bridge, '--force', '--owner', 'bob', '--backend', 'x'), /^brmgr: Unknown option '--force'; /],
+    [brmgr.cli('leases', 'a/b'), /^brmgr: 'a\/b' is not a valid bridge name/],
+    [brmgr.cli('lookup', 'a-name-much-too-long', 'guest1'), /^brmgr: 'a-name-much-too-long' is not a valid /],
+    [brmgr.cli('lookup', bridge, 'guest1', '--wait', 'soon'), /^brmgr: --wait takes a number of seconds, not 'soon'; /],
+    [brmgr.cli('status', '..'), /^brmgr: '\.\.' is not a valid bridge name/],
+    [brmgr.cli('up', bridge, '--force'), /^brmgr: Unknown option '--force'; usage: brmgr up BRIDGE$/],
+    [brmgr.cli('down', bridge, '--owner', 'bob'), /^brmgr: Unknown option '--owner'; usage: brmgr down BRIDGE/],
+    [brmgr.cli(bridge, '--force'), /^brmgr: Unknown option '--force'; usage: brmgr run BRIDGE/],
+    [brmgr.cli(), /^brmgr: no command given/],
+    [brmgr.pre('--json'), /^brmgr-pre: Unknown option '--json'; usage: brmgr up BRIDGE$/],
+    [brmgr.post('extra'), /^brmgr-post: unexpected argument 'extra'; usage: brmgr down BRIDGE \[--force\]$/],
+  ];
+  for (const [pending, message] of cases) {
+    const r = await pending;
+    t.equal(r.exitCode, 2, `${shown(r)}: exit 2`, { output: r.output });
+    t.match(r.stderr, message, 'naming the problem');
+    t.equal(r.stderr.split('\n').length, 1, 'in one line');
+    t.equal(r.stdout, '', 'nothing on stdout');
+  }
+  t.same(await snapshot(host), before, 'nothing changed');
+  t.equal(brmgr.state(), undefined, 'and nothing was recorded');
+});
+
+t.test("the original's form `brmgr BRIDGE --pid-file FILE` runs the service", { skip: why }, async (t) => {
+  const lab = Lab.create(t);
+  const topo = await topology(lab);
+  const { host, bridge, brmgr } = topo;
+  brmgr.config(conf());
+  const pidFile = join(lab.dir, 'brmgr.pid');
+  const proc = brmgr.start('brmgr.js', bridge, '--pid-file', pidFile);
+  const events = follow(proc);
+  await waitFor('dnsmasq ready', async () => {
+    if (proc.exitCode != null) throw new Error(`brmgr exited ${proc.exitCode}:\n${JSON.stringify(events)}`);
+    return events.some((e) => e.event === 'ready');
+  }, 15_000);
+  t.ok(await link(host, bridge), 'the bridge is up');
+  t.equal(readFileSync(pidFile, 'utf8').trim(), String(proc.pid), 'the pid file holds its pid');
+  proc.kill('SIGTERM');
+  t.equal((await proc).exitCode, 0, 'it exits 0 on SIGTERM');
+  t.notOk(existsSync(pidFile), 'and removes the pid file');
 });

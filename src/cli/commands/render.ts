@@ -1,0 +1,44 @@
+import { loadConfig } from '../../config/load.js';
+import { renderPlan } from '../../converge/render.js';
+import { machineId } from '../../system/machine.js';
+import { bridgeName, expectPositionals, HELP, parseOptions, usageError, type Help } from '../command.js';
+
+const USAGE = 'brmgr render BRIDGE [--backend nftables|iptables]';
+const BACKENDS = ['nftables', 'iptables'] as const;
+type Backend = (typeof BACKENDS)[number];
+
+export const help = `Usage: ${USAGE}
+
+Print the ip batch, sysctls and firewall rules up would apply; change nothing.
+
+Options:
+  --backend    the firewall to render for; default: the config's firewall (nftables for auto)
+  -h, --help   this help
+`;
+
+export interface RenderOptions {
+  bridge: string;
+  /** undefined: as the config says */
+  backend?: Backend;
+}
+
+const isBackend = (value: string): value is Backend => (BACKENDS as readonly string[]).includes(value);
+
+export function parse(args: string[]): RenderOptions | Help {
+  const parsed = parseOptions(args, { backend: { type: 'string' } }, USAGE);
+  if (parsed === HELP) return HELP;
+  const [name] = expectPositionals(parsed.positionals, USAGE, ['BRIDGE']);
+  const bridge = bridgeName(name!);
+  const { backend } = parsed.values;
+  if (backend !== undefined && !isBackend(backend)) {
+    throw usageError(`--backend is nftables or iptables, not '${backend}'`, USAGE);
+  }
+  return { bridge, ...(backend ? { backend } : {}) };
+}
+
+export async function run(options: RenderOptions): Promise<number> {
+  const cfg = loadConfig(options.bridge);
+  const backend = options.backend ?? (cfg.firewall === 'iptables' ? 'iptables' : 'nftables');
+  process.stdout.write(renderPlan(cfg, machineId(), backend));
+  return 0;
+}

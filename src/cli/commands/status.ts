@@ -1,0 +1,115 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, recordedSubnet } from '../../config/load.js';
+import { readLeases } from '../../dnsmasq/leases.js';
+import { paths } from '../../paths.js';
+import { runner } from '../../system/exec.js';
+import { portsOf } from '../../host/links.js';
+import { observe } from '../../system/observe.js';
+import { alive } from '../../system/process.js';
+import { readState } from '../../system/state.js';
+import { bridgeName, expectPositionals, HELP, parseOptions, type Help } from '../command.js';
+
+const USAGE = 'brmgr status [BRIDGE] [--json]';
+
+export const help = `Usage: ${USAGE}
+
+For the bridge, or every bridge brmgr manages here: link state, addresses,
+attached ports, firewall backend, dnsmasq pid/uptime/restarts, lease count.
+Exit 1 when the bridge given does not exist.
+
+Options:
+  --json       as JSON (an object for one bridge, an array for all)
+  -h, --help   this help
+`;
+
+export interface StatusOptions {
+  /** undefined: every bridge brmgr manages here */
+  bridge?: string;
+  json: boolean;
+}
+
+export function parse(args: string[]): StatusOptions | Help {
+  const parsed = parseOptions(args, { json: { type: 'boolean' } }, USAGE);
+  if (parsed === HELP) return HELP;
+  const [bridge] = expectPositionals(parsed.positionals, USAGE, [], ['BRIDGE']);
+  return { ...(bridge !== undefined ? { bridge: bridgeName(bridge) } : {}), json: parsed.values.json === true };
+}
+
+interface SupervisorRecord {
+  pid: number;
+  dnsmasqPid?: number;
+  dnsmasqStarted: number;
+  restarts: number;
+}
+
+function readJson<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The recorded subnet of a bridge whose config says `address = auto`. */
+function loadAutoSubnet(bridge: string): string | undefined {
+  try {
+    return loadConfig(bridge).ipv4.auto ? recordedSubnet(bridge) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const uptime = (sup: SupervisorRecord) => Math.round((Date.now() - sup.dnsmasqStarted) / 1000);
+
+/** The bridges with a state recorded in the run dir. */
+function managedBridges(): string[] {
+  try {
+    return readdirSync(paths('x').runRoot).filter((b) => readState(paths(b)));
+  } catch {
+    return [];
+  }
+}
+
+export async function run({ bridge, json }: StatusOptions): Promise<number> {
+  const names = bridge ? [bridge] : managedBridges();
+  const observed = await observe(runner());
+  const report = names.map((name) => {
+    const p = paths(name);
+    const link = observed.links.find((l) => l.ifname === name);
+    const sup = readJson<SupervisorRecord>(join(p.runDir, 'supervisor.json'));
+    const running = sup && alive(sup.pid) && alive(sup.dnsmasqPid);
+    const addresses = observed.addrs.filter((a) => a.ifname === name && a.scope === 'global');
+    return {
+      bridge: name,
+      state: link ? (link.up ? 'up' : 'down') : 'absent',
+      addresses: addresses.map((a) => `${a.local}/${a.prefixlen}`),
+      /** the subnet `address = auto` chose, if the config asks for one */
+      auto: loadAutoSubnet(name) ?? null,
+      ports: portsOf(observed, name),
+      firewall: readState(p)?.firewall.backend ?? 'none',
+      dnsmasq: running ? { pid: sup.dnsmasqPid, uptimeSeconds: uptime(sup), restarts: sup.restarts } : null,
+      leases: readLeases(p.leases).length,
+    };
+  });
+  if (json) process.stdout.write(`${JSON.stringify(bridge ? report[0] : report, null, 2)}\n`);
+  else {
+    for (const r of report) {
+      const dns = r.dnsmasq
+        ? `dnsmasq pid ${r.dnsmasq.pid}, up ${r.dnsmasq.uptimeSeconds}s, ${r.dnsmasq.restarts} restarts`
+        : 'dnsmasq not running';
+      const auto = r.auto ? ` (auto: ${r.auto})` : '';
+      const line = [
+        `${r.bridge}: ${r.state}`,
+        `${r.addresses.join(' ') || '-'}${auto}`,
+        `ports: ${r.ports.join(' ') || '-'}`,
+        `firewall: ${r.firewall}`,
+        dns,
+        `leases: ${r.leases}`,
+      ];
+      process.stdout.write(`${line.join('  ')}\n`);
+    }
+    if (!report.length) process.stdout.write('no bridges managed here\n');
+  }
+  return bridge && report[0]?.state === 'absent' ? 1 : 0;
+}

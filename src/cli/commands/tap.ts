@@ -1,0 +1,47 @@
+import { isInterfaceName } from '../../config/validate.js';
+import { UsageError } from '../../errors.js';
+import { tapAdd, tapDel } from '../../converge/tap.js';
+import { bridgeName, HELP, parseOptions, usageError, type Context, type Help } from '../command.js';
+
+const USAGE = 'brmgr tap add BRIDGE TAP [--owner USER] | brmgr tap del TAP';
+
+export const help = `Usage: brmgr tap add BRIDGE TAP [--owner USER]
+       brmgr tap del TAP
+
+add: a persistent tap named TAP, a port of the brmgr bridge BRIDGE (which must
+be up), for a microVM or an unprivileged QEMU. Idempotent.
+del: delete such a tap (only a persistent tap); succeeds when there is none.
+
+Options:
+  --owner      add: the user (name or uid) who may open the tap; default: root only
+  -h, --help   this help
+`;
+
+export type TapCommand = { verb: 'add'; bridge: string; tap: string; owner?: string } | { verb: 'del'; tap: string };
+
+function tapName(name: string): string {
+  if (!isInterfaceName(name)) {
+    throw new UsageError(`'${name}' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')`);
+  }
+  return name;
+}
+
+export function parse(args: string[]): TapCommand | Help {
+  const parsed = parseOptions(args, { owner: { type: 'string' } }, USAGE);
+  if (parsed === HELP) return HELP;
+  const [verb, ...names] = parsed.positionals;
+  const { owner } = parsed.values;
+  if (verb === 'add' && names.length === 2) {
+    if (owner === '') throw usageError('--owner needs a USER', USAGE);
+    return { verb, bridge: bridgeName(names[0]!), tap: tapName(names[1]!), ...(owner !== undefined ? { owner } : {}) };
+  }
+  if (verb === 'del' && names.length === 1 && owner === undefined) return { verb, tap: tapName(names[0]!) };
+  // the wrong verb, the wrong number of names, or --owner for del
+  throw new UsageError(`usage: ${USAGE}`);
+}
+
+export async function run(command: TapCommand, { log }: Context): Promise<number> {
+  if (command.verb === 'add') await tapAdd(command.bridge, command.tap, command.owner, { log });
+  else await tapDel(command.tap, { log });
+  return 0;
+}
