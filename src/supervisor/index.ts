@@ -19,6 +19,7 @@ import { firewallIntact } from '../system/firewall.js';
 import { acquireLock } from '../system/lock.js';
 import { ensureRunDir, readState } from '../system/state.js';
 import { alive } from '../system/process.js';
+import { afterExit } from './restart-policy.js';
 
 export interface Options {
   log: Logger;
@@ -26,10 +27,6 @@ export interface Options {
   pidFile?: string;
 }
 
-/** Restart policy: at once, then doubling from 250 ms; more than 5 crashes in a minute is a crash loop. */
-const CRASH_WINDOW_MS = 60_000;
-const MAX_CRASHES = 5;
-const backoffMs = (crashes: number) => (crashes <= 1 ? 0 : Math.min(250 * 2 ** (crashes - 2), 8_000));
 const STOP_TIMEOUT_MS = 5_000;
 
 /** A dnsmasq left running by a supervisor killed with -9: ours if its command line names our config. */
@@ -196,21 +193,20 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
         const how = { exitCode: result.exitCode, signal: result.signal };
         if (stopping) return finish(0);
         if (restarting) return;
-        if (!ready) {
+        const decision = afterExit(crashes, Date.now(), ready);
+        if (decision.kind === 'start-failure') {
           const why = lastErrors.at(-1) ?? String(result.stderr ?? '').trim() ?? `exit ${result.exitCode}`;
           log.error({ event: 'failed', ...how }, `dnsmasq failed to start: ${why}`);
           return void shutdown(1);
         }
-        const now = Date.now();
-        crashes = [...crashes.filter((t) => now - t < CRASH_WINDOW_MS), now];
-        if (crashes.length > MAX_CRASHES) {
+        crashes = decision.recentCrashes;
+        if (decision.kind === 'crash-loop') {
           log.error({ event: 'crashloop', ...how, crashes: crashes.length }, `dnsmasq died ${crashes.length} times in a minute; giving up`);
           return void shutdown(1);
         }
-        const backoff = backoffMs(crashes.length);
         restarts++;
-        log.warn({ event: 'restart', ...how, backoffMs: backoff, restarts }, `dnsmasq exited (${result.signal ?? `code ${result.exitCode}`}); restarting`);
-        setTimeout(() => !stopping && serial(() => startDnsmasq()), backoff);
+        log.warn({ event: 'restart', ...how, backoffMs: decision.delayMs, restarts }, `dnsmasq exited (${result.signal ?? `code ${result.exitCode}`}); restarting`);
+        setTimeout(() => !stopping && serial(() => startDnsmasq()), decision.delayMs);
       });
     });
   };
