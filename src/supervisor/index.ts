@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { watch, type FSWatcher } from 'chokidar';
@@ -8,17 +7,18 @@ import { execa, type ResultPromise } from 'execa';
 import { loadConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/types.js';
 import { ConfigError, formatProblem } from '../config/validate.js';
-import { dnsmasqFiles, renderDhcpHosts, renderDnsmasqConf, renderHosts, servesAnything } from '../dnsmasq/render.js';
+import { dnsmasqFiles, servesAnything } from '../dnsmasq/render.js';
 import { parseDnsmasqLine } from '../dnsmasq/log.js';
-import { closedAncestor, dnsmasqAccount, type Account } from '../dnsmasq/user.js';
 import type { Logger } from '../log.js';
 import { paths, type Paths } from '../paths.js';
 import { pre } from '../pre/index.js';
 import { runner } from '../system/exec.js';
 import { firewallIntact } from '../system/firewall.js';
 import { acquireLock } from '../system/lock.js';
-import { ensureRunDir, readState } from '../system/state.js';
+import { readState } from '../system/state.js';
 import { alive } from '../system/process.js';
+import { prepareRunDir, render, writeFiles } from './dnsmasq-files.js';
+import { needsTrial, reloadAction, restartsDnsmasq } from './reload.js';
 import { afterExit } from './restart-policy.js';
 
 export interface Options {
@@ -45,44 +45,6 @@ async function stopStale(pidFile: string, conf: string, log: Logger): Promise<vo
   for (let i = 0; i < 40 && alive(pid); i++) await sleep(25);
 }
 
-function hashFiles(files: (string | undefined)[]): string {
-  const h = createHash('sha256');
-  for (const f of files) {
-    if (!f) continue;
-    try {
-      h.update(readFileSync(f));
-    } catch {
-      h.update(`missing:${f}`);
-    }
-  }
-  return h.digest('hex');
-}
-
-/** What a config change means for dnsmasq: restart it, or only have it re-read its hosts files. */
-interface Rendered {
-  conf: string;
-  dhcpHosts: string;
-  hosts: string;
-  /** the network, without static hosts: a change here converges the bridge */
-  network: string;
-  /** the user's conf_file, whose contents dnsmasq only reads at start */
-  confFileHash: string;
-  /** the user's hosts files, which dnsmasq re-reads on SIGHUP */
-  hostsFilesHash: string;
-}
-
-function render(cfg: BridgeConfig, p: Paths, account: Account): Rendered {
-  const { hosts, file, ...network } = cfg;
-  return {
-    conf: renderDnsmasqConf(cfg, p, account),
-    dhcpHosts: renderDhcpHosts(cfg),
-    hosts: renderHosts(cfg),
-    network: JSON.stringify(network),
-    confFileHash: hashFiles([cfg.dnsmasq.confFile]),
-    hostsFilesHash: hashFiles([cfg.dns.hostsFile, cfg.dnsmasq.hostsFile]),
-  };
-}
-
 /** dnsmasq's own verdict on a config before it replaces a running one: undefined when fine, else its error. */
 async function dnsmasqRefuses(conf: string, p: Paths): Promise<string | undefined> {
   const trial = `${dnsmasqFiles(p).conf}.trial`;
@@ -96,14 +58,6 @@ async function dnsmasqRefuses(conf: string, p: Paths): Promise<string | undefine
   }
 }
 
-function writeFiles(r: Rendered, p: Paths): void {
-  const f = dnsmasqFiles(p);
-  for (const [path, text] of [[f.conf, r.conf], [f.dhcpHosts, r.dhcpHosts], [f.hosts, r.hosts]] as const) {
-    writeFileSync(`${path}.tmp`, text, { mode: 0o644 });
-    renameSync(`${path}.tmp`, path);
-  }
-}
-
 /**
  * `brmgr run BRIDGE`: converges the bridge, then keeps one dnsmasq serving it
  * until SIGTERM/SIGINT. Resolves with the exit code.
@@ -114,20 +68,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
   let cfg = loadConfig(bridge, env);
   const p = paths(bridge, env);
   const files = dnsmasqFiles(p);
-  ensureRunDir(p);
-  // the lease file's folder (/var/lib/misc) may not exist yet on a minimal host
-  mkdirSync(dirname(p.leases), { recursive: true });
-  // dnsmasq re-reads its hosts files after dropping root: its group may enter the run dir
-  const account = dnsmasqAccount();
-  chownSync(p.runDir, 0, account.gid);
-  chmodSync(p.runDir, 0o750);
-  const closed = closedAncestor(p.runDir, account);
-  if (closed) {
-    log.warn(
-      `dnsmasq runs as ${account.user} and cannot pass through ${closed} to ${p.runDir}: ` +
-        `static hosts and [host.*] names will not resolve; make ${closed} searchable (chmod o+x) or choose another BRMGR_RUN_DIR`,
-    );
-  }
+  const account = prepareRunDir(p, log);
   const release = await acquireLock(join(p.runDir, 'supervisor.pid'), 0).catch((err: Error) => {
     throw new Error(`brmgr run ${bridge} is already running: ${err.message}`);
   });
@@ -249,31 +190,28 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
         return;
       }
       const r = render(next, p, account);
-      const networkChanged = r.network !== current.network;
-      const restart = networkChanged || r.conf !== current.conf || r.confFileHash !== current.confFileHash;
-      const hup = r.dhcpHosts !== current.dhcpHosts || r.hosts !== current.hosts || r.hostsFilesHash !== current.hostsFilesHash;
-      // a bad line in conf_file would stop the service at the restart: keep the running dnsmasq
-      const refused = restart && servesAnything(next) ? await dnsmasqRefuses(r.conf, p) : undefined;
+      const action = reloadAction(current, r);
+      const refused = needsTrial(action, servesAnything(next)) ? await dnsmasqRefuses(r.conf, p) : undefined;
       if (refused) {
         log.error({ event: 'reload', why }, `dnsmasq refuses the new config: ${refused}; still serving the previous one`);
         // its fix must be seen
         watcher?.add(watchedFiles(next));
         return;
       }
-      if (networkChanged) await pre(bridge, { log: opts.log, env, config: next });
+      if (action === 'converge+restart') await pre(bridge, { log: opts.log, env, config: next });
       writeFiles(r, p);
       const old = watchedFiles(cfg);
       cfg = next;
       current = r;
       watcher?.unwatch(old.filter((f) => !watchedFiles(cfg).includes(f)));
       watcher?.add(watchedFiles(cfg));
-      if (restart) {
+      if (restartsDnsmasq(action)) {
         log.info({ event: 'reload', why, action: 'restart' }, 'config changed; restarting dnsmasq');
         restarting = true;
         await stopDnsmasq();
         restarting = false;
         await startDnsmasq();
-      } else if (hup && child) {
+      } else if (action === 'sighup' && child) {
         log.info({ event: 'reload', why, action: 'sighup' }, 'static hosts changed; dnsmasq re-reads them');
         child.kill('SIGHUP');
       } else {
