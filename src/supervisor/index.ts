@@ -1,8 +1,5 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { watch, type FSWatcher } from 'chokidar';
-import { execa, type ResultPromise } from 'execa';
 import { loadConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/types.js';
 import { ConfigError, formatProblem } from '../config/validate.js';
@@ -19,6 +16,7 @@ import { prepareRunDir, render, writeFiles, type Rendered } from './dnsmasq-file
 import { dnsmasqRefuses, stopStale } from './dnsmasq-process.js';
 import { needsTrial, reloadAction, restartsDnsmasq } from './reload.js';
 import { removeStatus, writeStatus } from './status.js';
+import { configFiles, Watch } from './watch.js';
 
 export interface Options {
   log: Logger;
@@ -71,24 +69,22 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
       writeStatus(p, { pid: process.pid, dnsmasqPid: d.pid, dnsmasqStarted: d.startedAt, restarts }),
     giveUp: () => void shutdown(1),
   });
-  let watcher: FSWatcher | undefined;
-  let monitor: ResultPromise | undefined;
+  const watch = new Watch({
+    configChanged: (path) => reload(`${path} changed`),
+    rulesetChanged: () => serial(restoreFirewall),
+  });
 
   const shutdown = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log.info({ event: 'stop' }, code === 0 ? 'stopping' : 'giving up');
     await dnsmasq.stop();
-    await watcher?.close();
-    monitor?.kill();
+    await watch.close();
     removeStatus(p);
     if (opts.pidFile) rmSync(opts.pidFile, { force: true });
     release();
     finish(code);
   };
-
-  const watchedFiles = (c: BridgeConfig) =>
-    [c.file, c.dns.hostsFile, c.dnsmasq.hostsFile, c.dnsmasq.confFile].filter((f): f is string => !!f);
 
   // what dnsmasq serves, once pre has converged the bridge
   let current: Rendered;
@@ -104,16 +100,14 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
         const msg = `dnsmasq refuses the new config: ${refused}; still serving the previous one`;
         log.error({ event: 'reload', why }, msg);
         // its fix must be seen
-        watcher?.add(watchedFiles(next));
+        watch.files([...configFiles(cfg), ...configFiles(next)]);
         return;
       }
       if (action === 'converge+restart') await pre(bridge, { log: opts.log, env, config: next });
       writeFiles(rendered, p);
-      const old = watchedFiles(cfg);
       cfg = next;
       current = rendered;
-      watcher?.unwatch(old.filter((f) => !watchedFiles(cfg).includes(f)));
-      watcher?.add(watchedFiles(cfg));
+      watch.files(configFiles(cfg));
       if (restartsDnsmasq(action)) {
         log.info({ event: 'reload', why, action: 'restart' }, 'config changed; restarting dnsmasq');
         await dnsmasq.restart();
@@ -130,24 +124,6 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     if (stopping || (await firewallIntact(runner(), cfg, readState(p)))) return;
     log.warn({ event: 'firewall' }, "brmgr's firewall rules were removed by someone else; restoring them");
     await pre(bridge, { log: opts.log, env, config: cfg });
-  };
-  const watchFirewall = () => {
-    const state = readState(p);
-    if (!state || state.firewall.backend === 'none') return;
-    const proc = execa('nft', ['monitor'], {
-      reject: false,
-      stdin: 'ignore',
-      stdout: 'pipe',
-      stderr: 'ignore',
-      buffer: false,
-      cleanup: true,
-    });
-    monitor = proc;
-    let timer: NodeJS.Timeout | undefined;
-    createInterface({ input: proc.stdout! }).on('line', () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => serial(restoreFirewall), 200);
-    });
   };
 
   // a signal during startup (a service manager's stop or reload) waits for pre to finish:
@@ -185,13 +161,8 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
   await serial(() => dnsmasq.start());
   if (early === 'reload') void reload('SIGHUP');
   if (!stopping) {
-    watcher = watch(watchedFiles(cfg), { ignoreInitial: true });
-    let timer: NodeJS.Timeout | undefined;
-    watcher.on('all', (_event, path) => {
-      clearTimeout(timer);
-      timer = setTimeout(() => reload(`${path} changed`), 100);
-    });
-    watchFirewall();
+    watch.files(configFiles(cfg));
+    watch.firewall(readState(p));
   }
   return done;
 }
