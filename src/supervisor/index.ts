@@ -108,6 +108,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
       cfg = next;
       current = rendered;
       watch.files(configFiles(cfg));
+      watch.firewall(readState(p));
       if (restartsDnsmasq(action)) {
         log.info({ event: 'reload', why, action: 'restart' }, 'config changed; restarting dnsmasq');
         await dnsmasq.restart();

@@ -58,7 +58,7 @@ export class Watch {
     this.watched = paths;
   }
 
-  /** `nft monitor` runs while brmgr has firewall rules. */
+  /** Re-armed on every start and reload: `nft monitor` runs while brmgr has firewall rules. */
   firewall(state: State | undefined): void {
     if (this.closed) return;
     const change = monitorChange(this.monitor !== undefined, state);
