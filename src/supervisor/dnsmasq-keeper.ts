@@ -34,6 +34,8 @@ export class DnsmasqKeeper {
   start(): Promise<void> {
     // a stop that came while a reload was converging the bridge
     if (this.stopped) return Promise.resolve();
+    // a restart after a crash that a reload's restart has already done
+    if (this.running) return this.running.ready;
     if (!this.o.servesAnything()) {
       this.o.log.info(
         { event: 'ready' },
