@@ -82,7 +82,7 @@ export class DnsmasqKeeper {
     const decision = afterExit(this.recentCrashes, Date.now(), exit.wasReady);
     switch (decision.kind) {
       case 'start-failure': {
-        const why = exit.lastError ?? '';
+        const why = exit.lastError ?? exit.signal ?? `exit ${exit.exitCode}`;
         log.error({ event: 'failed', ...how }, `dnsmasq failed to start: ${why}`);
         return this.o.giveUp();
       }
