@@ -8,12 +8,13 @@ export const configFiles = (c: BridgeConfig) =>
   [c.file, c.dns.hostsFile, c.dnsmasq.hostsFile, c.dnsmasq.confFile].filter((f): f is string => !!f);
 
 /**
- * Whether to run, stop or keep the ruleset monitor, given brmgr's state after a start or a reload. Someone
- * else can remove brmgr's rules (an nftables.service restart, a firewalld reload) only while it has some;
- * a monitor that runs is kept, so no flush falls into the gap of a new one starting.
+ * Whether to run, stop or keep the ruleset monitor, given the firewall backend brmgr's state records after a
+ * start or a reload (none without a state). Someone else can remove brmgr's rules (an nftables.service
+ * restart, a firewalld reload) only while it has some; a monitor that runs is kept, so no flush falls into
+ * the gap of a new one starting.
  */
-export function monitorChange(running: boolean, state: State | undefined): 'start' | 'stop' | 'keep' {
-  const wanted = !!state && state.firewall.backend !== 'none';
+export function monitorChange(running: boolean, backend: string | undefined): 'start' | 'stop' | 'keep' {
+  const wanted = backend !== undefined && backend !== 'none';
   if (wanted === running) return 'keep';
   return wanted ? 'start' : 'stop';
 }
@@ -61,7 +62,7 @@ export class Watch {
   /** Re-armed on every start and reload: `nft monitor` runs while brmgr has firewall rules. */
   firewall(state: State | undefined): void {
     if (this.closed) return;
-    const change = monitorChange(this.monitor !== undefined, state);
+    const change = monitorChange(this.monitor !== undefined, state?.firewall.backend);
     if (change === 'start') this.monitor = spawnProcess('nft', ['monitor'], 'stdout', () => this.rulesetChanged());
     if (change === 'stop') this.stopMonitor();
   }
