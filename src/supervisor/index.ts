@@ -1,25 +1,23 @@
-import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { watch, type FSWatcher } from 'chokidar';
-import { execa, type ResultPromise } from 'execa';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/types.js';
 import { ConfigError, formatProblem } from '../config/validate.js';
-import { dnsmasqFiles, renderDhcpHosts, renderDnsmasqConf, renderHosts } from '../dnsmasq/render.js';
+import { dnsmasqFiles } from '../dnsmasq/render.js';
 import { servesAnything } from '../plan/services.js';
-import { parseDnsmasqLine } from '../dnsmasq/log.js';
-import { closedAncestor, dnsmasqAccount, type Account } from '../dnsmasq/user.js';
 import type { Logger } from '../log.js';
-import { paths, type Paths } from '../paths.js';
+import { paths } from '../paths.js';
 import { up as pre } from '../converge/up.js';
 import { runner } from '../system/exec.js';
 import { firewallIntact, type FirewallRecord } from '../firewall/index.js';
 import { acquireLock } from '../system/lock.js';
-import { ensureRunDir, readState } from '../system/state.js';
-import { alive } from '../system/process.js';
+import { readState } from '../system/state.js';
+import { DnsmasqKeeper } from './dnsmasq-keeper.js';
+import { prepareRunDir, render, writeFiles, type Rendered } from './dnsmasq-files.js';
+import { dnsmasqRefuses, stopStale } from './dnsmasq-process.js';
+import { needsTrial, reloadAction, restartsDnsmasq } from './reload.js';
+import { removeStatus, writeStatus } from './status.js';
+import { configFiles, Watch } from './watch.js';
 
 export interface Options {
   log: Logger;
@@ -27,84 +25,15 @@ export interface Options {
   pidFile?: string;
 }
 
-/** Restart policy: at once, then doubling from 250 ms; more than 5 crashes in a minute is a crash loop. */
-const CRASH_WINDOW_MS = 60_000;
-const MAX_CRASHES = 5;
-const backoffMs = (crashes: number) => (crashes <= 1 ? 0 : Math.min(250 * 2 ** (crashes - 2), 8_000));
-const STOP_TIMEOUT_MS = 5_000;
-
-/** A dnsmasq left running by a supervisor killed with -9: ours if its command line names our config. */
-async function stopStale(pidFile: string, conf: string, log: Logger): Promise<void> {
-  let pid: number;
+/** The bridge's config file read again; undefined, its problems logged, when it has errors. */
+function reloadConfig(bridge: string, env: NodeJS.ProcessEnv, log: Logger): BridgeConfig | undefined {
   try {
-    pid = Number(readFileSync(pidFile, 'utf8').trim());
-    if (!pid || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(conf)) return;
-  } catch {
-    return;
-  }
-  log.warn({ event: 'stale', pid }, `stopping dnsmasq ${pid} left by an earlier supervisor`);
-  process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 40 && alive(pid); i++) await sleep(50);
-  if (alive(pid)) process.kill(pid, 'SIGKILL');
-  for (let i = 0; i < 40 && alive(pid); i++) await sleep(25);
-}
-
-function hashFiles(files: (string | undefined)[]): string {
-  const h = createHash('sha256');
-  for (const f of files) {
-    if (!f) continue;
-    try {
-      h.update(readFileSync(f));
-    } catch {
-      h.update(`missing:${f}`);
-    }
-  }
-  return h.digest('hex');
-}
-
-/** What a config change means for dnsmasq: restart it, or only have it re-read its hosts files. */
-interface Rendered {
-  conf: string;
-  dhcpHosts: string;
-  hosts: string;
-  /** the network, without static hosts: a change here converges the bridge */
-  network: string;
-  /** the user's conf_file, whose contents dnsmasq only reads at start */
-  confFileHash: string;
-  /** the user's hosts files, which dnsmasq re-reads on SIGHUP */
-  hostsFilesHash: string;
-}
-
-function render(cfg: BridgeConfig, p: Paths, account: Account): Rendered {
-  const { hosts, file, ...network } = cfg;
-  return {
-    conf: renderDnsmasqConf(cfg, p, account),
-    dhcpHosts: renderDhcpHosts(cfg),
-    hosts: renderHosts(cfg),
-    network: JSON.stringify(network),
-    confFileHash: hashFiles([cfg.dnsmasq.confFile]),
-    hostsFilesHash: hashFiles([cfg.dns.hostsFile, cfg.dnsmasq.hostsFile]),
-  };
-}
-
-/** dnsmasq's own verdict on a config before it replaces a running one: undefined when fine, else its error. */
-async function dnsmasqRefuses(conf: string, p: Paths): Promise<string | undefined> {
-  const trial = `${dnsmasqFiles(p).conf}.trial`;
-  writeFileSync(trial, conf, { mode: 0o644 });
-  try {
-    const r = await execa('dnsmasq', ['--test', `--conf-file=${trial}`], { reject: false, stdin: 'ignore' });
-    if (r.exitCode === 0) return undefined;
-    return `${r.stderr}`.trim().split('\n').filter(Boolean).at(-1) ?? `dnsmasq --test exited ${r.exitCode}`;
-  } finally {
-    rmSync(trial, { force: true });
-  }
-}
-
-function writeFiles(r: Rendered, p: Paths): void {
-  const f = dnsmasqFiles(p);
-  for (const [path, text] of [[f.conf, r.conf], [f.dhcpHosts, r.dhcpHosts], [f.hosts, r.hosts]] as const) {
-    writeFileSync(`${path}.tmp`, text, { mode: 0o644 });
-    renameSync(`${path}.tmp`, path);
+    return loadConfig(bridge, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const problem of err.problems) log.error({ event: 'reload', ...problem }, formatProblem(problem));
+    log.error({ event: 'reload' }, 'config has errors; still serving the previous one');
+    return undefined;
   }
 }
 
@@ -118,193 +47,85 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
   let cfg = loadConfig(bridge, env);
   const p = paths(bridge, env);
   const files = dnsmasqFiles(p);
-  ensureRunDir(p);
-  // the lease file's folder (/var/lib/misc) may not exist yet on a minimal host
-  mkdirSync(dirname(p.leases), { recursive: true });
-  // dnsmasq re-reads its hosts files after dropping root: its group may enter the run dir
-  const account = dnsmasqAccount();
-  chownSync(p.runDir, 0, account.gid);
-  chmodSync(p.runDir, 0o750);
-  const closed = closedAncestor(p.runDir, account);
-  if (closed) {
-    log.warn(
-      `dnsmasq runs as ${account.user} and cannot pass through ${closed} to ${p.runDir}: ` +
-        `static hosts and [host.*] names will not resolve; make ${closed} searchable (chmod o+x) or choose another BRMGR_RUN_DIR`,
-    );
-  }
+  const account = prepareRunDir(p, log);
   const release = await acquireLock(join(p.runDir, 'supervisor.pid'), 0).catch((err: Error) => {
     throw new Error(`brmgr run ${bridge} is already running: ${err.message}`);
   });
   if (opts.pidFile) writeFileSync(opts.pidFile, `${process.pid}\n`);
-  const statusFile = join(p.runDir, 'supervisor.json');
 
-  let child: ResultPromise | undefined;
-  let childStarted = 0;
-  let restarts = 0;
-  let crashes: number[] = [];
   let stopping = false;
-  let restarting = false;
-  let watcher: FSWatcher | undefined;
-  let monitor: ResultPromise | undefined;
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => (finish = resolve));
   // every change to the system happens one at a time
   let queue: Promise<unknown> = Promise.resolve();
-  const serial = (fn: () => Promise<void>) => (queue = queue.then(fn).catch((err: Error) => log.error({ err: err.message }, err.message)));
+  const serial = (fn: () => Promise<void>) =>
+    (queue = queue.then(fn).catch((err: Error) => log.error({ err: err.message }, err.message)));
 
-  const writeStatus = () =>
-    writeFileSync(statusFile, JSON.stringify({ pid: process.pid, dnsmasqPid: child?.pid, dnsmasqStarted: childStarted, restarts }) + '\n');
-
-  const startDnsmasq = (): Promise<void> => {
-    // a stop that came while a reload was converging the bridge
-    if (stopping) return Promise.resolve();
-    if (!servesAnything(cfg)) {
-      log.info({ event: 'ready' }, 'nothing to serve (no DHCP, DNS or router advertisements): keeping the bridge up without dnsmasq');
-      return Promise.resolve();
-    }
-    const spawned = Date.now();
-    let ready = false;
-    const lastErrors: string[] = [];
-    const proc = execa('dnsmasq', ['--keep-in-foreground', `--conf-file=${files.conf}`], {
-      reject: false,
-      stdin: 'ignore',
-      stdout: 'ignore',
-      stderr: 'pipe',
-      buffer: false,
-      cleanup: true,
-    });
-    child = proc;
-    childStarted = spawned;
-    writeStatus();
-    log.info({ event: 'start', pid: proc.pid }, 'starting dnsmasq');
-    return new Promise<void>((resolveStarted) => {
-      // read dnsmasq's log as it comes; a slow consumer would block dnsmasq on a full pipe
-      createInterface({ input: proc.stderr! }).on('line', (line) => {
-        const ev = parseDnsmasqLine(line);
-        if (ev.level === 'error') lastErrors.push(ev.msg);
-        const { level, msg, ...fields } = ev;
-        log[level]({ ...fields, dnsmasq: true }, msg);
-        if (!ready && /^started, version/.test(ev.msg)) {
-          ready = true;
-          log.info({ event: 'ready', pid: proc.pid, ms: Date.now() - spawned }, 'dnsmasq is serving');
-          resolveStarted();
-        }
-      });
-      void proc.then((result) => {
-        resolveStarted();
-        if (child !== proc) return;
-        child = undefined;
-        const how = { exitCode: result.exitCode, signal: result.signal };
-        if (stopping) return finish(0);
-        if (restarting) return;
-        if (!ready) {
-          const why = lastErrors.at(-1) ?? String(result.stderr ?? '').trim() ?? `exit ${result.exitCode}`;
-          log.error({ event: 'failed', ...how }, `dnsmasq failed to start: ${why}`);
-          return void shutdown(1);
-        }
-        const now = Date.now();
-        crashes = [...crashes.filter((t) => now - t < CRASH_WINDOW_MS), now];
-        if (crashes.length > MAX_CRASHES) {
-          log.error({ event: 'crashloop', ...how, crashes: crashes.length }, `dnsmasq died ${crashes.length} times in a minute; giving up`);
-          return void shutdown(1);
-        }
-        const backoff = backoffMs(crashes.length);
-        restarts++;
-        log.warn({ event: 'restart', ...how, backoffMs: backoff, restarts }, `dnsmasq exited (${result.signal ?? `code ${result.exitCode}`}); restarting`);
-        setTimeout(() => !stopping && serial(() => startDnsmasq()), backoff);
-      });
-    });
-  };
-
-  const stopDnsmasq = async (): Promise<void> => {
-    const proc = child;
-    if (!proc) return;
-    proc.kill('SIGTERM');
-    const timer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS);
-    await proc;
-    clearTimeout(timer);
-  };
+  const dnsmasq = new DnsmasqKeeper({
+    conf: files.conf,
+    log,
+    servesAnything: () => servesAnything(cfg),
+    serial,
+    spawned: (d, restarts) =>
+      writeStatus(p, { pid: process.pid, dnsmasqPid: d.pid, dnsmasqStarted: d.startedAt, restarts }),
+    giveUp: () => void shutdown(1),
+  });
+  const watch = new Watch({
+    configChanged: (path) => reload(`${path} changed`),
+    rulesetChanged: () => serial(restoreFirewall),
+  });
 
   const shutdown = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log.info({ event: 'stop' }, code === 0 ? 'stopping' : 'giving up');
-    await watcher?.close();
-    monitor?.kill();
-    await stopDnsmasq();
-    rmSync(statusFile, { force: true });
+    await dnsmasq.stop();
+    await watch.close();
+    removeStatus(p);
     if (opts.pidFile) rmSync(opts.pidFile, { force: true });
     release();
     finish(code);
   };
 
-  const watchedFiles = (c: BridgeConfig) => [c.file, c.dns.hostsFile, c.dnsmasq.hostsFile, c.dnsmasq.confFile].filter((f): f is string => !!f);
-
-  let current = render(cfg, p, account);
+  // what dnsmasq serves, once pre has converged the bridge
+  let current: Rendered;
   const reload = (why: string) =>
     serial(async () => {
       if (stopping) return;
-      let next: BridgeConfig;
-      try {
-        next = loadConfig(bridge, env);
-      } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        for (const problem of err.problems) log.error({ event: 'reload', ...problem }, formatProblem(problem));
-        log.error({ event: 'reload' }, 'config has errors; still serving the previous one');
-        return;
-      }
-      const r = render(next, p, account);
-      const networkChanged = r.network !== current.network;
-      const restart = networkChanged || r.conf !== current.conf || r.confFileHash !== current.confFileHash;
-      const hup = r.dhcpHosts !== current.dhcpHosts || r.hosts !== current.hosts || r.hostsFilesHash !== current.hostsFilesHash;
-      // a bad line in conf_file would stop the service at the restart: keep the running dnsmasq
-      const refused = restart && servesAnything(next) ? await dnsmasqRefuses(r.conf, p) : undefined;
+      const next = reloadConfig(bridge, env, log);
+      if (!next) return;
+      const rendered = render(next, p, account);
+      const action = reloadAction(current, rendered);
+      const refused = needsTrial(action, servesAnything(next)) ? await dnsmasqRefuses(rendered.conf, p) : undefined;
       if (refused) {
-        log.error({ event: 'reload', why }, `dnsmasq refuses the new config: ${refused}; still serving the previous one`);
+        const msg = `dnsmasq refuses the new config: ${refused}; still serving the previous one`;
+        log.error({ event: 'reload', why }, msg);
         // its fix must be seen
-        watcher?.add(watchedFiles(next));
+        watch.files([...configFiles(cfg), ...configFiles(next)]);
         return;
       }
-      if (networkChanged) await pre(bridge, { log: opts.log, env, config: next });
-      writeFiles(r, p);
-      const old = watchedFiles(cfg);
+      if (action === 'converge+restart') await pre(bridge, { log: opts.log, env, config: next });
+      writeFiles(rendered, p);
       cfg = next;
-      current = r;
-      watcher?.unwatch(old.filter((f) => !watchedFiles(cfg).includes(f)));
-      watcher?.add(watchedFiles(cfg));
-      if (restart) {
+      current = rendered;
+      watch.files(configFiles(cfg));
+      watch.firewall(readState(p));
+      if (restartsDnsmasq(action)) {
         log.info({ event: 'reload', why, action: 'restart' }, 'config changed; restarting dnsmasq');
-        restarting = true;
-        await stopDnsmasq();
-        restarting = false;
-        await startDnsmasq();
-      } else if (hup && child) {
+        await dnsmasq.restart();
+      } else if (action === 'sighup' && dnsmasq.isRunning) {
         log.info({ event: 'reload', why, action: 'sighup' }, 'static hosts changed; dnsmasq re-reads them');
-        child.kill('SIGHUP');
+        dnsmasq.hup();
       } else {
         log.info({ event: 'reload', why, action: 'none' }, 'nothing to change');
       }
     });
 
   /** Someone flushed the ruleset (an nftables.service restart, a firewalld reload): put brmgr's rules back. */
-  const watchFirewall = () => {
-    const state = readState(p);
-    if (!state || state.firewall.backend === 'none') return;
-    const proc = execa('nft', ['monitor'], { reject: false, stdin: 'ignore', stdout: 'pipe', stderr: 'ignore', buffer: false, cleanup: true });
-    monitor = proc;
-    let timer: NodeJS.Timeout | undefined;
-    createInterface({ input: proc.stdout! }).on('line', () => {
-      clearTimeout(timer);
-      timer = setTimeout(
-        () =>
-          serial(async () => {
-            if (stopping || (await firewallIntact(runner(), cfg, readState(p)?.firewall as FirewallRecord | undefined))) return;
-            log.warn({ event: 'firewall' }, "brmgr's firewall rules were removed by someone else; restoring them");
-            await pre(bridge, { log: opts.log, env, config: cfg });
-          }),
-        200,
-      );
-    });
+  const restoreFirewall = async () => {
+    if (stopping || (await firewallIntact(runner(), cfg, readState(p)?.firewall as FirewallRecord | undefined))) return;
+    log.warn({ event: 'firewall' }, "brmgr's firewall rules were removed by someone else; restoring them");
+    await pre(bridge, { log: opts.log, env, config: cfg });
   };
 
   // a signal during startup (a service manager's stop or reload) waits for pre to finish:
@@ -339,16 +160,11 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     await shutdown(0);
     return done;
   }
-  await serial(() => startDnsmasq());
+  await serial(() => dnsmasq.start());
   if (early === 'reload') void reload('SIGHUP');
   if (!stopping) {
-    watcher = watch(watchedFiles(cfg), { ignoreInitial: true });
-    let timer: NodeJS.Timeout | undefined;
-    watcher.on('all', (_event, path) => {
-      clearTimeout(timer);
-      timer = setTimeout(() => reload(`${path} changed`), 100);
-    });
-    watchFirewall();
+    watch.files(configFiles(cfg));
+    watch.firewall(readState(p));
   }
   return done;
 }

@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 
 /** Every process brmgr spawns goes through here: argument arrays only, never a shell. */
@@ -36,4 +37,50 @@ export function runner(): Run {
 export function must(r: RunResult, what: string): RunResult {
   if (r.ok) return r;
   throw new Error(`${what}: ${r.missing ? 'command not found' : r.stderr || `exit ${r.exitCode}`}`);
+}
+
+export interface Exit {
+  exitCode?: number;
+  signal?: NodeJS.Signals;
+  /** the binary is not installed */
+  missing: boolean;
+}
+
+export interface Spawned {
+  readonly pid: number | undefined;
+  /** resolves once the process has ended and its output is read; never rejects */
+  readonly exited: Promise<Exit>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/**
+ * A child whose output is read line by line as it comes (dnsmasq, `nft monitor`): argument arrays only,
+ * never a shell; killed when brmgr exits. Read as it comes: a slow reader would block the child on a full pipe.
+ */
+export function spawnProcess(
+  file: string,
+  args: readonly string[],
+  output: 'stdout' | 'stderr',
+  onLine: (line: string) => void,
+): Spawned {
+  const proc = execa(file, args, {
+    reject: false,
+    stdin: 'ignore',
+    stdout: output === 'stdout' ? 'pipe' : 'ignore',
+    stderr: output === 'stderr' ? 'pipe' : 'ignore',
+    buffer: false,
+    cleanup: true,
+    // callers decide when a polite signal is followed by SIGKILL
+    forceKillAfterDelay: false,
+  });
+  createInterface({ input: proc[output]! }).on('line', onLine);
+  return {
+    pid: proc.pid,
+    exited: proc.then((r) => ({
+      exitCode: r.exitCode,
+      signal: r.signal,
+      missing: (r as { code?: string }).code === 'ENOENT',
+    })),
+    kill: (signal = 'SIGTERM') => void proc.kill(signal),
+  };
 }

@@ -6,6 +6,7 @@
 import t from 'tap';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ResultPromise } from 'execa';
 import { exec, Lab, must, nftRuleset, ping, topology, waitFor, type Topology } from '../helpers/netns.js';
 import { follow, skipReason } from '../helpers/e2e.js';
@@ -169,6 +170,35 @@ for (const _ of why ? [] : [1]) {
     const result = await proc;
     t.equal(result.exitCode, 0, 'brmgr run exits 0 on SIGTERM');
     t.equal(await running(top), '', 'no dnsmasq left running');
+  });
+
+  t.test('a reload that turns the firewall on restores it after a flush; one that turns it off stops watching', async (t) => {
+    const lab = Lab.create(t);
+    chmodSync(lab.dir, 0o755);
+    const top = await topology(lab);
+    const noFirewall = config().replace('firewall = nftables', 'firewall = none');
+    top.brmgr.config(noFirewall);
+    const proc = top.brmgr.run();
+    const events = follow(proc);
+    await serving(top, proc, events);
+    const hasTable = async () => (await must(top.host, 'nft', ['list', 'tables'])).includes(`table inet brmgr-${top.bridge}`);
+    const monitor = async () => (await exec(top.host, 'pgrep', ['-P', String(proc.pid), '-x', 'nft'])).stdout.trim() || undefined;
+    t.notOk(await hasTable(), 'no table while firewall = none');
+    t.notOk(await monitor(), 'and no firewall monitor');
+
+    top.brmgr.config(config());
+    await waitFor('the table from the reload', hasTable, 10_000);
+    await waitFor('a firewall monitor', monitor, 5_000);
+    await sleep(500); // nft monitor subscribes to ruleset events a moment after it starts
+    await must(top.host, 'nft', ['flush', 'ruleset']);
+    await waitFor('table restored', hasTable, 5_000);
+    t.pass("brmgr's table is back after a flush");
+
+    top.brmgr.config(noFirewall);
+    await waitFor('no firewall monitor', async () => !(await monitor()), 10_000);
+    t.pass('a reload to firewall = none stops the monitor');
+    proc.kill('SIGTERM');
+    t.equal((await proc).exitCode, 0, 'brmgr run exits 0 on SIGTERM');
   });
 
   t.test('a run dir dnsmasq cannot reach without root is named in a warning', async (t) => {

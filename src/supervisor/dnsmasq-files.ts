@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { BridgeConfig } from '../config/types.js';
+import { dnsmasqFiles, renderDhcpHosts, renderDnsmasqConf, renderHosts } from '../dnsmasq/render.js';
+import { closedAncestor, dnsmasqAccount, type Account } from '../dnsmasq/user.js';
+import type { Logger } from '../log.js';
+import type { Paths } from '../paths.js';
+import { ensureRunDir } from '../system/state.js';
+
+/** The run dir, readable by dnsmasq after it drops root; returns the account it runs as. */
+export function prepareRunDir(p: Paths, log: Logger): Account {
+  ensureRunDir(p);
+  // the lease file's folder (/var/lib/misc) may not exist yet on a minimal host
+  mkdirSync(dirname(p.leases), { recursive: true });
+  // dnsmasq re-reads its hosts files after dropping root: its group may enter the run dir
+  const account = dnsmasqAccount();
+  chownSync(p.runDir, 0, account.gid);
+  chmodSync(p.runDir, 0o750);
+  const closed = closedAncestor(p.runDir, account);
+  if (closed) {
+    log.warn(
+      `dnsmasq runs as ${account.user} and cannot pass through ${closed} to ${p.runDir}: ` +
+        `static hosts and [host.*] names will not resolve; ` +
+        `make ${closed} searchable (chmod o+x) or choose another BRMGR_RUN_DIR`,
+    );
+  }
+  return account;
+}
+
+/** A config as dnsmasq sees it, in the parts a reload compares. */
+export interface Rendered {
+  conf: string;
+  dhcpHosts: string;
+  hosts: string;
+  /** the network, without static hosts: a change here converges the bridge */
+  network: string;
+  /** the user's conf_file, whose contents dnsmasq only reads at start */
+  confFileHash: string;
+  /** the user's hosts files, which dnsmasq re-reads on SIGHUP */
+  hostsFilesHash: string;
+}
+
+function hashFiles(files: (string | undefined)[]): string {
+  const h = createHash('sha256');
+  for (const f of files) {
+    if (!f) continue;
+    try {
+      h.update(readFileSync(f));
+    } catch {
+      h.update(`missing:${f}`);
+    }
+  }
+  return h.digest('hex');
+}
+
+export function render(cfg: BridgeConfig, p: Paths, account: Account): Rendered {
+  const { hosts, file, ...network } = cfg;
+  return {
+    conf: renderDnsmasqConf(cfg, p, account),
+    dhcpHosts: renderDhcpHosts(cfg),
+    hosts: renderHosts(cfg),
+    network: JSON.stringify(network),
+    confFileHash: hashFiles([cfg.dnsmasq.confFile]),
+    hostsFilesHash: hashFiles([cfg.dns.hostsFile, cfg.dnsmasq.hostsFile]),
+  };
+}
+
+/** Each file replaced atomically: a running dnsmasq never reads half of one. */
+export function writeFiles(r: Rendered, p: Paths): void {
+  const f = dnsmasqFiles(p);
+  for (const [path, text] of [[f.conf, r.conf], [f.dhcpHosts, r.dhcpHosts], [f.hosts, r.hosts]] as const) {
+    writeFileSync(`${path}.tmp`, text, { mode: 0o644 });
+    renameSync(`${path}.tmp`, path);
+  }
+}

@@ -1,0 +1,99 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseDnsmasqLine } from '../dnsmasq/log.js';
+import { dnsmasqFiles } from '../dnsmasq/render.js';
+import type { Logger } from '../log.js';
+import type { Paths } from '../paths.js';
+import { spawnProcess, type Exit } from '../system/exec.js';
+import { alive } from '../system/process.js';
+
+const STOP_TIMEOUT_MS = 5_000;
+
+export interface DnsmasqExit extends Exit {
+  /** it had logged "started, version": a death before that is a start failure */
+  wasReady: boolean;
+  /** its last error line, the reason of a start failure */
+  lastError?: string;
+}
+
+/** One dnsmasq process, in the foreground, its log going to ours. */
+export interface Dnsmasq {
+  readonly pid: number | undefined;
+  readonly startedAt: number;
+  /** resolves once dnsmasq serves, or has exited */
+  readonly ready: Promise<void>;
+  readonly exited: Promise<DnsmasqExit>;
+  /** re-read the hosts files */
+  hup(): void;
+  /** SIGTERM, SIGKILL after 5 s; resolves once it has exited */
+  stop(): Promise<void>;
+}
+
+export function startDnsmasq(conf: string, log: Logger): Dnsmasq {
+  const startedAt = Date.now();
+  let wasReady = false;
+  let lastError: string | undefined;
+  let resolveReady!: () => void;
+  const ready = new Promise<void>((resolve) => (resolveReady = resolve));
+  const child = spawnProcess('dnsmasq', ['--keep-in-foreground', `--conf-file=${conf}`], 'stderr', (line) => {
+    const { level, msg, ...fields } = parseDnsmasqLine(line);
+    if (level === 'error') lastError = msg;
+    log[level]({ ...fields, dnsmasq: true }, msg);
+    if (!wasReady && /^started, version/.test(msg)) {
+      wasReady = true;
+      log.info({ event: 'ready', pid: child.pid, ms: Date.now() - startedAt }, 'dnsmasq is serving');
+      resolveReady();
+    }
+  });
+  log.info({ event: 'start', pid: child.pid }, 'starting dnsmasq');
+  const exited = child.exited.then((exit) => {
+    resolveReady();
+    return { ...exit, wasReady, ...(lastError !== undefined ? { lastError } : {}) };
+  });
+  return {
+    pid: child.pid,
+    startedAt,
+    ready,
+    exited,
+    hup: () => child.kill('SIGHUP'),
+    stop: async () => {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** dnsmasq's own verdict on a config before it replaces a running one: undefined when fine, else its error. */
+export async function dnsmasqRefuses(conf: string, p: Paths): Promise<string | undefined> {
+  const trial = `${dnsmasqFiles(p).conf}.trial`;
+  writeFileSync(trial, conf, { mode: 0o644 });
+  try {
+    const lines: string[] = [];
+    const test = spawnProcess('dnsmasq', ['--test', `--conf-file=${trial}`], 'stderr', (line) => {
+      if (line.trim()) lines.push(line.trim());
+    });
+    const exit = await test.exited;
+    if (exit.exitCode === 0) return undefined;
+    return lines.at(-1) ?? `dnsmasq --test exited ${exit.exitCode}`;
+  } finally {
+    rmSync(trial, { force: true });
+  }
+}
+
+/** A dnsmasq left running by a supervisor killed with -9: ours if its command line names our config. */
+export async function stopStale(pidFile: string, conf: string, log: Logger): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').trim());
+    if (!pid || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(conf)) return;
+  } catch {
+    return;
+  }
+  log.warn({ event: 'stale', pid }, `stopping dnsmasq ${pid} left by an earlier supervisor`);
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 40 && alive(pid); i++) await sleep(50);
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 40 && alive(pid); i++) await sleep(25);
+}

@@ -1,0 +1,82 @@
+import { watch, type FSWatcher } from 'chokidar';
+import type { BridgeConfig } from '../config/types.js';
+import { spawnProcess, type Spawned } from '../system/exec.js';
+import type { State } from '../system/state.js';
+
+/** The files a config is read from: a change to any of them is a reload. */
+export const configFiles = (c: BridgeConfig) =>
+  [c.file, c.dns.hostsFile, c.dnsmasq.hostsFile, c.dnsmasq.confFile].filter((f): f is string => !!f);
+
+/**
+ * Whether to run, stop or keep the ruleset monitor, given the firewall backend brmgr's state records after a
+ * start or a reload (none without a state). Someone else can remove brmgr's rules (an nftables.service
+ * restart, a firewalld reload) only while it has some; a monitor that runs is kept, so no flush falls into
+ * the gap of a new one starting.
+ */
+export function monitorChange(running: boolean, backend: string | undefined): 'start' | 'stop' | 'keep' {
+  const wanted = backend !== undefined && backend !== 'none';
+  if (wanted === running) return 'keep';
+  return wanted ? 'start' : 'stop';
+}
+
+/** Calls `fn` once things have been quiet for `ms`: a burst of events is one call. */
+function debounced<T>(ms: number, fn: (arg: T) => void) {
+  let timer: NodeJS.Timeout | undefined;
+  const call = (arg: T) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(arg), ms);
+  };
+  return Object.assign(call, { cancel: () => clearTimeout(timer) });
+}
+
+export interface WatchHandlers {
+  configChanged(path: string): void;
+  rulesetChanged(): void;
+}
+
+/** What the supervisor watches: its config files and, while brmgr has firewall rules, the ruleset. */
+export class Watch {
+  private watcher: FSWatcher | undefined;
+  private watched: string[] = [];
+  private monitor: Spawned | undefined;
+  private closed = false;
+  private readonly configChanged = debounced(100, (path: string) => this.on.configChanged(path));
+  private readonly rulesetChanged = debounced<void>(200, () => this.on.rulesetChanged());
+
+  constructor(private readonly on: WatchHandlers) {}
+
+  /** Watches exactly these files from now on. */
+  files(paths: string[]): void {
+    if (this.closed) return;
+    if (!this.watcher) {
+      this.watcher = watch(paths, { ignoreInitial: true });
+      this.watcher.on('all', (_event, path) => this.configChanged(path));
+    } else {
+      const gone = this.watched.filter((f) => !paths.includes(f));
+      if (gone.length) this.watcher.unwatch(gone);
+      this.watcher.add(paths);
+    }
+    this.watched = paths;
+  }
+
+  /** Re-armed on every start and reload: `nft monitor` runs while brmgr has firewall rules. */
+  firewall(state: State | undefined): void {
+    if (this.closed) return;
+    const change = monitorChange(this.monitor !== undefined, state?.firewall.backend);
+    if (change === 'start') this.monitor = spawnProcess('nft', ['monitor'], 'stdout', () => this.rulesetChanged());
+    if (change === 'stop') this.stopMonitor();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.configChanged.cancel();
+    this.rulesetChanged.cancel();
+    this.stopMonitor();
+    await this.watcher?.close();
+  }
+
+  private stopMonitor(): void {
+    this.monitor?.kill();
+    this.monitor = undefined;
+  }
+}
