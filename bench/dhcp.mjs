@@ -32,13 +32,28 @@ try {
 
   // (0) udhcpc as a new guest each time (a new MAC); -s /bin/true: take the lease, configure nothing.
   // dnsmasq's log lines, as brmgr run reports them, say when each packet reached it.
-  const wall = [], exchange = [], server = [];
+  const wall = [],
+    exchange = [],
+    server = [];
   for (let i = 0; i < GUESTS; i++) {
     const mac = `52:54:00:66:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
     await execa('ip', ['-n', guest, 'link', 'set', 'nic', 'address', mac]);
     const acked = supervisor.next((e) => e.event === 'ack' && e.mac === mac);
     const start = process.hrtime.bigint();
-    const r = await lab.exec(guest, 'busybox', ['udhcpc', '-i', 'nic', '-f', '-q', '-n', '-t', '3', '-T', '1', '-s', '/bin/true']);
+    const r = await lab.exec(guest, 'busybox', [
+      'udhcpc',
+      '-i',
+      'nic',
+      '-f',
+      '-q',
+      '-n',
+      '-t',
+      '3',
+      '-T',
+      '1',
+      '-s',
+      '/bin/true',
+    ]);
     wall.push(ms(start));
     if (r.exitCode !== 0) throw new Error(`udhcpc got no lease: ${r.stderr}`);
     await acked;
@@ -46,7 +61,8 @@ try {
     exchange.push(at('ack') - at('discover'));
     server.push(at('offer') - at('discover') + (at('ack') - at('request')));
   }
-  const stats = (xs) => `median ${median(xs).toFixed(0)} ms, p95 ${percentile(xs, 95).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms`;
+  const stats = (xs) =>
+    `median ${median(xs).toFixed(0)} ms, p95 ${percentile(xs, 95).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms`;
   console.log(`(0) a new guest's lease over ${GUESTS} guests (busybox udhcpc):`);
   console.log(`    first DISCOVER to ACK, as dnsmasq saw them: ${stats(exchange)}`);
   console.log(`    of which dnsmasq's answers (DISCOVER→OFFER + REQUEST→ACK): ${stats(server)}`);
@@ -57,13 +73,27 @@ try {
   copyFileSync(join(lab.env.BRMGR_RUN_DIR, BRIDGE, 'dnsmasq.conf'), conf);
   const leases = join(lab.env.BRMGR_STATE_DIR, `dnsmasq.${BRIDGE}.leases`);
   const perfdhcp = async () => {
-    const r = await lab.exec(perf, 'perfdhcp', ['-4', '-l', '10.66.0.2', '-r', String(RATE), '-R', '60000', '-p', String(PERIOD), '10.66.0.1']);
+    const r = await lab.exec(perf, 'perfdhcp', [
+      '-4',
+      '-l',
+      '10.66.0.2',
+      '-r',
+      String(RATE),
+      '-R',
+      '60000',
+      '-p',
+      String(PERIOD),
+      '10.66.0.1',
+    ]);
     const rate = /Rate: ([\d.]+) 4-way exchanges\/second/.exec(r.stdout);
     if (!rate) throw new Error(`perfdhcp: ${r.stdout}${r.stderr}`);
     const acks = /REQUEST-ACK\*\*\*\nsent packets: \d+\nreceived packets: (\d+)/.exec(r.stdout);
     return { rate: Number(rate[1]), acks: Number(acks?.[1] ?? 0) };
   };
-  const fresh = () => { if (existsSync(leases)) rmSync(leases); writeFileSync(leases, ''); };
+  const fresh = () => {
+    if (existsSync(leases)) rmSync(leases);
+    writeFileSync(leases, '');
+  };
   const through = { brmgr: [], bare: [] };
   const cpuSeconds = (pid) => {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -81,7 +111,10 @@ try {
 
     fresh();
     // the same dnsmasq, the same config, its log thrown away instead of read
-    const bare = lab.exec(lab.host, 'dnsmasq', ['--keep-in-foreground', `--conf-file=${conf}`], { stdout: 'ignore', stderr: 'ignore' });
+    const bare = lab.exec(lab.host, 'dnsmasq', ['--keep-in-foreground', `--conf-file=${conf}`], {
+      stdout: 'ignore',
+      stderr: 'ignore',
+    });
     lab.children.push(bare);
     await waitForPort67(lab);
     through.bare.push(await perfdhcp());
@@ -89,11 +122,16 @@ try {
     await bare;
   }
   const best = (xs) => xs.reduce((a, b) => (b.rate > a.rate ? b : a));
-  const b = best(through.brmgr), d = best(through.bare);
-  console.log(`(1) perfdhcp DORA exchanges/s (best of ${ROUNDS} × ${PERIOD} s, offered ${RATE}/s): ` +
-    `brmgr run ${b.rate.toFixed(0)} (${b.acks} leases), bare dnsmasq ${d.rate.toFixed(0)} (${d.acks} leases), ratio ${(b.rate / d.rate).toFixed(2)}; ` +
-    `the supervisor, logging every DHCP line, used ${supervisorCpu.toFixed(0)} % of a core`);
-  console.log(`    every run: brmgr ${through.brmgr.map((x) => x.rate.toFixed(0)).join(', ')}; bare ${through.bare.map((x) => x.rate.toFixed(0)).join(', ')}`);
+  const b = best(through.brmgr),
+    d = best(through.bare);
+  console.log(
+    `(1) perfdhcp DORA exchanges/s (best of ${ROUNDS} × ${PERIOD} s, offered ${RATE}/s): ` +
+      `brmgr run ${b.rate.toFixed(0)} (${b.acks} leases), bare dnsmasq ${d.rate.toFixed(0)} (${d.acks} leases), ratio ${(b.rate / d.rate).toFixed(2)}; ` +
+      `the supervisor, logging every DHCP line, used ${supervisorCpu.toFixed(0)} % of a core`,
+  );
+  console.log(
+    `    every run: brmgr ${through.brmgr.map((x) => x.rate.toFixed(0)).join(', ')}; bare ${through.bare.map((x) => x.rate.toFixed(0)).join(', ')}`,
+  );
 } finally {
   await lab.close();
 }

@@ -8,7 +8,12 @@ import { execa } from 'execa';
 const RUNS = Number(process.env.RUNS ?? 15);
 const ns = `bench-pp-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'brmgr-bench-'));
-const env = { PATH: process.env.PATH, BRMGR_CONF_DIR: join(dir, 'conf'), BRMGR_RUN_DIR: join(dir, 'run'), BRMGR_STATE_DIR: join(dir, 'state') };
+const env = {
+  PATH: process.env.PATH,
+  BRMGR_CONF_DIR: join(dir, 'conf'),
+  BRMGR_RUN_DIR: join(dir, 'run'),
+  BRMGR_STATE_DIR: join(dir, 'state'),
+};
 const cli = (program, ...args) => ['netns', 'exec', ns, process.execPath, join('dist/bundle', program), ...args];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -17,7 +22,11 @@ async function timed(args) {
   const r = await execa('ip', args, { env, extendEnv: false, reject: false });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (r.exitCode !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
-  const last = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).findLast((e) => 'processes' in e);
+  const last = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l))
+    .findLast((e) => 'processes' in e);
   return { ms, processes: last?.processes };
 }
 
@@ -29,17 +38,24 @@ try {
   console.log(`node -e 0: median ${median(bare).toFixed(0)} ms`);
   for (const firewall of ['nftables', 'iptables']) {
     writeFileSync(join(env.BRMGR_CONF_DIR, 'brb0.conf'), `[bridge]\nfirewall = ${firewall}\n`);
-    const pre = [], again = [], post = [];
+    const pre = [],
+      again = [],
+      post = [];
     let spawned, spawnedAgain;
     for (let i = 0; i < RUNS; i++) {
       const p = await timed(cli('brmgr-pre.mjs', 'brb0'));
       const q = await timed(cli('brmgr-pre.mjs', 'brb0'));
-      pre.push(p.ms); again.push(q.ms); spawned = p.processes; spawnedAgain = q.processes;
+      pre.push(p.ms);
+      again.push(q.ms);
+      spawned = p.processes;
+      spawnedAgain = q.processes;
       post.push((await timed(cli('brmgr-post.mjs', 'brb0'))).ms);
     }
-    console.log(`${firewall}: pre median ${median(pre).toFixed(0)} ms (min ${Math.min(...pre).toFixed(0)}, max ${Math.max(...pre).toFixed(0)}), ` +
-      `no-op pre ${median(again).toFixed(0)} ms, post ${median(post).toFixed(0)} ms; ` +
-      `processes per pre: ${spawned} (+1 node), no-op pre: ${spawnedAgain}`);
+    console.log(
+      `${firewall}: pre median ${median(pre).toFixed(0)} ms (min ${Math.min(...pre).toFixed(0)}, max ${Math.max(...pre).toFixed(0)}), ` +
+        `no-op pre ${median(again).toFixed(0)} ms, post ${median(post).toFixed(0)} ms; ` +
+        `processes per pre: ${spawned} (+1 node), no-op pre: ${spawnedAgain}`,
+    );
   }
 } finally {
   await execa('ip', ['netns', 'del', ns], { reject: false });

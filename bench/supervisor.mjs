@@ -54,11 +54,19 @@ try {
   const probe = lab.exec(guest, process.execPath, ['-e', PROBE], { stdin: 'pipe', stdout: 'pipe', buffer: false });
   lab.children.push(probe);
   const answers = [];
-  probe.stdout.on('data', (d) => answers.push(...String(d).trim().split('\n').map((n) => Number(n) / 1e6)));
+  probe.stdout.on('data', (d) =>
+    answers.push(
+      ...String(d)
+        .trim()
+        .split('\n')
+        .map((n) => Number(n) / 1e6),
+    ),
+  );
   await sleep(500);
 
   const dnsmasqPid = () => Number(readFileSync(join(lab.env.BRMGR_RUN_DIR, BRIDGE, 'dnsmasq.pid'), 'utf8'));
-  const toReady = [], toAnswer = [];
+  const toReady = [],
+    toAnswer = [];
   let restarts = 0;
   for (let i = 0; i < KILLS; i++) {
     // a fresh supervisor each time: a first crash is restarted at once, later ones back off
@@ -78,8 +86,10 @@ try {
     restarts += supervisor.events.filter((e) => e.event === 'restart').length;
     if (i < KILLS - 1) await lab.stop(supervisor.proc);
   }
-  console.log(`(2) kill -9 of dnsmasq, ${KILLS} times: answering DNS again after median ${median(toAnswer).toFixed(0)} ms ` +
-    `(max ${Math.max(...toAnswer).toFixed(0)} ms); brmgr run logs ready after ${median(toReady).toFixed(0)} ms; restarts logged: ${restarts}`);
+  console.log(
+    `(2) kill -9 of dnsmasq, ${KILLS} times: answering DNS again after median ${median(toAnswer).toFixed(0)} ms ` +
+      `(max ${Math.max(...toAnswer).toFixed(0)} ms); brmgr run logs ready after ${median(toReady).toFixed(0)} ms; restarts logged: ${restarts}`,
+  );
 
   probe.kill('SIGKILL');
   // after start-up V8 compacts its heap for a few seconds; idle means after that
@@ -88,9 +98,11 @@ try {
   const ticks = cpuTicks(pid);
   const start = process.hrtime.bigint();
   await sleep(IDLE * 1000);
-  const cpu = ((cpuTicks(pid) - ticks) / 100) / (ms(start) / 1000) * 100;
-  console.log(`(3) idle supervisor over ${IDLE} s: CPU ${cpu.toFixed(2)} % of one core, RSS ${(rssKiB(pid) / 1024).toFixed(1)} MiB ` +
-    `(dnsmasq: ${(rssKiB(dnsmasqPid()) / 1024).toFixed(1)} MiB)`);
+  const cpu = ((cpuTicks(pid) - ticks) / 100 / (ms(start) / 1000)) * 100;
+  console.log(
+    `(3) idle supervisor over ${IDLE} s: CPU ${cpu.toFixed(2)} % of one core, RSS ${(rssKiB(pid) / 1024).toFixed(1)} MiB ` +
+      `(dnsmasq: ${(rssKiB(dnsmasqPid()) / 1024).toFixed(1)} MiB)`,
+  );
 } finally {
   await lab.close();
 }

@@ -15,6 +15,8 @@ await build({
   outExtension: { '.js': '.mjs' },
   define: { BRMGR_VERSION: JSON.stringify(version) },
   // some dependencies call require(); give the ESM bundle one
-  banner: { js: "import { createRequire as brmgrCreateRequire } from 'node:module'; const require = brmgrCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as brmgrCreateRequire } from 'node:module'; const require = brmgrCreateRequire(import.meta.url);",
+  },
   logLevel: 'warning',
 });

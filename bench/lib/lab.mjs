@@ -9,7 +9,8 @@ import { execa } from 'execa';
 
 export const BRIDGE = 'brb0';
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-export const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
+export const percentile = (xs, p) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
 export const ms = (start) => Number(process.hrtime.bigint() - start) / 1e6;
 
 export class Lab {
@@ -56,12 +57,21 @@ export class Lab {
 
   /** Runs a command in a namespace (argument array, no shell). */
   exec(ns, cmd, args, opts = {}) {
-    return execa('ip', ['netns', 'exec', ns, cmd, ...args], { env: this.env, extendEnv: false, reject: false, ...opts });
+    return execa('ip', ['netns', 'exec', ns, cmd, ...args], {
+      env: this.env,
+      extendEnv: false,
+      reject: false,
+      ...opts,
+    });
   }
 
   /** `brmgr run BRIDGE` in the host namespace; resolves once it logs `ready` with the events seen so far. */
   async run() {
-    const proc = this.exec(this.host, process.execPath, ['dist/bundle/brmgr.mjs', 'run', BRIDGE], { buffer: false, stdout: 'pipe', stderr: 'inherit' });
+    const proc = this.exec(this.host, process.execPath, ['dist/bundle/brmgr.mjs', 'run', BRIDGE], {
+      buffer: false,
+      stdout: 'pipe',
+      stderr: 'inherit',
+    });
     const events = [];
     const waiters = [];
     createInterface({ input: proc.stdout }).on('line', (line) => {
@@ -69,15 +79,30 @@ export class Lab {
         const e = JSON.parse(line);
         e.seen = process.hrtime.bigint();
         events.push(e);
-        for (const w of [...waiters]) if (w.test(e)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(e); }
-      } catch { /* not JSON */ }
+        for (const w of [...waiters])
+          if (w.test(e)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(e);
+          }
+      } catch {
+        /* not JSON */
+      }
     });
     const supervisor = { proc, events, pid: proc.pid };
     /** the next event (after now) matching `test` */
     supervisor.next = (test, timeoutMs = 10_000) =>
       new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`brmgr run: no matching event within ${timeoutMs} ms`)), timeoutMs);
-        waiters.push({ test, resolve: (e) => { clearTimeout(timer); resolve(e); } });
+        const timer = setTimeout(
+          () => reject(new Error(`brmgr run: no matching event within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+        waiters.push({
+          test,
+          resolve: (e) => {
+            clearTimeout(timer);
+            resolve(e);
+          },
+        });
       });
     this.children.push(proc);
     await supervisor.next((e) => e.event === 'ready', 30_000);
@@ -96,7 +121,11 @@ export class Lab {
     for (const ns of this.namespaces) {
       const { stdout } = await execa('ip', ['netns', 'pids', ns], { reject: false });
       for (const pid of stdout.split('\n').filter(Boolean)) {
-        try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          /* gone */
+        }
       }
       await execa('ip', ['netns', 'del', ns], { reject: false });
     }

@@ -47,7 +47,8 @@ export async function entry(prog: string, args: string[], command?: string): Pro
     const version =
       typeof BRMGR_VERSION === 'string'
         ? BRMGR_VERSION
-        : (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+        : (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
+            .version;
     process.stdout.write(`${prog} ${version}\n`);
     return;
   }

@@ -10,9 +10,21 @@ import type { BridgeConfig } from './types.js';
  * (brmgr-pre's: picks a free one and records it) decides before the config is
  * typed; without that either, a stand-in (10.0.1.1/24) shows what it would look like.
  */
-export function loadConfig(bridge: string, env: NodeJS.ProcessEnv = process.env, chooseSubnet?: () => string): BridgeConfig {
+export function loadConfig(
+  bridge: string,
+  env: NodeJS.ProcessEnv = process.env,
+  chooseSubnet?: () => string,
+): BridgeConfig {
   if (!isInterfaceName(bridge)) {
-    throw new ConfigError([{ file: '(command line)', line: 0, section: '', key: 'BRIDGE', message: `'${bridge}' is not a valid bridge name (1-15 letters, digits, '_', '.', '-')` }]);
+    throw new ConfigError([
+      {
+        file: '(command line)',
+        line: 0,
+        section: '',
+        key: 'BRIDGE',
+        message: `'${bridge}' is not a valid bridge name (1-15 letters, digits, '_', '.', '-')`,
+      },
+    ]);
   }
   const file = paths(bridge, env).config;
   let text: string;
@@ -30,7 +42,9 @@ export function loadConfig(bridge: string, env: NodeJS.ProcessEnv = process.env,
 /** Whether the config asks for `address = auto` (its validation is parseConfig's). */
 function saysAuto(text: string): boolean {
   return scanIni(text).entries.some(
-    (e) => ((e.section === 'ipv4' && e.key === 'address') || (e.section === '' && e.key === 'addr')) && e.value.toLowerCase() === 'auto',
+    (e) =>
+      ((e.section === 'ipv4' && e.key === 'address') || (e.section === '' && e.key === 'addr')) &&
+      e.value.toLowerCase() === 'auto',
   );
 }
 
@@ -48,7 +62,9 @@ export function recordedSubnet(bridge: string, env: NodeJS.ProcessEnv = process.
 export function loadOtherConfigs(bridge: string, env: NodeJS.ProcessEnv = process.env): BridgeConfig[] {
   let names: string[];
   try {
-    names = readdirSync(paths(bridge, env).confDir).filter((f) => f.endsWith('.conf')).map((f) => f.slice(0, -5));
+    names = readdirSync(paths(bridge, env).confDir)
+      .filter((f) => f.endsWith('.conf'))
+      .map((f) => f.slice(0, -5));
   } catch {
     return [];
   }

@@ -46,7 +46,16 @@ const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 const LEASE = /^(infinite|(\d+)([smhdw]?))$/i;
 const SAFE_PATH = /^\/[A-Za-z0-9._@+/-]*$/;
-const BOOLS: Record<string, boolean> = { true: true, yes: true, on: true, '1': true, false: false, no: false, off: false, '0': false };
+const BOOLS: Record<string, boolean> = {
+  true: true,
+  yes: true,
+  on: true,
+  '1': true,
+  false: false,
+  no: false,
+  off: false,
+  '0': false,
+};
 const UNIT_SECONDS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
 type Where = Pick<Problem, 'line' | 'section' | 'key'>;
@@ -186,7 +195,10 @@ function parseCidr(r: Reader, e: Entry, family: 4 | 6): { address: string; prefi
   const m = /^([^/]+)\/(\d{1,3})$/.exec(e.value);
   const ok = family === 4 ? isIPv4 : (a: string) => isIPv6(a) && !a.includes('.'); // ip-cidr misreads ::ffff:1.2.3.4
   if (!m || !ok(m[1]!)) {
-    return r.fail(e, `'${e.value}' is not an IPv${family} address with a prefix (like ${family === 4 ? '10.0.1.1/24' : 'fd42:0:1::1/64'})`);
+    return r.fail(
+      e,
+      `'${e.value}' is not an IPv${family} address with a prefix (like ${family === 4 ? '10.0.1.1/24' : 'fd42:0:1::1/64'})`,
+    );
   }
   const prefix = Number(m[2]);
   const max = family === 4 ? 30 : 126;
@@ -255,7 +267,10 @@ function ipv4Section(r: Reader, mode: Mode, autoSubnet?: string) {
   const { first, last } = span4(address, prefix);
   const self = ip4ToInt(address);
   if (self === first || self === last) {
-    r.fail(where, `${address} is the ${self === first ? 'network' : 'broadcast'} address of /${prefix}; give a host address`);
+    r.fail(
+      where,
+      `${address} is the ${self === first ? 'network' : 'broadcast'} address of /${prefix}; give a host address`,
+    );
   }
   const net = network4(address, prefix);
   if (network && network.value !== `${net}/${prefix}`) {
@@ -272,8 +287,10 @@ function ipv4Section(r: Reader, mode: Mode, autoSubnet?: string) {
     } else {
       const [from, to] = parts.map(ip4ToInt) as [number, number];
       if (from > to) r.fail(rangeEntry, `range ${rangeEntry.value} runs backwards`);
-      else if (from <= first || to >= last) r.fail(rangeEntry, `range ${rangeEntry.value} is not inside ${net}/${prefix} (network and broadcast excluded)`);
-      else if (self >= from && self <= to) r.fail(rangeEntry, `range ${rangeEntry.value} includes the bridge's own address ${address}`);
+      else if (from <= first || to >= last)
+        r.fail(rangeEntry, `range ${rangeEntry.value} is not inside ${net}/${prefix} (network and broadcast excluded)`);
+      else if (self >= from && self <= to)
+        r.fail(rangeEntry, `range ${rangeEntry.value} includes the bridge's own address ${address}`);
       else range = { from, to };
     }
   }
@@ -309,7 +326,10 @@ function ipv6Section(r: Reader): BridgeConfig['ipv6'] {
     const prefix = mask?.value ?? /\/(\d+)$/.exec(network?.value ?? '')?.[1] ?? '64';
     cidr = parseCidr(r, { ...addr, value: `${addr.value}/${prefix}` }, 6);
     if (cidr && network && network.value !== `${network6(cidr.address, cidr.prefix)}/${cidr.prefix}`) {
-      r.fail(network, `'${network.value}' does not match addr6/netmask6 (${network6(cidr.address, cidr.prefix)}/${cidr.prefix})`);
+      r.fail(
+        network,
+        `'${network.value}' does not match addr6/netmask6 (${network6(cidr.address, cidr.prefix)}/${cidr.prefix})`,
+      );
     }
   } else {
     cidr = parseCidr(r, addr, 6);
@@ -319,8 +339,10 @@ function ipv6Section(r: Reader): BridgeConfig['ipv6'] {
   const nat = r.bool(s, 'nat', false);
   if (!cidr) return undefined;
   const net = network6(cidr.address, cidr.prefix);
-  if (net === cidr.address) r.fail(addr, `${cidr.address} is the subnet-router anycast address of /${cidr.prefix}; give a host address`);
-  if (ra && cidr.prefix !== 64) r.fail(addr, `router advertisements (ra = true) need a /64 for SLAAC, not /${cidr.prefix}`);
+  if (net === cidr.address)
+    r.fail(addr, `${cidr.address} is the subnet-router anycast address of /${cidr.prefix}; give a host address`);
+  if (ra && cidr.prefix !== 64)
+    r.fail(addr, `router advertisements (ra = true) need a /64 for SLAAC, not /${cidr.prefix}`);
   return { ...cidr, network: net, ra, dhcp, nat };
 }
 
@@ -340,12 +362,18 @@ function hostSections(r: Reader, cfg: { ipv4: BridgeConfig['ipv4'] }, names: str
     }
     if (DHCP_HOST_KEYWORD.test(name)) {
       // dnsmasq's dhcp-host reads these as a lease time or a keyword, never as a name
-      r.fail({ line, section: s, key: 'name' }, `'${name}' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), not a name; choose another`);
+      r.fail(
+        { line, section: s, key: 'name' },
+        `'${name}' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), not a name; choose another`,
+      );
       continue;
     }
     const same = seenName.get(name.toLowerCase());
     if (same) {
-      r.fail({ line, section: s, key: 'name' }, `same name as [host.${same}] on line ${r.sectionLine(`host.${same}`)} (names are not case-sensitive)`);
+      r.fail(
+        { line, section: s, key: 'name' },
+        `same name as [host.${same}] on line ${r.sectionLine(`host.${same}`)} (names are not case-sensitive)`,
+      );
       continue;
     }
     seenName.set(name.toLowerCase(), name);
@@ -361,9 +389,11 @@ function hostSections(r: Reader, cfg: { ipv4: BridgeConfig['ipv4'] }, names: str
       const { first, last } = span4(cfg.ipv4.address, cfg.ipv4.prefix);
       const n = isIPv4(ipEntry.value) ? ip4ToInt(ipEntry.value) : NaN;
       if (Number.isNaN(n)) r.fail(ipEntry, `'${ipEntry.value}' is not an IPv4 address`);
-      else if (n <= first || n >= last) r.fail(ipEntry, `${ipEntry.value} is not a host address of ${cfg.ipv4.network}/${cfg.ipv4.prefix}`);
+      else if (n <= first || n >= last)
+        r.fail(ipEntry, `${ipEntry.value} is not a host address of ${cfg.ipv4.network}/${cfg.ipv4.prefix}`);
       else if (ipEntry.value === cfg.ipv4.address) r.fail(ipEntry, `${ipEntry.value} is the bridge's own address`);
-      else if (seenIp.has(ipEntry.value)) r.fail(ipEntry, `${ipEntry.value} is already given to [host.${seenIp.get(ipEntry.value)}]`);
+      else if (seenIp.has(ipEntry.value))
+        r.fail(ipEntry, `${ipEntry.value} is already given to [host.${seenIp.get(ipEntry.value)}]`);
       else ip = ipEntry.value;
     }
     if (mac && seenMac.has(mac)) r.fail(macEntry!, `${mac} is already given to [host.${seenMac.get(mac)}]`);
@@ -376,7 +406,12 @@ function hostSections(r: Reader, cfg: { ipv4: BridgeConfig['ipv4'] }, names: str
   return hosts;
 }
 
-function forwardSections(r: Reader, cfg: { ipv4: BridgeConfig['ipv4'] }, hosts: StaticHost[], names: string[]): Forward[] {
+function forwardSections(
+  r: Reader,
+  cfg: { ipv4: BridgeConfig['ipv4'] },
+  hosts: StaticHost[],
+  names: string[],
+): Forward[] {
   const forwards: Forward[] = [];
   const used = new Map<string, string>();
   for (const name of names) {
@@ -401,7 +436,10 @@ function forwardSections(r: Reader, cfg: { ipv4: BridgeConfig['ipv4'] }, hosts: 
     let toIp: string | undefined;
     const target = m[1]!;
     if (isIPv4(target) && cfg.ipv4.auto) {
-      r.fail(toEntry, 'with address = auto the subnet is chosen by brmgr: give a fixed address to forward to a guest address');
+      r.fail(
+        toEntry,
+        'with address = auto the subnet is chosen by brmgr: give a fixed address to forward to a guest address',
+      );
     } else if (isIPv4(target)) {
       const { first, last } = span4(cfg.ipv4.address, cfg.ipv4.prefix);
       const n = ip4ToInt(target);
@@ -421,7 +459,10 @@ function forwardSections(r: Reader, cfg: { ipv4: BridgeConfig['ipv4'] }, hosts: 
     }
     // DNAT to a port range picks a free port from it instead of shifting: 8005 would land on 9000
     if (ports.to > ports.from && toPorts.from !== ports.from) {
-      r.fail(toEntry, `port range ${m[2]} must be the same ports as ${portEntry!.value}; a range cannot be shifted to other port numbers`);
+      r.fail(
+        toEntry,
+        `port range ${m[2]} must be the same ports as ${portEntry!.value}; a range cannot be shifted to other port numbers`,
+      );
       continue;
     }
     const clash = [...used.entries()].find(([k]) => {
@@ -453,23 +494,45 @@ export function parseConfig(text: string, file: string, bridge: string, opts: Pa
   const sectionLines = new Map<string, number>();
   const early: Problem[] = [];
   for (const j of scanned.junk) {
-    early.push({ file: file, line: j.line, section: '', key: j.text.slice(0, 20), message: 'not a [section] or key = value line' });
+    early.push({
+      file: file,
+      line: j.line,
+      section: '',
+      key: j.text.slice(0, 20),
+      message: 'not a [section] or key = value line',
+    });
   }
   const hostNames: string[] = [];
   const forwardNames: string[] = [];
   for (const sec of scanned.sections) {
     const kind = sectionKind(sec.name);
     if (sectionLines.has(sec.name)) {
-      early.push({ file: file, line: sec.line, section: sec.name, key: '(section)', message: `appears twice (first on line ${sectionLines.get(sec.name)})` });
+      early.push({
+        file: file,
+        line: sec.line,
+        section: sec.name,
+        key: '(section)',
+        message: `appears twice (first on line ${sectionLines.get(sec.name)})`,
+      });
       continue;
     }
     sectionLines.set(sec.name, sec.line);
     if (!SECTION_KEYS[kind]) {
       // compare what comes before the dot: [hosts.web] → [host.web], [host] → [host.NAME]
       const dot = sec.name.indexOf('.');
-      const base = nearest(dot === -1 ? sec.name : sec.name.slice(0, dot), Object.keys(SECTION_KEYS).map((k) => k.replace('.*', '')));
-      const hint = base && (SECTION_KEYS[`${base}.*`] ? `${base}.${dot === -1 ? 'NAME' : sec.name.slice(dot + 1)}` : base);
-      early.push({ file: file, line: sec.line, section: sec.name, key: '(section)', message: `unknown section${hint ? `; did you mean [${hint}]?` : ''}` });
+      const base = nearest(
+        dot === -1 ? sec.name : sec.name.slice(0, dot),
+        Object.keys(SECTION_KEYS).map((k) => k.replace('.*', '')),
+      );
+      const hint =
+        base && (SECTION_KEYS[`${base}.*`] ? `${base}.${dot === -1 ? 'NAME' : sec.name.slice(dot + 1)}` : base);
+      early.push({
+        file: file,
+        line: sec.line,
+        section: sec.name,
+        key: '(section)',
+        message: `unknown section${hint ? `; did you mean [${hint}]?` : ''}`,
+      });
     } else if (kind === 'host.*') hostNames.push(sec.name.slice(5));
     else if (kind === 'forward.*') forwardNames.push(sec.name.slice(8));
   }
@@ -485,7 +548,8 @@ export function parseConfig(text: string, file: string, bridge: string, opts: Pa
   const uplinkEntry = r.get(s, 'uplink');
   const uplink = uplinkEntry && r.interfaceName(uplinkEntry);
   if (uplink === bridge) r.fail(uplinkEntry!, 'the uplink cannot be the bridge itself');
-  if (mode === 'bridged' && !uplinkEntry) r.fail({ line: r.get(s, 'mode')!.line, section: s, key: 'mode' }, 'bridged mode needs an uplink');
+  if (mode === 'bridged' && !uplinkEntry)
+    r.fail({ line: r.get(s, 'mode')!.line, section: s, key: 'mode' }, 'bridged mode needs an uplink');
   const mtuEntry = r.get(s, 'mtu');
   const mtu = mtuEntry && r.int(mtuEntry, 68, 65535);
   const macEntry = r.get(s, 'mac', 'bridge_mac');
@@ -557,4 +621,3 @@ export function parseConfig(text: string, file: string, bridge: string, opts: Pa
   if (problems.length) throw new ConfigError(problems);
   return config;
 }
-

@@ -50,7 +50,15 @@ export async function down(bridge: string, opts: Options): Promise<{ kept: strin
 
     if (keep && state.createdLink) {
       // remember the bridge is brmgr's, so the next brmgr-pre adopts it and a later post deletes it
-      writeState(p, { version: 1, bridge, up: false, createdLink: true, addresses: [], sysctls: {}, firewall: NO_FIREWALL });
+      writeState(p, {
+        version: 1,
+        bridge,
+        up: false,
+        createdLink: true,
+        addresses: [],
+        sysctls: {},
+        firewall: NO_FIREWALL,
+      });
       return { kept: ports };
     }
     removeState(p);

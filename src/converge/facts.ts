@@ -15,6 +15,10 @@ export interface Facts {
 
 /** Independent reads, side by side; `sockets` false skips listing the listening sockets. */
 export async function gatherFacts(run: Run, opts: { sockets: boolean }): Promise<Facts> {
-  const [observed, sockets, ruleset] = await Promise.all([observe(run), opts.sockets ? listeners(run) : [], nftRuleset(run)]);
+  const [observed, sockets, ruleset] = await Promise.all([
+    observe(run),
+    opts.sockets ? listeners(run) : [],
+    nftRuleset(run),
+  ]);
   return { observed, listeners: sockets, ruleset };
 }

@@ -13,7 +13,12 @@ export const firewall: Resource = {
           kind: 'call',
           what: 'firewall',
           apply: async (record) => {
-            const applied = await applyFirewall(run, cfg, previous?.firewall as FirewallRecord | undefined, (firewall) => record({ firewall }));
+            const applied = await applyFirewall(
+              run,
+              cfg,
+              previous?.firewall as FirewallRecord | undefined,
+              (firewall) => record({ firewall }),
+            );
             record({ firewall: applied.record });
             return applied.undo;
           },

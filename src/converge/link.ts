@@ -16,11 +16,14 @@ export const link: Resource = {
     const existing = observed.links.find((l) => l.ifname === bridge);
     const createdLink = change.created || (previous?.createdLink ?? false);
     const original = previous?.original ?? (existing && !createdLink ? attributesOf(existing) : undefined);
-    const addresses = [...new Set([...(previous?.addresses ?? []).filter((a) => !change.removed.includes(a)), ...change.added])];
+    const addresses = [
+      ...new Set([...(previous?.addresses ?? []).filter((a) => !change.removed.includes(a)), ...change.added]),
+    ];
 
     // the bridge refuses its IPv6 address while IPv6 is disabled on it: so it is after a run
     // without [ipv6], and from birth where the host starts new links so (default.disable_ipv6=1)
-    const ipv6Off = !!cfg.ipv6 && readSysctl(`net/ipv6/conf/${change.created ? 'default' : bridge}/disable_ipv6`) === '1';
+    const ipv6Off =
+      !!cfg.ipv6 && readSysctl(`net/ipv6/conf/${change.created ? 'default' : bridge}/disable_ipv6`) === '1';
     // diffLink puts `link add` first: the setting can be written once the link exists
     const head = ipv6Off && change.created ? 1 : 0;
     const steps: Step[] = ipv6Off
@@ -49,15 +52,26 @@ export const link: Resource = {
       if (state.original) batch.push(...attributeLines(bridge, attributesOf(existing), state.original));
     }
     await applyIpBatch(run, batch);
-    const ports = observed.links.filter((l) => l.master === bridge && l.ifname !== state.uplink?.name).map((l) => l.ifname);
-    if (!keep) log.info(ports.length ? `deleted bridge ${bridge} with ports ${ports.join(', ')} (--force)` : `deleted bridge ${bridge}`);
+    const ports = observed.links
+      .filter((l) => l.master === bridge && l.ifname !== state.uplink?.name)
+      .map((l) => l.ifname);
+    if (!keep)
+      log.info(
+        ports.length ? `deleted bridge ${bridge} with ports ${ports.join(', ')} (--force)` : `deleted bridge ${bridge}`,
+      );
     else if (state.createdLink) {
-      log.warn({ ports }, `kept bridge ${bridge}: ports attached (${ports.join(', ')}); removed everything else; --force deletes it`);
+      log.warn(
+        { ports },
+        `kept bridge ${bridge}: ports attached (${ports.join(', ')}); removed everything else; --force deletes it`,
+      );
     }
     // taps are their owner's devices (a microVM may hold one open): deleting the bridge only detaches them
     const taps = observed.links.filter((l) => l.master === bridge && l.kind === 'tun').map((l) => l.ifname);
     if (!keep && taps.length) {
-      log.info({ taps }, `taps ${taps.join(', ')} stay, detached: brmgr tap add attaches them again, brmgr tap del deletes them`);
+      log.info(
+        { taps },
+        `taps ${taps.join(', ')} stay, detached: brmgr tap add attaches them again, brmgr tap del deletes them`,
+      );
     }
   },
 };

@@ -33,7 +33,8 @@ export function ownDnsmasq(p: Paths): number[] {
 /** The programs this config needs that are not installed, each named with what it is for. */
 function missingTools(cfg: BridgeConfig, opts: { serving: boolean }, env: NodeJS.ProcessEnv = process.env): string[] {
   const missing: string[] = [];
-  const need = (tool: string, what: string) => !onPath(tool, env) && missing.push(`${tool} is not installed (needed ${what})`);
+  const need = (tool: string, what: string) =>
+    !onPath(tool, env) && missing.push(`${tool} is not installed (needed ${what})`);
   need('ip', 'for the bridge; package iproute2');
   if (opts.serving && servesAnything(cfg)) need('dnsmasq', 'for DHCP and DNS; package dnsmasq-base');
   if (cfg.firewall === 'nftables') need('nft', 'for firewall = nftables; package nftables');
@@ -48,7 +49,11 @@ function missingTools(cfg: BridgeConfig, opts: { serving: boolean }, env: NodeJS
 }
 
 /** Tools only: what can be known before reading the host. */
-export function toolFindings(cfg: BridgeConfig, opts: { serving: boolean }, env: NodeJS.ProcessEnv = process.env): Findings {
+export function toolFindings(
+  cfg: BridgeConfig,
+  opts: { serving: boolean },
+  env: NodeJS.ProcessEnv = process.env,
+): Findings {
   return { errors: missingTools(cfg, opts, env), warnings: [] };
 }
 
@@ -61,7 +66,11 @@ export function hostFindings(cfg: BridgeConfig, facts: Facts, others: BridgeConf
 }
 
 /** Where distributions install qemu-bridge-helper (Debian, Fedora/Arch, a source build). */
-const HELPERS = ['/usr/lib/qemu/qemu-bridge-helper', '/usr/libexec/qemu-bridge-helper', '/usr/local/libexec/qemu-bridge-helper'];
+const HELPERS = [
+  '/usr/lib/qemu/qemu-bridge-helper',
+  '/usr/libexec/qemu-bridge-helper',
+  '/usr/local/libexec/qemu-bridge-helper',
+];
 
 function readText(file: string): string | undefined {
   try {
@@ -78,9 +87,13 @@ export function qemuFindings(bridge: string): Findings {
 }
 
 /** Everything: what `brmgr check` prints (and the doctor starts from). Reads the host, changes nothing. */
-export async function preflight(cfg: BridgeConfig, opts: { run: Run; paths: Paths; others: BridgeConfig[]; env?: NodeJS.ProcessEnv }): Promise<Findings> {
+export async function preflight(
+  cfg: BridgeConfig,
+  opts: { run: Run; paths: Paths; others: BridgeConfig[]; env?: NodeJS.ProcessEnv },
+): Promise<Findings> {
   const parts = [toolFindings(cfg, { serving: true }, opts.env)];
-  if (onPath('ip', opts.env)) parts.push(hostFindings(cfg, await gatherFacts(opts.run, { sockets: true }), opts.others, opts.paths));
+  if (onPath('ip', opts.env))
+    parts.push(hostFindings(cfg, await gatherFacts(opts.run, { sockets: true }), opts.others, opts.paths));
   parts.push(qemuFindings(cfg.name));
   return { errors: parts.flatMap((f) => f.errors), warnings: parts.flatMap((f) => f.warnings) };
 }

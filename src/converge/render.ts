@@ -22,7 +22,9 @@ export function renderPlan(cfg: BridgeConfig, machineId: string, backend: 'nftab
   for (const family of intent.families) {
     const plan = backend === 'nftables' ? shimPlan(intent, family, 'FORWARD') : iptablesPlan(intent, family, 'FORWARD');
     const what = backend === 'nftables' ? ', only where the host already has an iptables filter table' : '';
-    out.push(`# ${family === 4 ? 'iptables' : 'ip6tables'}-restore --noflush${what}\n${renderIptablesRestore(plan, EMPTY)}`);
+    out.push(
+      `# ${family === 4 ? 'iptables' : 'ip6tables'}-restore --noflush${what}\n${renderIptablesRestore(plan, EMPTY)}`,
+    );
   }
   return out.join('\n');
 }

@@ -14,7 +14,11 @@ export const sysctls: Resource = {
   plan({ cfg, acceptRa, kernelIpv6, previous }) {
     return {
       record: { sysctls: { ...previous?.sysctls } },
-      steps: desiredSysctls(cfg, cfg.ipv6 ? acceptRa : {}, kernelIpv6).map(([key, value]) => ({ kind: 'sysctl', key, value })),
+      steps: desiredSysctls(cfg, cfg.ipv6 ? acceptRa : {}, kernelIpv6).map(([key, value]) => ({
+        kind: 'sysctl',
+        key,
+        value,
+      })),
     };
   },
 
@@ -36,6 +40,8 @@ export const sysctls: Resource = {
     }
     writeLedger(paths.runRoot, ledger);
     // the bridge's own settings vanish with it
-    if (keep) for (const [key, value] of Object.entries(state.sysctls)) if (isBridgeSysctl(key, bridge)) writeSysctl(key, value);
+    if (keep)
+      for (const [key, value] of Object.entries(state.sysctls))
+        if (isBridgeSysctl(key, bridge)) writeSysctl(key, value);
   },
 };

@@ -38,7 +38,10 @@ export async function tapAdd(bridge: string, tap: string, owner: string | undefi
   const uid = owner === undefined ? undefined : await resolveUser(run, owner);
   if (owner !== undefined && uid === undefined) throw new UsageError(`no such user '${owner}'`);
   const p = paths(bridge, opts.env ?? process.env);
-  if (!existsSync(p.runDir)) throw new UsageError(`${bridge} is not up as a brmgr bridge: start it first (brmgr run ${bridge} or brmgr up ${bridge})`);
+  if (!existsSync(p.runDir))
+    throw new UsageError(
+      `${bridge} is not up as a brmgr bridge: start it first (brmgr run ${bridge} or brmgr up ${bridge})`,
+    );
   const release = await acquireLock(p.lock);
   try {
     const seen = await links(run);
@@ -58,7 +61,9 @@ export async function tapAdd(bridge: string, tap: string, owner: string | undefi
       throw err;
     }
     revert.success();
-    log.info(`${plan.creates ? 'created' : 'attached'} tap ${tap} on ${bridge}${uid !== undefined ? `, owned by ${owner}` : ''}`);
+    log.info(
+      `${plan.creates ? 'created' : 'attached'} tap ${tap} on ${bridge}${uid !== undefined ? `, owned by ${owner}` : ''}`,
+    );
   } finally {
     release();
   }

@@ -71,7 +71,10 @@ export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
   try {
     const previous = readState(p);
     const facts = await gatherFacts(run, { sockets: servicePorts(early).length > 0 });
-    const cfg = early.ipv4.auto && !recordedSubnet(bridge, env) ? loadConfig(bridge, env, subnetChooser(bridge, env, p, facts, log)) : early;
+    const cfg =
+      early.ipv4.auto && !recordedSubnet(bridge, env)
+        ? loadConfig(bridge, env, subnetChooser(bridge, env, p, facts, log))
+        : early;
     const found = hostFindings(cfg, facts, loadOtherConfigs(bridge, env), p);
     for (const w of found.warnings) log.warn(w);
     if (found.errors.length) throw new UsageError(found.errors.join('; '));
@@ -88,7 +91,15 @@ export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
     };
     const planned = RESOURCES.map((r) => r.plan(ctx));
     // what post must remove should this run stop anywhere below (SIGKILL, power loss)
-    let state: State = { version: 1, bridge, up: true, createdLink: false, addresses: [], sysctls: {}, firewall: NO_FIREWALL };
+    let state: State = {
+      version: 1,
+      bridge,
+      up: true,
+      createdLink: false,
+      addresses: [],
+      sysctls: {},
+      firewall: NO_FIREWALL,
+    };
     for (const plan of planned) state = { ...state, ...plan.record };
     const record = (patch: Partial<State>) => {
       state = { ...state, ...patch };
@@ -107,8 +118,12 @@ export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
         const batch: Extract<Step, { kind: 'ip' }>[] = [step];
         while (steps[i + 1]?.kind === 'ip') batch.push(steps[++i] as Extract<Step, { kind: 'ip' }>);
         const undo = [...batch].reverse().flatMap((s) => s.undo);
-        if (undo.length) revert.add('ip', () => run('ip', ['-force', '-batch', '-'], undo.join('\n') + '\n').then(() => undefined));
-        await applyIpBatch(run, batch.flatMap((s) => s.lines));
+        if (undo.length)
+          revert.add('ip', () => run('ip', ['-force', '-batch', '-'], `${undo.join('\n')}\n`).then(() => undefined));
+        await applyIpBatch(
+          run,
+          batch.flatMap((s) => s.lines),
+        );
       } else if (step.kind === 'sysctl') {
         setSysctl(step.key, step.value);
       } else {
@@ -124,7 +139,8 @@ export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
     /** Writes a kernel setting, its value before recorded first (the bridge's state, or the host-wide ledger). */
     function setSysctl(key: string, value: string): void {
       const before = readSysctl(key);
-      if (before === undefined) throw new Error(`sysctl ${key.replaceAll('/', '.')} does not exist (is IPv6 disabled?)`);
+      if (before === undefined)
+        throw new Error(`sysctl ${key.replaceAll('/', '.')} does not exist (is IPv6 disabled?)`);
       if (isBridgeSysctl(key, bridge)) {
         if (before === value) return;
         record({ sysctls: { ...state.sysctls, [key]: state.sysctls[key] ?? before } });
@@ -134,7 +150,9 @@ export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
         // already as wanted, and not by brmgr: the host's own setting, left alone
         if (!entry && before === value) return;
         if (entry?.bridges.includes(bridge) && before === value) return;
-        ledger[key] = entry ? { ...entry, bridges: [...new Set([...entry.bridges, bridge])] } : { original: before, bridges: [bridge] };
+        ledger[key] = entry
+          ? { ...entry, bridges: [...new Set([...entry.bridges, bridge])] }
+          : { original: before, bridges: [bridge] };
         writeLedger(p.runRoot, ledger);
         revert.add(`ledger ${key}`, () => {
           const now = readLedger(p.runRoot);

@@ -20,7 +20,7 @@ export const uplink: Resource = {
   async remove({ bridge, state, run, log }) {
     if (!state.uplink) return;
     // the uplink gets its addresses and routes back first; best effort, line by line
-    const r = await run('ip', ['-force', '-batch', '-'], restoreUplink(bridge, state.uplink).join('\n') + '\n');
+    const r = await run('ip', ['-force', '-batch', '-'], `${restoreUplink(bridge, state.uplink).join('\n')}\n`);
     if (!r.ok) log.warn({ err: r.stderr.trim() }, `restoring ${state.uplink.name}: ${r.stderr.trim()}`);
     else log.info(`moved ${state.uplink.name} out of ${bridge} with its addresses and routes`);
   },

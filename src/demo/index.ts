@@ -50,8 +50,14 @@ interface Result {
 }
 
 /** A command inside a namespace; never throws. */
-async function inNs(ns: string, cmd: string, args: string[], opts: { env?: Record<string, string>; timeout?: number; evenIfInterrupted?: boolean } = {}): Promise<Result> {
-  if (interrupted && !opts.evenIfInterrupted) return { exitCode: 130, stdout: '', stderr: `interrupted (${interrupted})` };
+async function inNs(
+  ns: string,
+  cmd: string,
+  args: string[],
+  opts: { env?: Record<string, string>; timeout?: number; evenIfInterrupted?: boolean } = {},
+): Promise<Result> {
+  if (interrupted && !opts.evenIfInterrupted)
+    return { exitCode: 130, stdout: '', stderr: `interrupted (${interrupted})` };
   const proc = execa('ip', ['netns', 'exec', ns, cmd, ...args], {
     reject: false,
     stdin: 'ignore',
@@ -77,7 +83,8 @@ export function missingDemoTools(env: NodeJS.ProcessEnv = process.env): string[]
   need('ss', 'iproute2');
   need('dnsmasq', 'dnsmasq-base');
   need('busybox', 'busybox');
-  if (!onPath('nft', env) && !onPath('iptables-restore', env)) missing.push('nft (package nftables) or iptables-restore (package iptables)');
+  if (!onPath('nft', env) && !onPath('iptables-restore', env))
+    missing.push('nft (package nftables) or iptables-restore (package iptables)');
   return missing;
 }
 
@@ -149,7 +156,9 @@ async function until<T>(timeoutMs: number, fn: () => Promise<T | undefined>): Pr
 /** Runs the demo; returns the exit code. */
 export async function demo(): Promise<number> {
   const out = new Transcript();
-  process.stdout.write('brmgr demo: the default bridge, two guests, DHCP, DNS and NAT, in throwaway network namespaces\n');
+  process.stdout.write(
+    'brmgr demo: the default bridge, two guests, DHCP, DNS and NAT, in throwaway network namespaces\n',
+  );
   if (process.getuid?.() !== 0) {
     out.step('root', false, 'brmgr demo needs root: it creates and deletes network namespaces (sudo brmgr demo)');
     return 2;
@@ -199,14 +208,24 @@ export async function demo(): Promise<number> {
       await Promise.race([service, sleep(10_000, undefined, { ref: false })]);
     }
     if (created.includes(ns.host)) {
-      const r = await inNs(ns.host, process.execPath, [...brmgr, 'down', BRIDGE, '--force'], { env, evenIfInterrupted: true });
+      const r = await inNs(ns.host, process.execPath, [...brmgr, 'down', BRIDGE, '--force'], {
+        env,
+        evenIfInterrupted: true,
+      });
       if (r.exitCode !== 0) problems.push(`brmgr down: ${r.stderr || `exit ${r.exitCode}`}`);
     }
     for (const name of created.reverse()) await deleteNamespace(name);
     const left = created.filter((n) => readdirSafe('/run/netns').includes(n));
     if (left.length) problems.push(`namespaces left: ${left.join(', ')}`);
     rmSync(dir, { recursive: true, force: true });
-    out.step('teardown', !problems.length, problems.length ? problems.join('; ') : `brmgr down ${BRIDGE} --force, ${created.length} namespaces and ${dir} removed`, true);
+    out.step(
+      'teardown',
+      !problems.length,
+      problems.length
+        ? problems.join('; ')
+        : `brmgr down ${BRIDGE} --force, ${created.length} namespaces and ${dir} removed`,
+      true,
+    );
   };
   let code = 1;
   try {
@@ -219,7 +238,13 @@ export async function demo(): Promise<number> {
     await teardown();
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
-    process.stdout.write(out.ok ? 'demo passed: every step worked, and everything it created is gone\n' : interrupted ? 'demo interrupted\n' : 'demo failed (see ✗ above)\n');
+    process.stdout.write(
+      out.ok
+        ? 'demo passed: every step worked, and everything it created is gone\n'
+        : interrupted
+          ? 'demo interrupted\n'
+          : 'demo failed (see ✗ above)\n',
+    );
   }
   if (interrupted) return 130;
   return out.ok ? code : code || 1;
@@ -244,7 +269,11 @@ export async function demo(): Promise<number> {
       await must(ns.host, 'ip', ['route', 'add', 'default', 'via', '192.0.2.2']);
       await must(ns.outside, 'ip', ['address', 'add', '192.0.2.2/24', 'dev', 'eth0']);
       await must(ns.outside, 'ip', ['link', 'set', 'eth0', 'up']);
-      out.step('namespaces', true, `${PREFIX}${process.pid}-{host,guest1,guest2,outside}; outside is 192.0.2.2, no route to the guests`);
+      out.step(
+        'namespaces',
+        true,
+        `${PREFIX}${process.pid}-{host,guest1,guest2,outside}; outside is 192.0.2.2, no route to the guests`,
+      );
     } catch (err) {
       out.step('namespaces', false, (err as Error).message);
       return 1;
@@ -257,7 +286,12 @@ export async function demo(): Promise<number> {
     const script = join(dir, 'udhcpc.script');
     writeFileSync(script, UDHCPC_SCRIPT, { mode: 0o755 });
     if (interrupted) return 130;
-    service = execa('ip', ['netns', 'exec', ns.host, process.execPath, ...brmgr, 'run', BRIDGE], { reject: false, stdin: 'ignore', env, extendEnv: false });
+    service = execa('ip', ['netns', 'exec', ns.host, process.execPath, ...brmgr, 'run', BRIDGE], {
+      reject: false,
+      stdin: 'ignore',
+      env,
+      extendEnv: false,
+    });
     const events: Record<string, unknown>[] = [];
     let rest = '';
     service.stdout!.on('data', (chunk: Buffer) => {
@@ -271,22 +305,56 @@ export async function demo(): Promise<number> {
         }
       }
     });
-    const ready = await until(20_000, async () => (events.some((e) => e.event === 'ready') ? true : service!.exitCode !== null ? false : undefined));
+    const ready = await until(20_000, async () =>
+      events.some((e) => e.event === 'ready') ? true : service!.exitCode !== null ? false : undefined,
+    );
     if (!ready) {
-      const why = events.filter((e) => Number(e.level) >= 50).map((e) => String(e.msg ?? e.err)).at(-1);
-      out.step(`brmgr run ${BRIDGE}`, false, why ?? (service.exitCode !== null ? `exited ${service.exitCode}` : 'not ready after 20 s'));
+      const why = events
+        .filter((e) => Number(e.level) >= 50)
+        .map((e) => String(e.msg ?? e.err))
+        .at(-1);
+      out.step(
+        `brmgr run ${BRIDGE}`,
+        false,
+        why ?? (service.exitCode !== null ? `exited ${service.exitCode}` : 'not ready after 20 s'),
+      );
       return 1;
     }
     for (const g of GUESTS) await must(ns.host, 'ip', ['link', 'set', g.port, 'master', BRIDGE]);
-    out.step(`brmgr run ${BRIDGE}`, true, `the default /etc/brmgr/${BRIDGE}.conf (DNS upstream: outside): bridge 10.0.1.1/24, NAT, dnsmasq for DHCP and DNS`);
+    out.step(
+      `brmgr run ${BRIDGE}`,
+      true,
+      `the default /etc/brmgr/${BRIDGE}.conf (DNS upstream: outside): bridge 10.0.1.1/24, NAT, dnsmasq for DHCP and DNS`,
+    );
 
     // ------------------------------------------------------------ DHCP
     const leased: Record<string, { ip: string; router: string }> = {};
     for (const g of GUESTS) {
-      const r = await inNs(ns[g.name], 'busybox', ['udhcpc', '-i', 'eth0', '-n', '-q', '-f', '-t', '5', '-T', '1', '-s', script, '-x', `hostname:${g.name}`]);
+      const r = await inNs(ns[g.name], 'busybox', [
+        'udhcpc',
+        '-i',
+        'eth0',
+        '-n',
+        '-q',
+        '-f',
+        '-t',
+        '5',
+        '-T',
+        '1',
+        '-s',
+        script,
+        '-x',
+        `hostname:${g.name}`,
+      ]);
       const m = /lease ip=(\S+) router=(\S+)/.exec(r.stdout);
       if (m) leased[g.name] = { ip: m[1]!, router: m[2]! };
-      out.step(`${g.name} DHCP`, !!m, m ? `${m[1]} via ${m[2]} (busybox udhcpc -x hostname:${g.name}, MAC ${g.mac})` : `no lease: ${(r.stdout + r.stderr).trim().split('\n').at(-1)}`);
+      out.step(
+        `${g.name} DHCP`,
+        !!m,
+        m
+          ? `${m[1]} via ${m[2]} (busybox udhcpc -x hostname:${g.name}, MAC ${g.mac})`
+          : `no lease: ${(r.stdout + r.stderr).trim().split('\n').at(-1)}`,
+      );
     }
     const g1 = leased.guest1;
     const g2 = leased.guest2;
@@ -294,7 +362,11 @@ export async function demo(): Promise<number> {
 
     const leases = await inNs(ns.host, process.execPath, [...brmgr, 'leases', BRIDGE], { env });
     const listed = leases.exitCode === 0 && leases.stdout.includes(g1.ip) && leases.stdout.includes(g2.ip);
-    out.step(`brmgr leases ${BRIDGE}`, listed, listed ? 'both guests, with their names' : leases.stderr || leases.stdout.trim());
+    out.step(
+      `brmgr leases ${BRIDGE}`,
+      listed,
+      listed ? 'both guests, with their names' : leases.stderr || leases.stdout.trim(),
+    );
     if (leases.stdout.trim()) out.text(leases.stdout);
 
     // ------------------------------------------------------------ DNS
@@ -305,21 +377,45 @@ export async function demo(): Promise<number> {
       const a = hasDig ? r.stdout.trim() : /Name:\s*guest2\S*\s*\nAddress:?\s*(\S+)/.exec(r.stdout)?.[1];
       return a === g2.ip ? a : undefined;
     });
-    out.step('DNS', !!resolved, resolved ? `guest1 asks ${g1.router} for guest2: ${resolved}` : `guest1 could not resolve guest2 at ${g1.router}`);
+    out.step(
+      'DNS',
+      !!resolved,
+      resolved ? `guest1 asks ${g1.router} for guest2: ${resolved}` : `guest1 could not resolve guest2 at ${g1.router}`,
+    );
 
     // ------------------------------------------------------------ NAT
-    const pinged = await until(5_000, async () => ((await inNs(ns.guest1, 'busybox', ['ping', '-c', '1', '-W', '1', '192.0.2.2'])).exitCode === 0 ? true : undefined));
-    out.step('ping outside', !!pinged, pinged ? 'guest1 → 192.0.2.2 answers, though outside has no route to 10.0.1.0/24' : 'guest1 got no answer from 192.0.2.2');
+    const pinged = await until(5_000, async () =>
+      (await inNs(ns.guest1, 'busybox', ['ping', '-c', '1', '-W', '1', '192.0.2.2'])).exitCode === 0 ? true : undefined,
+    );
+    out.step(
+      'ping outside',
+      !!pinged,
+      pinged
+        ? 'guest1 → 192.0.2.2 answers, though outside has no route to 10.0.1.0/24'
+        : 'guest1 got no answer from 192.0.2.2',
+    );
 
     // outside answers each connection with its view of the sockets: who it thinks connected
-    const listener = execa('ip', ['netns', 'exec', ns.outside, 'busybox', 'nc', '-l', '-p', NAT_PORT, '-e', 'ss', '-tnH'], { reject: false, stdin: 'ignore' });
+    const listener = execa(
+      'ip',
+      ['netns', 'exec', ns.outside, 'busybox', 'nc', '-l', '-p', NAT_PORT, '-e', 'ss', '-tnH'],
+      { reject: false, stdin: 'ignore' },
+    );
     try {
-      await until(3_000, async () => ((await inNs(ns.outside, 'ss', ['-ltnH'])).stdout.includes(`:${NAT_PORT} `) ? true : undefined));
+      await until(3_000, async () =>
+        (await inNs(ns.outside, 'ss', ['-ltnH'])).stdout.includes(`:${NAT_PORT} `) ? true : undefined,
+      );
       const r = await inNs(ns.guest1, 'busybox', ['nc', '-w', '3', '192.0.2.2', NAT_PORT], { timeout: 10_000 });
       // ss prints "[::ffff:192.0.2.2]:8000 [::ffff:192.0.2.1]:42302" (busybox nc listens on IPv6)
       const peer = new RegExp(`:${NAT_PORT}\\s+\\[?(?:::ffff:)?([0-9.]+)\\]?:\\d+`).exec(r.stdout)?.[1];
       const masqueraded = peer === '192.0.2.1';
-      out.step('NAT source', masqueraded, peer ? `outside sees guest1's TCP connection coming from ${peer}${masqueraded ? ", the host's uplink" : ''}` : `no answer from outside: ${r.stderr || r.stdout}`);
+      out.step(
+        'NAT source',
+        masqueraded,
+        peer
+          ? `outside sees guest1's TCP connection coming from ${peer}${masqueraded ? ", the host's uplink" : ''}`
+          : `no answer from outside: ${r.stderr || r.stdout}`,
+      );
     } finally {
       listener.kill('SIGKILL');
     }

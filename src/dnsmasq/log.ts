@@ -29,7 +29,12 @@ export function parseDnsmasqLine(line: string): DnsmasqEvent {
       : 'info';
   const d = DHCP.exec(text);
   if (!d) return { level, msg: text, source };
-  const ev: DnsmasqEvent = { level: d[1] === 'DHCPNAK' ? 'warn' : 'info', msg: text, source: 'dhcp', event: d[1]!.slice(4).toLowerCase() };
+  const ev: DnsmasqEvent = {
+    level: d[1] === 'DHCPNAK' ? 'warn' : 'info',
+    msg: text,
+    source: 'dhcp',
+    event: d[1]!.slice(4).toLowerCase(),
+  };
   const words = d[3]!.split(/\s+/).filter(Boolean);
   const rest: string[] = [];
   for (const w of words) {

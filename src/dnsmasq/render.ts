@@ -83,7 +83,7 @@ export function renderDnsmasqConf(cfg: BridgeConfig, p: Paths, account: { user: 
   }
   if (cfg.dnsmasq.hostsFile) lines.push(`dhcp-hostsfile=${cfg.dnsmasq.hostsFile}`);
   if (cfg.dnsmasq.confFile) lines.push(`conf-file=${cfg.dnsmasq.confFile}`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** Static leases, one `MAC,IP,NAME` per [host.*]. */

@@ -10,7 +10,9 @@ export interface Account {
 
 function table(file: string): string[][] {
   try {
-    return readFileSync(file, 'utf8').split('\n').map((l) => l.split(':'));
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .map((l) => l.split(':'));
   } catch {
     return [];
   }

@@ -17,14 +17,16 @@ function refusesAll(rule: NftRule): boolean {
  * its input or output interface: an exception made for it.
  */
 function namesBridge(rule: NftRule, bridge: string): boolean {
-  const covers = (v: unknown) => v === bridge || (typeof v === 'string' && v.endsWith('*') && bridge.startsWith(v.slice(0, -1)));
+  const covers = (v: unknown) =>
+    v === bridge || (typeof v === 'string' && v.endsWith('*') && bridge.startsWith(v.slice(0, -1)));
   return rule.expr.some((e) => {
     const m = e.match as { op?: string; left?: { meta?: { key?: string } }; right?: unknown } | undefined;
     const key = m?.left?.meta?.key;
     if (m?.op === '!=') return false;
     if (key !== 'iifname' && key !== 'oifname' && key !== 'iif' && key !== 'oif') return false;
     const right = m!.right as unknown;
-    const values = typeof right === 'object' && right !== null && 'set' in right ? (right as { set: unknown[] }).set : [right];
+    const values =
+      typeof right === 'object' && right !== null && 'set' in right ? (right as { set: unknown[] }).set : [right];
     return values.some(covers);
   });
 }
@@ -46,12 +48,14 @@ export function hostFirewallWarnings(cfg: BridgeConfig, ruleset: NftObject[], se
   const warnings: string[] = [];
   for (const chain of ruleset.flatMap((o) => (o.chain ? [o.chain] : []))) {
     if (!chain.hook || !hooks.has(chain.hook) || chain.table === own) continue;
-    if (!['ip', 'ip6', 'inet'].includes(chain.family) || (chain.family !== 'inet' && chain.table === 'filter')) continue;
+    if (!['ip', 'ip6', 'inet'].includes(chain.family) || (chain.family !== 'inet' && chain.table === 'filter'))
+      continue;
     const table = rules.filter((r) => r.family === chain.family && r.table === chain.table);
     const mine = table.filter((r) => r.chain === chain.name);
     const refuses = chain.policy === 'drop' || (mine.length > 0 && refusesAll(mine[mine.length - 1]!));
     if (!refuses || table.some((r) => namesBridge(r, cfg.name))) continue;
-    const what = chain.hook === 'input' ? "the guests' DHCP and DNS to dnsmasq" : "the guests' traffic to and from the outside";
+    const what =
+      chain.hook === 'input' ? "the guests' DHCP and DNS to dnsmasq" : "the guests' traffic to and from the outside";
     const how = chain.policy === 'drop' ? 'has policy drop' : 'ends in a drop or reject';
     warnings.push(
       `nftables chain ${chain.family} ${chain.table} ${chain.name} (hook ${chain.hook}) ${how} and makes no exception for ${cfg.name}: ` +

@@ -8,7 +8,15 @@
 import type { BridgeConfig } from '../config/types.js';
 import type { Run } from '../system/exec.js';
 import type { Backend, BackendName, FirewallRecord } from './backend.js';
-import { EMPTY, chainsMatch, iptables, iptablesRestore, iptablesSave, renderIptablesRestore, type IptablesPlan } from './iptables.js';
+import {
+  EMPTY,
+  chainsMatch,
+  iptables,
+  iptablesRestore,
+  iptablesSave,
+  renderIptablesRestore,
+  type IptablesPlan,
+} from './iptables.js';
 import { dropCreated, iptablesNftObjects } from './iptables-nft.js';
 import { deleteNftTable, listNftTable, nftables, restoreNftTable, setNftTable } from './nftables.js';
 import { firewallIntent, type Family } from './policy.js';
@@ -38,9 +46,11 @@ export async function applyFirewall(
   beforeChange: (record: FirewallRecord) => void = () => {},
 ): Promise<FirewallApplied> {
   const intent = firewallIntent(cfg);
-  const nft = cfg.firewall === 'none' && previous?.backend !== 'nftables' ? { works: false } : await listNftTable(run, cfg.name);
+  const nft =
+    cfg.firewall === 'none' && previous?.backend !== 'nftables' ? { works: false } : await listNftTable(run, cfg.name);
   const name: BackendName = cfg.firewall === 'auto' ? (nft.works ? 'nftables' : 'iptables') : cfg.firewall;
-  if (name === 'nftables' && !nft.works) throw new Error('firewall = nftables, but nft does not work here (is it installed?)');
+  if (name === 'nftables' && !nft.works)
+    throw new Error('firewall = nftables, but nft does not work here (is it installed?)');
   const backend = BACKENDS[name];
 
   const undo: (() => Promise<void>)[] = [];
@@ -52,16 +62,24 @@ export async function applyFirewall(
   const announce = (family?: Family) => {
     if (family) mayHave.add(family);
     // leaving a backend: its objects are still there until this run removes them
-    beforeChange({ backend: name === 'none' ? (previous?.backend ?? 'none') : name, iptables: [...mayHave].sort(), existed });
+    beforeChange({
+      backend: name === 'none' ? (previous?.backend ?? 'none') : name,
+      iptables: [...mayHave].sort(),
+      existed,
+    });
   };
   try {
     for (const family of ([4, 6] as Family[]).filter(touched)) {
       const seen = await iptablesSave(run, family, cfg.name);
       if (!seen) {
-        if (name === 'iptables' && family === 4) throw new Error('firewall = iptables, but iptables-save is not installed');
+        if (name === 'iptables' && family === 4)
+          throw new Error('firewall = iptables, but iptables-save is not installed');
         continue;
       }
-      const host = { filterTable: seen.tables.has('filter'), forwardChain: seen.dockerUser ? ('DOCKER-USER' as const) : ('FORWARD' as const) };
+      const host = {
+        filterTable: seen.tables.has('filter'),
+        forwardChain: seen.dockerUser ? ('DOCKER-USER' as const) : ('FORWARD' as const),
+      };
       const target: IptablesPlan = intent.families.includes(family) ? backend.iptables(intent, family, host) : EMPTY;
       if (target !== EMPTY) shimmed.push(family);
       const input = renderIptablesRestore(target, seen);
@@ -117,7 +135,11 @@ export async function removeFirewall(run: Run, bridge: string, record: FirewallR
 }
 
 /** Whether brmgr's objects for the bridge are all still in place (cheap enough to run on every ruleset event). */
-export async function firewallIntact(run: Run, cfg: BridgeConfig, record: FirewallRecord | undefined): Promise<boolean> {
+export async function firewallIntact(
+  run: Run,
+  cfg: BridgeConfig,
+  record: FirewallRecord | undefined,
+): Promise<boolean> {
   if (!record || record.backend === 'none') return true;
   const backend = BACKENDS[record.backend];
   const intent = firewallIntent(cfg);

@@ -58,11 +58,14 @@ export async function dropCreated(run: Run, family: Family, existed: readonly st
     const inTable = objects.filter((o) => !o.table && Object.values(o)[0]?.table === table);
     if (!objects.some((o) => o.table?.name === table)) continue;
     const idle = inTable.filter(
-      (o) => o.chain?.hook && o.chain.policy === 'accept' && !used.has(`${table} ${o.chain.name}`) && !existed.includes(`${table} ${o.chain.name}`),
+      (o) =>
+        o.chain?.hook &&
+        o.chain.policy === 'accept' &&
+        !used.has(`${table} ${o.chain.name}`) &&
+        !existed.includes(`${table} ${o.chain.name}`),
     );
     // one command each: the kernel refuses to delete a chain that gained a rule meanwhile, and the rest still goes
     if (!existed.includes(table) && idle.length === inTable.length) await run('nft', ['delete', 'table', fam, table]);
     else for (const o of idle) await run('nft', ['delete', 'chain', fam, table, o.chain!.name]);
   }
 }
-

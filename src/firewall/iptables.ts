@@ -32,9 +32,14 @@ export function filterPlan(intent: FirewallIntent, family: Family, forwardChain:
   const br = intent.bridge;
   const out = intent.uplink ? ` -o ${intent.uplink}` : '';
   const inn = intent.uplink ? ` -i ${intent.uplink}` : '';
-  const reject = family === 4 ? 'REJECT --reject-with icmp-admin-prohibited' : 'REJECT --reject-with icmp6-adm-prohibited';
+  const reject =
+    family === 4 ? 'REJECT --reject-with icmp-admin-prohibited' : 'REJECT --reject-with icmp6-adm-prohibited';
   const input = intent.input[family].map((r) =>
-    'icmp' in r ? (family === 4 ? '-p icmp -j ACCEPT' : '-p ipv6-icmp -j ACCEPT') : `-p ${r.proto} -m ${r.proto} --dport ${r.port} -j ACCEPT`,
+    'icmp' in r
+      ? family === 4
+        ? '-p icmp -j ACCEPT'
+        : '-p ipv6-icmp -j ACCEPT'
+      : `-p ${r.proto} -m ${r.proto} --dport ${r.port} -j ACCEPT`,
   );
   const forward = intent.forward.flatMap((r): string[] => {
     switch (r.rule) {
@@ -47,7 +52,9 @@ export function filterPlan(intent: FirewallIntent, family: Family, forwardChain:
         ];
       case 'to-forwarded':
         if (family !== 4) return [];
-        return [`-d ${r.ip}/32 -o ${br} -p ${r.proto} -m ${r.proto} --dport ${ports(r.ports)} -m conntrack --ctstate DNAT -j ACCEPT`];
+        return [
+          `-d ${r.ip}/32 -o ${br} -p ${r.proto} -m ${r.proto} --dport ${ports(r.ports)} -m conntrack --ctstate DNAT -j ACCEPT`,
+        ];
       case 'from-forwarded':
         if (family !== 4) return [];
         return [
@@ -57,7 +64,9 @@ export function filterPlan(intent: FirewallIntent, family: Family, forwardChain:
         return r.family === family ? [`-s ${r.subnet} -i ${br}${out} -j ACCEPT`] : [];
       case 'in':
         if (r.family !== family) return [];
-        return [`-d ${r.subnet}${inn} -o ${br}${r.repliesOnly ? ' -m conntrack --ctstate RELATED,ESTABLISHED' : ''} -j ACCEPT`];
+        return [
+          `-d ${r.subnet}${inn} -o ${br}${r.repliesOnly ? ' -m conntrack --ctstate RELATED,ESTABLISHED' : ''} -j ACCEPT`,
+        ];
       case 'refuse-rest':
         return [`-i ${br} -j ${reject}`, `-o ${br} -j ${reject}`];
     }
@@ -93,7 +102,9 @@ export function iptablesPlan(intent: FirewallIntent, family: Family, forwardChai
     switch (r.rule) {
       case 'hairpin':
         if (family !== 4) return [];
-        return [`-s ${r.subnet} -d ${r.ip}/32 -p ${r.proto} -m ${r.proto} --dport ${ports(r.ports)} -m conntrack --ctstate DNAT -j MASQUERADE`];
+        return [
+          `-s ${r.subnet} -d ${r.ip}/32 -p ${r.proto} -m ${r.proto} --dport ${ports(r.ports)} -m conntrack --ctstate DNAT -j MASQUERADE`,
+        ];
       case 'keep-source':
         if (family !== 4) return [];
         return r.destinations.map((d) => `-s ${r.subnet} -d ${d.includes('/') ? d : `${d}/32`} -j RETURN`);
@@ -108,7 +119,10 @@ export function iptablesPlan(intent: FirewallIntent, family: Family, forwardChai
   }
   if (dnat.length) {
     nat[`${p}DNAT`] = dnat;
-    plan.jumps.push({ table: 'nat', chain: 'PREROUTING', rule: `-j ${p}DNAT` }, { table: 'nat', chain: 'OUTPUT', rule: `-j ${p}DNAT` });
+    plan.jumps.push(
+      { table: 'nat', chain: 'PREROUTING', rule: `-j ${p}DNAT` },
+      { table: 'nat', chain: 'OUTPUT', rule: `-j ${p}DNAT` },
+    );
   }
   if (Object.keys(nat).length) plan.chains.nat = nat;
   if (family === 4 && intent.dhcpChecksum) {
@@ -143,7 +157,8 @@ export function parseIptablesSave(text: string, bridge: string): IptablesSeen {
       const [, chain, ...rest] = line.trim().split(' ');
       const rule = rest.join(' ');
       if (isOwnChain(chain!, bridge)) chainsOf(table)[chain!]?.push(rule);
-      else if (rest.at(-2) === '-j' && isOwnChain(rest.at(-1)!, bridge)) seen.jumps.push({ table, chain: chain!, rule });
+      else if (rest.at(-2) === '-j' && isOwnChain(rest.at(-1)!, bridge))
+        seen.jumps.push({ table, chain: chain!, rule });
     }
   }
   return seen;
@@ -166,9 +181,12 @@ export function renderIptablesRestore(target: IptablesPlan, current: IptablesPla
     const lines: string[] = [];
     for (const name of Object.keys(chains)) lines.push(`:${name} - [0:0]`);
     for (const [name, rules] of Object.entries(chains)) for (const r of rules) lines.push(`-A ${name} ${r}`);
-    for (const j of target.jumps) if (j.table === table && !present.has(jumpId(j))) lines.push(`-I ${j.chain} 1 ${j.rule}`);
-    for (const j of current.jumps) if (j.table === table && !wanted.has(jumpId(j))) lines.push(`-D ${j.chain} ${j.rule}`);
-    for (const name of Object.keys(current.chains[table] ?? {})) if (!(name in chains)) lines.push(`-F ${name}`, `-X ${name}`);
+    for (const j of target.jumps)
+      if (j.table === table && !present.has(jumpId(j))) lines.push(`-I ${j.chain} 1 ${j.rule}`);
+    for (const j of current.jumps)
+      if (j.table === table && !wanted.has(jumpId(j))) lines.push(`-D ${j.chain} ${j.rule}`);
+    for (const name of Object.keys(current.chains[table] ?? {}))
+      if (!(name in chains)) lines.push(`-F ${name}`, `-X ${name}`);
     if (lines.length) out += `*${table}\n${lines.join('\n')}\nCOMMIT\n`;
   }
   return out;

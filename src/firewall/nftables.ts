@@ -38,11 +38,15 @@ export function renderNftables(intent: FirewallIntent): string {
       case 'to-forwarded':
         return [`oifname ${br} ip daddr ${r.ip} ${r.proto} dport ${ports(r.ports)} ct status dnat accept`];
       case 'from-forwarded':
-        return [`iifname ${br} ip saddr ${r.ip} ${r.proto} sport ${ports(r.ports)} ct status dnat ct direction reply accept`];
+        return [
+          `iifname ${br} ip saddr ${r.ip} ${r.proto} sport ${ports(r.ports)} ct status dnat ct direction reply accept`,
+        ];
       case 'out':
         return [`iifname ${br}${out} ${fam(r.family)} saddr ${r.subnet} accept`];
       case 'in':
-        return [`oifname ${br}${inn} ${fam(r.family)} daddr ${r.subnet}${r.repliesOnly ? ' ct state established,related' : ''} accept`];
+        return [
+          `oifname ${br}${inn} ${fam(r.family)} daddr ${r.subnet}${r.repliesOnly ? ' ct state established,related' : ''} accept`,
+        ];
       case 'refuse-rest':
         return [`iifname ${br} reject with icmpx admin-prohibited`, `oifname ${br} reject with icmpx admin-prohibited`];
     }
@@ -73,7 +77,8 @@ export function renderNftables(intent: FirewallIntent): string {
     // nft accepts the `dstnat` keyword on prerouting only; -100 is its value
     chain('output', 'type nat hook output priority -100; policy accept;', dnat);
   }
-  if (postrouting.length) chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', postrouting);
+  if (postrouting.length)
+    chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', postrouting);
   // Guests whose NICs offload checksums drop DHCP replies with a partial
   // checksum; nftables cannot fill it in, so send none (valid for UDP over IPv4 only).
   if (intent.dhcpChecksum) {

@@ -94,8 +94,19 @@ export function firewallIntent(cfg: BridgeConfig): FirewallIntent {
   // DNS before DHCP (IPv4 only: forwards are)
   const keepServed = [53, 67].flatMap((port) => served.filter((s) => s.port === port)).filter(inForwards);
   const dnat: DnatRule[] = [
-    ...keepServed.map((s) => ({ rule: 'keep-served' as const, address: cfg.ipv4.address, proto: s.proto, port: s.port })),
-    ...cfg.forwards.map((f) => ({ rule: 'dnat' as const, proto: f.proto, ports: f.ports, ip: f.toIp, toPorts: f.toPorts })),
+    ...keepServed.map((s) => ({
+      rule: 'keep-served' as const,
+      address: cfg.ipv4.address,
+      proto: s.proto,
+      port: s.port,
+    })),
+    ...cfg.forwards.map((f) => ({
+      rule: 'dnat' as const,
+      proto: f.proto,
+      ports: f.ports,
+      ip: f.toIp,
+      toPorts: f.toPorts,
+    })),
   ];
 
   const postrouting: PostroutingRule[] = cfg.forwards.map((f) => ({

@@ -84,7 +84,9 @@ export function parseObserved(stdout: string): Observed {
         prefixlen: i.prefixlen,
         scope: i.scope,
         ...(i.broadcast ? { broadcast: i.broadcast } : {}),
-        ...(i.dynamic ? { dynamic: true, valid_life_time: i.valid_life_time, preferred_life_time: i.preferred_life_time } : {}),
+        ...(i.dynamic
+          ? { dynamic: true, valid_life_time: i.valid_life_time, preferred_life_time: i.preferred_life_time }
+          : {}),
       })),
     ),
     routes: routes as ObservedRoute[],

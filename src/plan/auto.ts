@@ -28,7 +28,8 @@ export function pickSubnet(bridge: string, machineId: string, taken: [string, nu
     // an odd stride visits every residue modulo 2^16
     const n = (start + i * 40503) % 65536;
     const network = intToIp4((10 << 24) + (n << 8));
-    if (!taken.some(([addr, len]) => overlaps(network, 24, addr, len))) return `${intToIp4((10 << 24) + (n << 8) + 1)}/24`;
+    if (!taken.some(([addr, len]) => overlaps(network, 24, addr, len)))
+      return `${intToIp4((10 << 24) + (n << 8) + 1)}/24`;
   }
   return undefined;
 }

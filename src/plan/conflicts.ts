@@ -10,7 +10,15 @@ export interface Findings {
   warnings: string[];
 }
 
-const SKIP_ROUTE_TYPES = new Set(['local', 'broadcast', 'multicast', 'anycast', 'unreachable', 'prohibit', 'blackhole']);
+const SKIP_ROUTE_TYPES = new Set([
+  'local',
+  'broadcast',
+  'multicast',
+  'anycast',
+  'unreachable',
+  'prohibit',
+  'blackhole',
+]);
 
 function splitPrefix(dst: string): [string, number] {
   const [addr, len] = dst.split('/') as [string, string | undefined];
@@ -27,13 +35,17 @@ export function findConflicts(cfg: BridgeConfig, observed: Observed, others: Bri
   const warnings: string[] = [];
   const link = observed.links.find((l) => l.ifname === cfg.name);
   if (link && link.kind !== 'bridge') {
-    errors.push(`${cfg.name} already exists and is ${link.kind ? `a ${link.kind} interface` : 'a plain network device'}, not a bridge`);
+    errors.push(
+      `${cfg.name} already exists and is ${link.kind ? `a ${link.kind} interface` : 'a plain network device'}, not a bridge`,
+    );
   }
   const uplink = observed.links.find((l) => l.ifname === cfg.uplink);
   if (cfg.mode === 'bridged') {
     if (!uplink) errors.push(`uplink ${cfg.uplink} does not exist`);
-    else if (uplink.master && uplink.master !== cfg.name) errors.push(`uplink ${cfg.uplink} is already a port of ${uplink.master}`);
-    else if (uplink.kind === 'bridge') errors.push(`uplink ${cfg.uplink} is a bridge itself; a bridge cannot be a port of another`);
+    else if (uplink.master && uplink.master !== cfg.name)
+      errors.push(`uplink ${cfg.uplink} is already a port of ${uplink.master}`);
+    else if (uplink.kind === 'bridge')
+      errors.push(`uplink ${cfg.uplink} is a bridge itself; a bridge cannot be a port of another`);
     // the bridge's own subnet is the uplink's: nothing of brmgr's to overlap
     return { errors, warnings };
   }
@@ -48,23 +60,39 @@ export function findConflicts(cfg: BridgeConfig, observed: Observed, others: Bri
       if (overlaps(net, prefix, a.local, a.prefixlen)) {
         const group = observed.links.find((l) => l.ifname === a.ifname)?.group;
         const brmgr = Object.values(GROUPS).some((g) => String(g) === group);
-        errors.push(`subnet ${net}/${prefix} overlaps ${a.local}/${a.prefixlen} on ${brmgr ? `brmgr bridge ${a.ifname}` : a.ifname}`);
+        errors.push(
+          `subnet ${net}/${prefix} overlaps ${a.local}/${a.prefixlen} on ${brmgr ? `brmgr bridge ${a.ifname}` : a.ifname}`,
+        );
       }
     }
     for (const r of observed.routes) {
-      if (r.dev === cfg.name || r.dst === 'default' || r.table === 'local' || SKIP_ROUTE_TYPES.has(r.type ?? 'unicast')) continue;
+      if (r.dev === cfg.name || r.dst === 'default' || r.table === 'local' || SKIP_ROUTE_TYPES.has(r.type ?? 'unicast'))
+        continue;
       const [addr, len] = splitPrefix(r.dst);
       if (addr.startsWith('fe80:') || addr.startsWith('ff')) continue;
       // an interface's own prefix route is already reported with its address
-      if (observed.addrs.some((a) => a.ifname === r.dev && overlaps(a.local, a.prefixlen, addr, len) && a.prefixlen === len)) continue;
+      if (
+        observed.addrs.some(
+          (a) => a.ifname === r.dev && overlaps(a.local, a.prefixlen, addr, len) && a.prefixlen === len,
+        )
+      )
+        continue;
       if (overlaps(net, prefix, addr, len)) {
-        errors.push(`subnet ${net}/${prefix} overlaps route ${r.dst}${r.dev ? ` dev ${r.dev}` : ''}${r.table ? ` table ${r.table}` : ''}`);
+        errors.push(
+          `subnet ${net}/${prefix} overlaps route ${r.dst}${r.dev ? ` dev ${r.dev}` : ''}${r.table ? ` table ${r.table}` : ''}`,
+        );
       }
     }
   }
   for (const other of others) {
-    if (other.name !== cfg.name && other.mode !== 'bridged' && overlaps(cfg.ipv4.network, cfg.ipv4.prefix, other.ipv4.network, other.ipv4.prefix)) {
-      warnings.push(`subnet ${cfg.ipv4.network}/${cfg.ipv4.prefix} overlaps ${other.ipv4.network}/${other.ipv4.prefix} of brmgr bridge ${other.name} (${other.file}); the two cannot be up at the same time`);
+    if (
+      other.name !== cfg.name &&
+      other.mode !== 'bridged' &&
+      overlaps(cfg.ipv4.network, cfg.ipv4.prefix, other.ipv4.network, other.ipv4.prefix)
+    ) {
+      warnings.push(
+        `subnet ${cfg.ipv4.network}/${cfg.ipv4.prefix} overlaps ${other.ipv4.network}/${other.ipv4.prefix} of brmgr bridge ${other.name} (${other.file}); the two cannot be up at the same time`,
+      );
     }
   }
   return { errors, warnings };
@@ -82,9 +110,13 @@ export function portConflicts(cfg: BridgeConfig, listening: Listener[], own: num
   const errors: string[] = [];
   for (const l of listening) {
     const want = wanted.find(([proto, port]) => proto === l.proto && port === l.port);
-    if (!want || !mine.has(l.address) || (l.device && l.device !== cfg.name) || (l.pid && own.includes(l.pid))) continue;
+    if (!want || !mine.has(l.address) || (l.device && l.device !== cfg.name) || (l.pid && own.includes(l.pid)))
+      continue;
     const who = l.process ? `${l.process} (pid ${l.pid})` : 'another process';
-    const where = l.address === '0.0.0.0' || l.address === '*' || l.address === '::' ? `all addresses (${l.address.includes(':') ? `[${l.address}]` : l.address})` : l.address;
+    const where =
+      l.address === '0.0.0.0' || l.address === '*' || l.address === '::'
+        ? `all addresses (${l.address.includes(':') ? `[${l.address}]` : l.address})`
+        : l.address;
     const line = `port ${l.port}/${l.proto} for ${want[2]} is taken by ${who} on ${where}`;
     if (!errors.includes(line)) errors.push(line);
   }

@@ -67,7 +67,11 @@ export interface LinkChange {
 }
 
 /** The `ip link set` line for one attribute: the one place both convergence and its undo write them. */
-export function setLink<K extends keyof LinkAttributes>(dev: string, key: K, value: NonNullable<LinkAttributes[K]>): string {
+export function setLink<K extends keyof LinkAttributes>(
+  dev: string,
+  key: K,
+  value: NonNullable<LinkAttributes[K]>,
+): string {
   const how: Record<keyof LinkAttributes, string> = {
     mac: `address ${value}`,
     mtu: `mtu ${value}`,
@@ -125,7 +129,9 @@ export function diffLink(want: DesiredLink, observed: Observed, ours: string[]):
     batch.push(setLink(dev, 'group', String(want.group)));
     undo.unshift(setLink(dev, 'group', link.group));
   }
-  const have = observed.addrs.filter((a) => a.ifname === dev && a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`);
+  const have = observed.addrs
+    .filter((a) => a.ifname === dev && a.scope === 'global')
+    .map((a) => `${a.local}/${a.prefixlen}`);
   const removed = have.filter((a) => ours.includes(a) && !want.addresses.includes(a));
   const added = want.addresses.filter((a) => !have.includes(a));
   for (const a of removed) {

@@ -23,7 +23,12 @@ interface Invalid {
 }
 
 /** One ACL file as qemu-bridge-helper parses it, into rules and invalid lines; an include that cannot be read adds nothing. */
-function parse(file: string, read: (file: string) => string | undefined, out: { rules: Rule[]; invalid: Invalid[] }, depth = 0): boolean {
+function parse(
+  file: string,
+  read: (file: string) => string | undefined,
+  out: { rules: Rule[]; invalid: Invalid[] },
+  depth = 0,
+): boolean {
   const text = read(file);
   if (text === undefined || depth > 8) return false;
   for (const [i, raw] of text.split('\n').entries()) {
@@ -39,7 +44,8 @@ function parse(file: string, read: (file: string) => string | undefined, out: { 
     if (sep < 0) return bad('a command without an argument');
     const cmd = line.slice(0, sep);
     const arg = line.slice(sep + 1).trim();
-    if (cmd === 'allow' || cmd === 'deny') out.rules.push({ allow: cmd === 'allow', name: arg, where, text: line.trimEnd() });
+    if (cmd === 'allow' || cmd === 'deny')
+      out.rules.push({ allow: cmd === 'allow', name: arg, where, text: line.trimEnd() });
     // the helper ignores an include's failure, keeping the rules read before it
     else if (cmd === 'include') parse(arg, read, out, depth + 1);
     else return bad(`unknown command '${cmd}'`);
@@ -53,17 +59,28 @@ function parse(file: string, read: (file: string) => string | undefined, out: { 
  * The helper allows a bridge when some `allow NAME` or `allow all` matches and
  * no `deny NAME` or `deny all` does.
  */
-export function qemuBridgeWarnings(bridge: string, read: (file: string) => string | undefined, file = BRIDGE_CONF): string[] {
+export function qemuBridgeWarnings(
+  bridge: string,
+  read: (file: string) => string | undefined,
+  file = BRIDGE_CONF,
+): string[] {
   const add = `add the line \`allow ${bridge}\` to ${file}`;
   const out = { rules: [] as Rule[], invalid: [] as Invalid[] };
   if (!parse(file, read, out)) return [`${file} does not exist: QEMU's -netdev bridge,br=${bridge} is refused; ${add}`];
   const warnings = out.invalid.map(
-    (x) => `${x.where}: qemu-bridge-helper does not understand \`${x.text}\` (${x.why}) and ${x.included ? 'ignores the rest of that file' : 'refuses every -netdev bridge'}`,
+    (x) =>
+      `${x.where}: qemu-bridge-helper does not understand \`${x.text}\` (${x.why}) and ${x.included ? 'ignores the rest of that file' : 'refuses every -netdev bridge'}`,
   );
   if (out.invalid.some((x) => !x.included)) return warnings;
   const matches = (r: Rule) => r.name === 'all' || r.name === bridge;
   const deny = out.rules.find((r) => !r.allow && matches(r));
-  if (deny) warnings.push(`${deny.where}: \`${deny.text}\` refuses ${bridge} to QEMU's -netdev bridge (a deny wins over any allow); remove it`);
-  else if (!out.rules.some((r) => r.allow && matches(r))) warnings.push(`${file} does not allow ${bridge}: QEMU's -netdev bridge,br=${bridge} fails with "access denied by acl file"; ${add}`);
+  if (deny)
+    warnings.push(
+      `${deny.where}: \`${deny.text}\` refuses ${bridge} to QEMU's -netdev bridge (a deny wins over any allow); remove it`,
+    );
+  else if (!out.rules.some((r) => r.allow && matches(r)))
+    warnings.push(
+      `${file} does not allow ${bridge}: QEMU's -netdev bridge,br=${bridge} fails with "access denied by acl file"; ${add}`,
+    );
   return warnings;
 }

@@ -42,6 +42,10 @@ export function servicePorts(cfg: BridgeConfig): ServicePort[] {
   const ports: ServicePort[] = [];
   if (s.dhcp4) ports.push({ proto: 'udp', port: 67, family: 4, what: 'DHCP' });
   if (s.dhcp6) ports.push({ proto: 'udp', port: 547, family: 6, what: 'DHCPv6' });
-  if (s.dns) ports.push({ proto: 'udp', port: 53, family: 'both', what: 'DNS' }, { proto: 'tcp', port: 53, family: 'both', what: 'DNS' });
+  if (s.dns)
+    ports.push(
+      { proto: 'udp', port: 53, family: 'both', what: 'DNS' },
+      { proto: 'tcp', port: 53, family: 'both', what: 'DNS' },
+    );
   return ports;
 }

@@ -46,7 +46,8 @@ export const MAX_UID = 0xfffffffe;
 
 export function checkNames(bridge: string, tap: string): void {
   if (!isInterfaceName(bridge)) throw new UsageError(`'${bridge}' is not a valid bridge name`);
-  if (!isInterfaceName(tap)) throw new UsageError(`'${tap}' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')`);
+  if (!isInterfaceName(tap))
+    throw new UsageError(`'${tap}' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')`);
   if (tap === bridge) throw new UsageError(`the tap needs a name of its own, not the bridge's (${bridge})`);
 }
 
@@ -71,31 +72,47 @@ export function planTapAdd(
 ): TapAdd {
   checkNames(bridge, tap);
   const br = links.find((l) => l.ifname === bridge);
-  if (!bridgeUp) throw new UsageError(`${bridge} is not up as a brmgr bridge: start it first (brmgr run ${bridge} or brmgr up ${bridge})`);
+  if (!bridgeUp)
+    throw new UsageError(
+      `${bridge} is not up as a brmgr bridge: start it first (brmgr run ${bridge} or brmgr up ${bridge})`,
+    );
   if (!br) throw new UsageError(`${bridge} does not exist, though brmgr recorded it as up: run brmgr up ${bridge}`);
   if (br.kind !== 'bridge') throw new UsageError(`${bridge} is not a bridge (it is ${describe(br)})`);
   const attach = `link set dev ${tap} master ${bridge} up`;
   const have = links.find((l) => l.ifname === tap);
   if (!have) {
-    return { batch: [`tuntap add dev ${tap} mode tap${owner !== undefined ? ` user ${owner}` : ''}`, attach], creates: true };
+    return {
+      batch: [`tuntap add dev ${tap} mode tap${owner !== undefined ? ` user ${owner}` : ''}`, attach],
+      creates: true,
+    };
   }
-  if (have.kind !== 'tun' || have.tunType !== 'tap') throw new UsageError(`${tap} exists and is not a tap (it is ${describe(have)})`);
-  if (!have.persist) throw new UsageError(`${tap} is a tap a running program created (not persistent); choose another name`);
+  if (have.kind !== 'tun' || have.tunType !== 'tap')
+    throw new UsageError(`${tap} exists and is not a tap (it is ${describe(have)})`);
+  if (!have.persist)
+    throw new UsageError(`${tap} is a tap a running program created (not persistent); choose another name`);
   if (ownerOfExisting !== owner) {
     const name = (u: number | undefined) => (u === undefined ? 'none' : String(u));
-    throw new UsageError(`tap ${tap} exists with owner ${name(ownerOfExisting)}, not ${name(owner)}: brmgr tap del ${tap} first`);
+    throw new UsageError(
+      `tap ${tap} exists with owner ${name(ownerOfExisting)}, not ${name(owner)}: brmgr tap del ${tap} first`,
+    );
   }
-  if (have.master && have.master !== bridge) throw new UsageError(`tap ${tap} is a port of ${have.master}, not ${bridge}: brmgr tap del ${tap} first`);
+  if (have.master && have.master !== bridge)
+    throw new UsageError(`tap ${tap} is a port of ${have.master}, not ${bridge}: brmgr tap del ${tap} first`);
   if (have.master === bridge && have.up) return { batch: [], creates: false };
   return { batch: [attach], creates: false };
 }
 
 /** What `brmgr tap del` must do: delete a persistent tap, and nothing else. Empty when there is no such link. */
 export function planTapDel(tap: string, links: TapView[]): string[] {
-  if (!isInterfaceName(tap)) throw new UsageError(`'${tap}' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')`);
+  if (!isInterfaceName(tap))
+    throw new UsageError(`'${tap}' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')`);
   const have = links.find((l) => l.ifname === tap);
   if (!have) return [];
-  if (have.kind !== 'tun' || have.tunType !== 'tap') throw new UsageError(`${tap} is not a tap (it is ${describe(have)}); brmgr tap del deletes only taps`);
-  if (!have.persist) throw new UsageError(`${tap} is a tap a running program created (not persistent); brmgr tap del deletes only persistent taps`);
+  if (have.kind !== 'tun' || have.tunType !== 'tap')
+    throw new UsageError(`${tap} is not a tap (it is ${describe(have)}); brmgr tap del deletes only taps`);
+  if (!have.persist)
+    throw new UsageError(
+      `${tap} is a tap a running program created (not persistent); brmgr tap del deletes only persistent taps`,
+    );
   return [`link del dev ${tap}`];
 }

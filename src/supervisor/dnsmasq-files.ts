@@ -69,7 +69,11 @@ export function render(cfg: BridgeConfig, p: Paths, account: Account): Rendered 
 /** Each file replaced atomically: a running dnsmasq never reads half of one. */
 export function writeFiles(r: Rendered, p: Paths): void {
   const f = dnsmasqFiles(p);
-  for (const [path, text] of [[f.conf, r.conf], [f.dhcpHosts, r.dhcpHosts], [f.hosts, r.hosts]] as const) {
+  for (const [path, text] of [
+    [f.conf, r.conf],
+    [f.dhcpHosts, r.dhcpHosts],
+    [f.hosts, r.hosts],
+  ] as const) {
     writeFileSync(`${path}.tmp`, text, { mode: 0o644 });
     renameSync(`${path}.tmp`, path);
   }

@@ -84,12 +84,14 @@ export class DnsmasqKeeper {
       case 'start-failure': {
         const why = exit.lastError ?? exit.signal ?? `exit ${exit.exitCode}`;
         log.error({ event: 'failed', ...how }, `dnsmasq failed to start: ${why}`);
-        return this.o.giveUp();
+        this.o.giveUp();
+        return;
       }
       case 'crash-loop': {
         const crashes = decision.recentCrashes.length;
         log.error({ event: 'crashloop', ...how, crashes }, `dnsmasq died ${crashes} times in a minute; giving up`);
-        return this.o.giveUp();
+        this.o.giveUp();
+        return;
       }
       case 'restart': {
         this.recentCrashes = decision.recentCrashes;

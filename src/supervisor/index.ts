@@ -134,8 +134,15 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
   let early: 'stop' | 'reload' | undefined;
   // until pre holds the lock nothing has changed: a stop then ends the wait for it
   const waiting = new AbortController();
-  const onStop = () => (started ? void shutdown(0) : ((early = 'stop'), waiting.abort()));
-  const onReload = () => (started ? void reload('SIGHUP') : (early ??= 'reload'));
+  const onStop = () => {
+    if (started) return void shutdown(0);
+    early = 'stop';
+    waiting.abort();
+  };
+  const onReload = () => {
+    if (started) return void reload('SIGHUP');
+    early ??= 'reload';
+  };
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, onStop);
   process.on('SIGHUP', onReload);
   try {

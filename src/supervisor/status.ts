@@ -14,7 +14,7 @@ export interface SupervisorStatus {
 const statusFile = (p: Paths) => join(p.runDir, 'supervisor.json');
 
 export function writeStatus(p: Paths, status: SupervisorStatus): void {
-  writeFileSync(statusFile(p), JSON.stringify(status) + '\n');
+  writeFileSync(statusFile(p), `${JSON.stringify(status)}\n`);
 }
 
 export function removeStatus(p: Paths): void {

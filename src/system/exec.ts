@@ -20,7 +20,11 @@ export interface RunResult {
 export function runner(): Run {
   const run = (async (file, args, input) => {
     run.count++;
-    const r = await execa(file, args, { reject: false, ...(input !== undefined ? { input } : { stdin: 'ignore' }), env: { LC_ALL: 'C' } });
+    const r = await execa(file, args, {
+      reject: false,
+      ...(input !== undefined ? { input } : { stdin: 'ignore' }),
+      env: { LC_ALL: 'C' },
+    });
     return {
       ok: !r.failed,
       stdout: String(r.stdout ?? ''),

@@ -22,7 +22,10 @@ export function readLedger(runRoot: string): Ledger {
 /** Written atomically: a crash never leaves half a ledger. An empty one is removed. */
 export function writeLedger(runRoot: string, ledger: Ledger): void {
   const file = ledgerFile(runRoot);
-  if (Object.keys(ledger).length === 0) return rmSync(file, { force: true });
-  writeFileSync(`${file}.tmp`, JSON.stringify(ledger, null, 2) + '\n', { mode: 0o600 });
+  if (Object.keys(ledger).length === 0) {
+    rmSync(file, { force: true });
+    return;
+  }
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(ledger, null, 2)}\n`, { mode: 0o600 });
   renameSync(`${file}.tmp`, file);
 }

@@ -43,7 +43,7 @@ export function readState(p: Paths): State | undefined {
 /** Written atomically: a crash never leaves half a record. */
 export function writeState(p: Paths, state: State): void {
   const tmp = `${p.state}.tmp`;
-  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, p.state);
 }
 
@@ -59,5 +59,7 @@ export function otherBridges(p: Paths): string[] {
   } catch {
     return [];
   }
-  return names.filter((b) => join(p.runRoot, b) !== p.runDir && readState({ ...p, state: join(p.runRoot, b, 'state.json') })?.up);
+  return names.filter(
+    (b) => join(p.runRoot, b) !== p.runDir && readState({ ...p, state: join(p.runRoot, b, 'state.json') })?.up,
+  );
 }

@@ -42,7 +42,10 @@ t.test('address = auto picks a free subnet, keeps it, and serves it', { skip: wh
   await brmgr.up();
   const [second] = await addressesOf(host, brmgr.bridge, 'inet');
   t.not(second, first, 'a new pick');
-  t.notOk(overlaps(second!.split('/')[0]!, 24, taken.split('/')[0]!, 24), `which overlaps nothing on the host (${second} vs ${taken})`);
+  t.notOk(
+    overlaps(second!.split('/')[0]!, 24, taken.split('/')[0]!, 24),
+    `which overlaps nothing on the host (${second} vs ${taken})`,
+  );
 
   // brmgr run serves the chosen subnet
   const run = brmgr.run();
@@ -50,9 +53,24 @@ t.test('address = auto picks a free subnet, keeps it, and serves it', { skip: wh
   await waitFor('dnsmasq ready', async () => events.some((e) => e.event === 'ready'), 15_000);
   const gIf = lab.name('g');
   await lab.veth(guest, gIf, host, lab.name('p'), { master: brmgr.bridge });
-  const r = await exec(guest, 'busybox', ['udhcpc', '-i', gIf, '-n', '-q', '-f', '-t', '5', '-T', '1', '-s', '/bin/true']);
+  const r = await exec(guest, 'busybox', [
+    'udhcpc',
+    '-i',
+    gIf,
+    '-n',
+    '-q',
+    '-f',
+    '-t',
+    '5',
+    '-T',
+    '1',
+    '-s',
+    '/bin/true',
+  ]);
   const lease = /lease of (\S+) obtained/.exec(r.stdout + r.stderr)?.[1];
-  t.ok(lease && overlaps(lease, 32, second!.split('/')[0]!, 24), `a guest leases inside it (${lease})`, { output: r.stdout + r.stderr });
+  t.ok(lease && overlaps(lease, 32, second!.split('/')[0]!, 24), `a guest leases inside it (${lease})`, {
+    output: r.stdout + r.stderr,
+  });
   run.kill('SIGTERM');
   await run;
   await brmgr.down();

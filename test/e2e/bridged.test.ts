@@ -18,12 +18,25 @@ interface RawAddr {
   addr_info?: { local: string; prefixlen: number; scope: string }[];
 }
 
-const linkInfo = async (ns: string, dev: string) => (JSON.parse(await ip(ns, '-json', 'address', 'show', 'dev', dev)) as RawAddr[])[0]!;
-const globalAddrs = (l: RawAddr) => (l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`);
+const linkInfo = async (ns: string, dev: string) =>
+  (JSON.parse(await ip(ns, '-json', 'address', 'show', 'dev', dev)) as RawAddr[])[0]!;
+const globalAddrs = (l: RawAddr) =>
+  (l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`);
 const routesVia = async (ns: string, family: '-4' | '-6', dev: string) =>
-  (JSON.parse(await ip(ns, family, '-json', 'route', 'show', 'table', 'all', 'dev', dev)) as { dst: string; gateway?: string; protocol?: string; metric?: number; table?: string }[])
+  (
+    JSON.parse(await ip(ns, family, '-json', 'route', 'show', 'table', 'all', 'dev', dev)) as {
+      dst: string;
+      gateway?: string;
+      protocol?: string;
+      metric?: number;
+      table?: string;
+    }[]
+  )
     .filter((r) => r.protocol !== 'kernel' && r.table !== 'local' && !r.dst.startsWith('f'))
-    .map((r) => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} proto ${r.protocol} metric ${r.metric ?? 0}${r.table && r.table !== 'main' ? ` table ${r.table}` : ''}`)
+    .map(
+      (r) =>
+        `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} proto ${r.protocol} metric ${r.metric ?? 0}${r.table && r.table !== 'main' ? ` table ${r.table}` : ''}`,
+    )
     .sort();
 
 for (const backend of why ? [] : BACKENDS) {
@@ -41,9 +54,18 @@ for (const backend of why ? [] : BACKENDS) {
     await ip(lan, 'address', 'add', '192.168.50.1/24', 'dev', lanIf);
     await ip(lan, 'address', 'add', '2001:db8:50::1/64', 'dev', lanIf, 'nodad');
     lab.spawn(lan, 'dnsmasq', [
-      '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--port=0', '--user=root', '--pid-file=',
-      `--interface=${lanIf}`, '--bind-interfaces', '--no-ping', '--dhcp-authoritative',
-      '--dhcp-range=192.168.50.100,192.168.50.150,1h', `--dhcp-leasefile=${lab.dir}/lan.leases`,
+      '--keep-in-foreground',
+      '--conf-file=/dev/null',
+      '--no-resolv',
+      '--port=0',
+      '--user=root',
+      '--pid-file=',
+      `--interface=${lanIf}`,
+      '--bind-interfaces',
+      '--no-ping',
+      '--dhcp-authoritative',
+      '--dhcp-range=192.168.50.100,192.168.50.150,1h',
+      `--dhcp-leasefile=${lab.dir}/lan.leases`,
     ]);
     // the host's LAN configuration, as a network manager leaves it
     await ip(host, 'address', 'add', '192.168.50.10/24', 'dev', uplink);
@@ -68,7 +90,11 @@ for (const backend of why ? [] : BACKENDS) {
     const br = await linkInfo(host, bridge);
     t.equal((await linkInfo(host, uplink)).master, bridge, 'the uplink is a port of the bridge');
     t.same(globalAddrs(await linkInfo(host, uplink)), [], 'and has no address left');
-    t.same(globalAddrs(br).sort(), ['192.168.50.10/24', '192.168.50.11/24', '2001:db8:50::10/64'], 'the bridge has the uplink’s addresses');
+    t.same(
+      globalAddrs(br).sort(),
+      ['192.168.50.10/24', '192.168.50.11/24', '2001:db8:50::10/64'],
+      'the bridge has the uplink’s addresses',
+    );
     t.equal(br.address, uplinkMac, 'and its MAC: the host keeps its identity on the LAN');
     t.same(await routesVia(host, '-4', bridge), routes4, 'the IPv4 routes (metric, protocol, table) are on the bridge');
     t.same(await routesVia(host, '-6', bridge), routes6, 'and the IPv6 ones');
@@ -77,9 +103,24 @@ for (const backend of why ? [] : BACKENDS) {
     t.ok(await ping(lan, '2001:db8:50::10'), 'and over IPv6');
 
     await ip(host, 'link', 'set', port, 'master', bridge);
-    const r = await exec(guest, 'busybox', ['udhcpc', '-i', guestIf, '-n', '-q', '-f', '-t', '5', '-T', '1', '-s', '/bin/true']);
+    const r = await exec(guest, 'busybox', [
+      'udhcpc',
+      '-i',
+      guestIf,
+      '-n',
+      '-q',
+      '-f',
+      '-t',
+      '5',
+      '-T',
+      '1',
+      '-s',
+      '/bin/true',
+    ]);
     const lease = /lease of (\S+) obtained/.exec(r.stdout + r.stderr)?.[1];
-    t.match(lease, /^192\.168\.50\.1([0-4]\d|50)$/, 'a guest gets its lease from the LAN’s DHCP', { output: r.stdout + r.stderr });
+    t.match(lease, /^192\.168\.50\.1([0-4]\d|50)$/, 'a guest gets its lease from the LAN’s DHCP', {
+      output: r.stdout + r.stderr,
+    });
     await ip(guest, 'address', 'add', `${lease}/24`, 'dev', guestIf);
     t.ok(await ping(guest, '192.168.50.1'), 'the guest reaches the LAN’s gateway');
     t.ok(await ping(guest, '192.168.50.10'), 'and the host');
@@ -88,8 +129,15 @@ for (const backend of why ? [] : BACKENDS) {
     const run = brmgr.run();
     const events = follow(run);
     await waitFor('brmgr run to be ready', async () => events.some((e) => e.event === 'ready'));
-    t.match(String(events.find((e) => e.event === 'ready')?.msg), /nothing to serve/, 'it says it has nothing to serve');
-    t.notOk((await exec(host, 'pgrep', ['-f', join(brmgr.runDir, bridge, 'dnsmasq.conf')])).stdout.trim(), 'and runs no dnsmasq');
+    t.match(
+      String(events.find((e) => e.event === 'ready')?.msg),
+      /nothing to serve/,
+      'it says it has nothing to serve',
+    );
+    t.notOk(
+      (await exec(host, 'pgrep', ['-f', join(brmgr.runDir, bridge, 'dnsmasq.conf')])).stdout.trim(),
+      'and runs no dnsmasq',
+    );
     run.kill('SIGTERM');
     t.equal((await run).exitCode, 0, 'brmgr run without anything to serve stops cleanly');
     t.equal((await linkInfo(host, uplink)).master, bridge, 'run left the uplink in the bridge');

@@ -23,7 +23,12 @@ async function refused(t: Test, brmgr: Brmgr, message: RegExp) {
 /** A dnsmasq as a distribution runs it: every address, port 53; with `confDir`, its conf-dir. */
 function systemDnsmasq(lab: Lab, ns: string, confDir?: string) {
   return lab.spawn(ns, 'dnsmasq', [
-    '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--user=root', '--pid-file=', '--address=/system.test/192.0.2.53',
+    '--keep-in-foreground',
+    '--conf-file=/dev/null',
+    '--no-resolv',
+    '--user=root',
+    '--pid-file=',
+    '--address=/system.test/192.0.2.53',
     ...(confDir ? [`--conf-dir=${confDir}`] : []),
   ]);
 }
@@ -49,7 +54,11 @@ t.test('subnet overlaps: an address, a route, another brmgr bridge', { skip: why
   await brmgr.down();
   const r = await other.pre();
   t.equal(r.exitCode, 0, 'with that bridge down the other one comes up');
-  t.match(r.stdout, new RegExp(`overlaps 10\\.0\\.1\\.0/24 of brmgr bridge ${topo.bridge}.*cannot be up at the same time`), 'with a warning');
+  t.match(
+    r.stdout,
+    new RegExp(`overlaps 10\\.0\\.1\\.0/24 of brmgr bridge ${topo.bridge}.*cannot be up at the same time`),
+    'with a warning',
+  );
   await other.down();
 });
 
@@ -63,44 +72,80 @@ t.test('the name is taken by an interface that is not a bridge', { skip: why }, 
   await refused(t, brmgr, new RegExp(`${brmgr.bridge} already exists and is a veth interface, not a bridge`));
 });
 
-t.test('DNS/DHCP ports taken by a system dnsmasq on all addresses; with the snippet both serve', { skip: why }, async (t) => {
-  const lab = Lab.create(t);
-  chmodSync(lab.dir, 0o755);
-  const host = await lab.ns('host');
-  const guest = await lab.ns('guest');
-  // named like the bridges the snippet keeps the system dnsmasq away from
-  const brmgr = new Brmgr(lab, host, lab.name('brmgr'));
-  brmgr.config(conf());
-  const system = systemDnsmasq(lab, host);
-  await listening(host, 'udp', 53);
-  await refused(t, brmgr, new RegExp(`port 53/udp for DNS is taken by dnsmasq \\(pid ${system.pid}\\) on all addresses \\(0\\.0\\.0\\.0\\)`));
-  const check = await brmgr.cli('check', brmgr.bridge);
-  t.equal(check.exitCode, 2, 'check exits 2');
-  t.match(check.stdout, /error: port 53\/tcp for DNS is taken by dnsmasq/, 'check names it too');
-  system.kill('SIGKILL');
-  await system;
+t.test(
+  'DNS/DHCP ports taken by a system dnsmasq on all addresses; with the snippet both serve',
+  { skip: why },
+  async (t) => {
+    const lab = Lab.create(t);
+    chmodSync(lab.dir, 0o755);
+    const host = await lab.ns('host');
+    const guest = await lab.ns('guest');
+    // named like the bridges the snippet keeps the system dnsmasq away from
+    const brmgr = new Brmgr(lab, host, lab.name('brmgr'));
+    brmgr.config(conf());
+    const system = systemDnsmasq(lab, host);
+    await listening(host, 'udp', 53);
+    await refused(
+      t,
+      brmgr,
+      new RegExp(
+        `port 53/udp for DNS is taken by dnsmasq \\(pid ${system.pid}\\) on all addresses \\(0\\.0\\.0\\.0\\)`,
+      ),
+    );
+    const check = await brmgr.cli('check', brmgr.bridge);
+    t.equal(check.exitCode, 2, 'check exits 2');
+    t.match(check.stdout, /error: port 53\/tcp for DNS is taken by dnsmasq/, 'check names it too');
+    system.kill('SIGKILL');
+    await system;
 
-  // the system dnsmasq with the shipped snippet in its conf-dir
-  const confDir = join(lab.dir, 'dnsmasq.d');
-  mkdirSync(confDir);
-  symlinkSync(join(ROOT, 'etc/dnsmasq.d/brmgr.conf'), join(confDir, 'brmgr.conf'));
-  const withSnippet = systemDnsmasq(lab, host, confDir);
-  await listening(host, 'udp', 53);
-  const run = brmgr.run();
-  const events = follow(run);
-  await waitFor('brmgr run serving', async () => events.some((e) => e.event === 'ready') || (run.exitCode != null && Promise.reject(new Error(JSON.stringify(events)))), 15_000);
-  const guestIf = lab.name('g');
-  await lab.veth(guest, guestIf, host, lab.name('p'), { master: brmgr.bridge });
-  const lease = await exec(guest, 'busybox', ['udhcpc', '-i', guestIf, '-n', '-q', '-f', '-t', '5', '-T', '1', '-s', '/bin/true']);
-  t.match(lease.stdout + lease.stderr, /lease of 10\.0\.1\.\d+ obtained/, 'a guest gets its lease from brmgr’s dnsmasq');
-  const dig = await exec(host, 'dig', ['@127.0.0.1', 'x.system.test', '+short', '+time=1', '+tries=1']);
-  t.equal(dig.stdout.trim(), '192.0.2.53', 'the system dnsmasq still answers on its own addresses');
-  t.doesNotThrow(() => process.kill(withSnippet.pid!, 0), 'and is still running');
-  t.notOk(events.some((e) => /Address (already )?in use/i.test(String(e.msg))), 'no “address in use” anywhere');
-  run.kill('SIGTERM');
-  t.equal((await run).exitCode, 0);
-  await brmgr.down();
-});
+    // the system dnsmasq with the shipped snippet in its conf-dir
+    const confDir = join(lab.dir, 'dnsmasq.d');
+    mkdirSync(confDir);
+    symlinkSync(join(ROOT, 'etc/dnsmasq.d/brmgr.conf'), join(confDir, 'brmgr.conf'));
+    const withSnippet = systemDnsmasq(lab, host, confDir);
+    await listening(host, 'udp', 53);
+    const run = brmgr.run();
+    const events = follow(run);
+    await waitFor(
+      'brmgr run serving',
+      async () =>
+        events.some((e) => e.event === 'ready') ||
+        (run.exitCode != null && Promise.reject(new Error(JSON.stringify(events)))),
+      15_000,
+    );
+    const guestIf = lab.name('g');
+    await lab.veth(guest, guestIf, host, lab.name('p'), { master: brmgr.bridge });
+    const lease = await exec(guest, 'busybox', [
+      'udhcpc',
+      '-i',
+      guestIf,
+      '-n',
+      '-q',
+      '-f',
+      '-t',
+      '5',
+      '-T',
+      '1',
+      '-s',
+      '/bin/true',
+    ]);
+    t.match(
+      lease.stdout + lease.stderr,
+      /lease of 10\.0\.1\.\d+ obtained/,
+      'a guest gets its lease from brmgr’s dnsmasq',
+    );
+    const dig = await exec(host, 'dig', ['@127.0.0.1', 'x.system.test', '+short', '+time=1', '+tries=1']);
+    t.equal(dig.stdout.trim(), '192.0.2.53', 'the system dnsmasq still answers on its own addresses');
+    t.doesNotThrow(() => process.kill(withSnippet.pid!, 0), 'and is still running');
+    t.notOk(
+      events.some((e) => /Address (already )?in use/i.test(String(e.msg))),
+      'no “address in use” anywhere',
+    );
+    run.kill('SIGTERM');
+    t.equal((await run).exitCode, 0);
+    await brmgr.down();
+  },
+);
 
 t.test("another nftables table that drops the guests' traffic is named by check and pre", { skip: why }, async (t) => {
   const lab = Lab.create(t);
@@ -110,7 +155,9 @@ t.test("another nftables table that drops the guests' traffic is named by check 
   await exec(host, 'nft', ['-f', '-'], {
     input: 'table inet hostfw {\n chain input { type filter hook input priority 0; policy drop; iif lo accept; }\n}\n',
   });
-  const warning = new RegExp(`nftables chain inet hostfw input \\(hook input\\) has policy drop and makes no exception for ${brmgr.bridge}`);
+  const warning = new RegExp(
+    `nftables chain inet hostfw input \\(hook input\\) has policy drop and makes no exception for ${brmgr.bridge}`,
+  );
   const check = await brmgr.cli('check', brmgr.bridge);
   t.equal(check.exitCode, 0, 'check passes: a warning, not an error', { output: check.output });
   t.match(check.stdout, warning, 'check names the table and chain');

@@ -24,7 +24,10 @@ async function rootLinks(): Promise<string[]> {
 
 async function demoNamespaces(): Promise<string[]> {
   const r = await execa('ip', ['netns', 'list'], { reject: false });
-  return String(r.stdout).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith('brmgr-demo-'));
+  return String(r.stdout)
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter((n) => n.startsWith('brmgr-demo-'));
 }
 
 /** The temp dir the teardown line names. */
@@ -34,14 +37,36 @@ t.test('brmgr demo: every step passes and nothing is left behind', { skip: why }
   const links = await rootLinks();
   const r = await execa(process.execPath, [BRMGR, 'demo'], { reject: false, env, extendEnv: false, timeout: 120_000 });
   t.equal(r.exitCode, 0, 'brmgr demo exits 0', { stdout: r.stdout, stderr: r.stderr });
-  const steps = ['namespaces', 'brmgr run brmgr0', 'guest1 DHCP', 'guest2 DHCP', 'brmgr leases brmgr0', 'DNS', 'ping outside', 'NAT source', 'teardown'];
+  const steps = [
+    'namespaces',
+    'brmgr run brmgr0',
+    'guest1 DHCP',
+    'guest2 DHCP',
+    'brmgr leases brmgr0',
+    'DNS',
+    'ping outside',
+    'NAT source',
+    'teardown',
+  ];
   const shown = [...r.stdout.matchAll(/^ {2}([✓✗]) (.+?) {2,}/gm)].map((m) => `${m[1]} ${m[2]}`);
-  t.same(shown, steps.map((s) => `✓ ${s}`), 'the transcript shows each step passed, in order');
-  t.match(r.stdout, /✓ guest1 DHCP +10\.0\.1\.\d+ via 10\.0\.1\.1/, 'guest1 leased from the default range with the bridge as router');
+  t.same(
+    shown,
+    steps.map((s) => `✓ ${s}`),
+    'the transcript shows each step passed, in order',
+  );
+  t.match(
+    r.stdout,
+    /✓ guest1 DHCP +10\.0\.1\.\d+ via 10\.0\.1\.1/,
+    'guest1 leased from the default range with the bridge as router',
+  );
   t.match(r.stdout, /^ {6}52:54:00:de:00:01 +10\.0\.1\.\d+ +guest1/m, 'brmgr leases lists guest1 with its name');
   t.match(r.stdout, /^ {6}52:54:00:de:00:02 +10\.0\.1\.\d+ +guest2/m, 'and guest2');
   const g2 = /✓ guest2 DHCP +(\S+)/.exec(r.stdout)?.[1];
-  t.match(r.stdout, `✓ DNS                    guest1 asks 10.0.1.1 for guest2: ${g2}`, "the name resolves to guest2's lease");
+  t.match(
+    r.stdout,
+    `✓ DNS                    guest1 asks 10.0.1.1 for guest2: ${g2}`,
+    "the name resolves to guest2's lease",
+  );
   t.match(r.stdout, "coming from 192.0.2.1, the host's uplink", 'outside sees the masqueraded address');
   t.match(r.stdout, /demo passed/, 'and says it passed');
   t.same(await demoNamespaces(), [], 'no brmgr-demo namespace is left');
@@ -55,7 +80,11 @@ t.test('brmgr demo: Ctrl-C tears everything down', { skip: why }, async (t) => {
   const proc = execa(process.execPath, [BRMGR, 'demo'], { reject: false, env, extendEnv: false, timeout: 120_000 });
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  await waitFor('brmgr run to be up in the demo', async () => out.includes('✓ brmgr run brmgr0') || proc.exitCode != null, 30_000);
+  await waitFor(
+    'brmgr run to be up in the demo',
+    async () => out.includes('✓ brmgr run brmgr0') || proc.exitCode != null,
+    30_000,
+  );
   proc.kill('SIGINT');
   const r = await proc;
   t.equal(r.exitCode, 130, 'exit 130 after SIGINT', { stdout: r.stdout });
@@ -70,9 +99,17 @@ t.test('brmgr demo: Ctrl-C tears everything down', { skip: why }, async (t) => {
 });
 
 t.test('brmgr demo: missing tools are named, nothing is created', { skip: why }, async (t) => {
-  const r = await execa(process.execPath, [BRMGR, 'demo'], { reject: false, env: { PATH: '/nonexistent' }, extendEnv: false });
+  const r = await execa(process.execPath, [BRMGR, 'demo'], {
+    reject: false,
+    env: { PATH: '/nonexistent' },
+    extendEnv: false,
+  });
   t.equal(r.exitCode, 2, 'exit 2');
   t.match(r.stdout, '✗ tools', 'the tools step fails');
-  t.match(r.stdout, 'missing: ip (package iproute2), ss (package iproute2), dnsmasq (package dnsmasq-base), busybox (package busybox)', 'naming each tool and its package');
+  t.match(
+    r.stdout,
+    'missing: ip (package iproute2), ss (package iproute2), dnsmasq (package dnsmasq-base), busybox (package busybox)',
+    'naming each tool and its package',
+  );
   t.same(await demoNamespaces(), [], 'no namespace was created');
 });

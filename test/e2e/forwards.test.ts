@@ -29,7 +29,9 @@ async function secondGuest(topo: Topology): Promise<{ ns: string; attach: () => 
     ns,
     attach: async () => {
       await ip(host, 'link', 'set', port, 'master', bridge);
-      await waitFor(`${port} forwarding`, async () => (await exec(host, 'bridge', ['-json', 'link', 'show', 'dev', port])).stdout.includes('"forwarding"'));
+      await waitFor(`${port} forwarding`, async () =>
+        (await exec(host, 'bridge', ['-json', 'link', 'show', 'dev', port])).stdout.includes('"forwarding"'),
+      );
     },
   };
 }
@@ -44,10 +46,20 @@ async function tcpServer(lab: Lab, ns: string, port: number): Promise<void> {
  * Connects from `ns` to addr:port. `served` is the server socket (`IP:PORT`)
  * that must have answered; `peer` is where that server saw the call come from.
  */
-async function call(ns: string, addr: string, port: number, served: string): Promise<{ ok: boolean; peer?: string; output: string }> {
+async function call(
+  ns: string,
+  addr: string,
+  port: number,
+  served: string,
+): Promise<{ ok: boolean; peer?: string; output: string }> {
   const r = await exec(ns, 'busybox', ['nc', '-w', '3', addr, String(port)], { input: 'hello\n', timeout: 10_000 });
   // ss lines: STATE RECV-Q SEND-Q LOCAL PEER; a v6 wildcard listener shows IPv4 peers as [::ffff:A]:P
-  const sockets = r.stdout.split('\n').map((l) => l.trim().split(/\s+/).map((a) => a.replace(/^\[::ffff:(.*)\]/, '$1')));
+  const sockets = r.stdout.split('\n').map((l) =>
+    l
+      .trim()
+      .split(/\s+/)
+      .map((a) => a.replace(/^\[::ffff:(.*)\]/, '$1')),
+  );
   const peer = sockets.find((cols) => cols[3] === served)?.[4]?.replace(/:\d+$/, '');
   return { ok: r.exitCode === 0 && !!peer, ...(peer ? { peer } : {}), output: `${r.stdout}${r.stderr}` };
 }
@@ -64,14 +76,28 @@ s.send('hello', Number(port), addr, () => setTimeout(() => process.exit(1), 3000
 async function udpServer(lab: Lab, ns: string, port: number): Promise<{ stop: () => Promise<unknown> }> {
   const server = lab.spawn(ns, process.execPath, ['-e', UDP_SERVER, String(port)]);
   await listening(ns, 'udp', port);
-  return { stop: () => (server.kill(), server) };
+  return {
+    stop: () => {
+      server.kill();
+      return server;
+    },
+  };
 }
 
 /** Sends a datagram from `ns` to addr:port: `from` is where the answer came from, `peer` where the server saw the datagram come from. */
-async function udpCall(ns: string, addr: string, port: number): Promise<{ ok: boolean; from?: string; peer?: string; output: string }> {
+async function udpCall(
+  ns: string,
+  addr: string,
+  port: number,
+): Promise<{ ok: boolean; from?: string; peer?: string; output: string }> {
   const r = await exec(ns, process.execPath, ['-e', UDP_CLIENT, addr, String(port)], { timeout: 10_000 });
   const [from, peer] = r.stdout.trim().split(' ');
-  return { ok: r.exitCode === 0, ...(from ? { from } : {}), ...(peer ? { peer } : {}), output: `${r.stdout}${r.stderr}` };
+  return {
+    ok: r.exitCode === 0,
+    ...(from ? { from } : {}),
+    ...(peer ? { peer } : {}),
+    output: `${r.stdout}${r.stderr}`,
+  };
 }
 
 const FORWARDS = `
@@ -106,122 +132,150 @@ to = 10.0.1.50:7001
 const CHANGED = FORWARDS.replace('port = 8080', 'port = 8081').replace(/\[forward\.game\][^[]*$/, '');
 
 for (const backend of why ? [] : BACKENDS) {
-  t.test(`forwards reach the guests from outside, from other guests and from the host (${label(backend)})`, async (t) => {
-    const lab = Lab.create(t);
-    const topo = await topology(lab);
-    const { host, guest, outside, brmgr } = topo;
-    const app = await secondGuest(topo);
-    for (const p of [80, 8000, 8001, 8002]) await tcpServer(lab, guest, p);
-    await tcpServer(lab, app.ns, 90);
-    await udpServer(lab, guest, 7001);
+  t.test(
+    `forwards reach the guests from outside, from other guests and from the host (${label(backend)})`,
+    async (t) => {
+      const lab = Lab.create(t);
+      const topo = await topology(lab);
+      const { host, guest, outside, brmgr } = topo;
+      const app = await secondGuest(topo);
+      for (const p of [80, 8000, 8001, 8002]) await tcpServer(lab, guest, p);
+      await tcpServer(lab, app.ns, 90);
+      await udpServer(lab, guest, 7001);
 
-    t.notOk((await call(outside, UPLINK, 8080, '10.0.1.50:80')).ok, 'control: before pre nothing answers on the host’s 8080');
+      t.notOk(
+        (await call(outside, UPLINK, 8080, '10.0.1.50:80')).ok,
+        'control: before pre nothing answers on the host’s 8080',
+      );
 
-    brmgr.config(conf({ firewall: backend, extra: FORWARDS }));
-    await brmgr.up();
-    await topo.attach();
-    await app.attach();
+      brmgr.config(conf({ firewall: backend, extra: FORWARDS }));
+      await brmgr.up();
+      await topo.attach();
+      await app.attach();
 
-    let r = await call(outside, UPLINK, 8080, '10.0.1.50:80');
-    t.ok(r.ok, 'outside → host:8080 is answered by the guest’s port 80', { output: r.output });
-    t.equal(r.peer, '192.0.2.2', 'the guest sees the outside caller’s own address');
+      let r = await call(outside, UPLINK, 8080, '10.0.1.50:80');
+      t.ok(r.ok, 'outside → host:8080 is answered by the guest’s port 80', { output: r.output });
+      t.equal(r.peer, '192.0.2.2', 'the guest sees the outside caller’s own address');
 
-    r = await call(app.ns, UPLINK, 8080, '10.0.1.50:80');
-    t.ok(r.ok, 'another guest → host’s uplink address:8080 is answered (hairpin)', { output: r.output });
-    t.equal(r.peer, '10.0.1.1', 'the guest sees the hairpin call from the bridge address, so its answer goes back through the host');
+      r = await call(app.ns, UPLINK, 8080, '10.0.1.50:80');
+      t.ok(r.ok, 'another guest → host’s uplink address:8080 is answered (hairpin)', { output: r.output });
+      t.equal(
+        r.peer,
+        '10.0.1.1',
+        'the guest sees the hairpin call from the bridge address, so its answer goes back through the host',
+      );
 
-    r = await call(guest, UPLINK, 9090, `${APP.ip}:90`);
-    t.ok(r.ok, 'a forward to [host.app] by name: guest → host:9090 is answered by app’s port 90', { output: r.output });
-    r = await call(outside, UPLINK, 9090, `${APP.ip}:90`);
-    t.ok(r.ok, 'and outside → host:9090 too', { output: r.output });
+      r = await call(guest, UPLINK, 9090, `${APP.ip}:90`);
+      t.ok(r.ok, 'a forward to [host.app] by name: guest → host:9090 is answered by app’s port 90', {
+        output: r.output,
+      });
+      r = await call(outside, UPLINK, 9090, `${APP.ip}:90`);
+      t.ok(r.ok, 'and outside → host:9090 too', { output: r.output });
 
-    r = await call(host, UPLINK, 8080, '10.0.1.50:80');
-    t.ok(r.ok, 'the host → its own uplink address:8080 is answered by the guest', { output: r.output });
-    t.equal(r.peer, UPLINK, 'coming from the address the host called');
-    r = await call(host, '10.0.1.1', 8080, '10.0.1.50:80');
-    t.ok(r.ok, 'the host → its bridge address:8080 is answered by the guest', { output: r.output });
+      r = await call(host, UPLINK, 8080, '10.0.1.50:80');
+      t.ok(r.ok, 'the host → its own uplink address:8080 is answered by the guest', { output: r.output });
+      t.equal(r.peer, UPLINK, 'coming from the address the host called');
+      r = await call(host, '10.0.1.1', 8080, '10.0.1.50:80');
+      t.ok(r.ok, 'the host → its bridge address:8080 is answered by the guest', { output: r.output });
 
-    // forwards leave the host's loopback alone: its own service on 127.0.0.1:8080 keeps answering
-    lab.spawn(host, 'busybox', ['nc', '-l', '-p', '8080', '-e', 'ss', '-tnH']);
-    await listening(host, 'tcp', 8080);
-    r = await call(host, '127.0.0.1', 8080, '127.0.0.1:8080');
-    t.ok(r.ok, 'the host → 127.0.0.1:8080 reaches the host’s own listener, not the guest', { output: r.output });
+      // forwards leave the host's loopback alone: its own service on 127.0.0.1:8080 keeps answering
+      lab.spawn(host, 'busybox', ['nc', '-l', '-p', '8080', '-e', 'ss', '-tnH']);
+      await listening(host, 'tcp', 8080);
+      r = await call(host, '127.0.0.1', 8080, '127.0.0.1:8080');
+      t.ok(r.ok, 'the host → 127.0.0.1:8080 reaches the host’s own listener, not the guest', { output: r.output });
 
-    for (const p of [8000, 8001, 8002]) {
-      r = await call(outside, UPLINK, p, `10.0.1.50:${p}`);
-      t.ok(r.ok, `range forward: outside → host:${p} is answered by the guest’s port ${p}`, { output: r.output });
-    }
+      for (const p of [8000, 8001, 8002]) {
+        r = await call(outside, UPLINK, p, `10.0.1.50:${p}`);
+        t.ok(r.ok, `range forward: outside → host:${p} is answered by the guest’s port ${p}`, { output: r.output });
+      }
 
-    let u = await udpCall(outside, UPLINK, 7000);
-    t.ok(u.ok, 'udp: outside → host:7000 is answered by the guest’s 7001', { output: u.output });
-    t.equal(u.from, `${UPLINK}:7000`, 'the answer comes from the address and port outside sent to');
-    t.equal(u.peer, '192.0.2.2', 'the guest saw the outside caller’s address');
-    u = await udpCall(app.ns, UPLINK, 7000);
-    t.ok(u.ok, 'udp hairpin: another guest → host’s uplink address:7000 is answered', { output: u.output });
-    t.equal(u.from, `${UPLINK}:7000`, 'the calling guest gets the answer from the address it called');
-    t.equal(u.peer, '10.0.1.1', 'the guest saw the call from the bridge address');
-    u = await udpCall(host, UPLINK, 7000);
-    t.ok(u.ok, 'udp: the host → its own uplink address:7000 is answered', { output: u.output });
+      let u = await udpCall(outside, UPLINK, 7000);
+      t.ok(u.ok, 'udp: outside → host:7000 is answered by the guest’s 7001', { output: u.output });
+      t.equal(u.from, `${UPLINK}:7000`, 'the answer comes from the address and port outside sent to');
+      t.equal(u.peer, '192.0.2.2', 'the guest saw the outside caller’s address');
+      u = await udpCall(app.ns, UPLINK, 7000);
+      t.ok(u.ok, 'udp hairpin: another guest → host’s uplink address:7000 is answered', { output: u.output });
+      t.equal(u.from, `${UPLINK}:7000`, 'the calling guest gets the answer from the address it called');
+      t.equal(u.peer, '10.0.1.1', 'the guest saw the call from the bridge address');
+      u = await udpCall(host, UPLINK, 7000);
+      t.ok(u.ok, 'udp: the host → its own uplink address:7000 is answered', { output: u.output });
 
-    // a forward of udp 53 takes the host's port 53 but leaves the bridge address's to the host's
-    // own DNS server there (dnsmasq, for the guests; a stand-in listener here)
-    const standIn = await udpServer(lab, host, 53);
-    u = await udpCall(outside, UPLINK, 53);
-    t.ok(u.ok, 'udp 53 forward: outside → host:53 is answered', { output: u.output });
-    t.equal(u.peer, '192.0.2.2', 'by the guest, which saw the outside caller');
-    u = await udpCall(app.ns, '10.0.1.1', 53);
-    t.ok(u.ok, 'a guest → the bridge address:53 is answered', { output: u.output });
-    t.equal(u.peer, APP.ip, 'by the host’s own server, not forwarded to the other guest');
-    // pre refuses to run beside another server on port 53
-    await standIn.stop();
+      // a forward of udp 53 takes the host's port 53 but leaves the bridge address's to the host's
+      // own DNS server there (dnsmasq, for the guests; a stand-in listener here)
+      const standIn = await udpServer(lab, host, 53);
+      u = await udpCall(outside, UPLINK, 53);
+      t.ok(u.ok, 'udp 53 forward: outside → host:53 is answered', { output: u.output });
+      t.equal(u.peer, '192.0.2.2', 'by the guest, which saw the outside caller');
+      u = await udpCall(app.ns, '10.0.1.1', 53);
+      t.ok(u.ok, 'a guest → the bridge address:53 is answered', { output: u.output });
+      t.equal(u.peer, APP.ip, 'by the host’s own server, not forwarded to the other guest');
+      // pre refuses to run beside another server on port 53
+      await standIn.stop();
 
-    // a changed config converges: web moves to 8081, game is removed
-    brmgr.config(conf({ firewall: backend, extra: CHANGED }));
-    await brmgr.up();
-    r = await call(outside, UPLINK, 8081, '10.0.1.50:80');
-    t.ok(r.ok, 'after the change outside → host:8081 is answered by the guest’s port 80', { output: r.output });
-    t.notOk((await call(outside, UPLINK, 8080, '10.0.1.50:80')).ok, 'the old 8080 forward is gone');
-    t.notOk((await udpCall(outside, UPLINK, 7000)).ok, 'the removed udp forward no longer answers');
-    r = await call(app.ns, UPLINK, 8081, '10.0.1.50:80');
-    t.ok(r.ok, 'hairpin works on the new port', { output: r.output });
-    t.ok((await call(outside, UPLINK, 9090, `${APP.ip}:90`)).ok, 'the unchanged forward still answers');
+      // a changed config converges: web moves to 8081, game is removed
+      brmgr.config(conf({ firewall: backend, extra: CHANGED }));
+      await brmgr.up();
+      r = await call(outside, UPLINK, 8081, '10.0.1.50:80');
+      t.ok(r.ok, 'after the change outside → host:8081 is answered by the guest’s port 80', { output: r.output });
+      t.notOk((await call(outside, UPLINK, 8080, '10.0.1.50:80')).ok, 'the old 8080 forward is gone');
+      t.notOk((await udpCall(outside, UPLINK, 7000)).ok, 'the removed udp forward no longer answers');
+      r = await call(app.ns, UPLINK, 8081, '10.0.1.50:80');
+      t.ok(r.ok, 'hairpin works on the new port', { output: r.output });
+      t.ok((await call(outside, UPLINK, 9090, `${APP.ip}:90`)).ok, 'the unchanged forward still answers');
 
-    await brmgr.down('--force');
-    for (const [ns, p, served] of [
-      [outside, 8081, '10.0.1.50:80'],
-      [outside, 9090, `${APP.ip}:90`],
-      [outside, 8001, '10.0.1.50:8001'],
-      [host, 8081, '10.0.1.50:80'],
-    ] as const) {
-      t.notOk((await call(ns, UPLINK, p, served)).ok, `after post nothing answers host:${p} (from ${ns === host ? 'the host' : 'outside'})`);
-    }
-    t.notOk((await udpCall(outside, UPLINK, 7000)).ok, 'nor udp 7000');
-  });
+      await brmgr.down('--force');
+      for (const [ns, p, served] of [
+        [outside, 8081, '10.0.1.50:80'],
+        [outside, 9090, `${APP.ip}:90`],
+        [outside, 8001, '10.0.1.50:8001'],
+        [host, 8081, '10.0.1.50:80'],
+      ] as const) {
+        t.notOk(
+          (await call(ns, UPLINK, p, served)).ok,
+          `after post nothing answers host:${p} (from ${ns === host ? 'the host' : 'outside'})`,
+        );
+      }
+      t.notOk((await udpCall(outside, UPLINK, 7000)).ok, 'nor udp 7000');
+    },
+  );
 }
 
 for (const backend of why ? [] : BACKENDS) {
-  t.test(`isolated: a forward answers outside, yet the guest still reaches nothing itself (${label(backend)})`, async (t) => {
-    const lab = Lab.create(t);
-    const topo = await topology(lab);
-    const { guest, outside, brmgr } = topo;
-    await tcpServer(lab, guest, 80);
-    await udpServer(lab, guest, 7001);
-    await tcpServer(lab, outside, 7777);
+  t.test(
+    `isolated: a forward answers outside, yet the guest still reaches nothing itself (${label(backend)})`,
+    async (t) => {
+      const lab = Lab.create(t);
+      const topo = await topology(lab);
+      const { guest, outside, brmgr } = topo;
+      await tcpServer(lab, guest, 80);
+      await udpServer(lab, guest, 7001);
+      await tcpServer(lab, outside, 7777);
 
-    brmgr.config(conf({ firewall: backend, mode: 'isolated', extra: '[forward.web]\nport = 8080\nto = 10.0.1.50:80\n[forward.game]\nproto = udp\nport = 7000\nto = 10.0.1.50:7001\n' }));
-    await brmgr.up();
-    await topo.attach();
+      brmgr.config(
+        conf({
+          firewall: backend,
+          mode: 'isolated',
+          extra:
+            '[forward.web]\nport = 8080\nto = 10.0.1.50:80\n[forward.game]\nproto = udp\nport = 7000\nto = 10.0.1.50:7001\n',
+        }),
+      );
+      await brmgr.up();
+      await topo.attach();
 
-    const r = await call(outside, UPLINK, 8080, '10.0.1.50:80');
-    t.ok(r.ok, 'outside → host:8080 is answered by the guest’s port 80', { output: r.output });
-    t.equal(r.peer, '192.0.2.2', 'the guest sees the outside caller');
-    const u = await udpCall(outside, UPLINK, 7000);
-    t.ok(u.ok, 'udp: outside → host:7000 is answered by the guest’s 7001', { output: u.output });
-    t.equal(u.from, `${UPLINK}:7000`, 'from the address and port outside sent to');
+      const r = await call(outside, UPLINK, 8080, '10.0.1.50:80');
+      t.ok(r.ok, 'outside → host:8080 is answered by the guest’s port 80', { output: r.output });
+      t.equal(r.peer, '192.0.2.2', 'the guest sees the outside caller');
+      const u = await udpCall(outside, UPLINK, 7000);
+      t.ok(u.ok, 'udp: outside → host:7000 is answered by the guest’s 7001', { output: u.output });
+      t.equal(u.from, `${UPLINK}:7000`, 'from the address and port outside sent to');
 
-    t.notOk((await call(guest, '192.0.2.2', 7777, '192.0.2.2:7777')).ok, 'the guest reaches nothing outside');
-    const fromPort = await exec(guest, 'busybox', ['nc', '-w', '3', '-p', '80', '192.0.2.2', '7777'], { input: 'hello\n', timeout: 10_000 });
-    t.notMatch(fromPort.stdout, /192\.0\.2\.2:7777/, 'nor from the forwarded port');
-    await brmgr.down('--force');
-  });
+      t.notOk((await call(guest, '192.0.2.2', 7777, '192.0.2.2:7777')).ok, 'the guest reaches nothing outside');
+      const fromPort = await exec(guest, 'busybox', ['nc', '-w', '3', '-p', '80', '192.0.2.2', '7777'], {
+        input: 'hello\n',
+        timeout: 10_000,
+      });
+      t.notMatch(fromPort.stdout, /192\.0\.2\.2:7777/, 'nor from the forwarded port');
+      await brmgr.down('--force');
+    },
+  );
 }

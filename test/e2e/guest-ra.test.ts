@@ -17,7 +17,10 @@ if (why) t.plan(0, why);
 const cases = [
   { name: 'nat, no [ipv6]', config: conf() },
   // isolated: IPv6 forwarding stays off, where the kernel would otherwise act on RAs
-  { name: 'isolated with [ipv6]', config: conf({ mode: 'isolated', extra: '[ipv6]\naddress = fd00:b1::1/64\nra = false\n' }) },
+  {
+    name: 'isolated with [ipv6]',
+    config: conf({ mode: 'isolated', extra: '[ipv6]\naddress = fd00:b1::1/64\nra = false\n' }),
+  },
 ];
 
 for (const c of why ? [] : cases) {
@@ -36,21 +39,44 @@ for (const c of why ? [] : cases) {
 
     await ip(guest, '-6', 'address', 'add', 'fd66:6::2/64', 'dev', top.guestIf, 'nodad');
     lab.spawn(guest, 'dnsmasq', [
-      '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--user=root',
-      `--interface=${top.guestIf}`, '--enable-ra', '--dhcp-range=fd66:6::,ra-only',
-      `--pid-file=${lab.dir}/rogue.pid`, `--dhcp-leasefile=${lab.dir}/rogue.leases`,
+      '--keep-in-foreground',
+      '--conf-file=/dev/null',
+      '--port=0',
+      '--user=root',
+      `--interface=${top.guestIf}`,
+      '--enable-ra',
+      '--dhcp-range=fd66:6::,ra-only',
+      `--pid-file=${lab.dir}/rogue.pid`,
+      `--dhcp-leasefile=${lab.dir}/rogue.leases`,
     ]);
-    const learned = await waitFor('the listening guest learns the advertised default route', async () => {
-      const r = await exec(listener, 'ip', ['-6', '-json', 'route', 'show', 'default']);
-      return (JSON.parse(r.stdout || '[]') as unknown[]).length > 0;
-    }, 15_000);
+    const learned = await waitFor(
+      'the listening guest learns the advertised default route',
+      async () => {
+        const r = await exec(listener, 'ip', ['-6', '-json', 'route', 'show', 'default']);
+        return (JSON.parse(r.stdout || '[]') as unknown[]).length > 0;
+      },
+      15_000,
+    );
     t.ok(learned, 'the advertisements reach the bridge');
 
-    t.same(JSON.parse(await ip(host, '-6', '-json', 'route', 'show', 'default')), [], 'the host has no IPv6 default route via the guest');
+    t.same(
+      JSON.parse(await ip(host, '-6', '-json', 'route', 'show', 'default')),
+      [],
+      'the host has no IPv6 default route via the guest',
+    );
     const onBridge = JSON.parse(await ip(host, '-6', '-json', 'route', 'show', 'dev', bridge)) as { dst: string }[];
-    t.notOk(onBridge.some((r) => r.dst.startsWith('fd66:6:')), 'nor a route to the advertised prefix', { routes: onBridge });
-    const addrs = JSON.parse(await ip(host, '-6', '-json', 'address', 'show', 'dev', bridge)) as { addr_info: { local: string }[] }[];
-    t.notOk(addrs.flatMap((l) => l.addr_info).some((a) => a.local.startsWith('fd66:6:')), 'nor an address from it');
+    t.notOk(
+      onBridge.some((r) => r.dst.startsWith('fd66:6:')),
+      'nor a route to the advertised prefix',
+      { routes: onBridge },
+    );
+    const addrs = JSON.parse(await ip(host, '-6', '-json', 'address', 'show', 'dev', bridge)) as {
+      addr_info: { local: string }[];
+    }[];
+    t.notOk(
+      addrs.flatMap((l) => l.addr_info).some((a) => a.local.startsWith('fd66:6:')),
+      'nor an address from it',
+    );
 
     t.equal((await brmgr.post('--force')).exitCode, 0, 'post');
   });

@@ -5,7 +5,19 @@
  * uninstall and reinstall keep the user's config.
  */
 import t from 'tap';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
@@ -37,11 +49,25 @@ function tree(dir: string): string[] {
 
 /** busybox udhcpc once; the leased address, or undefined. */
 async function udhcpc(ns: string, ifname: string): Promise<string | undefined> {
-  const r = await exec(ns, 'busybox', ['udhcpc', '-i', ifname, '-n', '-q', '-f', '-t', '5', '-T', '1', '-s', '/bin/true']);
+  const r = await exec(ns, 'busybox', [
+    'udhcpc',
+    '-i',
+    ifname,
+    '-n',
+    '-q',
+    '-f',
+    '-t',
+    '5',
+    '-T',
+    '1',
+    '-s',
+    '/bin/true',
+  ]);
   return /lease of (\S+) obtained/.exec(r.stdout + r.stderr)?.[1];
 }
 
-const config = '[bridge]\nfirewall = nftables\n[ipv4]\naddress = 10.0.1.1/24\nrange = 10.0.1.100-10.0.1.150\n[dns]\n; never forward out of the test namespaces\nupstream = 10.0.1.1\n';
+const config =
+  '[bridge]\nfirewall = nftables\n[ipv4]\naddress = 10.0.1.1/24\nrange = 10.0.1.100-10.0.1.150\n[dns]\n; never forward out of the test namespaces\nupstream = 10.0.1.1\n';
 
 /**
  * A script that runs its arguments in a private mount namespace's view where
@@ -49,7 +75,11 @@ const config = '[bridge]\nfirewall = nftables\n[ipv4]\naddress = 10.0.1.1/24\nra
  * loaded from it.
  */
 function hider(lab: Lab): string {
-  return lab.file('hide-source', `#!/bin/sh\nmount -t tmpfs -o ro,size=4k brmgr-hidden "$HIDE" || exit 1\ncd / || exit 1\nexec "$@"\n`, 0o755);
+  return lab.file(
+    'hide-source',
+    `#!/bin/sh\nmount -t tmpfs -o ro,size=4k brmgr-hidden "$HIDE" || exit 1\ncd / || exit 1\nexec "$@"\n`,
+    0o755,
+  );
 }
 
 /**
@@ -59,7 +89,14 @@ function hider(lab: Lab): string {
  */
 const bare = (lab: Lab, vars: Record<string, string>, ...argv: string[]): [string, string[]] => [
   'env',
-  ['-i', ...Object.entries({ PATH, HIDE: SRC, ...vars }).map(([k, v]) => `${k}=${v}`), 'unshare', '-m', hider(lab), ...argv],
+  [
+    '-i',
+    ...Object.entries({ PATH, HIDE: SRC, ...vars }).map(([k, v]) => `${k}=${v}`),
+    'unshare',
+    '-m',
+    hider(lab),
+    ...argv,
+  ],
 ];
 
 /** One install for the whole file. */
@@ -90,7 +127,10 @@ for (const _ of why ? [] : [1]) {
     for (const p of PROGRAMS) {
       t.ok(lstatSync(bin(p)).isSymbolicLink(), `${p} is a symlink`);
       const target = realpathSync(bin(p));
-      t.ok(target.startsWith(join(destdir, 'usr/lib/brmgr/')), `${p} resolves inside DESTDIR, to ${relative(destdir, target)}`);
+      t.ok(
+        target.startsWith(join(destdir, 'usr/lib/brmgr/')),
+        `${p} resolves inside DESTDIR, to ${relative(destdir, target)}`,
+      );
       t.equal(statSync(target).mode & 0o777, 0o755, `${p} is executable`);
     }
     for (const f of ['etc/init.d/brmgr', 'etc/sv/brmgr-brmgr0/run', 'etc/sv/brmgr-brmgr0/finish']) {
@@ -104,15 +144,30 @@ for (const _ of why ? [] : [1]) {
       t.notMatch(text, /@(bindir|datadir|docdir)@/, `${f} has no placeholder left`);
     }
     const bundle = files.filter((f) => f.startsWith('usr/lib/brmgr/'));
-    t.ok(bundle.every((f) => f.endsWith('.mjs')), 'the library dir holds only the bundle');
+    t.ok(
+      bundle.every((f) => f.endsWith('.mjs')),
+      'the library dir holds only the bundle',
+    );
     for (const f of bundle) {
       const text = readFileSync(join(destdir, f), 'utf8');
-      const specifiers = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1] ?? m[2]!);
+      const specifiers = [
+        ...text.matchAll(
+          /(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/g,
+        ),
+      ].map((m) => m[1] ?? m[2]!);
       const outside = specifiers.filter((s) => !s.startsWith('node:') && !s.startsWith('./'));
       t.same(outside, [], `${f} imports only node: built-ins and its own chunks`);
     }
-    t.match(readFileSync(join(destdir, 'etc/sv/brmgr-brmgr0/run'), 'utf8'), 'exec chpst -e env /usr/bin/brmgr run "$bridge"', 'runit run starts the installed brmgr run');
-    t.match(readFileSync(join(destdir, 'usr/lib/systemd/system/brmgr@.service'), 'utf8'), 'ExecStart=/usr/bin/brmgr run %i', 'the unit starts the installed brmgr run');
+    t.match(
+      readFileSync(join(destdir, 'etc/sv/brmgr-brmgr0/run'), 'utf8'),
+      'exec chpst -e env /usr/bin/brmgr run "$bridge"',
+      'runit run starts the installed brmgr run',
+    );
+    t.match(
+      readFileSync(join(destdir, 'usr/lib/systemd/system/brmgr@.service'), 'utf8'),
+      'ExecStart=/usr/bin/brmgr run %i',
+      'the unit starts the installed brmgr run',
+    );
 
     // run with the source tree hidden, an empty environment and cwd /
     const lab = Lab.create(t);
@@ -121,50 +176,89 @@ for (const _ of why ? [] : [1]) {
       const v = await execa(...bare(lab, {}, bin(p), '--version'), { reject: false });
       t.equal(v.stdout.trim(), `${p} ${version.version}`, `${p} --version runs without the source tree: ${v.stderr}`);
     }
-    const help = await execa(...bare(lab, { BRMGR_CONF_DIR: join(destdir, 'etc/brmgr') }, bin('brmgr'), 'render', 'brmgr0'), { reject: false });
+    const help = await execa(
+      ...bare(lab, { BRMGR_CONF_DIR: join(destdir, 'etc/brmgr') }, bin('brmgr'), 'render', 'brmgr0'),
+      { reject: false },
+    );
     t.equal(help.exitCode, 0, `brmgr render of the installed default config loads every module: ${help.stderr}`);
     t.match(help.stdout, '10.0.1.1/24', 'and shows its address');
   });
 
-  t.test('the installed brmgr-pre, brmgr run (with the unit\'s capabilities) and brmgr-post serve a guest and leave the namespace as it was', async (t) => {
-    const lab = Lab.create(t);
-    chmodSync(lab.dir, 0o755); // dnsmasq re-reads its hosts files from the run dir after dropping root
-    const top = await topology(lab);
-    top.brmgr.config(config);
-    const env = { BRMGR_CONF_DIR: top.brmgr.confDir, BRMGR_RUN_DIR: top.brmgr.runDir, BRMGR_STATE_DIR: top.brmgr.stateDir };
-    const run = (p: string, ...args: string[]) => exec(top.host, ...bare(lab, env, bin(p), ...args));
-    const before = await snapshot(top.host);
+  t.test(
+    "the installed brmgr-pre, brmgr run (with the unit's capabilities) and brmgr-post serve a guest and leave the namespace as it was",
+    async (t) => {
+      const lab = Lab.create(t);
+      chmodSync(lab.dir, 0o755); // dnsmasq re-reads its hosts files from the run dir after dropping root
+      const top = await topology(lab);
+      top.brmgr.config(config);
+      const env = {
+        BRMGR_CONF_DIR: top.brmgr.confDir,
+        BRMGR_RUN_DIR: top.brmgr.runDir,
+        BRMGR_STATE_DIR: top.brmgr.stateDir,
+      };
+      const run = (p: string, ...args: string[]) => exec(top.host, ...bare(lab, env, bin(p), ...args));
+      const before = await snapshot(top.host);
 
-    const pre = await run('brmgr-pre', top.bridge);
-    t.equal(pre.exitCode, 0, `brmgr-pre: ${pre.stderr}`);
-    t.ok(await link(top.host, top.bridge), 'the bridge exists');
+      const pre = await run('brmgr-pre', top.bridge);
+      t.equal(pre.exitCode, 0, `brmgr-pre: ${pre.stderr}`);
+      t.ok(await link(top.host, top.bridge), 'the bridge exists');
 
-    // as systemd starts it: only the unit's capabilities, no new privileges
-    const unit = readFileSync(join(destdir, 'usr/lib/systemd/system/brmgr@.service'), 'utf8');
-    const caps = /^CapabilityBoundingSet=(.*)$/m.exec(unit)![1]!.trim().split(/\s+/);
-    t.match(unit, /^NoNewPrivileges=yes$/m);
-    const bounding = ['-all', ...caps.map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`)].join(',');
-    const proc = lab.spawn(top.host, ...bare(lab, env, 'setpriv', '--no-new-privs', '--bounding-set', bounding, '--inh-caps', '-all', bin('brmgr'), 'run', top.bridge));
-    const events = follow(proc);
-    await waitFor('dnsmasq ready', async () => events.some((e) => e.event === 'ready') || (proc.exitCode != null ? Promise.reject(new Error(`brmgr run exited: ${JSON.stringify(events)}`)) : false), 15_000);
-    await top.attach();
-    const lease = await udhcpc(top.guest, top.guestIf);
-    t.match(lease, /^10\.0\.1\.1[0-4]\d$|^10\.0\.1\.150$/, `the guest leased ${lease} from the range`);
-    const drop = await exec(top.host, 'ps', ['-o', 'user=', '-p', readFileSync(join(top.brmgr.runDir, top.bridge, 'dnsmasq.pid'), 'utf8').trim()]);
-    t.not(drop.stdout.trim(), 'root', `dnsmasq dropped root (runs as ${drop.stdout.trim()})`);
+      // as systemd starts it: only the unit's capabilities, no new privileges
+      const unit = readFileSync(join(destdir, 'usr/lib/systemd/system/brmgr@.service'), 'utf8');
+      const caps = /^CapabilityBoundingSet=(.*)$/m.exec(unit)![1]!.trim().split(/\s+/);
+      t.match(unit, /^NoNewPrivileges=yes$/m);
+      const bounding = ['-all', ...caps.map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`)].join(',');
+      const proc = lab.spawn(
+        top.host,
+        ...bare(
+          lab,
+          env,
+          'setpriv',
+          '--no-new-privs',
+          '--bounding-set',
+          bounding,
+          '--inh-caps',
+          '-all',
+          bin('brmgr'),
+          'run',
+          top.bridge,
+        ),
+      );
+      const events = follow(proc);
+      await waitFor(
+        'dnsmasq ready',
+        async () =>
+          events.some((e) => e.event === 'ready') ||
+          (proc.exitCode != null ? Promise.reject(new Error(`brmgr run exited: ${JSON.stringify(events)}`)) : false),
+        15_000,
+      );
+      await top.attach();
+      const lease = await udhcpc(top.guest, top.guestIf);
+      t.match(lease, /^10\.0\.1\.1[0-4]\d$|^10\.0\.1\.150$/, `the guest leased ${lease} from the range`);
+      const drop = await exec(top.host, 'ps', [
+        '-o',
+        'user=',
+        '-p',
+        readFileSync(join(top.brmgr.runDir, top.bridge, 'dnsmasq.pid'), 'utf8').trim(),
+      ]);
+      t.not(drop.stdout.trim(), 'root', `dnsmasq dropped root (runs as ${drop.stdout.trim()})`);
 
-    proc.kill('SIGTERM');
-    t.equal((await proc).exitCode, 0, 'brmgr run exits 0 on SIGTERM');
-    await ip(top.host, 'link', 'set', top.port, 'nomaster');
-    const post = await run('brmgr-post', top.bridge);
-    t.equal(post.exitCode, 0, `brmgr-post: ${post.stderr}`);
-    t.same(await snapshot(top.host), before, 'the namespace is as it was before brmgr-pre');
-  });
+      proc.kill('SIGTERM');
+      t.equal((await proc).exitCode, 0, 'brmgr run exits 0 on SIGTERM');
+      await ip(top.host, 'link', 'set', top.port, 'nomaster');
+      const post = await run('brmgr-post', top.bridge);
+      t.equal(post.exitCode, 0, `brmgr-post: ${post.stderr}`);
+      t.same(await snapshot(top.host), before, 'the namespace is as it was before brmgr-pre');
+    },
+  );
 
   t.test('the installed systemd unit verifies without a warning; its ExecStartPost waits for the bridge', async (t) => {
     const lab = Lab.create(t);
     // verify checks that the commands exist: point them at the DESTDIR's programs
-    const unit = readFileSync(join(destdir, 'usr/lib/systemd/system/brmgr@.service'), 'utf8').replaceAll('/usr/bin/brmgr', bin('brmgr'));
+    const unit = readFileSync(join(destdir, 'usr/lib/systemd/system/brmgr@.service'), 'utf8').replaceAll(
+      '/usr/bin/brmgr',
+      bin('brmgr'),
+    );
     const file = lab.file('brmgr@brmgr0.service', unit);
     const r = await execa('systemd-analyze', ['verify', '--man=no', file], { reject: false });
     t.equal(r.exitCode, 0, 'exit 0');
@@ -173,7 +267,11 @@ for (const _ of why ? [] : [1]) {
     // the check itself sees a broken unit
     const bad = lab.file('bad/brmgr@brmgr0.service', unit.replace('Type=simple', 'Type=simpel'));
     const broken = await execa('systemd-analyze', ['verify', '--man=no', bad], { reject: false });
-    t.match(broken.stderr, /Failed to parse service type, ignoring: simpel/, `a bad Type= is reported: ${JSON.stringify(broken)}`);
+    t.match(
+      broken.stderr,
+      /Failed to parse service type, ignoring: simpel/,
+      `a bad Type= is reported: ${JSON.stringify(broken)}`,
+    );
 
     // ExecStartPost, as systemd runs it (%i expanded, $$ unescaped, MAINPID set):
     // returns once the bridge exists, fails once brmgr run has exited
@@ -192,66 +290,98 @@ for (const _ of why ? [] : [1]) {
     t.equal((await waiting).exitCode, 0, 'and returns 0 once the bridge exists');
     main.kill('SIGKILL');
     await main;
-    const gone = await exec(ns, '/bin/sh', ['-c', script.replaceAll(bridge, `${bridge}x`)], { env: { MAINPID: String(main.pid) } });
+    const gone = await exec(ns, '/bin/sh', ['-c', script.replaceAll(bridge, `${bridge}x`)], {
+      env: { MAINPID: String(main.pid) },
+    });
     t.not(gone.exitCode, 0, 'it fails when brmgr run has exited without a bridge');
   });
 
-  t.test('runsv runs the installed service dir: serves a guest, replaces a killed dnsmasq, sv down takes the bridge down', async (t) => {
-    const lab = Lab.create(t);
-    chmodSync(lab.dir, 0o755);
-    const top: Topology = await topology(lab);
-    top.brmgr.config(config);
-    // a copy named after the bridge, its folders set through env/ (chpst -e), its
-    // programs those of the DESTDIR (the scripts name /usr/bin/brmgr*)
-    const sv = join(lab.dir, 'sv', `brmgr-${top.bridge}`);
-    cpSync(join(destdir, 'etc/sv/brmgr-brmgr0'), sv, { recursive: true });
-    for (const f of ['run', 'finish']) {
-      writeFileSync(join(sv, f), readFileSync(join(sv, f), 'utf8').replaceAll('/usr/bin/brmgr', bin('brmgr')));
-    }
-    for (const [k, v] of Object.entries({ BRMGR_CONF_DIR: top.brmgr.confDir, BRMGR_RUN_DIR: top.brmgr.runDir, BRMGR_STATE_DIR: top.brmgr.stateDir })) {
-      writeFileSync(join(sv, 'env', k), `${v}\n`);
-    }
-    const proc = lab.spawn(top.host, ...bare(lab, {}, 'runsv', sv));
-    const events = follow(proc);
-    const sv_ = (...args: string[]) => execa('sv', args, { reject: false, env: { SVWAIT: '15' } });
+  t.test(
+    'runsv runs the installed service dir: serves a guest, replaces a killed dnsmasq, sv down takes the bridge down',
+    async (t) => {
+      const lab = Lab.create(t);
+      chmodSync(lab.dir, 0o755);
+      const top: Topology = await topology(lab);
+      top.brmgr.config(config);
+      // a copy named after the bridge, its folders set through env/ (chpst -e), its
+      // programs those of the DESTDIR (the scripts name /usr/bin/brmgr*)
+      const sv = join(lab.dir, 'sv', `brmgr-${top.bridge}`);
+      cpSync(join(destdir, 'etc/sv/brmgr-brmgr0'), sv, { recursive: true });
+      for (const f of ['run', 'finish']) {
+        writeFileSync(join(sv, f), readFileSync(join(sv, f), 'utf8').replaceAll('/usr/bin/brmgr', bin('brmgr')));
+      }
+      for (const [k, v] of Object.entries({
+        BRMGR_CONF_DIR: top.brmgr.confDir,
+        BRMGR_RUN_DIR: top.brmgr.runDir,
+        BRMGR_STATE_DIR: top.brmgr.stateDir,
+      })) {
+        writeFileSync(join(sv, 'env', k), `${v}\n`);
+      }
+      const proc = lab.spawn(top.host, ...bare(lab, {}, 'runsv', sv));
+      const events = follow(proc);
+      const sv_ = (...args: string[]) => execa('sv', args, { reject: false, env: { SVWAIT: '15' } });
 
-    await waitFor('dnsmasq ready', async () => events.some((e) => e.event === 'ready'), 20_000);
-    await top.attach();
-    const first = await udhcpc(top.guest, top.guestIf);
-    t.ok(first, `the guest leased ${first}`);
-    t.match((await sv_('status', sv)).stdout, /^run: /, 'sv status: run');
+      await waitFor('dnsmasq ready', async () => events.some((e) => e.event === 'ready'), 20_000);
+      await top.attach();
+      const first = await udhcpc(top.guest, top.guestIf);
+      t.ok(first, `the guest leased ${first}`);
+      t.match((await sv_('status', sv)).stdout, /^run: /, 'sv status: run');
 
-    const pidFile = join(top.brmgr.runDir, top.bridge, 'dnsmasq.pid');
-    const old = readFileSync(pidFile, 'utf8').trim();
-    await exec(top.host, 'kill', ['-9', old]);
-    await waitFor('a new dnsmasq', async () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== old && readFileSync(pidFile, 'utf8').trim() !== '', 10_000);
-    t.equal(await udhcpc(top.guest, top.guestIf), first, 'the new dnsmasq serves the guest its address again');
+      const pidFile = join(top.brmgr.runDir, top.bridge, 'dnsmasq.pid');
+      const old = readFileSync(pidFile, 'utf8').trim();
+      await exec(top.host, 'kill', ['-9', old]);
+      await waitFor(
+        'a new dnsmasq',
+        async () =>
+          existsSync(pidFile) &&
+          readFileSync(pidFile, 'utf8').trim() !== old &&
+          readFileSync(pidFile, 'utf8').trim() !== '',
+        10_000,
+      );
+      t.equal(await udhcpc(top.guest, top.guestIf), first, 'the new dnsmasq serves the guest its address again');
 
-    // brmgr run itself killed: finish runs, runsv starts run again, which serves
-    const runPid = async () => /^run: \S+: \(pid (\d+)\)/.exec((await sv_('status', sv)).stdout)?.[1];
-    const supervisor = await runPid();
-    t.ok(supervisor, 'sv status shows the pid of brmgr run');
-    const readies = events.filter((e) => e.event === 'ready').length;
-    await exec(top.host, 'kill', ['-9', supervisor!]);
-    await waitFor('brmgr run started again', async () => events.filter((e) => e.event === 'ready').length > readies, 15_000);
-    t.not(await runPid(), supervisor, 'runsv started a new brmgr run');
-    t.equal(await udhcpc(top.guest, top.guestIf), first, 'which serves the guest its address');
-    const dnsmasqs = (await exec(top.host, 'pgrep', ['-f', join(top.brmgr.runDir, top.bridge, 'dnsmasq.conf')])).stdout.trim().split('\n');
-    t.equal(dnsmasqs.length, 1, 'exactly one dnsmasq');
+      // brmgr run itself killed: finish runs, runsv starts run again, which serves
+      const runPid = async () => /^run: \S+: \(pid (\d+)\)/.exec((await sv_('status', sv)).stdout)?.[1];
+      const supervisor = await runPid();
+      t.ok(supervisor, 'sv status shows the pid of brmgr run');
+      const readies = events.filter((e) => e.event === 'ready').length;
+      await exec(top.host, 'kill', ['-9', supervisor!]);
+      await waitFor(
+        'brmgr run started again',
+        async () => events.filter((e) => e.event === 'ready').length > readies,
+        15_000,
+      );
+      t.not(await runPid(), supervisor, 'runsv started a new brmgr run');
+      t.equal(await udhcpc(top.guest, top.guestIf), first, 'which serves the guest its address');
+      const dnsmasqs = (
+        await exec(top.host, 'pgrep', ['-f', join(top.brmgr.runDir, top.bridge, 'dnsmasq.conf')])
+      ).stdout
+        .trim()
+        .split('\n');
+      t.equal(dnsmasqs.length, 1, 'exactly one dnsmasq');
 
-    // down: brmgr run stops, finish runs brmgr-post
-    await ip(top.host, 'link', 'set', top.port, 'nomaster');
-    t.ok(await nftTable(top.host, top.bridge), 'brmgr\'s nft table is there while it runs');
-    const down = await sv_('down', sv);
-    t.equal(down.exitCode, 0, `sv down: ${down.stdout}`);
-    await waitFor('the bridge gone', async () => !(await link(top.host, top.bridge)) && !(await nftTable(top.host, top.bridge)), 15_000);
-    t.pass('finish ran brmgr-post: the bridge and its nft table are gone');
-    t.equal((await exec(top.host, 'pgrep', ['-f', join(top.brmgr.runDir, top.bridge, 'dnsmasq.conf')])).stdout.trim(), '', 'no dnsmasq left');
+      // down: brmgr run stops, finish runs brmgr-post
+      await ip(top.host, 'link', 'set', top.port, 'nomaster');
+      t.ok(await nftTable(top.host, top.bridge), "brmgr's nft table is there while it runs");
+      const down = await sv_('down', sv);
+      t.equal(down.exitCode, 0, `sv down: ${down.stdout}`);
+      await waitFor(
+        'the bridge gone',
+        async () => !(await link(top.host, top.bridge)) && !(await nftTable(top.host, top.bridge)),
+        15_000,
+      );
+      t.pass('finish ran brmgr-post: the bridge and its nft table are gone');
+      t.equal(
+        (await exec(top.host, 'pgrep', ['-f', join(top.brmgr.runDir, top.bridge, 'dnsmasq.conf')])).stdout.trim(),
+        '',
+        'no dnsmasq left',
+      );
 
-    const exit = await sv_('exit', sv);
-    t.equal(exit.exitCode, 0, 'sv exit');
-    t.equal((await proc).exitCode, 0, 'runsv exits');
-  });
+      const exit = await sv_('exit', sv);
+      t.equal(exit.exitCode, 0, 'sv exit');
+      t.equal((await proc).exitCode, 0, 'runsv exits');
+    },
+  );
 
   t.test('make install names the runtime tools the host lacks; a staged install only warns', async (t) => {
     const lab = Lab.create(t);
@@ -261,7 +391,11 @@ for (const _ of why ? [] : [1]) {
     const dest = join(lab.dir, 'dest');
     const r = await make('install', `DESTDIR=`, `PREFIX=${dest}/usr`, `SYSCONFDIR=${dest}/etc`, `TOOLPATH=${only}`);
     t.not(r.exitCode, 0, 'make install fails');
-    t.match(r.all, 'missing runtime tools: ip(iproute2) dnsmasq(dnsmasq-base) nft-or-iptables(nftables)', 'naming each missing tool and its package');
+    t.match(
+      r.all,
+      'missing runtime tools: ip(iproute2) dnsmasq(dnsmasq-base) nft-or-iptables(nftables)',
+      'naming each missing tool and its package',
+    );
     t.notOk(existsSync(dest), 'before installing anything');
     const staged = await make('install', `DESTDIR=${dest}`, 'PREFIX=/usr', `TOOLPATH=${only}`);
     t.equal(staged.exitCode, 0, 'with DESTDIR it installs');
@@ -280,7 +414,7 @@ for (const _ of why ? [] : [1]) {
 
     const un = await make('uninstall', `DESTDIR=${destdir}`, 'PREFIX=/usr');
     t.equal(un.exitCode, 0, `make uninstall: ${un.all}`);
-    t.same(tree(destdir), ['etc/brmgr/brmgr0.conf'], 'only the user\'s config is left');
+    t.same(tree(destdir), ['etc/brmgr/brmgr0.conf'], "only the user's config is left");
     t.equal(readFileSync(conf, 'utf8'), edited, 'unchanged');
   });
 }

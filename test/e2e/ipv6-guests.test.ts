@@ -9,7 +9,18 @@
 import t from 'tap';
 import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BACKENDS, exec, ip, Lab, must, tcpConnect, tcpEchoPeer, topology, waitFor, type BackendName, type Topology } from '../helpers/netns.js';
+import {
+  BACKENDS,
+  exec,
+  ip,
+  Lab,
+  tcpConnect,
+  tcpEchoPeer,
+  topology,
+  waitFor,
+  type BackendName,
+  type Topology,
+} from '../helpers/netns.js';
 import { follow, label, skipReason } from '../helpers/e2e.js';
 
 const why = skipReason();
@@ -30,7 +41,10 @@ interface V6Lab {
  * The topology with IPv6 on the uplink and in outside, and `brmgr run`
  * serving the bridge with the given [ipv6] section; the guest's port attached.
  */
-async function serve(t: Parameters<typeof Lab.create>[0], o: { backend: BackendName; mode: 'nat' | 'routed'; ipv6: string }): Promise<V6Lab> {
+async function serve(
+  t: Parameters<typeof Lab.create>[0],
+  o: { backend: BackendName; mode: 'nat' | 'routed'; ipv6: string },
+): Promise<V6Lab> {
   const lab = Lab.create(t);
   // dnsmasq, after dropping root, re-reads its hosts files from the run dir inside the lab's folder
   chmodSync(lab.dir, 0o755);
@@ -54,10 +68,15 @@ upstream = 10.0.1.1
 `);
   const proc = top.brmgr.run();
   const events = follow(proc);
-  await waitFor('brmgr run ready', async () => {
-    if (proc.exitCode !== null && proc.exitCode !== undefined) throw new Error(`brmgr run exited ${proc.exitCode}:\n${JSON.stringify(events)}`);
-    return events.some((e) => e.event === 'ready');
-  }, 15_000);
+  await waitFor(
+    'brmgr run ready',
+    async () => {
+      if (proc.exitCode !== null && proc.exitCode !== undefined)
+        throw new Error(`brmgr run exited ${proc.exitCode}:\n${JSON.stringify(events)}`);
+      return events.some((e) => e.event === 'ready');
+    },
+    15_000,
+  );
   await top.attach();
   const gw = /address = ([^/\s]+)/.exec(o.ipv6)![1]!;
   return { lab, top, gw };
@@ -72,7 +91,9 @@ interface Addr6 {
 
 /** Global IPv6 addresses of an interface, as the kernel reports them. */
 async function global6(ns: string, dev: string): Promise<Addr6[]> {
-  const raw = JSON.parse(await ip(ns, '-6', '-json', 'address', 'show', 'dev', dev, 'scope', 'global')) as { addr_info?: Addr6[] }[];
+  const raw = JSON.parse(await ip(ns, '-6', '-json', 'address', 'show', 'dev', dev, 'scope', 'global')) as {
+    addr_info?: Addr6[];
+  }[];
   // with a filter, ip -json lists the addresses it leaves out as empty objects
   return raw.flatMap((l) => l.addr_info ?? []).filter((a) => a.local);
 }
@@ -81,14 +102,19 @@ async function global6(ns: string, dev: string): Promise<Addr6[]> {
 async function slaac(ns: string, dev: string, prefix: string): Promise<string> {
   return waitFor(
     `a SLAAC address from ${prefix}/64 on ${dev}`,
-    async () => (await global6(ns, dev)).find((a) => a.local.startsWith(prefix) && a.prefixlen === 64 && a.dynamic && !a.tentative)?.local,
+    async () =>
+      (await global6(ns, dev)).find(
+        (a) => a.local.startsWith(prefix) && a.prefixlen === 64 && a.dynamic && !a.tentative,
+      )?.local,
     20_000,
   );
 }
 
 /** The bridge's link-local address (in host). */
 async function linkLocal(ns: string, dev: string): Promise<string> {
-  const raw = JSON.parse(await ip(ns, '-6', '-json', 'address', 'show', 'dev', dev, 'scope', 'link')) as { addr_info?: Addr6[] }[];
+  const raw = JSON.parse(await ip(ns, '-6', '-json', 'address', 'show', 'dev', dev, 'scope', 'link')) as {
+    addr_info?: Addr6[];
+  }[];
   const a = raw.flatMap((l) => l.addr_info ?? []).find((x) => x.local?.startsWith('fe80:'));
   if (!a) throw new Error(`${dev} has no link-local address`);
   return a.local;
@@ -96,7 +122,11 @@ async function linkLocal(ns: string, dev: string): Promise<string> {
 
 /** The guest's IPv6 default route learned from router advertisements: gateway and device. */
 async function raDefault(ns: string): Promise<{ gateway?: string; dev?: string } | undefined> {
-  const routes = JSON.parse(await ip(ns, '-6', '-json', 'route', 'show', 'default')) as { gateway?: string; dev?: string; protocol?: string }[];
+  const routes = JSON.parse(await ip(ns, '-6', '-json', 'route', 'show', 'default')) as {
+    gateway?: string;
+    dev?: string;
+    protocol?: string;
+  }[];
   return routes.find((r) => r.protocol === 'ra');
 }
 
@@ -124,11 +154,19 @@ for (const backend of why ? [] : BACKENDS) {
     const v = await serve(t, { backend, mode: 'nat', ipv6: 'address = fd00:b1::1/64\nnat = true' });
     const { lab, top } = v;
 
-    t.equal((await exec(top.guest, 'cat', [`/proc/sys/net/ipv6/conf/${top.guestIf}/accept_ra`])).stdout.trim(), '1', 'the guest accepts RAs');
+    t.equal(
+      (await exec(top.guest, 'cat', [`/proc/sys/net/ipv6/conf/${top.guestIf}/accept_ra`])).stdout.trim(),
+      '1',
+      'the guest accepts RAs',
+    );
     const addr = await slaac(top.guest, top.guestIf, 'fd00:b1:');
     t.pass(`the guest configured ${addr} from the bridge's router advertisements`);
     const route = await waitFor('a default route from RA', () => raDefault(top.guest), 10_000);
-    t.same(route, { ...route, gateway: await linkLocal(top.host, top.bridge), dev: top.guestIf }, "the guest's default route is via the bridge's link-local address");
+    t.same(
+      route,
+      { ...route, gateway: await linkLocal(top.host, top.bridge), dev: top.guestIf },
+      "the guest's default route is via the bridge's link-local address",
+    );
 
     const ping = await exec(top.guest, 'ping', ['-6', '-n', '-c', '1', '-w', '5', OUTSIDE6]);
     t.equal(ping.exitCode, 0, 'the guest pings outside over IPv6', { output: ping.stdout + ping.stderr });
@@ -160,10 +198,15 @@ for (const backend of why ? [] : BACKENDS) {
 
 for (const _ of why ? [] : [1]) {
   t.test('stateful DHCPv6: a guest leases an address from the range, recorded and resolvable', async (t) => {
-    const v = await serve(t, { backend: 'nftables', mode: 'nat', ipv6: 'address = fd00:b1::1/64\ndhcp = stateful\nnat = true' });
+    const v = await serve(t, {
+      backend: 'nftables',
+      mode: 'nat',
+      ipv6: 'address = fd00:b1::1/64\ndhcp = stateful\nnat = true',
+    });
     const { lab, top } = v;
     const g = await guest(v, '52:54:00:b1:00:06');
-    if ((await exec(g.ns, 'dhclient', ['--version'])).exitCode !== 0) throw new Error('dhclient (Debian package isc-dhcp-client) is not installed');
+    if ((await exec(g.ns, 'dhclient', ['--version'])).exitCode !== 0)
+      throw new Error('dhclient (Debian package isc-dhcp-client) is not installed');
 
     // what dhclient-script does with a new lease, without touching the host's resolv.conf
     const reported = join(lab.dir, 'dhclient.addr');
@@ -179,30 +222,78 @@ esac
       0o755,
     );
     const cf = lab.file('dhclient6.conf', 'send fqdn.fqdn "dhcp6guest";\n');
-    lab.spawn(g.ns, 'dhclient', ['-6', '-d', '-1', '-cf', cf, '-sf', script, '-lf', join(lab.dir, 'dhclient6.leases'), '-pf', join(lab.dir, 'dhclient6.pid'), g.ifname]);
+    lab.spawn(g.ns, 'dhclient', [
+      '-6',
+      '-d',
+      '-1',
+      '-cf',
+      cf,
+      '-sf',
+      script,
+      '-lf',
+      join(lab.dir, 'dhclient6.leases'),
+      '-pf',
+      join(lab.dir, 'dhclient6.pid'),
+      g.ifname,
+    ]);
 
-    const addr = await waitFor('the DHCPv6 lease', async () => {
-      try {
-        return readFileSync(reported, 'utf8').trim() || undefined;
-      } catch {
-        return undefined;
-      }
-    }, 20_000);
-    t.ok(addr.startsWith('fd00:b1::') && lastGroup(addr) >= 0x1000 && lastGroup(addr) <= 0xffff, `${addr} is inside fd00:b1::1000-fd00:b1::ffff`);
-    t.ok((await global6(g.ns, g.ifname)).some((a) => a.local === addr), 'the guest has the leased address');
-    t.notOk((await global6(g.ns, g.ifname)).some((a) => a.dynamic), 'and no SLAAC address (stateful: the prefix is not autonomous)');
+    const addr = await waitFor(
+      'the DHCPv6 lease',
+      async () => {
+        try {
+          return readFileSync(reported, 'utf8').trim() || undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      20_000,
+    );
+    t.ok(
+      addr.startsWith('fd00:b1::') && lastGroup(addr) >= 0x1000 && lastGroup(addr) <= 0xffff,
+      `${addr} is inside fd00:b1::1000-fd00:b1::ffff`,
+    );
+    t.ok(
+      (await global6(g.ns, g.ifname)).some((a) => a.local === addr),
+      'the guest has the leased address',
+    );
+    t.notOk(
+      (await global6(g.ns, g.ifname)).some((a) => a.dynamic),
+      'and no SLAAC address (stateful: the prefix is not autonomous)',
+    );
     const ping = await exec(g.ns, 'ping', ['-6', '-n', '-c', '1', '-w', '5', '-I', addr, v.gw]);
-    t.equal(ping.exitCode, 0, 'the guest reaches the bridge from its leased address', { output: ping.stdout + ping.stderr });
+    t.equal(ping.exitCode, 0, 'the guest reaches the bridge from its leased address', {
+      output: ping.stdout + ping.stderr,
+    });
 
     const leases = readFileSync(join(top.brmgr.stateDir, `dnsmasq.${top.bridge}.leases`), 'utf8');
     const after = leases.split('\n').slice(leases.split('\n').findIndex((l) => l.startsWith('duid ')));
-    t.ok(after.some((l) => l.split(' ')[2] === addr && l.split(' ')[3] === 'dhcp6guest'), "dnsmasq's lease file holds the DHCPv6 lease with the hostname", { leases });
+    t.ok(
+      after.some((l) => l.split(' ')[2] === addr && l.split(' ')[3] === 'dhcp6guest'),
+      "dnsmasq's lease file holds the DHCPv6 lease with the hostname",
+      { leases },
+    );
 
-    const listed = JSON.parse((await top.brmgr.cli('leases', top.bridge, '--json')).stdout) as { ip: string; hostname?: string; mac?: string }[];
-    t.same(listed.map((l) => [l.ip, l.hostname, l.mac]), [[addr, 'dhcp6guest', undefined]], 'brmgr leases lists the DHCPv6 lease (no MAC)');
-    t.equal((await top.brmgr.cli('lookup', top.bridge, 'dhcp6guest')).stdout.trim(), addr, 'brmgr lookup finds it by hostname');
+    const listed = JSON.parse((await top.brmgr.cli('leases', top.bridge, '--json')).stdout) as {
+      ip: string;
+      hostname?: string;
+      mac?: string;
+    }[];
+    t.same(
+      listed.map((l) => [l.ip, l.hostname, l.mac]),
+      [[addr, 'dhcp6guest', undefined]],
+      'brmgr leases lists the DHCPv6 lease (no MAC)',
+    );
+    t.equal(
+      (await top.brmgr.cli('lookup', top.bridge, 'dhcp6guest')).stdout.trim(),
+      addr,
+      'brmgr lookup finds it by hostname',
+    );
 
-    t.equal(await dig(g.ns, v.gw, 'dhcp6guest.lab.test', 'AAAA'), addr, 'its hostname resolves to the leased address (AAAA)');
+    t.equal(
+      await dig(g.ns, v.gw, 'dhcp6guest.lab.test', 'AAAA'),
+      addr,
+      'its hostname resolves to the leased address (AAAA)',
+    );
   });
 
   t.test('a dual-stack SLAAC guest resolves to its IPv6 address', async (t) => {
@@ -211,12 +302,31 @@ esac
     const addr = await slaac(g.ns, g.ifname, 'fd00:b1:');
     // the kernel's default EUI-64 interface id: what dnsmasq derives from the MAC
     t.equal(addr, 'fd00:b1::5054:ff:feb1:7', 'the SLAAC address is EUI-64 from the MAC');
-    const r = await exec(g.ns, 'busybox', ['udhcpc', '-i', g.ifname, '-n', '-q', '-f', '-t', '4', '-T', '1', '-s', '/bin/true', '-x', 'hostname:slaacguest']);
+    const r = await exec(g.ns, 'busybox', [
+      'udhcpc',
+      '-i',
+      g.ifname,
+      '-n',
+      '-q',
+      '-f',
+      '-t',
+      '4',
+      '-T',
+      '1',
+      '-s',
+      '/bin/true',
+      '-x',
+      'hostname:slaacguest',
+    ]);
     const v4 = /lease of (\S+) obtained/.exec(r.stdout + r.stderr)?.[1];
     t.ok(v4, 'the guest leased an IPv4 address with its hostname', { output: r.stdout + r.stderr });
 
     t.equal(await dig(g.ns, v.gw, 'slaacguest.lab.test', 'A'), v4, 'the name resolves to the IPv4 lease');
-    const aaaa = await waitFor('an AAAA record', async () => (await dig(g.ns, v.gw, 'slaacguest.lab.test', 'AAAA')) || undefined, 20_000).catch(() => '');
+    const aaaa = await waitFor(
+      'an AAAA record',
+      async () => (await dig(g.ns, v.gw, 'slaacguest.lab.test', 'AAAA')) || undefined,
+      20_000,
+    ).catch(() => '');
     t.equal(aaaa, addr, 'and to its SLAAC address (AAAA), asked over IPv6');
     t.equal(await dig(v.top.guest, '10.0.1.1', 'slaacguest.lab.test', 'AAAA'), addr, 'the same answer over IPv4');
   });

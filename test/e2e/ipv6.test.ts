@@ -6,14 +6,28 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
-import { BACKENDS, addresses, conf, exec, ip, Lab, must, snapshot, sysctl, topology, waitFor } from '../helpers/netns.js';
+import {
+  BACKENDS,
+  addresses,
+  conf,
+  exec,
+  ip,
+  Lab,
+  must,
+  snapshot,
+  sysctl,
+  topology,
+  waitFor,
+} from '../helpers/netns.js';
 import { iptablesBrmgr, label, nftTable, skipReason } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
 
 const raDefaultRoute = async (ns: string, dev: string) => {
-  const routes = JSON.parse(await ip(ns, '-6', '-json', 'route', 'show', 'default', 'dev', dev)) as { protocol?: string }[];
+  const routes = JSON.parse(await ip(ns, '-6', '-json', 'route', 'show', 'default', 'dev', dev)) as {
+    protocol?: string;
+  }[];
   return routes.some((r) => r.protocol === 'ra');
 };
 
@@ -68,9 +82,17 @@ for (const backend of why ? [] : BACKENDS) {
     t.equal(await sysctl(host, `net.ipv6.conf.${bridge}.autoconf`), '0', 'autoconf=0 on the bridge');
     t.equal(await sysctl(host, 'net.ipv6.conf.all.forwarding'), '1', 'IPv6 forwarding is on');
     t.equal(await sysctl(host, `net.ipv6.conf.${uplink}.accept_ra`), '2', 'the uplink’s accept_ra=1 became 2');
-    t.ok(await raDefaultRoute(host, uplink), 'the RA-learned default route survived forwarding=1 (accept_ra=2 was set first)');
-    if (backend === 'nftables') t.match(await nftTable(host, bridge), /ip6 saddr fd42:0:1::\/64/, 'the nft table has the IPv6 subnet');
-    else t.ok((await iptablesBrmgr(host, bridge)).some((l) => l.includes('fd42:0:1::/64')), 'ip6tables has the IPv6 subnet');
+    t.ok(
+      await raDefaultRoute(host, uplink),
+      'the RA-learned default route survived forwarding=1 (accept_ra=2 was set first)',
+    );
+    if (backend === 'nftables')
+      t.match(await nftTable(host, bridge), /ip6 saddr fd42:0:1::\/64/, 'the nft table has the IPv6 subnet');
+    else
+      t.ok(
+        (await iptablesBrmgr(host, bridge)).some((l) => l.includes('fd42:0:1::/64')),
+        'ip6tables has the IPv6 subnet',
+      );
 
     await topo.attach();
     const ping6 = await exec(guest, 'ping', ['-6', '-n', '-c', '1', '-w', '3', 'fd42:0:1::1']);
@@ -91,7 +113,8 @@ t.test('without [ipv6] the bridge has no IPv6; adding and removing [ipv6] conver
   const lab = Lab.create(t);
   const topo = await topology(lab);
   const { host, guest, bridge, guestIf, brmgr } = topo;
-  const ipv6Of = async () => (await addresses(host)).filter((a) => a.ifname === bridge && a.family === 'inet6').map((a) => a.local);
+  const ipv6Of = async () =>
+    (await addresses(host)).filter((a) => a.ifname === bridge && a.family === 'inet6').map((a) => a.local);
 
   brmgr.config(conf());
   t.equal((await brmgr.pre()).exitCode, 0, 'pre, IPv4 only');
@@ -114,16 +137,23 @@ t.test('without [ipv6] the bridge has no IPv6; adding and removing [ipv6] conver
   t.equal((await brmgr.post('--force')).exitCode, 0, 'post');
 });
 
-t.test('a host whose new links start with IPv6 disabled (default.disable_ipv6=1) still gets the IPv6 address', { skip: why }, async (t) => {
-  const lab = Lab.create(t);
-  const topo = await topology(lab);
-  const { host, bridge, brmgr } = topo;
-  await must(host, 'sysctl', ['-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
-  const before = await snapshot(host);
-  brmgr.config(conf({ extra: '[ipv6]\naddress = fd42:0:1::1/64\n' }));
-  const up = await brmgr.pre();
-  t.equal(up.exitCode, 0, 'pre with [ipv6] succeeds', { output: up.output });
-  t.ok((await addresses(host)).some((a) => a.ifname === bridge && a.local === 'fd42:0:1::1'), 'the bridge has its IPv6 address');
-  t.equal((await brmgr.post()).exitCode, 0, 'post');
-  t.same(await snapshot(host), before, 'and the namespace is as before');
-});
+t.test(
+  'a host whose new links start with IPv6 disabled (default.disable_ipv6=1) still gets the IPv6 address',
+  { skip: why },
+  async (t) => {
+    const lab = Lab.create(t);
+    const topo = await topology(lab);
+    const { host, bridge, brmgr } = topo;
+    await must(host, 'sysctl', ['-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
+    const before = await snapshot(host);
+    brmgr.config(conf({ extra: '[ipv6]\naddress = fd42:0:1::1/64\n' }));
+    const up = await brmgr.pre();
+    t.equal(up.exitCode, 0, 'pre with [ipv6] succeeds', { output: up.output });
+    t.ok(
+      (await addresses(host)).some((a) => a.ifname === bridge && a.local === 'fd42:0:1::1'),
+      'the bridge has its IPv6 address',
+    );
+    t.equal((await brmgr.post()).exitCode, 0, 'post');
+    t.same(await snapshot(host), before, 'and the namespace is as before');
+  },
+);

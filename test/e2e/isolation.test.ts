@@ -41,10 +41,14 @@ for (const backend of why ? [] : BACKENDS) {
       if (role === 'nat1') await topo.attach();
       else await ip(host, 'link', 'set', b.port, 'master', b.brmgr.bridge);
     }
-    const { nat1, nat2, routed3, routed4 } = bridges as Record<'nat1' | 'nat2' | 'routed3' | 'routed4', (typeof bridges)[string]>;
+    const { nat1, nat2, routed3, routed4 } = bridges as Record<
+      'nat1' | 'nat2' | 'routed3' | 'routed4',
+      (typeof bridges)[string]
+    >;
 
     // what every guest may do: its bridge works at all
-    for (const [role, b] of Object.entries(bridges)) t.ok(await ping(b.guest, '192.0.2.2'), `${role}'s guest reaches the outside`);
+    for (const [role, b] of Object.entries(bridges))
+      t.ok(await ping(b.guest, '192.0.2.2'), `${role}'s guest reaches the outside`);
     t.ok(await ping(routed3.guest, routed4.address), 'routed to routed: allowed');
     t.ok(await ping(routed4.guest, routed3.address), 'and back');
 

@@ -43,16 +43,28 @@ async function host(t: TestLike, extraConfig = '') {
   brmgr.config(CONFIG + extraConfig);
   const run = brmgr.run();
   const events = follow(run);
-  await waitFor('dnsmasq ready', async () => events.some((e) => e.event === 'ready') || (run.exitCode != null ? Promise.reject(new Error(`brmgr run exited:\n${JSON.stringify(events)}`)) : false), 15_000);
+  await waitFor(
+    'dnsmasq ready',
+    async () =>
+      events.some((e) => e.event === 'ready') ||
+      (run.exitCode != null ? Promise.reject(new Error(`brmgr run exited:\n${JSON.stringify(events)}`)) : false),
+    15_000,
+  );
   return { lab, ns, brmgr, events };
 }
 
 /** Stops and destroys the container, then removes its folder and LXC's lock folder for it; synchronous like Lab.cleanup. */
 function destroySync(ns: string, path: string, name: string, labDir: string): void {
-  for (const args of [['lxc-stop', '-k'], ['lxc-destroy', '-f']]) {
+  for (const args of [
+    ['lxc-stop', '-k'],
+    ['lxc-destroy', '-f'],
+  ]) {
     if (!existsSync(join(path, name))) break;
     try {
-      execFileSync('ip', ['netns', 'exec', ns, args[0]!, '-n', name, '-P', path, ...args.slice(1)], { stdio: 'ignore', timeout: 30_000 });
+      execFileSync('ip', ['netns', 'exec', ns, args[0]!, '-n', name, '-P', path, ...args.slice(1)], {
+        stdio: 'ignore',
+        timeout: 30_000,
+      });
     } catch {
       /* not running (stop), or already gone */
     }
@@ -65,13 +77,26 @@ function destroySync(ns: string, path: string, name: string, labDir: string): vo
  * A busybox container whose whole network configuration is `lxc.include =
  * include`, started in `ns`; `rcS` rewrites the template's boot script.
  */
-async function container(t: TestLike, lab: Lab, ns: string, name: string, include: string, rcS: (text: string) => string) {
+async function container(
+  t: TestLike,
+  lab: Lab,
+  ns: string,
+  name: string,
+  include: string,
+  rcS: (text: string) => string,
+) {
   const path = join(lab.dir, 'lxc');
   const lxc = (cmd: string, ...args: string[]) => exec(ns, cmd, ['-n', name, '-P', path, ...args]);
   // tap runs teardowns last in, first out: this one before the lab's, while the namespace is still there
   t.teardown(() => destroySync(ns, path, name, lab.dir));
 
-  const created = await lxc('lxc-create', '-t', 'busybox', '-f', lab.file(`${name}.conf`, `lxc.include = ${include}\n`));
+  const created = await lxc(
+    'lxc-create',
+    '-t',
+    'busybox',
+    '-f',
+    lab.file(`${name}.conf`, `lxc.include = ${include}\n`),
+  );
   if (created.exitCode !== 0) throw new Error(`lxc-create failed:\n${created.stdout}${created.stderr}`);
   const boot = join(path, name, 'rootfs/etc/init.d/rcS');
   const text = readFileSync(boot, 'utf8');
@@ -81,7 +106,10 @@ async function container(t: TestLike, lab: Lab, ns: string, name: string, includ
   const started = await lxc('lxc-start', '-o', log, '-l', 'INFO');
   const diag = () => ({ lxc: started.stderr, log: existsSync(log) ? readFileSync(log, 'utf8') : '' });
   if (started.exitCode !== 0) throw new Error(`lxc-start failed: ${JSON.stringify(diag())}`);
-  const pid = await waitFor('the container to run', async () => Number((await lxc('lxc-info', '-p', '-H')).stdout.trim()) || undefined);
+  const pid = await waitFor(
+    'the container to run',
+    async () => Number((await lxc('lxc-info', '-p', '-H')).stdout.trim()) || undefined,
+  );
   return {
     diag,
     /** a command run inside the container (its busybox) */
@@ -90,7 +118,9 @@ async function container(t: TestLike, lab: Lab, ns: string, name: string, includ
     inNet: (...cmd: string[]) => exec(ns, 'nsenter', ['-t', String(pid), '-n', ...cmd]),
     /** the container's eth0 as its kernel shows it */
     async eth0(): Promise<Iface | undefined> {
-      const [eth0] = JSON.parse((await this.inNet('ip', '-json', 'address', 'show', 'dev', 'eth0')).stdout || '[]') as Iface[];
+      const [eth0] = JSON.parse(
+        (await this.inNet('ip', '-json', 'address', 'show', 'dev', 'eth0')).stdout || '[]',
+      ) as Iface[];
       return eth0 && { ...eth0, addr_info: eth0.addr_info.filter((a) => a.family === 'inet') };
     },
   };
@@ -103,7 +133,8 @@ interface Iface {
   addr_info: { family: string; local: string; prefixlen: number }[];
 }
 
-const dig = async (ns: string, name: string) => (await exec(ns, 'dig', ['@10.0.1.1', name, 'A', '+short', '+time=1', '+tries=1'])).stdout.trim();
+const dig = async (ns: string, name: string) =>
+  (await exec(ns, 'dig', ['@10.0.1.1', name, 'A', '+short', '+time=1', '+tries=1'])).stdout.trim();
 
 for (const _ of why ? [] : [1]) {
   t.test('an LXC container on the shipped include leases its address from brmgr run', async (t) => {
@@ -118,27 +149,46 @@ for (const _ of why ? [] : [1]) {
     });
 
     const lookup = await brmgr.cli('lookup', BRIDGE, name, '--wait', '30');
-    t.equal(lookup.exitCode, 0, `brmgr lookup ${BRIDGE} ${name} --wait 30 finds the container`, { output: lookup.output, ...ct.diag() });
+    t.equal(lookup.exitCode, 0, `brmgr lookup ${BRIDGE} ${name} --wait 30 finds the container`, {
+      output: lookup.output,
+      ...ct.diag(),
+    });
     const ip = lookup.stdout.trim();
 
     const eth0 = await ct.eth0();
-    t.ok(eth0, "the container has eth0 (lxc.net.0.name)", ct.diag());
+    t.ok(eth0, 'the container has eth0 (lxc.net.0.name)', ct.diag());
     t.ok(eth0?.flags.includes('UP'), 'eth0 is up');
-    t.match(eth0?.address, /^ee:ec:fa:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$/, "its MAC is the include's ee:ec:fa:xx:xx:xx with random digits");
+    t.match(
+      eth0?.address,
+      /^ee:ec:fa:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$/,
+      "its MAC is the include's ee:ec:fa:xx:xx:xx with random digits",
+    );
     const addrs = eth0?.addr_info.map((a) => `${a.local}/${a.prefixlen}`) ?? [];
     t.same(addrs, [`${ip}/24`], 'eth0 has exactly the address brmgr lookup prints, with the bridge prefix');
     const n = Number(ip.split('.')[3]);
     t.ok(ip.startsWith('10.0.1.') && n >= 100 && n <= 150, `${ip} is inside the range`);
-    t.ok(events.some((e) => e.event === 'ack' && e.mac === eth0?.address && e.ip === ip && e.hostname === name), 'brmgr run logs the DHCPACK with the container hostname');
+    t.ok(
+      events.some((e) => e.event === 'ack' && e.mac === eth0?.address && e.ip === ip && e.hostname === name),
+      'brmgr run logs the DHCPACK with the container hostname',
+    );
 
     const ports = (await links(ns)).filter((l) => l.master === BRIDGE);
-    t.same(ports.map((l) => l.kind), ['veth'], `the container's veth is the one port of ${BRIDGE} in the host namespace`);
+    t.same(
+      ports.map((l) => l.kind),
+      ['veth'],
+      `the container's veth is the one port of ${BRIDGE} in the host namespace`,
+    );
 
     t.equal(await dig(ns, `${name}.lab.test`), ip, `dig @10.0.1.1 ${name}.lab.test answers its address`);
     const ping = await ct.attach('ping', '-c', '1', '-W', '3', '10.0.1.1');
     t.equal(ping.exitCode, 0, 'the container pings the bridge address', { output: ping.stdout + ping.stderr });
     const resolved = await ct.attach('nslookup', name);
-    t.match(resolved.stdout, new RegExp(`Name:\\s+${name}\\.lab\\.test\\s+Address:\\s+${ip.replaceAll('.', '\\.')}\\b`), 'inside, its own name resolves through the DNS server and domain DHCP gave it', { output: resolved.stdout + resolved.stderr });
+    t.match(
+      resolved.stdout,
+      new RegExp(`Name:\\s+${name}\\.lab\\.test\\s+Address:\\s+${ip.replaceAll('.', '\\.')}\\b`),
+      'inside, its own name resolves through the DNS server and domain DHCP gave it',
+      { output: resolved.stdout + resolved.stderr },
+    );
   });
 
   t.test("the include's static example, applied as its comment says", async (t) => {
@@ -149,8 +199,16 @@ for (const _ of why ? [] : [1]) {
     const hostLines = shipped.filter((l) => l.startsWith('#   ')).map((l) => l.slice(4).replace('NAME', name));
     const mac = /^mac = (\S+)$/m.exec(hostLines.join('\n'))?.[1];
     const staticLines = shipped.filter((l) => l.startsWith('#lxc.net.0.ipv4.')).map((l) => l.slice(1));
-    t.same(hostLines.map((l) => l.split(' ')[0]), [`[host.${name}]`, 'mac', 'ip'], 'the comment shows a [host.NAME] with mac and ip');
-    t.same(staticLines.map((l) => l.split(' ')[0]), ['lxc.net.0.ipv4.address', 'lxc.net.0.ipv4.gateway'], 'and a commented address and gateway');
+    t.same(
+      hostLines.map((l) => l.split(' ')[0]),
+      [`[host.${name}]`, 'mac', 'ip'],
+      'the comment shows a [host.NAME] with mac and ip',
+    );
+    t.same(
+      staticLines.map((l) => l.split(' ')[0]),
+      ['lxc.net.0.ipv4.address', 'lxc.net.0.ipv4.gateway'],
+      'and a commented address and gateway',
+    );
     if (!mac || staticLines.length !== 2) return;
     const address = staticLines[0]!.split(' = ')[1]!;
     const gateway = staticLines[1]!.split(' = ')[1]!;
@@ -164,12 +222,29 @@ for (const _ of why ? [] : [1]) {
 
     const eth0 = await ct.eth0();
     t.equal(eth0?.address, mac, 'eth0 has the fixed MAC', ct.diag());
-    t.same(eth0?.addr_info.map((a) => `${a.local}/${a.prefixlen}`), [address], `eth0 has ${address}, set by LXC`);
-    const routes = JSON.parse((await ct.inNet('ip', '-4', '-json', 'route', 'show', 'default')).stdout || '[]') as { gateway?: string }[];
-    t.same(routes.map((r) => r.gateway), [gateway], `its default route goes via ${gateway}`);
+    t.same(
+      eth0?.addr_info.map((a) => `${a.local}/${a.prefixlen}`),
+      [address],
+      `eth0 has ${address}, set by LXC`,
+    );
+    const routes = JSON.parse((await ct.inNet('ip', '-4', '-json', 'route', 'show', 'default')).stdout || '[]') as {
+      gateway?: string;
+    }[];
+    t.same(
+      routes.map((r) => r.gateway),
+      [gateway],
+      `its default route goes via ${gateway}`,
+    );
     const ping = await ct.attach('ping', '-c', '1', '-W', '3', gateway);
     t.equal(ping.exitCode, 0, 'the container pings the bridge address', { output: ping.stdout + ping.stderr });
-    t.equal(await dig(ns, `${name}.lab.test`), address.split('/')[0], `${name}.lab.test resolves to it through the [host.${name}] section`);
-    t.notOk(events.some((e) => e.event === 'ack'), 'without asking DHCP');
+    t.equal(
+      await dig(ns, `${name}.lab.test`),
+      address.split('/')[0],
+      `${name}.lab.test resolves to it through the [host.${name}] section`,
+    );
+    t.notOk(
+      events.some((e) => e.event === 'ack'),
+      'without asking DHCP',
+    );
   });
 }

@@ -3,7 +3,19 @@
  * and the outside namespace.
  */
 import t from 'tap';
-import { BACKENDS, conf, ip, Lab, must, ping, snapshot, sysctl, tcpConnect, tcpEchoPeer, topology } from '../helpers/netns.js';
+import {
+  BACKENDS,
+  conf,
+  ip,
+  Lab,
+  must,
+  ping,
+  snapshot,
+  sysctl,
+  tcpConnect,
+  tcpEchoPeer,
+  topology,
+} from '../helpers/netns.js';
 import { label, skipReason } from '../helpers/e2e.js';
 
 const why = skipReason();

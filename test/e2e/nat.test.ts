@@ -4,7 +4,19 @@
  * the masquerade; also when the host's iptables FORWARD policy is DROP.
  */
 import t from 'tap';
-import { BACKENDS, conf, exec, ip, Lab, must, ping, tcpConnect, tcpEchoPeer, topology, type BackendName } from '../helpers/netns.js';
+import {
+  BACKENDS,
+  conf,
+  exec,
+  ip,
+  Lab,
+  must,
+  ping,
+  tcpConnect,
+  tcpEchoPeer,
+  topology,
+  type BackendName,
+} from '../helpers/netns.js';
 import { label, skipReason } from '../helpers/e2e.js';
 
 const why = skipReason();
@@ -39,7 +51,10 @@ for (const backend of why ? [] : BACKENDS) {
       if (forwardDrop) {
         // control: without brmgr's accept rules in the iptables filter table, the DROP policy wins
         await must(host, 'iptables', ['-D', 'FORWARD', '-j', `BRMGR-${bridge}-FWD`]);
-        t.notOk(await ping(guest, '192.0.2.2', 1), 'control: the host’s FORWARD DROP blocks the guest without brmgr’s accept rules');
+        t.notOk(
+          await ping(guest, '192.0.2.2', 1),
+          'control: the host’s FORWARD DROP blocks the guest without brmgr’s accept rules',
+        );
         await brmgr.up();
         t.ok(await ping(guest, '192.0.2.2'), 'pre puts the accept rules back, and the guest gets through again');
       }
@@ -61,7 +76,10 @@ for (const backend of why ? [] : BACKENDS) {
     brmgr.config(conf({ firewall: backend }));
     await brmgr.up();
     await topo.attach();
-    t.notOk(await ping(guest, '192.0.2.2', 1), 'a guest in 10.0.2.0/24 gets nowhere while the bridge serves 10.0.1.0/24 (control)');
+    t.notOk(
+      await ping(guest, '192.0.2.2', 1),
+      'a guest in 10.0.2.0/24 gets nowhere while the bridge serves 10.0.1.0/24 (control)',
+    );
     brmgr.config(conf({ firewall: backend, address: '10.0.2.1/24' }));
     await brmgr.up();
     await ip(guest, 'neigh', 'flush', 'all'); // the control left a failed entry for 10.0.2.1

@@ -6,7 +6,21 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BACKENDS, addressesOf, Brmgr, conf, ip, iptablesSave, Lab, link, must, nftRuleset, snapshot, sysctl, topology } from '../helpers/netns.js';
+import {
+  BACKENDS,
+  addressesOf,
+  Brmgr,
+  conf,
+  ip,
+  iptablesSave,
+  Lab,
+  link,
+  must,
+  nftRuleset,
+  snapshot,
+  sysctl,
+  topology,
+} from '../helpers/netns.js';
 import { count, expectedMac, iptablesBrmgr, label, nftTable, pausingTool, skipReason, table } from '../helpers/e2e.js';
 
 const why = skipReason();
@@ -38,7 +52,11 @@ for (const backend of why ? [] : BACKENDS) {
     if (backend === 'nftables') {
       t.ok(nft, `nft table inet brmgr-${bridge} is present`);
       t.match(nft, /ip saddr 10\.0\.1\.0\/24 ip daddr != 10\.0\.1\.0\/24 masquerade/, 'it masquerades the subnet');
-      t.match(nft, new RegExp(`iifname "${bridge}" ip saddr 10\\.0\\.1\\.0/24 accept`), 'it accepts the guests’ forwarded traffic');
+      t.match(
+        nft,
+        new RegExp(`iifname "${bridge}" ip saddr 10\\.0\\.1\\.0/24 accept`),
+        'it accepts the guests’ forwarded traffic',
+      );
       t.same(await iptablesBrmgr(host, bridge), [], 'no iptables rules (the host had no iptables filter table)');
     } else {
       t.notOk(nft, 'no nft table of brmgr');
@@ -46,8 +64,16 @@ for (const backend of why ? [] : BACKENDS) {
       t.equal(count(table(ipt, 'filter'), `-A FORWARD -j ${p}FWD`), 1, 'one jump from FORWARD');
       t.equal(count(table(ipt, 'filter'), `-A INPUT -i ${bridge} -j ${p}IN`), 1, 'one jump from INPUT');
       t.equal(count(table(ipt, 'nat'), `-A POSTROUTING -j ${p}POST`), 1, 'one jump from nat POSTROUTING');
-      t.equal(count(table(ipt, 'nat'), `-A ${p}POST -s 10.0.1.0/24 ! -d 10.0.1.0/24 -j MASQUERADE`), 1, 'it masquerades the subnet');
-      t.equal(count(table(ipt, 'filter'), `-A ${p}FWD -s 10.0.1.0/24 -i ${bridge} -j ACCEPT`), 1, 'it accepts the guests’ forwarded traffic');
+      t.equal(
+        count(table(ipt, 'nat'), `-A ${p}POST -s 10.0.1.0/24 ! -d 10.0.1.0/24 -j MASQUERADE`),
+        1,
+        'it masquerades the subnet',
+      );
+      t.equal(
+        count(table(ipt, 'filter'), `-A ${p}FWD -s 10.0.1.0/24 -i ${bridge} -j ACCEPT`),
+        1,
+        'it accepts the guests’ forwarded traffic',
+      );
     }
 
     const up = await snapshot(host);
@@ -78,7 +104,11 @@ for (const backend of why ? [] : BACKENDS) {
     t.equal(count(ipt, `-A FORWARD -j BRMGR-${bridge}-FWD`), 1, 'brmgr’s accept rules are reached from FORWARD, once');
 
     await brmgr.up();
-    t.equal(count(table(await iptablesSave(host), 'filter'), `-A FORWARD -j BRMGR-${bridge}-FWD`), 1, 'still once after a second pre');
+    t.equal(
+      count(table(await iptablesSave(host), 'filter'), `-A FORWARD -j BRMGR-${bridge}-FWD`),
+      1,
+      'still once after a second pre',
+    );
 
     await brmgr.down();
     t.same(await snapshot(host), before, 'post leaves the namespace as it was before pre');
@@ -99,7 +129,7 @@ for (const backend of why ? [] : BACKENDS) {
     t.equal((await link(host, bridge))?.address, mac, 'the bridge was not recreated (same MAC)');
 
     const rules =
-      backend === 'nftables' ? (await nftTable(host, bridge)) ?? '' : (await iptablesBrmgr(host, bridge)).join('\n');
+      backend === 'nftables' ? ((await nftTable(host, bridge)) ?? '') : (await iptablesBrmgr(host, bridge)).join('\n');
     t.match(rules, /10\.0\.2\.0\/24/, 'the rules name the new subnet');
     t.notMatch(rules, /10\.0\.1\.0\/24/, 'and no longer the old one');
     if (backend === 'iptables') {
@@ -128,7 +158,11 @@ for (const backend of why ? [] : BACKENDS) {
     await ip(host, 'address', 'add', '172.31.99.1/24', 'dev', bridge);
     brmgr.config(conf({ firewall: backend, address: '10.0.2.1/24' }));
     await brmgr.up();
-    t.same((await addressesOf(host, bridge, 'inet')).sort(), ['10.0.2.1/24', '172.31.99.1/24'], 'a config change removes only brmgr’s old address');
+    t.same(
+      (await addressesOf(host, bridge, 'inet')).sort(),
+      ['10.0.2.1/24', '172.31.99.1/24'],
+      'a config change removes only brmgr’s old address',
+    );
   });
 }
 
@@ -154,30 +188,51 @@ t.test('two bridges share ip_forward: it stays on until the last one goes down',
   t.same(await snapshot(host), before, 'and the namespace is as before');
 });
 
-t.test('bridges brought up and down side by side: distinct auto subnets, and the last post restores ip_forward', { skip: why }, async (t) => {
-  const lab = Lab.create(t);
-  const topo = await topology(lab);
-  const { host } = topo;
-  const bridges = [topo.brmgr, new Brmgr(lab, host, lab.name('br'))];
-  const before = await snapshot(host);
-  for (const b of bridges) b.config(conf({ address: 'auto' }));
+t.test(
+  'bridges brought up and down side by side: distinct auto subnets, and the last post restores ip_forward',
+  { skip: why },
+  async (t) => {
+    const lab = Lab.create(t);
+    const topo = await topology(lab);
+    const { host } = topo;
+    const bridges = [topo.brmgr, new Brmgr(lab, host, lab.name('br'))];
+    const before = await snapshot(host);
+    for (const b of bridges) b.config(conf({ address: 'auto' }));
 
-  const ups = await Promise.all(bridges.map((b) => b.pre()));
-  t.same(ups.map((r) => r.exitCode), [0, 0], 'two pre at once all succeed', { output: ups.map((r) => r.output) });
-  const subnets = await Promise.all(bridges.map(async (b) => (await addressesOf(host, b.bridge, 'inet'))[0]));
-  t.equal(new Set(subnets).size, 2, `each bridge has its own subnet (${subnets.join(', ')})`);
-  t.equal(await sysctl(host, 'net.ipv4.ip_forward'), '1', 'ip_forward is on');
+    const ups = await Promise.all(bridges.map((b) => b.pre()));
+    t.same(
+      ups.map((r) => r.exitCode),
+      [0, 0],
+      'two pre at once all succeed',
+      { output: ups.map((r) => r.output) },
+    );
+    const subnets = await Promise.all(bridges.map(async (b) => (await addressesOf(host, b.bridge, 'inet'))[0]));
+    t.equal(new Set(subnets).size, 2, `each bridge has its own subnet (${subnets.join(', ')})`);
+    t.equal(await sysctl(host, 'net.ipv4.ip_forward'), '1', 'ip_forward is on');
 
-  // ip_forward's value before is in the host-wide ledger, shared by the bridges that need it
-  const ledger = JSON.parse(readFileSync(join(bridges[0]!.runDir, '.sysctls.json'), 'utf8')) as Record<string, { original: string; bridges: string[] }>;
-  t.equal(ledger['net/ipv4/ip_forward']?.original, '0', 'the ledger recorded ip_forward’s value before');
-  t.same(new Set(ledger['net/ipv4/ip_forward']?.bridges), new Set(bridges.map((b) => b.bridge)), 'both bridges are recorded as needing it');
-  // one bridge is slow to remove its rules: the other one's post reaches the shared
-  // ip_forward meanwhile, and must leave it on for the one still going down
-  const nft = pausingTool(lab, 'nft', '/usr/sbin/nft', 'delete', 2);
-  bridges[1]!.toolsFirst(nft.dir);
-  const downs = await Promise.all(bridges.map((b) => b.post()));
-  t.same(downs.map((r) => r.exitCode), [0, 0], 'two post at once all succeed', { output: downs.map((r) => r.output) });
-  t.equal(await sysctl(host, 'net.ipv4.ip_forward'), '0', 'ip_forward is back to 0');
-  t.same(await snapshot(host), before, 'and the namespace is as before');
-});
+    // ip_forward's value before is in the host-wide ledger, shared by the bridges that need it
+    const ledger = JSON.parse(readFileSync(join(bridges[0]!.runDir, '.sysctls.json'), 'utf8')) as Record<
+      string,
+      { original: string; bridges: string[] }
+    >;
+    t.equal(ledger['net/ipv4/ip_forward']?.original, '0', 'the ledger recorded ip_forward’s value before');
+    t.same(
+      new Set(ledger['net/ipv4/ip_forward']?.bridges),
+      new Set(bridges.map((b) => b.bridge)),
+      'both bridges are recorded as needing it',
+    );
+    // one bridge is slow to remove its rules: the other one's post reaches the shared
+    // ip_forward meanwhile, and must leave it on for the one still going down
+    const nft = pausingTool(lab, 'nft', '/usr/sbin/nft', 'delete', 2);
+    bridges[1]!.toolsFirst(nft.dir);
+    const downs = await Promise.all(bridges.map((b) => b.post()));
+    t.same(
+      downs.map((r) => r.exitCode),
+      [0, 0],
+      'two post at once all succeed',
+      { output: downs.map((r) => r.output) },
+    );
+    t.equal(await sysctl(host, 'net.ipv4.ip_forward'), '0', 'ip_forward is back to 0');
+    t.same(await snapshot(host), before, 'and the namespace is as before');
+  },
+);

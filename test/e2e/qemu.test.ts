@@ -61,7 +61,9 @@ async function host(t: TestLike) {
 
 /** The real helper's verdict: it says "access denied by acl file" when the ACL refuses the bridge. */
 const helperRefuses = async (ns: string, bridge: string) =>
-  (await exec(ns, HELPER, [`--br=${bridge}`, '--fd=99'], { timeout: 10_000 })).stderr.includes('access denied by acl file');
+  (await exec(ns, HELPER, [`--br=${bridge}`, '--fd=99'], { timeout: 10_000 })).stderr.includes(
+    'access denied by acl file',
+  );
 
 for (const _ of why ? [] : [1]) {
   t.test('a QEMU guest on -netdev bridge leases its address from brmgr run', async (t) => {
@@ -72,18 +74,43 @@ for (const _ of why ? [] : [1]) {
 
     const run = brmgr.run();
     const events = follow(run);
-    await waitFor('dnsmasq ready', async () => events.some((e) => e.event === 'ready') || (run.exitCode != null ? Promise.reject(new Error(`brmgr run exited:\n${JSON.stringify(events)}`)) : false), 15_000);
+    await waitFor(
+      'dnsmasq ready',
+      async () =>
+        events.some((e) => e.event === 'ready') ||
+        (run.exitCode != null ? Promise.reject(new Error(`brmgr run exited:\n${JSON.stringify(events)}`)) : false),
+      15_000,
+    );
 
     // prettier-ignore
     const qemu = lab.spawn(ns, QEMU, [
-      '-accel', 'tcg', '-m', '256', '-no-reboot', '-nodefaults', '-no-user-config',
-      '-display', 'none', '-serial', 'stdio',
-      '-kernel', image.kernel, '-initrd', image.initrd, '-append', 'console=ttyS0 quiet panic=-1',
-      '-netdev', `bridge,id=n0,br=${bridge}`, '-device', `virtio-net-pci,netdev=n0,mac=${MAC}`,
+      '-accel',
+      'tcg',
+      '-m',
+      '256',
+      '-no-reboot',
+      '-nodefaults',
+      '-no-user-config',
+      '-display',
+      'none',
+      '-serial',
+      'stdio',
+      '-kernel',
+      image.kernel,
+      '-initrd',
+      image.initrd,
+      '-append',
+      'console=ttyS0 quiet panic=-1',
+      '-netdev',
+      `bridge,id=n0,br=${bridge}`,
+      '-device',
+      `virtio-net-pci,netdev=n0,mac=${MAC}`,
     ]);
     // the guest powers off by itself; this bounds a guest that hangs
     const limit = setTimeout(() => qemu.kill('SIGKILL'), 90_000);
-    const [vm, lookup] = await Promise.all([qemu, brmgr.cli('lookup', bridge, MAC, '--wait', '60')]).finally(() => clearTimeout(limit));
+    const [vm, lookup] = await Promise.all([qemu, brmgr.cli('lookup', bridge, MAC, '--wait', '60')]).finally(() =>
+      clearTimeout(limit),
+    );
     const serial = String(vm.stdout);
     const output = { serial, stderr: String(vm.stderr) };
 
@@ -96,7 +123,10 @@ for (const _ of why ? [] : [1]) {
     t.ok(ip?.startsWith('10.0.1.') && n >= 100 && n <= 150, `${ip} is inside the range`);
     t.equal(lookup.exitCode, 0, `brmgr lookup ${bridge} ${MAC} --wait 60 finds it`, { output: lookup.output });
     t.equal(lookup.stdout.trim(), ip, 'and prints the address the guest got');
-    t.ok(events.some((e) => e.event === 'ack' && e.mac === MAC && e.ip === ip && e.hostname === 'qemu-guest'), 'brmgr run logs the DHCPACK with the guest hostname');
+    t.ok(
+      events.some((e) => e.event === 'ack' && e.mac === MAC && e.ip === ip && e.hostname === 'qemu-guest'),
+      'brmgr run logs the DHCPACK with the guest hostname',
+    );
   });
 
   t.test('brmgr check warns when bridge.conf does not allow the bridge', async (t) => {
@@ -106,7 +136,9 @@ for (const _ of why ? [] : [1]) {
 
     const refused = await brmgr.cli('check', bridge);
     t.equal(refused.exitCode, 0, 'a warning, not an error', { output: refused.output });
-    t.match(refused.stdout, `warning: /etc/qemu/bridge.conf does not allow ${bridge}`, 'check warns', { output: refused.output });
+    t.match(refused.stdout, `warning: /etc/qemu/bridge.conf does not allow ${bridge}`, 'check warns', {
+      output: refused.output,
+    });
     t.match(refused.stdout, `add the line \`allow ${bridge}\` to /etc/qemu/bridge.conf`, 'showing the line to add');
     t.ok(await helperRefuses(ns, bridge), 'qemu-bridge-helper refuses the bridge too');
 

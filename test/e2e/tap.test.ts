@@ -32,72 +32,98 @@ const tapInfo = (l: TapLink | undefined) =>
 async function serve(brmgr: Brmgr) {
   const proc = brmgr.run();
   const events = follow(proc);
-  await waitFor('brmgr run ready', async () => events.some((e) => e.event === 'ready') || (proc.exitCode != null ? Promise.reject(new Error(`brmgr run exited:\n${JSON.stringify(events)}`)) : false), 15_000);
+  await waitFor(
+    'brmgr run ready',
+    async () =>
+      events.some((e) => e.event === 'ready') ||
+      (proc.exitCode != null ? Promise.reject(new Error(`brmgr run exited:\n${JSON.stringify(events)}`)) : false),
+    15_000,
+  );
   // wrapped: an async function returning the subprocess (a thenable) would wait for it to end
   return { proc };
 }
 
-t.test('tap add: a persistent tap owned by the user, a port of the bridge across brmgr run restarts', { skip: why }, async (t) => {
-  const lab = Lab.create(t);
-  chmodSync(lab.dir, 0o755); // dnsmasq drops root and re-reads files below it
-  const host = await lab.ns('host');
-  const bridge = lab.name('br');
-  const brmgr = new Brmgr(lab, host, bridge);
-  brmgr.config(conf({ extra: '[dns]\nupstream = 10.0.1.1\n' }));
-  const tap = lab.name('tap');
-  const jail = lab.name('tap');
+t.test(
+  'tap add: a persistent tap owned by the user, a port of the bridge across brmgr run restarts',
+  { skip: why },
+  async (t) => {
+    const lab = Lab.create(t);
+    chmodSync(lab.dir, 0o755); // dnsmasq drops root and re-reads files below it
+    const host = await lab.ns('host');
+    const bridge = lab.name('br');
+    const brmgr = new Brmgr(lab, host, bridge);
+    brmgr.config(conf({ extra: '[dns]\nupstream = 10.0.1.1\n' }));
+    const tap = lab.name('tap');
+    const jail = lab.name('tap');
 
-  let { proc } = await serve(brmgr);
-  const add = await brmgr.cli('tap', 'add', bridge, tap, '--owner', 'nobody');
-  t.equal(add.exitCode, 0, 'tap add exits 0', { output: add.output });
-  const made = await show(host, tap);
-  t.match(tapInfo(made), { kind: 'tun', type: 'tap', persist: true, user: 'nobody', master: bridge, up: true }, 'a persistent tap owned by nobody, up, a port of the bridge');
+    let { proc } = await serve(brmgr);
+    const add = await brmgr.cli('tap', 'add', bridge, tap, '--owner', 'nobody');
+    t.equal(add.exitCode, 0, 'tap add exits 0', { output: add.output });
+    const made = await show(host, tap);
+    t.match(
+      tapInfo(made),
+      { kind: 'tun', type: 'tap', persist: true, user: 'nobody', master: bridge, up: true },
+      'a persistent tap owned by nobody, up, a port of the bridge',
+    );
 
-  const numeric = await brmgr.cli('tap', 'add', bridge, jail, '--owner', '4242');
-  t.equal(numeric.exitCode, 0, 'a numeric uid without a passwd entry is accepted', { output: numeric.output });
-  t.match(tapInfo(await show(host, jail)), { type: 'tap', user: 4242, master: bridge }, 'owned by uid 4242');
+    const numeric = await brmgr.cli('tap', 'add', bridge, jail, '--owner', '4242');
+    t.equal(numeric.exitCode, 0, 'a numeric uid without a passwd entry is accepted', { output: numeric.output });
+    t.match(tapInfo(await show(host, jail)), { type: 'tap', user: 4242, master: bridge }, 'owned by uid 4242');
 
-  const again = await brmgr.cli('tap', 'add', bridge, tap, '--owner', 'nobody');
-  t.equal(again.exitCode, 0, 'the same tap add again exits 0', { output: again.output });
-  t.equal((await show(host, tap))?.ifindex, made?.ifindex, 'and leaves the same device');
+    const again = await brmgr.cli('tap', 'add', bridge, tap, '--owner', 'nobody');
+    t.equal(again.exitCode, 0, 'the same tap add again exits 0', { output: again.output });
+    t.equal((await show(host, tap))?.ifindex, made?.ifindex, 'and leaves the same device');
 
-  // the service stops and starts again: its converge leaves the ports alone
-  proc.kill('SIGTERM');
-  t.equal((await proc).exitCode, 0, 'brmgr run stops');
-  t.match(tapInfo(await show(host, tap)), { persist: true, user: 'nobody', master: bridge }, 'the tap stays on the bridge while brmgr run is stopped');
-  ({ proc } = await serve(brmgr));
-  t.match(tapInfo(await show(host, tap)), { persist: true, user: 'nobody', master: bridge, up: true }, 'and after brmgr run started again');
-  proc.kill('SIGTERM');
-  await proc;
+    // the service stops and starts again: its converge leaves the ports alone
+    proc.kill('SIGTERM');
+    t.equal((await proc).exitCode, 0, 'brmgr run stops');
+    t.match(
+      tapInfo(await show(host, tap)),
+      { persist: true, user: 'nobody', master: bridge },
+      'the tap stays on the bridge while brmgr run is stopped',
+    );
+    ({ proc } = await serve(brmgr));
+    t.match(
+      tapInfo(await show(host, tap)),
+      { persist: true, user: 'nobody', master: bridge, up: true },
+      'and after brmgr run started again',
+    );
+    proc.kill('SIGTERM');
+    await proc;
 
-  // a plain post keeps the bridge for its attached taps, as for any guest
-  const plain = await brmgr.post();
-  t.equal(plain.exitCode, 0, 'brmgr-post exits 0', { output: plain.output });
-  t.match(tapInfo(await show(host, tap)), { master: bridge }, 'the tap stays a port of the kept bridge');
+    // a plain post keeps the bridge for its attached taps, as for any guest
+    const plain = await brmgr.post();
+    t.equal(plain.exitCode, 0, 'brmgr-post exits 0', { output: plain.output });
+    t.match(tapInfo(await show(host, tap)), { master: bridge }, 'the tap stays a port of the kept bridge');
 
-  // post --force deletes the bridge; the taps stay, detached
-  const post = await brmgr.post('--force');
-  t.equal(post.exitCode, 0, 'brmgr-post --force exits 0', { output: post.output });
-  t.equal(await show(host, bridge), undefined, 'the bridge is gone');
-  const left = tapInfo(await show(host, tap));
-  t.match(left, { kind: 'tun', type: 'tap', persist: true, user: 'nobody' }, 'the tap stays, with its owner');
-  t.equal(left?.master, undefined, 'detached');
-  t.match(post.output, new RegExp(`taps ${tap}, ${jail} stay, detached|taps ${jail}, ${tap} stay, detached`), 'post says so');
+    // post --force deletes the bridge; the taps stay, detached
+    const post = await brmgr.post('--force');
+    t.equal(post.exitCode, 0, 'brmgr-post --force exits 0', { output: post.output });
+    t.equal(await show(host, bridge), undefined, 'the bridge is gone');
+    const left = tapInfo(await show(host, tap));
+    t.match(left, { kind: 'tun', type: 'tap', persist: true, user: 'nobody' }, 'the tap stays, with its owner');
+    t.equal(left?.master, undefined, 'detached');
+    t.match(
+      post.output,
+      new RegExp(`taps ${tap}, ${jail} stay, detached|taps ${jail}, ${tap} stay, detached`),
+      'post says so',
+    );
 
-  // once the bridge is back, tap add attaches the same tap again
-  await brmgr.up();
-  const reattach = await brmgr.cli('tap', 'add', bridge, tap, '--owner', 'nobody');
-  t.equal(reattach.exitCode, 0, 'tap add on the detached tap exits 0', { output: reattach.output });
-  t.match(tapInfo(await show(host, tap)), { master: bridge, user: 'nobody' }, 'it is a port of the bridge again');
+    // once the bridge is back, tap add attaches the same tap again
+    await brmgr.up();
+    const reattach = await brmgr.cli('tap', 'add', bridge, tap, '--owner', 'nobody');
+    t.equal(reattach.exitCode, 0, 'tap add on the detached tap exits 0', { output: reattach.output });
+    t.match(tapInfo(await show(host, tap)), { master: bridge, user: 'nobody' }, 'it is a port of the bridge again');
 
-  const del = await brmgr.cli('tap', 'del', tap);
-  t.equal(del.exitCode, 0, 'tap del exits 0', { output: del.output });
-  t.equal(await show(host, tap), undefined, 'the tap is gone');
-  const delAgain = await brmgr.cli('tap', 'del', tap);
-  t.equal(delAgain.exitCode, 0, 'tap del of a missing tap exits 0');
-  t.match(delAgain.output, `there is no ${tap}; nothing to delete`, 'and says so');
-  await brmgr.down('--force');
-});
+    const del = await brmgr.cli('tap', 'del', tap);
+    t.equal(del.exitCode, 0, 'tap del exits 0', { output: del.output });
+    t.equal(await show(host, tap), undefined, 'the tap is gone');
+    const delAgain = await brmgr.cli('tap', 'del', tap);
+    t.equal(delAgain.exitCode, 0, 'tap del of a missing tap exits 0');
+    t.match(delAgain.output, `there is no ${tap}; nothing to delete`, 'and says so');
+    await brmgr.down('--force');
+  },
+);
 
 t.test('tap add/del refuse bad input with exit 2 and change nothing', { skip: why }, async (t) => {
   const lab = Lab.create(t);
@@ -117,19 +143,40 @@ t.test('tap add/del refuse bad input with exit 2 and change nothing', { skip: wh
 
   const cases: [string[], string][] = [
     [['tap', 'add', bridge, tap, '--owner', 'no-such-user-x'], "brmgr: no such user 'no-such-user-x'"],
-    [['tap', 'add', bridge, 'bad/name'], "brmgr: 'bad/name' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')"],
-    [['tap', 'add', bridge, 'a-name-much-too-long'], "brmgr: 'a-name-much-too-long' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')"],
+    [
+      ['tap', 'add', bridge, 'bad/name'],
+      "brmgr: 'bad/name' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')",
+    ],
+    [
+      ['tap', 'add', bridge, 'a-name-much-too-long'],
+      "brmgr: 'a-name-much-too-long' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')",
+    ],
     [['tap', 'add', bridge, bridge], `brmgr: the tap needs a name of its own, not the bridge's (${bridge})`],
-    [['tap', 'add', foreign, tap], `brmgr: ${foreign} is not up as a brmgr bridge: start it first (brmgr run ${foreign} or brmgr up ${foreign})`],
+    [
+      ['tap', 'add', foreign, tap],
+      `brmgr: ${foreign} is not up as a brmgr bridge: start it first (brmgr run ${foreign} or brmgr up ${foreign})`,
+    ],
     [['tap', 'add', bridge, veth], `brmgr: ${veth} exists and is not a tap (it is a veth)`],
-    [['tap', 'add', bridge, other, '--owner', 'nobody'], `brmgr: tap ${other} exists with owner 4242, not 65534: brmgr tap del ${other} first`],
-    [['tap', 'add', bridge, other], `brmgr: tap ${other} exists with owner 4242, not none: brmgr tap del ${other} first`],
+    [
+      ['tap', 'add', bridge, other, '--owner', 'nobody'],
+      `brmgr: tap ${other} exists with owner 4242, not 65534: brmgr tap del ${other} first`,
+    ],
+    [
+      ['tap', 'add', bridge, other],
+      `brmgr: tap ${other} exists with owner 4242, not none: brmgr tap del ${other} first`,
+    ],
     [['tap', 'del', veth], `brmgr: ${veth} is not a tap (it is a veth); brmgr tap del deletes only taps`],
     [['tap', 'del', bridge], `brmgr: ${bridge} is not a tap (it is a bridge); brmgr tap del deletes only taps`],
-    [['tap', 'del', 'bad/name'], "brmgr: 'bad/name' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')"],
+    [
+      ['tap', 'del', 'bad/name'],
+      "brmgr: 'bad/name' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')",
+    ],
     [['tap'], 'brmgr: usage: brmgr tap add BRIDGE TAP [--owner USER] | brmgr tap del TAP'],
     [['tap', 'add', bridge], 'brmgr: usage: brmgr tap add BRIDGE TAP [--owner USER] | brmgr tap del TAP'],
-    [['tap', 'del', tap, '--owner', 'nobody'], 'brmgr: usage: brmgr tap add BRIDGE TAP [--owner USER] | brmgr tap del TAP'],
+    [
+      ['tap', 'del', tap, '--owner', 'nobody'],
+      'brmgr: usage: brmgr tap add BRIDGE TAP [--owner USER] | brmgr tap del TAP',
+    ],
   ];
   for (const [args, message] of cases) {
     const r = await brmgr.cli(...args);
@@ -146,42 +193,90 @@ const MAC = '52:54:00:12:34:57';
  * Runs a command as `uid` with only CAP_DAC_OVERRIDE: enough to open /dev/net/tun
  * (0600 on some hosts) but not CAP_NET_ADMIN, so the kernel lets only the tap's owner attach.
  */
-const asUser = (uid: number, cmd: string, ...args: string[]) => ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--inh-caps=+dac_override', '--ambient-caps=+dac_override', cmd, ...args];
+const asUser = (uid: number, cmd: string, ...args: string[]) => [
+  'setpriv',
+  `--reuid=${uid}`,
+  `--regid=${uid}`,
+  '--clear-groups',
+  '--inh-caps=+dac_override',
+  '--ambient-caps=+dac_override',
+  cmd,
+  ...args,
+];
 
-t.test("a QEMU guest run as the tap's owner leases through the tap; another user cannot open it", { skip: why ?? (existsSync(QEMU) ? undefined : 'qemu-system-x86 is not installed') }, async (t) => {
-  const image = await guestImage();
-  const lab = Lab.create(t);
-  chmodSync(lab.dir, 0o755);
-  const host = await lab.ns('host');
-  const bridge = lab.name('br');
-  const brmgr = new Brmgr(lab, host, bridge);
-  brmgr.config(conf({ extra: '[dns]\nupstream = 10.0.1.1\n' }));
-  const tap = lab.name('fc');
-  await serve(brmgr);
-  const add = await brmgr.cli('tap', 'add', bridge, tap, '--owner', 'nobody');
-  t.equal(add.exitCode, 0, 'tap add exits 0', { output: add.output });
+t.test(
+  "a QEMU guest run as the tap's owner leases through the tap; another user cannot open it",
+  { skip: why ?? (existsSync(QEMU) ? undefined : 'qemu-system-x86 is not installed') },
+  async (t) => {
+    const image = await guestImage();
+    const lab = Lab.create(t);
+    chmodSync(lab.dir, 0o755);
+    const host = await lab.ns('host');
+    const bridge = lab.name('br');
+    const brmgr = new Brmgr(lab, host, bridge);
+    brmgr.config(conf({ extra: '[dns]\nupstream = 10.0.1.1\n' }));
+    const tap = lab.name('fc');
+    await serve(brmgr);
+    const add = await brmgr.cli('tap', 'add', bridge, tap, '--owner', 'nobody');
+    t.equal(add.exitCode, 0, 'tap add exits 0', { output: add.output });
 
-  const [cmd, ...args] = asUser(4243, QEMU, '-M', 'none', '-display', 'none', '-nodefaults', '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`);
-  const other = await exec(host, cmd!, args, { timeout: 20_000 });
-  t.not(other.exitCode, 0, 'QEMU as another user fails');
-  t.match(other.stderr, `could not configure /dev/net/tun (${tap}): Operation not permitted`, 'the kernel refuses it the tap');
+    const [cmd, ...args] = asUser(
+      4243,
+      QEMU,
+      '-M',
+      'none',
+      '-display',
+      'none',
+      '-nodefaults',
+      '-netdev',
+      `tap,id=n0,ifname=${tap},script=no,downscript=no`,
+    );
+    const other = await exec(host, cmd!, args, { timeout: 20_000 });
+    t.not(other.exitCode, 0, 'QEMU as another user fails');
+    t.match(
+      other.stderr,
+      `could not configure /dev/net/tun (${tap}): Operation not permitted`,
+      'the kernel refuses it the tap',
+    );
 
-  // prettier-ignore
-  const [qcmd, ...qargs] = asUser(65534, QEMU,
-    '-accel', 'tcg', '-m', '256', '-no-reboot', '-nodefaults', '-no-user-config',
-    '-display', 'none', '-serial', 'stdio',
-    '-kernel', image.kernel, '-initrd', image.initrd, '-append', 'console=ttyS0 quiet panic=-1',
-    '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${MAC}`,
-  );
-  const qemu = lab.spawn(host, qcmd!, qargs);
-  // the guest powers off by itself; this bounds a guest that hangs
-  const limit = setTimeout(() => qemu.kill('SIGKILL'), 90_000);
-  const [vm, lookup] = await Promise.all([qemu, brmgr.cli('lookup', bridge, MAC, '--wait', '60')]).finally(() => clearTimeout(limit));
-  const serial = String(vm.stdout);
-  const output = { serial, stderr: String(vm.stderr) };
-  t.equal(vm.exitCode, 0, 'the guest, run by nobody, booted and powered off', output);
-  const lease = /BRMGR-GUEST lease (\S+) mac (\S+)/.exec(serial);
-  t.ok(lease?.[1]?.startsWith('10.0.1.'), `the guest leased ${lease?.[1]} through the tap`, output);
-  t.equal(lookup.stdout.trim(), lease?.[1], `brmgr lookup ${bridge} ${MAC} prints it`, { output: lookup.output });
-  t.equal((await show(host, tap))?.master, bridge, 'the tap is still a port of the bridge after the guest closed it');
-});
+    // prettier-ignore
+    const [qcmd, ...qargs] = asUser(
+      65534,
+      QEMU,
+      '-accel',
+      'tcg',
+      '-m',
+      '256',
+      '-no-reboot',
+      '-nodefaults',
+      '-no-user-config',
+      '-display',
+      'none',
+      '-serial',
+      'stdio',
+      '-kernel',
+      image.kernel,
+      '-initrd',
+      image.initrd,
+      '-append',
+      'console=ttyS0 quiet panic=-1',
+      '-netdev',
+      `tap,id=n0,ifname=${tap},script=no,downscript=no`,
+      '-device',
+      `virtio-net-pci,netdev=n0,mac=${MAC}`,
+    );
+    const qemu = lab.spawn(host, qcmd!, qargs);
+    // the guest powers off by itself; this bounds a guest that hangs
+    const limit = setTimeout(() => qemu.kill('SIGKILL'), 90_000);
+    const [vm, lookup] = await Promise.all([qemu, brmgr.cli('lookup', bridge, MAC, '--wait', '60')]).finally(() =>
+      clearTimeout(limit),
+    );
+    const serial = String(vm.stdout);
+    const output = { serial, stderr: String(vm.stderr) };
+    t.equal(vm.exitCode, 0, 'the guest, run by nobody, booted and powered off', output);
+    const lease = /BRMGR-GUEST lease (\S+) mac (\S+)/.exec(serial);
+    t.ok(lease?.[1]?.startsWith('10.0.1.'), `the guest leased ${lease?.[1]} through the tap`, output);
+    t.equal(lookup.stdout.trim(), lease?.[1], `brmgr lookup ${bridge} ${MAC} prints it`, { output: lookup.output });
+    t.equal((await show(host, tap))?.master, bridge, 'the tap is still a port of the bridge after the guest closed it');
+  },
+);

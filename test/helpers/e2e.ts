@@ -30,7 +30,9 @@ export const count = (lines: string[], line: string) => lines.filter((l) => l ==
 /** brmgr's nft table for a bridge, as `nft list table` shows it, or undefined. */
 export async function nftTable(ns: string, bridge: string): Promise<string | undefined> {
   const lines = await nftRuleset(ns);
-  return lines.includes(`table inet brmgr-${bridge} {`) ? await must(ns, 'nft', ['list', 'table', 'inet', `brmgr-${bridge}`]) : undefined;
+  return lines.includes(`table inet brmgr-${bridge} {`)
+    ? await must(ns, 'nft', ['list', 'table', 'inet', `brmgr-${bridge}`])
+    : undefined;
 }
 
 /** Every line of iptables-save (both families) that mentions the bridge's chains. */
@@ -66,10 +68,20 @@ export function follow(proc: ResultPromise) {
  * before (or after) running the real tool: the moment to interrupt the brmgr
  * program that called it, or to race it.
  */
-export function pausingTool(lab: Lab, tool: string, real: string, pauseOn: string, seconds: number, when: 'before' | 'after' = 'before'): { dir: string; marker: string } {
+export function pausingTool(
+  lab: Lab,
+  tool: string,
+  real: string,
+  pauseOn: string,
+  seconds: number,
+  when: 'before' | 'after' = 'before',
+): { dir: string; marker: string } {
   const marker = join(lab.dir, `${tool}.paused`);
   const pause = `for a in "$@"; do [ "$a" = "${pauseOn}" ] && { echo $$ > ${marker}; sleep ${seconds}; }; done`;
-  const script = when === 'before' ? ['#!/bin/sh', pause, `exec ${real} "$@"`] : ['#!/bin/sh', `${real} "$@"`, 'rc=$?', pause, 'exit $rc'];
-  lab.file(`pause-${tool}/${tool}`, script.join('\n') + '\n', 0o755);
+  const script =
+    when === 'before'
+      ? ['#!/bin/sh', pause, `exec ${real} "$@"`]
+      : ['#!/bin/sh', `${real} "$@"`, 'rc=$?', pause, 'exit $rc'];
+  lab.file(`pause-${tool}/${tool}`, `${script.join('\n')}\n`, 0o755);
   return { dir: join(lab.dir, `pause-${tool}`), marker };
 }

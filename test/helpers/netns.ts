@@ -8,7 +8,17 @@
  * namespace (`ip netns exec NS` / `ip -n NS`) or adds/deletes a namespace.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync, mkdirSync, readdirSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  chmodSync,
+  mkdirSync,
+  readdirSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -49,7 +59,8 @@ export function assertBuilt(): void {
   const src = newest(join(ROOT, 'src'));
   const dist = statSync(join(DIST, 'brmgr-pre.js')).mtimeMs;
   const main = statSync(join(DIST, 'main.js')).mtimeMs;
-  if (Math.min(dist, main) + 1000 < src) throw new Error('dist/ is older than src/: run `npm run build` before the e2e tests');
+  if (Math.min(dist, main) + 1000 < src)
+    throw new Error('dist/ is older than src/: run `npm run build` before the e2e tests');
 }
 
 let counter = 0;
@@ -135,7 +146,10 @@ function sweepStale(): void {
 }
 if (process.getuid?.() === 0) sweepStale();
 
-function result(command: string, r: { exitCode?: number; stdout?: unknown; stderr?: unknown; failed?: boolean }): ExecResult {
+function result(
+  command: string,
+  r: { exitCode?: number; stdout?: unknown; stderr?: unknown; failed?: boolean },
+): ExecResult {
   return {
     command,
     exitCode: r.exitCode ?? (r.failed ? 1 : 0),
@@ -154,7 +168,12 @@ export interface ExecOptions {
 }
 
 /** Runs a command inside a namespace; never throws on a non-zero exit. */
-export async function exec(ns: string, cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+export async function exec(
+  ns: string,
+  cmd: string,
+  args: readonly string[],
+  opts: ExecOptions = {},
+): Promise<ExecResult> {
   const argv = ['netns', 'exec', ns, cmd, ...args];
   const r = await execa('ip', argv, {
     reject: false,
@@ -176,7 +195,11 @@ export async function must(ns: string, cmd: string, args: readonly string[], opt
 /** `ip ARGS` inside the namespace. */
 export const ip = (ns: string, ...args: string[]) => must(ns, 'ip', args);
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -231,7 +254,13 @@ export class Lab {
    * `master` there, if given), both up. Created from inside nsA, so it never
    * appears in the root namespace.
    */
-  async veth(nsA: string, a: string, nsB: string, b: string, opts: { up?: boolean; master?: string } = {}): Promise<void> {
+  async veth(
+    nsA: string,
+    a: string,
+    nsB: string,
+    b: string,
+    opts: { up?: boolean; master?: string } = {},
+  ): Promise<void> {
     await ip(nsA, 'link', 'add', a, 'type', 'veth', 'peer', 'name', b, 'netns', nsB);
     // the lab's own links skip IPv6 duplicate address detection: settles in milliseconds, not seconds
     await must(nsA, 'sysctl', ['-q', '-w', `net.ipv6.conf.${a}.accept_dad=0`]);
@@ -244,9 +273,19 @@ export class Lab {
   }
 
   /** A background process inside a namespace, killed in teardown. */
-  spawn(ns: string, cmd: string, args: readonly string[], opts: { stdin?: 'ignore' | 'pipe'; env?: Record<string, string> } = {}): ResultPromise {
+  spawn(
+    ns: string,
+    cmd: string,
+    args: readonly string[],
+    opts: { stdin?: 'ignore' | 'pipe'; env?: Record<string, string> } = {},
+  ): ResultPromise {
     const env = opts.env ? { env: opts.env, extendEnv: false } : {};
-    const p = execa('ip', ['netns', 'exec', ns, cmd, ...args], { reject: false, stdin: opts.stdin ?? 'ignore', buffer: true, ...env });
+    const p = execa('ip', ['netns', 'exec', ns, cmd, ...args], {
+      reject: false,
+      stdin: opts.stdin ?? 'ignore',
+      buffer: true,
+      ...env,
+    });
     this.procs.add(p);
     liveProcs.add(p);
     void p.finally(() => liveProcs.delete(p));
@@ -320,7 +359,11 @@ export class Brmgr {
   }
 
   private async node(program: string, args: readonly string[]): Promise<BrmgrResult> {
-    const r = await exec(this.ns, process.execPath, [join(DIST, program), ...args], { env: this.environment(), cleanEnv: true, timeout: 60_000 });
+    const r = await exec(this.ns, process.execPath, [join(DIST, program), ...args], {
+      env: this.environment(),
+      cleanEnv: true,
+      timeout: 60_000,
+    });
     return { ...r, output: `${r.stdout}\n${r.stderr}` };
   }
 
@@ -398,7 +441,11 @@ export async function links(ns: string): Promise<Link[]> {
   const raw = JSON.parse(await ip(ns, '-d', '-json', 'link', 'show')) as RawLink[];
   return raw
     .map((l) => {
-      const link: Link = { ifname: l.ifname, flags: (l.flags ?? []).filter((f) => !VOLATILE_LINK_FLAGS.has(f)).sort(), mtu: l.mtu };
+      const link: Link = {
+        ifname: l.ifname,
+        flags: (l.flags ?? []).filter((f) => !VOLATILE_LINK_FLAGS.has(f)).sort(),
+        mtu: l.mtu,
+      };
       if (l.linkinfo?.info_kind) link.kind = l.linkinfo.info_kind;
       if (l.linkinfo?.info_slave_kind) link.slaveKind = l.linkinfo.info_slave_kind;
       if (l.address) link.address = l.address;
@@ -426,7 +473,10 @@ export interface Addr {
 
 /** Every address with all attributes but the lifetimes. */
 export async function addresses(ns: string): Promise<Addr[]> {
-  const raw = JSON.parse(await ip(ns, '-json', 'address', 'show')) as { ifname: string; addr_info?: Record<string, unknown>[] }[];
+  const raw = JSON.parse(await ip(ns, '-json', 'address', 'show')) as {
+    ifname: string;
+    addr_info?: Record<string, unknown>[];
+  }[];
   return raw.flatMap((l) =>
     (l.addr_info ?? []).map((a) => {
       const { valid_life_time: _v, preferred_life_time: _p, ...rest } = a;
@@ -436,7 +486,9 @@ export async function addresses(ns: string): Promise<Addr[]> {
 }
 
 export async function addressesOf(ns: string, ifname: string, family?: 'inet' | 'inet6'): Promise<string[]> {
-  return (await addresses(ns)).filter((a) => a.ifname === ifname && (!family || a.family === family)).map((a) => `${a.local}/${a.prefixlen}`);
+  return (await addresses(ns))
+    .filter((a) => a.ifname === ifname && (!family || a.family === family))
+    .map((a) => `${a.local}/${a.prefixlen}`);
 }
 
 export async function routes(ns: string): Promise<Record<string, unknown>[]> {
@@ -465,7 +517,9 @@ export async function nftRuleset(ns: string): Promise<string[]> {
 
 /** `nft -j list ruleset`, without metainfo and handles, counters zeroed. */
 export async function nftJson(ns: string): Promise<Record<string, Record<string, unknown>>[]> {
-  const doc = JSON.parse(await must(ns, 'nft', ['-j', 'list', 'ruleset'])) as { nftables: Record<string, Record<string, unknown>>[] };
+  const doc = JSON.parse(await must(ns, 'nft', ['-j', 'list', 'ruleset'])) as {
+    nftables: Record<string, Record<string, unknown>>[];
+  };
   const strip = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(strip);
     if (v && typeof v === 'object') {
@@ -528,22 +582,33 @@ export interface Snapshot {
  * addrconf asynchronously (linkwatch), up to a second later.
  */
 export async function settle(ns: string, timeoutMs = 10_000): Promise<void> {
-  await waitFor(`IPv6 addresses in ${ns} to settle`, async () => {
-    const raw = JSON.parse(await ip(ns, '-json', 'address', 'show')) as {
-      ifname: string;
-      flags?: string[];
-      addr_info?: { family: string; local: string; tentative?: boolean }[];
-    }[];
-    const disabled = await exec(ns, 'grep', ['-r', '-s', '-l', '^1$', '/proc/sys/net/ipv6/conf', '--include=disable_ipv6']);
-    const noV6 = new Set(disabled.stdout.split('\n').map((l) => l.split('/').at(-2)));
-    return raw.every((l) => {
-      const info = l.addr_info ?? [];
-      if (info.some((a) => a.tentative)) return false;
-      const carrier = (l.flags ?? []).includes('UP') && (l.flags ?? []).includes('LOWER_UP');
-      if (!carrier || l.ifname === 'lo' || noV6.has(l.ifname) || noV6.has('all')) return true;
-      return info.some((a) => a.family === 'inet6' && a.local.startsWith('fe80:'));
-    });
-  }, timeoutMs);
+  await waitFor(
+    `IPv6 addresses in ${ns} to settle`,
+    async () => {
+      const raw = JSON.parse(await ip(ns, '-json', 'address', 'show')) as {
+        ifname: string;
+        flags?: string[];
+        addr_info?: { family: string; local: string; tentative?: boolean }[];
+      }[];
+      const disabled = await exec(ns, 'grep', [
+        '-r',
+        '-s',
+        '-l',
+        '^1$',
+        '/proc/sys/net/ipv6/conf',
+        '--include=disable_ipv6',
+      ]);
+      const noV6 = new Set(disabled.stdout.split('\n').map((l) => l.split('/').at(-2)));
+      return raw.every((l) => {
+        const info = l.addr_info ?? [];
+        if (info.some((a) => a.tentative)) return false;
+        const carrier = (l.flags ?? []).includes('UP') && (l.flags ?? []).includes('LOWER_UP');
+        if (!carrier || l.ifname === 'lo' || noV6.has(l.ifname) || noV6.has('all')) return true;
+        return info.some((a) => a.family === 'inet6' && a.local.startsWith('fe80:'));
+      });
+    },
+    timeoutMs,
+  );
 }
 
 /** Everything brmgr could change in a namespace, normalized so two equal states compare equal. */
@@ -612,8 +677,12 @@ export interface TcpResult {
 export async function tcpConnect(ns: string, host: string, port: number): Promise<TcpResult> {
   const r = await exec(ns, 'busybox', ['nc', '-w', '3', host, String(port)], { input: 'hello\n', timeout: 10_000 });
   const line = r.stdout.split('\n').find((l) => new RegExp(`[:\\]]${port}\\s`).test(l));
-  const peer = line ? /\s(?:\[(?:::ffff:)?([^\]]+)\]|([0-9.]+)):\d+\s*$/.exec(line.trim() + ' ') : null;
-  return { ok: r.exitCode === 0 && !!line, ...(peer ? { peer: peer[1] ?? peer[2] } : {}), output: `${r.stdout}${r.stderr}` };
+  const peer = line ? /\s(?:\[(?:::ffff:)?([^\]]+)\]|([0-9.]+)):\d+\s*$/.exec(`${line.trim()} `) : null;
+  return {
+    ok: r.exitCode === 0 && !!line,
+    ...(peer ? { peer: peer[1] ?? peer[2] } : {}),
+    output: `${r.stdout}${r.stderr}`,
+  };
 }
 
 // ---------------------------------------------------------------- topology
@@ -694,14 +763,14 @@ export async function topology(lab: Lab, opts: TopologyOptions = {}): Promise<To
 
 /** A config file's text for a bridge; `extra` is appended. */
 export function conf(opts: { firewall?: string; mode?: string; address?: string; extra?: string } = {}): string {
-  return [
+  return `${[
     '[bridge]',
     `mode = ${opts.mode ?? 'nat'}`,
     `firewall = ${opts.firewall ?? 'nftables'}`,
     '[ipv4]',
     `address = ${opts.address ?? '10.0.1.1/24'}`,
     opts.extra ?? '',
-  ].join('\n') + '\n';
+  ].join('\n')}\n`;
 }
 
 export const BACKENDS = ['nftables', 'iptables'] as const;

@@ -10,7 +10,21 @@
  * cached outside the repository (BRMGR_QEMU_CACHE, default
  * /var/cache/brmgr-test/qemu-guest/<kernel>_<version>+busybox_<version>/).
  */
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { execa } from 'execa';
@@ -44,7 +58,11 @@ async function packages(): Promise<{ kernel: string; kernelVersion: string; busy
   // "linux-image-6.1.0-56-cloud-amd64 (= 6.1.192-2)"
   const dep = /(linux-image-[^\s,(]+-cloud-amd64)(?: \(= ([^)]+)\))?/.exec(field(KERNEL_META, 'Depends'));
   if (!dep) throw new Error(`${KERNEL_META} depends on no kernel`);
-  return { kernel: dep[1]!, kernelVersion: dep[2] ?? field(KERNEL_META, 'Version'), busyboxVersion: field(BUSYBOX, 'Version') };
+  return {
+    kernel: dep[1]!,
+    kernelVersion: dep[2] ?? field(KERNEL_META, 'Version'),
+    busyboxVersion: field(BUSYBOX, 'Version'),
+  };
 }
 
 /** The guest image, built and cached on first use. */
@@ -63,9 +81,12 @@ export async function guestImage(): Promise<GuestImage> {
   mkdirSync(CACHE, { recursive: true });
   const work = mkdtempSync(join(CACHE, '.build-'));
   try {
-    await execa('apt-get', ['download', `${p.kernel}=${p.kernelVersion}`, `${BUSYBOX}=${p.busyboxVersion}`], { cwd: work });
+    await execa('apt-get', ['download', `${p.kernel}=${p.kernelVersion}`, `${BUSYBOX}=${p.busyboxVersion}`], {
+      cwd: work,
+    });
     const root = join(work, 'x');
-    for (const deb of readdirSync(work).filter((f) => f.endsWith('.deb'))) await execa('dpkg-deb', ['-x', join(work, deb), root]);
+    for (const deb of readdirSync(work).filter((f) => f.endsWith('.deb')))
+      await execa('dpkg-deb', ['-x', join(work, deb), root]);
 
     const out = join(work, 'image');
     mkdirSync(out);

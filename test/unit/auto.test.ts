@@ -3,15 +3,29 @@ import { parseConfig } from '../../src/config/validate.js';
 import { pickSubnet, takenSubnets } from '../../src/plan/auto.js';
 import { overlaps } from '../../src/net/addr.js';
 
-const parse = (text: string, autoSubnet?: string) => parseConfig(text, '/etc/brmgr/br0.conf', 'br0', autoSubnet ? { autoSubnet } : {});
+const parse = (text: string, autoSubnet?: string) =>
+  parseConfig(text, '/etc/brmgr/br0.conf', 'br0', autoSubnet ? { autoSubnet } : {});
 
 t.test('address = auto parses with a stand-in subnet, then with the chosen one', async (t) => {
   t.equal(parse('[ipv4]\naddress = auto\n').ipv4.auto, true);
   const c = parse('[ipv4]\naddress = auto\n', '10.42.7.1/24');
-  t.match(c.ipv4, { auto: true, address: '10.42.7.1', prefix: 24, network: '10.42.7.0', range: { from: '10.42.7.2', to: '10.42.7.254' } });
-  t.equal(parse('[ipv4]\naddress = 10.0.5.1/24\n', '10.42.7.1/24').ipv4.address, '10.0.5.1', 'a record does not override a fixed address');
+  t.match(c.ipv4, {
+    auto: true,
+    address: '10.42.7.1',
+    prefix: 24,
+    network: '10.42.7.0',
+    range: { from: '10.42.7.2', to: '10.42.7.254' },
+  });
+  t.equal(
+    parse('[ipv4]\naddress = 10.0.5.1/24\n', '10.42.7.1/24').ipv4.address,
+    '10.0.5.1',
+    'a record does not override a fixed address',
+  );
   t.throws(() => parse('[ipv4]\naddress = auto\nrange = 10.0.1.2-10.0.1.9\n'), /give a fixed address to set a range/);
-  t.throws(() => parse('[ipv4]\naddress = auto\n[host.web]\nmac = 52:54:00:00:00:01\nip = 10.0.1.5\n'), /give a fixed address for static hosts/);
+  t.throws(
+    () => parse('[ipv4]\naddress = auto\n[host.web]\nmac = 52:54:00:00:00:01\nip = 10.0.1.5\n'),
+    /give a fixed address for static hosts/,
+  );
 });
 
 t.test('pickSubnet: free, private, stable, different per bridge', async (t) => {
@@ -25,8 +39,23 @@ t.test('pickSubnet: free, private, stable, different per bridge', async (t) => {
   t.notOk(overlaps(b.split('/')[0]!, 24, net, 24));
   t.equal(pickSubnet('br0', 'm1', [['10.0.0.0', 8]]), undefined, 'none left when 10/8 is taken');
   const taken = takenSubnets(
-    { links: [], addrs: [{ ifname: 'eth0', family: 'inet', local: '10.1.2.3', prefixlen: 16, scope: 'global' }], routes: [{ dst: '10.200.0.0/16', dev: 'wg0' }, { dst: 'default', dev: 'eth0' }] },
+    {
+      links: [],
+      addrs: [{ ifname: 'eth0', family: 'inet', local: '10.1.2.3', prefixlen: 16, scope: 'global' }],
+      routes: [
+        { dst: '10.200.0.0/16', dev: 'wg0' },
+        { dst: 'default', dev: 'eth0' },
+      ],
+    },
     [parse('[ipv4]\naddress = 10.9.9.1/24\n')],
   );
-  t.strictSame(taken, [['10.1.2.3', 16], ['10.200.0.0', 16], ['10.9.9.0', 24]], 'addresses, routes and other bridges count');
+  t.strictSame(
+    taken,
+    [
+      ['10.1.2.3', 16],
+      ['10.200.0.0', 16],
+      ['10.9.9.0', 24],
+    ],
+    'addresses, routes and other bridges count',
+  );
 });

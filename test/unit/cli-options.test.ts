@@ -89,7 +89,7 @@ t.test('one module per command, the aliases share theirs, every help lists its c
   }
 });
 
-t.test('--help and -h anywhere in a command\'s arguments ask for its help, even beside wrong ones', async (t) => {
+t.test("--help and -h anywhere in a command's arguments ask for its help, even beside wrong ones", async (t) => {
   for (const name of NAMES) {
     const { parse } = MODULES[name];
     t.equal(parse(['--help']), HELP, `${name} --help`);
@@ -98,7 +98,7 @@ t.test('--help and -h anywhere in a command\'s arguments ask for its help, even 
   }
 });
 
-t.test('each command accepts its own options and refuses every other command\'s', async (t) => {
+t.test("each command accepts its own options and refuses every other command's", async (t) => {
   for (const name of NAMES) {
     const { parse } = MODULES[name];
     const usage = refusal(parse, [...VALID[name], '--bogus']).replace("Unknown option '--bogus'; ", '');
@@ -112,7 +112,7 @@ t.test('each command accepts its own options and refuses every other command\'s'
   }
 });
 
-t.test('the issue\'s example: leases with the options of down, tap and render is a usage error', async (t) => {
+t.test("the issue's example: leases with the options of down, tap and render is a usage error", async (t) => {
   t.equal(
     refusal(leases.parse, ['br0', '--force', '--owner', 'bob', '--backend', 'x']),
     "Unknown option '--force'; usage: brmgr leases BRIDGE [--json]",
@@ -194,7 +194,14 @@ t.test('lookup: BRIDGE and a MAC or HOSTNAME; --wait takes seconds', async (t) =
   const mac = '52:54:00:12:34:56';
   t.same(lookup.parse(['brmgr0', mac]), { bridge: 'brmgr0', guest: mac, waitSeconds: 0 });
   t.same(lookup.parse(['brmgr0', 'guest1', '--wait', '30']), { bridge: 'brmgr0', guest: 'guest1', waitSeconds: 30 });
-  const waits = [['0', 0], ['0.5', 0.5], ['.25', 0.25], ['2.', 2], ['007', 7], ['3600', 3600]] as const;
+  const waits = [
+    ['0', 0],
+    ['0.5', 0.5],
+    ['.25', 0.25],
+    ['2.', 2],
+    ['007', 7],
+    ['3600', 3600],
+  ] as const;
   for (const [wait, waitSeconds] of waits) {
     const parsed = lookup.parse(['brmgr0', 'guest1', `--wait=${wait}`]);
     t.same(parsed, { bridge: 'brmgr0', guest: 'guest1', waitSeconds }, `--wait=${wait}`);
@@ -222,8 +229,17 @@ t.test('tap: add BRIDGE TAP [--owner USER] or del TAP, names checked', async (t)
   t.same(tap.parse(['add', 'brmgr0', 'fc0', '--owner', 'bob']), { ...added, owner: 'bob' });
   t.same(tap.parse(['add', '--owner=4242', 'brmgr0', 'fc0']), { ...added, owner: '4242' });
   t.same(tap.parse(['del', 'fc0']), { verb: 'del', tap: 'fc0' });
-  for (const args of [[], ['add'], ['add', 'brmgr0'], ['add', 'brmgr0', 'fc0', 'fc1'], ['del'], ['del', 'fc0', 'fc1'],
-    ['del', 'fc0', '--owner', 'bob'], ['list'], ['brmgr0', 'fc0']]) {
+  for (const args of [
+    [],
+    ['add'],
+    ['add', 'brmgr0'],
+    ['add', 'brmgr0', 'fc0', 'fc1'],
+    ['del'],
+    ['del', 'fc0', 'fc1'],
+    ['del', 'fc0', '--owner', 'bob'],
+    ['list'],
+    ['brmgr0', 'fc0'],
+  ]) {
     t.equal(refusal(tap.parse, args), usage, `tap ${args.join(' ')}`);
   }
   t.equal(refusal(tap.parse, ['add', 'brmgr0', 'fc0', '--owner=']), `--owner needs a USER; ${usage}`);
@@ -239,7 +255,7 @@ t.test('demo: no arguments', async (t) => {
   t.equal(refusal(demo.parse, ['brmgr0']), "unexpected argument 'brmgr0'; usage: brmgr demo");
 });
 
-t.test('the dispatcher: a command, an alias, the original\'s `brmgr BRIDGE`, or a usage error', async (t) => {
+t.test("the dispatcher: a command, an alias, the original's `brmgr BRIDGE`, or a usage error", async (t) => {
   const confDir = t.testdir({ 'brmgr0.conf': '' });
   const saved = process.env.BRMGR_CONF_DIR;
   process.env.BRMGR_CONF_DIR = confDir;

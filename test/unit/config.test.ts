@@ -173,14 +173,22 @@ ip = 10.9.0.10
   t.equal(c.ipv4.leaseTime, '12h');
   t.equal(c.dns.domain, 'lab');
   t.strictSame(c.hosts, [{ name: 'web', mac: '52:54:00:00:00:10', ip: '10.9.0.10' }]);
-  t.equal(parse('bridge=brmgr0\n[bridge]\nmode = isolated\n').mode, 'isolated', 'a flat `bridge=` does not swallow [bridge]');
+  t.equal(
+    parse('bridge=brmgr0\n[bridge]\nmode = isolated\n').mode,
+    'isolated',
+    'a flat `bridge=` does not swallow [bridge]',
+  );
   t.equal(parse('bridge=\n[bridge]\nname = brmgr0\n').name, 'brmgr0', 'an empty flat key is unset, not a conflict');
 });
 
 t.test('every key of every section', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'brmgr-unit-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const [dnsHosts, conf, dhcpHosts] = ['hosts', 'extra.conf', 'dhcp-hosts'].map((f) => join(dir, f)) as [string, string, string];
+  const [dnsHosts, conf, dhcpHosts] = ['hosts', 'extra.conf', 'dhcp-hosts'].map((f) => join(dir, f)) as [
+    string,
+    string,
+    string,
+  ];
   for (const f of [dnsHosts, conf, dhcpHosts]) writeFileSync(f, '');
   const c = parse(`[bridge]
 name = brmgr0
@@ -251,8 +259,20 @@ to = 192.168.50.11:5300-5301
     dnsmasq: { confFile: conf, hostsFile: dhcpHosts },
     hosts: [{ name: 'web', mac: '52:54:00:00:00:10', ip: '192.168.50.10' }],
     forwards: [
-      { name: 'http', proto: 'tcp', ports: { from: 8080, to: 8080 }, toIp: '192.168.50.10', toPorts: { from: 80, to: 80 } },
-      { name: 'dns', proto: 'udp', ports: { from: 5300, to: 5301 }, toIp: '192.168.50.11', toPorts: { from: 5300, to: 5301 } },
+      {
+        name: 'http',
+        proto: 'tcp',
+        ports: { from: 8080, to: 8080 },
+        toIp: '192.168.50.10',
+        toPorts: { from: 80, to: 80 },
+      },
+      {
+        name: 'dns',
+        proto: 'udp',
+        ports: { from: 5300, to: 5301 },
+        toIp: '192.168.50.11',
+        toPorts: { from: 5300, to: 5301 },
+      },
     ],
   });
 });
@@ -283,11 +303,19 @@ t.test('quoted values', async (t) => {
   t.equal(parse('[bridge]\nname = "brmgr0"\n').name, 'brmgr0', 'double quotes');
   t.equal(parse("[bridge]\nmode = 'routed'\n").mode, 'routed', 'single quotes');
   t.equal(parse('[bridge]\nmode = "routed"   ; comment after the quote\n').mode, 'routed', 'quoted, then a comment');
-  t.equal(parse("[bridge]\nmode = 'routed'# glued comment after the quote\n").mode, 'routed', 'quoted, then a glued comment');
+  t.equal(
+    parse("[bridge]\nmode = 'routed'# glued comment after the quote\n").mode,
+    'routed',
+    'quoted, then a glued comment',
+  );
   t.equal(parse('[dns]\ndomain = "lab.example"\n').dns.domain, 'lab.example');
   t.equal(parse('[dns]\ndomain = "\\u006cab"\n').dns.domain, 'lab', 'JSON escapes in double quotes');
   t.equal(parse('[bridge]\nuplink = "eth0"\n').uplink, 'eth0');
-  t.strictSame(parse('[dns]\nupstream = "192.0.2.1, 192.0.2.2"\n').dns.upstream, ['192.0.2.1', '192.0.2.2'], 'a quoted comma list');
+  t.strictSame(
+    parse('[dns]\nupstream = "192.0.2.1, 192.0.2.2"\n').dns.upstream,
+    ['192.0.2.1', '192.0.2.2'],
+    'a quoted comma list',
+  );
   t.strictSame(parse('[bridge]\nmtu = ""\n'), DEFAULTS, 'quoted empty is unset');
 });
 
@@ -311,12 +339,24 @@ t.test('surrounding whitespace is ignored', async (t) => {
   const c = parse('  [bridge]  \n   mode   =   isolated   \n\tstp\t=\ttrue\t\n');
   t.equal(c.mode, 'isolated');
   t.equal(c.stp, true);
-  t.strictSame(parse('[dns]\nupstream = 192.0.2.1 ,192.0.2.2,  2001:db8::1 ,\n').dns.upstream, ['192.0.2.1', '192.0.2.2', '2001:db8::1']);
+  t.strictSame(parse('[dns]\nupstream = 192.0.2.1 ,192.0.2.2,  2001:db8::1 ,\n').dns.upstream, [
+    '192.0.2.1',
+    '192.0.2.2',
+    '2001:db8::1',
+  ]);
 });
 
 t.test('IPv4 details', async (t) => {
-  t.strictSame(parse('[ipv4]\naddress = 10.0.1.254/24\n').ipv4.range, { from: '10.0.1.1', to: '10.0.1.253' }, 'bridge at the top: range below it');
-  t.strictSame(parse('[ipv4]\naddress = 10.0.1.100/24\n').ipv4.range, { from: '10.0.1.101', to: '10.0.1.254' }, 'the larger side');
+  t.strictSame(
+    parse('[ipv4]\naddress = 10.0.1.254/24\n').ipv4.range,
+    { from: '10.0.1.1', to: '10.0.1.253' },
+    'bridge at the top: range below it',
+  );
+  t.strictSame(
+    parse('[ipv4]\naddress = 10.0.1.100/24\n').ipv4.range,
+    { from: '10.0.1.101', to: '10.0.1.254' },
+    'the larger side',
+  );
   t.strictSame(parse('[ipv4]\naddress = 10.0.1.1/30\n').ipv4.range, { from: '10.0.1.2', to: '10.0.1.2' }, 'a /30');
   t.equal(parse('[ipv4]\naddress = 10.0.1.1/30\n').ipv4.maxLeases, 1);
   t.equal(parse('[ipv4]\nrange = 10.0.1.100-10.0.1.149\n').ipv4.maxLeases, 50, 'max_leases defaults to the range size');
@@ -329,14 +369,18 @@ t.test('IPv4 details', async (t) => {
 });
 
 t.test('IPv6 details', async (t) => {
-  t.strictSame(parse('[ipv6]\naddress = FD42:0:1:0:0:0:0:1/64\n').ipv6, {
-    address: 'fd42:0:1::1',
-    prefix: 64,
-    network: 'fd42:0:1::',
-    ra: true,
-    dhcp: 'off',
-    nat: false,
-  }, 'canonical form');
+  t.strictSame(
+    parse('[ipv6]\naddress = FD42:0:1:0:0:0:0:1/64\n').ipv6,
+    {
+      address: 'fd42:0:1::1',
+      prefix: 64,
+      network: 'fd42:0:1::',
+      ra: true,
+      dhcp: 'off',
+      nat: false,
+    },
+    'canonical form',
+  );
   t.equal(parse('[ipv6]\naddress = 2001:db8::1/56\nra = false\n').ipv6?.network, '2001:db8::', 'not /64 without RA');
   t.equal(parse('[ipv6]\naddress =\n').ipv6, undefined, 'empty: no IPv6');
   t.equal(parse('[ipv6]\nra = true\n').ipv6, undefined, 'no address: no IPv6, other keys ignored');
@@ -350,7 +394,11 @@ t.test('modes and their defaults', async (t) => {
   }
   const bridged = parse('[bridge]\nmode = bridged\nuplink = eth0\n');
   t.equal(bridged.ipv4.dhcp, false, 'bridged: DHCP off by default (the LAN has its own)');
-  t.throws(() => parse('[bridge]\nmode = bridged\nuplink = eth0\n[ipv4]\ndhcp = on\n'), /dhcp must stay off/, 'and it cannot be turned on');
+  t.throws(
+    () => parse('[bridge]\nmode = bridged\nuplink = eth0\n[ipv4]\ndhcp = on\n'),
+    /dhcp must stay off/,
+    'and it cannot be turned on',
+  );
 });
 
 t.test('static hosts and forwards', async (t) => {
@@ -379,12 +427,28 @@ to = db
   ]);
   t.strictSame(c.forwards, [
     { name: 'web', proto: 'tcp', ports: { from: 8080, to: 8080 }, toIp: '10.0.1.10', toPorts: { from: 80, to: 80 } },
-    { name: 'range', proto: 'udp', ports: { from: 27015, to: 27020 }, toIp: '10.0.1.20', toPorts: { from: 27015, to: 27020 } },
-    { name: 'same-port', proto: 'tcp', ports: { from: 443, to: 443 }, toIp: '10.0.1.11', toPorts: { from: 443, to: 443 } },
+    {
+      name: 'range',
+      proto: 'udp',
+      ports: { from: 27015, to: 27020 },
+      toIp: '10.0.1.20',
+      toPorts: { from: 27015, to: 27020 },
+    },
+    {
+      name: 'same-port',
+      proto: 'tcp',
+      ports: { from: 443, to: 443 },
+      toIp: '10.0.1.11',
+      toPorts: { from: 443, to: 443 },
+    },
   ]);
   const both = parse('[forward.a]\nproto = udp\nport = 53\nto = 10.0.1.10\n[forward.b]\nport = 53\nto = 10.0.1.11\n');
   t.equal(both.forwards.length, 2, 'the same port over tcp and udp is no clash');
-  t.equal(parse('[forward.a]\nport = 1\nto = 10.0.1.10:65535\n').forwards[0]?.toPorts.to, 65535, 'the ends of the port range');
+  t.equal(
+    parse('[forward.a]\nport = 1\nto = 10.0.1.10:65535\n').forwards[0]?.toPorts.to,
+    65535,
+    'the ends of the port range',
+  );
 });
 
 t.test('scanIni keeps line numbers, sections and junk', async (t) => {
@@ -403,7 +467,11 @@ t.test('scanIni keeps line numbers, sections and junk', async (t) => {
   ]);
   t.equal(scanIni('k = 1.1.1.1;x\n').entries[0]?.value, '1.1.1.1;x', 'a glued ; is part of the value, not a comment');
   t.equal(scanIni('k = a#b\n').entries[0]?.value, 'a#b', 'a glued # likewise');
-  t.equal(scanIni('k = "a\\nb"\n').entries[0]?.value, 'a\nb', 'JSON escapes are decoded (and then rejected by the validator)');
+  t.equal(
+    scanIni('k = "a\\nb"\n').entries[0]?.value,
+    'a\nb',
+    'JSON escapes are decoded (and then rejected by the validator)',
+  );
 });
 
 t.test('loadConfig reads BRMGR_CONF_DIR/BRIDGE.conf', async (t) => {

@@ -33,7 +33,10 @@ t.test('the default config serves only the bridge, hermetically', async (t) => {
   ]) {
     t.ok(lines.includes(l), l);
   }
-  t.notOk(lines.some((l) => l.startsWith('listen-address=0.0.0.0') || l === 'bind-interfaces'), 'never the wildcard, nor answers to queries from other interfaces');
+  t.notOk(
+    lines.some((l) => l.startsWith('listen-address=0.0.0.0') || l === 'bind-interfaces'),
+    'never the wildcard, nor answers to queries from other interfaces',
+  );
   t.notOk(lines.includes('no-resolv'), "forwards to the host's resolvers by default");
 });
 
@@ -92,19 +95,41 @@ t.test('DNS off, DHCP off', async (t) => {
 
 t.test('dnsmasq log lines become structured events', async (t) => {
   t.same(parseDnsmasqLine('dnsmasq-dhcp[42]: DHCPDISCOVER(br0) 52:54:00:AA:bb:cc'), {
-    level: 'info', msg: 'DHCPDISCOVER(br0) 52:54:00:AA:bb:cc', source: 'dhcp', event: 'discover', mac: '52:54:00:aa:bb:cc',
+    level: 'info',
+    msg: 'DHCPDISCOVER(br0) 52:54:00:AA:bb:cc',
+    source: 'dhcp',
+    event: 'discover',
+    mac: '52:54:00:aa:bb:cc',
   });
   t.same(parseDnsmasqLine('dnsmasq-dhcp[42]: DHCPACK(br0) 10.0.1.23 52:54:00:aa:bb:cc web'), {
-    level: 'info', msg: 'DHCPACK(br0) 10.0.1.23 52:54:00:aa:bb:cc web', source: 'dhcp', event: 'ack', ip: '10.0.1.23', mac: '52:54:00:aa:bb:cc', hostname: 'web',
+    level: 'info',
+    msg: 'DHCPACK(br0) 10.0.1.23 52:54:00:aa:bb:cc web',
+    source: 'dhcp',
+    event: 'ack',
+    ip: '10.0.1.23',
+    mac: '52:54:00:aa:bb:cc',
+    hostname: 'web',
   });
   t.match(parseDnsmasqLine('dnsmasq-dhcp[42]: DHCPNAK(br0) 10.0.9.9 52:54:00:aa:bb:cc wrong network'), {
-    level: 'warn', event: 'nak', ip: '10.0.9.9', reason: 'wrong network',
+    level: 'warn',
+    event: 'nak',
+    ip: '10.0.9.9',
+    reason: 'wrong network',
   });
-  t.match(parseDnsmasqLine('dnsmasq-dhcp[42]: DHCPRELEASE(br0) 10.0.1.23 52:54:00:aa:bb:cc'), { event: 'release', ip: '10.0.1.23' });
-  t.match(parseDnsmasqLine('dnsmasq[1]: failed to create listening socket for 10.0.1.1: Address already in use'), { level: 'error', source: 'dns' });
+  t.match(parseDnsmasqLine('dnsmasq-dhcp[42]: DHCPRELEASE(br0) 10.0.1.23 52:54:00:aa:bb:cc'), {
+    event: 'release',
+    ip: '10.0.1.23',
+  });
+  t.match(parseDnsmasqLine('dnsmasq[1]: failed to create listening socket for 10.0.1.1: Address already in use'), {
+    level: 'error',
+    source: 'dns',
+  });
   t.match(parseDnsmasqLine('dnsmasq[1]: warning: no upstream servers configured'), { level: 'warn' });
   t.match(parseDnsmasqLine('dnsmasq: bad command line options: try --help'), { level: 'error' });
-  t.match(parseDnsmasqLine('dnsmasq[1]: started, version 2.90 cachesize 150'), { level: 'info', msg: 'started, version 2.90 cachesize 150' });
+  t.match(parseDnsmasqLine('dnsmasq[1]: started, version 2.90 cachesize 150'), {
+    level: 'info',
+    msg: 'started, version 2.90 cachesize 150',
+  });
 });
 
 t.test('lease file', async (t) => {

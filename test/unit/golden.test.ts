@@ -20,7 +20,13 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { parseConfig } from '../../src/config/validate.js';
 import type { BridgeConfig } from '../../src/config/types.js';
-import { EMPTY, iptablesPlan as renderIptables, parseIptablesSave, renderIptablesRestore, type Family } from '../../src/firewall/iptables.js';
+import {
+  EMPTY,
+  iptablesPlan as renderIptables,
+  parseIptablesSave,
+  renderIptablesRestore,
+  type Family,
+} from '../../src/firewall/iptables.js';
 import { nftTable } from '../../src/firewall/nftables.js';
 import { firewallIntent } from '../../src/firewall/policy.js';
 import { shimPlan } from '../../src/firewall/shim.js';
@@ -28,7 +34,9 @@ import { renderPlan } from '../../src/converge/render.js';
 
 /** The backends render the policy of a config (firewall/policy.ts). */
 const iptablesPlan = (c: BridgeConfig, family: Family, o: { forwardChain: string; filterOnly: boolean }) =>
-  o.filterOnly ? shimPlan(firewallIntent(c), family, o.forwardChain) : renderIptables(firewallIntent(c), family, o.forwardChain);
+  o.filterOnly
+    ? shimPlan(firewallIntent(c), family, o.forwardChain)
+    : renderIptables(firewallIntent(c), family, o.forwardChain);
 
 type Backend = 'nftables' | 'iptables';
 const BACKENDS: Backend[] = ['nftables', 'iptables'];
@@ -124,7 +132,15 @@ async function run(cmd: string, args: string[]) {
 async function cannotUseNetns(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'needs root for network namespaces';
   const path = (process.env.PATH ?? '').split(':').filter(Boolean);
-  for (const tool of ['ip', 'nft', 'iptables-restore', 'ip6tables-restore', 'iptables-save', 'ip6tables-save', 'sysctl']) {
+  for (const tool of [
+    'ip',
+    'nft',
+    'iptables-restore',
+    'ip6tables-restore',
+    'iptables-save',
+    'ip6tables-save',
+    'sysctl',
+  ]) {
     if (!path.some((dir) => existsSync(join(dir, tool)))) return `${tool} is not installed`;
   }
   const probe = `gold-${process.pid}-probe`;
@@ -172,11 +188,23 @@ const why = await cannotUseNetns();
 
 t.test('the kernel checks are not vacuous', { skip: why ?? false }, async (t) => {
   const box = await sandbox(t);
-  const nft = await box.exec('nft', ['-c', '-f', box.file('table inet x {\n\tchain y {\n\t\ttype filter hook output priority filter;\n\t\tmeta nosuchthing 1 accept\n\t}\n}\n')]);
+  const nft = await box.exec('nft', [
+    '-c',
+    '-f',
+    box.file(
+      'table inet x {\n\tchain y {\n\t\ttype filter hook output priority filter;\n\t\tmeta nosuchthing 1 accept\n\t}\n}\n',
+    ),
+  ]);
   t.not(nft.exitCode, 0, 'nft -c rejects a bad rule');
-  const ipt = await box.exec('iptables-restore', ['--noflush', box.file('*filter\n-A BRMGR-nosuch-FWD -j ACCEPT\nCOMMIT\n')]);
+  const ipt = await box.exec('iptables-restore', [
+    '--noflush',
+    box.file('*filter\n-A BRMGR-nosuch-FWD -j ACCEPT\nCOMMIT\n'),
+  ]);
   t.not(ipt.exitCode, 0, 'iptables-restore rejects a rule in a chain that does not exist');
-  const csum = await box.exec('iptables-restore', ['--noflush', box.file('*filter\n:X - [0:0]\n-A X -j CHECKSUM --checksum-fill\nCOMMIT\n')]);
+  const csum = await box.exec('iptables-restore', [
+    '--noflush',
+    box.file('*filter\n:X - [0:0]\n-A X -j CHECKSUM --checksum-fill\nCOMMIT\n'),
+  ]);
   t.not(csum.exitCode, 0, 'and a target in the wrong table (the kernel says so)');
 });
 
@@ -206,7 +234,14 @@ for (const name of cases) {
           await ok(t, box, 'nft', ['-c', '-f', f], 'nft -c: the kernel accepts the ruleset', mark);
           await ok(t, box, 'nft', ['-f', f], 'nft -f applies it', mark);
           await ok(t, box, 'nft', ['-f', f], 'and again: the table is replaced, not doubled', mark);
-          const listed = await ok(t, box, 'nft', ['list', 'table', 'inet', nftTable(BRIDGE)], 'the table is there', mark);
+          const listed = await ok(
+            t,
+            box,
+            'nft',
+            ['list', 'table', 'inet', nftTable(BRIDGE)],
+            'the table is there',
+            mark,
+          );
           const chains = (text: string) => text.split('\n').filter((l) => /^\s*chain /.test(l)).length;
           t.equal(chains(listed.stdout), chains(body), 'each chain once', mark);
         } else if (/^ip6?tables-restore/.test(header)) {
@@ -218,7 +253,11 @@ for (const name of cases) {
           const plan = iptablesPlan(cfg, family, { forwardChain: 'FORWARD', filterOnly: backend === 'nftables' });
           const saved = await ok(t, box, `${tool}-save`, [], `${tool}-save`);
           const seen = parseIptablesSave(saved.stdout, BRIDGE);
-          t.strictSame(seen.chains, plan.chains, `${tool}-save shows brmgr's rules exactly as planned (canonical form)`);
+          t.strictSame(
+            seen.chains,
+            plan.chains,
+            `${tool}-save shows brmgr's rules exactly as planned (canonical form)`,
+          );
           t.strictSame(
             seen.jumps.map((j) => `${j.table} ${j.chain} ${j.rule}`).sort(),
             plan.jumps.map((j) => `${j.table} ${j.chain} ${j.rule}`).sort(),
@@ -229,7 +268,13 @@ for (const name of cases) {
           await ok(t, box, `${tool}-restore`, ['--noflush', box.file(again)], 'and applies cleanly');
           const afterAgain = parseIptablesSave((await box.exec(`${tool}-save`, [])).stdout, BRIDGE);
           t.equal(afterAgain.jumps.length, plan.jumps.length, 'no duplicate jumps');
-          await ok(t, box, `${tool}-restore`, ['--noflush', box.file(renderIptablesRestore(EMPTY, afterAgain))], 'the teardown applies');
+          await ok(
+            t,
+            box,
+            `${tool}-restore`,
+            ['--noflush', box.file(renderIptablesRestore(EMPTY, afterAgain))],
+            'the teardown applies',
+          );
           const gone = (await box.exec(`${tool}-save`, [])).stdout;
           t.notMatch(gone, /BRMGR-/, 'and leaves nothing of brmgr behind');
         } else {

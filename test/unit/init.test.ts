@@ -46,10 +46,14 @@ t.test('OpenRC: a multi-instance openrc-run script named brmgr.BRIDGE', async (t
   const fn = (name: string) => new RegExp(`^${name}\\(\\) \\{\\n([\\s\\S]*?)\\n\\}`, 'm').exec(text)?.[1] ?? '';
   const depend = fn('depend');
   t.match(depend, /^\s*need\b.*\bnet\b/m, 'depend: need net');
-  t.match(depend, /^\s*after\b.*\bfirewall\b/m, 'depend: after firewall (it would flush brmgr\'s rules)');
+  t.match(depend, /^\s*after\b.*\bfirewall\b/m, "depend: after firewall (it would flush brmgr's rules)");
   t.match(depend, /^\s*before\b.*\blxc\b.*\blibvirtd\b/m, 'depend: before lxc and libvirtd');
   t.match(fn('stop_post'), /@bindir@\/brmgr-post "\$\{bridge\}"/, 'stop_post runs brmgr-post BRIDGE');
-  t.match(fn('reload'), /supervise-daemon "\$\{RC_SVCNAME\}" --signal HUP/, 'reload sends SIGHUP through supervise-daemon');
+  t.match(
+    fn('reload'),
+    /supervise-daemon "\$\{RC_SVCNAME\}" --signal HUP/,
+    'reload sends SIGHUP through supervise-daemon',
+  );
 
   // sourced as openrc-run does, with its helpers stubbed: the bridge comes from the instance name
   const driver = join(tmp, 'openrc-driver.sh');
@@ -78,7 +82,13 @@ t.test('runit: the service dir name gives the bridge, env/ the environment', asy
     writeFileSync(join(sv, f), readFileSync(join(RUNIT, f), 'utf8').replaceAll('@bindir@', bin));
     chmodSync(join(sv, f), 0o755);
   }
-  const script = (f: string) => execa(join(sv, f), [], { cwd: sv, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false });
+  const script = (f: string) =>
+    execa(join(sv, f), [], {
+      cwd: sv,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      extendEnv: false,
+      reject: false,
+    });
   t.equal((await script('run')).stdout, 'brmgr run lan7 conf=unset', 'run: brmgr run BRIDGE, without an env/ dir');
   t.equal((await script('finish')).stdout, 'brmgr-post lan7 conf=unset', 'finish: brmgr-post BRIDGE');
   mkdirSync(join(sv, 'env'));
@@ -100,10 +110,16 @@ function unitKeys(text: string): Map<string, string> {
 t.test('systemd: ordering, restarts and a sandbox that leaves brmgr what it needs', async (t) => {
   const u = unitKeys(readFileSync(UNIT, 'utf8'));
   const words = (k: string) => (u.get(k) ?? '').split(/\s+/).filter(Boolean);
-  for (const g of ['lxc.service', 'libvirtd.service', 'libvirt-guests.service']) t.ok(words('Before').includes(g), `Before=${g}`);
-  for (const f of ['nftables.service', 'firewalld.service']) t.ok(words('After').includes(f), `After=${f}: a firewall loading later would flush brmgr's rules`);
+  for (const g of ['lxc.service', 'libvirtd.service', 'libvirt-guests.service'])
+    t.ok(words('Before').includes(g), `Before=${g}`);
+  for (const f of ['nftables.service', 'firewalld.service'])
+    t.ok(words('After').includes(f), `After=${f}: a firewall loading later would flush brmgr's rules`);
   t.equal(u.get('ExecStart'), '@bindir@/brmgr run %i', 'one process converges and serves');
-  t.match(u.get('ExecStartPost') ?? '', '/sys/class/net/%i/bridge', 'started only once the bridge exists, so guests ordered after it find it');
+  t.match(
+    u.get('ExecStartPost') ?? '',
+    '/sys/class/net/%i/bridge',
+    'started only once the bridge exists, so guests ordered after it find it',
+  );
   t.equal(u.get('ExecStopPost'), '@bindir@/brmgr-post %i', 'brmgr-post after it stops, whatever the reason');
   t.equal(u.get('ExecReload'), '/bin/kill -HUP $MAINPID', 'reload is SIGHUP');
   t.equal(u.get('Restart'), 'on-failure');
@@ -113,13 +129,14 @@ t.test('systemd: ordering, restarts and a sandbox that leaves brmgr what it need
   t.same(
     words('CapabilityBoundingSet').sort(),
     ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_ADMIN', 'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID'],
-    'capabilities: network administration, dnsmasq\'s ports and raw sockets, its drop to its own user',
+    "capabilities: network administration, dnsmasq's ports and raw sockets, its drop to its own user",
   );
   t.equal(u.get('ProtectSystem'), 'strict');
   for (const p of ['/run', '/var/lib/misc']) t.ok(words('ReadWritePaths').includes(p), `ReadWritePaths=${p}`);
   t.equal(u.get('NoNewPrivileges'), 'yes');
   t.equal(u.get('ProtectHome'), 'yes');
-  for (const f of ['AF_UNIX', 'AF_INET', 'AF_INET6', 'AF_NETLINK', 'AF_PACKET']) t.ok(words('RestrictAddressFamilies').includes(f), `RestrictAddressFamilies has ${f}`);
+  for (const f of ['AF_UNIX', 'AF_INET', 'AF_INET6', 'AF_NETLINK', 'AF_PACKET'])
+    t.ok(words('RestrictAddressFamilies').includes(f), `RestrictAddressFamilies has ${f}`);
   // what would break brmgr: it writes /proc/sys/net, Node's JIT needs W+X memory,
   // ProcSubset=pid hides /proc/sys, a private network or user namespace hides the host's
   for (const [k, v] of [
@@ -136,10 +153,40 @@ t.test('systemd: ordering, restarts and a sandbox that leaves brmgr what it need
 
 /** Every stanza Upstart's init(5) knows; a misspelt one makes Upstart refuse the whole job. */
 const UPSTART_STANZAS = new Set([
-  'author', 'description', 'version', 'usage', 'instance', 'start', 'stop', 'manual', 'emits', 'env', 'export',
-  'exec', 'script', 'pre-start', 'post-start', 'pre-stop', 'post-stop', 'respawn', 'task', 'normal', 'kill',
-  'reload', 'expect', 'console', 'umask', 'nice', 'oom', 'limit', 'chroot', 'chdir', 'setuid', 'setgid',
-  'apparmor', 'cgroup',
+  'author',
+  'description',
+  'version',
+  'usage',
+  'instance',
+  'start',
+  'stop',
+  'manual',
+  'emits',
+  'env',
+  'export',
+  'exec',
+  'script',
+  'pre-start',
+  'post-start',
+  'pre-stop',
+  'post-stop',
+  'respawn',
+  'task',
+  'normal',
+  'kill',
+  'reload',
+  'expect',
+  'console',
+  'umask',
+  'nice',
+  'oom',
+  'limit',
+  'chroot',
+  'chdir',
+  'setuid',
+  'setgid',
+  'apparmor',
+  'cgroup',
 ]);
 
 /**
@@ -181,14 +228,30 @@ t.test('Upstart: an instance job per bridge, respawned, config errors stopped by
   t.match(one('description'), /^"[^"]+"$/, 'a quoted description');
   t.same(all('start'), ['on runlevel [2345]'], 'start on runlevel [2345]');
   t.same(all('stop'), ['on runlevel [!2345]'], 'stop on every other runlevel');
-  t.same(all('env').filter((e) => /^BRIDGE=/.test(e)), [], 'no default BRIDGE: a boot start is chosen in brmgr.override');
-  t.match(text, /^#.*echo 'env BRIDGE=brmgr0' > \/etc\/init\/brmgr\.override$/m, 'the comment shows how to start a bridge at boot');
+  t.same(
+    all('env').filter((e) => /^BRIDGE=/.test(e)),
+    [],
+    'no default BRIDGE: a boot start is chosen in brmgr.override',
+  );
+  t.match(
+    text,
+    /^#.*echo 'env BRIDGE=brmgr0' > \/etc\/init\/brmgr\.override$/m,
+    'the comment shows how to start a bridge at boot',
+  );
 
-  t.same(all('pre-start'), ['exec @bindir@/brmgr-pre "$BRIDGE"'], 'pre-start brings the bridge up (a config error stops the start with exit 2)');
+  t.same(
+    all('pre-start'),
+    ['exec @bindir@/brmgr-pre "$BRIDGE"'],
+    'pre-start brings the bridge up (a config error stops the start with exit 2)',
+  );
   t.same(all('exec'), ['@bindir@/brmgr run "$BRIDGE"'], 'the main process is brmgr run BRIDGE');
   t.same(all('post-stop'), ['exec @bindir@/brmgr-post "$BRIDGE"'], 'post-stop takes the bridge down');
   t.same(all('script'), [], 'no main script: Upstart tracks brmgr run itself');
-  t.same(all('expect'), [], 'no expect stanza: brmgr run stays in the foreground (expect fork/daemon would track the wrong pid)');
+  t.same(
+    all('expect'),
+    [],
+    'no expect stanza: brmgr run stays in the foreground (expect fork/daemon would track the wrong pid)',
+  );
   t.same(all('task'), [], 'a service, not a task');
 
   t.same(all('respawn'), ['', 'limit 5 60'], 'respawn, with a limit');
@@ -196,9 +259,17 @@ t.test('Upstart: an instance job per bridge, respawned, config errors stopped by
   const openrc = readFileSync(OPENRC, 'utf8');
   const max = /^respawn_max=(\d+)$/m.exec(openrc)?.[1];
   const period = /^respawn_period=(\d+)$/m.exec(openrc)?.[1];
-  t.equal(all('respawn')[1], `limit ${max} ${period}`, `respawn limit ${max} ${period}, as OpenRC's respawn_max and respawn_period`);
+  t.equal(
+    all('respawn')[1],
+    `limit ${max} ${period}`,
+    `respawn limit ${max} ${period}, as OpenRC's respawn_max and respawn_period`,
+  );
   t.same(all('normal'), ['exit 0'], 'normal exit 0 only: exit 2 is not hidden as a clean stop');
-  t.same(all('kill').sort(), ['signal TERM', 'timeout 15'], 'SIGTERM, then SIGKILL after 15 s, as the systemd unit\'s TimeoutStopSec');
+  t.same(
+    all('kill').sort(),
+    ['signal TERM', 'timeout 15'],
+    "SIGTERM, then SIGKILL after 15 s, as the systemd unit's TimeoutStopSec",
+  );
   t.same(all('reload'), ['signal HUP'], 'reload is SIGHUP');
   t.same(all('console'), ['log'], 'output to /var/log/upstart/brmgr-BRIDGE.log');
 
@@ -222,34 +293,64 @@ t.test('Upstart: an instance job per bridge, respawned, config errors stopped by
         extendEnv: false,
         reject: false,
       });
-      t.equal(r.stdout, expected, `${shell}: ${stanza} runs ${expected.replace(/ conf=.*/, '')} with the job's environment ${r.stderr}`);
+      t.equal(
+        r.stdout,
+        expected,
+        `${shell}: ${stanza} runs ${expected.replace(/ conf=.*/, '')} with the job's environment ${r.stderr}`,
+      );
     }
   }
 });
 
-t.test('Upstart: make install puts the job, @bindir@ substituted, in SYSCONFDIR/init; uninstall removes it', async (t) => {
-  const dest = join(tmp, 'upstart-dest');
-  // the recipes' lines for SYSCONFDIR/init (not init.d), as make would run them, without building
-  const lines = async (target: string) => {
-    const r = await execa('make', ['-s', '-n', '-o', 'all', '-o', 'check-tools', target, `DESTDIR=${dest}`, 'PREFIX=/usr'], { cwd: ROOT });
-    return r.stdout.split('\n').filter((l) => new RegExp(`${dest}/etc/init(/|\\s|$)`).test(l));
-  };
-  const install = await lines('install');
-  t.ok(install.some((l) => l.includes('init/upstart/brmgr.conf')), `install has a line for init/upstart/brmgr.conf: ${install.join(' | ')}`);
-  for (const l of install) await execa('sh', ['-e', '-c', l], { cwd: ROOT });
-  const job = join(dest, 'etc/init/brmgr.conf');
-  t.equal(statSync(job).mode & 0o777, 0o644, 'etc/init/brmgr.conf, mode 0644');
-  const installed = readFileSync(job, 'utf8');
-  t.notMatch(installed, /@(bindir|datadir|docdir)@/, 'no placeholder left');
-  t.equal(installed, readFileSync(UPSTART, 'utf8').replaceAll('@bindir@', '/usr/bin'), 'the source with @bindir@ as /usr/bin');
-  const stanzas = upstartStanzas(installed);
-  t.ok(stanzas.some(([k, v]) => k === 'exec' && v === '/usr/bin/brmgr run "$BRIDGE"'), 'it starts the installed brmgr run');
-  t.ok(stanzas.some(([k, v]) => k === 'pre-start' && v === 'exec /usr/bin/brmgr-pre "$BRIDGE"'), 'and the installed brmgr-pre');
-  t.ok(stanzas.some(([k, v]) => k === 'post-stop' && v === 'exec /usr/bin/brmgr-post "$BRIDGE"'), 'and the installed brmgr-post');
+t.test(
+  'Upstart: make install puts the job, @bindir@ substituted, in SYSCONFDIR/init; uninstall removes it',
+  async (t) => {
+    const dest = join(tmp, 'upstart-dest');
+    // the recipes' lines for SYSCONFDIR/init (not init.d), as make would run them, without building
+    const lines = async (target: string) => {
+      const r = await execa(
+        'make',
+        ['-s', '-n', '-o', 'all', '-o', 'check-tools', target, `DESTDIR=${dest}`, 'PREFIX=/usr'],
+        { cwd: ROOT },
+      );
+      return r.stdout.split('\n').filter((l) => new RegExp(`${dest}/etc/init(/|\\s|$)`).test(l));
+    };
+    const install = await lines('install');
+    t.ok(
+      install.some((l) => l.includes('init/upstart/brmgr.conf')),
+      `install has a line for init/upstart/brmgr.conf: ${install.join(' | ')}`,
+    );
+    for (const l of install) await execa('sh', ['-e', '-c', l], { cwd: ROOT });
+    const job = join(dest, 'etc/init/brmgr.conf');
+    t.equal(statSync(job).mode & 0o777, 0o644, 'etc/init/brmgr.conf, mode 0644');
+    const installed = readFileSync(job, 'utf8');
+    t.notMatch(installed, /@(bindir|datadir|docdir)@/, 'no placeholder left');
+    t.equal(
+      installed,
+      readFileSync(UPSTART, 'utf8').replaceAll('@bindir@', '/usr/bin'),
+      'the source with @bindir@ as /usr/bin',
+    );
+    const stanzas = upstartStanzas(installed);
+    t.ok(
+      stanzas.some(([k, v]) => k === 'exec' && v === '/usr/bin/brmgr run "$BRIDGE"'),
+      'it starts the installed brmgr run',
+    );
+    t.ok(
+      stanzas.some(([k, v]) => k === 'pre-start' && v === 'exec /usr/bin/brmgr-pre "$BRIDGE"'),
+      'and the installed brmgr-pre',
+    );
+    t.ok(
+      stanzas.some(([k, v]) => k === 'post-stop' && v === 'exec /usr/bin/brmgr-post "$BRIDGE"'),
+      'and the installed brmgr-post',
+    );
 
-  const uninstall = await lines('uninstall');
-  t.ok(uninstall.some((l) => /^rm -f .*\/etc\/init\/brmgr\.conf(\s|$)/.test(l)), `uninstall removes it: ${uninstall.join(' | ')}`);
-  for (const l of uninstall) await execa('sh', ['-c', l], { cwd: ROOT });
-  t.notOk(existsSync(job), 'gone after uninstall');
-  t.notOk(existsSync(join(dest, 'etc/init')), 'and so is the init dir it left empty');
-});
+    const uninstall = await lines('uninstall');
+    t.ok(
+      uninstall.some((l) => /^rm -f .*\/etc\/init\/brmgr\.conf(\s|$)/.test(l)),
+      `uninstall removes it: ${uninstall.join(' | ')}`,
+    );
+    for (const l of uninstall) await execa('sh', ['-c', l], { cwd: ROOT });
+    t.notOk(existsSync(job), 'gone after uninstall');
+    t.notOk(existsSync(join(dest, 'etc/init')), 'and so is the init dir it left empty');
+  },
+);

@@ -22,7 +22,11 @@ t.test('one holder at a time; a lock left by a dead process is taken over', asyn
   const path = join(dir, '.lock');
   const release = await acquireLock(path);
   t.equal(readFileSync(path, 'utf8'), `${process.pid}\n`, 'the lock holds our pid');
-  await t.rejects(acquireLock(path, 100), { message: `another brmgr (pid ${process.pid}) holds ${path}` }, 'a second taker gives up naming the holder');
+  await t.rejects(
+    acquireLock(path, 100),
+    { message: `another brmgr (pid ${process.pid}) holds ${path}` },
+    'a second taker gives up naming the holder',
+  );
   release();
   t.notOk(existsSync(path), 'released');
 
@@ -58,9 +62,12 @@ t.test('waiters that find the same stale lock at once take it one at a time', as
   for (let round = 1; round <= 5; round++) {
     writeFileSync(lock, '2147483646\n'); // a dead owner
     rmSync(go, { force: true });
-    const children = Array.from({ length: 8 }, () => execa(process.execPath, ['-e', CHILD, lockJs, lock, join(dir, 'holder'), log, go]));
+    const children = Array.from({ length: 8 }, () =>
+      execa(process.execPath, ['-e', CHILD, lockJs, lock, join(dir, 'holder'), log, go]),
+    );
     // all at the starting line, then released together
-    while (readFileSync(log, { encoding: 'utf8', flag: 'a+' }).split('ready').length - 1 < 8 * round) await new Promise((r) => setTimeout(r, 5));
+    while (readFileSync(log, { encoding: 'utf8', flag: 'a+' }).split('ready').length - 1 < 8 * round)
+      await new Promise((r) => setTimeout(r, 5));
     writeFileSync(go, '');
     await Promise.all(children);
   }

@@ -34,8 +34,18 @@ t.test('services: one decision for DHCP, DHCPv6, DNS and router advertisements',
 t.test('the intent opens exactly what is served, per family', async (t) => {
   const i = firewallIntent(cfg('[ipv6]\naddress = fd42::1/64\ndhcp = stateful\n'));
   t.strictSame(i.families, [4, 6]);
-  t.strictSame(i.input[4], [{ proto: 'udp', port: 67 }, { proto: 'udp', port: 53 }, { proto: 'tcp', port: 53 }, { icmp: true }]);
-  t.strictSame(i.input[6], [{ proto: 'udp', port: 547 }, { proto: 'udp', port: 53 }, { proto: 'tcp', port: 53 }, { icmp: true }]);
+  t.strictSame(i.input[4], [
+    { proto: 'udp', port: 67 },
+    { proto: 'udp', port: 53 },
+    { proto: 'tcp', port: 53 },
+    { icmp: true },
+  ]);
+  t.strictSame(i.input[6], [
+    { proto: 'udp', port: 547 },
+    { proto: 'udp', port: 53 },
+    { proto: 'tcp', port: 53 },
+    { icmp: true },
+  ]);
   t.ok(i.dhcpChecksum);
   const noDns = firewallIntent(cfg('[dns]\nenable = false\n'));
   t.strictSame(noDns.input[4], [{ proto: 'udp', port: 67 }, { icmp: true }]);
@@ -47,9 +57,17 @@ t.test('forwarding per mode, decided once', async (t) => {
   t.strictSame(rules('routed'), ['within', 'refuse-groups', 'out', 'in', 'refuse-rest']);
   t.strictSame(rules('isolated'), ['within', 'refuse-groups', 'refuse-rest']);
   const nat = firewallIntent(cfg(''));
-  t.match(nat.forward.find((r) => r.rule === 'in'), { repliesOnly: true }, 'nat: only replies come in');
+  t.match(
+    nat.forward.find((r) => r.rule === 'in'),
+    { repliesOnly: true },
+    'nat: only replies come in',
+  );
   const routed = firewallIntent(cfg('[bridge]\nmode = routed\n'));
-  t.match(routed.forward.find((r) => r.rule === 'in'), { repliesOnly: false }, 'routed: anything comes in');
+  t.match(
+    routed.forward.find((r) => r.rule === 'in'),
+    { repliesOnly: false },
+    'routed: anything comes in',
+  );
   t.strictSame(routed.postrouting, [], 'routed: no masquerade');
   t.strictSame(
     nat.postrouting.map((r) => r.rule),

@@ -51,8 +51,16 @@ t.test('each config change, and what it means for the bridge and dnsmasq', async
   t.equal(after(base.replace('lab.test', 'lan.test')), 'converge+restart', 'another domain');
   t.equal(after(base + db), 'sighup', 'a static host added');
   t.equal(after(base.replace('10.0.1.10', '10.0.1.12')), 'sighup', "a static host's address");
-  t.equal(after(base, () => writeFileSync(hostsFile, '10.0.1.21 printer\n')), 'sighup', 'the hosts file edited');
-  t.equal(after(base, () => writeFileSync(confFile, 'log-queries\n')), 'restart', 'the conf_file edited');
+  t.equal(
+    after(base, () => writeFileSync(hostsFile, '10.0.1.21 printer\n')),
+    'sighup',
+    'the hosts file edited',
+  );
+  t.equal(
+    after(base, () => writeFileSync(confFile, 'log-queries\n')),
+    'restart',
+    'the conf_file edited',
+  );
   const both = () => writeFileSync(confFile, 'log-queries\n');
   t.equal(after(base + db, both), 'restart', 'a static host added and the conf_file edited: the restart covers both');
 });
@@ -74,7 +82,15 @@ t.test('any one part changed alone', async (t) => {
 t.test('only a restart of a dnsmasq that serves anything is tried with dnsmasq --test first', async (t) => {
   const actions: ReloadAction[] = ['converge+restart', 'restart', 'sighup', 'none'];
   t.same(actions.map(restartsDnsmasq), [true, true, false, false], 'restarts');
-  t.same(actions.map((a) => needsTrial(a, true)), [true, true, false, false], 'tried when it serves');
+  t.same(
+    actions.map((a) => needsTrial(a, true)),
+    [true, true, false, false],
+    'tried when it serves',
+  );
   const noneTried = [false, false, false, false];
-  t.same(actions.map((a) => needsTrial(a, false)), noneTried, 'nothing to try when it serves nothing');
+  t.same(
+    actions.map((a) => needsTrial(a, false)),
+    noneTried,
+    'nothing to try when it serves nothing',
+  );
 });

@@ -67,12 +67,16 @@ const cases: Case[] = [
   {
     name: "'auto' address with a range",
     text: '[ipv4]\naddress = auto\nrange = 10.0.1.2-10.0.1.9\n',
-    errors: [`${F}:3: [ipv4] range: with address = auto the subnet is chosen by brmgr: give a fixed address to set a range`],
+    errors: [
+      `${F}:3: [ipv4] range: with address = auto the subnet is chosen by brmgr: give a fixed address to set a range`,
+    ],
   },
   {
     name: "'auto' address and a forward to a guest address",
     text: '[ipv4]\naddress = auto\n[forward.web]\nport = 80\nto = 10.0.1.5:80\n',
-    errors: [`${F}:5: [forward.web] to: with address = auto the subnet is chosen by brmgr: give a fixed address to forward to a guest address`],
+    errors: [
+      `${F}:5: [forward.web] to: with address = auto the subnet is chosen by brmgr: give a fixed address to forward to a guest address`,
+    ],
   },
   {
     name: 'flat addr with a prefix',
@@ -103,12 +107,16 @@ const cases: Case[] = [
   {
     name: 'range outside the subnet',
     text: '[ipv4]\nrange = 10.0.2.2-10.0.2.254\n',
-    errors: [`${F}:2: [ipv4] range: range 10.0.2.2-10.0.2.254 is not inside 10.0.1.0/24 (network and broadcast excluded)`],
+    errors: [
+      `${F}:2: [ipv4] range: range 10.0.2.2-10.0.2.254 is not inside 10.0.1.0/24 (network and broadcast excluded)`,
+    ],
   },
   {
     name: 'range starting at the network address',
     text: '[ipv4]\nrange = 10.0.1.0-10.0.1.100\n',
-    errors: [`${F}:2: [ipv4] range: range 10.0.1.0-10.0.1.100 is not inside 10.0.1.0/24 (network and broadcast excluded)`],
+    errors: [
+      `${F}:2: [ipv4] range: range 10.0.1.0-10.0.1.100 is not inside 10.0.1.0/24 (network and broadcast excluded)`,
+    ],
   },
   {
     name: 'range backwards',
@@ -184,7 +192,9 @@ const cases: Case[] = [
   {
     name: 'uplink name of 16 characters',
     text: '[bridge]\nuplink = abcdefghijklmnop\n',
-    errors: [`${F}:2: [bridge] uplink: 'abcdefghijklmnop' is not a valid interface name (1-15 letters, digits, '_', '.', '-')`],
+    errors: [
+      `${F}:2: [bridge] uplink: 'abcdefghijklmnop' is not a valid interface name (1-15 letters, digits, '_', '.', '-')`,
+    ],
   },
   {
     name: 'uplink that looks like an option',
@@ -323,7 +333,10 @@ const cases: Case[] = [
   {
     name: 'static host missing both',
     text: '[bridge]\n[host.web]\n',
-    errors: [`${F}:2: [host.web] mac: missing; a static host needs a mac`, `${F}:2: [host.web] ip: missing; a static host needs an ip`],
+    errors: [
+      `${F}:2: [host.web] mac: missing; a static host needs a mac`,
+      `${F}:2: [host.web] ip: missing; a static host needs an ip`,
+    ],
   },
   {
     name: 'static host with a bad name',
@@ -333,22 +346,30 @@ const cases: Case[] = [
   {
     name: 'static host named like a dnsmasq keyword',
     text: '[host.ignore]\nmac = 52:54:00:00:00:10\nip = 10.0.1.10\n',
-    errors: [`${F}:1: [host.ignore] name: 'ignore' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), not a name; choose another`],
+    errors: [
+      `${F}:1: [host.ignore] name: 'ignore' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), not a name; choose another`,
+    ],
   },
   {
     name: 'static host named like a dnsmasq keyword (any case)',
     text: '[host.Infinite]\nmac = 52:54:00:00:00:10\nip = 10.0.1.10\n',
-    errors: [`${F}:1: [host.Infinite] name: 'Infinite' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), not a name; choose another`],
+    errors: [
+      `${F}:1: [host.Infinite] name: 'Infinite' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), not a name; choose another`,
+    ],
   },
   {
     name: 'static host named like a dnsmasq lease time',
     text: '[host.5m]\nmac = 52:54:00:00:00:10\nip = 10.0.1.10\n',
-    errors: [`${F}:1: [host.5m] name: '5m' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), not a name; choose another`],
+    errors: [
+      `${F}:1: [host.5m] name: '5m' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), not a name; choose another`,
+    ],
   },
   {
     name: 'static host named like a dnsmasq lease time (digits only)',
     text: '[host.42]\nmac = 52:54:00:00:00:10\nip = 10.0.1.10\n',
-    errors: [`${F}:1: [host.42] name: '42' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), not a name; choose another`],
+    errors: [
+      `${F}:1: [host.42] name: '42' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), not a name; choose another`,
+    ],
   },
   {
     name: 'static host names differing only in case',
@@ -404,7 +425,9 @@ const cases: Case[] = [
   {
     name: 'forward range shifted to other ports (the kernel would not shift it)',
     text: '[forward.web]\nport = 8000-8010\nto = 10.0.1.10:9000-9010\n',
-    errors: [`${F}:3: [forward.web] to: port range 9000-9010 must be the same ports as 8000-8010; a range cannot be shifted to other port numbers`],
+    errors: [
+      `${F}:3: [forward.web] to: port range 9000-9010 must be the same ports as 8000-8010; a range cannot be shifted to other port numbers`,
+    ],
   },
   {
     name: 'forward port already forwarded (overlapping ranges)',
@@ -464,12 +487,16 @@ const cases: Case[] = [
   {
     name: 'hosts_file relative',
     text: '[dns]\nhosts_file = etc/hosts\n',
-    errors: [`${F}:2: [dns] hosts_file: 'etc/hosts' is not an absolute path of plain characters (letters, digits, . _ @ + / -)`],
+    errors: [
+      `${F}:2: [dns] hosts_file: 'etc/hosts' is not an absolute path of plain characters (letters, digits, . _ @ + / -)`,
+    ],
   },
   {
     name: 'hosts_file with a space',
     text: '[dns]\nhosts_file = "/etc/my hosts"\n',
-    errors: [`${F}:2: [dns] hosts_file: '/etc/my hosts' is not an absolute path of plain characters (letters, digits, . _ @ + / -)`],
+    errors: [
+      `${F}:2: [dns] hosts_file: '/etc/my hosts' is not an absolute path of plain characters (letters, digits, . _ @ + / -)`,
+    ],
   },
   {
     name: 'hosts_file that is a directory',
@@ -479,7 +506,9 @@ const cases: Case[] = [
   {
     name: 'dhcp_hostsfile relative, flat form',
     text: 'dhcp_hostsfile="hosts.txt"\n',
-    errors: [`${F}:1: dhcp_hostsfile: 'hosts.txt' is not an absolute path of plain characters (letters, digits, . _ @ + / -)`],
+    errors: [
+      `${F}:1: dhcp_hostsfile: 'hosts.txt' is not an absolute path of plain characters (letters, digits, . _ @ + / -)`,
+    ],
   },
   // structure
   {
@@ -540,7 +569,10 @@ const cases: Case[] = [
   {
     name: 'unclosed section header',
     text: '[bridge\nmode = nat\n',
-    errors: [`${F}:1: [bridge: not a [section] or key = value line`, `${F}:2: mode: unknown key (keys belong in a [section])`],
+    errors: [
+      `${F}:1: [bridge: not a [section] or key = value line`,
+      `${F}:2: mode: unknown key (keys belong in a [section])`,
+    ],
   },
   {
     name: 'name not matching the file',
@@ -589,7 +621,9 @@ const cases: Case[] = [
   {
     name: 'an option as a path',
     text: '[dnsmasq]\nconf_file = --dhcp-script=/bin/sh\n',
-    errors: [`${F}:2: [dnsmasq] conf_file: '--dhcp-script=/bin/sh' is not an absolute path of plain characters (letters, digits, . _ @ + / -)`],
+    errors: [
+      `${F}:2: [dnsmasq] conf_file: '--dhcp-script=/bin/sh' is not an absolute path of plain characters (letters, digits, . _ @ + / -)`,
+    ],
   },
   {
     name: 'an option as an uplink',
@@ -669,14 +703,25 @@ t.test('a ConfigError carries its problems as fields and as one line each', asyn
   const err = t.throws(() => parseConfig('[bridge]\nmode = x\nstp = y\n', F, 'brmgr0')) as ConfigError;
   t.type(err, ConfigError);
   t.equal(err.name, 'ConfigError');
-  t.has(err.problems[0], { file: F, line: 2, section: 'bridge', key: 'mode', message: "'x' is not one of nat, routed, isolated, bridged" });
+  t.has(err.problems[0], {
+    file: F,
+    line: 2,
+    section: 'bridge',
+    key: 'mode',
+    message: "'x' is not one of nat, routed, isolated, bridged",
+  });
   t.equal(err.message, err.problems.map(formatProblem).join('\n'));
   t.equal(err.message.split('\n').length, 2);
   for (const line of err.message.split('\n')) t.match(line, /^\/etc\/brmgr\/brmgr0\.conf:\d+: \[bridge\] \w+: .+$/);
 });
 
 t.test('no message spans lines, even for hostile input', async (t) => {
-  const hostile = ['[dns]\ndomain = "a\\nb"\n', '[ipv4]\nrange = "10.0.1.2\\r\\n10.0.1.9"\n', '"a\\nb" = 1\n', '[bridge]\nname = "x\\u2028y"\n'];
+  const hostile = [
+    '[dns]\ndomain = "a\\nb"\n',
+    '[ipv4]\nrange = "10.0.1.2\\r\\n10.0.1.9"\n',
+    '"a\\nb" = 1\n',
+    '[bridge]\nname = "x\\u2028y"\n',
+  ];
   for (const text of hostile) {
     const err = t.throws(() => parseConfig(text, F, 'brmgr0')) as ConfigError;
     for (const p of err.problems) t.notMatch(formatProblem(p), /[\r\n]/, JSON.stringify(text));
@@ -692,7 +737,11 @@ t.test('loadConfig rejects a bad bridge name before touching any file', async (t
   writeFileSync(join(dir, 'etc.conf'), '');
   for (const bad of ['a b', 'abcdefghijklmnop', '-x', 'br:0']) writeFileSync(join(confDir, `${bad}.conf`), '');
   writeFileSync(join(confDir, 'abcdefghijklmno.conf'), '');
-  t.equal(loadConfig('abcdefghijklmno', { BRMGR_CONF_DIR: confDir }).name, 'abcdefghijklmno', 'control: 15 characters are fine');
+  t.equal(
+    loadConfig('abcdefghijklmno', { BRMGR_CONF_DIR: confDir }).name,
+    'abcdefghijklmno',
+    'control: 15 characters are fine',
+  );
   for (const bad of ['../etc', 'a b', 'abcdefghijklmnop', '', '.', '..', '-x', 'br/0', 'br:0']) {
     const err = t.throws(() => loadConfig(bad, { BRMGR_CONF_DIR: confDir }), JSON.stringify(bad)) as ConfigError;
     t.type(err, ConfigError);

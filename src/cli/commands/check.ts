@@ -30,7 +30,11 @@ export function parse(args: string[]): CheckOptions | Help {
 
 export async function run({ bridge }: CheckOptions): Promise<number> {
   const cfg = loadConfig(bridge);
-  const { errors, warnings } = await preflight(cfg, { run: runner(), paths: paths(bridge), others: loadOtherConfigs(bridge) });
+  const { errors, warnings } = await preflight(cfg, {
+    run: runner(),
+    paths: paths(bridge),
+    others: loadOtherConfigs(bridge),
+  });
   for (const w of warnings) console.log(`warning: ${w}`);
   for (const e of errors) console.log(`error: ${e}`);
   if (!errors.length) console.log(`${cfg.file}: ok`);
