@@ -9,7 +9,8 @@ import { BRIDGE, Lab, median, ms, percentile } from './lib/lab.mjs';
 
 const GUESTS = Number(process.env.GUESTS ?? 40);
 const PERIOD = Number(process.env.PERIOD ?? 8); // seconds per perfdhcp run
-const RATE = Number(process.env.RATE ?? 1000); // offered exchanges per second: above what dnsmasq serves here, not so far above that drops dominate
+// offered exchanges per second: above what dnsmasq serves here, not so far above that drops dominate
+const RATE = Number(process.env.RATE ?? 1000);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
 
 const CONFIG = `[bridge]
@@ -126,11 +127,13 @@ try {
     d = best(through.bare);
   console.log(
     `(1) perfdhcp DORA exchanges/s (best of ${ROUNDS} × ${PERIOD} s, offered ${RATE}/s): ` +
-      `brmgr run ${b.rate.toFixed(0)} (${b.acks} leases), bare dnsmasq ${d.rate.toFixed(0)} (${d.acks} leases), ratio ${(b.rate / d.rate).toFixed(2)}; ` +
+      `brmgr run ${b.rate.toFixed(0)} (${b.acks} leases), bare dnsmasq ${d.rate.toFixed(0)} (${d.acks} leases), ` +
+      `ratio ${(b.rate / d.rate).toFixed(2)}; ` +
       `the supervisor, logging every DHCP line, used ${supervisorCpu.toFixed(0)} % of a core`,
   );
   console.log(
-    `    every run: brmgr ${through.brmgr.map((x) => x.rate.toFixed(0)).join(', ')}; bare ${through.bare.map((x) => x.rate.toFixed(0)).join(', ')}`,
+    `    every run: brmgr ${through.brmgr.map((x) => x.rate.toFixed(0)).join(', ')}; ` +
+      `bare ${through.bare.map((x) => x.rate.toFixed(0)).join(', ')}`,
   );
 } finally {
   await lab.close();

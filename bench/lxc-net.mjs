@@ -64,6 +64,7 @@ for (let i = 0; i < RUNS; i++) {
   }
 }
 const line = (name, r) =>
-  `${name}: up and serving DHCP in ${median(r.up).toFixed(0)} ms, a new guest's lease in ${median(r.lease).toFixed(0)} ms (medians of ${RUNS})`;
+  `${name}: up and serving DHCP in ${median(r.up).toFixed(0)} ms, ` +
+  `a new guest's lease in ${median(r.lease).toFixed(0)} ms (medians of ${RUNS})`;
 console.log(line('lxc-net start', results.lxc));
 console.log(line('brmgr run    ', results.brmgr));

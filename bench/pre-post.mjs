@@ -52,7 +52,8 @@ try {
       post.push((await timed(cli('brmgr-post.mjs', 'brb0'))).ms);
     }
     console.log(
-      `${firewall}: pre median ${median(pre).toFixed(0)} ms (min ${Math.min(...pre).toFixed(0)}, max ${Math.max(...pre).toFixed(0)}), ` +
+      `${firewall}: pre median ${median(pre).toFixed(0)} ms ` +
+        `(min ${Math.min(...pre).toFixed(0)}, max ${Math.max(...pre).toFixed(0)}), ` +
         `no-op pre ${median(again).toFixed(0)} ms, post ${median(post).toFixed(0)} ms; ` +
         `processes per pre: ${spawned} (+1 node), no-op pre: ${spawnedAgain}`,
     );

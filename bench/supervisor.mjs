@@ -26,7 +26,8 @@ ip = 10.67.0.9
 const PROBE = `
 const dgram = require('node:dgram');
 const name = Buffer.concat(['probe', 'bench'].map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])));
-const query = (id) => Buffer.concat([Buffer.from([id >> 8, id & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), name, Buffer.from([0, 0, 1, 0, 1])]);
+const query = (id) => \
+Buffer.concat([Buffer.from([id >> 8, id & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), name, Buffer.from([0, 0, 1, 0, 1])]);
 const sent = new Map(); let id = 0; let since = null;
 const s = dgram.createSocket('udp4');
 s.on('error', () => {});
@@ -36,7 +37,8 @@ s.on('message', (m) => {
     console.log(String(now - since)); since = null;
   }
 });
-s.connect(53, '10.67.0.1', () => setInterval(() => { id = (id + 1) & 0xffff; sent.set(id, process.hrtime.bigint()); s.send(query(id)); }, 2));
+s.connect(53, '10.67.0.1', () => setInterval(() => { \
+id = (id + 1) & 0xffff; sent.set(id, process.hrtime.bigint()); s.send(query(id)); }, 2));
 require('node:readline').createInterface({ input: process.stdin }).on('line', (l) => { since = BigInt(l); });
 `;
 
@@ -88,7 +90,8 @@ try {
   }
   console.log(
     `(2) kill -9 of dnsmasq, ${KILLS} times: answering DNS again after median ${median(toAnswer).toFixed(0)} ms ` +
-      `(max ${Math.max(...toAnswer).toFixed(0)} ms); brmgr run logs ready after ${median(toReady).toFixed(0)} ms; restarts logged: ${restarts}`,
+      `(max ${Math.max(...toAnswer).toFixed(0)} ms); brmgr run logs ready after ${median(toReady).toFixed(0)} ms; ` +
+      `restarts logged: ${restarts}`,
   );
 
   probe.kill('SIGKILL');
@@ -100,7 +103,8 @@ try {
   await sleep(IDLE * 1000);
   const cpu = ((cpuTicks(pid) - ticks) / 100 / (ms(start) / 1000)) * 100;
   console.log(
-    `(3) idle supervisor over ${IDLE} s: CPU ${cpu.toFixed(2)} % of one core, RSS ${(rssKiB(pid) / 1024).toFixed(1)} MiB ` +
+    `(3) idle supervisor over ${IDLE} s: CPU ${cpu.toFixed(2)} % of one core, ` +
+      `RSS ${(rssKiB(pid) / 1024).toFixed(1)} MiB ` +
       `(dnsmasq: ${(rssKiB(dnsmasqPid()) / 1024).toFixed(1)} MiB)`,
   );
 } finally {

@@ -16,7 +16,9 @@ await build({
   define: { BRMGR_VERSION: JSON.stringify(version) },
   // some dependencies call require(); give the ESM bundle one
   banner: {
-    js: "import { createRequire as brmgrCreateRequire } from 'node:module'; const require = brmgrCreateRequire(import.meta.url);",
+    js:
+      "import { createRequire as brmgrCreateRequire } from 'node:module'; " +
+      'const require = brmgrCreateRequire(import.meta.url);',
   },
   logLevel: 'warning',
 });

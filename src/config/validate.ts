@@ -197,7 +197,8 @@ function parseCidr(r: Reader, e: Entry, family: 4 | 6): { address: string; prefi
   if (!m || !ok(m[1]!)) {
     return r.fail(
       e,
-      `'${e.value}' is not an IPv${family} address with a prefix (like ${family === 4 ? '10.0.1.1/24' : 'fd42:0:1::1/64'})`,
+      `'${e.value}' is not an IPv${family} address with a prefix ` +
+        `(like ${family === 4 ? '10.0.1.1/24' : 'fd42:0:1::1/64'})`,
     );
   }
   const prefix = Number(m[2]);
@@ -364,7 +365,8 @@ function hostSections(r: Reader, cfg: { ipv4: BridgeConfig['ipv4'] }, names: str
       // dnsmasq's dhcp-host reads these as a lease time or a keyword, never as a name
       r.fail(
         { line, section: s, key: 'name' },
-        `'${name}' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), not a name; choose another`,
+        `'${name}' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), ` +
+          'not a name; choose another',
       );
       continue;
     }
@@ -461,7 +463,8 @@ function forwardSections(
     if (ports.to > ports.from && toPorts.from !== ports.from) {
       r.fail(
         toEntry,
-        `port range ${m[2]} must be the same ports as ${portEntry!.value}; a range cannot be shifted to other port numbers`,
+        `port range ${m[2]} must be the same ports as ${portEntry!.value}; ` +
+          'a range cannot be shifted to other port numbers',
       );
       continue;
     }

@@ -57,7 +57,10 @@ export function toolFindings(
   return { errors: missingTools(cfg, opts, env), warnings: [] };
 }
 
-/** The host's facts against the config: name and subnets taken, ports held by another server, another firewall's drops. */
+/**
+ * The host's facts against the config: name and subnets taken, ports held by another server,
+ * another firewall's drops.
+ */
 export function hostFindings(cfg: BridgeConfig, facts: Facts, others: BridgeConfig[], p: Paths): Findings {
   const found = findConflicts(cfg, facts.observed, others);
   const errors = [...found.errors];

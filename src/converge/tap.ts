@@ -62,7 +62,8 @@ export async function tapAdd(bridge: string, tap: string, owner: string | undefi
     }
     revert.success();
     log.info(
-      `${plan.creates ? 'created' : 'attached'} tap ${tap} on ${bridge}${uid !== undefined ? `, owned by ${owner}` : ''}`,
+      `${plan.creates ? 'created' : 'attached'} tap ${tap} on ${bridge}` +
+        `${uid !== undefined ? `, owned by ${owner}` : ''}`,
     );
   } finally {
     release();

@@ -324,7 +324,8 @@ export async function demo(): Promise<number> {
     out.step(
       `brmgr run ${BRIDGE}`,
       true,
-      `the default /etc/brmgr/${BRIDGE}.conf (DNS upstream: outside): bridge 10.0.1.1/24, NAT, dnsmasq for DHCP and DNS`,
+      `the default /etc/brmgr/${BRIDGE}.conf (DNS upstream: outside): ` +
+        'bridge 10.0.1.1/24, NAT, dnsmasq for DHCP and DNS',
     );
 
     // ------------------------------------------------------------ DHCP

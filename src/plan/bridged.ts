@@ -2,7 +2,10 @@ import type { MovedUplink, Observed, ObservedAddr, ObservedRoute } from '../host
 
 const FOREVER = 4294967295;
 
-/** The uplink's own addresses that move: global ones; IPv6 from router advertisements is learned again on the bridge. */
+/**
+ * The uplink's own addresses that move: global ones; IPv6 from router advertisements is
+ * learned again on the bridge.
+ */
 function movable(a: ObservedAddr): boolean {
   return a.scope === 'global' && !(a.family === 'inet6' && a.dynamic);
 }

@@ -36,7 +36,8 @@ export function findConflicts(cfg: BridgeConfig, observed: Observed, others: Bri
   const link = observed.links.find((l) => l.ifname === cfg.name);
   if (link && link.kind !== 'bridge') {
     errors.push(
-      `${cfg.name} already exists and is ${link.kind ? `a ${link.kind} interface` : 'a plain network device'}, not a bridge`,
+      `${cfg.name} already exists and is ` +
+        `${link.kind ? `a ${link.kind} interface` : 'a plain network device'}, not a bridge`,
     );
   }
   const uplink = observed.links.find((l) => l.ifname === cfg.uplink);
@@ -61,7 +62,8 @@ export function findConflicts(cfg: BridgeConfig, observed: Observed, others: Bri
         const group = observed.links.find((l) => l.ifname === a.ifname)?.group;
         const brmgr = Object.values(GROUPS).some((g) => String(g) === group);
         errors.push(
-          `subnet ${net}/${prefix} overlaps ${a.local}/${a.prefixlen} on ${brmgr ? `brmgr bridge ${a.ifname}` : a.ifname}`,
+          `subnet ${net}/${prefix} overlaps ${a.local}/${a.prefixlen} ` +
+            `on ${brmgr ? `brmgr bridge ${a.ifname}` : a.ifname}`,
         );
       }
     }
@@ -79,7 +81,8 @@ export function findConflicts(cfg: BridgeConfig, observed: Observed, others: Bri
         continue;
       if (overlaps(net, prefix, addr, len)) {
         errors.push(
-          `subnet ${net}/${prefix} overlaps route ${r.dst}${r.dev ? ` dev ${r.dev}` : ''}${r.table ? ` table ${r.table}` : ''}`,
+          `subnet ${net}/${prefix} overlaps route ${r.dst}` +
+            `${r.dev ? ` dev ${r.dev}` : ''}${r.table ? ` table ${r.table}` : ''}`,
         );
       }
     }
@@ -91,7 +94,8 @@ export function findConflicts(cfg: BridgeConfig, observed: Observed, others: Bri
       overlaps(cfg.ipv4.network, cfg.ipv4.prefix, other.ipv4.network, other.ipv4.prefix)
     ) {
       warnings.push(
-        `subnet ${cfg.ipv4.network}/${cfg.ipv4.prefix} overlaps ${other.ipv4.network}/${other.ipv4.prefix} of brmgr bridge ${other.name} (${other.file}); the two cannot be up at the same time`,
+        `subnet ${cfg.ipv4.network}/${cfg.ipv4.prefix} overlaps ${other.ipv4.network}/${other.ipv4.prefix} ` +
+          `of brmgr bridge ${other.name} (${other.file}); the two cannot be up at the same time`,
       );
     }
   }
@@ -122,7 +126,8 @@ export function portConflicts(cfg: BridgeConfig, listening: Listener[], own: num
   }
   if (errors.length) {
     errors.push(
-      `brmgr's dnsmasq must bind ${cfg.name}'s address: make the other server leave ${cfg.name} alone (a system dnsmasq: install dnsmasq.d/brmgr.conf) or turn the service off in ${cfg.file}`,
+      `brmgr's dnsmasq must bind ${cfg.name}'s address: make the other server leave ${cfg.name} alone ` +
+        `(a system dnsmasq: install dnsmasq.d/brmgr.conf) or turn the service off in ${cfg.file}`,
     );
   }
   return errors;

@@ -22,7 +22,10 @@ interface Invalid {
   included: boolean;
 }
 
-/** One ACL file as qemu-bridge-helper parses it, into rules and invalid lines; an include that cannot be read adds nothing. */
+/**
+ * One ACL file as qemu-bridge-helper parses it, into rules and invalid lines; an include that
+ * cannot be read adds nothing.
+ */
 function parse(
   file: string,
   read: (file: string) => string | undefined,
@@ -69,18 +72,21 @@ export function qemuBridgeWarnings(
   if (!parse(file, read, out)) return [`${file} does not exist: QEMU's -netdev bridge,br=${bridge} is refused; ${add}`];
   const warnings = out.invalid.map(
     (x) =>
-      `${x.where}: qemu-bridge-helper does not understand \`${x.text}\` (${x.why}) and ${x.included ? 'ignores the rest of that file' : 'refuses every -netdev bridge'}`,
+      `${x.where}: qemu-bridge-helper does not understand \`${x.text}\` (${x.why}) and ` +
+      `${x.included ? 'ignores the rest of that file' : 'refuses every -netdev bridge'}`,
   );
   if (out.invalid.some((x) => !x.included)) return warnings;
   const matches = (r: Rule) => r.name === 'all' || r.name === bridge;
   const deny = out.rules.find((r) => !r.allow && matches(r));
   if (deny)
     warnings.push(
-      `${deny.where}: \`${deny.text}\` refuses ${bridge} to QEMU's -netdev bridge (a deny wins over any allow); remove it`,
+      `${deny.where}: \`${deny.text}\` refuses ${bridge} to QEMU's -netdev bridge ` +
+        '(a deny wins over any allow); remove it',
     );
   else if (!out.rules.some((r) => r.allow && matches(r)))
     warnings.push(
-      `${file} does not allow ${bridge}: QEMU's -netdev bridge,br=${bridge} fails with "access denied by acl file"; ${add}`,
+      `${file} does not allow ${bridge}: QEMU's -netdev bridge,br=${bridge} ` +
+        `fails with "access denied by acl file"; ${add}`,
     );
   return warnings;
 }

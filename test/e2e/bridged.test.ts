@@ -35,7 +35,8 @@ const routesVia = async (ns: string, family: '-4' | '-6', dev: string) =>
     .filter((r) => r.protocol !== 'kernel' && r.table !== 'local' && !r.dst.startsWith('f'))
     .map(
       (r) =>
-        `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} proto ${r.protocol} metric ${r.metric ?? 0}${r.table && r.table !== 'main' ? ` table ${r.table}` : ''}`,
+        `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} proto ${r.protocol} metric ${r.metric ?? 0}` +
+        `${r.table && r.table !== 'main' ? ` table ${r.table}` : ''}`,
     )
     .sort();
 

@@ -84,7 +84,10 @@ async function udpServer(lab: Lab, ns: string, port: number): Promise<{ stop: ()
   };
 }
 
-/** Sends a datagram from `ns` to addr:port: `from` is where the answer came from, `peer` where the server saw the datagram come from. */
+/**
+ * Sends a datagram from `ns` to addr:port: `from` is where the answer came from, `peer` where
+ * the server saw the datagram come from.
+ */
 async function udpCall(
   ns: string,
   addr: string,
@@ -256,7 +259,8 @@ for (const backend of why ? [] : BACKENDS) {
           firewall: backend,
           mode: 'isolated',
           extra:
-            '[forward.web]\nport = 8080\nto = 10.0.1.50:80\n[forward.game]\nproto = udp\nport = 7000\nto = 10.0.1.50:7001\n',
+            '[forward.web]\nport = 8080\nto = 10.0.1.50:80\n' +
+            '[forward.game]\nproto = udp\nport = 7000\nto = 10.0.1.50:7001\n',
         }),
       );
       await brmgr.up();

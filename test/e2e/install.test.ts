@@ -67,7 +67,9 @@ async function udhcpc(ns: string, ifname: string): Promise<string | undefined> {
 }
 
 const config =
-  '[bridge]\nfirewall = nftables\n[ipv4]\naddress = 10.0.1.1/24\nrange = 10.0.1.100-10.0.1.150\n[dns]\n; never forward out of the test namespaces\nupstream = 10.0.1.1\n';
+  '[bridge]\nfirewall = nftables\n' +
+  '[ipv4]\naddress = 10.0.1.1/24\nrange = 10.0.1.100-10.0.1.150\n' +
+  '[dns]\n; never forward out of the test namespaces\nupstream = 10.0.1.1\n';
 
 /**
  * A script that runs its arguments in a private mount namespace's view where
@@ -185,7 +187,8 @@ for (const _ of why ? [] : [1]) {
   });
 
   t.test(
-    "the installed brmgr-pre, brmgr run (with the unit's capabilities) and brmgr-post serve a guest and leave the namespace as it was",
+    "the installed brmgr-pre, brmgr run (with the unit's capabilities) and brmgr-post " +
+      'serve a guest and leave the namespace as it was',
     async (t) => {
       const lab = Lab.create(t);
       chmodSync(lab.dir, 0o755); // dnsmasq re-reads its hosts files from the run dir after dropping root

@@ -56,7 +56,8 @@ for (const backend of why ? [] : BACKENDS) {
     let ra = router();
     await waitFor('a default route from router advertisements', () => raDefaultRoute(host, uplink), 15_000);
 
-    // control: turning forwarding on while accept_ra=1 drops the RA-learned default route, so the check after pre can fail
+    // control: turning forwarding on while accept_ra=1 drops the RA-learned default route,
+    // so the check after pre can fail
     await must(host, 'sysctl', ['-q', '-w', 'net.ipv6.conf.all.forwarding=1']);
     t.notOk(await raDefaultRoute(host, uplink), 'control: forwarding=1 with accept_ra=1 purges the RA default route');
     await must(host, 'sysctl', ['-q', '-w', 'net.ipv6.conf.all.forwarding=0']);

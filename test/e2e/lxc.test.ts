@@ -53,7 +53,10 @@ async function host(t: TestLike, extraConfig = '') {
   return { lab, ns, brmgr, events };
 }
 
-/** Stops and destroys the container, then removes its folder and LXC's lock folder for it; synchronous like Lab.cleanup. */
+/**
+ * Stops and destroys the container, then removes its folder and LXC's lock folder for it;
+ * synchronous like Lab.cleanup.
+ */
 function destroySync(ns: string, path: string, name: string, labDir: string): void {
   for (const args of [
     ['lxc-stop', '-k'],

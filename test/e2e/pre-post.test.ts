@@ -101,7 +101,8 @@ for (const backend of why ? [] : BACKENDS) {
 
     const ipt = table(await iptablesSave(host), 'filter');
     t.ok(ipt.includes(':FORWARD DROP [0:0]'), 'the host’s DROP policy stays');
-    t.equal(count(ipt, `-A FORWARD -j BRMGR-${bridge}-FWD`), 1, 'brmgr’s accept rules are reached from FORWARD, once');
+    const jump = `-A FORWARD -j BRMGR-${bridge}-FWD`;
+    t.equal(count(ipt, jump), 1, 'brmgr’s accept rules are reached from FORWARD, once');
 
     await brmgr.up();
     t.equal(

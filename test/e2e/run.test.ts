@@ -310,7 +310,8 @@ for (const _ of why ? [] : [1]) {
     t.match(
       warning?.msg,
       new RegExp(
-        `cannot pass through ${lab.dir} to ${top.brmgr.runDir}.*static hosts and \\[host\\.\\*\\] names will not resolve`,
+        `cannot pass through ${lab.dir} to ${top.brmgr.runDir}.*` +
+          'static hosts and \\[host\\.\\*\\] names will not resolve',
       ),
       'the warning names the folder and the consequence',
     );

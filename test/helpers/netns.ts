@@ -317,7 +317,10 @@ export interface BrmgrResult extends ExecResult {
   output: string;
 }
 
-/** The built brmgr programs for one bridge, run in one namespace with config, run and state folders in the lab's temp dir. */
+/**
+ * The built brmgr programs for one bridge, run in one namespace with config, run and state
+ * folders in the lab's temp dir.
+ */
 export class Brmgr {
   readonly confDir: string;
   readonly runDir: string;

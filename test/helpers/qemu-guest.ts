@@ -235,7 +235,8 @@ const init = (modules: Module[]) => `#!/bin/busybox sh
 b=/bin/busybox
 $b mount -t proc proc /proc
 $b mount -t sysfs sys /sys
-for m in ${modules.map((m) => m.name).join(' ')}; do $b insmod /lib/modules/$m.ko || $b echo "BRMGR-GUEST insmod $m failed"; done
+for m in ${modules.map((m) => m.name).join(' ')}; do \
+$b insmod /lib/modules/$m.ko || $b echo "BRMGR-GUEST insmod $m failed"; done
 $b ip link set lo up
 $b ip link set eth0 up
 $b udhcpc -i eth0 -q -n -f -t 20 -T 3 -x hostname:qemu-guest -s /etc/udhcpc.script || $b echo "BRMGR-GUEST no lease"

@@ -118,7 +118,10 @@ t.test('bridged configs: what does not apply is refused with the reason', async 
   ]);
   t.strictSame(
     messages(
-      '[bridge]\nmode = bridged\nuplink = eth0\n[ipv4]\naddress = 10.0.1.1/24\ndhcp = true\n[dns]\nenable = yes\n[forward.web]\nport = 80\nto = 10.0.1.5:80\n',
+      '[bridge]\nmode = bridged\nuplink = eth0\n' +
+        '[ipv4]\naddress = 10.0.1.1/24\ndhcp = true\n' +
+        '[dns]\nenable = yes\n' +
+        '[forward.web]\nport = 80\nto = 10.0.1.5:80\n',
     ),
     [
       `/etc/brmgr/br0.conf:5: [ipv4] address: ${why}`,

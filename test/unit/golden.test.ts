@@ -28,6 +28,7 @@ import {
   type Family,
 } from '../../src/firewall/iptables.js';
 import { nftTable } from '../../src/firewall/nftables.js';
+import { checksumPlan } from '../../src/firewall/checksum.js';
 import { firewallIntent } from '../../src/firewall/policy.js';
 import { shimPlan } from '../../src/firewall/shim.js';
 import { renderPlan } from '../../src/converge/render.js';
@@ -113,6 +114,8 @@ t.test('the rendered sections are the ones the backend uses', async (t) => {
           : [
               ...(backend === 'nftables' ? ['nft -f -'] : []),
               'iptables-restore --noflush',
+              // the nftables backend's DHCP checksum is iptables' (firewall/checksum.ts)
+              ...(backend === 'nftables' && cfg.ipv4.dhcp ? ['iptables-restore --noflush'] : []),
               ...(cfg.ipv6 ? ['ip6tables-restore --noflush'] : []),
             ];
       // every mode but bridged at least keeps the bridge from acting on guests' router advertisements
@@ -192,7 +195,8 @@ t.test('the kernel checks are not vacuous', { skip: why ?? false }, async (t) =>
     '-c',
     '-f',
     box.file(
-      'table inet x {\n\tchain y {\n\t\ttype filter hook output priority filter;\n\t\tmeta nosuchthing 1 accept\n\t}\n}\n',
+      'table inet x {\n\tchain y {\n\t\ttype filter hook output priority filter;\n' +
+        '\t\tmeta nosuchthing 1 accept\n\t}\n}\n',
     ),
   ]);
   t.not(nft.exitCode, 0, 'nft -c rejects a bad rule');
@@ -250,7 +254,9 @@ for (const name of cases) {
           const f = box.file(body);
           await ok(t, box, `${tool}-restore`, ['--test', '--noflush', f], `${tool}-restore --test`);
           await ok(t, box, `${tool}-restore`, ['--noflush', f], `${tool}-restore applies it`);
-          const plan = iptablesPlan(cfg, family, { forwardChain: 'FORWARD', filterOnly: backend === 'nftables' });
+          const plan = header.includes('DHCP checksum')
+            ? checksumPlan(firewallIntent(cfg), family)
+            : iptablesPlan(cfg, family, { forwardChain: 'FORWARD', filterOnly: backend === 'nftables' });
           const saved = await ok(t, box, `${tool}-save`, [], `${tool}-save`);
           const seen = parseIptablesSave(saved.stdout, BRIDGE);
           t.strictSame(

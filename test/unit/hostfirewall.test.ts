@@ -23,7 +23,10 @@ t.test('a chain with policy drop on input or forward is named, with the fix', as
   t.equal(w.length, 2);
   t.match(
     w[0],
-    /^nftables chain inet hostfw input \(hook input\) has policy drop and makes no exception for brmgr0: it refuses the guests' DHCP and DNS to dnsmasq/,
+    new RegExp(
+      '^nftables chain inet hostfw input \\(hook input\\) has policy drop and makes no exception for brmgr0: ' +
+        "it refuses the guests' DHCP and DNS to dnsmasq",
+    ),
   );
   t.match(w[0], /accept iifname "brmgr0" there \(firewalld: firewall-cmd --zone=trusted --add-interface=brmgr0\)/);
   t.match(

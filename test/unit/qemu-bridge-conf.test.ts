@@ -35,7 +35,8 @@ t.test('allowed: no warning', async (t) => {
 
 t.test('not allowed: the warning shows the line to add', async (t) => {
   const expected = [
-    `${BRIDGE_CONF} does not allow brmgr0: QEMU's -netdev bridge,br=brmgr0 fails with "access denied by acl file"; add the line \`allow brmgr0\` to ${BRIDGE_CONF}`,
+    `${BRIDGE_CONF} does not allow brmgr0: QEMU's -netdev bridge,br=brmgr0 ` +
+      `fails with "access denied by acl file"; add the line \`allow brmgr0\` to ${BRIDGE_CONF}`,
   ];
   t.same(warn({ [BRIDGE_CONF]: 'allow virbr0\n' }), expected, 'another bridge only');
   t.same(warn({ [BRIDGE_CONF]: '' }), expected, 'an empty file');
@@ -49,7 +50,8 @@ t.test('not allowed: the warning shows the line to add', async (t) => {
   t.same(
     qemuBridgeWarnings('br1', files({})),
     [
-      `${BRIDGE_CONF} does not exist: QEMU's -netdev bridge,br=br1 is refused; add the line \`allow br1\` to ${BRIDGE_CONF}`,
+      `${BRIDGE_CONF} does not exist: QEMU's -netdev bridge,br=br1 is refused; ` +
+        `add the line \`allow br1\` to ${BRIDGE_CONF}`,
     ],
     'no file at all',
   );
@@ -71,36 +73,42 @@ t.test('lines the helper does not understand', async (t) => {
   t.same(
     warn({ [BRIDGE_CONF]: 'allow brmgr0\npermit all\n' }),
     [
-      `${BRIDGE_CONF}:2: qemu-bridge-helper does not understand \`permit all\` (unknown command 'permit') and refuses every -netdev bridge`,
+      `${BRIDGE_CONF}:2: qemu-bridge-helper does not understand \`permit all\` (unknown command 'permit') ` +
+        'and refuses every -netdev bridge',
     ],
     'in the main file, the helper refuses everything even after an allow',
   );
   t.same(
     warn({ [BRIDGE_CONF]: 'allow\t brmgr0\n' }),
     [
-      `${BRIDGE_CONF}:1: qemu-bridge-helper does not understand \`allow\t brmgr0\` (unknown command 'allow\t') and refuses every -netdev bridge`,
+      `${BRIDGE_CONF}:1: qemu-bridge-helper does not understand \`allow\t brmgr0\` (unknown command 'allow\t') ` +
+        'and refuses every -netdev bridge',
     ],
     'a tab then a space: the helper splits at the space',
   );
   t.same(
     warn({ [BRIDGE_CONF]: 'allow\n' }),
     [
-      `${BRIDGE_CONF}:1: qemu-bridge-helper does not understand \`allow\` (a command without an argument) and refuses every -netdev bridge`,
+      `${BRIDGE_CONF}:1: qemu-bridge-helper does not understand \`allow\` (a command without an argument) ` +
+        'and refuses every -netdev bridge',
     ],
     'a command alone',
   );
   t.same(
     warn({ [BRIDGE_CONF]: 'include /etc/qemu/x.conf\n', '/etc/qemu/x.conf': 'allow brmgr0\nbogus\nallow virbr0\n' }),
     [
-      `/etc/qemu/x.conf:2: qemu-bridge-helper does not understand \`bogus\` (a command without an argument) and ignores the rest of that file`,
+      `/etc/qemu/x.conf:2: qemu-bridge-helper does not understand \`bogus\` (a command without an argument) ` +
+        'and ignores the rest of that file',
     ],
     'in an include: the rules before it still count',
   );
   t.same(
     warn({ [BRIDGE_CONF]: 'include /etc/qemu/x.conf\n', '/etc/qemu/x.conf': 'bogus\nallow brmgr0\n' }),
     [
-      `/etc/qemu/x.conf:1: qemu-bridge-helper does not understand \`bogus\` (a command without an argument) and ignores the rest of that file`,
-      `${BRIDGE_CONF} does not allow brmgr0: QEMU's -netdev bridge,br=brmgr0 fails with "access denied by acl file"; add the line \`allow brmgr0\` to ${BRIDGE_CONF}`,
+      `/etc/qemu/x.conf:1: qemu-bridge-helper does not understand \`bogus\` (a command without an argument) ` +
+        'and ignores the rest of that file',
+      `${BRIDGE_CONF} does not allow brmgr0: QEMU's -netdev bridge,br=brmgr0 ` +
+        `fails with "access denied by acl file"; add the line \`allow brmgr0\` to ${BRIDGE_CONF}`,
     ],
     'in an include: the rules after it are lost',
   );

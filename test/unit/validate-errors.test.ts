@@ -75,7 +75,8 @@ const cases: Case[] = [
     name: "'auto' address and a forward to a guest address",
     text: '[ipv4]\naddress = auto\n[forward.web]\nport = 80\nto = 10.0.1.5:80\n',
     errors: [
-      `${F}:5: [forward.web] to: with address = auto the subnet is chosen by brmgr: give a fixed address to forward to a guest address`,
+      `${F}:5: [forward.web] to: with address = auto the subnet is chosen by brmgr: ` +
+        'give a fixed address to forward to a guest address',
     ],
   },
   {
@@ -347,28 +348,32 @@ const cases: Case[] = [
     name: 'static host named like a dnsmasq keyword',
     text: '[host.ignore]\nmac = 52:54:00:00:00:10\nip = 10.0.1.10\n',
     errors: [
-      `${F}:1: [host.ignore] name: 'ignore' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), not a name; choose another`,
+      `${F}:1: [host.ignore] name: 'ignore' would be read by dnsmasq as a lease time or keyword ` +
+        "('ignore', 'infinite'), not a name; choose another",
     ],
   },
   {
     name: 'static host named like a dnsmasq keyword (any case)',
     text: '[host.Infinite]\nmac = 52:54:00:00:00:10\nip = 10.0.1.10\n',
     errors: [
-      `${F}:1: [host.Infinite] name: 'Infinite' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), not a name; choose another`,
+      `${F}:1: [host.Infinite] name: 'Infinite' would be read by dnsmasq as a lease time or keyword ` +
+        "('ignore', 'infinite'), not a name; choose another",
     ],
   },
   {
     name: 'static host named like a dnsmasq lease time',
     text: '[host.5m]\nmac = 52:54:00:00:00:10\nip = 10.0.1.10\n',
     errors: [
-      `${F}:1: [host.5m] name: '5m' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), not a name; choose another`,
+      `${F}:1: [host.5m] name: '5m' would be read by dnsmasq as a lease time or keyword ` +
+        "('ignore', 'infinite'), not a name; choose another",
     ],
   },
   {
     name: 'static host named like a dnsmasq lease time (digits only)',
     text: '[host.42]\nmac = 52:54:00:00:00:10\nip = 10.0.1.10\n',
     errors: [
-      `${F}:1: [host.42] name: '42' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), not a name; choose another`,
+      `${F}:1: [host.42] name: '42' would be read by dnsmasq as a lease time or keyword ` +
+        "('ignore', 'infinite'), not a name; choose another",
     ],
   },
   {
@@ -426,7 +431,8 @@ const cases: Case[] = [
     name: 'forward range shifted to other ports (the kernel would not shift it)',
     text: '[forward.web]\nport = 8000-8010\nto = 10.0.1.10:9000-9010\n',
     errors: [
-      `${F}:3: [forward.web] to: port range 9000-9010 must be the same ports as 8000-8010; a range cannot be shifted to other port numbers`,
+      `${F}:3: [forward.web] to: port range 9000-9010 must be the same ports as 8000-8010; ` +
+        'a range cannot be shifted to other port numbers',
     ],
   },
   {
@@ -488,14 +494,16 @@ const cases: Case[] = [
     name: 'hosts_file relative',
     text: '[dns]\nhosts_file = etc/hosts\n',
     errors: [
-      `${F}:2: [dns] hosts_file: 'etc/hosts' is not an absolute path of plain characters (letters, digits, . _ @ + / -)`,
+      `${F}:2: [dns] hosts_file: 'etc/hosts' is not an absolute path of plain characters ` +
+        '(letters, digits, . _ @ + / -)',
     ],
   },
   {
     name: 'hosts_file with a space',
     text: '[dns]\nhosts_file = "/etc/my hosts"\n',
     errors: [
-      `${F}:2: [dns] hosts_file: '/etc/my hosts' is not an absolute path of plain characters (letters, digits, . _ @ + / -)`,
+      `${F}:2: [dns] hosts_file: '/etc/my hosts' is not an absolute path of plain characters ` +
+        '(letters, digits, . _ @ + / -)',
     ],
   },
   {
@@ -622,7 +630,8 @@ const cases: Case[] = [
     name: 'an option as a path',
     text: '[dnsmasq]\nconf_file = --dhcp-script=/bin/sh\n',
     errors: [
-      `${F}:2: [dnsmasq] conf_file: '--dhcp-script=/bin/sh' is not an absolute path of plain characters (letters, digits, . _ @ + / -)`,
+      `${F}:2: [dnsmasq] conf_file: '--dhcp-script=/bin/sh' is not an absolute path of plain characters ` +
+        '(letters, digits, . _ @ + / -)',
     ],
   },
   {
