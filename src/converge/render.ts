@@ -1,6 +1,7 @@
 import type { BridgeConfig } from '../config/types.js';
 import { EMPTY, iptablesPlan, renderIptablesRestore } from '../firewall/iptables.js';
 import { renderNftables } from '../firewall/nftables.js';
+import { checksumPlan } from '../firewall/checksum.js';
 import { firewallIntent } from '../firewall/policy.js';
 import { shimPlan } from '../firewall/shim.js';
 import { desiredLink, diffLink } from '../plan/link.js';
@@ -20,11 +21,15 @@ export function renderPlan(cfg: BridgeConfig, machineId: string, backend: 'nftab
   const intent = firewallIntent(cfg);
   if (backend === 'nftables') out.push(`# nft -f -\n${renderNftables(intent)}`);
   for (const family of intent.families) {
-    const plan = backend === 'nftables' ? shimPlan(intent, family, 'FORWARD') : iptablesPlan(intent, family, 'FORWARD');
-    const what = backend === 'nftables' ? ', only where the host already has an iptables filter table' : '';
-    out.push(
-      `# ${family === 4 ? 'iptables' : 'ip6tables'}-restore --noflush${what}\n${renderIptablesRestore(plan, EMPTY)}`,
-    );
+    const tool = `${family === 4 ? 'iptables' : 'ip6tables'}-restore --noflush`;
+    if (backend === 'iptables') {
+      out.push(`# ${tool}\n${renderIptablesRestore(iptablesPlan(intent, family, 'FORWARD'), EMPTY)}`);
+      continue;
+    }
+    const shim = renderIptablesRestore(shimPlan(intent, family, 'FORWARD'), EMPTY);
+    out.push(`# ${tool}, only where the host already has an iptables filter table\n${shim}`);
+    const checksum = renderIptablesRestore(checksumPlan(intent, family), EMPTY);
+    if (checksum) out.push(`# ${tool}, the DHCP checksum, wherever iptables is installed\n${checksum}`);
   }
   return out.join('\n');
 }

@@ -16,6 +16,15 @@ export interface IptablesPlan {
   jumps: Jump[];
 }
 
+export const EMPTY: IptablesPlan = { chains: {}, jumps: [] };
+
+/** Both plans' chains and jumps (they never share a chain). */
+export function mergePlans(a: IptablesPlan, b: IptablesPlan): IptablesPlan {
+  const chains: IptablesPlan['chains'] = { ...a.chains };
+  for (const [table, named] of Object.entries(b.chains)) chains[table] = { ...chains[table], ...named };
+  return { chains, jumps: [...a.jumps, ...b.jumps] };
+}
+
 export type BackendName = 'nftables' | 'iptables' | 'none';
 
 /** What the host's iptables shows that a backend's rules depend on. */

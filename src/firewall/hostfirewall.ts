@@ -57,9 +57,11 @@ export function hostFirewallWarnings(cfg: BridgeConfig, ruleset: NftObject[], se
     const what =
       chain.hook === 'input' ? "the guests' DHCP and DNS to dnsmasq" : "the guests' traffic to and from the outside";
     const how = chain.policy === 'drop' ? 'has policy drop' : 'ends in a drop or reject';
+    const where = `nftables chain ${chain.family} ${chain.table} ${chain.name} (hook ${chain.hook})`;
+    const accept = `accept iifname "${cfg.name}"${chain.hook === 'forward' ? ` and oifname "${cfg.name}"` : ''}`;
     warnings.push(
-      `nftables chain ${chain.family} ${chain.table} ${chain.name} (hook ${chain.hook}) ${how} and makes no exception for ${cfg.name}: ` +
-        `it refuses ${what} whatever brmgr accepts; accept iifname "${cfg.name}"${chain.hook === 'forward' ? ` and oifname "${cfg.name}"` : ''} there ` +
+      `${where} ${how} and makes no exception for ${cfg.name}: ` +
+        `it refuses ${what} whatever brmgr accepts; ${accept} there ` +
         `(firewalld: firewall-cmd --zone=trusted --add-interface=${cfg.name})`,
     );
   }

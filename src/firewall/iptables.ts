@@ -6,12 +6,13 @@
  * chains carry the nftables backend's shim.
  */
 import { must, type Run } from '../system/exec.js';
-import type { Backend, IptablesPlan, Jump } from './backend.js';
+import { EMPTY, mergePlans, type Backend, type IptablesPlan, type Jump } from './backend.js';
+import { checksumPlan } from './checksum.js';
 import type { Family, FirewallIntent, Ports } from './policy.js';
 
 export type { Family, IptablesPlan, Jump };
 
-export const EMPTY: IptablesPlan = { chains: {}, jumps: [] };
+export { EMPTY };
 
 const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
 /** One devgroup value/mask covering all the groups (and, harmlessly, the unused values between them). */
@@ -21,6 +22,9 @@ function groupMatch(groups: number[]): string {
 }
 
 const ports = (p: Ports) => (p.from === p.to ? `${p.from}` : `${p.from}:${p.to}`);
+const match = (proto: string, which: '--dport' | '--sport', p: Ports) => `-p ${proto} -m ${proto} ${which} ${ports(p)}`;
+const REPLIES = ' -m conntrack --ctstate RELATED,ESTABLISHED';
+const DNAT = ' -m conntrack --ctstate DNAT';
 export const chainPrefix = (bridge: string) => `BRMGR-${bridge}-`;
 const SUFFIXES = ['IN', 'FWD', 'POST', 'DNAT', 'CSUM'];
 /** One of this bridge's chains, not those of a bridge whose name merely starts the same (br vs br-lan). */
@@ -52,21 +56,15 @@ export function filterPlan(intent: FirewallIntent, family: Family, forwardChain:
         ];
       case 'to-forwarded':
         if (family !== 4) return [];
-        return [
-          `-d ${r.ip}/32 -o ${br} -p ${r.proto} -m ${r.proto} --dport ${ports(r.ports)} -m conntrack --ctstate DNAT -j ACCEPT`,
-        ];
+        return [`-d ${r.ip}/32 -o ${br} ${match(r.proto, '--dport', r.ports)} -m conntrack --ctstate DNAT -j ACCEPT`];
       case 'from-forwarded':
         if (family !== 4) return [];
-        return [
-          `-s ${r.ip}/32 -i ${br} -p ${r.proto} -m ${r.proto} --sport ${ports(r.ports)} -m conntrack --ctstate DNAT --ctdir REPLY -j ACCEPT`,
-        ];
+        return [`-s ${r.ip}/32 -i ${br} ${match(r.proto, '--sport', r.ports)}${DNAT} --ctdir REPLY -j ACCEPT`];
       case 'out':
         return r.family === family ? [`-s ${r.subnet} -i ${br}${out} -j ACCEPT`] : [];
       case 'in':
         if (r.family !== family) return [];
-        return [
-          `-d ${r.subnet}${inn} -o ${br}${r.repliesOnly ? ' -m conntrack --ctstate RELATED,ESTABLISHED' : ''} -j ACCEPT`,
-        ];
+        return [`-d ${r.subnet}${inn} -o ${br}${r.repliesOnly ? REPLIES : ''} -j ACCEPT`];
       case 'refuse-rest':
         return [`-i ${br} -j ${reject}`, `-o ${br} -j ${reject}`];
     }
@@ -102,9 +100,7 @@ export function iptablesPlan(intent: FirewallIntent, family: Family, forwardChai
     switch (r.rule) {
       case 'hairpin':
         if (family !== 4) return [];
-        return [
-          `-s ${r.subnet} -d ${r.ip}/32 -p ${r.proto} -m ${r.proto} --dport ${ports(r.ports)} -m conntrack --ctstate DNAT -j MASQUERADE`,
-        ];
+        return [`-s ${r.subnet} -d ${r.ip}/32 ${match(r.proto, '--dport', r.ports)}${DNAT} -j MASQUERADE`];
       case 'keep-source':
         if (family !== 4) return [];
         return r.destinations.map((d) => `-s ${r.subnet} -d ${d.includes('/') ? d : `${d}/32`} -j RETURN`);
@@ -125,11 +121,7 @@ export function iptablesPlan(intent: FirewallIntent, family: Family, forwardChai
     );
   }
   if (Object.keys(nat).length) plan.chains.nat = nat;
-  if (family === 4 && intent.dhcpChecksum) {
-    plan.chains.mangle = { [`${p}CSUM`]: [`-o ${intent.bridge} -p udp -m udp --dport 68 -j CHECKSUM --checksum-fill`] };
-    plan.jumps.push({ table: 'mangle', chain: 'POSTROUTING', rule: `-j ${p}CSUM` });
-  }
-  return plan;
+  return mergePlans(plan, checksumPlan(intent, family));
 }
 
 /** Which tables exist, and brmgr's chains and jumps for the bridge, as iptables-save shows them. */

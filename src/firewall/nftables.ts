@@ -2,14 +2,15 @@
  * The nftables backend: the whole policy in brmgr's own table, `inet brmgr-BRIDGE`,
  * replaced atomically by one `nft -f`; teardown is deleting the table. Where the
  * host also has an iptables filter table, its DROP would still win: the shim
- * (shim.ts) lets the guests through there.
+ * (shim.ts) lets the guests through there. The DHCP checksum is filled in by
+ * iptables (checksum.ts), wherever iptables is installed.
  */
 import type { NftObject } from '../host/nftables.js';
 import { must, type Run } from '../system/exec.js';
-import type { Backend } from './backend.js';
+import { EMPTY, mergePlans, type Backend } from './backend.js';
+import { checksumPlan } from './checksum.js';
 import type { FirewallIntent, Ports } from './policy.js';
 import { shimPlan } from './shim.js';
-import { EMPTY } from './iptables.js';
 
 export function nftTable(bridge: string): string {
   return `brmgr-${bridge}`;
@@ -17,6 +18,9 @@ export function nftTable(bridge: string): string {
 
 const ports = (p: Ports) => (p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`);
 const fam = (family: 4 | 6) => (family === 4 ? 'ip' : 'ip6');
+const REPLIES = ' ct state established,related';
+/** addressed to the host, but not to loopback: 127.0.0.1:PORT is never forwarded */
+const LOCAL = 'fib daddr type local ip daddr != 127.0.0.0/8';
 
 /** The whole table, as one transaction that replaces any previous version atomically (declare, delete, define). */
 export function renderNftables(intent: FirewallIntent): string {
@@ -44,9 +48,7 @@ export function renderNftables(intent: FirewallIntent): string {
       case 'out':
         return [`iifname ${br}${out} ${fam(r.family)} saddr ${r.subnet} accept`];
       case 'in':
-        return [
-          `oifname ${br}${inn} ${fam(r.family)} daddr ${r.subnet}${r.repliesOnly ? ' ct state established,related' : ''} accept`,
-        ];
+        return [`oifname ${br}${inn} ${fam(r.family)} daddr ${r.subnet}${r.repliesOnly ? REPLIES : ''} accept`];
       case 'refuse-rest':
         return [`iifname ${br} reject with icmpx admin-prohibited`, `oifname ${br} reject with icmpx admin-prohibited`];
     }
@@ -55,7 +57,7 @@ export function renderNftables(intent: FirewallIntent): string {
   const dnat = intent.dnat.map((r) =>
     r.rule === 'keep-served'
       ? `ip daddr ${r.address} ${r.proto} dport ${r.port} return`
-      : `fib daddr type local ip daddr != 127.0.0.0/8 ${r.proto} dport ${ports(r.ports)} dnat ip to ${r.ip}:${ports(r.toPorts)}`,
+      : `${LOCAL} ${r.proto} dport ${ports(r.ports)} dnat ip to ${r.ip}:${ports(r.toPorts)}`,
   );
   const postrouting = intent.postrouting.map((r) => {
     switch (r.rule) {
@@ -79,13 +81,7 @@ export function renderNftables(intent: FirewallIntent): string {
   }
   if (postrouting.length)
     chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', postrouting);
-  // Guests whose NICs offload checksums drop DHCP replies with a partial
-  // checksum; nftables cannot fill it in, so send none (valid for UDP over IPv4 only).
-  if (intent.dhcpChecksum) {
-    chain('dhcp_checksum', 'type filter hook postrouting priority mangle; policy accept;', [
-      `oifname ${br} meta nfproto ipv4 udp dport 68 udp checksum set 0`,
-    ]);
-  }
+  // the DHCP checksum is iptables' CHECKSUM target's (checksum.ts): nftables cannot fill one in
   return `table inet ${t}\ndelete table inet ${t}\ntable inet ${t} {\n${chains.join('\n')}\n}\n`;
 }
 
@@ -129,5 +125,6 @@ export const nftables: Backend = {
   name: 'nftables',
   probe: async (run, bridge) => (await listNftTable(run, bridge)).works,
   nftTable: renderNftables,
-  iptables: (intent, family, host) => (host.filterTable ? shimPlan(intent, family, host.forwardChain) : EMPTY),
+  iptables: (intent, family, host) =>
+    mergePlans(host.filterTable ? shimPlan(intent, family, host.forwardChain) : EMPTY, checksumPlan(intent, family)),
 };
