@@ -1,10 +1,32 @@
-import { applyFirewall, NO_FIREWALL, removeFirewall, type FirewallRecord } from '../firewall/index.js';
+import {
+  applyFirewall,
+  NO_FIREWALL,
+  removeFirewall,
+  type FirewallRecord,
+  type IptablesOriginals,
+} from '../firewall/index.js';
+import { readLedger, release, writeLedger } from '../system/ledger.js';
 import type { Resource } from './resource.js';
+
+/** The host-wide ledger's record of the iptables-nft objects there before brmgr. */
+function originals(runRoot: string, bridge: string): IptablesOriginals {
+  const key = (family: 4 | 6) => `ipv${family}`;
+  const change = (family: 4 | 6, objects?: string[]) => {
+    const ledger = readLedger(runRoot, 'iptables-nft');
+    const entry = ledger[key(family)];
+    if (!entry && !objects) return undefined;
+    const original = entry?.original ?? JSON.stringify(objects);
+    ledger[key(family)] = { original, bridges: [...new Set([...(entry?.bridges ?? []), bridge])] };
+    writeLedger(runRoot, 'iptables-nft', ledger);
+    return JSON.parse(original) as string[];
+  };
+  return { take: (family) => change(family), keep: (family, objects) => void change(family, objects) };
+}
 
 /** The bridge's firewall and NAT, through the backend the config chooses (firewall/). */
 export const firewall: Resource = {
   name: 'firewall',
-  plan({ cfg, previous, run }) {
+  plan({ cfg, previous, run, runRoot }) {
     const before = (previous?.firewall as FirewallRecord | undefined) ?? NO_FIREWALL;
     return {
       record: { firewall: before },
@@ -18,18 +40,24 @@ export const firewall: Resource = {
               cfg,
               previous?.firewall as FirewallRecord | undefined,
               (firewall) => record({ firewall }),
+              originals(runRoot, cfg.name),
             );
             record({ firewall: applied.record });
-            return applied.undo;
+            return async () => {
+              await applied.undo();
+              // a first run undone: this bridge needs none of the host's iptables objects
+              if (!previous) release(runRoot, 'iptables-nft', cfg.name);
+            };
           },
         },
       ],
     };
   },
 
-  async remove({ bridge, state, run, log }) {
+  async remove({ bridge, state, run, log, paths }) {
     const record = state.firewall as FirewallRecord;
     await removeFirewall(run, bridge, record);
+    release(paths.runRoot, 'iptables-nft', bridge);
     log.info(`removed firewall rules (${record.backend})`);
   },
 };

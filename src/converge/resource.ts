@@ -37,6 +37,8 @@ export interface UpContext {
   acceptRa: Record<string, string>;
   kernelIpv6: boolean;
   run: Run;
+  /** where the host-wide ledgers are */
+  runRoot: string;
 }
 
 export interface DownContext {

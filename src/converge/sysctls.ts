@@ -23,7 +23,7 @@ export const sysctls: Resource = {
   },
 
   async remove({ bridge, state, keep, paths, log }) {
-    const ledger = readLedger(paths.runRoot);
+    const ledger = readLedger(paths.runRoot, 'sysctls');
     // states written before the ledger hold host-wide settings too: they join it, shared with the bridges up now
     for (const [key, original] of Object.entries(state.sysctls)) {
       if (!isBridgeSysctl(key, bridge)) ledger[key] ??= { original, bridges: [bridge, ...otherBridges(paths)] };
@@ -38,7 +38,7 @@ export const sysctls: Resource = {
       writeSysctl(key, entry.original);
       delete ledger[key];
     }
-    writeLedger(paths.runRoot, ledger);
+    writeLedger(paths.runRoot, 'sysctls', ledger);
     // the bridge's own settings vanish with it
     if (keep)
       for (const [key, value] of Object.entries(state.sysctls))

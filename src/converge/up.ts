@@ -88,6 +88,7 @@ export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
       acceptRa: cfg.ipv6 ? readAcceptRa() : {},
       kernelIpv6: kernelHasIpv6(),
       run,
+      runRoot: p.runRoot,
     };
     const planned = RESOURCES.map((r) => r.plan(ctx));
     // what post must remove should this run stop anywhere below (SIGKILL, power loss)
@@ -145,7 +146,7 @@ export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
         if (before === value) return;
         record({ sysctls: { ...state.sysctls, [key]: state.sysctls[key] ?? before } });
       } else {
-        const ledger = readLedger(p.runRoot);
+        const ledger = readLedger(p.runRoot, 'sysctls');
         const entry = ledger[key];
         // already as wanted, and not by brmgr: the host's own setting, left alone
         if (!entry && before === value) return;
@@ -153,12 +154,12 @@ export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
         ledger[key] = entry
           ? { ...entry, bridges: [...new Set([...entry.bridges, bridge])] }
           : { original: before, bridges: [bridge] };
-        writeLedger(p.runRoot, ledger);
+        writeLedger(p.runRoot, 'sysctls', ledger);
         revert.add(`ledger ${key}`, () => {
-          const now = readLedger(p.runRoot);
+          const now = readLedger(p.runRoot, 'sysctls');
           if (entry) now[key] = entry;
           else delete now[key];
-          writeLedger(p.runRoot, now);
+          writeLedger(p.runRoot, 'sysctls', now);
         });
         if (before === value) return;
       }

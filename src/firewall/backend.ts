@@ -59,3 +59,15 @@ export interface FirewallRecord {
   /** iptables-nft tables and built-in chains that existed before brmgr's first iptables-restore, per family */
   existed?: Partial<Record<Family, string[]>>;
 }
+
+/**
+ * The host's iptables-nft tables and built-in chains as they were before any
+ * brmgr bridge first changed them, kept host-wide: what one bridge's rules
+ * created, another's last post may remove.
+ */
+export interface IptablesOriginals {
+  /** the recorded ones, this bridge now counted among those that need them; else undefined */
+  take(family: Family): string[] | undefined;
+  /** records them (when nothing is recorded yet) for this bridge */
+  keep(family: Family, objects: string[]): void;
+}

@@ -7,7 +7,7 @@
  */
 import type { BridgeConfig } from '../config/types.js';
 import type { Run } from '../system/exec.js';
-import type { Backend, BackendName, FirewallRecord } from './backend.js';
+import type { Backend, BackendName, FirewallRecord, IptablesOriginals } from './backend.js';
 import {
   EMPTY,
   chainsMatch,
@@ -21,7 +21,7 @@ import { dropCreated, iptablesNftObjects } from './iptables-nft.js';
 import { deleteNftTable, listNftTable, nftables, restoreNftTable, setNftTable } from './nftables.js';
 import { firewallIntent, type Family } from './policy.js';
 
-export type { BackendName, FirewallRecord };
+export type { BackendName, FirewallRecord, IptablesOriginals };
 
 const none: Backend = { name: 'none', probe: async () => true, nftTable: () => undefined, iptables: () => EMPTY };
 const BACKENDS: Record<BackendName, Backend> = { nftables, iptables, none };
@@ -44,6 +44,7 @@ export async function applyFirewall(
   cfg: BridgeConfig,
   previous: FirewallRecord | undefined,
   beforeChange: (record: FirewallRecord) => void = () => {},
+  originals?: IptablesOriginals,
 ): Promise<FirewallApplied> {
   const intent = firewallIntent(cfg);
   const nft =
@@ -83,9 +84,12 @@ export async function applyFirewall(
       const target: IptablesPlan = intent.families.includes(family) ? backend.iptables(intent, family, host) : EMPTY;
       if (target !== EMPTY) shimmed.push(family);
       const input = renderIptablesRestore(target, seen);
-      if (input && !existed[family]) {
+      const recorded = input ? originals?.take(family) : undefined;
+      if (recorded) existed[family] = recorded;
+      else if (input && !existed[family]) {
         const objects = await iptablesNftObjects(run, family);
         if (objects) existed[family] = objects;
+        if (objects) originals?.keep(family, objects);
       }
       announce(family);
       await iptablesRestore(run, family, input);
