@@ -152,8 +152,11 @@ export async function firewallIntact(
   for (const family of families) {
     const seen = await iptablesSave(run, family, cfg.name);
     if (!seen) return false;
-    // the chains the record says were made must be there, even if their table is gone
-    const host = { filterTable: true, forwardChain: seen.dockerUser ? ('DOCKER-USER' as const) : ('FORWARD' as const) };
+    // as apply would make them now: a filter table that appeared since (Docker's) needs the shim too
+    const host = {
+      filterTable: seen.tables.has('filter'),
+      forwardChain: seen.dockerUser ? ('DOCKER-USER' as const) : ('FORWARD' as const),
+    };
     if (!chainsMatch(backend.iptables(intent, family, host), seen)) return false;
   }
   return true;
