@@ -18,7 +18,15 @@ import {
   type IptablesPlan,
 } from './iptables.js';
 import { dropCreated, iptablesNftObjects } from './iptables-nft.js';
-import { deleteNftTable, listNftTable, nftables, restoreNftTable, setNftTable } from './nftables.js';
+import {
+  deleteNftTable,
+  listNftTable,
+  nftables,
+  nftShape,
+  restoreNftTable,
+  sameShape,
+  setNftTable,
+} from './nftables.js';
 import { firewallIntent, type Family } from './policy.js';
 
 export type { BackendName, FirewallRecord, IptablesOriginals };
@@ -147,7 +155,12 @@ export async function firewallIntact(
   if (!record || record.backend === 'none') return true;
   const backend = BACKENDS[record.backend];
   const intent = firewallIntent(cfg);
-  if (backend.nftTable(intent) !== undefined && !(await listNftTable(run, cfg.name)).text) return false;
+  const table = backend.nftTable(intent);
+  if (table !== undefined) {
+    const listed = (await listNftTable(run, cfg.name)).text;
+    // a chain or a rule deleted from the table counts as much as the whole table
+    if (!listed || !sameShape(nftShape(listed), nftShape(table))) return false;
+  }
   const families: Family[] = record.backend === 'iptables' ? intent.families : record.iptables;
   for (const family of families) {
     const seen = await iptablesSave(run, family, cfg.name);

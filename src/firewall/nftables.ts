@@ -85,6 +85,31 @@ export function renderNftables(intent: FirewallIntent): string {
   return `table inet ${t}\ndelete table inet ${t}\ntable inet ${t} {\n${chains.join('\n')}\n}\n`;
 }
 
+/**
+ * The chains of a table and how many rules each holds, from `nft list table`
+ * or the rendered text (whose first lines declare and delete the table): nft
+ * prints rules in its own words, so they are counted, not compared.
+ */
+export function nftShape(text: string): Record<string, number> {
+  const shape: Record<string, number> = {};
+  let chain: string | undefined;
+  for (const raw of text.slice(text.lastIndexOf('table inet ')).split('\n')) {
+    const line = raw.trim();
+    const open = /^chain (\S+) \{$/.exec(line);
+    if (open) {
+      chain = open[1]!;
+      shape[chain] = 0;
+    } else if (line === '}') chain = undefined;
+    else if (chain && line && !line.startsWith('type ')) shape[chain]!++;
+  }
+  return shape;
+}
+
+export function sameShape(a: Record<string, number>, b: Record<string, number>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
 /** The table as it is now: undefined when absent; `works` false when nftables is unusable here. */
 export async function listNftTable(run: Run, bridge: string): Promise<{ works: boolean; text?: string }> {
   const r = await run('nft', ['list', 'table', 'inet', nftTable(bridge)]);

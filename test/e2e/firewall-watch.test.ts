@@ -2,7 +2,8 @@
  * brmgr run keeps the guests online while another firewall comes after it, and
  * leaves the ruleset alone while nothing of its own is missing: an unrelated
  * table changes nothing; Docker's `iptables -P FORWARD DROP` (which brings the
- * iptables filter table into being) gets brmgr's accept rules there within 2 s.
+ * iptables filter table into being) gets brmgr's accept rules there within 2 s;
+ * one chain deleted from brmgr's own table is put back as well.
  */
 import t from 'tap';
 import { chmodSync } from 'node:fs';
@@ -14,41 +15,55 @@ const why = skipReason();
 if (why) t.plan(0, why);
 
 for (const _ of why ? [] : [1]) {
-  t.test('firewall = nftables: quiet on unrelated changes, back within 2 s after a FORWARD DROP', async (t) => {
-    const lab = Lab.create(t);
-    chmodSync(lab.dir, 0o755);
-    const top = await topology(lab);
-    const { host, guest, brmgr, bridge } = top;
-    brmgr.config(conf({ extra: '[dns]\nupstream = 10.0.1.1\n' }));
-    const events = follow(brmgr.run());
-    await waitFor('dnsmasq ready', async () => events.some((e) => e.event === 'ready'), 15_000);
-    await top.attach();
-    t.ok(await ping(guest, '192.0.2.2'), 'the guest reaches outside');
-    const repairs = () => events.filter((e) => e.event === 'firewall').length;
-    // the monitor subscribes a moment after it starts
-    await sleep(500);
+  t.test(
+    'firewall = nftables: quiet on unrelated changes, back within 2 s after a FORWARD DROP or a deleted chain',
+    async (t) => {
+      const lab = Lab.create(t);
+      chmodSync(lab.dir, 0o755);
+      const top = await topology(lab);
+      const { host, guest, brmgr, bridge } = top;
+      brmgr.config(conf({ extra: '[dns]\nupstream = 10.0.1.1\n' }));
+      const events = follow(brmgr.run());
+      await waitFor('dnsmasq ready', async () => events.some((e) => e.event === 'ready'), 15_000);
+      await top.attach();
+      t.ok(await ping(guest, '192.0.2.2'), 'the guest reaches outside');
+      const repairs = () => events.filter((e) => e.event === 'firewall').length;
+      // the monitor subscribes a moment after it starts
+      await sleep(500);
 
-    await must(host, 'nft', ['add', 'table', 'inet', 'unrelated']);
-    await sleep(1500);
-    t.equal(repairs(), 0, 'an unrelated table: brmgr changes nothing');
-    t.equal(events.filter((e) => typeof e.msg === 'string' && e.msg.endsWith(' is up')).length, 1, 'pre ran once');
+      await must(host, 'nft', ['add', 'table', 'inet', 'unrelated']);
+      await sleep(1500);
+      t.equal(repairs(), 0, 'an unrelated table: brmgr changes nothing');
+      t.equal(events.filter((e) => typeof e.msg === 'string' && e.msg.endsWith(' is up')).length, 1, 'pre ran once');
 
-    await must(host, 'iptables', ['-P', 'FORWARD', 'DROP']);
-    const changed = Date.now();
-    await waitFor(
-      'the shim in FORWARD',
-      async () => (await iptablesSave(host)).includes(`-A FORWARD -j BRMGR-${bridge}-FWD`),
-      2_000,
-    );
-    t.ok(
-      Date.now() - changed <= 2_000,
-      `brmgr's accept rules are in the filter table after ${Date.now() - changed} ms`,
-    );
-    t.ok(await ping(guest, '192.0.2.2'), 'the guest reaches outside again, through the DROP policy');
-    t.equal(repairs(), 1, 'one repair, logged');
-    await sleep(1000);
-    t.equal(repairs(), 1, 'and then quiet');
-    const policy = await exec(host, 'iptables', ['-S', 'FORWARD']);
-    t.match(policy.stdout, /^-P FORWARD DROP$/m, "the host's DROP policy stays");
-  });
+      await must(host, 'iptables', ['-P', 'FORWARD', 'DROP']);
+      const changed = Date.now();
+      await waitFor(
+        'the shim in FORWARD',
+        async () => (await iptablesSave(host)).includes(`-A FORWARD -j BRMGR-${bridge}-FWD`),
+        2_000,
+      );
+      t.ok(
+        Date.now() - changed <= 2_000,
+        `brmgr's accept rules are in the filter table after ${Date.now() - changed} ms`,
+      );
+      t.ok(await ping(guest, '192.0.2.2'), 'the guest reaches outside again, through the DROP policy');
+      t.equal(repairs(), 1, 'one repair, logged');
+      await sleep(1000);
+      t.equal(repairs(), 1, 'and then quiet');
+      const policy = await exec(host, 'iptables', ['-S', 'FORWARD']);
+      t.match(policy.stdout, /^-P FORWARD DROP$/m, "the host's DROP policy stays");
+
+      const table = `brmgr-${bridge}`;
+      await must(host, 'nft', ['delete', 'chain', 'inet', table, 'postrouting']);
+      const deleted = Date.now();
+      await waitFor(
+        'the masquerade chain back',
+        async () => (await exec(host, 'nft', ['list', 'chain', 'inet', table, 'postrouting'])).exitCode === 0,
+        2_000,
+      );
+      t.ok(Date.now() - deleted <= 2_000, `one deleted chain is back after ${Date.now() - deleted} ms`);
+      t.equal(repairs(), 2, 'a second repair, logged');
+    },
+  );
 }

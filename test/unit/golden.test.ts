@@ -27,7 +27,7 @@ import {
   renderIptablesRestore,
   type Family,
 } from '../../src/firewall/iptables.js';
-import { nftTable } from '../../src/firewall/nftables.js';
+import { nftShape, nftTable } from '../../src/firewall/nftables.js';
 import { checksumPlan } from '../../src/firewall/checksum.js';
 import { firewallIntent } from '../../src/firewall/policy.js';
 import { shimPlan } from '../../src/firewall/shim.js';
@@ -248,6 +248,12 @@ for (const name of cases) {
           );
           const chains = (text: string) => text.split('\n').filter((l) => /^\s*chain /.test(l)).length;
           t.equal(chains(listed.stdout), chains(body), 'each chain once', mark);
+          t.strictSame(
+            nftShape(listed.stdout),
+            nftShape(body),
+            'each chain with as many rules as rendered (what firewallIntact compares)',
+            mark,
+          );
         } else if (/^ip6?tables-restore/.test(header)) {
           const family: Family = header.startsWith('ip6') ? 6 : 4;
           const tool = family === 4 ? 'iptables' : 'ip6tables';
