@@ -26,7 +26,7 @@ function originals(runRoot: string, bridge: string): IptablesOriginals {
 /** The bridge's firewall and NAT, through the backend the config chooses (firewall/). */
 export const firewall: Resource = {
   name: 'firewall',
-  plan({ cfg, previous, run, runRoot }) {
+  plan({ cfg, previous, run, runRoot, log }) {
     const before = (previous?.firewall as FirewallRecord | undefined) ?? NO_FIREWALL;
     return {
       record: { firewall: before },
@@ -35,17 +35,24 @@ export const firewall: Resource = {
           kind: 'call',
           what: 'firewall',
           apply: async (record) => {
-            const applied = await applyFirewall(
-              run,
-              cfg,
-              previous?.firewall as FirewallRecord | undefined,
-              (firewall) => record({ firewall }),
-              originals(runRoot, cfg.name),
-            );
+            let applied: Awaited<ReturnType<typeof applyFirewall>>;
+            try {
+              applied = await applyFirewall(
+                run,
+                cfg,
+                previous?.firewall as FirewallRecord | undefined,
+                (firewall) => record({ firewall }),
+                originals(runRoot, cfg.name),
+              );
+            } catch (err) {
+              // applyFirewall undid its own changes; a first run needs none of the host's iptables objects
+              if (!previous) release(runRoot, 'iptables-nft', cfg.name);
+              throw err;
+            }
             record({ firewall: applied.record });
+            for (const w of applied.warnings) log.warn(w);
             return async () => {
               await applied.undo();
-              // a first run undone: this bridge needs none of the host's iptables objects
               if (!previous) release(runRoot, 'iptables-nft', cfg.name);
             };
           },

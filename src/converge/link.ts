@@ -1,6 +1,8 @@
 import { attributesOf } from '../host/links.js';
 import { attributeLines, desiredLink, diffLink } from '../plan/link.js';
+import { isBridgeSysctl } from '../plan/sysctl.js';
 import { applyIpBatch } from '../system/observe.js';
+import { writeSysctl } from '../system/sysctl.js';
 import type { Resource, Step } from './resource.js';
 
 /** The bridge link: created or adopted, its MAC, MTU, STP, group, addresses, up. */
@@ -52,6 +54,11 @@ export const link: Resource = {
       if (state.original) batch.push(...attributeLines(bridge, attributesOf(existing), state.original));
     }
     await applyIpBatch(run, batch);
+    // the bridge's own kernel settings go with it; a kept bridge gets its old ones back, after its
+    // addresses are gone (disable_ipv6=1 would take them first and fail the batch)
+    if (keep)
+      for (const [key, value] of Object.entries(state.sysctls))
+        if (isBridgeSysctl(key, bridge)) writeSysctl(key, value);
     const ports = observed.links
       .filter((l) => l.master === bridge && l.ifname !== state.uplink?.name)
       .map((l) => l.ifname);

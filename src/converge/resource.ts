@@ -39,6 +39,7 @@ export interface UpContext {
   run: Run;
   /** where the host-wide ledgers are */
   runRoot: string;
+  log: Logger;
 }
 
 export interface DownContext {

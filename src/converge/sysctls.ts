@@ -1,7 +1,7 @@
 import { desiredSysctls, isBridgeSysctl } from '../plan/sysctl.js';
 import { readLedger, writeLedger } from '../system/ledger.js';
 import { otherBridges } from '../system/state.js';
-import { writeSysctl } from '../system/sysctl.js';
+import { readSysctl, writeSysctl } from '../system/sysctl.js';
 import type { Resource } from './resource.js';
 
 /**
@@ -22,12 +22,13 @@ export const sysctls: Resource = {
     };
   },
 
-  async remove({ bridge, state, keep, paths, log }) {
+  async remove({ bridge, state, paths, log }) {
     const ledger = readLedger(paths.runRoot, 'sysctls');
     // states written before the ledger hold host-wide settings too: they join it, shared with the bridges up now
     for (const [key, original] of Object.entries(state.sysctls)) {
       if (!isBridgeSysctl(key, bridge)) ledger[key] ??= { original, bridges: [bridge, ...otherBridges(paths)] };
     }
+    const failed: string[] = [];
     for (const [key, entry] of Object.entries(ledger)) {
       if (!entry.bridges.includes(bridge)) continue;
       entry.bridges = entry.bridges.filter((b) => b !== bridge);
@@ -35,13 +36,17 @@ export const sysctls: Resource = {
         log.info(`${entry.bridges.join(', ')} still need${entry.bridges.length === 1 ? 's' : ''} ${key}; left as is`);
         continue;
       }
-      writeSysctl(key, entry.original);
       delete ledger[key];
+      // a link that is gone (a guest's veth) took its setting with it
+      if (readSysctl(key) === undefined) continue;
+      try {
+        writeSysctl(key, entry.original);
+      } catch (err) {
+        failed.push((err as Error).message);
+      }
     }
     writeLedger(paths.runRoot, 'sysctls', ledger);
-    // the bridge's own settings vanish with it
-    if (keep)
-      for (const [key, value] of Object.entries(state.sysctls))
-        if (isBridgeSysctl(key, bridge)) writeSysctl(key, value);
+    if (failed.length) throw new Error(failed.join('; '));
+    // the bridge's own settings are the link's (link.ts)
   },
 };

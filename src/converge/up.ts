@@ -15,7 +15,7 @@ import { pickSubnet, takenSubnets } from '../plan/auto.js';
 import { isBridgeSysctl } from '../plan/sysctl.js';
 import { servicePorts } from '../plan/services.js';
 import { runner, type Run } from '../system/exec.js';
-import { readLedger, writeLedger } from '../system/ledger.js';
+import { type Ledger, readLedger, writeLedger } from '../system/ledger.js';
 import { acquireLock } from '../system/lock.js';
 import { machineId } from '../system/machine.js';
 import { applyIpBatch } from '../system/observe.js';
@@ -55,6 +55,16 @@ function subnetChooser(bridge: string, env: NodeJS.ProcessEnv, p: Paths, facts: 
   };
 }
 
+/**
+ * Each link's accept_ra as it was before brmgr: a link another bridge moved to 2 still needs 2 while
+ * this bridge forwards, so this bridge must be counted in its ledger entry too.
+ */
+function acceptRaBefore(now: Record<string, string>, ledger: Ledger): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(now).map(([link, value]) => [link, ledger[`net/ipv6/conf/${link}/accept_ra`]?.original ?? value]),
+  );
+}
+
 export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
   const env = opts.env ?? process.env;
   const run = opts.run ?? runner();
@@ -85,10 +95,11 @@ export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
       observed: facts.observed,
       machineId: machineId(),
       readSysctl,
-      acceptRa: cfg.ipv6 ? readAcceptRa() : {},
+      acceptRa: cfg.ipv6 ? acceptRaBefore(readAcceptRa(), readLedger(p.runRoot, 'sysctls')) : {},
       kernelIpv6: kernelHasIpv6(),
       run,
       runRoot: p.runRoot,
+      log,
     };
     const planned = RESOURCES.map((r) => r.plan(ctx));
     // what post must remove should this run stop anywhere below (SIGKILL, power loss)

@@ -31,6 +31,12 @@ import { firewallIntent, type Family } from './policy.js';
 
 export type { BackendName, FirewallRecord, IptablesOriginals };
 
+const isEmpty = (plan: IptablesPlan) => plan.jumps.length === 0 && Object.keys(plan.chains).length === 0;
+const withoutTable = (plan: IptablesPlan, table: string): IptablesPlan => ({
+  chains: Object.fromEntries(Object.entries(plan.chains).filter(([t]) => t !== table)),
+  jumps: plan.jumps.filter((j) => j.table !== table),
+});
+
 const none: Backend = { name: 'none', probe: async () => true, nftTable: () => undefined, iptables: () => EMPTY };
 const BACKENDS: Record<BackendName, Backend> = { nftables, iptables, none };
 
@@ -40,6 +46,8 @@ export interface FirewallApplied {
   record: FirewallRecord;
   /** undoes what apply changed, in reverse order */
   undo: () => Promise<void>;
+  /** what could not be done but does not stop the bridge */
+  warnings: string[];
 }
 
 /**
@@ -63,6 +71,7 @@ export async function applyFirewall(
   const backend = BACKENDS[name];
 
   const undo: (() => Promise<void>)[] = [];
+  const warnings: string[] = [];
   const shimmed: Family[] = [];
   const existed: Partial<Record<Family, string[]>> = { ...previous?.existed };
   // families that have brmgr chains now, or had them after an earlier run
@@ -89,18 +98,31 @@ export async function applyFirewall(
         filterTable: seen.tables.has('filter'),
         forwardChain: seen.dockerUser ? ('DOCKER-USER' as const) : ('FORWARD' as const),
       };
-      const target: IptablesPlan = intent.families.includes(family) ? backend.iptables(intent, family, host) : EMPTY;
-      if (target !== EMPTY) shimmed.push(family);
+      let target: IptablesPlan = intent.families.includes(family) ? backend.iptables(intent, family, host) : EMPTY;
       const input = renderIptablesRestore(target, seen);
-      const recorded = input ? originals?.take(family) : undefined;
-      if (recorded) existed[family] = recorded;
-      else if (input && !existed[family]) {
-        const objects = await iptablesNftObjects(run, family);
-        if (objects) existed[family] = objects;
-        if (objects) originals?.keep(family, objects);
+      if (!isEmpty(target) || input) {
+        // what existed before any brmgr bridge changed iptables-nft: host-wide, else this bridge's, else now
+        const recorded = originals?.take(family);
+        if (recorded) existed[family] = recorded;
+        else {
+          existed[family] ??= input ? await iptablesNftObjects(run, family) : undefined;
+          if (existed[family]) originals?.keep(family, existed[family]!);
+        }
       }
       announce(family);
-      await iptablesRestore(run, family, input);
+      try {
+        await iptablesRestore(run, family, input);
+      } catch (err) {
+        // nftables works without iptables' CHECKSUM target (a kernel without it): warn, go on without it
+        if (name !== 'nftables' || !target.chains.mangle) throw err;
+        const without = withoutTable(target, 'mangle');
+        await iptablesRestore(run, family, renderIptablesRestore(without, seen));
+        warnings.push(
+          `the DHCP checksum fill (iptables CHECKSUM) failed: ${(err as Error).message}; going on without it`,
+        );
+        target = without;
+      }
+      if (!isEmpty(target)) shimmed.push(family);
       const before = existed[family];
       undo.unshift(async () => {
         await iptablesRestore(run, family, renderIptablesRestore(seen, target));
@@ -128,6 +150,7 @@ export async function applyFirewall(
   }
   return {
     record: { backend: name, iptables: shimmed, existed },
+    warnings,
     undo: async () => {
       for (const u of undo) await u();
     },

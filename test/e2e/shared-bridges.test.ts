@@ -5,7 +5,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { addressesOf, Brmgr, conf, Lab, link, snapshot, sysctl, topology } from '../helpers/netns.js';
+import { addressesOf, Brmgr, conf, Lab, link, must, snapshot, sysctl, topology } from '../helpers/netns.js';
 import { nftTable, pausingTool, skipReason } from '../helpers/e2e.js';
 
 const why = skipReason();
@@ -81,3 +81,26 @@ t.test(
     t.same(await snapshot(host), before, 'and the namespace is as before');
   },
 );
+
+t.test('accept_ra=2 on the uplink stays while any IPv6 bridge still forwards', { skip: why }, async (t) => {
+  const lab = Lab.create(t);
+  const topo = await topology(lab);
+  const { host, uplink } = topo;
+  const a = topo.brmgr;
+  const b = new Brmgr(lab, host, lab.name('br'));
+  // the uplink takes its default route from router advertisements
+  await must(host, 'sysctl', ['-q', '-w', `net.ipv6.conf.${uplink}.accept_ra=1`]);
+  const before = await snapshot(host);
+  a.config(conf({ extra: '[ipv6]\naddress = fd42:0:1::1/64\n' }));
+  b.config(conf({ address: '10.0.9.1/24', extra: '[ipv6]\naddress = fd42:0:9::1/64\n' }));
+  await a.up();
+  await b.up();
+  const ra = () => sysctl(host, `net.ipv6.conf.${uplink}.accept_ra`);
+  t.equal(await ra(), '2', 'accept_ra=2 with IPv6 forwarding on');
+  await a.down();
+  t.equal(await sysctl(host, 'net.ipv6.conf.all.forwarding'), '1', 'the second bridge still forwards');
+  t.equal(await ra(), '2', 'so the uplink keeps accept_ra=2 (the kernel ignores RAs with 1 while forwarding)');
+  await b.down();
+  t.equal(await ra(), '1', 'the last post restores accept_ra=1');
+  t.same(await snapshot(host), before, 'and the namespace is as before');
+});
