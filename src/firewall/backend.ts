@@ -56,6 +56,8 @@ export interface FirewallRecord {
   backend: BackendName;
   /** IP families whose iptables tables hold brmgr's chains (the whole policy, or the shim) */
   iptables: Family[];
+  /** families whose iptables-legacy filter table (beside an nft-based iptables) holds brmgr's accept rules */
+  legacy?: Family[];
   /** iptables-nft tables and built-in chains that existed before brmgr's first iptables-restore, per family */
   existed?: Partial<Record<Family, string[]>>;
 }

@@ -16,8 +16,11 @@ import {
   iptablesSave,
   renderIptablesRestore,
   type IptablesPlan,
+  type Variant,
 } from './iptables.js';
 import { dropCreated, iptablesNftObjects } from './iptables-nft.js';
+import { shimPlan } from './shim.js';
+import { defaultIsLegacy, legacyTables } from '../system/xtables.js';
 import {
   deleteNftTable,
   listNftTable,
@@ -77,12 +80,15 @@ export async function applyFirewall(
   // families that have brmgr chains now, or had them after an earlier run
   const mayHave = new Set<Family>(previous?.backend === 'iptables' ? [4, 6] : (previous?.iptables ?? []));
   const touched = (family: Family) => (name !== 'none' && intent.families.includes(family)) || mayHave.has(family);
-  const announce = (family?: Family) => {
-    if (family) mayHave.add(family);
+  const legacy: Family[] = [];
+  const mayHaveLegacy = new Set<Family>(previous?.legacy ?? []);
+  const announce = (family?: Family, variant: Variant = 'default') => {
+    if (family) (variant === 'legacy' ? mayHaveLegacy : mayHave).add(family);
     // leaving a backend: its objects are still there until this run removes them
     beforeChange({
       backend: name === 'none' ? (previous?.backend ?? 'none') : name,
       iptables: [...mayHave].sort(),
+      ...(mayHaveLegacy.size ? { legacy: [...mayHaveLegacy].sort() } : {}),
       existed,
     });
   };
@@ -130,6 +136,22 @@ export async function applyFirewall(
       });
     }
 
+    // iptables-legacy's filter table beside an nft-based iptables drops whatever nftables accepts
+    // (older Docker, hosts that switched alternatives): the guests' accept rules go there too
+    const legacyDrops = (family: Family) => !defaultIsLegacy() && legacyTables(family).has('filter');
+    for (const family of [4, 6] as Family[]) {
+      const wanted = name !== 'none' && intent.families.includes(family) && legacyDrops(family);
+      if (!wanted && !mayHaveLegacy.has(family)) continue;
+      const seen = await iptablesSave(run, family, cfg.name, 'legacy');
+      if (!seen) continue;
+      const forwardChain = seen.dockerUser ? ('DOCKER-USER' as const) : ('FORWARD' as const);
+      const target = wanted ? shimPlan(intent, family, forwardChain) : EMPTY;
+      announce(family, 'legacy');
+      await iptablesRestore(run, family, renderIptablesRestore(target, seen), 'legacy');
+      if (wanted) legacy.push(family);
+      undo.unshift(() => iptablesRestore(run, family, renderIptablesRestore(seen, target), 'legacy'));
+    }
+
     const table = backend.nftTable(intent);
     if (table !== undefined || nft.text !== undefined) {
       announce();
@@ -149,7 +171,7 @@ export async function applyFirewall(
     throw err;
   }
   return {
-    record: { backend: name, iptables: shimmed, existed },
+    record: { backend: name, iptables: shimmed, ...(legacy.length ? { legacy } : {}), existed },
     warnings,
     undo: async () => {
       for (const u of undo) await u();
@@ -166,6 +188,10 @@ export async function removeFirewall(run: Run, bridge: string, record: FirewallR
     if (seen) await iptablesRestore(run, family, renderIptablesRestore(EMPTY, seen));
     const before = record.existed?.[family];
     if (seen && before) await dropCreated(run, family, before);
+  }
+  for (const family of record.legacy ?? []) {
+    const seen = await iptablesSave(run, family, bridge, 'legacy');
+    if (seen) await iptablesRestore(run, family, renderIptablesRestore(EMPTY, seen), 'legacy');
   }
 }
 
@@ -194,6 +220,16 @@ export async function firewallIntact(
       forwardChain: seen.dockerUser ? ('DOCKER-USER' as const) : ('FORWARD' as const),
     };
     if (!chainsMatch(backend.iptables(intent, family, host), seen)) return false;
+  }
+  for (const family of intent.families) {
+    const recorded = record.legacy?.includes(family) ?? false;
+    const drops = !defaultIsLegacy() && legacyTables(family).has('filter');
+    // a legacy filter table that came since: seen on the next ruleset event (legacy has no monitor)
+    if (drops !== recorded) return false;
+    if (!recorded) continue;
+    const seen = await iptablesSave(run, family, cfg.name, 'legacy');
+    const forwardChain = seen?.dockerUser ? ('DOCKER-USER' as const) : ('FORWARD' as const);
+    if (!seen || !chainsMatch(shimPlan(intent, family, forwardChain), seen)) return false;
   }
   return true;
 }

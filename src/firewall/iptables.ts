@@ -193,17 +193,26 @@ export function chainsMatch(want: IptablesPlan, seen: IptablesPlan): boolean {
   );
 }
 
-const tool = (family: Family, what: 'save' | 'restore') => `${family === 4 ? 'iptables' : 'ip6tables'}-${what}`;
+/** The host's iptables (whichever variant it is), or iptables-legacy's tables beside it. */
+export type Variant = 'default' | 'legacy';
+
+const tool = (family: Family, what: 'save' | 'restore', variant: Variant = 'default') =>
+  `${family === 4 ? 'iptables' : 'ip6tables'}${variant === 'legacy' ? '-legacy' : ''}-${what}`;
 
 /** brmgr's chains for the bridge as they are now; undefined where iptables is not installed. */
-export async function iptablesSave(run: Run, family: Family, bridge: string): Promise<IptablesSeen | undefined> {
-  const r = await run(tool(family, 'save'), []);
+export async function iptablesSave(
+  run: Run,
+  family: Family,
+  bridge: string,
+  variant: Variant = 'default',
+): Promise<IptablesSeen | undefined> {
+  const r = await run(tool(family, 'save', variant), []);
   if (r.missing) return undefined;
-  return parseIptablesSave(must(r, tool(family, 'save')).stdout, bridge);
+  return parseIptablesSave(must(r, tool(family, 'save', variant)).stdout, bridge);
 }
 
-export async function iptablesRestore(run: Run, family: Family, input: string): Promise<void> {
-  if (input) must(await run(tool(family, 'restore'), ['--noflush'], input), tool(family, 'restore'));
+export async function iptablesRestore(run: Run, family: Family, input: string, variant: Variant = 'default') {
+  if (input) must(await run(tool(family, 'restore', variant), ['--noflush'], input), tool(family, 'restore', variant));
 }
 
 export const iptables: Backend = {

@@ -1,0 +1,28 @@
+import { readFileSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * iptables-legacy's tables in this network namespace (the kernel's x_tables,
+ * which iptables-nft never creates): their rules apply beside nftables'
+ * whatever brmgr accepts there. Read from /proc, no process spawned.
+ */
+export function legacyTables(family: 4 | 6): Set<string> {
+  try {
+    const text = readFileSync(`/proc/net/${family === 4 ? 'ip' : 'ip6'}_tables_names`, 'utf8');
+    return new Set(text.split('\n').filter(Boolean));
+  } catch {
+    return new Set();
+  }
+}
+
+/** Whether `iptables-save` on PATH is iptables-legacy itself (Debian's alternatives, older distributions). */
+export function defaultIsLegacy(env: NodeJS.ProcessEnv = process.env): boolean {
+  for (const dir of (env.PATH || '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    try {
+      return realpathSync(join(dir, 'iptables-save')).includes('legacy');
+    } catch {
+      /* not in this folder */
+    }
+  }
+  return false;
+}
