@@ -21,7 +21,12 @@ module.exports = {
       'the firewall policy is decided without touching the host'),
     rule('system-is-thin', floor(['system']), floor(['plan', 'dnsmasq', 'firewall', 'converge', 'supervisor', 'cli', 'demo']),
       'system/ runs tools and reads the host; it decides nothing'),
-    rule('wings-below-top', floor(['firewall', 'converge']), floor(['supervisor', 'cli', 'demo']), 'converge and firewall serve the commands'),
+    rule(
+      'wings-below-top',
+      floor(['firewall', 'converge']),
+      floor(['supervisor', 'doctor', 'cli', 'demo']),
+      'converge and firewall serve the commands',
+    ),
     rule('supervisor-below-cli', floor(['supervisor']), floor(['cli', 'demo']), 'the CLI starts the supervisor, not the reverse'),
   ],
   options: {

@@ -11,6 +11,8 @@ Usage:
   brmgr render BRIDGE    print the ip batch, sysctls and firewall rules up would apply
                          [--backend nftables|iptables]
   brmgr check BRIDGE     validate the config and the host, change nothing
+  brmgr doctor BRIDGE [GUEST]
+                         say why guests are offline, or that nothing stands in the way [--json]
   brmgr run BRIDGE       bring the bridge up and serve DHCP/DNS with a supervised dnsmasq
                          [--pid-file FILE]   (also: brmgr BRIDGE)
   brmgr status [BRIDGE]  link, addresses, ports, dnsmasq, leases, firewall [--json]

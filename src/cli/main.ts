@@ -13,6 +13,7 @@ export const COMMANDS: Record<string, () => Promise<Command<unknown>>> = {
   post: () => import('./commands/down.js'),
   render: () => import('./commands/render.js'),
   check: () => import('./commands/check.js'),
+  doctor: () => import('./commands/doctor.js'),
   run: () => import('./commands/run.js'),
   status: () => import('./commands/status.js'),
   leases: () => import('./commands/leases.js'),

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { HELP } from '../../src/cli/command.js';
 import * as check from '../../src/cli/commands/check.js';
 import * as demo from '../../src/cli/commands/demo.js';
+import * as doctor from '../../src/cli/commands/doctor.js';
 import * as down from '../../src/cli/commands/down.js';
 import * as leases from '../../src/cli/commands/leases.js';
 import * as lookup from '../../src/cli/commands/lookup.js';
@@ -21,7 +22,7 @@ import { HELP as OVERALL_HELP } from '../../src/cli/entry.js';
 import { COMMANDS, resolveCommand } from '../../src/cli/main.js';
 import { UsageError } from '../../src/errors.js';
 
-const MODULES = { up, down, render, check, run, status, leases, lookup, tap, demo };
+const MODULES = { up, down, render, check, doctor, run, status, leases, lookup, tap, demo };
 type Name = keyof typeof MODULES;
 const NAMES = Object.keys(MODULES) as Name[];
 const ALIASES: Record<string, Name> = { pre: 'up', post: 'down' };
@@ -32,6 +33,7 @@ const VALID: Record<Name, string[]> = {
   down: ['br0'],
   render: ['br0'],
   check: ['br0'],
+  doctor: ['br0', '52:54:00:00:00:01'],
   run: ['br0'],
   status: ['br0'],
   leases: ['br0'],
@@ -53,6 +55,7 @@ const OWN: Record<Name, string[]> = {
   down: ['force'],
   render: ['backend'],
   check: [],
+  doctor: ['json'],
   run: ['pid-file'],
   status: ['json'],
   leases: ['json'],
@@ -277,4 +280,12 @@ t.test("the dispatcher: a command, an alias, the original's `brmgr BRIDGE`, or a
   t.equal(refused('a/b'), "unknown command 'a/b' (see --help)");
   t.equal(refused('--bogus'), "unknown command '--bogus' (see --help)");
   t.equal(refused(''), 'no command given (see --help)');
+});
+
+t.test('doctor: BRIDGE, an optional guest, --json', async (t) => {
+  t.strictSame(doctor.parse(['br0']), { bridge: 'br0', json: false });
+  t.strictSame(doctor.parse(['br0', 'web', '--json']), { bridge: 'br0', guest: 'web', json: true });
+  t.match(refusal(doctor.parse, []), /^missing BRIDGE; usage: brmgr doctor/);
+  t.match(refusal(doctor.parse, ['br0', 'a', 'b']), /^unexpected argument 'b'/);
+  t.match(refusal(doctor.parse, ['a/b']), /is not a valid bridge name/);
 });

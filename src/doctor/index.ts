@@ -1,0 +1,200 @@
+/**
+ * `brmgr doctor`: walks the path a guest's packets take and names what breaks
+ * it, each with the object at fault and the command that fixes it. Reads the
+ * host; changes nothing.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BridgeConfig } from '../config/types.js';
+import { hostFindings, ownDnsmasq } from '../converge/preflight.js';
+import { gatherFacts } from '../converge/facts.js';
+import { findLease, readLeases } from '../dnsmasq/leases.js';
+import { firewallIntact, type FirewallRecord } from '../firewall/index.js';
+import { iptablesSave } from '../firewall/iptables.js';
+import { ip4ToInt } from '../net/addr.js';
+import type { Paths } from '../paths.js';
+import { servesAnything, servicePorts } from '../plan/services.js';
+import type { Run } from '../system/exec.js';
+import { alive } from '../system/process.js';
+import { readState } from '../system/state.js';
+import { readSysctl } from '../system/sysctl.js';
+import { defaultIsLegacy, legacyTables } from '../system/xtables.js';
+
+export interface Finding {
+  /** what was looked at, e.g. "ip_forward" */
+  check: string;
+  ok: boolean;
+  /** what was found */
+  detail: string;
+  /** the command that fixes it, when not ok */
+  fix?: string;
+}
+
+interface FdbEntry {
+  mac: string;
+  ifname: string;
+  master?: string;
+}
+
+export interface DoctorOptions {
+  run: Run;
+  paths: Paths;
+  others: BridgeConfig[];
+  /** a guest's MAC, hostname or IP */
+  guest?: string;
+}
+
+export async function diagnose(cfg: BridgeConfig, opts: DoctorOptions): Promise<Finding[]> {
+  const { run, paths: p } = opts;
+  const br = cfg.name;
+  const out: Finding[] = [];
+  const ok = (check: string, detail: string) => out.push({ check, ok: true, detail });
+  const bad = (check: string, detail: string, fix: string) => out.push({ check, ok: false, detail, fix });
+  const service = `systemctl restart brmgr@${br} (or: brmgr run ${br})`;
+
+  const facts = await gatherFacts(run, { sockets: true });
+  const link = facts.observed.links.find((l) => l.ifname === br);
+  const state = readState(p);
+  if (!link) {
+    bad('bridge', `${br} does not exist`, service);
+    return out;
+  }
+  if (!state?.up) bad('bridge', `${br} exists but brmgr has not brought it up`, service);
+  else if (!link.up) bad('bridge', `${br} is down`, `ip link set dev ${br} up`);
+  else ok('bridge', `${br} is up`);
+
+  if (cfg.mode !== 'bridged') {
+    const want = `${cfg.ipv4.address}/${cfg.ipv4.prefix}`;
+    const has = facts.observed.addrs.some((a) => a.ifname === br && `${a.local}/${a.prefixlen}` === want);
+    if (has) ok('address', `${br} has ${want}`);
+    else bad('address', `${br} lacks its address ${want}`, `brmgr up ${br}`);
+  }
+
+  if (cfg.mode === 'nat' || cfg.mode === 'routed' || cfg.forwards.length) {
+    const forwarding = readSysctl('net/ipv4/ip_forward');
+    if (forwarding === '1') ok('ip_forward', 'net.ipv4.ip_forward = 1');
+    else
+      bad(
+        'ip_forward',
+        `net.ipv4.ip_forward = ${forwarding}: the host routes nothing for the guests`,
+        `brmgr up ${br}`,
+      );
+  }
+
+  if (state?.firewall && state.firewall.backend !== 'none') {
+    const intact = await firewallIntact(run, cfg, state.firewall as FirewallRecord);
+    if (intact) ok('firewall', `brmgr's ${state.firewall.backend} rules are all in place`);
+    else bad('firewall', `brmgr's ${state.firewall.backend} rules are missing or changed`, `brmgr up ${br}`);
+  }
+
+  // another firewall's drop, and what else the pre-flight knows
+  const found = hostFindings(cfg, facts, opts.others, p);
+  for (const e of found.errors) bad('host', e, `see: brmgr check ${br}`);
+  for (const w of found.warnings.filter((w) => w.startsWith('nftables chain'))) {
+    bad('other firewall', w, 'add the exception named above');
+  }
+  for (const family of cfg.ipv6 ? ([4, 6] as const) : ([4] as const)) {
+    if (defaultIsLegacy() || !legacyTables(family).has('filter')) continue;
+    const saved = await run(family === 4 ? 'iptables-legacy-save' : 'ip6tables-legacy-save', ['-t', 'filter']);
+    const drops = /^:(INPUT|FORWARD) DROP/m.test(saved.stdout);
+    const covered = (await iptablesSave(run, family, br, 'legacy'))?.jumps.length;
+    if (drops && !covered) {
+      bad(
+        'other firewall',
+        `iptables-legacy (IPv${family}) filter table drops by default and has no rules of brmgr's`,
+        `brmgr up ${br}`,
+      );
+    }
+  }
+
+  if (servesAnything(cfg)) {
+    const status = readJson<{ pid: number; dnsmasqPid?: number }>(join(p.runDir, 'supervisor.json'));
+    const pid = ownDnsmasq(p)[0];
+    if (!status || !alive(status.pid)) bad('dnsmasq', `brmgr run ${br} is not running: no DHCP or DNS`, service);
+    else if (!alive(pid)) bad('dnsmasq', `dnsmasq is not running (supervisor ${status.pid} is)`, service);
+    else {
+      const ports = servicePorts(cfg);
+      const missing = ports.filter((s) => !facts.listeners.some((l) => l.pid === pid && l.port === s.port));
+      if (missing.length) {
+        const list = missing.map((s) => `${s.proto}/${s.port}`).join(', ');
+        bad('dnsmasq', `dnsmasq ${pid} does not listen on ${list}`, service);
+      } else ok('dnsmasq', `dnsmasq ${pid} serves ${ports.map((s) => `${s.proto}/${s.port}`).join(', ')}`);
+    }
+    if (cfg.ipv4.dhcp) {
+      const leases = readLeases(p.leases).filter((l) => l.mac && !l.ip.includes(':'));
+      const pool = Math.min(ip4ToInt(cfg.ipv4.range.to) - ip4ToInt(cfg.ipv4.range.from) + 1, cfg.ipv4.maxLeases);
+      if (leases.length >= pool) {
+        bad(
+          'leases',
+          `the lease pool is exhausted: ${leases.length} leases for ${pool} addresses`,
+          'widen [ipv4] range',
+        );
+      } else ok('leases', `${leases.length} of ${pool} addresses leased`);
+    }
+  }
+
+  const count = Number(readSysctl('net/netfilter/nf_conntrack_count'));
+  const max = Number(readSysctl('net/netfilter/nf_conntrack_max'));
+  if (max > 0 && count >= max * 0.95) {
+    bad(
+      'conntrack',
+      `the conntrack table is full (${count} of ${max})`,
+      'sysctl -w net.netfilter.nf_conntrack_max=...',
+    );
+  }
+
+  if (cfg.mode === 'nat' || cfg.mode === 'routed') {
+    const up = cfg.uplink ? facts.observed.links.find((l) => l.ifname === cfg.uplink) : undefined;
+    if (cfg.uplink && !up?.up)
+      bad('uplink', `uplink ${cfg.uplink} is ${up ? 'down' : 'missing'}`, `ip link set dev ${cfg.uplink} up`);
+    const route = facts.observed.routes.find((r) => r.dst === 'default' && !r.dst.includes(':') && r.table !== 'local');
+    if (!route)
+      bad(
+        'uplink',
+        'the host has no IPv4 default route: guests reach nothing beyond it',
+        'ip route add default via ...',
+      );
+    else ok('uplink', `default route via ${route.gateway ?? route.dev}`);
+  }
+
+  const ports = facts.observed.links.filter((l) => l.master === br);
+  for (const port of ports.filter((l) => !l.up)) {
+    bad('port', `port ${port.ifname} of ${br} is down: its guest is cut off`, `ip link set dev ${port.ifname} up`);
+  }
+  // a port with a smaller MTU pulls the bridge down with it (or, where the MTU is pinned, loses large packets)
+  const want = cfg.mtu ?? link.mtu;
+  for (const port of ports.filter((l) => l.mtu < want)) {
+    bad(
+      'mtu',
+      `port ${port.ifname} has MTU ${port.mtu}, less than ${want}${link.mtu < want ? ` (${br} is down to ${link.mtu})` : ''}: ` +
+        'large packets are lost',
+      `ip link set dev ${port.ifname} mtu ${want}`,
+    );
+  }
+
+  if (opts.guest) {
+    const lease = findLease(readLeases(p.leases), opts.guest);
+    const mac = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(opts.guest) ? opts.guest.toLowerCase() : lease?.mac;
+    if (!mac) bad('guest', `no lease names ${opts.guest}`, `give the guest's MAC`);
+    else {
+      const fdb = await run('bridge', ['-json', 'fdb', 'show', 'br', br]);
+      const entries = fdb.ok ? (JSON.parse(fdb.stdout || '[]') as FdbEntry[]) : [];
+      const entry = entries.find((e) => e.mac === mac && e.ifname !== br);
+      const port = entry && ports.find((l) => l.ifname === entry.ifname);
+      if (!port)
+        bad('guest', `${mac} is not behind any port of ${br} (no frame from it lately)`, `check the guest's link`);
+      else if (!port.up)
+        bad('guest', `${mac} is behind ${port.ifname}, which is down`, `ip link set dev ${port.ifname} up`);
+      else ok('guest', `${mac} is behind ${port.ifname}${lease ? `, leased ${lease.ip}` : ''}`);
+    }
+  }
+  return out;
+}
+
+function readJson<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * brmgr doctor: a clear path says so (exit 0); each cause planted in turn is
+ * named with the object at fault (exit 1); --json parses; doctor changes nothing.
+ */
+import t from 'tap';
+import { chmodSync } from 'node:fs';
+import { follow, skipReason } from '../helpers/e2e.js';
+import { exec, Lab, must, nftRuleset, topology, waitFor, type Topology } from '../helpers/netns.js';
+
+const why = skipReason();
+if (why) t.plan(0, why);
+
+const config = `[bridge]
+firewall = nftables
+mtu = 1500
+[ipv4]
+address = 10.0.1.1/24
+range = 10.0.1.100-10.0.1.101
+[dns]
+upstream = 10.0.1.1
+`;
+
+interface Finding {
+  check: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
+
+async function doctor(top: Topology, ...args: string[]) {
+  const r = await top.brmgr.cli('doctor', top.bridge, ...args, '--json');
+  const report = JSON.parse(r.stdout) as { ok: boolean; findings: Finding[] };
+  return { exitCode: r.exitCode, report, problems: report.findings.filter((f) => !f.ok), output: r.output };
+}
+
+async function guest(top: Topology, mac: string) {
+  const ns = await top.lab.ns('dg');
+  const ifname = top.lab.name('d');
+  const port = top.lab.name('q');
+  await top.lab.veth(ns, ifname, top.host, port, { master: top.bridge });
+  await must(ns, 'ip', ['link', 'set', ifname, 'address', mac]);
+  const r = await exec(ns, 'busybox', [
+    'udhcpc',
+    '-i',
+    ifname,
+    '-n',
+    '-q',
+    '-f',
+    '-t',
+    '4',
+    '-T',
+    '1',
+    '-s',
+    '/bin/true',
+  ]);
+  return { port, lease: /lease of (\S+) obtained/.exec(r.stdout + r.stderr)?.[1] };
+}
+
+for (const _ of why ? [] : [1]) {
+  t.test('doctor names each planted cause, and says so when the path is clear', async (t) => {
+    const lab = Lab.create(t);
+    chmodSync(lab.dir, 0o755);
+    const top = await topology(lab);
+    const { host, bridge, brmgr } = top;
+    brmgr.config(config);
+    const proc = brmgr.run();
+    const events = follow(proc);
+    await waitFor('dnsmasq ready', async () => events.some((e) => e.event === 'ready'), 15_000);
+    const g1 = await guest(top, '52:54:00:d0:00:01');
+    t.ok(g1.lease, 'a guest leased');
+
+    const rules = await nftRuleset(host);
+    const clear = await doctor(top, '52:54:00:d0:00:01');
+    t.equal(clear.exitCode, 0, 'a clear path: exit 0', { output: clear.output });
+    t.ok(clear.report.ok, '--json says ok');
+    t.match(
+      clear.report.findings.find((f) => f.check === 'guest'),
+      { ok: true, detail: new RegExp(g1.port) },
+      'the guest is found behind its port',
+    );
+    t.same(await nftRuleset(host), rules, 'doctor changes nothing');
+    const text = await brmgr.cli('doctor', bridge);
+    t.match(text.stdout, /the path is clear/, 'and in words');
+
+    const named = async (what: string, check: string, detail: RegExp) => {
+      const d = await doctor(top);
+      t.equal(d.exitCode, 1, `${what}: exit 1`, { output: d.output });
+      t.ok(
+        d.problems.some((f) => f.check === check && detail.test(f.detail) && f.fix),
+        `${what}: named, with a fix`,
+        { problems: d.problems },
+      );
+    };
+
+    await must(host, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=0']);
+    await named('ip_forward off', 'ip_forward', /ip_forward = 0/);
+    await must(host, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
+
+    await must(host, 'nft', ['-f', '-'], {
+      input: 'table inet foreign {\n chain guard {\n  type filter hook forward priority 0; policy drop;\n }\n}\n',
+    });
+    await named('a foreign forward chain with policy drop', 'other firewall', /inet foreign guard/);
+    await must(host, 'nft', ['delete', 'table', 'inet', 'foreign']);
+
+    await must(host, 'ip', ['link', 'set', g1.port, 'mtu', '1400']);
+    await named('a port with a smaller MTU', 'mtu', new RegExp(`${g1.port} has MTU 1400`));
+    await must(host, 'ip', ['link', 'set', g1.port, 'mtu', '1500']);
+
+    await must(host, 'ip', ['link', 'set', g1.port, 'down']);
+    await named("the guest's port down", 'port', new RegExp(`port ${g1.port} .* is down`));
+    await must(host, 'ip', ['link', 'set', g1.port, 'up']);
+
+    const g2 = await guest(top, '52:54:00:d0:00:02');
+    t.ok(g2.lease, 'a second guest takes the last address');
+    await named('the pool exhausted', 'leases', /exhausted: 2 leases for 2 addresses/);
+
+    proc.kill('SIGTERM');
+    await proc;
+    await named('the service stopped', 'dnsmasq', /is not running/);
+  });
+}
