@@ -4,7 +4,7 @@
  *   pure    plan/ dnsmasq/ firewall/policy         config + facts → what to apply
  *   system  system/                                the thin layer that touches the host
  *   wings   firewall/ converge/                    apply plans through system/
- *   top     supervisor/ cli/ demo/
+ *   top     supervisor/ doctor/ cli/ demo/
  */
 const floor = (dirs) => `^src/(${dirs.join('|')})(/|\\.ts$)`;
 const ground = ['config', 'net', 'host', 'errors', 'paths', 'log'];
