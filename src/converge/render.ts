@@ -27,7 +27,7 @@ export function renderPlan(cfg: BridgeConfig, machineId: string, backend: 'nftab
       continue;
     }
     const shim = renderIptablesRestore(shimPlan(intent, family, 'FORWARD'), EMPTY);
-    out.push(`# ${tool}, only where the host already has an iptables filter table\n${shim}`);
+    out.push(`# ${tool}, the shim, wherever iptables is installed\n${shim}`);
     const checksum = renderIptablesRestore(checksumPlan(intent, family), EMPTY);
     if (checksum) out.push(`# ${tool}, the DHCP checksum, wherever iptables is installed\n${checksum}`);
   }

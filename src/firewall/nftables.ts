@@ -1,13 +1,14 @@
 /**
  * The nftables backend: the whole policy in brmgr's own table, `inet brmgr-BRIDGE`,
- * replaced atomically by one `nft -f`; teardown is deleting the table. Where the
- * host also has an iptables filter table, its DROP would still win: the shim
- * (shim.ts) lets the guests through there. The DHCP checksum is filled in by
- * iptables (checksum.ts), wherever iptables is installed.
+ * replaced atomically by one `nft -f`; teardown is deleting the table. A DROP in
+ * the iptables filter table would still win over it (Docker's FORWARD policy,
+ * ufw's INPUT, also when they start after brmgr and nothing watches): so the
+ * shim (shim.ts) is always in that table, wherever iptables is installed, as
+ * is the DHCP checksum fill (checksum.ts).
  */
 import type { NftObject } from '../host/nftables.js';
 import { must, type Run } from '../system/exec.js';
-import { EMPTY, mergePlans, type Backend } from './backend.js';
+import { mergePlans, type Backend } from './backend.js';
 import { checksumPlan } from './checksum.js';
 import type { FirewallIntent, Ports } from './policy.js';
 import { shimPlan } from './shim.js';
@@ -151,5 +152,5 @@ export const nftables: Backend = {
   probe: async (run, bridge) => (await listNftTable(run, bridge)).works,
   nftTable: renderNftables,
   iptables: (intent, family, host) =>
-    mergePlans(host.filterTable ? shimPlan(intent, family, host.forwardChain) : EMPTY, checksumPlan(intent, family)),
+    mergePlans(shimPlan(intent, family, host.forwardChain), checksumPlan(intent, family)),
 };

@@ -1,7 +1,9 @@
 /**
  * The nftables backend's shim: an accept in brmgr's own nft table cannot undo
  * a DROP in the host's iptables filter table (Docker's FORWARD policy, ufw's
- * INPUT), so where that table exists the guests' filter rules go there too.
+ * INPUT), so the guests' filter rules go there too: always, so that a Docker
+ * started later finds them in place (as libvirt does), not only where the
+ * table already exists.
  */
 import { filterPlan, type IptablesPlan } from './iptables.js';
 import type { Family, FirewallIntent } from './policy.js';
