@@ -9,7 +9,9 @@ import type { Logger } from '../log.js';
 import { paths } from '../paths.js';
 import { up as pre } from '../converge/up.js';
 import { runner } from '../system/exec.js';
+import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
 import { firewallIntact, type FirewallRecord } from '../firewall/index.js';
+import { nftRuleset } from '../firewall/nftables.js';
 import { acquireLock } from '../system/lock.js';
 import { readState } from '../system/state.js';
 import { DnsmasqKeeper } from './dnsmasq-keeper.js';
@@ -122,8 +124,17 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     });
 
   /** Someone flushed the ruleset (an nftables.service restart, a firewalld reload): put brmgr's rules back. */
+  // another nftables table that drops the guests' traffic: said once when it appears (pre says it at start)
+  const foreign = new Set<string>();
+  const foreignDrops = async () => hostFirewallWarnings(cfg, await nftRuleset(runner()), servesAnything(cfg));
   const restoreFirewall = async () => {
-    if (stopping || (await firewallIntact(runner(), cfg, readState(p)?.firewall as FirewallRecord | undefined))) return;
+    if (stopping) return;
+    for (const w of await foreignDrops()) {
+      if (foreign.has(w)) continue;
+      foreign.add(w);
+      log.warn({ event: 'foreign-firewall' }, w);
+    }
+    if (await firewallIntact(runner(), cfg, readState(p)?.firewall as FirewallRecord | undefined)) return;
     log.warn({ event: 'firewall' }, "brmgr's firewall rules were removed by someone else; restoring them");
     await pre(bridge, { log: opts.log, env, config: cfg });
   };
@@ -163,6 +174,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     throw err;
   }
   started = true;
+  for (const w of await foreignDrops()) foreign.add(w);
   if (early === 'stop') {
     await shutdown(0);
     return done;

@@ -3,7 +3,8 @@
  * leaves the ruleset alone while nothing of its own is missing: an unrelated
  * table changes nothing; Docker's `iptables -P FORWARD DROP` finds brmgr's
  * accept rules already in the filter table; a flush of FORWARD gets them back
- * within 2 s; one chain deleted from brmgr's own table is put back as well.
+ * within 2 s; one chain deleted from brmgr's own table is put back as well; a
+ * host table that drops the guests' traffic, added meanwhile, is warned about.
  */
 import t from 'tap';
 import { chmodSync } from 'node:fs';
@@ -57,6 +58,18 @@ for (const _ of why ? [] : [1]) {
       t.equal(repairs(), 1, 'and then quiet');
       const policy = await exec(host, 'iptables', ['-S', 'FORWARD']);
       t.match(policy.stdout, /^-P FORWARD DROP$/m, "the host's DROP policy stays");
+
+      // a host table that drops the guests' DHCP and DNS, added while brmgr runs: not overridden, but said
+      await must(host, 'nft', ['-f', '-'], {
+        input: 'table inet hostfw {\n chain inbound {\n  type filter hook input priority 0; policy drop;\n }\n}\n',
+      });
+      await waitFor(
+        'a warning naming the table',
+        async () => events.some((e) => e.event === 'foreign-firewall' && String(e.msg).includes('inet hostfw inbound')),
+        2_000,
+      );
+      t.pass('brmgr run warns about the new table that drops the guests’ DHCP and DNS, naming it');
+      await must(host, 'nft', ['delete', 'table', 'inet', 'hostfw']);
 
       const table = `brmgr-${bridge}`;
       await must(host, 'nft', ['delete', 'chain', 'inet', table, 'postrouting']);
