@@ -134,7 +134,19 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
       foreign.add(w);
       log.warn({ event: 'foreign-firewall' }, w);
     }
-    if (await firewallIntact(runner(), cfg, readState(p)?.firewall as FirewallRecord | undefined)) return;
+    const state = readState(p);
+    if (!state?.up) {
+      // brmgr-post by hand while the service runs: the service's job is the bridge up
+      log.warn(
+        { event: 'firewall' },
+        `${bridge} was taken down while brmgr run serves it; bringing it back up (stop the service to take it down)`,
+      );
+      await pre(bridge, { log: opts.log, env, config: cfg });
+      // its sockets were bound to the deleted bridge
+      await dnsmasq.restart();
+      return;
+    }
+    if (await firewallIntact(runner(), cfg, state.firewall as FirewallRecord)) return;
     log.warn({ event: 'firewall' }, "brmgr's firewall rules were removed by someone else; restoring them");
     await pre(bridge, { log: opts.log, env, config: cfg });
   };

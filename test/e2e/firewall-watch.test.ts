@@ -84,3 +84,49 @@ for (const _ of why ? [] : [1]) {
     },
   );
 }
+
+for (const _ of why ? [] : [1]) {
+  t.test('brmgr-post by hand while brmgr run serves the bridge: it is back up and serving within 2 s', async (t) => {
+    const lab = Lab.create(t);
+    chmodSync(lab.dir, 0o755);
+    const top = await topology(lab);
+    const { host, guest, guestIf, brmgr, bridge } = top;
+    brmgr.config(conf({ extra: '[dns]\nupstream = 10.0.1.1\n' }));
+    const events = follow(brmgr.run());
+    await waitFor('dnsmasq ready', async () => events.some((e) => e.event === 'ready'), 15_000);
+    await top.attach();
+    await sleep(500);
+
+    const down = await brmgr.post('--force');
+    t.equal(down.exitCode, 0, 'post took it down', { output: down.output });
+    const after = Date.now();
+    await waitFor(
+      'the bridge back with its address',
+      async () => (await exec(host, 'ip', ['-br', 'address', 'show', bridge])).stdout.includes('10.0.1.1/24'),
+      2_000,
+    );
+    t.ok(Date.now() - after <= 2_000, `the bridge is back with its address after ${Date.now() - after} ms`);
+    t.ok(
+      events.some((e) => e.event === 'firewall' && String(e.msg).includes('taken down while brmgr run serves it')),
+      'and the log says why',
+    );
+    await top.attach();
+    await exec(guest, 'ip', ['address', 'flush', 'dev', guestIf]);
+    await waitFor('dnsmasq ready again', async () => events.filter((e) => e.event === 'ready').length >= 2, 10_000);
+    const r = await exec(guest, 'busybox', [
+      'udhcpc',
+      '-i',
+      guestIf,
+      '-n',
+      '-q',
+      '-f',
+      '-t',
+      '4',
+      '-T',
+      '1',
+      '-s',
+      '/bin/true',
+    ]);
+    t.match(r.stdout + r.stderr, /lease of 10\.0\.1\.\d+ obtained/, 'a guest gets a lease again');
+  });
+}
