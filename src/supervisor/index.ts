@@ -14,6 +14,8 @@ import { firewallIntact, type FirewallRecord } from '../firewall/index.js';
 import { nftRuleset } from '../firewall/nftables.js';
 import { acquireLock } from '../system/lock.js';
 import { readState } from '../system/state.js';
+import { observe } from '../system/observe.js';
+import { desiredLink } from '../plan/link.js';
 import { DnsmasqKeeper } from './dnsmasq-keeper.js';
 import { prepareRunDir, render, writeFiles, type Rendered } from './dnsmasq-files.js';
 import { dnsmasqRefuses, stopStale } from './dnsmasq-process.js';
@@ -75,6 +77,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
   const watch = new Watch({
     configChanged: (path) => reload(`${path} changed`),
     rulesetChanged: () => serial(restoreFirewall),
+    bridgeChanged: () => serial(restoreBridge),
   });
 
   const shutdown = async (code: number): Promise<void> => {
@@ -124,6 +127,21 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     });
 
   /** Someone flushed the ruleset (an nftables.service restart, a firewalld reload): put brmgr's rules back. */
+  /** Someone took the bridge's address, took it down or deleted it: bring it back (pre is idempotent). */
+  const restoreBridge = async () => {
+    if (stopping) return;
+    const observed = await observe(runner());
+    const link = observed.links.find((l) => l.ifname === bridge);
+    const has = (a: string) => observed.addrs.some((x) => x.ifname === bridge && `${x.local}/${x.prefixlen}` === a);
+    const missing = desiredLink(cfg, '').addresses.filter((a) => !has(a));
+    if (link?.up && missing.length === 0) return;
+    const what = !link ? 'was deleted' : !link.up ? 'is down' : `lost ${missing.join(', ')}`;
+    log.warn({ event: 'bridge' }, `${bridge} ${what} while brmgr run serves it; bringing it back`);
+    await pre(bridge, { log: opts.log, env, config: cfg });
+    // its sockets were bound to the deleted bridge
+    if (!link) await dnsmasq.restart();
+  };
+
   // another nftables table that drops the guests' traffic: said once when it appears (pre says it at start)
   const foreign = new Set<string>();
   const foreignDrops = async () => hostFirewallWarnings(cfg, await nftRuleset(runner()), servesAnything(cfg));
@@ -194,6 +212,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
   await serial(() => dnsmasq.start());
   if (early === 'reload') void reload('SIGHUP');
   if (!stopping) {
+    watch.bridge(bridge);
     watch.files(configFiles(cfg));
     watch.firewall(readState(p));
   }

@@ -32,6 +32,15 @@ function debounced<T>(ms: number, fn: (arg: T) => void) {
 export interface WatchHandlers {
   configChanged(path: string): void;
   rulesetChanged(): void;
+  /** the bridge lost an address, went down or was deleted */
+  bridgeChanged(): void;
+}
+
+/** Whether a line of `ip -o monitor address link` says the bridge lost something (an address, its link, up). */
+export function bridgeLost(line: string, bridge: string): boolean {
+  const named = line.includes(`: ${bridge}: `) || line.includes(`: ${bridge} `);
+  const linkDown = /^\d+: /.test(line) && line.includes(`: ${bridge}: <`) && !/[<,]UP[,>]/.test(line);
+  return named && (line.startsWith('Deleted ') || linkDown);
 }
 
 /** What the supervisor watches: its config files and, while brmgr has firewall rules, the ruleset. */
@@ -42,6 +51,8 @@ export class Watch {
   private closed = false;
   private readonly configChanged = debounced(100, (path: string) => this.on.configChanged(path));
   private readonly rulesetChanged = debounced<void>(200, () => this.on.rulesetChanged());
+  private readonly bridgeChanged = debounced<void>(200, () => this.on.bridgeChanged());
+  private links: Spawned | undefined;
 
   constructor(private readonly on: WatchHandlers) {}
 
@@ -67,10 +78,20 @@ export class Watch {
     if (change === 'stop') this.stopMonitor();
   }
 
+  /** Follows the bridge's link and addresses (`ip monitor`: events, no polling) for the whole run. */
+  bridge(name: string): void {
+    if (this.closed || this.links) return;
+    this.links = spawnProcess('ip', ['-o', 'monitor', 'address', 'link'], 'stdout', (line) => {
+      if (bridgeLost(line, name)) this.bridgeChanged();
+    });
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.configChanged.cancel();
     this.rulesetChanged.cancel();
+    this.bridgeChanged.cancel();
+    this.links?.kill();
     this.stopMonitor();
     await this.watcher?.close();
   }

@@ -130,3 +130,35 @@ for (const _ of why ? [] : [1]) {
     t.match(r.stdout + r.stderr, /lease of 10\.0\.1\.\d+ obtained/, 'a guest gets a lease again');
   });
 }
+
+for (const _ of why ? [] : [1]) {
+  t.test("the bridge's address removed or the bridge set down by hand: back within 2 s", async (t) => {
+    const lab = Lab.create(t);
+    chmodSync(lab.dir, 0o755);
+    const top = await topology(lab);
+    const { host, guest, brmgr, bridge } = top;
+    brmgr.config(conf({ extra: '[dns]\nupstream = 10.0.1.1\n' }));
+    const events = follow(brmgr.run());
+    await waitFor('dnsmasq ready', async () => events.some((e) => e.event === 'ready'), 15_000);
+    await top.attach();
+    await sleep(500);
+    const addressed = async () =>
+      (await exec(host, 'ip', ['-br', 'address', 'show', bridge])).stdout.includes('10.0.1.1/24');
+
+    await must(host, 'ip', ['address', 'del', '10.0.1.1/24', 'dev', bridge]);
+    let from = Date.now();
+    await waitFor('the address back', addressed, 2_000);
+    t.ok(Date.now() - from <= 2_000, `the address is back after ${Date.now() - from} ms`);
+    t.ok(await ping(guest, '10.0.1.1'), 'the guest reaches the bridge again');
+
+    await must(host, 'ip', ['link', 'set', bridge, 'down']);
+    from = Date.now();
+    await waitFor(
+      'the bridge up',
+      async () => / UP /.test((await exec(host, 'ip', ['-br', 'link', 'show', bridge])).stdout),
+      2_000,
+    );
+    t.ok(Date.now() - from <= 2_000, `the bridge is up again after ${Date.now() - from} ms`);
+    t.equal(events.filter((e) => e.event === 'bridge').length, 2, 'each logged once');
+  });
+}
