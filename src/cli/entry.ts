@@ -8,7 +8,7 @@ export const HELP = `brmgr: virtual bridges for containers and VMs, one INI file
 Usage:
   brmgr up BRIDGE        bring the bridge to its configured state (= brmgr-pre BRIDGE)
   brmgr down BRIDGE      remove what up created (= brmgr-post BRIDGE) [--force]
-  brmgr render BRIDGE    print the ip batch, sysctls and firewall rules up would apply
+  brmgr render BRIDGE    print the ip batch, sysctls, firewall rules and dnsmasq config
                          [--backend nftables|iptables]
   brmgr check BRIDGE     validate the config and the host, change nothing
   brmgr doctor BRIDGE [GUEST]
@@ -40,6 +40,11 @@ Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
  * brmgr is loaded, to stay fast.
  */
 export async function entry(prog: string, args: string[], command?: string): Promise<void> {
+  // a reader that stops early (`brmgr leases br0 | head`) is no error of ours
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(0);
+  });
   const [first] = args;
   if (!command && (first === '--help' || first === '-h')) {
     process.stdout.write(HELP);

@@ -3,9 +3,10 @@
  * Each command's --help and usage errors; the original's `brmgr BRIDGE` form.
  */
 import t from 'tap';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
 import { join } from 'node:path';
-import { Brmgr, conf, ip, Lab, link, snapshot, topology, waitFor, type BrmgrResult } from '../helpers/netns.js';
+import { Brmgr, conf, ip, Lab, link, ROOT, snapshot, topology, waitFor, type BrmgrResult } from '../helpers/netns.js';
 import { expectedMac, follow, skipReason } from '../helpers/e2e.js';
 
 const why = skipReason();
@@ -85,6 +86,8 @@ t.test('render prints the plan and changes nothing', { skip: why }, async (t) =>
   t.match(nft.stdout, /net\.ipv4\.ip_forward = 1/, 'the sysctl');
   t.match(nft.stdout, new RegExp(`table inet brmgr-${bridge} \\{`), 'the nft table');
   t.match(nft.stdout, /masquerade/, 'with the masquerade');
+  t.match(nft.stdout, new RegExp(`^interface=${bridge}$`, 'm'), 'and the dnsmasq config run would use');
+  t.match(nft.stdout, /^dhcp-range=10\.0\.1\.2,10\.0\.1\.254,/m, 'with its DHCP range');
 
   brmgr.config(conf({ firewall: 'iptables' }));
   const ipt = await brmgr.cli('render', bridge);
@@ -206,4 +209,27 @@ t.test("the original's form `brmgr BRIDGE --pid-file FILE` runs the service", { 
   proc.kill('SIGTERM');
   t.equal((await proc).exitCode, 0, 'it exits 0 on SIGTERM');
   t.notOk(existsSync(pidFile), 'and removes the pid file');
+});
+
+t.test('a reader that stops early (brmgr leases | head) ends brmgr quietly, exit 0', { skip: why }, async (t) => {
+  const lab = Lab.create(t);
+  const state = join(lab.dir, 'state');
+  mkdirSync(state);
+  const lines = Array.from({ length: 5000 }, (_, i) => {
+    const n = i + 1;
+    const mac = `52:54:00:00:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`;
+    return `1795800000 ${mac} 10.0.${n >> 8}.${(n & 255) + 1} host${n} *`;
+  });
+  writeFileSync(join(state, 'dnsmasq.br0.leases'), `${lines.join('\n')}\n`);
+  const proc = execa(process.execPath, [join(ROOT, 'dist/cli/brmgr.js'), 'leases', 'br0'], {
+    env: { BRMGR_STATE_DIR: state },
+    reject: false,
+    buffer: { stdout: false },
+  });
+  // read one chunk, then go away, as head does
+  await new Promise<void>((resolve) => proc.stdout!.once('data', () => resolve()));
+  proc.stdout!.destroy();
+  const r = await proc;
+  t.equal(r.exitCode, 0, 'exit 0');
+  t.equal(String(r.stderr), '', 'nothing on stderr (no stack trace)');
 });

@@ -1,3 +1,7 @@
+import { dnsmasqFiles, renderDhcpHosts, renderDnsmasqConf } from '../../dnsmasq/render.js';
+import { dnsmasqAccount } from '../../dnsmasq/user.js';
+import { paths } from '../../paths.js';
+import { servesAnything } from '../../plan/services.js';
 import { loadConfig } from '../../config/load.js';
 import { renderPlan } from '../../converge/render.js';
 import { machineId } from '../../system/machine.js';
@@ -9,7 +13,8 @@ type Backend = (typeof BACKENDS)[number];
 
 export const help = `Usage: ${USAGE}
 
-Print the ip batch, sysctls and firewall rules up would apply; change nothing.
+Print the ip batch, sysctls and firewall rules up would apply, and the dnsmasq config
+run would start dnsmasq with; change nothing.
 
 Options:
   --backend    the firewall to render for; default: the config's firewall (nftables for auto)
@@ -40,5 +45,13 @@ export async function run(options: RenderOptions): Promise<number> {
   const cfg = loadConfig(options.bridge);
   const backend = options.backend ?? (cfg.firewall === 'iptables' ? 'iptables' : 'nftables');
   process.stdout.write(renderPlan(cfg, machineId(), backend));
+  // and what `brmgr run` gives dnsmasq
+  if (servesAnything(cfg)) {
+    const p = paths(options.bridge);
+    const files = dnsmasqFiles(p);
+    process.stdout.write(`\n# ${files.conf}\n${renderDnsmasqConf(cfg, p, dnsmasqAccount())}`);
+    const hosts = renderDhcpHosts(cfg);
+    if (hosts) process.stdout.write(`\n# ${files.dhcpHosts}\n${hosts}`);
+  }
   return 0;
 }
