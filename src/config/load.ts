@@ -48,11 +48,20 @@ function saysAuto(text: string): boolean {
   );
 }
 
-/** The subnet recorded for `address = auto`, if one was chosen. */
+/**
+ * What brmgr writes for `address = auto` (plan/auto.ts): `10.x.y.1/24`. The file is
+ * trusted no further: anything else (`127.0.0.1/8`, `10.9.9.1/5`) is chosen again.
+ */
+export function isAutoSubnet(text: string): boolean {
+  const m = /^10\.(\d{1,3})\.(\d{1,3})\.1\/24$/.exec(text);
+  return !!m && Number(m[1]) <= 255 && Number(m[2]) <= 255;
+}
+
+/** The subnet recorded for `address = auto`, if one was chosen (and it is one brmgr would choose). */
 export function recordedSubnet(bridge: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   try {
     const text = readFileSync(paths(bridge, env).autoSubnet, 'utf8').trim();
-    return /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(text) ? text : undefined;
+    return isAutoSubnet(text) ? text : undefined;
   } catch {
     return undefined;
   }

@@ -3,7 +3,7 @@
  * pre-flight → each resource in order, its record written before its steps,
  * each step's undo kept. On any failure, undoes what this run changed and rethrows.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadConfig, loadOtherConfigs, recordedSubnet } from '../config/load.js';
 import type { BridgeConfig } from '../config/types.js';
@@ -46,6 +46,10 @@ export interface Options {
 /** `address = auto` without a recorded subnet: a free one, recorded before anything uses it. */
 function subnetChooser(bridge: string, env: NodeJS.ProcessEnv, p: Paths, facts: Facts, log: Logger) {
   return () => {
+    if (existsSync(p.autoSubnet)) {
+      const held = readFileSync(p.autoSubnet, 'utf8').trim();
+      log.warn(`${p.autoSubnet} holds '${held.slice(0, 40)}', not a subnet brmgr chooses; choosing again`);
+    }
     const chosen = pickSubnet(bridge, machineId(), takenSubnets(facts.observed, loadOtherConfigs(bridge, env)));
     if (!chosen) throw new UsageError('address = auto: every 10.x.y.0/24 is in use; give an address');
     mkdirSync(dirname(p.autoSubnet), { recursive: true });

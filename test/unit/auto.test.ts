@@ -1,4 +1,8 @@
 import t from 'tap';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isAutoSubnet, recordedSubnet } from '../../src/config/load.js';
 import { parseConfig } from '../../src/config/validate.js';
 import { pickSubnet, takenSubnets } from '../../src/plan/auto.js';
 import { overlaps } from '../../src/net/addr.js';
@@ -58,4 +62,27 @@ t.test('pickSubnet: free, private, stable, different per bridge', async (t) => {
     ],
     'addresses, routes and other bridges count',
   );
+});
+
+t.test('the recorded auto subnet is trusted only in the form brmgr writes', async (t) => {
+  t.ok(isAutoSubnet('10.42.7.1/24'));
+  t.ok(isAutoSubnet('10.255.0.1/24'));
+  for (const bad of [
+    '127.0.0.1/8',
+    '10.9.9.1/5',
+    '224.1.1.1/24',
+    '0.0.0.1/8',
+    '10.1.2.3/24',
+    '10.300.1.1/24',
+    '10.1.1.1/24\nx',
+    '',
+  ])
+    t.notOk(isAutoSubnet(bad), JSON.stringify(bad));
+  const dir = mkdtempSync(join(tmpdir(), 'brmgr-auto-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const env = { BRMGR_STATE_DIR: dir };
+  writeFileSync(join(dir, 'brmgr.br0.subnet'), '10.9.9.1/5\n');
+  t.equal(recordedSubnet('br0', env), undefined, 'a record capturing 8.8.8.8 is not taken');
+  writeFileSync(join(dir, 'brmgr.br0.subnet'), '10.42.7.1/24\n');
+  t.equal(recordedSubnet('br0', env), '10.42.7.1/24', 'one brmgr wrote is');
 });
