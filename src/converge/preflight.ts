@@ -84,7 +84,7 @@ function readText(file: string): string | undefined {
 }
 
 /** What keeps QEMU's -netdev bridge off `bridge`; nothing when QEMU's bridge helper is not on this host. */
-export function qemuFindings(bridge: string): Findings {
+function qemuFindings(bridge: string): Findings {
   if (!existsSync(BRIDGE_CONF) && !HELPERS.some((h) => existsSync(h))) return { errors: [], warnings: [] };
   return { errors: [], warnings: qemuBridgeWarnings(bridge, readText) };
 }

@@ -67,11 +67,7 @@ export interface LinkChange {
 }
 
 /** The `ip link set` line for one attribute: the one place both convergence and its undo write them. */
-export function setLink<K extends keyof LinkAttributes>(
-  dev: string,
-  key: K,
-  value: NonNullable<LinkAttributes[K]>,
-): string {
+function setLink<K extends keyof LinkAttributes>(dev: string, key: K, value: NonNullable<LinkAttributes[K]>): string {
   const how: Record<keyof LinkAttributes, string> = {
     mac: `address ${value}`,
     mtu: `mtu ${value}`,

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 export type Ledger = Record<string, { original: string; bridges: string[] }>;
 export type LedgerName = 'sysctls' | 'iptables-nft';
 
-export const ledgerFile = (runRoot: string, name: LedgerName) => join(runRoot, `.${name}.json`);
+const ledgerFile = (runRoot: string, name: LedgerName) => join(runRoot, `.${name}.json`);
 
 export function readLedger(runRoot: string, name: LedgerName): Ledger {
   try {

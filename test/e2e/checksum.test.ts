@@ -11,8 +11,8 @@
 import t from 'tap';
 import { chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { follow, label, skipReason } from '../helpers/e2e.js';
-import { BACKENDS, exec, Lab, must, topology, waitFor, type Topology } from '../helpers/netns.js';
+import { dnsmasqReady, follow, label, skipReason, udhcpc } from '../helpers/e2e.js';
+import { BACKENDS, exec, Lab, must, topology, type Topology } from '../helpers/netns.js';
 import { guestImage } from '../helpers/qemu-guest.js';
 
 const why = skipReason();
@@ -32,24 +32,6 @@ async function guest(top: Topology, mac: string, offload: boolean): Promise<{ ns
   if (/^tx-checksumming: on/m.test(features) !== offload) throw new Error(`${port}: offload is not as asked`);
   await must(ns, 'ip', ['link', 'set', ifname, 'address', mac]);
   return { ns, ifname };
-}
-
-async function udhcpc(ns: string, ifname: string): Promise<string | undefined> {
-  const r = await exec(ns, 'busybox', [
-    'udhcpc',
-    '-i',
-    ifname,
-    '-n',
-    '-q',
-    '-f',
-    '-t',
-    '4',
-    '-T',
-    '1',
-    '-s',
-    '/bin/true',
-  ]);
-  return /lease of (\S+) obtained/.exec(r.stdout + r.stderr)?.[1];
 }
 
 async function dhclient(lab: Lab, ns: string, ifname: string): Promise<string | undefined> {
@@ -73,7 +55,7 @@ for (const backend of why ? [] : BACKENDS) {
     top.brmgr.config(config(backend));
     const proc = top.brmgr.run();
     const events = follow(proc);
-    await waitFor('dnsmasq ready', async () => events.some((e) => e.event === 'ready'), 15_000);
+    await dnsmasqReady(events);
 
     const plain = await guest(top, '52:54:00:c5:00:01', true);
     const soft = await guest(top, '52:54:00:c5:00:02', false);
@@ -99,7 +81,7 @@ t.test(
     const top = await topology(lab);
     top.brmgr.config(config('nftables'));
     const events = follow(top.brmgr.run());
-    await waitFor('dnsmasq ready', async () => events.some((e) => e.event === 'ready'), 15_000);
+    await dnsmasqReady(events);
     const tap = lab.name('ct');
     const add = await top.brmgr.cli('tap', 'add', top.bridge, tap);
     t.equal(add.exitCode, 0, 'brmgr tap add', { output: add.output });

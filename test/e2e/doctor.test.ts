@@ -4,8 +4,8 @@
  */
 import t from 'tap';
 import { chmodSync } from 'node:fs';
-import { follow, skipReason } from '../helpers/e2e.js';
-import { exec, Lab, must, nftRuleset, topology, waitFor, type Topology } from '../helpers/netns.js';
+import { dnsmasqReady, follow, skipReason, udhcpc } from '../helpers/e2e.js';
+import { Lab, must, nftRuleset, topology, type Topology } from '../helpers/netns.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -39,21 +39,7 @@ async function guest(top: Topology, mac: string) {
   const port = top.lab.name('q');
   await top.lab.veth(ns, ifname, top.host, port, { master: top.bridge });
   await must(ns, 'ip', ['link', 'set', ifname, 'address', mac]);
-  const r = await exec(ns, 'busybox', [
-    'udhcpc',
-    '-i',
-    ifname,
-    '-n',
-    '-q',
-    '-f',
-    '-t',
-    '4',
-    '-T',
-    '1',
-    '-s',
-    '/bin/true',
-  ]);
-  return { port, lease: /lease of (\S+) obtained/.exec(r.stdout + r.stderr)?.[1] };
+  return { port, lease: await udhcpc(ns, ifname) };
 }
 
 for (const _ of why ? [] : [1]) {
@@ -65,7 +51,7 @@ for (const _ of why ? [] : [1]) {
     brmgr.config(config);
     const proc = brmgr.run();
     const events = follow(proc);
-    await waitFor('dnsmasq ready', async () => events.some((e) => e.event === 'ready'), 15_000);
+    await dnsmasqReady(events);
     const g1 = await guest(top, '52:54:00:d0:00:01');
     t.ok(g1.lease, 'a guest leased');
 

@@ -3,7 +3,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
 import { stableMac } from '../../src/plan/link.js';
-import { assertBuilt, cannotRun, iptablesSave, must, nftRuleset, type BackendName, type Lab } from './netns.js';
+import {
+  assertBuilt,
+  cannotRun,
+  exec,
+  iptablesSave,
+  must,
+  nftRuleset,
+  waitFor,
+  type BackendName,
+  type Lab,
+} from './netns.js';
 
 /** The reason to skip the e2e tests here, after checking dist/ is current. */
 export function skipReason(): string | undefined {
@@ -85,3 +95,14 @@ export function pausingTool(
   lab.file(`pause-${tool}/${tool}`, `${script.join('\n')}\n`, 0o755);
   return { dir: join(lab.dir, `pause-${tool}`), marker };
 }
+
+/** busybox udhcpc once on `ifname` (4 tries, 1 s apart); the address the guest got, or undefined. */
+export async function udhcpc(ns: string, ifname: string, extra: string[] = []): Promise<string | undefined> {
+  const args = ['udhcpc', '-i', ifname, '-n', '-q', '-f', '-t', '4', '-T', '1', '-s', '/bin/true', ...extra];
+  const r = await exec(ns, 'busybox', args);
+  return /lease of (\S+) obtained/.exec(r.stdout + r.stderr)?.[1];
+}
+
+/** Until `brmgr run`'s log (see follow) says dnsmasq is serving, `times` times in all. */
+export const dnsmasqReady = (events: Record<string, unknown>[], times = 1, ms = 15_000) =>
+  waitFor('dnsmasq ready', async () => events.filter((e) => e.event === 'ready').length >= times, ms);
