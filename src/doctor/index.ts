@@ -9,7 +9,7 @@ import type { BridgeConfig } from '../config/types.js';
 import { hostFindings, ownDnsmasq } from '../converge/preflight.js';
 import { gatherFacts } from '../converge/facts.js';
 import { findLease, readLeases } from '../dnsmasq/leases.js';
-import { firewallIntact, type FirewallRecord } from '../firewall/index.js';
+import { firewallDrift, type FirewallRecord } from '../firewall/index.js';
 import { iptablesSave } from '../firewall/iptables.js';
 import { ip4ToInt } from '../net/addr.js';
 import type { Paths } from '../paths.js';
@@ -82,9 +82,9 @@ export async function diagnose(cfg: BridgeConfig, opts: DoctorOptions): Promise<
   }
 
   if (state?.firewall && state.firewall.backend !== 'none') {
-    const intact = await firewallIntact(run, cfg, state.firewall as FirewallRecord);
-    if (intact) ok('firewall', `brmgr's ${state.firewall.backend} rules are all in place`);
-    else bad('firewall', `brmgr's ${state.firewall.backend} rules are missing or changed`, `brmgr up ${br}`);
+    const drift = await firewallDrift(run, cfg, state.firewall as FirewallRecord);
+    if (!drift) ok('firewall', `brmgr's ${state.firewall.backend} rules are all in place`);
+    else bad('firewall', `brmgr's rules are not all in place: ${drift}`, `brmgr up ${br}`);
   }
 
   // another firewall's drop, and what else the pre-flight knows

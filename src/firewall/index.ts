@@ -10,7 +10,7 @@ import type { Run } from '../system/exec.js';
 import type { Backend, BackendName, FirewallRecord, IptablesOriginals } from './backend.js';
 import {
   EMPTY,
-  chainsMatch,
+  chainsDiff,
   iptables,
   iptablesRestore,
   iptablesSave,
@@ -27,7 +27,7 @@ import {
   nftables,
   nftShape,
   restoreNftTable,
-  sameShape,
+  shapeDiff,
   setNftTable,
 } from './nftables.js';
 import { firewallIntent, type Family } from './policy.js';
@@ -195,41 +195,50 @@ export async function removeFirewall(run: Run, bridge: string, record: FirewallR
   }
 }
 
-/** Whether brmgr's objects for the bridge are all still in place (cheap enough to run on every ruleset event). */
-export async function firewallIntact(
+/**
+ * What of brmgr's objects for the bridge is missing or changed, in words (the first thing found), or
+ * undefined when all are in place. Cheap enough to run on every ruleset event.
+ */
+export async function firewallDrift(
   run: Run,
   cfg: BridgeConfig,
   record: FirewallRecord | undefined,
-): Promise<boolean> {
-  if (!record || record.backend === 'none') return true;
+): Promise<string | undefined> {
+  if (!record || record.backend === 'none') return undefined;
   const backend = BACKENDS[record.backend];
   const intent = firewallIntent(cfg);
   const table = backend.nftTable(intent);
   if (table !== undefined) {
     const listed = (await listNftTable(run, cfg.name)).text;
+    const name = `nftables table inet brmgr-${cfg.name}`;
+    if (!listed) return `${name} is gone`;
     // a chain or a rule deleted from the table counts as much as the whole table
-    if (!listed || !sameShape(nftShape(listed), nftShape(table))) return false;
+    const diff = shapeDiff(nftShape(table), nftShape(listed));
+    if (diff) return `${name}: ${diff}`;
   }
   const families: Family[] = record.backend === 'iptables' ? intent.families : record.iptables;
   for (const family of families) {
     const seen = await iptablesSave(run, family, cfg.name);
-    if (!seen) return false;
+    if (!seen) return `iptables (IPv${family}) is gone`;
     // as apply would make them now: a filter table that appeared since (Docker's) needs the shim too
     const host = {
       filterTable: seen.tables.has('filter'),
       forwardChain: seen.dockerUser ? ('DOCKER-USER' as const) : ('FORWARD' as const),
     };
-    if (!chainsMatch(backend.iptables(intent, family, host), seen)) return false;
+    const diff = chainsDiff(backend.iptables(intent, family, host), seen);
+    if (diff) return `iptables (IPv${family}): ${diff}`;
   }
   for (const family of intent.families) {
     const recorded = record.legacy?.includes(family) ?? false;
     const drops = !defaultIsLegacy() && legacyTables(family).has('filter');
-    // a legacy filter table that came since: seen on the next ruleset event (legacy has no monitor)
-    if (drops !== recorded) return false;
+    const name = `iptables-legacy (IPv${family})`;
+    if (drops && !recorded) return `${name}: a filter table appeared`;
+    if (!drops && recorded) return `${name}: the filter table is gone`;
     if (!recorded) continue;
     const seen = await iptablesSave(run, family, cfg.name, 'legacy');
     const forwardChain = seen?.dockerUser ? ('DOCKER-USER' as const) : ('FORWARD' as const);
-    if (!seen || !chainsMatch(shimPlan(intent, family, forwardChain), seen)) return false;
+    const diff = seen ? chainsDiff(shimPlan(intent, family, forwardChain), seen) : 'cannot be read';
+    if (diff) return `${name}: ${diff}`;
   }
-  return true;
+  return undefined;
 }

@@ -185,12 +185,19 @@ export function renderIptablesRestore(target: IptablesPlan, current: IptablesPla
 }
 
 /** Whether the chains and jumps `want` has are all there as planned. */
-export function chainsMatch(want: IptablesPlan, seen: IptablesPlan): boolean {
+/** What of `want` is missing from or changed in `seen`, in words; undefined when all of it is there. */
+export function chainsDiff(want: IptablesPlan, seen: IptablesPlan): string | undefined {
   const have = new Set(seen.jumps.map(jumpId));
-  if (!want.jumps.every((j) => have.has(jumpId(j)))) return false;
-  return Object.entries(want.chains).every(([table, chains]) =>
-    Object.entries(chains).every(([name, rules]) => seen.chains[table]?.[name]?.length === rules.length),
-  );
+  const jump = want.jumps.find((j) => !have.has(jumpId(j)));
+  if (jump) return `the rule \`${jump.rule}\` in ${jump.table} ${jump.chain} is gone`;
+  for (const [table, chains] of Object.entries(want.chains)) {
+    for (const [name, rules] of Object.entries(chains)) {
+      const now = seen.chains[table]?.[name];
+      if (!now) return `chain ${table} ${name} is gone`;
+      if (now.length !== rules.length) return `chain ${table} ${name} has ${now.length} of its ${rules.length} rules`;
+    }
+  }
+  return undefined;
 }
 
 /** The host's iptables (whichever variant it is), or iptables-legacy's tables beside it. */

@@ -106,9 +106,14 @@ export function nftShape(text: string): Record<string, number> {
   return shape;
 }
 
-export function sameShape(a: Record<string, number>, b: Record<string, number>): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+/** Which chain of the table lost or gained rules, in words; undefined when the shapes are the same. */
+export function shapeDiff(want: Record<string, number>, have: Record<string, number>): string | undefined {
+  for (const [chain, rules] of Object.entries(want)) {
+    if (!(chain in have)) return `chain ${chain} is gone`;
+    if (have[chain] !== rules) return `chain ${chain} has ${have[chain]} of its ${rules} rules`;
+  }
+  const extra = Object.keys(have).find((chain) => !(chain in want));
+  return extra ? `chain ${extra} is not brmgr's` : undefined;
 }
 
 /** The table as it is now: undefined when absent; `works` false when nftables is unusable here. */

@@ -10,7 +10,7 @@ import { paths } from '../paths.js';
 import { up as pre } from '../converge/up.js';
 import { runner } from '../system/exec.js';
 import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
-import { firewallIntact, type FirewallRecord } from '../firewall/index.js';
+import { firewallDrift, type FirewallRecord } from '../firewall/index.js';
 import { nftRuleset } from '../firewall/nftables.js';
 import { acquireLock } from '../system/lock.js';
 import { readState } from '../system/state.js';
@@ -78,6 +78,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     configChanged: (path) => reload(`${path} changed`),
     rulesetChanged: () => serial(restoreFirewall),
     bridgeChanged: () => serial(restoreBridge),
+    blind: (what) => log.warn({ event: 'watch' }, what),
   });
 
   const shutdown = async (code: number): Promise<void> => {
@@ -164,8 +165,9 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
       await dnsmasq.restart();
       return;
     }
-    if (await firewallIntact(runner(), cfg, state.firewall as FirewallRecord)) return;
-    log.warn({ event: 'firewall' }, "brmgr's firewall rules were removed by someone else; restoring them");
+    const drift = await firewallDrift(runner(), cfg, state.firewall as FirewallRecord);
+    if (!drift) return;
+    log.warn({ event: 'firewall', drift }, `${drift}; putting brmgr's rules back`);
     await pre(bridge, { log: opts.log, env, config: cfg });
   };
 

@@ -2,6 +2,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import type { BridgeConfig } from '../config/types.js';
 import { spawnProcess, type Spawned } from '../system/exec.js';
 import type { State } from '../system/state.js';
+import { xtablesLock } from '../system/xtables.js';
 
 /** The files a config is read from: a change to any of them is a reload. */
 export const configFiles = (c: BridgeConfig) =>
@@ -34,6 +35,8 @@ export interface WatchHandlers {
   rulesetChanged(): void;
   /** the bridge lost an address, went down or was deleted */
   bridgeChanged(): void;
+  /** a watch could not start or ended: what is not seen from now on */
+  blind(what: string): void;
 }
 
 /** Whether a line of `ip -o monitor address link` says the bridge lost something (an address, its link, up). */
@@ -48,6 +51,7 @@ export class Watch {
   private watcher: FSWatcher | undefined;
   private watched: string[] = [];
   private monitor: Spawned | undefined;
+  private legacy: Spawned | undefined;
   private closed = false;
   private readonly configChanged = debounced(100, (path: string) => this.on.configChanged(path));
   private readonly rulesetChanged = debounced<void>(200, () => this.on.rulesetChanged());
@@ -70,11 +74,29 @@ export class Watch {
     this.watched = paths;
   }
 
-  /** Re-armed on every start and reload: `nft monitor` runs while brmgr has firewall rules. */
+  /**
+   * Re-armed on every start and reload: while brmgr has firewall rules, `nft monitor` (nftables and
+   * iptables-nft) and, as iptables-legacy has no monitor, every close of the xtables lock, which each legacy
+   * iptables and iptables-restore takes around its change (and iptables-save does not): events, no polling.
+   */
   firewall(state: State | undefined): void {
     if (this.closed) return;
     const change = monitorChange(this.monitor !== undefined, state?.firewall.backend);
-    if (change === 'start') this.monitor = spawnProcess('nft', ['monitor'], 'stdout', () => this.rulesetChanged());
+    if (change === 'start') {
+      this.monitor = spawnProcess('nft', ['monitor'], 'stdout', () => this.rulesetChanged());
+      const legacy = spawnProcess(
+        'inotifywait',
+        ['--monitor', '--quiet', '--event', 'close_nowrite', '--format', 'x', xtablesLock()],
+        'stdout',
+        () => this.rulesetChanged(),
+      );
+      this.legacy = legacy;
+      void legacy.exited.then((exit) => {
+        if (this.legacy !== legacy) return;
+        const why = exit.missing ? 'inotifywait is not installed (package inotify-tools)' : 'inotifywait ended';
+        this.on.blind(`${why}: changes made with iptables-legacy are seen only with the next nftables change`);
+      });
+    }
     if (change === 'stop') this.stopMonitor();
   }
 
@@ -98,6 +120,7 @@ export class Watch {
 
   private stopMonitor(): void {
     this.monitor?.kill();
-    this.monitor = undefined;
+    this.legacy?.kill();
+    this.monitor = this.legacy = undefined;
   }
 }

@@ -1,4 +1,4 @@
-import { readFileSync, realpathSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -25,4 +25,18 @@ export function defaultIsLegacy(env: NodeJS.ProcessEnv = process.env): boolean {
     }
   }
   return false;
+}
+
+/**
+ * The lock every iptables-legacy change takes (`XT_LOCK_NAME` moves it), created as iptables creates it
+ * when missing, so that it can be watched before the first legacy command runs.
+ */
+export function xtablesLock(env: NodeJS.ProcessEnv = process.env): string {
+  const path = env.XT_LOCK_NAME || '/run/xtables.lock';
+  try {
+    closeSync(openSync(path, constants.O_RDONLY | constants.O_CREAT, 0o600));
+  } catch {
+    /* inotifywait says so */
+  }
+  return path;
 }

@@ -251,7 +251,7 @@ for (const name of cases) {
           t.strictSame(
             nftShape(listed.stdout),
             nftShape(body),
-            'each chain with as many rules as rendered (what firewallIntact compares)',
+            'each chain with as many rules as rendered (what firewallDrift compares)',
             mark,
           );
         } else if (/^ip6?tables-restore/.test(header)) {
