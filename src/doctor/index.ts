@@ -4,6 +4,7 @@
  * host; changes nothing.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { BridgeConfig } from '../config/types.js';
 import { hostFindings, ownDnsmasq } from '../converge/preflight.js';
@@ -19,6 +20,7 @@ import { alive } from '../system/process.js';
 import { readState } from '../system/state.js';
 import { readSysctl } from '../system/sysctl.js';
 import { defaultIsLegacy, legacyTables } from '../system/xtables.js';
+import { traceGuest, type Drop } from './trace.js';
 
 export interface Finding {
   /** what was looked at, e.g. "ip_forward" */
@@ -42,6 +44,8 @@ export interface DoctorOptions {
   others: BridgeConfig[];
   /** a guest's MAC, hostname or IP */
   guest?: string;
+  /** trace the guest's real packets for this long; a Ctrl-C ends it early */
+  trace?: { seconds: number; signal?: AbortSignal };
 }
 
 export async function diagnose(cfg: BridgeConfig, opts: DoctorOptions): Promise<Finding[]> {
@@ -78,6 +82,36 @@ export async function diagnose(cfg: BridgeConfig, opts: DoctorOptions): Promise<
         'ip_forward',
         `net.ipv4.ip_forward = ${forwarding}: the host routes nothing for the guests`,
         `brmgr up ${br}`,
+      );
+  }
+
+  if (cfg.ipv6 && (cfg.mode === 'nat' || cfg.mode === 'routed')) {
+    const forwarding = readSysctl('net/ipv6/conf/all/forwarding');
+    if (forwarding === '1') ok('ipv6 forwarding', 'net.ipv6.conf.all.forwarding = 1');
+    else
+      bad(
+        'ipv6 forwarding',
+        `net.ipv6.conf.all.forwarding = ${forwarding}: the host routes no IPv6 for the guests`,
+        `brmgr up ${br}`,
+      );
+  }
+
+  // br_netfilter: frames between the bridge's guests cross iptables' FORWARD, where brmgr's rules accept them
+  if (readSysctl('net/bridge/bridge-nf-call-iptables') === '1') {
+    const saved = await run('iptables-save', ['-t', 'filter']);
+    const drops = /^:FORWARD DROP/m.test(saved.stdout);
+    const covered = state?.firewall && state.firewall.backend !== 'none';
+    if (drops && !covered)
+      bad(
+        'br_netfilter',
+        `net.bridge.bridge-nf-call-iptables = 1 sends frames between ${br}'s guests through iptables FORWARD, ` +
+          'whose policy is DROP, and brmgr has no rules there (firewall = none): guests cannot reach each other',
+        `iptables -I FORWARD -i ${br} -o ${br} -j ACCEPT`,
+      );
+    else
+      ok(
+        'br_netfilter',
+        `frames between guests cross iptables FORWARD${drops ? " (policy DROP; brmgr's rules accept them)" : ''}`,
       );
   }
 
@@ -161,6 +195,21 @@ export async function diagnose(cfg: BridgeConfig, opts: DoctorOptions): Promise<
   for (const port of ports.filter((l) => !l.up)) {
     bad('port', `port ${port.ifname} of ${br} is down: its guest is cut off`, `ip link set dev ${port.ifname} up`);
   }
+  // a port STP keeps from forwarding (blocking, or still listening/learning) cuts its guest off
+  const stp = await run('bridge', ['-json', 'link', 'show', 'master', br]);
+  const states = stp.ok ? (JSON.parse(stp.stdout || '[]') as { ifname: string; state?: string }[]) : [];
+  for (const port of ports.filter((l) => l.up)) {
+    const state = states.find((s) => s.ifname === port.ifname)?.state;
+    if (state && state !== 'forwarding')
+      bad(
+        'port',
+        `port ${port.ifname} of ${br} is in STP state ${state}: frames from its guest are not forwarded`,
+        cfg.stp
+          ? 'wait for STP to settle, or look for a loop between the ports'
+          : `bridge link set dev ${port.ifname} state 3`,
+      );
+  }
+
   // a port with a smaller MTU pulls the bridge down with it (or, where the MTU is pinned, loses large packets)
   const want = cfg.mtu ?? link.mtu;
   for (const port of ports.filter((l) => l.mtu < want)) {
@@ -174,8 +223,11 @@ export async function diagnose(cfg: BridgeConfig, opts: DoctorOptions): Promise<
 
   if (opts.guest) {
     const lease = findLease(readLeases(p.leases), opts.guest);
-    const mac = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(opts.guest) ? opts.guest.toLowerCase() : lease?.mac;
-    if (!mac) bad('guest', `no lease names ${opts.guest}`, `give the guest's MAC`);
+    const guestIp = isIP(opts.guest) ? opts.guest : lease?.ip;
+    const mac = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(opts.guest)
+      ? opts.guest.toLowerCase()
+      : (lease?.mac ?? (guestIp ? await neighbourMac(run, br, guestIp) : undefined));
+    if (!mac) bad('guest', `no lease or neighbour entry names ${opts.guest}`, `give the guest's MAC`);
     else {
       const fdb = await run('bridge', ['-json', 'fdb', 'show', 'br', br]);
       const entries = fdb.ok ? (JSON.parse(fdb.stdout || '[]') as FdbEntry[]) : [];
@@ -187,8 +239,57 @@ export async function diagnose(cfg: BridgeConfig, opts: DoctorOptions): Promise<
         bad('guest', `${mac} is behind ${port.ifname}, which is down`, `ip link set dev ${port.ifname} up`);
       else ok('guest', `${mac} is behind ${port.ifname}${lease ? `, leased ${lease.ip}` : ''}`);
     }
+    if (guestIp && !guestIp.includes(':') && cfg.mode !== 'bridged') {
+      const strict = [readSysctl('net/ipv4/conf/all/rp_filter'), readSysctl(`net/ipv4/conf/${br}/rp_filter`)];
+      const back = await run('ip', ['-json', 'route', 'get', guestIp]);
+      const dev = back.ok ? (JSON.parse(back.stdout || '[]') as { dev?: string }[])[0]?.dev : undefined;
+      // the kernel uses the larger of all and the interface's own: 1 is strict, 2 loose
+      if (Math.max(...strict.map(Number)) === 1 && dev && dev !== br)
+        bad(
+          'rp_filter',
+          `rp_filter is strict and the route back to ${guestIp} leaves by ${dev}, not ${br}: its packets are dropped as spoofed`,
+          `sysctl -w net.ipv4.conf.${br}.rp_filter=2`,
+        );
+    }
+    if (opts.trace && (mac || guestIp)) {
+      const { seconds, signal } = opts.trace;
+      const guest = { ...(mac ? { mac } : {}), ...(guestIp ? { ip: guestIp } : {}) };
+      const traced = await traceGuest(run, br, guest, seconds, signal);
+      for (const d of traced.drops) {
+        const where = `nftables ${d.family} ${d.table} ${d.chain}`;
+        const what =
+          d.rule === undefined ? 'its policy drop' : `rule \`${d.rule}\`${d.handle ? ` (handle ${d.handle})` : ''}`;
+        bad('trace', `${d.count} packet(s) (${d.packet}) dropped by ${where}, ${what}`, exceptionFix(d, br));
+      }
+      if (!traced.drops.length) {
+        ok(
+          'trace',
+          traced.packets
+            ? `${traced.packets} packet(s) of ${opts.guest} traced: no table dropped any`
+            : `no packet from or to ${opts.guest} in ${seconds} s: make it send (ping, DHCP) while doctor traces`,
+        );
+      }
+    }
   }
   return out;
+}
+
+/** The MAC the host last saw at an address on the bridge (a guest with a static address has no lease). */
+async function neighbourMac(run: Run, br: string, address: string): Promise<string | undefined> {
+  const r = await run('ip', ['-json', 'neigh', 'show', 'to', address, 'dev', br]);
+  const entries = r.ok ? (JSON.parse(r.stdout || '[]') as { lladdr?: string }[]) : [];
+  return entries.find((e) => e.lladdr)?.lladdr;
+}
+
+/** An accept for the bridge's traffic placed before what dropped it, in the tool that owns the chain. */
+function exceptionFix(d: Drop, br: string): string {
+  const iptables = d.table === 'filter' && (d.family === 'ip' || d.family === 'ip6') && /^[A-Z-]+$/.test(d.chain);
+  if (iptables) {
+    const cmd = d.family === 'ip' ? 'iptables' : 'ip6tables';
+    return `${cmd} -I ${d.chain} -i ${br} -j ACCEPT`;
+  }
+  const at = d.handle ? ` position ${d.handle}` : '';
+  return `nft insert rule ${d.family} ${d.table} ${d.chain}${at} iifname "${br}" accept`;
 }
 
 function readJson<T>(file: string): T | undefined {

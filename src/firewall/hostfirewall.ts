@@ -56,7 +56,11 @@ export function hostFirewallWarnings(cfg: BridgeConfig, ruleset: NftObject[], se
     if (!refuses || table.some((r) => namesBridge(r, cfg.name))) continue;
     const what =
       chain.hook === 'input' ? "the guests' DHCP and DNS to dnsmasq" : "the guests' traffic to and from the outside";
-    const how = chain.policy === 'drop' ? 'has policy drop' : 'ends in a drop or reject';
+    const last = mine[mine.length - 1];
+    const how =
+      chain.policy === 'drop'
+        ? 'has policy drop'
+        : `ends in a drop or reject${last?.handle ? ` (rule handle ${last.handle})` : ''}`;
     const where = `nftables chain ${chain.family} ${chain.table} ${chain.name} (hook ${chain.hook})`;
     const accept = `accept iifname "${cfg.name}"${chain.hook === 'forward' ? ` and oifname "${cfg.name}"` : ''}`;
     warnings.push(

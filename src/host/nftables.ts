@@ -10,6 +10,7 @@ export interface NftRule {
   family: string;
   table: string;
   chain: string;
+  handle?: number;
   expr: Record<string, unknown>[];
 }
 export type NftObject = { chain?: NftChain; rule?: NftRule } & Record<string, unknown>;

@@ -3,9 +3,10 @@
  * named with the object at fault (exit 1); --json parses; doctor changes nothing.
  */
 import t from 'tap';
-import { chmodSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { dnsmasqReady, follow, skipReason, udhcpc } from '../helpers/e2e.js';
-import { Lab, must, nftRuleset, topology, type Topology } from '../helpers/netns.js';
+import { exec, Lab, must, nftRuleset, ping, topology, waitFor, type Topology } from '../helpers/netns.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -100,8 +101,86 @@ for (const _ of why ? [] : [1]) {
     t.ok(g2.lease, 'a second guest takes the last address');
     await named('the pool exhausted', 'leases', /exhausted: 2 leases for 2 addresses/);
 
+    await must(host, 'bridge', ['link', 'set', 'dev', g1.port, 'state', '1']);
+    await named("the guest's port held by STP", 'port', new RegExp(`port ${g1.port} .* STP state listening`));
+    await must(host, 'bridge', ['link', 'set', 'dev', g1.port, 'state', '3']);
+
+    // the supervisor held still, so that it cannot start dnsmasq again
+    const supervisor = proc.pid!;
+    const dnsmasqPid = Number(readFileSync(join(brmgr.runDir, bridge, 'dnsmasq.pid'), 'utf8'));
+    process.kill(supervisor, 'SIGSTOP');
+    process.kill(dnsmasqPid, 'SIGKILL');
+    // a zombie until the supervisor reaps it
+    const dead = () => !/^\d+ \(.*\) [RSD]/s.test(readFileSync(`/proc/${dnsmasqPid}/stat`, 'utf8'));
+    await waitFor('dnsmasq gone', async () => dead());
+    await named('dnsmasq killed', 'dnsmasq', /dnsmasq is not running \(supervisor \d+ is\)/);
+    process.kill(supervisor, 'SIGCONT');
+    await dnsmasqReady(events, 2);
+
     proc.kill('SIGTERM');
     await proc;
     await named('the service stopped', 'dnsmasq', /is not running/);
+
+    // nothing of brmgr's watches the host now: a legacy FORWARD DROP stays
+    await must(host, 'iptables-legacy', ['-P', 'FORWARD', 'DROP']);
+    await named('an iptables-legacy FORWARD DROP', 'other firewall', /iptables-legacy \(IPv4\) filter table drops/);
+  });
+
+  t.test("doctor --trace names the rule that drops a guest's real packets, and leaves no mark", async (t) => {
+    const lab = Lab.create(t);
+    chmodSync(lab.dir, 0o755);
+    const top = await topology(lab);
+    const { host, guest, bridge, brmgr } = top;
+    brmgr.config(config);
+    const events = follow(brmgr.run());
+    await dnsmasqReady(events);
+    await top.attach();
+    t.ok(await ping(guest, '192.0.2.2'), 'the guest reaches the outside');
+    const tables = async () => (await must(host, 'nft', ['list', 'tables'])).split('\n').filter(Boolean).sort();
+    const before = await tables();
+    // the guest keeps sending while doctor traces
+    lab.spawn(guest, 'ping', ['-i', '0.2', '192.0.2.2']);
+
+    const clear = await doctor(top, '10.0.1.50', '--trace', '2');
+    t.equal(clear.exitCode, 0, 'a clear path: exit 0', { output: clear.output });
+    t.match(
+      clear.report.findings.find((f) => f.check === 'trace'),
+      { ok: true, detail: /packet\(s\) of 10\.0\.1\.50 traced: no table dropped any/ },
+    );
+
+    // a drop the static view cannot judge: only some destinations
+    await must(host, 'nft', ['-f', '-'], {
+      input:
+        'table inet foreign {\n chain guard {\n  type filter hook forward priority 0;\n  ip daddr 192.0.2.2 counter drop\n }\n}\n',
+    });
+    const handle = /drop # handle (\d+)/.exec(
+      await must(host, 'nft', ['-a', 'list', 'chain', 'inet', 'foreign', 'guard']),
+    )?.[1];
+    const static_ = await doctor(top, '10.0.1.50');
+    t.equal(static_.exitCode, 0, 'the static view finds nothing wrong', { problems: static_.problems });
+    const traced = await doctor(top, '10.0.1.50', '--trace', '2');
+    t.equal(traced.exitCode, 1, 'traced: exit 1');
+    t.ok(
+      traced.problems.some(
+        (f) =>
+          f.check === 'trace' &&
+          f.detail.includes('dropped by nftables inet foreign guard, rule `ip daddr 192.0.2.2 counter drop`') &&
+          f.detail.includes(`(handle ${handle})`) &&
+          f.fix === `nft insert rule inet foreign guard position ${handle} iifname "${bridge}" accept`,
+      ),
+      'names table, chain, rule and handle, and the exception that fixes it',
+      { problems: traced.problems },
+    );
+    t.same(await tables(), [...before, 'table inet foreign'].sort(), 'the trace marks are gone');
+
+    // Ctrl-C during a long trace: the marks go too
+    const long = brmgr.start('brmgr.js', 'doctor', bridge, '10.0.1.50', '--trace', '30');
+    await waitFor('the trace table', async () => (await tables()).includes(`table inet brmgr-trace-${bridge}`));
+    const sent = Date.now();
+    long.kill('SIGINT');
+    const r = await long;
+    t.ok(Date.now() - sent < 5_000, `doctor ended ${Date.now() - sent} ms after Ctrl-C`);
+    t.match(String(r.stdout), /trace/, 'and still printed its findings');
+    t.same(await tables(), [...before, 'table inet foreign'].sort(), 'no trace mark is left after Ctrl-C');
   });
 }
