@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BRIDGE, Lab, median, ms } from './lib/lab.mjs';
+import { dnsProbe } from './lib/probe.mjs';
 
 const KILLS = Number(process.env.KILLS ?? 10);
 const IDLE = Number(process.env.IDLE ?? 30); // seconds
@@ -20,28 +21,6 @@ mac = 52:54:00:67:00:01
 ip = 10.67.0.9
 `;
 
-// In the guest: asks dnsmasq for probe.bench every 2 ms; on "since T" (a process.hrtime
-// value, the same monotonic clock in every process) prints how long after T the first
-// query sent after T was answered.
-const PROBE = `
-const dgram = require('node:dgram');
-const name = Buffer.concat(['probe', 'bench'].map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])));
-const query = (id) => \
-Buffer.concat([Buffer.from([id >> 8, id & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), name, Buffer.from([0, 0, 1, 0, 1])]);
-const sent = new Map(); let id = 0; let since = null;
-const s = dgram.createSocket('udp4');
-s.on('error', () => {});
-s.on('message', (m) => {
-  const at = sent.get(m.readUInt16BE(0)); const now = process.hrtime.bigint();
-  if (since !== null && at > since && (m[3] & 15) === 0 && m.readUInt16BE(6) > 0) {
-    console.log(String(now - since)); since = null;
-  }
-});
-s.connect(53, '10.67.0.1', () => setInterval(() => { \
-id = (id + 1) & 0xffff; sent.set(id, process.hrtime.bigint()); s.send(query(id)); }, 2));
-require('node:readline').createInterface({ input: process.stdin }).on('line', (l) => { since = BigInt(l); });
-`;
-
 const cpuTicks = (pid) => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (1/100 s)
@@ -53,7 +32,11 @@ try {
   await lab.open(CONFIG);
   let supervisor = await lab.run();
   const guest = await lab.client('g', '10.67.0.50/24');
-  const probe = lab.exec(guest, process.execPath, ['-e', PROBE], { stdin: 'pipe', stdout: 'pipe', buffer: false });
+  const probe = lab.exec(guest, process.execPath, ['-e', dnsProbe('10.67.0.1', 'probe.bench')], {
+    stdin: 'pipe',
+    stdout: 'pipe',
+    buffer: false,
+  });
   lab.children.push(probe);
   const answers = [];
   probe.stdout.on('data', (d) =>
