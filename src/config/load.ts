@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { paths } from '../paths.js';
 import { scanIni } from './ini.js';
 import { ConfigError, isInterfaceName, parseConfig } from './validate.js';
@@ -29,7 +29,7 @@ export function loadConfig(
   const file = paths(bridge, env).config;
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigFile(file);
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
     throw new ConfigError([{ file, line: 0, section: '', key: 'file', message: reason }]);
@@ -37,6 +37,20 @@ export function loadConfig(
   const recorded = recordedSubnet(bridge, env);
   const autoSubnet = recorded ?? (chooseSubnet && saysAuto(text) ? chooseSubnet() : undefined);
   return parseConfig(text, file, bridge, autoSubnet ? { autoSubnet } : {});
+}
+
+/** Far more than any config needs: a link to /dev/zero or a log file is refused, not read. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** A config's text: a regular file (or a link to one) of sane size; a device or FIFO is never opened. */
+function readConfigFile(file: string): string {
+  const st = statSync(file);
+  if (!st.isFile()) {
+    const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device';
+    throw new Error(`is ${kind}, not a regular file`);
+  }
+  if (st.size > MAX_CONFIG_BYTES) throw new Error(`is ${st.size} bytes; a config is at most ${MAX_CONFIG_BYTES}`);
+  return readFileSync(file, 'utf8');
 }
 
 /** Whether the config asks for `address = auto` (its validation is parseConfig's). */

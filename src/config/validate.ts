@@ -25,7 +25,13 @@ export interface Problem {
 
 export function formatProblem(p: Problem): string {
   const where = p.section ? `[${p.section}]${p.key ? ` ${p.key}` : ''}` : p.key;
-  return `${p.file}:${p.line}: ${where}: ${p.message}`;
+  return visible(`${p.file}:${p.line}: ${where}: ${p.message}`);
+}
+
+/** Control characters from a config (ESC, CR, NUL) shown as \xNN, never sent to a terminal as they are. */
+export function visible(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+  return text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 export class ConfigError extends Error {

@@ -1,4 +1,4 @@
-import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { alive } from './process.js';
 
@@ -9,6 +9,11 @@ const read = (path: string): string | undefined => {
     return undefined;
   }
 };
+
+/** Whether a live pid is a brmgr program (a pid left in a lock can be reused by any process). */
+function isBrmgr(pid: number): boolean {
+  return pid === process.pid || (read(`/proc/${pid}/cmdline`) ?? '').includes('brmgr');
+}
 
 /** Removes a lock left by a dead process, and only that one, even when several waiters find it at once. */
 function takeOver(path: string, stale: string): void {
@@ -27,6 +32,18 @@ function takeOver(path: string, stale: string): void {
     }
   }
   rmSync(aside, { force: true });
+}
+
+/** What is at a path that cannot be read as a file, or undefined when nothing is there. */
+function kindOf(path: string): string | undefined {
+  try {
+    const st = lstatSync(path);
+    if (st.isSymbolicLink()) return 'symbolic link';
+    if (st.isDirectory()) return 'directory';
+    return st.isFile() ? 'file that cannot be read' : 'special file';
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -52,9 +69,14 @@ export async function acquireLock(path: string, timeoutMs = 30_000, signal?: Abo
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       const held = read(path);
-      if (held === undefined) continue; // released between our attempts
+      if (held === undefined) {
+        const kind = kindOf(path);
+        // released between our attempts
+        if (kind === undefined) continue;
+        throw new Error(`${path} is a ${kind}, not a lock file: remove it`);
+      }
       const owner = Number(held.trim());
-      if (!Number.isInteger(owner) || owner <= 0 || !alive(owner)) {
+      if (!Number.isInteger(owner) || owner <= 0 || !alive(owner) || !isBrmgr(owner)) {
         takeOver(path, held);
         continue;
       }

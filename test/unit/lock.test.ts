@@ -1,5 +1,15 @@
 import t from 'tap';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -75,4 +85,26 @@ t.test('waiters that find the same stale lock at once take it one at a time', as
   t.equal(lines.filter((l) => l === 'done').length, 40, 'all 40 waiters got the lock');
   t.equal(lines.filter((l) => l === 'overlap').length, 0, 'never two at once');
   t.notOk(existsSync(lock), 'and it is released at the end');
+});
+
+t.test("a symbolic link or a folder in the lock's place is named at once, never spun on", async (t) => {
+  const dir = t.testdir();
+  const link = join(dir, 'link.lock');
+  symlinkSync(join(dir, 'nowhere'), link);
+  const started = Date.now();
+  await t.rejects(acquireLock(link, 30_000), { message: `${link} is a symbolic link, not a lock file: remove it` });
+  const folder = join(dir, 'folder.lock');
+  mkdirSync(folder);
+  await t.rejects(acquireLock(folder, 30_000), { message: `${folder} is a directory, not a lock file: remove it` });
+  t.ok(Date.now() - started < 1_000, 'both in well under the 30 s deadline');
+});
+
+t.test('a lock holding the pid of a live process that is not brmgr (a reused pid) is taken over', async (t) => {
+  const path = join(t.testdir(), 'reused.lock');
+  const other = spawn('sleep', ['30']);
+  t.teardown(() => other.kill());
+  writeFileSync(path, `${other.pid}\n`);
+  const release = await acquireLock(path, 1_000);
+  t.equal(readFileSync(path, 'utf8'), `${process.pid}\n`, 'ours now');
+  release();
 });
