@@ -6,7 +6,7 @@ import t from 'tap';
 import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dnsmasqReady, follow, skipReason, udhcpc } from '../helpers/e2e.js';
-import { exec, Lab, must, nftRuleset, ping, topology, waitFor, type Topology } from '../helpers/netns.js';
+import { Lab, must, nftRuleset, ping, topology, waitFor, type Topology } from '../helpers/netns.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
