@@ -12,6 +12,9 @@ export function paths(bridge: string, env: NodeJS.ProcessEnv = process.env) {
     runRoot,
     runDir,
     state: join(runDir, 'state.json'),
+    /** `brmgr run`'s lock, holding its pid, and what it tells `status` */
+    supervisorPid: join(runDir, 'supervisor.pid'),
+    supervisorStatus: join(runDir, 'supervisor.json'),
     /** one change to the host at a time: bridges share global sysctls, subnets and firewall chains
      * (a dot file: no bridge's folder can be named so) */
     lock: join(runRoot, '.lock'),

@@ -9,7 +9,9 @@ import { UsageError } from '../errors.js';
 import { portsOf } from '../host/links.js';
 import { NO_FIREWALL } from '../firewall/index.js';
 import type { Logger } from '../log.js';
-import { paths } from '../paths.js';
+import { paths, type Paths } from '../paths.js';
+import { dnsmasqFiles } from '../dnsmasq/render.js';
+import { pidFromFile, stopProcess } from '../system/process.js';
 import { runner, type Run } from '../system/exec.js';
 import { acquireLock } from '../system/lock.js';
 import { observe } from '../system/observe.js';
@@ -31,6 +33,7 @@ export async function down(bridge: string, opts: Options): Promise<{ kept: strin
   const run = opts.run ?? runner();
   const log = opts.log.child({ bridge });
   const p = paths(bridge, env);
+  await removeSupervisorLeftovers(p, log);
   if (!readState(p)) {
     log.info(`nothing to remove for ${bridge}`);
     return { kept: [] };
@@ -72,5 +75,22 @@ export async function down(bridge: string, opts: Options): Promise<{ kept: strin
       /* not empty: the supervisor's files, or the kept bridge's record */
     }
     rmSync(`${p.state}.tmp`, { force: true });
+  }
+}
+
+/**
+ * With no `brmgr run` alive: a dnsmasq its killed supervisor left serving is stopped, and the files
+ * the supervisor rendered go with the rest (while it runs, they are its own).
+ */
+async function removeSupervisorLeftovers(p: Paths, log: Logger): Promise<void> {
+  if (pidFromFile(p.supervisorPid, 'brmgr')) return;
+  const files = dnsmasqFiles(p);
+  const orphan = pidFromFile(files.pid, files.conf);
+  if (orphan) {
+    log.warn({ event: 'stale', pid: orphan }, `stopping dnsmasq ${orphan}, left serving by a killed brmgr run`);
+    await stopProcess(orphan);
+  }
+  for (const f of [files.conf, files.pid, files.dhcpHosts, files.hosts, p.supervisorPid, p.supervisorStatus]) {
+    rmSync(f, { force: true });
   }
 }

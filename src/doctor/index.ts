@@ -5,7 +5,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { join } from 'node:path';
 import type { BridgeConfig } from '../config/types.js';
 import { hostFindings, ownDnsmasq } from '../converge/preflight.js';
 import { gatherFacts } from '../converge/facts.js';
@@ -142,7 +141,7 @@ export async function diagnose(cfg: BridgeConfig, opts: DoctorOptions): Promise<
   }
 
   if (servesAnything(cfg)) {
-    const status = readJson<{ pid: number; dnsmasqPid?: number }>(join(p.runDir, 'supervisor.json'));
+    const status = readJson<{ pid: number; dnsmasqPid?: number }>(p.supervisorStatus);
     const pid = ownDnsmasq(p)[0];
     if (!status || !alive(status.pid)) bad('dnsmasq', `brmgr run ${br} is not running: no DHCP or DNS`, service);
     else if (!alive(pid)) bad('dnsmasq', `dnsmasq is not running (supervisor ${status.pid} is)`, service);

@@ -1,11 +1,10 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { rmSync, writeFileSync } from 'node:fs';
 import { parseDnsmasqLine } from '../dnsmasq/log.js';
 import { dnsmasqFiles } from '../dnsmasq/render.js';
 import type { Logger } from '../log.js';
 import type { Paths } from '../paths.js';
 import { spawnProcess, type Exit } from '../system/exec.js';
-import { alive } from '../system/process.js';
+import { pidFromFile, stopProcess } from '../system/process.js';
 
 const STOP_TIMEOUT_MS = 5_000;
 
@@ -84,16 +83,8 @@ export async function dnsmasqRefuses(conf: string, p: Paths): Promise<string | u
 
 /** A dnsmasq left running by a supervisor killed with -9: ours if its command line names our config. */
 export async function stopStale(pidFile: string, conf: string, log: Logger): Promise<void> {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(pidFile, 'utf8').trim());
-    if (!pid || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(conf)) return;
-  } catch {
-    return;
-  }
+  const pid = pidFromFile(pidFile, conf);
+  if (!pid) return;
   log.warn({ event: 'stale', pid }, `stopping dnsmasq ${pid} left by an earlier supervisor`);
-  process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 40 && alive(pid); i++) await sleep(50);
-  if (alive(pid)) process.kill(pid, 'SIGKILL');
-  for (let i = 0; i < 40 && alive(pid); i++) await sleep(25);
+  await stopProcess(pid);
 }

@@ -1,5 +1,4 @@
 import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/types.js';
 import { ConfigError, formatProblem } from '../config/validate.js';
@@ -52,7 +51,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
   const p = paths(bridge, env);
   const files = dnsmasqFiles(p);
   const account = prepareRunDir(p, log);
-  const release = await acquireLock(join(p.runDir, 'supervisor.pid'), 0).catch((err: Error) => {
+  const release = await acquireLock(p.supervisorPid, 0).catch((err: Error) => {
     throw new Error(`brmgr run ${bridge} is already running: ${err.message}`);
   });
   if (opts.pidFile) writeFileSync(opts.pidFile, `${process.pid}\n`);

@@ -1,5 +1,4 @@
 import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Paths } from '../paths.js';
 
 /** What `brmgr status` reads of a running supervisor. */
@@ -11,7 +10,7 @@ export interface SupervisorStatus {
   restarts: number;
 }
 
-const statusFile = (p: Paths) => join(p.runDir, 'supervisor.json');
+const statusFile = (p: Paths) => p.supervisorStatus;
 
 export function writeStatus(p: Paths, status: SupervisorStatus): void {
   writeFileSync(statusFile(p), `${JSON.stringify(status)}\n`);

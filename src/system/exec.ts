@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
+import { onPath } from './tools.js';
 
 /** Every process brmgr spawns goes through here: argument arrays only, never a shell. */
 export interface Run {
@@ -67,7 +68,11 @@ export function spawnProcess(
   output: 'stdout' | 'stderr',
   onLine: (line: string) => void,
 ): Spawned {
-  const proc = execa(file, args, {
+  // the monitors die with brmgr even when it is killed with -9 (dnsmasq, once it drops root, does not:
+  // the kernel clears the signal when a process changes its user; the next start or post stops it)
+  const wrapped = onPath('setpriv');
+  const [cmd, argv] = wrapped ? ['setpriv', ['--pdeathsig', 'SIGTERM', '--', file, ...args]] : [file, args];
+  const proc = execa(cmd, argv, {
     reject: false,
     stdin: 'ignore',
     stdout: output === 'stdout' ? 'pipe' : 'ignore',
@@ -83,7 +88,8 @@ export function spawnProcess(
     exited: proc.then((r) => ({
       exitCode: r.exitCode,
       signal: r.signal,
-      missing: (r as { code?: string }).code === 'ENOENT',
+      // setpriv exits 127 when it cannot find the program
+      missing: (r as { code?: string }).code === 'ENOENT' || (wrapped && r.exitCode === 127),
     })),
     kill: (signal = 'SIGTERM') => void proc.kill(signal),
   };

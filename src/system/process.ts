@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Whether a process runs: a zombie (killed, not yet reaped by its parent) does not. */
 export function alive(pid: number | undefined): boolean {
@@ -8,4 +9,26 @@ export function alive(pid: number | undefined): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The live process a pid file names, if its command line holds `marker` (a pid can be reused by any
+ * process): a dnsmasq whose supervisor was killed.
+ */
+export function pidFromFile(pidFile: string, marker: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    if (!pid || !alive(pid) || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker)) return undefined;
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** SIGTERM, then SIGKILL after 2 s; resolves once the process is gone. */
+export async function stopProcess(pid: number): Promise<void> {
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 40 && alive(pid); i++) await sleep(50);
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 40 && alive(pid); i++) await sleep(25);
 }

@@ -4,7 +4,7 @@
  * firewall restore, stop.
  */
 import t from 'tap';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ResultPromise } from 'execa';
@@ -341,6 +341,33 @@ for (const _ of why ? [] : [1]) {
     again.kill('SIGTERM');
     await again;
   });
+
+  t.test(
+    'a supervisor killed with -9: its watches die with it, status tells the truth, post stops the orphan',
+    async (t) => {
+      const { top, proc } = await startServing(t);
+      const orphan = dnsmasqPid(top);
+      const children = readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, 'utf8')
+        .trim()
+        .split(' ')
+        .map(Number);
+      const comm = (pid: number) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      const watches = children.filter((pid) => pid !== orphan);
+      t.same(watches.map(comm).sort(), ['inotifywait', 'ip', 'nft'], 'its watches run as its children');
+      proc.kill('SIGKILL');
+      await proc;
+      await waitFor('the watches gone', async () => watches.every((pid) => !existsSync(`/proc/${pid}`)), 2_000);
+      t.pass('the watches died with their supervisor');
+      const status = JSON.parse((await top.brmgr.cli('status', top.bridge, '--json')).stdout);
+      t.same(status.dnsmasq, { pid: orphan, supervised: false }, 'status: dnsmasq serves without its supervisor');
+      t.equal(await dig(top.guest, '10.0.1.1', 'web.lab.test'), '10.0.1.10', 'and it does serve meanwhile');
+      await top.brmgr.down('--force');
+      // gone, or a zombie until whoever inherited it reaps it
+    const stat = existsSync(`/proc/${orphan}`) ? readFileSync(`/proc/${orphan}/stat`, 'utf8') : '';
+    t.notMatch(stat, /^\d+ \(.*\) [RSD]/s, 'post stopped the orphaned dnsmasq');
+      t.notOk(existsSync(join(top.brmgr.runDir, top.bridge)), 'and left no file of the bridge in the run dir');
+    },
+  );
 
   t.test('a crash loop ends brmgr run with exit 1; a start failure is reported at once', async (t) => {
     const { lab, top, proc, events } = await startServing(t);

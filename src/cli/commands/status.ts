@@ -1,12 +1,12 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { loadConfig, recordedSubnet } from '../../config/load.js';
 import { readLeases } from '../../dnsmasq/leases.js';
 import { paths } from '../../paths.js';
 import { runner } from '../../system/exec.js';
 import { portsOf } from '../../host/links.js';
 import { observe } from '../../system/observe.js';
-import { alive } from '../../system/process.js';
+import { alive, pidFromFile } from '../../system/process.js';
+import { dnsmasqFiles } from '../../dnsmasq/render.js';
 import { readState } from '../../system/state.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, type Help } from '../command.js';
 
@@ -77,8 +77,10 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
   const report = names.map((name) => {
     const p = paths(name);
     const link = observed.links.find((l) => l.ifname === name);
-    const sup = readJson<SupervisorRecord>(join(p.runDir, 'supervisor.json'));
+    const sup = readJson<SupervisorRecord>(p.supervisorStatus);
     const running = sup && alive(sup.pid) && alive(sup.dnsmasqPid);
+    // a dnsmasq whose supervisor was killed still serves: say so, not "not running"
+    const orphan = running ? undefined : pidFromFile(dnsmasqFiles(p).pid, dnsmasqFiles(p).conf);
     const addresses = observed.addrs.filter((a) => a.ifname === name && a.scope === 'global');
     return {
       bridge: name,
@@ -88,16 +90,23 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
       auto: loadAutoSubnet(name) ?? null,
       ports: portsOf(observed, name),
       firewall: readState(p)?.firewall.backend ?? 'none',
-      dnsmasq: running ? { pid: sup.dnsmasqPid, uptimeSeconds: uptime(sup), restarts: sup.restarts } : null,
+      dnsmasq: running
+        ? { pid: sup.dnsmasqPid, uptimeSeconds: uptime(sup), restarts: sup.restarts }
+        : orphan
+          ? { pid: orphan, supervised: false }
+          : null,
       leases: readLeases(p.leases).length,
     };
   });
   if (json) process.stdout.write(`${JSON.stringify(bridge ? report[0] : report, null, 2)}\n`);
   else {
     for (const r of report) {
-      const dns = r.dnsmasq
-        ? `dnsmasq pid ${r.dnsmasq.pid}, up ${r.dnsmasq.uptimeSeconds}s, ${r.dnsmasq.restarts} restarts`
-        : 'dnsmasq not running';
+      const d = r.dnsmasq;
+      const dns = !d
+        ? 'dnsmasq not running'
+        : 'supervised' in d
+          ? `dnsmasq pid ${d.pid} serves without brmgr run (it is replaced at the next start, stopped by brmgr-post)`
+          : `dnsmasq pid ${d.pid}, up ${d.uptimeSeconds}s, ${d.restarts} restarts`;
       const auto = r.auto ? ` (auto: ${r.auto})` : '';
       const line = [
         `${r.bridge}: ${r.state}`,
