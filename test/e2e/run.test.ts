@@ -363,8 +363,8 @@ for (const _ of why ? [] : [1]) {
       t.equal(await dig(top.guest, '10.0.1.1', 'web.lab.test'), '10.0.1.10', 'and it does serve meanwhile');
       await top.brmgr.down('--force');
       // gone, or a zombie until whoever inherited it reaps it
-    const stat = existsSync(`/proc/${orphan}`) ? readFileSync(`/proc/${orphan}/stat`, 'utf8') : '';
-    t.notMatch(stat, /^\d+ \(.*\) [RSD]/s, 'post stopped the orphaned dnsmasq');
+      const stat = existsSync(`/proc/${orphan}`) ? readFileSync(`/proc/${orphan}/stat`, 'utf8') : '';
+      t.notMatch(stat, /^\d+ \(.*\) [RSD]/s, 'post stopped the orphaned dnsmasq');
       t.notOk(existsSync(join(top.brmgr.runDir, top.bridge)), 'and left no file of the bridge in the run dir');
     },
   );
