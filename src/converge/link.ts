@@ -6,6 +6,14 @@ import { writeSysctl } from '../system/sysctl.js';
 import type { Resource, Step } from './resource.js';
 
 /** The bridge link: created or adopted, its MAC, MTU, STP, group, addresses, up. */
+/** What a bridge brmgr created keeps while it outlives its service: IPv6 off, RAs and autoconf ignored. */
+function closedToGuests(key: string, original: string): string {
+  const setting = key.slice(key.lastIndexOf('/') + 1);
+  if (setting === 'disable_ipv6') return '1';
+  if (setting === 'accept_ra' || setting === 'autoconf') return '0';
+  return original;
+}
+
 export const link: Resource = {
   name: 'link',
   plan({ cfg, observed, previous, machineId, readSysctl }) {
@@ -54,11 +62,13 @@ export const link: Resource = {
       if (state.original) batch.push(...attributeLines(bridge, attributesOf(existing), state.original));
     }
     await applyIpBatch(run, batch);
-    // the bridge's own kernel settings go with it; a kept bridge gets its old ones back, after its
-    // addresses are gone (disable_ipv6=1 would take them first and fail the batch)
+    // the bridge's own kernel settings go with it. A kept bridge brmgr created stays closed to its guests
+    // (no IPv6, no RAs: their router advertisements must never configure the host); an adopted one gets
+    // its old settings back. After its addresses are gone: disable_ipv6=1 would take them first and fail
+    // the batch.
     if (keep)
       for (const [key, value] of Object.entries(state.sysctls))
-        if (isBridgeSysctl(key, bridge)) writeSysctl(key, value);
+        if (isBridgeSysctl(key, bridge)) writeSysctl(key, state.createdLink ? closedToGuests(key, value) : value);
     const ports = observed.links
       .filter((l) => l.master === bridge && l.ifname !== state.uplink?.name)
       .map((l) => l.ifname);

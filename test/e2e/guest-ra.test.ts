@@ -14,8 +14,14 @@ import { skipReason } from '../helpers/e2e.js';
 const why = skipReason();
 if (why) t.plan(0, why);
 
-const cases = [
+const cases: { name: string; config: string; kept?: true }[] = [
   { name: 'nat, no [ipv6]', config: conf() },
+  // the systemd stop path: brmgr run stopped, then brmgr-post keeps the bridge its guests are plugged into
+  {
+    name: 'a bridge brmgr-post kept for its guests',
+    config: conf({ extra: '[ipv6]\naddress = fd00:b2::1/64\n' }),
+    kept: true,
+  },
   // isolated: IPv6 forwarding stays off, where the kernel would otherwise act on RAs
   {
     name: 'isolated with [ipv6]',
@@ -32,6 +38,10 @@ for (const c of why ? [] : cases) {
     const pre = await brmgr.pre();
     t.equal(pre.exitCode, 0, 'pre', { output: pre.output });
     await top.attach();
+    if (c.kept) {
+      const post = await brmgr.post();
+      t.match(post.output, /kept bridge/, 'post keeps the bridge', { output: post.output });
+    }
     t.equal(await sysctl(host, `net.ipv6.conf.${bridge}.accept_ra`), '0', 'the bridge ignores router advertisements');
 
     const listener = await lab.ns('listener');
