@@ -15,6 +15,9 @@ export function dnsmasqFiles(p: Paths) {
   };
 }
 
+/** DHCP hostnames never registered in DNS (a trailing * matches any ending). */
+export const DANGEROUS_NAMES = ['wpad*', 'isatap*', 'localhost*'];
+
 function netmask(prefix: number): string {
   return intToIp4(span4('255.255.255.255', prefix).first);
 }
@@ -63,6 +66,9 @@ export function renderDnsmasqConf(cfg: BridgeConfig, p: Paths, account: { user: 
       'dhcp-authoritative',
       // the ping check before each offer costs a new guest ~3 s
       'no-ping',
+      // names a guest must not take for itself in the bridge's DNS: proxy auto-discovery and loopback
+      ...DANGEROUS_NAMES.map((n) => `dhcp-name-match=set:dangerous-name,${n}`),
+      'dhcp-ignore-names=tag:dangerous-name',
     );
     if (!cfg.dns.enable) lines.push('dhcp-option=option:dns-server');
   }

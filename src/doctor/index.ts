@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import type { BridgeConfig } from '../config/types.js';
 import { hostFindings, ownDnsmasq } from '../converge/preflight.js';
 import { gatherFacts } from '../converge/facts.js';
-import { findLease, readLeases } from '../dnsmasq/leases.js';
+import { claimedNames, findLease, readLeases } from '../dnsmasq/leases.js';
 import { firewallDrift, type FirewallRecord } from '../firewall/index.js';
 import { iptablesSave } from '../firewall/iptables.js';
 import { ip4ToInt } from '../net/addr.js';
@@ -221,7 +221,7 @@ export async function diagnose(cfg: BridgeConfig, opts: DoctorOptions): Promise<
   }
 
   if (opts.guest) {
-    const lease = findLease(readLeases(p.leases), opts.guest);
+    const lease = findLease(readLeases(p.leases), opts.guest, claimedNames(cfg.hosts));
     const guestIp = isIP(opts.guest) ? opts.guest : lease?.ip;
     const mac = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(opts.guest)
       ? opts.guest.toLowerCase()

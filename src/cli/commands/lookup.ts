@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { findLease, readLeases } from '../../dnsmasq/leases.js';
+import { readFileSync } from 'node:fs';
+import { loadConfig } from '../../config/load.js';
+import { claimedNames, findLease, readLeases, type ClaimedNames } from '../../dnsmasq/leases.js';
 import { paths } from '../../paths.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, usageError, type Help } from '../command.js';
 
@@ -35,11 +37,23 @@ export function parse(args: string[]): LookupOptions | Help {
   return { bridge, guest: guest!, waitSeconds: Number(wait) };
 }
 
+/** The names guests cannot take from the bridge's config; none when it cannot be read (the leases still can). */
+function configuredNames(bridge: string): ClaimedNames {
+  try {
+    const cfg = loadConfig(bridge);
+    const hostsFile = cfg.dns.hostsFile ? readFileSync(cfg.dns.hostsFile, 'utf8') : '';
+    return claimedNames(cfg.hosts, hostsFile);
+  } catch {
+    return new Map();
+  }
+}
+
 export async function run({ bridge, guest, waitSeconds }: LookupOptions): Promise<number> {
   const file = paths(bridge).leases;
+  const claimed = configuredNames(bridge);
   const deadline = Date.now() + waitSeconds * 1000;
   for (;;) {
-    const lease = findLease(readLeases(file), guest);
+    const lease = findLease(readLeases(file), guest, claimed);
     if (lease) {
       process.stdout.write(`${lease.ip}\n`);
       return 0;
