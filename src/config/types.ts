@@ -47,7 +47,8 @@ export interface BridgeConfig {
     /** `address = auto`: brmgr chose the subnet (see plan/auto.ts and config/load.ts) */
     auto?: true;
     dhcp: boolean;
-    range: { from: string; to: string };
+    /** DHCP pools, in config order, inside the subnet and apart from each other */
+    ranges: { from: string; to: string }[];
     leaseTime: string;
     maxLeases: number;
   };

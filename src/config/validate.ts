@@ -280,22 +280,31 @@ function ipv4Section(r: Reader, mode: Mode, autoSubnet?: string) {
 
   const rangeEntry = r.get(s, 'range', 'dhcp_range');
   // default: the larger side of the subnet next to the bridge's address
-  let range = last - self >= self - first ? { from: self + 1, to: last - 1 } : { from: first + 1, to: self - 1 };
+  let ranges = [last - self >= self - first ? { from: self + 1, to: last - 1 } : { from: first + 1, to: self - 1 }];
   if (rangeEntry) {
-    const parts = rangeEntry.value.split(rangeEntry.section === '' ? ',' : '-').map((p) => p.trim());
-    if (parts.length !== 2 || !parts.every((p) => isIPv4(p))) {
-      r.fail(rangeEntry, `'${rangeEntry.value}' is not an address range (like 10.0.1.2-10.0.1.254)`);
-    } else {
+    // the original's dhcp_range is one FIRST,LAST; [ipv4] range is a comma list of FIRST-LAST
+    const list = rangeEntry.section !== '' && rangeEntry.value.includes('-');
+    const texts = list ? rangeEntry.value.split(',').map((p) => p.trim()) : [rangeEntry.value];
+    const parsed: { from: number; to: number }[] = [];
+    for (const text of texts) {
+      const parts = text.split(rangeEntry.section === '' ? ',' : '-').map((p) => p.trim());
+      if (parts.length !== 2 || !parts.every((p) => isIPv4(p))) {
+        r.fail(rangeEntry, `'${text}' is not an address range (like 10.0.1.2-10.0.1.254)`);
+        continue;
+      }
       const [from, to] = parts.map(ip4ToInt) as [number, number];
-      if (from > to) r.fail(rangeEntry, `range ${rangeEntry.value} runs backwards`);
+      const clash = parsed.find((o) => o.from <= to && from <= o.to);
+      if (from > to) r.fail(rangeEntry, `range ${text} runs backwards`);
       else if (from <= first || to >= last)
-        r.fail(rangeEntry, `range ${rangeEntry.value} is not inside ${net}/${prefix} (network and broadcast excluded)`);
+        r.fail(rangeEntry, `range ${text} is not inside ${net}/${prefix} (network and broadcast excluded)`);
       else if (self >= from && self <= to)
-        r.fail(rangeEntry, `range ${rangeEntry.value} includes the bridge's own address ${address}`);
-      else range = { from, to };
+        r.fail(rangeEntry, `range ${text} includes the bridge's own address ${address}`);
+      else if (clash) r.fail(rangeEntry, `range ${text} overlaps range ${intToIp4(clash.from)}-${intToIp4(clash.to)}`);
+      else parsed.push({ from, to });
     }
+    if (parsed.length === texts.length) ranges = parsed;
   }
-  const size = range.to - range.from + 1;
+  const size = ranges.reduce((sum, range) => sum + range.to - range.from + 1, 0);
   const lease = r.get(s, 'lease_time');
   const maxEntry = r.get(s, 'max_leases', 'dhcp_max');
   return {
@@ -304,7 +313,7 @@ function ipv4Section(r: Reader, mode: Mode, autoSubnet?: string) {
     network: net,
     ...(auto ? { auto: true as const } : {}),
     dhcp: r.bool(s, 'dhcp', mode !== 'bridged'),
-    range: { from: intToIp4(range.from), to: intToIp4(range.to) },
+    ranges: ranges.map((range) => ({ from: intToIp4(range.from), to: intToIp4(range.to) })),
     leaseTime: (lease && leaseSeconds(r, lease)) ?? '1h',
     maxLeases: (maxEntry && r.int(maxEntry, 1, 1_000_000)) || size,
   };

@@ -58,7 +58,7 @@ export function renderDnsmasqConf(cfg: BridgeConfig, p: Paths, account: { user: 
   const v4 = cfg.ipv4;
   if (v4.dhcp) {
     lines.push(
-      `dhcp-range=${v4.range.from},${v4.range.to},${netmask(v4.prefix)},${v4.leaseTime}`,
+      ...v4.ranges.map((r) => `dhcp-range=${r.from},${r.to},${netmask(v4.prefix)},${v4.leaseTime}`),
       `dhcp-lease-max=${v4.maxLeases}`,
       'dhcp-authoritative',
       // the ping check before each offer costs a new guest ~3 s

@@ -28,7 +28,7 @@ const DEFAULTS: BridgeConfig = {
     prefix: 24,
     network: '10.0.1.0',
     dhcp: true,
-    range: { from: '10.0.1.2', to: '10.0.1.254' },
+    ranges: [{ from: '10.0.1.2', to: '10.0.1.254' }],
     leaseTime: '1h',
     maxLeases: 253,
   },
@@ -135,7 +135,7 @@ hosts_file = ${hosts}
     prefix: 24,
     network: '192.168.7.0',
     dhcp: true,
-    range: { from: '192.168.7.50', to: '192.168.7.150' },
+    ranges: [{ from: '192.168.7.50', to: '192.168.7.150' }],
     leaseTime: '1h',
     maxLeases: 100,
   });
@@ -149,7 +149,7 @@ t.test('flat netmask forms: dotted, a prefix length, or taken from network', asy
   t.equal(parse('addr=10.0.1.1\nnetmask=16\n').ipv4.prefix, 16);
   t.equal(parse('addr=10.0.1.1\nnetwork=10.0.0.0/16\n').ipv4.prefix, 16);
   t.equal(parse('addr=10.0.1.1\n').ipv4.prefix, 24, 'no netmask: /24');
-  t.equal(parse('addr=10.0.1.1\nnetmask=255.255.0.0\n').ipv4.range.to, '10.0.255.254');
+  t.equal(parse('addr=10.0.1.1\nnetmask=255.255.0.0\n').ipv4.ranges[0]?.to, '10.0.255.254');
   t.equal(parse('addr6=fd42:7::1\nnetwork6=fd42:7::/64\n').ipv6?.prefix, 64);
   t.equal(parse('addr6=fd42:7::1\n').ipv6?.prefix, 64, 'no netmask6: /64');
 });
@@ -250,7 +250,7 @@ to = 192.168.50.11:5300-5301
       prefix: 24,
       network: '192.168.50.0',
       dhcp: false,
-      range: { from: '192.168.50.100', to: '192.168.50.199' },
+      ranges: [{ from: '192.168.50.100', to: '192.168.50.199' }],
       leaseTime: '30m',
       maxLeases: 50,
     },
@@ -348,18 +348,29 @@ t.test('surrounding whitespace is ignored', async (t) => {
 
 t.test('IPv4 details', async (t) => {
   t.strictSame(
-    parse('[ipv4]\naddress = 10.0.1.254/24\n').ipv4.range,
-    { from: '10.0.1.1', to: '10.0.1.253' },
+    parse('[ipv4]\naddress = 10.0.1.254/24\n').ipv4.ranges,
+    [{ from: '10.0.1.1', to: '10.0.1.253' }],
     'bridge at the top: range below it',
   );
   t.strictSame(
-    parse('[ipv4]\naddress = 10.0.1.100/24\n').ipv4.range,
-    { from: '10.0.1.101', to: '10.0.1.254' },
+    parse('[ipv4]\naddress = 10.0.1.100/24\n').ipv4.ranges,
+    [{ from: '10.0.1.101', to: '10.0.1.254' }],
     'the larger side',
   );
-  t.strictSame(parse('[ipv4]\naddress = 10.0.1.1/30\n').ipv4.range, { from: '10.0.1.2', to: '10.0.1.2' }, 'a /30');
+  t.strictSame(parse('[ipv4]\naddress = 10.0.1.1/30\n').ipv4.ranges, [{ from: '10.0.1.2', to: '10.0.1.2' }], 'a /30');
   t.equal(parse('[ipv4]\naddress = 10.0.1.1/30\n').ipv4.maxLeases, 1);
   t.equal(parse('[ipv4]\nrange = 10.0.1.100-10.0.1.149\n').ipv4.maxLeases, 50, 'max_leases defaults to the range size');
+  const two = parse('[ipv4]\nrange = 10.0.1.100-10.0.1.149, 10.0.1.20-10.0.1.29\n').ipv4;
+  t.strictSame(
+    two.ranges,
+    [
+      { from: '10.0.1.100', to: '10.0.1.149' },
+      { from: '10.0.1.20', to: '10.0.1.29' },
+    ],
+    'several ranges, in config order',
+  );
+  t.equal(two.maxLeases, 60, 'max_leases defaults to the sum of the ranges');
+  t.equal(parse('[ipv4]\nrange = 10.0.1.2-10.0.1.9,10.0.1.10-10.0.1.19\n').ipv4.maxLeases, 18, 'adjacent ranges');
   t.equal(parse('[ipv4]\naddress = 172.16.0.1/12\n').ipv4.network, '172.16.0.0');
   t.equal(parse('[ipv4]\nlease_time = 1H\n').ipv4.leaseTime, '1h', 'units in lower case');
   t.equal(parse('[ipv4]\nlease_time = 120\n').ipv4.leaseTime, '120', 'plain seconds');

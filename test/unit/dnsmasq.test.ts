@@ -78,6 +78,19 @@ ip = 192.168.50.9
   t.equal(renderHosts(c), '192.168.50.9 db\n192.168.50.10 web\n', 'sorted by address');
 });
 
+t.test('several ranges: one dhcp-range each, the lease limit their sum', async (t) => {
+  const c = cfg('[ipv4]\nrange = 10.0.1.100-10.0.1.149, 10.0.1.20-10.0.1.29\n');
+  const conf = renderDnsmasqConf(c, paths('br0', env), account).split('\n');
+  t.strictSame(
+    conf.filter((l) => l.startsWith('dhcp-range=') || l.startsWith('dhcp-lease-max=')),
+    [
+      'dhcp-range=10.0.1.100,10.0.1.149,255.255.255.0,1h',
+      'dhcp-range=10.0.1.20,10.0.1.29,255.255.255.0,1h',
+      'dhcp-lease-max=60',
+    ],
+  );
+});
+
 t.test('IPv6 router advertisements only, and stateless DHCPv6', async (t) => {
   const ra = renderDnsmasqConf(cfg('[ipv6]\naddress = fd42:0:1::1/64\n'), paths('br0', env), account);
   t.match(ra, /^dhcp-range=fd42:0:1::,ra-only,ra-names,64,1h$/m);

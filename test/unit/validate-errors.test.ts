@@ -130,6 +130,28 @@ const cases: Case[] = [
     errors: [`${F}:3: [ipv4] range: range 10.0.1.2-10.0.1.254 includes the bridge's own address 10.0.1.50`],
   },
   {
+    name: 'ranges that overlap',
+    text: '[ipv4]\nrange = 10.0.1.100-10.0.1.150, 10.0.1.150-10.0.1.160\n',
+    errors: [`${F}:2: [ipv4] range: range 10.0.1.150-10.0.1.160 overlaps range 10.0.1.100-10.0.1.150`],
+  },
+  {
+    name: 'second range outside the subnet, first fine',
+    text: '[ipv4]\nrange = 10.0.1.100-10.0.1.150, 10.0.2.2-10.0.2.9\n',
+    errors: [
+      `${F}:2: [ipv4] range: range 10.0.2.2-10.0.2.9 is not inside 10.0.1.0/24 (network and broadcast excluded)`,
+    ],
+  },
+  {
+    name: 'second range containing the bridge address',
+    text: '[ipv4]\nrange = 10.0.1.100-10.0.1.150, 10.0.1.1-10.0.1.9\n',
+    errors: [`${F}:2: [ipv4] range: range 10.0.1.1-10.0.1.9 includes the bridge's own address 10.0.1.1`],
+  },
+  {
+    name: 'an empty item in the range list',
+    text: '[ipv4]\nrange = 10.0.1.100-10.0.1.150,\n',
+    errors: [`${F}:2: [ipv4] range: '' is not an address range (like 10.0.1.2-10.0.1.254)`],
+  },
+  {
     name: 'range that is one address',
     text: '[ipv4]\nrange = 10.0.1.10\n',
     errors: [`${F}:2: [ipv4] range: '10.0.1.10' is not an address range (like 10.0.1.2-10.0.1.254)`],
