@@ -255,7 +255,12 @@ to = 192.168.50.11:5300-5301
       maxLeases: 50,
     },
     ipv6: { address: '2001:db8:50::1', prefix: 64, network: '2001:db8:50::', ra: false, dhcp: 'stateless', nat: true },
-    dns: { enable: false, domain: 'lab.example', upstream: ['192.0.2.53', '2001:db8::53'], hostsFile: dnsHosts },
+    dns: {
+      enable: false,
+      domain: 'lab.example',
+      upstream: [{ ip: '192.0.2.53' }, { ip: '2001:db8::53' }],
+      hostsFile: dnsHosts,
+    },
     dnsmasq: { confFile: conf, hostsFile: dhcpHosts },
     hosts: [{ name: 'web', mac: '52:54:00:00:00:10', ip: '192.168.50.10' }],
     forwards: [
@@ -313,7 +318,7 @@ t.test('quoted values', async (t) => {
   t.equal(parse('[bridge]\nuplink = "eth0"\n').uplink, 'eth0');
   t.strictSame(
     parse('[dns]\nupstream = "192.0.2.1, 192.0.2.2"\n').dns.upstream,
-    ['192.0.2.1', '192.0.2.2'],
+    [{ ip: '192.0.2.1' }, { ip: '192.0.2.2' }],
     'a quoted comma list',
   );
   t.strictSame(parse('[bridge]\nmtu = ""\n'), DEFAULTS, 'quoted empty is unset');
@@ -340,9 +345,9 @@ t.test('surrounding whitespace is ignored', async (t) => {
   t.equal(c.mode, 'isolated');
   t.equal(c.stp, true);
   t.strictSame(parse('[dns]\nupstream = 192.0.2.1 ,192.0.2.2,  2001:db8::1 ,\n').dns.upstream, [
-    '192.0.2.1',
-    '192.0.2.2',
-    '2001:db8::1',
+    { ip: '192.0.2.1' },
+    { ip: '192.0.2.2' },
+    { ip: '2001:db8::1' },
   ]);
 });
 
@@ -493,4 +498,45 @@ t.test('loadConfig reads BRMGR_CONF_DIR/BRIDGE.conf', async (t) => {
   t.equal(c.name, 'br-test');
   t.equal(c.file, join(dir, 'br-test.conf'));
   t.equal(c.ipv4.address, '10.77.0.1');
+});
+
+t.test('routes, NTP, static hosts with lease time and DHCPv6 address, network boot', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'brmgr-unit-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const c = parse(`[ipv4]
+routes = 192.168.100.0/24 via 10.0.1.5,10.8.0.0/13   via  10.0.1.1
+ntp = SELF, 192.0.2.123
+[ipv6]
+address = fd42:0:1::1/64
+dhcp = stateful
+[dns]
+upstream = 192.0.2.53#5353, corp.example=10.8.0.53
+[host.web]
+mac = 52:54:00:00:00:10
+ip = 10.0.1.10
+ip6 = fd42:0:1:0:0:0:0:10
+lease_time = 2H
+[pxe]
+tftp_root = ${root}
+boot_file = pxelinux.0
+`);
+  t.strictSame(c.ipv4.routes, [
+    { network: '192.168.100.0', prefix: 24, via: '10.0.1.5' },
+    { network: '10.8.0.0', prefix: 13, via: '10.0.1.1' },
+  ]);
+  t.strictSame(c.ipv4.ntp, ['self', '192.0.2.123']);
+  t.strictSame(c.dns.upstream, [
+    { ip: '192.0.2.53', port: 5353 },
+    { ip: '10.8.0.53', domain: 'corp.example' },
+  ]);
+  t.strictSame(c.hosts, [
+    { name: 'web', mac: '52:54:00:00:00:10', ip: '10.0.1.10', ip6: 'fd42:0:1::10', leaseTime: '2h' },
+  ]);
+  t.strictSame(c.pxe, { tftpRoot: root, bootFile: 'pxelinux.0', nextServer: '10.0.1.1' }, 'next_server: the bridge');
+  t.strictSame(
+    parse('[pxe]\nboot_file = pxelinux.0\nnext_server = 192.0.2.69\n').pxe,
+    { bootFile: 'pxelinux.0', nextServer: '192.0.2.69' },
+    'another TFTP server',
+  );
+  t.equal(parse('').pxe, undefined, 'no [pxe]: nothing');
 });
