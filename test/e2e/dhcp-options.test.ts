@@ -284,4 +284,24 @@ esac
     );
     t.equal(addr, 'fd00:b2::77', 'the [host.v6] ip6, outside the dynamic ::1000-::ffff');
   });
+
+  t.test('a TFTP root dnsmasq cannot enter is refused by check and pre, before any change', async (t) => {
+    const lab = Lab.create(t);
+    chmodSync(lab.dir, 0o755);
+    const top = await topology(lab);
+    const root = join(lab.dir, 'tftp');
+    lab.file('tftp/boot.txt', 'x', 0o644);
+    chmodSync(root, 0o700);
+    top.brmgr.config(`[bridge]\nfirewall = nftables\n[pxe]\ntftp_root = ${root}\nboot_file = boot.txt\n`);
+    const check = await top.brmgr.cli('check', top.bridge);
+    t.equal(check.exitCode, 2, 'check exits 2', { output: check.output });
+    t.match(check.output, `[pxe] tftp_root ${root}: dnsmasq serves TFTP as`, 'and names the folder');
+    t.match(check.output, `cannot enter ${root} (mode 700)`, 'and what is wrong with it');
+    const pre = await top.brmgr.pre();
+    t.equal(pre.exitCode, 2, 'pre refuses it too', { output: pre.output });
+    t.notOk((await exec(top.host, 'ip', ['link', 'show', top.bridge])).exitCode === 0, 'and creates no bridge');
+    chmodSync(root, 0o755);
+    const fixed = await top.brmgr.cli('check', top.bridge);
+    t.equal(fixed.exitCode, 0, 'control: once dnsmasq may enter it, check passes', { output: fixed.output });
+  });
 }
