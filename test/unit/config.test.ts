@@ -53,9 +53,14 @@ firewall = auto      ; auto | nftables | iptables | none
 [ipv4]
 address = 10.0.1.1/24          ; the bridge's address and prefix
 dhcp = true
-range = 10.0.1.2-10.0.1.254    ; default: the whole subnet but the bridge's address
+range = 10.0.1.2-10.0.1.254    ; default: the whole subnet but the bridge's address;
+                               ; several ranges: comma list
 lease_time = 1h
 max_leases =                   ; default: the range's size
+routes =             ; classless static routes for guests (DHCP option 121):
+                     ; comma list of CIDR via GATEWAY; the default route stays
+ntp =                ; NTP servers for guests (option 42): comma list of IPv4,
+                     ; or \`self\` for the bridge address
 
 [ipv6]
 address =            ; e.g. fd42:0:1::1/64; empty: no IPv6
@@ -72,6 +77,12 @@ hosts_file =         ; extra name → address records
 [dnsmasq]
 conf_file =          ; extra dnsmasq config, included as is
 hosts_file =         ; dhcp-hostsfile; changes apply without a restart
+
+[pxe]                ; network boot for guests
+tftp_root =          ; dnsmasq's TFTP server on the bridge only, serving this folder
+boot_file =          ; BIOS clients' boot file (option 67)
+boot_file_efi =      ; UEFI clients' boot file (client arch 7/9)
+next_server =        ; default: the bridge address when tftp_root is set
 `;
 
 t.test('an empty file is the default NAT bridge', async (t) => {
