@@ -509,6 +509,9 @@ function ipv6Section(r: Reader): BridgeConfig['ipv6'] {
     r.fail(addr, `${cidr.address} is the subnet-router anycast address of /${cidr.prefix}; give a host address`);
   if (ra && cidr.prefix !== 64)
     r.fail(addr, `router advertisements (ra = true) need a /64 for SLAAC, not /${cidr.prefix}`);
+  // dnsmasq refuses a DHCPv6 range on a shorter prefix and would not start
+  else if (dhcp !== 'off' && cidr.prefix < 64)
+    r.fail(addr, `DHCPv6 (dhcp = ${dhcp}) needs a prefix of /64 or longer, not /${cidr.prefix}`);
   return { ...cidr, network: net, ra, dhcp, nat };
 }
 

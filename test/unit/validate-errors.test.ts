@@ -503,6 +503,11 @@ const cases: Case[] = [
       `${F}:2: [dns] upstream: 'dns.google' is not IP[#PORT] or DOMAIN=IP[#PORT] (like 192.0.2.53, 192.0.2.53#5353 or corp.example=10.8.0.53)`,
     ],
   },
+  {
+    name: 'DHCPv6 on a prefix shorter than /64',
+    text: '[ipv6]\naddress = fd42:0:1::1/62\nra = false\ndhcp = stateful\n',
+    errors: [`${F}:2: [ipv6] address: DHCPv6 (dhcp = stateful) needs a prefix of /64 or longer, not /62`],
+  },
   // upstream forms
   {
     name: 'upstream port out of range',
