@@ -133,6 +133,6 @@ export function renderDhcpHosts(cfg: BridgeConfig): string {
 export function renderHosts(cfg: BridgeConfig): string {
   return [...cfg.hosts]
     .sort((a, b) => ip4ToInt(a.ip) - ip4ToInt(b.ip))
-    .map((h) => `${h.ip} ${h.name}\n`)
+    .map((h) => `${h.ip} ${h.name}\n${h.ip6 ? `${h.ip6} ${h.name}\n` : ''}`)
     .join('');
 }

@@ -236,6 +236,7 @@ address = 10.0.1.1/24
 address = fd00:b2::1/64
 dhcp = stateful
 [dns]
+domain = lab.test
 upstream = 10.0.1.1
 [host.v6]
 mac = 52:54:00:b2:00:07
@@ -246,6 +247,11 @@ ip6 = fd00:b2::77
     const events = follow(proc);
     await dnsmasqReady(events);
     await top.attach();
+    t.equal(
+      (await digFull(top.guest, '10.0.1.1', 'v6.lab.test', 'AAAA', '+short')).trim(),
+      'fd00:b2::77',
+      'its name resolves to the fixed address before it leases',
+    );
     const g = await guest(top, '52:54:00:b2:00:07');
     if ((await exec(g.ns, 'dhclient', ['--version'])).exitCode !== 0)
       throw new Error('dhclient (Debian package isc-dhcp-client) is not installed');

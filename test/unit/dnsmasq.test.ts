@@ -165,6 +165,7 @@ lease_time = infinite
     renderDhcpHosts(c),
     '52:54:00:00:00:10,10.0.1.10,[fd42:0:1::10],web,2h\n52:54:00:00:00:09,10.0.1.9,db,infinite\n',
   );
+  t.equal(renderHosts(c), '10.0.1.9 db\n10.0.1.10 web\nfd42:0:1::10 web\n', 'the fixed IPv6 address resolves too');
 });
 
 t.test('upstream: a port, per-domain forwarders; only plain ones replace the host resolvers', async (t) => {
