@@ -196,6 +196,11 @@ boot_file = boot.txt
     await must(top.outside, 'ip', ['route', 'del', '11.0.1.0/24']);
     await must(top.host, 'iptables', ['-P', 'INPUT', 'DROP']);
 
+    const doctor = await top.brmgr.cli('doctor', top.bridge);
+    t.match(doctor.output, /dnsmasq \d+ serves [^\n]*udp\/69/, 'doctor sees dnsmasq serving TFTP too', {
+      output: doctor.output,
+    });
+
     // PTR for the bridge's subnets: answered here, never forwarded; outside them, forwarded as usual
     const ptr = await digFull(top.guest, '11.0.1.1', '-x', '11.0.1.10');
     t.match(ptr, /PTR\s+web\.lab\.test\.$/m, 'a static host’s address has its name');
