@@ -1,11 +1,12 @@
 /** Every key a config file may hold, by section. `host.*` and `forward.*` are per-name sections. */
 export const SECTION_KEYS: Record<string, readonly string[]> = {
   bridge: ['name', 'mode', 'uplink', 'mtu', 'mac', 'stp', 'firewall'],
-  ipv4: ['address', 'dhcp', 'range', 'lease_time', 'max_leases'],
+  ipv4: ['address', 'dhcp', 'range', 'lease_time', 'max_leases', 'routes', 'ntp'],
   ipv6: ['address', 'ra', 'dhcp', 'nat'],
   dns: ['enable', 'domain', 'upstream', 'hosts_file'],
   dnsmasq: ['conf_file', 'hosts_file'],
-  'host.*': ['mac', 'ip'],
+  'host.*': ['mac', 'ip', 'ip6', 'lease_time'],
+  pxe: ['tftp_root', 'boot_file', 'boot_file_efi', 'next_server'],
   'forward.*': ['proto', 'port', 'to'],
 };
 

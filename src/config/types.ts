@@ -20,6 +20,36 @@ export interface StaticHost {
   name: string;
   mac: string;
   ip: string;
+  /** fixed DHCPv6 address (stateful DHCPv6 only) */
+  ip6?: string;
+  /** this host's lease time; default: [ipv4] lease_time */
+  leaseTime?: string;
+}
+
+/** A classless static route for guests (DHCP options 121 and 249). */
+export interface Route4 {
+  network: string;
+  prefix: number;
+  /** a guest-side gateway inside the bridge's subnet */
+  via: string;
+}
+
+/** A DNS forwarder; with `domain`, for that domain only. */
+export interface Upstream {
+  ip: string;
+  port?: number;
+  domain?: string;
+}
+
+export interface Pxe {
+  /** dnsmasq's TFTP server, on the bridge only, serves this folder */
+  tftpRoot?: string;
+  /** BIOS clients' boot file */
+  bootFile?: string;
+  /** UEFI clients' boot file (client architecture 7 and 9) */
+  bootFileEfi?: string;
+  /** the TFTP server guests boot from; default: the bridge address when tftpRoot is set */
+  nextServer?: string;
 }
 
 export interface Forward {
@@ -47,13 +77,18 @@ export interface BridgeConfig {
     /** `address = auto`: brmgr chose the subnet (see plan/auto.ts and config/load.ts) */
     auto?: true;
     dhcp: boolean;
-    range: { from: string; to: string };
+    /** DHCP pools, in config order, inside the subnet and apart from each other */
+    ranges: { from: string; to: string }[];
     leaseTime: string;
     maxLeases: number;
+    routes?: Route4[];
+    /** NTP servers for guests: IPv4 addresses, or `self` for the bridge's address */
+    ntp?: string[];
   };
   ipv6?: Subnet6 & { ra: boolean; dhcp: Dhcp6; nat: boolean };
-  dns: { enable: boolean; domain?: string; upstream: string[]; hostsFile?: string };
+  dns: { enable: boolean; domain?: string; upstream: Upstream[]; hostsFile?: string };
   dnsmasq: { confFile?: string; hostsFile?: string };
   hosts: StaticHost[];
   forwards: Forward[];
+  pxe?: Pxe;
 }

@@ -2,9 +2,10 @@ import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { scanIni, type Entry } from './ini.js';
 import { FLAT_KEYS, SECTION_KEYS, nearest, sectionKind } from './schema.js';
-import type { BridgeConfig, Dhcp6, FirewallChoice, Forward, Mode, StaticHost } from './types.js';
+import type { BridgeConfig, Dhcp6, FirewallChoice, Forward, Mode, Pxe, Route4, StaticHost, Upstream } from './types.js';
 import {
   canonical6,
+  contains6,
   intToIp4,
   ip4ToInt,
   isIPv4,
@@ -12,6 +13,7 @@ import {
   maskToPrefix,
   network4,
   network6,
+  overlaps,
   span4,
 } from '../net/addr.js';
 
@@ -180,13 +182,36 @@ class Reader {
     return e.value;
   }
 
-  domain(e: Entry): string | undefined {
-    const d = e.value.replace(/\.$/, '').toLowerCase();
-    if (d.length > 253 || !d.split('.').every((l) => LABEL.test(l))) {
-      return this.fail(e, `'${e.value}' is not a domain name`);
+  dir(e: Entry): string | undefined {
+    if (!SAFE_PATH.test(e.value)) {
+      return this.fail(e, `'${e.value}' is not an absolute path of plain characters (letters, digits, . _ @ + / -)`);
     }
-    return d;
+    try {
+      if (!statSync(e.value).isDirectory()) return this.fail(e, `${e.value} is not a directory`);
+    } catch {
+      return this.fail(e, `${e.value} does not exist`);
+    }
+    return e.value;
   }
+
+  domain(e: Entry): string | undefined {
+    const d = domainName(e.value);
+    return d ?? this.fail(e, `'${e.value}' is not a domain name`);
+  }
+
+  /** A comma list's items, trimmed; empty ones (a trailing comma) are skipped. */
+  list(e: Entry): string[] {
+    return e.value
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
+  }
+}
+
+/** The name in lower case without a trailing dot, if it is a valid domain name. */
+function domainName(text: string): string | undefined {
+  const d = text.replace(/\.$/, '').toLowerCase();
+  return d.length <= 253 && d.split('.').every((l) => LABEL.test(l)) ? d : undefined;
 }
 
 /** Not in 0.0.0.0/8, loopback 127.0.0.0/8, or multicast and reserved 224.0.0.0/3. */
@@ -238,6 +263,127 @@ function portRange(r: Reader, e: Entry, text: string): { from: number; to: numbe
   return { from, to };
 }
 
+type Subnet = { address: string; prefix: number; network: string };
+
+/** A host address of the subnet (neither its network nor its broadcast address). */
+function inSubnet4(ip: string, v4: Subnet): boolean {
+  const { first, last } = span4(v4.address, v4.prefix);
+  const n = ip4ToInt(ip);
+  return n > first && n < last;
+}
+
+/** `CIDR via GATEWAY, …`: classless static routes for guests, sent with the default route via the bridge. */
+function routesOf(r: Reader, e: Entry, v4: Subnet): Route4[] {
+  const routes: Route4[] = [];
+  // options 121 and 249 hold at most 255 bytes; the default route via the bridge takes 5
+  let bytes = 5;
+  for (const text of r.list(e)) {
+    const m = /^(\S+)\/(\d{1,2})\s+via\s+(\S+)$/.exec(text);
+    if (!m || !isIPv4(m[1]!) || !isIPv4(m[3]!) || Number(m[2]) > 32) {
+      r.fail(e, `'${text}' is not a route (like 192.168.100.0/24 via 10.0.1.5)`);
+      continue;
+    }
+    const [dest, prefix, via] = [m[1]!, Number(m[2]), m[3]!];
+    const network = network4(dest, prefix);
+    if (prefix === 0)
+      r.fail(e, `${text}: the default route stays via the bridge (${v4.address}); give other destinations`);
+    else if (network !== dest)
+      r.fail(e, `${text}: ${dest}/${prefix} has host bits set; the network is ${network}/${prefix}`);
+    else if (prefix >= v4.prefix && overlaps(network, prefix, v4.network, v4.prefix))
+      r.fail(e, `${text}: ${network}/${prefix} is inside the bridge's subnet, which guests reach directly`);
+    else if (!inSubnet4(via, v4))
+      r.fail(e, `${text}: the gateway ${via} is not a host address of ${v4.network}/${v4.prefix}`);
+    else if (routes.some((o) => o.network === network && o.prefix === prefix))
+      r.fail(e, `${text}: ${network}/${prefix} is routed twice`);
+    else {
+      routes.push({ network, prefix, via });
+      bytes += 1 + Math.ceil(prefix / 8) + 4;
+    }
+  }
+  if (bytes > 255) r.fail(e, `${routes.length} routes do not fit in one DHCP option (255 bytes); give fewer`);
+  return routes;
+}
+
+/** NTP servers: IPv4 addresses, or `self` for the bridge's address. */
+function ntpOf(r: Reader, e: Entry): string[] {
+  const servers: string[] = [];
+  for (const text of r.list(e)) {
+    const v = text.toLowerCase() === 'self' ? 'self' : text;
+    if (v !== 'self' && !isIPv4(v)) r.fail(e, `'${text}' is not an IPv4 address or self`);
+    else if (v !== 'self' && !isUnicast4(v)) r.fail(e, NOT_UNICAST4(v));
+    else if (servers.includes(v)) r.fail(e, `${text} is given twice`);
+    else servers.push(v);
+  }
+  return servers;
+}
+
+/** DNS forwarders: `IP[#PORT]` for everything, `DOMAIN=IP[#PORT]` for that domain only. */
+function upstreamOf(r: Reader, e: Entry, localDomain?: string): Upstream[] {
+  const upstream: Upstream[] = [];
+  const form = 'IP[#PORT] or DOMAIN=IP[#PORT] (like 192.0.2.53, 192.0.2.53#5353 or corp.example=10.8.0.53)';
+  for (const text of r.list(e)) {
+    const m = /^(?:([^=]*)=)?([^#=]*)(?:#(\d{1,5}))?$/.exec(text);
+    // a zone id (fe80::1%eth0) is no upstream dnsmasq should reach from a bridge
+    const ip = m?.[2];
+    if (!m || !ip || !(isIPv4(ip) || (isIPv6(ip) && !ip.includes('%')))) {
+      r.fail(e, `'${text}' is not ${form}`);
+      continue;
+    }
+    const port = m[3] === undefined ? undefined : Number(m[3]);
+    if (port !== undefined && (port < 1 || port > 65535)) {
+      r.fail(e, `'${text}': port ${port} is out of range 1-65535`);
+      continue;
+    }
+    const domain = m[1] === undefined ? undefined : domainName(m[1]);
+    if (m[1] !== undefined && !domain) {
+      r.fail(e, `'${text}': '${m[1]}' is not a domain name`);
+      continue;
+    }
+    if (domain && localDomain && (domain === localDomain || domain.endsWith(`.${localDomain}`))) {
+      r.fail(e, `'${text}': ${domain} is the guests' domain, answered here and never forwarded`);
+      continue;
+    }
+    upstream.push({ ip: isIPv6(ip) ? canonical6(ip) : ip, ...(port ? { port } : {}), ...(domain ? { domain } : {}) });
+  }
+  return upstream;
+}
+
+/** A boot file name as the client asks TFTP for it: plain characters, no `..`, fits BOOTP's file field. */
+const BOOT_FILE = /^[A-Za-z0-9._+@/][A-Za-z0-9._+@/-]{0,126}$/;
+function bootFileOf(r: Reader, e: Entry): string | undefined {
+  if (!BOOT_FILE.test(e.value) || e.value.split('/').includes('..')) {
+    return r.fail(e, `'${e.value}' is not a boot file name (letters, digits, . _ @ + / -; no '..'; at most 127)`);
+  }
+  return e.value;
+}
+
+function pxeSection(r: Reader, v4: BridgeConfig['ipv4']): Pxe | undefined {
+  const s = 'pxe';
+  const rootEntry = r.get(s, 'tftp_root');
+  const bootEntry = r.get(s, 'boot_file');
+  const efiEntry = r.get(s, 'boot_file_efi');
+  const nextEntry = r.get(s, 'next_server');
+  if (!rootEntry && !bootEntry && !efiEntry && !nextEntry) return undefined;
+  const tftpRoot = rootEntry && r.dir(rootEntry);
+  const bootFile = bootEntry && bootFileOf(r, bootEntry);
+  const bootFileEfi = efiEntry && bootFileOf(r, efiEntry);
+  let nextServer: string | undefined;
+  if (nextEntry && !isIPv4(nextEntry.value)) r.fail(nextEntry, `'${nextEntry.value}' is not an IPv4 address`);
+  else if (nextEntry && !isUnicast4(nextEntry.value)) r.fail(nextEntry, NOT_UNICAST4(nextEntry.value));
+  else if (nextEntry) nextServer = nextEntry.value;
+  else if (rootEntry) nextServer = v4.address;
+  for (const e of [bootEntry, efiEntry, nextEntry]) {
+    if (e && !v4.dhcp) r.fail(e, 'network boot is told to guests by DHCP: needs [ipv4] dhcp = true');
+  }
+  if (nextEntry && !bootEntry && !efiEntry) r.fail(nextEntry, 'set without boot_file or boot_file_efi');
+  return {
+    ...(tftpRoot ? { tftpRoot } : {}),
+    ...(bootFile ? { bootFile } : {}),
+    ...(bootFileEfi ? { bootFileEfi } : {}),
+    ...(nextServer ? { nextServer } : {}),
+  };
+}
+
 function ipv4Section(r: Reader, mode: Mode, autoSubnet?: string) {
   const s = 'ipv4';
   let address = '10.0.1.1';
@@ -286,33 +432,52 @@ function ipv4Section(r: Reader, mode: Mode, autoSubnet?: string) {
 
   const rangeEntry = r.get(s, 'range', 'dhcp_range');
   // default: the larger side of the subnet next to the bridge's address
-  let range = last - self >= self - first ? { from: self + 1, to: last - 1 } : { from: first + 1, to: self - 1 };
+  let ranges = [last - self >= self - first ? { from: self + 1, to: last - 1 } : { from: first + 1, to: self - 1 }];
   if (rangeEntry) {
-    const parts = rangeEntry.value.split(rangeEntry.section === '' ? ',' : '-').map((p) => p.trim());
-    if (parts.length !== 2 || !parts.every((p) => isIPv4(p))) {
-      r.fail(rangeEntry, `'${rangeEntry.value}' is not an address range (like 10.0.1.2-10.0.1.254)`);
-    } else {
+    // the original's dhcp_range is one FIRST,LAST; [ipv4] range is a comma list of FIRST-LAST
+    const list = rangeEntry.section !== '' && rangeEntry.value.includes('-');
+    const texts = list ? r.list(rangeEntry) : [rangeEntry.value];
+    const parsed: { from: number; to: number }[] = [];
+    for (const text of texts) {
+      const parts = text.split(rangeEntry.section === '' ? ',' : '-').map((p) => p.trim());
+      if (parts.length !== 2 || !parts.every((p) => isIPv4(p))) {
+        r.fail(rangeEntry, `'${text}' is not an address range (like 10.0.1.2-10.0.1.254)`);
+        continue;
+      }
       const [from, to] = parts.map(ip4ToInt) as [number, number];
-      if (from > to) r.fail(rangeEntry, `range ${rangeEntry.value} runs backwards`);
+      const clash = parsed.find((o) => o.from <= to && from <= o.to);
+      if (from > to) r.fail(rangeEntry, `range ${text} runs backwards`);
       else if (from <= first || to >= last)
-        r.fail(rangeEntry, `range ${rangeEntry.value} is not inside ${net}/${prefix} (network and broadcast excluded)`);
+        r.fail(rangeEntry, `range ${text} is not inside ${net}/${prefix} (network and broadcast excluded)`);
       else if (self >= from && self <= to)
-        r.fail(rangeEntry, `range ${rangeEntry.value} includes the bridge's own address ${address}`);
-      else range = { from, to };
+        r.fail(rangeEntry, `range ${text} includes the bridge's own address ${address}`);
+      else if (clash) r.fail(rangeEntry, `range ${text} overlaps range ${intToIp4(clash.from)}-${intToIp4(clash.to)}`);
+      else parsed.push({ from, to });
     }
+    if (parsed.length === texts.length) ranges = parsed;
   }
-  const size = range.to - range.from + 1;
+  const size = ranges.reduce((sum, range) => sum + range.to - range.from + 1, 0);
   const lease = r.get(s, 'lease_time');
   const maxEntry = r.get(s, 'max_leases', 'dhcp_max');
+  const dhcp = r.bool(s, 'dhcp', mode !== 'bridged');
+  const routesEntry = r.get(s, 'routes');
+  const ntpEntry = r.get(s, 'ntp');
+  for (const e of [routesEntry, ntpEntry]) if (e && !dhcp) r.fail(e, 'told to guests by DHCP: needs dhcp = true');
+  if (routesEntry && auto)
+    r.fail(routesEntry, 'with address = auto the subnet is chosen by brmgr: give a fixed address to set routes');
+  const routes = routesEntry && !auto ? routesOf(r, routesEntry, { address, prefix, network: net }) : [];
+  const ntp = ntpEntry ? ntpOf(r, ntpEntry) : [];
   return {
     address,
     prefix,
     network: net,
     ...(auto ? { auto: true as const } : {}),
-    dhcp: r.bool(s, 'dhcp', mode !== 'bridged'),
-    range: { from: intToIp4(range.from), to: intToIp4(range.to) },
+    dhcp,
+    ranges: ranges.map((range) => ({ from: intToIp4(range.from), to: intToIp4(range.to) })),
     leaseTime: (lease && leaseSeconds(r, lease)) ?? '1h',
     maxLeases: (maxEntry && r.int(maxEntry, 1, 1_000_000)) || size,
+    ...(routes.length ? { routes } : {}),
+    ...(ntp.length ? { ntp } : {}),
   };
 }
 
@@ -350,16 +515,24 @@ function ipv6Section(r: Reader): BridgeConfig['ipv6'] {
     r.fail(addr, `${cidr.address} is the subnet-router anycast address of /${cidr.prefix}; give a host address`);
   if (ra && cidr.prefix !== 64)
     r.fail(addr, `router advertisements (ra = true) need a /64 for SLAAC, not /${cidr.prefix}`);
+  // dnsmasq refuses a DHCPv6 range on a shorter prefix and would not start
+  else if (dhcp !== 'off' && cidr.prefix < 64)
+    r.fail(addr, `DHCPv6 (dhcp = ${dhcp}) needs a prefix of /64 or longer, not /${cidr.prefix}`);
   return { ...cidr, network: net, ra, dhcp, nat };
 }
 
 const DHCP_HOST_KEYWORD = /^(\d+[smhdw]?|infinite|ignore)$/i;
 
-function hostSections(r: Reader, cfg: { ipv4: BridgeConfig['ipv4'] }, names: string[]): StaticHost[] {
+function hostSections(
+  r: Reader,
+  cfg: { ipv4: BridgeConfig['ipv4']; ipv6: BridgeConfig['ipv6'] },
+  names: string[],
+): StaticHost[] {
   const hosts: StaticHost[] = [];
   const seenIp = new Map<string, string>();
   const seenMac = new Map<string, string>();
   const seenName = new Map<string, string>();
+  const seenIp6 = new Map<string, string>();
   for (const name of names) {
     const s = `host.${name}`;
     const line = r.sectionLine(s);
@@ -404,11 +577,28 @@ function hostSections(r: Reader, cfg: { ipv4: BridgeConfig['ipv4'] }, names: str
         r.fail(ipEntry, `${ipEntry.value} is already given to [host.${seenIp.get(ipEntry.value)}]`);
       else ip = ipEntry.value;
     }
+    const leaseEntry = r.get(s, 'lease_time');
+    const leaseTime = leaseEntry && leaseSeconds(r, leaseEntry);
+    const ip6Entry = r.get(s, 'ip6');
+    let ip6: string | undefined;
+    if (ip6Entry) {
+      const v6 = cfg.ipv6;
+      const a = isIPv6(ip6Entry.value) && !/[%.]/.test(ip6Entry.value) ? canonical6(ip6Entry.value) : undefined;
+      if (!a) r.fail(ip6Entry, `'${ip6Entry.value}' is not an IPv6 address`);
+      else if (v6?.dhcp !== 'stateful')
+        r.fail(ip6Entry, 'a fixed DHCPv6 address needs [ipv6] dhcp = stateful (and an [ipv6] address)');
+      else if (!contains6(v6.network, v6.prefix, a) || a === v6.network)
+        r.fail(ip6Entry, `${a} is not a host address of ${v6.network}/${v6.prefix}`);
+      else if (a === v6.address) r.fail(ip6Entry, `${a} is the bridge's own address`);
+      else if (seenIp6.has(a)) r.fail(ip6Entry, `${a} is already given to [host.${seenIp6.get(a)}]`);
+      else ip6 = a;
+    }
     if (mac && seenMac.has(mac)) r.fail(macEntry!, `${mac} is already given to [host.${seenMac.get(mac)}]`);
     if (mac && ip && !seenMac.has(mac)) {
       seenIp.set(ip, name);
       seenMac.set(mac, name);
-      hosts.push({ name: name.toLowerCase(), mac, ip });
+      if (ip6) seenIp6.set(ip6, name);
+      hosts.push({ name: name.toLowerCase(), mac, ip, ...(ip6 ? { ip6 } : {}), ...(leaseTime ? { leaseTime } : {}) });
     }
   }
   return hosts;
@@ -573,15 +763,15 @@ export function parseConfig(text: string, file: string, bridge: string, opts: Pa
   const d = 'dns';
   const domainEntry = r.get(d, 'domain', 'domain');
   const upstreamEntry = r.get(d, 'upstream');
-  const upstream = (upstreamEntry?.value.split(',') ?? []).map((u) => u.trim()).filter(Boolean);
-  for (const u of upstream) if (!isIPv4(u) && !isIPv6(u)) r.fail(upstreamEntry!, `'${u}' is not an IP address`);
   const domain = domainEntry && r.domain(domainEntry);
+  const upstream = upstreamEntry ? upstreamOf(r, upstreamEntry, domain) : [];
   const pathOf = (e?: Entry) => e && r.path(e);
   const dnsHosts = pathOf(r.get(d, 'hosts_file'));
   const confFile = pathOf(r.get('dnsmasq', 'conf_file', 'dhcp_conffile'));
   const dhcpHosts = pathOf(r.get('dnsmasq', 'hosts_file', 'dhcp_hostsfile'));
 
-  const hosts = hostSections(r, { ipv4 }, hostNames);
+  const hosts = hostSections(r, { ipv4, ipv6 }, hostNames);
+  const pxe = pxeSection(r, ipv4);
   const forwards = forwardSections(r, { ipv4 }, hosts, forwardNames);
   if (mode === 'bridged') {
     // the bridge is the host's LAN interface: its addresses are the uplink's, DHCP and DNS the LAN's
@@ -593,7 +783,9 @@ export function parseConfig(text: string, file: string, bridge: string, opts: Pa
     if (ipv4.dhcp && dhcp) r.fail(dhcp, `${why}; dhcp must stay off`);
     const dns = r.get(d, 'enable');
     if (dns && r.bool(d, 'enable', false)) r.fail(dns, `${why}; dns must stay off`);
-    for (const name of [...hostNames.map((n) => `host.${n}`), ...forwardNames.map((n) => `forward.${n}`)]) {
+    const sections = [...hostNames.map((n) => `host.${n}`), ...forwardNames.map((n) => `forward.${n}`)];
+    if (pxe) sections.push('pxe');
+    for (const name of sections) {
       r.fail({ line: r.sectionLine(name), section: name, key: '' }, `${why}; [${name}] does not apply`);
     }
   }
@@ -621,6 +813,7 @@ export function parseConfig(text: string, file: string, bridge: string, opts: Pa
     },
     hosts,
     forwards,
+    ...(pxe && mode !== 'bridged' ? { pxe } : {}),
   };
   // report each problem once, in file order
   const seen = new Set<string>();

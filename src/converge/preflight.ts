@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { BridgeConfig } from '../config/types.js';
 import { dnsmasqFiles } from '../dnsmasq/render.js';
+import { cannotEnter, dnsmasqAccount } from '../dnsmasq/user.js';
 import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
 import type { Paths } from '../paths.js';
 import { findConflicts, portConflicts } from '../plan/conflicts.js';
@@ -65,7 +66,27 @@ export function hostFindings(cfg: BridgeConfig, facts: Facts, others: BridgeConf
   const found = findConflicts(cfg, facts.observed, others);
   const errors = [...found.errors];
   if (servicePorts(cfg).length) errors.push(...portConflicts(cfg, facts.listeners, ownDnsmasq(p)));
+  errors.push(...tftpRootErrors(cfg));
   return { errors, warnings: [...found.warnings, ...hostFirewallWarnings(cfg, facts.ruleset, servesAnything(cfg))] };
+}
+
+/** dnsmasq serves TFTP after dropping root: its account must reach the files under tftp_root. */
+function tftpRootErrors(cfg: BridgeConfig): string[] {
+  const root = cfg.pxe?.tftpRoot;
+  if (!root) return [];
+  const account = dnsmasqAccount();
+  let why: string | undefined;
+  try {
+    why = cannotEnter(root, account);
+  } catch {
+    return [`[pxe] tftp_root ${root} does not exist`];
+  }
+  return why
+    ? [
+        `[pxe] tftp_root ${root}: dnsmasq serves TFTP as ${account.user}, which ${why}; ` +
+          `make it searchable (chmod o+x) or choose another folder`,
+      ]
+    : [];
 }
 
 /** Where distributions install qemu-bridge-helper (Debian, Fedora/Arch, a source build). */

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import type { BridgeConfig } from '../config/types.js';
+import type { BridgeConfig, Upstream } from '../config/types.js';
 import type { Paths } from '../paths.js';
-import { ip4ToInt, intToIp4, span4 } from '../net/addr.js';
+import { ip4ToInt, intToIp4, reverseZones4, reverseZones6, span4 } from '../net/addr.js';
 
 /** The files brmgr writes for its dnsmasq, all in the bridge's run dir. */
 export function dnsmasqFiles(p: Paths) {
@@ -17,6 +17,13 @@ export function dnsmasqFiles(p: Paths) {
 
 /** DHCP hostnames never registered in DNS (a trailing * matches any ending). */
 export const DANGEROUS_NAMES = ['wpad*', 'isatap*', 'localhost*'];
+
+const server = (u: Upstream) => `${u.ip}${u.port ? `#${u.port}` : ''}`;
+
+/** Whether dnsmasq sends router advertisements on the bridge. */
+function raOn(cfg: BridgeConfig): boolean {
+  return !!cfg.ipv6 && (cfg.ipv6.ra || cfg.ipv6.dhcp === 'stateless');
+}
 
 function netmask(prefix: number): string {
   return intToIp4(span4('255.255.255.255', prefix).first);
@@ -49,9 +56,13 @@ export function renderDnsmasqConf(cfg: BridgeConfig, p: Paths, account: { user: 
   if (!cfg.dns.enable) lines.push('port=0');
   else {
     lines.push('domain-needed', 'bogus-priv');
-    if (cfg.dns.upstream.length) {
-      lines.push('no-resolv', ...cfg.dns.upstream.map((s) => `server=${s}`));
-    }
+    const everything = cfg.dns.upstream.filter((u) => !u.domain);
+    if (everything.length) lines.push('no-resolv', ...everything.map((u) => `server=${server(u)}`));
+    for (const u of cfg.dns.upstream) if (u.domain) lines.push(`server=/${u.domain}/${server(u)}`);
+    // PTR queries for the guests' addresses are answered from leases and static hosts, never forwarded
+    const zones = reverseZones4(cfg.ipv4.network, cfg.ipv4.prefix);
+    if (cfg.ipv6) zones.push(...reverseZones6(cfg.ipv6.network, cfg.ipv6.prefix));
+    lines.push(...zones.map((z) => `local=/${z}/`));
     if (cfg.dns.domain) {
       // guests' names are answered here and never leak upstream
       lines.push(`domain=${cfg.dns.domain}`, `local=/${cfg.dns.domain}/`, 'expand-hosts');
@@ -61,7 +72,7 @@ export function renderDnsmasqConf(cfg: BridgeConfig, p: Paths, account: { user: 
   const v4 = cfg.ipv4;
   if (v4.dhcp) {
     lines.push(
-      `dhcp-range=${v4.range.from},${v4.range.to},${netmask(v4.prefix)},${v4.leaseTime}`,
+      ...v4.ranges.map((r) => `dhcp-range=${r.from},${r.to},${netmask(v4.prefix)},${v4.leaseTime}`),
       `dhcp-lease-max=${v4.maxLeases}`,
       'dhcp-authoritative',
       // the ping check before each offer costs a new guest ~3 s
@@ -71,7 +82,30 @@ export function renderDnsmasqConf(cfg: BridgeConfig, p: Paths, account: { user: 
       'dhcp-ignore-names=tag:dangerous-name',
     );
     if (!cfg.dns.enable) lines.push('dhcp-option=option:dns-server');
+    if (cfg.mtu) lines.push(`dhcp-option=option:mtu,${cfg.mtu}`);
+    if (v4.routes) {
+      // a client that takes option 121 ignores the router option: the default route goes with the others
+      const list = [`0.0.0.0/0,${v4.address}`, ...v4.routes.map((r) => `${r.network}/${r.prefix},${r.via}`)].join(',');
+      lines.push(`dhcp-option=option:classless-static-route,${list}`, `dhcp-option=249,${list}`);
+    }
+    // 0.0.0.0: dnsmasq sends its own address on the bridge
+    if (v4.ntp)
+      lines.push(`dhcp-option=option:ntp-server,${v4.ntp.map((n) => (n === 'self' ? '0.0.0.0' : n)).join(',')}`);
+    const pxe = cfg.pxe;
+    if (pxe) {
+      const next = pxe.nextServer ? `,,${pxe.nextServer}` : '';
+      if (pxe.bootFileEfi) {
+        lines.push(
+          'dhcp-match=set:efi,option:client-arch,7',
+          'dhcp-match=set:efi,option:client-arch,9',
+          `dhcp-boot=tag:efi,${pxe.bootFileEfi}${next}`,
+        );
+      }
+      if (pxe.bootFile) lines.push(`dhcp-boot=${pxe.bootFileEfi ? 'tag:!efi,' : ''}${pxe.bootFile}${next}`);
+    }
   }
+  // read-only, and on the bridge alone
+  if (cfg.pxe?.tftpRoot) lines.push(`enable-tftp=${cfg.name}`, `tftp-root=${cfg.pxe.tftpRoot}`);
   const v6 = cfg.ipv6;
   // ra-names: a guest that leases IPv4 with a hostname also resolves (AAAA) to its
   // SLAAC address, which dnsmasq derives from the MAC and confirms with a ping
@@ -87,20 +121,24 @@ export function renderDnsmasqConf(cfg: BridgeConfig, p: Paths, account: { user: 
       lines.push(`dhcp-range=${v6.network},ra-only,ra-names,${v6.prefix},${time}`, 'enable-ra');
     }
   }
+  if (raOn(cfg) && cfg.mtu) lines.push(`ra-param=${cfg.name},mtu:${cfg.mtu},0`);
   if (cfg.dnsmasq.hostsFile) lines.push(`dhcp-hostsfile=${cfg.dnsmasq.hostsFile}`);
   if (cfg.dnsmasq.confFile) lines.push(`conf-file=${cfg.dnsmasq.confFile}`);
   return `${lines.join('\n')}\n`;
 }
 
-/** Static leases, one `MAC,IP,NAME` per [host.*]. */
+/** Static leases, one `MAC,IP[,[IP6]],NAME[,LEASE]` per [host.*]. */
 export function renderDhcpHosts(cfg: BridgeConfig): string {
-  return cfg.hosts.map((h) => `${h.mac},${h.ip},${h.name}\n`).join('');
+  return cfg.hosts
+    .map((h) => [h.mac, h.ip, ...(h.ip6 ? [`[${h.ip6}]`] : []), h.name, ...(h.leaseTime ? [h.leaseTime] : [])])
+    .map((fields) => `${fields.join(',')}\n`)
+    .join('');
 }
 
 /** /etc/hosts-style records so static hosts resolve before they first lease (expand-hosts adds the domain). */
 export function renderHosts(cfg: BridgeConfig): string {
   return [...cfg.hosts]
     .sort((a, b) => ip4ToInt(a.ip) - ip4ToInt(b.ip))
-    .map((h) => `${h.ip} ${h.name}\n`)
+    .map((h) => `${h.ip} ${h.name}\n${h.ip6 ? `${h.ip6} ${h.name}\n` : ''}`)
     .join('');
 }

@@ -44,3 +44,12 @@ export function closedAncestor(dir: string, account: Pick<Account, 'uid' | 'gid'
     if (d === dirname(d)) return undefined;
   }
 }
+
+/** Why the account cannot open files in `dir`, if it cannot: a folder on the way, or `dir` itself, is closed to it. */
+export function cannotEnter(dir: string, account: Pick<Account, 'uid' | 'gid'>): string | undefined {
+  const closed = closedAncestor(dir, account);
+  if (closed) return `cannot pass through ${closed}`;
+  const { uid, gid, mode } = statSync(dir);
+  const search = uid === account.uid ? mode & 0o100 : gid === account.gid ? mode & 0o010 : mode & 0o001;
+  return search ? undefined : `cannot enter ${dir} (mode ${(mode & 0o777).toString(8)})`;
+}

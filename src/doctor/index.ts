@@ -155,7 +155,8 @@ export async function diagnose(cfg: BridgeConfig, opts: DoctorOptions): Promise<
     }
     if (cfg.ipv4.dhcp) {
       const leases = readLeases(p.leases).filter((l) => l.mac && !l.ip.includes(':'));
-      const pool = Math.min(ip4ToInt(cfg.ipv4.range.to) - ip4ToInt(cfg.ipv4.range.from) + 1, cfg.ipv4.maxLeases);
+      const size = cfg.ipv4.ranges.reduce((n, r) => n + ip4ToInt(r.to) - ip4ToInt(r.from) + 1, 0);
+      const pool = Math.min(size, cfg.ipv4.maxLeases);
       if (leases.length >= pool) {
         bad(
           'leases',

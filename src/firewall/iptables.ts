@@ -43,7 +43,9 @@ export function filterPlan(intent: FirewallIntent, family: Family, forwardChain:
       ? family === 4
         ? '-p icmp -j ACCEPT'
         : '-p ipv6-icmp -j ACCEPT'
-      : `-p ${r.proto} -m ${r.proto} --dport ${r.port} -j ACCEPT`,
+      : 'udpReplies' in r
+        ? '-p udp -m conntrack --ctstate ESTABLISHED -j ACCEPT'
+        : `-p ${r.proto} -m ${r.proto} --dport ${r.port} -j ACCEPT`,
   );
   const forward = intent.forward.flatMap((r): string[] => {
     switch (r.rule) {

@@ -16,7 +16,11 @@ export interface Ports {
 }
 
 /** What guests may send to the host itself. */
-export type InputRule = { proto: Proto; port: number } | { icmp: true };
+export type InputRule =
+  | { proto: Proto; port: number }
+  | { icmp: true }
+  /** UDP answering the host's own flows: TFTP clients acknowledge to the server's per-transfer port */
+  | { udpReplies: true };
 
 export type ForwardRule =
   /** guest to guest on the bridge */
@@ -68,6 +72,7 @@ export function firewallIntent(cfg: BridgeConfig): FirewallIntent {
   const input = (family: Family): InputRule[] => [
     ...served.filter((s) => s.family === family || s.family === 'both').map((s) => ({ proto: s.proto, port: s.port })),
     ...(cfg.mode === 'bridged' ? [] : [{ icmp: true as const }]),
+    ...(family === 4 && services(cfg).tftp ? [{ udpReplies: true as const }] : []),
   ];
 
   const groups = refusedGroups(cfg.mode);
@@ -91,8 +96,8 @@ export function firewallIntent(cfg: BridgeConfig): FirewallIntent {
 
   const inForwards = (s: { proto: Proto; port: number }) =>
     cfg.forwards.some((f) => f.proto === s.proto && f.ports.from <= s.port && s.port <= f.ports.to);
-  // DNS before DHCP (IPv4 only: forwards are)
-  const keepServed = [53, 67].flatMap((port) => served.filter((s) => s.port === port)).filter(inForwards);
+  // DNS before DHCP before TFTP (IPv4 only: forwards are)
+  const keepServed = [53, 67, 69].flatMap((port) => served.filter((s) => s.port === port)).filter(inForwards);
   const dnat: DnatRule[] = [
     ...keepServed.map((s) => ({
       rule: 'keep-served' as const,

@@ -51,3 +51,38 @@ export function overlaps(a: string, aPrefix: number, b: string, bPrefix: number)
   if (isIPv4(a)) return span4(a, shorter).first === span4(b, shorter).first;
   return network6(a, shorter) === network6(b, shorter);
 }
+
+/**
+ * The DNS zones under in-addr.arpa that hold exactly the PTR names of an IPv4
+ * prefix: one zone on an octet boundary, else every zone of the next longer
+ * boundary inside it (a /20 is 16 /24 zones; a /26 is its 64 addresses).
+ */
+export function reverseZones4(network: string, prefix: number): string[] {
+  const boundary = Math.ceil(prefix / 8) * 8;
+  const base = span4(network, prefix).first;
+  return Array.from({ length: 2 ** (boundary - prefix) }, (_, i) => {
+    const octets = intToIp4(base + i * 2 ** (32 - boundary)).split('.');
+    return `${octets
+      .slice(0, boundary / 8)
+      .reverse()
+      .join('.')}.in-addr.arpa`;
+  });
+}
+
+/** The 32 hex digits of an IPv6 address. */
+function nibbles6(address: string): string[] {
+  const [head, tail] = canonical6(address).split('::') as [string, string | undefined];
+  const groups = (s: string | undefined) => (s ? s.split(':') : []);
+  const fill = tail === undefined ? [] : Array(8 - groups(head).length - groups(tail).length).fill('0');
+  return [...groups(head), ...fill, ...groups(tail)].flatMap((g) => g.padStart(4, '0').split(''));
+}
+
+/** As reverseZones4, for ip6.arpa: one zone on a nibble boundary, else the up to 8 zones one nibble longer. */
+export function reverseZones6(network: string, prefix: number): string[] {
+  const boundary = Math.ceil(prefix / 4) * 4;
+  const digits = nibbles6(network6(network, prefix)).slice(0, boundary / 4);
+  const last = parseInt(digits.pop() ?? '0', 16);
+  return Array.from({ length: 2 ** (boundary - prefix) }, (_, i) =>
+    [...digits, (last + i).toString(16)].reverse().join('.').concat('.ip6.arpa'),
+  );
+}

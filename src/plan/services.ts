@@ -11,13 +11,15 @@ export interface Services {
   dns: boolean;
   /** router advertisements (ICMPv6, no port) */
   ra: boolean;
+  /** read-only TFTP for network boot ([pxe] tftp_root) */
+  tftp: boolean;
 }
 
 export interface ServicePort {
   proto: 'tcp' | 'udp';
   port: number;
   family: 4 | 6 | 'both';
-  what: 'DNS' | 'DHCP' | 'DHCPv6';
+  what: 'DNS' | 'DHCP' | 'DHCPv6' | 'TFTP';
 }
 
 export function services(cfg: BridgeConfig): Services {
@@ -27,13 +29,14 @@ export function services(cfg: BridgeConfig): Services {
     dhcp6: !!cfg.ipv6 && cfg.ipv6.dhcp !== 'off',
     dns: cfg.dns.enable,
     ra: !!cfg.ipv6 && cfg.ipv6.ra,
+    tftp: !!cfg.pxe?.tftpRoot && cfg.mode !== 'bridged',
   };
 }
 
 /** Whether there is a dnsmasq to run at all. */
 export function servesAnything(cfg: BridgeConfig): boolean {
   const s = services(cfg);
-  return s.dhcp4 || s.dhcp6 || s.dns || s.ra;
+  return s.dhcp4 || s.dhcp6 || s.dns || s.ra || s.tftp;
 }
 
 /** The ports dnsmasq listens on for the bridge, in the order the firewall opens them. */
@@ -47,5 +50,6 @@ export function servicePorts(cfg: BridgeConfig): ServicePort[] {
       { proto: 'udp', port: 53, family: 'both', what: 'DNS' },
       { proto: 'tcp', port: 53, family: 'both', what: 'DNS' },
     );
+  if (s.tftp) ports.push({ proto: 'udp', port: 69, family: 4, what: 'TFTP' });
   return ports;
 }

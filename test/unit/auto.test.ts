@@ -18,7 +18,7 @@ t.test('address = auto parses with a stand-in subnet, then with the chosen one',
     address: '10.42.7.1',
     prefix: 24,
     network: '10.42.7.0',
-    range: { from: '10.42.7.2', to: '10.42.7.254' },
+    ranges: [{ from: '10.42.7.2', to: '10.42.7.254' }],
   });
   t.equal(
     parse('[ipv4]\naddress = 10.0.5.1/24\n', '10.42.7.1/24').ipv4.address,

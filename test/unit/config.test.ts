@@ -28,7 +28,7 @@ const DEFAULTS: BridgeConfig = {
     prefix: 24,
     network: '10.0.1.0',
     dhcp: true,
-    range: { from: '10.0.1.2', to: '10.0.1.254' },
+    ranges: [{ from: '10.0.1.2', to: '10.0.1.254' }],
     leaseTime: '1h',
     maxLeases: 253,
   },
@@ -53,9 +53,14 @@ firewall = auto      ; auto | nftables | iptables | none
 [ipv4]
 address = 10.0.1.1/24          ; the bridge's address and prefix
 dhcp = true
-range = 10.0.1.2-10.0.1.254    ; default: the whole subnet but the bridge's address
+range = 10.0.1.2-10.0.1.254    ; default: the whole subnet but the bridge's address;
+                               ; several ranges: comma list
 lease_time = 1h
 max_leases =                   ; default: the range's size
+routes =             ; classless static routes for guests (DHCP option 121):
+                     ; comma list of CIDR via GATEWAY; the default route stays
+ntp =                ; NTP servers for guests (option 42): comma list of IPv4,
+                     ; or \`self\` for the bridge address
 
 [ipv6]
 address =            ; e.g. fd42:0:1::1/64; empty: no IPv6
@@ -72,6 +77,12 @@ hosts_file =         ; extra name → address records
 [dnsmasq]
 conf_file =          ; extra dnsmasq config, included as is
 hosts_file =         ; dhcp-hostsfile; changes apply without a restart
+
+[pxe]                ; network boot for guests
+tftp_root =          ; dnsmasq's TFTP server on the bridge only, serving this folder
+boot_file =          ; BIOS clients' boot file (option 67)
+boot_file_efi =      ; UEFI clients' boot file (client arch 7/9)
+next_server =        ; default: the bridge address when tftp_root is set
 `;
 
 t.test('an empty file is the default NAT bridge', async (t) => {
@@ -135,7 +146,7 @@ hosts_file = ${hosts}
     prefix: 24,
     network: '192.168.7.0',
     dhcp: true,
-    range: { from: '192.168.7.50', to: '192.168.7.150' },
+    ranges: [{ from: '192.168.7.50', to: '192.168.7.150' }],
     leaseTime: '1h',
     maxLeases: 100,
   });
@@ -149,7 +160,7 @@ t.test('flat netmask forms: dotted, a prefix length, or taken from network', asy
   t.equal(parse('addr=10.0.1.1\nnetmask=16\n').ipv4.prefix, 16);
   t.equal(parse('addr=10.0.1.1\nnetwork=10.0.0.0/16\n').ipv4.prefix, 16);
   t.equal(parse('addr=10.0.1.1\n').ipv4.prefix, 24, 'no netmask: /24');
-  t.equal(parse('addr=10.0.1.1\nnetmask=255.255.0.0\n').ipv4.range.to, '10.0.255.254');
+  t.equal(parse('addr=10.0.1.1\nnetmask=255.255.0.0\n').ipv4.ranges[0]?.to, '10.0.255.254');
   t.equal(parse('addr6=fd42:7::1\nnetwork6=fd42:7::/64\n').ipv6?.prefix, 64);
   t.equal(parse('addr6=fd42:7::1\n').ipv6?.prefix, 64, 'no netmask6: /64');
 });
@@ -250,12 +261,17 @@ to = 192.168.50.11:5300-5301
       prefix: 24,
       network: '192.168.50.0',
       dhcp: false,
-      range: { from: '192.168.50.100', to: '192.168.50.199' },
+      ranges: [{ from: '192.168.50.100', to: '192.168.50.199' }],
       leaseTime: '30m',
       maxLeases: 50,
     },
     ipv6: { address: '2001:db8:50::1', prefix: 64, network: '2001:db8:50::', ra: false, dhcp: 'stateless', nat: true },
-    dns: { enable: false, domain: 'lab.example', upstream: ['192.0.2.53', '2001:db8::53'], hostsFile: dnsHosts },
+    dns: {
+      enable: false,
+      domain: 'lab.example',
+      upstream: [{ ip: '192.0.2.53' }, { ip: '2001:db8::53' }],
+      hostsFile: dnsHosts,
+    },
     dnsmasq: { confFile: conf, hostsFile: dhcpHosts },
     hosts: [{ name: 'web', mac: '52:54:00:00:00:10', ip: '192.168.50.10' }],
     forwards: [
@@ -313,7 +329,7 @@ t.test('quoted values', async (t) => {
   t.equal(parse('[bridge]\nuplink = "eth0"\n').uplink, 'eth0');
   t.strictSame(
     parse('[dns]\nupstream = "192.0.2.1, 192.0.2.2"\n').dns.upstream,
-    ['192.0.2.1', '192.0.2.2'],
+    [{ ip: '192.0.2.1' }, { ip: '192.0.2.2' }],
     'a quoted comma list',
   );
   t.strictSame(parse('[bridge]\nmtu = ""\n'), DEFAULTS, 'quoted empty is unset');
@@ -340,26 +356,37 @@ t.test('surrounding whitespace is ignored', async (t) => {
   t.equal(c.mode, 'isolated');
   t.equal(c.stp, true);
   t.strictSame(parse('[dns]\nupstream = 192.0.2.1 ,192.0.2.2,  2001:db8::1 ,\n').dns.upstream, [
-    '192.0.2.1',
-    '192.0.2.2',
-    '2001:db8::1',
+    { ip: '192.0.2.1' },
+    { ip: '192.0.2.2' },
+    { ip: '2001:db8::1' },
   ]);
 });
 
 t.test('IPv4 details', async (t) => {
   t.strictSame(
-    parse('[ipv4]\naddress = 10.0.1.254/24\n').ipv4.range,
-    { from: '10.0.1.1', to: '10.0.1.253' },
+    parse('[ipv4]\naddress = 10.0.1.254/24\n').ipv4.ranges,
+    [{ from: '10.0.1.1', to: '10.0.1.253' }],
     'bridge at the top: range below it',
   );
   t.strictSame(
-    parse('[ipv4]\naddress = 10.0.1.100/24\n').ipv4.range,
-    { from: '10.0.1.101', to: '10.0.1.254' },
+    parse('[ipv4]\naddress = 10.0.1.100/24\n').ipv4.ranges,
+    [{ from: '10.0.1.101', to: '10.0.1.254' }],
     'the larger side',
   );
-  t.strictSame(parse('[ipv4]\naddress = 10.0.1.1/30\n').ipv4.range, { from: '10.0.1.2', to: '10.0.1.2' }, 'a /30');
+  t.strictSame(parse('[ipv4]\naddress = 10.0.1.1/30\n').ipv4.ranges, [{ from: '10.0.1.2', to: '10.0.1.2' }], 'a /30');
   t.equal(parse('[ipv4]\naddress = 10.0.1.1/30\n').ipv4.maxLeases, 1);
   t.equal(parse('[ipv4]\nrange = 10.0.1.100-10.0.1.149\n').ipv4.maxLeases, 50, 'max_leases defaults to the range size');
+  const two = parse('[ipv4]\nrange = 10.0.1.100-10.0.1.149, 10.0.1.20-10.0.1.29\n').ipv4;
+  t.strictSame(
+    two.ranges,
+    [
+      { from: '10.0.1.100', to: '10.0.1.149' },
+      { from: '10.0.1.20', to: '10.0.1.29' },
+    ],
+    'several ranges, in config order',
+  );
+  t.equal(two.maxLeases, 60, 'max_leases defaults to the sum of the ranges');
+  t.equal(parse('[ipv4]\nrange = 10.0.1.2-10.0.1.9,10.0.1.10-10.0.1.19\n').ipv4.maxLeases, 18, 'adjacent ranges');
   t.equal(parse('[ipv4]\naddress = 172.16.0.1/12\n').ipv4.network, '172.16.0.0');
   t.equal(parse('[ipv4]\nlease_time = 1H\n').ipv4.leaseTime, '1h', 'units in lower case');
   t.equal(parse('[ipv4]\nlease_time = 120\n').ipv4.leaseTime, '120', 'plain seconds');
@@ -482,4 +509,45 @@ t.test('loadConfig reads BRMGR_CONF_DIR/BRIDGE.conf', async (t) => {
   t.equal(c.name, 'br-test');
   t.equal(c.file, join(dir, 'br-test.conf'));
   t.equal(c.ipv4.address, '10.77.0.1');
+});
+
+t.test('routes, NTP, static hosts with lease time and DHCPv6 address, network boot', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'brmgr-unit-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const c = parse(`[ipv4]
+routes = 192.168.100.0/24 via 10.0.1.5,10.8.0.0/13   via  10.0.1.1
+ntp = SELF, 192.0.2.123
+[ipv6]
+address = fd42:0:1::1/64
+dhcp = stateful
+[dns]
+upstream = 192.0.2.53#5353, corp.example=10.8.0.53
+[host.web]
+mac = 52:54:00:00:00:10
+ip = 10.0.1.10
+ip6 = fd42:0:1:0:0:0:0:10
+lease_time = 2H
+[pxe]
+tftp_root = ${root}
+boot_file = pxelinux.0
+`);
+  t.strictSame(c.ipv4.routes, [
+    { network: '192.168.100.0', prefix: 24, via: '10.0.1.5' },
+    { network: '10.8.0.0', prefix: 13, via: '10.0.1.1' },
+  ]);
+  t.strictSame(c.ipv4.ntp, ['self', '192.0.2.123']);
+  t.strictSame(c.dns.upstream, [
+    { ip: '192.0.2.53', port: 5353 },
+    { ip: '10.8.0.53', domain: 'corp.example' },
+  ]);
+  t.strictSame(c.hosts, [
+    { name: 'web', mac: '52:54:00:00:00:10', ip: '10.0.1.10', ip6: 'fd42:0:1::10', leaseTime: '2h' },
+  ]);
+  t.strictSame(c.pxe, { tftpRoot: root, bootFile: 'pxelinux.0', nextServer: '10.0.1.1' }, 'next_server: the bridge');
+  t.strictSame(
+    parse('[pxe]\nboot_file = pxelinux.0\nnext_server = 192.0.2.69\n').pxe,
+    { bootFile: 'pxelinux.0', nextServer: '192.0.2.69' },
+    'another TFTP server',
+  );
+  t.equal(parse('').pxe, undefined, 'no [pxe]: nothing');
 });

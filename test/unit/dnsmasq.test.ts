@@ -6,8 +6,9 @@ import { parseConfig } from '../../src/config/validate.js';
 import { parseDnsmasqLine } from '../../src/dnsmasq/log.js';
 import { findLease, parseLeases } from '../../src/dnsmasq/leases.js';
 import { renderDhcpHosts, renderDnsmasqConf, renderHosts } from '../../src/dnsmasq/render.js';
-import { closedAncestor } from '../../src/dnsmasq/user.js';
+import { cannotEnter, closedAncestor } from '../../src/dnsmasq/user.js';
 import { paths } from '../../src/paths.js';
+import { reverseZones4, reverseZones6 } from '../../src/net/addr.js';
 
 const env = { BRMGR_RUN_DIR: '/run/brmgr', BRMGR_STATE_DIR: '/var/lib/misc' };
 const account = { user: 'dnsmasq', group: 'nogroup' };
@@ -76,6 +77,146 @@ ip = 192.168.50.9
   }
   t.equal(renderDhcpHosts(c), '52:54:00:00:00:10,192.168.50.10,web\n52:54:00:00:00:09,192.168.50.9,db\n');
   t.equal(renderHosts(c), '192.168.50.9 db\n192.168.50.10 web\n', 'sorted by address');
+});
+
+t.test('several ranges: one dhcp-range each, the lease limit their sum', async (t) => {
+  const c = cfg('[ipv4]\nrange = 10.0.1.100-10.0.1.149, 10.0.1.20-10.0.1.29\n');
+  const conf = renderDnsmasqConf(c, paths('br0', env), account).split('\n');
+  t.strictSame(
+    conf.filter((l) => l.startsWith('dhcp-range=') || l.startsWith('dhcp-lease-max=')),
+    [
+      'dhcp-range=10.0.1.100,10.0.1.149,255.255.255.0,1h',
+      'dhcp-range=10.0.1.20,10.0.1.29,255.255.255.0,1h',
+      'dhcp-lease-max=60',
+    ],
+  );
+});
+
+const optionLines = (conf: string) =>
+  conf.split('\n').filter((l) => /^(dhcp-option|dhcp-match|dhcp-boot|enable-tftp|tftp-|ra-param)/.test(l));
+
+t.test('MTU: DHCP option 26, and in router advertisements when they are sent', async (t) => {
+  const v4 = renderDnsmasqConf(cfg('[bridge]\nmtu = 1400\n'), paths('br0', env), account);
+  t.strictSame(optionLines(v4), ['dhcp-option=option:mtu,1400'], 'no IPv6: option 26 only');
+  const ra = renderDnsmasqConf(cfg('[bridge]\nmtu = 1400\n[ipv6]\naddress = fd42::1/64\n'), paths('br0', env), account);
+  t.strictSame(optionLines(ra), ['dhcp-option=option:mtu,1400', 'ra-param=br0,mtu:1400,0']);
+  const noRa = cfg('[bridge]\nmtu = 1400\n[ipv6]\naddress = fd42::1/64\nra = false\n[ipv4]\ndhcp = false\n');
+  t.strictSame(optionLines(renderDnsmasqConf(noRa, paths('br0', env), account)), [], 'no DHCP, no RA: nothing');
+  t.strictSame(optionLines(renderDnsmasqConf(cfg(''), paths('br0', env), account)), [], 'no mtu: nothing');
+});
+
+t.test('classless static routes (121 and 249) carry the default route via the bridge; NTP', async (t) => {
+  for (const mode of ['nat', 'isolated']) {
+    const c = cfg(
+      `[bridge]\nmode = ${mode}\n[ipv4]\nroutes = 192.168.100.0/24 via 10.0.1.5, 10.8.0.0/13 via 10.0.1.1\nntp = self, 192.0.2.123\n`,
+    );
+    t.strictSame(
+      optionLines(renderDnsmasqConf(c, paths('br0', env), account)),
+      [
+        'dhcp-option=option:classless-static-route,0.0.0.0/0,10.0.1.1,192.168.100.0/24,10.0.1.5,10.8.0.0/13,10.0.1.1',
+        'dhcp-option=249,0.0.0.0/0,10.0.1.1,192.168.100.0/24,10.0.1.5,10.8.0.0/13,10.0.1.1',
+        'dhcp-option=option:ntp-server,0.0.0.0,192.0.2.123',
+      ],
+      `${mode}: the same default route dnsmasq's router option gives`,
+    );
+  }
+});
+
+t.test('network boot: BIOS and UEFI boot files, TFTP on the bridge only', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'brmgr-unit-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const both = cfg(`[pxe]\ntftp_root = ${root}\nboot_file = pxelinux.0\nboot_file_efi = efi/grubx64.efi\n`);
+  t.strictSame(optionLines(renderDnsmasqConf(both, paths('br0', env), account)), [
+    'dhcp-match=set:efi,option:client-arch,7',
+    'dhcp-match=set:efi,option:client-arch,9',
+    'dhcp-boot=tag:efi,efi/grubx64.efi,,10.0.1.1',
+    'dhcp-boot=tag:!efi,pxelinux.0,,10.0.1.1',
+    'enable-tftp=br0',
+    `tftp-root=${root}`,
+  ]);
+  const elsewhere = cfg('[pxe]\nboot_file = pxelinux.0\nnext_server = 10.0.1.5\n');
+  t.strictSame(
+    optionLines(renderDnsmasqConf(elsewhere, paths('br0', env), account)),
+    ['dhcp-boot=pxelinux.0,,10.0.1.5'],
+    'another TFTP server: no TFTP here, every client gets the one file',
+  );
+  const efiOnly = cfg(`[pxe]\ntftp_root = ${root}\nboot_file_efi = ipxe.efi\n`);
+  t.notOk(
+    optionLines(renderDnsmasqConf(efiOnly, paths('br0', env), account)).some((l) => l.includes('!efi')),
+    'UEFI only: BIOS clients get no boot file',
+  );
+});
+
+t.test('static hosts: lease time and fixed DHCPv6 address in the dhcp-hosts line', async (t) => {
+  const c = cfg(`[ipv6]
+address = fd42:0:1::1/64
+dhcp = stateful
+[host.web]
+mac = 52:54:00:00:00:10
+ip = 10.0.1.10
+ip6 = FD42:0:1:0::10
+lease_time = 2h
+[host.db]
+mac = 52:54:00:00:00:09
+ip = 10.0.1.9
+lease_time = infinite
+`);
+  t.equal(
+    renderDhcpHosts(c),
+    '52:54:00:00:00:10,10.0.1.10,[fd42:0:1::10],web,2h\n52:54:00:00:00:09,10.0.1.9,db,infinite\n',
+  );
+  t.equal(renderHosts(c), '10.0.1.9 db\n10.0.1.10 web\nfd42:0:1::10 web\n', 'the fixed IPv6 address resolves too');
+});
+
+t.test('upstream: a port, per-domain forwarders; only plain ones replace the host resolvers', async (t) => {
+  const c = cfg(
+    '[dns]\nupstream = 192.0.2.53#5353, Corp.Example.=10.8.0.53#54, 2001:DB8::53, in.example=2001:db8::54\n',
+  );
+  const lines = renderDnsmasqConf(c, paths('br0', env), account)
+    .split('\n')
+    .filter((l) => l.startsWith('server=') || l === 'no-resolv');
+  t.strictSame(lines, [
+    'no-resolv',
+    'server=192.0.2.53#5353',
+    'server=2001:db8::53',
+    'server=/corp.example/10.8.0.53#54',
+    'server=/in.example/2001:db8::54',
+  ]);
+  const only = renderDnsmasqConf(cfg('[dns]\nupstream = corp.example=10.8.0.53\n'), paths('br0', env), account);
+  t.notMatch(only, /^no-resolv$/m, "a per-domain forwarder alone: the rest still goes to the host's resolvers");
+});
+
+t.test("reverse zones of the bridge's subnets are answered locally", async (t) => {
+  t.strictSame(reverseZones4('10.0.1.0', 24), ['1.0.10.in-addr.arpa']);
+  t.strictSame(reverseZones4('10.9.0.0', 16), ['9.10.in-addr.arpa']);
+  t.strictSame(reverseZones4('10.0.0.0', 8), ['10.in-addr.arpa']);
+  t.strictSame(reverseZones4('10.0.16.0', 22), [
+    '16.0.10.in-addr.arpa',
+    '17.0.10.in-addr.arpa',
+    '18.0.10.in-addr.arpa',
+    '19.0.10.in-addr.arpa',
+  ]);
+  t.strictSame(reverseZones4('10.0.1.64', 30), [
+    '64.1.0.10.in-addr.arpa',
+    '65.1.0.10.in-addr.arpa',
+    '66.1.0.10.in-addr.arpa',
+    '67.1.0.10.in-addr.arpa',
+  ]);
+  t.equal(reverseZones4('10.0.0.0', 12).length, 16, 'a /12: sixteen /16 zones');
+  t.equal(reverseZones4('10.0.1.0', 25).length, 128, 'a /25: its 128 addresses');
+  t.strictSame(reverseZones6('fd42:0:1::', 64), ['0.0.0.0.1.0.0.0.0.0.0.0.2.4.d.f.ip6.arpa']);
+  t.strictSame(reverseZones6('2001:db8:1:8::', 62), [
+    '8.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa',
+    '9.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa',
+    'a.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa',
+    'b.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa',
+  ]);
+  t.strictSame(reverseZones6('fd00::', 8), ['d.f.ip6.arpa']);
+  const conf = renderDnsmasqConf(cfg('[ipv6]\naddress = fd42:0:1::1/64\n'), paths('br0', env), account);
+  t.match(conf, /^local=\/1\.0\.10\.in-addr\.arpa\/$/m);
+  t.match(conf, /^local=\/0\.0\.0\.0\.1\.0\.0\.0\.0\.0\.0\.0\.2\.4\.d\.f\.ip6\.arpa\/$/m);
+  const off = renderDnsmasqConf(cfg('[dns]\nenable = false\n'), paths('br0', env), account);
+  t.notMatch(off, /in-addr\.arpa/, 'no DNS: no zones');
 });
 
 t.test('IPv6 router advertisements only, and stateless DHCPv6', async (t) => {
@@ -166,4 +307,20 @@ t.test('closedAncestor: a folder above the run dir that dnsmasq, without root, c
   t.equal(closedAncestor(runDir, nobody), top, '0750 with another group: closed');
   chmodSync(top, 0o711);
   t.equal(closedAncestor(runDir, nobody), undefined, 'search permission for others is enough');
+});
+
+t.test('cannotEnter: the TFTP root must be reachable and searchable for dnsmasq without root', async (t) => {
+  const nobody = { uid: 65534, gid: 65534 };
+  const top = mkdtempSync(join(tmpdir(), 'brmgr-unit-'));
+  t.teardown(() => rmSync(top, { recursive: true, force: true }));
+  const root = join(top, 'tftp');
+  mkdirSync(root);
+  chmodSync(top, 0o755);
+  chmodSync(root, 0o755);
+  t.equal(cannotEnter(root, nobody), undefined, 'open');
+  chmodSync(root, 0o750);
+  t.equal(cannotEnter(root, nobody), `cannot enter ${root} (mode 750)`);
+  chmodSync(root, 0o755);
+  chmodSync(top, 0o700);
+  t.equal(cannotEnter(root, nobody), `cannot pass through ${top}`);
 });

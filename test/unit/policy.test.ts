@@ -4,6 +4,9 @@
  * (firewall, port conflicts, forwards, tools) agrees at the edges.
  */
 import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseConfig } from '../../src/config/validate.js';
 import { firewallIntent } from '../../src/firewall/policy.js';
 import { servesAnything, servicePorts, services } from '../../src/plan/services.js';
@@ -11,13 +14,13 @@ import { servesAnything, servicePorts, services } from '../../src/plan/services.
 const cfg = (text: string, name = 'br0') => parseConfig(text, `/etc/brmgr/${name}.conf`, name);
 
 t.test('services: one decision for DHCP, DHCPv6, DNS and router advertisements', async (t) => {
-  t.strictSame(services(cfg('')), { dhcp4: true, dhcp6: false, dns: true, ra: false });
+  t.strictSame(services(cfg('')), { dhcp4: true, dhcp6: false, dns: true, ra: false, tftp: false });
   t.strictSame(
     servicePorts(cfg('')).map((p) => `${p.proto}/${p.port}`),
     ['udp/67', 'udp/53', 'tcp/53'],
   );
   const v6 = cfg('[ipv6]\naddress = fd42::1/64\ndhcp = stateful\n');
-  t.strictSame(services(v6), { dhcp4: true, dhcp6: true, dns: true, ra: true });
+  t.strictSame(services(v6), { dhcp4: true, dhcp6: true, dns: true, ra: true, tftp: false });
   t.ok(
     servicePorts(v6).some((p) => p.port === 547 && p.family === 6),
     'DHCPv6 port',
@@ -49,6 +52,37 @@ t.test('the intent opens exactly what is served, per family', async (t) => {
   t.ok(i.dhcpChecksum);
   const noDns = firewallIntent(cfg('[dns]\nenable = false\n'));
   t.strictSame(noDns.input[4], [{ proto: 'udp', port: 67 }, { icmp: true }]);
+});
+
+t.test('TFTP: port 69 and the replies to its transfers, IPv4 only, only with tftp_root', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'brmgr-unit-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const c = cfg(`[ipv6]\naddress = fd42::1/64\n[pxe]\ntftp_root = ${root}\nboot_file = pxelinux.0\n`);
+  t.equal(services(c).tftp, true);
+  t.ok(
+    servicePorts(c).some((p) => p.proto === 'udp' && p.port === 69 && p.family === 4 && p.what === 'TFTP'),
+    'udp/69 for TFTP',
+  );
+  const i = firewallIntent(c);
+  t.strictSame(i.input[4].slice(-3), [{ proto: 'udp', port: 69 }, { icmp: true }, { udpReplies: true }]);
+  t.notOk(
+    i.input[6].some((r) => 'udpReplies' in r || ('port' in r && r.port === 69)),
+    'nothing of it for IPv6',
+  );
+  const bootOnly = cfg('[pxe]\nboot_file = pxelinux.0\nnext_server = 10.0.1.5\n');
+  t.equal(services(bootOnly).tftp, false, 'a boot file from another server: no TFTP here');
+  t.notOk(
+    firewallIntent(bootOnly).input[4].some((r) => 'udpReplies' in r),
+    'and no opening for it',
+  );
+  const all = firewallIntent(
+    cfg(`[pxe]\ntftp_root = ${root}\n[forward.all]\nproto = udp\nport = 1-100\nto = 10.0.1.10\n`),
+  );
+  t.strictSame(
+    all.dnat.map((r) => (r.rule === 'keep-served' ? `keep ${r.proto}/${r.port}` : r.rule)),
+    ['keep udp/53', 'keep udp/67', 'keep udp/69', 'dnat'],
+    'a forward over 69 leaves TFTP on the bridge address to dnsmasq',
+  );
 });
 
 t.test('forwarding per mode, decided once', async (t) => {

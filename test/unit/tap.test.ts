@@ -141,7 +141,7 @@ t.test("the demo runs the installed default config, with DNS kept inside the dem
   );
   const cfg = parseConfig(demoConfig('192.0.2.2'), '/etc/brmgr/brmgr0.conf', 'brmgr0');
   const dflt = parseConfig(DEFAULT_CONFIG, '/etc/brmgr/brmgr0.conf', 'brmgr0');
-  t.same(cfg.dns.upstream, ['192.0.2.2'], 'upstream is the demo outside');
+  t.same(cfg.dns.upstream, [{ ip: '192.0.2.2' }], 'upstream is the demo outside');
   t.same(
     { ...cfg, dns: { ...cfg.dns, upstream: dflt.dns.upstream } },
     dflt,

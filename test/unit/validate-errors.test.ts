@@ -130,6 +130,23 @@ const cases: Case[] = [
     errors: [`${F}:3: [ipv4] range: range 10.0.1.2-10.0.1.254 includes the bridge's own address 10.0.1.50`],
   },
   {
+    name: 'ranges that overlap',
+    text: '[ipv4]\nrange = 10.0.1.100-10.0.1.150, 10.0.1.150-10.0.1.160\n',
+    errors: [`${F}:2: [ipv4] range: range 10.0.1.150-10.0.1.160 overlaps range 10.0.1.100-10.0.1.150`],
+  },
+  {
+    name: 'second range outside the subnet, first fine',
+    text: '[ipv4]\nrange = 10.0.1.100-10.0.1.150, 10.0.2.2-10.0.2.9\n',
+    errors: [
+      `${F}:2: [ipv4] range: range 10.0.2.2-10.0.2.9 is not inside 10.0.1.0/24 (network and broadcast excluded)`,
+    ],
+  },
+  {
+    name: 'second range containing the bridge address',
+    text: '[ipv4]\nrange = 10.0.1.100-10.0.1.150, 10.0.1.1-10.0.1.9\n',
+    errors: [`${F}:2: [ipv4] range: range 10.0.1.1-10.0.1.9 includes the bridge's own address 10.0.1.1`],
+  },
+  {
     name: 'range that is one address',
     text: '[ipv4]\nrange = 10.0.1.10\n',
     errors: [`${F}:2: [ipv4] range: '10.0.1.10' is not an address range (like 10.0.1.2-10.0.1.254)`],
@@ -482,7 +499,188 @@ const cases: Case[] = [
   {
     name: 'upstream that is not an IP',
     text: '[dns]\nupstream = 192.0.2.1, dns.google\n',
-    errors: [`${F}:2: [dns] upstream: 'dns.google' is not an IP address`],
+    errors: [
+      `${F}:2: [dns] upstream: 'dns.google' is not IP[#PORT] or DOMAIN=IP[#PORT] (like 192.0.2.53, 192.0.2.53#5353 or corp.example=10.8.0.53)`,
+    ],
+  },
+  {
+    name: 'DHCPv6 on a prefix shorter than /64',
+    text: '[ipv6]\naddress = fd42:0:1::1/62\nra = false\ndhcp = stateful\n',
+    errors: [`${F}:2: [ipv6] address: DHCPv6 (dhcp = stateful) needs a prefix of /64 or longer, not /62`],
+  },
+  // upstream forms
+  {
+    name: 'upstream port out of range',
+    text: '[dns]\nupstream = 192.0.2.53#0, 192.0.2.54#65536\n',
+    errors: [
+      `${F}:2: [dns] upstream: '192.0.2.53#0': port 0 is out of range 1-65535`,
+      `${F}:2: [dns] upstream: '192.0.2.54#65536': port 65536 is out of range 1-65535`,
+    ],
+  },
+  {
+    name: 'upstream with two ports, a name as server, a zone id, a path',
+    text: '[dns]\nupstream = 192.0.2.53#53#54, x=dns.google, fe80::1%eth0, /x/192.0.2.1\n',
+    errors: [
+      `${F}:2: [dns] upstream: '192.0.2.53#53#54' is not IP[#PORT] or DOMAIN=IP[#PORT] (like 192.0.2.53, 192.0.2.53#5353 or corp.example=10.8.0.53)`,
+      `${F}:2: [dns] upstream: 'x=dns.google' is not IP[#PORT] or DOMAIN=IP[#PORT] (like 192.0.2.53, 192.0.2.53#5353 or corp.example=10.8.0.53)`,
+      `${F}:2: [dns] upstream: 'fe80::1%eth0' is not IP[#PORT] or DOMAIN=IP[#PORT] (like 192.0.2.53, 192.0.2.53#5353 or corp.example=10.8.0.53)`,
+      `${F}:2: [dns] upstream: '/x/192.0.2.1' is not IP[#PORT] or DOMAIN=IP[#PORT] (like 192.0.2.53, 192.0.2.53#5353 or corp.example=10.8.0.53)`,
+    ],
+  },
+  {
+    name: 'per-domain upstream with a bad domain',
+    text: '[dns]\nupstream = -corp.example=10.8.0.53, corp..example=10.8.0.53, a/b=10.8.0.53, =10.8.0.53\n',
+    errors: [
+      `${F}:2: [dns] upstream: '-corp.example=10.8.0.53': '-corp.example' is not a domain name`,
+      `${F}:2: [dns] upstream: 'corp..example=10.8.0.53': 'corp..example' is not a domain name`,
+      `${F}:2: [dns] upstream: 'a/b=10.8.0.53': 'a/b' is not a domain name`,
+      `${F}:2: [dns] upstream: '=10.8.0.53': '' is not a domain name`,
+    ],
+  },
+  {
+    name: "per-domain upstream for the guests' own domain",
+    text: '[dns]\ndomain = lab.test\nupstream = lab.test=10.8.0.53, x.lab.test=10.8.0.53\n',
+    errors: [
+      `${F}:3: [dns] upstream: 'lab.test=10.8.0.53': lab.test is the guests' domain, answered here and never forwarded`,
+      `${F}:3: [dns] upstream: 'x.lab.test=10.8.0.53': x.lab.test is the guests' domain, answered here and never forwarded`,
+    ],
+  },
+  // routes and NTP
+  {
+    name: 'routes that are not CIDR via GATEWAY',
+    text: '[ipv4]\nroutes = 192.168.100.0/24 10.0.1.5, 192.168.100.0/24 via 10.0.1.5 --x, 192.168.100.0/33 via 10.0.1.5\n',
+    errors: [
+      `${F}:2: [ipv4] routes: '192.168.100.0/24 10.0.1.5' is not a route (like 192.168.100.0/24 via 10.0.1.5)`,
+      `${F}:2: [ipv4] routes: '192.168.100.0/24 via 10.0.1.5 --x' is not a route (like 192.168.100.0/24 via 10.0.1.5)`,
+      `${F}:2: [ipv4] routes: '192.168.100.0/33 via 10.0.1.5' is not a route (like 192.168.100.0/24 via 10.0.1.5)`,
+    ],
+  },
+  {
+    name: 'routes with a gateway outside the subnet, host bits, the default, twice, inside the subnet',
+    text:
+      '[ipv4]\nroutes = 192.168.100.0/24 via 10.0.2.5, 192.168.100.1/24 via 10.0.1.5, 0.0.0.0/0 via 10.0.1.5, ' +
+      '10.9.0.0/16 via 10.0.1.5, 10.9.0.0/16 via 10.0.1.6, 10.0.1.128/25 via 10.0.1.5, 10.1.0.0/16 via 10.0.1.255\n',
+    errors: [
+      `${F}:2: [ipv4] routes: 192.168.100.0/24 via 10.0.2.5: the gateway 10.0.2.5 is not a host address of 10.0.1.0/24`,
+      `${F}:2: [ipv4] routes: 192.168.100.1/24 via 10.0.1.5: 192.168.100.1/24 has host bits set; the network is 192.168.100.0/24`,
+      `${F}:2: [ipv4] routes: 0.0.0.0/0 via 10.0.1.5: the default route stays via the bridge (10.0.1.1); give other destinations`,
+      `${F}:2: [ipv4] routes: 10.9.0.0/16 via 10.0.1.6: 10.9.0.0/16 is routed twice`,
+      `${F}:2: [ipv4] routes: 10.0.1.128/25 via 10.0.1.5: 10.0.1.128/25 is inside the bridge's subnet, which guests reach directly`,
+      `${F}:2: [ipv4] routes: 10.1.0.0/16 via 10.0.1.255: the gateway 10.0.1.255 is not a host address of 10.0.1.0/24`,
+    ],
+  },
+  {
+    name: 'too many routes for one DHCP option',
+    text: `[ipv4]\nroutes = ${Array.from({ length: 28 }, (_, i) => `10.${100 + i}.1.1/32 via 10.0.1.5`).join(', ')}\n`,
+    errors: [`${F}:2: [ipv4] routes: 28 routes do not fit in one DHCP option (255 bytes); give fewer`],
+  },
+  {
+    name: 'routes and NTP without DHCP',
+    text: '[ipv4]\ndhcp = false\nroutes = 10.9.0.0/16 via 10.0.1.5\nntp = self\n',
+    errors: [
+      `${F}:3: [ipv4] routes: told to guests by DHCP: needs dhcp = true`,
+      `${F}:4: [ipv4] ntp: told to guests by DHCP: needs dhcp = true`,
+    ],
+  },
+  {
+    name: 'routes with address = auto',
+    text: '[ipv4]\naddress = auto\nroutes = 10.9.0.0/16 via 10.0.1.5\n',
+    errors: [
+      `${F}:3: [ipv4] routes: with address = auto the subnet is chosen by brmgr: give a fixed address to set routes`,
+    ],
+  },
+  {
+    name: 'NTP that is not an address or self',
+    text: '[ipv4]\nntp = pool.ntp.org, 127.0.0.1, 192.0.2.123, 192.0.2.123, self;x\n',
+    errors: [
+      `${F}:2: [ipv4] ntp: 'pool.ntp.org' is not an IPv4 address or self`,
+      `${F}:2: [ipv4] ntp: 127.0.0.1 is not a unicast address (0/8, 127/8 and 224/3 are reserved)`,
+      `${F}:2: [ipv4] ntp: 192.0.2.123 is given twice`,
+      `${F}:2: [ipv4] ntp: 'self;x' is not an IPv4 address or self`,
+    ],
+  },
+  // a static host's lease time and DHCPv6 address
+  {
+    name: 'host lease_time too short or not a time',
+    text: '[host.a]\nmac = 52:54:00:00:00:01\nip = 10.0.1.10\nlease_time = 1m\n[host.b]\nmac = 52:54:00:00:00:02\nip = 10.0.1.11\nlease_time = 1h,x\n',
+    errors: [
+      `${F}:4: [host.a] lease_time: 1m is shorter than dnsmasq's minimum of 2m`,
+      `${F}:8: [host.b] lease_time: '1h,x' is not a lease time (like 1h, 30m, 3600 or infinite)`,
+    ],
+  },
+  {
+    name: 'host ip6 without stateful DHCPv6',
+    text: '[ipv6]\naddress = fd42:0:1::1/64\n[host.a]\nmac = 52:54:00:00:00:01\nip = 10.0.1.10\nip6 = fd42:0:1::10\n',
+    errors: [`${F}:6: [host.a] ip6: a fixed DHCPv6 address needs [ipv6] dhcp = stateful (and an [ipv6] address)`],
+  },
+  {
+    name: 'host ip6 outside the subnet, the bridge, twice, not IPv6',
+    text:
+      '[ipv6]\naddress = fd42:0:1::1/64\ndhcp = stateful\n' +
+      '[host.a]\nmac = 52:54:00:00:00:01\nip = 10.0.1.10\nip6 = fd42:0:2::10\n' +
+      '[host.b]\nmac = 52:54:00:00:00:02\nip = 10.0.1.11\nip6 = fd42:0:1:0::1\n' +
+      '[host.c]\nmac = 52:54:00:00:00:03\nip = 10.0.1.12\nip6 = fd42:0:1::12\n' +
+      '[host.d]\nmac = 52:54:00:00:00:04\nip = 10.0.1.13\nip6 = fd42:0:1:0:0::12\n' +
+      '[host.e]\nmac = 52:54:00:00:00:05\nip = 10.0.1.14\nip6 = 10.0.1.14\n',
+    errors: [
+      `${F}:7: [host.a] ip6: fd42:0:2::10 is not a host address of fd42:0:1::/64`,
+      `${F}:11: [host.b] ip6: fd42:0:1::1 is the bridge's own address`,
+      `${F}:19: [host.d] ip6: fd42:0:1::12 is already given to [host.c]`,
+      `${F}:23: [host.e] ip6: '10.0.1.14' is not an IPv6 address`,
+    ],
+  },
+  // network boot
+  {
+    name: 'pxe tftp_root that is missing, a file, or not a plain path',
+    text: '[pxe]\ntftp_root = /nonexistent/tftp\n',
+    errors: [`${F}:2: [pxe] tftp_root: /nonexistent/tftp does not exist`],
+  },
+  {
+    name: 'pxe tftp_root that is a file',
+    text: '[pxe]\ntftp_root = /etc/passwd\n',
+    errors: [`${F}:2: [pxe] tftp_root: /etc/passwd is not a directory`],
+  },
+  {
+    name: 'pxe tftp_root relative, or with a comma',
+    text: '[pxe]\ntftp_root = srv/tftp,br0\n',
+    errors: [
+      `${F}:2: [pxe] tftp_root: 'srv/tftp,br0' is not an absolute path of plain characters (letters, digits, . _ @ + / -)`,
+    ],
+  },
+  {
+    name: 'pxe boot files with a comma, a leading dash, .. or a space',
+    text: '[pxe]\nboot_file = pxelinux.0,evil\nboot_file_efi = -x\n',
+    errors: [
+      `${F}:2: [pxe] boot_file: 'pxelinux.0,evil' is not a boot file name (letters, digits, . _ @ + / -; no '..'; at most 127)`,
+      `${F}:3: [pxe] boot_file_efi: '-x' is not a boot file name (letters, digits, . _ @ + / -; no '..'; at most 127)`,
+    ],
+  },
+  {
+    name: 'pxe boot file climbing out of the root',
+    text: '[pxe]\nboot_file = ../etc/shadow\n',
+    errors: [
+      `${F}:2: [pxe] boot_file: '../etc/shadow' is not a boot file name (letters, digits, . _ @ + / -; no '..'; at most 127)`,
+    ],
+  },
+  {
+    name: 'pxe next_server not an address, and alone',
+    text: '[pxe]\nnext_server = tftp.example\n',
+    errors: [
+      `${F}:2: [pxe] next_server: 'tftp.example' is not an IPv4 address`,
+      `${F}:2: [pxe] next_server: set without boot_file or boot_file_efi`,
+    ],
+  },
+  {
+    name: 'pxe boot file without DHCP',
+    text: '[ipv4]\ndhcp = false\n[pxe]\nboot_file = pxelinux.0\n',
+    errors: [`${F}:4: [pxe] boot_file: network boot is told to guests by DHCP: needs [ipv4] dhcp = true`],
+  },
+  {
+    name: 'pxe in bridged mode',
+    text: '[bridge]\nmode = bridged\nuplink = eth0\n[pxe]\ntftp_root = /tmp\n',
+    errors: [
+      `${F}:4: [pxe]: mode = bridged: the bridge takes the uplink’s addresses and the LAN serves the guests; [pxe] does not apply`,
+    ],
   },
   // paths
   {
@@ -642,17 +840,23 @@ const cases: Case[] = [
   {
     name: 'a ; glued to an upstream (not a comment)',
     text: '[dns]\nupstream = 1.1.1.1;rm -rf /\n',
-    errors: [`${F}:2: [dns] upstream: '1.1.1.1;rm -rf /' is not an IP address`],
+    errors: [
+      `${F}:2: [dns] upstream: '1.1.1.1;rm -rf /' is not IP[#PORT] or DOMAIN=IP[#PORT] (like 192.0.2.53, 192.0.2.53#5353 or corp.example=10.8.0.53)`,
+    ],
   },
   {
     name: 'a space and an option in upstream',
     text: '[dns]\nupstream = 1.1.1.1 --dhcp-script=/bin/sh\n',
-    errors: [`${F}:2: [dns] upstream: '1.1.1.1 --dhcp-script=/bin/sh' is not an IP address`],
+    errors: [
+      `${F}:2: [dns] upstream: '1.1.1.1 --dhcp-script=/bin/sh' is not IP[#PORT] or DOMAIN=IP[#PORT] (like 192.0.2.53, 192.0.2.53#5353 or corp.example=10.8.0.53)`,
+    ],
   },
   {
     name: 'a quoted ; in upstream',
     text: '[dns]\nupstream = "8.8.8.8;reboot"\n',
-    errors: [`${F}:2: [dns] upstream: '8.8.8.8;reboot' is not an IP address`],
+    errors: [
+      `${F}:2: [dns] upstream: '8.8.8.8;reboot' is not IP[#PORT] or DOMAIN=IP[#PORT] (like 192.0.2.53, 192.0.2.53#5353 or corp.example=10.8.0.53)`,
+    ],
   },
   {
     name: 'a glued ; in a number',
