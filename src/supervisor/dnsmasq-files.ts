@@ -13,10 +13,11 @@ export function prepareRunDir(p: Paths, log: Logger): Account {
   ensureRunDir(p);
   // the lease file's folder (/var/lib/misc) may not exist yet on a minimal host
   mkdirSync(dirname(p.leases), { recursive: true });
-  // dnsmasq re-reads its hosts files after dropping root: its group may enter the run dir
+  // dnsmasq re-reads its two hosts files after dropping root: it may pass through the run dir (as may
+  // anyone: no one but root lists or reads it), and those two files are its own (writeFiles)
   const account = dnsmasqAccount();
-  chownSync(p.runDir, 0, account.gid);
-  chmodSync(p.runDir, 0o750);
+  chownSync(p.runDir, 0, 0);
+  chmodSync(p.runDir, 0o711);
   const closed = closedAncestor(p.runDir, account);
   if (closed) {
     log.warn(
@@ -66,15 +67,20 @@ export function render(cfg: BridgeConfig, p: Paths, account: Account): Rendered 
   };
 }
 
-/** Each file replaced atomically: a running dnsmasq never reads half of one. */
-export function writeFiles(r: Rendered, p: Paths): void {
+/**
+ * Each file replaced atomically: a running dnsmasq never reads half of one. The config is root's (dnsmasq
+ * reads it before dropping root); the hosts files, which it re-reads without root, are readable by its
+ * account alone.
+ */
+export function writeFiles(r: Rendered, p: Paths, account: Pick<Account, 'uid'>): void {
   const f = dnsmasqFiles(p);
-  for (const [path, text] of [
-    [f.conf, r.conf],
-    [f.dhcpHosts, r.dhcpHosts],
-    [f.hosts, r.hosts],
+  for (const [path, text, owner] of [
+    [f.conf, r.conf, 0],
+    [f.dhcpHosts, r.dhcpHosts, account.uid],
+    [f.hosts, r.hosts, account.uid],
   ] as const) {
-    writeFileSync(`${path}.tmp`, text, { mode: 0o644 });
+    writeFileSync(`${path}.tmp`, text, { mode: owner ? 0o400 : 0o600 });
+    chownSync(`${path}.tmp`, owner, 0);
     renameSync(`${path}.tmp`, path);
   }
 }

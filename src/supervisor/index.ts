@@ -110,7 +110,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
         return;
       }
       if (action === 'converge+restart') await pre(bridge, { log: opts.log, env, config: next });
-      writeFiles(rendered, p);
+      writeFiles(rendered, p, account);
       cfg = next;
       current = rendered;
       watch.files(configFiles(cfg));
@@ -192,7 +192,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     // pre may resolve `address = auto`
     cfg = await pre(bridge, { log: opts.log, env, config: cfg, signal: waiting.signal });
     current = render(cfg, p, account);
-    writeFiles(current, p);
+    writeFiles(current, p, account);
   } catch (err) {
     for (const sig of ['SIGTERM', 'SIGINT'] as const) process.off(sig, onStop);
     process.off('SIGHUP', onReload);

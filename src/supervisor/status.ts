@@ -13,7 +13,7 @@ export interface SupervisorStatus {
 const statusFile = (p: Paths) => p.supervisorStatus;
 
 export function writeStatus(p: Paths, status: SupervisorStatus): void {
-  writeFileSync(statusFile(p), `${JSON.stringify(status)}\n`);
+  writeFileSync(statusFile(p), `${JSON.stringify(status)}\n`, { mode: 0o600 });
 }
 
 export function removeStatus(p: Paths): void {

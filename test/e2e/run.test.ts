@@ -4,7 +4,7 @@
  * firewall restore, stop.
  */
 import t from 'tap';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ResultPromise } from 'execa';
@@ -368,6 +368,33 @@ for (const _ of why ? [] : [1]) {
       t.notOk(existsSync(join(top.brmgr.runDir, top.bridge)), 'and left no file of the bridge in the run dir');
     },
   );
+
+  t.test("the run dir: dnsmasq's account reads its two hosts files, other accounts nothing", async (t) => {
+    const { top, proc } = await startServing(t);
+    const dir = join(top.brmgr.runDir, top.bridge);
+    const st = statSync(dir);
+    t.equal(st.mode & 0o777, 0o711, 'the run dir can be passed through, not listed');
+    t.equal(st.gid, 0, "and is root's group, not the dnsmasq account's (nogroup on Debian)");
+    const as = (user: string, group: string, ...cmd: string[]) =>
+      exec(top.host, 'setpriv', [`--reuid=${user}`, `--regid=${group}`, '--clear-groups', '--', ...cmd]);
+    const account = readFileSync('/etc/passwd', 'utf8').includes('\ndnsmasq:') ? 'dnsmasq' : 'nobody';
+    for (const file of ['hosts', 'dhcp-hosts']) {
+      t.equal((await as(account, 'nogroup', 'cat', join(dir, file))).exitCode, 0, `${account} reads ${file}`);
+    }
+    t.not((await as('nobody', 'nogroup', 'ls', dir)).exitCode, 0, 'nobody cannot list it');
+    for (const file of ['state.json', 'dnsmasq.conf', 'supervisor.json', ...(account === 'nobody' ? [] : ['hosts'])]) {
+      t.not((await as('nobody', 'nogroup', 'cat', join(dir, file))).exitCode, 0, `nobody cannot read ${file}`);
+    }
+    // static names still resolve after a reload (dnsmasq re-reads its hosts files without root)
+    writeFileSync(
+      join(top.brmgr.confDir, `${top.bridge}.conf`),
+      `${readFileSync(join(top.brmgr.confDir, `${top.bridge}.conf`), 'utf8')}[host.late]\nmac = 52:54:00:00:00:44\nip = 10.0.1.44\n`,
+    );
+    await waitFor('late resolves', async () => (await dig(top.guest, '10.0.1.1', 'late.lab.test')) === '10.0.1.44');
+    t.pass('a static host added by a reload resolves');
+    proc.kill('SIGTERM');
+    await proc;
+  });
 
   t.test('a crash loop ends brmgr run with exit 1; a start failure is reported at once', async (t) => {
     const { lab, top, proc, events } = await startServing(t);
