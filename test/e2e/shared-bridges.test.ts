@@ -104,3 +104,21 @@ t.test('accept_ra=2 on the uplink stays while any IPv6 bridge still forwards', {
   t.equal(await ra(), '1', 'the last post restores accept_ra=1');
   t.same(await snapshot(host), before, 'and the namespace is as before');
 });
+
+t.test(
+  'two bridges down in the order they came up, on a host with FORWARD policy DROP: nothing of theirs is left',
+  { skip: why },
+  async (t) => {
+    const lab = Lab.create(t);
+    const topo = await topology(lab);
+    const { host } = topo;
+    await must(host, 'iptables', ['-P', 'FORWARD', 'DROP']);
+    const before = await snapshot(host);
+    const bridges = [topo.brmgr, new Brmgr(lab, host, lab.name('br'))];
+    bridges[0]!.config(conf({ address: '10.0.1.1/24' }));
+    bridges[1]!.config(conf({ address: '10.0.2.1/24' }));
+    for (const b of bridges) await b.up();
+    for (const b of bridges) await b.down();
+    t.same(await snapshot(host), before, 'the namespace is as before: no empty INPUT chain left in ip filter');
+  },
+);
