@@ -53,6 +53,7 @@ export function isInterfaceName(name: string): boolean {
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 const LEASE = /^(infinite|(\d+)([smhdw]?))$/i;
+const MAX_LEASE_SECONDS = 2 ** 31 - 1;
 const SAFE_PATH = /^\/[A-Za-z0-9._@+/-]*$/;
 const BOOLS: Record<string, boolean> = {
   true: true,
@@ -225,6 +226,7 @@ const NOT_UNICAST4 = (a: string) => `${a} is not a unicast address (0/8, 127/8 a
 function parseCidr(r: Reader, e: Entry, family: 4 | 6): { address: string; prefix: number } | undefined {
   const m = /^([^/]+)\/(\d{1,3})$/.exec(e.value);
   const ok = family === 4 ? isIPv4 : (a: string) => isIPv6(a) && !a.includes('.'); // ip-cidr misreads ::ffff:1.2.3.4
+  if (m?.[1]!.includes('%')) return r.fail(e, `'${e.value}': a zone index (%…) has no place in the bridge's address`);
   if (!m || !ok(m[1]!)) {
     return r.fail(
       e,
@@ -250,6 +252,9 @@ function leaseSeconds(r: Reader, e: Entry): string | undefined {
   if (m[1]!.toLowerCase() === 'infinite') return 'infinite';
   const seconds = Number(m[2]) * UNIT_SECONDS[m[3]!.toLowerCase()]!;
   if (seconds < 120) return r.fail(e, `${e.value} is shorter than dnsmasq's minimum of 2m`);
+  // dnsmasq keeps lease times in 32 bits: longer ones wrap around to a short lease
+  if (seconds > MAX_LEASE_SECONDS)
+    return r.fail(e, `${e.value} is longer than ${MAX_LEASE_SECONDS} s (about 68 years); use infinite`);
   return `${m[2]}${m[3]!.toLowerCase()}`;
 }
 
@@ -392,6 +397,7 @@ function ipv4Section(r: Reader, mode: Mode, autoSubnet?: string) {
   const netmask = r.get('', 'netmask');
   const network = r.get('', 'network');
   const auto = addr?.value.toLowerCase() === 'auto';
+  let badNetwork = false;
   if (auto) {
     // chosen by brmgr-pre and recorded (see plan/auto.ts); until then a stand-in
     if (autoSubnet) [address, prefix] = [autoSubnet.split('/')[0]!, Number(autoSubnet.split('/')[1])];
@@ -407,14 +413,19 @@ function ipv4Section(r: Reader, mode: Mode, autoSubnet?: string) {
       if (p === undefined || p < 8 || p > 30) r.fail(netmask, `'${netmask.value}' is not a netmask between /8 and /30`);
       else prefix = p;
     } else if (network && /\/(\d+)$/.test(network.value)) {
-      prefix = Number(/\/(\d+)$/.exec(network.value)![1]);
+      const p = Number(/\/(\d+)$/.exec(network.value)![1]);
+      if (p < 8 || p > 30) {
+        r.fail(network, `'${network.value}': prefix /${p} is out of range /8-/30`);
+        badNetwork = true;
+      } else prefix = p;
     }
   } else if (addr) {
     const cidr = parseCidr(r, addr, 4);
     if (cidr) ({ address, prefix } = cidr);
   }
-  if (netmask && addr?.section !== '') {
-    r.fail(netmask, addr ? `also set as [ipv4] address on line ${addr.line}; keep one` : 'set without addr');
+  for (const flat of [netmask, network]) {
+    if (flat && addr?.section !== '')
+      r.fail(flat, addr ? `also set as [ipv4] address on line ${addr.line}; keep one` : 'set without addr');
   }
   const where = addr ?? { line: r.sectionLine(s), section: s, key: 'address' };
   const { first, last } = span4(address, prefix);
@@ -426,7 +437,7 @@ function ipv4Section(r: Reader, mode: Mode, autoSubnet?: string) {
     );
   }
   const net = network4(address, prefix);
-  if (network && network.value !== `${net}/${prefix}`) {
+  if (network && !badNetwork && network.value !== `${net}/${prefix}`) {
     r.fail(network, `'${network.value}' does not match addr/netmask (${net}/${prefix})`);
   }
 

@@ -889,6 +889,32 @@ const cases: Case[] = [
       `${F}:8: [dns] domain: '-bad-' is not a domain name`,
     ],
   },
+  // flat keys, zone indexes, lease times that wrap around
+  {
+    name: 'flat network with a prefix wider than /8',
+    text: 'addr = "10.0.1.1"\nnetwork = "10.0.0.0/7"\n',
+    errors: [`${F}:2: network: '10.0.0.0/7': prefix /7 is out of range /8-/30`],
+  },
+  {
+    name: 'flat network 0.0.0.0/0',
+    text: 'addr = "10.0.1.1"\nnetwork = "0.0.0.0/0"\n',
+    errors: [`${F}:2: network: '0.0.0.0/0': prefix /0 is out of range /8-/30`],
+  },
+  {
+    name: 'flat network beside [ipv4] address',
+    text: 'network = "10.0.1.0/24"\n[ipv4]\naddress = 10.0.1.1/24\n',
+    errors: [`${F}:1: network: also set as [ipv4] address on line 3; keep one`],
+  },
+  {
+    name: 'an IPv6 address with a zone index',
+    text: '[ipv6]\naddress = fd42:0:1::1%up0/64\n',
+    errors: [`${F}:2: [ipv6] address: 'fd42:0:1::1%up0/64': a zone index (%…) has no place in the bridge's address`],
+  },
+  {
+    name: 'a lease time dnsmasq would wrap around',
+    text: '[ipv4]\nlease_time = 99999999999999w\n',
+    errors: [`${F}:2: [ipv4] lease_time: 99999999999999w is longer than 2147483647 s (about 68 years); use infinite`],
+  },
 ];
 
 t.test('bad configs give exact error lines', async (t) => {
