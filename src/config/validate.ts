@@ -226,7 +226,7 @@ const NOT_UNICAST4 = (a: string) => `${a} is not a unicast address (0/8, 127/8 a
 function parseCidr(r: Reader, e: Entry, family: 4 | 6): { address: string; prefix: number } | undefined {
   const m = /^([^/]+)\/(\d{1,3})$/.exec(e.value);
   const ok = family === 4 ? isIPv4 : (a: string) => isIPv6(a) && !a.includes('.'); // ip-cidr misreads ::ffff:1.2.3.4
-  if (m?.[1]!.includes('%')) return r.fail(e, `'${e.value}': a zone index (%…) has no place in the bridge's address`);
+  if (m?.[1]?.includes('%')) return r.fail(e, `'${e.value}': a zone index (%…) has no place in the bridge's address`);
   if (!m || !ok(m[1]!)) {
     return r.fail(
       e,
