@@ -48,10 +48,23 @@ export async function main(argv: string[], prog: string): Promise<number> {
       for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
       return 2;
     }
-    const message = (err as Error).message;
+    const message = fileProblem(err as NodeJS.ErrnoException) ?? (err as Error).message;
     process.stderr.write(`${prog}: ${message}\n`);
     if (err instanceof UsageError) return 2;
     log.error({ err: message }, 'failed');
     return 1;
   }
+}
+
+const VERBS: Record<string, string> = { open: 'write', mkdir: 'create', rename: 'replace', link: 'create' };
+
+/**
+ * A failed file operation in words, naming the file: "cannot create /run/brmgr/br0: read-only file
+ * system", not "EROFS: ..." or, worse, another error's words.
+ */
+export function fileProblem(err: NodeJS.ErrnoException): string | undefined {
+  if (!err.code || !err.syscall || !err.path) return undefined;
+  const words = /^[A-Z]+: ([^,]+)/.exec(err.message)?.[1] ?? err.code;
+  const verb = VERBS[err.syscall] ?? err.syscall;
+  return `cannot ${verb} ${err.path}: ${words}${err.code === 'ENOSPC' || err.code === 'EROFS' ? '' : ` (${err.code})`}`;
 }

@@ -11,7 +11,7 @@ import { runner } from '../system/exec.js';
 import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
 import { firewallDrift, type FirewallRecord } from '../firewall/index.js';
 import { nftRuleset } from '../firewall/nftables.js';
-import { acquireLock } from '../system/lock.js';
+import { acquireLock, LockHeld } from '../system/lock.js';
 import { readState } from '../system/state.js';
 import { observe } from '../system/observe.js';
 import { desiredLink } from '../plan/link.js';
@@ -52,7 +52,8 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
   const files = dnsmasqFiles(p);
   const account = prepareRunDir(p, log);
   const release = await acquireLock(p.supervisorPid, 0).catch((err: Error) => {
-    throw new Error(`brmgr run ${bridge} is already running: ${err.message}`);
+    if (err instanceof LockHeld) throw new Error(`brmgr run ${bridge} is already running: ${err.message}`);
+    throw err;
   });
   if (opts.pidFile) writeFileSync(opts.pidFile, `${process.pid}\n`);
 

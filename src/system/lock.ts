@@ -10,6 +10,11 @@ const read = (path: string): string | undefined => {
   }
 };
 
+/** The lock is another live brmgr's (as opposed to a lock that cannot be written at all). */
+export class LockHeld extends Error {
+  override name = 'LockHeld';
+}
+
 /** Whether a live pid is a brmgr program (a pid left in a lock can be reused by any process). */
 function isBrmgr(pid: number): boolean {
   return pid === process.pid || (read(`/proc/${pid}/cmdline`) ?? '').includes('brmgr');
@@ -55,7 +60,13 @@ export async function acquireLock(path: string, timeoutMs = 30_000, signal?: Abo
   const me = `${process.pid}\n`;
   // the pid is written first and the lock appears with it (link), never empty
   const mine = `${path}.${process.pid}`;
-  writeFileSync(mine, me, { mode: 0o600 });
+  try {
+    writeFileSync(mine, me, { mode: 0o600 });
+  } catch (err) {
+    rmSync(mine, { force: true });
+    // a write error names no file: this one does
+    throw Object.assign(err as Error, { path: mine, syscall: 'open' });
+  }
   try {
     for (;;) {
       signal?.throwIfAborted();
@@ -80,7 +91,7 @@ export async function acquireLock(path: string, timeoutMs = 30_000, signal?: Abo
         takeOver(path, held);
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`another brmgr (pid ${owner}) holds ${path}`);
+      if (Date.now() > deadline) throw new LockHeld(`another brmgr (pid ${owner}) holds ${path}`);
       await sleep(25, undefined, { signal });
     }
   } finally {

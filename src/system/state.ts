@@ -29,7 +29,12 @@ export interface State {
 
 export function ensureRunDir(p: Paths): void {
   mkdirSync(p.runRoot, { recursive: true, mode: 0o755 });
-  mkdirSync(p.runDir, { recursive: true, mode: 0o700 });
+  // not recursive: that reports a read-only file system as ENOENT
+  try {
+    mkdirSync(p.runDir, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
 }
 
 export function readState(p: Paths): State | undefined {
