@@ -14,6 +14,7 @@ import { dnsmasqFiles } from '../dnsmasq/render.js';
 import { pidFromFile, stopProcess } from '../system/process.js';
 import { runner, type Run } from '../system/exec.js';
 import { acquireLock } from '../system/lock.js';
+import { faultPoint } from '../system/fault.js';
 import { observe } from '../system/observe.js';
 import { ensureRunDir, readState, removeState, writeState } from '../system/state.js';
 import type { DownContext } from './resource.js';
@@ -49,7 +50,10 @@ export async function down(bridge: string, opts: Options): Promise<{ kept: strin
     const ports = portsOf(observed, bridge).filter((name) => name !== state.uplink?.name);
     const keep = exists && !(state.createdLink && (ports.length === 0 || opts.force));
     const ctx: DownContext = { bridge, state, observed, keep, run, log, paths: p };
-    for (const resource of [...RESOURCES].reverse()) await resource.remove(ctx);
+    for (const resource of [...RESOURCES].reverse()) {
+      await resource.remove(ctx);
+      faultPoint(`${resource.name} removed`);
+    }
 
     if (keep && state.createdLink) {
       // remember the bridge is brmgr's, so the next brmgr-pre adopts it and a later post deletes it

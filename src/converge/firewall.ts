@@ -49,12 +49,19 @@ export const firewall: Resource = {
               if (!previous) release(runRoot, 'iptables-nft', cfg.name);
               throw err;
             }
-            record({ firewall: applied.record });
-            for (const w of applied.warnings) log.warn(w);
-            return async () => {
+            const undo = async () => {
               await applied.undo();
               if (!previous) release(runRoot, 'iptables-nft', cfg.name);
             };
+            try {
+              record({ firewall: applied.record });
+            } catch (err) {
+              // the record could not be written (a full disk): the rules must not outlive this run
+              await undo();
+              throw err;
+            }
+            for (const w of applied.warnings) log.warn(w);
+            return undo;
           },
         },
       ],

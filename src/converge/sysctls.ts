@@ -2,6 +2,7 @@ import { desiredSysctls, isBridgeSysctl } from '../plan/sysctl.js';
 import { readLedger, writeLedger } from '../system/ledger.js';
 import { otherBridges } from '../system/state.js';
 import { readSysctl, writeSysctl } from '../system/sysctl.js';
+import { faultPoint } from '../system/fault.js';
 import type { Resource } from './resource.js';
 
 /**
@@ -44,6 +45,7 @@ export const sysctls: Resource = {
       } catch (err) {
         failed.push((err as Error).message);
       }
+      faultPoint(`${key} restored`);
     }
     writeLedger(paths.runRoot, 'sysctls', ledger);
     if (failed.length) throw new Error(failed.join('; '));

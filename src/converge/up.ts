@@ -17,6 +17,7 @@ import { servicePorts } from '../plan/services.js';
 import { runner, type Run } from '../system/exec.js';
 import { type Ledger, readLedger, writeLedger } from '../system/ledger.js';
 import { acquireLock } from '../system/lock.js';
+import { faultPoint } from '../system/fault.js';
 import { machineId } from '../system/machine.js';
 import { applyIpBatch } from '../system/observe.js';
 import { ensureRunDir, readState, removeState, writeState, type State } from '../system/state.js';
@@ -120,6 +121,7 @@ export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
     const record = (patch: Partial<State>) => {
       state = { ...state, ...patch };
       writeState(p, state);
+      faultPoint('state recorded');
     };
     record({});
     revert.add('state', () => (previous ? writeState(p, previous) : removeState(p)));
@@ -146,6 +148,7 @@ export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
         const undo = await step.apply(record);
         revert.add(step.what, undo);
       }
+      faultPoint(`step ${i + 1} of ${steps.length} done`);
     }
     for (const message of planned.flatMap((plan) => plan.done ?? [])) log.info(message);
     log.info({ processes: run.count }, `${bridge} is up`);

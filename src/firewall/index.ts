@@ -31,6 +31,7 @@ import {
   setNftTable,
 } from './nftables.js';
 import { firewallIntent, type Family } from './policy.js';
+import { faultPoint } from '../system/fault.js';
 
 export type { BackendName, FirewallRecord, IptablesOriginals };
 
@@ -182,10 +183,12 @@ export async function applyFirewall(
 /** Removes brmgr's firewall objects for the bridge. Safe when there are none. */
 export async function removeFirewall(run: Run, bridge: string, record: FirewallRecord): Promise<void> {
   if (record.backend === 'nftables') await deleteNftTable(run, bridge);
+  faultPoint('nft table removed');
   const families: Family[] = record.backend === 'iptables' ? [4, 6] : record.iptables;
   for (const family of families) {
     const seen = await iptablesSave(run, family, bridge);
     if (seen) await iptablesRestore(run, family, renderIptablesRestore(EMPTY, seen));
+    faultPoint(`IPv${family} chains removed`);
     const before = record.existed?.[family];
     if (seen && before) await dropCreated(run, family, before);
   }
