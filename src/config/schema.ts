@@ -7,6 +7,7 @@ export const SECTION_KEYS: Record<string, readonly string[]> = {
   dnsmasq: ['conf_file', 'hosts_file'],
   'host.*': ['mac', 'ip'],
   'forward.*': ['proto', 'port', 'to'],
+  hooks: ['lease'],
 };
 
 /**

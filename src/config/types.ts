@@ -56,4 +56,6 @@ export interface BridgeConfig {
   dnsmasq: { confFile?: string; hostsFile?: string };
   hosts: StaticHost[];
   forwards: Forward[];
+  /** [hooks]: set only when the config names one */
+  hooks?: { lease: string };
 }
