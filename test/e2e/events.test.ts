@@ -36,6 +36,29 @@ async function dhcpGuest(top: Topology, mac: string): Promise<{ ns: string; ifna
   return { ns, ifname };
 }
 
+/**
+ * busybox udhcpc as a daemon in the guest (SIGUSR1: renew, SIGUSR2: release), its script
+ * putting the address it is given on the interface; `address()` is the guest's IPv4 address.
+ */
+function guestDaemon(top: Topology, g: { ns: string; ifname: string }, hostname: string) {
+  const script = top.lab.file(
+    'udhcpc.sh',
+    [
+      '#!/bin/sh',
+      'case "$1" in',
+      '  deconfig) ip addr flush dev "$interface" ;;',
+      '  bound|renew) ip addr flush dev "$interface"; ip addr add "$ip/24" dev "$interface" ;;',
+      'esac',
+    ].join('\n'),
+    0o755,
+  );
+  const args = ['udhcpc', '-f', '-i', g.ifname, '-s', script, '-x', `hostname:${hostname}`, '-t', '5', '-T', '1'];
+  const udhcpc = top.lab.spawn(g.ns, 'busybox', args);
+  const address = async () =>
+    /inet (\S+)\//.exec(await must(g.ns, 'ip', ['-4', '-o', 'addr', 'show', 'dev', g.ifname]))?.[1];
+  return { udhcpc, address };
+}
+
 /** The lines a background process has printed on stdout (or stderr) so far. */
 function lines(proc: ResultPromise, stream: 'stdout' | 'stderr' = 'stdout'): string[] {
   const out: string[] = [];
@@ -93,34 +116,7 @@ for (const _ of why ? [] : [1]) {
 
     // the guest: udhcpc as a daemon, its script configuring the address it is given
     const g = await dhcpGuest(top, MAC);
-    const script = lab.file(
-      'udhcpc.sh',
-      [
-        '#!/bin/sh',
-        `echo "$1 $ip" >> ${join(lab.dir, 'udhcpc.log')}`,
-        'case "$1" in',
-        '  deconfig) ip addr flush dev "$interface" ;;',
-        '  bound|renew) ip addr flush dev "$interface"; ip addr add "$ip/24" dev "$interface" ;;',
-        'esac',
-      ].join('\n'),
-      0o755,
-    );
-    const guestAddress = async () =>
-      (await must(g.ns, 'ip', ['-4', '-o', 'addr', 'show', 'dev', g.ifname])).match(/inet (\S+)\//)?.[1];
-    const udhcpc = lab.spawn(g.ns, 'busybox', [
-      'udhcpc',
-      '-f',
-      '-i',
-      g.ifname,
-      '-s',
-      script,
-      '-x',
-      'hostname:guest1',
-      '-t',
-      '5',
-      '-T',
-      '1',
-    ]);
+    const { udhcpc, address: guestAddress } = guestDaemon(top, g, 'guest1');
     const dynamic = await waitFor('a dynamic lease in the guest', guestAddress, 15_000);
     const n = Number(dynamic.split('.')[3]);
     t.ok(n >= 100 && n <= 150, `the guest got ${dynamic} from the range`);
@@ -205,4 +201,80 @@ for (const _ of why ? [] : [1]) {
     again.kill('SIGTERM');
     await again;
   });
+
+  t.test(
+    'a hook that hangs is killed after 10 s and the next one runs; a reader that stops ends brmgr events quietly',
+    async (t) => {
+      const lab = Lab.create(t);
+      chmodSync(lab.dir, 0o755);
+      const top = await topology(lab);
+      const record = join(lab.dir, 'hook.log');
+      const hook = lab.file('hook', '#!/bin/sh\n', 0o644);
+      top.brmgr.config(config(hook));
+      const refused = await top.brmgr.cli('check', top.bridge);
+      t.equal(refused.exitCode, 2, 'a hook that is not executable is a config error');
+      t.match(refused.stderr, `${top.bridge}.conf:10: [hooks] lease: ${hook} is not executable (chmod +x it)`);
+
+      lab.file(
+        'hook',
+        ['#!/bin/sh', '[ "$4" = slow ] && [ "$1" = add ] && sleep 31.5', `echo "$*" >> ${record}`].join('\n'),
+        0o755,
+      );
+      const proc = top.brmgr.run();
+      const log = follow(proc);
+      await dnsmasqReady(log);
+      await top.attach();
+
+      // `brmgr events | head -n 1`: head leaves after the first event, the second one meets a closed pipe
+      const env = {
+        PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+        BRMGR_CONF_DIR: top.brmgr.confDir,
+        BRMGR_RUN_DIR: top.brmgr.runDir,
+        BRMGR_STATE_DIR: top.brmgr.stateDir,
+      };
+      const events = `${process.execPath} ${join(DIST, 'brmgr.js')} events ${top.bridge}`;
+      const piped = lab.spawn(top.host, 'bash', ['-c', `${events} | head -n 1; echo "exit \${PIPESTATUS[0]}"`], {
+        env,
+      });
+      const pipedErr = lines(piped, 'stderr');
+      await waitFor('the piped follower', async () => pipedErr.some((l) => l.includes('following')), 10_000);
+
+      const g = await dhcpGuest(top, MAC);
+      const guest = guestDaemon(top, g, 'slow');
+      const got = await waitFor('a lease in the guest', guest.address, 15_000);
+      process.kill(guest.udhcpc.pid!, 'SIGUSR2');
+      const started = Date.now();
+      const result = await Promise.race([
+        piped,
+        sleep(15_000).then(() => Promise.reject(new Error('brmgr events | head -n 1 did not end'))),
+      ]);
+      t.match(
+        result.stdout,
+        new RegExp(`add ${MAC} ${got} slow\nexit 0$`),
+        'head printed the add; brmgr events exited 0',
+      );
+      t.notMatch(result.stderr, /EPIPE|Error|at /, 'without a stack trace');
+
+      await waitFor(
+        'the hook timeout',
+        async () => log.some((e) => String(e.msg).includes('ran over 10 s; killed')),
+        20_000,
+      );
+      t.ok(Date.now() - started >= 8_000, 'after 10 s');
+      await waitFor('the del hook', async () => existsSync(record) && readFileSync(record, 'utf8').includes('del'));
+      t.equal(
+        readFileSync(record, 'utf8'),
+        `del ${MAC} ${got} slow\n`,
+        'the next hook (del) runs; the killed one never wrote',
+      );
+      t.equal(
+        (await exec(top.host, 'pgrep', ['-f', 'sleep 31.5'])).stdout,
+        '',
+        "the hook's own children are killed too",
+      );
+      t.equal(proc.exitCode, null, 'brmgr run goes on');
+      proc.kill('SIGTERM');
+      t.equal((await proc).exitCode, 0);
+    },
+  );
 }
