@@ -116,6 +116,8 @@ for (const _ of why ? [] : [1]) {
 
     // the guest: udhcpc as a daemon, its script configuring the address it is given
     const g = await dhcpGuest(top, MAC);
+    const lookup = top.brmgr.start('brmgr.js', 'lookup', top.bridge, 'guest1', '--wait', '20');
+    await sleep(300);
     const { udhcpc, address: guestAddress } = guestDaemon(top, g, 'guest1');
     const dynamic = await waitFor('a dynamic lease in the guest', guestAddress, 15_000);
     const n = Number(dynamic.split('.')[3]);
@@ -126,6 +128,9 @@ for (const _ of why ? [] : [1]) {
     t.pass(`brmgr events prints "TIME add ${MAC} ${dynamic} guest1"`);
     await waitFor('add in the JSON follower', async () => json.out.length > 0, 5_000);
     t.match(JSON.parse(json.out[0]!), { event: 'add', mac: MAC, ip: dynamic, hostname: 'guest1', reason: 'ack' });
+
+    const looked = await lookup;
+    t.equal(`${looked.exitCode} ${String(looked.stdout).trim()}`, `0 ${dynamic}`, 'lookup --wait printed it');
 
     // a renewal is old
     process.kill(udhcpc.pid!, 'SIGUSR1');
