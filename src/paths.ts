@@ -15,6 +15,8 @@ export function paths(bridge: string, env: NodeJS.ProcessEnv = process.env) {
     /** `brmgr run`'s lock, holding its pid, and what it tells `status` */
     supervisorPid: join(runDir, 'supervisor.pid'),
     supervisorStatus: join(runDir, 'supervisor.json'),
+    /** where `brmgr run` publishes lease events to `brmgr events` and `lookup --wait` */
+    events: join(runDir, 'events.sock'),
     /** one change to the host at a time: bridges share global sysctls, subnets and firewall chains
      * (a dot file: no bridge's folder can be named so) */
     lock: join(runRoot, '.lock'),

@@ -19,6 +19,7 @@ Usage:
   brmgr leases BRIDGE    current DHCP leases [--json]
   brmgr lookup BRIDGE MAC|HOSTNAME
                          print the guest's IP; exit 1 if none [--wait SECONDS]
+  brmgr events BRIDGE    follow DHCP lease events (add, old, del) as they happen [--json]
   brmgr tap add BRIDGE TAP [--owner USER]
                          a persistent tap on the bridge for a microVM or an unprivileged QEMU
   brmgr tap del TAP      delete such a tap

@@ -18,6 +18,7 @@ export const COMMANDS: Record<string, () => Promise<Command<unknown>>> = {
   status: () => import('./commands/status.js'),
   leases: () => import('./commands/leases.js'),
   lookup: () => import('./commands/lookup.js'),
+  events: () => import('./commands/events.js'),
   tap: () => import('./commands/tap.js'),
   demo: () => import('./commands/demo.js'),
 };

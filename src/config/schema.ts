@@ -8,6 +8,7 @@ export const SECTION_KEYS: Record<string, readonly string[]> = {
   'host.*': ['mac', 'ip', 'ip6', 'lease_time'],
   pxe: ['tftp_root', 'boot_file', 'boot_file_efi', 'next_server'],
   'forward.*': ['proto', 'port', 'to'],
+  hooks: ['lease'],
 };
 
 /**

@@ -91,4 +91,6 @@ export interface BridgeConfig {
   hosts: StaticHost[];
   forwards: Forward[];
   pxe?: Pxe;
+  /** [hooks]: set only when the config names one */
+  hooks?: { lease: string };
 }

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { scanIni, type Entry } from './ini.js';
 import { FLAT_KEYS, SECTION_KEYS, nearest, sectionKind } from './schema.js';
@@ -179,6 +179,17 @@ class Reader {
       if (!statSync(e.value).isFile()) return this.fail(e, `${e.value} is not a regular file`);
     } catch {
       return this.fail(e, `${e.value} does not exist`);
+    }
+    return e.value;
+  }
+
+  /** An absolute path to a regular file root may execute. */
+  executable(e: Entry): string | undefined {
+    if (!this.path(e)) return undefined;
+    try {
+      accessSync(e.value, constants.X_OK);
+    } catch {
+      return this.fail(e, `${e.value} is not executable (chmod +x it)`);
     }
     return e.value;
   }
@@ -783,6 +794,8 @@ export function parseConfig(text: string, file: string, bridge: string, opts: Pa
 
   const hosts = hostSections(r, { ipv4, ipv6 }, hostNames);
   const pxe = pxeSection(r, ipv4);
+  const leaseHookEntry = r.get('hooks', 'lease');
+  const leaseHook = leaseHookEntry && r.executable(leaseHookEntry);
   const forwards = forwardSections(r, { ipv4 }, hosts, forwardNames);
   if (mode === 'bridged') {
     // the bridge is the host's LAN interface: its addresses are the uplink's, DHCP and DNS the LAN's
@@ -825,6 +838,7 @@ export function parseConfig(text: string, file: string, bridge: string, opts: Pa
     hosts,
     forwards,
     ...(pxe && mode !== 'bridged' ? { pxe } : {}),
+    ...(leaseHook ? { hooks: { lease: leaseHook } } : {}),
   };
   // report each problem once, in file order
   const seen = new Set<string>();

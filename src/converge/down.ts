@@ -94,7 +94,15 @@ async function removeSupervisorLeftovers(p: Paths, log: Logger): Promise<void> {
     log.warn({ event: 'stale', pid: orphan }, `stopping dnsmasq ${orphan}, left serving by a killed brmgr run`);
     await stopProcess(orphan);
   }
-  for (const f of [files.conf, files.pid, files.dhcpHosts, files.hosts, p.supervisorPid, p.supervisorStatus]) {
+  for (const f of [
+    files.conf,
+    files.pid,
+    files.dhcpHosts,
+    files.hosts,
+    p.supervisorPid,
+    p.supervisorStatus,
+    p.events,
+  ]) {
     rmSync(f, { force: true });
   }
 }

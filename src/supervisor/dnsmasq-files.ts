@@ -34,7 +34,7 @@ export interface Rendered {
   conf: string;
   dhcpHosts: string;
   hosts: string;
-  /** the network, without static hosts: a change here converges the bridge */
+  /** the network, without static hosts and hooks: a change here converges the bridge */
   network: string;
   /** the user's conf_file, whose contents dnsmasq only reads at start */
   confFileHash: string;
@@ -56,7 +56,7 @@ function hashFiles(files: (string | undefined)[]): string {
 }
 
 export function render(cfg: BridgeConfig, p: Paths, account: Account): Rendered {
-  const { hosts, file, ...network } = cfg;
+  const { hosts, file, hooks, ...network } = cfg;
   return {
     conf: renderDnsmasqConf(cfg, p, account),
     dhcpHosts: renderDhcpHosts(cfg),

@@ -1,3 +1,4 @@
+import type { DnsmasqEvent } from '../dnsmasq/log.js';
 import type { Logger } from '../log.js';
 import { startDnsmasq, type Dnsmasq, type DnsmasqExit } from './dnsmasq-process.js';
 import { afterExit } from './restart-policy.js';
@@ -14,6 +15,8 @@ export interface KeeperOptions {
   spawned: (dnsmasq: Dnsmasq, restarts: number) => void;
   /** dnsmasq failed to start, or crash-loops */
   giveUp: () => void;
+  /** each line of its log, parsed */
+  onLine?: (ev: DnsmasqEvent) => void;
 }
 
 /** Keeps one dnsmasq serving: restarted after a crash as the restart policy says, replaced on a reload. */
@@ -43,7 +46,7 @@ export class DnsmasqKeeper {
       );
       return Promise.resolve();
     }
-    const dnsmasq = startDnsmasq(this.o.conf, this.o.log);
+    const dnsmasq = startDnsmasq(this.o.conf, this.o.log, this.o.onLine);
     this.running = dnsmasq;
     this.o.spawned(dnsmasq, this.restarts);
     void dnsmasq.exited.then((exit) => this.onExit(dnsmasq, exit));

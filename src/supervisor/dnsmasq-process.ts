@@ -1,5 +1,5 @@
 import { rmSync, writeFileSync } from 'node:fs';
-import { parseDnsmasqLine } from '../dnsmasq/log.js';
+import { parseDnsmasqLine, type DnsmasqEvent } from '../dnsmasq/log.js';
 import { dnsmasqFiles } from '../dnsmasq/render.js';
 import type { Logger } from '../log.js';
 import type { Paths } from '../paths.js';
@@ -28,16 +28,19 @@ export interface Dnsmasq {
   stop(): Promise<void>;
 }
 
-export function startDnsmasq(conf: string, log: Logger): Dnsmasq {
+/** `onLine`: each line of dnsmasq's log, parsed (the lease events come from its DHCP lines) */
+export function startDnsmasq(conf: string, log: Logger, onLine?: (ev: DnsmasqEvent) => void): Dnsmasq {
   const startedAt = Date.now();
   let wasReady = false;
   let lastError: string | undefined;
   let resolveReady!: () => void;
   const ready = new Promise<void>((resolve) => (resolveReady = resolve));
   const child = spawnProcess('dnsmasq', ['--keep-in-foreground', `--conf-file=${conf}`], 'stderr', (line) => {
-    const { level, msg, ...fields } = parseDnsmasqLine(line);
+    const parsed = parseDnsmasqLine(line);
+    const { level, msg, ...fields } = parsed;
     if (level === 'error') lastError = msg;
     log[level]({ ...fields, dnsmasq: true }, msg);
+    onLine?.(parsed);
     if (!wasReady && /^started, version/.test(msg)) {
       wasReady = true;
       log.info({ event: 'ready', pid: child.pid, ms: Date.now() - startedAt }, 'dnsmasq is serving');

@@ -16,6 +16,8 @@ import { readState } from '../system/state.js';
 import { observe } from '../system/observe.js';
 import { desiredLink } from '../plan/link.js';
 import { DnsmasqKeeper } from './dnsmasq-keeper.js';
+import { EventsServer, eventsSocket } from './events-socket.js';
+import { LeaseEvents } from './lease-events.js';
 import { prepareRunDir, render, writeFiles, type Rendered } from './dnsmasq-files.js';
 import { dnsmasqRefuses, stopStale } from './dnsmasq-process.js';
 import { needsTrial, reloadAction, restartsDnsmasq } from './reload.js';
@@ -65,6 +67,8 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
   const serial = (fn: () => Promise<void>) =>
     (queue = queue.then(fn).catch((err: Error) => log.error({ err: err.message }, err.message)));
 
+  const server = new EventsServer(eventsSocket(p), log);
+  const leases = new LeaseEvents({ config: () => cfg, paths: p, log, server });
   const dnsmasq = new DnsmasqKeeper({
     conf: files.conf,
     log,
@@ -73,6 +77,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     spawned: (d, restarts) =>
       writeStatus(p, { pid: process.pid, dnsmasqPid: d.pid, dnsmasqStarted: d.startedAt, restarts }),
     giveUp: () => void shutdown(1),
+    onLine: (ev) => leases.onDnsmasq(ev),
   });
   const watch = new Watch({
     configChanged: (path) => reload(`${path} changed`),
@@ -87,6 +92,8 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     log.info({ event: 'stop' }, code === 0 ? 'stopping' : 'giving up');
     await dnsmasq.stop();
     await watch.close();
+    await leases.stop();
+    await server.close();
     removeStatus(p);
     if (opts.pidFile) rmSync(opts.pidFile, { force: true });
     release();
@@ -211,6 +218,13 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     await shutdown(0);
     return done;
   }
+  // followers are a convenience: without the socket the bridge is served all the same
+  await server
+    .listen()
+    .catch((err: Error) =>
+      log.error({ event: 'events' }, `cannot publish lease events on ${eventsSocket(p)}: ${err.message}`),
+    );
+  leases.start();
   await serial(() => dnsmasq.start());
   if (early === 'reload') void reload('SIGHUP');
   if (!stopping) {

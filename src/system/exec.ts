@@ -94,3 +94,55 @@ export function spawnProcess(
     kill: (signal = 'SIGTERM') => void proc.kill(signal),
   };
 }
+
+export interface Finished {
+  exitCode?: number;
+  signal?: string;
+  /** killed, with what it started, after the time it was given */
+  timedOut: boolean;
+  /** why it could not start (not found, not executable) */
+  startError?: string;
+  /** stdout and stderr together, trimmed */
+  output: string;
+}
+
+/**
+ * A program run to its end, or killed with every process it started (its own process group) after
+ * `timeoutMs`: a user's hook. Argument arrays only, never a shell; stdin is /dev/null, cwd /.
+ */
+export async function runBounded(
+  file: string,
+  args: readonly string[],
+  opts: { env: Record<string, string>; timeoutMs: number },
+): Promise<Finished> {
+  const proc = execa(file, args, {
+    reject: false,
+    stdin: 'ignore',
+    all: true,
+    env: opts.env,
+    cwd: '/',
+    detached: true,
+    cleanup: true,
+    maxBuffer: 1_000_000,
+    forceKillAfterDelay: false,
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      if (proc.pid) process.kill(-proc.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }, opts.timeoutMs);
+  const r = await proc;
+  clearTimeout(timer);
+  const code = (r as { code?: string }).code;
+  return {
+    ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
+    ...(r.signal ? { signal: r.signal } : {}),
+    timedOut,
+    ...(code && r.exitCode === undefined && !r.signal ? { startError: code } : {}),
+    output: String(r.all ?? '').trim(),
+  };
+}

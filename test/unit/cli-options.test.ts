@@ -11,6 +11,7 @@ import * as check from '../../src/cli/commands/check.js';
 import * as demo from '../../src/cli/commands/demo.js';
 import * as doctor from '../../src/cli/commands/doctor.js';
 import * as down from '../../src/cli/commands/down.js';
+import * as events from '../../src/cli/commands/events.js';
 import * as leases from '../../src/cli/commands/leases.js';
 import * as lookup from '../../src/cli/commands/lookup.js';
 import * as render from '../../src/cli/commands/render.js';
@@ -22,7 +23,7 @@ import { HELP as OVERALL_HELP } from '../../src/cli/entry.js';
 import { COMMANDS, resolveCommand } from '../../src/cli/main.js';
 import { UsageError } from '../../src/errors.js';
 
-const MODULES = { up, down, render, check, doctor, run, status, leases, lookup, tap, demo };
+const MODULES = { up, down, render, check, doctor, run, status, leases, lookup, events, tap, demo };
 type Name = keyof typeof MODULES;
 const NAMES = Object.keys(MODULES) as Name[];
 const ALIASES: Record<string, Name> = { pre: 'up', post: 'down' };
@@ -38,6 +39,7 @@ const VALID: Record<Name, string[]> = {
   status: ['br0'],
   leases: ['br0'],
   lookup: ['br0', 'guest1'],
+  events: ['br0'],
   tap: ['add', 'br0', 'fc0'],
   demo: [],
 };
@@ -60,6 +62,7 @@ const OWN: Record<Name, string[]> = {
   status: ['json'],
   leases: ['json'],
   lookup: ['wait'],
+  events: ['json'],
   tap: ['owner'],
   demo: [],
 };

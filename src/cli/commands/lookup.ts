@@ -1,9 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../../config/load.js';
+import type { LeaseEvent } from '../../dnsmasq/lease-events.js';
 import { claimedNames, findLease, readLeases, type ClaimedNames } from '../../dnsmasq/leases.js';
-import { paths } from '../../paths.js';
+import { paths, type Paths } from '../../paths.js';
+import { eventsSocket } from '../../supervisor/events-socket.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, usageError, type Help } from '../command.js';
+import { followEvents } from '../events-client.js';
 
 const USAGE = 'brmgr lookup BRIDGE MAC|HOSTNAME [--wait SECONDS]';
 
@@ -49,18 +52,51 @@ function configuredNames(bridge: string): ClaimedNames {
 }
 
 export async function run({ bridge, guest, waitSeconds }: LookupOptions): Promise<number> {
-  const file = paths(bridge).leases;
+  const p = paths(bridge);
   const claimed = configuredNames(bridge);
   const deadline = Date.now() + waitSeconds * 1000;
-  for (;;) {
-    const lease = findLease(readLeases(file), guest, claimed);
-    if (lease) {
-      process.stdout.write(`${lease.ip}\n`);
-      return 0;
-    }
-    if (Date.now() >= deadline) break;
-    await sleep(50);
+  const ip =
+    waitSeconds > 0
+      ? await waitForEvent(p, guest, claimed, deadline)
+      : findLease(readLeases(p.leases), guest, claimed)?.ip;
+  if (ip) {
+    process.stdout.write(`${ip}\n`);
+    return 0;
   }
   process.stderr.write(`no lease for ${guest} on ${bridge}\n`);
   return 1;
+}
+
+/**
+ * The guest's address from the lease file, or from the lease event that brings it while `brmgr run`
+ * runs; without a running supervisor (another dnsmasq writes the file) the file is read every 50 ms.
+ */
+async function waitForEvent(
+  p: Paths,
+  guest: string,
+  claimed: ClaimedNames,
+  deadline: number,
+): Promise<string | undefined> {
+  let granted!: (ip: string) => void;
+  const event = new Promise<string>((resolve) => (granted = resolve));
+  // the same answer as the lease file would give: a claimed name only from its own guest
+  const matches = (e: LeaseEvent) => e.event !== 'del' && !!findLease([e], guest, claimed);
+  const c = await followEvents(eventsSocket(p), (e) => matches(e) && granted(e.ip));
+  const timers = new AbortController();
+  try {
+    // read once connected: a lease granted in between is in the file or in an event
+    for (;;) {
+      const lease = findLease(readLeases(p.leases), guest, claimed);
+      if (lease) return lease.ip;
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      // with events the file is only a safety net (a supervisor restarting meanwhile)
+      const tick = Math.min(left, 'socket' in c ? 1000 : 50);
+      const ip = await Promise.race([event, sleep(tick, undefined, { signal: timers.signal })]);
+      if (ip) return ip;
+    }
+  } finally {
+    timers.abort();
+    if ('socket' in c) c.socket.destroy();
+  }
 }

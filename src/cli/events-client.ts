@@ -1,0 +1,30 @@
+import { connect, type Socket } from 'node:net';
+import { createInterface } from 'node:readline';
+import type { LeaseEvent } from '../dnsmasq/lease-events.js';
+
+export type Connected = { socket: Socket } | { error: string; code?: string };
+
+/** Connects to a running supervisor's events socket; each lease event goes to `onEvent`. */
+export function followEvents(path: string, onEvent: (e: LeaseEvent) => void): Promise<Connected> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve({ error: err.message, code: err.code ?? '' }));
+    socket.once('connect', () => {
+      createInterface({ input: socket }).on('line', (line) => {
+        try {
+          onEvent(JSON.parse(line) as LeaseEvent);
+        } catch {
+          /* a line from a newer brmgr this one cannot read */
+        }
+      });
+      resolve({ socket });
+    });
+  });
+}
+
+/** What a failed connection means to the user. */
+export function notFollowing(bridge: string, c: { error: string; code?: string }): string {
+  if (c.code === 'ENOENT' || c.code === 'ECONNREFUSED') return `brmgr run ${bridge} is not running`;
+  if (c.code === 'EACCES') return `cannot follow ${bridge}'s events: permission denied (root only)`;
+  return `cannot follow ${bridge}'s events: ${c.error}`;
+}

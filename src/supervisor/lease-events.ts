@@ -1,0 +1,138 @@
+import type { BridgeConfig } from '../config/types.js';
+import { hookInvocation, LeaseTable, leaseMs, type LeaseEvent } from '../dnsmasq/lease-events.js';
+import { readLeases } from '../dnsmasq/leases.js';
+import type { DnsmasqEvent } from '../dnsmasq/log.js';
+import type { Logger } from '../log.js';
+import type { Paths } from '../paths.js';
+import { runBounded } from '../system/exec.js';
+import type { EventsServer } from './events-socket.js';
+
+export const HOOK_TIMEOUT_MS = 10_000;
+/** hook runs waiting behind a slow hook before new ones are dropped */
+const MAX_QUEUED = 1000;
+/** setTimeout's longest delay */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+/** dnsmasq writes its lease file a moment after it logs the DHCPACK */
+const LEASE_FILE_DELAY_MS = 1000;
+
+/**
+ * The bridge's lease events while `brmgr run` runs: from dnsmasq's log (and, for a lease's end, which
+ * dnsmasq does not log, the lease file), published to the followers and handed to [hooks] lease, one
+ * run at a time, in order.
+ */
+export class LeaseEvents {
+  private readonly table: LeaseTable;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private readonly fileTimers = new Set<NodeJS.Timeout>();
+  private hooks: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly o: {
+      config: () => BridgeConfig;
+      paths: Paths;
+      log: Logger;
+      server: EventsServer;
+    },
+  ) {
+    this.table = new LeaseTable(() => leaseMs(o.config().ipv4.leaseTime));
+  }
+
+  /** The leases dnsmasq will start with, as dnsmasq's own start tells a dhcp-script: old, or del if ended. */
+  start(): void {
+    this.emit(this.table.seed(readLeases(this.o.paths.leases), Date.now()));
+    this.arm();
+  }
+
+  /** One line of dnsmasq's log, parsed. */
+  onDnsmasq(ev: DnsmasqEvent): void {
+    if (this.stopped) return;
+    const events = this.table.onLog(ev, Date.now());
+    if (!events.length) return;
+    this.emit(events);
+    const granted = events.find((e) => e.event !== 'del');
+    if (granted) {
+      // the client may have asked for a shorter lease than the configured one: the lease file knows
+      const timer = setTimeout(() => {
+        this.fileTimers.delete(timer);
+        this.fromFile(granted.mac, granted.ip);
+        this.arm();
+      }, LEASE_FILE_DELAY_MS);
+      this.fileTimers.add(timer);
+    }
+    this.arm();
+  }
+
+  /** Stops the timers and the hook runs not yet started; resolves once the one running is done. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.expiryTimer);
+    for (const timer of this.fileTimers) clearTimeout(timer);
+    await this.hooks;
+  }
+
+  private fromFile(mac: string, ip: string): void {
+    const lease = readLeases(this.o.paths.leases).find((l) => l.mac === mac && l.ip === ip);
+    if (lease) this.table.expiresAt(mac, ip, lease.expires ? Date.parse(lease.expires) : undefined);
+  }
+
+  private arm(): void {
+    clearTimeout(this.expiryTimer);
+    const next = this.table.nextExpiry();
+    if (next === undefined || this.stopped) return;
+    this.expiryTimer = setTimeout(() => this.onExpiry(), Math.min(Math.max(0, next - Date.now()), MAX_DELAY_MS));
+  }
+
+  private onExpiry(): void {
+    const now = Date.now();
+    // a lease the file says was extended (a renewal whose log line was missed) lives on
+    const file = readLeases(this.o.paths.leases);
+    for (const l of file) {
+      const held = l.mac && this.table.get(l.mac);
+      if (!held || held.ip !== l.ip || held.expires === undefined || held.expires > now) continue;
+      const end = l.expires ? Date.parse(l.expires) : undefined;
+      if (end === undefined || end > now) this.table.expiresAt(l.mac!, l.ip, end);
+    }
+    this.emit(this.table.expire(now));
+    this.arm();
+  }
+
+  private emit(events: LeaseEvent[]): void {
+    for (const e of events) {
+      this.o.log.info({ event: 'lease', lease: e.event, mac: e.mac, ip: e.ip, reason: e.reason }, `lease ${e.event}`);
+      this.o.server.publish(e);
+      this.hook(e);
+    }
+  }
+
+  private hook(e: LeaseEvent): void {
+    const cfg = this.o.config();
+    const file = cfg.hooks?.lease;
+    if (!file) return;
+    const { log } = this.o;
+    if (this.queued >= MAX_QUEUED) {
+      log.warn({ event: 'hook', hook: file }, `${MAX_QUEUED} lease hook runs are waiting; not running it for this one`);
+      return;
+    }
+    this.queued++;
+    const { args, env } = hookInvocation(e, cfg.name, cfg.dns.domain, Date.now());
+    this.hooks = this.hooks
+      .then(async () => {
+        if (this.stopped) {
+          // a stopping supervisor waits for the run in progress only
+          this.queued--;
+          return;
+        }
+        const r = await runBounded(file, args, { env, timeoutMs: HOOK_TIMEOUT_MS });
+        this.queued--;
+        const fields = { event: 'hook', hook: file, args, ...(r.output ? { output: r.output.slice(-2000) } : {}) };
+        if (r.startError) log.error(fields, `lease hook ${file} could not run: ${r.startError}`);
+        else if (r.timedOut) log.error(fields, `lease hook ${file} ran over ${HOOK_TIMEOUT_MS / 1000} s; killed`);
+        else if (r.exitCode !== 0) {
+          log.error(fields, `lease hook ${file} failed: ${r.signal ?? `exit ${r.exitCode}`}`);
+        } else log.info(fields, `lease hook ${args.join(' ')}`);
+      })
+      .catch((err: Error) => log.error({ event: 'hook', hook: file }, `lease hook ${file}: ${err.message}`));
+  }
+}
