@@ -345,6 +345,11 @@ function upstreamOf(r: Reader, e: Entry, localDomain?: string): Upstream[] {
       r.fail(e, `'${text}' is not ${form}`);
       continue;
     }
+    // the unspecified address and multicast are no server to ask
+    if (/^0\.0\.0\.0$|^2(2[4-9]|[3-5]\d)\./.test(ip) || /^::$|^ff[0-9a-f]{2}:/i.test(ip)) {
+      r.fail(e, `'${text}': ${ip} is not a unicast address a DNS server could have`);
+      continue;
+    }
     const port = m[3] === undefined ? undefined : Number(m[3]);
     if (port !== undefined && (port < 1 || port > 65535)) {
       r.fail(e, `'${text}': port ${port} is out of range 1-65535`);

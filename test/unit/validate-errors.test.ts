@@ -915,6 +915,16 @@ const cases: Case[] = [
     text: '[ipv4]\nlease_time = 99999999999999w\n',
     errors: [`${F}:2: [ipv4] lease_time: 99999999999999w is longer than 2147483647 s (about 68 years); use infinite`],
   },
+  {
+    name: 'upstream that no DNS server could have',
+    text: '[dns]\nupstream = 0.0.0.0, 224.0.0.251, ff02::fb, ::\n',
+    errors: [
+      `${F}:2: [dns] upstream: '0.0.0.0': 0.0.0.0 is not a unicast address a DNS server could have`,
+      `${F}:2: [dns] upstream: '224.0.0.251': 224.0.0.251 is not a unicast address a DNS server could have`,
+      `${F}:2: [dns] upstream: 'ff02::fb': ff02::fb is not a unicast address a DNS server could have`,
+      `${F}:2: [dns] upstream: '::': :: is not a unicast address a DNS server could have`,
+    ],
+  },
 ];
 
 t.test('bad configs give exact error lines', async (t) => {
