@@ -11,7 +11,7 @@ Usage:
   brmgr render BRIDGE    print the ip batch, sysctls, firewall rules and dnsmasq config
                          [--backend nftables|iptables]
   brmgr check BRIDGE     validate the config and the host, change nothing
-  brmgr doctor BRIDGE [GUEST]
+  brmgr doctor BRIDGE [GUEST [--trace SECONDS]]
                          say why guests are offline, or that nothing stands in the way [--json]
   brmgr run BRIDGE       bring the bridge up and serve DHCP/DNS with a supervised dnsmasq
                          [--pid-file FILE]   (also: brmgr BRIDGE)
