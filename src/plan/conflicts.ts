@@ -42,10 +42,11 @@ export function findConflicts(cfg: BridgeConfig, observed: Observed, others: Bri
   }
   const uplink = observed.links.find((l) => l.ifname === cfg.uplink);
   if (cfg.mode === 'bridged') {
-    if (!uplink) errors.push(`uplink ${cfg.uplink} does not exist`);
-    else if (uplink.master && uplink.master !== cfg.name)
+    // without an uplink it extends another host's bridge over [vxlan]
+    if (cfg.uplink && !uplink) errors.push(`uplink ${cfg.uplink} does not exist`);
+    else if (uplink?.master && uplink.master !== cfg.name)
       errors.push(`uplink ${cfg.uplink} is already a port of ${uplink.master}`);
-    else if (uplink.kind === 'bridge')
+    else if (uplink?.kind === 'bridge')
       errors.push(`uplink ${cfg.uplink} is a bridge itself; a bridge cannot be a port of another`);
     // the bridge's own subnet is the uplink's: nothing of brmgr's to overlap
     return { errors, warnings };
