@@ -14,7 +14,7 @@ import { paths, type Paths } from '../paths.js';
 import { pickSubnet, takenSubnets } from '../plan/auto.js';
 import { isBridgeSysctl } from '../plan/sysctl.js';
 import { servicePorts } from '../plan/services.js';
-import { vxlanMtu } from '../plan/vxlan.js';
+import { vxlanMtu, vxlanName } from '../plan/vxlan.js';
 import { runner, type Run } from '../system/exec.js';
 import { type Ledger, readLedger, writeLedger } from '../system/ledger.js';
 import { acquireLock } from '../system/lock.js';
@@ -96,7 +96,7 @@ export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
     for (const w of found.warnings) log.warn(w);
     if (found.errors.length) throw new UsageError(found.errors.join('; '));
     const underlay = loaded.vxlan
-      ? await readUnderlay(run, bridge, loaded.vxlan, facts.observed).catch((err: Error) => {
+      ? await readUnderlay(run, vxlanName(bridge), loaded.vxlan, facts.observed).catch((err: Error) => {
           throw new UsageError(err.message);
         })
       : undefined;

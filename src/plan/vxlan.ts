@@ -6,12 +6,11 @@
 import { createHash } from 'node:crypto';
 import type { BridgeConfig, Vxlan } from '../config/types.js';
 import type { Observed } from '../host/links.js';
+import { type Underlay, ZERO_MAC } from '../host/vxlan.js';
 import { canonical6, isIPv4 } from '../net/addr.js';
 
 /** Outer Ethernet, IP, UDP and VXLAN headers around the guest's frame. */
 export const VXLAN_OVERHEAD = { 4: 50, 6: 70 } as const;
-
-export const ZERO_MAC = '00:00:00:00:00:00';
 
 /** The VXLAN link of a bridge: `vx-BRIDGE`, shortened with a hash where that is over 15 characters. */
 export function vxlanName(bridge: string): string {
@@ -21,15 +20,7 @@ export function vxlanName(bridge: string): string {
   return `vx-${bridge.slice(0, 8)}-${hash}`;
 }
 
-/** What the host says about the underlay: this host's address on it, and the interface it leaves by. */
-export interface Underlay {
-  local: string;
-  dev?: string;
-  /** the underlay interface's MTU */
-  mtu?: number;
-  /** peers with an all-zero (flooding) entry on the VXLAN link now */
-  flooding: string[];
-}
+export type { Underlay };
 
 const same = (a: string, b: string) => (isIPv4(a) || isIPv4(b) ? a === b : canonical6(a) === canonical6(b));
 

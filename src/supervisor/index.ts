@@ -21,6 +21,7 @@ import { prepareRunDir, render, writeFiles, type Rendered } from './dnsmasq-file
 import { dnsmasqRefuses, stopStale } from './dnsmasq-process.js';
 import { needsTrial, reloadAction, restartsDnsmasq } from './reload.js';
 import { removeStatus, writeStatus } from './status.js';
+import { SnoopWatch } from './snoop.js';
 import { configFiles, Watch } from './watch.js';
 
 export interface Options {
@@ -81,9 +82,18 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     blind: (what) => log.warn({ event: 'watch' }, what),
   });
 
+  // bridged mode: the guests' addresses the LAN's DHCP (or SLAAC) gave them, as seen on the bridge
+  const snoop = new SnoopWatch(runner(), bridge, (a, renewed) =>
+    log.info(
+      { event: 'lease-seen', mac: a.mac, ip: a.ip, how: a.how, renewed },
+      `${a.mac} has ${a.ip} (${a.how === 'dhcp' ? 'DHCP acknowledgement' : 'neighbour discovery'} seen on the bridge)`,
+    ),
+  );
+
   const shutdown = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    snoop.stop();
     log.info({ event: 'stop' }, code === 0 ? 'stopping' : 'giving up');
     await dnsmasq.stop();
     await watch.close();
@@ -214,6 +224,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
   await serial(() => dnsmasq.start());
   if (early === 'reload') void reload('SIGHUP');
   if (!stopping) {
+    if (cfg.mode === 'bridged') await snoop.start();
     watch.bridge(bridge);
     watch.files(configFiles(cfg));
     watch.firewall(readState(p));

@@ -1,21 +1,15 @@
 import type { Vxlan } from '../config/types.js';
 import type { Observed } from '../host/links.js';
 import { canonical6, isIPv4 } from '../net/addr.js';
-import { type Underlay, vxlanName, ZERO_MAC } from '../plan/vxlan.js';
+import { parseFlooding, type Underlay } from '../host/vxlan.js';
 import { must, type Run } from './exec.js';
-
-/** Peers with an all-zero (flooding) entry on a VXLAN link, as `bridge -json fdb show` gives them. */
-export function parseFlooding(json: string): string[] {
-  const entries = JSON.parse(json || '[]') as { mac: string; dst?: string }[];
-  return entries.filter((e) => e.mac === ZERO_MAC && e.dst).map((e) => e.dst!);
-}
 
 /**
  * This host's side of the tunnel: the local address (the config's, else the
  * source address toward the first peer), the interface it is on and its MTU,
- * and the flooding entries the VXLAN link has now.
+ * and the flooding entries the VXLAN link `name` has now.
  */
-export async function readUnderlay(run: Run, bridge: string, vx: Vxlan, observed: Observed): Promise<Underlay> {
+export async function readUnderlay(run: Run, name: string, vx: Vxlan, observed: Observed): Promise<Underlay> {
   let local = vx.local;
   let dev: string | undefined;
   if (local) {
@@ -32,7 +26,6 @@ export async function readUnderlay(run: Run, bridge: string, vx: Vxlan, observed
     dev = route.dev;
   }
   const mtu = observed.links.find((l) => l.ifname === dev)?.mtu;
-  const name = vxlanName(bridge);
   const flooding = observed.links.some((l) => l.ifname === name)
     ? parseFlooding(must(await run('bridge', ['-json', 'fdb', 'show', 'dev', name]), 'bridge').stdout)
     : [];

@@ -8,7 +8,7 @@ import { portsOf } from '../../host/links.js';
 import { observe } from '../../system/observe.js';
 import { alive } from '../../system/process.js';
 import { readState } from '../../system/state.js';
-import { parseFlooding } from '../../system/vxlan.js';
+import { parseFlooding } from '../../host/vxlan.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, type Help } from '../command.js';
 
 const USAGE = 'brmgr status [BRIDGE] [--json]';
