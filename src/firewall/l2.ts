@@ -75,12 +75,21 @@ export function renderL2(cfg: BridgeConfig, opts: { guard: boolean }): string | 
     );
   }
   if (!forward.length && !input.length) return undefined;
-  const chain = (name: string, rules: string[]) =>
-    `\tchain ${name} {\n\t\ttype filter hook ${name} priority filter; policy accept;\n${rules
-      .map((r) => `\t\t${r}\n`)
-      .join('')}\t}`;
-  const body = [...sets, chain('forward', forward), ...(input.length ? [chain('input', input)] : [])];
-  return `table bridge ${t}\ndelete table bridge ${t}\ntable bridge ${t} {\n${body.join('\n')}\n}\n`;
+  // the chains are replaced, the sets kept: what the kernel learned survives a reload
+  const chains = { forward, input };
+  const declare = Object.keys(chains).map(
+    (name) => `\tchain ${name} {\n\t\ttype filter hook ${name} priority filter; policy accept;\n\t}`,
+  );
+  const fill = Object.entries(chains).map(
+    ([name, rules]) => `\tchain ${name} {\n${rules.map((r) => `\t\t${r}\n`).join('')}\t}`,
+  );
+  return (
+    `table bridge ${t} {\n${[...sets, ...declare].join('\n')}\n}\n` +
+    Object.keys(chains)
+      .map((name) => `flush chain bridge ${t} ${name}\n`)
+      .join('') +
+    `table bridge ${t} {\n${fill.join('\n')}\n}\n`
+  );
 }
 
 /** The underlay table: the VXLAN port of this VNI open to the listed peers only; undefined without static peers. */
