@@ -17,7 +17,7 @@ export function vxlanName(bridge: string): string {
   const name = `vx-${bridge}`;
   if (name.length <= 15) return name;
   const hash = createHash('sha256').update(bridge).digest('hex').slice(0, 4);
-  return `vx-${bridge.slice(0, 8)}-${hash}`;
+  return `vx-${bridge.slice(0, 7)}-${hash}`;
 }
 
 export type { Underlay };

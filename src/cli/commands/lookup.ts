@@ -5,7 +5,7 @@ import { runner } from '../../system/exec.js';
 import { readSnooped } from '../../system/snoop.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, usageError, type Help } from '../command.js';
 
-const USAGE = 'brmgr lookup BRIDGE MAC|HOSTNAME|IP [--wait SECONDS]';
+const USAGE = 'brmgr lookup BRIDGE MAC|HOSTNAME [--wait SECONDS]';
 
 export const help = `Usage: ${USAGE}
 
