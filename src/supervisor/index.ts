@@ -108,8 +108,11 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
   const reload = (why: string) =>
     serial(async () => {
       if (stopping) return;
-      const next = reloadConfig(bridge, env, log);
-      if (!next) return;
+      const read = reloadConfig(bridge, env, log);
+      if (!read) return;
+      // the MTU pre derived from the tunnel's underlay stays what guests are told
+      const next =
+        read.vxlan && read.mtu === undefined && cfg.vxlan && cfg.mtu !== undefined ? { ...read, mtu: cfg.mtu } : read;
       const rendered = render(next, p, account);
       const action = reloadAction(current, rendered);
       const refused = needsTrial(action, servesAnything(next)) ? await dnsmasqRefuses(rendered.conf, p) : undefined;

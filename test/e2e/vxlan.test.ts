@@ -228,6 +228,11 @@ t.test('vxlan: an authority and two extending hosts', { skip: why, timeout: 120_
   t.match(status.vxlan, { link: vx, id: 4242, mtu: 1450 }, 'status shows the tunnel');
   t.same(status.vxlan.peers.sort(), [under.a, under.c], 'and its peers');
 
+  const tap = lab.name('t');
+  t.equal((await B.cli('tap', 'add', bridge, tap)).exitCode, 0, 'a tap on B');
+  t.equal((await linkOf(b, tap)).mtu, 1450, 'gets the bridge’s MTU');
+  t.equal((await B.cli('tap', 'del', tap)).exitCode, 0);
+
   runA.kill('SIGTERM');
   t.equal((await runA).exitCode, 0, 'A’s brmgr run stops cleanly');
   for (const g of [gB, gC, ignoredB, ignoredC, rogue]) await ip(g.host, 'link', 'set', g.port, 'nomaster');
