@@ -139,3 +139,18 @@ export async function listL2(run: Run, bridge: string): Promise<string> {
   }
   return out.join('\n');
 }
+
+/** Which of the bridge's tables the config wants and nft does not have, in words; undefined when both are there. */
+export async function l2Drift(run: Run, cfg: BridgeConfig): Promise<string | undefined> {
+  const guard = cfg.firewall !== 'none';
+  const wanted: [string, string, boolean][] = [
+    ['bridge', l2Table(cfg.name), renderL2(cfg, { guard }) !== undefined],
+    ['inet', underlayTable(cfg.name), guard && renderUnderlay(cfg) !== undefined],
+  ];
+  for (const [family, name, wants] of wanted) {
+    if (!wants) continue;
+    const r = await run('nft', ['list', 'table', family, name]);
+    if (!r.ok && !r.missing) return `nftables table ${family} ${name} is gone`;
+  }
+  return undefined;
+}

@@ -11,6 +11,7 @@ import { up as pre } from '../converge/up.js';
 import { runner } from '../system/exec.js';
 import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
 import { firewallDrift, type FirewallRecord } from '../firewall/index.js';
+import { l2Drift } from '../firewall/l2.js';
 import { nftRuleset } from '../firewall/nftables.js';
 import { acquireLock } from '../system/lock.js';
 import { readState } from '../system/state.js';
@@ -178,7 +179,9 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
       await dnsmasq.restart();
       return;
     }
-    const drift = await firewallDrift(runner(), cfg, state.firewall as FirewallRecord);
+    const drift =
+      (await firewallDrift(runner(), cfg, state.firewall as FirewallRecord)) ??
+      (state.l2 ? await l2Drift(runner(), cfg) : undefined);
     if (!drift) return;
     log.warn({ event: 'firewall', drift }, `${drift}; putting brmgr's rules back`);
     await pre(bridge, { log: opts.log, env, config: cfg });

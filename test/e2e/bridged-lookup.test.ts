@@ -125,6 +125,18 @@ t.test('bridged: guests leased by the LAN are found by MAC', { skip: why, timeou
     'the LAN’s own router is no guest',
   );
 
+  // the bridge table deleted by hand (a flush of the ruleset): brmgr run puts it back
+  await must(host, 'nft', ['delete', 'table', 'bridge', `brmgr-${bridge}`]);
+  await waitFor(
+    'the bridge table back',
+    async () => (await exec(host, 'nft', ['list', 'table', 'bridge', `brmgr-${bridge}`])).exitCode === 0,
+    5_000,
+  );
+  await waitFor('brmgr run to say why', async () =>
+    events.some((e) => e.event === 'firewall' && String(e.drift).includes(`bridge brmgr-${bridge} is gone`)),
+  );
+  t.pass('brmgr run puts the bridge table back and says why');
+
   run.kill('SIGTERM');
   t.equal((await run).exitCode, 0, 'brmgr run stops cleanly');
   for (const g of [first, second]) await ip(host, 'link', 'set', g.port, 'nomaster');
