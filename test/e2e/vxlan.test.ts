@@ -178,6 +178,7 @@ t.test('vxlan: an authority and two extending hosts', { skip: why, timeout: 120_
 
   // a rogue DHCP server on C
   await ip(rogue.ns, 'address', 'add', '10.66.0.1/24', 'dev', rogue.ifname);
+  await ip(rogue.ns, 'address', 'add', '2001:db8:66::1/64', 'dev', rogue.ifname, 'nodad');
   lab.spawn(rogue.ns, 'dnsmasq', [
     '--keep-in-foreground',
     '--conf-file=/dev/null',
@@ -190,12 +191,21 @@ t.test('vxlan: an authority and two extending hosts', { skip: why, timeout: 120_
     '--no-ping',
     '--dhcp-authoritative',
     '--dhcp-range=10.66.0.100,10.66.0.150,1h',
+    // and router advertisements, every 3 s
+    '--enable-ra',
+    '--ra-param=*,3',
+    '--dhcp-range=2001:db8:66::,ra-only,64',
     `--dhcp-leasefile=${lab.dir}/rogue.leases`,
   ]);
   await waitFor('the rogue DHCP server', async () => (await exec(rogue.ns, 'ss', ['-lunH'])).stdout.includes(':67 '));
   const local = await dhcp(ignoredC);
   t.equal(local?.server, '10.66.0.1', 'control: the rogue serves a guest on its own host');
   t.equal(await dhcp(ignoredB), undefined, 'but none on B: its answers never enter the tunnel');
+  const rogue6 = async (ns: string) =>
+    (await ip(ns, '-6', 'address', 'show', 'scope', 'global')).includes('2001:db8:66:');
+  await waitFor('control: the rogue’s RA configures a guest on its own host', () => rogue6(ignoredC.ns), 15_000);
+  await new Promise((r) => setTimeout(r, 4000));
+  t.notOk(await rogue6(ignoredB.ns), 'but not one on B: its router advertisements never enter the tunnel');
   const again = await dhcp(gB);
   t.equal(again?.server, '10.0.1.1', 'B’s guest still gets A’s answer');
 
