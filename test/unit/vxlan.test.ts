@@ -182,3 +182,33 @@ t.test('what the kernel learned, read back', async (t) => {
     { mac: '52:54:00:50:00:02', ip: '2001:db8:50::6', how: 'nd', expires: new Date(10_000).toISOString() },
   ]);
 });
+
+t.test('pre-flight: what stands in the tunnel’s way', async (t) => {
+  const { findConflicts } = await import('../../src/plan/conflicts.js');
+  const cfg = parse('[vxlan]\nid = 42\npeers = 198.51.100.2\nlocal = 198.51.100.1\n');
+  const link = (over: Partial<Observed['links'][number]>) => ({
+    ifname: 'x',
+    mtu: 1500,
+    address: '02:00:00:00:00:01',
+    up: true,
+    stp: false,
+    group: 'default',
+    ...over,
+  });
+  const addr = { ifname: 'eth0', family: 'inet' as const, local: '198.51.100.1', prefixlen: 24, scope: 'global' };
+  t.same(findConflicts(cfg, { links: [], addrs: [addr], routes: [] }).errors, [], 'nothing in the way');
+  t.same(findConflicts(cfg, { links: [], addrs: [], routes: [] }).errors, [
+    '[vxlan] local 198.51.100.1 is not an address of this host',
+  ]);
+  t.same(findConflicts(cfg, { links: [link({ ifname: 'vx-br0', kind: 'veth' })], addrs: [addr], routes: [] }).errors, [
+    "vx-br0 (the VXLAN port's name) is taken by a veth interface",
+  ]);
+  t.same(
+    findConflicts(cfg, {
+      links: [link({ ifname: 'vx-other', kind: 'vxlan', vxlan: { id: 42, port: 4789, learning: true } })],
+      addrs: [addr],
+      routes: [],
+    }).errors,
+    ["VNI 42 on port 4789 is already vx-other's"],
+  );
+});
