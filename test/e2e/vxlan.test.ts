@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { chmodSync } from 'node:fs';
-import { Brmgr, exec, ip, Lab, ping, snapshot, waitFor } from '../helpers/netns.js';
+import { Brmgr, exec, ip, Lab, must, ping, snapshot, waitFor } from '../helpers/netns.js';
 import { dnsmasqReady, follow, skipReason } from '../helpers/e2e.js';
 import { vxlanName } from '../../src/plan/vxlan.js';
 
@@ -70,6 +70,8 @@ t.test('vxlan: an authority and two extending hosts', { skip: why, timeout: 120_
     const port = lab.name('p');
     await lab.veth(ns, ifname, host, port);
     await ip(ns, 'link', 'set', ifname, 'address', mac);
+    // the host's end of a guest's veth takes no address from a guest's router advertisements once detached
+    await must(host, 'sysctl', ['-q', '-w', `net.ipv6.conf.${port}.accept_ra=0`]);
     return { ns, ifname, port, mac, host };
   };
   const gB = await guest(b, 'gb', '52:54:00:0b:00:01');

@@ -212,3 +212,11 @@ t.test('pre-flight: what stands in the tunnel’s way', async (t) => {
     ["VNI 42 on port 4789 is already vx-other's"],
   );
 });
+
+t.test('an extending host takes no address from the authority’s router advertisements', async (t) => {
+  const { desiredSysctls } = await import('../../src/plan/sysctl.js');
+  t.same(desiredSysctls(parse('[bridge]\nmode = bridged\n[vxlan]\nid = 1\npeers = 198.51.100.1\n'), {}), [
+    ['net/ipv6/conf/br0/accept_ra', '0'],
+    ['net/ipv6/conf/br0/autoconf', '0'],
+  ]);
+});
