@@ -1,7 +1,8 @@
 /**
  * One bridge stretched over three hosts with VXLAN: host A is the DHCP/DNS
  * authority and the NAT gateway, hosts B and C extend it (mode = bridged with
- * [vxlan]). Hosts are namespaces on one underlay switch.
+ * [vxlan]). Hosts are namespaces on one underlay switch. Peers changing and the
+ * underlay filter: vxlan-peers.test.ts.
  */
 import t from 'tap';
 import { chmodSync } from 'node:fs';
@@ -31,7 +32,7 @@ const flooding = async (ns: string, dev: string) =>
     .map((e) => e.dst)
     .sort();
 
-t.test('vxlan: an authority and two extending hosts', { skip: why, timeout: 120_000 }, async (t) => {
+t.test('vxlan: an authority and two extending hosts', { skip: why }, async (t) => {
   const lab = Lab.create(t);
   chmodSync(lab.dir, 0o711);
   const [a, b, c, sw, out] = await Promise.all(['a', 'b', 'c', 'sw', 'out'].map((r) => lab.ns(r)));
@@ -210,29 +211,6 @@ t.test('vxlan: an authority and two extending hosts', { skip: why, timeout: 120_
   t.notOk(await rogue6(ignoredB.ns), 'but not one on B: its router advertisements never enter the tunnel');
   const again = await dhcp(gB);
   t.equal(again?.server, '10.0.1.1', 'B’s guest still gets A’s answer');
-
-  // an underlay host that is no peer: the tunnel refuses it
-  const intruder = await lab.ns('intruder');
-  await plug(intruder, '198.51.100.9');
-  await ip(intruder, 'link', 'add', 'vx', 'type', 'vxlan', 'id', '4242', 'local', '198.51.100.9', 'dstport', '4789');
-  await exec(intruder, 'bridge', ['fdb', 'append', '00:00:00:00:00:00', 'dev', 'vx', 'dst', under.b]);
-  await ip(intruder, 'address', 'add', '10.0.1.77/24', 'dev', 'vx');
-  await ip(intruder, 'link', 'set', 'vx', 'up');
-  t.notOk(await ping(intruder, leaseB!.ip, 2), 'a host not among the peers does not reach B’s guest');
-
-  // peers change: added, then removed; only the difference is applied
-  B.config(extending([under.a, under.c, '198.51.100.9']));
-  await B.up();
-  t.same(await flooding(b, vx), [under.a, under.c, '198.51.100.9'], 'a peer added');
-  t.ok(await ping(intruder, leaseB!.ip), 'and it reaches B’s guest');
-  B.config(extending([under.a]));
-  await B.up();
-  t.same(await flooding(b, vx), [under.a], 'two peers removed');
-  t.notOk(await ping(intruder, leaseB!.ip, 2), 'the removed peer no longer reaches B’s guest');
-  B.config(extending([under.a, under.c]));
-  await B.up();
-  t.same(await flooding(b, vx), [under.a, under.c], 'back as it was');
-  t.ok(await ping(gC.ns, leaseB!.ip), 'C’s guest reaches B’s guest again');
 
   const status = JSON.parse((await B.cli('status', bridge, '--json')).stdout) as {
     vxlan: { link: string; id: number; peers: string[]; mtu: number };
