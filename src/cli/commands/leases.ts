@@ -2,6 +2,7 @@ import { type Lease, readLeases } from '../../dnsmasq/leases.js';
 import { paths } from '../../paths.js';
 import { runner } from '../../system/exec.js';
 import { readSnooped } from '../../system/snoop.js';
+import { readState } from '../../system/state.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, type Help } from '../command.js';
 
 const USAGE = 'brmgr leases BRIDGE [--json]';
@@ -31,7 +32,8 @@ export function parse(args: string[]): LeasesOptions | Help {
 }
 
 export async function run({ bridge, json }: LeasesOptions): Promise<number> {
-  const snooped = (await readSnooped(runner(), bridge)).map((s): Lease & { source: 'snooped' } => ({
+  const learned = readState(paths(bridge))?.l2 ? await readSnooped(runner(), bridge) : [];
+  const snooped = learned.map((s): Lease & { source: 'snooped' } => ({
     mac: s.mac,
     ip: s.ip,
     expires: s.expires,

@@ -3,6 +3,7 @@ import { findLease, readLeases } from '../../dnsmasq/leases.js';
 import { paths } from '../../paths.js';
 import { runner } from '../../system/exec.js';
 import { readSnooped } from '../../system/snoop.js';
+import { readState } from '../../system/state.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, usageError, type Help } from '../command.js';
 
 const USAGE = 'brmgr lookup BRIDGE MAC|HOSTNAME [--wait SECONDS]';
@@ -48,7 +49,8 @@ async function find(bridge: string, guest: string, run: ReturnType<typeof runner
   if (lease) return lease.ip;
   const byIp = leases.find((l) => l.ip === key);
   if (byIp?.mac) return byIp.mac;
-  const seen = await readSnooped(run, bridge);
+  // only bridges with brmgr's bridge table learn addresses: others never spawn nft here
+  const seen = readState(paths(bridge))?.l2 ? await readSnooped(run, bridge) : [];
   const mine = seen.filter((s) => s.mac === key);
   const v4 = mine.find((s) => !s.ip.includes(':'));
   return (v4 ?? mine[0])?.ip ?? seen.find((s) => s.ip === key)?.mac;
