@@ -88,3 +88,56 @@ t.test('vxlan: peers only, and a changed peer list converges', { skip: why }, as
   t.same(await snapshot(a), before.a, 'post leaves A as it was');
   t.same(await snapshot(b), before.b, 'and B');
 });
+
+t.test('vxlan over an IPv6 underlay: 70 bytes of overhead, peers only', { skip: why }, async (t) => {
+  const lab = Lab.create(t);
+  const [a, b, sw, intruder, guest] = await Promise.all(['a6', 'b6', 'sw6', 'intruder6', 'g6'].map((r) => lab.ns(r)));
+  const bridge = lab.name('br');
+  const vx = vxlanName(bridge);
+  const swbr = lab.name('sw');
+  await ip(sw, 'link', 'add', swbr, 'type', 'bridge');
+  await ip(sw, 'link', 'set', swbr, 'up');
+  for (const [ns, address] of [
+    [a, '2001:db8:100::1'],
+    [b, '2001:db8:100::2'],
+    [intruder, '2001:db8:100::9'],
+  ] as const) {
+    const u = lab.name('u');
+    await lab.veth(ns, u, sw, lab.name('s'), { master: swbr });
+    await ip(ns, 'address', 'add', `${address}/64`, 'dev', u, 'nodad');
+  }
+  const nic = lab.name('g');
+  const port = lab.name('p');
+  await lab.veth(guest, nic, b, port);
+  await ip(guest, 'address', 'add', '10.0.1.50/24', 'dev', nic);
+  await ip(guest, 'link', 'set', nic, 'mtu', '1430');
+
+  const A = new Brmgr(lab, a, bridge, 'a');
+  const B = new Brmgr(lab, b, bridge, 'b');
+  A.config(
+    '[bridge]\nmode = isolated\nfirewall = nftables\n[ipv4]\naddress = 10.0.1.1/24\ndhcp = false\n' +
+      '[dns]\nenable = false\n[vxlan]\nid = 7\npeers = 2001:db8:100::2\n',
+  );
+  B.config('[bridge]\nmode = bridged\nfirewall = nftables\n[vxlan]\nid = 7\npeers = 2001:db8:100::1\n');
+  await A.up();
+  await B.up();
+  await ip(b, 'link', 'set', port, 'master', bridge);
+  const link = JSON.parse(await ip(b, '-d', '-json', 'link', 'show', 'dev', vx))[0] as {
+    mtu: number;
+    linkinfo: { info_data: { local6?: string } };
+  };
+  t.equal(link.linkinfo.info_data.local6, '2001:db8:100::2', 'the local address is the source toward the peer');
+  t.equal(link.mtu, 1430, 'the MTU is the underlay’s less 70');
+  t.ok(await ping(a, '10.0.1.50'), 'A reaches B’s guest through the tunnel');
+
+  await ip(intruder, 'link', 'add', 'vx', 'type', 'vxlan', 'id', '7', 'local', '2001:db8:100::9', 'dstport', '4789');
+  await must(intruder, 'bridge', ['fdb', 'append', '00:00:00:00:00:00', 'dev', 'vx', 'dst', '2001:db8:100::2']);
+  await ip(intruder, 'address', 'add', '10.0.1.77/24', 'dev', 'vx');
+  await ip(intruder, 'link', 'set', 'vx', 'up');
+  t.notOk(await ping(intruder, '10.0.1.50', 2), 'a host not among the peers does not reach B’s guest');
+
+  await ip(b, 'link', 'set', port, 'nomaster');
+  await A.down();
+  await B.down();
+  t.equal((await exec(b, 'ip', ['link', 'show', vx])).exitCode, 1, 'post deletes the link');
+});
