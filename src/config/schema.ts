@@ -5,6 +5,7 @@ export const SECTION_KEYS: Record<string, readonly string[]> = {
   ipv6: ['address', 'ra', 'dhcp', 'nat'],
   dns: ['enable', 'domain', 'upstream', 'hosts_file'],
   dnsmasq: ['conf_file', 'hosts_file'],
+  vxlan: ['id', 'peers', 'local', 'port', 'learning'],
   'host.*': ['mac', 'ip', 'ip6', 'lease_time'],
   pxe: ['tftp_root', 'boot_file', 'boot_file_efi', 'next_server'],
   'forward.*': ['proto', 'port', 'to'],

@@ -62,6 +62,19 @@ export interface Forward {
   toPorts: { from: number; to: number };
 }
 
+/** The bridge stretched to other hosts over VXLAN. */
+export interface Vxlan {
+  /** the VNI */
+  id: number;
+  /** the other hosts' underlay addresses (head-end replication); empty with learning = evpn */
+  peers: string[];
+  /** this host's underlay address; default: the source address toward the first peer */
+  local?: string;
+  port: number;
+  /** static: flooding to the peers, MACs learned from traffic; evpn: FRR fills the forwarding table */
+  learning: 'static' | 'evpn';
+}
+
 export interface BridgeConfig {
   /** the config file it came from */
   file: string;
@@ -93,4 +106,5 @@ export interface BridgeConfig {
   pxe?: Pxe;
   /** [hooks]: set only when the config names one */
   hooks?: { lease: string };
+  vxlan?: Vxlan;
 }

@@ -2,7 +2,18 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { scanIni, type Entry } from './ini.js';
 import { FLAT_KEYS, SECTION_KEYS, nearest, sectionKind } from './schema.js';
-import type { BridgeConfig, Dhcp6, FirewallChoice, Forward, Mode, Pxe, Route4, StaticHost, Upstream } from './types.js';
+import type {
+  BridgeConfig,
+  Dhcp6,
+  FirewallChoice,
+  Forward,
+  Mode,
+  Pxe,
+  Route4,
+  StaticHost,
+  Upstream,
+  Vxlan,
+} from './types.js';
 import {
   canonical6,
   contains6,
@@ -705,6 +716,56 @@ function forwardSections(
   return forwards;
 }
 
+/** An underlay address: unicast IPv4, or IPv6 that is not link-local, multicast or unspecified. */
+function underlayAddress(r: Reader, e: Entry, text: string): string | undefined {
+  if (isIPv4(text)) return isUnicast4(text) ? text : r.fail(e, NOT_UNICAST4(text));
+  if (isIPv6(text) && !text.includes('.')) {
+    const a = canonical6(text);
+    if (a === '::' || a === '::1' || /^(fe[89ab]|ff)/.test(a)) return r.fail(e, `${a} is not a unicast address`);
+    return a;
+  }
+  return r.fail(e, `'${text}' is not an IP address`);
+}
+
+function vxlanSection(r: Reader): Vxlan | undefined {
+  const s = 'vxlan';
+  const line = r.sectionLine(s);
+  if (!line) return undefined;
+  const idEntry = r.get(s, 'id');
+  if (!idEntry) r.fail({ line, section: s, key: 'id' }, 'missing; give the VNI (1-16777215), the same on every host');
+  const id = idEntry && r.int(idEntry, 1, 16777215);
+  const portEntry = r.get(s, 'port');
+  const port = (portEntry && r.int(portEntry, 1, 65535)) || 4789;
+  const learning = r.oneOf(s, 'learning', ['static', 'evpn'] as const, 'static');
+  const localEntry = r.get(s, 'local');
+  const local = localEntry && underlayAddress(r, localEntry, localEntry.value);
+  const peersEntry = r.get(s, 'peers');
+  const peers: string[] = [];
+  for (const text of (peersEntry?.value.split(',') ?? []).map((p) => p.trim()).filter(Boolean)) {
+    const peer = underlayAddress(r, peersEntry!, text);
+    if (!peer) continue;
+    if (peers.includes(peer)) r.fail(peersEntry!, `${peer} is listed twice`);
+    else if (peer === local) r.fail(peersEntry!, `${peer} is this host's own address (local)`);
+    else if (isIPv4(peer) !== isIPv4(local ?? peers[0] ?? peer))
+      r.fail(
+        peersEntry!,
+        `${peer} is not of the same IP family as ${local ?? peers[0]}; one underlay family per tunnel`,
+      );
+    else peers.push(peer);
+  }
+  if (learning === 'evpn' && peersEntry)
+    r.fail(peersEntry, 'learning = evpn: the EVPN control plane (FRR) fills the peers; leave peers empty');
+  if (learning === 'evpn' && !localEntry)
+    r.fail({ line, section: s, key: 'local' }, 'missing; learning = evpn needs this host’s underlay address');
+  if (learning === 'static' && !peersEntry)
+    r.fail(
+      { line, section: s, key: 'peers' },
+      'missing; give the other hosts’ underlay addresses (or learning = evpn)',
+    );
+  if (!id) return undefined;
+  return { id, peers, ...(local ? { local } : {}), port, learning };
+}
+
 /**
  * Turns a config file's text into a validated BridgeConfig, or throws a
  * ConfigError listing every problem, one line each. `bridge` is the name the
@@ -774,8 +835,9 @@ export function parseConfig(text: string, file: string, bridge: string, opts: Pa
   const uplinkEntry = r.get(s, 'uplink');
   const uplink = uplinkEntry && r.interfaceName(uplinkEntry);
   if (uplink === bridge) r.fail(uplinkEntry!, 'the uplink cannot be the bridge itself');
-  if (mode === 'bridged' && !uplinkEntry)
-    r.fail({ line: r.get(s, 'mode')!.line, section: s, key: 'mode' }, 'bridged mode needs an uplink');
+  const vxlan = vxlanSection(r);
+  if (mode === 'bridged' && !uplinkEntry && !sectionLines.has('vxlan'))
+    r.fail({ line: r.get(s, 'mode')!.line, section: s, key: 'mode' }, 'bridged mode needs an uplink or [vxlan]');
   const mtuEntry = r.get(s, 'mtu');
   const mtu = mtuEntry && r.int(mtuEntry, 68, 65535);
   const macEntry = r.get(s, 'mac', 'bridge_mac');
@@ -844,6 +906,7 @@ export function parseConfig(text: string, file: string, bridge: string, opts: Pa
     forwards,
     ...(pxe && mode !== 'bridged' ? { pxe } : {}),
     ...(leaseHook ? { hooks: { lease: leaseHook } } : {}),
+    ...(vxlan ? { vxlan } : {}),
   };
   // report each problem once, in file order
   const seen = new Set<string>();

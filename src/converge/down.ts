@@ -46,8 +46,8 @@ export async function down(bridge: string, opts: Options): Promise<{ kept: strin
     if (!state) return { kept: [] };
     const observed = await observe(run);
     const exists = observed.links.some((l) => l.ifname === bridge);
-    // the uplink is a port until it is moved out
-    const ports = portsOf(observed, bridge).filter((name) => name !== state.uplink?.name);
+    // the uplink and the VXLAN link are ports until they are moved out or deleted
+    const ports = portsOf(observed, bridge).filter((name) => name !== state.uplink?.name && name !== state.vxlan?.link);
     const keep = exists && !(state.createdLink && (ports.length === 0 || opts.force));
     const ctx: DownContext = { bridge, state, observed, keep, run, log, paths: p };
     for (const resource of [...RESOURCES].reverse()) {

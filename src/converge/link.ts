@@ -70,7 +70,7 @@ export const link: Resource = {
       for (const [key, value] of Object.entries(state.sysctls))
         if (isBridgeSysctl(key, bridge)) writeSysctl(key, state.createdLink ? closedToGuests(key, value) : value);
     const ports = observed.links
-      .filter((l) => l.master === bridge && l.ifname !== state.uplink?.name)
+      .filter((l) => l.master === bridge && l.ifname !== state.uplink?.name && l.ifname !== state.vxlan?.link)
       .map((l) => l.ifname);
     if (!keep)
       log.info(

@@ -39,6 +39,7 @@ function missingTools(cfg: BridgeConfig, opts: { serving: boolean }, env: NodeJS
   need('ip', 'for the bridge; package iproute2');
   if (opts.serving && servesAnything(cfg)) need('dnsmasq', 'for DHCP and DNS; package dnsmasq-base');
   if (cfg.firewall === 'nftables') need('nft', 'for firewall = nftables; package nftables');
+  if (cfg.vxlan && cfg.firewall !== 'none') need('nft', 'for the [vxlan] DHCP/RA guard; package nftables');
   if (cfg.firewall === 'iptables') {
     need('iptables-restore', 'for firewall = iptables; package iptables');
     need('iptables-save', 'for firewall = iptables; package iptables');

@@ -6,6 +6,8 @@ import { firewallIntent } from '../firewall/policy.js';
 import { shimPlan } from '../firewall/shim.js';
 import { desiredLink, diffLink } from '../plan/link.js';
 import { desiredSysctls } from '../plan/sysctl.js';
+import { diffVxlan } from '../plan/vxlan.js';
+import { renderL2, renderUnderlay } from '../firewall/l2.js';
 
 /**
  * What brmgr-pre applies on a host where nothing of the bridge exists yet:
@@ -15,6 +17,27 @@ import { desiredSysctls } from '../plan/sysctl.js';
 export function renderPlan(cfg: BridgeConfig, machineId: string, backend: 'nftables' | 'iptables'): string {
   const link = diffLink(desiredLink(cfg, machineId), { links: [], addrs: [], routes: [] }, []);
   const out = [`# ip -batch -\n${link.batch.join('\n')}\n`];
+  if (cfg.vxlan) {
+    // the underlay is the host's: named here, found by pre (the MTU likewise)
+    const local = cfg.vxlan.local ?? `SOURCE-ADDRESS-TOWARD-${cfg.vxlan.peers[0]}`;
+    const vx = diffVxlan(cfg, { local, flooding: [] }, { links: [], addrs: [], routes: [] }, cfg.mtu);
+    const mtu = cfg.mtu === undefined ? '; MTU of bridge and link: the underlay interface’s less 50 (IPv4) or 70' : '';
+    out.push(`# ip -batch -, the VXLAN port${mtu}
+${vx.batch.join('\n')}
+`);
+    if (vx.fdb.length)
+      out.push(`# bridge -batch -
+${vx.fdb.join('\n')}
+`);
+  }
+  const l2 = renderL2(cfg, { guard: cfg.firewall !== 'none' });
+  if (l2)
+    out.push(`# nft -f -, the bridge table
+${l2}`);
+  const underlay = cfg.firewall !== 'none' ? renderUnderlay(cfg) : undefined;
+  if (underlay)
+    out.push(`# nft -f -, the VXLAN underlay
+${underlay}`);
   const sysctls = desiredSysctls(cfg, {});
   if (sysctls.length) out.push(`# sysctl\n${sysctls.map(([k, v]) => `${k.replaceAll('/', '.')} = ${v}`).join('\n')}\n`);
   if (cfg.firewall === 'none') return out.join('\n');

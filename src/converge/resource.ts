@@ -9,6 +9,7 @@ import type { BridgeConfig } from '../config/types.js';
 import type { Observed } from '../host/links.js';
 import type { Logger } from '../log.js';
 import type { Paths } from '../paths.js';
+import type { Underlay } from '../plan/vxlan.js';
 import type { Run } from '../system/exec.js';
 import type { State } from '../system/state.js';
 
@@ -35,6 +36,8 @@ export interface UpContext {
   machineId: string;
   readSysctl: (key: string) => string | undefined;
   acceptRa: Record<string, string>;
+  /** with [vxlan]: this host's side of the tunnel */
+  underlay?: Underlay;
   kernelIpv6: boolean;
   run: Run;
   /** where the host-wide ledgers are */

@@ -14,6 +14,7 @@ import { paths, type Paths } from '../paths.js';
 import { pickSubnet, takenSubnets } from '../plan/auto.js';
 import { isBridgeSysctl } from '../plan/sysctl.js';
 import { servicePorts } from '../plan/services.js';
+import { vxlanMtu, vxlanName } from '../plan/vxlan.js';
 import { runner, type Run } from '../system/exec.js';
 import { type Ledger, readLedger, writeLedger } from '../system/ledger.js';
 import { acquireLock } from '../system/lock.js';
@@ -22,6 +23,7 @@ import { machineId } from '../system/machine.js';
 import { applyIpBatch } from '../system/observe.js';
 import { ensureRunDir, readState, removeState, writeState, type State } from '../system/state.js';
 import { kernelHasIpv6, readAcceptRa, readSysctl, writeSysctl } from '../system/sysctl.js';
+import { readUnderlay } from '../system/vxlan.js';
 import { gatherFacts, type Facts } from './facts.js';
 import { firewall } from './firewall.js';
 import { link } from './link.js';
@@ -30,9 +32,10 @@ import type { Resource, Step, UpContext } from './resource.js';
 import { Reverter } from './reverter.js';
 import { sysctls } from './sysctls.js';
 import { uplink } from './uplink.js';
+import { vxlan } from './vxlan.js';
 
 /** In the order pre applies them; post removes them in reverse. */
-export const RESOURCES: Resource[] = [link, uplink, sysctls, firewall];
+export const RESOURCES: Resource[] = [link, uplink, vxlan, sysctls, firewall];
 
 export interface Options {
   env?: NodeJS.ProcessEnv;
@@ -86,19 +89,29 @@ export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
   try {
     const previous = readState(p);
     const facts = await gatherFacts(run, { sockets: servicePorts(early).length > 0 });
-    const cfg =
+    const loaded =
       early.ipv4.auto && !recordedSubnet(bridge, env)
         ? loadConfig(bridge, env, subnetChooser(bridge, env, p, facts, log))
         : early;
-    const found = hostFindings(cfg, facts, loadOtherConfigs(bridge, env), p);
+    const found = hostFindings(loaded, facts, loadOtherConfigs(bridge, env), p);
     for (const w of found.warnings) log.warn(w);
     if (found.errors.length) throw new UsageError(found.errors.join('; '));
+    const underlay = loaded.vxlan
+      ? await readUnderlay(run, vxlanName(bridge), loaded.vxlan, facts.observed).catch((err: Error) => {
+          throw new UsageError(err.message);
+        })
+      : undefined;
+    // with [vxlan], the MTU the tunnel leaves room for: on the bridge, its ports brmgr makes, told to guests
+    const mtu = vxlanMtu(loaded, underlay);
+    const cfg: BridgeConfig = mtu !== undefined ? { ...loaded, mtu } : loaded;
 
     const ctx: UpContext = {
       cfg,
       previous,
       observed: facts.observed,
-      machineId: machineId(),
+      // hosts cloned from one image share a machine-id: on a stretched bridge the MAC must differ per host
+      machineId: underlay ? `${machineId()}:${underlay.local}` : machineId(),
+      ...(underlay ? { underlay } : {}),
       readSysctl,
       acceptRa: cfg.ipv6 ? acceptRaBefore(readAcceptRa(), readLedger(p.runRoot, 'sysctls')) : {},
       kernelIpv6: kernelHasIpv6(),

@@ -10,6 +10,15 @@ export interface ObservedLink {
   group: string;
   /** the bridge this link is a port of */
   master?: string;
+  /** kind vxlan: its identity */
+  vxlan?: ObservedVxlan;
+}
+
+export interface ObservedVxlan {
+  id: number;
+  local?: string;
+  port: number;
+  learning: boolean;
 }
 
 export interface ObservedAddr {
@@ -52,11 +61,19 @@ interface RawLink {
   group?: string;
   flags?: string[];
   master?: string;
-  linkinfo?: { info_kind?: string; info_data?: { stp_state?: number } };
+  linkinfo?: {
+    info_kind?: string;
+    info_data?: { stp_state?: number; id?: number; local?: string; local6?: string; port?: number; learning?: boolean };
+  };
 }
 interface RawAddr {
   ifname: string;
   addr_info?: (ObservedAddr & { label?: string })[];
+}
+
+function vxlanInfo(d: NonNullable<NonNullable<RawLink['linkinfo']>['info_data']>): ObservedVxlan {
+  const local = d.local ?? d.local6;
+  return { id: d.id ?? 0, ...(local ? { local } : {}), port: d.port ?? 0, learning: d.learning ?? true };
 }
 
 /** Parses the output of `ip -d -json -batch` for: link show, address show, route show table all. */
@@ -75,6 +92,7 @@ export function parseObserved(stdout: string): Observed {
       stp: (l.linkinfo?.info_data?.stp_state ?? 0) !== 0,
       group: l.group ?? 'default',
       ...(l.master ? { master: l.master } : {}),
+      ...(l.linkinfo?.info_kind === 'vxlan' ? { vxlan: vxlanInfo(l.linkinfo.info_data ?? {}) } : {}),
     })),
     addrs: (addrs as RawAddr[]).flatMap((a) =>
       (a.addr_info ?? []).map((i) => ({

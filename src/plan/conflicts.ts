@@ -2,6 +2,7 @@ import type { BridgeConfig } from '../config/types.js';
 import { overlaps } from '../net/addr.js';
 import { GROUPS } from './link.js';
 import { servicePorts } from './services.js';
+import { vxlanName } from './vxlan.js';
 import type { Listener } from '../host/listeners.js';
 import type { Observed } from '../host/links.js';
 
@@ -40,12 +41,30 @@ export function findConflicts(cfg: BridgeConfig, observed: Observed, others: Bri
         `${link.kind ? `a ${link.kind} interface` : 'a plain network device'}, not a bridge`,
     );
   }
+  if (cfg.vxlan) {
+    const name = vxlanName(cfg.name);
+    const vx = observed.links.find((l) => l.ifname === name);
+    if (vx && vx.kind !== 'vxlan')
+      errors.push(
+        `${name} (the VXLAN port's name) is taken by ${vx.kind ? `a ${vx.kind} interface` : 'a plain network device'}`,
+      );
+    else if (vx?.master && vx.master !== cfg.name) errors.push(`${name} is a port of ${vx.master}, not ${cfg.name}`);
+    const local = cfg.vxlan.local;
+    if (local && !observed.addrs.some((a) => a.local === local))
+      errors.push(`[vxlan] local ${local} is not an address of this host`);
+    // another bridge's tunnel on the same VNI and port would take this one's traffic
+    const other = observed.links.find(
+      (l) => l.ifname !== name && l.vxlan?.id === cfg.vxlan!.id && l.vxlan.port === cfg.vxlan!.port,
+    );
+    if (other) errors.push(`VNI ${cfg.vxlan.id} on port ${cfg.vxlan.port} is already ${other.ifname}'s`);
+  }
   const uplink = observed.links.find((l) => l.ifname === cfg.uplink);
   if (cfg.mode === 'bridged') {
-    if (!uplink) errors.push(`uplink ${cfg.uplink} does not exist`);
-    else if (uplink.master && uplink.master !== cfg.name)
+    // without an uplink it extends another host's bridge over [vxlan]
+    if (cfg.uplink && !uplink) errors.push(`uplink ${cfg.uplink} does not exist`);
+    else if (uplink?.master && uplink.master !== cfg.name)
       errors.push(`uplink ${cfg.uplink} is already a port of ${uplink.master}`);
-    else if (uplink.kind === 'bridge')
+    else if (uplink?.kind === 'bridge')
       errors.push(`uplink ${cfg.uplink} is a bridge itself; a bridge cannot be a port of another`);
     // the bridge's own subnet is the uplink's: nothing of brmgr's to overlap
     return { errors, warnings };

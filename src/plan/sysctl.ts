@@ -27,6 +27,10 @@ export function desiredSysctls(cfg: BridgeConfig, acceptRa: Record<string, strin
       [`net/ipv6/conf/${cfg.name}/autoconf`, '0'],
     );
   }
+  if (kernelIpv6 && cfg.mode === 'bridged' && !cfg.uplink && cfg.vxlan) {
+    // extending another host's bridge: the host takes no address from the authority's advertisements
+    out.push([`net/ipv6/conf/${cfg.name}/accept_ra`, '0'], [`net/ipv6/conf/${cfg.name}/autoconf`, '0']);
+  }
   if (cfg.ipv6) {
     // the bridge's own address usable at once
     out.push([`net/ipv6/conf/${cfg.name}/accept_dad`, '0']);

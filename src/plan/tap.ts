@@ -13,10 +13,12 @@ export interface TapView {
   user?: string | number;
   master?: string;
   up: boolean;
+  mtu?: number;
 }
 
 interface RawLink {
   ifname: string;
+  mtu?: number;
   flags?: string[];
   master?: string;
   linkinfo?: { info_kind?: string; info_data?: { type?: string; persist?: boolean; user?: string | number } };
@@ -33,6 +35,7 @@ export function parseTapViews(json: string): TapView[] {
       ...(d?.user !== undefined ? { user: d.user } : {}),
       ...(l.master ? { master: l.master } : {}),
       up: (l.flags ?? []).includes('UP'),
+      ...(l.mtu !== undefined ? { mtu: l.mtu } : {}),
     };
   });
 }
@@ -81,8 +84,10 @@ export function planTapAdd(
   const attach = `link set dev ${tap} master ${bridge} up`;
   const have = links.find((l) => l.ifname === tap);
   if (!have) {
+    // a bridge with a smaller MTU (stretched over VXLAN, or set so) gives its new taps the same
+    const mtu = br.mtu !== undefined && br.mtu !== 1500 ? [`link set dev ${tap} mtu ${br.mtu}`] : [];
     return {
-      batch: [`tuntap add dev ${tap} mode tap${owner !== undefined ? ` user ${owner}` : ''}`, attach],
+      batch: [`tuntap add dev ${tap} mode tap${owner !== undefined ? ` user ${owner}` : ''}`, ...mtu, attach],
       creates: true,
     };
   }

@@ -10,6 +10,7 @@ import { up as pre } from '../converge/up.js';
 import { runner } from '../system/exec.js';
 import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
 import { firewallDrift, type FirewallRecord } from '../firewall/index.js';
+import { l2Drift } from '../firewall/l2.js';
 import { nftRuleset } from '../firewall/nftables.js';
 import { acquireLock, LockHeld } from '../system/lock.js';
 import { readState } from '../system/state.js';
@@ -22,6 +23,7 @@ import { prepareRunDir, render, writeFiles, type Rendered } from './dnsmasq-file
 import { dnsmasqRefuses, stopStale } from './dnsmasq-process.js';
 import { needsTrial, reloadAction, restartsDnsmasq } from './reload.js';
 import { removeStatus, writeStatus } from './status.js';
+import { SnoopWatch } from './snoop.js';
 import { configFiles, Watch } from './watch.js';
 
 export interface Options {
@@ -86,9 +88,18 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     blind: (what) => log.warn({ event: 'watch' }, what),
   });
 
+  // bridged mode: the guests' addresses the LAN's DHCP (or SLAAC) gave them, as seen on the bridge
+  const snoop = new SnoopWatch(runner(), bridge, (a, renewed) =>
+    log.info(
+      { event: 'lease-seen', mac: a.mac, ip: a.ip, how: a.how, renewed },
+      `${a.mac} has ${a.ip} (${a.how === 'dhcp' ? 'DHCP acknowledgement' : 'neighbour discovery'} seen on the bridge)`,
+    ),
+  );
+
   const shutdown = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    snoop.stop();
     log.info({ event: 'stop' }, code === 0 ? 'stopping' : 'giving up');
     await dnsmasq.stop();
     await watch.close();
@@ -105,8 +116,11 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
   const reload = (why: string) =>
     serial(async () => {
       if (stopping) return;
-      const next = reloadConfig(bridge, env, log);
-      if (!next) return;
+      const read = reloadConfig(bridge, env, log);
+      if (!read) return;
+      // the MTU pre derived from the tunnel's underlay stays what guests are told
+      const next =
+        read.vxlan && read.mtu === undefined && cfg.vxlan && cfg.mtu !== undefined ? { ...read, mtu: cfg.mtu } : read;
       const rendered = render(next, p, account);
       const action = reloadAction(current, rendered);
       const refused = needsTrial(action, servesAnything(next)) ? await dnsmasqRefuses(rendered.conf, p) : undefined;
@@ -172,7 +186,9 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
       await dnsmasq.restart();
       return;
     }
-    const drift = await firewallDrift(runner(), cfg, state.firewall as FirewallRecord);
+    const drift =
+      (await firewallDrift(runner(), cfg, state.firewall as FirewallRecord)) ??
+      (state.l2 ? await l2Drift(runner(), cfg) : undefined);
     if (!drift) return;
     log.warn({ event: 'firewall', drift }, `${drift}; putting brmgr's rules back`);
     await pre(bridge, { log: opts.log, env, config: cfg });
@@ -228,6 +244,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
   await serial(() => dnsmasq.start());
   if (early === 'reload') void reload('SIGHUP');
   if (!stopping) {
+    if (cfg.mode === 'bridged') await snoop.start();
     watch.bridge(bridge);
     watch.files(configFiles(cfg));
     watch.firewall(readState(p));

@@ -25,6 +25,10 @@ export interface State {
    * host-wide ones are in the ledger (ledger.ts; states written before it may hold them too) */
   sysctls: Record<string, string>;
   firewall: OpaqueRecord;
+  /** the VXLAN link brmgr created as a port of the bridge */
+  vxlan?: { link: string };
+  /** brmgr's bridge-family table (and the VXLAN underlay's table) may exist */
+  l2?: boolean;
 }
 
 export function ensureRunDir(p: Paths): void {

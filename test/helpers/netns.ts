@@ -328,15 +328,17 @@ export class Brmgr {
   /** extra environment (e.g. a PATH with a fake tool) */
   env: Record<string, string> = {};
 
+  /** `home`: a folder of the lab's for this host's folders (labs with several hosts); default: the lab's own */
   constructor(
     readonly lab: Lab,
     readonly ns: string,
     readonly bridge: string,
+    home = '',
   ) {
     // shared by every bridge of the lab, as /etc/brmgr, /run/brmgr and /var/lib/misc are on a host
-    this.confDir = join(lab.dir, 'conf');
-    this.runDir = join(lab.dir, 'run');
-    this.stateDir = join(lab.dir, 'state');
+    this.confDir = join(lab.dir, home, 'conf');
+    this.runDir = join(lab.dir, home, 'run');
+    this.stateDir = join(lab.dir, home, 'state');
     for (const d of [this.confDir, this.stateDir]) mkdirSync(d, { recursive: true });
   }
 

@@ -114,7 +114,7 @@ t.test('bridged configs: what does not apply is refused with the reason', async 
   };
   const why = 'mode = bridged: the bridge takes the uplink’s addresses and the LAN serves the guests';
   t.strictSame(messages('[bridge]\nmode = bridged\n'), [
-    '/etc/brmgr/br0.conf:2: [bridge] mode: bridged mode needs an uplink',
+    '/etc/brmgr/br0.conf:2: [bridge] mode: bridged mode needs an uplink or [vxlan]',
   ]);
   t.strictSame(
     messages(

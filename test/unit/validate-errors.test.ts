@@ -232,7 +232,7 @@ const cases: Case[] = [
   {
     name: 'bridged without uplink',
     text: '[bridge]\nmode = bridged\n',
-    errors: [`${F}:2: [bridge] mode: bridged mode needs an uplink`],
+    errors: [`${F}:2: [bridge] mode: bridged mode needs an uplink or [vxlan]`],
   },
   // lease times
   {

@@ -1,5 +1,8 @@
-import { readLeases } from '../../dnsmasq/leases.js';
+import { type Lease, readLeases } from '../../dnsmasq/leases.js';
 import { paths } from '../../paths.js';
+import { runner } from '../../system/exec.js';
+import { readSnooped } from '../../system/snoop.js';
+import { readState } from '../../system/state.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, type Help } from '../command.js';
 
 const USAGE = 'brmgr leases BRIDGE [--json]';
@@ -7,6 +10,9 @@ const USAGE = 'brmgr leases BRIDGE [--json]';
 export const help = `Usage: ${USAGE}
 
 Print the current DHCP leases on the bridge, one a line: MAC, IP, hostname, expiry.
+In bridged mode and on a bridge stretched over VXLAN, also the guests'
+addresses brmgr saw on the bridge (source: snooped; expiry: when the entry
+lapses unless the guest is seen again).
 
 Options:
   --json       as a JSON array
@@ -26,7 +32,14 @@ export function parse(args: string[]): LeasesOptions | Help {
 }
 
 export async function run({ bridge, json }: LeasesOptions): Promise<number> {
-  const leases = readLeases(paths(bridge).leases);
+  const learned = readState(paths(bridge))?.l2 ? await readSnooped(runner(), bridge) : [];
+  const snooped = learned.map((s): Lease & { source: 'snooped' } => ({
+    mac: s.mac,
+    ip: s.ip,
+    expires: s.expires,
+    source: 'snooped' as const,
+  }));
+  const leases = [...readLeases(paths(bridge).leases), ...snooped];
   if (json) {
     process.stdout.write(`${JSON.stringify(leases, null, 2)}\n`);
     return 0;

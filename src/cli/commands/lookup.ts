@@ -3,8 +3,11 @@ import { readFileSync } from 'node:fs';
 import { loadConfig } from '../../config/load.js';
 import type { LeaseEvent } from '../../dnsmasq/lease-events.js';
 import { claimedNames, findLease, readLeases, type ClaimedNames } from '../../dnsmasq/leases.js';
-import { paths, type Paths } from '../../paths.js';
+import { paths } from '../../paths.js';
 import { eventsSocket } from '../../supervisor/events-socket.js';
+import { runner, type Run } from '../../system/exec.js';
+import { readSnooped } from '../../system/snoop.js';
+import { readState } from '../../system/state.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, usageError, type Help } from '../command.js';
 import { followEvents } from '../events-client.js';
 
@@ -13,7 +16,10 @@ const USAGE = 'brmgr lookup BRIDGE MAC|HOSTNAME [--wait SECONDS]';
 export const help = `Usage: ${USAGE}
 
 Print the IP leased on the bridge to the guest with that MAC address or
-hostname. Exit 1 when it has none (after waiting, with --wait).
+hostname (given an IP, the guest's MAC). In bridged mode and on a bridge
+stretched over VXLAN, also the addresses brmgr saw the guest get on the
+bridge (a DHCP acknowledgement, IPv6 neighbour discovery), IPv4 first.
+Exit 1 when it has none (after waiting, with --wait).
 
 Options:
   --wait       wait up to SECONDS (a decimal number, e.g. 30 or 0.5) for the lease to appear
@@ -51,16 +57,32 @@ function configuredNames(bridge: string): ClaimedNames {
   }
 }
 
-export async function run({ bridge, guest, waitSeconds }: LookupOptions): Promise<number> {
+/** The answer from the leases dnsmasq gave, else from the addresses seen on the bridge. */
+async function find(bridge: string, guest: string, claimed: ClaimedNames, run: Run): Promise<string | undefined> {
   const p = paths(bridge);
+  const key = guest.toLowerCase();
+  const leases = readLeases(p.leases);
+  const lease = findLease(leases, guest, claimed);
+  if (lease) return lease.ip;
+  const byIp = leases.find((l) => l.ip === key);
+  if (byIp?.mac) return byIp.mac;
+  // only bridges with brmgr's bridge table learn addresses: others never spawn nft here
+  const seen = readState(p)?.l2 ? await readSnooped(run, bridge) : [];
+  const mine = seen.filter((s) => s.mac === key);
+  const v4 = mine.find((s) => !s.ip.includes(':'));
+  return (v4 ?? mine[0])?.ip ?? seen.find((s) => s.ip === key)?.mac;
+}
+
+export async function run({ bridge, guest, waitSeconds }: LookupOptions): Promise<number> {
   const claimed = configuredNames(bridge);
   const deadline = Date.now() + waitSeconds * 1000;
-  const ip =
+  const nft = runner();
+  const found =
     waitSeconds > 0
-      ? await waitForEvent(p, guest, claimed, deadline)
-      : findLease(readLeases(p.leases), guest, claimed)?.ip;
-  if (ip) {
-    process.stdout.write(`${ip}\n`);
+      ? await waitForEvent(bridge, guest, claimed, deadline, nft)
+      : await find(bridge, guest, claimed, nft);
+  if (found) {
+    process.stdout.write(`${found}\n`);
     return 0;
   }
   process.stderr.write(`no lease for ${guest} on ${bridge}\n`);
@@ -72,26 +94,29 @@ export async function run({ bridge, guest, waitSeconds }: LookupOptions): Promis
  * runs; without a running supervisor (another dnsmasq writes the file) the file is read every 50 ms.
  */
 async function waitForEvent(
-  p: Paths,
+  bridge: string,
   guest: string,
   claimed: ClaimedNames,
   deadline: number,
+  run: Run,
 ): Promise<string | undefined> {
   let granted!: (ip: string) => void;
   const event = new Promise<string>((resolve) => (granted = resolve));
   // the same answer as the lease file would give: a claimed name only from its own guest
   const matches = (e: LeaseEvent) => e.event !== 'del' && !!findLease([e], guest, claimed);
+  const p = paths(bridge);
   const c = await followEvents(eventsSocket(p), (e) => matches(e) && granted(e.ip));
   const timers = new AbortController();
   try {
     // read once connected: a lease granted in between is in the file or in an event
     for (;;) {
-      const lease = findLease(readLeases(p.leases), guest, claimed);
-      if (lease) return lease.ip;
+      const found = await find(bridge, guest, claimed, run);
+      if (found) return found;
       const left = deadline - Date.now();
       if (left <= 0) return undefined;
-      // with events the file is only a safety net (a supervisor restarting meanwhile)
-      const tick = Math.min(left, 'socket' in c ? 1000 : 50);
+      // with events the file is only a safety net (a supervisor restarting meanwhile); addresses seen on a
+      // bridged bridge come with no event
+      const tick = Math.min(left, 'socket' in c && !readState(p)?.l2 ? 1000 : 100);
       const ip = await Promise.race([event, sleep(tick, undefined, { signal: timers.signal })]);
       if (ip) return ip;
     }

@@ -8,6 +8,7 @@ import { observe } from '../../system/observe.js';
 import { alive, pidFromFile } from '../../system/process.js';
 import { dnsmasqFiles } from '../../dnsmasq/render.js';
 import { readState } from '../../system/state.js';
+import { parseFlooding } from '../../host/vxlan.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, type Help } from '../command.js';
 
 const USAGE = 'brmgr status [BRIDGE] [--json]';
@@ -73,8 +74,26 @@ function managedBridges(): string[] {
 
 export async function run({ bridge, json }: StatusOptions): Promise<number> {
   const names = bridge ? [bridge] : managedBridges();
-  const observed = await observe(runner());
-  const report = names.map((name) => {
+  const run = runner();
+  const observed = await observe(run);
+  /** The bridge's VXLAN port: VNI, local address, port and the peers it floods to. */
+  const tunnel = async (name: string) => {
+    const vx = readState(paths(name))?.vxlan?.link;
+    const link = vx ? observed.links.find((l) => l.ifname === vx) : undefined;
+    if (!link?.vxlan) return null;
+    const fdb = await run('bridge', ['-json', 'fdb', 'show', 'dev', link.ifname]);
+    return {
+      link: link.ifname,
+      id: link.vxlan.id,
+      local: link.vxlan.local ?? null,
+      port: link.vxlan.port,
+      mtu: link.mtu,
+      state: link.up ? 'up' : 'down',
+      peers: fdb.ok ? parseFlooding(fdb.stdout) : [],
+    };
+  };
+  const tunnels = await Promise.all(names.map(tunnel));
+  const report = names.map((name, i) => {
     const p = paths(name);
     const link = observed.links.find((l) => l.ifname === name);
     const sup = readJson<SupervisorRecord>(p.supervisorStatus);
@@ -96,6 +115,7 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
           ? { pid: orphan, supervised: false }
           : null,
       leases: readLeases(p.leases).length,
+      vxlan: tunnels[i] ?? null,
     };
   });
   if (json) process.stdout.write(`${JSON.stringify(bridge ? report[0] : report, null, 2)}\n`);
@@ -115,6 +135,12 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
         `firewall: ${r.firewall}`,
         dns,
         `leases: ${r.leases}`,
+        ...(r.vxlan
+          ? [
+              `vxlan: ${r.vxlan.link} ${r.vxlan.state} VNI ${r.vxlan.id} local ${r.vxlan.local ?? '-'} ` +
+                `port ${r.vxlan.port} mtu ${r.vxlan.mtu} peers ${r.vxlan.peers.join(',') || '-'}`,
+            ]
+          : []),
       ];
       process.stdout.write(`${line.join('  ')}\n`);
     }

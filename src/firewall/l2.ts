@@ -1,0 +1,156 @@
+/**
+ * What brmgr does to frames crossing the bridge itself, in its own
+ * `table bridge brmgr-BRIDGE`: on a stretched bridge, the DHCP/RA guard (an
+ * extending host's guests never answer DHCP or send RAs into the tunnel; the
+ * authority drops such answers coming out of it); in bridged mode, the guests'
+ * addresses learned from what crosses the bridge (snoop.ts reads them). And the
+ * underlay's side of the tunnel, in `table inet brmgr-vxlan-BRIDGE`: the VXLAN
+ * port accepts the listed peers only. Both go with the bridge.
+ */
+import type { BridgeConfig } from '../config/types.js';
+import { isIPv4 } from '../net/addr.js';
+import { vxlanName } from '../plan/vxlan.js';
+import { must, type Run } from '../system/exec.js';
+
+export const l2Table = (bridge: string) => `brmgr-${bridge}`;
+export const underlayTable = (bridge: string) => `brmgr-vxlan-${bridge}`;
+
+/** Sets of addresses seen, by MAC; an entry lives this long after it was last seen. */
+export const SNOOP_SETS = { dhcp4: 'dhcp4', nd6: 'nd6', dad6: 'dad6' } as const;
+export const SNOOP_TIMEOUT = '1d';
+
+// offsets from the UDP header, in bits: BOOTP's yiaddr and chaddr, and its first option (message type)
+const YIADDR = '@th,192,32';
+const CHADDR = '@th,288,48';
+const DHCP_ACK_FIRST = '@th,1984,24 0x350105';
+const DHCP4_REPLY = 'ether type ip udp sport 67 udp dport 68';
+const DHCP6_REPLY = 'ether type ip6 udp sport 547 udp dport 546';
+const RA = 'ether type ip6 icmpv6 type nd-router-advert';
+
+const q = (name: string) => JSON.stringify(name);
+
+/** Whether the bridge needs its bridge-family table: a stretched bridge, or bridged mode. */
+export function hasL2Table(cfg: BridgeConfig): boolean {
+  return !!cfg.vxlan || cfg.mode === 'bridged';
+}
+
+/** The bridge table's text, for one `nft -f` that replaces any earlier version; undefined: none. */
+export function renderL2(cfg: BridgeConfig, opts: { guard: boolean }): string | undefined {
+  if (!hasL2Table(cfg)) return undefined;
+  const t = l2Table(cfg.name);
+  const forward: string[] = [];
+  const input: string[] = [];
+  if (cfg.vxlan && opts.guard) {
+    const vx = q(vxlanName(cfg.name));
+    const answers = [DHCP4_REPLY, DHCP6_REPLY, RA];
+    if (cfg.mode === 'bridged') {
+      // an extending host: its own guests' DHCP servers and routers stay on this host
+      const local = cfg.uplink ? ` iifname != ${q(cfg.uplink)}` : '';
+      forward.push(...answers.map((a) => `oifname ${vx}${local} ${a} drop`));
+    } else {
+      // the authority: answers from the tunnel are a rogue's
+      forward.push(...answers.map((a) => `iifname ${vx} ${a} drop`));
+      input.push(...answers.map((a) => `iifname ${vx} ${a} drop`));
+    }
+  }
+  const sets: string[] = [];
+  if (cfg.mode === 'bridged') {
+    const set = (name: string, type: string) =>
+      sets.push(
+        `\tset ${name} {\n\t\t${type}\n\t\tflags dynamic,timeout\n\t\ttimeout ${SNOOP_TIMEOUT}\n\t\tsize 65535\n\t}`,
+      );
+    set(SNOOP_SETS.dhcp4, `typeof ${CHADDR} . ${YIADDR}`);
+    set(SNOOP_SETS.nd6, 'type ether_addr . ipv6_addr');
+    set(SNOOP_SETS.dad6, 'typeof ether saddr . @th,64,128');
+    // only this host's ports: the LAN's and the other hosts' machines are not its guests
+    const remote = [cfg.uplink, cfg.vxlan ? vxlanName(cfg.name) : undefined].filter((x): x is string => !!x);
+    const fromGuest = remote.length ? ` iifname != { ${remote.map(q).join(', ')} }` : '';
+    forward.push(
+      `${DHCP4_REPLY} ${DHCP_ACK_FIRST} update @${SNOOP_SETS.dhcp4} { ${CHADDR} . ${YIADDR} }`,
+      `ether type ip6${fromGuest} icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } ` +
+        `ip6 saddr != { ::, fe80::/10 } update @${SNOOP_SETS.nd6} { ether saddr . ip6 saddr }`,
+      // duplicate address detection: the address a SLAAC guest is about to take
+      `ether type ip6${fromGuest} icmpv6 type nd-neighbor-solicit ip6 saddr :: ` +
+        `update @${SNOOP_SETS.dad6} { ether saddr . @th,64,128 }`,
+    );
+  }
+  if (!forward.length && !input.length) return undefined;
+  // the chains are replaced, the sets kept: what the kernel learned survives a reload
+  const chains = { forward, input };
+  const declare = Object.keys(chains).map(
+    (name) => `\tchain ${name} {\n\t\ttype filter hook ${name} priority filter; policy accept;\n\t}`,
+  );
+  const fill = Object.entries(chains).map(
+    ([name, rules]) => `\tchain ${name} {\n${rules.map((r) => `\t\t${r}\n`).join('')}\t}`,
+  );
+  return (
+    `table bridge ${t} {\n${[...sets, ...declare].join('\n')}\n}\n` +
+    Object.keys(chains)
+      .map((name) => `flush chain bridge ${t} ${name}\n`)
+      .join('') +
+    `table bridge ${t} {\n${fill.join('\n')}\n}\n`
+  );
+}
+
+/** The underlay table: the VXLAN port of this VNI open to the listed peers only; undefined without static peers. */
+export function renderUnderlay(cfg: BridgeConfig): string | undefined {
+  const vx = cfg.vxlan;
+  if (!vx || vx.peers.length === 0) return undefined;
+  const t = underlayTable(cfg.name);
+  const family = isIPv4(vx.peers[0]!) ? 'ip' : 'ip6';
+  // the VNI is 24 bits, 32 bits into the VXLAN header: other VNIs on the port are other bridges'
+  const ours = `udp dport ${vx.port} @th,96,24 ${vx.id}`;
+  const rules = [`${ours} ${family} saddr { ${vx.peers.join(', ')} } accept`, `${ours} drop`];
+  return (
+    `table inet ${t}\ndelete table inet ${t}\ntable inet ${t} {\n\tchain input {\n` +
+    `\t\ttype filter hook input priority filter - 1; policy accept;\n${rules.map((r) => `\t\t${r}\n`).join('')}\t}\n}\n`
+  );
+}
+
+/** Applies both tables as one transaction; a table not wanted is deleted. */
+export async function applyL2(run: Run, bridge: string, l2?: string, underlay?: string): Promise<void> {
+  const text = [
+    l2 ?? `table bridge ${l2Table(bridge)}\ndelete table bridge ${l2Table(bridge)}\n`,
+    underlay ?? `table inet ${underlayTable(bridge)}\ndelete table inet ${underlayTable(bridge)}\n`,
+  ].join('');
+  must(await run('nft', ['-f', '-'], text), 'nft');
+}
+
+/** Deletes both tables; nothing when they or nft are not there. */
+export async function removeL2(run: Run, bridge: string): Promise<void> {
+  for (const [family, name] of [
+    ['bridge', l2Table(bridge)],
+    ['inet', underlayTable(bridge)],
+  ] as const) {
+    const r = await run('nft', ['delete', 'table', family, name]);
+    if (!r.ok && !r.missing && !/No such file or directory/.test(r.stderr)) must(r, 'nft');
+  }
+}
+
+/** Both tables as nft lists them now (for rollback); empty text when absent. */
+export async function listL2(run: Run, bridge: string): Promise<string> {
+  const out: string[] = [];
+  for (const [family, name] of [
+    ['bridge', l2Table(bridge)],
+    ['inet', underlayTable(bridge)],
+  ] as const) {
+    const r = await run('nft', ['list', 'table', family, name]);
+    if (r.ok) out.push(r.stdout);
+  }
+  return out.join('\n');
+}
+
+/** Which of the bridge's tables the config wants and nft does not have, in words; undefined when both are there. */
+export async function l2Drift(run: Run, cfg: BridgeConfig): Promise<string | undefined> {
+  const guard = cfg.firewall !== 'none';
+  const wanted: [string, string, boolean][] = [
+    ['bridge', l2Table(cfg.name), renderL2(cfg, { guard }) !== undefined],
+    ['inet', underlayTable(cfg.name), guard && renderUnderlay(cfg) !== undefined],
+  ];
+  for (const [family, name, wants] of wanted) {
+    if (!wants) continue;
+    const r = await run('nft', ['list', 'table', family, name]);
+    if (!r.ok && !r.missing) return `nftables table ${family} ${name} is gone`;
+  }
+  return undefined;
+}
