@@ -150,8 +150,20 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
 
   /** Someone flushed the ruleset (an nftables.service restart, a firewalld reload): put brmgr's rules back. */
   /** Someone took the bridge's address, took it down or deleted it: bring it back (pre is idempotent). */
+  /** brmgr-post by hand while the service runs (seen by whichever watch fires first): the service's job is the bridge up. */
+  const restoreTakenDown = async () => {
+    log.warn(
+      { event: 'down' },
+      `${bridge} was taken down while brmgr run serves it; bringing it back up (stop the service to take it down)`,
+    );
+    await pre(bridge, { log: opts.log, env, config: cfg });
+    // its sockets were bound to the deleted bridge
+    await dnsmasq.restart();
+  };
+
   const restoreBridge = async () => {
     if (stopping) return;
+    if (!readState(p)?.up) return restoreTakenDown();
     const observed = await observe(runner());
     const link = observed.links.find((l) => l.ifname === bridge);
     const has = (a: string) => observed.addrs.some((x) => x.ifname === bridge && `${x.local}/${x.prefixlen}` === a);
@@ -175,17 +187,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
       log.warn({ event: 'foreign-firewall' }, w);
     }
     const state = readState(p);
-    if (!state?.up) {
-      // brmgr-post by hand while the service runs: the service's job is the bridge up
-      log.warn(
-        { event: 'firewall' },
-        `${bridge} was taken down while brmgr run serves it; bringing it back up (stop the service to take it down)`,
-      );
-      await pre(bridge, { log: opts.log, env, config: cfg });
-      // its sockets were bound to the deleted bridge
-      await dnsmasq.restart();
-      return;
-    }
+    if (!state?.up) return restoreTakenDown();
     const drift =
       (await firewallDrift(runner(), cfg, state.firewall as FirewallRecord)) ??
       (state.l2 ? await l2Drift(runner(), cfg) : undefined);
