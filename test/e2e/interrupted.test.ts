@@ -92,7 +92,8 @@ t.test(
 
     // while another brmgr holds the host-wide lock, a stop ends the wait and changes nothing
     await brmgr.down();
-    const other = lab.spawn(host, 'sleep', ['60']);
+    // a live brmgr by its command line (a pid of another program in the lock is taken over)
+    const other = lab.spawn(host, 'bash', ['-c', 'exec -a brmgr-pre sleep 60']);
     writeFileSync(join(brmgr.runDir, '.lock'), `${other.pid}\n`);
     proc = brmgr.run();
     const waiting = follow(proc);
