@@ -1,7 +1,7 @@
 /**
  * Fault injection at every step, not at random times (BRMGR_FAULT=kill:N|fail:N
  * picks the Nth fault point of one brmgr process): the e2e files faults-*.test.ts
- * each run one kind for both backends, side by side.
+ * each run one kind for one backend, side by side.
  */
 import type { Test } from 'tap';
 import { conf, Lab, snapshot, topology, type Brmgr } from './netns.js';
