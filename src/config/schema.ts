@@ -3,7 +3,7 @@ export const SECTION_KEYS: Record<string, readonly string[]> = {
   bridge: ['name', 'mode', 'uplink', 'mtu', 'mac', 'stp', 'firewall'],
   ipv4: ['address', 'dhcp', 'range', 'lease_time', 'max_leases', 'routes', 'ntp'],
   ipv6: ['address', 'ra', 'dhcp', 'nat'],
-  dns: ['enable', 'domain', 'upstream', 'hosts_file'],
+  dns: ['enable', 'domain', 'upstream', 'hosts_file', 'resolved'],
   dnsmasq: ['conf_file', 'hosts_file'],
   vxlan: ['id', 'peers', 'local', 'port', 'learning'],
   'host.*': ['mac', 'ip', 'ip6', 'lease_time'],

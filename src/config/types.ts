@@ -99,7 +99,14 @@ export interface BridgeConfig {
     ntp?: string[];
   };
   ipv6?: Subnet6 & { ra: boolean; dhcp: Dhcp6; nat: boolean };
-  dns: { enable: boolean; domain?: string; upstream: Upstream[]; hostsFile?: string };
+  dns: {
+    enable: boolean;
+    domain?: string;
+    upstream: Upstream[];
+    hostsFile?: string;
+    /** the host resolves guests through systemd-resolved's per-link DNS on the bridge */
+    resolved: boolean;
+  };
   dnsmasq: { confFile?: string; hostsFile?: string };
   hosts: StaticHost[];
   forwards: Forward[];

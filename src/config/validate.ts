@@ -897,6 +897,7 @@ export function parseConfig(text: string, file: string, bridge: string, opts: Pa
       ...(domain ? { domain } : {}),
       upstream,
       ...(dnsHosts ? { hostsFile: dnsHosts } : {}),
+      resolved: r.bool(d, 'resolved', false),
     },
     dnsmasq: {
       ...(confFile ? { confFile } : {}),

@@ -13,6 +13,8 @@ import { firewallDrift, type FirewallRecord } from '../firewall/index.js';
 import { l2Drift } from '../firewall/l2.js';
 import { nftRuleset } from '../firewall/nftables.js';
 import { acquireLock, LockHeld } from '../system/lock.js';
+import { revertLinkDns, setLinkDns } from '../system/resolved.js';
+import { resolvedLink } from '../plan/resolved.js';
 import { readState } from '../system/state.js';
 import { observe } from '../system/observe.js';
 import { desiredLink } from '../plan/link.js';
@@ -96,11 +98,34 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     ),
   );
 
+  // [dns] resolved: the host's systemd-resolved asks the bridge's dnsmasq for the guests' names
+  let toldResolved = false;
+  const tellResolved = async () => {
+    const link = resolvedLink(cfg);
+    if (!link) {
+      if (toldResolved) await revertLinkDns(runner(), bridge);
+      toldResolved = false;
+      return;
+    }
+    try {
+      await setLinkDns(runner(), bridge, link.servers, link.domains);
+      toldResolved = true;
+      log.info({ event: 'resolved' }, `the host resolves ${link.domains.join(' ')} through ${link.servers.join(' ')}`);
+    } catch (err) {
+      log.warn(
+        { event: 'resolved' },
+        `[dns] resolved = true, but systemd-resolved could not be told (${(err as Error).message}): ` +
+          'the host does not resolve the guests; they are served all the same',
+      );
+    }
+  };
+
   const shutdown = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
     snoop.stop();
     log.info({ event: 'stop' }, code === 0 ? 'stopping' : 'giving up');
+    if (toldResolved) await revertLinkDns(runner(), bridge);
     await dnsmasq.stop();
     await watch.close();
     await leases.stop();
@@ -137,6 +162,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
       current = rendered;
       watch.files(configFiles(cfg));
       watch.firewall(readState(p));
+      await tellResolved();
       if (restartsDnsmasq(action)) {
         log.info({ event: 'reload', why, action: 'restart' }, 'config changed; restarting dnsmasq');
         await dnsmasq.restart();
@@ -157,8 +183,9 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
       `${bridge} was taken down while brmgr run serves it; bringing it back up (stop the service to take it down)`,
     );
     await pre(bridge, { log: opts.log, env, config: cfg });
-    // its sockets were bound to the deleted bridge
+    // its sockets were bound to the deleted bridge, and resolved forgot the link
     await dnsmasq.restart();
+    await tellResolved();
   };
 
   const restoreBridge = async () => {
@@ -172,8 +199,11 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     const what = !link ? 'was deleted' : !link.up ? 'is down' : `lost ${missing.join(', ')}`;
     log.warn({ event: 'bridge' }, `${bridge} ${what} while brmgr run serves it; bringing it back`);
     await pre(bridge, { log: opts.log, env, config: cfg });
-    // its sockets were bound to the deleted bridge
-    if (!link) await dnsmasq.restart();
+    // its sockets were bound to the deleted bridge, and resolved forgot the link
+    if (!link) {
+      await dnsmasq.restart();
+      await tellResolved();
+    }
   };
 
   // another nftables table that drops the guests' traffic: said once when it appears (pre says it at start)
@@ -244,6 +274,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     );
   leases.start();
   await serial(() => dnsmasq.start());
+  await serial(tellResolved);
   if (early === 'reload') void reload('SIGHUP');
   if (!stopping) {
     if (cfg.mode === 'bridged') await snoop.start();

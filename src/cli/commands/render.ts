@@ -2,6 +2,7 @@ import { dnsmasqFiles, renderDhcpHosts, renderDnsmasqConf } from '../../dnsmasq/
 import { dnsmasqAccount } from '../../dnsmasq/user.js';
 import { paths } from '../../paths.js';
 import { servesAnything } from '../../plan/services.js';
+import { resolvedLink } from '../../plan/resolved.js';
 import { loadConfig } from '../../config/load.js';
 import { renderPlan } from '../../converge/render.js';
 import { machineId } from '../../system/machine.js';
@@ -52,6 +53,14 @@ export async function run(options: RenderOptions): Promise<number> {
     process.stdout.write(`\n# ${files.conf}\n${renderDnsmasqConf(cfg, p, dnsmasqAccount())}`);
     const hosts = renderDhcpHosts(cfg);
     if (hosts) process.stdout.write(`\n# ${files.dhcpHosts}\n${hosts}`);
+  }
+  const resolved = resolvedLink(cfg);
+  if (resolved) {
+    process.stdout.write(
+      `\n# systemd-resolved, while brmgr run serves (resolvectl revert ${cfg.name} at stop)\n` +
+        `resolvectl dns ${cfg.name} ${resolved.servers.join(' ')}\n` +
+        `resolvectl domain ${cfg.name} ${resolved.domains.join(' ')}\n`,
+    );
   }
   return 0;
 }
