@@ -33,12 +33,15 @@ export function startDnsmasq(conf: string, log: Logger, onLine?: (ev: DnsmasqEve
   const startedAt = Date.now();
   let wasReady = false;
   let lastError: string | undefined;
+  // before it serves, whatever dnsmasq said last is the reason it stopped, whatever its level
+  let lastLine: string | undefined;
   let resolveReady!: () => void;
   const ready = new Promise<void>((resolve) => (resolveReady = resolve));
   const child = spawnProcess('dnsmasq', ['--keep-in-foreground', `--conf-file=${conf}`], 'stderr', (line) => {
     const parsed = parseDnsmasqLine(line);
     const { level, msg, ...fields } = parsed;
     if (level === 'error') lastError = msg;
+    if (!wasReady && msg) lastLine = msg;
     log[level]({ ...fields, dnsmasq: true }, msg);
     onLine?.(parsed);
     if (!wasReady && /^started, version/.test(msg)) {
@@ -50,7 +53,8 @@ export function startDnsmasq(conf: string, log: Logger, onLine?: (ev: DnsmasqEve
   log.info({ event: 'start', pid: child.pid }, 'starting dnsmasq');
   const exited = child.exited.then((exit) => {
     resolveReady();
-    return { ...exit, wasReady, ...(lastError !== undefined ? { lastError } : {}) };
+    const reason = lastError ?? (wasReady ? undefined : lastLine);
+    return { ...exit, wasReady, ...(reason !== undefined ? { lastError: reason } : {}) };
   });
   return {
     pid: child.pid,
