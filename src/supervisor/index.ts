@@ -174,9 +174,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
       }
     });
 
-  /** Someone flushed the ruleset (an nftables.service restart, a firewalld reload): put brmgr's rules back. */
-  /** Someone took the bridge's address, took it down or deleted it: bring it back (pre is idempotent). */
-  /** brmgr-post by hand while the service runs (seen by whichever watch fires first): the service's job is the bridge up. */
+  /** brmgr-post by hand while the service runs (seen by whichever watch fires first): the service keeps it up. */
   const restoreTakenDown = async () => {
     log.warn(
       { event: 'down' },
@@ -188,6 +186,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     await tellResolved();
   };
 
+  /** Someone took the bridge's address, took it down or deleted it: bring it back (pre is idempotent). */
   const restoreBridge = async () => {
     if (stopping) return;
     if (!readState(p)?.up) return restoreTakenDown();
@@ -209,6 +208,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
   // another nftables table that drops the guests' traffic: said once when it appears (pre says it at start)
   const foreign = new Set<string>();
   const foreignDrops = async () => hostFirewallWarnings(cfg, await nftRuleset(runner()), servesAnything(cfg));
+  /** Someone flushed the ruleset (an nftables.service restart, a firewalld reload): put brmgr's rules back. */
   const restoreFirewall = async () => {
     if (stopping) return;
     for (const w of await foreignDrops()) {
