@@ -15,9 +15,14 @@ export class LockHeld extends Error {
   override name = 'LockHeld';
 }
 
-/** Whether a live pid is a brmgr program (a pid left in a lock can be reused by any process). */
-function isBrmgr(pid: number): boolean {
-  return pid === process.pid || (read(`/proc/${pid}/cmdline`) ?? '').includes('brmgr');
+/**
+ * Whether a live pid may be a brmgr program: one named so, or any Node.js process (brmgr run from a
+ * folder of another name). A pid left in a lock by a killed brmgr can be reused by any other program.
+ */
+function mayBeBrmgr(pid: number): boolean {
+  if (pid === process.pid) return true;
+  const argv = (read(`/proc/${pid}/cmdline`) ?? '').split('\0');
+  return argv.some((a) => a.includes('brmgr')) || /(^|\/)node[\d.]*$/.test(argv[0] ?? '');
 }
 
 /** Removes a lock left by a dead process, and only that one, even when several waiters find it at once. */
@@ -87,7 +92,7 @@ export async function acquireLock(path: string, timeoutMs = 30_000, signal?: Abo
         throw new Error(`${path} is a ${kind}, not a lock file: remove it`);
       }
       const owner = Number(held.trim());
-      if (!Number.isInteger(owner) || owner <= 0 || !alive(owner) || !isBrmgr(owner)) {
+      if (!Number.isInteger(owner) || owner <= 0 || !alive(owner) || !mayBeBrmgr(owner)) {
         takeOver(path, held);
         continue;
       }
