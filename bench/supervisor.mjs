@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BRIDGE, Lab, median, ms } from './lib/lab.mjs';
-import { dnsProbe } from './lib/probe.mjs';
+import { startDnsProbe } from './lib/probe.mjs';
+import { cpuTicks, rssKiB } from './lib/proc.mjs';
 
 const KILLS = Number(process.env.KILLS ?? 10);
 const IDLE = Number(process.env.IDLE ?? 30); // seconds
@@ -21,32 +22,12 @@ mac = 52:54:00:67:00:01
 ip = 10.67.0.9
 `;
 
-const cpuTicks = (pid) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (1/100 s)
-};
-const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
-
 const lab = new Lab('sup');
 try {
   await lab.open(CONFIG);
   let supervisor = await lab.run();
   const guest = await lab.client('g', '10.67.0.50/24');
-  const probe = lab.exec(guest, process.execPath, ['-e', dnsProbe('10.67.0.1', 'probe.bench')], {
-    stdin: 'pipe',
-    stdout: 'pipe',
-    buffer: false,
-  });
-  lab.children.push(probe);
-  const answers = [];
-  probe.stdout.on('data', (d) =>
-    answers.push(
-      ...String(d)
-        .trim()
-        .split('\n')
-        .map((n) => Number(n) / 1e6),
-    ),
-  );
+  const probe = startDnsProbe(lab, guest, '10.67.0.1', 'probe.bench');
   await sleep(500);
 
   const dnsmasqPid = () => Number(readFileSync(join(lab.env.BRMGR_RUN_DIR, BRIDGE, 'dnsmasq.pid'), 'utf8'));
@@ -59,15 +40,13 @@ try {
     await sleep(200);
     const pid = dnsmasqPid();
     const ready = supervisor.next((e) => e.event === 'ready');
-    const n = answers.length;
     const killed = process.hrtime.bigint();
-    probe.stdin.write(`${killed}\n`);
+    // asked before the kill: the first answer to a query sent after it
+    const answered = probe.answeredAfter(killed, 2000);
     process.kill(pid, 'SIGKILL');
     await ready;
     toReady.push(ms(killed));
-    for (let w = 0; w < 200 && answers.length === n; w++) await sleep(10);
-    if (answers.length === n) throw new Error('no DNS answer after the restart');
-    toAnswer.push(answers.at(-1));
+    toAnswer.push(await answered);
     restarts += supervisor.events.filter((e) => e.event === 'restart').length;
     if (i < KILLS - 1) await lab.stop(supervisor.proc);
   }
@@ -77,7 +56,7 @@ try {
       `restarts logged: ${restarts}`,
   );
 
-  probe.kill('SIGKILL');
+  probe.kill();
   // after start-up V8 compacts its heap for a few seconds; idle means after that
   await sleep(Number(process.env.SETTLE ?? 10) * 1000);
   const pid = supervisor.pid;

@@ -19,3 +19,35 @@ s.connect(53, ${JSON.stringify(server)}, () => setInterval(() => { \
 id = (id + 1) & 0xffff; sent.set(id, process.hrtime.bigint()); s.send(query(id)); }, 2));
 require('node:readline').createInterface({ input: process.stdin }).on('line', (l) => { since = BigInt(l); });
 `;
+
+/**
+ * The probe running in namespace `ns` of `lab`. `answeredAfter(since, timeoutMs)`: how many ms after
+ * `since` (a process.hrtime.bigint()) the first query sent after it was answered; throws past the timeout.
+ */
+export function startDnsProbe(lab, ns, server, name) {
+  const proc = lab.exec(ns, process.execPath, ['-e', dnsProbe(server, name)], {
+    stdin: 'pipe',
+    stdout: 'pipe',
+    buffer: false,
+  });
+  lab.children.push(proc);
+  const answers = [];
+  proc.stdout.on('data', (d) =>
+    answers.push(
+      ...String(d)
+        .trim()
+        .split('\n')
+        .map((n) => Number(n) / 1e6),
+    ),
+  );
+  return {
+    answeredAfter: async (since, timeoutMs) => {
+      const n = answers.length;
+      proc.stdin.write(`${since}\n`);
+      for (let w = 0; w < timeoutMs / 10 && answers.length === n; w++) await new Promise((r) => setTimeout(r, 10));
+      if (answers.length === n) throw new Error(`no DNS answer within ${timeoutMs} ms`);
+      return answers.at(-1);
+    },
+    kill: () => proc.kill('SIGKILL'),
+  };
+}
