@@ -12,7 +12,7 @@ import t from 'tap';
 import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec, ip, Lab, listening, must, ping, topology, waitFor, type Topology } from '../helpers/netns.js';
-import { dnsmasqReady, follow, skipReason } from '../helpers/e2e.js';
+import { dnsmasqReady, follow, skipReason, udhcpc } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -38,26 +38,12 @@ async function lease(lab: Lab, ns: string, ifname: string): Promise<Record<strin
   const out = join(lab.dir, `env.${ifname}`);
   const script = lab.file(`udhcpc-${ifname}.sh`, `#!/bin/sh\n[ "$1" = bound ] && env > ${out}\nexit 0\n`, 0o755);
   const options = ['mtu', 'staticroutes', 'msstaticroutes', 'ntpsrv', 'bootfile'].flatMap((o) => ['-O', o]);
-  const r = await exec(ns, 'busybox', [
-    'udhcpc',
-    '-i',
-    ifname,
-    '-n',
-    '-q',
-    '-f',
-    '-t',
-    '4',
-    '-T',
-    '1',
-    '-s',
-    script,
-    ...options,
-  ]);
+  const got = await udhcpc(ns, ifname, options, script);
   let text = '';
   try {
     text = readFileSync(out, 'utf8');
   } catch {
-    throw new Error(`no lease on ${ifname}:\n${r.stdout}${r.stderr}`);
+    throw new Error(`no lease on ${ifname} (${got ?? 'none'})`);
   }
   return Object.fromEntries(
     text

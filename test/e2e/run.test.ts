@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ResultPromise } from 'execa';
 import { exec, Lab, must, nftRuleset, ping, topology, waitFor, type Topology } from '../helpers/netns.js';
-import { follow, skipReason } from '../helpers/e2e.js';
+import { follow, skipReason, udhcpc as leaseOnce } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -41,27 +41,9 @@ async function dhcpGuest(top: Topology, mac: string): Promise<{ ns: string; ifna
   return { ns, ifname };
 }
 
-/** busybox udhcpc once; the leased address, or undefined. */
-async function udhcpc(ns: string, ifname: string, hostname: string, extra: string[] = []): Promise<string | undefined> {
-  const r = await exec(ns, 'busybox', [
-    'udhcpc',
-    '-i',
-    ifname,
-    '-n',
-    '-q',
-    '-f',
-    '-t',
-    '4',
-    '-T',
-    '1',
-    '-s',
-    '/bin/true',
-    '-x',
-    `hostname:${hostname}`,
-    ...extra,
-  ]);
-  return /lease of (\S+) obtained/.exec(r.stdout + r.stderr)?.[1];
-}
+/** busybox udhcpc once, sending `hostname`; the leased address, or undefined. */
+const udhcpc = (ns: string, ifname: string, hostname: string, extra: string[] = []) =>
+  leaseOnce(ns, ifname, ['-x', `hostname:${hostname}`, ...extra]);
 
 const dig = async (ns: string, server: string, name: string, type = 'A') =>
   (await exec(ns, 'dig', [`@${server}`, name, type, '+short', '+time=1', '+tries=1'])).stdout.trim();

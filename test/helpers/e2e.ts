@@ -96,9 +96,17 @@ export function pausingTool(
   return { dir: join(lab.dir, `pause-${tool}`), marker };
 }
 
-/** busybox udhcpc once on `ifname` (4 tries, 1 s apart); the address the guest got, or undefined. */
-export async function udhcpc(ns: string, ifname: string, extra: string[] = []): Promise<string | undefined> {
-  const args = ['udhcpc', '-i', ifname, '-n', '-q', '-f', '-t', '4', '-T', '1', '-s', '/bin/true', ...extra];
+/**
+ * busybox udhcpc once on `ifname` (4 tries, 1 s apart), its `script` run on each event (by default one
+ * that configures nothing); the address the guest got, or undefined.
+ */
+export async function udhcpc(
+  ns: string,
+  ifname: string,
+  extra: string[] = [],
+  script = '/bin/true',
+): Promise<string | undefined> {
+  const args = ['udhcpc', '-i', ifname, '-n', '-q', '-f', '-t', '4', '-T', '1', '-s', script, ...extra];
   const r = await exec(ns, 'busybox', args);
   return /lease of (\S+) obtained/.exec(r.stdout + r.stderr)?.[1];
 }
