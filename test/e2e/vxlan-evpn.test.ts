@@ -7,21 +7,12 @@ import t from 'tap';
 import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Brmgr, exec, ip, Lab, must, ping, snapshot, waitFor } from '../helpers/netns.js';
+import { flooding } from '../helpers/vxlan.js';
 import { skipReason } from '../helpers/e2e.js';
 import { vxlanName } from '../../src/plan/vxlan.js';
 
 const FRR = '/usr/lib/frr';
 const why = skipReason() ?? (existsSync(join(FRR, 'zebra')) ? undefined : 'FRR is not installed (package frr)');
-
-const flooding = async (ns: string, dev: string) =>
-  (
-    JSON.parse((await exec(ns, 'bridge', ['-json', 'fdb', 'show', 'dev', dev])).stdout) as {
-      mac: string;
-      dst?: string;
-    }[]
-  )
-    .filter((e) => e.mac === '00:00:00:00:00:00' && e.dst)
-    .map((e) => e.dst);
 
 t.test('vxlan: learning = evpn leaves the peers to FRR', { skip: why, timeout: 90_000 }, async (t) => {
   const lab = Lab.create(t);

@@ -6,39 +6,22 @@
  */
 import t from 'tap';
 import { Brmgr, exec, ip, Lab, must, ping, snapshot } from '../helpers/netns.js';
+import { flooding, underlay } from '../helpers/vxlan.js';
 import { skipReason } from '../helpers/e2e.js';
 import { vxlanName } from '../../src/plan/vxlan.js';
 
 const why = skipReason();
-
-const flooding = async (ns: string, dev: string) =>
-  (
-    JSON.parse((await exec(ns, 'bridge', ['-json', 'fdb', 'show', 'dev', dev])).stdout) as {
-      mac: string;
-      dst?: string;
-    }[]
-  )
-    .filter((e) => e.mac === '00:00:00:00:00:00' && e.dst)
-    .map((e) => e.dst)
-    .sort();
 
 t.test('vxlan: peers only, and a changed peer list converges', { skip: why }, async (t) => {
   const lab = Lab.create(t);
   const [a, b, sw, intruder, guest] = await Promise.all(['a', 'b', 'sw', 'intruder', 'g'].map((r) => lab.ns(r)));
   const bridge = lab.name('br');
   const vx = vxlanName(bridge);
-  const swbr = lab.name('sw');
-  await ip(sw, 'link', 'add', swbr, 'type', 'bridge');
-  await ip(sw, 'link', 'set', swbr, 'up');
-  for (const [ns, address] of [
-    [a, '198.51.100.1'],
-    [b, '198.51.100.2'],
-    [intruder, '198.51.100.9'],
-  ] as const) {
-    const u = lab.name('u');
-    await lab.veth(ns, u, sw, lab.name('s'), { master: swbr });
-    await ip(ns, 'address', 'add', `${address}/24`, 'dev', u);
-  }
+  await underlay(lab, sw, [
+    [a, '198.51.100.1/24'],
+    [b, '198.51.100.2/24'],
+    [intruder, '198.51.100.9/24'],
+  ]);
   // a guest on B with a static address
   const nic = lab.name('g');
   const port = lab.name('p');
@@ -94,18 +77,11 @@ t.test('vxlan over an IPv6 underlay: 70 bytes of overhead, peers only', { skip: 
   const [a, b, sw, intruder, guest] = await Promise.all(['a6', 'b6', 'sw6', 'intruder6', 'g6'].map((r) => lab.ns(r)));
   const bridge = lab.name('br');
   const vx = vxlanName(bridge);
-  const swbr = lab.name('sw');
-  await ip(sw, 'link', 'add', swbr, 'type', 'bridge');
-  await ip(sw, 'link', 'set', swbr, 'up');
-  for (const [ns, address] of [
-    [a, '2001:db8:100::1'],
-    [b, '2001:db8:100::2'],
-    [intruder, '2001:db8:100::9'],
-  ] as const) {
-    const u = lab.name('u');
-    await lab.veth(ns, u, sw, lab.name('s'), { master: swbr });
-    await ip(ns, 'address', 'add', `${address}/64`, 'dev', u, 'nodad');
-  }
+  await underlay(lab, sw, [
+    [a, '2001:db8:100::1/64'],
+    [b, '2001:db8:100::2/64'],
+    [intruder, '2001:db8:100::9/64'],
+  ]);
   const nic = lab.name('g');
   const port = lab.name('p');
   await lab.veth(guest, nic, b, port);

@@ -7,6 +7,7 @@
 import t from 'tap';
 import { chmodSync } from 'node:fs';
 import { Brmgr, exec, ip, Lab, must, ping, snapshot, waitFor } from '../helpers/netns.js';
+import { flooding, underlay } from '../helpers/vxlan.js';
 import { dnsmasqReady, follow, skipReason } from '../helpers/e2e.js';
 import { vxlanName } from '../../src/plan/vxlan.js';
 
@@ -21,16 +22,6 @@ interface RawLink {
 }
 const linkOf = async (ns: string, dev: string) =>
   (JSON.parse(await ip(ns, '-d', '-json', 'link', 'show', 'dev', dev)) as RawLink[])[0]!;
-const flooding = async (ns: string, dev: string) =>
-  (
-    JSON.parse((await exec(ns, 'bridge', ['-json', 'fdb', 'show', 'dev', dev])).stdout) as {
-      mac: string;
-      dst?: string;
-    }[]
-  )
-    .filter((e) => e.mac === '00:00:00:00:00:00' && e.dst)
-    .map((e) => e.dst)
-    .sort();
 
 t.test('vxlan: an authority and two extending hosts', { skip: why }, async (t) => {
   const lab = Lab.create(t);
@@ -41,21 +32,11 @@ t.test('vxlan: an authority and two extending hosts', { skip: why }, async (t) =
   const under = { a: '198.51.100.1', b: '198.51.100.2', c: '198.51.100.3' };
 
   // the underlay: one switch, an MTU of 1500 everywhere
-  const swbr = lab.name('sw');
-  await ip(sw, 'link', 'add', swbr, 'type', 'bridge');
-  await ip(sw, 'link', 'set', swbr, 'up');
-  const plug = async (ns: string, address: string) => {
-    const u = lab.name('u');
-    await lab.veth(ns, u, sw, lab.name('s'), { master: swbr });
-    await ip(ns, 'address', 'add', `${address}/24`, 'dev', u);
-    return u;
-  };
-  for (const [host, address] of [
-    [a, under.a],
-    [b, under.b],
-    [c, under.c],
-  ] as const)
-    await plug(host, address);
+  await underlay(lab, sw, [
+    [a, `${under.a}/24`],
+    [b, `${under.b}/24`],
+    [c, `${under.c}/24`],
+  ]);
   // A's way out: through its NAT to a namespace that has no route back to the guests
   const aUp = lab.name('o');
   const outIf = lab.name('x');

@@ -1,0 +1,26 @@
+/** Pieces the VXLAN e2e tests share: hosts on one underlay switch, and the tunnel's flooding entries. */
+import { exec, ip, type Lab } from './netns.js';
+
+/** The peers a VXLAN link floods to (its all-zero FDB entries), sorted. */
+export async function flooding(ns: string, dev: string): Promise<string[]> {
+  const entries = JSON.parse((await exec(ns, 'bridge', ['-json', 'fdb', 'show', 'dev', dev])).stdout) as {
+    mac: string;
+    dst?: string;
+  }[];
+  return entries
+    .filter((e) => e.mac === '00:00:00:00:00:00' && e.dst)
+    .map((e) => e.dst!)
+    .sort();
+}
+
+/** A switch (a bridge in namespace `sw`) with each host plugged in at its address (`ADDR/PREFIX`, MTU 1500). */
+export async function underlay(lab: Lab, sw: string, hosts: (readonly [ns: string, cidr: string])[]): Promise<void> {
+  const swbr = lab.name('sw');
+  await ip(sw, 'link', 'add', swbr, 'type', 'bridge');
+  await ip(sw, 'link', 'set', swbr, 'up');
+  for (const [ns, cidr] of hosts) {
+    const u = lab.name('u');
+    await lab.veth(ns, u, sw, lab.name('s'), { master: swbr });
+    await ip(ns, 'address', 'add', cidr, 'dev', u, ...(cidr.includes(':') ? ['nodad'] : []));
+  }
+}
