@@ -12,7 +12,7 @@ import t from 'tap';
 import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec, ip, Lab, listening, must, ping, topology, waitFor, type Topology } from '../helpers/netns.js';
-import { dnsmasqReady, follow, skipReason, udhcpc } from '../helpers/e2e.js';
+import { dhcpv6Lease, dnsmasqReady, follow, skipReason, udhcpc } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -244,41 +244,7 @@ ip6 = fd00:b2::77
       'its name resolves to the fixed address before it leases',
     );
     const g = await guest(top, '52:54:00:b2:00:07');
-    if ((await exec(g.ns, 'dhclient', ['--version'])).exitCode !== 0)
-      throw new Error('dhclient (Debian package isc-dhcp-client) is not installed');
-    const reported = join(lab.dir, 'dhclient.addr');
-    const script = lab.file(
-      'dhclient-script',
-      `#!/bin/sh
-case "$reason" in
-BOUND6|RENEW6|REBIND6) echo "$new_ip6_address" > ${reported} ;;
-esac
-`,
-      0o755,
-    );
-    lab.spawn(g.ns, 'dhclient', [
-      '-6',
-      '-d',
-      '-1',
-      '-sf',
-      script,
-      '-lf',
-      join(lab.dir, 'dhclient6.leases'),
-      '-pf',
-      join(lab.dir, 'dhclient6.pid'),
-      g.ifname,
-    ]);
-    const addr = await waitFor(
-      'the DHCPv6 lease',
-      async () => {
-        try {
-          return readFileSync(reported, 'utf8').trim() || undefined;
-        } catch {
-          return undefined;
-        }
-      },
-      20_000,
-    );
+    const addr = await dhcpv6Lease(lab, g.ns, g.ifname);
     t.equal(addr, 'fd00:b2::77', 'the [host.v6] ip6, outside the dynamic ::1000-::ffff');
   });
 

@@ -21,7 +21,7 @@ import {
   type BackendName,
   type Topology,
 } from '../helpers/netns.js';
-import { follow, label, skipReason } from '../helpers/e2e.js';
+import { dhcpv6Lease, follow, label, skipReason } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -205,49 +205,7 @@ for (const _ of why ? [] : [1]) {
     });
     const { lab, top } = v;
     const g = await guest(v, '52:54:00:b1:00:06');
-    if ((await exec(g.ns, 'dhclient', ['--version'])).exitCode !== 0)
-      throw new Error('dhclient (Debian package isc-dhcp-client) is not installed');
-
-    // what dhclient-script does with a new lease, without touching the host's resolv.conf
-    const reported = join(lab.dir, 'dhclient.addr');
-    const script = lab.file(
-      'dhclient-script',
-      `#!/bin/sh
-case "$reason" in
-BOUND6|RENEW6|REBIND6)
-  ip -6 address replace "$new_ip6_address/$new_ip6_prefixlen" dev "$interface" nodad
-  echo "$new_ip6_address" > ${reported} ;;
-esac
-`,
-      0o755,
-    );
-    const cf = lab.file('dhclient6.conf', 'send fqdn.fqdn "dhcp6guest";\n');
-    lab.spawn(g.ns, 'dhclient', [
-      '-6',
-      '-d',
-      '-1',
-      '-cf',
-      cf,
-      '-sf',
-      script,
-      '-lf',
-      join(lab.dir, 'dhclient6.leases'),
-      '-pf',
-      join(lab.dir, 'dhclient6.pid'),
-      g.ifname,
-    ]);
-
-    const addr = await waitFor(
-      'the DHCPv6 lease',
-      async () => {
-        try {
-          return readFileSync(reported, 'utf8').trim() || undefined;
-        } catch {
-          return undefined;
-        }
-      },
-      20_000,
-    );
+    const addr = await dhcpv6Lease(lab, g.ns, g.ifname, 'send fqdn.fqdn "dhcp6guest";\n');
     t.ok(
       addr.startsWith('fd00:b1::') && lastGroup(addr) >= 0x1000 && lastGroup(addr) <= 0xffff,
       `${addr} is inside fd00:b1::1000-fd00:b1::ffff`,

@@ -114,3 +114,50 @@ export async function udhcpc(
 /** Until `brmgr run`'s log (see follow) says dnsmasq is serving, `times` times in all. */
 export const dnsmasqReady = (events: Record<string, unknown>[], times = 1, ms = 15_000) =>
   waitFor('dnsmasq ready', async () => events.filter((e) => e.event === 'ready').length >= times, ms);
+
+/**
+ * dhclient -6 once in `ns` (what dhclient-script does with a new lease, without touching the host's
+ * resolv.conf: the address put on the interface, and reported); the address leased, within 20 s.
+ */
+export async function dhcpv6Lease(lab: Lab, ns: string, ifname: string, conf = ''): Promise<string> {
+  if ((await exec(ns, 'dhclient', ['--version'])).exitCode !== 0)
+    throw new Error('dhclient (Debian package isc-dhcp-client) is not installed');
+  const reported = join(lab.dir, `dhclient6.${ifname}.addr`);
+  const script = lab.file(
+    `dhclient6-script.${ifname}`,
+    `#!/bin/sh
+case "$reason" in
+BOUND6|RENEW6|REBIND6)
+  ip -6 address replace "$new_ip6_address/$new_ip6_prefixlen" dev "$interface" nodad
+  echo "$new_ip6_address" > ${reported} ;;
+esac
+`,
+    0o755,
+  );
+  const cf = lab.file(`dhclient6.${ifname}.conf`, conf);
+  lab.spawn(ns, 'dhclient', [
+    '-6',
+    '-d',
+    '-1',
+    '-cf',
+    cf,
+    '-sf',
+    script,
+    '-lf',
+    join(lab.dir, `dhclient6.${ifname}.leases`),
+    '-pf',
+    join(lab.dir, `dhclient6.${ifname}.pid`),
+    ifname,
+  ]);
+  return waitFor(
+    'the DHCPv6 lease',
+    async () => {
+      try {
+        return readFileSync(reported, 'utf8').trim() || undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    20_000,
+  );
+}
