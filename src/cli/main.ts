@@ -34,7 +34,7 @@ export function resolveCommand(name: string, args: string[]): [() => Promise<Com
 /** Runs one brmgr command; returns the exit code. */
 export async function main(argv: string[], prog: string): Promise<number> {
   const [name = '', ...rest] = argv;
-  const log = logger(prog);
+  const log = await logger(prog);
   try {
     const [load, args] = resolveCommand(name, rest);
     const command = await load();

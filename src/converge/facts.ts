@@ -1,9 +1,14 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import type { BridgeConfig } from '../config/types.js';
+import { dnsmasqFiles } from '../dnsmasq/render.js';
 import type { Listener } from '../host/listeners.js';
 import type { Observed } from '../host/links.js';
 import type { NftObject } from '../host/nftables.js';
 import { nftRuleset } from '../firewall/nftables.js';
+import { paths } from '../paths.js';
+import { servicePorts } from '../plan/services.js';
 import type { Run } from '../system/exec.js';
-import { listeners } from '../system/listeners.js';
+import { listeners, listenersInTheWay, socketInodes } from '../system/listeners.js';
 import { observe } from '../system/observe.js';
 
 /** What pre, check and the pre-flight read of the host, in one go. */
@@ -13,12 +18,42 @@ export interface Facts {
   ruleset: NftObject[];
 }
 
-/** Independent reads, side by side; `sockets` false skips listing the listening sockets. */
-export async function gatherFacts(run: Run, opts: { sockets: boolean }): Promise<Facts> {
-  const [observed, sockets, ruleset] = await Promise.all([
+/** Which listening sockets to read: none, all with their processes (doctor), or those in a bridge's way. */
+export type SocketsWanted = 'none' | 'all' | { cfg: BridgeConfig; runRoot: string };
+
+/** The pids of the dnsmasqs brmgr runs, one per bridge folder under the run root. */
+function brmgrDnsmasqs(runRoot: string): number[] {
+  let bridges: string[] = [];
+  try {
+    bridges = readdirSync(runRoot);
+  } catch {
+    return [];
+  }
+  return bridges.flatMap((bridge) => {
+    try {
+      const pid = Number(readFileSync(dnsmasqFiles(paths(bridge, { BRMGR_RUN_DIR: runRoot })).pid, 'utf8').trim());
+      return pid > 0 ? [pid] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** The sockets that could hold the ports the bridge's dnsmasq needs: on its addresses or on all. */
+function inTheWay(run: Run, { cfg, runRoot }: { cfg: BridgeConfig; runRoot: string }): Promise<Listener[]> {
+  const ports = servicePorts(cfg);
+  if (!ports.length) return Promise.resolve([]);
+  const addresses = new Set(['0.0.0.0', '::', cfg.ipv4.address, ...(cfg.ipv6 ? [cfg.ipv6.address] : [])]);
+  return listenersInTheWay(run, ports, addresses, socketInodes(brmgrDnsmasqs(runRoot)));
+}
+
+/** Independent reads, side by side. */
+export async function gatherFacts(run: Run, opts: { sockets: SocketsWanted }): Promise<Facts> {
+  const { sockets } = opts;
+  const [observed, found, ruleset] = await Promise.all([
     observe(run),
-    opts.sockets ? listeners(run) : [],
+    sockets === 'none' ? [] : sockets === 'all' ? listeners(run) : inTheWay(run, sockets),
     nftRuleset(run),
   ]);
-  return { observed, listeners: sockets, ruleset };
+  return { observed, listeners: found, ruleset };
 }

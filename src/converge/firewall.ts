@@ -26,7 +26,7 @@ function originals(runRoot: string, bridge: string): IptablesOriginals {
 /** The bridge's firewall and NAT, through the backend the config chooses (firewall/). */
 export const firewall: Resource = {
   name: 'firewall',
-  plan({ cfg, previous, run, runRoot, log }) {
+  plan({ cfg, previous, ruleset, run, runRoot, log }) {
     const before = (previous?.firewall as FirewallRecord | undefined) ?? NO_FIREWALL;
     return {
       record: { firewall: before },
@@ -43,6 +43,7 @@ export const firewall: Resource = {
                 previous?.firewall as FirewallRecord | undefined,
                 (firewall) => record({ firewall }),
                 originals(runRoot, cfg.name),
+                ruleset,
               );
             } catch (err) {
               // applyFirewall undid its own changes; a first run needs none of the host's iptables objects

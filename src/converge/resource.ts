@@ -7,6 +7,7 @@
  */
 import type { BridgeConfig } from '../config/types.js';
 import type { Observed } from '../host/links.js';
+import type { NftObject } from '../host/nftables.js';
 import type { Logger } from '../log.js';
 import type { Paths } from '../paths.js';
 import type { Underlay } from '../plan/vxlan.js';
@@ -33,6 +34,8 @@ export interface UpContext {
   cfg: BridgeConfig;
   previous: State | undefined;
   observed: Observed;
+  /** the nftables ruleset as pre read it, under the host lock, before any change (empty: nft unusable) */
+  ruleset: NftObject[];
   machineId: string;
   readSysctl: (key: string) => string | undefined;
   acceptRa: Record<string, string>;

@@ -13,7 +13,6 @@ import type { Logger } from '../log.js';
 import { paths, type Paths } from '../paths.js';
 import { pickSubnet, takenSubnets } from '../plan/auto.js';
 import { isBridgeSysctl } from '../plan/sysctl.js';
-import { servicePorts } from '../plan/services.js';
 import { vxlanMtu, vxlanName } from '../plan/vxlan.js';
 import { runner, type Run } from '../system/exec.js';
 import { type Ledger, readLedger, writeLedger } from '../system/ledger.js';
@@ -88,7 +87,7 @@ export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
   const revert = new Reverter();
   try {
     const previous = readState(p);
-    const facts = await gatherFacts(run, { sockets: servicePorts(early).length > 0 });
+    const facts = await gatherFacts(run, { sockets: { cfg: early, runRoot: p.runRoot } });
     const loaded =
       early.ipv4.auto && !recordedSubnet(bridge, env)
         ? loadConfig(bridge, env, subnetChooser(bridge, env, p, facts, log))
@@ -109,6 +108,7 @@ export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
       cfg,
       previous,
       observed: facts.observed,
+      ruleset: facts.ruleset,
       // hosts cloned from one image share a machine-id: on a stretched bridge the MAC must differ per host
       machineId: underlay ? `${machineId()}:${underlay.local}` : machineId(),
       ...(underlay ? { underlay } : {}),

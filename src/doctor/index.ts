@@ -55,7 +55,7 @@ export async function diagnose(cfg: BridgeConfig, opts: DoctorOptions): Promise<
   const bad = (check: string, detail: string, fix: string) => out.push({ check, ok: false, detail, fix });
   const service = `systemctl restart brmgr@${br} (or: brmgr run ${br})`;
 
-  const facts = await gatherFacts(run, { sockets: true });
+  const facts = await gatherFacts(run, { sockets: 'all' });
   const link = facts.observed.links.find((l) => l.ifname === br);
   const state = readState(p);
   if (!link) {

@@ -6,6 +6,8 @@
  * backend is one more file exporting a Backend, added to BACKENDS.
  */
 import type { BridgeConfig } from '../config/types.js';
+import type { NftObject } from '../host/nftables.js';
+import { onPath } from '../system/tools.js';
 import type { Run } from '../system/exec.js';
 import type { Backend, BackendName, FirewallRecord, IptablesOriginals } from './backend.js';
 import {
@@ -15,6 +17,7 @@ import {
   iptablesRestore,
   iptablesSave,
   renderIptablesRestore,
+  seenInRuleset,
   type IptablesPlan,
   type Variant,
 } from './iptables.js';
@@ -26,6 +29,7 @@ import {
   listNftTable,
   nftables,
   nftShape,
+  nftTable,
   restoreNftTable,
   shapeDiff,
   setNftTable,
@@ -34,6 +38,14 @@ import { firewallIntent, type Family } from './policy.js';
 import { faultPoint } from '../system/fault.js';
 
 export type { BackendName, FirewallRecord, IptablesOriginals };
+
+/** nft works (the ruleset was listed) and brmgr's table for the bridge is not in it. */
+const knownAbsent = (ruleset: readonly NftObject[], bridge: string) =>
+  ruleset.length > 0 &&
+  !ruleset.some((o) => {
+    const t = o.table as { family?: string; name?: string } | undefined;
+    return t?.family === 'inet' && t.name === nftTable(bridge);
+  });
 
 const isEmpty = (plan: IptablesPlan) => plan.jumps.length === 0 && Object.keys(plan.chains).length === 0;
 const withoutTable = (plan: IptablesPlan, table: string): IptablesPlan => ({
@@ -65,10 +77,15 @@ export async function applyFirewall(
   previous: FirewallRecord | undefined,
   beforeChange: (record: FirewallRecord) => void = () => {},
   originals?: IptablesOriginals,
+  ruleset: readonly NftObject[] = [],
 ): Promise<FirewallApplied> {
   const intent = firewallIntent(cfg);
   const nft =
-    cfg.firewall === 'none' && previous?.backend !== 'nftables' ? { works: false } : await listNftTable(run, cfg.name);
+    cfg.firewall === 'none' && previous?.backend !== 'nftables'
+      ? { works: false }
+      : knownAbsent(ruleset, cfg.name)
+        ? { works: true }
+        : await listNftTable(run, cfg.name);
   const name: BackendName = cfg.firewall === 'auto' ? (nft.works ? 'nftables' : 'iptables') : cfg.firewall;
   if (name === 'nftables' && !nft.works)
     throw new Error('firewall = nftables, but nft does not work here (is it installed?)');
@@ -83,6 +100,11 @@ export async function applyFirewall(
   const touched = (family: Family) => (name !== 'none' && intent.families.includes(family)) || mayHave.has(family);
   const legacy: Family[] = [];
   const mayHaveLegacy = new Set<Family>(previous?.legacy ?? []);
+  // what the ruleset, read under the host lock just before, already says: no process needed to ask again
+  const known = (family: Family) =>
+    !ruleset.length || defaultIsLegacy() || !onPath(family === 4 ? 'iptables-save' : 'ip6tables-save')
+      ? undefined
+      : seenInRuleset(ruleset, family, cfg.name);
   const announce = (family?: Family, variant: Variant = 'default') => {
     if (family) (variant === 'legacy' ? mayHaveLegacy : mayHave).add(family);
     // leaving a backend: its objects are still there until this run removes them
@@ -95,7 +117,7 @@ export async function applyFirewall(
   };
   try {
     for (const family of ([4, 6] as Family[]).filter(touched)) {
-      const seen = await iptablesSave(run, family, cfg.name);
+      const seen = known(family) ?? (await iptablesSave(run, family, cfg.name));
       if (!seen) {
         if (name === 'iptables' && family === 4)
           throw new Error('firewall = iptables, but iptables-save is not installed');
@@ -112,7 +134,7 @@ export async function applyFirewall(
         const recorded = originals?.take(family);
         if (recorded) existed[family] = recorded;
         else {
-          existed[family] ??= input ? await iptablesNftObjects(run, family) : undefined;
+          existed[family] ??= input ? await iptablesNftObjects(run, family, ruleset) : undefined;
           if (existed[family]) originals?.keep(family, existed[family]!);
         }
       }

@@ -3,24 +3,25 @@
  * chains when a rule or policy first needs them, and iptables-restore cannot
  * delete them again. These put the host back as it was.
  */
+import type { NftObject } from '../host/nftables.js';
 import type { Run } from '../system/exec.js';
 import type { Family } from './policy.js';
 
 const IPTABLES_TABLES = new Set(['filter', 'nat', 'mangle']);
 const nftFamily = (family: Family) => (family === 4 ? 'ip' : 'ip6');
 
-interface NftObject {
-  table?: { name: string };
-  chain?: { table: string; name: string; hook?: string; policy?: string };
+interface RulesetObject {
+  table?: { family?: string; name: string };
+  chain?: { family?: string; table: string; name: string; hook?: string; policy?: string };
   rule?: { table: string; chain: string };
   [kind: string]: { table?: string; name?: string } | undefined;
 }
 
-async function listNftFamily(run: Run, family: Family): Promise<NftObject[] | undefined> {
+async function listNftFamily(run: Run, family: Family): Promise<RulesetObject[] | undefined> {
   const r = await run('nft', ['-j', 'list', 'ruleset', nftFamily(family)]);
   if (!r.ok) return undefined;
   try {
-    return (JSON.parse(r.stdout) as { nftables: NftObject[] }).nftables;
+    return (JSON.parse(r.stdout) as { nftables: RulesetObject[] }).nftables;
   } catch {
     return undefined;
   }
@@ -33,8 +34,15 @@ async function listNftFamily(run: Run, family: Family): Promise<NftObject[] | un
  * dropCreated can remove what brmgr's rules brought into existence; undefined
  * without a working nft (iptables-legacy leaves its tables, unavoidably).
  */
-export async function iptablesNftObjects(run: Run, family: Family): Promise<string[] | undefined> {
-  const objects = await listNftFamily(run, family);
+export async function iptablesNftObjects(
+  run: Run,
+  family: Family,
+  ruleset?: readonly NftObject[],
+): Promise<string[] | undefined> {
+  // the whole ruleset, when it was just read, tells it without another process
+  const objects = ruleset?.length
+    ? (ruleset as readonly RulesetObject[]).filter((o) => (o.table ?? o.chain)?.family === nftFamily(family))
+    : await listNftFamily(run, family);
   if (!objects) return undefined;
   const out: string[] = [];
   for (const o of objects) {

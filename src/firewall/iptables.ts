@@ -5,6 +5,7 @@
  * what iptables-save shows, so every run applies only the difference. The same
  * chains carry the nftables backend's shim.
  */
+import type { NftObject } from '../host/nftables.js';
 import { must, type Run } from '../system/exec.js';
 import { EMPTY, mergePlans, type Backend, type IptablesPlan, type Jump } from './backend.js';
 import { checksumPlan } from './checksum.js';
@@ -28,7 +29,7 @@ const DNAT = ' -m conntrack --ctstate DNAT';
 export const chainPrefix = (bridge: string) => `BRMGR-${bridge}-`;
 const SUFFIXES = ['IN', 'FWD', 'POST', 'DNAT', 'CSUM'];
 /** One of this bridge's chains, not those of a bridge whose name merely starts the same (br vs br-lan). */
-const isOwnChain = (name: string, bridge: string) => SUFFIXES.some((s) => name === `${chainPrefix(bridge)}${s}`);
+export const isOwnChain = (name: string, bridge: string) => SUFFIXES.some((s) => name === `${chainPrefix(bridge)}${s}`);
 
 /** The filter-table chains: what guests may reach on the host, and forwarding. */
 export function filterPlan(intent: FirewallIntent, family: Family, forwardChain: string): IptablesPlan {
@@ -157,6 +158,30 @@ export function parseIptablesSave(text: string, bridge: string): IptablesSeen {
   }
   return seen;
 }
+
+/**
+ * iptables-save's view, told by an nftables ruleset listed moments ago instead of another process, where
+ * that is certain: iptables is nft-based and has none of brmgr's chains for the bridge (so no jump to them
+ * either; the kernel refuses a jump to a missing chain). Undefined where only iptables-save can tell.
+ */
+export function seenInRuleset(ruleset: readonly NftObject[], family: Family, bridge: string): IptablesSeen | undefined {
+  const fam = family === 4 ? 'ip' : 'ip6';
+  const chains = ruleset.flatMap((o) => (o.chain?.family === fam ? [o.chain] : []));
+  if (chains.some((c) => isOwnChain(c.name, bridge))) return undefined;
+  const tables = ruleset.flatMap((o) => {
+    const t = o.table as { family?: string; name?: string } | undefined;
+    return t?.family === fam && t.name && XT_TABLES.has(t.name) ? [t.name] : [];
+  });
+  return {
+    tables: new Set(tables),
+    chains: {},
+    jumps: [],
+    dockerUser: chains.some((c) => c.table === 'filter' && c.name === 'DOCKER-USER'),
+  };
+}
+
+/** The tables iptables-nft keeps in nftables under their iptables names. */
+const XT_TABLES = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);
 
 const jumpId = (j: Jump) => `${j.table} ${j.chain} ${j.rule}`;
 

@@ -1,3 +1,5 @@
+import { canonical6 } from '../net/addr.js';
+
 /** A listening socket as `ss` shows it. */
 export interface Listener {
   proto: 'tcp' | 'udp';
@@ -8,6 +10,8 @@ export interface Listener {
   device?: string;
   process?: string;
   pid?: number;
+  /** the socket's inode, from /proc/net */
+  inode?: number;
 }
 
 /** Parses `ss -Hlntup` lines. */
@@ -27,6 +31,34 @@ export function parseListeners(text: string): Listener[] {
       ...(m[2] ? { device: m[2] } : {}),
       ...(proc ? { process: proc[1], pid: Number(proc[2]) } : {}),
     });
+  }
+  return out;
+}
+
+/** The address in a /proc/net/{tcp,udp}{,6} line: 32-bit words in the host's byte order (little-endian here). */
+function procAddress(hex: string): string {
+  const words = hex.match(/.{8}/g) ?? [];
+  const bytes = words.flatMap((w) => [w.slice(6, 8), w.slice(4, 6), w.slice(2, 4), w.slice(0, 2)]);
+  if (bytes.length === 4) return bytes.map((b) => Number.parseInt(b, 16)).join('.');
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(`${bytes[i]}${bytes[i + 1]}`);
+  return canonical6(groups.join(':'));
+}
+
+/**
+ * Listening sockets from a /proc/net/{tcp,udp}{,6} table: the kernel's own list, read without a process
+ * and without walking every process's descriptors. It names no device and no process, only the socket's
+ * inode: `ss` tells the rest when it matters.
+ */
+export function parseProcNet(text: string, proto: 'tcp' | 'udp'): Listener[] {
+  const out: Listener[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    const [, local, , state, , , , , , inode] = cols;
+    // TCP_LISTEN, or an unconnected UDP socket (TCP_CLOSE), as `ss -l` shows them
+    if (!local || !inode || state !== (proto === 'tcp' ? '0A' : '07')) continue;
+    const [addr, port] = local.split(':') as [string, string];
+    out.push({ proto, address: procAddress(addr), port: Number.parseInt(port, 16), inode: Number(inode) });
   }
   return out;
 }

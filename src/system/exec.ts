@@ -1,6 +1,9 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { execa } from 'execa';
 import { onPath } from './tools.js';
+
+// node:child_process rather than a wrapper library: pre, post and status spawn up to ten tools each, and a
+// wrapper's own loading and per-call overhead came to a quarter of brmgr-pre's time
 
 /** Every process brmgr spawns goes through here: argument arrays only, never a shell. */
 export interface Run {
@@ -18,20 +21,63 @@ export interface RunResult {
   missing: boolean;
 }
 
+/** Children still running and how to stop each, should brmgr exit first (a hook, a monitor without setpriv). */
+const living = new Map<ChildProcess, () => void>();
+function track(child: ChildProcess, kill: () => void): void {
+  if (living.size === 0) process.once('exit', stopLiving);
+  living.set(child, kill);
+  child.once('close', () => {
+    living.delete(child);
+    if (living.size === 0) process.off('exit', stopLiving);
+  });
+}
+function stopLiving(): void {
+  for (const kill of living.values()) kill();
+}
+
+/** All the text a stream gives, once it has ended. */
+function collect(stream: NodeJS.ReadableStream | null): () => string {
+  const chunks: Buffer[] = [];
+  stream?.on('data', (chunk: Buffer) => chunks.push(chunk));
+  return () => Buffer.concat(chunks).toString('utf8');
+}
+
+/** The end of a child: its exit code or signal once its output is read, or why it could not start. */
+function ended(child: ChildProcess): Promise<{ exitCode?: number; signal?: NodeJS.Signals; startError?: string }> {
+  return new Promise((resolve) => {
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      // it never started (not found, not executable); a kill's failure is no end
+      if (child.pid === undefined) resolve({ startError: err.code ?? err.message });
+    });
+    child.once('close', (code, signal) =>
+      resolve({ ...(code !== null ? { exitCode: code } : {}), ...(signal ? { signal } : {}) }),
+    );
+  });
+}
+
+const chomp = (text: string) => text.replace(/\r?\n$/, '');
+
 export function runner(): Run {
   const run = (async (file, args, input) => {
     run.count++;
-    const r = await execa(file, args, {
-      reject: false,
-      ...(input !== undefined ? { input } : { stdin: 'ignore' }),
-      env: { LC_ALL: 'C' },
+    const child = spawn(file, args, {
+      stdio: [input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LC_ALL: 'C' },
     });
+    const stdout = collect(child.stdout);
+    const stderr = collect(child.stderr);
+    if (input !== undefined && child.stdin) {
+      // a tool that exits before reading all of its input fails on its own terms, not with EPIPE here
+      child.stdin.on('error', () => {});
+      child.stdin.end(input);
+    }
+    const end = await ended(child);
     return {
-      ok: !r.failed,
-      stdout: String(r.stdout ?? ''),
-      stderr: String(r.stderr ?? '').trim(),
-      ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
-      missing: (r as { code?: string }).code === 'ENOENT',
+      ok: end.exitCode === 0,
+      stdout: chomp(stdout()),
+      stderr: stderr().trim(),
+      ...(end.exitCode !== undefined ? { exitCode: end.exitCode } : {}),
+      missing: end.startError === 'ENOENT',
     };
   }) as Run;
   run.count = 0;
@@ -72,28 +118,32 @@ export function spawnProcess(
   // the kernel clears the signal when a process changes its user; the next start or post stops it)
   const wrapped = onPath('setpriv');
   const [cmd, argv] = wrapped ? ['setpriv', ['--pdeathsig', 'SIGTERM', '--', file, ...args]] : [file, args];
-  const proc = execa(cmd, argv, {
-    reject: false,
-    stdin: 'ignore',
-    stdout: output === 'stdout' ? 'pipe' : 'ignore',
-    stderr: output === 'stderr' ? 'pipe' : 'ignore',
-    buffer: false,
-    cleanup: true,
-    // callers decide when a polite signal is followed by SIGKILL
-    forceKillAfterDelay: false,
+  const child = spawn(cmd, argv, {
+    stdio: ['ignore', output === 'stdout' ? 'pipe' : 'ignore', output === 'stderr' ? 'pipe' : 'ignore'],
   });
-  createInterface({ input: proc[output]! }).on('line', onLine);
+  const kill = (signal: NodeJS.Signals = 'SIGTERM') => {
+    try {
+      child.kill(signal);
+    } catch {
+      /* already gone */
+    }
+  };
+  track(child, kill);
+  const stream = child[output];
+  if (stream) createInterface({ input: stream }).on('line', onLine);
   return {
-    pid: proc.pid,
-    exited: proc.then((r) => ({
-      exitCode: r.exitCode,
-      signal: r.signal,
+    pid: child.pid,
+    exited: ended(child).then((end) => ({
+      ...(end.exitCode !== undefined ? { exitCode: end.exitCode } : {}),
+      ...(end.signal ? { signal: end.signal } : {}),
       // setpriv exits 127 when it cannot find the program
-      missing: (r as { code?: string }).code === 'ENOENT' || (wrapped && r.exitCode === 127),
+      missing: end.startError === 'ENOENT' || (wrapped && end.exitCode === 127),
     })),
-    kill: (signal = 'SIGTERM') => void proc.kill(signal),
+    kill,
   };
 }
+
+const OUTPUT_MAX = 1_000_000;
 
 export interface Finished {
   exitCode?: number;
@@ -115,34 +165,43 @@ export async function runBounded(
   args: readonly string[],
   opts: { env: Record<string, string>; timeoutMs: number },
 ): Promise<Finished> {
-  const proc = execa(file, args, {
-    reject: false,
-    stdin: 'ignore',
-    all: true,
-    env: opts.env,
+  const child = spawn(file, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...opts.env },
     cwd: '/',
     detached: true,
-    cleanup: true,
-    maxBuffer: 1_000_000,
-    forceKillAfterDelay: false,
   });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
+  // the hook and whatever it started are its own process group: killed as one
+  const killGroup = () => {
     try {
-      if (proc.pid) process.kill(-proc.pid, 'SIGKILL');
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
     } catch {
       /* already gone */
     }
+  };
+  track(child, killGroup);
+  // stdout and stderr in the order they came, as one text
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const keep = (chunk: Buffer) => {
+    if (size >= OUTPUT_MAX) return;
+    chunks.push(chunk);
+    size += chunk.length;
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroup();
   }, opts.timeoutMs);
-  const r = await proc;
+  const end = await ended(child);
   clearTimeout(timer);
-  const code = (r as { code?: string }).code;
   return {
-    ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
-    ...(r.signal ? { signal: r.signal } : {}),
+    ...(end.exitCode !== undefined ? { exitCode: end.exitCode } : {}),
+    ...(end.signal ? { signal: end.signal } : {}),
     timedOut,
-    ...(code && r.exitCode === undefined && !r.signal ? { startError: code } : {}),
-    output: String(r.all ?? '').trim(),
+    ...(end.startError ? { startError: end.startError } : {}),
+    output: Buffer.concat(chunks).toString('utf8').slice(0, OUTPUT_MAX).trim(),
   };
 }

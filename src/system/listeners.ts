@@ -1,8 +1,66 @@
-import { parseListeners, type Listener } from '../host/listeners.js';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { parseListeners, parseProcNet, type Listener } from '../host/listeners.js';
 import type { Run } from './exec.js';
 
 /** The namespace's listening TCP and UDP sockets, with their processes; empty when ss is missing. */
 export async function listeners(run: Run): Promise<Listener[]> {
   const r = await run('ss', ['-Hlntup']);
   return r.ok ? parseListeners(r.stdout) : [];
+}
+
+/** The namespace's listening sockets as the kernel lists them in /proc/net: no process, no device. */
+export function procListeners(): Listener[] {
+  const read = (file: string) => {
+    try {
+      return readFileSync(`/proc/net/${file}`, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  return (['tcp', 'udp'] as const).flatMap((proto) => [
+    ...parseProcNet(read(proto), proto),
+    ...parseProcNet(read(`${proto}6`), proto),
+  ]);
+}
+
+/** The inodes of the sockets these processes hold open. */
+export function socketInodes(pids: number[]): Set<number> {
+  const inodes = new Set<number>();
+  for (const pid of pids) {
+    let fds: string[] = [];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(Number(m[1]));
+      } catch {
+        /* closed meanwhile */
+      }
+    }
+  }
+  return inodes;
+}
+
+/**
+ * The listeners that may stand in a bridge's way, with their processes and devices: /proc/net says
+ * whether any socket other than `known` ones (brmgr's own dnsmasqs) is on those ports at those
+ * addresses; only then does `ss -p` run, which walks every process's descriptors (slow on a busy host).
+ */
+export async function listenersInTheWay(
+  run: Run,
+  ports: { proto: 'tcp' | 'udp'; port: number }[],
+  addresses: Set<string>,
+  known: Set<number>,
+): Promise<Listener[]> {
+  const near = procListeners().filter(
+    (l) =>
+      ports.some((p) => p.proto === l.proto && p.port === l.port) &&
+      addresses.has(l.address) &&
+      !known.has(l.inode!),
+  );
+  return near.length ? listeners(run) : [];
 }
