@@ -44,7 +44,7 @@ function inTheWay(run: Run, { cfg, runRoot }: { cfg: BridgeConfig; runRoot: stri
   const ports = servicePorts(cfg);
   if (!ports.length) return Promise.resolve([]);
   const addresses = new Set(['0.0.0.0', '::', cfg.ipv4.address, ...(cfg.ipv6 ? [cfg.ipv6.address] : [])]);
-  return listenersInTheWay(run, ports, addresses, socketInodes(brmgrDnsmasqs(runRoot)));
+  return listenersInTheWay(run, ports, addresses, () => socketInodes(brmgrDnsmasqs(runRoot)));
 }
 
 /** Independent reads, side by side. */

@@ -131,9 +131,13 @@ export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
       firewall: NO_FIREWALL,
     };
     for (const plan of planned) state = { ...state, ...plan.record };
+    let written = '';
     const record = (patch: Partial<State>) => {
       state = { ...state, ...patch };
-      writeState(p, state);
+      // a record that changes nothing is not written again (each write is a rename, which ext4 flushes)
+      const text = JSON.stringify(state);
+      if (text !== written) writeState(p, state);
+      written = text;
       faultPoint('state recorded');
     };
     record({});

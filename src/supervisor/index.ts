@@ -261,7 +261,6 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     throw err;
   }
   started = true;
-  for (const w of await foreignDrops()) foreign.add(w);
   if (early === 'stop') {
     await shutdown(0);
     return done;
@@ -274,6 +273,8 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     );
   leases.start();
   await serial(() => dnsmasq.start());
+  // what pre already warned of, read once the guests are served
+  for (const w of await foreignDrops()) foreign.add(w);
   await serial(tellResolved);
   if (early === 'reload') void reload('SIGHUP');
   if (!stopping) {

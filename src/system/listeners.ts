@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { parseListeners, parseProcNet, type Listener } from '../host/listeners.js';
 import type { Run } from './exec.js';
 
@@ -8,19 +9,19 @@ export async function listeners(run: Run): Promise<Listener[]> {
   return r.ok ? parseListeners(r.stdout) : [];
 }
 
-/** The namespace's listening sockets as the kernel lists them in /proc/net: no process, no device. */
-export function procListeners(): Listener[] {
-  const read = (file: string) => {
-    try {
-      return readFileSync(`/proc/net/${file}`, 'utf8');
-    } catch {
-      return '';
-    }
-  };
-  return (['tcp', 'udp'] as const).flatMap((proto) => [
-    ...parseProcNet(read(proto), proto),
-    ...parseProcNet(read(`${proto}6`), proto),
-  ]);
+/**
+ * The namespace's listening sockets as the kernel lists them in /proc/net: no process, no device. Read off
+ * the main thread: the TCP tables take milliseconds each (the kernel walks its whole connection hash).
+ */
+export async function procListeners(): Promise<Listener[]> {
+  const read = (file: string) => readFile(`/proc/net/${file}`, 'utf8').catch(() => '');
+  const [tcp, tcp6, udp, udp6] = await Promise.all(['tcp', 'tcp6', 'udp', 'udp6'].map(read));
+  return [
+    ...parseProcNet(tcp!, 'tcp'),
+    ...parseProcNet(tcp6!, 'tcp'),
+    ...parseProcNet(udp!, 'udp'),
+    ...parseProcNet(udp6!, 'udp'),
+  ];
 }
 
 /** The inodes of the sockets these processes hold open. */
@@ -47,20 +48,19 @@ export function socketInodes(pids: number[]): Set<number> {
 
 /**
  * The listeners that may stand in a bridge's way, with their processes and devices: /proc/net says
- * whether any socket other than `known` ones (brmgr's own dnsmasqs) is on those ports at those
- * addresses; only then does `ss -p` run, which walks every process's descriptors (slow on a busy host).
+ * whether any socket other than the `known` ones (brmgr's own dnsmasqs' sockets) is on those ports at
+ * those addresses; only then does `ss -p` run, which walks every process's descriptors (slow on a busy host).
  */
 export async function listenersInTheWay(
   run: Run,
   ports: { proto: 'tcp' | 'udp'; port: number }[],
   addresses: Set<string>,
-  known: Set<number>,
+  known: () => Set<number>,
 ): Promise<Listener[]> {
-  const near = procListeners().filter(
-    (l) =>
-      ports.some((p) => p.proto === l.proto && p.port === l.port) &&
-      addresses.has(l.address) &&
-      !known.has(l.inode!),
+  const near = (await procListeners()).filter(
+    (l) => ports.some((p) => p.proto === l.proto && p.port === l.port) && addresses.has(l.address),
   );
-  return near.length ? listeners(run) : [];
+  if (!near.length) return [];
+  const theirs = known();
+  return near.some((l) => !theirs.has(l.inode!)) ? listeners(run) : [];
 }
