@@ -1,7 +1,7 @@
 import t from 'tap';
 import { parseConfig } from '../../src/config/validate.js';
 import { portConflicts } from '../../src/plan/conflicts.js';
-import { parseListeners } from '../../src/host/listeners.js';
+import { parseListeners, parseProcNet } from '../../src/host/listeners.js';
 
 const SS = `udp UNCONN 0      0      0.0.0.0:53 0.0.0.0:* users:(("dnsmasq",pid=25515,fd=4))
 udp UNCONN 0      0         [::]:53    [::]:* users:(("dnsmasq",pid=25515,fd=6))
@@ -58,4 +58,30 @@ t.test('portConflicts: the wildcard or the bridge address, not another device, n
     portConflicts(v6, parseListeners(SS), [25515, 900]).some((m) => m.includes('named (pid 77) on fd00::1')),
     'the bridge’s IPv6 address',
   );
+});
+
+t.test('listening sockets from /proc/net: addresses in the host byte order, listeners only', async (t) => {
+  const tcp = [
+    '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+    '   0: 00000000:0035 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1001 1 0',
+    '   1: 0103000A:0035 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1002 1 0',
+    // an established connection is no listener
+    '   2: 0100007F:9C40 0100007F:0035 01 00000000:00000000 00:00000000 00000000     0        0 1003 1 0',
+  ].join('\n');
+  t.same(parseProcNet(tcp, 'tcp'), [
+    { proto: 'tcp', address: '0.0.0.0', port: 53, inode: 1001 },
+    { proto: 'tcp', address: '10.0.3.1', port: 53, inode: 1002 },
+  ]);
+  const udp6 = [
+    '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+    '  10: 00000000000000000000000000000000:0223 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 2001 2 0',
+    '  11: 000080FE00000000FF000000010000FE:0035 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 2002 2 0',
+    '  12: B80D0120000000000000000001000000:0035 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 2003 2 0',
+  ].join('\n');
+  t.same(parseProcNet(udp6, 'udp'), [
+    { proto: 'udp', address: '::', port: 547, inode: 2001 },
+    { proto: 'udp', address: 'fe80::ff:fe00:1', port: 53, inode: 2002 },
+    { proto: 'udp', address: '2001:db8::1', port: 53, inode: 2003 },
+  ]);
+  t.same(parseProcNet('', 'udp'), [], 'an unreadable table is no listener');
 });
