@@ -14,6 +14,8 @@ const MAX_QUEUED = 1000;
 const MAX_DELAY_MS = 2 ** 31 - 1;
 /** dnsmasq writes its lease file a moment after it logs the DHCPACK */
 const LEASE_FILE_DELAY_MS = 1000;
+/** the shortest time between two looks for ended leases */
+const EXPIRY_GAP_MS = 1000;
 
 /**
  * The bridge's lease events while `brmgr run` runs: from dnsmasq's log (and, for a lease's end, which
@@ -23,7 +25,12 @@ const LEASE_FILE_DELAY_MS = 1000;
 export class LeaseEvents {
   private readonly table: LeaseTable;
   private expiryTimer: NodeJS.Timeout | undefined;
-  private readonly fileTimers = new Set<NodeJS.Timeout>();
+  /** when the expiry timer fires (ms since the epoch) */
+  private armedFor = Number.POSITIVE_INFINITY;
+  private lastExpiry = 0;
+  /** leases granted since the lease file was last read, and when: read once for all of them */
+  private readonly unread = new Map<string, { ip: string; at: number }>();
+  private fileTimer: NodeJS.Timeout | undefined;
   private hooks: Promise<void> = Promise.resolve();
   private queued = 0;
   private stopped = false;
@@ -51,41 +58,66 @@ export class LeaseEvents {
     const events = this.table.onLog(ev, Date.now());
     if (!events.length) return;
     this.emit(events);
+    const now = Date.now();
     const granted = events.find((e) => e.event !== 'del');
     if (granted) {
       // the client may have asked for a shorter lease than the configured one: the lease file knows
-      const timer = setTimeout(() => {
-        this.fileTimers.delete(timer);
-        this.fromFile(granted.mac, granted.ip);
-        this.arm();
-      }, LEASE_FILE_DELAY_MS);
-      this.fileTimers.add(timer);
+      this.unread.set(granted.mac, { ip: granted.ip, at: now });
+      this.fileTimer ??= setTimeout(() => this.fromFile(), LEASE_FILE_DELAY_MS);
+      // a new lease ends after those already held, unless its time is shorter: no need to look at them all
+      const ends = this.table.get(granted.mac)?.expires;
+      if (ends !== undefined && ends < this.armedFor) this.armAt(ends);
     }
-    this.arm();
   }
 
   /** Stops the timers and the hook runs not yet started; resolves once the one running is done. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.expiryTimer);
-    for (const timer of this.fileTimers) clearTimeout(timer);
+    clearTimeout(this.fileTimer);
     await this.hooks;
   }
 
-  private fromFile(mac: string, ip: string): void {
-    const lease = readLeases(this.o.paths.leases).find((l) => l.mac === mac && l.ip === ip);
-    if (lease) this.table.expiresAt(mac, ip, lease.expires ? Date.parse(lease.expires) : undefined);
+  /**
+   * The lease file's end for each lease granted at least a second ago, one read of the file for all of
+   * them: at hundreds of leases a second, a read per lease would parse the whole file each time.
+   */
+  private fromFile(): void {
+    this.fileTimer = undefined;
+    const now = Date.now();
+    const file = new Map(readLeases(this.o.paths.leases).map((l) => [`${l.mac} ${l.ip}`, l]));
+    for (const [mac, { ip, at }] of this.unread) {
+      if (now - at < LEASE_FILE_DELAY_MS) continue;
+      this.unread.delete(mac);
+      const lease = file.get(`${mac} ${ip}`);
+      if (lease) this.table.expiresAt(mac, ip, lease.expires ? Date.parse(lease.expires) : undefined);
+    }
+    if (this.unread.size && !this.stopped) this.fileTimer = setTimeout(() => this.fromFile(), LEASE_FILE_DELAY_MS);
+    this.arm();
   }
 
+  /** The expiry timer set for the next lease end of all (a look at every lease). */
   private arm(): void {
-    clearTimeout(this.expiryTimer);
     const next = this.table.nextExpiry();
-    if (next === undefined || this.stopped) return;
-    this.expiryTimer = setTimeout(() => this.onExpiry(), Math.min(Math.max(0, next - Date.now()), MAX_DELAY_MS));
+    if (next === undefined) {
+      clearTimeout(this.expiryTimer);
+      this.armedFor = Number.POSITIVE_INFINITY;
+    } else this.armAt(next);
+  }
+
+  private armAt(at: number): void {
+    clearTimeout(this.expiryTimer);
+    this.armedFor = at;
+    if (this.stopped) return;
+    // a timer that fires early (a lease renewed meanwhile) finds nothing ended and looks again; each look
+    // reads the lease file, so many leases ending one after another are looked at once a second
+    const due = Math.max(at, this.lastExpiry + EXPIRY_GAP_MS);
+    this.expiryTimer = setTimeout(() => this.onExpiry(), Math.min(Math.max(0, due - Date.now()), MAX_DELAY_MS));
   }
 
   private onExpiry(): void {
     const now = Date.now();
+    this.lastExpiry = now;
     // a lease the file says was extended (a renewal whose log line was missed) lives on
     const file = readLeases(this.o.paths.leases);
     for (const l of file) {
