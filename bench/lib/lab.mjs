@@ -8,6 +8,10 @@ import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 
 export const BRIDGE = 'brb0';
+// the bundle to time: another tree's (BUNDLE=/elsewhere/dist/bundle) to compare before and after
+export const BUNDLE = process.env.BUNDLE ?? 'dist/bundle';
+/** the path of one of the bundled programs, e.g. `bundled('brmgr-pre.mjs')` */
+export const bundled = (program) => join(BUNDLE, program);
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 export const percentile = (xs, p) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
@@ -67,7 +71,7 @@ export class Lab {
 
   /** `brmgr run BRIDGE` in the host namespace; resolves once it logs `ready` with the events seen so far. */
   async run() {
-    const proc = this.exec(this.host, process.execPath, ['dist/bundle/brmgr.mjs', 'run', BRIDGE], {
+    const proc = this.exec(this.host, process.execPath, [bundled('brmgr.mjs'), 'run', BRIDGE], {
       buffer: false,
       stdout: 'pipe',
       stderr: 'inherit',
