@@ -128,7 +128,11 @@ export class Lab {
         });
       });
     this.children.push(proc);
-    await supervisor.next((e) => e.event === 'ready', 30_000);
+    const exited = proc.then((r) => {
+      throw new Error(`brmgr run ${bridge} exited (${r.exitCode ?? r.signal}) before it was ready`);
+    });
+    exited.catch(() => {}); // a later, normal exit is no error
+    await Promise.race([supervisor.next((e) => e.event === 'ready', 30_000), exited]);
     return supervisor;
   }
 
