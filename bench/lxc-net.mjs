@@ -6,7 +6,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { execa } from 'execa';
 import { BRIDGE, Lab, median, ms } from './lib/lab.mjs';
 
-const RUNS = Number(process.env.RUNS ?? 5);
+const RUNS = Number(process.env.RUNS ?? 7);
 const LXC_NET = '/usr/libexec/lxc/lxc-net';
 const LXC_LEASES = '/var/lib/misc/dnsmasq.lxcbr0.leases';
 
@@ -32,39 +32,63 @@ async function lease(lab, bridge, n) {
   return ms(start);
 }
 
-const results = { lxc: { up: [], lease: [] }, brmgr: { up: [], lease: [] } };
-for (let i = 0; i < RUNS; i++) {
-  // lxc-net: its defaults (10.0.3.1/24, nftables, dnsmasq's ping check before each offer)
-  let lab = new Lab(`lx${i}`);
+// lxc-net: its defaults (10.0.3.1/24, nftables, dnsmasq's ping check before each offer)
+async function lxcNet(i) {
+  const lab = new Lab(`lx${i}`);
   try {
     await lab.open('');
     const start = process.hrtime.bigint();
     const r = await lab.exec(lab.host, LXC_NET, ['start']);
     if (r.exitCode !== 0) throw new Error(`lxc-net start: ${r.stdout}${r.stderr}`);
-    results.lxc.up.push(ms(start));
-    results.lxc.lease.push(await lease(lab, 'lxcbr0', i));
+    const up = ms(start);
+    const took = await lease(lab, 'lxcbr0', i);
     await lab.exec(lab.host, LXC_NET, ['stop']);
+    return { up, lease: took };
   } finally {
     await lab.close();
     // what lxc-net leaves on the host's filesystem (none of it was there before)
     for (const f of [LXC_LEASES, '/run/lxc/network_up', '/run/lxc/dnsmasq.pid']) rmSync(f, { force: true });
   }
+}
 
-  // brmgr: the same subnet, one `brmgr run` bringing the bridge up and serving
-  lab = new Lab(`bm${i}`);
+// brmgr: the same subnet, one `brmgr run` bringing the bridge up and serving
+async function brmgr(i) {
+  const lab = new Lab(`bm${i}`);
   try {
     await lab.open('[bridge]\nfirewall = nftables\n[ipv4]\naddress = 10.0.3.1/24\n');
     const start = process.hrtime.bigint();
     const supervisor = await lab.run();
-    results.brmgr.up.push(ms(start));
-    results.brmgr.lease.push(await lease(lab, BRIDGE, i));
+    const up = ms(start);
+    const took = await lease(lab, BRIDGE, i);
     await lab.stop(supervisor.proc);
+    return { up, lease: took };
   } finally {
     await lab.close();
   }
 }
+
+const results = { lxc: { up: [], lease: [] }, brmgr: { up: [], lease: [] } };
+const keep = (into, r) => {
+  into.up.push(r.up);
+  into.lease.push(r.lease);
+};
+for (let i = 0; i < RUNS; i++) {
+  // which goes first alternates, so neither always runs on a machine the other just warmed
+  if (i % 2 === 0) {
+    keep(results.lxc, await lxcNet(i));
+    keep(results.brmgr, await brmgr(i));
+  } else {
+    keep(results.brmgr, await brmgr(i));
+    keep(results.lxc, await lxcNet(i));
+  }
+}
+const m = (r) => ({ up: median(r.up), lease: median(r.lease) });
+const [lxc, bm] = [m(results.lxc), m(results.brmgr)];
 const line = (name, r) =>
-  `${name}: up and serving DHCP in ${median(r.up).toFixed(0)} ms, ` +
-  `a new guest's lease in ${median(r.lease).toFixed(0)} ms (medians of ${RUNS})`;
-console.log(line('lxc-net start', results.lxc));
-console.log(line('brmgr run    ', results.brmgr));
+  `${name}: up and serving DHCP in ${r.up.toFixed(0)} ms, a new guest's lease in ${r.lease.toFixed(0)} ms`;
+console.log(`medians of ${RUNS}, alternating which goes first`);
+console.log(line('lxc-net start', lxc));
+console.log(line('brmgr run    ', bm));
+console.log(
+  `brmgr ÷ lxc-net: up and serving ${(bm.up / lxc.up).toFixed(2)}x, a new guest's lease ${(bm.lease / lxc.lease).toFixed(3)}x`,
+);

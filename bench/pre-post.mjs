@@ -4,6 +4,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { bundled, median } from './lib/lab.mjs';
 
 const RUNS = Number(process.env.RUNS ?? 15);
 const ns = `bench-pp-${process.pid}`;
@@ -14,8 +15,7 @@ const env = {
   BRMGR_RUN_DIR: join(dir, 'run'),
   BRMGR_STATE_DIR: join(dir, 'state'),
 };
-const cli = (program, ...args) => ['netns', 'exec', ns, process.execPath, join('dist/bundle', program), ...args];
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const cli = (program, ...args) => ['netns', 'exec', ns, process.execPath, bundled(program), ...args];
 
 async function timed(args) {
   const start = process.hrtime.bigint();

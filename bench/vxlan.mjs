@@ -6,6 +6,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync, chmodSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { bundled, median } from './lib/lab.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const SECONDS = Number(process.env.SECONDS ?? 5);
@@ -14,7 +15,6 @@ const BR = 'brv0';
 const dir = mkdtempSync(join(tmpdir(), 'brmgr-bench-'));
 chmodSync(dir, 0o755);
 const namespaces = [];
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const run = (ns, cmd, args, opts = {}) => execa('ip', ['netns', 'exec', ns, cmd, ...args], { reject: true, ...opts });
 const ip = (ns, ...args) => execa('ip', ['-n', ns, ...args]);
 
@@ -36,8 +36,8 @@ function brmgr(host, name, config) {
   };
   mkdirSync(env.BRMGR_CONF_DIR, { recursive: true });
   writeFileSync(join(env.BRMGR_CONF_DIR, `${BR}.conf`), config);
-  const cli = (program) => run(host, process.execPath, [join('dist/cli', program), BR], { env, extendEnv: false });
-  return { pre: () => cli('brmgr-pre.js'), post: () => cli('brmgr-post.js') };
+  const cli = (program) => run(host, process.execPath, [bundled(program), BR], { env, extendEnv: false });
+  return { pre: () => cli('brmgr-pre.mjs'), post: () => cli('brmgr-post.mjs') };
 }
 
 async function guest(host, name, address) {

@@ -8,6 +8,10 @@ import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 
 export const BRIDGE = 'brb0';
+// the bundle to time: another tree's (BUNDLE=/elsewhere/dist/bundle) to compare before and after
+export const BUNDLE = process.env.BUNDLE ?? 'dist/bundle';
+/** the path of one of the bundled programs, e.g. `bundled('brmgr-pre.mjs')` */
+export const bundled = (program) => join(BUNDLE, program);
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 export const percentile = (xs, p) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
@@ -39,9 +43,14 @@ export class Lab {
 
   async open(config) {
     await this.ns(this.host);
-    mkdirSync(this.env.BRMGR_CONF_DIR, { recursive: true });
-    writeFileSync(join(this.env.BRMGR_CONF_DIR, `${BRIDGE}.conf`), config);
+    if (config !== undefined) this.config(BRIDGE, config);
     return this;
+  }
+
+  /** Writes `bridge`'s config file. */
+  config(bridge, text) {
+    mkdirSync(this.env.BRMGR_CONF_DIR, { recursive: true });
+    writeFileSync(join(this.env.BRMGR_CONF_DIR, `${bridge}.conf`), text);
   }
 
   /** A client namespace whose `nic` (with `address`, if given) is plugged into the bridge. */
@@ -65,9 +74,23 @@ export class Lab {
     });
   }
 
-  /** `brmgr run BRIDGE` in the host namespace; resolves once it logs `ready` with the events seen so far. */
-  async run() {
-    const proc = this.exec(this.host, process.execPath, ['dist/bundle/brmgr.mjs', 'run', BRIDGE], {
+  /** A bundled program (`brmgr-pre.mjs`, …) in the host namespace: its wall time and, for a pre, the processes it spawned. */
+  async cli(program, ...args) {
+    const start = process.hrtime.bigint();
+    const r = await this.exec(this.host, process.execPath, [bundled(program), ...args]);
+    const took = ms(start);
+    if (r.exitCode !== 0) throw new Error(`${program} ${args.join(' ')}: ${r.stderr || r.stdout}`);
+    const logged = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l))
+      .findLast((e) => 'processes' in e);
+    return { ms: took, processes: logged?.processes };
+  }
+
+  /** `brmgr run bridge` in the host namespace; resolves once it logs `ready` with the events seen so far. */
+  async run(bridge = BRIDGE) {
+    const proc = this.exec(this.host, process.execPath, [bundled('brmgr.mjs'), 'run', bridge], {
       buffer: false,
       stdout: 'pipe',
       stderr: 'inherit',
@@ -105,7 +128,11 @@ export class Lab {
         });
       });
     this.children.push(proc);
-    await supervisor.next((e) => e.event === 'ready', 30_000);
+    const exited = proc.then((r) => {
+      throw new Error(`brmgr run ${bridge} exited (${r.exitCode ?? r.signal}) before it was ready`);
+    });
+    exited.catch(() => {}); // a later, normal exit is no error
+    await Promise.race([supervisor.next((e) => e.event === 'ready', 30_000), exited]);
     return supervisor;
   }
 

@@ -1,5 +1,5 @@
 // What /proc says of a process: its CPU time, memory and children.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** utime + stime, in clock ticks (1/100 s) */
 export const cpuTicks = (pid) => {
@@ -7,6 +7,19 @@ export const cpuTicks = (pid) => {
   return Number(fields[11]) + Number(fields[12]);
 };
 export const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+/** children forked by any of the process's threads (each thread lists only its own) */
 export const children = (pid) =>
-  readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+  readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+    readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number),
+  );
+/** children, their children, and so on */
+export const descendants = (pid) => children(pid).flatMap((c) => [c, ...descendants(c)]);
 export const comm = (pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+/** /proc/PID/smaps_rollup's sizes in KiB: { Rss, Pss, Private_Clean, Private_Dirty, … } */
+export const smapsRollup = (pid) =>
+  Object.fromEntries(
+    [...readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').matchAll(/^(\w+):\s+(\d+) kB$/gm)].map((m) => [
+      m[1],
+      Number(m[2]),
+    ]),
+  );
