@@ -71,7 +71,9 @@ export const firewall: Resource = {
 
   async remove({ bridge, state, run, log, paths }) {
     const record = state.firewall as FirewallRecord;
-    await removeFirewall(run, bridge, record);
+    const ledger = readLedger(paths.runRoot, 'iptables-nft');
+    const othersUse = (family: 4 | 6) => (ledger[`ipv${family}`]?.bridges ?? []).some((b) => b !== bridge);
+    await removeFirewall(run, bridge, record, othersUse);
     release(paths.runRoot, 'iptables-nft', bridge);
     log.info(`removed firewall rules (${record.backend})`);
   },

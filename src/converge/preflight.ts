@@ -118,7 +118,14 @@ export async function preflight(
 ): Promise<Findings> {
   const parts = [toolFindings(cfg, { serving: true }, opts.env)];
   if (onPath('ip', opts.env))
-    parts.push(hostFindings(cfg, await gatherFacts(opts.run, { sockets: { cfg, runRoot: opts.paths.runRoot } }), opts.others, opts.paths));
+    parts.push(
+      hostFindings(
+        cfg,
+        await gatherFacts(opts.run, { sockets: { cfg, runRoot: opts.paths.runRoot } }),
+        opts.others,
+        opts.paths,
+      ),
+    );
   parts.push(qemuFindings(cfg.name));
   return { errors: parts.flatMap((f) => f.errors), warnings: parts.flatMap((f) => f.warnings) };
 }

@@ -202,8 +202,16 @@ export async function applyFirewall(
   };
 }
 
-/** Removes brmgr's firewall objects for the bridge. Safe when there are none. */
-export async function removeFirewall(run: Run, bridge: string, record: FirewallRecord): Promise<void> {
+/**
+ * Removes brmgr's firewall objects for the bridge. Safe when there are none. `othersUse`: another bridge
+ * still has rules in that family's iptables tables, so none of them can be left empty by this one.
+ */
+export async function removeFirewall(
+  run: Run,
+  bridge: string,
+  record: FirewallRecord,
+  othersUse: (family: Family) => boolean = () => false,
+): Promise<void> {
   if (record.backend === 'nftables') await deleteNftTable(run, bridge);
   faultPoint('nft table removed');
   const families: Family[] = record.backend === 'iptables' ? [4, 6] : record.iptables;
@@ -212,7 +220,7 @@ export async function removeFirewall(run: Run, bridge: string, record: FirewallR
     if (seen) await iptablesRestore(run, family, renderIptablesRestore(EMPTY, seen));
     faultPoint(`IPv${family} chains removed`);
     const before = record.existed?.[family];
-    if (seen && before) await dropCreated(run, family, before);
+    if (seen && before && !othersUse(family)) await dropCreated(run, family, before);
   }
   for (const family of record.legacy ?? []) {
     const seen = await iptablesSave(run, family, bridge, 'legacy');

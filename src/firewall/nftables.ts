@@ -6,7 +6,7 @@
  * shim (shim.ts) is always in that table, wherever iptables is installed, as
  * is the DHCP checksum fill (checksum.ts).
  */
-import type { NftObject } from '../host/nftables.js';
+import type { NftChain, NftObject } from '../host/nftables.js';
 import { must, type Run } from '../system/exec.js';
 import { mergePlans, type Backend } from './backend.js';
 import { checksumPlan } from './checksum.js';
@@ -141,15 +141,45 @@ export async function deleteNftTable(run: Run, bridge: string): Promise<void> {
   if (!r.ok && !r.missing && !/No such file or directory/.test(r.stderr)) must(r, 'nft');
 }
 
-/** The host's whole nftables ruleset as `nft -j` gives it; empty where nft is missing or fails. */
-export async function nftRuleset(run: Run): Promise<NftObject[]> {
-  const r = await run('nft', ['-j', 'list', 'ruleset']);
-  if (!r.ok) return [];
+/** `nft -j` output's objects; undefined where nft is missing or fails. */
+export async function nftJson(run: Run, args: string[]): Promise<NftObject[] | undefined> {
+  const r = await run('nft', ['-j', ...args]);
+  if (!r.ok) return undefined;
   try {
     return (JSON.parse(r.stdout) as { nftables?: NftObject[] }).nftables ?? [];
   } catch {
-    return [];
+    return undefined;
   }
+}
+
+/** A table whose input or forward hook may drop what brmgr accepts: all of it is read (hostfirewall.ts). */
+const mayRefuse = (c: NftChain) =>
+  (c.hook === 'input' || c.hook === 'forward') &&
+  ['ip', 'ip6', 'inet'].includes(c.family) &&
+  !(c.family !== 'inet' && c.table === 'filter') &&
+  !c.table.startsWith('brmgr-');
+
+/**
+ * The host's nftables ruleset as far as brmgr reads it: every table and chain, and the rules of the tables
+ * that hook input or forward other than brmgr's and iptables' filter (their drops are what the pre-flight
+ * warns of). Listing every rule of every table is what grows with the host: nft 1.0 takes 0.6 s for the
+ * ruleset of 100 bridges, 0.06 s for their chains. Empty where nft is missing or fails.
+ */
+export async function nftRuleset(run: Run): Promise<NftObject[]> {
+  const listed = await nftJson(run, ['list', 'chains']);
+  if (!listed) return [];
+  const chains = listed.flatMap((o) => (o.chain ? [o.chain] : []));
+  const key = (t: { family: string; table?: string; name?: string }) => `${t.family} ${t.table ?? t.name}`;
+  const read = [...new Map(chains.filter(mayRefuse).map((c) => [key(c), c])).values()];
+  const whole = await Promise.all(read.map((c) => nftJson(run, ['list', 'table', c.family, c.table])));
+  const wholeKeys = new Set(read.map(key));
+  const tables = [...new Map(chains.map((c) => [key(c), { family: c.family, name: c.table }])).values()];
+  return [
+    ...listed.filter((o) => !o.chain),
+    ...tables.filter((t) => !wholeKeys.has(key(t))).map((table) => ({ table })),
+    ...chains.filter((c) => !wholeKeys.has(key(c))).map((chain) => ({ chain })),
+    ...whole.flatMap((objects) => objects?.filter((o) => !o.metainfo) ?? []),
+  ];
 }
 
 export const nftables: Backend = {
