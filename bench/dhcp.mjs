@@ -27,7 +27,10 @@ upstream = 127.0.0.1
 const lab = new Lab('dhcp');
 try {
   await lab.open(CONFIG);
+  // each DISCOVER, OFFER and REQUEST is logged at debug only
+  lab.env.BRMGR_LOG_LEVEL = 'debug';
   let supervisor = await lab.run();
+  delete lab.env.BRMGR_LOG_LEVEL;
   const guest = await lab.client('g');
   const perf = await lab.client('c', '10.66.0.2/16');
 

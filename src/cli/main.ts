@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { ConfigError, formatProblem, isInterfaceName } from '../config/validate.js';
 import { UsageError } from '../errors.js';
-import { logger } from '../log.js';
+import { logger, type Logger } from '../log.js';
 import { paths } from '../paths.js';
 import { HELP, type Command } from './command.js';
 
@@ -34,9 +34,10 @@ export function resolveCommand(name: string, args: string[]): [() => Promise<Com
 /** Runs one brmgr command; returns the exit code. */
 export async function main(argv: string[], prog: string): Promise<number> {
   const [name = '', ...rest] = argv;
-  const log = await logger(prog);
+  let log: Logger | undefined;
   try {
     const [load, args] = resolveCommand(name, rest);
+    log = await logger(prog, { lasting: load === COMMANDS.run });
     const command = await load();
     const options = command.parse(args);
     if (options === HELP) {
@@ -52,7 +53,7 @@ export async function main(argv: string[], prog: string): Promise<number> {
     const message = fileProblem(err as NodeJS.ErrnoException) ?? (err as Error).message;
     process.stderr.write(`${prog}: ${message}\n`);
     if (err instanceof UsageError) return 2;
-    log.error({ err: message }, 'failed');
+    log?.error({ err: message }, 'failed');
     return 1;
   }
 }

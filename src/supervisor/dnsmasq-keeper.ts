@@ -16,7 +16,7 @@ export interface KeeperOptions {
   /** dnsmasq failed to start, or crash-loops */
   giveUp: () => void;
   /** each line of its log, parsed */
-  onLine?: (ev: DnsmasqEvent) => void;
+  onLine?: (ev: DnsmasqEvent) => string | undefined;
 }
 
 /** Keeps one dnsmasq serving: restarted after a crash as the restart policy says, replaced on a reload. */

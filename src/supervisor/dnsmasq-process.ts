@@ -7,6 +7,7 @@ import { spawnProcess, type Exit } from '../system/exec.js';
 import { pidFromFile, stopProcess } from '../system/process.js';
 
 const STOP_TIMEOUT_MS = 5_000;
+const UNHEARD = /^dnsmasq-dhcp\[\d+\]: DHCP(?:DISCOVER|OFFER|SOLICIT|ADVERTISE)\(/;
 
 export interface DnsmasqExit extends Exit {
   /** it had logged "started, version": a death before that is a start failure */
@@ -28,8 +29,11 @@ export interface Dnsmasq {
   stop(): Promise<void>;
 }
 
-/** `onLine`: each line of dnsmasq's log, parsed (the lease events come from its DHCP lines) */
-export function startDnsmasq(conf: string, log: Logger, onLine?: (ev: DnsmasqEvent) => void): Dnsmasq {
+/**
+ * `onLine`: each line of dnsmasq's log, parsed (the lease events come from its DHCP lines); it returns
+ * what the line meant for the leases, logged with it.
+ */
+export function startDnsmasq(conf: string, log: Logger, onLine?: (ev: DnsmasqEvent) => string | undefined): Dnsmasq {
   const startedAt = Date.now();
   let wasReady = false;
   let lastError: string | undefined;
@@ -37,13 +41,19 @@ export function startDnsmasq(conf: string, log: Logger, onLine?: (ev: DnsmasqEve
   let lastLine: string | undefined;
   let resolveReady!: () => void;
   const ready = new Promise<void>((resolve) => (resolveReady = resolve));
+  // a guest's DISCOVER and the OFFER it is made are logged at debug, and are most of the log under load:
+  // with debug off they are not even parsed (a REQUEST still is: it tells an ACK that grants a lease from
+  // one answering an INFORM)
+  const quiet = !log.isLevelEnabled('debug');
   const child = spawnProcess('dnsmasq', ['--keep-in-foreground', `--conf-file=${conf}`], 'stderr', (line) => {
+    if (quiet && wasReady && UNHEARD.test(line)) return;
     const parsed = parseDnsmasqLine(line);
     const { level, msg, ...fields } = parsed;
     if (level === 'error') lastError = msg;
     if (!wasReady && msg) lastLine = msg;
-    log[level]({ ...fields, dnsmasq: true }, msg);
-    onLine?.(parsed);
+    // what the line meant for the leases (add, old, del) goes on the line itself: one line per lease
+    const lease = onLine?.(parsed);
+    log[level]({ ...fields, ...(lease ? { lease } : {}), dnsmasq: true }, msg);
     if (!wasReady && /^started, version/.test(msg)) {
       wasReady = true;
       log.info({ event: 'ready', pid: child.pid, ms: Date.now() - startedAt }, 'dnsmasq is serving');

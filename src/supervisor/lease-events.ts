@@ -52,12 +52,12 @@ export class LeaseEvents {
     this.arm();
   }
 
-  /** One line of dnsmasq's log, parsed. */
-  onDnsmasq(ev: DnsmasqEvent): void {
-    if (this.stopped) return;
+  /** One line of dnsmasq's log, parsed; what it meant for the leases (`del,add`), to be logged with it. */
+  onDnsmasq(ev: DnsmasqEvent): string | undefined {
+    if (this.stopped) return undefined;
     const events = this.table.onLog(ev, Date.now());
-    if (!events.length) return;
-    this.emit(events);
+    if (!events.length) return undefined;
+    this.emit(events, { logged: true });
     const now = Date.now();
     const granted = events.find((e) => e.event !== 'del');
     if (granted) {
@@ -68,6 +68,7 @@ export class LeaseEvents {
       const ends = this.table.get(granted.mac)?.expires;
       if (ends !== undefined && ends < this.armedFor) this.armAt(ends);
     }
+    return events.map((e) => e.event).join(',');
   }
 
   /** Stops the timers and the hook runs not yet started; resolves once the one running is done. */
@@ -130,9 +131,11 @@ export class LeaseEvents {
     this.arm();
   }
 
-  private emit(events: LeaseEvent[]): void {
+  /** `logged`: the dnsmasq line they come from is logged with them, and says it all */
+  private emit(events: LeaseEvent[], opts: { logged?: boolean } = {}): void {
     for (const e of events) {
-      this.o.log.info({ event: 'lease', lease: e.event, mac: e.mac, ip: e.ip, reason: e.reason }, `lease ${e.event}`);
+      if (!opts.logged)
+        this.o.log.info({ event: 'lease', lease: e.event, mac: e.mac, ip: e.ip, reason: e.reason }, `lease ${e.event}`);
       this.o.server.publish(e);
       this.hook(e);
     }
