@@ -38,7 +38,7 @@ try {
   const med = (f) => median(per.map(f));
   const self = (key) => med((b) => b.self[key]);
   const byComm = {};
-  for (const b of per) for (const k of b.kids) (byComm[k.comm] ??= []).push(k);
+  for (const b of per) for (const k of b.kids) byComm[k.comm] = [...(byComm[k.comm] ?? []), k];
 
   console.log(
     `bare node (the peer): PSS ${MiB(node.pss)}, Private_Dirty ${MiB(node.dirty)}, ` +
