@@ -1,4 +1,4 @@
-import { watch, type FSWatcher } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import type { BridgeConfig } from '../config/types.js';
 import { spawnProcess, type Spawned } from '../system/exec.js';
 import type { State } from '../system/state.js';
@@ -50,6 +50,7 @@ export function bridgeLost(line: string, bridge: string): boolean {
 export class Watch {
   private watcher: FSWatcher | undefined;
   private watched: string[] = [];
+  private filesSet: Promise<void> = Promise.resolve();
   private monitor: Spawned | undefined;
   private legacy: Spawned | undefined;
   private closed = false;
@@ -60,18 +61,25 @@ export class Watch {
 
   constructor(private readonly on: WatchHandlers) {}
 
-  /** Watches exactly these files from now on. */
+  /** Watches exactly these files from now on (in order: each call waits for the one before). */
   files(paths: string[]): void {
-    if (this.closed) return;
-    if (!this.watcher) {
-      this.watcher = watch(paths, { ignoreInitial: true });
-      this.watcher.on('all', (_event, path) => this.configChanged(path));
-    } else {
-      const gone = this.watched.filter((f) => !paths.includes(f));
-      if (gone.length) this.watcher.unwatch(gone);
-      this.watcher.add(paths);
-    }
-    this.watched = paths;
+    this.filesSet = this.filesSet
+      .then(async () => {
+        if (this.closed) return;
+        if (!this.watcher) {
+          // loaded once dnsmasq serves, not before: nothing of it is needed to get there
+          const { watch } = await import('chokidar');
+          if (this.closed) return;
+          this.watcher = watch(paths, { ignoreInitial: true });
+          this.watcher.on('all', (_event, path) => this.configChanged(path));
+        } else {
+          const gone = this.watched.filter((f) => !paths.includes(f));
+          if (gone.length) this.watcher.unwatch(gone);
+          this.watcher.add(paths);
+        }
+        this.watched = paths;
+      })
+      .catch((err: Error) => this.on.blind(`cannot follow the config files: ${err.message}`));
   }
 
   /**
@@ -115,6 +123,7 @@ export class Watch {
     this.bridgeChanged.cancel();
     this.links?.kill();
     this.stopMonitor();
+    await this.filesSet;
     await this.watcher?.close();
   }
 

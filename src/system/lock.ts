@@ -72,6 +72,7 @@ export async function acquireLock(path: string, timeoutMs = 30_000, signal?: Abo
     // a write error names no file: this one does
     throw Object.assign(err as Error, { path: mine, syscall: 'open' });
   }
+  let unreadable = 0;
   try {
     for (;;) {
       signal?.throwIfAborted();
@@ -87,10 +88,12 @@ export async function acquireLock(path: string, timeoutMs = 30_000, signal?: Abo
       const held = read(path);
       if (held === undefined) {
         const kind = kindOf(path);
-        // released between our attempts
-        if (kind === undefined) continue;
+        // released between our attempts; or released and taken again between the read and the look
+        // (several waiters at once): a file that stays unreadable is not a lock
+        if (kind === undefined || (kind === 'file that cannot be read' && ++unreadable < 3)) continue;
         throw new Error(`${path} is a ${kind}, not a lock file: remove it`);
       }
+      unreadable = 0;
       const owner = Number(held.trim());
       if (!Number.isInteger(owner) || owner <= 0 || !alive(owner) || !mayBeBrmgr(owner)) {
         takeOver(path, held);
