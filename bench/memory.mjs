@@ -1,6 +1,6 @@
 // The memory of BRIDGES (10) bridges, each with its own `brmgr run` in one namespace: each
 // supervisor's PSS, private and RSS sizes, and its children's (dnsmasq, and the watches:
-// nft monitor, ip monitor, inotifywait), against a bare Node.js process in the same run.
+// xtables-monitor, ip monitor, inotifywait), against a bare Node.js process in the same run.
 // PSS splits shared pages among the processes sharing them, so PSS sums to a total.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Lab, median } from './lib/lab.mjs';

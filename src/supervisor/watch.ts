@@ -1,6 +1,7 @@
 import type { FSWatcher } from 'chokidar';
 import type { BridgeConfig } from '../config/types.js';
 import { spawnProcess, type Spawned } from '../system/exec.js';
+import { onPath } from '../system/tools.js';
 import type { State } from '../system/state.js';
 import { xtablesLock } from '../system/xtables.js';
 
@@ -46,12 +47,53 @@ export function bridgeLost(line: string, bridge: string): boolean {
   return named && (line.startsWith('Deleted ') || linkDown);
 }
 
+/**
+ * Told of every change to any nftables table (iptables-nft's included). `xtables-monitor --event`
+ * (iptables' own) prints a NEWGEN line per change and keeps nothing; `nft monitor`, the fallback, holds a
+ * copy of the whole ruleset (11 MiB beside 20 small tables), once per `brmgr run`: beside 100 bridges,
+ * gigabytes. xtables-monitor ends at a rule it cannot translate (ip6 rules of other tables, for one):
+ * that ending follows a change too, and it is started again (after a second if it ended within one).
+ * stdbuf: it writes through stdio, which a pipe would hold back.
+ */
+class RulesetMonitor {
+  private child: Spawned | undefined;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly changed: () => void) {
+    this.start();
+  }
+
+  kill(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.child?.kill();
+  }
+
+  private start(): void {
+    if (!onPath('xtables-monitor') || !onPath('stdbuf')) {
+      this.child = spawnProcess('nft', ['monitor'], 'stdout', () => this.changed());
+      return;
+    }
+    const started = Date.now();
+    const child = spawnProcess('stdbuf', ['-oL', 'xtables-monitor', '--event'], 'stdout', (line) => {
+      if (line.startsWith('NEWGEN:')) this.changed();
+    });
+    this.child = child;
+    void child.exited.then((exit) => {
+      if (this.stopped || exit.missing) return;
+      this.changed();
+      this.timer = setTimeout(() => this.start(), Date.now() - started < 1000 ? 1000 : 0);
+    });
+  }
+}
+
 /** What the supervisor watches: its config files and, while brmgr has firewall rules, the ruleset. */
 export class Watch {
   private watcher: FSWatcher | undefined;
   private watched: string[] = [];
   private filesSet: Promise<void> = Promise.resolve();
-  private monitor: Spawned | undefined;
+  private monitor: RulesetMonitor | undefined;
   private legacy: Spawned | undefined;
   private closed = false;
   private readonly configChanged = debounced(100, (path: string) => this.on.configChanged(path));
@@ -83,7 +125,7 @@ export class Watch {
   }
 
   /**
-   * Re-armed on every start and reload: while brmgr has firewall rules, `nft monitor` (nftables and
+   * Re-armed on every start and reload: while brmgr has firewall rules, the ruleset monitor (nftables and
    * iptables-nft) and, as iptables-legacy has no monitor, every close of the xtables lock, which each legacy
    * iptables and iptables-restore takes around its change (and iptables-save does not): events, no polling.
    */
@@ -91,7 +133,7 @@ export class Watch {
     if (this.closed) return;
     const change = monitorChange(this.monitor !== undefined, state?.firewall.backend);
     if (change === 'start') {
-      this.monitor = spawnProcess('nft', ['monitor'], 'stdout', () => this.rulesetChanged());
+      this.monitor = new RulesetMonitor(() => this.rulesetChanged());
       const legacy = spawnProcess(
         'inotifywait',
         ['--monitor', '--quiet', '--event', 'close_nowrite', '--format', 'x', xtablesLock()],
