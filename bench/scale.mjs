@@ -11,7 +11,7 @@ const BRIDGES = Number(process.env.BRIDGES ?? 100);
 const BACKENDS = (process.env.BACKENDS ?? 'nftables iptables').split(/\s+/).filter(Boolean);
 const VETHS = (process.env.VETHS ?? '5 500').split(/\s+/).filter(Boolean).map(Number);
 // pre takes a host lock, so more at once only queue
-const AT_ONCE = 4;
+const AT_ONCE = Number(process.env.AT_ONCE ?? 4);
 
 const config = (firewall, n) =>
   `[bridge]\nfirewall = ${firewall}\n[ipv4]\naddress = 10.${70 + (n >> 8)}.${n & 255}.1/24\n`;
