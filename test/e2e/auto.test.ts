@@ -5,8 +5,8 @@
 import t from 'tap';
 import { chmodSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { addressesOf, Brmgr, exec, ip, Lab, waitFor } from '../helpers/netns.js';
-import { follow, skipReason } from '../helpers/e2e.js';
+import { addressesOf, Brmgr, ip, Lab, waitFor } from '../helpers/netns.js';
+import { follow, skipReason, udhcpcRun } from '../helpers/e2e.js';
 import { overlaps } from '../../src/net/addr.js';
 
 const why = skipReason();
@@ -53,23 +53,9 @@ t.test('address = auto picks a free subnet, keeps it, and serves it', { skip: wh
   await waitFor('dnsmasq ready', async () => events.some((e) => e.event === 'ready'), 15_000);
   const gIf = lab.name('g');
   await lab.veth(guest, gIf, host, lab.name('p'), { master: brmgr.bridge });
-  const r = await exec(guest, 'busybox', [
-    'udhcpc',
-    '-i',
-    gIf,
-    '-n',
-    '-q',
-    '-f',
-    '-t',
-    '5',
-    '-T',
-    '1',
-    '-s',
-    '/bin/true',
-  ]);
-  const lease = /lease of (\S+) obtained/.exec(r.stdout + r.stderr)?.[1];
+  const { lease, output } = await udhcpcRun(guest, gIf, { tries: 5 });
   t.ok(lease && overlaps(lease, 32, second!.split('/')[0]!, 24), `a guest leases inside it (${lease})`, {
-    output: r.stdout + r.stderr,
+    output,
   });
   run.kill('SIGTERM');
   await run;

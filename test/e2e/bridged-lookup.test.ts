@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { Brmgr, exec, ip, Lab, must, ping, snapshot, waitFor } from '../helpers/netns.js';
-import { follow, skipReason, udhcpc } from '../helpers/e2e.js';
+import { follow, foreignDhcp, skipReason, udhcpc } from '../helpers/e2e.js';
 
 const why = skipReason();
 
@@ -21,23 +21,11 @@ t.test('bridged: guests leased by the LAN are found by MAC', { skip: why, timeou
   await lab.veth(host, uplink, lan, lanIf);
   await ip(lan, 'address', 'add', '192.168.50.1/24', 'dev', lanIf);
   await ip(lan, 'address', 'add', '2001:db8:50::1/64', 'dev', lanIf, 'nodad');
-  lab.spawn(lan, 'dnsmasq', [
-    '--keep-in-foreground',
-    '--conf-file=/dev/null',
-    '--no-resolv',
-    '--port=0',
-    '--user=root',
-    '--pid-file=',
-    `--interface=${lanIf}`,
-    '--bind-interfaces',
-    '--no-ping',
-    '--dhcp-authoritative',
-    '--dhcp-range=192.168.50.100,192.168.50.150,1h',
-    '--enable-ra',
-    '--ra-param=*,3',
-    '--dhcp-range=2001:db8:50::,ra-only,64',
-    `--dhcp-leasefile=${lab.dir}/lan.leases`,
-  ]);
+  await foreignDhcp(lab, lan, lanIf, {
+    range: '192.168.50.100,192.168.50.150',
+    ra6: '2001:db8:50::',
+    leases: 'lan.leases',
+  });
   await ip(host, 'address', 'add', '192.168.50.10/24', 'dev', uplink);
   // the host's own IPv6 would follow the LAN's RAs whenever they come; the guests' is what is looked at
   await must(host, 'sysctl', ['-q', '-w', `net.ipv6.conf.${uplink}.accept_ra=0`]);

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { BACKENDS, Brmgr, exec, ip, Lab, ping, snapshot, waitFor } from '../helpers/netns.js';
-import { follow, label, skipReason } from '../helpers/e2e.js';
+import { follow, foreignDhcp, label, skipReason, udhcpcRun } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -54,20 +54,7 @@ for (const backend of why ? [] : BACKENDS) {
     await lab.veth(host, uplink, lan, lanIf);
     await ip(lan, 'address', 'add', '192.168.50.1/24', 'dev', lanIf);
     await ip(lan, 'address', 'add', '2001:db8:50::1/64', 'dev', lanIf, 'nodad');
-    lab.spawn(lan, 'dnsmasq', [
-      '--keep-in-foreground',
-      '--conf-file=/dev/null',
-      '--no-resolv',
-      '--port=0',
-      '--user=root',
-      '--pid-file=',
-      `--interface=${lanIf}`,
-      '--bind-interfaces',
-      '--no-ping',
-      '--dhcp-authoritative',
-      '--dhcp-range=192.168.50.100,192.168.50.150,1h',
-      `--dhcp-leasefile=${lab.dir}/lan.leases`,
-    ]);
+    await foreignDhcp(lab, lan, lanIf, { range: '192.168.50.100,192.168.50.150', leases: 'lan.leases' });
     // the host's LAN configuration, as a network manager leaves it
     await ip(host, 'address', 'add', '192.168.50.10/24', 'dev', uplink);
     await ip(host, 'address', 'add', '192.168.50.11/24', 'dev', uplink);
@@ -104,24 +91,8 @@ for (const backend of why ? [] : BACKENDS) {
     t.ok(await ping(lan, '2001:db8:50::10'), 'and over IPv6');
 
     await ip(host, 'link', 'set', port, 'master', bridge);
-    const r = await exec(guest, 'busybox', [
-      'udhcpc',
-      '-i',
-      guestIf,
-      '-n',
-      '-q',
-      '-f',
-      '-t',
-      '5',
-      '-T',
-      '1',
-      '-s',
-      '/bin/true',
-    ]);
-    const lease = /lease of (\S+) obtained/.exec(r.stdout + r.stderr)?.[1];
-    t.match(lease, /^192\.168\.50\.1([0-4]\d|50)$/, 'a guest gets its lease from the LAN’s DHCP', {
-      output: r.stdout + r.stderr,
-    });
+    const { lease, output } = await udhcpcRun(guest, guestIf, { tries: 5 });
+    t.match(lease, /^192\.168\.50\.1([0-4]\d|50)$/, 'a guest gets its lease from the LAN’s DHCP', { output });
     await ip(guest, 'address', 'add', `${lease}/24`, 'dev', guestIf);
     t.ok(await ping(guest, '192.168.50.1'), 'the guest reaches the LAN’s gateway');
     t.ok(await ping(guest, '192.168.50.10'), 'and the host');

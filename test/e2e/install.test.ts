@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import { exec, Lab, link, ip, ROOT, snapshot, topology, waitFor, type Topology } from '../helpers/netns.js';
-import { follow, nftTable, skipReason } from '../helpers/e2e.js';
+import { follow, nftTable, skipReason, udhcpc } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -45,25 +45,6 @@ function tree(dir: string): string[] {
   };
   walk(dir);
   return out.sort();
-}
-
-/** busybox udhcpc once; the leased address, or undefined. */
-async function udhcpc(ns: string, ifname: string): Promise<string | undefined> {
-  const r = await exec(ns, 'busybox', [
-    'udhcpc',
-    '-i',
-    ifname,
-    '-n',
-    '-q',
-    '-f',
-    '-t',
-    '5',
-    '-T',
-    '1',
-    '-s',
-    '/bin/true',
-  ]);
-  return /lease of (\S+) obtained/.exec(r.stdout + r.stderr)?.[1];
 }
 
 const config =

@@ -21,7 +21,7 @@ import {
   type BackendName,
   type Topology,
 } from '../helpers/netns.js';
-import { dhcpv6Lease, follow, label, skipReason } from '../helpers/e2e.js';
+import { dhcpv6Lease, follow, label, skipReason, udhcpcRun } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -260,24 +260,8 @@ for (const _ of why ? [] : [1]) {
     const addr = await slaac(g.ns, g.ifname, 'fd00:b1:');
     // the kernel's default EUI-64 interface id: what dnsmasq derives from the MAC
     t.equal(addr, 'fd00:b1::5054:ff:feb1:7', 'the SLAAC address is EUI-64 from the MAC');
-    const r = await exec(g.ns, 'busybox', [
-      'udhcpc',
-      '-i',
-      g.ifname,
-      '-n',
-      '-q',
-      '-f',
-      '-t',
-      '4',
-      '-T',
-      '1',
-      '-s',
-      '/bin/true',
-      '-x',
-      'hostname:slaacguest',
-    ]);
-    const v4 = /lease of (\S+) obtained/.exec(r.stdout + r.stderr)?.[1];
-    t.ok(v4, 'the guest leased an IPv4 address with its hostname', { output: r.stdout + r.stderr });
+    const { lease: v4, output } = await udhcpcRun(g.ns, g.ifname, { extra: ['-x', 'hostname:slaacguest'] });
+    t.ok(v4, 'the guest leased an IPv4 address with its hostname', { output });
 
     t.equal(await dig(g.ns, v.gw, 'slaacguest.lab.test', 'A'), v4, 'the name resolves to the IPv4 lease');
     const aaaa = await waitFor(

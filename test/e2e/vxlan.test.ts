@@ -6,9 +6,9 @@
  */
 import t from 'tap';
 import { chmodSync } from 'node:fs';
-import { Brmgr, exec, ip, Lab, must, ping, snapshot, waitFor } from '../helpers/netns.js';
+import { Brmgr, ip, Lab, must, ping, snapshot, waitFor } from '../helpers/netns.js';
 import { flooding, underlay } from '../helpers/vxlan.js';
-import { dnsmasqReady, follow, skipReason } from '../helpers/e2e.js';
+import { dnsmasqReady, follow, foreignDhcp, skipReason, udhcpcRun } from '../helpers/e2e.js';
 import { vxlanName } from '../../src/plan/vxlan.js';
 
 const why = skipReason();
@@ -111,22 +111,7 @@ t.test('vxlan: an authority and two extending hosts', { skip: why }, async (t) =
     0o755,
   );
   const dhcp = async (g: { ns: string; ifname: string }) => {
-    const r = await exec(g.ns, 'busybox', [
-      'udhcpc',
-      '-i',
-      g.ifname,
-      '-n',
-      '-q',
-      '-f',
-      '-t',
-      '4',
-      '-T',
-      '1',
-      '-O',
-      'mtu',
-      '-s',
-      script,
-    ]);
+    const r = await udhcpcRun(g.ns, g.ifname, { extra: ['-O', 'mtu'], script });
     const m = /bound ip=(\S*) mtu=(\S*) serverid=(\S*)/.exec(r.stdout);
     return m ? { ip: m[1]!, mtu: m[2]!, server: m[3]! } : undefined;
   };
@@ -163,25 +148,12 @@ t.test('vxlan: an authority and two extending hosts', { skip: why }, async (t) =
   // a rogue DHCP server on C
   await ip(rogue.ns, 'address', 'add', '10.66.0.1/24', 'dev', rogue.ifname);
   await ip(rogue.ns, 'address', 'add', '2001:db8:66::1/64', 'dev', rogue.ifname, 'nodad');
-  lab.spawn(rogue.ns, 'dnsmasq', [
-    '--keep-in-foreground',
-    '--conf-file=/dev/null',
-    '--no-resolv',
-    '--port=0',
-    '--user=root',
-    '--pid-file=',
-    `--interface=${rogue.ifname}`,
-    '--bind-interfaces',
-    '--no-ping',
-    '--dhcp-authoritative',
-    '--dhcp-range=10.66.0.100,10.66.0.150,1h',
-    // and router advertisements, every 3 s
-    '--enable-ra',
-    '--ra-param=*,3',
-    '--dhcp-range=2001:db8:66::,ra-only,64',
-    `--dhcp-leasefile=${lab.dir}/rogue.leases`,
-  ]);
-  await waitFor('the rogue DHCP server', async () => (await exec(rogue.ns, 'ss', ['-lunH'])).stdout.includes(':67 '));
+  // and router advertisements
+  await foreignDhcp(lab, rogue.ns, rogue.ifname, {
+    range: '10.66.0.100,10.66.0.150',
+    ra6: '2001:db8:66::',
+    leases: 'rogue.leases',
+  });
   const local = await dhcp(ignoredC);
   t.equal(local?.server, '10.66.0.1', 'control: the rogue serves a guest on its own host');
   t.equal(await dhcp(ignoredB), undefined, 'but none on B: its answers never enter the tunnel');

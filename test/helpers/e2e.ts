@@ -12,6 +12,7 @@ import {
   nftRuleset,
   waitFor,
   type BackendName,
+  type ExecResult,
   type Lab,
 } from './netns.js';
 
@@ -96,19 +97,64 @@ export function pausingTool(
   return { dir: join(lab.dir, `pause-${tool}`), marker };
 }
 
-/**
- * busybox udhcpc once on `ifname` (4 tries, 1 s apart), its `script` run on each event (by default one
- * that configures nothing); the address the guest got, or undefined.
- */
+export interface UdhcpcOptions {
+  /** more udhcpc arguments (-O mtu, -x hostname:NAME) */
+  extra?: string[];
+  /** run on each event; by default one that configures nothing */
+  script?: string;
+  /** DISCOVERs sent, 1 s apart (4) */
+  tries?: number;
+}
+
+/** busybox udhcpc once on `ifname`: its whole run, and the address it leased (or undefined). */
+export async function udhcpcRun(
+  ns: string,
+  ifname: string,
+  o: UdhcpcOptions = {},
+): Promise<ExecResult & { lease: string | undefined; output: string }> {
+  const tries = String(o.tries ?? 4);
+  const args = ['udhcpc', '-i', ifname, '-n', '-q', '-f', '-t', tries, '-T', '1', '-s', o.script ?? '/bin/true'];
+  const r = await exec(ns, 'busybox', [...args, ...(o.extra ?? [])]);
+  const output = r.stdout + r.stderr;
+  return { ...r, output, lease: /lease of (\S+) obtained/.exec(output)?.[1] };
+}
+
+/** The address udhcpc leased on `ifname` (see udhcpcRun), or undefined. */
 export async function udhcpc(
   ns: string,
   ifname: string,
   extra: string[] = [],
   script = '/bin/true',
 ): Promise<string | undefined> {
-  const args = ['udhcpc', '-i', ifname, '-n', '-q', '-f', '-t', '4', '-T', '1', '-s', script, ...extra];
-  const r = await exec(ns, 'busybox', args);
-  return /lease of (\S+) obtained/.exec(r.stdout + r.stderr)?.[1];
+  return (await udhcpcRun(ns, ifname, { extra, script })).lease;
+}
+
+/**
+ * A DHCP server that is not brmgr's on `ifname` (a LAN's, a rogue one): dnsmasq as root, DHCPv4 over
+ * `range` ("FROM,TO"), with `ra6` ("PREFIX::") router advertisements every 3 s too; serving once port 67 is open.
+ */
+export async function foreignDhcp(
+  lab: Lab,
+  ns: string,
+  ifname: string,
+  o: { range: string; ra6?: string; leases: string },
+): Promise<void> {
+  lab.spawn(ns, 'dnsmasq', [
+    '--keep-in-foreground',
+    '--conf-file=/dev/null',
+    '--no-resolv',
+    '--port=0',
+    '--user=root',
+    '--pid-file=',
+    `--interface=${ifname}`,
+    '--bind-interfaces',
+    '--no-ping',
+    '--dhcp-authoritative',
+    `--dhcp-range=${o.range},1h`,
+    ...(o.ra6 ? ['--enable-ra', '--ra-param=*,3', `--dhcp-range=${o.ra6},ra-only,64`] : []),
+    `--dhcp-leasefile=${join(lab.dir, o.leases)}`,
+  ]);
+  await waitFor(`the DHCP server on ${ifname}`, async () => (await exec(ns, 'ss', ['-lunH'])).stdout.includes(':67 '));
 }
 
 /** Until `brmgr run`'s log (see follow) says dnsmasq is serving, `times` times in all. */
