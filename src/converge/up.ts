@@ -44,6 +44,8 @@ export interface Options {
   config?: BridgeConfig;
   /** gives up waiting for the lock (nothing is changed before it is held) */
   signal?: AbortSignal;
+  /** told the pre-flight's warnings once they are logged */
+  warned?: (warnings: string[]) => void;
 }
 
 /** `address = auto` without a recorded subnet: a free one, recorded before anything uses it. */
@@ -94,6 +96,7 @@ export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
         : early;
     const found = hostFindings(loaded, facts, loadOtherConfigs(bridge, env), p);
     for (const w of found.warnings) log.warn(w);
+    opts.warned?.(found.warnings);
     if (found.errors.length) throw new UsageError(found.errors.join('; '));
     const underlay = loaded.vxlan
       ? await readUnderlay(run, vxlanName(bridge), loaded.vxlan, facts.observed).catch((err: Error) => {

@@ -246,7 +246,9 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
   try {
     await stopStale(files.pid, files.conf, log);
     // pre may resolve `address = auto`
-    cfg = await pre(bridge, { log: opts.log, env, config: cfg, signal: waiting.signal });
+    // what pre warns of (another table's drops) is not said again when the ruleset next changes
+    const warned = (ws: string[]) => ws.forEach((w) => foreign.add(w));
+    cfg = await pre(bridge, { log: opts.log, env, config: cfg, signal: waiting.signal, warned });
     current = render(cfg, p, account);
     writeFiles(current, p, account);
   } catch (err) {
@@ -273,8 +275,6 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     );
   leases.start();
   await serial(() => dnsmasq.start());
-  // what pre already warned of, read once the guests are served
-  for (const w of await foreignDrops()) foreign.add(w);
   await serial(tellResolved);
   if (early === 'reload') void reload('SIGHUP');
   if (!stopping) {
