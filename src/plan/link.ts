@@ -42,10 +42,28 @@ export interface DesiredLink {
   addresses: string[];
 }
 
-export function desiredLink(cfg: BridgeConfig, machineId: string): DesiredLink {
-  // bridged: the bridge takes the uplink's addresses (plan/bridged.ts), none of brmgr's own
+/** The addresses brmgr gives the bridge (bridged: none of its own, it takes the uplink's; plan/bridged.ts). */
+export function bridgeAddresses(cfg: BridgeConfig): string[] {
   const addresses = cfg.mode === 'bridged' ? [] : [`${cfg.ipv4.address}/${cfg.ipv4.prefix}`];
   if (cfg.ipv6) addresses.push(`${cfg.ipv6.address}/${cfg.ipv6.prefix}`);
+  return addresses;
+}
+
+/**
+ * Whether the bridge is as brmgr left it: undefined when it is, else what is wrong in words
+ * ("was deleted", "is down", "lost 10.0.1.1/24"). The supervisor and the doctor both ask this.
+ */
+export function bridgeDamage(cfg: BridgeConfig, observed: Observed): string | undefined {
+  const link = observed.links.find((l) => l.ifname === cfg.name);
+  if (!link) return 'was deleted';
+  if (!link.up) return 'is down';
+  const has = (a: string) => observed.addrs.some((x) => x.ifname === cfg.name && `${x.local}/${x.prefixlen}` === a);
+  const missing = bridgeAddresses(cfg).filter((a) => !has(a));
+  return missing.length ? `lost ${missing.join(', ')}` : undefined;
+}
+
+export function desiredLink(cfg: BridgeConfig, machineId: string): DesiredLink {
+  const addresses = bridgeAddresses(cfg);
   return {
     name: cfg.name,
     mac: cfg.mac ?? stableMac(cfg.name, machineId),

@@ -17,7 +17,7 @@ import { revertLinkDns, setLinkDns } from '../system/resolved.js';
 import { resolvedLink } from '../plan/resolved.js';
 import { readState } from '../system/state.js';
 import { observe } from '../system/observe.js';
-import { desiredLink } from '../plan/link.js';
+import { bridgeDamage } from '../plan/link.js';
 import { DnsmasqKeeper } from './dnsmasq-keeper.js';
 import { EventsServer, eventsSocket } from './events-socket.js';
 import { LeaseEvents } from './lease-events.js';
@@ -190,16 +190,12 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
   const restoreBridge = async () => {
     if (stopping) return;
     if (!readState(p)?.up) return restoreTakenDown();
-    const observed = await observe(runner());
-    const link = observed.links.find((l) => l.ifname === bridge);
-    const has = (a: string) => observed.addrs.some((x) => x.ifname === bridge && `${x.local}/${x.prefixlen}` === a);
-    const missing = desiredLink(cfg, '').addresses.filter((a) => !has(a));
-    if (link?.up && missing.length === 0) return;
-    const what = !link ? 'was deleted' : !link.up ? 'is down' : `lost ${missing.join(', ')}`;
+    const what = bridgeDamage(cfg, await observe(runner()));
+    if (!what) return;
     log.warn({ event: 'bridge' }, `${bridge} ${what} while brmgr run serves it; bringing it back`);
     await pre(bridge, { log: opts.log, env, config: cfg });
     // its sockets were bound to the deleted bridge, and resolved forgot the link
-    if (!link) {
+    if (what === 'was deleted') {
       await dnsmasq.restart();
       await tellResolved();
     }
