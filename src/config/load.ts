@@ -4,17 +4,19 @@ import { scanIni } from './ini.js';
 import { ConfigError, isInterfaceName, parseConfig } from './validate.js';
 import type { BridgeConfig } from './types.js';
 
-/**
- * Reads and validates /etc/brmgr/BRIDGE.conf (or BRMGR_CONF_DIR's). Throws ConfigError.
- * `address = auto` takes the subnet recorded earlier; without one, `chooseSubnet`
- * (brmgr-pre's: picks a free one and records it) decides before the config is
- * typed; without that either, a stand-in (10.0.1.1/24) shows what it would look like.
- */
-export function loadConfig(
-  bridge: string,
-  env: NodeJS.ProcessEnv = process.env,
-  chooseSubnet?: () => string,
-): BridgeConfig {
+/** A bridge's config file as read: its text, not yet typed against a subnet (`address = auto`). */
+export interface Loaded {
+  bridge: string;
+  file: string;
+  text: string;
+  /** it asks for `address = auto`: the subnet is the host's to choose (plan/resolve.ts) */
+  auto: boolean;
+  /** typed with a stand-in subnet (10.0.1.1/24) for `address = auto` */
+  draft: BridgeConfig;
+}
+
+/** Reads /etc/brmgr/BRIDGE.conf (or BRMGR_CONF_DIR's) and validates it. Throws ConfigError. */
+export function readConfig(bridge: string, env: NodeJS.ProcessEnv = process.env): Loaded {
   if (!isInterfaceName(bridge)) {
     throw new ConfigError([
       {
@@ -34,9 +36,23 @@ export function loadConfig(
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
     throw new ConfigError([{ file, line: 0, section: '', key: 'file', message: reason }]);
   }
-  const recorded = recordedSubnet(bridge, env);
-  const autoSubnet = recorded ?? (chooseSubnet && saysAuto(text) ? chooseSubnet() : undefined);
-  return parseConfig(text, file, bridge, autoSubnet ? { autoSubnet } : {});
+  // its errors are told now, whatever subnet it is typed against later
+  return { bridge, file, text, auto: saysAuto(text), draft: parseConfig(text, file, bridge) };
+}
+
+/** The config typed against `subnet` for `address = auto` (without one, the draft's stand-in). */
+export function typed(loaded: Loaded, subnet?: string): BridgeConfig {
+  if (!loaded.auto || !subnet) return loaded.draft;
+  return parseConfig(loaded.text, loaded.file, loaded.bridge, { autoSubnet: subnet });
+}
+
+/**
+ * The config as the commands that only read the host see it: `address = auto` takes the subnet recorded
+ * by brmgr-pre, or a stand-in until one is. brmgr-pre and brmgr run resolve it instead (plan/resolve.ts).
+ */
+export function loadConfig(bridge: string, env: NodeJS.ProcessEnv = process.env): BridgeConfig {
+  const loaded = readConfig(bridge, env);
+  return typed(loaded, loaded.auto ? recordedSubnet(bridge, env) : undefined);
 }
 
 /** Far more than any config needs: a link to /dev/zero or a log file is refused, not read. */

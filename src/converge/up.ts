@@ -5,15 +5,14 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { loadConfig, loadOtherConfigs, recordedSubnet } from '../config/load.js';
-import type { BridgeConfig } from '../config/types.js';
+import { type Loaded, loadOtherConfigs, readConfig, recordedSubnet } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import { NO_FIREWALL } from '../firewall/index.js';
 import type { Logger } from '../log.js';
 import { paths, type Paths } from '../paths.js';
-import { pickSubnet, takenSubnets } from '../plan/auto.js';
+import { type HostFacts, type Resolved, resolve } from '../plan/resolve.js';
 import { isBridgeSysctl } from '../plan/sysctl.js';
-import { vxlanMtu, vxlanName } from '../plan/vxlan.js';
+import { vxlanName } from '../plan/vxlan.js';
 import { runner, type Run } from '../system/exec.js';
 import { type Ledger, readLedger, writeLedger } from '../system/ledger.js';
 import { acquireLock } from '../system/lock.js';
@@ -23,7 +22,7 @@ import { applyIpBatch } from '../system/observe.js';
 import { ensureRunDir, readState, removeState, writeState, type State } from '../system/state.js';
 import { kernelHasIpv6, readAcceptRa, readSysctl, writeSysctl } from '../system/sysctl.js';
 import { readUnderlay } from '../system/vxlan.js';
-import { gatherFacts, type Facts } from './facts.js';
+import { gatherFacts } from './facts.js';
 import { firewall } from './firewall.js';
 import { link } from './link.js';
 import { hostFindings, toolFindings } from './preflight.js';
@@ -40,28 +39,26 @@ export interface Options {
   env?: NodeJS.ProcessEnv;
   run?: Run;
   log: Logger;
-  /** an already loaded config (the supervisor's running one); default: read the file */
-  config?: BridgeConfig;
+  /** an already read config (the supervisor's); default: read the file */
+  loaded?: Loaded;
+  /** what the running bridge resolved to (its `address = auto` subnet): kept */
+  held?: HostFacts;
   /** gives up waiting for the lock (nothing is changed before it is held) */
   signal?: AbortSignal;
   /** told the pre-flight's warnings once they are logged */
   warned?: (warnings: string[]) => void;
 }
 
-/** `address = auto` without a recorded subnet: a free one, recorded before anything uses it. */
-function subnetChooser(bridge: string, env: NodeJS.ProcessEnv, p: Paths, facts: Facts, log: Logger) {
-  return () => {
-    if (existsSync(p.autoSubnet)) {
-      const held = readFileSync(p.autoSubnet, 'utf8').trim();
-      log.warn(`${p.autoSubnet} holds '${held.slice(0, 40)}', not a subnet brmgr chooses; choosing again`);
-    }
-    const chosen = pickSubnet(bridge, machineId(), takenSubnets(facts.observed, loadOtherConfigs(bridge, env)));
-    if (!chosen) throw new UsageError('address = auto: every 10.x.y.0/24 is in use; give an address');
-    mkdirSync(dirname(p.autoSubnet), { recursive: true });
-    writeFileSync(p.autoSubnet, `${chosen}\n`);
-    log.info({ subnet: chosen }, `address = auto: chose ${chosen} (kept in ${p.autoSubnet})`);
-    return chosen;
-  };
+/** Records the subnet `address = auto` resolved to, before anything uses it. */
+function recordSubnet(p: Paths, subnet: string, log: Logger): void {
+  if (existsSync(p.autoSubnet)) {
+    const held = readFileSync(p.autoSubnet, 'utf8').trim();
+    if (held === subnet) return;
+    log.warn(`${p.autoSubnet} holds '${held.slice(0, 40)}', not a subnet brmgr chooses; choosing again`);
+  }
+  mkdirSync(dirname(p.autoSubnet), { recursive: true });
+  writeFileSync(p.autoSubnet, `${subnet}\n`);
+  log.info({ subnet }, `address = auto: chose ${subnet} (kept in ${p.autoSubnet})`);
 }
 
 /**
@@ -74,14 +71,13 @@ function acceptRaBefore(now: Record<string, string>, ledger: Ledger): Record<str
   );
 }
 
-export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
+export async function up(bridge: string, opts: Options): Promise<Resolved> {
   const env = opts.env ?? process.env;
   const run = opts.run ?? runner();
   const log = opts.log.child({ bridge });
-  const given = opts.config && !(opts.config.ipv4.auto && !recordedSubnet(bridge, env)) ? opts.config : undefined;
   // config errors and missing tools are reported before anything else happens
-  const early = given ?? loadConfig(bridge, env);
-  const missing = toolFindings(early, { serving: false }, env).errors;
+  const loaded = opts.loaded ?? readConfig(bridge, env);
+  const missing = toolFindings(loaded.draft, { serving: false }, env).errors;
   if (missing.length) throw new UsageError(missing.join('; '));
   const p = paths(bridge, env);
   ensureRunDir(p);
@@ -89,23 +85,26 @@ export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
   const revert = new Reverter();
   try {
     const previous = readState(p);
-    const facts = await gatherFacts(run, { sockets: { cfg: early, runRoot: p.runRoot } });
-    const loaded =
-      early.ipv4.auto && !recordedSubnet(bridge, env)
-        ? loadConfig(bridge, env, subnetChooser(bridge, env, p, facts, log))
-        : early;
-    const found = hostFindings(loaded, facts, loadOtherConfigs(bridge, env), p);
-    for (const w of found.warnings) log.warn(w);
-    opts.warned?.(found.warnings);
-    if (found.errors.length) throw new UsageError(found.errors.join('; '));
-    const underlay = loaded.vxlan
-      ? await readUnderlay(run, vxlanName(bridge), loaded.vxlan, facts.observed).catch((err: Error) => {
+    const facts = await gatherFacts(run, { sockets: { cfg: loaded.draft, runRoot: p.runRoot } });
+    const others = loadOtherConfigs(bridge, env);
+    const recorded = loaded.auto ? recordedSubnet(bridge, env) : undefined;
+    const vx = loaded.draft.vxlan;
+    const underlay = vx
+      ? await readUnderlay(run, vxlanName(bridge), vx, facts.observed).catch((err: Error) => {
           throw new UsageError(err.message);
         })
       : undefined;
-    // with [vxlan], the MTU the tunnel leaves room for: on the bridge, its ports brmgr makes, told to guests
-    const mtu = vxlanMtu(loaded, underlay);
-    const cfg: BridgeConfig = mtu !== undefined ? { ...loaded, mtu } : loaded;
+    const resolved = resolve(
+      loaded,
+      { held: opts.held?.held ?? recorded, observed: facts.observed, machineId: machineId(), underlay },
+      others,
+    );
+    if (resolved.subnet && resolved.subnet !== recorded) recordSubnet(p, resolved.subnet, log);
+    const { cfg } = resolved;
+    const found = hostFindings(cfg, facts, others, p);
+    for (const w of found.warnings) log.warn(w);
+    opts.warned?.(found.warnings);
+    if (found.errors.length) throw new UsageError(found.errors.join('; '));
 
     const ctx: UpContext = {
       cfg,
@@ -173,7 +172,7 @@ export async function up(bridge: string, opts: Options): Promise<BridgeConfig> {
     for (const message of planned.flatMap((plan) => plan.done ?? [])) log.info(message);
     log.info({ processes: run.count }, `${bridge} is up`);
     revert.success();
-    return cfg;
+    return resolved;
 
     /** Writes a kernel setting, its value before recorded first (the bridge's state, or the host-wide ledger). */
     function setSysctl(key: string, value: string): void {

@@ -1,7 +1,6 @@
 import type { DnsmasqEvent } from '../dnsmasq/log.js';
 import type { Logger } from '../log.js';
 import { startDnsmasq, type Dnsmasq, type DnsmasqExit } from './dnsmasq-process.js';
-import { afterExit } from './restart-policy.js';
 
 export interface KeeperOptions {
   /** dnsmasq's config file */
@@ -9,23 +8,18 @@ export interface KeeperOptions {
   log: Logger;
   /** whether the current config leaves dnsmasq anything to serve */
   servesAnything: () => boolean;
-  /** runs a restart in turn with the supervisor's other changes to the system */
-  serial: (fn: () => Promise<void>) => void;
   /** a dnsmasq was spawned */
-  spawned: (dnsmasq: Dnsmasq, restarts: number) => void;
-  /** dnsmasq failed to start, or crash-loops */
-  giveUp: () => void;
+  spawned: (dnsmasq: Dnsmasq) => void;
+  /** dnsmasq exited on its own (not stopped): the supervisor decides what next (restart-policy.ts) */
+  exited: (exit: DnsmasqExit) => void;
   /** each line of its log, parsed */
   onLine?: (ev: DnsmasqEvent) => string | undefined;
 }
 
-/** Keeps one dnsmasq serving: restarted after a crash as the restart policy says, replaced on a reload. */
+/** Holds the one dnsmasq serving the bridge: started, replaced on a reload, stopped; its own exits told. */
 export class DnsmasqKeeper {
   private running: Dnsmasq | undefined;
-  private recentCrashes: number[] = [];
-  private restarts = 0;
   private stopped = false;
-  private pendingRestart: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: KeeperOptions) {}
 
@@ -48,7 +42,7 @@ export class DnsmasqKeeper {
     }
     const dnsmasq = startDnsmasq(this.o.conf, this.o.log, this.o.onLine);
     this.running = dnsmasq;
-    this.o.spawned(dnsmasq, this.restarts);
+    this.o.spawned(dnsmasq);
     void dnsmasq.exited.then((exit) => this.onExit(dnsmasq, exit));
     return dnsmasq.ready;
   }
@@ -66,7 +60,6 @@ export class DnsmasqKeeper {
   /** For good: no restart after this. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.pendingRestart);
     await this.stopRunning();
   }
 
@@ -80,31 +73,6 @@ export class DnsmasqKeeper {
   private onExit(dnsmasq: Dnsmasq, exit: DnsmasqExit): void {
     if (dnsmasq !== this.running) return;
     this.running = undefined;
-    const { log } = this.o;
-    const how = { exitCode: exit.exitCode, signal: exit.signal };
-    const decision = afterExit(this.recentCrashes, Date.now(), exit.wasReady);
-    switch (decision.kind) {
-      case 'start-failure': {
-        const why = exit.lastError ?? exit.signal ?? `exit ${exit.exitCode}`;
-        log.error({ event: 'failed', ...how }, `dnsmasq failed to start: ${why}`);
-        this.o.giveUp();
-        return;
-      }
-      case 'crash-loop': {
-        const crashes = decision.recentCrashes.length;
-        log.error({ event: 'crashloop', ...how, crashes }, `dnsmasq died ${crashes} times in a minute; giving up`);
-        this.o.giveUp();
-        return;
-      }
-      case 'restart': {
-        this.recentCrashes = decision.recentCrashes;
-        this.restarts++;
-        log.warn(
-          { event: 'restart', ...how, backoffMs: decision.delayMs, restarts: this.restarts },
-          `dnsmasq exited (${exit.signal ?? `code ${exit.exitCode}`}); restarting`,
-        );
-        this.pendingRestart = setTimeout(() => this.o.serial(() => this.start()), decision.delayMs);
-      }
-    }
+    this.o.exited(exit);
   }
 }

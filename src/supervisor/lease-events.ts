@@ -41,6 +41,8 @@ export class LeaseEvents {
       paths: Paths;
       log: Logger;
       server: EventsServer;
+      /** each lease event, as it is published */
+      onEvent?: (e: LeaseEvent) => void;
     },
   ) {
     this.table = new LeaseTable(() => leaseMs(o.config().ipv4.leaseTime));
@@ -137,6 +139,7 @@ export class LeaseEvents {
       if (!opts.logged)
         this.o.log.info({ event: 'lease', lease: e.event, mac: e.mac, ip: e.ip, reason: e.reason }, `lease ${e.event}`);
       this.o.server.publish(e);
+      this.o.onEvent?.(e);
       this.hook(e);
     }
   }

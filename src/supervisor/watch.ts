@@ -1,6 +1,7 @@
 import type { FSWatcher } from 'chokidar';
 import type { BridgeConfig } from '../config/types.js';
 import { spawnProcess, type Spawned } from '../system/exec.js';
+import { fdbFromLine, type PortFact, portFromLinkLine } from '../host/ports.js';
 import { onPath } from '../system/tools.js';
 import type { State } from '../system/state.js';
 import { xtablesLock } from '../system/xtables.js';
@@ -36,6 +37,8 @@ export interface WatchHandlers {
   rulesetChanged(): void;
   /** the bridge lost an address, went down or was deleted */
   bridgeChanged(): void;
+  /** a port came or went, or the bridge learned or forgot a guest's MAC on one */
+  port?(fact: PortFact): void;
   /** a watch could not start or ended: what is not seen from now on */
   blind(what: string): void;
 }
@@ -100,6 +103,7 @@ export class Watch {
   private readonly rulesetChanged = debounced<void>(200, () => this.on.rulesetChanged());
   private readonly bridgeChanged = debounced<void>(200, () => this.on.bridgeChanged());
   private links: Spawned | undefined;
+  private fdb: Spawned | undefined;
 
   constructor(private readonly on: WatchHandlers) {}
 
@@ -150,12 +154,23 @@ export class Watch {
     if (change === 'stop') this.stopMonitor();
   }
 
-  /** Follows the bridge's link and addresses (`ip monitor`: events, no polling) for the whole run. */
+  /**
+   * Follows the bridge's link and addresses, its ports and the MACs learned on them (`ip monitor`,
+   * `bridge monitor fdb`: events, no polling) for the whole run.
+   */
   bridge(name: string): void {
     if (this.closed || this.links) return;
+    const port = this.on.port;
     this.links = spawnProcess('ip', ['-o', 'monitor', 'address', 'link'], 'stdout', (line) => {
       if (bridgeLost(line, name)) this.bridgeChanged();
+      const fact = port && portFromLinkLine(line, name);
+      if (fact) port(fact);
     });
+    if (port)
+      this.fdb = spawnProcess('bridge', ['monitor', 'fdb'], 'stdout', (line) => {
+        const fact = fdbFromLine(line, name);
+        if (fact) port(fact);
+      });
   }
 
   async close(): Promise<void> {
@@ -164,6 +179,7 @@ export class Watch {
     this.rulesetChanged.cancel();
     this.bridgeChanged.cancel();
     this.links?.kill();
+    this.fdb?.kill();
     this.stopMonitor();
     await this.filesSet;
     await this.watcher?.close();

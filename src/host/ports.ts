@@ -1,0 +1,43 @@
+/** A bridge's ports and the MACs learned on them, as `ip -o monitor link` and `bridge monitor fdb` tell. */
+
+export type PortFact =
+  | { kind: 'port-added'; port: string }
+  | { kind: 'port-removed'; port: string }
+  /** the bridge learned (or, `gone`, forgot) the MAC behind a port */
+  | { kind: 'fdb'; port: string; mac: string; gone?: boolean }
+  | { kind: 'lease'; mac: string; ip: string; hostname?: string; gone?: boolean };
+
+/**
+ * One line of `ip -o monitor link`: a link that is a port of the bridge (added, or still there), or one
+ * that is not (deleted, or released from the bridge; a link never seen as a port is ignored downstream).
+ */
+export function portFromLinkLine(line: string, bridge: string): PortFact | undefined {
+  const m = /^(Deleted )?\d+: ([^:@\s]+)(?:@[^:\s]*)?: </.exec(line);
+  if (!m || m[2] === bridge) return undefined;
+  const port = m[2]!;
+  const member = new RegExp(` master ${bridge.replace(/[.]/g, '\\.')} `).test(line);
+  return member && !m[1] ? { kind: 'port-added', port } : { kind: 'port-removed', port };
+}
+
+/** One line of `bridge monitor fdb`: a MAC learned (or forgotten) on a port; the ports' own MACs are not guests. */
+export function fdbFromLine(line: string, bridge: string): PortFact | undefined {
+  const m = /^(Deleted )?([0-9a-f]{2}(?::[0-9a-f]{2}){5}) dev (\S+) (?:vlan \d+ )?master (\S+)(.*)$/i.exec(line.trim());
+  if (!m || m[4] !== bridge || m[3] === bridge || /\bpermanent\b|\bstatic\b/.test(m[5]!)) return undefined;
+  return { kind: 'fdb', port: m[3]!, mac: m[2]!.toLowerCase(), ...(m[1] ? { gone: true } : {}) };
+}
+
+interface FdbJson {
+  mac: string;
+  ifname: string;
+  master?: string;
+  state?: string;
+  flags?: string[];
+}
+
+/** `bridge -json fdb show br BRIDGE`: the MACs the bridge learned on its ports. */
+export function fdbFromJson(text: string, bridge: string): PortFact[] {
+  const entries = JSON.parse(text || '[]') as FdbJson[];
+  return entries
+    .filter((e) => e.ifname !== bridge && e.state !== 'permanent' && e.state !== 'static' && !e.flags?.includes('self'))
+    .map((e) => ({ kind: 'fdb', port: e.ifname, mac: e.mac.toLowerCase() }));
+}

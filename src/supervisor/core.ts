@@ -1,0 +1,204 @@
+/**
+ * What `brmgr run` does about each thing it is told, decided without touching the host: an event in,
+ * the actions out. `step` is pure; `Supervisor` (supervisor.ts) runs the actions through its effects and
+ * feeds what they find back in as events.
+ */
+import type { PortFact, PortGuest } from '../plan/ports.js';
+import type { DnsmasqExit } from './dnsmasq-process.js';
+import { afterExit } from './restart-policy.js';
+
+export type SupervisorEvent =
+  /** SIGTERM or SIGINT */
+  | { kind: 'stop' }
+  /** SIGHUP, a config file changed, a reload asked for */
+  | { kind: 'reload'; why: string }
+  /** pre has converged the bridge at start (or failed: the supervisor then exits) */
+  | { kind: 'started' }
+  /** the firewall changed (any table): brmgr's rules may be gone */
+  | { kind: 'ruleset-changed' }
+  /** the bridge lost an address, went down or was deleted */
+  | { kind: 'link-changed' }
+  /** what a look at the bridge found: undefined when intact; 'taken-down' after brmgr-post by hand */
+  | { kind: 'bridge-checked'; damage: string | undefined }
+  /** what a look at the firewall found: what of brmgr's rules is missing, or 'taken-down' */
+  | { kind: 'firewall-checked'; drift: string | undefined; foreign: string[] }
+  /** a port came or went, the bridge learned a MAC on a port, a guest's lease changed */
+  | { kind: 'port'; fact: PortFact }
+  | { kind: 'port-guest'; guest: PortGuest }
+  | { kind: 'dnsmasq-exited'; exit: DnsmasqExit }
+  | { kind: 'dnsmasq-unresponsive'; why: string };
+
+export type Action =
+  /** brmgr-pre again with the running config; then dnsmasq and resolved told again if the bridge was new */
+  | { kind: 'converge'; why: string; relink: boolean }
+  /** pre is done: dnsmasq started, the watches armed, the lease events published */
+  | { kind: 'serve' }
+  /** read the config again and apply what changed */
+  | { kind: 'reload'; why: string }
+  | { kind: 'check-bridge' }
+  | { kind: 'check-firewall' }
+  | { kind: 'start-dnsmasq'; delayMs: number }
+  | { kind: 'restart-dnsmasq' }
+  | { kind: 'port-state'; guest: PortGuest }
+  | { kind: 'notify'; state: 'ready' | 'reloading' | 'stopping'; status: string }
+  | { kind: 'log'; level: 'info' | 'warn' | 'error'; event: string; message: string; fields?: object }
+  | { kind: 'shutdown'; code: number };
+
+export interface CoreState {
+  bridge: string;
+  phase: 'starting' | 'serving' | 'stopping';
+  /** a signal that came while pre was converging: acted on once it is done */
+  early?: 'stop' | 'reload';
+  /** dnsmasq's crashes within the restart policy's window */
+  recentCrashes: number[];
+  restarts: number;
+  /** foreign firewall warnings already said */
+  said: string[];
+}
+
+export const initialState = (bridge: string, said: string[] = []): CoreState => ({
+  bridge,
+  phase: 'starting',
+  recentCrashes: [],
+  restarts: 0,
+  said,
+});
+
+const log = (level: 'info' | 'warn' | 'error', event: string, message: string, fields?: object): Action => ({
+  kind: 'log',
+  level,
+  event,
+  message,
+  ...(fields ? { fields } : {}),
+});
+
+const TAKEN_DOWN = 'taken-down';
+
+/** The state after the event and what to do about it, in order. `now`: ms since the epoch. */
+export function step(s: CoreState, ev: SupervisorEvent, now: number): { state: CoreState; actions: Action[] } {
+  const same = (actions: Action[]) => ({ state: s, actions });
+  if (s.phase === 'stopping') return same([]);
+  if (s.phase === 'starting') {
+    switch (ev.kind) {
+      case 'stop':
+        return { state: { ...s, early: 'stop' }, actions: [] };
+      case 'reload':
+        return { state: { ...s, early: s.early ?? 'reload' }, actions: [] };
+      case 'started': {
+        const state: CoreState = { ...s, phase: 'serving', early: undefined };
+        if (s.early === 'stop')
+          return { state: { ...state, phase: 'stopping' }, actions: [{ kind: 'shutdown', code: 0 }] };
+        const actions: Action[] = [{ kind: 'serve' }, { kind: 'notify', state: 'ready', status: 'serving' }];
+        // a reload asked for during start-up reads the config pre may have missed
+        if (s.early === 'reload') actions.push(...step(state, { kind: 'reload', why: 'SIGHUP' }, now).actions);
+        return { state, actions };
+      }
+      // pre reads the host itself: nothing else is acted on before it is done
+      default:
+        return same([]);
+    }
+  }
+  switch (ev.kind) {
+    case 'started':
+      return same([]);
+    case 'stop':
+      return {
+        state: { ...s, phase: 'stopping' },
+        actions: [
+          { kind: 'notify', state: 'stopping', status: 'stopping' },
+          { kind: 'shutdown', code: 0 },
+        ],
+      };
+    case 'reload':
+      return same([
+        { kind: 'notify', state: 'reloading', status: `reloading (${ev.why})` },
+        { kind: 'reload', why: ev.why },
+        { kind: 'notify', state: 'ready', status: 'serving' },
+      ]);
+    case 'link-changed':
+      return same([{ kind: 'check-bridge' }]);
+    case 'ruleset-changed':
+      return same([{ kind: 'check-firewall' }]);
+    case 'bridge-checked': {
+      if (!ev.damage) return same([]);
+      if (ev.damage === TAKEN_DOWN) return same(takenDown(s));
+      return same([
+        log('warn', 'bridge', `${s.bridge} ${ev.damage} while brmgr run serves it; bringing it back`),
+        { kind: 'converge', why: ev.damage, relink: ev.damage === 'was deleted' },
+      ]);
+    }
+    case 'firewall-checked': {
+      const fresh = ev.foreign.filter((w) => !s.said.includes(w));
+      const said = fresh.length ? { ...s, said: [...s.said, ...fresh] } : s;
+      const warnings = fresh.map((w) => log('warn', 'foreign-firewall', w));
+      if (ev.drift === TAKEN_DOWN) return { state: said, actions: [...warnings, ...takenDown(s)] };
+      if (!ev.drift) return { state: said, actions: warnings };
+      return {
+        state: said,
+        actions: [
+          ...warnings,
+          log('warn', 'firewall', `${ev.drift}; putting brmgr's rules back`, { drift: ev.drift }),
+          { kind: 'converge', why: ev.drift, relink: false },
+        ],
+      };
+    }
+    case 'port':
+      // the port table (ports.ts) turns it into the guests that changed: port-guest events
+      return same([]);
+    case 'port-guest':
+      return same([{ kind: 'port-state', guest: ev.guest }]);
+    case 'dnsmasq-exited': {
+      const { exit } = ev;
+      const how = { exitCode: exit.exitCode, signal: exit.signal };
+      const decision = afterExit(s.recentCrashes, now, exit.wasReady);
+      if (decision.kind === 'start-failure') {
+        const why = exit.lastError ?? exit.signal ?? `exit ${exit.exitCode}`;
+        return {
+          state: { ...s, phase: 'stopping' },
+          actions: [log('error', 'failed', `dnsmasq failed to start: ${why}`, how), { kind: 'shutdown', code: 1 }],
+        };
+      }
+      if (decision.kind === 'crash-loop') {
+        const crashes = decision.recentCrashes.length;
+        return {
+          state: { ...s, phase: 'stopping', recentCrashes: decision.recentCrashes },
+          actions: [
+            log('error', 'crashloop', `dnsmasq died ${crashes} times in a minute; giving up`, { ...how, crashes }),
+            { kind: 'shutdown', code: 1 },
+          ],
+        };
+      }
+      const restarts = s.restarts + 1;
+      return {
+        state: { ...s, recentCrashes: decision.recentCrashes, restarts },
+        actions: [
+          log('warn', 'restart', `dnsmasq exited (${exit.signal ?? `code ${exit.exitCode}`}); restarting`, {
+            ...how,
+            backoffMs: decision.delayMs,
+            restarts,
+          }),
+          { kind: 'start-dnsmasq', delayMs: decision.delayMs },
+        ],
+      };
+    }
+    case 'dnsmasq-unresponsive':
+      return {
+        state: { ...s, restarts: s.restarts + 1 },
+        actions: [log('warn', 'unresponsive', `dnsmasq ${ev.why}; restarting it`), { kind: 'restart-dnsmasq' }],
+      };
+  }
+}
+
+/** brmgr-post by hand while the service runs: the service keeps the bridge up. */
+function takenDown(s: CoreState): Action[] {
+  return [
+    log(
+      'warn',
+      'down',
+      `${s.bridge} was taken down while brmgr run serves it; bringing it back up (stop the service to take it down)`,
+    ),
+    { kind: 'converge', why: 'taken down', relink: true },
+  ];
+}
+
+export { TAKEN_DOWN };

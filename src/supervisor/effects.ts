@@ -1,0 +1,176 @@
+/**
+ * The supervisor's effects on the real host (supervisor.ts's `Effects`): pre, dnsmasq and its files, the
+ * watches, the lease events, systemd-resolved. Every event the host sends goes to `dispatch`.
+ */
+import { type Loaded, readConfig } from '../config/load.js';
+import type { BridgeConfig } from '../config/types.js';
+import { up as pre } from '../converge/up.js';
+import { dnsmasqFiles } from '../dnsmasq/render.js';
+import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
+import { firewallDrift, type FirewallRecord } from '../firewall/index.js';
+import { l2Drift } from '../firewall/l2.js';
+import { nftRuleset } from '../firewall/nftables.js';
+import type { Logger } from '../log.js';
+import type { Paths } from '../paths.js';
+import { bridgeDamage } from '../plan/link.js';
+import { resolvedLink } from '../plan/resolved.js';
+import { servesAnything } from '../plan/services.js';
+import { runner } from '../system/exec.js';
+import { observe } from '../system/observe.js';
+import { readPorts } from '../system/ports.js';
+import { revertLinkDns, setLinkDns } from '../system/resolved.js';
+import { readState } from '../system/state.js';
+import { TAKEN_DOWN, type SupervisorEvent } from './core.js';
+import { DnsmasqKeeper } from './dnsmasq-keeper.js';
+import { prepareRunDir, render, writeFiles } from './dnsmasq-files.js';
+import { dnsmasqRefuses } from './dnsmasq-process.js';
+import { EventsServer, eventsSocket } from './events-socket.js';
+import { LeaseEvents } from './lease-events.js';
+import { SnoopWatch } from './snoop.js';
+import { removeStatus, writeStatus } from './status.js';
+import type { Effects } from './supervisor.js';
+import { configFiles, Watch } from './watch.js';
+
+export interface HostOptions {
+  bridge: string;
+  paths: Paths;
+  env: NodeJS.ProcessEnv;
+  /** the program's logger (pre logs through it); the supervisor's own lines carry the bridge */
+  root: Logger;
+  log: Logger;
+  /** the running config, as the supervisor holds it */
+  config: () => BridgeConfig;
+  restarts: () => number;
+  dispatch: (ev: SupervisorEvent) => void;
+}
+
+export function hostEffects(o: HostOptions): Effects {
+  const { bridge, paths: p, env, log, dispatch } = o;
+  const run = runner();
+  const files = dnsmasqFiles(p);
+  const account = prepareRunDir(p, log);
+  const server = new EventsServer(eventsSocket(p), log);
+  const leases = new LeaseEvents({
+    config: o.config,
+    paths: p,
+    log,
+    server,
+    onEvent: (e) =>
+      dispatch({
+        kind: 'port',
+        fact: {
+          kind: 'lease',
+          mac: e.mac,
+          ip: e.ip,
+          ...(e.hostname ? { hostname: e.hostname } : {}),
+          gone: e.event === 'del',
+        },
+      }),
+  });
+  const dnsmasq = new DnsmasqKeeper({
+    conf: files.conf,
+    log,
+    servesAnything: () => servesAnything(o.config()),
+    spawned: (d) =>
+      writeStatus(p, { pid: process.pid, dnsmasqPid: d.pid, dnsmasqStarted: d.startedAt, restarts: o.restarts() }),
+    exited: (exit) => dispatch({ kind: 'dnsmasq-exited', exit }),
+    onLine: (ev) => leases.onDnsmasq(ev),
+  });
+  const watch = new Watch({
+    configChanged: (path) => dispatch({ kind: 'reload', why: `${path} changed` }),
+    rulesetChanged: () => dispatch({ kind: 'ruleset-changed' }),
+    bridgeChanged: () => dispatch({ kind: 'link-changed' }),
+    port: (fact) => dispatch({ kind: 'port', fact }),
+    blind: (what) => log.warn({ event: 'watch' }, what),
+  });
+  // bridged mode: the guests' addresses the LAN's DHCP (or SLAAC) gave them, as seen on the bridge
+  const snoop = new SnoopWatch(run, bridge, (a, renewed) =>
+    log.info(
+      { event: 'lease-seen', mac: a.mac, ip: a.ip, how: a.how, renewed },
+      `${a.mac} has ${a.ip} (${a.how === 'dhcp' ? 'DHCP acknowledgement' : 'neighbour discovery'} seen on the bridge)`,
+    ),
+  );
+  let toldResolved = false;
+  const takenDown = () => !readState(p)?.up;
+
+  const effects: Effects = {
+    log,
+    readConfig: () => readConfig(bridge, env),
+    converge: (loaded: Loaded, held, opts = {}) => pre(bridge, { log: o.root, env, loaded, held, ...opts }),
+    render: (cfg) => render(cfg, p, account),
+    refuses: (rendered) => dnsmasqRefuses(rendered.conf, p),
+    writeFiles: (rendered) => writeFiles(rendered, p, account),
+    bridgeDamage: async (cfg) => (takenDown() ? TAKEN_DOWN : bridgeDamage(cfg, await observe(run))),
+    firewallDrift: async (cfg) => {
+      const foreign = hostFirewallWarnings(cfg, await nftRuleset(run), servesAnything(cfg));
+      const state = readState(p);
+      if (!state?.up) return { drift: TAKEN_DOWN, foreign };
+      const drift =
+        (await firewallDrift(run, cfg, state.firewall as FirewallRecord)) ??
+        (state.l2 ? await l2Drift(run, cfg) : undefined);
+      return { drift, foreign };
+    },
+    dnsmasq,
+    serve: async (cfg) => {
+      // followers are a convenience: without the socket the bridge is served all the same
+      await server
+        .listen()
+        .catch((err: Error) =>
+          log.error({ event: 'events' }, `cannot publish lease events on ${eventsSocket(p)}: ${err.message}`),
+        );
+      leases.start();
+      await dnsmasq.start();
+      await effects.tellResolved(cfg);
+      if (cfg.mode === 'bridged') await snoop.start();
+      watch.bridge(bridge);
+      // the ports already there, and the guests behind them (the watch tells of changes from now on)
+      await readPorts(run, bridge)
+        .then((facts) => facts.forEach((fact) => dispatch({ kind: 'port', fact })))
+        .catch((err: Error) => log.warn({ event: 'watch' }, `cannot read the bridge's ports: ${err.message}`));
+      effects.watch(cfg);
+    },
+    watch: (cfg, also) => {
+      watch.files([...new Set([...configFiles(cfg), ...(also ? configFiles(also) : [])])]);
+      watch.firewall(readState(p));
+    },
+    // [dns] resolved: the host's systemd-resolved asks the bridge's dnsmasq for the guests' names
+    tellResolved: async (cfg) => {
+      const link = resolvedLink(cfg);
+      if (!link) {
+        if (toldResolved) await revertLinkDns(run, bridge);
+        toldResolved = false;
+        return;
+      }
+      try {
+        await setLinkDns(run, bridge, link.servers, link.domains);
+        toldResolved = true;
+        log.info(
+          { event: 'resolved' },
+          `the host resolves ${link.domains.join(' ')} through ${link.servers.join(' ')}`,
+        );
+      } catch (err) {
+        log.warn(
+          { event: 'resolved' },
+          `[dns] resolved = true, but systemd-resolved could not be told (${(err as Error).message}): ` +
+            'the host does not resolve the guests; they are served all the same',
+        );
+      }
+    },
+    portState: (guest) =>
+      log.debug(
+        { event: 'port', port: guest.port, mac: guest.mac, addresses: guest.addresses },
+        guest.removed ? `${guest.port} left the bridge` : `${guest.port}: ${guest.mac ?? 'no guest seen yet'}`,
+      ),
+    notify: () => {},
+    shutdown: async () => {
+      snoop.stop();
+      if (toldResolved) await revertLinkDns(run, bridge);
+      await dnsmasq.stop();
+      await watch.close();
+      await leases.stop();
+      await server.close();
+      removeStatus(p);
+    },
+  };
+  return effects;
+}

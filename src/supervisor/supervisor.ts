@@ -1,0 +1,234 @@
+/**
+ * Runs the core's actions (core.ts) through injected effects, one change to the host at a time, and feeds
+ * what they find back in as events. Holds the running config: read once, resolved once by pre, kept.
+ */
+import type { Loaded } from '../config/load.js';
+import type { BridgeConfig } from '../config/types.js';
+import { ConfigError, formatProblem, type Problem } from '../config/validate.js';
+import type { Logger } from '../log.js';
+import { PortTable, type PortGuest } from '../plan/ports.js';
+import { heldFacts, type HostFacts, resolve, type Resolved } from '../plan/resolve.js';
+import { servesAnything } from '../plan/services.js';
+import { type Action, type CoreState, initialState, step, type SupervisorEvent } from './core.js';
+import type { Rendered } from './dnsmasq-files.js';
+import { needsTrial, reloadAction, restartsDnsmasq } from './reload.js';
+
+export interface DnsmasqControl {
+  readonly isRunning: boolean;
+  /** starts it if the config leaves it anything to serve; resolves once it serves or has exited */
+  start(): Promise<void>;
+  restart(): Promise<void>;
+  hup(): void;
+}
+
+/** Everything the supervisor does to the host, or reads of it. */
+export interface Effects {
+  log: Logger;
+  /** the config file read again (throws ConfigError) */
+  readConfig(): Loaded;
+  /** brmgr-pre: converges the bridge; `held` keeps what the running bridge resolved to */
+  converge(
+    loaded: Loaded,
+    held: HostFacts,
+    opts?: { signal?: AbortSignal; warned?: (w: string[]) => void },
+  ): Promise<Resolved>;
+  render(cfg: BridgeConfig): Rendered;
+  /** dnsmasq's verdict on a config that would replace the running one: undefined when fine */
+  refuses(rendered: Rendered): Promise<string | undefined>;
+  writeFiles(rendered: Rendered): void;
+  /** what is wrong with the bridge (`bridgeDamage`), TAKEN_DOWN after brmgr-post by hand, else undefined */
+  bridgeDamage(cfg: BridgeConfig): Promise<string | undefined>;
+  /** what of brmgr's rules is gone (TAKEN_DOWN after brmgr-post), and other tables' drops, in words */
+  firewallDrift(cfg: BridgeConfig): Promise<{ drift: string | undefined; foreign: string[] }>;
+  dnsmasq: DnsmasqControl;
+  /** pre is done: the events socket, the lease events, dnsmasq, the watches */
+  serve(cfg: BridgeConfig): Promise<void>;
+  /** the watches follow this config's files (and `also`'s, whose fix must be seen), and the firewall */
+  watch(cfg: BridgeConfig, also?: BridgeConfig): void;
+  /** [dns] resolved: the host's resolver told (or, without it, untold) */
+  tellResolved(cfg: BridgeConfig): Promise<void>;
+  portState(guest: PortGuest, cfg: BridgeConfig): void;
+  notify(state: 'ready' | 'reloading' | 'stopping', status: string): void;
+  /** everything stopped; resolves once it is */
+  shutdown(code: number): Promise<void>;
+}
+
+type Performed = Exclude<Action, { kind: 'log' | 'shutdown' }>;
+
+export class Supervisor {
+  private state: CoreState;
+  private resolved: Resolved | undefined;
+  private rendered: Rendered | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly ports: PortTable;
+  private readonly waiting = new AbortController();
+  private finish!: (code: number) => void;
+  /** the exit code, once stopped */
+  readonly done = new Promise<number>((resolve) => (this.finish = resolve));
+
+  constructor(
+    bridge: string,
+    private loaded: Loaded,
+    private readonly fx: Effects,
+  ) {
+    this.state = initialState(bridge);
+    this.ports = new PortTable(loaded.draft.hosts);
+  }
+
+  get cfg(): BridgeConfig {
+    return this.resolved?.cfg ?? this.loaded.draft;
+  }
+
+  /** dnsmasq restarts after crashes, for `brmgr status` */
+  get restarts(): number {
+    return this.state.restarts;
+  }
+
+  get guests(): PortGuest[] {
+    return this.ports.all();
+  }
+
+  /**
+   * pre converges the bridge (a stop while it waits for another brmgr's lock ends the wait, nothing
+   * changed), then the supervisor serves. Rejects when pre fails: nothing is left running.
+   */
+  async start(): Promise<void> {
+    try {
+      this.resolved = await this.fx.converge(
+        this.loaded,
+        {},
+        {
+          signal: this.waiting.signal,
+          // what pre warns of (another table's drops) is not said again when the ruleset next changes
+          warned: (ws) => this.state.said.push(...ws),
+        },
+      );
+    } catch (err) {
+      if (this.state.early === 'stop' && (err as Error).name === 'AbortError') {
+        this.fx.log.info({ event: 'stop' }, 'stopped while waiting for another brmgr; nothing changed');
+        this.finish(0);
+        return;
+      }
+      throw err;
+    }
+    this.rendered = this.fx.render(this.cfg);
+    this.fx.writeFiles(this.rendered);
+    this.dispatch({ kind: 'started' });
+  }
+
+  dispatch(ev: SupervisorEvent): void {
+    if (ev.kind === 'stop' && this.state.phase === 'starting') this.waiting.abort();
+    if (ev.kind === 'port') {
+      for (const guest of this.ports.apply(ev.fact)) this.dispatch({ kind: 'port-guest', guest });
+      return;
+    }
+    const { state, actions } = step(this.state, ev, Date.now());
+    this.state = state;
+    // logs and a shutdown at once; the rest in turn with every other change to the host
+    const later: Performed[] = [];
+    for (const a of actions) {
+      if (a.kind === 'log') this.fx.log[a.level]({ event: a.event, ...a.fields }, a.message);
+      else if (a.kind === 'shutdown') void this.shutdown(a.code);
+      else if (a.kind === 'start-dnsmasq' && a.delayMs > 0)
+        setTimeout(() => this.serial(() => this.perform(a)), a.delayMs);
+      else later.push(a);
+    }
+    if (later.length)
+      this.serial(async () => {
+        for (const a of later) await this.perform(a);
+      });
+  }
+
+  private serial(fn: () => Promise<void>): void {
+    this.queue = this.queue
+      .then(() => (this.state.phase === 'stopping' ? undefined : fn()))
+      .catch((err: Error) => this.fx.log.error({ err: err.message }, err.message));
+  }
+
+  private async shutdown(code: number): Promise<void> {
+    this.fx.log.info({ event: 'stop' }, code === 0 ? 'stopping' : 'giving up');
+    await this.fx.shutdown(code);
+    this.finish(code);
+  }
+
+  private async perform(a: Performed): Promise<void> {
+    const { fx } = this;
+    switch (a.kind) {
+      case 'serve':
+        return fx.serve(this.cfg);
+      case 'notify':
+        return fx.notify(a.state, a.status);
+      case 'start-dnsmasq':
+        return fx.dnsmasq.start();
+      case 'restart-dnsmasq':
+        return fx.dnsmasq.restart();
+      case 'check-bridge':
+        return this.dispatch({ kind: 'bridge-checked', damage: await fx.bridgeDamage(this.cfg) });
+      case 'check-firewall':
+        return this.dispatch({ kind: 'firewall-checked', ...(await fx.firewallDrift(this.cfg)) });
+      case 'converge':
+        this.resolved = await fx.converge(this.loaded, this.held());
+        // its sockets were bound to the deleted bridge, and resolved forgot the link
+        if (a.relink) {
+          await fx.dnsmasq.restart();
+          await fx.tellResolved(this.cfg);
+        }
+        return;
+      case 'port-state':
+        return fx.portState(a.guest, this.cfg);
+      case 'reload':
+        return this.reload(a.why);
+    }
+  }
+
+  private held(): HostFacts {
+    return this.resolved ? heldFacts(this.resolved) : {};
+  }
+
+  /** The config read again, and what changed applied: converge, restart, SIGHUP or nothing. */
+  private async reload(why: string): Promise<void> {
+    const { fx, log } = { fx: this.fx, log: this.fx.log };
+    let loaded: Loaded;
+    try {
+      loaded = fx.readConfig();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      for (const problem of err.problems as Problem[])
+        log.error({ event: 'reload', ...problem }, formatProblem(problem));
+      log.error({ event: 'reload' }, 'config has errors; still serving the previous one');
+      return;
+    }
+    const held = this.held();
+    // a switch to `address = auto` has no subnet yet: pre chooses one, so the network changes
+    let next = loaded.auto && !held.held ? undefined : resolve(loaded, held, []);
+    const draft = next?.cfg ?? loaded.draft;
+    let rendered = fx.render(draft);
+    const action = next && this.rendered ? reloadAction(this.rendered, rendered) : 'converge+restart';
+    const refused = needsTrial(action, servesAnything(draft)) ? await fx.refuses(rendered) : undefined;
+    if (refused) {
+      log.error({ event: 'reload', why }, `dnsmasq refuses the new config: ${refused}; still serving the previous one`);
+      fx.watch(this.cfg, draft);
+      return;
+    }
+    if (action === 'converge+restart') {
+      next = await fx.converge(loaded, held);
+      rendered = fx.render(next.cfg);
+    }
+    fx.writeFiles(rendered);
+    this.loaded = loaded;
+    this.resolved = next;
+    this.rendered = rendered;
+    for (const guest of this.ports.hosts(this.cfg.hosts)) this.dispatch({ kind: 'port-guest', guest });
+    fx.watch(this.cfg);
+    await fx.tellResolved(this.cfg);
+    if (restartsDnsmasq(action)) {
+      log.info({ event: 'reload', why, action: 'restart' }, 'config changed; restarting dnsmasq');
+      await fx.dnsmasq.restart();
+    } else if (action === 'sighup' && fx.dnsmasq.isRunning) {
+      log.info({ event: 'reload', why, action: 'sighup' }, 'static hosts changed; dnsmasq re-reads them');
+      fx.dnsmasq.hup();
+    } else {
+      log.info({ event: 'reload', why, action: 'none' }, 'nothing to change');
+    }
+  }
+}
