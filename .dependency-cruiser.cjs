@@ -28,6 +28,15 @@ module.exports = {
       'converge and firewall serve the commands',
     ),
     rule('supervisor-below-cli', floor(['supervisor']), floor(['cli', 'demo']), 'the CLI starts the supervisor, not the reverse'),
+    {
+      name: 'only-system-spawns',
+      comment: 'every process brmgr starts goes through system/exec.ts: argument arrays, never a shell',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/system/' },
+      to: { path: ['^child_process$', '(^|/)node_modules/execa/'] },
+    },
+    rule('doctor-reads-through-system', '^src/doctor/', '^fs(/promises)?$',
+      'the doctor reads the host only through system/'),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -9,14 +9,14 @@
  * Nothing is created in the namespace brmgr demo is started in: veths are
  * created inside the demo's namespaces, and brmgr itself runs inside "host".
  */
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa, type ResultPromise } from 'execa';
-import { onPath } from '../system/tools.js';
+import { type Exit, must as succeeded, runner, type Spawned, spawnProcess } from '../system/exec.js';
+import { namedNetns } from '../system/netns.js';
 import { alive } from '../system/process.js';
+import { onPath } from '../system/tools.js';
 import { demoConfig } from './config.js';
 
 const BRIDGE = 'brmgr0';
@@ -40,8 +40,8 @@ esac
 
 /** Set on SIGINT/SIGTERM: every further step fails at once and the teardown runs. */
 let interrupted: NodeJS.Signals | undefined;
-/** Commands running in the demo's namespaces, stopped on an interrupt. */
-const running = new Set<ResultPromise>();
+/** Aborted on SIGINT/SIGTERM: stops the commands running in the demo's namespaces. */
+let stopping = new AbortController();
 
 interface Result {
   exitCode: number;
@@ -58,15 +58,14 @@ async function inNs(
 ): Promise<Result> {
   if (interrupted && !opts.evenIfInterrupted)
     return { exitCode: 130, stdout: '', stderr: `interrupted (${interrupted})` };
-  const proc = execa('ip', ['netns', 'exec', ns, cmd, ...args], {
-    reject: false,
-    stdin: 'ignore',
-    timeout: opts.timeout ?? 30_000,
-    ...(opts.env ? { env: opts.env, extendEnv: false } : {}),
+  const run = runner({
+    timeoutMs: opts.timeout ?? 30_000,
+    ...(opts.env ? { env: opts.env } : {}),
+    // the teardown runs to its end after an interrupt
+    ...(opts.evenIfInterrupted ? {} : { signal: stopping.signal }),
   });
-  running.add(proc);
-  const r = await proc.finally(() => running.delete(proc));
-  return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '').trim() };
+  const r = await run('ip', ['netns', 'exec', ns, cmd, ...args]);
+  return { exitCode: r.exitCode ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
 async function must(ns: string, cmd: string, args: string[]): Promise<string> {
@@ -88,21 +87,19 @@ export function missingDemoTools(env: NodeJS.ProcessEnv = process.env): string[]
   return missing;
 }
 
-function namespacePids(ns: string): number[] {
-  try {
-    return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
-      .split('\n')
-      .map(Number)
-      .filter((n) => Number.isInteger(n) && n > 0);
-  } catch {
-    return [];
-  }
+async function namespacePids(ns: string): Promise<number[]> {
+  const r = await runner()('ip', ['netns', 'pids', ns]);
+  if (!r.ok) return [];
+  return r.stdout
+    .split('\n')
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0);
 }
 
 /** Kills what still runs inside, then deletes the namespace. */
 async function deleteNamespace(ns: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const pids = namespacePids(ns);
+    const pids = await namespacePids(ns);
     if (!pids.length) break;
     for (const pid of pids) {
       try {
@@ -113,18 +110,12 @@ async function deleteNamespace(ns: string): Promise<void> {
     }
     await sleep(20);
   }
-  await execa('ip', ['netns', 'del', ns], { reject: false });
+  await runner()('ip', ['netns', 'del', ns]);
 }
 
 /** Namespaces of demos whose process is gone (killed before it could clean up). */
 async function sweepStale(): Promise<void> {
-  let names: string[] = [];
-  try {
-    names = readdirSync('/run/netns');
-  } catch {
-    return;
-  }
-  for (const ns of names) {
+  for (const ns of namedNetns()) {
     const pid = Number(/^brmgr-demo-(\d+)-/.exec(ns)?.[1]);
     if (pid && pid !== process.pid && !alive(pid)) await deleteNamespace(ns);
   }
@@ -173,11 +164,13 @@ export async function demo(): Promise<number> {
   // the steps stop at their next command and the teardown runs as usual; listening
   // here also keeps the default exit on these signals from skipping the teardown
   interrupted = undefined;
-  let service: ResultPromise | undefined;
+  stopping = new AbortController();
+  let service: Spawned | undefined;
+  let serviceExit: Exit | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupted ??= signal;
-    if (service && service.exitCode === null) service.kill('SIGTERM');
-    for (const p of running) p.kill('SIGTERM');
+    if (service && !serviceExit) service.kill('SIGTERM');
+    stopping.abort();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -203,9 +196,9 @@ export async function demo(): Promise<number> {
 
   const teardown = async (): Promise<void> => {
     const problems: string[] = [];
-    if (service && service.exitCode === null) {
+    if (service && !serviceExit) {
       service.kill('SIGTERM');
-      await Promise.race([service, sleep(10_000, undefined, { ref: false })]);
+      await Promise.race([service.exited, sleep(10_000, undefined, { ref: false })]);
     }
     if (created.includes(ns.host)) {
       const r = await inNs(ns.host, process.execPath, [...brmgr, 'down', BRIDGE, '--force'], {
@@ -215,7 +208,7 @@ export async function demo(): Promise<number> {
       if (r.exitCode !== 0) problems.push(`brmgr down: ${r.stderr || `exit ${r.exitCode}`}`);
     }
     for (const name of created.reverse()) await deleteNamespace(name);
-    const left = created.filter((n) => readdirSafe('/run/netns').includes(n));
+    const left = created.filter((n) => namedNetns().includes(n));
     if (left.length) problems.push(`namespaces left: ${left.join(', ')}`);
     rmSync(dir, { recursive: true, force: true });
     out.step(
@@ -254,7 +247,7 @@ export async function demo(): Promise<number> {
     try {
       for (const name of Object.values(ns)) {
         if (interrupted) throw new Error(`interrupted (${interrupted})`);
-        await execa('ip', ['netns', 'add', name]);
+        succeeded(await runner()('ip', ['netns', 'add', name]), `ip netns add ${name}`);
         created.push(name);
         await must(name, 'ip', ['link', 'set', 'lo', 'up']);
       }
@@ -286,27 +279,26 @@ export async function demo(): Promise<number> {
     const script = join(dir, 'udhcpc.script');
     writeFileSync(script, UDHCPC_SCRIPT, { mode: 0o755 });
     if (interrupted) return 130;
-    service = execa('ip', ['netns', 'exec', ns.host, process.execPath, ...brmgr, 'run', BRIDGE], {
-      reject: false,
-      stdin: 'ignore',
-      env,
-      extendEnv: false,
-    });
     const events: Record<string, unknown>[] = [];
-    let rest = '';
-    service.stdout!.on('data', (chunk: Buffer) => {
-      const lines = (rest + chunk.toString()).split('\n');
-      rest = lines.pop()!;
-      for (const l of lines) {
+    const started = spawnProcess(
+      'ip',
+      ['netns', 'exec', ns.host, process.execPath, ...brmgr, 'run', BRIDGE],
+      'stdout',
+      (line) => {
         try {
-          events.push(JSON.parse(l) as Record<string, unknown>);
+          events.push(JSON.parse(line) as Record<string, unknown>);
         } catch {
           /* not a log line */
         }
-      }
+      },
+      { env },
+    );
+    service = started;
+    void started.exited.then((exit) => {
+      serviceExit = exit;
     });
     const ready = await until(20_000, async () =>
-      events.some((e) => e.event === 'ready') ? true : service!.exitCode !== null ? false : undefined,
+      events.some((e) => e.event === 'ready') ? true : serviceExit ? false : undefined,
     );
     if (!ready) {
       const why = events
@@ -316,7 +308,7 @@ export async function demo(): Promise<number> {
       out.step(
         `brmgr run ${BRIDGE}`,
         false,
-        why ?? (service.exitCode !== null ? `exited ${service.exitCode}` : 'not ready after 20 s'),
+        why ?? (serviceExit ? `exited ${serviceExit.exitCode ?? serviceExit.signal}` : 'not ready after 20 s'),
       );
       return 1;
     }
@@ -397,10 +389,11 @@ export async function demo(): Promise<number> {
     );
 
     // outside answers each connection with its view of the sockets: who it thinks connected
-    const listener = execa(
+    const listener = spawnProcess(
       'ip',
       ['netns', 'exec', ns.outside, 'busybox', 'nc', '-l', '-p', NAT_PORT, '-e', 'ss', '-tnH'],
-      { reject: false, stdin: 'ignore' },
+      'stdout',
+      () => {},
     );
     try {
       await until(3_000, async () =>
@@ -421,13 +414,5 @@ export async function demo(): Promise<number> {
       listener.kill('SIGKILL');
     }
     return out.ok ? 0 : 1;
-  }
-}
-
-function readdirSafe(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
   }
 }

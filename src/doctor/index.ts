@@ -3,20 +3,25 @@
  * it, each with the object at fault and the command that fixes it. Reads the
  * host; changes nothing.
  */
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { BridgeConfig } from '../config/types.js';
+import { type Facts, gatherFacts } from '../converge/facts.js';
 import { hostFindings, ownDnsmasq } from '../converge/preflight.js';
-import { gatherFacts } from '../converge/facts.js';
-import { claimedNames, findLease, readLeases } from '../dnsmasq/leases.js';
+import { claimedNames, findLease, type Lease, readLeases } from '../dnsmasq/leases.js';
 import { firewallDrift, type FirewallRecord } from '../firewall/index.js';
 import { iptablesSave } from '../firewall/iptables.js';
+import type { ObservedLink } from '../host/links.js';
 import { ip4ToInt } from '../net/addr.js';
 import type { Paths } from '../paths.js';
+import { bridgeAddresses, bridgeDamage } from '../plan/link.js';
 import { servesAnything, servicePorts } from '../plan/services.js';
+import { forwardingDatabase, portStates } from '../system/bridge.js';
 import type { Run } from '../system/exec.js';
+import { filterPolicies } from '../system/filter-policies.js';
+import { readJsonFile } from '../system/json-file.js';
 import { alive } from '../system/process.js';
-import { readState } from '../system/state.js';
+import { neighbourMac, routeDevice } from '../system/routes.js';
+import { readState, type State } from '../system/state.js';
 import { readSysctl } from '../system/sysctl.js';
 import { defaultIsLegacy, legacyTables } from '../system/xtables.js';
 import { traceGuest, type Drop } from './trace.js';
@@ -31,12 +36,6 @@ export interface Finding {
   fix?: string;
 }
 
-interface FdbEntry {
-  mac: string;
-  ifname: string;
-  master?: string;
-}
-
 export interface DoctorOptions {
   run: Run;
   paths: Paths;
@@ -47,238 +46,447 @@ export interface DoctorOptions {
   trace?: { seconds: number; signal?: AbortSignal };
 }
 
-export async function diagnose(cfg: BridgeConfig, opts: DoctorOptions): Promise<Finding[]> {
-  const { run, paths: p } = opts;
-  const br = cfg.name;
-  const out: Finding[] = [];
-  const ok = (check: string, detail: string) => out.push({ check, ok: true, detail });
-  const bad = (check: string, detail: string, fix: string) => out.push({ check, ok: false, detail, fix });
-  const service = `systemctl restart brmgr@${br} (or: brmgr run ${br})`;
+/** The guest asked about, as far as the leases and the host's neighbours name it. */
+export interface Guest {
+  /** as given: a MAC, hostname or IP */
+  given: string;
+  lease?: Lease;
+  ip?: string;
+  mac?: string;
+}
 
-  const facts = await gatherFacts(run, { sockets: 'all' });
-  const link = facts.observed.links.find((l) => l.ifname === br);
-  const state = readState(p);
-  if (!link) {
-    bad('bridge', `${br} does not exist`, service);
-    return out;
-  }
-  if (!state?.up) bad('bridge', `${br} exists but brmgr has not brought it up`, service);
-  else if (!link.up) bad('bridge', `${br} is down`, `ip link set dev ${br} up`);
-  else ok('bridge', `${br} is up`);
+/** What every check reads, gathered once before the walk. */
+export interface DoctorContext {
+  cfg: BridgeConfig;
+  opts: DoctorOptions;
+  facts: Facts;
+  state: State | undefined;
+  /** the bridge's link; undefined when it does not exist */
+  link: ObservedLink | undefined;
+  /** what is wrong with the bridge as brmgr left it (plan/link.ts), if anything */
+  damage: string | undefined;
+  /** the links enslaved to the bridge */
+  ports: ObservedLink[];
+  guest?: Guest;
+}
 
-  if (cfg.mode !== 'bridged') {
-    const want = `${cfg.ipv4.address}/${cfg.ipv4.prefix}`;
-    const has = facts.observed.addrs.some((a) => a.ifname === br && `${a.local}/${a.prefixlen}` === want);
-    if (has) ok('address', `${br} has ${want}`);
-    else bad('address', `${br} lacks its address ${want}`, `brmgr up ${br}`);
-  }
+/** One step of the walk: what it looks at, and what it finds there. */
+export interface Check {
+  name: string;
+  run(ctx: DoctorContext): Finding[] | Promise<Finding[]>;
+  /** nothing after this check can be judged (the bridge is gone) */
+  endsWalk?(ctx: DoctorContext): boolean;
+}
 
-  if (cfg.mode === 'nat' || cfg.mode === 'routed' || cfg.forwards.length) {
+const ok = (check: string, detail: string): Finding => ({ check, ok: true, detail });
+const bad = (check: string, detail: string, fix: string): Finding => ({ check, ok: false, detail, fix });
+const service = (br: string) => `systemctl restart brmgr@${br} (or: brmgr run ${br})`;
+const routes = (cfg: BridgeConfig) => cfg.mode === 'nat' || cfg.mode === 'routed';
+const DELETED = 'was deleted';
+const DOWN = 'is down';
+const LOST = 'lost ';
+
+const bridge: Check = {
+  name: 'bridge',
+  run({ cfg, state, damage }) {
+    const br = cfg.name;
+    if (damage === DELETED) return [bad('bridge', `${br} does not exist`, service(br))];
+    if (!state?.up) return [bad('bridge', `${br} exists but brmgr has not brought it up`, service(br))];
+    if (damage === DOWN) return [bad('bridge', `${br} is down`, `ip link set dev ${br} up`)];
+    return [ok('bridge', `${br} is up`)];
+  },
+  endsWalk: ({ link }) => !link,
+};
+
+/** The bridge's own addresses (none in bridged mode, without IPv6); judged while the bridge is up. */
+const address: Check = {
+  name: 'address',
+  run({ cfg, damage }) {
+    const br = cfg.name;
+    const wanted = bridgeAddresses(cfg);
+    if (!wanted.length || damage === DOWN) return [];
+    if (damage?.startsWith(LOST)) {
+      const lost = damage.slice(LOST.length);
+      return [bad('address', `${br} lacks its address${lost.includes(',') ? 'es' : ''} ${lost}`, `brmgr up ${br}`)];
+    }
+    return [ok('address', `${br} has ${wanted.join(', ')}`)];
+  },
+};
+
+const ipForward: Check = {
+  name: 'ip_forward',
+  run({ cfg }) {
+    if (!routes(cfg) && !cfg.forwards.length) return [];
     const forwarding = readSysctl('net/ipv4/ip_forward');
-    if (forwarding === '1') ok('ip_forward', 'net.ipv4.ip_forward = 1');
-    else
+    if (forwarding === '1') return [ok('ip_forward', 'net.ipv4.ip_forward = 1')];
+    return [
       bad(
         'ip_forward',
         `net.ipv4.ip_forward = ${forwarding}: the host routes nothing for the guests`,
-        `brmgr up ${br}`,
-      );
-  }
+        `brmgr up ${cfg.name}`,
+      ),
+    ];
+  },
+};
 
-  if (cfg.ipv6 && (cfg.mode === 'nat' || cfg.mode === 'routed')) {
+const ipv6Forwarding: Check = {
+  name: 'ipv6 forwarding',
+  run({ cfg }) {
+    if (!cfg.ipv6 || !routes(cfg)) return [];
     const forwarding = readSysctl('net/ipv6/conf/all/forwarding');
-    if (forwarding === '1') ok('ipv6 forwarding', 'net.ipv6.conf.all.forwarding = 1');
-    else
+    if (forwarding === '1') return [ok('ipv6 forwarding', 'net.ipv6.conf.all.forwarding = 1')];
+    return [
       bad(
         'ipv6 forwarding',
         `net.ipv6.conf.all.forwarding = ${forwarding}: the host routes no IPv6 for the guests`,
-        `brmgr up ${br}`,
-      );
-  }
+        `brmgr up ${cfg.name}`,
+      ),
+    ];
+  },
+};
 
-  // br_netfilter: frames between the bridge's guests cross iptables' FORWARD, where brmgr's rules accept them
-  if (readSysctl('net/bridge/bridge-nf-call-iptables') === '1') {
-    const saved = await run('iptables-save', ['-t', 'filter']);
-    const drops = /^:FORWARD DROP/m.test(saved.stdout);
+/** br_netfilter: frames between the bridge's guests cross iptables' FORWARD, where brmgr's rules accept them. */
+const brNetfilter: Check = {
+  name: 'br_netfilter',
+  async run({ cfg, opts, state }) {
+    if (readSysctl('net/bridge/bridge-nf-call-iptables') !== '1') return [];
+    const br = cfg.name;
+    const drops = (await filterPolicies(opts.run)).get('FORWARD') === 'DROP';
     const covered = state?.firewall && state.firewall.backend !== 'none';
     if (drops && !covered)
-      bad(
-        'br_netfilter',
-        `net.bridge.bridge-nf-call-iptables = 1 sends frames between ${br}'s guests through iptables FORWARD, ` +
-          'whose policy is DROP, and brmgr has no rules there (firewall = none): guests cannot reach each other',
-        `iptables -I FORWARD -i ${br} -o ${br} -j ACCEPT`,
-      );
-    else
+      return [
+        bad(
+          'br_netfilter',
+          `net.bridge.bridge-nf-call-iptables = 1 sends frames between ${br}'s guests through iptables FORWARD, ` +
+            'whose policy is DROP, and brmgr has no rules there (firewall = none): guests cannot reach each other',
+          `iptables -I FORWARD -i ${br} -o ${br} -j ACCEPT`,
+        ),
+      ];
+    return [
       ok(
         'br_netfilter',
         `frames between guests cross iptables FORWARD${drops ? " (policy DROP; brmgr's rules accept them)" : ''}`,
-      );
-  }
+      ),
+    ];
+  },
+};
 
-  if (state?.firewall && state.firewall.backend !== 'none') {
-    const drift = await firewallDrift(run, cfg, state.firewall as FirewallRecord);
-    if (!drift) ok('firewall', `brmgr's ${state.firewall.backend} rules are all in place`);
-    else bad('firewall', `brmgr's rules are not all in place: ${drift}`, `brmgr up ${br}`);
-  }
+const firewall: Check = {
+  name: 'firewall',
+  async run({ cfg, opts, state }) {
+    if (!state?.firewall || state.firewall.backend === 'none') return [];
+    const drift = await firewallDrift(opts.run, cfg, state.firewall as FirewallRecord);
+    if (!drift) return [ok('firewall', `brmgr's ${state.firewall.backend} rules are all in place`)];
+    return [bad('firewall', `brmgr's rules are not all in place: ${drift}`, `brmgr up ${cfg.name}`)];
+  },
+};
 
-  // another firewall's drop, and what else the pre-flight knows
-  const found = hostFindings(cfg, facts, opts.others, p);
-  for (const e of found.errors) bad('host', e, `see: brmgr check ${br}`);
-  for (const w of found.warnings.filter((w) => w.startsWith('nftables chain'))) {
-    bad('other firewall', w, 'add the exception named above');
-  }
-  for (const family of cfg.ipv6 ? ([4, 6] as const) : ([4] as const)) {
-    if (defaultIsLegacy() || !legacyTables(family).has('filter')) continue;
-    const saved = await run(family === 4 ? 'iptables-legacy-save' : 'ip6tables-legacy-save', ['-t', 'filter']);
-    const drops = /^:(INPUT|FORWARD) DROP/m.test(saved.stdout);
-    const covered = (await iptablesSave(run, family, br, 'legacy'))?.jumps.length;
-    if (drops && !covered) {
-      bad(
-        'other firewall',
-        `iptables-legacy (IPv${family}) filter table drops by default and has no rules of brmgr's`,
-        `brmgr up ${br}`,
-      );
+/** Another firewall's drop, and what else the pre-flight knows. */
+const preflight: Check = {
+  name: 'pre-flight',
+  run({ cfg, opts, facts }) {
+    const found = hostFindings(cfg, facts, opts.others, opts.paths);
+    return [
+      ...found.errors.map((e) => bad('host', e, `see: brmgr check ${cfg.name}`)),
+      ...found.warnings
+        .filter((w) => w.startsWith('nftables chain'))
+        .map((w) => bad('other firewall', w, 'add the exception named above')),
+    ];
+  },
+};
+
+const legacyIptables: Check = {
+  name: 'iptables-legacy',
+  async run({ cfg, opts }) {
+    const { run } = opts;
+    const br = cfg.name;
+    const out: Finding[] = [];
+    for (const family of cfg.ipv6 ? ([4, 6] as const) : ([4] as const)) {
+      if (defaultIsLegacy() || !legacyTables(family).has('filter')) continue;
+      const saved = await run(family === 4 ? 'iptables-legacy-save' : 'ip6tables-legacy-save', ['-t', 'filter']);
+      const drops = /^:(INPUT|FORWARD) DROP/m.test(saved.stdout);
+      const covered = (await iptablesSave(run, family, br, 'legacy'))?.jumps.length;
+      if (drops && !covered) {
+        out.push(
+          bad(
+            'other firewall',
+            `iptables-legacy (IPv${family}) filter table drops by default and has no rules of brmgr's`,
+            `brmgr up ${br}`,
+          ),
+        );
+      }
     }
-  }
+    return out;
+  },
+};
 
-  if (servesAnything(cfg)) {
-    const status = readJson<{ pid: number; dnsmasqPid?: number }>(p.supervisorStatus);
-    const pid = ownDnsmasq(p)[0];
-    if (!status || !alive(status.pid)) bad('dnsmasq', `brmgr run ${br} is not running: no DHCP or DNS`, service);
-    else if (!alive(pid)) bad('dnsmasq', `dnsmasq is not running (supervisor ${status.pid} is)`, service);
-    else {
-      const ports = servicePorts(cfg);
-      const missing = ports.filter((s) => !facts.listeners.some((l) => l.pid === pid && l.port === s.port));
-      if (missing.length) {
-        const list = missing.map((s) => `${s.proto}/${s.port}`).join(', ');
-        bad('dnsmasq', `dnsmasq ${pid} does not listen on ${list}`, service);
-      } else ok('dnsmasq', `dnsmasq ${pid} serves ${ports.map((s) => `${s.proto}/${s.port}`).join(', ')}`);
+const dnsmasq: Check = {
+  name: 'dnsmasq',
+  run({ cfg, opts, facts }) {
+    if (!servesAnything(cfg)) return [];
+    const br = cfg.name;
+    const status = readJsonFile<{ pid: number; dnsmasqPid?: number }>(opts.paths.supervisorStatus);
+    const pid = ownDnsmasq(opts.paths)[0];
+    if (!status || !alive(status.pid))
+      return [bad('dnsmasq', `brmgr run ${br} is not running: no DHCP or DNS`, service(br))];
+    if (!alive(pid)) return [bad('dnsmasq', `dnsmasq is not running (supervisor ${status.pid} is)`, service(br))];
+    const ports = servicePorts(cfg);
+    const missing = ports.filter((s) => !facts.listeners.some((l) => l.pid === pid && l.port === s.port));
+    if (missing.length) {
+      const list = missing.map((s) => `${s.proto}/${s.port}`).join(', ');
+      return [bad('dnsmasq', `dnsmasq ${pid} does not listen on ${list}`, service(br))];
     }
-    if (cfg.ipv4.dhcp) {
-      const leases = readLeases(p.leases).filter((l) => l.mac && !l.ip.includes(':'));
-      const size = cfg.ipv4.ranges.reduce((n, r) => n + ip4ToInt(r.to) - ip4ToInt(r.from) + 1, 0);
-      const pool = Math.min(size, cfg.ipv4.maxLeases);
-      if (leases.length >= pool) {
+    return [ok('dnsmasq', `dnsmasq ${pid} serves ${ports.map((s) => `${s.proto}/${s.port}`).join(', ')}`)];
+  },
+};
+
+const leases: Check = {
+  name: 'leases',
+  run({ cfg, opts }) {
+    if (!servesAnything(cfg) || !cfg.ipv4.dhcp) return [];
+    const leased = readLeases(opts.paths.leases).filter((l) => l.mac && !l.ip.includes(':'));
+    const size = cfg.ipv4.ranges.reduce((n, r) => n + ip4ToInt(r.to) - ip4ToInt(r.from) + 1, 0);
+    const pool = Math.min(size, cfg.ipv4.maxLeases);
+    if (leased.length >= pool)
+      return [
         bad(
           'leases',
-          `the lease pool is exhausted: ${leases.length} leases for ${pool} addresses`,
+          `the lease pool is exhausted: ${leased.length} leases for ${pool} addresses`,
           'widen [ipv4] range',
-        );
-      } else ok('leases', `${leases.length} of ${pool} addresses leased`);
-    }
-  }
+        ),
+      ];
+    return [ok('leases', `${leased.length} of ${pool} addresses leased`)];
+  },
+};
 
-  const count = Number(readSysctl('net/netfilter/nf_conntrack_count'));
-  const max = Number(readSysctl('net/netfilter/nf_conntrack_max'));
-  if (max > 0 && count >= max * 0.95) {
-    bad(
-      'conntrack',
-      `the conntrack table is full (${count} of ${max})`,
-      'sysctl -w net.netfilter.nf_conntrack_max=...',
-    );
-  }
+const conntrack: Check = {
+  name: 'conntrack',
+  run() {
+    const count = Number(readSysctl('net/netfilter/nf_conntrack_count'));
+    const max = Number(readSysctl('net/netfilter/nf_conntrack_max'));
+    if (!(max > 0 && count >= max * 0.95)) return [];
+    return [
+      bad(
+        'conntrack',
+        `the conntrack table is full (${count} of ${max})`,
+        'sysctl -w net.netfilter.nf_conntrack_max=...',
+      ),
+    ];
+  },
+};
 
-  if (cfg.mode === 'nat' || cfg.mode === 'routed') {
+const uplink: Check = {
+  name: 'uplink',
+  run({ cfg, facts }) {
+    if (!routes(cfg)) return [];
+    const out: Finding[] = [];
     const up = cfg.uplink ? facts.observed.links.find((l) => l.ifname === cfg.uplink) : undefined;
     if (cfg.uplink && !up?.up)
-      bad('uplink', `uplink ${cfg.uplink} is ${up ? 'down' : 'missing'}`, `ip link set dev ${cfg.uplink} up`);
+      out.push(bad('uplink', `uplink ${cfg.uplink} is ${up ? 'down' : 'missing'}`, `ip link set dev ${cfg.uplink} up`));
     const route = facts.observed.routes.find((r) => r.dst === 'default' && !r.dst.includes(':') && r.table !== 'local');
     if (!route)
-      bad(
-        'uplink',
-        'the host has no IPv4 default route: guests reach nothing beyond it',
-        'ip route add default via ...',
-      );
-    else ok('uplink', `default route via ${route.gateway ?? route.dev}`);
-  }
-
-  const ports = facts.observed.links.filter((l) => l.master === br);
-  for (const port of ports.filter((l) => !l.up)) {
-    bad('port', `port ${port.ifname} of ${br} is down: its guest is cut off`, `ip link set dev ${port.ifname} up`);
-  }
-  // a port STP keeps from forwarding (blocking, or still listening/learning) cuts its guest off
-  const stp = await run('bridge', ['-json', 'link', 'show', 'master', br]);
-  const states = stp.ok ? (JSON.parse(stp.stdout || '[]') as { ifname: string; state?: string }[]) : [];
-  for (const port of ports.filter((l) => l.up)) {
-    const state = states.find((s) => s.ifname === port.ifname)?.state;
-    if (state && state !== 'forwarding')
-      bad(
-        'port',
-        `port ${port.ifname} of ${br} is in STP state ${state}: frames from its guest are not forwarded`,
-        cfg.stp
-          ? 'wait for STP to settle, or look for a loop between the ports'
-          : `bridge link set dev ${port.ifname} state 3`,
-      );
-  }
-
-  // a port with a smaller MTU pulls the bridge down with it (or, where the MTU is pinned, loses large packets)
-  const want = cfg.mtu ?? link.mtu;
-  for (const port of ports.filter((l) => l.mtu < want)) {
-    bad(
-      'mtu',
-      `port ${port.ifname} has MTU ${port.mtu}, less than ${want}${link.mtu < want ? ` (${br} is down to ${link.mtu})` : ''}: ` +
-        'large packets are lost',
-      `ip link set dev ${port.ifname} mtu ${want}`,
-    );
-  }
-
-  if (opts.guest) {
-    const lease = findLease(readLeases(p.leases), opts.guest, claimedNames(cfg.hosts));
-    const guestIp = isIP(opts.guest) ? opts.guest : lease?.ip;
-    const mac = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(opts.guest)
-      ? opts.guest.toLowerCase()
-      : (lease?.mac ?? (guestIp ? await neighbourMac(run, br, guestIp) : undefined));
-    if (!mac) bad('guest', `no lease or neighbour entry names ${opts.guest}`, `give the guest's MAC`);
-    else {
-      const fdb = await run('bridge', ['-json', 'fdb', 'show', 'br', br]);
-      const entries = fdb.ok ? (JSON.parse(fdb.stdout || '[]') as FdbEntry[]) : [];
-      const entry = entries.find((e) => e.mac === mac && e.ifname !== br);
-      const port = entry && ports.find((l) => l.ifname === entry.ifname);
-      if (!port)
-        bad('guest', `${mac} is not behind any port of ${br} (no frame from it lately)`, `check the guest's link`);
-      else if (!port.up)
-        bad('guest', `${mac} is behind ${port.ifname}, which is down`, `ip link set dev ${port.ifname} up`);
-      else ok('guest', `${mac} is behind ${port.ifname}${lease ? `, leased ${lease.ip}` : ''}`);
-    }
-    if (guestIp && !guestIp.includes(':') && cfg.mode !== 'bridged') {
-      const strict = [readSysctl('net/ipv4/conf/all/rp_filter'), readSysctl(`net/ipv4/conf/${br}/rp_filter`)];
-      const back = await run('ip', ['-json', 'route', 'get', guestIp]);
-      const dev = back.ok ? (JSON.parse(back.stdout || '[]') as { dev?: string }[])[0]?.dev : undefined;
-      // the kernel uses the larger of all and the interface's own: 1 is strict, 2 loose
-      if (Math.max(...strict.map(Number)) === 1 && dev && dev !== br)
+      out.push(
         bad(
-          'rp_filter',
-          `rp_filter is strict and the route back to ${guestIp} leaves by ${dev}, not ${br}: its packets are dropped as spoofed`,
-          `sysctl -w net.ipv4.conf.${br}.rp_filter=2`,
+          'uplink',
+          'the host has no IPv4 default route: guests reach nothing beyond it',
+          'ip route add default via ...',
+        ),
+      );
+    else out.push(ok('uplink', `default route via ${route.gateway ?? route.dev}`));
+    return out;
+  },
+};
+
+/** A port down, or one STP keeps from forwarding (blocking, or still listening/learning), cuts its guest off. */
+const ports: Check = {
+  name: 'port',
+  async run({ cfg, opts, ports }) {
+    const br = cfg.name;
+    const out = ports
+      .filter((l) => !l.up)
+      .map((port) =>
+        bad('port', `port ${port.ifname} of ${br} is down: its guest is cut off`, `ip link set dev ${port.ifname} up`),
+      );
+    const states = await portStates(opts.run, br);
+    for (const port of ports.filter((l) => l.up)) {
+      const state = states.find((s) => s.ifname === port.ifname)?.state;
+      if (state && state !== 'forwarding')
+        out.push(
+          bad(
+            'port',
+            `port ${port.ifname} of ${br} is in STP state ${state}: frames from its guest are not forwarded`,
+            cfg.stp
+              ? 'wait for STP to settle, or look for a loop between the ports'
+              : `bridge link set dev ${port.ifname} state 3`,
+          ),
         );
     }
-    if (opts.trace && (mac || guestIp)) {
-      const { seconds, signal } = opts.trace;
-      const guest = { ...(mac ? { mac } : {}), ...(guestIp ? { ip: guestIp } : {}) };
-      const traced = await traceGuest(run, br, guest, seconds, signal);
-      for (const d of traced.drops) {
-        const where = `nftables ${d.family} ${d.table} ${d.chain}`;
-        const what =
-          d.rule === undefined ? 'its policy drop' : `rule \`${d.rule}\`${d.handle ? ` (handle ${d.handle})` : ''}`;
-        bad('trace', `${d.count} packet(s) (${d.packet}) dropped by ${where}, ${what}`, exceptionFix(d, br));
-      }
-      if (!traced.drops.length) {
+    return out;
+  },
+};
+
+/** A port with a smaller MTU pulls the bridge down with it (or, where the MTU is pinned, loses large packets). */
+const mtu: Check = {
+  name: 'mtu',
+  run({ cfg, link, ports }) {
+    if (!link) return [];
+    const br = cfg.name;
+    const want = cfg.mtu ?? link.mtu;
+    return ports
+      .filter((l) => l.mtu < want)
+      .map((port) =>
+        bad(
+          'mtu',
+          `port ${port.ifname} has MTU ${port.mtu}, less than ${want}${link.mtu < want ? ` (${br} is down to ${link.mtu})` : ''}: ` +
+            'large packets are lost',
+          `ip link set dev ${port.ifname} mtu ${want}`,
+        ),
+      );
+  },
+};
+
+/** The port the guest's MAC was last seen behind. */
+const guest: Check = {
+  name: 'guest',
+  async run({ cfg, opts, ports, guest }) {
+    if (!guest) return [];
+    const br = cfg.name;
+    const { mac, lease } = guest;
+    if (!mac) return [bad('guest', `no lease or neighbour entry names ${guest.given}`, `give the guest's MAC`)];
+    const entry = (await forwardingDatabase(opts.run, br)).find((e) => e.mac === mac && e.ifname !== br);
+    const port = entry && ports.find((l) => l.ifname === entry.ifname);
+    if (!port)
+      return [
+        bad('guest', `${mac} is not behind any port of ${br} (no frame from it lately)`, `check the guest's link`),
+      ];
+    if (!port.up)
+      return [bad('guest', `${mac} is behind ${port.ifname}, which is down`, `ip link set dev ${port.ifname} up`)];
+    return [ok('guest', `${mac} is behind ${port.ifname}${lease ? `, leased ${lease.ip}` : ''}`)];
+  },
+};
+
+/** Strict reverse path filtering drops a guest whose route back leaves by another link. */
+const rpFilter: Check = {
+  name: 'rp_filter',
+  async run({ cfg, opts, guest }) {
+    const ip = guest?.ip;
+    if (!ip || ip.includes(':') || cfg.mode === 'bridged') return [];
+    const br = cfg.name;
+    const strict = [readSysctl('net/ipv4/conf/all/rp_filter'), readSysctl(`net/ipv4/conf/${br}/rp_filter`)];
+    const dev = await routeDevice(opts.run, ip);
+    // the kernel uses the larger of all and the interface's own: 1 is strict, 2 loose
+    if (Math.max(...strict.map(Number)) === 1 && dev && dev !== br)
+      return [
+        bad(
+          'rp_filter',
+          `rp_filter is strict and the route back to ${ip} leaves by ${dev}, not ${br}: its packets are dropped as spoofed`,
+          `sysctl -w net.ipv4.conf.${br}.rp_filter=2`,
+        ),
+      ];
+    return [];
+  },
+};
+
+/** The guest's real packets, traced through every nftables table. */
+const trace: Check = {
+  name: 'trace',
+  async run({ cfg, opts, guest }) {
+    if (!opts.trace || !guest || !(guest.mac || guest.ip)) return [];
+    const br = cfg.name;
+    const { seconds, signal } = opts.trace;
+    const traced = await traceGuest(
+      opts.run,
+      br,
+      { ...(guest.mac ? { mac: guest.mac } : {}), ...(guest.ip ? { ip: guest.ip } : {}) },
+      seconds,
+      signal,
+    );
+    const out = traced.drops.map((d) => {
+      const where = `nftables ${d.family} ${d.table} ${d.chain}`;
+      const what =
+        d.rule === undefined ? 'its policy drop' : `rule \`${d.rule}\`${d.handle ? ` (handle ${d.handle})` : ''}`;
+      return bad('trace', `${d.count} packet(s) (${d.packet}) dropped by ${where}, ${what}`, exceptionFix(d, br));
+    });
+    if (!out.length)
+      out.push(
         ok(
           'trace',
           traced.packets
-            ? `${traced.packets} packet(s) of ${opts.guest} traced: no table dropped any`
-            : `no packet from or to ${opts.guest} in ${seconds} s: make it send (ping, DHCP) while doctor traces`,
-        );
-      }
-    }
+            ? `${traced.packets} packet(s) of ${guest.given} traced: no table dropped any`
+            : `no packet from or to ${guest.given} in ${seconds} s: make it send (ping, DHCP) while doctor traces`,
+        ),
+      );
+    return out;
+  },
+};
+
+/** The walk, in the order a guest's packets meet each thing. */
+export const CHECKS: readonly Check[] = [
+  bridge,
+  address,
+  ipForward,
+  ipv6Forwarding,
+  brNetfilter,
+  firewall,
+  preflight,
+  legacyIptables,
+  dnsmasq,
+  leases,
+  conntrack,
+  uplink,
+  ports,
+  mtu,
+  guest,
+  rpFilter,
+  trace,
+];
+
+/** Runs the checks in order; stops after one that says nothing further can be judged. */
+export async function runChecks(ctx: DoctorContext, checks: readonly Check[] = CHECKS): Promise<Finding[]> {
+  const out: Finding[] = [];
+  for (const check of checks) {
+    out.push(...(await check.run(ctx)));
+    if (check.endsWalk?.(ctx)) break;
   }
   return out;
 }
 
-/** The MAC the host last saw at an address on the bridge (a guest with a static address has no lease). */
-async function neighbourMac(run: Run, br: string, address: string): Promise<string | undefined> {
-  const r = await run('ip', ['-json', 'neigh', 'show', 'to', address, 'dev', br]);
-  const entries = r.ok ? (JSON.parse(r.stdout || '[]') as { lladdr?: string }[]) : [];
-  return entries.find((e) => e.lladdr)?.lladdr;
+/** The guest given by MAC, hostname or IP: its lease, its address, and its MAC from the lease or the neighbours. */
+async function resolveGuest(cfg: BridgeConfig, opts: DoctorOptions, given: string): Promise<Guest> {
+  const lease = findLease(readLeases(opts.paths.leases), given, claimedNames(cfg.hosts));
+  const ip = isIP(given) ? given : lease?.ip;
+  const mac = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(given)
+    ? given.toLowerCase()
+    : (lease?.mac ?? (ip ? await neighbourMac(opts.run, cfg.name, ip) : undefined));
+  return { given, ...(lease ? { lease } : {}), ...(ip ? { ip } : {}), ...(mac ? { mac } : {}) };
+}
+
+/** What the checks read, from what was gathered of the host. */
+export function doctorContext(
+  cfg: BridgeConfig,
+  opts: DoctorOptions,
+  facts: Facts,
+  state: State | undefined,
+  guest?: Guest,
+): DoctorContext {
+  return {
+    cfg,
+    opts,
+    facts,
+    state,
+    link: facts.observed.links.find((l) => l.ifname === cfg.name),
+    damage: bridgeDamage(cfg, facts.observed),
+    ports: facts.observed.links.filter((l) => l.master === cfg.name),
+    ...(guest ? { guest } : {}),
+  };
+}
+
+/** Reads the host once, then walks the checks. */
+export async function diagnose(cfg: BridgeConfig, opts: DoctorOptions): Promise<Finding[]> {
+  const facts = await gatherFacts(opts.run, { sockets: 'all' });
+  const exists = facts.observed.links.some((l) => l.ifname === cfg.name);
+  const guest = exists && opts.guest ? await resolveGuest(cfg, opts, opts.guest) : undefined;
+  return runChecks(doctorContext(cfg, opts, facts, readState(opts.paths), guest));
 }
 
 /** An accept for the bridge's traffic placed before what dropped it, in the tool that owns the chain. */
@@ -290,12 +498,4 @@ function exceptionFix(d: Drop, br: string): string {
   }
   const at = d.handle ? ` position ${d.handle}` : '';
   return `nft insert rule ${d.family} ${d.table} ${d.chain}${at} iifname "${br}" accept`;
-}
-
-function readJson<T>(file: string): T | undefined {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
 }

@@ -5,7 +5,7 @@
  * table is deleted again, also when the trace is cut short.
  */
 import type { Run } from '../system/exec.js';
-import { spawnProcess } from '../system/exec.js';
+import { deleteNftTables, listChainWithHandles, loadNftRuleset, monitorNftTrace } from '../system/nft-trace.js';
 
 export interface TracedGuest {
   mac?: string;
@@ -114,8 +114,8 @@ export function parseTrace(lines: string[]): { packets: number; drops: Drop[] } 
 /** The rule's handle, found by its text in `nft -a list chain`. */
 export async function ruleHandle(run: Run, drop: Drop): Promise<number | undefined> {
   if (drop.rule === undefined) return undefined;
-  const r = await run('nft', ['-a', 'list', 'chain', drop.family, drop.table, drop.chain]);
-  for (const line of r.stdout.split('\n')) {
+  const listed = await listChainWithHandles(run, drop.family, drop.table, drop.chain);
+  for (const line of listed.split('\n')) {
     const m = /^(.*) # handle (\d+)$/.exec(line.trim());
     if (m && withoutCounters(m[1]!) === drop.rule) return Number(m[2]);
   }
@@ -134,7 +134,7 @@ export async function traceGuest(
   signal?: AbortSignal,
 ): Promise<{ packets: number; drops: Drop[] }> {
   const lines: string[] = [];
-  const monitor = spawnProcess('nft', ['monitor', 'trace'], 'stdout', (l) => lines.push(l));
+  const monitor = monitorNftTrace((l) => lines.push(l));
   const name = traceTableName(bridge);
   const wait = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -152,11 +152,11 @@ export async function traceGuest(
   try {
     // the monitor subscribes a moment after it starts
     await wait(200);
-    const added = await run('nft', ['-f', '-'], traceRuleset(bridge, guest));
+    const added = await loadNftRuleset(run, traceRuleset(bridge, guest));
     if (!added.ok) throw new Error(`nft: ${added.stderr}`);
     await wait(seconds * 1000);
   } finally {
-    for (const family of ['inet', 'bridge']) await run('nft', ['delete', 'table', family, name]);
+    await deleteNftTables(run, name, ['inet', 'bridge']);
     // what is already on its way
     await new Promise((r) => setTimeout(r, 100));
     monitor.kill();

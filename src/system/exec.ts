@@ -57,12 +57,23 @@ function ended(child: ChildProcess): Promise<{ exitCode?: number; signal?: NodeJ
 
 const chomp = (text: string) => text.replace(/\r?\n$/, '');
 
-export function runner(): Run {
+export interface RunnerOptions {
+  /** the environment instead of brmgr's own (LC_ALL=C either way) */
+  env?: NodeJS.ProcessEnv;
+  /** each process is killed (SIGTERM) after this long */
+  timeoutMs?: number;
+  /** each process still running is killed (SIGTERM) when this aborts */
+  signal?: AbortSignal;
+}
+
+export function runner(opts: RunnerOptions = {}): Run {
   const run = (async (file, args, input) => {
     run.count++;
     const child = spawn(file, args, {
       stdio: [input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C' },
+      env: { ...(opts.env ?? process.env), LC_ALL: 'C' },
+      ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
     });
     const stdout = collect(child.stdout);
     const stderr = collect(child.stderr);
@@ -113,6 +124,7 @@ export function spawnProcess(
   args: readonly string[],
   output: 'stdout' | 'stderr',
   onLine: (line: string) => void,
+  opts: { env?: NodeJS.ProcessEnv } = {},
 ): Spawned {
   // the monitors die with brmgr even when it is killed with -9 (dnsmasq, once it drops root, does not:
   // the kernel clears the signal when a process changes its user; the next start or post stops it)
@@ -120,6 +132,7 @@ export function spawnProcess(
   const [cmd, argv] = wrapped ? ['setpriv', ['--pdeathsig', 'SIGTERM', '--', file, ...args]] : [file, args];
   const child = spawn(cmd, argv, {
     stdio: ['ignore', output === 'stdout' ? 'pipe' : 'ignore', output === 'stderr' ? 'pipe' : 'ignore'],
+    ...(opts.env ? { env: opts.env } : {}),
   });
   const kill = (signal: NodeJS.Signals = 'SIGTERM') => {
     try {

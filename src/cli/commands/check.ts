@@ -3,19 +3,11 @@ import { preflight } from '../../converge/preflight.js';
 import { paths } from '../../paths.js';
 import { runner } from '../../system/exec.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, type Help } from '../command.js';
+import { commandHelp, commandUsage } from '../usage.js';
 
-const USAGE = 'brmgr check BRIDGE';
+const USAGE = commandUsage('check');
 
-export const help = `Usage: ${USAGE}
-
-Validate the config and the host without changing anything: config errors, a
-subnet overlapping another interface or route, a non-bridge interface with the
-name, DNS/DHCP ports taken, another firewall in the way, missing tools.
-Exit 0 when ok (warnings allowed), 2 on an error.
-
-Options:
-  -h, --help   this help
-`;
+export const help = commandHelp('check');
 
 export interface CheckOptions {
   bridge: string;

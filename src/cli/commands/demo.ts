@@ -1,17 +1,10 @@
 import { demo } from '../../demo/index.js';
 import { expectPositionals, HELP, parseOptions, type Help } from '../command.js';
+import { commandHelp, commandUsage } from '../usage.js';
 
-const USAGE = 'brmgr demo';
+const USAGE = commandUsage('demo');
 
-export const help = `Usage: ${USAGE}
-
-The default bridge, two guests, DHCP, DNS and NAT in throwaway network
-namespaces, with a transcript, one line per step. Needs root; the host's own
-network is not touched. Exit 0 only when every step worked.
-
-Options:
-  -h, --help   this help
-`;
+export const help = commandHelp('demo');
 
 /** The demo has no options. */
 export type DemoOptions = Record<string, never>;

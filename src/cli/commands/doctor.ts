@@ -3,28 +3,11 @@ import { diagnose } from '../../doctor/index.js';
 import { paths } from '../../paths.js';
 import { runner } from '../../system/exec.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, usageError, type Help } from '../command.js';
+import { commandHelp, commandUsage } from '../usage.js';
 
-const USAGE = 'brmgr doctor BRIDGE [MAC|HOSTNAME|IP [--trace SECONDS]] [--json]';
+const USAGE = commandUsage('doctor');
 
-export const help = `Usage: ${USAGE}
-
-Say why guests are offline, or that nothing stands in the way: the bridge and
-its ports up, its address, ip_forward, brmgr's own firewall rules, another
-firewall's drop (nftables, iptables-legacy), dnsmasq serving, the lease pool,
-conntrack, the uplink and default route, MTU; with a guest, the port it is
-behind. Each problem names the object at fault and the command that fixes it.
-Changes nothing. Exit 0 when the path is clear, 1 when a problem was found.
-
-With --trace, the guest's real packets are traced for SECONDS through every
-nftables table (iptables-nft's too) while the guest sends (ping, a DHCP
-request): each table, chain and rule that drops them is named. The marks are
-removed when the trace ends, also on Ctrl-C.
-
-Options:
-  --trace      trace the guest's packets for SECONDS (1-60)
-  --json       the findings as JSON
-  -h, --help   this help
-`;
+export const help = commandHelp('doctor');
 
 export interface DoctorOptions {
   bridge: string;

@@ -1,17 +1,10 @@
 import { down as post } from '../../converge/down.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, type Context, type Help } from '../command.js';
+import { commandHelp, commandUsage } from '../usage.js';
 
-const USAGE = 'brmgr down BRIDGE [--force]';
+const USAGE = commandUsage('down');
 
-export const help = `Usage: ${USAGE}   (also: brmgr post BRIDGE, brmgr-post BRIDGE)
-
-Remove what up created, and nothing else. While guests are attached the bridge
-link stays (their veths and taps stay plugged in); everything else goes.
-
-Options:
-  --force      delete the bridge even while guests are attached (taps stay, detached)
-  -h, --help   this help
-`;
+export const help = commandHelp('down');
 
 export interface DownOptions {
   bridge: string;

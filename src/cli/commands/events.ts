@@ -4,26 +4,11 @@ import { paths } from '../../paths.js';
 import { eventsSocket } from '../../supervisor/events-socket.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, type Help } from '../command.js';
 import { followEvents, notFollowing } from '../events-client.js';
+import { commandHelp, commandUsage } from '../usage.js';
 
-const USAGE = 'brmgr events BRIDGE [--json]';
+const USAGE = commandUsage('events');
 
-export const help = `Usage: ${USAGE}
-
-Follow the bridge's DHCP lease events as they happen, one a line, until
-interrupted:
-
-  2026-11-27T16:00:00Z add 52:54:00:00:00:10 10.0.1.10 web
-
-EVENT is add (a new lease), old (a lease renewed or changed), or del
-(released, declined, expired, or replaced by another address), as dnsmasq's
-dhcp-script names them. Needs brmgr run BRIDGE running (exit 1 when it is
-not); when it stops, waits for it to start again. Events from before the
-start are not shown: brmgr leases BRIDGE lists the current leases.
-
-Options:
-  --json       one JSON object a line: time, event, mac, ip, hostname, reason, expires
-  -h, --help   this help
-`;
+export const help = commandHelp('events');
 
 export interface EventsOptions {
   bridge: string;

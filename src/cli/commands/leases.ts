@@ -4,20 +4,11 @@ import { runner } from '../../system/exec.js';
 import { readSnooped } from '../../system/snoop.js';
 import { readState } from '../../system/state.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, type Help } from '../command.js';
+import { commandHelp, commandUsage } from '../usage.js';
 
-const USAGE = 'brmgr leases BRIDGE [--json]';
+const USAGE = commandUsage('leases');
 
-export const help = `Usage: ${USAGE}
-
-Print the current DHCP leases on the bridge, one a line: MAC, IP, hostname, expiry.
-In bridged mode and on a bridge stretched over VXLAN, also the guests'
-addresses brmgr saw on the bridge (source: snooped; expiry: when the entry
-lapses unless the guest is seen again).
-
-Options:
-  --json       as a JSON array
-  -h, --help   this help
-`;
+export const help = commandHelp('leases');
 
 export interface LeasesOptions {
   bridge: string;

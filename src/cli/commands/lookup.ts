@@ -10,21 +10,11 @@ import { readSnooped } from '../../system/snoop.js';
 import { readState } from '../../system/state.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, usageError, type Help } from '../command.js';
 import { followEvents } from '../events-client.js';
+import { commandHelp, commandUsage } from '../usage.js';
 
-const USAGE = 'brmgr lookup BRIDGE MAC|HOSTNAME [--wait SECONDS]';
+const USAGE = commandUsage('lookup');
 
-export const help = `Usage: ${USAGE}
-
-Print the IP leased on the bridge to the guest with that MAC address or
-hostname (given an IP, the guest's MAC). In bridged mode and on a bridge
-stretched over VXLAN, also the addresses brmgr saw the guest get on the
-bridge (a DHCP acknowledgement, IPv6 neighbour discovery), IPv4 first.
-Exit 1 when it has none (after waiting, with --wait).
-
-Options:
-  --wait       wait up to SECONDS (a decimal number, e.g. 30 or 0.5) for the lease to appear
-  -h, --help   this help
-`;
+export const help = commandHelp('lookup');
 
 export interface LookupOptions {
   bridge: string;

@@ -7,20 +7,13 @@ import { loadConfig } from '../../config/load.js';
 import { renderPlan } from '../../converge/render.js';
 import { machineId } from '../../system/machine.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, usageError, type Help } from '../command.js';
+import { commandHelp, commandUsage } from '../usage.js';
 
-const USAGE = 'brmgr render BRIDGE [--backend nftables|iptables]';
+const USAGE = commandUsage('render');
 const BACKENDS = ['nftables', 'iptables'] as const;
 type Backend = (typeof BACKENDS)[number];
 
-export const help = `Usage: ${USAGE}
-
-Print the ip batch, sysctls and firewall rules up would apply, and the dnsmasq config
-run would start dnsmasq with; change nothing.
-
-Options:
-  --backend    the firewall to render for; default: the config's firewall (nftables for auto)
-  -h, --help   this help
-`;
+export const help = commandHelp('render');
 
 export interface RenderOptions {
   bridge: string;

@@ -1,17 +1,10 @@
 import { supervise } from '../../supervisor/index.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, usageError, type Context, type Help } from '../command.js';
+import { commandHelp, commandUsage } from '../usage.js';
 
-const USAGE = 'brmgr run BRIDGE [--pid-file FILE]';
+const USAGE = commandUsage('run');
 
-export const help = `Usage: ${USAGE}   (also: brmgr BRIDGE [--pid-file FILE])
-
-The service: bring the bridge up, then run and supervise dnsmasq for DHCP and
-DNS on it. Reloads on a config change and on SIGHUP; stops on SIGTERM/SIGINT.
-
-Options:
-  --pid-file   write brmgr's pid to FILE, removed when it stops
-  -h, --help   this help
-`;
+export const help = commandHelp('run');
 
 export interface RunOptions {
   bridge: string;

@@ -10,19 +10,11 @@ import { dnsmasqFiles } from '../../dnsmasq/render.js';
 import { readState } from '../../system/state.js';
 import { parseFlooding } from '../../host/vxlan.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, type Help } from '../command.js';
+import { commandHelp, commandUsage } from '../usage.js';
 
-const USAGE = 'brmgr status [BRIDGE] [--json]';
+const USAGE = commandUsage('status');
 
-export const help = `Usage: ${USAGE}
-
-For the bridge, or every bridge brmgr manages here: link state, addresses,
-attached ports, firewall backend, dnsmasq pid/uptime/restarts, lease count.
-Exit 1 when the bridge given does not exist.
-
-Options:
-  --json       as JSON (an object for one bridge, an array for all)
-  -h, --help   this help
-`;
+export const help = commandHelp('status');
 
 export interface StatusOptions {
   /** undefined: every bridge brmgr manages here */

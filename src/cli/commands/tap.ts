@@ -2,20 +2,11 @@ import { isInterfaceName } from '../../config/validate.js';
 import { UsageError } from '../../errors.js';
 import { tapAdd, tapDel } from '../../converge/tap.js';
 import { bridgeName, HELP, parseOptions, usageError, type Context, type Help } from '../command.js';
+import { commandHelp, commandUsage } from '../usage.js';
 
-const USAGE = 'brmgr tap add BRIDGE TAP [--owner USER] | brmgr tap del TAP';
+const USAGE = commandUsage('tap');
 
-export const help = `Usage: brmgr tap add BRIDGE TAP [--owner USER]
-       brmgr tap del TAP
-
-add: a persistent tap named TAP, a port of the brmgr bridge BRIDGE (which must
-be up), for a microVM or an unprivileged QEMU. Idempotent.
-del: delete such a tap (only a persistent tap); succeeds when there is none.
-
-Options:
-  --owner      add: the user (name or uid) who may open the tap; default: root only
-  -h, --help   this help
-`;
+export const help = commandHelp('tap');
 
 export type TapCommand = { verb: 'add'; bridge: string; tap: string; owner?: string } | { verb: 'del'; tap: string };
 

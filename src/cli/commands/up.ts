@@ -1,17 +1,10 @@
 import { up as pre } from '../../converge/up.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, type Context, type Help } from '../command.js';
+import { commandHelp, commandUsage } from '../usage.js';
 
-const USAGE = 'brmgr up BRIDGE';
+const USAGE = commandUsage('up');
 
-export const help = `Usage: ${USAGE}   (also: brmgr pre BRIDGE, brmgr-pre BRIDGE)
-
-Bring the bridge to the state /etc/brmgr/BRIDGE.conf describes: link, MAC, MTU,
-addresses, sysctls, firewall/NAT, port forwards. Idempotent; converges after a
-config change; on failure undoes what this run changed.
-
-Options:
-  -h, --help   this help
-`;
+export const help = commandHelp('up');
 
 export interface UpOptions {
   bridge: string;

@@ -1,0 +1,14 @@
+import type { Run } from './exec.js';
+
+/** The MAC the host last saw at an address on a link (a guest with a static address has no lease). */
+export async function neighbourMac(run: Run, dev: string, address: string): Promise<string | undefined> {
+  const r = await run('ip', ['-json', 'neigh', 'show', 'to', address, 'dev', dev]);
+  const entries = r.ok ? (JSON.parse(r.stdout || '[]') as { lladdr?: string }[]) : [];
+  return entries.find((e) => e.lladdr)?.lladdr;
+}
+
+/** The link the kernel would send a packet to `address` out of. */
+export async function routeDevice(run: Run, address: string): Promise<string | undefined> {
+  const r = await run('ip', ['-json', 'route', 'get', address]);
+  return r.ok ? (JSON.parse(r.stdout || '[]') as { dev?: string }[])[0]?.dev : undefined;
+}
