@@ -26,17 +26,11 @@ export function fdbFromLine(line: string, bridge: string): PortFact | undefined 
   return { kind: 'fdb', port: m[3]!, mac: m[2]!.toLowerCase(), ...(m[1] ? { gone: true } : {}) };
 }
 
-interface FdbJson {
-  mac: string;
-  ifname: string;
-  master?: string;
-  state?: string;
-  flags?: string[];
-}
-
-/** `bridge -json fdb show br BRIDGE`: the MACs the bridge learned on its ports. */
-export function fdbFromJson(text: string, bridge: string): PortFact[] {
-  const entries = JSON.parse(text || '[]') as FdbJson[];
+/** The MACs the bridge learned on its ports (`bridge -json fdb show br BRIDGE`), as port facts. */
+export function learnedMacs(
+  entries: readonly { mac: string; ifname: string; state?: string; flags?: string[] }[],
+  bridge: string,
+): PortFact[] {
   return entries
     .filter((e) => e.ifname !== bridge && e.state !== 'permanent' && e.state !== 'static' && !e.flags?.includes('self'))
     .map((e) => ({ kind: 'fdb', port: e.ifname, mac: e.mac.toLowerCase() }));

@@ -17,7 +17,7 @@ import { resolvedLink } from '../plan/resolved.js';
 import { servesAnything } from '../plan/services.js';
 import { runner } from '../system/exec.js';
 import { observe } from '../system/observe.js';
-import { readPorts } from '../system/ports.js';
+import { readPorts } from '../system/bridge.js';
 import { revertLinkDns, setLinkDns } from '../system/resolved.js';
 import { readState } from '../system/state.js';
 import { TAKEN_DOWN, type SupervisorEvent } from './core.js';

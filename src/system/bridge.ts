@@ -1,3 +1,4 @@
+import { learnedMacs, type PortFact } from '../host/ports.js';
 import type { Run } from './exec.js';
 
 /** One entry of the bridge's forwarding database: a MAC and the port it was last seen behind. */
@@ -5,6 +6,9 @@ export interface FdbEntry {
   mac: string;
   ifname: string;
   master?: string;
+  /** permanent, static: the ports' own MACs and ones set by hand, not learned from guests */
+  state?: string;
+  flags?: string[];
 }
 
 /** A port's spanning tree state (forwarding, blocking, listening, learning, disabled). */
@@ -26,4 +30,10 @@ export function forwardingDatabase(run: Run, bridge: string): Promise<FdbEntry[]
 /** The STP state of each of the bridge's ports; empty when it cannot be read. */
 export function portStates(run: Run, bridge: string): Promise<PortState[]> {
   return bridgeJson<PortState>(run, ['link', 'show', 'master', bridge]);
+}
+
+/** The bridge's ports now, and the guests' MACs learned on them. */
+export async function readPorts(run: Run, bridge: string): Promise<PortFact[]> {
+  const [ports, fdb] = await Promise.all([portStates(run, bridge), forwardingDatabase(run, bridge)]);
+  return [...ports.map((p): PortFact => ({ kind: 'port-added', port: p.ifname })), ...learnedMacs(fdb, bridge)];
 }
