@@ -9,7 +9,7 @@ import type { BridgeConfig } from '../config/types.js';
 import { hostFindings, ownDnsmasq } from '../converge/preflight.js';
 import { gatherFacts } from '../converge/facts.js';
 import { claimedNames, findLease, readLeases } from '../dnsmasq/leases.js';
-import { firewallDrift, type FirewallRecord } from '../firewall/index.js';
+import { firewallDrift, firewallRecord, hasRules, legacyFilterBeside } from '../firewall/index.js';
 import { iptablesSave } from '../firewall/iptables.js';
 import { ip4ToInt } from '../net/addr.js';
 import type { Paths } from '../paths.js';
@@ -18,7 +18,6 @@ import type { Run } from '../system/exec.js';
 import { alive } from '../system/process.js';
 import { readState } from '../system/state.js';
 import { readSysctl } from '../system/sysctl.js';
-import { defaultIsLegacy, legacyTables } from '../system/xtables.js';
 import { traceGuest, type Drop } from './trace.js';
 
 export interface Finding {
@@ -99,7 +98,7 @@ export async function diagnose(cfg: BridgeConfig, opts: DoctorOptions): Promise<
   if (readSysctl('net/bridge/bridge-nf-call-iptables') === '1') {
     const saved = await run('iptables-save', ['-t', 'filter']);
     const drops = /^:FORWARD DROP/m.test(saved.stdout);
-    const covered = state?.firewall && state.firewall.backend !== 'none';
+    const covered = hasRules(firewallRecord(state));
     if (drops && !covered)
       bad(
         'br_netfilter',
@@ -114,9 +113,9 @@ export async function diagnose(cfg: BridgeConfig, opts: DoctorOptions): Promise<
       );
   }
 
-  if (state?.firewall && state.firewall.backend !== 'none') {
-    const drift = await firewallDrift(run, cfg, state.firewall as FirewallRecord);
-    if (!drift) ok('firewall', `brmgr's ${state.firewall.backend} rules are all in place`);
+  if (hasRules(firewallRecord(state))) {
+    const drift = await firewallDrift(run, cfg, firewallRecord(state));
+    if (!drift) ok('firewall', `brmgr's ${firewallRecord(state).backend} rules are all in place`);
     else bad('firewall', `brmgr's rules are not all in place: ${drift}`, `brmgr up ${br}`);
   }
 
@@ -127,7 +126,7 @@ export async function diagnose(cfg: BridgeConfig, opts: DoctorOptions): Promise<
     bad('other firewall', w, 'add the exception named above');
   }
   for (const family of cfg.ipv6 ? ([4, 6] as const) : ([4] as const)) {
-    if (defaultIsLegacy() || !legacyTables(family).has('filter')) continue;
+    if (!legacyFilterBeside(family)) continue;
     const saved = await run(family === 4 ? 'iptables-legacy-save' : 'ip6tables-legacy-save', ['-t', 'filter']);
     const drops = /^:(INPUT|FORWARD) DROP/m.test(saved.stdout);
     const covered = (await iptablesSave(run, family, br, 'legacy'))?.jumps.length;

@@ -9,7 +9,7 @@ import { paths } from '../paths.js';
 import { up as pre } from '../converge/up.js';
 import { runner } from '../system/exec.js';
 import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
-import { firewallDrift, type FirewallRecord } from '../firewall/index.js';
+import { firewallDrift, firewallRecord } from '../firewall/index.js';
 import { l2Drift } from '../firewall/l2.js';
 import { nftRuleset } from '../firewall/nftables.js';
 import { acquireLock, LockHeld } from '../system/lock.js';
@@ -215,7 +215,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     const state = readState(p);
     if (!state?.up) return restoreTakenDown();
     const drift =
-      (await firewallDrift(runner(), cfg, state.firewall as FirewallRecord)) ??
+      (await firewallDrift(runner(), cfg, firewallRecord(state))) ??
       (state.l2 ? await l2Drift(runner(), cfg) : undefined);
     if (!drift) return;
     log.warn({ event: 'firewall', drift }, `${drift}; putting brmgr's rules back`);
