@@ -1,10 +1,4 @@
-import {
-  applyFirewall,
-  NO_FIREWALL,
-  removeFirewall,
-  type FirewallRecord,
-  type IptablesOriginals,
-} from '../firewall/index.js';
+import { applyFirewall, firewallRecord, removeFirewall, type IptablesOriginals } from '../firewall/index.js';
 import { readLedger, release, writeLedger } from '../system/ledger.js';
 import type { Resource } from './resource.js';
 
@@ -27,42 +21,24 @@ function originals(runRoot: string, bridge: string): IptablesOriginals {
 export const firewall: Resource = {
   name: 'firewall',
   plan({ cfg, previous, ruleset, run, runRoot, log }) {
-    const before = (previous?.firewall as FirewallRecord | undefined) ?? NO_FIREWALL;
+    const before = firewallRecord(previous);
     return {
       record: { firewall: before },
       steps: [
         {
           kind: 'call',
           what: 'firewall',
-          apply: async (record) => {
-            let applied: Awaited<ReturnType<typeof applyFirewall>>;
-            try {
-              applied = await applyFirewall(
-                run,
-                cfg,
-                previous?.firewall as FirewallRecord | undefined,
-                (firewall) => record({ firewall }),
-                originals(runRoot, cfg.name),
-                ruleset,
-              );
-            } catch (err) {
-              // applyFirewall undid its own changes; a first run needs none of the host's iptables objects
-              if (!previous) release(runRoot, 'iptables-nft', cfg.name);
-              throw err;
-            }
-            const undo = async () => {
-              await applied.undo();
-              if (!previous) release(runRoot, 'iptables-nft', cfg.name);
-            };
-            try {
-              record({ firewall: applied.record });
-            } catch (err) {
-              // the record could not be written (a full disk): the rules must not outlive this run
-              await undo();
-              throw err;
-            }
+          apply: async (record, revert) => {
+            // a first run needs none of the host's iptables objects: undone after the firewall's own changes
+            if (!previous) revert.add('iptables-nft ledger', () => void release(runRoot, 'iptables-nft', cfg.name));
+            const applied = await applyFirewall(run, cfg, before, revert, {
+              beforeChange: (firewall) => record({ firewall }),
+              originals: originals(runRoot, cfg.name),
+              ruleset,
+            });
+            // a record that cannot be written (a full disk) throws: the reverter takes the rules back
+            record({ firewall: applied.record });
             for (const w of applied.warnings) log.warn(w);
-            return undo;
           },
         },
       ],
@@ -70,7 +46,7 @@ export const firewall: Resource = {
   },
 
   async remove({ bridge, state, run, log, paths }) {
-    const record = state.firewall as FirewallRecord;
+    const record = firewallRecord(state);
     const ledger = readLedger(paths.runRoot, 'iptables-nft');
     const othersUse = (family: 4 | 6) => (ledger[`ipv${family}`]?.bridges ?? []).some((b) => b !== bridge);
     await removeFirewall(run, bridge, record, othersUse);

@@ -13,14 +13,20 @@ import type { Paths } from '../paths.js';
 import type { Underlay } from '../plan/vxlan.js';
 import type { Run } from '../system/exec.js';
 import type { State } from '../system/state.js';
+import type { Reverter } from './reverter.js';
 
 export type Step =
   /** `ip -batch` lines; consecutive ones run as one process; `undo` runs with -force on rollback */
   | { kind: 'ip'; lines: string[]; undo: string[] }
   /** a kernel setting; its value before is recorded before it is written */
   | { kind: 'sysctl'; key: string; value: string }
-  /** anything else: applies, telling the state what to record before each change; returns its undo */
-  | { kind: 'call'; what: string; apply: (record: (patch: Partial<State>) => void) => Promise<() => Promise<void>> };
+  /** anything else: applies, telling the state what to record before each change; returns its undo, or adds
+   * one to the run's reverter for each change as it makes it */
+  | {
+      kind: 'call';
+      what: string;
+      apply: (record: (patch: Partial<State>) => void, revert: Reverter) => Promise<(() => Promise<void>) | void>;
+    };
 
 export interface Planned {
   /** what post must remove should this run stop during the steps (the worst case) */

@@ -164,8 +164,8 @@ export async function up(bridge: string, opts: Options): Promise<Resolved> {
       } else if (step.kind === 'sysctl') {
         setSysctl(step.key, step.value);
       } else {
-        const undo = await step.apply(record);
-        revert.add(step.what, undo);
+        const undo = await step.apply(record, revert);
+        if (undo) revert.add(step.what, undo);
       }
       faultPoint(`step ${i + 1} of ${steps.length} done`);
     }

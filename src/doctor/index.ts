@@ -8,7 +8,7 @@ import type { BridgeConfig } from '../config/types.js';
 import { type Facts, gatherFacts } from '../converge/facts.js';
 import { hostFindings, ownDnsmasq } from '../converge/preflight.js';
 import { claimedNames, findLease, type Lease, readLeases } from '../dnsmasq/leases.js';
-import { firewallDrift, type FirewallRecord } from '../firewall/index.js';
+import { firewallDrift, firewallRecord, hasRules, legacyFilterBeside } from '../firewall/index.js';
 import { iptablesSave } from '../firewall/iptables.js';
 import type { ObservedLink } from '../host/links.js';
 import { ip4ToInt } from '../net/addr.js';
@@ -23,7 +23,6 @@ import { alive } from '../system/process.js';
 import { neighbourMac, routeDevice } from '../system/routes.js';
 import { readState, type State } from '../system/state.js';
 import { readSysctl } from '../system/sysctl.js';
-import { defaultIsLegacy, legacyTables } from '../system/xtables.js';
 import { traceGuest, type Drop } from './trace.js';
 
 export interface Finding {
@@ -152,7 +151,7 @@ const brNetfilter: Check = {
     if (readSysctl('net/bridge/bridge-nf-call-iptables') !== '1') return [];
     const br = cfg.name;
     const drops = (await filterPolicies(opts.run)).get('FORWARD') === 'DROP';
-    const covered = state?.firewall && state.firewall.backend !== 'none';
+    const covered = hasRules(firewallRecord(state));
     if (drops && !covered)
       return [
         bad(
@@ -174,9 +173,10 @@ const brNetfilter: Check = {
 const firewall: Check = {
   name: 'firewall',
   async run({ cfg, opts, state }) {
-    if (!state?.firewall || state.firewall.backend === 'none') return [];
-    const drift = await firewallDrift(opts.run, cfg, state.firewall as FirewallRecord);
-    if (!drift) return [ok('firewall', `brmgr's ${state.firewall.backend} rules are all in place`)];
+    const record = firewallRecord(state);
+    if (!hasRules(record)) return [];
+    const drift = await firewallDrift(opts.run, cfg, record);
+    if (!drift) return [ok('firewall', `brmgr's ${record.backend} rules are all in place`)];
     return [bad('firewall', `brmgr's rules are not all in place: ${drift}`, `brmgr up ${cfg.name}`)];
   },
 };
@@ -202,7 +202,7 @@ const legacyIptables: Check = {
     const br = cfg.name;
     const out: Finding[] = [];
     for (const family of cfg.ipv6 ? ([4, 6] as const) : ([4] as const)) {
-      if (defaultIsLegacy() || !legacyTables(family).has('filter')) continue;
+      if (!legacyFilterBeside(family)) continue;
       const saved = await run(family === 4 ? 'iptables-legacy-save' : 'ip6tables-legacy-save', ['-t', 'filter']);
       const drops = /^:(INPUT|FORWARD) DROP/m.test(saved.stdout);
       const covered = (await iptablesSave(run, family, br, 'legacy'))?.jumps.length;

@@ -1,3 +1,5 @@
+import type { FirewallChoice } from '../config/types.js';
+import type { NftObject } from '../host/nftables.js';
 import type { Run } from '../system/exec.js';
 import type { Family, FirewallIntent } from './policy.js';
 
@@ -25,7 +27,8 @@ export function mergePlans(a: IptablesPlan, b: IptablesPlan): IptablesPlan {
   return { chains, jumps: [...a.jumps, ...b.jumps] };
 }
 
-export type BackendName = 'nftables' | 'iptables' | 'none';
+/** The backends by name, as `firewall =` chooses them (backends.ts lists them). */
+export type BackendName = Exclude<FirewallChoice, 'auto'>;
 
 /** What the host's iptables shows that a backend's rules depend on. */
 export interface IptablesHost {
@@ -43,16 +46,46 @@ export interface IptablesHost {
  */
 export interface Backend {
   name: BackendName;
-  /** whether it works on this host */
-  probe(run: Run, bridge: string): Promise<boolean>;
+  /** whether it works on this host, asking no process where the facts given already tell */
+  probe(ctx: ProbeContext): Promise<Probed>;
+  /** what `firewall = NAME, but …` says when the probe finds it does not work */
+  unavailable: string;
   /** brmgr's nft table for the bridge (`nft -f` text), or none */
   nftTable(intent: FirewallIntent): string | undefined;
   /** brmgr's iptables chains for the bridge in one family (EMPTY: none) */
   iptables(intent: FirewallIntent, family: Family, host: IptablesHost): IptablesPlan;
 }
 
-/** What a firewall apply left on the host, as the bridge's state records it; opaque outside firewall/. */
+/** What a backend's probe is given. */
+export interface ProbeContext {
+  run: Run;
+  bridge: string;
+  /** the nftables ruleset as pre read it just before (empty: nft unusable, or not read) */
+  ruleset: readonly NftObject[];
+  iptables: IptablesFacts;
+}
+
+export interface Probed {
+  works: boolean;
+  /** brmgr's nft table for the bridge as `nft list table` shows it, when it exists (nftables' probe) */
+  listed?: string;
+}
+
+/** What brmgr reads of the host's iptables without a process (PATH and /proc); tests stand in for the host. */
+export interface IptablesFacts {
+  /** `iptables-save` on PATH is iptables-legacy itself */
+  defaultIsLegacy(): boolean;
+  /** iptables-legacy's tables (the kernel's x_tables) in this network namespace */
+  legacyTables(family: Family): Set<string>;
+  onPath(tool: string): boolean;
+}
+
+/** The shape of the record below; records written before it had a number have the same shape. */
+export const RECORD_VERSION = 1;
+
+/** What a firewall apply left on the host, as the bridge's state records it; opaque outside firewall/ (record.ts reads it). */
 export interface FirewallRecord {
+  version: typeof RECORD_VERSION;
   backend: BackendName;
   /** IP families whose iptables tables hold brmgr's chains (the whole policy, or the shim) */
   iptables: Family[];

@@ -1,21 +1,27 @@
 /**
- * The firewall wing's entry: picks the backend, applies its objects (brmgr's
+ * The firewall wing's entry: picks the backend by its probe, applies its objects (brmgr's
  * iptables chains first, one iptables-restore per family, then the nft table
  * in one atomic `nft -f`, the last step, which never needs undoing itself),
- * records before each change, and removes or compares them later. A new
- * backend is one more file exporting a Backend, added to BACKENDS.
+ * records before each change, and removes or compares them later. The backends
+ * are listed in backends.ts.
  */
 import type { BridgeConfig } from '../config/types.js';
 import type { NftObject } from '../host/nftables.js';
-import { onPath } from '../system/tools.js';
 import type { Run } from '../system/exec.js';
-import type { Backend, BackendName, FirewallRecord, IptablesOriginals } from './backend.js';
+import type { Reverter } from '../converge/reverter.js';
+import type { Backend, BackendName, FirewallRecord, IptablesFacts, IptablesOriginals, Probed } from './backend.js';
+import { RECORD_VERSION } from './backend.js';
+import { AUTO, BACKENDS, none } from './backends.js';
 import {
   EMPTY,
   chainsDiff,
+  HOST_IPTABLES,
   iptables,
+  iptablesHost,
   iptablesRestore,
   iptablesSave,
+  forwardChain,
+  legacyFilterBeside,
   renderIptablesRestore,
   seenInRuleset,
   type IptablesPlan,
@@ -23,29 +29,23 @@ import {
 } from './iptables.js';
 import { dropCreated, iptablesNftObjects } from './iptables-nft.js';
 import { shimPlan } from './shim.js';
-import { defaultIsLegacy, legacyTables } from '../system/xtables.js';
 import {
   deleteNftTable,
   listNftTable,
   nftables,
   nftShape,
-  nftTable,
   restoreNftTable,
   shapeDiff,
   setNftTable,
 } from './nftables.js';
 import { firewallIntent, type Family } from './policy.js';
+import { hasRules } from './record.js';
 import { faultPoint } from '../system/fault.js';
 
-export type { BackendName, FirewallRecord, IptablesOriginals };
-
-/** nft works (the ruleset was listed) and brmgr's table for the bridge is not in it. */
-const knownAbsent = (ruleset: readonly NftObject[], bridge: string) =>
-  ruleset.length > 0 &&
-  !ruleset.some((o) => {
-    const t = o.table as { family?: string; name?: string } | undefined;
-    return t?.family === 'inet' && t.name === nftTable(bridge);
-  });
+export type { BackendName, FirewallRecord, IptablesFacts, IptablesOriginals };
+export { BACKENDS } from './backends.js';
+export { firewallRecord, hasRules, NO_FIREWALL } from './record.js';
+export { legacyFilterBeside } from './iptables.js';
 
 const isEmpty = (plan: IptablesPlan) => plan.jumps.length === 0 && Object.keys(plan.chains).length === 0;
 const withoutTable = (plan: IptablesPlan, table: string): IptablesPlan => ({
@@ -53,152 +53,152 @@ const withoutTable = (plan: IptablesPlan, table: string): IptablesPlan => ({
   jumps: plan.jumps.filter((j) => j.table !== table),
 });
 
-const none: Backend = { name: 'none', probe: async () => true, nftTable: () => undefined, iptables: () => EMPTY };
-const BACKENDS: Record<BackendName, Backend> = { nftables, iptables, none };
+/** The config's backend, which must work here, or with `auto` the first that does. */
+async function chooseBackend(choice: BridgeConfig['firewall'], probe: (b: Backend) => Promise<Probed>) {
+  if (choice !== 'auto') {
+    const backend = BACKENDS[choice];
+    if (!(await probe(backend)).works) throw new Error(`firewall = ${choice}, but ${backend.unavailable}`);
+    return backend;
+  }
+  for (const backend of AUTO) if ((await probe(backend)).works) return backend;
+  throw new Error(`firewall = auto, but none works here: ${AUTO.map((b) => b.unavailable).join('; ')}`);
+}
 
-export const NO_FIREWALL: FirewallRecord = { backend: 'none', iptables: [] };
+export interface ApplyOptions {
+  /** told, before each change, what post must remove should this process die during it */
+  beforeChange?: (record: FirewallRecord) => void;
+  originals?: IptablesOriginals;
+  /** the nftables ruleset pre read under the host lock just before: what it tells is not asked again */
+  ruleset?: readonly NftObject[];
+  iptables?: IptablesFacts;
+}
 
 export interface FirewallApplied {
   record: FirewallRecord;
-  /** undoes what apply changed, in reverse order */
-  undo: () => Promise<void>;
   /** what could not be done but does not stop the bridge */
   warnings: string[];
 }
 
 /**
- * Brings the firewall to the config's policy. `beforeChange` is told, before
- * each change, what post must remove should this process die during it. When
- * a step fails, the earlier ones are undone before the error is thrown.
+ * Brings the firewall to the config's policy. Each change adds its undo to `revert` as it is made:
+ * when a step fails, the caller's reverter takes back the earlier ones (and whatever came before).
  */
 export async function applyFirewall(
   run: Run,
   cfg: BridgeConfig,
-  previous: FirewallRecord | undefined,
-  beforeChange: (record: FirewallRecord) => void = () => {},
-  originals?: IptablesOriginals,
-  ruleset: readonly NftObject[] = [],
+  previous: FirewallRecord,
+  revert: Reverter,
+  opts: ApplyOptions = {},
 ): Promise<FirewallApplied> {
+  const { beforeChange = () => {}, originals, ruleset = [], iptables: facts = HOST_IPTABLES } = opts;
   const intent = firewallIntent(cfg);
-  const nft =
-    cfg.firewall === 'none' && previous?.backend !== 'nftables'
-      ? { works: false }
-      : knownAbsent(ruleset, cfg.name)
-        ? { works: true }
-        : await listNftTable(run, cfg.name);
-  const name: BackendName = cfg.firewall === 'auto' ? (nft.works ? 'nftables' : 'iptables') : cfg.firewall;
-  if (name === 'nftables' && !nft.works)
-    throw new Error('firewall = nftables, but nft does not work here (is it installed?)');
-  const backend = BACKENDS[name];
+  const probed = new Map<Backend, Promise<Probed>>();
+  const probe = (b: Backend) => {
+    if (!probed.has(b)) probed.set(b, b.probe({ run, bridge: cfg.name, ruleset, iptables: facts }));
+    return probed.get(b)!;
+  };
+  const backend = await chooseBackend(cfg.firewall, probe);
+  const name = backend.name;
+  // brmgr's nft table as it is now, from nftables' probe: to replace, to take back on rollback, or to remove
+  const nft: Probed =
+    cfg.firewall !== none.name || previous.backend === nftables.name ? await probe(nftables) : { works: false };
 
-  const undo: (() => Promise<void>)[] = [];
   const warnings: string[] = [];
   const shimmed: Family[] = [];
-  const existed: Partial<Record<Family, string[]>> = { ...previous?.existed };
+  const existed: Partial<Record<Family, string[]>> = { ...previous.existed };
   // families that have brmgr chains now, or had them after an earlier run
-  const mayHave = new Set<Family>(previous?.backend === 'iptables' ? [4, 6] : (previous?.iptables ?? []));
-  const touched = (family: Family) => (name !== 'none' && intent.families.includes(family)) || mayHave.has(family);
+  const mayHave = new Set<Family>(previous.backend === iptables.name ? [4, 6] : previous.iptables);
+  const touched = (family: Family) => (backend !== none && intent.families.includes(family)) || mayHave.has(family);
   const legacy: Family[] = [];
-  const mayHaveLegacy = new Set<Family>(previous?.legacy ?? []);
+  const mayHaveLegacy = new Set<Family>(previous.legacy ?? []);
   // what the ruleset, read under the host lock just before, already says: no process needed to ask again
   const known = (family: Family) =>
-    !ruleset.length || defaultIsLegacy() || !onPath(family === 4 ? 'iptables-save' : 'ip6tables-save')
+    !ruleset.length || facts.defaultIsLegacy() || !facts.onPath(family === 4 ? 'iptables-save' : 'ip6tables-save')
       ? undefined
       : seenInRuleset(ruleset, family, cfg.name);
   const announce = (family?: Family, variant: Variant = 'default') => {
     if (family) (variant === 'legacy' ? mayHaveLegacy : mayHave).add(family);
     // leaving a backend: its objects are still there until this run removes them
     beforeChange({
-      backend: name === 'none' ? (previous?.backend ?? 'none') : name,
+      version: RECORD_VERSION,
+      backend: backend === none ? previous.backend : name,
       iptables: [...mayHave].sort(),
       ...(mayHaveLegacy.size ? { legacy: [...mayHaveLegacy].sort() } : {}),
       existed,
     });
   };
-  try {
-    for (const family of ([4, 6] as Family[]).filter(touched)) {
-      const seen = known(family) ?? (await iptablesSave(run, family, cfg.name));
-      if (!seen) {
-        if (name === 'iptables' && family === 4)
-          throw new Error('firewall = iptables, but iptables-save is not installed');
-        continue;
-      }
-      const host = {
-        filterTable: seen.tables.has('filter'),
-        forwardChain: seen.dockerUser ? ('DOCKER-USER' as const) : ('FORWARD' as const),
-      };
-      let target: IptablesPlan = intent.families.includes(family) ? backend.iptables(intent, family, host) : EMPTY;
-      const input = renderIptablesRestore(target, seen);
-      if (!isEmpty(target) || input) {
-        // what existed before any brmgr bridge changed iptables-nft: host-wide, else this bridge's, else now
-        const recorded = originals?.take(family);
-        if (recorded) existed[family] = recorded;
-        else {
-          existed[family] ??= input ? await iptablesNftObjects(run, family, ruleset) : undefined;
-          if (existed[family]) originals?.keep(family, existed[family]!);
-        }
-      }
-      announce(family);
-      try {
-        await iptablesRestore(run, family, input);
-      } catch (err) {
-        // nftables works without iptables' CHECKSUM target (a kernel without it): warn, go on without it
-        if (name !== 'nftables' || !target.chains.mangle) throw err;
-        const without = withoutTable(target, 'mangle');
-        await iptablesRestore(run, family, renderIptablesRestore(without, seen));
-        warnings.push(
-          `the DHCP checksum fill (iptables CHECKSUM) failed: ${(err as Error).message}; going on without it`,
-        );
-        target = without;
-      }
-      if (!isEmpty(target)) shimmed.push(family);
-      const before = existed[family];
-      undo.unshift(async () => {
-        await iptablesRestore(run, family, renderIptablesRestore(seen, target));
-        if (before) await dropCreated(run, family, before);
-      });
-    }
 
-    // iptables-legacy's filter table beside an nft-based iptables drops whatever nftables accepts
-    // (older Docker, hosts that switched alternatives): the guests' accept rules go there too
-    const legacyDrops = (family: Family) => !defaultIsLegacy() && legacyTables(family).has('filter');
-    for (const family of [4, 6] as Family[]) {
-      const wanted = name !== 'none' && intent.families.includes(family) && legacyDrops(family);
-      if (!wanted && !mayHaveLegacy.has(family)) continue;
-      const seen = await iptablesSave(run, family, cfg.name, 'legacy');
-      if (!seen) continue;
-      const forwardChain = seen.dockerUser ? ('DOCKER-USER' as const) : ('FORWARD' as const);
-      const target = wanted ? shimPlan(intent, family, forwardChain) : EMPTY;
-      announce(family, 'legacy');
-      await iptablesRestore(run, family, renderIptablesRestore(target, seen), 'legacy');
-      if (wanted) legacy.push(family);
-      undo.unshift(() => iptablesRestore(run, family, renderIptablesRestore(seen, target), 'legacy'));
+  for (const family of ([4, 6] as Family[]).filter(touched)) {
+    const seen = known(family) ?? (await iptablesSave(run, family, cfg.name));
+    if (!seen) {
+      if (backend === iptables && family === 4) throw new Error(`firewall = ${name}, but ${iptables.unavailable}`);
+      continue;
     }
-
-    const table = backend.nftTable(intent);
-    if (table !== undefined || nft.text !== undefined) {
-      announce();
-      await setNftTable(run, cfg.name, table);
-      const before = nft.text;
-      undo.unshift(() => restoreNftTable(run, cfg.name, before));
-    }
-  } catch (err) {
-    // a failing step must not leave the earlier ones behind (pre only gets the undo on success)
-    for (const u of undo) {
-      try {
-        await u();
-      } catch (undoErr) {
-        (err as Error).message += `; rollback: ${(undoErr as Error).message}`;
+    let target: IptablesPlan = intent.families.includes(family)
+      ? backend.iptables(intent, family, iptablesHost(seen))
+      : EMPTY;
+    const input = renderIptablesRestore(target, seen);
+    if (!isEmpty(target) || input) {
+      // what existed before any brmgr bridge changed iptables-nft: host-wide, else this bridge's, else now
+      const recorded = originals?.take(family);
+      if (recorded) existed[family] = recorded;
+      else {
+        existed[family] ??= input ? await iptablesNftObjects(run, family, ruleset) : undefined;
+        if (existed[family]) originals?.keep(family, existed[family]!);
       }
     }
-    throw err;
+    announce(family);
+    try {
+      await iptablesRestore(run, family, input);
+    } catch (err) {
+      // nftables works without iptables' CHECKSUM target (a kernel without it): warn, go on without it
+      if (backend !== nftables || !target.chains.mangle) throw err;
+      const without = withoutTable(target, 'mangle');
+      await iptablesRestore(run, family, renderIptablesRestore(without, seen));
+      warnings.push(
+        `the DHCP checksum fill (iptables CHECKSUM) failed: ${(err as Error).message}; going on without it`,
+      );
+      target = without;
+    }
+    if (!isEmpty(target)) shimmed.push(family);
+    const before = existed[family];
+    const applied = target;
+    revert.add(`IPv${family} iptables chains`, async () => {
+      await iptablesRestore(run, family, renderIptablesRestore(seen, applied));
+      if (before) await dropCreated(run, family, before);
+    });
+  }
+
+  for (const family of [4, 6] as Family[]) {
+    const wanted = backend !== none && intent.families.includes(family) && legacyFilterBeside(family, facts);
+    if (!wanted && !mayHaveLegacy.has(family)) continue;
+    const seen = await iptablesSave(run, family, cfg.name, 'legacy');
+    if (!seen) continue;
+    const target = wanted ? shimPlan(intent, family, forwardChain(seen)) : EMPTY;
+    announce(family, 'legacy');
+    await iptablesRestore(run, family, renderIptablesRestore(target, seen), 'legacy');
+    if (wanted) legacy.push(family);
+    revert.add(`IPv${family} iptables-legacy chains`, () =>
+      iptablesRestore(run, family, renderIptablesRestore(seen, target), 'legacy'),
+    );
+  }
+
+  const table = backend.nftTable(intent);
+  if (table !== undefined || nft.listed !== undefined) {
+    announce();
+    await setNftTable(run, cfg.name, table);
+    const before = nft.listed;
+    revert.add('nft table', () => restoreNftTable(run, cfg.name, before));
   }
   return {
-    record: { backend: name, iptables: shimmed, ...(legacy.length ? { legacy } : {}), existed },
-    warnings,
-    undo: async () => {
-      for (const u of undo) await u();
+    record: {
+      version: RECORD_VERSION,
+      backend: name,
+      iptables: shimmed,
+      ...(legacy.length ? { legacy } : {}),
+      existed,
     },
+    warnings,
   };
 }
 
@@ -212,9 +212,9 @@ export async function removeFirewall(
   record: FirewallRecord,
   othersUse: (family: Family) => boolean = () => false,
 ): Promise<void> {
-  if (record.backend === 'nftables') await deleteNftTable(run, bridge);
+  if (record.backend === nftables.name) await deleteNftTable(run, bridge);
   faultPoint('nft table removed');
-  const families: Family[] = record.backend === 'iptables' ? [4, 6] : record.iptables;
+  const families: Family[] = record.backend === iptables.name ? [4, 6] : record.iptables;
   for (const family of families) {
     const seen = await iptablesSave(run, family, bridge);
     if (seen) await iptablesRestore(run, family, renderIptablesRestore(EMPTY, seen));
@@ -235,9 +235,10 @@ export async function removeFirewall(
 export async function firewallDrift(
   run: Run,
   cfg: BridgeConfig,
-  record: FirewallRecord | undefined,
+  record: FirewallRecord,
+  facts: IptablesFacts = HOST_IPTABLES,
 ): Promise<string | undefined> {
-  if (!record || record.backend === 'none') return undefined;
+  if (!hasRules(record)) return undefined;
   const backend = BACKENDS[record.backend];
   const intent = firewallIntent(cfg);
   const table = backend.nftTable(intent);
@@ -249,28 +250,23 @@ export async function firewallDrift(
     const diff = shapeDiff(nftShape(table), nftShape(listed));
     if (diff) return `${name}: ${diff}`;
   }
-  const families: Family[] = record.backend === 'iptables' ? intent.families : record.iptables;
+  const families: Family[] = record.backend === iptables.name ? intent.families : record.iptables;
   for (const family of families) {
     const seen = await iptablesSave(run, family, cfg.name);
     if (!seen) return `iptables (IPv${family}) is gone`;
     // as apply would make them now: a filter table that appeared since (Docker's) needs the shim too
-    const host = {
-      filterTable: seen.tables.has('filter'),
-      forwardChain: seen.dockerUser ? ('DOCKER-USER' as const) : ('FORWARD' as const),
-    };
-    const diff = chainsDiff(backend.iptables(intent, family, host), seen);
+    const diff = chainsDiff(backend.iptables(intent, family, iptablesHost(seen)), seen);
     if (diff) return `iptables (IPv${family}): ${diff}`;
   }
   for (const family of intent.families) {
     const recorded = record.legacy?.includes(family) ?? false;
-    const drops = !defaultIsLegacy() && legacyTables(family).has('filter');
+    const drops = legacyFilterBeside(family, facts);
     const name = `iptables-legacy (IPv${family})`;
     if (drops && !recorded) return `${name}: a filter table appeared`;
     if (!drops && recorded) return `${name}: the filter table is gone`;
     if (!recorded) continue;
     const seen = await iptablesSave(run, family, cfg.name, 'legacy');
-    const forwardChain = seen?.dockerUser ? ('DOCKER-USER' as const) : ('FORWARD' as const);
-    const diff = seen ? chainsDiff(shimPlan(intent, family, forwardChain), seen) : 'cannot be read';
+    const diff = seen ? chainsDiff(shimPlan(intent, family, forwardChain(seen)), seen) : 'cannot be read';
     if (diff) return `${name}: ${diff}`;
   }
   return undefined;

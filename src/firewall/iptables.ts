@@ -7,7 +7,17 @@
  */
 import type { NftObject } from '../host/nftables.js';
 import { must, type Run } from '../system/exec.js';
-import { EMPTY, mergePlans, type Backend, type IptablesPlan, type Jump } from './backend.js';
+import { onPath } from '../system/tools.js';
+import { defaultIsLegacy, legacyTables } from '../system/xtables.js';
+import {
+  EMPTY,
+  mergePlans,
+  type Backend,
+  type IptablesFacts,
+  type IptablesHost,
+  type IptablesPlan,
+  type Jump,
+} from './backend.js';
 import { checksumPlan } from './checksum.js';
 import type { Family, FirewallIntent, Ports } from './policy.js';
 
@@ -134,6 +144,27 @@ export interface IptablesSeen extends IptablesPlan {
   dockerUser: boolean;
 }
 
+/** The built-in chain brmgr's forward rules hang from: Docker's DOCKER-USER runs before Docker's own FORWARD rules. */
+export function forwardChain(seen: IptablesSeen): IptablesHost['forwardChain'] {
+  return seen.dockerUser ? 'DOCKER-USER' : 'FORWARD';
+}
+
+/** What a backend's iptables rules depend on, from what iptables-save showed. */
+export function iptablesHost(seen: IptablesSeen): IptablesHost {
+  return { filterTable: seen.tables.has('filter'), forwardChain: forwardChain(seen) };
+}
+
+/** The host itself: PATH and /proc. */
+export const HOST_IPTABLES: IptablesFacts = { defaultIsLegacy, legacyTables, onPath: (tool) => onPath(tool) };
+
+/**
+ * iptables-legacy's filter table beside an nft-based iptables (older Docker, hosts that switched
+ * alternatives): its drops apply whatever nftables accepts, so the guests' accept rules must go there too.
+ */
+export function legacyFilterBeside(family: Family, facts: IptablesFacts = HOST_IPTABLES): boolean {
+  return !facts.defaultIsLegacy() && facts.legacyTables(family).has('filter');
+}
+
 export function parseIptablesSave(text: string, bridge: string): IptablesSeen {
   const seen: IptablesSeen = { tables: new Set(), chains: {}, jumps: [], dockerUser: false };
   let table = '';
@@ -251,7 +282,8 @@ export async function iptablesRestore(run: Run, family: Family, input: string, v
 
 export const iptables: Backend = {
   name: 'iptables',
-  probe: async (run) => !(await run(tool(4, 'save'), [])).missing,
+  probe: async ({ iptables }) => ({ works: iptables.onPath(tool(4, 'save')) }),
+  unavailable: 'iptables-save is not installed',
   nftTable: () => undefined,
   iptables: (intent, family, host) => iptablesPlan(intent, family, host.forwardChain),
 };

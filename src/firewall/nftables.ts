@@ -182,9 +182,23 @@ export async function nftRuleset(run: Run): Promise<NftObject[]> {
   ];
 }
 
+/** nft works (the ruleset was listed) and brmgr's table for the bridge is not in it. */
+const knownAbsent = (ruleset: readonly NftObject[], bridge: string) =>
+  ruleset.length > 0 &&
+  !ruleset.some((o) => {
+    const t = o.table as { family?: string; name?: string } | undefined;
+    return t?.family === 'inet' && t.name === nftTable(bridge);
+  });
+
 export const nftables: Backend = {
   name: 'nftables',
-  probe: async (run, bridge) => (await listNftTable(run, bridge)).works,
+  // the listing is kept: it is what a rollback puts back
+  probe: async ({ run, bridge, ruleset }) => {
+    if (knownAbsent(ruleset, bridge)) return { works: true };
+    const { works, text } = await listNftTable(run, bridge);
+    return text === undefined ? { works } : { works, listed: text };
+  },
+  unavailable: 'nft does not work here (is it installed?)',
   nftTable: renderNftables,
   iptables: (intent, family, host) =>
     mergePlans(shimPlan(intent, family, host.forwardChain), checksumPlan(intent, family)),

@@ -7,7 +7,7 @@ import type { BridgeConfig } from '../config/types.js';
 import { up as pre } from '../converge/up.js';
 import { dnsmasqFiles } from '../dnsmasq/render.js';
 import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
-import { firewallDrift, type FirewallRecord } from '../firewall/index.js';
+import { firewallDrift, firewallRecord } from '../firewall/index.js';
 import { l2Drift } from '../firewall/l2.js';
 import { nftRuleset } from '../firewall/nftables.js';
 import type { Logger } from '../log.js';
@@ -106,8 +106,7 @@ export function hostEffects(o: HostOptions): Effects {
       const state = readState(p);
       if (!state?.up) return { drift: TAKEN_DOWN, foreign };
       const drift =
-        (await firewallDrift(run, cfg, state.firewall as FirewallRecord)) ??
-        (state.l2 ? await l2Drift(run, cfg) : undefined);
+        (await firewallDrift(run, cfg, firewallRecord(state))) ?? (state.l2 ? await l2Drift(run, cfg) : undefined);
       return { drift, foreign };
     },
     dnsmasq,

@@ -1,5 +1,6 @@
 import type { FSWatcher } from 'chokidar';
 import type { BridgeConfig } from '../config/types.js';
+import { firewallRecord, hasRules } from '../firewall/index.js';
 import { spawnProcess, type Spawned } from '../system/exec.js';
 import { fdbFromLine, type PortFact, portFromLinkLine } from '../host/ports.js';
 import { onPath } from '../system/tools.js';
@@ -11,13 +12,12 @@ export const configFiles = (c: BridgeConfig) =>
   [c.file, c.dns.hostsFile, c.dnsmasq.hostsFile, c.dnsmasq.confFile].filter((f): f is string => !!f);
 
 /**
- * Whether to run, stop or keep the ruleset monitor, given the firewall backend brmgr's state records after a
- * start or a reload (none without a state). Someone else can remove brmgr's rules (an nftables.service
+ * Whether to run, stop or keep the ruleset monitor, given whether brmgr's state records rules of its own after
+ * a start or a reload (none without a state). Someone else can remove brmgr's rules (an nftables.service
  * restart, a firewalld reload) only while it has some; a monitor that runs is kept, so no flush falls into
  * the gap of a new one starting.
  */
-export function monitorChange(running: boolean, backend: string | undefined): 'start' | 'stop' | 'keep' {
-  const wanted = backend !== undefined && backend !== 'none';
+export function monitorChange(running: boolean, wanted: boolean): 'start' | 'stop' | 'keep' {
   if (wanted === running) return 'keep';
   return wanted ? 'start' : 'stop';
 }
@@ -135,7 +135,7 @@ export class Watch {
    */
   firewall(state: State | undefined): void {
     if (this.closed) return;
-    const change = monitorChange(this.monitor !== undefined, state?.firewall.backend);
+    const change = monitorChange(this.monitor !== undefined, hasRules(firewallRecord(state)));
     if (change === 'start') {
       this.monitor = new RulesetMonitor(() => this.rulesetChanged());
       const legacy = spawnProcess(

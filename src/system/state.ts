@@ -3,11 +3,6 @@ import { join } from 'node:path';
 import type { LinkAttributes, MovedUplink } from '../host/links.js';
 import type { Paths } from '../paths.js';
 
-/** What the firewall wing recorded (firewall/backend.ts): kept as is, read by nothing else. */
-export interface OpaqueRecord {
-  backend: string;
-}
-
 /** What brmgr-pre created or changed for a bridge, so brmgr-post removes exactly that. */
 export interface State {
   version: 1;
@@ -24,7 +19,8 @@ export interface State {
   /** this bridge's own kernel settings (net/ipv6/conf/BRIDGE/*) brmgr changed, with the value each had before;
    * host-wide ones are in the ledger (ledger.ts; states written before it may hold them too) */
   sysctls: Record<string, string>;
-  firewall: OpaqueRecord;
+  /** what the firewall wing recorded: kept as is, read by firewall/record.ts only */
+  firewall: unknown;
   /** the VXLAN link brmgr created as a port of the bridge */
   vxlan?: { link: string };
   /** brmgr's bridge-family table (and the VXLAN underlay's table) may exist */

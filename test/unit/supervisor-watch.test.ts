@@ -1,15 +1,24 @@
 import t from 'tap';
+import { firewallRecord, hasRules } from '../../src/firewall/index.js';
 import { bridgeLost, monitorChange } from '../../src/supervisor/watch.js';
 
+/** Whether a state recording that backend (none: no state) has rules of brmgr's. */
+const rules = (backend?: string) =>
+  hasRules(firewallRecord(backend ? { firewall: { backend, iptables: [] } } : undefined));
+
 t.test('the ruleset monitor follows the firewall brmgr has, on every start and reload', async (t) => {
-  t.equal(monitorChange(false, 'nftables'), 'start', 'turned on: nftables');
-  t.equal(monitorChange(false, 'iptables'), 'start', 'turned on: iptables (iptables-nft rules are nftables too)');
-  t.equal(monitorChange(true, 'none'), 'stop', 'turned off');
-  t.equal(monitorChange(true, undefined), 'stop', 'no state: nothing of brmgr to restore');
-  t.equal(monitorChange(true, 'nftables'), 'keep', 'still on: the running monitor is kept');
-  t.equal(monitorChange(true, 'iptables'), 'keep', 'another backend: the running monitor is kept');
-  t.equal(monitorChange(false, 'none'), 'keep', 'still off');
-  t.equal(monitorChange(false, undefined), 'keep', 'no state, no monitor');
+  t.equal(monitorChange(false, rules('nftables')), 'start', 'turned on: nftables');
+  t.equal(
+    monitorChange(false, rules('iptables')),
+    'start',
+    'turned on: iptables (iptables-nft rules are nftables too)',
+  );
+  t.equal(monitorChange(true, rules('none')), 'stop', 'turned off');
+  t.equal(monitorChange(true, rules()), 'stop', 'no state: nothing of brmgr to restore');
+  t.equal(monitorChange(true, rules('nftables')), 'keep', 'still on: the running monitor is kept');
+  t.equal(monitorChange(true, rules('iptables')), 'keep', 'another backend: the running monitor is kept');
+  t.equal(monitorChange(false, rules('none')), 'keep', 'still off');
+  t.equal(monitorChange(false, rules()), 'keep', 'no state, no monitor');
 });
 
 t.test('bridgeLost: which ip monitor lines mean the bridge lost something', async (t) => {

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { loadConfig, recordedSubnet } from '../../config/load.js';
 import { readLeases } from '../../dnsmasq/leases.js';
+import { firewallRecord } from '../../firewall/index.js';
 import { paths } from '../../paths.js';
 import { runner } from '../../system/exec.js';
 import { portsOf } from '../../host/links.js';
@@ -100,7 +101,7 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
       /** the subnet `address = auto` chose, if the config asks for one */
       auto: loadAutoSubnet(name) ?? null,
       ports: portsOf(observed, name),
-      firewall: readState(p)?.firewall.backend ?? 'none',
+      firewall: firewallRecord(readState(p)).backend,
       dnsmasq: running
         ? { pid: sup.dnsmasqPid, uptimeSeconds: uptime(sup), restarts: sup.restarts }
         : orphan
