@@ -28,3 +28,31 @@ export function notFollowing(bridge: string, c: { error: string; code?: string }
   if (c.code === 'EACCES') return `cannot follow ${bridge}'s events: permission denied (root only)`;
   return `cannot follow ${bridge}'s events: ${c.error}`;
 }
+
+/** Asks the running supervisor one thing and resolves with its reply (one JSON line), or why it could not. */
+export function ask(path: string, request: 'reload' | 'ready'): Promise<Record<string, unknown> | Refused> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve({ error: err.message, code: err.code ?? '' }));
+    socket.once('connect', () => {
+      socket.write(`${JSON.stringify({ request })}\n`);
+      const lines = createInterface({ input: socket });
+      lines.on('line', (line) => {
+        let reply: Record<string, unknown>;
+        try {
+          reply = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          return;
+        }
+        // lease events published meanwhile are not the reply
+        if (reply.reply !== request) return;
+        resolve(reply);
+        socket.destroy();
+      });
+      socket.once('close', () => resolve({ error: 'brmgr run stopped before it answered', code: 'ECLOSED' }));
+    });
+  });
+}
+
+export type Refused = { error: string; code?: string };
+export const refused = (r: object): r is Refused => 'error' in r;

@@ -15,6 +15,8 @@ export const COMMANDS: Record<string, () => Promise<Command<unknown>>> = {
   check: () => import('./commands/check.js'),
   doctor: () => import('./commands/doctor.js'),
   run: () => import('./commands/run.js'),
+  reload: () => import('./commands/reload.js'),
+  wait: () => import('./commands/wait.js'),
   status: () => import('./commands/status.js'),
   leases: () => import('./commands/leases.js'),
   lookup: () => import('./commands/lookup.js'),

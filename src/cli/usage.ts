@@ -24,13 +24,15 @@ config change; on failure undoes what this run changed.
 `,
   },
   down: {
-    forms: [{ usage: 'brmgr down BRIDGE [--force]', summary: 'remove what up created' }],
+    forms: [{ usage: 'brmgr down BRIDGE [--force] [--unless-restarting]', summary: 'remove what up created' }],
     also: 'brmgr post BRIDGE, brmgr-post BRIDGE',
     about: `Remove what up created, and nothing else. While guests are attached the bridge
 link stays (their veths and taps stay plugged in); everything else goes.
 `,
     options: {
       force: 'delete the bridge even while guests are attached (taps stay, detached)',
+      'unless-restarting':
+        "as systemd's ExecStopPost: keep everything when the unit failed and systemd starts it again (SERVICE_RESULT, EXIT_STATUS)",
     },
   },
   render: {
@@ -92,6 +94,32 @@ DNS on it. Reloads on a config change and on SIGHUP; stops on SIGTERM/SIGINT.
 `,
     options: {
       'pid-file': "write brmgr's pid to FILE, removed when it stops",
+    },
+  },
+  reload: {
+    forms: [
+      { usage: 'brmgr reload BRIDGE', summary: 'apply the edited config to the running bridge, and say how it went' },
+    ],
+    about: `Ask the running brmgr run to read its config again and wait for the outcome:
+exit 0 once the new config is served; 2 when it was refused (a config error,
+or dnsmasq or the host refuses it: the previous config keeps serving, and the
+reason is printed); 1 when brmgr run is not running or the reload failed.
+The systemd unit's ExecReload.
+`,
+  },
+  wait: {
+    forms: [
+      { usage: 'brmgr wait BRIDGE [--pid PID] [--timeout SECONDS]', summary: 'wait until brmgr run serves the bridge' },
+    ],
+    about: `Wait until brmgr run BRIDGE serves: the bridge converged and dnsmasq answering
+this run's config (a bridge kept from an earlier run does not count). Exit 0
+then; 1 when the supervisor PID exited first, or after the timeout (default 60).
+The systemd unit's ExecStartPost, so that the unit is active only once guests
+are served.
+`,
+    options: {
+      pid: "brmgr run's pid: give up as soon as it has exited",
+      timeout: 'give up after this many seconds (default 60)',
     },
   },
   status: {

@@ -5,13 +5,14 @@
  */
 import type { PortFact, PortGuest } from '../plan/ports.js';
 import type { DnsmasqExit } from './dnsmasq-process.js';
+import type { ReloadOutcome } from './events-socket.js';
 import { afterExit } from './restart-policy.js';
 
 export type SupervisorEvent =
   /** SIGTERM or SIGINT */
   | { kind: 'stop' }
-  /** SIGHUP, a config file changed, a reload asked for */
-  | { kind: 'reload'; why: string }
+  /** SIGHUP, a config file changed, a reload asked for (`brmgr reload`: told the outcome) */
+  | { kind: 'reload'; why: string; reply?: (outcome: ReloadOutcome) => void }
   /** pre has converged the bridge at start (or failed: the supervisor then exits) */
   | { kind: 'started' }
   /** the firewall changed (any table): brmgr's rules may be gone */
@@ -34,7 +35,7 @@ export type Action =
   /** pre is done: dnsmasq started, the watches armed, the lease events published */
   | { kind: 'serve' }
   /** read the config again and apply what changed */
-  | { kind: 'reload'; why: string }
+  | { kind: 'reload'; why: string; reply?: (outcome: ReloadOutcome) => void }
   | { kind: 'check-bridge' }
   | { kind: 'check-firewall' }
   | { kind: 'start-dnsmasq'; delayMs: number }
@@ -83,6 +84,8 @@ export function step(s: CoreState, ev: SupervisorEvent, now: number): { state: C
       case 'stop':
         return { state: { ...s, early: 'stop' }, actions: [] };
       case 'reload':
+        // nothing asks before the supervisor serves: the socket listens from then on
+        ev.reply?.({ outcome: 'failed', reason: 'still starting' });
         return { state: { ...s, early: s.early ?? 'reload' }, actions: [] };
       case 'started': {
         const state: CoreState = { ...s, phase: 'serving', early: undefined };
@@ -112,7 +115,7 @@ export function step(s: CoreState, ev: SupervisorEvent, now: number): { state: C
     case 'reload':
       return same([
         { kind: 'notify', state: 'reloading', status: `reloading (${ev.why})` },
-        { kind: 'reload', why: ev.why },
+        { kind: 'reload', why: ev.why, ...(ev.reply ? { reply: ev.reply } : {}) },
         { kind: 'notify', state: 'ready', status: 'serving' },
       ]);
     case 'link-changed':

@@ -49,7 +49,13 @@ export function hostEffects(o: HostOptions): Effects {
   const run = runner();
   const files = dnsmasqFiles(p);
   const account = prepareRunDir(p, log);
-  const server = new EventsServer(eventsSocket(p), log);
+  let serving!: () => void;
+  const ready = new Promise<void>((resolve) => (serving = resolve));
+  const server = new EventsServer(eventsSocket(p), log, (request) =>
+    request === 'ready'
+      ? ready.then(() => ({ ready: true }))
+      : new Promise((reply) => dispatch({ kind: 'reload', why: 'brmgr reload', reply })),
+  );
   const leases = new LeaseEvents({
     config: o.config,
     paths: p,
@@ -160,7 +166,9 @@ export function hostEffects(o: HostOptions): Effects {
         { event: 'port', port: guest.port, mac: guest.mac, addresses: guest.addresses },
         guest.removed ? `${guest.port} left the bridge` : `${guest.port}: ${guest.mac ?? 'no guest seen yet'}`,
       ),
-    notify: () => {},
+    notify: (state) => {
+      if (state === 'ready') serving();
+    },
     shutdown: async () => {
       snoop.stop();
       if (toldResolved) await revertLinkDns(run, bridge);

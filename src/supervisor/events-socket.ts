@@ -9,9 +9,16 @@ export const eventsSocket = (p: Paths) => p.events;
 /** A follower this far behind (bytes not yet taken) is dropped rather than buffered without end. */
 const MAX_BACKLOG = 1 << 20;
 
+/** What a client may ask of the supervisor, one JSON line: `{"request":"reload"}`. */
+export type Request = 'reload' | 'ready';
+export type ReloadOutcome = { outcome: 'applied' } | { outcome: 'refused' | 'failed'; reason: string };
+/** Answers a request; the reply goes back to the one client that asked, one JSON line. */
+export type Answer = (request: Request) => Promise<object>;
+
 /**
- * The unix socket `brmgr events` and `brmgr lookup --wait` connect to: each line published goes to
- * every follower connected at that moment. Only root may connect (mode 0600).
+ * The unix socket `brmgr events`, `lookup --wait`, `reload` and `wait` connect to: each line published goes
+ * to every follower connected at that moment; a request line is answered to its sender alone. Only root
+ * may connect (mode 0600). It listens once the bridge is converged: a client that connects is served.
  */
 export class EventsServer {
   private readonly followers = new Set<Socket>();
@@ -20,6 +27,7 @@ export class EventsServer {
   constructor(
     private readonly path: string,
     private readonly log: Logger,
+    private readonly answer: Answer = async () => ({ error: 'no requests here' }),
   ) {}
 
   async listen(): Promise<void> {
@@ -29,8 +37,17 @@ export class EventsServer {
       this.followers.add(socket);
       socket.on('error', () => socket.destroy());
       socket.on('close', () => this.followers.delete(socket));
-      // followers only read
-      socket.on('data', () => undefined);
+      let pending = '';
+      socket.on('data', (chunk) => {
+        pending += chunk.toString();
+        if (pending.length > 4096) return void socket.destroy();
+        let nl = pending.indexOf('\n');
+        while (nl >= 0) {
+          this.request(socket, pending.slice(0, nl));
+          pending = pending.slice(nl + 1);
+          nl = pending.indexOf('\n');
+        }
+      });
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -38,6 +55,19 @@ export class EventsServer {
     });
     chmodSync(this.path, 0o600);
     this.server = server;
+  }
+
+  private request(socket: Socket, line: string): void {
+    let request: unknown;
+    try {
+      request = (JSON.parse(line) as { request?: unknown }).request;
+    } catch {
+      request = undefined;
+    }
+    const reply = (r: object) => socket.writable && socket.write(`${JSON.stringify({ reply: request, ...r })}\n`);
+    if (request !== 'reload' && request !== 'ready')
+      return void reply({ error: `unknown request: ${line.slice(0, 80)}` });
+    this.answer(request).then(reply, (err: Error) => reply({ outcome: 'failed', reason: err.message }));
   }
 
   publish(event: object): void {

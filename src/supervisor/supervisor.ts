@@ -5,12 +5,14 @@
 import type { Loaded } from '../config/load.js';
 import type { BridgeConfig } from '../config/types.js';
 import { ConfigError, formatProblem, type Problem } from '../config/validate.js';
+import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { PortTable, type PortGuest } from '../plan/ports.js';
 import { heldFacts, type HostFacts, resolve, type Resolved } from '../plan/resolve.js';
 import { servesAnything } from '../plan/services.js';
 import { type Action, type CoreState, initialState, step, type SupervisorEvent } from './core.js';
 import type { Rendered } from './dnsmasq-files.js';
+import type { ReloadOutcome } from './events-socket.js';
 import { needsTrial, reloadAction, restartsDnsmasq } from './reload.js';
 
 export interface DnsmasqControl {
@@ -176,8 +178,21 @@ export class Supervisor {
         return;
       case 'port-state':
         return fx.portState(a.guest, this.cfg);
-      case 'reload':
-        return this.reload(a.why);
+      case 'reload': {
+        let outcome: ReloadOutcome;
+        try {
+          outcome = await this.reload(a.why);
+        } catch (err) {
+          const reason = (err as Error).message;
+          this.fx.log.error(
+            { event: 'reload', why: a.why },
+            `reload failed: ${reason}; still serving the previous config`,
+          );
+          // pre undid what it changed: the host refused the config as the pre-flight found it
+          outcome = { outcome: err instanceof UsageError ? 'refused' : 'failed', reason };
+        }
+        return a.reply?.(outcome);
+      }
     }
   }
 
@@ -186,7 +201,7 @@ export class Supervisor {
   }
 
   /** The config read again, and what changed applied: converge, restart, SIGHUP or nothing. */
-  private async reload(why: string): Promise<void> {
+  private async reload(why: string): Promise<ReloadOutcome> {
     const { fx, log } = { fx: this.fx, log: this.fx.log };
     let loaded: Loaded;
     try {
@@ -196,7 +211,7 @@ export class Supervisor {
       for (const problem of err.problems as Problem[])
         log.error({ event: 'reload', ...problem }, formatProblem(problem));
       log.error({ event: 'reload' }, 'config has errors; still serving the previous one');
-      return;
+      return { outcome: 'refused', reason: err.problems.map((p) => formatProblem(p as Problem)).join('\n') };
     }
     const held = this.held();
     // a switch to `address = auto` has no subnet yet: pre chooses one, so the network changes
@@ -206,9 +221,10 @@ export class Supervisor {
     const action = next && this.rendered ? reloadAction(this.rendered, rendered) : 'converge+restart';
     const refused = needsTrial(action, servesAnything(draft)) ? await fx.refuses(rendered) : undefined;
     if (refused) {
-      log.error({ event: 'reload', why }, `dnsmasq refuses the new config: ${refused}; still serving the previous one`);
+      const reason = `dnsmasq refuses the new config: ${refused}`;
+      log.error({ event: 'reload', why }, `${reason}; still serving the previous one`);
       fx.watch(this.cfg, draft);
-      return;
+      return { outcome: 'refused', reason };
     }
     if (action === 'converge+restart') {
       next = await fx.converge(loaded, held);
@@ -230,5 +246,6 @@ export class Supervisor {
     } else {
       log.info({ event: 'reload', why, action: 'none' }, 'nothing to change');
     }
+    return { outcome: 'applied' };
   }
 }

@@ -115,13 +115,17 @@ t.test('systemd: ordering, restarts and a sandbox that leaves brmgr what it need
   for (const f of ['nftables.service', 'firewalld.service'])
     t.ok(words('After').includes(f), `After=${f}: a firewall loading later would flush brmgr's rules`);
   t.equal(u.get('ExecStart'), '@bindir@/brmgr run %i', 'one process converges and serves');
-  t.match(
-    u.get('ExecStartPost') ?? '',
-    '/sys/class/net/%i/bridge',
-    'started only once the bridge exists, so guests ordered after it find it',
+  t.equal(
+    u.get('ExecStartPost'),
+    '@bindir@/brmgr wait %i --pid $MAINPID',
+    'active only once dnsmasq serves this run, so guests ordered after it are served',
   );
-  t.equal(u.get('ExecStopPost'), '@bindir@/brmgr-post %i', 'brmgr-post after it stops, whatever the reason');
-  t.equal(u.get('ExecReload'), '/bin/kill -HUP $MAINPID', 'reload is SIGHUP');
+  t.equal(
+    u.get('ExecStopPost'),
+    '@bindir@/brmgr-post %i --unless-restarting',
+    'brmgr-post after it stops, unless systemd starts it again',
+  );
+  t.equal(u.get('ExecReload'), '@bindir@/brmgr reload %i', 'reload waits for the outcome');
   t.equal(u.get('Restart'), 'on-failure');
   t.equal(u.get('RestartPreventExitStatus'), '2', 'a config error (exit 2) is not retried');
   t.equal(u.get('KillMode'), 'mixed', 'SIGTERM to brmgr run only: it stops dnsmasq itself');

@@ -9,16 +9,42 @@ export const help = commandHelp('down');
 export interface DownOptions {
   bridge: string;
   force: boolean;
+  /** called as the unit's ExecStopPost: nothing to do when systemd is about to start it again */
+  unlessRestarting?: boolean;
+}
+
+/**
+ * Whether systemd will start the unit again (Restart=on-failure, exit 2 excepted), as the env it gives
+ * ExecStopPost says: the next start converges what is there, and guests keep their network meanwhile.
+ */
+export function restarting(env: NodeJS.ProcessEnv): boolean {
+  const result = env.SERVICE_RESULT ?? '';
+  return ['exit-code', 'signal', 'core-dump', 'watchdog', 'timeout'].includes(result) && env.EXIT_STATUS !== '2';
 }
 
 export function parse(args: string[]): DownOptions | Help {
-  const parsed = parseOptions(args, { force: { type: 'boolean' } }, USAGE);
+  const parsed = parseOptions(
+    args,
+    { force: { type: 'boolean' }, 'unless-restarting': { type: 'boolean' } },
+    USAGE,
+  );
   if (parsed === HELP) return HELP;
   const [bridge] = expectPositionals(parsed.positionals, USAGE, ['BRIDGE']);
-  return { bridge: bridgeName(bridge!), force: parsed.values.force === true };
+  return {
+    bridge: bridgeName(bridge!),
+    force: parsed.values.force === true,
+    ...(parsed.values['unless-restarting'] ? { unlessRestarting: true } : {}),
+  };
 }
 
-export async function run({ bridge, force }: DownOptions, { log }: Context): Promise<number> {
+export async function run({ bridge, force, unlessRestarting }: DownOptions, { log }: Context): Promise<number> {
+  if (unlessRestarting && restarting(process.env)) {
+    log.info(
+      { bridge, result: process.env.SERVICE_RESULT },
+      `the service stopped (${process.env.SERVICE_RESULT}) and starts again: ${bridge} is kept for it`,
+    );
+    return 0;
+  }
   await post(bridge, { log, force });
   return 0;
 }
