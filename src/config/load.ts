@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { paths } from '../paths.js';
 import { scanIni } from './ini.js';
-import { ConfigError, isInterfaceName, parseConfig } from './validate.js';
+import { checkName, ConfigError, isInterfaceName, parseConfig } from './validate.js';
 import type { BridgeConfig } from './types.js';
 
 /**
@@ -15,17 +15,7 @@ export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   chooseSubnet?: () => string,
 ): BridgeConfig {
-  if (!isInterfaceName(bridge)) {
-    throw new ConfigError([
-      {
-        file: '(command line)',
-        line: 0,
-        section: '',
-        key: 'BRIDGE',
-        message: `'${bridge}' is not a valid bridge name (1-15 letters, digits, '_', '.', '-')`,
-      },
-    ]);
-  }
+  checkName(bridge);
   const file = paths(bridge, env).config;
   let text: string;
   try {
