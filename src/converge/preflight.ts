@@ -5,6 +5,7 @@
  */
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { namedPaths } from '../config/files.js';
+import { MAX_CONFIG_BYTES } from '../config/load.js';
 import { formatProblem } from '../config/problem.js';
 import type { PathKind } from '../config/schema.js';
 import type { BridgeConfig } from '../config/types.js';
@@ -71,9 +72,19 @@ function pathProblem(path: string, kind: PathKind): string | undefined {
   }
 }
 
+/** The config file's text again, for the lines; only a regular file of sane size, as loadConfig reads it. */
+function configText(file: string): string {
+  try {
+    const st = statSync(file);
+    return st.isFile() && st.size <= MAX_CONFIG_BYTES ? readFileSync(file, 'utf8') : '';
+  } catch {
+    return '';
+  }
+}
+
 /** The files and folders the config names that are missing or of the wrong kind, each as a config error line. */
 export function pathErrors(cfg: BridgeConfig): string[] {
-  return namedPaths(cfg, readText(cfg.file) ?? '').flatMap(({ where, path, kind }) => {
+  return namedPaths(cfg, configText(cfg.file)).flatMap(({ where, path, kind }) => {
     const message = pathProblem(path, kind);
     return message ? [formatProblem({ ...where, message })] : [];
   });
