@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { isInterfaceName } from '../config/validate.js';
+import { checkName } from '../config/validate.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -61,6 +61,5 @@ export function expectPositionals(given: string[], usage: string, required: stri
 
 /** A bridge name from the command line; refused before it becomes part of a path. */
 export function bridgeName(name: string): string {
-  if (isInterfaceName(name)) return name;
-  throw new UsageError(`'${name}' is not a valid bridge name (1-15 letters, digits, '_', '.', '-')`);
+  return checkName(name);
 }

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { paths } from '../paths.js';
 import { scanIni } from './ini.js';
-import { ConfigError, isInterfaceName, parseConfig } from './validate.js';
+import { checkName, ConfigError, isInterfaceName, parseConfig } from './validate.js';
 import type { BridgeConfig } from './types.js';
 
 /** A bridge's config file as read: its text, not yet typed against a subnet (`address = auto`). */
@@ -17,17 +17,7 @@ export interface Loaded {
 
 /** Reads /etc/brmgr/BRIDGE.conf (or BRMGR_CONF_DIR's) and validates it. Throws ConfigError. */
 export function readConfig(bridge: string, env: NodeJS.ProcessEnv = process.env): Loaded {
-  if (!isInterfaceName(bridge)) {
-    throw new ConfigError([
-      {
-        file: '(command line)',
-        line: 0,
-        section: '',
-        key: 'BRIDGE',
-        message: `'${bridge}' is not a valid bridge name (1-15 letters, digits, '_', '.', '-')`,
-      },
-    ]);
-  }
+  checkName(bridge);
   const file = paths(bridge, env).config;
   let text: string;
   try {

@@ -4,8 +4,7 @@
  * (guests stay plugged in) unless forced.
  */
 import { rmSync, rmdirSync } from 'node:fs';
-import { isInterfaceName } from '../config/validate.js';
-import { UsageError } from '../errors.js';
+import { checkName } from '../config/validate.js';
 import { portsOf } from '../host/links.js';
 import { NO_FIREWALL } from '../firewall/index.js';
 import type { Logger } from '../log.js';
@@ -29,7 +28,7 @@ export interface Options {
 }
 
 export async function down(bridge: string, opts: Options): Promise<{ kept: string[] }> {
-  if (!isInterfaceName(bridge)) throw new UsageError(`'${bridge}' is not a valid bridge name`);
+  checkName(bridge);
   const env = opts.env ?? process.env;
   const run = opts.run ?? runner();
   const log = opts.log.child({ bridge });

@@ -3,7 +3,11 @@
  * and what it should warn about. One function for pre (errors stop it),
  * `brmgr check` (prints all) and the doctor.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { namedPaths } from '../config/files.js';
+import { MAX_CONFIG_BYTES } from '../config/load.js';
+import { formatProblem } from '../config/problem.js';
+import type { PathKind } from '../config/schema.js';
 import type { BridgeConfig } from '../config/types.js';
 import { dnsmasqFiles } from '../dnsmasq/render.js';
 import { cannotEnter, dnsmasqAccount } from '../dnsmasq/user.js';
@@ -50,13 +54,49 @@ function missingTools(cfg: BridgeConfig, opts: { serving: boolean }, env: NodeJS
   return missing;
 }
 
-/** Tools only: what can be known before reading the host. */
+/** What is wrong with a path the config names; undefined when it is as the key needs. */
+function pathProblem(path: string, kind: PathKind): string | undefined {
+  try {
+    const st = statSync(path);
+    if (kind === 'directory' ? !st.isDirectory() : !st.isFile())
+      return `${path} is not ${kind === 'directory' ? 'a directory' : 'a regular file'}`;
+  } catch {
+    return `${path} does not exist`;
+  }
+  if (kind !== 'executable') return undefined;
+  try {
+    accessSync(path, constants.X_OK);
+    return undefined;
+  } catch {
+    return `${path} is not executable (chmod +x it)`;
+  }
+}
+
+/** The config file's text again, for the lines; only a regular file of sane size, as loadConfig reads it. */
+function configText(file: string): string {
+  try {
+    const st = statSync(file);
+    return st.isFile() && st.size <= MAX_CONFIG_BYTES ? readFileSync(file, 'utf8') : '';
+  } catch {
+    return '';
+  }
+}
+
+/** The files and folders the config names that are missing or of the wrong kind, each as a config error line. */
+export function pathErrors(cfg: BridgeConfig): string[] {
+  return namedPaths(cfg, configText(cfg.file)).flatMap(({ where, path, kind }) => {
+    const message = pathProblem(path, kind);
+    return message ? [formatProblem({ ...where, message })] : [];
+  });
+}
+
+/** Tools and the files the config names: what can be known before reading the network. */
 export function toolFindings(
   cfg: BridgeConfig,
   opts: { serving: boolean },
   env: NodeJS.ProcessEnv = process.env,
 ): Findings {
-  return { errors: missingTools(cfg, opts, env), warnings: [] };
+  return { errors: [...pathErrors(cfg), ...missingTools(cfg, opts, env)], warnings: [] };
 }
 
 /**
@@ -80,7 +120,7 @@ function tftpRootErrors(cfg: BridgeConfig): string[] {
   try {
     why = cannotEnter(root, account);
   } catch {
-    return [`[pxe] tftp_root ${root} does not exist`];
+    return []; // missing: one of the tool findings
   }
   return why
     ? [

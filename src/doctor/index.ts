@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import type { BridgeConfig } from '../config/types.js';
 import { type Facts, gatherFacts } from '../converge/facts.js';
-import { hostFindings, ownDnsmasq } from '../converge/preflight.js';
+import { hostFindings, ownDnsmasq, pathErrors } from '../converge/preflight.js';
 import { claimedNames, findLease, type Lease, readLeases } from '../dnsmasq/leases.js';
 import { firewallDrift, firewallRecord, hasRules, legacyFilterBeside } from '../firewall/index.js';
 import { iptablesSave } from '../firewall/iptables.js';
@@ -187,6 +187,7 @@ const preflight: Check = {
   run({ cfg, opts, facts }) {
     const found = hostFindings(cfg, facts, opts.others, opts.paths);
     return [
+      ...pathErrors(cfg).map((e) => bad('config', e, `see: brmgr check ${cfg.name}`)),
       ...found.errors.map((e) => bad('host', e, `see: brmgr check ${cfg.name}`)),
       ...found.warnings
         .filter((w) => w.startsWith('nftables chain'))

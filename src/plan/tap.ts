@@ -1,4 +1,4 @@
-import { isInterfaceName } from '../config/validate.js';
+import { checkName } from '../config/validate.js';
 import { UsageError } from '../errors.js';
 
 /** A link as `ip -d -json link show` reports it, with what a tap needs. */
@@ -48,9 +48,8 @@ export const NUMERIC_UID = /^(0|[1-9]\d{0,9})$/;
 export const MAX_UID = 0xfffffffe;
 
 export function checkNames(bridge: string, tap: string): void {
-  if (!isInterfaceName(bridge)) throw new UsageError(`'${bridge}' is not a valid bridge name`);
-  if (!isInterfaceName(tap))
-    throw new UsageError(`'${tap}' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')`);
+  checkName(bridge);
+  checkName(tap, 'TAP');
   if (tap === bridge) throw new UsageError(`the tap needs a name of its own, not the bridge's (${bridge})`);
 }
 
@@ -109,8 +108,7 @@ export function planTapAdd(
 
 /** What `brmgr tap del` must do: delete a persistent tap, and nothing else. Empty when there is no such link. */
 export function planTapDel(tap: string, links: TapView[]): string[] {
-  if (!isInterfaceName(tap))
-    throw new UsageError(`'${tap}' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')`);
+  checkName(tap, 'TAP');
   const have = links.find((l) => l.ifname === tap);
   if (!have) return [];
   if (have.kind !== 'tun' || have.tunType !== 'tap')

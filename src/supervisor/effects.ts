@@ -4,6 +4,7 @@
  */
 import { type Loaded, readConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/types.js';
+import { pathErrors } from '../converge/preflight.js';
 import { up as pre } from '../converge/up.js';
 import { dnsmasqFiles } from '../dnsmasq/render.js';
 import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
@@ -104,7 +105,12 @@ export function hostEffects(o: HostOptions): Effects {
     readConfig: () => readConfig(bridge, env),
     converge: (loaded: Loaded, held, opts = {}) => pre(bridge, { log: o.root, env, loaded, held, ...opts }),
     render: (cfg) => render(cfg, p, account),
-    refuses: (rendered) => dnsmasqRefuses(rendered.conf, p),
+    refuses: async (cfg, rendered, trial) => {
+      const missing = pathErrors(cfg);
+      if (missing.length) return missing.join('; ');
+      const refused = trial ? await dnsmasqRefuses(rendered.conf, p) : undefined;
+      return refused && `dnsmasq refuses the new config: ${refused}`;
+    },
     writeFiles: (rendered) => writeFiles(rendered, p, account),
     bridgeDamage: async (cfg) => (takenDown() ? TAKEN_DOWN : bridgeDamage(cfg, await observe(run))),
     firewallDrift: async (cfg) => {

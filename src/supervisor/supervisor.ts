@@ -35,8 +35,8 @@ export interface Effects {
     opts?: { signal?: AbortSignal; warned?: (w: string[]) => void },
   ): Promise<Resolved>;
   render(cfg: BridgeConfig): Rendered;
-  /** dnsmasq's verdict on a config that would replace the running one: undefined when fine */
-  refuses(rendered: Rendered): Promise<string | undefined>;
+  /** why a config may not replace the running one (a file it names is missing, dnsmasq refuses it) */
+  refuses(cfg: BridgeConfig, rendered: Rendered, trial: boolean): Promise<string | undefined>;
   writeFiles(rendered: Rendered): void;
   /** what is wrong with the bridge (`bridgeDamage`), TAKEN_DOWN after brmgr-post by hand, else undefined */
   bridgeDamage(cfg: BridgeConfig): Promise<string | undefined>;
@@ -219,9 +219,9 @@ export class Supervisor {
     const draft = next?.cfg ?? loaded.draft;
     let rendered = fx.render(draft);
     const action = next && this.rendered ? reloadAction(this.rendered, rendered) : 'converge+restart';
-    const refused = needsTrial(action, servesAnything(draft)) ? await fx.refuses(rendered) : undefined;
+    const refused = await fx.refuses(draft, rendered, needsTrial(action, servesAnything(draft)));
     if (refused) {
-      const reason = `dnsmasq refuses the new config: ${refused}`;
+      const reason = refused;
       log.error({ event: 'reload', why }, `${reason}; still serving the previous one`);
       fx.watch(this.cfg, draft);
       return { outcome: 'refused', reason };

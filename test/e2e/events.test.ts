@@ -218,7 +218,7 @@ for (const _ of why ? [] : [1]) {
       top.brmgr.config(config(hook));
       const refused = await top.brmgr.cli('check', top.bridge);
       t.equal(refused.exitCode, 2, 'a hook that is not executable is a config error');
-      t.match(refused.stderr, `${top.bridge}.conf:10: [hooks] lease: ${hook} is not executable (chmod +x it)`);
+      t.match(refused.stdout, `${top.bridge}.conf:10: [hooks] lease: ${hook} is not executable (chmod +x it)`);
 
       lab.file(
         'hook',

@@ -145,11 +145,11 @@ t.test('tap add/del refuse bad input with exit 2 and change nothing', { skip: wh
     [['tap', 'add', bridge, tap, '--owner', 'no-such-user-x'], "brmgr: no such user 'no-such-user-x'"],
     [
       ['tap', 'add', bridge, 'bad/name'],
-      "brmgr: 'bad/name' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')",
+      "(command line):0: TAP: 'bad/name' is not a valid interface name (1-15 letters, digits, '_', '.', '-')",
     ],
     [
       ['tap', 'add', bridge, 'a-name-much-too-long'],
-      "brmgr: 'a-name-much-too-long' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')",
+      "(command line):0: TAP: 'a-name-much-too-long' is not a valid interface name (1-15 letters, digits, '_', '.', '-')",
     ],
     [['tap', 'add', bridge, bridge], `brmgr: the tap needs a name of its own, not the bridge's (${bridge})`],
     [
@@ -169,7 +169,7 @@ t.test('tap add/del refuse bad input with exit 2 and change nothing', { skip: wh
     [['tap', 'del', bridge], `brmgr: ${bridge} is not a tap (it is a bridge); brmgr tap del deletes only taps`],
     [
       ['tap', 'del', 'bad/name'],
-      "brmgr: 'bad/name' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')",
+      "(command line):0: TAP: 'bad/name' is not a valid interface name (1-15 letters, digits, '_', '.', '-')",
     ],
     [['tap'], 'brmgr: usage: brmgr tap add BRIDGE TAP [--owner USER] | brmgr tap del TAP'],
     [['tap', 'add', bridge], 'brmgr: usage: brmgr tap add BRIDGE TAP [--owner USER] | brmgr tap del TAP'],

@@ -21,6 +21,7 @@ import * as tap from '../../src/cli/commands/tap.js';
 import * as up from '../../src/cli/commands/up.js';
 import { HELP as OVERALL_HELP } from '../../src/cli/entry.js';
 import { COMMANDS, resolveCommand } from '../../src/cli/main.js';
+import { ConfigError } from '../../src/config/validate.js';
 import { UsageError } from '../../src/errors.js';
 
 const MODULES = { up, down, render, check, doctor, run, status, leases, lookup, events, tap, demo };
@@ -67,18 +68,19 @@ const OWN: Record<Name, string[]> = {
   demo: [],
 };
 
-/** The message of the UsageError parse throws for `args`; says what it returned when it accepts them. */
+/** The message of the UsageError (or, for a bad name, ConfigError) parse throws for `args`; says what it returned when it accepts them. */
 function refusal(parse: (args: string[]) => unknown, args: string[]): string {
   try {
     return `accepted: ${String(JSON.stringify(parse(args)))}`;
   } catch (err) {
-    if (err instanceof UsageError) return err.message;
+    if (err instanceof UsageError || err instanceof ConfigError) return err.message;
     throw err;
   }
 }
 
 const BAD_NAMES = ['a/b', 'a-name-much-too-long', '..', 'all', 'default', 'br 0', 'br0;reboot', ''];
-const badName = (name: string) => `'${name}' is not a valid bridge name (1-15 letters, digits, '_', '.', '-')`;
+const badName = (name: string) =>
+  `(command line):0: BRIDGE: '${name}' is not a valid bridge name (1-15 letters, digits, '_', '.', '-')`;
 
 t.test('one module per command, the aliases share theirs, every help lists its command', async (t) => {
   t.same(Object.keys(COMMANDS).sort(), [...NAMES, ...Object.keys(ALIASES)].sort(), 'every command and alias');
@@ -229,7 +231,7 @@ t.test('lookup: BRIDGE and a MAC or HOSTNAME; --wait takes seconds', async (t) =
 t.test('tap: add BRIDGE TAP [--owner USER] or del TAP, names checked', async (t) => {
   const usage = 'usage: brmgr tap add BRIDGE TAP [--owner USER] | brmgr tap del TAP';
   const badTap = (name: string) =>
-    `'${name}' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')`;
+    `(command line):0: TAP: '${name}' is not a valid interface name (1-15 letters, digits, '_', '.', '-')`;
   t.same(tap.parse(['add', 'brmgr0', 'fc0']), { verb: 'add', bridge: 'brmgr0', tap: 'fc0' });
   const added = { verb: 'add', bridge: 'brmgr0', tap: 'fc0' };
   t.same(tap.parse(['add', 'brmgr0', 'fc0', '--owner', 'bob']), { ...added, owner: 'bob' });

@@ -4,6 +4,7 @@
  * validator never throw anything but a ConfigError, every error is one line
  * `FILE:LINE: ...`, and whatever is accepted renders (dnsmasq's config, both
  * firewall backends) with every rendered line its own, never a value's.
+ * Parsing is pure: no file is read, so paths among the values are only text.
  */
 import t from 'tap';
 import fc from 'fast-check';

@@ -71,9 +71,13 @@ t.test('planTapAdd: create, attach, nothing, or a clear refusal', async (t) => {
 
   const refuse = (args: Parameters<typeof planTapAdd>, message: string) =>
     t.throws(() => planTapAdd(...args), { name: 'UsageError', message }, message);
-  refuse(
-    ['brmgr0', 'fc/0', 1000, [bridge], true],
-    "'fc/0' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')",
+  t.throws(
+    () => planTapAdd('brmgr0', 'fc/0', 1000, [bridge], true),
+    {
+      name: 'ConfigError',
+      message: "(command line):0: TAP: 'fc/0' is not a valid interface name (1-15 letters, digits, '_', '.', '-')",
+    },
+    'a bad tap name: the one name rule',
   );
   refuse(['brmgr0', 'brmgr0', 1000, [bridge], true], "the tap needs a name of its own, not the bridge's (brmgr0)");
   refuse(
@@ -130,7 +134,7 @@ t.test('planTapDel deletes only a persistent tap', async (t) => {
   t.throws(() => planTapDel('fc0', [tap({ persist: false })]), {
     message: 'fc0 is a tap a running program created (not persistent); brmgr tap del deletes only persistent taps',
   });
-  t.throws(() => planTapDel('all', []), { name: 'UsageError' });
+  t.throws(() => planTapDel('all', []), { name: 'ConfigError' });
 });
 
 t.test("the demo runs the installed default config, with DNS kept inside the demo's namespaces", async (t) => {

@@ -23,11 +23,7 @@ export function restarting(env: NodeJS.ProcessEnv): boolean {
 }
 
 export function parse(args: string[]): DownOptions | Help {
-  const parsed = parseOptions(
-    args,
-    { force: { type: 'boolean' }, 'unless-restarting': { type: 'boolean' } },
-    USAGE,
-  );
+  const parsed = parseOptions(args, { force: { type: 'boolean' }, 'unless-restarting': { type: 'boolean' } }, USAGE);
   if (parsed === HELP) return HELP;
   const [bridge] = expectPositionals(parsed.positionals, USAGE, ['BRIDGE']);
   return {

@@ -1,4 +1,4 @@
-import { isInterfaceName } from '../../config/validate.js';
+import { checkName } from '../../config/validate.js';
 import { UsageError } from '../../errors.js';
 import { tapAdd, tapDel } from '../../converge/tap.js';
 import { bridgeName, HELP, parseOptions, usageError, type Context, type Help } from '../command.js';
@@ -11,10 +11,7 @@ export const help = commandHelp('tap');
 export type TapCommand = { verb: 'add'; bridge: string; tap: string; owner?: string } | { verb: 'del'; tap: string };
 
 function tapName(name: string): string {
-  if (!isInterfaceName(name)) {
-    throw new UsageError(`'${name}' is not a valid interface name (1-15 characters: letters, digits, '.', '_', '-')`);
-  }
-  return name;
+  return checkName(name, 'TAP');
 }
 
 export function parse(args: string[]): TapCommand | Help {

@@ -1,0 +1,37 @@
+/** What spans sections: each rule reads the sections' results and reports where the config says it. */
+import type { Reader } from './reader.js';
+import type { BridgeConfig, Pxe } from './types.js';
+
+/** `pxe`: [pxe] as read, which a bridged config does not keep. */
+export function crossSectionRules(r: Reader, cfg: BridgeConfig, pxe: Pxe | undefined): void {
+  bridgedNeedsAPort(r, cfg);
+  ipv6NeedsItsMtu(r, cfg);
+  if (cfg.mode === 'bridged') bridgedServesNothing(r, cfg, pxe);
+}
+
+function bridgedNeedsAPort(r: Reader, cfg: BridgeConfig): void {
+  if (cfg.mode === 'bridged' && !r.get('bridge', 'uplink') && !r.has('vxlan'))
+    r.fail(r.get('bridge', 'mode')!, 'bridged mode needs an uplink or [vxlan]');
+}
+
+function ipv6NeedsItsMtu(r: Reader, cfg: BridgeConfig): void {
+  if (cfg.ipv6 && cfg.mtu !== undefined && cfg.mtu < 1280)
+    r.fail(r.get('bridge', 'mtu')!, `${cfg.mtu} is below IPv6's minimum MTU of 1280`);
+}
+
+/** The bridge is the host's LAN interface: its addresses are the uplink's, DHCP and DNS the LAN's. */
+function bridgedServesNothing(r: Reader, cfg: BridgeConfig, pxe: Pxe | undefined): void {
+  const why = 'mode = bridged: the bridge takes the uplink’s addresses and the LAN serves the guests';
+  const v4 = r.get('ipv4', 'address');
+  if (v4) r.fail(v4, why);
+  if (cfg.ipv6) r.fail(r.get('ipv6', 'address')!, why);
+  const dhcp = r.get('ipv4', 'dhcp');
+  if (cfg.ipv4.dhcp && dhcp) r.fail(dhcp, `${why}; dhcp must stay off`);
+  const dns = r.get('dns', 'enable');
+  if (dns && r.value('dns', 'enable')) r.fail(dns, `${why}; dns must stay off`);
+  const sections = [...r.hostNames.map((n) => `host.${n}`), ...r.forwardNames.map((n) => `forward.${n}`)];
+  if (pxe) sections.push('pxe');
+  for (const name of sections) {
+    r.fail({ line: r.sectionLine(name), section: name, key: '' }, `${why}; [${name}] does not apply`);
+  }
+}

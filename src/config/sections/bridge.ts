@@ -1,0 +1,29 @@
+import { basename } from 'node:path';
+import type { Reader } from '../reader.js';
+import type { BridgeConfig } from '../types.js';
+
+export type BridgeSection = Pick<BridgeConfig, 'mode' | 'uplink' | 'mtu' | 'mac' | 'stp' | 'firewall'>;
+
+/** [bridge]: `bridge` is the name the file was asked for (its file name without `.conf`). */
+export function bridgeSection(r: Reader, bridge: string): BridgeSection {
+  const s = 'bridge';
+  const nameEntry = r.get(s, 'name');
+  if (nameEntry && nameEntry.value !== bridge) {
+    r.fail(nameEntry, `'${nameEntry.value}' does not match the file name (${basename(r.file)} configures ${bridge})`);
+  }
+  const mode = r.value(s, 'mode') ?? 'nat';
+  const uplink = r.value(s, 'uplink');
+  if (uplink === bridge) r.fail(r.get(s, 'uplink')!, 'the uplink cannot be the bridge itself');
+  const mtu = r.value(s, 'mtu');
+  const mac = r.value(s, 'mac');
+  const stp = r.value(s, 'stp') ?? false;
+  const firewall = r.value(s, 'firewall') ?? 'auto';
+  return {
+    mode,
+    ...(uplink ? { uplink } : {}),
+    ...(mtu !== undefined ? { mtu } : {}),
+    ...(mac ? { mac } : {}),
+    stp,
+    firewall,
+  };
+}

@@ -1,0 +1,83 @@
+import { canonical6, contains6, ip4ToInt, isIPv4, isIPv6, span4 } from '../../net/addr.js';
+import type { Reader } from '../reader.js';
+import type { BridgeConfig, StaticHost } from '../types.js';
+import { LABEL } from '../values.js';
+
+const DHCP_HOST_KEYWORD = /^(\d+[smhdw]?|infinite|ignore)$/i;
+
+/** The [host.NAME] sections, in file order: static leases, each name, MAC and address its own. */
+export function hostSections(r: Reader, cfg: Pick<BridgeConfig, 'ipv4' | 'ipv6'>): StaticHost[] {
+  const hosts: StaticHost[] = [];
+  const seenIp = new Map<string, string>();
+  const seenMac = new Map<string, string>();
+  const seenName = new Map<string, string>();
+  const seenIp6 = new Map<string, string>();
+  for (const name of r.hostNames) {
+    const s = `host.${name}`;
+    const line = r.sectionLine(s);
+    if (!LABEL.test(name)) {
+      r.fail({ line, section: s, key: 'name' }, `'${name}' is not a valid host name (letters, digits, '-')`);
+      continue;
+    }
+    if (DHCP_HOST_KEYWORD.test(name)) {
+      // dnsmasq's dhcp-host reads these as a lease time or a keyword, never as a name
+      r.fail(
+        { line, section: s, key: 'name' },
+        `'${name}' would be read by dnsmasq as a lease time or keyword ('ignore', 'infinite'), ` +
+          'not a name; choose another',
+      );
+      continue;
+    }
+    const same = seenName.get(name.toLowerCase());
+    if (same) {
+      r.fail(
+        { line, section: s, key: 'name' },
+        `same name as [host.${same}] on line ${r.sectionLine(`host.${same}`)} (names are not case-sensitive)`,
+      );
+      continue;
+    }
+    seenName.set(name.toLowerCase(), name);
+    const macEntry = r.get(s, 'mac');
+    const ipEntry = r.get(s, 'ip');
+    if (!macEntry) r.fail({ line, section: s, key: 'mac' }, 'missing; a static host needs a mac');
+    if (!ipEntry) r.fail({ line, section: s, key: 'ip' }, 'missing; a static host needs an ip');
+    const mac = r.value('host.*', 'mac', s);
+    let ip: string | undefined;
+    if (ipEntry && cfg.ipv4.auto) {
+      r.fail(ipEntry, 'with address = auto the subnet is chosen by brmgr: give a fixed address for static hosts');
+    } else if (ipEntry) {
+      const { first, last } = span4(cfg.ipv4.address, cfg.ipv4.prefix);
+      const n = isIPv4(ipEntry.value) ? ip4ToInt(ipEntry.value) : NaN;
+      if (Number.isNaN(n)) r.fail(ipEntry, `'${ipEntry.value}' is not an IPv4 address`);
+      else if (n <= first || n >= last)
+        r.fail(ipEntry, `${ipEntry.value} is not a host address of ${cfg.ipv4.network}/${cfg.ipv4.prefix}`);
+      else if (ipEntry.value === cfg.ipv4.address) r.fail(ipEntry, `${ipEntry.value} is the bridge's own address`);
+      else if (seenIp.has(ipEntry.value))
+        r.fail(ipEntry, `${ipEntry.value} is already given to [host.${seenIp.get(ipEntry.value)}]`);
+      else ip = ipEntry.value;
+    }
+    const leaseTime = r.value('host.*', 'lease_time', s);
+    const ip6Entry = r.get(s, 'ip6');
+    let ip6: string | undefined;
+    if (ip6Entry) {
+      const v6 = cfg.ipv6;
+      const a = isIPv6(ip6Entry.value) && !/[%.]/.test(ip6Entry.value) ? canonical6(ip6Entry.value) : undefined;
+      if (!a) r.fail(ip6Entry, `'${ip6Entry.value}' is not an IPv6 address`);
+      else if (v6?.dhcp !== 'stateful')
+        r.fail(ip6Entry, 'a fixed DHCPv6 address needs [ipv6] dhcp = stateful (and an [ipv6] address)');
+      else if (!contains6(v6.network, v6.prefix, a) || a === v6.network)
+        r.fail(ip6Entry, `${a} is not a host address of ${v6.network}/${v6.prefix}`);
+      else if (a === v6.address) r.fail(ip6Entry, `${a} is the bridge's own address`);
+      else if (seenIp6.has(a)) r.fail(ip6Entry, `${a} is already given to [host.${seenIp6.get(a)}]`);
+      else ip6 = a;
+    }
+    if (mac && seenMac.has(mac)) r.fail(macEntry!, `${mac} is already given to [host.${seenMac.get(mac)}]`);
+    if (mac && ip && !seenMac.has(mac)) {
+      seenIp.set(ip, name);
+      seenMac.set(mac, name);
+      if (ip6) seenIp6.set(ip6, name);
+      hosts.push({ name: name.toLowerCase(), mac, ip, ...(ip6 ? { ip6 } : {}), ...(leaseTime ? { leaseTime } : {}) });
+    }
+  }
+  return hosts;
+}
