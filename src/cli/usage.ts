@@ -216,7 +216,7 @@ export function commandHelp(name: CommandName): string {
   const [first, ...more] = forms.map((f) => f.usage);
   const usage = [`Usage: ${first}${also ? `   (also: ${also})` : ''}`, ...more.map((u) => `       ${u}`)];
   const lines = [...Object.entries(options).map(([o, text]) => [`--${o}`, text]), ['-h, --help', 'this help']];
-  const described = lines.map(([o, text]) => `  ${o!.padEnd(OPTION_WIDTH)}${text}`);
+  const described = lines.map(([o, text]) => `  ${`${o!} `.padEnd(OPTION_WIDTH)}${text}`);
   return `${usage.join('\n')}\n\n${about}\nOptions:\n${described.join('\n')}\n`;
 }
 

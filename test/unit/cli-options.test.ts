@@ -14,17 +14,19 @@ import * as down from '../../src/cli/commands/down.js';
 import * as events from '../../src/cli/commands/events.js';
 import * as leases from '../../src/cli/commands/leases.js';
 import * as lookup from '../../src/cli/commands/lookup.js';
+import * as reload from '../../src/cli/commands/reload.js';
 import * as render from '../../src/cli/commands/render.js';
 import * as run from '../../src/cli/commands/run.js';
 import * as status from '../../src/cli/commands/status.js';
 import * as tap from '../../src/cli/commands/tap.js';
 import * as up from '../../src/cli/commands/up.js';
+import * as wait from '../../src/cli/commands/wait.js';
 import { HELP as OVERALL_HELP } from '../../src/cli/entry.js';
 import { COMMANDS, resolveCommand } from '../../src/cli/main.js';
 import { ConfigError } from '../../src/config/validate.js';
 import { UsageError } from '../../src/errors.js';
 
-const MODULES = { up, down, render, check, doctor, run, status, leases, lookup, events, tap, demo };
+const MODULES = { up, down, render, check, doctor, run, reload, wait, status, leases, lookup, events, tap, demo };
 type Name = keyof typeof MODULES;
 const NAMES = Object.keys(MODULES) as Name[];
 const ALIASES: Record<string, Name> = { pre: 'up', post: 'down' };
@@ -37,6 +39,8 @@ const VALID: Record<Name, string[]> = {
   check: ['br0'],
   doctor: ['br0', '52:54:00:00:00:01'],
   run: ['br0'],
+  reload: ['br0'],
+  wait: ['br0'],
   status: ['br0'],
   leases: ['br0'],
   lookup: ['br0', 'guest1'],
@@ -52,14 +56,19 @@ const OPTIONS: Record<string, string[]> = {
   wait: ['1'],
   'pid-file': ['/run/brmgr0.pid'],
   owner: ['bob'],
+  pid: ['42'],
+  timeout: ['5'],
+  'unless-restarting': [],
 };
 const OWN: Record<Name, string[]> = {
   up: [],
-  down: ['force'],
+  down: ['force', 'unless-restarting'],
   render: ['backend'],
   check: [],
   doctor: ['json'],
   run: ['pid-file'],
+  reload: [],
+  wait: ['pid', 'timeout'],
   status: ['json'],
   leases: ['json'],
   lookup: ['wait'],
@@ -151,7 +160,7 @@ t.test('down: --force, before or after BRIDGE; it takes no value', async (t) => 
   t.same(down.parse(['--force', 'brmgr0']), { bridge: 'brmgr0', force: true });
   t.equal(
     refusal(down.parse, ['brmgr0', '--force=yes']),
-    "Option '--force' does not take an argument; usage: brmgr down BRIDGE [--force]",
+    "Option '--force' does not take an argument; usage: brmgr down BRIDGE [--force] [--unless-restarting]",
   );
 });
 
