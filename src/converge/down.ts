@@ -10,7 +10,8 @@ import { NO_FIREWALL } from '../firewall/index.js';
 import type { Logger } from '../log.js';
 import { paths, type Paths } from '../paths.js';
 import { dnsmasqFiles } from '../dnsmasq/render.js';
-import { pidFromFile, stopProcess } from '../system/process.js';
+import { pidFromFile } from '../system/process.js';
+import { removeStatus, stopOrphanDnsmasq } from '../system/run-files.js';
 import { runner, type Run } from '../system/exec.js';
 import { acquireLock } from '../system/lock.js';
 import { faultPoint } from '../system/fault.js';
@@ -87,21 +88,10 @@ export async function down(bridge: string, opts: Options): Promise<{ kept: strin
  */
 async function removeSupervisorLeftovers(p: Paths, log: Logger): Promise<void> {
   if (pidFromFile(p.supervisorPid, 'brmgr')) return;
+  await stopOrphanDnsmasq(p, log);
   const files = dnsmasqFiles(p);
-  const orphan = pidFromFile(files.pid, files.conf);
-  if (orphan) {
-    log.warn({ event: 'stale', pid: orphan }, `stopping dnsmasq ${orphan}, left serving by a killed brmgr run`);
-    await stopProcess(orphan);
-  }
-  for (const f of [
-    files.conf,
-    files.pid,
-    files.dhcpHosts,
-    files.hosts,
-    p.supervisorPid,
-    p.supervisorStatus,
-    p.events,
-  ]) {
+  for (const f of [files.conf, files.pid, files.dhcpHosts, files.hosts, p.supervisorPid, p.events]) {
     rmSync(f, { force: true });
   }
+  removeStatus(p);
 }

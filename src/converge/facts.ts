@@ -1,6 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import type { BridgeConfig } from '../config/types.js';
-import { dnsmasqFiles } from '../dnsmasq/render.js';
 import type { Listener } from '../host/listeners.js';
 import type { Observed } from '../host/links.js';
 import type { NftObject } from '../host/nftables.js';
@@ -10,6 +9,7 @@ import { servicePorts } from '../plan/services.js';
 import type { Run } from '../system/exec.js';
 import { listeners, listenersInTheWay, socketInodes } from '../system/listeners.js';
 import { observe } from '../system/observe.js';
+import { dnsmasqPid } from '../system/run-files.js';
 
 /** What pre, check and the pre-flight read of the host, in one go. */
 export interface Facts {
@@ -30,12 +30,8 @@ function brmgrDnsmasqs(runRoot: string): number[] {
     return [];
   }
   return bridges.flatMap((bridge) => {
-    try {
-      const pid = Number(readFileSync(dnsmasqFiles(paths(bridge, { BRMGR_RUN_DIR: runRoot })).pid, 'utf8').trim());
-      return pid > 0 ? [pid] : [];
-    } catch {
-      return [];
-    }
+    const pid = dnsmasqPid(paths(bridge, { BRMGR_RUN_DIR: runRoot }));
+    return pid ? [pid] : [];
   });
 }
 

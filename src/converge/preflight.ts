@@ -9,13 +9,13 @@ import { MAX_CONFIG_BYTES } from '../config/load.js';
 import { formatProblem } from '../config/problem.js';
 import type { PathKind } from '../config/schema.js';
 import type { BridgeConfig } from '../config/types.js';
-import { dnsmasqFiles } from '../dnsmasq/render.js';
 import { cannotEnter, dnsmasqAccount } from '../dnsmasq/user.js';
 import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
 import type { Paths } from '../paths.js';
 import { findConflicts, portConflicts } from '../plan/conflicts.js';
 import { BRIDGE_CONF, qemuBridgeWarnings } from '../plan/qemu.js';
 import { servesAnything, servicePorts } from '../plan/services.js';
+import { dnsmasqPid } from '../system/run-files.js';
 import { onPath } from '../system/tools.js';
 import type { Run } from '../system/exec.js';
 import { gatherFacts, type Facts } from './facts.js';
@@ -27,12 +27,8 @@ export interface Findings {
 
 /** This bridge's own dnsmasq, whose sockets are no conflict. */
 export function ownDnsmasq(p: Paths): number[] {
-  try {
-    const pid = Number(readFileSync(dnsmasqFiles(p).pid, 'utf8').trim());
-    return pid ? [pid] : [];
-  } catch {
-    return [];
-  }
+  const pid = dnsmasqPid(p);
+  return pid ? [pid] : [];
 }
 
 /** The programs this config needs that are not installed, each named with what it is for. */

@@ -11,16 +11,14 @@ import { NO_FIREWALL } from '../firewall/index.js';
 import type { Logger } from '../log.js';
 import { paths, type Paths } from '../paths.js';
 import { type HostFacts, type Resolved, resolve } from '../plan/resolve.js';
-import { isBridgeSysctl } from '../plan/sysctl.js';
 import { vxlanName } from '../plan/vxlan.js';
 import { runner, type Run } from '../system/exec.js';
-import { type Ledger, readLedger, writeLedger } from '../system/ledger.js';
+import { type Ledger, readLedger } from '../system/ledger.js';
 import { acquireLock } from '../system/lock.js';
 import { faultPoint } from '../system/fault.js';
 import { machineId } from '../system/machine.js';
 import { applyIpBatch } from '../system/observe.js';
 import { ensureRunDir, readState, removeState, writeState, type State } from '../system/state.js';
-import { kernelHasIpv6, readAcceptRa, readSysctl, writeSysctl } from '../system/sysctl.js';
 import { readUnderlay } from '../system/vxlan.js';
 import { gatherFacts } from './facts.js';
 import { firewall } from './firewall.js';
@@ -28,7 +26,7 @@ import { link } from './link.js';
 import { hostFindings, toolFindings } from './preflight.js';
 import type { Resource, Step, UpContext } from './resource.js';
 import { Reverter } from './reverter.js';
-import { sysctls } from './sysctls.js';
+import { applySysctl, HOST_SYSCTLS, type Sysctls, sysctls } from './sysctls.js';
 import { uplink } from './uplink.js';
 import { vxlan } from './vxlan.js';
 
@@ -47,6 +45,8 @@ export interface Options {
   signal?: AbortSignal;
   /** told the pre-flight's warnings once they are logged */
   warned?: (warnings: string[]) => void;
+  /** the kernel settings read and written; default: /proc/sys */
+  sysctl?: Sysctls;
 }
 
 /** Records the subnet `address = auto` resolved to, before anything uses it. */
@@ -75,6 +75,7 @@ export async function up(bridge: string, opts: Options): Promise<Resolved> {
   const env = opts.env ?? process.env;
   const run = opts.run ?? runner();
   const log = opts.log.child({ bridge });
+  const sysctl = opts.sysctl ?? HOST_SYSCTLS;
   // config errors and missing tools are reported before anything else happens
   const loaded = opts.loaded ?? readConfig(bridge, env);
   const missing = toolFindings(loaded.draft, { serving: false }, env).errors;
@@ -114,9 +115,9 @@ export async function up(bridge: string, opts: Options): Promise<Resolved> {
       // hosts cloned from one image share a machine-id: on a stretched bridge the MAC must differ per host
       machineId: underlay ? `${machineId()}:${underlay.local}` : machineId(),
       ...(underlay ? { underlay } : {}),
-      readSysctl,
-      acceptRa: cfg.ipv6 ? acceptRaBefore(readAcceptRa(), readLedger(p.runRoot, 'sysctls')) : {},
-      kernelIpv6: kernelHasIpv6(),
+      readSysctl: sysctl.read,
+      acceptRa: cfg.ipv6 ? acceptRaBefore(sysctl.readAcceptRa(), readLedger(p.runRoot, 'sysctls')) : {},
+      kernelIpv6: sysctl.kernelHasIpv6(),
       run,
       runRoot: p.runRoot,
       log,
@@ -162,7 +163,7 @@ export async function up(bridge: string, opts: Options): Promise<Resolved> {
           batch.flatMap((s) => s.lines),
         );
       } else if (step.kind === 'sysctl') {
-        setSysctl(step.key, step.value);
+        applySysctl(step, { bridge, runRoot: p.runRoot, recorded: state.sysctls, record, revert, log, sysctl });
       } else {
         const undo = await step.apply(record, revert);
         if (undo) revert.add(step.what, undo);
@@ -173,37 +174,6 @@ export async function up(bridge: string, opts: Options): Promise<Resolved> {
     log.info({ processes: run.count }, `${bridge} is up`);
     revert.success();
     return resolved;
-
-    /** Writes a kernel setting, its value before recorded first (the bridge's state, or the host-wide ledger). */
-    function setSysctl(key: string, value: string): void {
-      const before = readSysctl(key);
-      if (before === undefined)
-        throw new Error(`sysctl ${key.replaceAll('/', '.')} does not exist (is IPv6 disabled?)`);
-      if (isBridgeSysctl(key, bridge)) {
-        if (before === value) return;
-        record({ sysctls: { ...state.sysctls, [key]: state.sysctls[key] ?? before } });
-      } else {
-        const ledger = readLedger(p.runRoot, 'sysctls');
-        const entry = ledger[key];
-        // already as wanted, and not by brmgr: the host's own setting, left alone
-        if (!entry && before === value) return;
-        if (entry?.bridges.includes(bridge) && before === value) return;
-        ledger[key] = entry
-          ? { ...entry, bridges: [...new Set([...entry.bridges, bridge])] }
-          : { original: before, bridges: [bridge] };
-        writeLedger(p.runRoot, 'sysctls', ledger);
-        revert.add(`ledger ${key}`, () => {
-          const now = readLedger(p.runRoot, 'sysctls');
-          if (entry) now[key] = entry;
-          else delete now[key];
-          writeLedger(p.runRoot, 'sysctls', now);
-        });
-        if (before === value) return;
-      }
-      writeSysctl(key, value);
-      revert.add(`sysctl ${key}`, () => writeSysctl(key, before));
-      log.info(`set ${key.replaceAll('/', '.')}=${value}`);
-    }
   } catch (err) {
     const size = revert.size;
     for (const f of await revert.fail()) log.error(`rollback: ${f.error.message}`);

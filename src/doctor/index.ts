@@ -18,7 +18,7 @@ import { servesAnything, servicePorts } from '../plan/services.js';
 import { forwardingDatabase, portStates } from '../system/bridge.js';
 import type { Run } from '../system/exec.js';
 import { filterPolicies } from '../system/filter-policies.js';
-import { readJsonFile } from '../system/json-file.js';
+import { readStatus } from '../system/run-files.js';
 import { alive } from '../system/process.js';
 import { neighbourMac, routeDevice } from '../system/routes.js';
 import { readState, type State } from '../system/state.js';
@@ -226,7 +226,7 @@ const dnsmasq: Check = {
   run({ cfg, opts, facts }) {
     if (!servesAnything(cfg)) return [];
     const br = cfg.name;
-    const status = readJsonFile<{ pid: number; dnsmasqPid?: number }>(opts.paths.supervisorStatus);
+    const status = readStatus(opts.paths);
     const pid = ownDnsmasq(opts.paths)[0];
     if (!status || !alive(status.pid))
       return [bad('dnsmasq', `brmgr run ${br} is not running: no DHCP or DNS`, service(br))];

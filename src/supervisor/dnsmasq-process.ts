@@ -4,7 +4,6 @@ import { dnsmasqFiles } from '../dnsmasq/render.js';
 import type { Logger } from '../log.js';
 import type { Paths } from '../paths.js';
 import { spawnProcess, type Exit } from '../system/exec.js';
-import { pidFromFile, stopProcess } from '../system/process.js';
 
 const STOP_TIMEOUT_MS = 5_000;
 const UNHEARD = /^dnsmasq-dhcp\[\d+\]: DHCP(?:DISCOVER|OFFER|SOLICIT|ADVERTISE)\(/;
@@ -96,12 +95,4 @@ export async function dnsmasqRefuses(conf: string, p: Paths): Promise<string | u
   } finally {
     rmSync(trial, { force: true });
   }
-}
-
-/** A dnsmasq left running by a supervisor killed with -9: ours if its command line names our config. */
-export async function stopStale(pidFile: string, conf: string, log: Logger): Promise<void> {
-  const pid = pidFromFile(pidFile, conf);
-  if (!pid) return;
-  log.warn({ event: 'stale', pid }, `stopping dnsmasq ${pid} left by an earlier supervisor`);
-  await stopProcess(pid);
 }

@@ -28,7 +28,7 @@ import { dnsmasqRefuses } from './dnsmasq-process.js';
 import { EventsServer, eventsSocket } from './events-socket.js';
 import { LeaseEvents } from './lease-events.js';
 import { SnoopWatch } from './snoop.js';
-import { removeStatus, writeStatus } from './status.js';
+import { removeStatus, writeStatus } from '../system/run-files.js';
 import type { Effects } from './supervisor.js';
 import { configFiles, Watch } from './watch.js';
 

@@ -1,10 +1,9 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { readConfig } from '../config/load.js';
-import { dnsmasqFiles } from '../dnsmasq/render.js';
 import type { Logger } from '../log.js';
 import { paths } from '../paths.js';
 import { acquireLock, LockHeld } from '../system/lock.js';
-import { stopStale } from './dnsmasq-process.js';
+import { stopOrphanDnsmasq } from '../system/run-files.js';
 import { hostEffects } from './effects.js';
 import type { SupervisorEvent } from './core.js';
 import { Supervisor } from './supervisor.js';
@@ -56,8 +55,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     release();
   };
   try {
-    const files = dnsmasqFiles(p);
-    await stopStale(files.pid, files.conf, log);
+    await stopOrphanDnsmasq(p, log);
     await supervisor.start();
   } catch (err) {
     cleanup();

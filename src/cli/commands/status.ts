@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { loadConfig, recordedSubnet } from '../../config/load.js';
 import { readLeases } from '../../dnsmasq/leases.js';
 import { firewallRecord } from '../../firewall/index.js';
@@ -6,8 +6,8 @@ import { paths } from '../../paths.js';
 import { runner } from '../../system/exec.js';
 import { portsOf } from '../../host/links.js';
 import { observe } from '../../system/observe.js';
-import { alive, pidFromFile } from '../../system/process.js';
-import { dnsmasqFiles } from '../../dnsmasq/render.js';
+import { alive } from '../../system/process.js';
+import { liveDnsmasqPid, readStatus, type SupervisorStatus } from '../../system/run-files.js';
 import { readState } from '../../system/state.js';
 import { parseFlooding } from '../../host/vxlan.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, type Help } from '../command.js';
@@ -30,21 +30,6 @@ export function parse(args: string[]): StatusOptions | Help {
   return { ...(bridge !== undefined ? { bridge: bridgeName(bridge) } : {}), json: parsed.values.json === true };
 }
 
-interface SupervisorRecord {
-  pid: number;
-  dnsmasqPid?: number;
-  dnsmasqStarted: number;
-  restarts: number;
-}
-
-function readJson<T>(file: string): T | undefined {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The recorded subnet of a bridge whose config says `address = auto`. */
 function loadAutoSubnet(bridge: string): string | undefined {
   try {
@@ -54,7 +39,7 @@ function loadAutoSubnet(bridge: string): string | undefined {
   }
 }
 
-const uptime = (sup: SupervisorRecord) => Math.round((Date.now() - sup.dnsmasqStarted) / 1000);
+const uptime = (sup: SupervisorStatus) => Math.round((Date.now() - sup.dnsmasqStarted) / 1000);
 
 /** The bridges with a state recorded in the run dir. */
 function managedBridges(): string[] {
@@ -89,10 +74,10 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
   const report = names.map((name, i) => {
     const p = paths(name);
     const link = observed.links.find((l) => l.ifname === name);
-    const sup = readJson<SupervisorRecord>(p.supervisorStatus);
+    const sup = readStatus(p);
     const running = sup && alive(sup.pid) && alive(sup.dnsmasqPid);
     // a dnsmasq whose supervisor was killed still serves: say so, not "not running"
-    const orphan = running ? undefined : pidFromFile(dnsmasqFiles(p).pid, dnsmasqFiles(p).conf);
+    const orphan = running ? undefined : liveDnsmasqPid(p);
     const addresses = observed.addrs.filter((a) => a.ifname === name && a.scope === 'global');
     return {
       bridge: name,

@@ -1,0 +1,64 @@
+/**
+ * The files a bridge's `brmgr run` keeps in its run dir that others read: its status, and the pid
+ * file of the dnsmasq it runs (which may outlive a killed supervisor).
+ */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import type { Paths } from '../paths.js';
+import { readJsonFile } from './json-file.js';
+import { alive, stopProcess } from './process.js';
+
+/** What `brmgr status` and the doctor read of a running supervisor. */
+export interface SupervisorStatus {
+  pid: number;
+  dnsmasqPid: number | undefined;
+  /** ms since the epoch */
+  dnsmasqStarted: number;
+  restarts: number;
+}
+
+export function writeStatus(p: Paths, status: SupervisorStatus): void {
+  writeFileSync(p.supervisorStatus, `${JSON.stringify(status)}\n`, { mode: 0o600 });
+}
+
+export function readStatus(p: Paths): SupervisorStatus | undefined {
+  return readJsonFile<SupervisorStatus>(p.supervisorStatus);
+}
+
+export function removeStatus(p: Paths): void {
+  rmSync(p.supervisorStatus, { force: true });
+}
+
+// the names dnsmasqFiles (dnsmasq/render.ts) gives them
+const pidFile = (p: Paths) => join(p.runDir, 'dnsmasq.pid');
+const confFile = (p: Paths) => join(p.runDir, 'dnsmasq.conf');
+
+/** The pid the bridge's dnsmasq wrote, alive or not. */
+export function dnsmasqPid(p: Paths): number | undefined {
+  try {
+    const pid = Number(readFileSync(pidFile(p), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The bridge's dnsmasq if it still runs: a live process whose command line names its config (a pid can be reused). */
+export function liveDnsmasqPid(p: Paths): number | undefined {
+  const pid = dnsmasqPid(p);
+  if (!alive(pid)) return undefined;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(confFile(p)) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Stops a dnsmasq left serving by a supervisor killed with -9, if there is one. */
+export async function stopOrphanDnsmasq(p: Paths, log: Logger): Promise<void> {
+  const orphan = liveDnsmasqPid(p);
+  if (!orphan) return;
+  log.warn({ event: 'stale', pid: orphan }, `stopping dnsmasq ${orphan}, left serving by a killed brmgr run`);
+  await stopProcess(orphan);
+}
