@@ -16,6 +16,8 @@ import { findConflicts, portConflicts } from '../plan/conflicts.js';
 import { BRIDGE_CONF, qemuBridgeWarnings } from '../plan/qemu.js';
 import { servesAnything, servicePorts } from '../plan/services.js';
 import { dnsmasqPid } from '../system/run-files.js';
+import { descriptorsReadable } from '../system/listeners.js';
+import { alive } from '../system/process.js';
 import { onPath } from '../system/tools.js';
 import type { Run } from '../system/exec.js';
 import { gatherFacts, type Facts } from './facts.js';
@@ -102,7 +104,17 @@ export function toolFindings(
 export function hostFindings(cfg: BridgeConfig, facts: Facts, others: BridgeConfig[], p: Paths): Findings {
   const found = findConflicts(cfg, facts.observed, others);
   const errors = [...found.errors];
-  if (servicePorts(cfg).length) errors.push(...portConflicts(cfg, facts.listeners, ownDnsmasq(p)));
+  if (servicePorts(cfg).length) {
+    const own = ownDnsmasq(p);
+    errors.push(
+      ...portConflicts(
+        cfg,
+        facts.listeners,
+        own,
+        own.some((pid) => alive(pid) && !descriptorsReadable(pid)),
+      ),
+    );
+  }
   errors.push(...tftpRootErrors(cfg));
   return { errors, warnings: [...found.warnings, ...hostFirewallWarnings(cfg, facts.ruleset, servesAnything(cfg))] };
 }

@@ -125,9 +125,11 @@ export function findConflicts(cfg: BridgeConfig, observed: Observed, others: Bri
  * Other servers holding the ports brmgr's dnsmasq needs on the bridge: bound
  * to the bridge's address, or to the wildcard without a device (a system
  * dnsmasq without the brmgr.conf snippet, systemd-resolved on 0.0.0.0, …).
- * `own` are the pids of this bridge's own dnsmasq.
+ * `own` are the pids of this bridge's own dnsmasq; `ownUnseen`: it runs, but its sockets cannot be told
+ * apart by process (it dropped root, and reading its descriptors needs CAP_SYS_PTRACE, which the service
+ * does not have): a socket of no known process on the bridge's address or device is then its own.
  */
-export function portConflicts(cfg: BridgeConfig, listening: Listener[], own: number[]): string[] {
+export function portConflicts(cfg: BridgeConfig, listening: Listener[], own: number[], ownUnseen = false): string[] {
   const wanted = servicePorts(cfg).map((s): [Listener['proto'], number, string] => [s.proto, s.port, s.what]);
   const mine = new Set(['0.0.0.0', '*', cfg.ipv4.address, ...(cfg.ipv6 ? ['::', cfg.ipv6.address] : [])]);
   const errors: string[] = [];
@@ -135,6 +137,8 @@ export function portConflicts(cfg: BridgeConfig, listening: Listener[], own: num
     const want = wanted.find(([proto, port]) => proto === l.proto && port === l.port);
     if (!want || !mine.has(l.address) || (l.device && l.device !== cfg.name) || (l.pid && own.includes(l.pid)))
       continue;
+    const onBridge = l.device === cfg.name || l.address === cfg.ipv4.address || l.address === cfg.ipv6?.address;
+    if (ownUnseen && !l.pid && onBridge) continue;
     const who = l.process ? `${l.process} (pid ${l.pid})` : 'another process';
     const where =
       l.address === '0.0.0.0' || l.address === '*' || l.address === '::'

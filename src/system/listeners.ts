@@ -24,6 +24,16 @@ export async function procListeners(): Promise<Listener[]> {
   ];
 }
 
+/** Whether this process's descriptors can be read (not without CAP_SYS_PTRACE for another user's). */
+export function descriptorsReadable(pid: number): boolean {
+  try {
+    readdirSync(`/proc/${pid}/fd`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The inodes of the sockets these processes hold open. */
 export function socketInodes(pids: number[]): Set<number> {
   const inodes = new Set<number>();

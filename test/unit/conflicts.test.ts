@@ -85,3 +85,16 @@ t.test('listening sockets from /proc/net: addresses in the host byte order, list
   ]);
   t.same(parseProcNet('', 'udp'), [], 'an unreadable table is no listener');
 });
+
+t.test('portConflicts under the unit: its own dnsmasq, whose descriptors it may not read', async (t) => {
+  const cfg = parseConfig('', '/etc/brmgr/brmgr0.conf', 'brmgr0');
+  // ss -p names no process for sockets whose owner's descriptors cannot be read
+  const unseen = parseListeners(`udp UNCONN 0 0 10.0.1.1:53 0.0.0.0:*
+tcp LISTEN 0 32 10.0.1.1:53 0.0.0.0:*
+udp UNCONN 0 0 0.0.0.0%brmgr0:67 0.0.0.0:*
+`);
+  t.equal(portConflicts(cfg, unseen, [900]).length, 4, 'not known to be ours: refused as before (and the hint)');
+  t.same(portConflicts(cfg, unseen, [900], true), [], 'its own dnsmasq runs: the sockets on the bridge are its own');
+  const wildcard = parseListeners('udp UNCONN 0 0 0.0.0.0:53 0.0.0.0:*\n');
+  t.equal(portConflicts(cfg, wildcard, [900], true).length, 2, 'a socket on all addresses is still in the way');
+});
