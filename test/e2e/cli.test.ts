@@ -178,7 +178,10 @@ t.test('a usage error exits 2 with one line naming the problem, and changes noth
     [brmgr.cli(bridge, '--force'), /^brmgr: Unknown option '--force'; usage: brmgr run BRIDGE/],
     [brmgr.cli(), /^brmgr: no command given/],
     [brmgr.pre('--json'), /^brmgr-pre: Unknown option '--json'; usage: brmgr up BRIDGE$/],
-    [brmgr.post('extra'), /^brmgr-post: unexpected argument 'extra'; usage: brmgr down BRIDGE \[--force\]$/],
+    [
+      brmgr.post('extra'),
+      /^brmgr-post: unexpected argument 'extra'; usage: brmgr down BRIDGE \[--force\] \[--unless-restarting\]$/,
+    ],
   ];
   for (const [pending, message] of cases) {
     const r = await pending;
