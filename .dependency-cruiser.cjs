@@ -37,6 +37,8 @@ module.exports = {
     },
     rule('doctor-reads-through-system', '^src/doctor/', '^fs(/promises)?$',
       'the doctor reads the host only through system/'),
+    rule('pure-reads-nothing', '^src/(plan|dnsmasq|host|net)/|^src/firewall/policy\\.ts$|^src/config/(?!load\\.ts$)',
+      '^fs(/promises)?$', 'plans, parsers and the config (but the one file load.ts reads) touch no file'),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

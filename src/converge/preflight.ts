@@ -9,7 +9,7 @@ import { MAX_CONFIG_BYTES } from '../config/load.js';
 import { formatProblem } from '../config/problem.js';
 import type { PathKind } from '../config/schema.js';
 import type { BridgeConfig } from '../config/types.js';
-import { cannotEnter, dnsmasqAccount } from '../dnsmasq/user.js';
+import { cannotEnter, dnsmasqAccount } from '../system/dnsmasq-account.js';
 import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
 import type { Paths } from '../paths.js';
 import { findConflicts, portConflicts } from '../plan/conflicts.js';

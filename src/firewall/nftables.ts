@@ -162,8 +162,8 @@ const mayRefuse = (c: NftChain) =>
 /**
  * The host's nftables ruleset as far as brmgr reads it: every table and chain, and the rules of the tables
  * that hook input or forward other than brmgr's and iptables' filter (their drops are what the pre-flight
- * warns of). Listing every rule of every table is what grows with the host: nft 1.0 takes 0.6 s for the
- * ruleset of 100 bridges, 0.06 s for their chains. Empty where nft is missing or fails.
+ * warns of). Listing every rule of every table is what grows with the host (bench/README.md: ten times the
+ * chains' time beside 100 bridges). Empty where nft is missing or fails.
  */
 export async function nftRuleset(run: Run): Promise<NftObject[]> {
   const listed = await nftJson(run, ['list', 'chains']);

@@ -3,7 +3,7 @@ import { chmodSync, chownSync, mkdirSync, readFileSync, renameSync, writeFileSyn
 import { dirname } from 'node:path';
 import type { BridgeConfig } from '../config/types.js';
 import { dnsmasqFiles, renderDhcpHosts, renderDnsmasqConf, renderHosts } from '../dnsmasq/render.js';
-import { closedAncestor, dnsmasqAccount, type Account } from '../dnsmasq/user.js';
+import { closedAncestor, dnsmasqAccount, type Account } from '../system/dnsmasq-account.js';
 import type { Logger } from '../log.js';
 import type { Paths } from '../paths.js';
 import { ensureRunDir } from '../system/state.js';

@@ -1,6 +1,6 @@
 import type { BridgeConfig } from '../config/types.js';
 import { hookInvocation, LeaseTable, leaseMs, type LeaseEvent } from '../dnsmasq/lease-events.js';
-import { readLeases } from '../dnsmasq/leases.js';
+import { readLeases } from '../system/leases.js';
 import type { DnsmasqEvent } from '../dnsmasq/log.js';
 import type { Logger } from '../log.js';
 import type { Paths } from '../paths.js';

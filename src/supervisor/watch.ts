@@ -53,8 +53,8 @@ export function bridgeLost(line: string, bridge: string): boolean {
 /**
  * Told of every change to any nftables table (iptables-nft's included). `xtables-monitor --event`
  * (iptables' own) prints a NEWGEN line per change and keeps nothing; `nft monitor`, the fallback, holds a
- * copy of the whole ruleset (11 MiB beside 20 small tables), once per `brmgr run`: beside 100 bridges,
- * gigabytes. xtables-monitor ends at a rule it cannot translate (ip6 rules of other tables, for one):
+ * copy of the whole ruleset once per `brmgr run`, which grows with every bridge (bench/README.md).
+ * xtables-monitor ends at a rule it cannot translate (ip6 rules of other tables, for one):
  * that ending follows a change too, and it is started again (after a second if it ended within one).
  * stdbuf: it writes through stdio, which a pipe would hold back.
  */

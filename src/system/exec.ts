@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { onPath } from './tools.js';
 
 // node:child_process rather than a wrapper library: pre, post and status spawn up to ten tools each, and a
-// wrapper's own loading and per-call overhead came to a quarter of brmgr-pre's time
+// wrapper's own loading and per-call cost was a large share of brmgr-pre's time (bench/README.md)
 
 /** Every process brmgr spawns goes through here: argument arrays only, never a shell. */
 export interface Run {

@@ -6,7 +6,7 @@ import { parseConfig } from '../../src/config/validate.js';
 import { parseDnsmasqLine } from '../../src/dnsmasq/log.js';
 import { findLease, parseLeases } from '../../src/dnsmasq/leases.js';
 import { renderDhcpHosts, renderDnsmasqConf, renderHosts } from '../../src/dnsmasq/render.js';
-import { cannotEnter, closedAncestor } from '../../src/dnsmasq/user.js';
+import { cannotEnter, closedAncestor } from '../../src/system/dnsmasq-account.js';
 import { paths } from '../../src/paths.js';
 import { reverseZones4, reverseZones6 } from '../../src/net/addr.js';
 

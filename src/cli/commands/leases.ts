@@ -1,4 +1,5 @@
-import { type Lease, readLeases } from '../../dnsmasq/leases.js';
+import type { Lease } from '../../dnsmasq/leases.js';
+import { readLeases } from '../../system/leases.js';
 import { paths } from '../../paths.js';
 import { runner } from '../../system/exec.js';
 import { readSnooped } from '../../system/snoop.js';

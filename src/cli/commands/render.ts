@@ -1,5 +1,5 @@
 import { dnsmasqFiles, renderDhcpHosts, renderDnsmasqConf } from '../../dnsmasq/render.js';
-import { dnsmasqAccount } from '../../dnsmasq/user.js';
+import { dnsmasqAccount } from '../../system/dnsmasq-account.js';
 import { paths } from '../../paths.js';
 import { servesAnything } from '../../plan/services.js';
 import { resolvedLink } from '../../plan/resolved.js';

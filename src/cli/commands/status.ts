@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { loadConfig, recordedSubnet } from '../../config/load.js';
-import { readLeases } from '../../dnsmasq/leases.js';
+import { readLeases } from '../../system/leases.js';
 import { firewallRecord } from '../../firewall/index.js';
 import { paths } from '../../paths.js';
 import { runner } from '../../system/exec.js';
