@@ -215,11 +215,11 @@ t.test('sysctls: forwarding, and the bridge closed to router advertisements', as
 t.test("firewall: the record is the earlier run's until the firewall is applied", async (t) => {
   const c = cfg(`[bridge]\nfirewall = none\n${QUIET}`);
   const plan = firewall.plan(context(c));
-  t.strictSame(plan.record, { firewall: { backend: 'none', iptables: [] } });
+  t.strictSame(plan.record, { firewall: { version: 1, backend: 'none', iptables: [] } });
   t.match(plan.steps, [{ kind: 'call', what: 'firewall' }]);
   const earlier = { backend: 'nftables', iptables: [] };
   t.strictSame(firewall.plan(context(c, { previous: { firewall: earlier } as unknown as State })).record, {
-    firewall: earlier,
+    firewall: { version: 1, ...earlier },
   });
 });
 
@@ -304,7 +304,7 @@ t.test('up: a new NAT bridge with firewall = none, against a fake host', async (
     createdLink: true,
     addresses: ['10.0.1.1/24'],
     sysctls: {},
-    firewall: { backend: 'none', iptables: [], existed: {} },
+    firewall: { version: 1, backend: 'none', iptables: [], existed: {} },
   });
   t.strictSame(
     readLedger(env.BRMGR_RUN_DIR, 'sysctls'),
