@@ -19,11 +19,15 @@ export function portFromLinkLine(line: string, bridge: string): PortFact | undef
   return member && !m[1] ? { kind: 'port-added', port } : { kind: 'port-removed', port };
 }
 
-/** One line of `bridge monitor fdb`: a MAC learned (or forgotten) on a port; the ports' own MACs are not guests. */
+/**
+ * One line of `ip monitor neigh` that is a bridge's forwarding entry (`dev PORT lladdr MAC STATE`, no
+ * address): a MAC learned (or forgotten) on a port. Permanent entries are the ports' own MACs, not guests;
+ * the port table keeps only the ports of its bridge.
+ */
 export function fdbFromLine(line: string, bridge: string): PortFact | undefined {
-  const m = /^(Deleted )?([0-9a-f]{2}(?::[0-9a-f]{2}){5}) dev (\S+) (?:vlan \d+ )?master (\S+)(.*)$/i.exec(line.trim());
-  if (!m || m[4] !== bridge || m[3] === bridge || /\bpermanent\b|\bstatic\b/.test(m[5]!)) return undefined;
-  return { kind: 'fdb', port: m[3]!, mac: m[2]!.toLowerCase(), ...(m[1] ? { gone: true } : {}) };
+  const m = /^(Deleted )?dev (\S+) lladdr ([0-9a-f]{2}(?::[0-9a-f]{2}){5})\b(.*)$/i.exec(line.trim());
+  if (!m || m[2] === bridge || /\b(PERMANENT|NOARP)\b/.test(m[4]!)) return undefined;
+  return { kind: 'fdb', port: m[2]!, mac: m[3]!.toLowerCase(), ...(m[1] ? { gone: true } : {}) };
 }
 
 /** The MACs the bridge learned on its ports (`bridge -json fdb show br BRIDGE`), as port facts. */

@@ -53,6 +53,8 @@ export class PortTable {
         case 'fdb': {
           const mac = fact.mac.toLowerCase();
           const now = this.ports.get(fact.port);
+          // another bridge's port, or one not seen yet
+          if (!now) return;
           if (fact.gone) {
             if (now?.mac === mac) this.ports.set(fact.port, {});
             return;

@@ -103,7 +103,6 @@ export class Watch {
   private readonly rulesetChanged = debounced<void>(200, () => this.on.rulesetChanged());
   private readonly bridgeChanged = debounced<void>(200, () => this.on.bridgeChanged());
   private links: Spawned | undefined;
-  private fdb: Spawned | undefined;
 
   constructor(private readonly on: WatchHandlers) {}
 
@@ -155,22 +154,18 @@ export class Watch {
   }
 
   /**
-   * Follows the bridge's link and addresses, its ports and the MACs learned on them (`ip monitor`,
-   * `bridge monitor fdb`: events, no polling) for the whole run.
+   * Follows the bridge's link and addresses, its ports and the MACs learned on them (`ip monitor`, one
+   * process: events, no polling) for the whole run.
    */
   bridge(name: string): void {
     if (this.closed || this.links) return;
     const port = this.on.port;
-    this.links = spawnProcess('ip', ['-o', 'monitor', 'address', 'link'], 'stdout', (line) => {
+    const objects = port ? ['address', 'link', 'neigh'] : ['address', 'link'];
+    this.links = spawnProcess('ip', ['-o', 'monitor', ...objects], 'stdout', (line) => {
       if (bridgeLost(line, name)) this.bridgeChanged();
-      const fact = port && portFromLinkLine(line, name);
+      const fact = port && (portFromLinkLine(line, name) ?? fdbFromLine(line, name));
       if (fact) port(fact);
     });
-    if (port)
-      this.fdb = spawnProcess('bridge', ['monitor', 'fdb'], 'stdout', (line) => {
-        const fact = fdbFromLine(line, name);
-        if (fact) port(fact);
-      });
   }
 
   async close(): Promise<void> {
@@ -179,7 +174,6 @@ export class Watch {
     this.rulesetChanged.cancel();
     this.bridgeChanged.cancel();
     this.links?.kill();
-    this.fdb?.kill();
     this.stopMonitor();
     await this.filesSet;
     await this.watcher?.close();

@@ -1,13 +1,14 @@
 /**
  * `brmgr wait` and `brmgr reload`, the unit's ExecStartPost and ExecReload: wait returns once dnsmasq
  * answers this run's config, never for a bridge kept from an earlier run; reload says whether the new
- * config is served (0), refused with the old one serving (2), or there is no supervisor (1).
+ * config is served (0), refused with the old one serving (2), or there is no supervisor (1). And the
+ * supervisor's port table: which guest is behind which port.
  */
 import t from 'tap';
 import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exec, Lab, topology } from '../helpers/netns.js';
-import { follow, skipReason } from '../helpers/e2e.js';
+import { exec, ip, Lab, topology, waitFor } from '../helpers/netns.js';
+import { follow, skipReason, udhcpc } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -82,4 +83,38 @@ for (const _ of why ? [] : [1]) {
     const stale = await top.brmgr.cli('wait', top.bridge, '--timeout', '1');
     t.equal(stale.exitCode, 1, 'a socket left by a killed supervisor does not count');
   });
+}
+
+for (const _ of why ? [] : [1]) {
+  t.test(
+    'the supervisor knows which guest is behind which port: the MAC the bridge learned, then its lease',
+    async (t) => {
+      const lab = Lab.create(t);
+      chmodSync(lab.dir, 0o755);
+      const top = await topology(lab);
+      top.brmgr.config(config());
+      top.brmgr.env.BRMGR_LOG_LEVEL = 'debug';
+      const proc = top.brmgr.run();
+      const log = follow(proc);
+      t.equal((await top.brmgr.cli('wait', top.bridge, '--pid', String(proc.pid))).exitCode, 0, 'serving');
+      await top.attach();
+      const mac = (await exec(top.guest, 'cat', [`/sys/class/net/${top.guestIf}/address`])).stdout.trim();
+      const leased = await udhcpc(top.guest, top.guestIf);
+      t.ok(leased, `the guest leased ${leased}`);
+      const told = () =>
+        log
+          .filter((e) => e.event === 'port' && e.port === top.port)
+          .map((e) => ({ mac: e.mac, addresses: e.addresses }));
+      await waitFor('the guest behind its port, with its lease', async () =>
+        told().some((g) => g.mac === mac && (g.addresses as string[] | undefined)?.includes(leased!)),
+      );
+      t.ok(
+        told().some((g) => g.mac === mac),
+        `port ${top.port}: ${mac}, learned from the bridge`,
+      );
+      await ip(top.host, 'link', 'set', top.port, 'nomaster');
+      await waitFor('the port gone', async () => told().at(-1)?.mac === undefined);
+      t.pass('a port that leaves the bridge is told as gone');
+    },
+  );
 }

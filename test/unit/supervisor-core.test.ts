@@ -286,18 +286,19 @@ t.test('ports and guests as ip and bridge monitors tell them', async (t) => {
     "another bridge's port is not this one's",
   );
   t.equal(portFromLinkLine('5: br0: <BROADCAST,MULTICAST,UP> mtu 1500 state UP', 'br0'), undefined, 'the bridge');
-  t.same(fdbFromLine('ba:89:34:d7:e0:2f dev va master br0 ', 'br0'), {
+  t.same(fdbFromLine('dev va lladdr ba:89:34:d7:e0:2f REACHABLE ', 'br0'), {
     kind: 'fdb',
     port: 'va',
     mac: 'ba:89:34:d7:e0:2f',
   });
-  t.same(fdbFromLine('Deleted ba:89:34:d7:e0:2f dev va master br0 ', 'br0'), {
+  t.same(fdbFromLine('Deleted dev va lladdr ba:89:34:d7:e0:2f REACHABLE ', 'br0'), {
     kind: 'fdb',
     port: 'va',
     mac: 'ba:89:34:d7:e0:2f',
     gone: true,
   });
-  t.equal(fdbFromLine('f6:dd:da:15:91:c2 dev va master br0 permanent', 'br0'), undefined, "the port's own MAC");
+  t.equal(fdbFromLine('dev va lladdr f6:dd:da:15:91:c2 PERMANENT ', 'br0'), undefined, "the port's own MAC");
+  t.equal(fdbFromLine('10.0.1.5 dev br0 lladdr 02:00:00:00:00:05 REACHABLE', 'br0'), undefined, 'an IP neighbour');
   t.same(
     learnedMacs(
       [
@@ -309,7 +310,9 @@ t.test('ports and guests as ip and bridge monitors tell them', async (t) => {
     [{ kind: 'fdb', port: 'tap1', mac: '02:00:00:00:00:09' }],
   );
   const table = new PortTable();
+  t.same(table.apply({ kind: 'fdb', port: 'other', mac: '02:00:00:00:00:09' }), [], "another bridge's port: ignored");
   table.apply({ kind: 'port-added', port: 'a' });
+  table.apply({ kind: 'port-added', port: 'b' });
   table.apply({ kind: 'fdb', port: 'a', mac: '02:00:00:00:00:01' });
   t.same(
     table.apply({ kind: 'fdb', port: 'b', mac: '02:00:00:00:00:01' }),
