@@ -90,7 +90,7 @@ async function removeSupervisorLeftovers(p: Paths, log: Logger): Promise<void> {
   if (pidFromFile(p.supervisorPid, 'brmgr')) return;
   await stopOrphanDnsmasq(p, log);
   const files = dnsmasqFiles(p);
-  for (const f of [files.conf, files.pid, files.dhcpHosts, files.hosts, p.supervisorPid, p.events]) {
+  for (const f of [...Object.values(files), p.supervisorPid, p.events]) {
     rmSync(f, { force: true });
   }
   removeStatus(p);

@@ -5,7 +5,7 @@ import type { DnsmasqEvent } from './log.js';
 export type LeaseAction = 'add' | 'old' | 'del';
 
 /** Why a lease event happened, beyond its action. */
-export type LeaseReason = 'ack' | 'renew' | 'moved' | 'release' | 'decline' | 'expired' | 'startup';
+export type LeaseReason = 'ack' | 'renew' | 'moved' | 'release' | 'decline' | 'expired' | 'startup' | 'missed';
 
 export interface LeaseEvent {
   /** ISO time of the event */
@@ -62,6 +62,36 @@ export class LeaseTable {
       }
       this.leases.set(l.mac, held);
       out.push(event(now, 'old', l.mac, held, 'startup'));
+    }
+    return out;
+  }
+
+  /**
+   * The leases as the lease file holds them, after dnsmasq dropped log lines (its log was not read for a
+   * while): `add` for each lease not known, `del` for each known one gone, all with reason `missed`.
+   */
+  reconcile(leases: Lease[], now: number): LeaseEvent[] {
+    const out: LeaseEvent[] = [];
+    const live = new Map<string, Held>();
+    for (const l of leases) {
+      if (!l.mac || l.ip.includes(':')) continue;
+      const expires = l.expires ? Date.parse(l.expires) : undefined;
+      if (expires !== undefined && expires <= now) continue;
+      live.set(l.mac, { ip: l.ip, ...(l.hostname ? { hostname: l.hostname } : {}), expires });
+    }
+    for (const [mac, held] of this.leases) {
+      if (live.get(mac)?.ip === held.ip) continue;
+      this.leases.delete(mac);
+      out.push(event(now, 'del', mac, held, 'missed'));
+    }
+    for (const [mac, held] of live) {
+      const known = this.leases.get(mac);
+      if (known) {
+        known.expires = held.expires;
+        continue;
+      }
+      this.leases.set(mac, held);
+      out.push(event(now, 'add', mac, held, 'missed'));
     }
     return out;
   }

@@ -12,6 +12,10 @@ export function dnsmasqFiles(p: Paths) {
     dhcpHosts: join(p.runDir, 'dhcp-hosts'),
     /** names of [host.*] for DNS, before they ever lease; re-read on SIGHUP */
     hosts: join(p.runDir, 'hosts'),
+    /** the FIFO its log comes through (supervisor/dnsmasq-process.ts) */
+    log: join(p.runDir, 'dnsmasq.log'),
+    /** a new config that `dnsmasq --test` checks before a reload applies it */
+    trial: join(p.runDir, 'dnsmasq.conf.trial'),
   };
 }
 

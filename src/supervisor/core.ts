@@ -39,7 +39,8 @@ export type Action =
   | { kind: 'check-bridge' }
   | { kind: 'check-firewall' }
   | { kind: 'start-dnsmasq'; delayMs: number }
-  | { kind: 'restart-dnsmasq' }
+  /** `kill`: it hangs, SIGTERM would not be heard */
+  | { kind: 'restart-dnsmasq'; kill?: true }
   | { kind: 'port-state'; guest: PortGuest }
   | { kind: 'notify'; state: 'ready' | 'reloading' | 'stopping'; status: string }
   | { kind: 'log'; level: 'info' | 'warn' | 'error'; event: string; message: string; fields?: object }
@@ -53,6 +54,8 @@ export interface CoreState {
   /** dnsmasq's crashes within the restart policy's window */
   recentCrashes: number[];
   restarts: number;
+  /** why dnsmasq was last restarted */
+  lastRestart?: string;
   /** foreign firewall warnings already said */
   said: string[];
 }
@@ -172,8 +175,9 @@ export function step(s: CoreState, ev: SupervisorEvent, now: number): { state: C
         };
       }
       const restarts = s.restarts + 1;
+      const why = `exited (${exit.signal ?? `code ${exit.exitCode}`})`;
       return {
-        state: { ...s, recentCrashes: decision.recentCrashes, restarts },
+        state: { ...s, recentCrashes: decision.recentCrashes, restarts, lastRestart: why },
         actions: [
           log('warn', 'restart', `dnsmasq exited (${exit.signal ?? `code ${exit.exitCode}`}); restarting`, {
             ...how,
@@ -186,8 +190,11 @@ export function step(s: CoreState, ev: SupervisorEvent, now: number): { state: C
     }
     case 'dnsmasq-unresponsive':
       return {
-        state: { ...s, restarts: s.restarts + 1 },
-        actions: [log('warn', 'unresponsive', `dnsmasq ${ev.why}; restarting it`), { kind: 'restart-dnsmasq' }],
+        state: { ...s, restarts: s.restarts + 1, lastRestart: `unresponsive: ${ev.why}` },
+        actions: [
+          log('warn', 'unresponsive', `dnsmasq ${ev.why}; killing it and starting another`),
+          { kind: 'restart-dnsmasq', kill: true },
+        ],
       };
   }
 }

@@ -3,8 +3,8 @@ import type { Logger } from '../log.js';
 import { startDnsmasq, type Dnsmasq, type DnsmasqExit } from './dnsmasq-process.js';
 
 export interface KeeperOptions {
-  /** dnsmasq's config file */
-  conf: string;
+  /** dnsmasq's config file, and the FIFO its log comes through */
+  files: { conf: string; log: string };
   log: Logger;
   /** whether the current config leaves dnsmasq anything to serve */
   servesAnything: () => boolean;
@@ -40,17 +40,22 @@ export class DnsmasqKeeper {
       );
       return Promise.resolve();
     }
-    const dnsmasq = startDnsmasq(this.o.conf, this.o.log, this.o.onLine);
+    const dnsmasq = startDnsmasq(this.o.files, this.o.log, this.o.onLine);
     this.running = dnsmasq;
     this.o.spawned(dnsmasq);
     void dnsmasq.exited.then((exit) => this.onExit(dnsmasq, exit));
     return dnsmasq.ready;
   }
 
-  /** Replaces the running dnsmasq with one reading the current config files. */
-  async restart(): Promise<void> {
-    await this.stopRunning();
+  /** Replaces the running dnsmasq with one reading the current config files; `kill`: it hangs. */
+  async restart(opts: { kill?: boolean } = {}): Promise<void> {
+    await this.stopRunning(opts.kill);
     await this.start();
+  }
+
+  /** Whether a dnsmasq runs and has said it serves. */
+  get isServing(): boolean {
+    return this.running?.isReady ?? false;
   }
 
   hup(): void {
@@ -63,11 +68,11 @@ export class DnsmasqKeeper {
     await this.stopRunning();
   }
 
-  private async stopRunning(): Promise<void> {
+  private async stopRunning(kill = false): Promise<void> {
     const dnsmasq = this.running;
     // from now on its exit is expected
     this.running = undefined;
-    await dnsmasq?.stop();
+    await dnsmasq?.stop(kill ? 'SIGKILL' : 'SIGTERM');
   }
 
   private onExit(dnsmasq: Dnsmasq, exit: DnsmasqExit): void {

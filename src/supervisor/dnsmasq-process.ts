@@ -24,15 +24,22 @@ export interface Dnsmasq {
   readonly exited: Promise<DnsmasqExit>;
   /** re-read the hosts files */
   hup(): void;
-  /** SIGTERM, SIGKILL after 5 s; resolves once it has exited */
-  stop(): Promise<void>;
+  /** it has said it serves */
+  readonly isReady: boolean;
+  /** SIGTERM (SIGKILL after 5 s), or SIGKILL at once; resolves once it has exited */
+  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
 }
 
 /**
  * `onLine`: each line of dnsmasq's log, parsed (the lease events come from its DHCP lines); it returns
  * what the line meant for the leases, logged with it.
  */
-export function startDnsmasq(conf: string, log: Logger, onLine?: (ev: DnsmasqEvent) => string | undefined): Dnsmasq {
+export function startDnsmasq(
+  files: { conf: string; log: string },
+  log: Logger,
+  onLine?: (ev: DnsmasqEvent) => string | undefined,
+): Dnsmasq {
+  const { conf, log: logFifo } = files;
   const startedAt = Date.now();
   let wasReady = false;
   let lastError: string | undefined;
@@ -44,7 +51,11 @@ export function startDnsmasq(conf: string, log: Logger, onLine?: (ev: DnsmasqEve
   // with debug off they are not even parsed (a REQUEST still is: it tells an ACK that grants a lease from
   // one answering an INFORM)
   const quiet = !log.isLevelEnabled('debug');
-  const child = spawnProcess('dnsmasq', ['--keep-in-foreground', `--conf-file=${conf}`], 'stderr', (line) => {
+  const child = spawnProcess('dnsmasq', ['--keep-in-foreground', `--conf-file=${conf}`], 'stderr', onStderr, {
+    // its log is read as it comes; a stopped supervisor must not stop it
+    neverBlocks: logFifo,
+  });
+  function onStderr(line: string): void {
     if (quiet && wasReady && UNHEARD.test(line)) return;
     const parsed = parseDnsmasqLine(line);
     const { level, msg, ...fields } = parsed;
@@ -58,7 +69,7 @@ export function startDnsmasq(conf: string, log: Logger, onLine?: (ev: DnsmasqEve
       log.info({ event: 'ready', pid: child.pid, ms: Date.now() - startedAt }, 'dnsmasq is serving');
       resolveReady();
     }
-  });
+  }
   log.info({ event: 'start', pid: child.pid }, 'starting dnsmasq');
   const exited = child.exited.then((exit) => {
     resolveReady();
@@ -70,9 +81,12 @@ export function startDnsmasq(conf: string, log: Logger, onLine?: (ev: DnsmasqEve
     startedAt,
     ready,
     exited,
+    get isReady() {
+      return wasReady;
+    },
     hup: () => child.kill('SIGHUP'),
-    stop: async () => {
-      child.kill('SIGTERM');
+    stop: async (signal = 'SIGTERM') => {
+      child.kill(signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
       await exited;
       clearTimeout(timer);
@@ -82,7 +96,7 @@ export function startDnsmasq(conf: string, log: Logger, onLine?: (ev: DnsmasqEve
 
 /** dnsmasq's own verdict on a config before it replaces a running one: undefined when fine, else its error. */
 export async function dnsmasqRefuses(conf: string, p: Paths): Promise<string | undefined> {
-  const trial = `${dnsmasqFiles(p).conf}.trial`;
+  const { trial } = dnsmasqFiles(p);
   writeFileSync(trial, conf, { mode: 0o644 });
   try {
     const lines: string[] = [];

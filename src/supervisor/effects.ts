@@ -26,6 +26,7 @@ import { DnsmasqKeeper } from './dnsmasq-keeper.js';
 import { prepareRunDir, render, writeFiles } from './dnsmasq-files.js';
 import { dnsmasqRefuses } from './dnsmasq-process.js';
 import { EventsServer, eventsSocket } from './events-socket.js';
+import { HealthProbe, probeTarget } from './health.js';
 import { LeaseEvents } from './lease-events.js';
 import { SnoopWatch } from './snoop.js';
 import { removeStatus, writeStatus } from '../system/run-files.js';
@@ -41,7 +42,7 @@ export interface HostOptions {
   log: Logger;
   /** the running config, as the supervisor holds it */
   config: () => BridgeConfig;
-  restarts: () => number;
+  restarts: () => { count: number; last?: string };
   dispatch: (ev: SupervisorEvent) => void;
 }
 
@@ -75,11 +76,20 @@ export function hostEffects(o: HostOptions): Effects {
       }),
   });
   const dnsmasq = new DnsmasqKeeper({
-    conf: files.conf,
+    files,
     log,
     servesAnything: () => servesAnything(o.config()),
-    spawned: (d) =>
-      writeStatus(p, { pid: process.pid, dnsmasqPid: d.pid, dnsmasqStarted: d.startedAt, restarts: o.restarts() }),
+    spawned: (d) => {
+      const { count, last } = o.restarts();
+      writeStatus(p, {
+        pid: process.pid,
+        dnsmasqPid: d.pid,
+        dnsmasqStarted: d.startedAt,
+        restarts: count,
+        ...(last ? { lastRestart: last } : {}),
+      });
+      health.reset();
+    },
     exited: (exit) => dispatch({ kind: 'dnsmasq-exited', exit }),
     onLine: (ev) => leases.onDnsmasq(ev),
   });
@@ -97,6 +107,10 @@ export function hostEffects(o: HostOptions): Effects {
       `${a.mac} has ${a.ip} (${a.how === 'dhcp' ? 'DHCP acknowledgement' : 'neighbour discovery'} seen on the bridge)`,
     ),
   );
+  const health = new HealthProbe({
+    target: () => (dnsmasq.isServing ? probeTarget(o.config()) : undefined),
+    unresponsive: (why) => dispatch({ kind: 'dnsmasq-unresponsive', why }),
+  });
   let toldResolved = false;
   const takenDown = () => !readState(p)?.up;
 
@@ -131,6 +145,7 @@ export function hostEffects(o: HostOptions): Effects {
         );
       leases.start();
       await dnsmasq.start();
+      health.start();
       await effects.tellResolved(cfg);
       if (cfg.mode === 'bridged') await snoop.start();
       watch.bridge(bridge);
@@ -176,6 +191,7 @@ export function hostEffects(o: HostOptions): Effects {
       if (state === 'ready') serving();
     },
     shutdown: async () => {
+      health.stop();
       snoop.stop();
       if (toldResolved) await revertLinkDns(run, bridge);
       await dnsmasq.stop();

@@ -57,6 +57,12 @@ export class LeaseEvents {
   /** One line of dnsmasq's log, parsed; what it meant for the leases (`del,add`), to be logged with it. */
   onDnsmasq(ev: DnsmasqEvent): string | undefined {
     if (this.stopped) return undefined;
+    // dnsmasq could not write its log (a stopped supervisor) and dropped lines: the lease file has the truth
+    if (/log entries lost/.test(ev.msg)) {
+      this.emit(this.table.reconcile(readLeases(this.o.paths.leases), Date.now()));
+      this.arm();
+      return undefined;
+    }
     const events = this.table.onLog(ev, Date.now());
     if (!events.length) return undefined;
     this.emit(events, { logged: true });

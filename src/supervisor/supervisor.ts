@@ -19,7 +19,8 @@ export interface DnsmasqControl {
   readonly isRunning: boolean;
   /** starts it if the config leaves it anything to serve; resolves once it serves or has exited */
   start(): Promise<void>;
-  restart(): Promise<void>;
+  /** `kill`: SIGKILL at once (it hangs) */
+  restart(opts?: { kill?: boolean }): Promise<void>;
   hup(): void;
 }
 
@@ -81,9 +82,9 @@ export class Supervisor {
     return this.resolved?.cfg ?? this.loaded.draft;
   }
 
-  /** dnsmasq restarts after crashes, for `brmgr status` */
-  get restarts(): number {
-    return this.state.restarts;
+  /** dnsmasq restarts after crashes or hangs, and why the last, for `brmgr status` */
+  get restarts(): { count: number; last?: string } {
+    return { count: this.state.restarts, ...(this.state.lastRestart ? { last: this.state.lastRestart } : {}) };
   }
 
   get guests(): PortGuest[] {
@@ -163,7 +164,7 @@ export class Supervisor {
       case 'start-dnsmasq':
         return fx.dnsmasq.start();
       case 'restart-dnsmasq':
-        return fx.dnsmasq.restart();
+        return fx.dnsmasq.restart(a.kill ? { kill: true } : {});
       case 'check-bridge':
         return this.dispatch({ kind: 'bridge-checked', damage: await fx.bridgeDamage(this.cfg) });
       case 'check-firewall':

@@ -1,4 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { constants, openSync, rmSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { onPath } from './tools.js';
 
@@ -124,16 +126,21 @@ export function spawnProcess(
   args: readonly string[],
   output: 'stdout' | 'stderr',
   onLine: (line: string) => void,
-  opts: { env?: NodeJS.ProcessEnv } = {},
+  opts: { env?: NodeJS.ProcessEnv; neverBlocks?: string } = {},
 ): Spawned {
   // the monitors die with brmgr even when it is killed with -9 (dnsmasq, once it drops root, does not:
   // the kernel clears the signal when a process changes its user; the next start or post stops it)
   const wrapped = onPath('setpriv');
   const [cmd, argv] = wrapped ? ['setpriv', ['--pdeathsig', 'SIGTERM', '--', file, ...args]] : [file, args];
+  const fifo = opts.neverBlocks ? nonBlockingFifo(opts.neverBlocks) : undefined;
+  const out = fifo?.write ?? 'pipe';
   const child = spawn(cmd, argv, {
-    stdio: ['ignore', output === 'stdout' ? 'pipe' : 'ignore', output === 'stderr' ? 'pipe' : 'ignore'],
+    stdio: ['ignore', output === 'stdout' ? out : 'ignore', output === 'stderr' ? out : 'ignore'],
     ...(opts.env ? { env: opts.env } : {}),
   });
+  // the child's copy shares the write end's flags, which spawning cleared: a socket over ours sets
+  // O_NONBLOCK again (Node has no fcntl), and closing it closes only ours
+  if (fifo) new Socket({ fd: fifo.write, readable: false, writable: true }).destroy();
   const kill = (signal: NodeJS.Signals = 'SIGTERM') => {
     try {
       child.kill(signal);
@@ -142,11 +149,13 @@ export function spawnProcess(
     }
   };
   track(child, kill);
-  const stream = child[output];
+  const stream = fifo?.read ?? child[output];
   if (stream) createInterface({ input: stream }).on('line', onLine);
+  // every line the child wrote is read before its end is told
+  const drained = fifo ? new Promise<void>((resolve) => fifo.read.once('close', () => resolve())) : Promise.resolve();
   return {
     pid: child.pid,
-    exited: ended(child).then((end) => ({
+    exited: Promise.all([ended(child), drained]).then(([end]) => ({
       ...(end.exitCode !== undefined ? { exitCode: end.exitCode } : {}),
       ...(end.signal ? { signal: end.signal } : {}),
       // setpriv exits 127 when it cannot find the program
@@ -154,6 +163,20 @@ export function spawnProcess(
     })),
     kill,
   };
+}
+
+/**
+ * A FIFO whose write end never blocks the child: when the reader falls behind (a stopped supervisor), the
+ * child's write fails with EAGAIN instead of waiting (dnsmasq then drops the line and later logs how many
+ * it lost). A pipe from `spawn` cannot be made so: its write end is the child's alone.
+ */
+function nonBlockingFifo(path: string): { read: Socket; write: number } {
+  rmSync(path, { force: true });
+  execFileSync('mkfifo', ['-m', '600', path]);
+  const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const write = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+  const read = new Socket({ fd: readFd, readable: true, writable: false });
+  return { read, write };
 }
 
 const OUTPUT_MAX = 1_000_000;

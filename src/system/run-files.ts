@@ -16,6 +16,8 @@ export interface SupervisorStatus {
   /** ms since the epoch */
   dnsmasqStarted: number;
   restarts: number;
+  /** why dnsmasq was last restarted (it exited, or stopped answering) */
+  lastRestart?: string;
 }
 
 export function writeStatus(p: Paths, status: SupervisorStatus): void {

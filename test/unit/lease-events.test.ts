@@ -126,3 +126,33 @@ t.test('the line format and the hook invocation (as dhcp-script)', async (t) => 
   const [startup] = new LeaseTable(() => HOUR).seed([{ mac: MAC, ip: '10.0.1.10' }], T0);
   t.same(hookInvocation(startup!, 'br0', undefined, T0).env, { DNSMASQ_DATA_MISSING: '1' });
 });
+
+t.test('reconcile: what the lease file holds after dnsmasq dropped log lines', async (t) => {
+  const now = Date.parse('2026-12-01T12:00:00Z');
+  const table = new LeaseTable(() => 3_600_000);
+  table.onLog(
+    { level: 'info', msg: '', source: 'dhcp', event: 'request', mac: '52:54:00:00:00:01', ip: '10.0.1.5' },
+    now,
+  );
+  table.onLog({ level: 'info', msg: '', source: 'dhcp', event: 'ack', mac: '52:54:00:00:00:01', ip: '10.0.1.5' }, now);
+  table.onLog({ level: 'info', msg: '', source: 'dhcp', event: 'ack', mac: '52:54:00:00:00:02', ip: '10.0.1.6' }, now);
+  const later = now + 60_000;
+  const events = table.reconcile(
+    [
+      { mac: '52:54:00:00:00:01', ip: '10.0.1.5', expires: new Date(now + 3_600_000).toISOString() },
+      { mac: '52:54:00:00:00:03', ip: '10.0.1.7', hostname: 'new', expires: new Date(now + 3_600_000).toISOString() },
+      { mac: '52:54:00:00:00:04', ip: '10.0.1.8', expires: new Date(now - 1000).toISOString() },
+    ],
+    later,
+  );
+  t.same(
+    events.map((e) => `${e.event} ${e.mac} ${e.ip} ${e.reason}`),
+    ['del 52:54:00:00:00:02 10.0.1.6 missed', 'add 52:54:00:00:00:03 10.0.1.7 missed'],
+    'a lease gone meanwhile is del, one granted meanwhile add; a known one and an ended one nothing',
+  );
+  t.same(
+    table.reconcile([], later + 1).map((e) => e.event),
+    ['del', 'del'],
+    'an emptied file: every lease del',
+  );
+});

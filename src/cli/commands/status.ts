@@ -88,7 +88,12 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
       ports: portsOf(observed, name),
       firewall: firewallRecord(readState(p)).backend,
       dnsmasq: running
-        ? { pid: sup.dnsmasqPid, uptimeSeconds: uptime(sup), restarts: sup.restarts }
+        ? {
+            pid: sup.dnsmasqPid,
+            uptimeSeconds: uptime(sup),
+            restarts: sup.restarts,
+            ...(sup.lastRestart ? { lastRestart: sup.lastRestart } : {}),
+          }
         : orphan
           ? { pid: orphan, supervised: false }
           : null,
@@ -104,7 +109,7 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
         ? 'dnsmasq not running'
         : 'supervised' in d
           ? `dnsmasq pid ${d.pid} serves without brmgr run (it is replaced at the next start, stopped by brmgr-post)`
-          : `dnsmasq pid ${d.pid}, up ${d.uptimeSeconds}s, ${d.restarts} restarts`;
+          : `dnsmasq pid ${d.pid}, up ${d.uptimeSeconds}s, ${d.restarts} restarts${'lastRestart' in d && d.lastRestart ? ` (last: ${d.lastRestart})` : ''}`;
       const auto = r.auto ? ` (auto: ${r.auto})` : '';
       const line = [
         `${r.bridge}: ${r.state}`,
