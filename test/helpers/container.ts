@@ -21,6 +21,10 @@ const SRC = ROOT.replace(/\/$/, '');
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** nspawn's exit status when the container's init asked for a reboot */
 const REBOOTED = 133;
+/** the init's process name */
+const INIT: Record<Flavour, string> = { systemd: 'systemd', openrc: 'init' };
+/** what `systemctl is-system-running --wait` prints once booting is over */
+const BOOTED = ['running', 'degraded', 'maintenance', 'stopping', 'offline'];
 
 /** The cached root for `flavour`, built by scripts/init-root if missing (once; minutes). */
 export async function initRoot(flavour: Flavour): Promise<string> {
@@ -100,8 +104,12 @@ export class Container {
       '-D',
       this.merged,
     ];
+    // nspawn's own state under /run/systemd/nspawn on a tmpfs of this namespace: a
+    // host without systemd has /run on disk, where nspawn cannot clean it up
     const mountAndBoot =
-      'mount -t overlay overlay -o "lowerdir=$1,upperdir=$2/upper,workdir=$2/overlay-work" "$2/root" && shift 2 && exec "$@"';
+      'mount -t overlay overlay -o "lowerdir=$1,upperdir=$2/upper,workdir=$2/overlay-work" "$2/root" && ' +
+      'mkdir -p /run/systemd/nspawn && mount -t tmpfs -o mode=0755 brmgr-nspawn /run/systemd/nspawn && ' +
+      'shift 2 && exec "$@"';
     const log = openSync(join(this.work, 'console.log'), 'a');
     // nspawn dies with this process (setpriv's parent-death signal survives the execs)
     const child = spawn(
@@ -135,9 +143,10 @@ export class Container {
         if (child.exitCode !== null) throw new Error(`systemd-nspawn exited ${child.exitCode}: ${this.console()}`);
         try {
           const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/);
-          const init = Number(kids[0]);
-          // the init once nspawn has moved it into the container's root
-          if (init && readFileSync(`/proc/${init}/comm`, 'utf8').trim() !== 'systemd-nspawn') return init;
+          for (const kid of kids.map(Number).filter(Boolean)) {
+            // nspawn's helpers come and go; the init is the child that has exec'd it
+            if (readFileSync(`/proc/${kid}/comm`, 'utf8').trim() === INIT[this.flavour]) return kid;
+          }
         } catch {
           /* not there yet */
         }
@@ -151,10 +160,17 @@ export class Container {
   /** Until the init has finished booting: systemd's default target reached, OpenRC's default runlevel run. */
   private async booted(): Promise<void> {
     if (this.flavour === 'systemd') {
-      const r = await this.run(['systemctl', 'is-system-running', '--wait'], { timeout: 60_000 });
-      if (!['running', 'degraded'].includes(r.stdout.trim())) {
-        throw new Error(`boot: ${r.stdout} ${r.stderr}\n${this.console()}`);
-      }
+      // the manager's socket appears a moment after PID 1 starts: until then it prints nothing
+      const state = await waitFor(
+        'systemd to finish booting',
+        async () => {
+          const r = await this.run(['systemctl', 'is-system-running', '--wait'], { timeout: 60_000 });
+          const state = r.stdout.trim();
+          return BOOTED.includes(state) ? state : false;
+        },
+        60_000,
+      );
+      if (!['running', 'degraded'].includes(state)) throw new Error(`boot: ${state}\n${this.console()}`);
       return;
     }
     await waitFor(
