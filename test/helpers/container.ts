@@ -87,6 +87,7 @@ export class Container {
   }
 
   private async start(): Promise<void> {
+    if (this.flavour === 'openrc') this.assertSafeShutdown();
     const binds = [`--bind-ro=${SRC}`];
     // a worktree's node_modules may be a symlink to another checkout's
     const modules = join(SRC, 'node_modules');
@@ -157,6 +158,19 @@ export class Container {
     await this.booted();
   }
 
+  /**
+   * OpenRC's `off` runlevel must not hold the scripts that kill every process
+   * and remount / read-only: on the host's disk that would be the host's root.
+   */
+  private assertSafeShutdown(): void {
+    for (const layer of [this.lower, this.upper]) {
+      for (const script of ['sendsigs', 'umountnfs.sh', 'umountfs', 'umountroot']) {
+        const link = join(layer, 'etc/runlevels/off', script);
+        if (existsSync(link)) throw new Error(`${link} exists: OpenRC would run it at shutdown`);
+      }
+    }
+  }
+
   /** Until the init has finished booting: systemd's default target reached, OpenRC's default runlevel run. */
   private async booted(): Promise<void> {
     if (this.flavour === 'systemd') {
@@ -178,8 +192,7 @@ export class Container {
       async () => {
         const level = await this.run(['cat', '/run/openrc/softlevel']);
         if (level.stdout.trim() !== 'default') return false;
-        const openrc = await this.run(['busybox', 'pgrep', '-x', 'openrc']);
-        return openrc.exitCode !== 0;
+        return !(await this.processes()).includes('openrc');
       },
       30_000,
     );
@@ -251,7 +264,8 @@ export class Container {
    * was given (seconds), or undefined.
    */
   async lease(guest: string, tries = 4): Promise<{ ip: string; seconds: number } | undefined> {
-    const script = '/run/brmgr-test-udhcpc';
+    // not under /run: sysvinit mounts it noexec
+    const script = '/root/udhcpc-script';
     await this.write(script, '#!/bin/sh\n[ "$1" = bound ] && echo "bound ip=$ip lease=$lease"\nexit 0\n', '0755');
     const r = await this.run(
       ['ip', 'netns', 'exec', guest, 'busybox', 'udhcpc', '-i', 'eth0', '-n', '-q', '-f'].concat([
@@ -265,6 +279,11 @@ export class Container {
     );
     const m = /bound ip=(\S+) lease=(\d+)/.exec(r.stdout);
     return m ? { ip: m[1]!, seconds: Number(m[2]) } : undefined;
+  }
+
+  /** The names of the processes running in the container. */
+  async processes(): Promise<string[]> {
+    return (await this.must(['busybox', 'ps', '-o', 'comm'])).trim().split('\n').slice(1);
   }
 
   /** Whether the DNS server at `server` answers (any status) within a second. */
