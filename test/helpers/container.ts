@@ -44,6 +44,7 @@ export function containerSkipReason(): string | undefined {
 
 /** Every running container, for the exit hook: a test that dies still leaves none. */
 const live = new Set<Container>();
+let containers = 0;
 onExit(() => {
   for (const c of live) c.killNow();
 });
@@ -57,12 +58,14 @@ export class Container {
   /** the container's init (PID 1 inside), as the host numbers it */
   pid = 0;
   boots = 0;
+  private readonly name: string;
 
   private constructor(
     readonly flavour: Flavour,
     private readonly lower: string,
   ) {
     this.work = mkdtempSync('/var/tmp/brmgr-nspawn-');
+    this.name = `brmgr-${flavour}-${process.pid}-${++containers}`;
     this.upper = join(this.work, 'upper');
     this.merged = join(this.work, 'root');
     for (const d of [this.upper, join(this.work, 'overlay-work'), this.merged]) mkdirSync(d);
@@ -99,7 +102,7 @@ export class Container {
       '--register=no',
       '--keep-unit',
       '--console=read-only',
-      `--machine=brmgr-${this.flavour}-${process.pid}`,
+      `--machine=${this.name}`,
       ...(this.flavour === 'openrc' ? ['--kill-signal=SIGINT'] : []),
       ...binds,
       '-D',
