@@ -36,8 +36,10 @@ export async function initRoot(flavour: Flavour): Promise<string> {
 /** Why containers cannot boot here, or undefined. */
 export function containerSkipReason(): string | undefined {
   if (process.getuid?.() !== 0) return 'containers need root';
-  for (const tool of ['/usr/bin/systemd-nspawn', '/usr/sbin/debootstrap']) {
-    if (!existsSync(tool)) return `${tool} is missing: scripts/deps test installs it`;
+  for (const tool of ['systemd-nspawn', 'debootstrap']) {
+    if (!PATH.split(':').some((dir) => existsSync(join(dir, tool)))) {
+      return `${tool} is missing: scripts/deps test installs it`;
+    }
   }
   return undefined;
 }
