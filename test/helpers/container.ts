@@ -8,7 +8,18 @@
  * The container has its own network namespace; the host's is never touched.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -44,6 +55,44 @@ export function containerSkipReason(): string | undefined {
   return undefined;
 }
 
+const WORK_DIR = '/var/tmp';
+const WORK_PREFIX = 'brmgr-nspawn-';
+
+/** A process as "PID STARTTIME": a pid alone may be reused by another process. */
+function processId(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return `${pid} ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`;
+  } catch {
+    return undefined;
+  }
+}
+
+const alive = (id: string) => processId(Number(id.split(' ')[0])) === id;
+
+/**
+ * Containers left by a test process killed outright (SIGKILL: no exit hook runs;
+ * nspawn dies with it, its init does not): their init is killed, which ends
+ * everything in their PID namespace, and their folder removed.
+ */
+function sweepOrphans(): void {
+  for (const name of readdirSync(WORK_DIR).filter((n) => n.startsWith(WORK_PREFIX))) {
+    const dir = join(WORK_DIR, name);
+    const read = (f: string) => {
+      try {
+        return readFileSync(join(dir, f), 'utf8').trim();
+      } catch {
+        return undefined;
+      }
+    };
+    const owner = read('owner');
+    if (!owner || alive(owner)) continue;
+    const init = read('init');
+    if (init && alive(init)) process.kill(Number(init.split(' ')[0]), 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Every running container, for the exit hook: a test that dies still leaves none. */
 const live = new Set<Container>();
 let containers = 0;
@@ -59,6 +108,7 @@ export class Container {
   private exited: Promise<number | null> | undefined;
   /** the container's init (PID 1 inside), as the host numbers it */
   pid = 0;
+  private initId = '';
   boots = 0;
   private readonly name: string;
 
@@ -66,7 +116,8 @@ export class Container {
     readonly flavour: Flavour,
     private readonly lower: string,
   ) {
-    this.work = mkdtempSync('/var/tmp/brmgr-nspawn-');
+    this.work = mkdtempSync(join(WORK_DIR, WORK_PREFIX));
+    writeFileSync(join(this.work, 'owner'), processId(process.pid)!);
     this.name = `brmgr-${flavour}-${process.pid}-${++containers}`;
     this.upper = join(this.work, 'upper');
     this.merged = join(this.work, 'root');
@@ -75,6 +126,7 @@ export class Container {
 
   /** Boots a new container of `flavour`; it is torn down with `t`, passed or not. */
   static async boot(t: TestLike, flavour: Flavour): Promise<Container> {
+    sweepOrphans();
     const c = new Container(flavour, await initRoot(flavour));
     live.add(c);
     t.teardown(() => c.destroy());
@@ -160,6 +212,8 @@ export class Container {
       },
       20_000,
     );
+    this.initId = processId(this.pid) ?? '';
+    writeFileSync(join(this.work, 'init'), this.initId);
     await this.booted();
   }
 
@@ -315,6 +369,9 @@ export class Container {
       if (done === 'timeout') this.killNow();
       await Promise.race([this.exited, sleep(5_000)]);
     }
+    // an init that outlived nspawn would keep the whole container running
+    const init = processId(this.pid);
+    if (this.pid && init && init === this.initId) process.kill(this.pid, 'SIGKILL');
     live.delete(this);
     rmSync(this.work, { recursive: true, force: true });
   }
