@@ -27,7 +27,9 @@ export async function procListeners(): Promise<Listener[]> {
 /** Whether this process's descriptors can be read (not without CAP_SYS_PTRACE for another user's). */
 export function descriptorsReadable(pid: number): boolean {
   try {
-    readdirSync(`/proc/${pid}/fd`);
+    // listing them may be allowed where reading where they point is not
+    const [first] = readdirSync(`/proc/${pid}/fd`);
+    if (first !== undefined) readlinkSync(`/proc/${pid}/fd/${first}`);
     return true;
   } catch {
     return false;

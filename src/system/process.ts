@@ -7,7 +7,13 @@ export function alive(pid: number | undefined): boolean {
   try {
     return !/^\d+ \(.*\) [ZX]/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
-    return false;
+    // another user's process is hidden from a sandboxed root (the unit's ProtectProc=invisible): ask the kernel
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
   }
 }
 

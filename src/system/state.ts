@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LinkAttributes, MovedUplink } from '../host/links.js';
 import type { Paths } from '../paths.js';
@@ -28,7 +28,8 @@ export interface State {
 }
 
 export function ensureRunDir(p: Paths): void {
-  mkdirSync(p.runRoot, { recursive: true, mode: 0o755 });
+  // made now: searchable by dnsmasq's account whatever the umask (the unit's is 0077)
+  if (mkdirSync(p.runRoot, { recursive: true, mode: 0o755 })) chmodSync(p.runRoot, 0o755);
   // not recursive: that reports a read-only file system as ENOENT
   try {
     mkdirSync(p.runDir, { mode: 0o700 });
