@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { type Loaded, loadOtherConfigs, readConfig, recordedSubnet } from '../config/load.js';
+import { isAutoSubnet, type Loaded, loadOtherConfigs, readConfig, recordedSubnet } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import { NO_FIREWALL } from '../firewall/index.js';
 import type { Logger } from '../log.js';
@@ -47,6 +47,11 @@ export interface Options {
   warned?: (warnings: string[]) => void;
   /** the kernel settings read and written; default: /proc/sys */
   sysctl?: Sysctls;
+}
+
+/** The `address = auto` subnet an earlier pre gave the bridge, as its state records it. */
+function subnetInUse(previous: State | undefined): string | undefined {
+  return previous?.addresses.find(isAutoSubnet);
 }
 
 /** Records the subnet `address = auto` resolved to, before anything uses it. */
@@ -97,7 +102,13 @@ export async function up(bridge: string, opts: Options): Promise<Resolved> {
       : undefined;
     const resolved = resolve(
       loaded,
-      { held: opts.held?.held ?? recorded, observed: facts.observed, machineId: machineId(), underlay },
+      {
+        // a lost record: the subnet the bridge already has, not a new one under its guests
+        held: opts.held?.held ?? recorded ?? (loaded.auto ? subnetInUse(previous) : undefined),
+        observed: facts.observed,
+        machineId: machineId(),
+        underlay,
+      },
       others,
     );
     if (resolved.subnet && resolved.subnet !== recorded) recordSubnet(p, resolved.subnet, log);

@@ -57,7 +57,17 @@ t.test('address = auto picks a free subnet, keeps it, and serves it', { skip: wh
   t.ok(lease && overlaps(lease, 32, second!.split('/')[0]!, 24), `a guest leases inside it (${lease})`, {
     output,
   });
+  // the record lost while the bridge is up: it keeps its subnet, through a reload that converges and a pre
+  rmSync(record);
+  brmgr.config('[bridge]\nfirewall = nftables\nstp = true\n[ipv4]\naddress = auto\n[dns]\nupstream = 127.0.0.1\n');
+  const reloaded = await brmgr.cli('reload', brmgr.bridge);
+  t.equal(reloaded.exitCode, 0, `a reload that converges the bridge ${reloaded.stderr}`);
+  t.same(await addressesOf(host, brmgr.bridge, 'inet'), [second], 'keeps the subnet the bridge has');
+  t.equal(readFileSync(record, 'utf8').trim(), second, 'and records it again');
   run.kill('SIGTERM');
   await run;
+  rmSync(record);
+  await brmgr.up();
+  t.same(await addressesOf(host, brmgr.bridge, 'inet'), [second], 'a pre over the bridge as it was keeps it too');
   await brmgr.down();
 });
