@@ -15,11 +15,12 @@ import type { ObservedLink } from '../host/links.js';
 import { ip4ToInt } from '../net/addr.js';
 import type { Paths } from '../paths.js';
 import { bridgeAddresses, bridgeDamage } from '../plan/link.js';
-import { servesAnything, servicePorts } from '../plan/services.js';
+import { dnsTarget, servesAnything, servicePorts } from '../plan/services.js';
 import { forwardingDatabase, portStates } from '../system/bridge.js';
 import type { Run } from '../system/exec.js';
 import { filterPolicies } from '../system/filter-policies.js';
-import { readStatus } from '../system/run-files.js';
+import { liveDnsmasqPid, readStatus } from '../system/run-files.js';
+import { dnsAnswers } from '../system/dns-probe.js';
 import { alive } from '../system/process.js';
 import { neighbourMac, routeDevice } from '../system/routes.js';
 import { readState, type State } from '../system/state.js';
@@ -224,13 +225,24 @@ const legacyIptables: Check = {
 
 const dnsmasq: Check = {
   name: 'dnsmasq',
-  run({ cfg, opts, facts }) {
+  async run({ cfg, opts, facts }) {
     if (!servesAnything(cfg)) return [];
     const br = cfg.name;
     const status = readStatus(opts.paths);
-    const pid = ownDnsmasq(opts.paths)[0];
-    if (!status || !alive(status.pid))
+    if (!status || !alive(status.pid)) {
+      // as `brmgr status` says it: a dnsmasq left by a killed brmgr run still serves the guests
+      const orphan = liveDnsmasqPid(opts.paths);
+      if (orphan)
+        return [
+          bad(
+            'dnsmasq',
+            `dnsmasq ${orphan} serves ${br} without brmgr run (killed?): guests are served, but nothing restarts it, reloads it or puts the firewall back`,
+            service(br),
+          ),
+        ];
       return [bad('dnsmasq', `brmgr run ${br} is not running: no DHCP or DNS`, service(br))];
+    }
+    const pid = ownDnsmasq(opts.paths)[0];
     if (!alive(pid)) return [bad('dnsmasq', `dnsmasq is not running (supervisor ${status.pid} is)`, service(br))];
     const ports = servicePorts(cfg);
     const missing = ports.filter((s) => !facts.listeners.some((l) => l.pid === pid && l.port === s.port));
@@ -238,6 +250,10 @@ const dnsmasq: Check = {
       const list = missing.map((s) => `${s.proto}/${s.port}`).join(', ');
       return [bad('dnsmasq', `dnsmasq ${pid} does not listen on ${list}`, service(br))];
     }
+    // listening is not answering: a real question, which dnsmasq answers itself
+    const target = dnsTarget(cfg);
+    if (target && !(await dnsAnswers(target.address, target.port, 1000)))
+      return [bad('dnsmasq', `dnsmasq ${pid} listens but does not answer DNS on ${target.address}`, service(br))];
     return [ok('dnsmasq', `dnsmasq ${pid} serves ${ports.map((s) => `${s.proto}/${s.port}`).join(', ')}`)];
   },
 };

@@ -53,3 +53,9 @@ export function servicePorts(cfg: BridgeConfig): ServicePort[] {
   if (s.tftp) ports.push({ proto: 'udp', port: 69, family: 4, what: 'TFTP' });
   return ports;
 }
+
+/** Where dnsmasq answers DNS for this config, if it does on an address of brmgr's (not in bridged mode). */
+export function dnsTarget(cfg: BridgeConfig): { address: string; port: number } | undefined {
+  const dns = servicePorts(cfg).find((s) => s.proto === 'udp' && s.what === 'DNS');
+  return dns && cfg.mode !== 'bridged' ? { address: cfg.ipv4.address, port: dns.port } : undefined;
+}

@@ -15,7 +15,7 @@ import type { Logger } from '../log.js';
 import type { Paths } from '../paths.js';
 import { bridgeDamage } from '../plan/link.js';
 import { resolvedLink } from '../plan/resolved.js';
-import { servesAnything } from '../plan/services.js';
+import { dnsTarget, servesAnything } from '../plan/services.js';
 import { runner } from '../system/exec.js';
 import { observe } from '../system/observe.js';
 import { readPorts } from '../system/bridge.js';
@@ -26,7 +26,7 @@ import { DnsmasqKeeper } from './dnsmasq-keeper.js';
 import { prepareRunDir, render, writeFiles } from './dnsmasq-files.js';
 import { dnsmasqRefuses } from './dnsmasq-process.js';
 import { EventsServer, eventsSocket } from './events-socket.js';
-import { HealthProbe, probeTarget } from './health.js';
+import { HealthProbe } from './health.js';
 import { LeaseEvents } from './lease-events.js';
 import { SnoopWatch } from './snoop.js';
 import { removeStatus, writeStatus } from '../system/run-files.js';
@@ -108,7 +108,7 @@ export function hostEffects(o: HostOptions): Effects {
     ),
   );
   const health = new HealthProbe({
-    target: () => (dnsmasq.isServing ? probeTarget(o.config()) : undefined),
+    target: () => (dnsmasq.isServing ? dnsTarget(o.config()) : undefined),
     unresponsive: (why) => dispatch({ kind: 'dnsmasq-unresponsive', why }),
   });
   let toldResolved = false;

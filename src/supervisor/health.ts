@@ -1,15 +1,7 @@
-import { servicePorts } from '../plan/services.js';
-import type { BridgeConfig } from '../config/types.js';
 import { dnsAnswers } from '../system/dns-probe.js';
 
 /** How often dnsmasq is asked, how long an answer may take, how many in a row may go unanswered. */
 export const PROBE = { everyMs: 1000, timeoutMs: 1000, misses: 2 } as const;
-
-/** Where dnsmasq answers DNS for this config, if it does on an address of brmgr's (not in bridged mode). */
-export function probeTarget(cfg: BridgeConfig): { address: string; port: number } | undefined {
-  const dns = servicePorts(cfg).find((s) => s.proto === 'udp' && s.what === 'DNS');
-  return dns && cfg.mode !== 'bridged' ? { address: cfg.ipv4.address, port: dns.port } : undefined;
-}
 
 /**
  * Asks the running dnsmasq a question of its own every second while it serves: one that stops answering

@@ -349,6 +349,13 @@ for (const _ of why ? [] : [1]) {
       const status = JSON.parse((await top.brmgr.cli('status', top.bridge, '--json')).stdout);
       t.same(status.dnsmasq, { pid: orphan, supervised: false }, 'status: dnsmasq serves without its supervisor');
       t.equal(await dig(top.guest, '10.0.1.1', 'web.lab.test'), '10.0.1.10', 'and it does serve meanwhile');
+      const doctor = await top.brmgr.cli('doctor', top.bridge);
+      t.match(
+        doctor.stdout,
+        `dnsmasq ${orphan} serves ${top.bridge} without brmgr run`,
+        'the doctor agrees with status',
+      );
+      t.notMatch(doctor.stdout, /no DHCP or DNS/, 'and does not say the guests are unserved');
       await top.brmgr.down('--force');
       // gone, or a zombie until whoever inherited it reaps it
       const stat = existsSync(`/proc/${orphan}`) ? readFileSync(`/proc/${orphan}/stat`, 'utf8') : '';
