@@ -50,7 +50,7 @@ export class LeaseEvents {
 
   /** The leases dnsmasq will start with, as dnsmasq's own start tells a dhcp-script: old, or del if ended. */
   start(): void {
-    this.emit(this.table.seed(readLeases(this.o.paths.leases), Date.now()));
+    this.emit(this.table.seed(readLeases(this.o.paths.leases, { withEnded: true }), Date.now()));
     this.arm();
   }
 
@@ -59,7 +59,7 @@ export class LeaseEvents {
     if (this.stopped) return undefined;
     // dnsmasq could not write its log (a stopped supervisor) and dropped lines: the lease file has the truth
     if (/log entries lost/.test(ev.msg)) {
-      this.emit(this.table.reconcile(readLeases(this.o.paths.leases), Date.now()));
+      this.emit(this.table.reconcile(readLeases(this.o.paths.leases, { withEnded: true }), Date.now()));
       this.arm();
       return undefined;
     }
@@ -94,7 +94,7 @@ export class LeaseEvents {
   private fromFile(): void {
     this.fileTimer = undefined;
     const now = Date.now();
-    const file = new Map(readLeases(this.o.paths.leases).map((l) => [`${l.mac} ${l.ip}`, l]));
+    const file = new Map(readLeases(this.o.paths.leases, { withEnded: true }).map((l) => [`${l.mac} ${l.ip}`, l]));
     for (const [mac, { ip, at }] of this.unread) {
       if (now - at < LEASE_FILE_DELAY_MS) continue;
       this.unread.delete(mac);
@@ -128,7 +128,7 @@ export class LeaseEvents {
     const now = Date.now();
     this.lastExpiry = now;
     // a lease the file says was extended (a renewal whose log line was missed) lives on
-    const file = readLeases(this.o.paths.leases);
+    const file = readLeases(this.o.paths.leases, { withEnded: true });
     for (const l of file) {
       const held = l.mac && this.table.get(l.mac);
       if (!held || held.ip !== l.ip || held.expires === undefined || held.expires > now) continue;
