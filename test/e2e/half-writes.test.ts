@@ -4,15 +4,80 @@
  * leases to anyone who reads it.
  */
 import t from 'tap';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { chmodSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Brmgr, Lab } from '../helpers/netns.js';
-import { skipReason } from '../helpers/e2e.js';
+import { Brmgr, exec, Lab, topology, waitFor } from '../helpers/netns.js';
+import { follow, skipReason } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
 
+const config = (lease = '1h') => `[bridge]
+firewall = nftables
+[ipv4]
+address = 10.0.7.1/24
+lease_time = ${lease}
+[dns]
+domain = lab.test
+upstream = 10.0.7.1
+`;
+
+/** The bridge's IPv4 addresses, one string. */
+async function bridgeAddresses(ns: string, bridge: string): Promise<string> {
+  const r = await exec(ns, 'ip', ['-j', '-4', 'addr', 'show', 'dev', bridge]);
+  const links = JSON.parse(r.stdout || '[]') as { addr_info: { local: string; prefixlen: number }[] }[];
+  return links.flatMap((l) => l.addr_info.map((a) => `${a.local}/${a.prefixlen}`)).join(' ');
+}
+
 for (const _ of why ? [] : [1]) {
+  t.test('a config rewritten in place is applied once, whole: the address never moves', async (t) => {
+    const lab = Lab.create(t);
+    chmodSync(lab.dir, 0o755);
+    const top = await topology(lab, { guestAddress: '10.0.7.50/24', gateway: '10.0.7.1' });
+    top.brmgr.config(config('1h'));
+    const proc = top.brmgr.run();
+    const log = follow(proc);
+    t.equal((await top.brmgr.cli('wait', top.bridge, '--pid', String(proc.pid))).exitCode, 0, 'serving');
+    const file = join(top.brmgr.confDir, `${top.bridge}.conf`);
+    const dnsmasqConf = () => readFileSync(join(top.brmgr.runDir, top.bridge, 'dnsmasq.conf'), 'utf8');
+    const restarts = () => log.filter((e) => e.event === 'reload' && e.action === 'restart').length;
+
+    const seen = new Set<string>();
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        seen.add(await bridgeAddresses(top.host, top.bridge));
+        await sleep(20);
+      }
+    })();
+    await sleep(100);
+    // `cat > file` over a slow link: the file is empty for 300 ms, then whole
+    truncateSync(file);
+    await sleep(300);
+    writeFileSync(file, config('2h'));
+    await waitFor('the new lease time served', async () => /,2h\b/.test(dnsmasqConf()), 10_000);
+    await sleep(1000);
+    watching = false;
+    await watcher;
+    t.same([...seen], ['10.0.7.1/24'], `the bridge's address never moved (${[...seen].join(' | ')})`);
+    t.equal(restarts(), 1, 'dnsmasq restarted once, for the whole file');
+
+    // emptied and left so: not applied, said so; an explicit reload is refused with the reason
+    truncateSync(file);
+    const refused = await top.brmgr.cli('reload', top.bridge);
+    t.equal(refused.exitCode, 2, `brmgr reload of an emptied file: refused (${refused.output.trim()})`);
+    t.match(refused.stderr, /emptied/, 'with the reason');
+    await waitFor('the watch says the file was emptied', async () =>
+      log.some((e) => e.level === 40 && /emptied/.test(String(e.msg))),
+    );
+    await sleep(700);
+    t.same(await bridgeAddresses(top.host, top.bridge), '10.0.7.1/24', 'the address stays');
+    t.match(dnsmasqConf(), /,2h\b/, 'the previous config is served');
+    t.equal(restarts(), 1, 'and dnsmasq was not restarted');
+    t.equal(proc.exitCode, null, 'brmgr run goes on');
+  });
+
   t.test('service stopped: a stale and a malformed line are no leases', async (t) => {
     const lab = Lab.create(t);
     chmodSync(lab.dir, 0o755);
