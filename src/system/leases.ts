@@ -1,4 +1,5 @@
-import { chownSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, readFileSync, renameSync, statSync, watch, writeFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { type Lease, parseLeases } from '../host/leases.js';
 
 /**
@@ -30,4 +31,22 @@ export function writeLeaseFile(file: string, text: string, owner?: { uid: number
   if (owner) chownSync(temp, owner.uid, owner.gid);
   renameSync(temp, file);
   return statSync(file).ino;
+}
+
+/**
+ * Calls `changed` when the lease file is created, deleted or renamed over (its folder followed through
+ * inotify, no polling; dnsmasq's own writes to it are no such change). Undefined when the folder cannot
+ * be followed.
+ */
+export function followLeaseFile(file: string, changed: () => void): { close(): void } | undefined {
+  const name = basename(file);
+  try {
+    const watcher = watch(dirname(file), { persistent: false }, (event, changedName) => {
+      if (event === 'rename' && changedName === name) changed();
+    });
+    watcher.on('error', () => watcher.close());
+    return watcher;
+  } catch {
+    return undefined;
+  }
 }

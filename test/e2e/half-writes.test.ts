@@ -5,10 +5,10 @@
  */
 import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { chmodSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Brmgr, exec, Lab, topology, waitFor } from '../helpers/netns.js';
-import { follow, skipReason } from '../helpers/e2e.js';
+import { follow, skipReason, udhcpc } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -77,6 +77,76 @@ for (const _ of why ? [] : [1]) {
     t.equal(restarts(), 1, 'and dnsmasq was not restarted');
     t.equal(proc.exitCode, null, 'brmgr run goes on');
   });
+
+  t.test(
+    'the lease file deleted while serving: written back, the names resolve, a dnsmasq restart keeps them',
+    async (t) => {
+      const lab = Lab.create(t);
+      chmodSync(lab.dir, 0o755);
+      const top = await topology(lab, { guestAddress: '10.0.7.50/24', gateway: '10.0.7.1' });
+      top.brmgr.config(config('1h'));
+      const proc = top.brmgr.run();
+      const log = follow(proc);
+      t.equal((await top.brmgr.cli('wait', top.bridge, '--pid', String(proc.pid))).exitCode, 0, 'serving');
+      await top.attach();
+      const guests = [
+        { mac: '52:54:00:cc:00:01', name: 'alpha' },
+        { mac: '52:54:00:cc:00:02', name: 'beta' },
+      ];
+      const ips: string[] = [];
+      for (const g of guests) {
+        await exec(top.guest, 'ip', ['link', 'set', top.guestIf, 'address', g.mac]);
+        const ip = await udhcpc(top.guest, top.guestIf, ['-x', `hostname:${g.name}`]);
+        t.ok(ip, `${g.name} leases ${ip}`);
+        ips.push(ip!);
+      }
+      const listed = async () =>
+        (JSON.parse((await top.brmgr.cli('leases', top.bridge, '--json')).stdout) as { mac: string; ip: string }[])
+          .map((l) => `${l.mac} ${l.ip}`)
+          .sort();
+      const both = guests.map((g, i) => `${g.mac} ${ips[i]}`).sort();
+      await waitFor('both leases in the lease file', async () => (await listed()).length === 2);
+      const dig = async (name: string) =>
+        (await exec(top.host, 'dig', ['@10.0.7.1', `${name}.lab.test`, '+short', '+time=1', '+tries=1'])).stdout.trim();
+      const resolveBoth = async () => Promise.all(guests.map((g) => dig(g.name)));
+      t.same(await resolveBoth(), ips, 'both names resolve');
+
+      const leaseFile = join(top.brmgr.stateDir, `dnsmasq.${top.bridge}.leases`);
+      const dnsmasqPid = () => Number(readFileSync(join(top.brmgr.runDir, top.bridge, 'dnsmasq.pid'), 'utf8').trim());
+      const before = dnsmasqPid();
+      rmSync(leaseFile);
+      const started = Date.now();
+      await waitFor('the leases listed again', async () => (await listed()).length === 2, 5000);
+      t.ok(Date.now() - started < 5000, `written back within ${Date.now() - started} ms`);
+      t.same(await listed(), both, 'brmgr leases lists both again');
+      t.ok(
+        log.some((e) => e.level === 40 && /was deleted/.test(String(e.msg))),
+        'the deletion is logged as a warning',
+      );
+      await waitFor('dnsmasq reopened the file', async () => {
+        const pid = dnsmasqPid();
+        return pid !== before && (await resolveBoth()).every((a, i) => a === ips[i]);
+      });
+      t.same(await resolveBoth(), ips, 'both names resolve through dnsmasq');
+      const status = JSON.parse((await top.brmgr.cli('status', top.bridge, '--json')).stdout) as { leases: number };
+      t.equal(status.leases, 2, 'status counts both');
+      t.equal((await top.brmgr.cli('lookup', top.bridge, 'alpha')).stdout.trim(), ips[0], 'lookup finds alpha');
+
+      // dnsmasq killed: the one the supervisor starts reads the file written back
+      const reopened = dnsmasqPid();
+      process.kill(reopened, 'SIGKILL');
+      await waitFor('dnsmasq restarted', async () => {
+        try {
+          return dnsmasqPid() !== reopened && (await dig(guests[0]!.name)) !== '';
+        } catch {
+          return false;
+        }
+      });
+      t.same(await listed(), both, 'after a forced dnsmasq restart, both leases are kept');
+      t.same(await resolveBoth(), ips, 'and both names resolve');
+      t.equal(proc.exitCode, null, 'brmgr run goes on');
+    },
+  );
 
   t.test('service stopped: a stale and a malformed line are no leases', async (t) => {
     const lab = Lab.create(t);
