@@ -157,6 +157,11 @@ export class LeaseTable {
   get(mac: string): { ip: string; expires: number | undefined } | undefined {
     return this.leases.get(mac);
   }
+
+  /** Every lease held, with its MAC. */
+  all(): { mac: string; ip: string; hostname?: string; expires: number | undefined }[] {
+    return [...this.leases].map(([mac, held]) => ({ mac, ...held }));
+  }
 }
 
 function event(now: number, action: LeaseAction, mac: string, held: Held, reason: LeaseReason): LeaseEvent {

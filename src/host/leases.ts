@@ -1,4 +1,6 @@
-/** dnsmasq's lease file, as the host holds it: its type and its parser. */
+import { isIPv4, isIPv6 } from 'node:net';
+
+/** dnsmasq's lease file, as the host holds it: its type, its parser and its writer. */
 export interface Lease {
   /** the guest's MAC; DHCPv6 leases have none (the lease file keeps the client's DUID) */
   mac?: string;
@@ -10,12 +12,19 @@ export interface Lease {
   duid?: string;
 }
 
+const EXPIRY = /^\d{1,12}$/;
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+/** dnsmasq marks a temporary address's IAID with a T */
+const IAID = /^T?\d{1,10}$/;
+/** dnsmasq keeps the name without its domain; `*` when the guest sent none */
+const HOSTNAME = /^(\*|[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)$/i;
+
 /**
- * Parses dnsmasq's lease file: `EXPIRY MAC IP HOSTNAME CLIENTID` per IPv4
- * lease; after the server's `duid` line, `EXPIRY IAID IP HOSTNAME DUID` per
- * DHCPv6 lease.
+ * Parses dnsmasq's lease file: `EXPIRY MAC IP HOSTNAME CLIENTID` per IPv4 lease; after the server's
+ * `duid` line, `EXPIRY IAID IP HOSTNAME DUID` per DHCPv6 lease. A line whose fields are not what dnsmasq
+ * writes is no lease. With `now` (ms since the epoch), the leases ended by then are left out.
  */
-export function parseLeases(text: string): Lease[] {
+export function parseLeases(text: string, now?: number): Lease[] {
   const leases: Lease[] = [];
   let v6 = false;
   for (const line of text.split('\n')) {
@@ -24,14 +33,30 @@ export function parseLeases(text: string): Lease[] {
       v6 = true;
       continue;
     }
-    if (!expiry || !id || !ip) continue;
+    if (!expiry || !id || !ip || !hostname) continue;
+    if (!EXPIRY.test(expiry) || !HOSTNAME.test(hostname)) continue;
+    if (v6 ? !IAID.test(id) || !isIPv6(ip) : !MAC.test(id) || !isIPv4(ip)) continue;
+    const ends = Number(expiry) * 1000;
+    if (now !== undefined && ends !== 0 && ends <= now) continue;
     leases.push({
       ...(v6 ? {} : { mac: id.toLowerCase() }),
       ip,
-      ...(hostname && hostname !== '*' ? { hostname } : {}),
-      ...(expiry !== '0' ? { expires: new Date(Number(expiry) * 1000).toISOString() } : {}),
+      ...(hostname !== '*' ? { hostname } : {}),
+      ...(ends !== 0 ? { expires: new Date(ends).toISOString() } : {}),
       ...(v6 && clientId && clientId !== '*' ? { duid: clientId.toLowerCase() } : {}),
     });
   }
   return leases;
+}
+
+/**
+ * IPv4 leases in dnsmasq's lease file format, as dnsmasq reads it at start: `EXPIRY MAC IP HOSTNAME *`
+ * (`0`: infinite; the client ID unknown).
+ */
+export function formatLeases(leases: { mac: string; ip: string; hostname?: string; expires?: number }[]): string {
+  return leases
+    .map(
+      (l) => `${l.expires === undefined ? 0 : Math.floor(l.expires / 1000)} ${l.mac} ${l.ip} ${l.hostname ?? '*'} *\n`,
+    )
+    .join('');
 }

@@ -74,6 +74,7 @@ export function hostEffects(o: HostOptions): Effects {
           gone: e.event === 'del',
         },
       }),
+    restartDnsmasq: (): Promise<void> => dnsmasq.restart(),
   });
   const dnsmasq = new DnsmasqKeeper({
     files,

@@ -1,6 +1,7 @@
 import type { BridgeConfig } from '../config/types.js';
 import { hookInvocation, LeaseTable, leaseMs, type LeaseEvent } from '../dnsmasq/lease-events.js';
-import { readLeases } from '../system/leases.js';
+import { formatLeases } from '../host/leases.js';
+import { followLeaseFile, leaseFileId, readLeases, writeLeaseFile } from '../system/leases.js';
 import type { DnsmasqEvent } from '../dnsmasq/log.js';
 import type { Logger } from '../log.js';
 import type { Paths } from '../paths.js';
@@ -16,6 +17,8 @@ const MAX_DELAY_MS = 2 ** 31 - 1;
 const LEASE_FILE_DELAY_MS = 1000;
 /** the shortest time between two looks for ended leases */
 const EXPIRY_GAP_MS = 1000;
+/** a deletion or a rename over the lease file is looked at once the burst of changes is over */
+const LEASE_FILE_SETTLE_MS = 200;
 
 /**
  * The bridge's lease events while `brmgr run` runs: from dnsmasq's log (and, for a lease's end, which
@@ -34,6 +37,10 @@ export class LeaseEvents {
   private hooks: Promise<void> = Promise.resolve();
   private queued = 0;
   private stopped = false;
+  /** the lease file dnsmasq has open (its inode and owner), once it has been seen */
+  private leaseFile: { ino: number; uid: number; gid: number } | undefined;
+  private leaseFileWatch: { close(): void } | undefined;
+  private leaseFileTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly o: {
@@ -43,6 +50,8 @@ export class LeaseEvents {
       server: EventsServer;
       /** each lease event, as it is published */
       onEvent?: (e: LeaseEvent) => void;
+      /** dnsmasq started again: it reads its lease file only at start */
+      restartDnsmasq?: () => Promise<void>;
     },
   ) {
     this.table = new LeaseTable(() => leaseMs(o.config().ipv4.leaseTime));
@@ -50,8 +59,13 @@ export class LeaseEvents {
 
   /** The leases dnsmasq will start with, as dnsmasq's own start tells a dhcp-script: old, or del if ended. */
   start(): void {
-    this.emit(this.table.seed(readLeases(this.o.paths.leases), Date.now()));
+    this.emit(this.table.seed(readLeases(this.o.paths.leases, { withEnded: true }), Date.now()));
     this.arm();
+    this.leaseFile = leaseFileId(this.o.paths.leases);
+    this.leaseFileWatch = followLeaseFile(this.o.paths.leases, () => {
+      clearTimeout(this.leaseFileTimer);
+      this.leaseFileTimer = setTimeout(() => this.checkLeaseFile(), LEASE_FILE_SETTLE_MS);
+    });
   }
 
   /** One line of dnsmasq's log, parsed; what it meant for the leases (`del,add`), to be logged with it. */
@@ -59,7 +73,7 @@ export class LeaseEvents {
     if (this.stopped) return undefined;
     // dnsmasq could not write its log (a stopped supervisor) and dropped lines: the lease file has the truth
     if (/log entries lost/.test(ev.msg)) {
-      this.emit(this.table.reconcile(readLeases(this.o.paths.leases), Date.now()));
+      this.emit(this.table.reconcile(readLeases(this.o.paths.leases, { withEnded: true }), Date.now()));
       this.arm();
       return undefined;
     }
@@ -84,6 +98,8 @@ export class LeaseEvents {
     this.stopped = true;
     clearTimeout(this.expiryTimer);
     clearTimeout(this.fileTimer);
+    clearTimeout(this.leaseFileTimer);
+    this.leaseFileWatch?.close();
     await this.hooks;
   }
 
@@ -93,8 +109,9 @@ export class LeaseEvents {
    */
   private fromFile(): void {
     this.fileTimer = undefined;
+    this.checkLeaseFile();
     const now = Date.now();
-    const file = new Map(readLeases(this.o.paths.leases).map((l) => [`${l.mac} ${l.ip}`, l]));
+    const file = new Map(readLeases(this.o.paths.leases, { withEnded: true }).map((l) => [`${l.mac} ${l.ip}`, l]));
     for (const [mac, { ip, at }] of this.unread) {
       if (now - at < LEASE_FILE_DELAY_MS) continue;
       this.unread.delete(mac);
@@ -103,6 +120,37 @@ export class LeaseEvents {
     }
     if (this.unread.size && !this.stopped) this.fileTimer = setTimeout(() => this.fromFile(), LEASE_FILE_DELAY_MS);
     this.arm();
+  }
+
+  /**
+   * dnsmasq writes the lease file it opened at start, whatever becomes of its name: a lease file deleted
+   * or renamed over leaves every reader without the leases, and the next dnsmasq start with none. It is
+   * written back from the leases dnsmasq logged, and dnsmasq started again to open it.
+   */
+  private checkLeaseFile(): void {
+    if (this.stopped) return;
+    const file = this.o.paths.leases;
+    const now = leaseFileId(file);
+    const was = this.leaseFile;
+    // dnsmasq creates it at its first start; one that serves no DHCP never does
+    if (!was || now?.ino === was.ino) {
+      this.leaseFile = now ?? was;
+      return;
+    }
+    const what = now ? 'was replaced' : 'was deleted';
+    const leases = this.table.all().filter((l) => l.expires === undefined || l.expires > Date.now());
+    try {
+      this.leaseFile = { ...was, ino: writeLeaseFile(file, formatLeases(leases), was) };
+    } catch (err) {
+      this.leaseFile = now;
+      this.o.log.error({ event: 'leases', file }, `${file} ${what}; cannot write it back: ${(err as Error).message}`);
+      return;
+    }
+    this.o.log.warn(
+      { event: 'leases', file, leases: leases.length },
+      `${file} ${what} while dnsmasq serves: written back with the ${leases.length} IPv4 leases it holds; restarting dnsmasq to reopen it`,
+    );
+    void this.o.restartDnsmasq?.().catch((err: Error) => this.o.log.error({ event: 'leases' }, err.message));
   }
 
   /** The expiry timer set for the next lease end of all (a look at every lease). */
@@ -127,8 +175,9 @@ export class LeaseEvents {
   private onExpiry(): void {
     const now = Date.now();
     this.lastExpiry = now;
+    this.checkLeaseFile();
     // a lease the file says was extended (a renewal whose log line was missed) lives on
-    const file = readLeases(this.o.paths.leases);
+    const file = readLeases(this.o.paths.leases, { withEnded: true });
     for (const l of file) {
       const held = l.mac && this.table.get(l.mac);
       if (!held || held.ip !== l.ip || held.expires === undefined || held.expires > now) continue;

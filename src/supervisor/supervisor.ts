@@ -214,6 +214,13 @@ export class Supervisor {
       log.error({ event: 'reload' }, 'config has errors; still serving the previous one');
       return { outcome: 'refused', reason: err.problems.map((p) => formatProblem(p as Problem)).join('\n') };
     }
+    // a file being rewritten in place (`cat > file`) is empty for a moment: an empty file after one with
+    // content is taken for that, not for a wish for every default
+    if (!loaded.text.trim() && this.loaded.text.trim()) {
+      const reason = `${loaded.file} was emptied; it is not applied until it changes again (a comment in it applies the defaults)`;
+      log.warn({ event: 'reload', why }, `${reason}; still serving the previous config`);
+      return { outcome: 'refused', reason };
+    }
     const held = this.held();
     // a switch to `address = auto` has no subnet yet: pre chooses one, so the network changes
     let next = loaded.auto && !held.held ? undefined : resolve(loaded, held, []);

@@ -22,6 +22,12 @@ export function monitorChange(running: boolean, wanted: boolean): 'start' | 'sto
   return wanted ? 'start' : 'stop';
 }
 
+/**
+ * How long a config file must stay unchanged before it is read: a writer that truncates it and writes it
+ * a moment later (`cat > file`, an editor over a slow link) is read once, whole.
+ */
+export const CONFIG_SETTLE_MS = 500;
+
 /** Calls `fn` once things have been quiet for `ms`: a burst of events is one call. */
 function debounced<T>(ms: number, fn: (arg: T) => void) {
   let timer: NodeJS.Timeout | undefined;
@@ -99,7 +105,7 @@ export class Watch {
   private monitor: RulesetMonitor | undefined;
   private legacy: Spawned | undefined;
   private closed = false;
-  private readonly configChanged = debounced(100, (path: string) => this.on.configChanged(path));
+  private readonly configChanged = debounced(CONFIG_SETTLE_MS, (path: string) => this.on.configChanged(path));
   private readonly rulesetChanged = debounced<void>(200, () => this.on.rulesetChanged());
   private readonly bridgeChanged = debounced<void>(200, () => this.on.bridgeChanged());
   private links: Spawned | undefined;
