@@ -27,7 +27,9 @@ export type SupervisorEvent =
   | { kind: 'port'; fact: PortFact }
   | { kind: 'port-guest'; guest: PortGuest }
   | { kind: 'dnsmasq-exited'; exit: DnsmasqExit }
-  | { kind: 'dnsmasq-unresponsive'; why: string };
+  | { kind: 'dnsmasq-unresponsive'; why: string }
+  /** its lease file was deleted or replaced and written back: dnsmasq reopens it only at a start */
+  | { kind: 'lease-file-restored' };
 
 export type Action =
   /** brmgr-pre again with the running config; then dnsmasq and resolved told again if the bridge was new */
@@ -188,6 +190,11 @@ export function step(s: CoreState, ev: SupervisorEvent, now: number): { state: C
         ],
       };
     }
+    case 'lease-file-restored':
+      return {
+        state: { ...s, restarts: s.restarts + 1, lastRestart: 'its lease file was written back' },
+        actions: [{ kind: 'restart-dnsmasq' }],
+      };
     case 'dnsmasq-unresponsive':
       return {
         state: { ...s, restarts: s.restarts + 1, lastRestart: `unresponsive: ${ev.why}` },

@@ -74,7 +74,7 @@ export function hostEffects(o: HostOptions): Effects {
           gone: e.event === 'del',
         },
       }),
-    restartDnsmasq: (): Promise<void> => dnsmasq.restart(),
+    leaseFileRestored: () => dispatch({ kind: 'lease-file-restored' }),
   });
   const dnsmasq = new DnsmasqKeeper({
     files,

@@ -51,7 +51,8 @@ export class LeaseEvents {
       /** each lease event, as it is published */
       onEvent?: (e: LeaseEvent) => void;
       /** dnsmasq started again: it reads its lease file only at start */
-      restartDnsmasq?: () => Promise<void>;
+      /** the lease file was written back: dnsmasq must reopen it */
+      leaseFileRestored?: () => void;
     },
   ) {
     this.table = new LeaseTable(() => leaseMs(o.config().ipv4.leaseTime));
@@ -150,7 +151,7 @@ export class LeaseEvents {
       { event: 'leases', file, leases: leases.length },
       `${file} ${what} while dnsmasq serves: written back with the ${leases.length} IPv4 leases it holds; restarting dnsmasq to reopen it`,
     );
-    void this.o.restartDnsmasq?.().catch((err: Error) => this.o.log.error({ event: 'leases' }, err.message));
+    this.o.leaseFileRestored?.();
   }
 
   /** The expiry timer set for the next lease end of all (a look at every lease). */

@@ -323,3 +323,11 @@ t.test('ports and guests as ip and bridge monitors tell them', async (t) => {
     'a MAC that moves leaves its old port',
   );
 });
+
+t.test('a lease file written back: dnsmasq restarts to reopen it, counted with why', async (t) => {
+  const s = { ...initialState('br0'), phase: 'serving' as const };
+  const r = step(s, { kind: 'lease-file-restored' }, 0);
+  t.same(r.actions, [{ kind: 'restart-dnsmasq' }]);
+  t.equal(r.state.restarts, 1);
+  t.match(r.state.lastRestart, /lease file/);
+});
