@@ -2,8 +2,10 @@
  * The user's path under systemd as PID 1 (a Debian 12 root booted by
  * systemd-nspawn): `make install`, then brmgr@.service as installed, with the
  * config `make install` puts in place: enable --now, reload (applied and
- * refused), kill -9 of the supervisor, restart with a guest attached, stop, a
- * second instance, a reboot; and the unit's sandbox against systemd-networkd's.
+ * refused), the journal's priorities, a lease hook, `brmgr tap` beside the
+ * unit, a hung dnsmasq, kill -9 of the supervisor, restart with a guest
+ * attached, stop, a second instance, a reboot, systemd-resolved resolving
+ * guests; and the unit's sandbox against systemd-networkd's.
  */
 import t from 'tap';
 import { Container, containerSkipReason } from '../helpers/container.js';
@@ -88,6 +90,109 @@ for (const _ of why ? [] : [1]) {
     t.equal((await systemctl('reload', UNIT)).exitCode, 0, 'the good config reloads again');
   });
 
+  t.test('journalctl -p: warnings and errors in words, each at its priority', async (t) => {
+    const good = await c.must(['cat', CONF]);
+    // an uplink that does not exist is a warning in nat mode, not an error
+    await c.write(CONF, good.replace(/^\[bridge\]$/m, '[bridge]\nuplink = nosuch0'));
+    const r = await systemctl('reload', UNIT);
+    t.equal(r.exitCode, 0, `a reload with the warning applies: ${r.stderr}`);
+    await c.write(CONF, good);
+    t.equal((await systemctl('reload', UNIT)).exitCode, 0, 'the good config reloads again');
+    const journal = async (priority: string) =>
+      (await c.run(['journalctl', '-u', UNIT, '-p', priority, '--no-pager', '-o', 'cat'])).stdout;
+    const warnings = await waitFor(
+      'the warning in the journal',
+      async () => {
+        const j = await journal('warning');
+        return /nosuch0/.test(j) ? j : undefined;
+      },
+      3000,
+    ).catch(() => journal('warning'));
+    t.match(warnings, /uplink nosuch0 does not exist/, '-p warning shows the warning');
+    t.match(warnings, /10\.0\.1\.300/, '-p warning shows the refused reload');
+    t.notMatch(
+      warnings,
+      /^\s*\{|"level":|"msg":/m,
+      `no raw JSON: ${warnings.trim().split('\n').slice(-3).join(' | ')}`,
+    );
+    const errors = await journal('err');
+    t.match(errors, /10\.0\.1\.300/, '-p err shows the error');
+    t.notMatch(errors, /nosuch0/, '-p err does not show the warning');
+    const serving = (await journal('info')).split('\n').filter((l) => l.startsWith('dnsmasq is serving'));
+    t.ok(serving.length > 0, '-p info shows dnsmasq serving');
+    t.match(serving.at(-1) ?? '', /^dnsmasq is serving( \w+=\S+)+$/, `as words and key=value: ${serving.at(-1)}`);
+  });
+
+  t.test('[hooks] lease runs under the unit', async (t) => {
+    // not under /home (ProtectHome hides it from the unit) nor /tmp (PrivateTmp gives the unit its own)
+    const hook = '/usr/local/lib/brmgr-hook.sh';
+    // /run is one of the unit's writable paths; the hook gets no PATH: builtins only
+    const out = '/run/brmgr-hook.out';
+    await c.write(hook, `#!/bin/sh\necho "$@" >>${out}\n`, '0755');
+    const good = await c.must(['cat', CONF]);
+    await c.write(CONF, `${good.trimEnd()}\n\n[hooks]\nlease = ${hook}\n`);
+    const r = await systemctl('reload', UNIT);
+    t.equal(r.exitCode, 0, `reload with the hook: ${r.stderr}`);
+    await c.addGuest('hooked', 'hport');
+    await c.plug('hport', 'brmgr0');
+    const mac = (await c.must(['ip', 'netns', 'exec', 'hooked', 'cat', '/sys/class/net/eth0/address'])).trim();
+    const l = await c.lease('hooked');
+    t.ok(l, `the guest leases (${l?.ip})`);
+    const line = `add ${mac} ${l?.ip}`;
+    const ran = await waitFor(
+      'the hook',
+      async () => {
+        const got = (await c.run(['cat', out])).stdout;
+        return got.split('\n').some((x) => x.startsWith(line)) ? got : undefined;
+      },
+      3000,
+    ).catch(async () => (await c.run(['cat', out])).stdout + (await journalErrors()));
+    t.match(ran, new RegExp(`^${line.replace(/\./g, '\\.')}\\b`, 'm'), `${out} holds '${line} ...'`);
+    await c.must(['ip', 'link', 'del', 'hport']);
+    await c.write(CONF, good);
+    t.equal((await systemctl('reload', UNIT)).exitCode, 0, 'reloads without the hook');
+  });
+
+  t.test('brmgr tap add and del from the shell while the unit runs', async (t) => {
+    const add = await c.run(['brmgr', 'tap', 'add', 'brmgr0', 'brtap0', '--owner', 'nobody']);
+    t.equal(add.exitCode, 0, `tap add: ${add.stderr}`);
+    const shown = await c.run(['ip', '-d', '-j', 'link', 'show', 'brtap0']);
+    const [link] = JSON.parse(shown.stdout || '[{}]') as {
+      master?: string;
+      linkinfo?: { info_kind?: string; info_data?: { type?: string; user?: string | number } };
+    }[];
+    t.equal(link?.master, 'brmgr0', 'a port of brmgr0');
+    t.equal(link?.linkinfo?.info_kind, 'tun', 'a tun device');
+    t.equal(link?.linkinfo?.info_data?.type, 'tap', 'of type tap');
+    t.ok(
+      ['nobody', 65534].includes(link?.linkinfo?.info_data?.user ?? ''),
+      `owned by nobody (${link?.linkinfo?.info_data?.user})`,
+    );
+    t.equal(await active(), 'active', 'the unit is still active');
+    const del = await c.run(['brmgr', 'tap', 'del', 'brtap0']);
+    t.equal(del.exitCode, 0, `tap del: ${del.stderr}`);
+    t.equal((await c.run(['ip', 'link', 'show', 'brtap0'])).exitCode, 1, 'the tap is gone');
+  });
+
+  t.test('a hung dnsmasq under the unit is replaced: a new guest leases within 5 s', async (t) => {
+    const pid = (await c.must(['cat', '/run/brmgr/brmgr0/dnsmasq.pid'])).trim();
+    await c.addGuest('late', 'lport');
+    await c.plug('lport', 'brmgr0');
+    await c.must(['busybox', 'kill', '-STOP', pid]);
+    const start = Date.now();
+    const l = await c.lease('late', 6);
+    const took = Date.now() - start;
+    t.ok(l, `the new guest leases (${l?.ip})`);
+    t.ok(took <= 5000, `within 5 s of the stop (${took} ms)`);
+    const status = JSON.parse(await c.must(['brmgr', 'status', 'brmgr0', '--json'])) as {
+      dnsmasq: { restarts?: number; lastRestart?: string } | null;
+    };
+    t.ok((status.dnsmasq?.restarts ?? 0) >= 1, `brmgr status says ${status.dnsmasq?.restarts} restarts`);
+    t.match(status.dnsmasq?.lastRestart, /unresponsive/, `the last one: ${status.dnsmasq?.lastRestart}`);
+    t.not((await c.must(['cat', '/run/brmgr/brmgr0/dnsmasq.pid'])).trim(), pid, 'another dnsmasq');
+    await c.must(['ip', 'link', 'del', 'lport']);
+  });
+
   // how fast is bench's to say (bench/README.md: under a second on an idle machine); here, that the
   // restart keeps the bridge (a no-op pre) and serves again
   t.test('kill -9 of the supervisor: the bridge is kept, and DHCP and DNS answer again', async (t) => {
@@ -160,6 +265,61 @@ for (const _ of why ? [] : [1]) {
     await c.addGuest('guest2', 'gport2');
     await c.plug('gport2', 'brmgr1');
     t.match(await c.lease('guest2'), { ip: /^10\.0\.2\./ }, 'a guest of brmgr1 leases after the reboot');
+  });
+
+  t.test('[dns] resolved = true: the host resolves guests by name through systemd-resolved', async (t) => {
+    const resolved = (await active('systemd-resolved')).trim();
+    if (resolved !== 'active') {
+      t.comment((await systemctl('status', '--no-pager', '-n', '5', 'systemd-resolved')).stdout);
+      t.skip(`systemd-resolved is ${resolved} in the container`);
+      return;
+    }
+    const good = await c.must(['cat', CONF]);
+    await c.write(CONF, good.replace(/^\[dns\]$/m, '[dns]\ndomain = lab\nresolved = true'));
+    t.equal((await systemctl('disable', '--now', UNIT)).exitCode, 0, 'disable --now');
+    const r = await systemctl('enable', '--now', UNIT);
+    t.equal(r.exitCode, 0, `enable --now: ${r.stderr}`);
+    const status = (await c.run(['resolvectl', 'status', 'brmgr0'])).stdout;
+    t.match(status, /Current DNS Server: 10\.0\.1\.1|DNS Servers: 10\.0\.1\.1/, "the bridge's DNS server");
+    t.match(status, /DNS Domain: .*~lab\b/, `the guests' domain: ${status.replace(/\s+/g, ' ')}`);
+    await c.addGuest('named', 'nport');
+    await c.plug('nport', 'brmgr0');
+    await c.write('/root/udhcpc-bound', '#!/bin/sh\n[ "$1" = bound ] && echo "bound ip=$ip"\nexit 0\n', '0755');
+    const dhcp = await c.run(
+      [
+        'ip',
+        'netns',
+        'exec',
+        'named',
+        'busybox',
+        'udhcpc',
+        '-i',
+        'eth0',
+        '-n',
+        '-q',
+        '-f',
+        '-t',
+        '4',
+        '-T',
+        '1',
+      ].concat(['-x', 'hostname:web1', '-s', '/root/udhcpc-bound']),
+    );
+    const ip = /bound ip=(\S+)/.exec(dhcp.stdout)?.[1];
+    t.ok(ip, `the guest web1 leases (${ip})`);
+    const query = await c.run(['resolvectl', 'query', 'web1.lab']);
+    t.match(
+      query.stdout,
+      new RegExp(`web1\\.lab: ${ip?.replace(/\./g, '\\.')}\\b`),
+      `resolvectl query web1.lab: ${query.stdout.trim() || query.stderr.trim()}`,
+    );
+    await c.must(['ip', 'link', 'del', 'nport']);
+    await c.write(CONF, good);
+    t.equal((await systemctl('restart', UNIT)).exitCode, 0, 'restarts without resolved');
+    t.notMatch(
+      (await c.run(['resolvectl', 'status', 'brmgr0'])).stdout,
+      /~lab/,
+      'resolved no longer routes the domain to the bridge',
+    );
   });
 
   // networkd runs as its own user; brmgr@ runs as root (0.4 of the score), which the sandbox cannot take
