@@ -180,7 +180,7 @@ for (const _ of why ? [] : [1]) {
     await c.plug('lport', 'brmgr0');
     await c.must(['busybox', 'kill', '-STOP', pid]);
     const start = Date.now();
-    const l = await c.lease('late', 6);
+    const l = await c.lease('late', 9);
     const took = Date.now() - start;
     t.ok(l, `the new guest leases (${l?.ip})`);
     t.ok(took <= 8000, `within seconds of the stop (${took} ms; about 3.3 s idle)`);
