@@ -59,7 +59,7 @@ function recordSubnet(p: Paths, subnet: string, log: Logger): void {
   if (existsSync(p.autoSubnet)) {
     const held = readFileSync(p.autoSubnet, 'utf8').trim();
     if (held === subnet) return;
-    log.warn(`${p.autoSubnet} holds '${held.slice(0, 40)}', not a subnet brmgr chooses; choosing again`);
+    log.warn(`${p.autoSubnet} holds '${held.slice(0, 40)}', not the bridge's subnet; recording ${subnet}`);
   }
   mkdirSync(dirname(p.autoSubnet), { recursive: true });
   writeFileSync(p.autoSubnet, `${subnet}\n`);

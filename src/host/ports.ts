@@ -1,4 +1,4 @@
-/** A bridge's ports and the MACs learned on them, as `ip -o monitor link` and `bridge monitor fdb` tell. */
+/** A bridge's ports and the MACs learned on them, as `ip -o monitor link neigh` and `bridge -json fdb` tell. */
 
 export type PortFact =
   | { kind: 'port-added'; port: string }
