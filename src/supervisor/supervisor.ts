@@ -103,7 +103,9 @@ export class Supervisor {
         {
           signal: this.waiting.signal,
           // what pre warns of (another table's drops) is not said again when the ruleset next changes
-          warned: (ws) => this.state.said.push(...ws),
+          warned: (ws) => {
+            this.state = { ...this.state, said: [...this.state.said, ...ws] };
+          },
         },
       );
     } catch (err) {
