@@ -12,6 +12,8 @@ export interface Listener {
   pid?: number;
   /** the socket's inode, from /proc/net */
   inode?: number;
+  /** bytes received and not yet read by its process, from /proc/net */
+  unread?: number;
 }
 
 /** Parses `ss -Hlntup` lines. */
@@ -54,11 +56,18 @@ export function parseProcNet(text: string, proto: 'tcp' | 'udp'): Listener[] {
   const out: Listener[] = [];
   for (const line of text.split('\n').slice(1)) {
     const cols = line.trim().split(/\s+/);
-    const [, local, , state, , , , , , inode] = cols;
+    const [, local, , state, queues, , , , , inode] = cols;
     // TCP_LISTEN, or an unconnected UDP socket (TCP_CLOSE), as `ss -l` shows them
     if (!local || !inode || state !== (proto === 'tcp' ? '0A' : '07')) continue;
     const [addr, port] = local.split(':') as [string, string];
-    out.push({ proto, address: procAddress(addr), port: Number.parseInt(port, 16), inode: Number(inode) });
+    const unread = Number.parseInt(queues?.split(':')[1] ?? '0', 16);
+    out.push({
+      proto,
+      address: procAddress(addr),
+      port: Number.parseInt(port, 16),
+      inode: Number(inode),
+      ...(unread ? { unread } : {}),
+    });
   }
   return out;
 }

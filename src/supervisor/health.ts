@@ -1,11 +1,13 @@
-import { dnsAnswers } from '../system/dns-probe.js';
+import { dnsAnswers, questionWaiting } from '../system/dns-probe.js';
 
 /** How often dnsmasq is asked, how long an answer may take, how many in a row may go unanswered. */
 export const PROBE = { everyMs: 1000, timeoutMs: 1000, misses: 2 } as const;
 
 /**
  * Asks the running dnsmasq a question of its own every second while it serves: one that stops answering
- * (stopped, deadlocked, its log blocked) is told as unresponsive, once, until it is replaced.
+ * (stopped, deadlocked) is told as unresponsive, once, until it is replaced. A miss counts only while the
+ * question waits unread on dnsmasq's socket: where the host's own firewall drops the host's queries to
+ * the bridge, it never arrives, and that is no reason to replace a dnsmasq that serves the guests.
  */
 export class HealthProbe {
   private timer: NodeJS.Timeout | undefined;
@@ -18,11 +20,13 @@ export class HealthProbe {
       target: () => { address: string; port: number } | undefined;
       unresponsive: (why: string) => void;
       ask?: typeof dnsAnswers;
+      /** whether a question waits unread on the socket at address:port */
+      unread?: typeof questionWaiting;
     },
   ) {}
 
   start(): void {
-    this.timer ??= setInterval(() => void this.probe(), PROBE.everyMs);
+    this.timer ??= setInterval(() => void this.check(), PROBE.everyMs);
     this.timer.unref();
   }
 
@@ -36,13 +40,15 @@ export class HealthProbe {
     this.timer = undefined;
   }
 
-  private async probe(): Promise<void> {
+  /** One question (each second once started). */
+  async check(): Promise<void> {
     const target = this.o.target();
     if (!target || this.asking) return;
     this.asking = true;
     const answered = await (this.o.ask ?? dnsAnswers)(target.address, target.port, PROBE.timeoutMs);
+    const waiting = !answered && (await (this.o.unread ?? questionWaiting)(target.address, target.port));
     this.asking = false;
-    if (answered || !this.timer) {
+    if (!waiting) {
       this.misses = 0;
       return;
     }

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { procListeners } from './listeners.js';
 
 /** A DNS query for `version.bind` (CHAOS TXT), which dnsmasq answers itself, never forwarding it. */
 function versionQuery(id: number): Buffer {
@@ -27,4 +28,11 @@ export function dnsAnswers(address: string, port: number, timeoutMs: number): Pr
     socket.on('error', () => done(false));
     socket.send(versionQuery(id), port, address);
   });
+}
+
+/** Whether data waits unread on the UDP socket bound to address:port (its process does not read it). */
+export async function questionWaiting(address: string, port: number): Promise<boolean> {
+  return (await procListeners()).some(
+    (l) => l.proto === 'udp' && l.address === address && l.port === port && (l.unread ?? 0) > 0,
+  );
 }

@@ -224,7 +224,7 @@ t.test('a reader that stops early (brmgr leases | head) ends brmgr quietly, exit
   const lines = Array.from({ length: 5000 }, (_, i) => {
     const n = i + 1;
     const mac = `52:54:00:00:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`;
-    return `1795800000 ${mac} 10.0.${n >> 8}.${(n & 255) + 1} host${n} *`;
+    return `${Math.floor(Date.now() / 1000) + 3600} ${mac} 10.0.${n >> 8}.${(n & 255) + 1} host${n} *`;
   });
   writeFileSync(join(state, 'dnsmasq.br0.leases'), `${lines.join('\n')}\n`);
   const proc = execa(process.execPath, [join(ROOT, 'dist/cli/brmgr.js'), 'leases', 'br0'], {
