@@ -7,6 +7,7 @@ import { must, runner, type Run } from '../system/exec.js';
 import { acquireLock } from '../system/lock.js';
 import { applyIpBatch } from '../system/observe.js';
 import { readState } from '../system/state.js';
+import { readSysctl, writeSysctl } from '../system/sysctl.js';
 import { Reverter } from './reverter.js';
 
 /** A user name or number as a uid; undefined when there is no such user. */
@@ -48,19 +49,23 @@ export async function tapAdd(bridge: string, tap: string, owner: string | undefi
     const existing = seen.find((l) => l.ifname === tap);
     const ownerOfExisting = existing?.user !== undefined ? await resolveUser(run, existing.user) : undefined;
     const plan = planTapAdd(bridge, tap, uid, seen, readState(p)?.up === true, ownerOfExisting);
-    if (!plan.batch.length) {
-      log.info(`${tap} is already a tap on ${bridge}${uid !== undefined ? ` owned by ${owner}` : ''}`);
-      return;
-    }
     const revert = new Reverter();
     if (plan.creates) revert.add('tap', () => run('ip', ['link', 'del', 'dev', tap]).then(() => undefined));
     try {
-      await applyIpBatch(run, plan.batch);
+      await applyIpBatch(run, plan.create);
+      // before it comes up (a kernel without IPv6 has no such settings)
+      for (const [key, value] of Object.entries(plan.sysctls))
+        if (readSysctl(key) !== undefined && readSysctl(key) !== value) writeSysctl(key, value);
+      await applyIpBatch(run, plan.attach);
     } catch (err) {
       await revert.fail();
       throw err;
     }
     revert.success();
+    if (!plan.create.length && !plan.attach.length) {
+      log.info(`${tap} is already a tap on ${bridge}${uid !== undefined ? ` owned by ${owner}` : ''}`);
+      return;
+    }
     log.info(
       `${plan.creates ? 'created' : 'attached'} tap ${tap} on ${bridge}` +
         `${uid !== undefined ? `, owned by ${owner}` : ''}`,

@@ -54,11 +54,21 @@ export function checkNames(bridge: string, tap: string): void {
 }
 
 export interface TapAdd {
-  /** `ip -batch` lines; empty when the tap is already as asked */
-  batch: string[];
-  /** the tap is created by this batch (delete it again if the batch fails) */
+  /** `ip -batch` lines that make the tap, down; empty when it exists */
+  create: string[];
+  /**
+   * kernel settings of the tap, written before it comes up: its host side takes no router advertisement and
+   * no address (IPv6 off on the link: a port needs none, and a tap left detached by `brmgr-post --force`
+   * must not let its VM configure the host)
+   */
+  sysctls: Record<string, string>;
+  /** `ip -batch` lines that make it a port of the bridge, up; empty when it is already as asked */
+  attach: string[];
+  /** the tap is created here (delete it again if a later step fails) */
   creates: boolean;
 }
+
+const closed = (tap: string) => ({ [`net/ipv6/conf/${tap}/disable_ipv6`]: '1' });
 
 /**
  * What `brmgr tap add` must do. `ownerOfExisting` is the existing tap's owner
@@ -86,7 +96,9 @@ export function planTapAdd(
     // a bridge with a smaller MTU (stretched over VXLAN, or set so) gives its new taps the same
     const mtu = br.mtu !== undefined && br.mtu !== 1500 ? [`link set dev ${tap} mtu ${br.mtu}`] : [];
     return {
-      batch: [`tuntap add dev ${tap} mode tap${owner !== undefined ? ` user ${owner}` : ''}`, ...mtu, attach],
+      create: [`tuntap add dev ${tap} mode tap${owner !== undefined ? ` user ${owner}` : ''}`, ...mtu],
+      sysctls: closed(tap),
+      attach: [attach],
       creates: true,
     };
   }
@@ -102,8 +114,8 @@ export function planTapAdd(
   }
   if (have.master && have.master !== bridge)
     throw new UsageError(`tap ${tap} is a port of ${have.master}, not ${bridge}: brmgr tap del ${tap} first`);
-  if (have.master === bridge && have.up) return { batch: [], creates: false };
-  return { batch: [attach], creates: false };
+  if (have.master === bridge && have.up) return { create: [], sysctls: closed(tap), attach: [], creates: false };
+  return { create: [], sysctls: closed(tap), attach: [attach], creates: false };
 }
 
 /** What `brmgr tap del` must do: delete a persistent tap, and nothing else. Empty when there is no such link. */

@@ -103,6 +103,13 @@ t.test(
     const left = tapInfo(await show(host, tap));
     t.match(left, { kind: 'tun', type: 'tap', persist: true, user: 'nobody' }, 'the tap stays, with its owner');
     t.equal(left?.master, undefined, 'detached');
+    // its VM's router advertisements must not configure the host through it
+    const ipv6Off = (await exec(host, 'cat', [`/proc/sys/net/ipv6/conf/${tap}/disable_ipv6`])).stdout.trim();
+    t.equal(ipv6Off, '1', 'IPv6 is off on its host side, from the start: no RA, no address reaches the host');
+    const addrs = JSON.parse((await exec(host, 'ip', ['-j', '-6', 'address', 'show', 'dev', tap])).stdout || '[]') as {
+      addr_info?: unknown[];
+    }[];
+    t.same(addrs[0]?.addr_info ?? [], [], 'and it has no IPv6 address');
     t.match(
       post.output,
       new RegExp(`taps ${tap}, ${jail} stay, detached|taps ${jail}, ${tap} stay, detached`),

@@ -40,31 +40,34 @@ t.test('parseTapViews reads kind, tap type, persistence, owner and master', asyn
 });
 
 t.test('planTapAdd: create, attach, nothing, or a clear refusal', async (t) => {
+  const closed = { 'net/ipv6/conf/fc0/disable_ipv6': '1' };
   t.same(
     planTapAdd('brmgr0', 'fc0', 1000, [bridge], true),
     {
-      batch: ['tuntap add dev fc0 mode tap user 1000', 'link set dev fc0 master brmgr0 up'],
+      create: ['tuntap add dev fc0 mode tap user 1000'],
+      sysctls: closed,
+      attach: ['link set dev fc0 master brmgr0 up'],
       creates: true,
     },
-    'a new tap owned by uid 1000, then a port of the bridge, in one batch',
+    'a new tap owned by uid 1000, closed to router advertisements before it comes up, then a port of the bridge',
   );
   t.same(
-    planTapAdd('brmgr0', 'fc0', undefined, [bridge], true).batch[0],
+    planTapAdd('brmgr0', 'fc0', undefined, [bridge], true).create[0],
     'tuntap add dev fc0 mode tap',
     'no owner: root only',
   );
   t.same(
     planTapAdd('brmgr0', 'fc0', 1000, [bridge, tap({ master: 'brmgr0' })], true, 1000),
-    { batch: [], creates: false },
-    'already there: nothing',
+    { create: [], sysctls: closed, attach: [], creates: false },
+    'already there: nothing but making sure it is closed',
   );
   t.same(
     planTapAdd('brmgr0', 'fc0', 1000, [bridge, tap()], true, 1000),
-    { batch: ['link set dev fc0 master brmgr0 up'], creates: false },
-    'detached (after post --force): attached again',
+    { create: [], sysctls: closed, attach: ['link set dev fc0 master brmgr0 up'], creates: false },
+    'detached (after post --force): closed, attached again',
   );
   t.same(
-    planTapAdd('brmgr0', 'fc0', 1000, [bridge, tap({ master: 'brmgr0', up: false })], true, 1000).batch,
+    planTapAdd('brmgr0', 'fc0', 1000, [bridge, tap({ master: 'brmgr0', up: false })], true, 1000).attach,
     ['link set dev fc0 master brmgr0 up'],
     'down: brought up',
   );
