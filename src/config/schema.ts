@@ -102,6 +102,7 @@ export const KEYS = {
     proto: key(oneOf(['tcp', 'udp'] as const), 'tcp'),
     port: key((e, fail) => portRange(fail, e, e.value), '8080'),
     to: key(text, '10.0.1.10:80'),
+    shadow: key(bool, 'false'),
   },
   hooks: {
     lease: key(path, '/usr/local/bin/lease-hook', { path: 'executable' }),

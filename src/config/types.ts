@@ -60,6 +60,8 @@ export interface Forward {
   toIp: string;
   /** guest port range; same size as `ports` */
   toPorts: { from: number; to: number };
+  /** the host itself listens on the port, and the forward is meant to take it from outside */
+  shadow?: true;
 }
 
 /** The bridge stretched to other hosts over VXLAN. */

@@ -7,7 +7,7 @@ import { nftRuleset } from '../firewall/nftables.js';
 import { paths } from '../paths.js';
 import { servicePorts } from '../plan/services.js';
 import type { Run } from '../system/exec.js';
-import { listeners, listenersInTheWay, socketInodes } from '../system/listeners.js';
+import { listeners, listenersInTheWay, procListeners, socketInodes } from '../system/listeners.js';
 import { observe } from '../system/observe.js';
 import { dnsmasqPid } from '../system/run-files.js';
 
@@ -15,6 +15,8 @@ import { dnsmasqPid } from '../system/run-files.js';
 export interface Facts {
   observed: Observed;
   listeners: Listener[];
+  /** listeners on the ports the config forwards to guests */
+  forwarded: Listener[];
   ruleset: NftObject[];
 }
 
@@ -43,13 +45,24 @@ function inTheWay(run: Run, { cfg, runRoot }: { cfg: BridgeConfig; runRoot: stri
   return listenersInTheWay(run, ports, addresses, () => socketInodes(brmgrDnsmasqs(runRoot)));
 }
 
+/** Listeners on a port the config forwards (from /proc/net; `ss -p`, for their processes, only when there are). */
+async function onForwardedPorts(run: Run, cfg: BridgeConfig): Promise<Listener[]> {
+  if (!cfg.forwards.length) return [];
+  const forwarded = (l: Listener) =>
+    cfg.forwards.some((f) => f.proto === l.proto && l.port >= f.ports.from && l.port <= f.ports.to);
+  if (!(await procListeners()).some(forwarded)) return [];
+  const named = (await listeners(run)).filter(forwarded);
+  return named.length ? named : (await procListeners()).filter(forwarded);
+}
+
 /** Independent reads, side by side. */
 export async function gatherFacts(run: Run, opts: { sockets: SocketsWanted }): Promise<Facts> {
   const { sockets } = opts;
-  const [observed, found, ruleset] = await Promise.all([
+  const [observed, found, forwarded, ruleset] = await Promise.all([
     observe(run),
     sockets === 'none' ? [] : sockets === 'all' ? listeners(run) : inTheWay(run, sockets),
+    typeof sockets === 'object' ? onForwardedPorts(run, sockets.cfg) : [],
     nftRuleset(run),
   ]);
-  return { observed, listeners: found, ruleset };
+  return { observed, listeners: found, forwarded, ruleset };
 }

@@ -12,7 +12,7 @@ import type { BridgeConfig } from '../config/types.js';
 import { cannotEnter, dnsmasqAccount } from '../system/dnsmasq-account.js';
 import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
 import type { Paths } from '../paths.js';
-import { findConflicts, portConflicts } from '../plan/conflicts.js';
+import { findConflicts, forwardConflicts, portConflicts } from '../plan/conflicts.js';
 import { BRIDGE_CONF, qemuBridgeWarnings } from '../plan/qemu.js';
 import { servesAnything, servicePorts } from '../plan/services.js';
 import { dnsmasqPid } from '../system/run-files.js';
@@ -104,6 +104,7 @@ export function toolFindings(
 export function hostFindings(cfg: BridgeConfig, facts: Facts, others: BridgeConfig[], p: Paths): Findings {
   const found = findConflicts(cfg, facts.observed, others);
   const errors = [...found.errors];
+  errors.push(...forwardConflicts(cfg, facts.forwarded));
   if (servicePorts(cfg).length) {
     const own = ownDnsmasq(p);
     errors.push(

@@ -121,6 +121,35 @@ export function findConflicts(cfg: BridgeConfig, observed: Observed, others: Bri
   return { errors, warnings };
 }
 
+/** A listener on an address of the host's own that outside clients reach (not loopback, not the bridge). */
+const reachedFromOutside = (cfg: BridgeConfig, l: Listener) =>
+  !l.address.startsWith('127.') &&
+  l.address !== '::1' &&
+  l.address !== cfg.ipv4.address &&
+  l.address !== cfg.ipv6?.address;
+
+/**
+ * Forwards that would take a port the host itself listens on (its ssh, say) from outside clients:
+ * refused unless the forward says `shadow = true`.
+ */
+export function forwardConflicts(cfg: BridgeConfig, listening: Listener[]): string[] {
+  const errors: string[] = [];
+  for (const f of cfg.forwards) {
+    if (f.shadow) continue;
+    const l = listening.find(
+      (x) => x.proto === f.proto && x.port >= f.ports.from && x.port <= f.ports.to && reachedFromOutside(cfg, x),
+    );
+    if (!l) continue;
+    const who = l.process ? `${l.process} (pid ${l.pid})` : 'a process';
+    errors.push(
+      `[forward.${f.name}] ${f.proto} port ${l.port} is the host's own: ${who} listens on ${l.address}, and ` +
+        `the forward would send outside clients to the guest instead; choose another port, or set ` +
+        `shadow = true in [forward.${f.name}] if that is what you mean`,
+    );
+  }
+  return errors;
+}
+
 /**
  * Other servers holding the ports brmgr's dnsmasq needs on the bridge: bound
  * to the bridge's address, or to the wildcard without a device (a system

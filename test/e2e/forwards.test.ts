@@ -6,7 +6,18 @@
  * isolated mode forwards answer while the guest itself reaches nothing.
  */
 import t from 'tap';
-import { BACKENDS, conf, exec, ip, Lab, listening, topology, waitFor, type Topology } from '../helpers/netns.js';
+import {
+  BACKENDS,
+  conf,
+  exec,
+  ip,
+  Lab,
+  listening,
+  snapshot,
+  topology,
+  waitFor,
+  type Topology,
+} from '../helpers/netns.js';
 import { label, skipReason } from '../helpers/e2e.js';
 
 const why = skipReason();
@@ -279,6 +290,36 @@ for (const backend of why ? [] : BACKENDS) {
         timeout: 10_000,
       });
       t.notMatch(fromPort.stdout, /192\.0\.2\.2:7777/, 'nor from the forwarded port');
+      await brmgr.down('--force');
+    },
+  );
+}
+
+for (const _ of why ? [] : [1]) {
+  t.test(
+    'a forward onto a port the host itself listens on is refused by check and pre, unless it means to',
+    async (t) => {
+      const lab = Lab.create(t);
+      const topo = await topology(lab);
+      const { host, outside, brmgr } = topo;
+      // the host's own service on every address, as sshd is
+      await tcpServer(lab, host, 2222);
+      const forward = (extra = '') => conf({ extra: `[forward.ssh]\nport = 2222\nto = 10.0.1.50:22\n${extra}` });
+      brmgr.config(forward());
+      const check = await brmgr.cli('check', brmgr.bridge);
+      t.equal(check.exitCode, 2, 'check exits 2');
+      t.match(
+        check.output,
+        /\[forward\.ssh\] tcp port 2222 is the host's own: busybox \(pid \d+\) listens on/,
+        'naming the listener',
+      );
+      const before = await snapshot(host);
+      const pre = await brmgr.pre();
+      t.equal(pre.exitCode, 2, 'pre exits 2');
+      t.same(await snapshot(host), before, 'and changes nothing');
+      t.ok((await call(outside, UPLINK, 2222, `${UPLINK}:2222`)).ok, "outside still reaches the host's own service");
+      brmgr.config(forward('shadow = true\n'));
+      t.equal((await brmgr.pre()).exitCode, 0, 'shadow = true: applied, as asked');
       await brmgr.down('--force');
     },
   );

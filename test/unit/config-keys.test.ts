@@ -162,7 +162,7 @@ const CONTEXT: Record<string, string[]> = {
 };
 
 /** Keys the code has that the SPEC's reference does not list yet. */
-const UNDOCUMENTED = ['vxlan learning'];
+const UNDOCUMENTED = ['vxlan learning', 'forward.* shadow'];
 
 t.test('every key the SPEC documents and the code has parses with its documented value', async (t) => {
   const documented = documentedKeys();

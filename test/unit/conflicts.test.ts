@@ -1,6 +1,6 @@
 import t from 'tap';
 import { parseConfig } from '../../src/config/validate.js';
-import { portConflicts } from '../../src/plan/conflicts.js';
+import { forwardConflicts, portConflicts } from '../../src/plan/conflicts.js';
 import { parseListeners, parseProcNet } from '../../src/host/listeners.js';
 
 const SS = `udp UNCONN 0      0      0.0.0.0:53 0.0.0.0:* users:(("dnsmasq",pid=25515,fd=4))
@@ -98,3 +98,23 @@ udp UNCONN 0 0 0.0.0.0%brmgr0:67 0.0.0.0:*
   const wildcard = parseListeners('udp UNCONN 0 0 0.0.0.0:53 0.0.0.0:*\n');
   t.equal(portConflicts(cfg, wildcard, [900], true).length, 2, 'a socket on all addresses is still in the way');
 });
+
+t.test(
+  'forwardConflicts: a forward onto a port the host itself listens on is refused, unless it says shadow',
+  async (t) => {
+    const text = (shadow: string) =>
+      `[ipv4]\naddress = 10.0.1.1/24\n[forward.ssh]\nport = 22\nto = 10.0.1.10:22\n${shadow}[forward.web]\nport = 8000-8010\nto = 10.0.1.10\n`;
+    const cfg = parseConfig(text(''), '/etc/brmgr/brmgr0.conf', 'brmgr0');
+    const ss = parseListeners(`tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:(("sshd",pid=500,fd=3))
+tcp LISTEN 0 128 127.0.0.1:8005 0.0.0.0:* users:(("app",pid=600,fd=3))
+tcp LISTEN 0 128 10.0.1.1:8003 0.0.0.0:* users:(("bridge-side",pid=700,fd=3))
+udp UNCONN 0 0 0.0.0.0:8001 0.0.0.0:* users:(("other-proto",pid=800,fd=3))
+`);
+    const found = forwardConflicts(cfg, ss);
+    t.equal(found.length, 1, 'only the host sshd on all addresses; loopback, the bridge and another protocol are not');
+    t.match(found[0], /\[forward\.ssh\] tcp port 22 is the host's own: sshd \(pid 500\) listens on 0\.0\.0\.0/);
+    t.match(found[0], /shadow = true/, 'and says how to mean it');
+    const meant = parseConfig(text('shadow = true\n'), '/etc/brmgr/brmgr0.conf', 'brmgr0');
+    t.same(forwardConflicts(meant, ss), [], 'shadow = true: allowed');
+  },
+);

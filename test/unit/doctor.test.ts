@@ -33,6 +33,7 @@ const addr: ObservedAddr = { ifname: 'brmgr0', family: 'inet', local: '10.0.1.1'
 const facts = (links: ObservedLink[], addrs: ObservedAddr[]): Facts => ({
   observed: { links, addrs, routes: [] },
   listeners: [],
+  forwarded: [],
   ruleset: [],
 });
 

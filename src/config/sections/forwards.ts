@@ -68,7 +68,8 @@ export function forwardSections(r: Reader, ipv4: BridgeConfig['ipv4'], hosts: St
       continue;
     }
     used.set(`${proto}:${ports.from}:${ports.to}`, name);
-    forwards.push({ name, proto, ports, toIp, toPorts });
+    const shadow = r.value('forward.*', 'shadow', s) ?? false;
+    forwards.push({ name, proto, ports, toIp, toPorts, ...(shadow ? { shadow: true as const } : {}) });
   }
   return forwards;
 }
