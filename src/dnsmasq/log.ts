@@ -52,5 +52,7 @@ export function parseDnsmasqLine(line: string): DnsmasqEvent {
     if (ev.event === 'ack' || ev.event === 'offer') ev.hostname = rest[0]!;
     else ev.reason = rest.join(' ');
   }
+  // the pool is empty (or one guest took it): a guest goes without an address, whatever the step
+  if (ev.reason === 'no address available') ev.level = 'warn';
   return ev;
 }

@@ -56,7 +56,7 @@ export function startDnsmasq(
     neverBlocks: logFifo,
   });
   function onStderr(line: string): void {
-    if (quiet && wasReady && UNHEARD.test(line)) return;
+    if (quiet && wasReady && UNHEARD.test(line) && !line.endsWith('no address available')) return;
     const parsed = parseDnsmasqLine(line);
     const { level, msg, ...fields } = parsed;
     if (level === 'error') lastError = msg;

@@ -325,3 +325,13 @@ t.test('cannotEnter: the TFTP root must be reachable and searchable for dnsmasq 
   chmodSync(top, 0o700);
   t.equal(cannotEnter(root, nobody), `cannot pass through ${top}`);
 });
+
+t.test('no address available: a warning with the MAC that asked, though DISCOVERs are debug', async (t) => {
+  t.match(parseDnsmasqLine('dnsmasq-dhcp[9]: DHCPDISCOVER(brmgr0) 52:54:00:aa:bb:cc no address available'), {
+    level: 'warn',
+    event: 'discover',
+    mac: '52:54:00:aa:bb:cc',
+    reason: 'no address available',
+  });
+  t.equal(parseDnsmasqLine('dnsmasq-dhcp[9]: DHCPDISCOVER(brmgr0) 52:54:00:aa:bb:cc').level, 'debug');
+});
