@@ -156,16 +156,6 @@ for (const _ of why ? [] : [1]) {
     });
     t.ok(await ping(victim.ns, '192.0.2.2'), 'and it still reaches the outside');
 
-    // a client-id copied from the victim (busybox udhcpc sends 01 + its MAC)
-    const clid = `0x3d:01${VICTIM_MAC.replaceAll(':', '')}`;
-    const stolen = await lease(attacker, ['-C', '-x', clid]);
-    t.equal(stolen.server, '10.0.1.1', 'the attacker leases from the bridge', { output: stolen.output });
-    t.not(stolen.ip, first.ip, 'but not the victim’s address');
-    t.ok(
-      (await leases(top)).some((l) => l.mac === VICTIM_MAC && l.ip === first.ip),
-      'the victim keeps its lease',
-    );
-
     // a forged DHCPRELEASE with the victim's chaddr, from the attacker's port
     await forge(lab, attacker, 'release', VICTIM_MAC, first.ip!, '10.0.1.1', bridgeMac);
     await new Promise((r) => setTimeout(r, 1000));
@@ -174,6 +164,18 @@ for (const _ of why ? [] : [1]) {
       after.some((l) => l.mac === VICTIM_MAC && l.ip === first.ip),
       'the forged RELEASE leaves the victim’s lease',
       { after },
+    );
+
+    // a client-id copied from the victim (busybox udhcpc sends 01 + its MAC)
+    const clid = `0x3d:01${VICTIM_MAC.replaceAll(':', '')}`;
+    const renewed = await lease(victim);
+    t.equal(renewed.ip, first.ip, 'the victim renews its lease', { output: renewed.output });
+    const stolen = await lease(attacker, ['-C', '-x', clid]);
+    t.equal(stolen.server, '10.0.1.1', 'the attacker leases from the bridge', { output: stolen.output });
+    t.not(stolen.ip, first.ip, 'but not the victim’s address');
+    t.ok(
+      (await leases(top)).some((l) => l.mac === VICTIM_MAC && l.ip === first.ip),
+      'the victim keeps its lease',
     );
 
     // isolate_ports: each guest reaches the gateway, neither reaches the other
