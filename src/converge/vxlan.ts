@@ -60,7 +60,8 @@ export const vxlan: Resource = {
         kind: 'call',
         what: 'bridge table',
         apply: async (rec) => {
-          const before = await listL2(run, cfg.name);
+          // a table brmgr had not recorded is none of its own: nothing to read back on a first pre
+          const before = previous?.l2 ? await listL2(run, cfg.name) : '';
           try {
             await applyL2(run, cfg.name, l2, under);
           } catch (err) {
