@@ -42,6 +42,7 @@ function key<T>(parse: Parser<T>, example: string, more: Omit<KeySpec<T>, 'parse
 export const MODES = ['nat', 'routed', 'isolated', 'bridged'] as const;
 export const FIREWALLS = ['auto', 'nftables', 'iptables', 'none'] as const;
 export const DHCP6 = ['off', 'stateless', 'stateful'] as const;
+export const PORT_SECURITY = ['off', 'basic', 'strict'] as const;
 
 export const KEYS = {
   bridge: {
@@ -52,6 +53,8 @@ export const KEYS = {
     mac: key(mac, '52:54:00:12:34:56', { flat: 'bridge_mac' }),
     stp: key(bool, 'false'),
     firewall: key(oneOf(FIREWALLS), 'auto'),
+    port_security: key(oneOf(PORT_SECURITY), 'basic'),
+    isolate_ports: key(bool, 'false'),
   },
   ipv4: {
     address: key(text, '10.0.1.1/24', { flat: 'addr', folded: ['netmask', 'network'] }),

@@ -1,6 +1,8 @@
 export type Mode = 'nat' | 'routed' | 'isolated' | 'bridged';
 export type FirewallChoice = 'auto' | 'nftables' | 'iptables' | 'none';
 export type Dhcp6 = 'off' | 'stateless' | 'stateful';
+/** what brmgr stops guests sending on their ports (strict: basic for now, see the README) */
+export type PortSecurity = 'off' | 'basic' | 'strict';
 
 export interface Subnet4 {
   /** the bridge's own address, e.g. 10.0.1.1 */
@@ -88,6 +90,9 @@ export interface BridgeConfig {
   mac?: string;
   stp: boolean;
   firewall: FirewallChoice;
+  portSecurity: PortSecurity;
+  /** guests reach the bridge and beyond it, never each other */
+  isolatePorts: boolean;
   ipv4: Subnet4 & {
     /** `address = auto`: brmgr chose the subnet (see plan/auto.ts and config/load.ts) */
     auto?: true;

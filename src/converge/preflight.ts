@@ -11,6 +11,7 @@ import type { PathKind } from '../config/schema.js';
 import type { BridgeConfig } from '../config/types.js';
 import { cannotEnter, dnsmasqAccount } from '../system/dnsmasq-account.js';
 import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
+import { portSecurityWarnings } from '../firewall/l2.js';
 import type { Paths } from '../paths.js';
 import { findConflicts, forwardConflicts, portConflicts } from '../plan/conflicts.js';
 import { BRIDGE_CONF, qemuBridgeWarnings } from '../plan/qemu.js';
@@ -94,7 +95,7 @@ export function toolFindings(
   opts: { serving: boolean },
   env: NodeJS.ProcessEnv = process.env,
 ): Findings {
-  return { errors: [...pathErrors(cfg), ...missingTools(cfg, opts, env)], warnings: [] };
+  return { errors: [...pathErrors(cfg), ...missingTools(cfg, opts, env)], warnings: portSecurityWarnings(cfg) };
 }
 
 /**

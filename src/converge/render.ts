@@ -30,7 +30,7 @@ ${vx.batch.join('\n')}
 ${vx.fdb.join('\n')}
 `);
   }
-  const l2 = renderL2(cfg, { guard: cfg.firewall !== 'none' });
+  const l2 = renderL2(cfg, { guard: cfg.firewall !== 'none', mac: desiredLink(cfg, machineId).mac });
   if (l2)
     out.push(`# nft -f -, the bridge table
 ${l2}`);

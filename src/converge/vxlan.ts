@@ -1,4 +1,5 @@
 import { applyL2, listL2, removeL2, renderL2, renderUnderlay } from '../firewall/l2.js';
+import { desiredLink } from '../plan/link.js';
 import { diffVxlan } from '../plan/vxlan.js';
 import { must } from '../system/exec.js';
 import type { State } from '../system/state.js';
@@ -6,12 +7,12 @@ import type { Resource, Step } from './resource.js';
 
 /**
  * [vxlan]: the VXLAN link, a port of the bridge, with a flooding entry per peer;
- * and brmgr's bridge-family table (the DHCP/RA guard, the guests' addresses in
+ * and brmgr's bridge-family table (port security, the DHCP/RA guard, the guests' addresses in
  * bridged mode) with the underlay's table, which accepts the tunnel from the peers only.
  */
 export const vxlan: Resource = {
   name: 'vxlan',
-  plan({ cfg, observed, previous, underlay, run, log }) {
+  plan({ cfg, observed, previous, underlay, run, log, machineId }) {
     const steps: Step[] = [];
     const done: string[] = [];
     const record: Partial<State> = {};
@@ -51,7 +52,7 @@ export const vxlan: Resource = {
     }
 
     const guard = cfg.firewall !== 'none';
-    const l2 = renderL2(cfg, { guard });
+    const l2 = renderL2(cfg, { guard, mac: desiredLink(cfg, machineId).mac });
     const under = guard ? renderUnderlay(cfg) : undefined;
     if (l2 || under || previous?.l2) {
       record.l2 = true;
@@ -59,13 +60,19 @@ export const vxlan: Resource = {
         kind: 'call',
         what: 'bridge table',
         apply: async (rec) => {
-          const before = await listL2(run, cfg.name);
+          // a table brmgr had not recorded is none of its own: nothing to read back on a first pre
+          const before = previous?.l2 ? await listL2(run, cfg.name) : '';
           try {
             await applyL2(run, cfg.name, l2, under);
           } catch (err) {
-            // the guard is the tunnel's safety; learning guests' addresses is a convenience
+            // the guard is the tunnel's safety; port security and learning guests' addresses give way on a
+            // host whose nft has no bridge family
             if (cfg.vxlan && guard) throw err;
-            log.warn(`bridged mode: guests' addresses cannot be learned (${(err as Error).message})`);
+            const what = [
+              ...(cfg.portSecurity !== 'off' || cfg.isolatePorts ? ['port security is off'] : []),
+              ...(cfg.mode === 'bridged' ? ["guests' addresses cannot be learned"] : []),
+            ];
+            log.warn(`${what.join('; ')} (${(err as Error).message})`);
             rec({ l2: undefined });
             return async () => {};
           }

@@ -85,6 +85,8 @@ export function renderDnsmasqConf(cfg: BridgeConfig, p: Paths, account: { user: 
       ...DANGEROUS_NAMES.map((n) => `dhcp-name-match=set:dangerous-name,${n}`),
       'dhcp-ignore-names=tag:dangerous-name',
     );
+    // a lease is the MAC's: a client-id copied from another guest takes nothing of it
+    if (cfg.portSecurity !== 'off') lines.push('dhcp-ignore-clid');
     if (!cfg.dns.enable) lines.push('dhcp-option=option:dns-server');
     if (cfg.mtu) lines.push(`dhcp-option=option:mtu,${cfg.mtu}`);
     if (v4.routes) {

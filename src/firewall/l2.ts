@@ -6,6 +6,9 @@
  * addresses learned from what crosses the bridge (snoop.ts reads them). And the
  * underlay's side of the tunnel, in `table inet brmgr-vxlan-BRIDGE`: the VXLAN
  * port accepts the listed peers only. Both go with the bridge.
+ * And on every bridge, port security: what a guest's port may not send
+ * (server answers, the bridge's identity, redirects, DHCP for another MAC), and
+ * with isolate_ports, nothing from one guest's port to another's.
  */
 import type { BridgeConfig } from '../config/types.js';
 import { isIPv4 } from '../net/addr.js';
@@ -29,17 +32,94 @@ const RA = 'ether type ip6 icmpv6 type nd-router-advert';
 
 const q = (name: string) => JSON.stringify(name);
 
-/** Whether the bridge needs its bridge-family table: a stretched bridge, or bridged mode. */
+/** DHCPv4 client messages seen on a port, by the frame's source MAC and the transaction. */
+export const DHCP4_CLIENTS = 'dhcp4-clients';
+
+// BOOTP's transaction id, 32 bits from the UDP header; the frame's source MAC as raw bits, to compare with chaddr
+const XID = '@th,96,32';
+const ETHER_SOURCE = '@ll,48,48';
+
+/** Whether the bridge needs its bridge-family table: port security, a stretched bridge, or bridged mode. */
 export function hasL2Table(cfg: BridgeConfig): boolean {
-  return !!cfg.vxlan || cfg.mode === 'bridged';
+  return cfg.portSecurity !== 'off' || cfg.isolatePorts || !!cfg.vxlan || cfg.mode === 'bridged';
 }
 
-/** The bridge table's text, for one `nft -f` that replaces any earlier version; undefined: none. */
-export function renderL2(cfg: BridgeConfig, opts: { guard: boolean }): string | undefined {
+/** What `brmgr check` and pre say about the port security asked for. */
+export function portSecurityWarnings(cfg: BridgeConfig): string[] {
+  return cfg.portSecurity === 'strict'
+    ? ['[bridge] port_security = strict: applied as basic for now (ports are not yet bound to their guests)']
+    : [];
+}
+
+/** An IPv6 address as one 128-bit hex number, for a raw payload match. */
+function hex6(address: string): string {
+  const [head, tail] = address.includes('::') ? address.split('::') : [address, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  return `0x${groups.map((g) => g.padStart(4, '0')).join('')}`;
+}
+
+/** The link-local address the kernel derives from a MAC (EUI-64). */
+export function linkLocalOf(mac: string): string {
+  const b = mac.split(':').map((x) => Number.parseInt(x, 16));
+  b[0] = b[0]! ^ 0x02;
+  const word = (hi: number, lo: number) => ((hi << 8) | lo).toString(16);
+  return `fe80::${word(b[0]!, b[1]!)}:${word(b[2]!, 0xff)}:${word(0xfe, b[3]!)}:${word(b[4]!, b[5]!)}`;
+}
+
+/**
+ * Port security, basic: what no guest's port may send, in the forward and the input chain alike.
+ * `fromGuest` selects a guest's port (every port but the uplink in bridged mode and the VXLAN port).
+ */
+function basicRules(cfg: BridgeConfig, fromGuest: string, mac: string | undefined): string[] {
+  const g = fromGuest ? `${fromGuest} ` : '';
+  const rules = [
+    `${g}ether type ip udp dport 68 drop`,
+    `${g}ether type ip6 udp dport 546 drop`,
+    `${g}${RA} drop`,
+    `${g}icmp type redirect drop`,
+    `${g}icmpv6 type nd-redirect drop`,
+  ];
+  if (mac) rules.push(`${g}ether saddr ${mac} drop`);
+  // bridged: the bridge holds the LAN's addresses, and the LAN's router is the guests' gateway
+  if (cfg.mode !== 'bridged') rules.push(`${g}arp saddr ip ${cfg.ipv4.address} drop`);
+  const own6 = [...(cfg.ipv6 && cfg.mode !== 'bridged' ? [cfg.ipv6.address] : []), ...(mac ? [linkLocalOf(mac)] : [])];
+  if (own6.length) rules.push(`${g}icmpv6 type nd-neighbor-advert @th,64,128 { ${own6.map(hex6).join(', ')} } drop`);
+  // a client message counts only for the MAC it came from: the transaction learned by its source, then
+  // looked up by its chaddr on the same port (a forged RELEASE names another guest's MAC)
+  const client = `${g}ether type ip udp sport 68 udp dport 67`;
+  rules.push(
+    `${client} update @${DHCP4_CLIENTS} { iifname . ${ETHER_SOURCE} . ${XID} }`,
+    `${client} iifname . ${CHADDR} . ${XID} != @${DHCP4_CLIENTS} drop`,
+  );
+  return rules;
+}
+
+/**
+ * The bridge table's text, for one `nft -f` that replaces any earlier version; undefined: none.
+ * `mac` is the bridge's own MAC, which no guest may send from.
+ */
+export function renderL2(cfg: BridgeConfig, opts: { guard: boolean; mac?: string }): string | undefined {
   if (!hasL2Table(cfg)) return undefined;
   const t = l2Table(cfg.name);
   const forward: string[] = [];
   const input: string[] = [];
+  // the LAN's and the other hosts' machines are not this host's guests
+  const remote = [cfg.mode === 'bridged' ? cfg.uplink : undefined, cfg.vxlan ? vxlanName(cfg.name) : undefined].filter(
+    (x): x is string => !!x,
+  );
+  const notRemote = (dir: 'iifname' | 'oifname') => (remote.length ? `${dir} != { ${remote.map(q).join(', ')} }` : '');
+  const sets: string[] = [];
+  if (cfg.portSecurity !== 'off') {
+    const rules = basicRules(cfg, notRemote('iifname'), opts.mac);
+    forward.push(...rules);
+    input.push(...rules);
+    sets.push(
+      `\tset ${DHCP4_CLIENTS} {\n\t\ttypeof iifname . ${CHADDR} . ${XID}\n\t\tflags dynamic,timeout\n` +
+        `\t\ttimeout 1m\n\t\tsize 65535\n\t}`,
+    );
+  }
   if (cfg.vxlan && opts.guard) {
     const vx = q(vxlanName(cfg.name));
     const answers = [DHCP4_REPLY, DHCP6_REPLY, RA];
@@ -53,7 +133,6 @@ export function renderL2(cfg: BridgeConfig, opts: { guard: boolean }): string | 
       input.push(...answers.map((a) => `iifname ${vx} ${a} drop`));
     }
   }
-  const sets: string[] = [];
   if (cfg.mode === 'bridged') {
     const set = (name: string, type: string) =>
       sets.push(
@@ -62,9 +141,7 @@ export function renderL2(cfg: BridgeConfig, opts: { guard: boolean }): string | 
     set(SNOOP_SETS.dhcp4, `typeof ${CHADDR} . ${YIADDR}`);
     set(SNOOP_SETS.nd6, 'type ether_addr . ipv6_addr');
     set(SNOOP_SETS.dad6, 'typeof ether saddr . @th,64,128');
-    // only this host's ports: the LAN's and the other hosts' machines are not its guests
-    const remote = [cfg.uplink, cfg.vxlan ? vxlanName(cfg.name) : undefined].filter((x): x is string => !!x);
-    const fromGuest = remote.length ? ` iifname != { ${remote.map(q).join(', ')} }` : '';
+    const fromGuest = remote.length ? ` ${notRemote('iifname')}` : '';
     forward.push(
       `${DHCP4_REPLY} ${DHCP_ACK_FIRST} update @${SNOOP_SETS.dhcp4} { ${CHADDR} . ${YIADDR} }`,
       `ether type ip6${fromGuest} icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } ` +
@@ -74,6 +151,8 @@ export function renderL2(cfg: BridgeConfig, opts: { guard: boolean }): string | 
         `update @${SNOOP_SETS.dad6} { ether saddr . @th,64,128 }`,
     );
   }
+  // last: the guards and the learning above see a frame before isolation drops it
+  if (cfg.isolatePorts) forward.push([notRemote('iifname'), notRemote('oifname'), 'drop'].filter(Boolean).join(' '));
   if (!forward.length && !input.length) return undefined;
   // the chains are replaced, the sets kept: what the kernel learned survives a reload
   const chains = { forward, input };

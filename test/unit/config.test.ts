@@ -23,6 +23,8 @@ const DEFAULTS: BridgeConfig = {
   mode: 'nat',
   stp: false,
   firewall: 'auto',
+  portSecurity: 'basic',
+  isolatePorts: false,
   ipv4: {
     address: '10.0.1.1',
     prefix: 24,
@@ -49,6 +51,8 @@ mac =                ; default: a stable MAC derived from the name and host,
                      ; so the bridge MAC never flaps as ports come and go
 stp = false
 firewall = auto      ; auto | nftables | iptables | none
+port_security = basic ; off | basic | strict
+isolate_ports = false
 
 [ipv4]
 address = 10.0.1.1/24          ; the bridge's address and prefix
@@ -89,6 +93,14 @@ t.test('an empty file is the default NAT bridge', async (t) => {
   t.strictSame(parse(''), DEFAULTS);
   t.strictSame(parse('\n\n   \n'), DEFAULTS, 'blank lines only');
   t.strictSame(parse('; a comment\n# another\n   ; indented\n'), DEFAULTS, 'comments only');
+});
+
+t.test('[bridge] port_security and isolate_ports', async (t) => {
+  for (const level of ['off', 'basic', 'strict'] as const)
+    t.equal(parse(`[bridge]\nport_security = ${level}\n`).portSecurity, level, level);
+  t.equal(parse('[bridge]\nisolate_ports = true\n').isolatePorts, true);
+  t.throws(() => parse('[bridge]\nport_security = paranoid\n'), 'an unknown level is an error');
+  t.throws(() => parse('[bridge]\nisolate_ports = maybe\n'), 'isolate_ports is a boolean');
 });
 
 t.test("the SPEC's documented defaults, written out, are the defaults", async (t) => {
@@ -209,6 +221,8 @@ mtu = 9000
 mac = 02:00:00:00:00:01
 stp = true
 firewall = iptables
+port_security = off
+isolate_ports = true
 
 [ipv4]
 address = 192.168.50.1/24
@@ -256,6 +270,8 @@ to = 192.168.50.11:5300-5301
     mac: '02:00:00:00:00:01',
     stp: true,
     firewall: 'iptables',
+    portSecurity: 'off',
+    isolatePorts: true,
     ipv4: {
       address: '192.168.50.1',
       prefix: 24,

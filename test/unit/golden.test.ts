@@ -32,6 +32,7 @@ import { checksumPlan } from '../../src/firewall/checksum.js';
 import { firewallIntent } from '../../src/firewall/policy.js';
 import { shimPlan } from '../../src/firewall/shim.js';
 import { renderPlan } from '../../src/converge/render.js';
+import { l2Table } from '../../src/firewall/l2.js';
 
 /** The backends render the policy of a config (firewall/policy.ts). */
 const iptablesPlan = (c: BridgeConfig, family: Family, o: { forwardChain: string; filterOnly: boolean }) =>
@@ -120,7 +121,9 @@ t.test('the rendered sections are the ones the backend uses', async (t) => {
             ];
       // every mode but bridged at least keeps the bridge from acting on guests' router advertisements
       const sysctl = cfg.mode !== 'bridged' ? ['sysctl'] : [];
-      t.strictSame(headers, ['ip -batch -', ...sysctl, ...fw], `${name}, ${backend}`);
+      // port security, whatever the firewall: the bridge table
+      const l2 = cfg.portSecurity !== 'off' || cfg.isolatePorts ? ['nft -f -'] : [];
+      t.strictSame(headers, ['ip -batch -', ...l2, ...sysctl, ...fw], `${name}, ${backend}`);
     }
   }
 });
@@ -254,6 +257,14 @@ for (const name of cases) {
             'each chain with as many rules as rendered (what firewallDrift compares)',
             mark,
           );
+        } else if (header === 'nft -f -, the bridge table') {
+          const f = box.file(body);
+          await ok(t, box, 'nft', ['-c', '-f', f], 'nft -c: the kernel accepts the bridge table');
+          await ok(t, box, 'nft', ['-f', f], 'nft -f applies it');
+          await ok(t, box, 'nft', ['-f', f], 'and again: the chains are replaced, not doubled');
+          const listed = await ok(t, box, 'nft', ['list', 'table', 'bridge', l2Table(BRIDGE)], 'the table is there');
+          const rules = (text: string) => text.split('\n').filter((l) => /\b(drop|update @)/.test(l)).length;
+          t.equal(rules(listed.stdout), rules(body), 'each rule once');
         } else if (/^ip6?tables-restore/.test(header)) {
           const family: Family = header.startsWith('ip6') ? 6 : 4;
           const tool = family === 4 ? 'iptables' : 'ip6tables';

@@ -169,9 +169,13 @@ t.test('uplink: nat mode has none; bridged mode moves the uplink with its addres
 });
 
 t.test('vxlan: nothing without [vxlan]; a VXLAN link left by an earlier config is deleted', async (t) => {
-  t.strictSame(vxlan.plan(context(cfg(`[bridge]\nfirewall = none\n${QUIET}`))), { record: {}, steps: [], done: [] });
+  const plain = `[bridge]\nfirewall = none\nport_security = off\n${QUIET}`;
+  t.strictSame(vxlan.plan(context(cfg(plain))), { record: {}, steps: [], done: [] });
+  const guarded = vxlan.plan(context(cfg(`[bridge]\nfirewall = none\n${QUIET}`)));
+  t.strictSame(guarded.record, { l2: true }, 'port security: the bridge table, firewall = none or not');
+  t.match(guarded.steps, [{ kind: 'call', what: 'bridge table' }]);
   const previous = { vxlan: { link: 'vx-brmgr0' } } as State;
-  const plan = vxlan.plan(context(cfg(`[bridge]\nfirewall = none\n${QUIET}`), { previous }));
+  const plan = vxlan.plan(context(cfg(plain), { previous }));
   t.strictSame(plan.record, { vxlan: { link: 'vx-brmgr0' } });
   t.match(plan.steps, [{ kind: 'call', what: 'vxlan removed' }]);
   t.strictSame(plan.done, ['deleted vx-brmgr0: the config has no [vxlan] now']);
@@ -258,7 +262,7 @@ function fakeSysctls(values: Record<string, string>): Sysctls & { written: strin
   };
 }
 
-t.test('up: a new NAT bridge with firewall = none, against a fake host', async (t) => {
+t.test('up: a new NAT bridge with firewall = none and port_security = off, against a fake host', async (t) => {
   const dir = t.testdir({ conf: {}, run: {}, state: {} });
   const env = {
     ...process.env,
@@ -267,7 +271,7 @@ t.test('up: a new NAT bridge with firewall = none, against a fake host', async (
     BRMGR_STATE_DIR: join(dir, 'state'),
   };
   mkdirSync(env.BRMGR_CONF_DIR, { recursive: true });
-  writeFileSync(join(env.BRMGR_CONF_DIR, 'brmgr0.conf'), `[bridge]\nfirewall = none\n${QUIET}`);
+  writeFileSync(join(env.BRMGR_CONF_DIR, 'brmgr0.conf'), `[bridge]\nfirewall = none\nport_security = off\n${QUIET}`);
   const run = fakeRun((file, args) => {
     if (file === 'ip' && args.includes('-json')) return ipJson(HOST);
     if (file === 'nft' && args[0] === '-j') return '{"nftables": []}';
@@ -292,7 +296,7 @@ t.test('up: a new NAT bridge with firewall = none, against a fake host', async (
   t.equal(batches[0]!.lines.length, 4);
   t.notOk(
     run.calls.some((argv) => argv[0] === 'nft' && argv[1] !== '-j'),
-    'firewall = none: nftables is only read',
+    'firewall = none, port_security = off: nftables is only read',
   );
   t.strictSame(sysctl.written, ['net/ipv4/ip_forward=1']);
 

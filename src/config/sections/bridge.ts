@@ -2,7 +2,10 @@ import { basename } from 'node:path';
 import type { Reader } from '../reader.js';
 import type { BridgeConfig } from '../types.js';
 
-export type BridgeSection = Pick<BridgeConfig, 'mode' | 'uplink' | 'mtu' | 'mac' | 'stp' | 'firewall'>;
+export type BridgeSection = Pick<
+  BridgeConfig,
+  'mode' | 'uplink' | 'mtu' | 'mac' | 'stp' | 'firewall' | 'portSecurity' | 'isolatePorts'
+>;
 
 /** [bridge]: `bridge` is the name the file was asked for (its file name without `.conf`). */
 export function bridgeSection(r: Reader, bridge: string): BridgeSection {
@@ -18,6 +21,8 @@ export function bridgeSection(r: Reader, bridge: string): BridgeSection {
   const mac = r.value(s, 'mac');
   const stp = r.value(s, 'stp') ?? false;
   const firewall = r.value(s, 'firewall') ?? 'auto';
+  const portSecurity = r.value(s, 'port_security') ?? 'basic';
+  const isolatePorts = r.value(s, 'isolate_ports') ?? false;
   return {
     mode,
     ...(uplink ? { uplink } : {}),
@@ -25,5 +30,7 @@ export function bridgeSection(r: Reader, bridge: string): BridgeSection {
     ...(mac ? { mac } : {}),
     stp,
     firewall,
+    portSecurity,
+    isolatePorts,
   };
 }

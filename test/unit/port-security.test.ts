@@ -1,0 +1,71 @@
+import t from 'tap';
+import { parseConfig } from '../../src/config/validate.js';
+import { linkLocalOf, portSecurityWarnings, renderL2 } from '../../src/firewall/l2.js';
+import { renderDnsmasqConf } from '../../src/dnsmasq/render.js';
+import { paths } from '../../src/paths.js';
+
+const parse = (text: string) => parseConfig(text, '/etc/brmgr/br0.conf', 'br0');
+const MAC = '02:11:22:33:44:55';
+const chain = (text: string, name: string) => text.split(`\tchain ${name} {\n`).at(-1)!.split('\t}')[0]!;
+
+t.test('basic: every port of a NAT bridge is a guest port, in the forward and the input chain', async (t) => {
+  const text = renderL2(parse('[ipv6]\naddress = fd42:0:1::1/64\n'), { guard: true, mac: MAC })!;
+  for (const name of ['forward', 'input']) {
+    const rules = chain(text, name);
+    t.match(rules, /^\t\tether type ip udp dport 68 drop$/m, `${name}: no DHCP answers`);
+    t.match(rules, /^\t\tether type ip6 udp dport 546 drop$/m, `${name}: no DHCPv6 answers`);
+    t.match(rules, /^\t\tether type ip6 icmpv6 type nd-router-advert drop$/m, `${name}: no RAs`);
+    t.match(rules, /^\t\ticmp type redirect drop$/m);
+    t.match(rules, /^\t\ticmpv6 type nd-redirect drop$/m);
+    t.match(rules, new RegExp(`^\\t\\tether saddr ${MAC} drop$`, 'm'), `${name}: not from the bridge's MAC`);
+    t.match(rules, /^\t\tarp saddr ip 10\.0\.1\.1 drop$/m, `${name}: no ARP claiming the gateway`);
+    t.match(
+      rules,
+      /nd-neighbor-advert @th,64,128 \{ 0xfd420000000100000000000000000001, 0xfe80000000000000001122fffe334455 \} drop/,
+      `${name}: no NA for the bridge's addresses, its link-local included`,
+    );
+    t.match(rules, /iifname \. @th,288,48 \. @th,96,32 != @dhcp4-clients drop/, `${name}: chaddr is the sender's`);
+  }
+  t.notMatch(chain(text, 'forward'), /^\t\tdrop$/m, 'guests reach each other without isolate_ports');
+});
+
+t.test('the uplink (bridged) and the VXLAN port are not guest ports', async (t) => {
+  const text = renderL2(
+    parse(
+      '[bridge]\nmode = bridged\nuplink = eth0\nisolate_ports = true\n[vxlan]\nid = 7\npeers = 192.0.2.2\nlocal = 192.0.2.1\n',
+    ),
+    {
+      guard: true,
+      mac: MAC,
+    },
+  )!;
+  t.match(text, /iifname != \{ "eth0", "vx-br0" \} ether type ip udp dport 68 drop/);
+  t.notMatch(text, /arp saddr ip/, 'bridged: the LAN owns the addresses');
+  t.match(
+    chain(text, 'forward'),
+    /\t\tiifname != \{ "eth0", "vx-br0" \} oifname != \{ "eth0", "vx-br0" \} drop\n$/,
+    'isolation last, between guest ports only',
+  );
+  t.match(text, /update @dhcp4 \{/, 'the bridged learning stays');
+});
+
+t.test('isolate_ports alone on a NAT bridge: nothing crosses from port to port', async (t) => {
+  const text = renderL2(parse('[bridge]\nport_security = off\nisolate_ports = true\n'), { guard: true, mac: MAC })!;
+  t.equal(chain(text, 'forward'), '\t\tdrop\n');
+  t.notMatch(text, /dhcp4-clients/);
+});
+
+t.test('off: no table, no dnsmasq change; strict warns it is basic for now', async (t) => {
+  t.equal(renderL2(parse('[bridge]\nport_security = off\n'), { guard: true, mac: MAC }), undefined);
+  t.ok(renderL2(parse('[bridge]\nfirewall = none\n'), { guard: false, mac: MAC }), 'firewall = none keeps it');
+  const conf = (text: string) =>
+    renderDnsmasqConf(parse(text), paths('br0', { BRMGR_RUN_DIR: '/run/brmgr', BRMGR_STATE_DIR: '/var/lib/misc' }), {
+      user: 'dnsmasq',
+      group: 'nogroup',
+    });
+  t.match(conf(''), /^dhcp-ignore-clid$/m);
+  t.notMatch(conf('[bridge]\nport_security = off\n'), /dhcp-ignore-clid/);
+  t.same(portSecurityWarnings(parse('')), []);
+  t.match(portSecurityWarnings(parse('[bridge]\nport_security = strict\n')), [/as basic/]);
+  t.equal(linkLocalOf('52:54:00:ab:cd:ef'), 'fe80::5054:ff:feab:cdef');
+});
