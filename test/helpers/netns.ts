@@ -516,7 +516,7 @@ export async function nftRuleset(ns: string): Promise<string[]> {
   const text = await must(ns, 'nft', ['list', 'ruleset']);
   return text
     .split('\n')
-    .map((l) => l.replace(/counter packets \d+ bytes \d+/g, 'counter'))
+    .map((l) => l.replace(/counter packets \d+ bytes \d+/g, 'counter').replace(/ expires [0-9hms]+/g, ''))
     .filter((l) => l.trim() !== '');
 }
 
