@@ -1,7 +1,9 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { checkName } from '../config/validate.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { paths } from '../paths.js';
 
 /** What a command's parse returns for `--help`/`-h`. */
 export const HELP = Symbol('help');
@@ -62,4 +64,26 @@ export function expectPositionals(given: string[], usage: string, required: stri
 /** A bridge name from the command line; refused before it becomes part of a path. */
 export function bridgeName(name: string): string {
   return checkName(name);
+}
+
+/**
+ * Why BRIDGE is no bridge of this host (no config, never brought up, no leases), naming the configs there
+ * are; undefined when it is one. For the commands that only read, which would otherwise print nothing.
+ */
+export function noSuchBridge(bridge: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const p = paths(bridge, env);
+  if (existsSync(p.config) || existsSync(p.runDir) || existsSync(p.leases)) return undefined;
+  let configured: string[] = [];
+  try {
+    configured = readdirSync(p.confDir)
+      .filter((f) => f.endsWith('.conf'))
+      .map((f) => f.slice(0, -5))
+      .sort();
+  } catch {
+    /* no config folder yet */
+  }
+  const there = configured.length
+    ? `bridges configured here: ${configured.join(', ')}`
+    : 'no bridge is configured here';
+  return `no bridge ${bridge}: ${p.config} does not exist (${there})`;
 }

@@ -119,6 +119,21 @@ t.test('an unknown option or command is a usage error (exit 2) naming it, not a 
   const command = await brmgr.cli('frobnicate', bridge);
   t.equal(command.exitCode, 2, 'an unknown command exits 2', { output: command.output });
   t.match(command.stderr, /unknown command 'frobnicate'/, 'naming the command');
+  const typo = await brmgr.cli('stauts', bridge);
+  t.equal(typo.exitCode, 2, 'a mistyped command exits 2');
+  t.match(typo.stderr, /did you mean 'status'\?/, 'and the command it likely meant is named');
+  for (const args of [
+    ['leases', 'nosuch'],
+    ['lookup', 'nosuch', '52:54:00:00:00:01'],
+  ]) {
+    const r = await brmgr.cli(...args);
+    t.equal(r.exitCode, 2, `${args[0]} of a bridge that is not here exits 2`, { output: r.output });
+    t.match(
+      r.stderr,
+      new RegExp(`nosuch\\.conf does not exist \\(bridges configured here: ${bridge}\\)`),
+      'saying what is missing and which bridges there are',
+    );
+  }
 });
 
 /** `brmgr.js leases …` of `ip netns exec NS node …/dist/cli/brmgr.js leases …` */

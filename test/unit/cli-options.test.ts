@@ -294,6 +294,10 @@ t.test("the dispatcher: a command, an alias, the original's `brmgr BRIDGE`, or a
   t.equal(refused('a/b'), "unknown command 'a/b' (see --help)");
   t.equal(refused('--bogus'), "unknown command '--bogus' (see --help)");
   t.equal(refused(''), 'no command given (see --help)');
+  t.equal(refused('stauts'), "unknown command 'stauts' (did you mean 'status'? see --help)", 'a swap of two letters');
+  t.equal(refused('lease'), "unknown command 'lease' (did you mean 'leases'? see --help)", 'a letter short');
+  t.equal(refused('rnu'), "unknown command 'rnu' (did you mean 'run'? see --help)");
+  t.equal(refused('xyz'), "unknown command 'xyz' (see --help)", 'nothing near: no guess');
 });
 
 t.test('doctor: BRIDGE, an optional guest, --json', async (t) => {
