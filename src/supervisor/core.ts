@@ -78,7 +78,8 @@ const log = (level: 'info' | 'warn' | 'error', event: string, message: string, f
   ...(fields ? { fields } : {}),
 });
 
-const TAKEN_DOWN = 'taken-down';
+/** what a look at the bridge or the firewall says after brmgr-post by hand */
+export const TAKEN_DOWN = 'taken-down';
 
 /** The state after the event and what to do about it, in order. `now`: ms since the epoch. */
 export function step(s: CoreState, ev: SupervisorEvent, now: number): { state: CoreState; actions: Action[] } {
@@ -218,4 +219,3 @@ function takenDown(s: CoreState): Action[] {
   ];
 }
 
-export { TAKEN_DOWN };
