@@ -218,4 +218,3 @@ function takenDown(s: CoreState): Action[] {
     { kind: 'converge', why: 'taken down', relink: true },
   ];
 }
-
