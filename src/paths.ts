@@ -26,3 +26,19 @@ export function paths(bridge: string, env: NodeJS.ProcessEnv = process.env) {
   };
 }
 export type Paths = ReturnType<typeof paths>;
+
+/** The files brmgr writes for its dnsmasq, all in the bridge's run dir. */
+export function dnsmasqFiles(p: Paths) {
+  return {
+    conf: join(p.runDir, 'dnsmasq.conf'),
+    pid: join(p.runDir, 'dnsmasq.pid'),
+    /** static leases from [host.*]; re-read on SIGHUP */
+    dhcpHosts: join(p.runDir, 'dhcp-hosts'),
+    /** names of [host.*] for DNS, before they ever lease; re-read on SIGHUP */
+    hosts: join(p.runDir, 'hosts'),
+    /** the FIFO its log comes through (supervisor/dnsmasq-process.ts) */
+    log: join(p.runDir, 'dnsmasq.log'),
+    /** a new config that `dnsmasq --test` checks before a reload applies it */
+    trial: join(p.runDir, 'dnsmasq.conf.trial'),
+  };
+}

@@ -1,23 +1,8 @@
-import { join } from 'node:path';
 import type { BridgeConfig, Upstream } from '../config/types.js';
-import type { Paths } from '../paths.js';
+import { dnsmasqFiles, type Paths } from '../paths.js';
 import { ip4ToInt, intToIp4, reverseZones4, reverseZones6, span4 } from '../net/addr.js';
 
-/** The files brmgr writes for its dnsmasq, all in the bridge's run dir. */
-export function dnsmasqFiles(p: Paths) {
-  return {
-    conf: join(p.runDir, 'dnsmasq.conf'),
-    pid: join(p.runDir, 'dnsmasq.pid'),
-    /** static leases from [host.*]; re-read on SIGHUP */
-    dhcpHosts: join(p.runDir, 'dhcp-hosts'),
-    /** names of [host.*] for DNS, before they ever lease; re-read on SIGHUP */
-    hosts: join(p.runDir, 'hosts'),
-    /** the FIFO its log comes through (supervisor/dnsmasq-process.ts) */
-    log: join(p.runDir, 'dnsmasq.log'),
-    /** a new config that `dnsmasq --test` checks before a reload applies it */
-    trial: join(p.runDir, 'dnsmasq.conf.trial'),
-  };
-}
+export { dnsmasqFiles };
 
 /** DHCP hostnames never registered in DNS (a trailing * matches any ending). */
 export const DANGEROUS_NAMES = ['wpad*', 'isatap*', 'localhost*'];

@@ -3,9 +3,8 @@
  * file of the dnsmasq it runs (which may outlive a killed supervisor).
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import type { Paths } from '../paths.js';
+import { dnsmasqFiles, type Paths } from '../paths.js';
 import { readJsonFile } from './json-file.js';
 import { alive, stopProcess } from './process.js';
 
@@ -32,9 +31,8 @@ export function removeStatus(p: Paths): void {
   rmSync(p.supervisorStatus, { force: true });
 }
 
-// the names dnsmasqFiles (dnsmasq/render.ts) gives them
-const pidFile = (p: Paths) => join(p.runDir, 'dnsmasq.pid');
-const confFile = (p: Paths) => join(p.runDir, 'dnsmasq.conf');
+const pidFile = (p: Paths) => dnsmasqFiles(p).pid;
+const confFile = (p: Paths) => dnsmasqFiles(p).conf;
 
 /** The pid the bridge's dnsmasq wrote, alive or not. */
 export function dnsmasqPid(p: Paths): number | undefined {
