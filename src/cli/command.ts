@@ -1,4 +1,5 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { configuredBridges } from '../config/load.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { checkName } from '../config/validate.js';
 import { UsageError } from '../errors.js';
@@ -73,15 +74,7 @@ export function bridgeName(name: string): string {
 export function noSuchBridge(bridge: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const p = paths(bridge, env);
   if (existsSync(p.config) || existsSync(p.runDir) || existsSync(p.leases)) return undefined;
-  let configured: string[] = [];
-  try {
-    configured = readdirSync(p.confDir)
-      .filter((f) => f.endsWith('.conf'))
-      .map((f) => f.slice(0, -5))
-      .sort();
-  } catch {
-    /* no config folder yet */
-  }
+  const configured = configuredBridges(env);
   const there = configured.length
     ? `bridges configured here: ${configured.join(', ')}`
     : 'no bridge is configured here';

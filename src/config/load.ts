@@ -87,19 +87,24 @@ export function recordedSubnet(bridge: string, env: NodeJS.ProcessEnv = process.
   }
 }
 
-/** The other bridges' valid configs in the config folder (for conflict checks); broken ones are theirs to report. */
-export function loadOtherConfigs(bridge: string, env: NodeJS.ProcessEnv = process.env): BridgeConfig[] {
-  let names: string[];
+/** The bridges the config folder has a file for (`NAME.conf` with a valid bridge name), sorted. */
+export function configuredBridges(env: NodeJS.ProcessEnv = process.env): string[] {
   try {
-    names = readdirSync(paths(bridge, env).confDir)
+    return readdirSync(paths('x', env).confDir)
       .filter((f) => f.endsWith('.conf'))
-      .map((f) => f.slice(0, -5));
+      .map((f) => f.slice(0, -5))
+      .filter(isInterfaceName)
+      .sort();
   } catch {
     return [];
   }
+}
+
+/** The other bridges' valid configs in the config folder (for conflict checks); broken ones are theirs to report. */
+export function loadOtherConfigs(bridge: string, env: NodeJS.ProcessEnv = process.env): BridgeConfig[] {
   const out: BridgeConfig[] = [];
-  for (const name of names) {
-    if (name === bridge || !isInterfaceName(name)) continue;
+  for (const name of configuredBridges(env)) {
+    if (name === bridge) continue;
     try {
       const cfg = loadConfig(name, env);
       // an auto subnet not chosen yet holds no subnet
