@@ -3,25 +3,18 @@
  * went without (dnsmasq says it at the DISCOVER, which brmgr otherwise logs only at debug).
  */
 import t from 'tap';
-import { chmodSync } from 'node:fs';
-import { exec, Lab, topology, waitFor } from '../helpers/netns.js';
-import { follow, skipReason, udhcpc } from '../helpers/e2e.js';
+import { exec, waitFor } from '../helpers/netns.js';
+import { serving, skipReason, udhcpc } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
 
 for (const _ of why ? [] : [1]) {
   t.test('an empty pool is a warning naming the guest that got nothing', async (t) => {
-    const lab = Lab.create(t);
-    chmodSync(lab.dir, 0o755);
-    const top = await topology(lab);
-    top.brmgr.config(
+    const { top, log } = await serving(
+      t,
       '[bridge]\nfirewall = nftables\n[ipv4]\naddress = 10.0.1.1/24\nrange = 10.0.1.100-10.0.1.100\n[dns]\nupstream = 10.0.1.1\n',
     );
-    const proc = top.brmgr.run();
-    const log = follow(proc);
-    t.equal((await top.brmgr.cli('wait', top.bridge, '--pid', String(proc.pid))).exitCode, 0, 'serving');
-    await top.attach();
     t.equal(await udhcpc(top.guest, top.guestIf), '10.0.1.100', 'the first guest takes the only address');
     const late = '52:54:00:cc:00:01';
     await exec(top.guest, 'ip', ['link', 'set', top.guestIf, 'address', late]);

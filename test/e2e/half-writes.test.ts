@@ -7,8 +7,8 @@ import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chmodSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Brmgr, exec, Lab, topology, waitFor } from '../helpers/netns.js';
-import { follow, skipReason, udhcpc } from '../helpers/e2e.js';
+import { Brmgr, exec, Lab, waitFor } from '../helpers/netns.js';
+import { serving, skipReason, udhcpc } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -23,6 +23,8 @@ domain = lab.test
 upstream = 10.0.7.1
 `;
 
+const LAYOUT = { guestAddress: '10.0.7.50/24', gateway: '10.0.7.1' };
+
 /** The bridge's IPv4 addresses, one string. */
 async function bridgeAddresses(ns: string, bridge: string): Promise<string> {
   const r = await exec(ns, 'ip', ['-j', '-4', 'addr', 'show', 'dev', bridge]);
@@ -32,13 +34,7 @@ async function bridgeAddresses(ns: string, bridge: string): Promise<string> {
 
 for (const _ of why ? [] : [1]) {
   t.test('a config rewritten in place is applied once, whole: the address never moves', async (t) => {
-    const lab = Lab.create(t);
-    chmodSync(lab.dir, 0o755);
-    const top = await topology(lab, { guestAddress: '10.0.7.50/24', gateway: '10.0.7.1' });
-    top.brmgr.config(config('1h'));
-    const proc = top.brmgr.run();
-    const log = follow(proc);
-    t.equal((await top.brmgr.cli('wait', top.bridge, '--pid', String(proc.pid))).exitCode, 0, 'serving');
+    const { top, proc, log } = await serving(t, config('1h'), LAYOUT);
     const file = join(top.brmgr.confDir, `${top.bridge}.conf`);
     const dnsmasqConf = () => readFileSync(join(top.brmgr.runDir, top.bridge, 'dnsmasq.conf'), 'utf8');
     const restarts = () => log.filter((e) => e.event === 'reload' && e.action === 'restart').length;
@@ -81,14 +77,7 @@ for (const _ of why ? [] : [1]) {
   t.test(
     'the lease file deleted while serving: written back, the names resolve, a dnsmasq restart keeps them',
     async (t) => {
-      const lab = Lab.create(t);
-      chmodSync(lab.dir, 0o755);
-      const top = await topology(lab, { guestAddress: '10.0.7.50/24', gateway: '10.0.7.1' });
-      top.brmgr.config(config('1h'));
-      const proc = top.brmgr.run();
-      const log = follow(proc);
-      t.equal((await top.brmgr.cli('wait', top.bridge, '--pid', String(proc.pid))).exitCode, 0, 'serving');
-      await top.attach();
+      const { top, proc, log } = await serving(t, config('1h'), LAYOUT);
       const guests = [
         { mac: '52:54:00:cc:00:01', name: 'alpha' },
         { mac: '52:54:00:cc:00:02', name: 'beta' },

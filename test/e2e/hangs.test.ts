@@ -3,10 +3,10 @@
  * `status` says why), and a stopped supervisor never stalls dnsmasq, whose log it no longer reads.
  */
 import t from 'tap';
-import { chmodSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exec, Lab, topology, waitFor } from '../helpers/netns.js';
-import { follow, skipReason, udhcpc, udhcpcRun } from '../helpers/e2e.js';
+import { exec, waitFor } from '../helpers/netns.js';
+import { serving, skipReason, udhcpc, udhcpcRun } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -20,22 +20,15 @@ domain = lab.test
 upstream = 10.0.1.1
 `;
 
-async function serving(t: Parameters<typeof Lab.create>[0]) {
-  const lab = Lab.create(t);
-  chmodSync(lab.dir, 0o755);
-  const top = await topology(lab);
-  top.brmgr.config(config);
-  const proc = top.brmgr.run();
-  const log = follow(proc);
-  t.equal((await top.brmgr.cli('wait', top.bridge, '--pid', String(proc.pid))).exitCode, 0, 'serving');
-  await top.attach();
+async function servingHere(t: Parameters<typeof serving>[0]) {
+  const { lab, top, proc, log } = await serving(t, config);
   const dnsmasqPid = () => Number(readFileSync(join(top.brmgr.runDir, top.bridge, 'dnsmasq.pid'), 'utf8').trim());
   return { lab, top, proc, log, dnsmasqPid };
 }
 
 for (const _ of why ? [] : [1]) {
   t.test('a stopped dnsmasq is noticed and replaced: a new guest leases within seconds', async (t) => {
-    const { top, proc, log, dnsmasqPid } = await serving(t);
+    const { top, proc, log, dnsmasqPid } = await servingHere(t);
     const hung = dnsmasqPid();
     process.kill(hung, 'SIGSTOP');
     t.teardown(() => {
@@ -66,7 +59,7 @@ for (const _ of why ? [] : [1]) {
   });
 
   t.test('a stopped supervisor does not stall dnsmasq: 400 leases in a row, and the events catch up', async (t) => {
-    const { top, proc, log } = await serving(t);
+    const { top, proc, log } = await servingHere(t);
     process.kill(proc.pid!, 'SIGSTOP');
     t.teardown(() => {
       try {

@@ -8,7 +8,7 @@ import t from 'tap';
 import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec, ip, Lab, topology, waitFor } from '../helpers/netns.js';
-import { follow, skipReason, udhcpc } from '../helpers/e2e.js';
+import { follow, serving, skipReason, udhcpc } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -89,15 +89,7 @@ for (const _ of why ? [] : [1]) {
   t.test(
     'the supervisor knows which guest is behind which port: the MAC the bridge learned, then its lease',
     async (t) => {
-      const lab = Lab.create(t);
-      chmodSync(lab.dir, 0o755);
-      const top = await topology(lab);
-      top.brmgr.config(config());
-      top.brmgr.env.BRMGR_LOG_LEVEL = 'debug';
-      const proc = top.brmgr.run();
-      const log = follow(proc);
-      t.equal((await top.brmgr.cli('wait', top.bridge, '--pid', String(proc.pid))).exitCode, 0, 'serving');
-      await top.attach();
+      const { top, log } = await serving(t, config(), { env: { BRMGR_LOG_LEVEL: 'debug' } });
       const mac = (await exec(top.guest, 'cat', [`/sys/class/net/${top.guestIf}/address`])).stdout.trim();
       const leased = await udhcpc(top.guest, top.guestIf);
       t.ok(leased, `the guest leased ${leased}`);

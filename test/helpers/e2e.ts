@@ -1,5 +1,5 @@
 /** Shared pieces of the e2e test files. */
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
 import { stableMac } from '../../src/plan/link.js';
@@ -11,9 +11,13 @@ import {
   must,
   nftRuleset,
   waitFor,
+  Lab,
+  topology,
   type BackendName,
   type ExecResult,
-  type Lab,
+  type TestLike,
+  type Topology,
+  type TopologyOptions,
 } from './netns.js';
 
 /** The reason to skip the e2e tests here, after checking dist/ is current. */
@@ -71,6 +75,29 @@ export function follow(proc: ResultPromise) {
     }
   });
   return events;
+}
+
+/**
+ * A lab with the host/guest/outside topology and `brmgr run` serving `config` (`brmgr wait` said so),
+ * the guest's port attached. dnsmasq, after dropping root, reads the run dir inside the lab's folder.
+ */
+export async function serving(
+  t: TestLike,
+  config: string,
+  opts: TopologyOptions & { env?: Record<string, string> } = {},
+): Promise<{ lab: Lab; top: Topology; proc: ResultPromise; log: Record<string, unknown>[] }> {
+  const lab = Lab.create(t);
+  chmodSync(lab.dir, 0o755);
+  const { env, ...layout } = opts;
+  const top = await topology(lab, layout);
+  top.brmgr.config(config);
+  Object.assign(top.brmgr.env, env);
+  const proc = top.brmgr.run();
+  const log = follow(proc);
+  const waited = await top.brmgr.cli('wait', top.bridge, '--pid', String(proc.pid));
+  if (waited.exitCode !== 0) throw new Error(`brmgr run does not serve: ${waited.stderr}\n${JSON.stringify(log)}`);
+  await top.attach();
+  return { lab, top, proc, log };
 }
 
 /**
