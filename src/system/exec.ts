@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { constants, openSync, rmSync } from 'node:fs';
+import { constants, lstatSync, openSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { onPath } from './tools.js';
@@ -170,9 +170,20 @@ export function spawnProcess(
  * child's write fails with EAGAIN instead of waiting (dnsmasq then drops the line and later logs how many
  * it lost). A pipe from `spawn` cannot be made so: its write end is the child's alone.
  */
+const isFifo = (path: string) => {
+  try {
+    return lstatSync(path).isFIFO();
+  } catch {
+    return false;
+  }
+};
+
 function nonBlockingFifo(path: string): { read: Socket; write: number } {
-  rmSync(path, { force: true });
-  execFileSync('mkfifo', ['-m', '600', path]);
+  // one FIFO for every dnsmasq of the run: made once (a process), kept across restarts
+  if (!isFifo(path)) {
+    rmSync(path, { force: true });
+    execFileSync('mkfifo', ['-m', '600', path]);
+  }
   const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   const write = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
   const read = new Socket({ fd: readFd, readable: true, writable: false });
