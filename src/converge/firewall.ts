@@ -1,4 +1,6 @@
 import { applyFirewall, firewallRecord, removeFirewall, type IptablesOriginals } from '../firewall/index.js';
+import { l2Change, listL2, removeL2 } from '../firewall/l2.js';
+import { desiredLink } from '../plan/link.js';
 import { readLedger, release, writeLedger } from '../system/ledger.js';
 import type { Resource } from './resource.js';
 
@@ -17,13 +19,18 @@ function originals(runRoot: string, bridge: string): IptablesOriginals {
   return { take: (family) => change(family), keep: (family, objects) => void change(family, objects) };
 }
 
-/** The bridge's firewall and NAT, through the backend the config chooses (firewall/). */
+/**
+ * The bridge's firewall and NAT, through the backend the config chooses (firewall/), and its bridge-family
+ * table (port security, the DHCP/RA guard, bridged guests' addresses) with the VXLAN underlay's: one `nft -f`.
+ */
 export const firewall: Resource = {
   name: 'firewall',
-  plan({ cfg, previous, ruleset, run, runRoot, log }) {
+  plan({ cfg, previous, ruleset, run, runRoot, log, machineId }) {
     const before = firewallRecord(previous);
+    const had = !!previous?.l2;
+    const l2 = l2Change(cfg, desiredLink(cfg, machineId).mac, had);
     return {
-      record: { firewall: before },
+      record: { firewall: before, ...(l2 || had ? { l2: true } : {}) },
       steps: [
         {
           kind: 'call',
@@ -35,9 +42,12 @@ export const firewall: Resource = {
               beforeChange: (firewall) => record({ firewall }),
               originals: originals(runRoot, cfg.name),
               ruleset,
+              l2,
+              // a state from before the record kept the text applied
+              ...(had && !before.applied?.l2 ? { listL2: () => listL2(run, cfg.name) } : {}),
             });
             // a record that cannot be written (a full disk) throws: the reverter takes the rules back
-            record({ firewall: applied.record });
+            record({ firewall: applied.record, l2: applied.l2 || undefined });
             for (const w of applied.warnings) log.warn(w);
           },
         },
@@ -50,6 +60,7 @@ export const firewall: Resource = {
     const ledger = readLedger(paths.runRoot, 'iptables-nft');
     const othersUse = (family: 4 | 6) => (ledger[`ipv${family}`]?.bridges ?? []).some((b) => b !== bridge);
     await removeFirewall(run, bridge, record, othersUse);
+    if (state.l2) await removeL2(run, bridge);
     release(paths.runRoot, 'iptables-nft', bridge);
     log.info(`removed firewall rules (${record.backend})`);
   },

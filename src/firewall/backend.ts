@@ -63,6 +63,8 @@ export interface ProbeContext {
   /** the nftables ruleset as pre read it just before (empty: nft unusable, or not read) */
   ruleset: readonly NftObject[];
   iptables: IptablesFacts;
+  /** brmgr's nft table as it last applied it (the record): a table the ruleset shows needs no listing */
+  applied?: string;
 }
 
 export interface Probed {
@@ -93,6 +95,8 @@ export interface FirewallRecord {
   legacy?: Family[];
   /** iptables-nft tables and built-in chains that existed before brmgr's first iptables-restore, per family */
   existed?: Partial<Record<Family, string[]>>;
+  /** the nft text brmgr applied last, its own table and the bridge's (l2.ts): what a rollback puts back */
+  applied?: { inet?: string; l2?: string };
 }
 
 /**

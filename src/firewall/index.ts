@@ -30,14 +30,16 @@ import {
 import { dropCreated, iptablesNftObjects } from './iptables-nft.js';
 import { shimPlan } from './shim.js';
 import {
+  applyNft,
   deleteNftTable,
+  dropNftTable,
   listNftTable,
   nftables,
   nftShape,
-  restoreNftTable,
+  restoreNft,
   shapeDiff,
-  setNftTable,
 } from './nftables.js';
+import type { L2Change } from './l2.js';
 import { firewallIntent, type Family } from './policy.js';
 import { hasRules } from './record.js';
 import { faultPoint } from '../system/fault.js';
@@ -71,12 +73,18 @@ export interface ApplyOptions {
   /** the nftables ruleset pre read under the host lock just before: what it tells is not asked again */
   ruleset?: readonly NftObject[];
   iptables?: IptablesFacts;
+  /** the bridge's own tables (l2.ts), applied in the same `nft -f`; `had`: the state says an earlier run made them */
+  l2?: L2Change;
+  /** their text as nft lists them, for a rollback where the record has not kept what was applied */
+  listL2?: () => Promise<string>;
 }
 
 export interface FirewallApplied {
   record: FirewallRecord;
   /** what could not be done but does not stop the bridge */
   warnings: string[];
+  /** the bridge's tables are in place (false: none wanted, or nft could not make them and they were optional) */
+  l2: boolean;
 }
 
 /**
@@ -94,7 +102,8 @@ export async function applyFirewall(
   const intent = firewallIntent(cfg);
   const probed = new Map<Backend, Promise<Probed>>();
   const probe = (b: Backend) => {
-    if (!probed.has(b)) probed.set(b, b.probe({ run, bridge: cfg.name, ruleset, iptables: facts }));
+    if (!probed.has(b))
+      probed.set(b, b.probe({ run, bridge: cfg.name, ruleset, iptables: facts, applied: previous.applied?.inet }));
     return probed.get(b)!;
   };
   const backend = await chooseBackend(cfg.firewall, probe);
@@ -183,13 +192,28 @@ export async function applyFirewall(
     );
   }
 
+  // one `nft -f` for brmgr's table and the bridge's: the last step, which never needs undoing itself
   const table = backend.nftTable(intent);
-  if (table !== undefined || nft.listed !== undefined) {
+  const inet = table ?? (nft.listed !== undefined ? dropNftTable(cfg.name) : '');
+  const l2 = opts.l2;
+  let l2Made = !!l2?.wanted;
+  if (inet || l2) {
     announce();
-    await setNftTable(run, cfg.name, table);
+    const l2Before = l2 && (previous.applied?.l2 ?? (opts.listL2 ? await opts.listL2() : undefined));
+    try {
+      await applyNft(run, inet + (l2?.text ?? ''));
+    } catch (err) {
+      if (!l2 || l2.optional === undefined) throw err;
+      warnings.push(`${l2.optional} (${(err as Error).message})`);
+      l2Made = false;
+      if (inet) await applyNft(run, inet);
+    }
     const before = nft.listed;
-    revert.add('nft table', () => restoreNftTable(run, cfg.name, before));
+    revert.add('nft tables', () =>
+      restoreNft(run, cfg.name, before, l2 && (l2Made || l2Before) ? l2.restore(l2Before) : ''),
+    );
   }
+  const applied = { ...(table ? { inet: table } : {}), ...(l2Made ? { l2: l2!.wanted } : {}) };
   return {
     record: {
       version: RECORD_VERSION,
@@ -197,8 +221,10 @@ export async function applyFirewall(
       iptables: shimmed,
       ...(legacy.length ? { legacy } : {}),
       existed,
+      ...(applied.inet || applied.l2 ? { applied } : {}),
     },
     warnings,
+    l2: l2Made,
   };
 }
 

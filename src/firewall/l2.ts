@@ -186,29 +186,50 @@ export function renderUnderlay(cfg: BridgeConfig): string | undefined {
   );
 }
 
-/** Applies both tables as one transaction; a table not wanted is deleted. */
-export async function applyL2(run: Run, bridge: string, l2?: string, underlay?: string): Promise<void> {
-  const text = [
-    l2 ?? `table bridge ${l2Table(bridge)}\ndelete table bridge ${l2Table(bridge)}\n`,
-    underlay ?? `table inet ${underlayTable(bridge)}\ndelete table inet ${underlayTable(bridge)}\n`,
-  ].join('');
-  must(await run('nft', ['-f', '-'], text), 'nft');
+const dropTable = (family: string, name: string) => `table ${family} ${name}\ndelete table ${family} ${name}\n`;
+const dropBoth = (bridge: string) => dropTable('bridge', l2Table(bridge)) + dropTable('inet', underlayTable(bridge));
+
+/** What the firewall's transaction does to the bridge's two tables; undefined when they have nothing to do. */
+export interface L2Change {
+  /** brings both tables to the config, a table not wanted deleted */
+  text: string;
+  /** the tables the config wants (the record of what was applied); empty when none */
+  wanted: string;
+  /** why the bridge can go on without them (nft without the bridge family); undefined when it cannot */
+  optional?: string;
+  /** puts back the tables as they were, given the text applied before (undefined: they were not there) */
+  restore: (before: string | undefined) => string;
 }
 
-/** Deletes both tables; nothing when they or nft are not there. */
+/** The bridge's tables as the config wants them, `had` telling whether an earlier run made them. */
+export function l2Change(cfg: BridgeConfig, mac: string | undefined, had: boolean): L2Change | undefined {
+  const guard = cfg.firewall !== 'none';
+  const l2 = renderL2(cfg, { guard, mac });
+  const under = guard ? renderUnderlay(cfg) : undefined;
+  if (!l2 && !under && !had) return undefined;
+  const what = [
+    ...(cfg.portSecurity !== 'off' || cfg.isolatePorts ? ['port security is off'] : []),
+    ...(cfg.mode === 'bridged' ? ["guests' addresses cannot be learned"] : []),
+  ];
+  return {
+    text: (l2 ?? dropTable('bridge', l2Table(cfg.name))) + (under ?? dropTable('inet', underlayTable(cfg.name))),
+    wanted: (l2 ?? '') + (under ?? ''),
+    // the guard is the tunnel's safety; port security and learning guests' addresses give way
+    ...(cfg.vxlan && guard ? {} : { optional: what.join('; ') }),
+    // the bridge table's sets are kept either way: what the kernel learned survives a rollback
+    restore: (before) => before ?? dropBoth(cfg.name),
+  };
+}
+
+/** Deletes both tables in one transaction; nothing when they or nft are not there. */
 export async function removeL2(run: Run, bridge: string): Promise<void> {
-  for (const [family, name] of [
-    ['bridge', l2Table(bridge)],
-    ['inet', underlayTable(bridge)],
-  ] as const) {
-    const r = await run('nft', ['delete', 'table', family, name]);
-    if (!r.ok && !r.missing && !/No such file or directory/.test(r.stderr)) must(r, 'nft');
-  }
+  const r = await run('nft', ['-f', '-'], dropBoth(bridge));
+  if (!r.ok && !r.missing) must(r, 'nft');
 }
 
-/** Both tables as nft lists them now (for rollback); empty text when absent. */
+/** Both tables as nft lists them now, as the text that puts them back (for rollback, where no record has it). */
 export async function listL2(run: Run, bridge: string): Promise<string> {
-  const out: string[] = [];
+  const out: string[] = [dropBoth(bridge)];
   for (const [family, name] of [
     ['bridge', l2Table(bridge)],
     ['inet', underlayTable(bridge)],

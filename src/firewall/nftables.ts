@@ -123,16 +123,20 @@ export async function listNftTable(run: Run, bridge: string): Promise<{ works: b
   return { works: !r.missing && /No such file or directory/.test(r.stderr) };
 }
 
-/** Applies a rendered table (which replaces any earlier one), or deletes the table (undefined); atomic. */
-export async function setNftTable(run: Run, bridge: string, rendered: string | undefined): Promise<void> {
+/** The text that deletes brmgr's table, whether it exists or not. */
+export function dropNftTable(bridge: string): string {
   const t = nftTable(bridge);
-  must(await run('nft', ['-f', '-'], rendered ?? `table inet ${t}\ndelete table inet ${t}\n`), 'nft');
+  return `table inet ${t}\ndelete table inet ${t}\n`;
 }
 
-/** Puts back the table as `nft list table` showed it (undefined: absent); for rollback, best effort. */
-export async function restoreNftTable(run: Run, bridge: string, listed: string | undefined): Promise<void> {
-  const t = nftTable(bridge);
-  await run('nft', ['-f', '-'], `table inet ${t}\ndelete table inet ${t}\n${listed ?? ''}`);
+/** Applies nft text as one transaction: all of it or nothing. */
+export async function applyNft(run: Run, text: string): Promise<void> {
+  must(await run('nft', ['-f', '-'], text), 'nft');
+}
+
+/** Puts back the table as it was (undefined: absent) and whatever else `also` restores, at once; best effort. */
+export async function restoreNft(run: Run, bridge: string, listed: string | undefined, also = ''): Promise<void> {
+  await run('nft', ['-f', '-'], `${dropNftTable(bridge)}${listed ?? ''}${also}`);
 }
 
 /** Deletes the table; nothing when it or nft is not there. */
@@ -182,19 +186,22 @@ export async function nftRuleset(run: Run): Promise<NftObject[]> {
   ];
 }
 
-/** nft works (the ruleset was listed) and brmgr's table for the bridge is not in it. */
-const knownAbsent = (ruleset: readonly NftObject[], bridge: string) =>
-  ruleset.length > 0 &&
-  !ruleset.some((o) => {
-    const t = o.table as { family?: string; name?: string } | undefined;
-    return t?.family === 'inet' && t.name === nftTable(bridge);
-  });
+/** nft works (the ruleset was listed) and whether brmgr's table for the bridge is in it; undefined: not known. */
+const knownPresent = (ruleset: readonly NftObject[], bridge: string) =>
+  ruleset.length > 0
+    ? ruleset.some((o) => {
+        const t = o.table as { family?: string; name?: string } | undefined;
+        return t?.family === 'inet' && t.name === nftTable(bridge);
+      })
+    : undefined;
 
 export const nftables: Backend = {
   name: 'nftables',
   // the listing is kept: it is what a rollback puts back
-  probe: async ({ run, bridge, ruleset }) => {
-    if (knownAbsent(ruleset, bridge)) return { works: true };
+  probe: async ({ run, bridge, ruleset, applied }) => {
+    const present = knownPresent(ruleset, bridge);
+    if (present === false) return { works: true };
+    if (present && applied) return { works: true, listed: applied };
     const { works, text } = await listNftTable(run, bridge);
     return text === undefined ? { works } : { works, listed: text };
   },

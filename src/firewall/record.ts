@@ -32,12 +32,17 @@ export function firewallRecord(state: Pick<State, 'firewall'> | undefined): Fire
     if (!isObject(existed) || !Object.entries(existed).every(([f, o]) => (f === '4' || f === '6') && isStrings(o)))
       throw unreadable('existed is not a list of objects per family');
   }
+  const applied = isObject(r.applied) ? r.applied : {};
+  const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const inet = text(applied.inet);
+  const l2 = text(applied.l2);
   return {
     version: RECORD_VERSION,
     backend: r.backend,
     iptables: r.iptables ?? [],
     ...(r.legacy ? { legacy: r.legacy } : {}),
     ...(r.existed ? { existed: r.existed as FirewallRecord['existed'] } : {}),
+    ...(inet || l2 ? { applied: { ...(inet ? { inet } : {}), ...(l2 ? { l2 } : {}) } } : {}),
   };
 }
 

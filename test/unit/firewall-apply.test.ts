@@ -274,11 +274,37 @@ t.test('first apply with nftables: the shim and checksum chains, then the table;
     'the chains as pre made them',
   );
   t.strictSame(nftShape(h.nftTable!), nftShape(fixture('nftables.nft-table.txt')), 'the table as pre made it');
-  t.strictSame(applied.record, firewallRecord(STATE_NFTABLES), 'the record as pre wrote it');
+  const { applied: text, ...record } = applied.record;
+  t.strictSame(record, firewallRecord(STATE_NFTABLES), 'the record as pre wrote it');
+  t.strictSame(nftShape(text!.inet!), nftShape(h.nftTable!), 'the text applied is kept: what a rollback puts back');
   t.strictSame(applied.warnings, []);
   t.ok(told.length >= 2 && told.every((r) => r.backend === 'nftables'), 'told before each change');
   t.equal(revert.size, 2, 'an undo for each change');
 });
+
+t.test(
+  'again with the text it applied recorded: the table is not listed, and a rollback puts that text back',
+  async (t) => {
+    const h = host(fixture('fresh.iptables-save.txt'));
+    const first = await applyFirewall(fakeRun(h).run, cfg('nftables'), NO_FIREWALL, new Reverter(), {
+      ruleset: await ruleset(fixture('fresh.nft-chains.json')),
+      iptables: FACTS,
+    });
+    const { run, calls } = fakeRun(h);
+    const revert = new Reverter();
+    await applyFirewall(run, cfg('nftables'), first.record, revert, {
+      ruleset: await ruleset(fixture('nftables.nft-chains.json')),
+      iptables: FACTS,
+    });
+    t.notOk(
+      calls.some((c) => c.startsWith('nft list')),
+      'no nft list: the ruleset shows the table, the record has its text',
+    );
+    h.nftTable = undefined;
+    t.strictSame(await revert.fail(), []);
+    t.strictSame(nftShape(h.nftTable!), nftShape(first.record.applied!.inet!), 'the table as the record had it');
+  },
+);
 
 t.test('first apply with iptables: the whole policy in chains, no nft table', async (t) => {
   const h = host(fixture('fresh.iptables-save.txt'));
