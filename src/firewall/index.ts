@@ -192,7 +192,7 @@ export async function applyFirewall(
     );
   }
 
-  // one `nft -f` for brmgr's table and the bridge's: the last step, which never needs undoing itself
+  // one `nft -f` for brmgr's table and the bridge's, the last step
   const table = backend.nftTable(intent);
   const inet = table ?? (nft.listed !== undefined ? dropNftTable(cfg.name) : '');
   const l2 = opts.l2;
@@ -201,7 +201,8 @@ export async function applyFirewall(
     announce();
     const l2Before = l2 && (previous.applied?.l2 ?? (opts.listL2 ? await opts.listL2() : undefined));
     try {
-      await applyNft(run, inet + (l2?.text ?? ''));
+      // the bridge's tables first: kept across runs, they stay ahead of brmgr's table, which is made anew
+      await applyNft(run, (l2?.text ?? '') + inet);
     } catch (err) {
       if (!l2 || l2.optional === undefined) throw err;
       warnings.push(`${l2.optional} (${(err as Error).message})`);
