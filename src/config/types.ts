@@ -12,6 +12,12 @@ export interface Subnet4 {
   network: string;
 }
 
+/** A subnet the bridge had before a change, kept while its leases last (plan/former.ts) */
+export interface Former4 extends Subnet4 {
+  /** when its last lease ends, in ms since the epoch */
+  until: number;
+}
+
 export interface Subnet6 {
   address: string;
   prefix: number;
@@ -104,6 +110,8 @@ export interface BridgeConfig {
     routes?: Route4[];
     /** NTP servers for guests: IPv4 addresses, or `self` for the bridge's address */
     ntp?: string[];
+    /** a host fact, not a key: former subnets whose leases have not ended (resolved by pre) */
+    former?: Former4[];
   };
   ipv6?: Subnet6 & { ra: boolean; dhcp: Dhcp6; nat: boolean };
   dns: {

@@ -10,7 +10,8 @@ import { UsageError } from '../errors.js';
 import { NO_FIREWALL } from '../firewall/index.js';
 import type { Logger } from '../log.js';
 import { paths, type Paths } from '../paths.js';
-import { type HostFacts, type Resolved, resolve } from '../plan/resolve.js';
+import { formerSubnets, isFormerLease } from '../plan/former.js';
+import { type HostFacts, type Resolved, resolve, withFormer } from '../plan/resolve.js';
 import { vxlanName } from '../plan/vxlan.js';
 import { runner, type Run } from '../system/exec.js';
 import { type Ledger, readLedger } from '../system/ledger.js';
@@ -18,6 +19,7 @@ import { acquireLock } from '../system/lock.js';
 import { faultPoint } from '../system/fault.js';
 import { machineId } from '../system/machine.js';
 import { applyIpBatch } from '../system/observe.js';
+import { readLeases } from '../system/leases.js';
 import { ensureRunDir, readState, removeState, writeState, type State } from '../system/state.js';
 import { readUnderlay } from '../system/vxlan.js';
 import { gatherFacts } from './facts.js';
@@ -100,7 +102,7 @@ export async function up(bridge: string, opts: Options): Promise<Resolved> {
           throw new UsageError(err.message);
         })
       : undefined;
-    const resolved = resolve(
+    const chosen = resolve(
       loaded,
       {
         // a lost record: the subnet the bridge already has, not a new one under its guests
@@ -111,6 +113,16 @@ export async function up(bridge: string, opts: Options): Promise<Resolved> {
       },
       others,
     );
+    // a subnet change: the former address stays while leases of its subnet last, read now, not held
+    const moved = (previous?.addresses ?? []).some((a) => isFormerLease(chosen.cfg, a.split('/')[0]!));
+    const former = moved ? formerSubnets(chosen.cfg, previous!.addresses, readLeases(p.leases), Date.now()) : [];
+    const resolved = { ...chosen, cfg: withFormer(chosen.cfg, former) };
+    for (const f of former)
+      log.info(
+        { event: 'former', subnet: `${f.network}/${f.prefix}`, until: new Date(f.until).toISOString() },
+        `keeping ${f.address}/${f.prefix} on the bridge (not handed out, NAT on) until the leases of ` +
+          `${f.network}/${f.prefix} end or their guests renew into ${chosen.cfg.ipv4.network}/${chosen.cfg.ipv4.prefix}`,
+      );
     if (resolved.subnet && resolved.subnet !== recorded) recordSubnet(p, resolved.subnet, log);
     const { cfg } = resolved;
     const found = hostFindings(cfg, facts, others, p);

@@ -85,10 +85,12 @@ export function firewallIntent(cfg: BridgeConfig): FirewallIntent {
       { rule: 'from-forwarded', ip: f.toIp, proto: f.proto, ports: f.toPorts },
     ]),
   ];
+  // former subnets still holding leases (plan/former.ts) keep their way out until the leases end
+  const former = (cfg.ipv4.former ?? []).map((f) => `${f.network}/${f.prefix}`);
   if (cfg.mode === 'nat' || cfg.mode === 'routed') {
     for (const family of families) {
-      const subnet = subnets[family]!;
-      forward.push({ rule: 'out', family, subnet }, { rule: 'in', family, subnet, repliesOnly: cfg.mode === 'nat' });
+      for (const subnet of family === 4 ? [subnets[4]!, ...former] : [subnets[6]!])
+        forward.push({ rule: 'out', family, subnet }, { rule: 'in', family, subnet, repliesOnly: cfg.mode === 'nat' });
     }
   }
   // bridged: the bridge is the host's LAN interface, whose routing is the host's business
@@ -123,7 +125,7 @@ export function firewallIntent(cfg: BridgeConfig): FirewallIntent {
   }));
   if (cfg.mode === 'nat') {
     postrouting.push({ rule: 'keep-source', subnet: subnets[4]!, destinations: ['224.0.0.0/24', '255.255.255.255'] });
-    postrouting.push({ rule: 'masquerade', family: 4, subnet: subnets[4]! });
+    for (const subnet of [subnets[4]!, ...former]) postrouting.push({ rule: 'masquerade', family: 4, subnet });
     if (cfg.ipv6?.nat) postrouting.push({ rule: 'masquerade', family: 6, subnet: subnets[6]! });
   }
 

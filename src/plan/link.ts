@@ -45,6 +45,7 @@ export interface DesiredLink {
 /** The addresses brmgr gives the bridge (bridged: none of its own, it takes the uplink's; plan/bridged.ts). */
 export function bridgeAddresses(cfg: BridgeConfig): string[] {
   const addresses = cfg.mode === 'bridged' ? [] : [`${cfg.ipv4.address}/${cfg.ipv4.prefix}`];
+  for (const f of cfg.ipv4.former ?? []) addresses.push(`${f.address}/${f.prefix}`);
   if (cfg.ipv6) addresses.push(`${cfg.ipv6.address}/${cfg.ipv6.prefix}`);
   return addresses;
 }

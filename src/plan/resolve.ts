@@ -4,7 +4,7 @@
  * running bridge never moves because a record file was deleted or the underlay changed meanwhile.
  */
 import { typed, type Loaded } from '../config/load.js';
-import type { BridgeConfig } from '../config/types.js';
+import type { BridgeConfig, Former4 } from '../config/types.js';
 import { UsageError } from '../errors.js';
 import type { Observed } from '../host/links.js';
 import { pickSubnet, takenSubnets } from './auto.js';
@@ -27,6 +27,8 @@ export interface HostFacts {
   /** with [vxlan]: this host's side of the tunnel; without it, the MTU held stays */
   underlay?: Underlay;
   heldMtu?: number;
+  /** former subnets still holding leases (plan/former.ts) */
+  former?: Former4[];
 }
 
 /** The config with the host's facts applied. Throws UsageError when `address = auto` finds no free subnet. */
@@ -38,7 +40,7 @@ export function resolve(loaded: Loaded, facts: HostFacts, others: BridgeConfig[]
       (facts.observed && pickSubnet(loaded.bridge, facts.machineId ?? '', takenSubnets(facts.observed, others)));
     if (!subnet) throw new UsageError('address = auto: every 10.x.y.0/24 is in use; give an address');
   }
-  const cfg = typed(loaded, subnet);
+  const cfg = withFormer(typed(loaded, subnet), facts.former ?? []);
   const mtu = cfg.vxlan && cfg.mtu === undefined ? (vxlanMtu(cfg, facts.underlay) ?? facts.heldMtu) : undefined;
   return {
     cfg: mtu !== undefined ? { ...cfg, mtu } : cfg,
@@ -47,8 +49,15 @@ export function resolve(loaded: Loaded, facts: HostFacts, others: BridgeConfig[]
   };
 }
 
+/** The config with the former subnets still holding leases (plan/former.ts), or as it is without any. */
+export function withFormer(cfg: BridgeConfig, former: Former4[]): BridgeConfig {
+  const { former: _, ...ipv4 } = cfg.ipv4;
+  return { ...cfg, ipv4: former.length ? { ...ipv4, former } : ipv4 };
+}
+
 /** What a resolution holds, for the next one to keep (a reload, a repair). */
 export const heldFacts = (r: Resolved): HostFacts => ({
   ...(r.subnet ? { held: r.subnet } : {}),
   ...(r.mtu !== undefined ? { heldMtu: r.mtu } : {}),
+  ...(r.cfg.ipv4.former ? { former: r.cfg.ipv4.former } : {}),
 });

@@ -29,7 +29,9 @@ export type SupervisorEvent =
   | { kind: 'dnsmasq-exited'; exit: DnsmasqExit }
   | { kind: 'dnsmasq-unresponsive'; why: string }
   /** its lease file was deleted or replaced and written back: dnsmasq reopens it only at a start */
-  | { kind: 'lease-file-restored' };
+  | { kind: 'lease-file-restored' }
+  /** the leases of a subnet the bridge had before a change have ended or moved (plan/former.ts) */
+  | { kind: 'former-ended' };
 
 export type Action =
   /** brmgr-pre again with the running config; then dnsmasq and resolved told again if the bridge was new */
@@ -191,6 +193,11 @@ export function step(s: CoreState, ev: SupervisorEvent, now: number): { state: C
         ],
       };
     }
+    case 'former-ended':
+      return same([
+        log('info', 'former', 'the leases of a former subnet have ended; its address and NAT go'),
+        { kind: 'converge', why: 'former subnet ended', relink: false },
+      ]);
     case 'lease-file-restored':
       return {
         state: { ...s, restarts: s.restarts + 1, lastRestart: 'its lease file was written back' },

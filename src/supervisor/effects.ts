@@ -20,6 +20,7 @@ import { runner } from '../system/exec.js';
 import { observe } from '../system/observe.js';
 import { readPorts } from '../system/bridge.js';
 import { revertLinkDns, setLinkDns } from '../system/resolved.js';
+import { readLeases } from '../system/leases.js';
 import { readState } from '../system/state.js';
 import { TAKEN_DOWN, type SupervisorEvent } from './core.js';
 import { DnsmasqKeeper } from './dnsmasq-keeper.js';
@@ -201,6 +202,7 @@ export function hostEffects(o: HostOptions): Effects {
       await server.close();
       removeStatus(p);
     },
+    leases: () => readLeases(p.leases),
   };
   return effects;
 }

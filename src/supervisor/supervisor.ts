@@ -7,6 +7,8 @@ import type { BridgeConfig } from '../config/types.js';
 import { ConfigError, formatProblem, type Problem } from '../config/validate.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Lease } from '../host/leases.js';
+import { formerLeft } from '../plan/former.js';
 import { PortTable, type PortGuest } from '../plan/ports.js';
 import { heldFacts, type HostFacts, resolve, type Resolved } from '../plan/resolve.js';
 import { servesAnything } from '../plan/services.js';
@@ -54,6 +56,8 @@ export interface Effects {
   notify(state: 'ready' | 'reloading' | 'stopping', status: string): void;
   /** everything stopped; resolves once it is */
   shutdown(code: number): Promise<void>;
+  /** dnsmasq's lease file as it is now (the leases that have not ended) */
+  leases(): Lease[];
 }
 
 type Performed = Exclude<Action, { kind: 'log' | 'shutdown' }>;
@@ -65,6 +69,9 @@ export class Supervisor {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly ports: PortTable;
   private readonly waiting = new AbortController();
+  /** wakes the supervisor when the last lease of a former subnet ends */
+  private formerTimer: NodeJS.Timeout | undefined;
+  private formerEnding = false;
   private finish!: (code: number) => void;
   /** the exit code, once stopped */
   readonly done = new Promise<number>((resolve) => (this.finish = resolve));
@@ -118,6 +125,7 @@ export class Supervisor {
     }
     this.rendered = this.fx.render(this.cfg);
     this.fx.writeFiles(this.rendered);
+    this.followFormer();
     this.dispatch({ kind: 'started' });
   }
 
@@ -125,6 +133,7 @@ export class Supervisor {
     if (ev.kind === 'stop' && this.state.phase === 'starting') this.waiting.abort();
     if (ev.kind === 'port') {
       for (const guest of this.ports.apply(ev.fact)) this.dispatch({ kind: 'port-guest', guest });
+      if (ev.fact.kind === 'lease') this.formerMoved();
       return;
     }
     const { state, actions } = step(this.state, ev, Date.now());
@@ -150,7 +159,30 @@ export class Supervisor {
       .catch((err: Error) => this.fx.log.error({ err: err.message }, err.message));
   }
 
+  /** A timer for when the first former subnet's leases end (at most a timer's longest wait away). */
+  private followFormer(): void {
+    clearTimeout(this.formerTimer);
+    this.formerEnding = false;
+    const former = this.cfg.ipv4.former ?? [];
+    if (!former.length) return;
+    const wait = Math.min(...former.map((f) => f.until)) - Date.now() + 1000;
+    this.formerTimer = setTimeout(
+      () => this.dispatch({ kind: 'former-ended' }),
+      Math.min(Math.max(wait, 0), 2 ** 31 - 1),
+    );
+  }
+
+  /** A lease changed: a guest that renewed into the new subnet may have been a former subnet's last. */
+  private formerMoved(): void {
+    const former = this.cfg.ipv4.former ?? [];
+    if (!former.length || this.formerEnding) return;
+    if (formerLeft(former, this.fx.leases(), Date.now()).length === former.length) return;
+    this.formerEnding = true;
+    this.dispatch({ kind: 'former-ended' });
+  }
+
   private async shutdown(code: number): Promise<void> {
+    clearTimeout(this.formerTimer);
     this.fx.log.info({ event: 'stop' }, code === 0 ? 'stopping' : 'giving up');
     await this.fx.shutdown(code);
     this.finish(code);
@@ -173,6 +205,7 @@ export class Supervisor {
         return this.dispatch({ kind: 'firewall-checked', ...(await fx.firewallDrift(this.cfg)) });
       case 'converge':
         this.resolved = await fx.converge(this.loaded, this.held());
+        this.followFormer();
         // its sockets were bound to the deleted bridge, and resolved forgot the link
         if (a.relink) {
           await fx.dnsmasq.restart();
@@ -244,6 +277,7 @@ export class Supervisor {
     this.loaded = loaded;
     this.resolved = next;
     this.rendered = rendered;
+    this.followFormer();
     for (const guest of this.ports.hosts(this.cfg.hosts)) this.dispatch({ kind: 'port-guest', guest });
     fx.watch(this.cfg);
     await fx.tellResolved(this.cfg);

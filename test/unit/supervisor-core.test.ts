@@ -86,6 +86,7 @@ function fake(first: string, opts: { holdPre?: boolean; subnet?: string } = {}):
     portState: (g) => calls.push(`port ${g.port} ${g.mac ?? '-'} ${g.addresses.join(',') || '-'}`),
     notify: (state) => calls.push(`notify ${state}`),
     shutdown: async (code) => void calls.push(`shutdown ${code}`),
+    leases: () => [],
   };
   return { fx, calls, converged, file, host, release: () => release() };
 }

@@ -1,4 +1,6 @@
 import type { Lease } from '../../dnsmasq/leases.js';
+import { loadConfig } from '../../config/load.js';
+import { isFormerLease } from '../../plan/former.js';
 import { readLeases } from '../../system/leases.js';
 import { paths } from '../../paths.js';
 import { runner } from '../../system/exec.js';
@@ -23,6 +25,16 @@ export function parse(args: string[]): LeasesOptions | Help {
   return { bridge: bridgeName(bridge!), json: parsed.values.json === true };
 }
 
+/** Whether an address is a lease of a subnet the bridge had before a change; none when the config cannot be read. */
+function formerTest(bridge: string): (ip: string) => boolean {
+  try {
+    const cfg = loadConfig(bridge);
+    return (ip) => isFormerLease(cfg, ip);
+  } catch {
+    return () => false;
+  }
+}
+
 export async function run({ bridge, json }: LeasesOptions): Promise<number> {
   const unknown = noSuchBridge(bridge);
   if (unknown) {
@@ -36,13 +48,17 @@ export async function run({ bridge, json }: LeasesOptions): Promise<number> {
     expires: s.expires,
     source: 'snooped' as const,
   }));
-  const leases = [...readLeases(paths(bridge).leases), ...snooped];
+  const former = formerTest(bridge);
+  const leases = [...readLeases(paths(bridge).leases), ...snooped].map((l) =>
+    former(l.ip) ? { ...l, former: true as const } : l,
+  );
   if (json) {
     process.stdout.write(`${JSON.stringify(leases, null, 2)}\n`);
     return 0;
   }
   for (const l of leases) {
     const columns = [(l.mac ?? '-').padEnd(17), l.ip.padEnd(15), (l.hostname ?? '-').padEnd(20), l.expires ?? 'never'];
+    if ('former' in l) columns.push('(former subnet: moves when it renews)');
     process.stdout.write(`${columns.join('  ')}\n`);
   }
   return 0;

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { loadConfig } from '../../config/load.js';
 import type { LeaseEvent } from '../../dnsmasq/lease-events.js';
 import { claimedNames, findLease, type ClaimedNames } from '../../dnsmasq/leases.js';
+import { isFormerLease } from '../../plan/former.js';
 import { readLeases } from '../../system/leases.js';
 import { paths } from '../../paths.js';
 import { eventsSocket } from '../../supervisor/events-socket.js';
@@ -37,22 +38,33 @@ export function parse(args: string[]): LookupOptions | Help {
   return { bridge, guest: guest!, waitSeconds: Number(wait) };
 }
 
-/** The names guests cannot take from the bridge's config; none when it cannot be read (the leases still can). */
-function configuredNames(bridge: string): ClaimedNames {
+/** What of the bridge's config a lookup needs; nothing when it cannot be read (the leases still can). */
+interface Known {
+  /** the names guests cannot take */
+  claimed: ClaimedNames;
+  /** a lease of a subnet the bridge had before a change (plan/former.ts) */
+  former: (ip: string) => boolean;
+}
+
+function known(bridge: string): Known {
   try {
     const cfg = loadConfig(bridge);
     const hostsFile = cfg.dns.hostsFile ? readFileSync(cfg.dns.hostsFile, 'utf8') : '';
-    return claimedNames(cfg.hosts, hostsFile);
+    return { claimed: claimedNames(cfg.hosts, hostsFile), former: (ip) => isFormerLease(cfg, ip) };
   } catch {
-    return new Map();
+    return { claimed: new Map(), former: () => false };
   }
 }
 
-/** The answer from the leases dnsmasq gave, else from the addresses seen on the bridge. */
-async function find(bridge: string, guest: string, claimed: ClaimedNames, run: Run): Promise<string | undefined> {
+/**
+ * The answer from the leases dnsmasq gave, else from the addresses seen on the bridge. A lease of a former
+ * subnet is no answer: the guest moves when it renews.
+ */
+async function find(bridge: string, guest: string, k: Known, run: Run): Promise<string | undefined> {
+  const { claimed } = k;
   const p = paths(bridge);
   const key = guest.toLowerCase();
-  const leases = readLeases(p.leases);
+  const leases = readLeases(p.leases).filter((l) => !k.former(l.ip));
   const lease = findLease(leases, guest, claimed);
   if (lease) return lease.ip;
   const byIp = leases.find((l) => l.ip === key);
@@ -70,18 +82,25 @@ export async function run({ bridge, guest, waitSeconds }: LookupOptions): Promis
     process.stderr.write(`brmgr lookup: ${unknown}\n`);
     return 2;
   }
-  const claimed = configuredNames(bridge);
+  const k = known(bridge);
   const deadline = Date.now() + waitSeconds * 1000;
   const nft = runner();
   const found =
-    waitSeconds > 0
-      ? await waitForEvent(bridge, guest, claimed, deadline, nft)
-      : await find(bridge, guest, claimed, nft);
+    waitSeconds > 0 ? await waitForEvent(bridge, guest, k, deadline, nft) : await find(bridge, guest, k, nft);
   if (found) {
     process.stdout.write(`${found}\n`);
     return 0;
   }
-  process.stderr.write(`no lease for ${guest} on ${bridge}\n`);
+  const old = findLease(
+    readLeases(paths(bridge).leases).filter((l) => k.former(l.ip)),
+    guest,
+    k.claimed,
+  );
+  process.stderr.write(
+    old
+      ? `${guest} holds ${old.ip}, a lease of the bridge's former subnet: it gets a new address when it renews\n`
+      : `no lease for ${guest} on ${bridge}\n`,
+  );
   return 1;
 }
 
@@ -92,21 +111,22 @@ export async function run({ bridge, guest, waitSeconds }: LookupOptions): Promis
 async function waitForEvent(
   bridge: string,
   guest: string,
-  claimed: ClaimedNames,
+  k: Known,
   deadline: number,
   run: Run,
 ): Promise<string | undefined> {
+  const { claimed } = k;
   let granted!: (ip: string) => void;
   const event = new Promise<string>((resolve) => (granted = resolve));
   // the same answer as the lease file would give: a claimed name only from its own guest
-  const matches = (e: LeaseEvent) => e.event !== 'del' && !!findLease([e], guest, claimed);
+  const matches = (e: LeaseEvent) => e.event !== 'del' && !k.former(e.ip) && !!findLease([e], guest, claimed);
   const p = paths(bridge);
   const c = await followEvents(eventsSocket(p), (e) => matches(e) && granted(e.ip));
   const timers = new AbortController();
   try {
     // read once connected: a lease granted in between is in the file or in an event
     for (;;) {
-      const found = await find(bridge, guest, claimed, run);
+      const found = await find(bridge, guest, k, run);
       if (found) return found;
       const left = deadline - Date.now();
       if (left <= 0) return undefined;

@@ -1,0 +1,51 @@
+/**
+ * A subnet change does not strand guests: the bridge's former IPv4 address stays (never handed out, NAT and
+ * forwarding still on) while leases of its subnet have not ended, so guests keep their gateway until they
+ * renew into the new subnet (dnsmasq, authoritative, refuses the old address then).
+ */
+import type { BridgeConfig, Former4 } from '../config/types.js';
+import type { Lease } from '../host/leases.js';
+import { isIPv4, network4, span4, ip4ToInt } from '../net/addr.js';
+
+const inside = (ip: string, network: string, prefix: number) => {
+  const { first, last } = span4(network, prefix);
+  const n = ip4ToInt(ip);
+  return first <= n && n <= last;
+};
+
+/** Whether an IPv4 address is outside the bridge's subnet now: a lease of a former subnet. */
+export function isFormerLease(cfg: BridgeConfig, ip: string): boolean {
+  return isIPv4(ip) && cfg.mode !== 'bridged' && !inside(ip, cfg.ipv4.network, cfg.ipv4.prefix);
+}
+
+/**
+ * The IPv4 addresses an earlier run gave the bridge (`previous`, `address/prefix`) whose subnet is not the
+ * config's and still has leases that end after `now` (ms since the epoch); each kept until its last lease
+ * ends. Infinite leases keep none: they would keep it forever.
+ */
+export function formerSubnets(cfg: BridgeConfig, previous: readonly string[], leases: readonly Lease[], now: number) {
+  if (cfg.mode === 'bridged') return [];
+  const former: Former4[] = [];
+  for (const cidr of previous) {
+    const [address, bits] = cidr.split('/');
+    if (!address || !isIPv4(address)) continue;
+    const prefix = Number(bits);
+    const network = network4(address, prefix);
+    if (network === cfg.ipv4.network && prefix === cfg.ipv4.prefix) continue;
+    const ends = leases
+      .filter((l) => isIPv4(l.ip) && l.expires && inside(l.ip, network, prefix))
+      .map((l) => Date.parse(l.expires!))
+      .filter((t) => t > now);
+    if (ends.length) former.push({ address, prefix, network, until: Math.max(...ends) });
+  }
+  return former;
+}
+
+/** The formers that still have leases after `now`: fewer than given once a guest has moved. */
+export function formerLeft(former: readonly Former4[], leases: readonly Lease[], now: number): Former4[] {
+  return former.filter((f) =>
+    leases.some(
+      (l) => isIPv4(l.ip) && inside(l.ip, f.network, f.prefix) && (!l.expires || Date.parse(l.expires) > now),
+    ),
+  );
+}
