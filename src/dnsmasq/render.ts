@@ -18,6 +18,9 @@ function netmask(prefix: number): string {
   return intToIp4(span4('255.255.255.255', prefix).first);
 }
 
+/** dnsmasq's table of queries in flight upstream (its default is 150): room for several flooding guests */
+export const DNS_FORWARD_MAX = 2000;
+
 /**
  * dnsmasq's whole config for one bridge. dnsmasq is started with only this
  * file (never /etc/dnsmasq.conf) and serves DHCP and DNS on the bridge alone,
@@ -45,6 +48,8 @@ export function renderDnsmasqConf(cfg: BridgeConfig, p: Paths, account: { user: 
   if (!cfg.dns.enable) lines.push('port=0');
   else {
     lines.push('domain-needed', 'bogus-priv');
+    // port security bounds each guest's share of the queries in flight upstream (firewall/l2.ts)
+    if (cfg.portSecurity !== 'off') lines.push(`dns-forward-max=${DNS_FORWARD_MAX}`);
     const everything = cfg.dns.upstream.filter((u) => !u.domain);
     if (everything.length) lines.push('no-resolv', ...everything.map((u) => `server=${server(u)}`));
     for (const u of cfg.dns.upstream) if (u.domain) lines.push(`server=/${u.domain}/${server(u)}`);

@@ -39,6 +39,13 @@ export const DHCP4_CLIENTS = 'dhcp4-clients';
 const XID = '@th,96,32';
 const ETHER_SOURCE = '@ll,48,48';
 
+/**
+ * Each guest port's DNS queries to the host, per second and at once: dnsmasq forgets a query upstream did
+ * not answer after 10 s, so one port holds at most about 10 × rate + burst of its table of queries in
+ * flight, which dnsmasq/render.ts makes several times that.
+ */
+export const DNS_PER_PORT = { rate: 20, burst: 100 } as const;
+
 /** Whether the bridge needs its bridge-family table: port security, a stretched bridge, or bridged mode. */
 export function hasL2Table(cfg: BridgeConfig): boolean {
   return cfg.portSecurity !== 'off' || cfg.isolatePorts || !!cfg.vxlan || cfg.mode === 'bridged';
@@ -115,6 +122,15 @@ export function renderL2(cfg: BridgeConfig, opts: { guard: boolean; mac?: string
     const rules = basicRules(cfg, notRemote('iifname'), opts.mac);
     forward.push(...rules);
     input.push(...rules);
+    if (cfg.dns.enable) {
+      const g = notRemote('iifname') ? `${notRemote('iifname')} ` : '';
+      const bound = `limit rate over ${DNS_PER_PORT.rate}/second burst ${DNS_PER_PORT.burst} packets`;
+      // per port, not per MAC: a guest sending from random MACs is still one port
+      input.push(
+        `${g}udp dport 53 meter dns-udp { iifname timeout 1m ${bound} } counter drop`,
+        `${g}tcp dport 53 tcp flags & (syn | ack) == syn meter dns-tcp { iifname timeout 1m ${bound} } counter drop`,
+      );
+    }
     sets.push(
       `\tset ${DHCP4_CLIENTS} {\n\t\ttypeof iifname . ${CHADDR} . ${XID}\n\t\tflags dynamic,timeout\n` +
         `\t\ttimeout 1m\n\t\tsize 65535\n\t}`,

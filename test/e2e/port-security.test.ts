@@ -206,4 +206,72 @@ for (const _ of why ? [] : [1]) {
       'post removes the bridge table',
     );
   });
+
+  t.test('a guest flooding DNS with random names leaves its neighbours resolving', async (t) => {
+    const lab = Lab.create(t);
+    const top = await topology(lab);
+    // outside: a resolver that answers ok.test, and one (flood.test's) whose answers never come
+    await ip(top.outside, 'address', 'add', '192.0.2.9/24', 'dev', top.outsideIf);
+    lab.spawn(top.outside, 'dnsmasq', [
+      '--keep-in-foreground',
+      '--conf-file=/dev/null',
+      '--no-resolv',
+      '--user=root',
+      '--pid-file=',
+      '--listen-address=192.0.2.2',
+      '--bind-interfaces',
+      '--address=/ok.test/192.0.2.77',
+    ]);
+    await must(top.outside, 'nft', [
+      'add table ip blackhole; add chain ip blackhole in { type filter hook input priority 0; }; add rule ip blackhole in ip daddr 192.0.2.9 udp dport 53 drop',
+    ]);
+    await waitFor('the outside resolver', async () =>
+      (await exec(top.outside, 'ss', ['-lunH'])).stdout.includes('192.0.2.2:53'),
+    );
+    top.brmgr.config(
+      '[bridge]\nfirewall = nftables\n[ipv4]\naddress = 10.0.1.1/24\n[dns]\nupstream = 192.0.2.2, flood.test=192.0.2.9\n',
+    );
+    const proc = top.brmgr.run();
+    await dnsmasqReady(follow(proc));
+    const victim = await guest(top, 'victim', VICTIM_MAC);
+    const attacker = await guest(top, 'attacker', ATTACKER_MAC);
+    await configure(victim, '10.0.1.50');
+    await configure(attacker, '10.0.1.51');
+    const dig = async () => (await exec(victim.ns, 'dig', ['@10.0.1.1', 'ok.test', '+time=2', '+tries=1'])).stdout;
+    t.match(await dig(), /status: NOERROR[\s\S]*192\.0\.2\.77/, 'control: the victim resolves ok.test');
+
+    // 400 random names a second for 8 s, none of them ever answered upstream
+    const flood = exec(
+      attacker.ns,
+      PYTHON,
+      [
+        '-c',
+        [
+          'import os, socket, struct, time',
+          's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+          'end = time.time() + 8',
+          'while time.time() < end:',
+          '    for _ in range(40):',
+          "        name = b''.join(bytes([len(l)]) + l for l in [os.urandom(6).hex().encode(), b'flood', b'test']) + b'\\0'",
+          "        s.sendto(struct.pack('>HHHHHH', int.from_bytes(os.urandom(2), 'big'), 0x100, 1, 0, 0, 0) + name + struct.pack('>HH', 1, 1), ('10.0.1.1', 53))",
+          '    time.sleep(0.1)',
+        ].join('\n'),
+      ],
+      { timeout: 30_000 },
+    );
+    await new Promise((r) => setTimeout(r, 4000));
+    const during = await dig();
+    t.match(during, /status: NOERROR[\s\S]*192\.0\.2\.77/, 'during the flood the victim still resolves ok.test', {
+      during,
+    });
+    await flood;
+    const dropped = (await exec(top.host, 'nft', ['list', 'chain', 'bridge', `brmgr-${top.bridge}`, 'input'])).stdout;
+    const packets = Number(/meter dns-udp .* counter packets (\d+)/.exec(dropped)?.[1] ?? 0);
+    t.ok(packets > 1000, `the attacker's port was held to its share (${packets} queries dropped)`);
+
+    proc.kill('SIGTERM');
+    t.equal((await proc).exitCode, 0, 'brmgr run stops cleanly');
+    for (const g of [victim, attacker]) await ip(top.host, 'link', 'set', g.port, 'nomaster');
+    await top.brmgr.down();
+  });
 }
