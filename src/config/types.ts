@@ -73,6 +73,7 @@ export interface Forward {
   proto: 'tcp' | 'udp';
   /** host port range, inclusive (a single port has from === to) */
   ports: { from: number; to: number };
+  /** the guest's address: IPv4, or IPv6 (canonical) for a forward from the host's IPv6 addresses */
   toIp: string;
   /** guest port range; same size as `ports` */
   toPorts: { from: number; to: number };
