@@ -55,6 +55,7 @@ export const KEYS = {
     firewall: key(oneOf(FIREWALLS), 'auto'),
     port_security: key(oneOf(PORT_SECURITY), 'basic'),
     isolate_ports: key(bool, 'false'),
+    multicast_snooping: key(bool, 'true'),
   },
   ipv4: {
     address: key(text, '10.0.1.1/24', { flat: 'addr', folded: ['netmask', 'network'] }),

@@ -108,6 +108,8 @@ export interface BridgeConfig {
   portSecurity: PortSecurity;
   /** guests reach the bridge and beyond it, never each other */
   isolatePorts: boolean;
+  /** `multicast_snooping = false`: the bridge floods multicast; absent: snooping, the bridge the querier */
+  multicastSnooping?: false;
   ipv4: Subnet4 & {
     /** `address = auto`: brmgr chose the subnet (see plan/auto.ts and config/load.ts) */
     auto?: true;
