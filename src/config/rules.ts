@@ -6,6 +6,7 @@ import type { BridgeConfig, Pxe } from './types.js';
 export function crossSectionRules(r: Reader, cfg: BridgeConfig, pxe: Pxe | undefined): void {
   bridgedNeedsAPort(r, cfg);
   ipv6NeedsItsMtu(r, cfg);
+  aliasesAreNotHosts(r, cfg);
   if (cfg.mode === 'bridged') bridgedServesNothing(r, cfg, pxe);
 }
 
@@ -33,5 +34,18 @@ function bridgedServesNothing(r: Reader, cfg: BridgeConfig, pxe: Pxe | undefined
   if (pxe) sections.push('pxe');
   for (const name of sections) {
     r.fail({ line: r.sectionLine(name), section: name, key: '' }, `${why}; [${name}] does not apply`);
+  }
+}
+
+/** A name with a CNAME has no other records: a [host.*] name cannot be an alias too. */
+function aliasesAreNotHosts(r: Reader, cfg: BridgeConfig): void {
+  const domain = cfg.dns.domain;
+  for (const c of cfg.dns.records?.cname ?? []) {
+    const host = cfg.hosts.find((h) => c.name === h.name || (domain && c.name === `${h.name}.${domain}`));
+    if (host)
+      r.fail(
+        r.get('dns', 'cname')!,
+        `${c.name} is [host.${host.name}]'s name; a name with a CNAME can have no address of its own`,
+      );
   }
 }

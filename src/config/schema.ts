@@ -55,6 +55,7 @@ export const KEYS = {
     firewall: key(oneOf(FIREWALLS), 'auto'),
     port_security: key(oneOf(PORT_SECURITY), 'basic'),
     isolate_ports: key(bool, 'false'),
+    multicast_snooping: key(bool, 'true'),
   },
   ipv4: {
     address: key(text, '10.0.1.1/24', { flat: 'addr', folded: ['netmask', 'network'] }),
@@ -64,6 +65,8 @@ export const KEYS = {
     max_leases: key(int(1, 1_000_000), '100', { flat: 'dhcp_max' }),
     routes: key(text, '192.168.100.0/24 via 10.0.1.5'),
     ntp: key(text, 'self'),
+    gateway: key(bool, 'true'),
+    nat_address: key(text, '192.0.2.10'),
   },
   ipv6: {
     address: key(text, 'fd42:0:1::1/64', { flat: 'addr6', folded: ['netmask6', 'network6'] }),
@@ -77,6 +80,11 @@ export const KEYS = {
     upstream: key(text, '192.0.2.53'),
     hosts_file: key(path, '/etc/brmgr/hosts', { path: 'file' }),
     resolved: key(bool, 'false'),
+    cname: key(text, 'www:web'),
+    srv: key(text, '_http._tcp:web:80'),
+    txt: key(text, 'info:hello world'),
+    mx: key(text, 'lab.test.:mail:10'),
+    wildcard: key(text, 'apps:10.0.1.50'),
   },
   dnsmasq: {
     conf_file: key(path, '/etc/brmgr/extra.conf', { flat: 'dhcp_conffile', path: 'file' }),
@@ -94,6 +102,8 @@ export const KEYS = {
     ip: key(text, '10.0.1.10'),
     ip6: key(text, 'fd42:0:1::10'),
     lease_time: key(leaseTime, '2h'),
+    dns: key(text, '192.0.2.53'),
+    boot_file: key(bootFile, 'pxelinux.0'),
   },
   pxe: {
     tftp_root: key(path, '/srv/tftp', { path: 'directory' }),

@@ -32,6 +32,10 @@ export interface StaticHost {
   ip6?: string;
   /** this host's lease time; default: [ipv4] lease_time */
   leaseTime?: string;
+  /** this host's own DNS servers (option 6) */
+  dns?: string[];
+  /** this host's own boot file (option 67) */
+  bootFile?: string;
 }
 
 /** A classless static route for guests (DHCP options 121 and 249). */
@@ -40,6 +44,16 @@ export interface Route4 {
   prefix: number;
   /** a guest-side gateway inside the bridge's subnet */
   via: string;
+}
+
+/** DNS records dnsmasq answers itself; every name is absolute (the domain already added). */
+export interface DnsRecords {
+  cname: { name: string; target: string }[];
+  srv: { name: string; target: string; port: number; priority: number; weight: number }[];
+  txt: { name: string; text: string }[];
+  mx: { name: string; host: string; preference: number }[];
+  /** the domain and every name under it answer with `ip` */
+  wildcard: { domain: string; ip: string }[];
 }
 
 /** A DNS forwarder; with `domain`, for that domain only. */
@@ -65,6 +79,7 @@ export interface Forward {
   proto: 'tcp' | 'udp';
   /** host port range, inclusive (a single port has from === to) */
   ports: { from: number; to: number };
+  /** the guest's address: IPv4, or IPv6 (canonical) for a forward from the host's IPv6 addresses */
   toIp: string;
   /** guest port range; same size as `ports` */
   toPorts: { from: number; to: number };
@@ -99,6 +114,8 @@ export interface BridgeConfig {
   portSecurity: PortSecurity;
   /** guests reach the bridge and beyond it, never each other */
   isolatePorts: boolean;
+  /** `multicast_snooping = false`: the bridge floods multicast; absent: snooping, the bridge the querier */
+  multicastSnooping?: false;
   ipv4: Subnet4 & {
     /** `address = auto`: brmgr chose the subnet (see plan/auto.ts and config/load.ts) */
     auto?: true;
@@ -110,6 +127,10 @@ export interface BridgeConfig {
     routes?: Route4[];
     /** NTP servers for guests: IPv4 addresses, or `self` for the bridge's address */
     ntp?: string[];
+    /** `gateway = false`: guests get no default route (no option 3) */
+    gateway?: false;
+    /** nat mode: source NAT to this uplink address instead of masquerade */
+    natAddress?: string;
     /** a host fact, not a key: former subnets whose leases have not ended (resolved by pre) */
     former?: Former4[];
   };
@@ -121,6 +142,8 @@ export interface BridgeConfig {
     hostsFile?: string;
     /** the host resolves guests through systemd-resolved's per-link DNS on the bridge */
     resolved: boolean;
+    /** [dns] cname, srv, txt, mx, wildcard: set only when one is given */
+    records?: DnsRecords;
   };
   dnsmasq: { confFile?: string; hostsFile?: string };
   hosts: StaticHost[];

@@ -43,7 +43,7 @@ export function parseConfig(text: string, file: string, bridge: string, opts: Pa
   const hosts = hostSections(r, { ipv4, ipv6 });
   const pxe = pxeSection(r, ipv4);
   const hooks = hooksSection(r);
-  const forwards = forwardSections(r, ipv4, hosts);
+  const forwards = forwardSections(r, ipv4, ipv6, hosts);
   const config: BridgeConfig = {
     file,
     name: bridge,

@@ -13,7 +13,7 @@ import { cannotEnter, dnsmasqAccount } from '../system/dnsmasq-account.js';
 import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
 import { portSecurityWarnings } from '../firewall/l2.js';
 import type { Paths } from '../paths.js';
-import { findConflicts, forwardConflicts, portConflicts } from '../plan/conflicts.js';
+import { findConflicts, forwardConflicts, natAddressConflicts, portConflicts } from '../plan/conflicts.js';
 import { BRIDGE_CONF, qemuBridgeWarnings } from '../plan/qemu.js';
 import { servesAnything, servicePorts } from '../plan/services.js';
 import { dnsmasqPid } from '../system/run-files.js';
@@ -106,6 +106,7 @@ export function hostFindings(cfg: BridgeConfig, facts: Facts, others: BridgeConf
   const found = findConflicts(cfg, facts.observed, others);
   const errors = [...found.errors];
   errors.push(...forwardConflicts(cfg, facts.forwarded));
+  errors.push(...natAddressConflicts(cfg, facts.observed));
   if (servicePorts(cfg).length) {
     const own = ownDnsmasq(p);
     errors.push(

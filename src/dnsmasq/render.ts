@@ -1,4 +1,4 @@
-import type { BridgeConfig, Upstream } from '../config/types.js';
+import type { BridgeConfig, DnsRecords, StaticHost, Upstream } from '../config/types.js';
 import { dnsmasqFiles, type Paths } from '../paths.js';
 import { ip4ToInt, intToIp4, reverseZones4, reverseZones6, span4 } from '../net/addr.js';
 
@@ -62,6 +62,7 @@ export function renderDnsmasqConf(cfg: BridgeConfig, p: Paths, account: { user: 
       lines.push(`domain=${cfg.dns.domain}`, `local=/${cfg.dns.domain}/`, 'expand-hosts');
     }
     if (cfg.dns.hostsFile) lines.push(`addn-hosts=${cfg.dns.hostsFile}`);
+    if (cfg.dns.records) lines.push(...recordLines(cfg.dns.records));
   }
   const v4 = cfg.ipv4;
   if (v4.dhcp) {
@@ -79,9 +80,12 @@ export function renderDnsmasqConf(cfg: BridgeConfig, p: Paths, account: { user: 
     if (cfg.portSecurity !== 'off') lines.push('dhcp-ignore-clid');
     if (!cfg.dns.enable) lines.push('dhcp-option=option:dns-server');
     if (cfg.mtu) lines.push(`dhcp-option=option:mtu,${cfg.mtu}`);
+    // no option 3: guests on this network keep their default route elsewhere
+    if (v4.gateway === false) lines.push('dhcp-option=option:router');
     if (v4.routes) {
       // a client that takes option 121 ignores the router option: the default route goes with the others
-      const list = [`0.0.0.0/0,${v4.address}`, ...v4.routes.map((r) => `${r.network}/${r.prefix},${r.via}`)].join(',');
+      const gateway = v4.gateway === false ? [] : [`0.0.0.0/0,${v4.address}`];
+      const list = [...gateway, ...v4.routes.map((r) => `${r.network}/${r.prefix},${r.via}`)].join(',');
       lines.push(`dhcp-option=option:classless-static-route,${list}`, `dhcp-option=249,${list}`);
     }
     // 0.0.0.0: dnsmasq sends its own address on the bridge
@@ -98,6 +102,12 @@ export function renderDnsmasqConf(cfg: BridgeConfig, p: Paths, account: { user: 
         );
       }
       if (pxe.bootFile) lines.push(`dhcp-boot=${pxe.bootFileEfi ? 'tag:!efi,' : ''}${pxe.bootFile}${next}`);
+    }
+    // after [pxe]'s: dnsmasq tries a later dhcp-boot first, so a guest's own boot file wins
+    for (const h of cfg.hosts) {
+      if (h.dns) lines.push(`dhcp-option=tag:${hostTag(h)},option:dns-server,${h.dns.join(',')}`);
+      const next = pxe?.nextServer ? `,,${pxe.nextServer}` : '';
+      if (h.bootFile) lines.push(`dhcp-boot=tag:${hostTag(h)},${h.bootFile}${next}`);
     }
   }
   // read-only, and on the bridge alone
@@ -123,10 +133,32 @@ export function renderDnsmasqConf(cfg: BridgeConfig, p: Paths, account: { user: 
   return `${lines.join('\n')}\n`;
 }
 
-/** Static leases, one `MAC,IP[,[IP6]],NAME[,LEASE]` per [host.*]. */
+/** The dnsmasq tag a static host with options of its own is given (host names are labels). */
+const hostTag = (h: StaticHost) => `host-${h.name}`;
+
+/** The [dns] records, each in dnsmasq's own option. */
+function recordLines(records: DnsRecords): string[] {
+  return [
+    ...records.cname.map((c) => `cname=${c.name},${c.target}`),
+    ...records.srv.map((s) => `srv-host=${s.name},${s.target},${s.port},${s.priority},${s.weight}`),
+    ...records.txt.map((t) => `txt-record=${t.name},"${t.text}"`),
+    ...records.mx.map((m) => `mx-host=${m.name},${m.host},${m.preference}`),
+    // the domain and every name under it, at any depth
+    ...records.wildcard.map((w) => `address=/${w.domain}/${w.ip}`),
+  ];
+}
+
+/** Static leases, one `MAC[,set:TAG],IP[,[IP6]],NAME[,LEASE]` per [host.*]; the tag carries its own options. */
 export function renderDhcpHosts(cfg: BridgeConfig): string {
   return cfg.hosts
-    .map((h) => [h.mac, h.ip, ...(h.ip6 ? [`[${h.ip6}]`] : []), h.name, ...(h.leaseTime ? [h.leaseTime] : [])])
+    .map((h) => [
+      h.mac,
+      ...(h.dns || h.bootFile ? [`set:${hostTag(h)}`] : []),
+      h.ip,
+      ...(h.ip6 ? [`[${h.ip6}]`] : []),
+      h.name,
+      ...(h.leaseTime ? [h.leaseTime] : []),
+    ])
     .map((fields) => `${fields.join(',')}\n`)
     .join('');
 }

@@ -35,6 +35,8 @@ function groupMatch(groups: number[]): string {
 const ports = (p: Ports) => (p.from === p.to ? `${p.from}` : `${p.from}:${p.to}`);
 const match = (proto: string, which: '--dport' | '--sport', p: Ports) => `-p ${proto} -m ${proto} ${which} ${ports(p)}`;
 const REPLIES = ' -m conntrack --ctstate RELATED,ESTABLISHED';
+/** one address, as iptables-save prints it */
+const host = (ip: string) => (ip.includes(':') ? `${ip}/128` : `${ip}/32`);
 const DNAT = ' -m conntrack --ctstate DNAT';
 export const chainPrefix = (bridge: string) => `BRMGR-${bridge}-`;
 const SUFFIXES = ['IN', 'FWD', 'POST', 'DNAT', 'CSUM'];
@@ -68,11 +70,13 @@ export function filterPlan(intent: FirewallIntent, family: Family, forwardChain:
           `-o ${br} -m devgroup --src-group ${groupMatch(r.groups)} -j ${reject}`,
         ];
       case 'to-forwarded':
-        if (family !== 4) return [];
-        return [`-d ${r.ip}/32 -o ${br} ${match(r.proto, '--dport', r.ports)} -m conntrack --ctstate DNAT -j ACCEPT`];
+        if (r.family !== family) return [];
+        return [
+          `-d ${host(r.ip)} -o ${br} ${match(r.proto, '--dport', r.ports)} -m conntrack --ctstate DNAT -j ACCEPT`,
+        ];
       case 'from-forwarded':
-        if (family !== 4) return [];
-        return [`-s ${r.ip}/32 -i ${br} ${match(r.proto, '--sport', r.ports)}${DNAT} --ctdir REPLY -j ACCEPT`];
+        if (r.family !== family) return [];
+        return [`-s ${host(r.ip)} -i ${br} ${match(r.proto, '--sport', r.ports)}${DNAT} --ctdir REPLY -j ACCEPT`];
       case 'out':
         return r.family === family ? [`-s ${r.subnet} -i ${br}${out} -j ACCEPT`] : [];
       case 'in':
@@ -99,26 +103,27 @@ export function iptablesPlan(intent: FirewallIntent, family: Family, forwardChai
   const plan = filterPlan(intent, family, forwardChain);
   const p = chainPrefix(intent.bridge);
   const out = intent.uplink ? ` -o ${intent.uplink}` : '';
-  const dnat =
-    family !== 4
-      ? []
-      : intent.dnat.map((r) =>
-          r.rule === 'keep-served'
-            ? `-d ${r.address}/32 -p ${r.proto} -m ${r.proto} --dport ${r.port} -j RETURN`
-            : // loopback stays the host's own: 127.0.0.1:PORT is never forwarded
-              `! -d 127.0.0.0/8 -p ${r.proto} -m ${r.proto} --dport ${ports(r.ports)} -m addrtype --dst-type LOCAL ` +
-              `-j DNAT --to-destination ${r.ip}:${ports(r.toPorts).replace(':', '-')}`,
-        );
+  const loopback = family === 4 ? '127.0.0.0/8' : '::1/128';
+  const dnat = intent.dnat
+    .filter((r) => r.family === family)
+    .map((r) =>
+      r.rule === 'keep-served'
+        ? `-d ${host(r.address)} -p ${r.proto} -m ${r.proto} --dport ${r.port} -j RETURN`
+        : // loopback stays the host's own: 127.0.0.1:PORT is never forwarded
+          `! -d ${loopback} -p ${r.proto} -m ${r.proto} --dport ${ports(r.ports)} -m addrtype --dst-type LOCAL ` +
+          `-j DNAT --to-destination ${family === 6 ? `[${r.ip}]` : r.ip}:${ports(r.toPorts).replace(':', '-')}`,
+    );
   const post = intent.postrouting.flatMap((r): string[] => {
     switch (r.rule) {
       case 'hairpin':
-        if (family !== 4) return [];
-        return [`-s ${r.subnet} -d ${r.ip}/32 ${match(r.proto, '--dport', r.ports)}${DNAT} -j MASQUERADE`];
+        if (r.family !== family) return [];
+        return [`-s ${r.subnet} -d ${host(r.ip)} ${match(r.proto, '--dport', r.ports)}${DNAT} -j MASQUERADE`];
       case 'keep-source':
         if (family !== 4) return [];
         return r.destinations.map((d) => `-s ${r.subnet} -d ${d.includes('/') ? d : `${d}/32`} -j RETURN`);
       case 'masquerade':
-        return r.family === family ? [`-s ${r.subnet} ! -d ${r.subnet}${out} -j MASQUERADE`] : [];
+        if (r.family !== family) return [];
+        return [`-s ${r.subnet} ! -d ${r.subnet}${out} -j ${r.to ? `SNAT --to-source ${r.to}` : 'MASQUERADE'}`];
     }
   });
   const nat: Record<string, string[]> = {};

@@ -20,8 +20,10 @@ export function nftTable(bridge: string): string {
 const ports = (p: Ports) => (p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`);
 const fam = (family: 4 | 6) => (family === 4 ? 'ip' : 'ip6');
 const REPLIES = ' ct state established,related';
-/** addressed to the host, but not to loopback: 127.0.0.1:PORT is never forwarded */
-const LOCAL = 'fib daddr type local ip daddr != 127.0.0.0/8';
+/** addressed to the host, but not to loopback: 127.0.0.1:PORT (and [::1]:PORT) is never forwarded */
+const LOCAL = { 4: 'fib daddr type local ip daddr != 127.0.0.0/8', 6: 'fib daddr type local ip6 daddr != ::1' };
+/** an address as nft's dnat takes it with a port */
+const withPort = (ip: string, p: Ports) => `${ip.includes(':') ? `[${ip}]` : ip}:${ports(p)}`;
 
 /** The whole table, as one transaction that replaces any previous version atomically (declare, delete, define). */
 export function renderNftables(intent: FirewallIntent): string {
@@ -41,10 +43,13 @@ export function renderNftables(intent: FirewallIntent): string {
         ];
       }
       case 'to-forwarded':
-        return [`oifname ${br} ip daddr ${r.ip} ${r.proto} dport ${ports(r.ports)} ct status dnat accept`];
+        return [
+          `oifname ${br} ${fam(r.family)} daddr ${r.ip} ${r.proto} dport ${ports(r.ports)} ct status dnat accept`,
+        ];
       case 'from-forwarded':
         return [
-          `iifname ${br} ip saddr ${r.ip} ${r.proto} sport ${ports(r.ports)} ct status dnat ct direction reply accept`,
+          `iifname ${br} ${fam(r.family)} saddr ${r.ip} ${r.proto} sport ${ports(r.ports)} ` +
+            'ct status dnat ct direction reply accept',
         ];
       case 'out':
         return [`iifname ${br}${out} ${fam(r.family)} saddr ${r.subnet} accept`];
@@ -57,17 +62,23 @@ export function renderNftables(intent: FirewallIntent): string {
   // loopback stays the host's own: 127.0.0.1:PORT is never forwarded
   const dnat = intent.dnat.map((r) =>
     r.rule === 'keep-served'
-      ? `ip daddr ${r.address} ${r.proto} dport ${r.port} return`
-      : `${LOCAL} ${r.proto} dport ${ports(r.ports)} dnat ip to ${r.ip}:${ports(r.toPorts)}`,
+      ? `${fam(r.family)} daddr ${r.address} ${r.proto} dport ${r.port} return`
+      : `${LOCAL[r.family]} ${r.proto} dport ${ports(r.ports)} dnat ${fam(r.family)} to ${withPort(r.ip, r.toPorts)}`,
   );
   const postrouting = intent.postrouting.map((r) => {
     switch (r.rule) {
       case 'hairpin':
-        return `ip saddr ${r.subnet} ip daddr ${r.ip} ${r.proto} dport ${ports(r.ports)} ct status dnat masquerade`;
+        return (
+          `${fam(r.family)} saddr ${r.subnet} ${fam(r.family)} daddr ${r.ip} ${r.proto} dport ${ports(r.ports)} ` +
+          'ct status dnat masquerade'
+        );
       case 'keep-source':
         return `ip saddr ${r.subnet} ip daddr { ${r.destinations.join(', ')} } return`;
       case 'masquerade':
-        return `${fam(r.family)} saddr ${r.subnet} ${fam(r.family)} daddr != ${r.subnet}${out} masquerade`;
+        return (
+          `${fam(r.family)} saddr ${r.subnet} ${fam(r.family)} daddr != ${r.subnet}${out} ` +
+          (r.to ? `snat ${fam(r.family)} to ${r.to}` : 'masquerade')
+        );
     }
   });
 

@@ -27,9 +27,9 @@ export type ForwardRule =
   | { rule: 'within' }
   /** other brmgr bridges' guests, both ways, before anything is accepted */
   | { rule: 'refuse-groups'; groups: number[] }
-  /** a port forward's traffic into its guest, and the guest's replies (IPv4) */
-  | { rule: 'to-forwarded'; ip: string; proto: Proto; ports: Ports }
-  | { rule: 'from-forwarded'; ip: string; proto: Proto; ports: Ports }
+  /** a port forward's traffic into its guest, and the guest's replies */
+  | { rule: 'to-forwarded'; family: Family; ip: string; proto: Proto; ports: Ports }
+  | { rule: 'from-forwarded'; family: Family; ip: string; proto: Proto; ports: Ports }
   /** the guests' subnet out (through the uplink, when set) */
   | { rule: 'out'; family: Family; subnet: string }
   /** into the guests' subnet (from the uplink, when set): replies only, or anything */
@@ -37,18 +37,19 @@ export type ForwardRule =
   /** whatever else enters or leaves the bridge */
   | { rule: 'refuse-rest' };
 
-/** Destination NAT for port forwards (IPv4), in prerouting and output. */
+/** Destination NAT for port forwards, in prerouting and output. */
 export type DnatRule =
   /** the bridge address's own DNS and DHCP stay dnsmasq's, even inside a forwarded range */
-  | { rule: 'keep-served'; address: string; proto: Proto; port: number }
-  | { rule: 'dnat'; proto: Proto; ports: Ports; ip: string; toPorts: Ports };
+  | { rule: 'keep-served'; family: Family; address: string; proto: Proto; port: number }
+  | { rule: 'dnat'; family: Family; proto: Proto; ports: Ports; ip: string; toPorts: Ports };
 
 export type PostroutingRule =
   /** a guest reaching a forwarded port on the host's address comes back through the host */
-  | { rule: 'hairpin'; subnet: string; ip: string; proto: Proto; ports: Ports }
+  | { rule: 'hairpin'; family: Family; subnet: string; ip: string; proto: Proto; ports: Ports }
   /** multicast and broadcast keep their source, as libvirt does */
   | { rule: 'keep-source'; subnet: string; destinations: string[] }
-  | { rule: 'masquerade'; family: Family; subnet: string };
+  /** with `to`: source NAT to that address instead (`[ipv4] nat_address`) */
+  | { rule: 'masquerade'; family: Family; subnet: string; to?: string };
 
 export interface FirewallIntent {
   bridge: string;
@@ -62,6 +63,8 @@ export interface FirewallIntent {
   /** DHCP replies to guests need their UDP checksum taken care of (IPv4) */
   dhcpChecksum: boolean;
 }
+
+const familyOf = (ip: string): Family => (ip.includes(':') ? 6 : 4);
 
 export function firewallIntent(cfg: BridgeConfig): FirewallIntent {
   const families: Family[] = cfg.ipv6 ? [4, 6] : [4];
@@ -80,9 +83,9 @@ export function firewallIntent(cfg: BridgeConfig): FirewallIntent {
     { rule: 'within' },
     ...(groups.length ? [{ rule: 'refuse-groups' as const, groups }] : []),
     ...cfg.forwards.flatMap((f): ForwardRule[] => [
-      { rule: 'to-forwarded', ip: f.toIp, proto: f.proto, ports: f.toPorts },
+      { rule: 'to-forwarded', family: familyOf(f.toIp), ip: f.toIp, proto: f.proto, ports: f.toPorts },
       // whichever interface the client came in by (isolated has no other way out)
-      { rule: 'from-forwarded', ip: f.toIp, proto: f.proto, ports: f.toPorts },
+      { rule: 'from-forwarded', family: familyOf(f.toIp), ip: f.toIp, proto: f.proto, ports: f.toPorts },
     ]),
   ];
   // former subnets still holding leases (plan/former.ts) keep their way out until the leases end
@@ -96,19 +99,23 @@ export function firewallIntent(cfg: BridgeConfig): FirewallIntent {
   // bridged: the bridge is the host's LAN interface, whose routing is the host's business
   if (cfg.mode !== 'bridged') forward.push({ rule: 'refuse-rest' });
 
-  const inForwards = (s: { proto: Proto; port: number }) =>
-    cfg.forwards.some((f) => f.proto === s.proto && f.ports.from <= s.port && s.port <= f.ports.to);
-  // DNS before DHCP before TFTP (IPv4 only: forwards are)
-  const keepServed = [53, 67, 69].flatMap((port) => served.filter((s) => s.port === port)).filter(inForwards);
+  const inForwards = (family: Family) => (s: { family: Family | 'both'; proto: Proto; port: number }) =>
+    (s.family === family || s.family === 'both') &&
+    cfg.forwards.some(
+      (f) => familyOf(f.toIp) === family && f.proto === s.proto && f.ports.from <= s.port && s.port <= f.ports.to,
+    );
+  // DNS before DHCP before TFTP, in each family the forwards are
+  const keepServed = (family: Family, address: string) =>
+    [53, 67, 69]
+      .flatMap((port) => served.filter((s) => s.port === port))
+      .filter(inForwards(family))
+      .map((s) => ({ rule: 'keep-served' as const, family, address, proto: s.proto, port: s.port }));
   const dnat: DnatRule[] = [
-    ...keepServed.map((s) => ({
-      rule: 'keep-served' as const,
-      address: cfg.ipv4.address,
-      proto: s.proto,
-      port: s.port,
-    })),
+    ...keepServed(4, cfg.ipv4.address),
+    ...(cfg.ipv6 ? keepServed(6, cfg.ipv6.address) : []),
     ...cfg.forwards.map((f) => ({
       rule: 'dnat' as const,
+      family: familyOf(f.toIp),
       proto: f.proto,
       ports: f.ports,
       ip: f.toIp,
@@ -118,14 +125,17 @@ export function firewallIntent(cfg: BridgeConfig): FirewallIntent {
 
   const postrouting: PostroutingRule[] = cfg.forwards.map((f) => ({
     rule: 'hairpin',
-    subnet: subnets[4]!,
+    family: familyOf(f.toIp),
+    subnet: subnets[familyOf(f.toIp)]!,
     ip: f.toIp,
     proto: f.proto,
     ports: f.toPorts,
   }));
   if (cfg.mode === 'nat') {
     postrouting.push({ rule: 'keep-source', subnet: subnets[4]!, destinations: ['224.0.0.0/24', '255.255.255.255'] });
-    for (const subnet of [subnets[4]!, ...former]) postrouting.push({ rule: 'masquerade', family: 4, subnet });
+    const to = cfg.ipv4.natAddress;
+    for (const subnet of [subnets[4]!, ...former])
+      postrouting.push({ rule: 'masquerade', family: 4, subnet, ...(to ? { to } : {}) });
     if (cfg.ipv6?.nat) postrouting.push({ rule: 'masquerade', family: 6, subnet: subnets[6]! });
   }
 

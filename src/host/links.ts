@@ -6,6 +6,9 @@ export interface ObservedLink {
   address: string;
   up: boolean;
   stp: boolean;
+  /** bridges: IGMP/MLD snooping, and whether the bridge itself is the multicast querier */
+  mcastSnooping?: boolean;
+  mcastQuerier?: boolean;
   /** the link group, as ip names it ("default", or a number) */
   group: string;
   /** the bridge this link is a port of */
@@ -63,7 +66,16 @@ interface RawLink {
   master?: string;
   linkinfo?: {
     info_kind?: string;
-    info_data?: { stp_state?: number; id?: number; local?: string; local6?: string; port?: number; learning?: boolean };
+    info_data?: {
+      stp_state?: number;
+      mcast_snooping?: number;
+      mcast_querier?: number;
+      id?: number;
+      local?: string;
+      local6?: string;
+      port?: number;
+      learning?: boolean;
+    };
   };
 }
 interface RawAddr {
@@ -90,6 +102,12 @@ export function parseObserved(stdout: string): Observed {
       address: l.address ?? '',
       up: (l.flags ?? []).includes('UP'),
       stp: (l.linkinfo?.info_data?.stp_state ?? 0) !== 0,
+      ...(l.linkinfo?.info_kind === 'bridge'
+        ? {
+            mcastSnooping: (l.linkinfo.info_data?.mcast_snooping ?? 1) !== 0,
+            mcastQuerier: (l.linkinfo.info_data?.mcast_querier ?? 0) !== 0,
+          }
+        : {}),
       group: l.group ?? 'default',
       ...(l.master ? { master: l.master } : {}),
       ...(l.linkinfo?.info_kind === 'vxlan' ? { vxlan: vxlanInfo(l.linkinfo.info_data ?? {}) } : {}),
@@ -124,10 +142,21 @@ export interface LinkAttributes {
   up: boolean;
   /** absent in states written before brmgr set link groups */
   group?: string;
+  /** absent in states written before brmgr set multicast snooping */
+  mcastSnooping?: boolean;
+  mcastQuerier?: boolean;
 }
 
 export function attributesOf(link: ObservedLink): LinkAttributes {
-  return { mac: link.address, mtu: link.mtu, stp: link.stp, up: link.up, group: link.group };
+  return {
+    mac: link.address,
+    mtu: link.mtu,
+    stp: link.stp,
+    up: link.up,
+    group: link.group,
+    ...(link.mcastSnooping !== undefined ? { mcastSnooping: link.mcastSnooping } : {}),
+    ...(link.mcastQuerier !== undefined ? { mcastQuerier: link.mcastQuerier } : {}),
+  };
 }
 
 /** What bridged mode moved from the uplink to the bridge, to move back on post. */

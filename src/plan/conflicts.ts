@@ -121,6 +121,28 @@ export function findConflicts(cfg: BridgeConfig, observed: Observed, others: Bri
   return { errors, warnings };
 }
 
+/**
+ * `[ipv4] nat_address` must be an address the guests' traffic leaves from: one of the uplink's, or
+ * without an uplink one of the host's (not the bridge's). Otherwise replies to it never come back.
+ */
+export function natAddressConflicts(cfg: BridgeConfig, observed: Observed): string[] {
+  const to = cfg.ipv4.natAddress;
+  if (!to || cfg.mode !== 'nat') return [];
+  const holders = observed.addrs.filter((a) => a.local === to).map((a) => a.ifname);
+  if (cfg.uplink) {
+    if (holders.includes(cfg.uplink)) return [];
+    const has = observed.addrs.filter((a) => a.ifname === cfg.uplink && a.family === 'inet').map((a) => a.local);
+    return [
+      `[ipv4] nat_address ${to} is not an address of the uplink ${cfg.uplink}` +
+        ` (${has.length ? `it has ${has.join(', ')}` : 'it has no IPv4 address'}` +
+        `${holders.length ? `; ${to} is on ${holders.join(', ')}` : ''}); ` +
+        `add it (ip address add ${to}/32 dev ${cfg.uplink}) or give one of its addresses`,
+    ];
+  }
+  if (holders.some((h) => h !== cfg.name && h !== 'lo')) return [];
+  return [`[ipv4] nat_address ${to} is not an address of this host; add it to the interface guests leave by`];
+}
+
 /** A listener on an address of the host's own that outside clients reach (not loopback, not the bridge). */
 const reachedFromOutside = (cfg: BridgeConfig, l: Listener) =>
   !l.address.startsWith('127.') &&
@@ -136,8 +158,16 @@ export function forwardConflicts(cfg: BridgeConfig, listening: Listener[]): stri
   const errors: string[] = [];
   for (const f of cfg.forwards) {
     if (f.shadow) continue;
+    const v6 = f.toIp.includes(':');
+    // a wildcard socket ([::] or *) may take both families; an address, its own
+    const sameFamily = (x: Listener) => x.address === '::' || x.address === '*' || x.address.includes(':') === v6;
     const l = listening.find(
-      (x) => x.proto === f.proto && x.port >= f.ports.from && x.port <= f.ports.to && reachedFromOutside(cfg, x),
+      (x) =>
+        x.proto === f.proto &&
+        x.port >= f.ports.from &&
+        x.port <= f.ports.to &&
+        sameFamily(x) &&
+        reachedFromOutside(cfg, x),
     );
     if (!l) continue;
     const who = l.process ? `${l.process} (pid ${l.pid})` : 'a process';

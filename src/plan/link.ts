@@ -37,6 +37,9 @@ export interface DesiredLink {
   mac: string;
   mtu?: number;
   stp: boolean;
+  /** IGMP/MLD snooping; with it, the bridge is the querier, so that snooping never cuts guests off */
+  mcastSnooping: boolean;
+  mcastQuerier: boolean;
   group?: number;
   /** `address/prefix`, IPv6 in canonical form */
   addresses: string[];
@@ -70,6 +73,8 @@ export function desiredLink(cfg: BridgeConfig, machineId: string): DesiredLink {
     mac: cfg.mac ?? stableMac(cfg.name, machineId),
     ...(cfg.mtu !== undefined ? { mtu: cfg.mtu } : {}),
     stp: cfg.stp,
+    mcastSnooping: cfg.multicastSnooping !== false,
+    mcastQuerier: cfg.multicastSnooping !== false,
     ...(linkGroup(cfg.mode) !== undefined ? { group: linkGroup(cfg.mode) } : {}),
     addresses,
   };
@@ -91,6 +96,8 @@ function setLink<K extends keyof LinkAttributes>(dev: string, key: K, value: Non
     mac: `address ${value}`,
     mtu: `mtu ${value}`,
     stp: `type bridge stp_state ${value ? 1 : 0}`,
+    mcastSnooping: `type bridge mcast_snooping ${value ? 1 : 0}`,
+    mcastQuerier: `type bridge mcast_querier ${value ? 1 : 0}`,
     group: `group ${value}`,
     up: value ? 'up' : 'down',
   };
@@ -99,7 +106,7 @@ function setLink<K extends keyof LinkAttributes>(dev: string, key: K, value: Non
 
 /** Lines that give a link the attributes `to` where `now` differs (post: an adopted bridge back as it was). */
 export function attributeLines(dev: string, now: LinkAttributes, to: LinkAttributes): string[] {
-  const keys = ['mac', 'mtu', 'stp', 'group', 'up'] as const;
+  const keys = ['mac', 'mtu', 'stp', 'mcastSnooping', 'mcastQuerier', 'group', 'up'] as const;
   return keys.filter((k) => to[k] !== undefined && now[k] !== to[k]).map((k) => setLink(dev, k, to[k]!));
 }
 
@@ -119,7 +126,8 @@ export function diffLink(want: DesiredLink, observed: Observed, ours: string[]):
   const undo: string[] = [];
   if (!link) {
     const mtu = want.mtu !== undefined ? ` mtu ${want.mtu}` : '';
-    batch.push(`link add name ${dev} address ${want.mac}${mtu} type bridge stp_state ${want.stp ? 1 : 0}`);
+    const mcast = ` mcast_snooping ${want.mcastSnooping ? 1 : 0} mcast_querier ${want.mcastQuerier ? 1 : 0}`;
+    batch.push(`link add name ${dev} address ${want.mac}${mtu} type bridge stp_state ${want.stp ? 1 : 0}${mcast}`);
     if (want.group !== undefined) batch.push(setLink(dev, 'group', String(want.group)));
     batch.push(...want.addresses.map((a) => addrLine('add', a, dev)));
     batch.push(setLink(dev, 'up', true));
@@ -139,6 +147,12 @@ export function diffLink(want: DesiredLink, observed: Observed, ours: string[]):
   if (link.stp !== want.stp) {
     batch.push(setLink(dev, 'stp', want.stp));
     undo.unshift(setLink(dev, 'stp', link.stp));
+  }
+  for (const key of ['mcastSnooping', 'mcastQuerier'] as const) {
+    if (link[key] !== undefined && link[key] !== want[key]) {
+      batch.push(setLink(dev, key, want[key]));
+      undo.unshift(setLink(dev, key, link[key]));
+    }
   }
   if (want.group !== undefined && link.group !== String(want.group)) {
     batch.push(setLink(dev, 'group', String(want.group)));

@@ -76,6 +76,8 @@ t.test('desiredLink', async (t) => {
     name: 'brmgr0',
     mac: stableMac('brmgr0', MACHINE),
     stp: false,
+    mcastSnooping: true,
+    mcastQuerier: true,
     group: GROUPS.guests,
     addresses: ['10.0.1.1/24'],
   });
@@ -89,6 +91,8 @@ t.test('desiredLink', async (t) => {
       mac: '52:54:00:ab:cd:ef',
       mtu: 9000,
       stp: true,
+      mcastSnooping: true,
+      mcastQuerier: true,
       group: GROUPS.guests,
       addresses: ['10.0.1.1/24', 'fd42:0:1::1/64'],
     },
@@ -125,6 +129,8 @@ const want = (extra: Partial<DesiredLink> = {}): DesiredLink => ({
   name: 'brmgr0',
   mac: '02:00:00:00:00:01',
   stp: false,
+  mcastSnooping: true,
+  mcastQuerier: true,
   addresses: ['10.0.1.1/24'],
   ...extra,
 });
@@ -133,7 +139,7 @@ t.test('diffLink: a new bridge', async (t) => {
   const c = diffLink(want({ addresses: ['10.0.1.1/24', 'fd42::1/64'] }), observed(), []);
   t.strictSame(c, {
     batch: [
-      'link add name brmgr0 address 02:00:00:00:00:01 type bridge stp_state 0',
+      'link add name brmgr0 address 02:00:00:00:00:01 type bridge stp_state 0 mcast_snooping 1 mcast_querier 1',
       'address add 10.0.1.1/24 dev brmgr0',
       'address add fd42::1/64 dev brmgr0 nodad',
       'link set dev brmgr0 up',
@@ -144,7 +150,16 @@ t.test('diffLink: a new bridge', async (t) => {
     removed: [],
   });
   const withMtu = diffLink(want({ mtu: 1400, stp: true }), observed(), []);
-  t.equal(withMtu.batch[0], 'link add name brmgr0 address 02:00:00:00:00:01 mtu 1400 type bridge stp_state 1');
+  t.equal(
+    withMtu.batch[0],
+    'link add name brmgr0 address 02:00:00:00:00:01 mtu 1400 type bridge stp_state 1 mcast_snooping 1 mcast_querier 1',
+  );
+  const flooding = diffLink(want({ mcastSnooping: false, mcastQuerier: false }), observed(), []);
+  t.equal(
+    flooding.batch[0],
+    'link add name brmgr0 address 02:00:00:00:00:01 type bridge stp_state 0 mcast_snooping 0 mcast_querier 0',
+    'multicast_snooping = false',
+  );
   const other = diffLink(
     want(),
     observed({ links: [link('eth0', { kind: undefined })], addrs: [addr('eth0', '192.0.2.5/24')] }),
@@ -233,7 +248,15 @@ t.test('diffLink: the undo lines are the exact inverse, in reverse order', async
   t.equal(c.created, false);
   // applying the undo to the changed bridge gives back the observed one
   const after = diffLink(
-    { name: 'brmgr0', mac: '02:aa:aa:aa:aa:aa', mtu: 1500, stp: true, addresses: ['10.0.9.1/24', '10.0.1.1/24'] },
+    {
+      name: 'brmgr0',
+      mac: '02:aa:aa:aa:aa:aa',
+      mtu: 1500,
+      stp: true,
+      mcastSnooping: true,
+      mcastQuerier: true,
+      addresses: ['10.0.9.1/24', '10.0.1.1/24'],
+    },
     observed({
       links: [link('brmgr0', { kind: 'bridge', mtu: 1400, stp: false })],
       addrs: [addr('brmgr0', '10.0.1.1/24'), addr('brmgr0', 'fd42::1/64')],
@@ -697,4 +720,23 @@ t.test('renderNftables', async (t) => {
   t.notMatch(renderNftables(cfg('[bridge]\nmode = routed\n')), /masquerade/, 'routed: no masquerade');
   t.notMatch(renderNftables(cfg('[ipv4]\ndhcp = no\n')), /dhcp_checksum/, 'no DHCP: no checksum chain');
   t.equal(renderNftables(cfg('')), text, 'pure: same config, same text');
+});
+
+t.test('multicast snooping: on with the bridge as querier by default; off floods; converged both ways', async (t) => {
+  t.equal(cfg('').multicastSnooping, undefined, 'snooping is the default');
+  const off = desiredLink(cfg('[bridge]\nmulticast_snooping = false\n'), MACHINE);
+  t.strictSame([off.mcastSnooping, off.mcastQuerier], [false, false], 'false: no snooping, no querier');
+  const on = desiredLink(cfg(''), MACHINE);
+  t.strictSame([on.mcastSnooping, on.mcastQuerier], [true, true], 'true: snooping, and the bridge asks');
+  // a bridge the kernel made: snooping on, nobody asking
+  const kernel = observed({
+    links: [link('brmgr0', { kind: 'bridge', mcastSnooping: true, mcastQuerier: false })],
+    addrs: [addr('brmgr0', '10.0.1.1/24')],
+  });
+  const c = diffLink(want(), kernel, []);
+  t.strictSame(c.batch, ['link set dev brmgr0 type bridge mcast_querier 1']);
+  t.strictSame(c.undo, ['link set dev brmgr0 type bridge mcast_querier 0']);
+  const d = diffLink(want({ mcastSnooping: false, mcastQuerier: false }), kernel, []);
+  t.strictSame(d.batch, ['link set dev brmgr0 type bridge mcast_snooping 0']);
+  t.strictSame(d.undo, ['link set dev brmgr0 type bridge mcast_snooping 1']);
 });

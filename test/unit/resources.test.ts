@@ -100,7 +100,7 @@ t.test('link: a new bridge is created, addressed and set up in one batch', async
     {
       kind: 'ip',
       lines: [
-        `link add name brmgr0 address ${want.mac} type bridge stp_state 0`,
+        `link add name brmgr0 address ${want.mac} type bridge stp_state 0 mcast_snooping 1 mcast_querier 1`,
         `link set dev brmgr0 group ${want.group}`,
         'address add 10.0.1.1/24 dev brmgr0',
         'link set dev brmgr0 up',
@@ -292,7 +292,7 @@ t.test('up: a new NAT bridge with firewall = none and port_security = off, again
   t.equal(batches.length, 1, 'one ip process changes the host');
   t.strictSame(batches[0]!.argv, ['ip', '-batch', '-']);
   t.match(batches[0]!.lines, [
-    /^link add name brmgr0 address ([0-9a-f]{2}:){5}[0-9a-f]{2} type bridge stp_state 0$/,
+    /^link add name brmgr0 address ([0-9a-f]{2}:){5}[0-9a-f]{2} type bridge stp_state 0 mcast_snooping 1 mcast_querier 1$/,
     /^link set dev brmgr0 group \d+$/,
     'address add 10.0.1.1/24 dev brmgr0',
     'link set dev brmgr0 up',

@@ -460,19 +460,19 @@ const cases: Case[] = [
   {
     name: 'forward with a trailing colon',
     text: '[forward.web]\nport = 8080\nto = 10.0.1.10:\n',
-    errors: [`${F}:3: [forward.web] to: '10.0.1.10:' is not IP:PORT or HOSTNAME:PORT (IPv4 only)`],
+    errors: [`${F}:3: [forward.web] to: '10.0.1.10:' is not IP:PORT, [IPV6]:PORT or HOSTNAME:PORT`],
   },
   {
-    name: 'forward to an IPv6 address',
+    name: 'forward to an IPv6 address on a bridge without IPv6',
     text: '[forward.web]\nport = 8080\nto = [fd42::10]:80\n',
-    errors: [`${F}:3: [forward.web] to: '[fd42::10]:80' is not IP:PORT or HOSTNAME:PORT (IPv4 only)`],
+    errors: [`${F}:3: [forward.web] to: an IPv6 forward needs IPv6 on the bridge ([ipv6] address)`],
   },
   {
     name: 'forward missing port and to',
     text: '[forward.web]\nproto = tcp\n',
     errors: [
       `${F}:1: [forward.web] port: missing; give the host port (like 8080)`,
-      `${F}:1: [forward.web] to: missing; give IP:PORT or HOSTNAME:PORT of a [host.*]`,
+      `${F}:1: [forward.web] to: missing; give IP:PORT, [IPV6]:PORT or HOSTNAME:PORT of a [host.*]`,
     ],
   },
   {

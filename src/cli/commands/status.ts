@@ -86,6 +86,8 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
       /** the subnet `address = auto` chose, if the config asks for one */
       auto: loadAutoSubnet(name) ?? null,
       ports: portsOf(observed, name),
+      multicast:
+        link?.mcastSnooping === undefined ? null : { snooping: link.mcastSnooping, querier: !!link.mcastQuerier },
       firewall: firewallRecord(readState(p)).backend,
       dnsmasq: running
         ? {
@@ -115,6 +117,11 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
         `${r.bridge}: ${r.state}`,
         `${r.addresses.join(' ') || '-'}${auto}`,
         `ports: ${r.ports.join(' ') || '-'}`,
+        ...(r.multicast
+          ? [
+              `multicast: ${r.multicast.snooping ? `snooping${r.multicast.querier ? ', querier' : ', no querier'}` : 'flooded'}`,
+            ]
+          : []),
         `firewall: ${r.firewall}`,
         dns,
         `leases: ${r.leases}`,

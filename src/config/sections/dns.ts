@@ -3,6 +3,7 @@ import type { Entry } from '../ini.js';
 import type { Reader } from '../reader.js';
 import type { BridgeConfig, Mode, Upstream } from '../types.js';
 import { domainName, list } from '../values.js';
+import { dnsRecords } from './dns-records.js';
 
 /** [dns] (or the original's domain). */
 export function dnsSection(r: Reader, mode: Mode): BridgeConfig['dns'] {
@@ -11,12 +12,15 @@ export function dnsSection(r: Reader, mode: Mode): BridgeConfig['dns'] {
   const upstreamEntry = r.get(s, 'upstream');
   const upstream = upstreamEntry ? upstreamOf(r, upstreamEntry, domain) : [];
   const hostsFile = r.value(s, 'hosts_file');
+  const enable = r.value(s, 'enable') ?? mode !== 'bridged';
+  const records = dnsRecords(r, domain, enable);
   return {
-    enable: r.value(s, 'enable') ?? mode !== 'bridged',
+    enable,
     ...(domain ? { domain } : {}),
     upstream,
     ...(hostsFile ? { hostsFile } : {}),
     resolved: r.value(s, 'resolved') ?? false,
+    ...(records ? { records } : {}),
   };
 }
 

@@ -1,10 +1,15 @@
-import { ip4ToInt, isIPv4, span4 } from '../../net/addr.js';
+import { canonical6, contains6, ip4ToInt, isIPv4, isIPv6, span4 } from '../../net/addr.js';
 import type { Reader } from '../reader.js';
 import type { BridgeConfig, Forward, StaticHost } from '../types.js';
 import { LABEL, portRange } from '../values.js';
 
 /** The [forward.NAME] sections, in file order: DNAT from a host port to a guest's, no port forwarded twice. */
-export function forwardSections(r: Reader, ipv4: BridgeConfig['ipv4'], hosts: StaticHost[]): Forward[] {
+export function forwardSections(
+  r: Reader,
+  ipv4: BridgeConfig['ipv4'],
+  ipv6: BridgeConfig['ipv6'],
+  hosts: StaticHost[],
+): Forward[] {
   const forwards: Forward[] = [];
   const used = new Map<string, string>();
   for (const name of r.forwardNames) {
@@ -18,17 +23,26 @@ export function forwardSections(r: Reader, ipv4: BridgeConfig['ipv4'], hosts: St
     const portEntry = r.get(s, 'port');
     const toEntry = r.get(s, 'to');
     if (!portEntry) r.fail({ line, section: s, key: 'port' }, 'missing; give the host port (like 8080)');
-    if (!toEntry) r.fail({ line, section: s, key: 'to' }, 'missing; give IP:PORT or HOSTNAME:PORT of a [host.*]');
+    if (!toEntry)
+      r.fail({ line, section: s, key: 'to' }, 'missing; give IP:PORT, [IPV6]:PORT or HOSTNAME:PORT of a [host.*]');
     const ports = r.value('forward.*', 'port', s);
     if (!ports || !toEntry) continue;
-    const m = /^([^:]+)(?::([^:]+))?$/.exec(toEntry.value);
+    const m = /^([^:[\]]+|\[[^\]]+\])(?::([^:]+))?$/.exec(toEntry.value);
     if (!m) {
-      r.fail(toEntry, `'${toEntry.value}' is not IP:PORT or HOSTNAME:PORT (IPv4 only)`);
+      r.fail(toEntry, `'${toEntry.value}' is not IP:PORT, [IPV6]:PORT or HOSTNAME:PORT`);
       continue;
     }
     let toIp: string | undefined;
     const target = m[1]!;
-    if (isIPv4(target) && ipv4.auto) {
+    if (target.startsWith('[')) {
+      const a = target.slice(1, -1);
+      const v6 = isIPv6(a) && !/[%.]/.test(a) ? canonical6(a) : undefined;
+      if (!v6) r.fail(toEntry, `'${a}' is not an IPv6 address`);
+      else if (!ipv6) r.fail(toEntry, 'an IPv6 forward needs IPv6 on the bridge ([ipv6] address)');
+      else if (!contains6(ipv6.network, ipv6.prefix, v6) || v6 === ipv6.network || v6 === ipv6.address)
+        r.fail(toEntry, `${v6} is not a guest address of ${ipv6.network}/${ipv6.prefix}`);
+      else toIp = v6;
+    } else if (isIPv4(target) && ipv4.auto) {
       r.fail(
         toEntry,
         'with address = auto the subnet is chosen by brmgr: give a fixed address to forward to a guest address',
@@ -59,15 +73,17 @@ export function forwardSections(r: Reader, ipv4: BridgeConfig['ipv4'], hosts: St
       );
       continue;
     }
+    // an IPv4 and an IPv6 forward may share a host port: each family's clients go to its own guest
+    const family = isIPv4(toIp) ? '4' : '6';
     const clash = [...used.entries()].find(([k]) => {
-      const [p, a, b] = k.split(':');
-      return p === proto && Number(a) <= ports.to && ports.from <= Number(b);
+      const [f, p, a, b] = k.split(':');
+      return f === family && p === proto && Number(a) <= ports.to && ports.from <= Number(b);
     });
     if (clash) {
       r.fail(portEntry!, `${proto} port ${portEntry!.value} is already forwarded by [forward.${clash[1]}]`);
       continue;
     }
-    used.set(`${proto}:${ports.from}:${ports.to}`, name);
+    used.set(`${family}:${proto}:${ports.from}:${ports.to}`, name);
     const shadow = r.value('forward.*', 'shadow', s) ?? false;
     forwards.push({ name, proto, ports, toIp, toPorts, ...(shadow ? { shadow: true as const } : {}) });
   }

@@ -1,7 +1,8 @@
 import { canonical6, contains6, ip4ToInt, isIPv4, isIPv6, span4 } from '../../net/addr.js';
+import type { Entry } from '../ini.js';
 import type { Reader } from '../reader.js';
 import type { BridgeConfig, StaticHost } from '../types.js';
-import { LABEL } from '../values.js';
+import { LABEL, NOT_UNICAST4, isUnicast4, list } from '../values.js';
 
 const DHCP_HOST_KEYWORD = /^(\d+[smhdw]?|infinite|ignore)$/i;
 
@@ -71,13 +72,38 @@ export function hostSections(r: Reader, cfg: Pick<BridgeConfig, 'ipv4' | 'ipv6'>
       else if (seenIp6.has(a)) r.fail(ip6Entry, `${a} is already given to [host.${seenIp6.get(a)}]`);
       else ip6 = a;
     }
+    const dnsEntry = r.get(s, 'dns');
+    const dns = dnsEntry ? dnsServers(r, dnsEntry) : undefined;
+    const bootFile = r.value('host.*', 'boot_file', s);
+    for (const e of [dnsEntry, r.get(s, 'boot_file')])
+      if (e && !cfg.ipv4.dhcp) r.fail(e, 'told to the guest by DHCP: needs [ipv4] dhcp = true');
     if (mac && seenMac.has(mac)) r.fail(macEntry!, `${mac} is already given to [host.${seenMac.get(mac)}]`);
     if (mac && ip && !seenMac.has(mac)) {
       seenIp.set(ip, name);
       seenMac.set(mac, name);
       if (ip6) seenIp6.set(ip6, name);
-      hosts.push({ name: name.toLowerCase(), mac, ip, ...(ip6 ? { ip6 } : {}), ...(leaseTime ? { leaseTime } : {}) });
+      hosts.push({
+        name: name.toLowerCase(),
+        mac,
+        ip,
+        ...(ip6 ? { ip6 } : {}),
+        ...(leaseTime ? { leaseTime } : {}),
+        ...(dns?.length ? { dns } : {}),
+        ...(bootFile ? { bootFile } : {}),
+      });
     }
   }
   return hosts;
+}
+
+/** One guest's DNS servers (option 6): IPv4 addresses. */
+function dnsServers(r: Reader, e: Entry): string[] {
+  const servers: string[] = [];
+  for (const text of list(e)) {
+    if (!isIPv4(text)) r.fail(e, `'${text}' is not an IPv4 address`);
+    else if (!isUnicast4(text)) r.fail(e, NOT_UNICAST4(text));
+    else if (servers.includes(text)) r.fail(e, `${text} is given twice`);
+    else servers.push(text);
+  }
+  return servers;
 }

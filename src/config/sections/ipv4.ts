@@ -94,6 +94,17 @@ export function ipv4Section(r: Reader, mode: Mode, autoSubnet?: string): BridgeC
     r.fail(routesEntry, 'with address = auto the subnet is chosen by brmgr: give a fixed address to set routes');
   const routes = routesEntry && !auto ? routesOf(r, routesEntry, { address, prefix, network: net }) : [];
   const ntp = ntpEntry ? ntpOf(r, ntpEntry) : [];
+  const gatewayEntry = r.get(s, 'gateway');
+  const gateway = r.value(s, 'gateway') ?? true;
+  if (gatewayEntry && !gateway && !dhcp) r.fail(gatewayEntry, 'told to guests by DHCP: needs dhcp = true');
+  const natEntry = r.get(s, 'nat_address');
+  let natAddress: string | undefined;
+  if (natEntry && mode !== 'nat') r.fail(natEntry, `source NAT is mode = nat's; this bridge is ${mode}`);
+  else if (natEntry && !isIPv4(natEntry.value)) r.fail(natEntry, `'${natEntry.value}' is not an IPv4 address`);
+  else if (natEntry && !isUnicast4(natEntry.value)) r.fail(natEntry, NOT_UNICAST4(natEntry.value));
+  else if (natEntry && overlaps(natEntry.value, 32, net, prefix))
+    r.fail(natEntry, `${natEntry.value} is inside the guests' subnet ${net}/${prefix}; give an address of the uplink`);
+  else if (natEntry) natAddress = natEntry.value;
   return {
     address,
     prefix,
@@ -105,6 +116,8 @@ export function ipv4Section(r: Reader, mode: Mode, autoSubnet?: string): BridgeC
     maxLeases: maxLeases || size,
     ...(routes.length ? { routes } : {}),
     ...(ntp.length ? { ntp } : {}),
+    ...(gateway ? {} : { gateway: false as const }),
+    ...(natAddress ? { natAddress } : {}),
   };
 }
 
