@@ -85,3 +85,13 @@ export async function stopOrphanDnsmasq(p: Paths, log: Logger): Promise<void> {
   log.warn({ event: 'stale', pid: orphan }, `stopping dnsmasq ${orphan}, left serving by a killed brmgr run`);
   await stopProcess(orphan);
 }
+
+/** The pid of the bridge's `brmgr run` if it runs: its lock file holds it. */
+export function liveSupervisorPid(p: Paths): number | undefined {
+  try {
+    const pid = Number(readFileSync(p.supervisorPid, 'utf8').trim());
+    return alive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
