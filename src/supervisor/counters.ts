@@ -87,6 +87,7 @@ export function repairCause(drift: string): string {
 export class Throttle {
   private timer: NodeJS.Timeout | undefined;
   private last = 0;
+  private closed = false;
 
   constructor(
     private readonly write: () => void,
@@ -94,7 +95,7 @@ export class Throttle {
   ) {}
 
   changed(): void {
-    if (this.timer) return;
+    if (this.timer || this.closed) return;
     const wait = Math.max(0, this.last + this.gapMs - Date.now());
     this.timer = setTimeout(() => this.now(), wait);
     this.timer.unref();
@@ -102,13 +103,17 @@ export class Throttle {
 
   /** Written at once; a write pending is folded into this one. */
   now(): void {
-    this.stop();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.closed) return;
     this.last = Date.now();
     this.write();
   }
 
+  /** For good: nothing is written after this (the file is about to be removed). */
   stop(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.closed = true;
   }
 }

@@ -133,6 +133,10 @@ t.test('the status file is written once for a burst of changes, and at most once
   throttle.now();
   t.equal(writes, 2, 'now() writes at once, with what was pending');
   throttle.stop();
+  throttle.changed();
+  throttle.now();
+  await new Promise((r) => setTimeout(r, 350));
+  t.equal(writes, 2, 'nothing once stopped: the status file is removed then');
 });
 
 t.test('ip -json -s link: the counters of each link', async (t) => {
