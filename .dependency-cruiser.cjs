@@ -4,7 +4,7 @@
  *   pure    plan/ dnsmasq/ firewall/policy         config + facts → what to apply
  *   system  system/                                the thin layer that touches the host
  *   wings   firewall/ converge/                    apply plans through system/
- *   top     supervisor/ doctor/ cli/ demo/
+ *   top     supervisor/ doctor/ cli/ demo/ metrics/
  */
 const floor = (dirs) => `^src/(${dirs.join('|')})(/|\\.ts$)`;
 const ground = ['config', 'net', 'host', 'errors', 'paths', 'log'];
@@ -13,20 +13,22 @@ const rule = (name, from, to, comment) => ({ name, comment, severity: 'error', f
 module.exports = {
   forbidden: [
     { name: 'no-circular', severity: 'error', comment: 'no import cycles', from: {}, to: { circular: true } },
-    rule('ground-stays-down', floor(ground), floor(['plan', 'dnsmasq', 'firewall', 'system', 'converge', 'supervisor', 'cli', 'demo']),
+    rule('ground-stays-down', floor(ground), floor(['plan', 'dnsmasq', 'firewall', 'system', 'converge', 'supervisor', 'cli', 'demo', 'metrics']),
       'the config and the host facts know nothing above them'),
-    rule('plan-is-pure', floor(['plan']), floor(['system', 'firewall', 'converge', 'supervisor', 'cli', 'demo']),
+    rule('plan-is-pure', floor(['plan']), floor(['system', 'firewall', 'converge', 'supervisor', 'cli', 'demo', 'metrics']),
       'plans are pure: config and facts in, steps out'),
-    rule('policy-is-pure', '^src/firewall/policy\\.ts$', floor(['system', 'converge', 'supervisor', 'cli', 'demo']),
+    rule('policy-is-pure', '^src/firewall/policy\\.ts$', floor(['system', 'converge', 'supervisor', 'cli', 'demo', 'metrics']),
       'the firewall policy is decided without touching the host'),
-    rule('system-is-thin', floor(['system']), floor(['plan', 'dnsmasq', 'firewall', 'converge', 'supervisor', 'cli', 'demo']),
+    rule('system-is-thin', floor(['system']), floor(['plan', 'dnsmasq', 'firewall', 'converge', 'supervisor', 'cli', 'demo', 'metrics']),
       'system/ runs tools and reads the host; it decides nothing'),
     rule(
       'wings-below-top',
       floor(['firewall', 'converge']),
-      floor(['supervisor', 'doctor', 'cli', 'demo']),
+      floor(['supervisor', 'doctor', 'cli', 'demo', 'metrics']),
       'converge and firewall serve the commands',
     ),
+    rule('supervisor-no-metrics', floor(['supervisor']), '^src/metrics/|(^|/)node_modules/prom-client/',
+      'a brmgr run never loads the exporter or its library: the exporter is its own process'),
     rule('supervisor-below-cli', floor(['supervisor']), floor(['cli', 'demo']), 'the CLI starts the supervisor, not the reverse'),
     {
       name: 'only-system-spawns',

@@ -18,6 +18,7 @@ TOOLPATH    ?= $(PATH):/usr/sbin:/sbin
 PROGRAMS = brmgr brmgr-pre brmgr-post
 SUBST = sed -e 's|@bindir@|$(BINDIR)|g' -e 's|@datadir@|$(DATADIR)|g' -e 's|@docdir@|$(DOCDIR)|g'
 RUNIT_SV = $(DESTDIR)$(RUNITDIR)/brmgr-brmgr0
+RUNIT_EXPORTER = $(DESTDIR)$(RUNITDIR)/brmgr-exporter
 
 all: dist/bundle/brmgr.mjs
 
@@ -52,11 +53,11 @@ install: all check-tools
 	@# the user's config: never overwritten
 	[ -e $(DESTDIR)$(SYSCONFDIR)/brmgr/brmgr0.conf ] || $(INSTALL) -m 0644 etc/brmgr/brmgr0.conf $(DESTDIR)$(SYSCONFDIR)/brmgr/brmgr0.conf
 	$(INSTALL) -m 0644 etc/dnsmasq.d/brmgr.conf $(DESTDIR)$(SYSCONFDIR)/dnsmasq.d/brmgr.conf
-	$(INSTALL) -d $(DESTDIR)$(UNITDIR) $(RUNIT_SV)/env $(DESTDIR)$(OPENRCDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
-	$(SUBST) init/systemd/brmgr@.service > $(DESTDIR)$(UNITDIR)/brmgr@.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/brmgr@.service
+	$(INSTALL) -d $(DESTDIR)$(UNITDIR) $(RUNIT_SV)/env $(RUNIT_EXPORTER)/env $(DESTDIR)$(OPENRCDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
+	for u in brmgr@.service brmgr-exporter.service; do $(SUBST) init/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; done
 	for f in run finish; do $(SUBST) init/runit/brmgr-brmgr0/$$f > $(RUNIT_SV)/$$f && chmod 0755 $(RUNIT_SV)/$$f; done
-	$(SUBST) init/openrc/brmgr > $(DESTDIR)$(OPENRCDIR)/brmgr && chmod 0755 $(DESTDIR)$(OPENRCDIR)/brmgr
+	$(SUBST) init/runit/brmgr-exporter/run > $(RUNIT_EXPORTER)/run && chmod 0755 $(RUNIT_EXPORTER)/run
+	for s in brmgr brmgr-exporter; do $(SUBST) init/openrc/$$s > $(DESTDIR)$(OPENRCDIR)/$$s && chmod 0755 $(DESTDIR)$(OPENRCDIR)/$$s; done
 	$(INSTALL) -d $(DESTDIR)$(SYSCONFDIR)/init
 	$(SUBST) init/upstart/brmgr.conf > $(DESTDIR)$(SYSCONFDIR)/init/brmgr.conf && chmod 0644 $(DESTDIR)$(SYSCONFDIR)/init/brmgr.conf
 	$(SUBST) share/lxc/lxc.container.conf > $(DESTDIR)$(DATADIR)/lxc.container.conf
@@ -68,8 +69,9 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGRAMS))
 	rm -rf $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
 	rm -f $(DESTDIR)$(UNITDIR)/brmgr@.service $(DESTDIR)$(OPENRCDIR)/brmgr $(DESTDIR)$(SYSCONFDIR)/dnsmasq.d/brmgr.conf
-	rm -f $(RUNIT_SV)/run $(RUNIT_SV)/finish
-	rmdir $(RUNIT_SV)/env $(RUNIT_SV) 2>/dev/null || true
+	rm -f $(DESTDIR)$(UNITDIR)/brmgr-exporter.service $(DESTDIR)$(OPENRCDIR)/brmgr-exporter
+	rm -f $(RUNIT_SV)/run $(RUNIT_SV)/finish $(RUNIT_EXPORTER)/run
+	rmdir $(RUNIT_SV)/env $(RUNIT_SV) $(RUNIT_EXPORTER)/env $(RUNIT_EXPORTER) 2>/dev/null || true
 	rm -f $(DESTDIR)$(SYSCONFDIR)/init/brmgr.conf
 	rmdir $(DESTDIR)$(SYSCONFDIR)/init 2>/dev/null || true
 	rmdir $(DESTDIR)$(SYSCONFDIR)/dnsmasq.d 2>/dev/null || true

@@ -1,8 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { overallHelp } from './usage.js';
-
-/** Set by the bundler for installed copies; read from package.json in the source tree. */
-declare const BRMGR_VERSION: string | undefined;
+import { brmgrVersion } from './version.js';
 
 /** `brmgr --help`, made from each command's own usage (usage.ts). */
 export const HELP = overallHelp();
@@ -24,12 +21,7 @@ export async function entry(prog: string, args: string[], command?: string): Pro
     return;
   }
   if (first === '--version' || first === '-V') {
-    const version =
-      typeof BRMGR_VERSION === 'string'
-        ? BRMGR_VERSION
-        : (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
-            .version;
-    process.stdout.write(`${prog} ${version}\n`);
+    process.stdout.write(`${prog} ${brmgrVersion()}\n`);
     return;
   }
   const { main } = await import('./main.js');

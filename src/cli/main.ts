@@ -21,6 +21,8 @@ export const COMMANDS: Record<string, () => Promise<Command<unknown>>> = {
   leases: () => import('./commands/leases.js'),
   lookup: () => import('./commands/lookup.js'),
   events: () => import('./commands/events.js'),
+  exporter: () => import('./commands/exporter.js'),
+  metrics: () => import('./commands/metrics.js'),
   tap: () => import('./commands/tap.js'),
   demo: () => import('./commands/demo.js'),
 };

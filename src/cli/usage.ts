@@ -176,6 +176,33 @@ start are not shown: brmgr leases BRIDGE lists the current leases.
       json: 'one JSON object a line: time, event, mac, ip, hostname, reason, expires',
     },
   },
+  exporter: {
+    forms: [
+      {
+        usage: 'brmgr exporter [--listen ADDR:PORT]',
+        summary: 'serve Prometheus metrics (/metrics) for every bridge on the host',
+      },
+    ],
+    about: `Serve /metrics in the Prometheus text format for every bridge configured or set up
+here: brmgr run and dnsmasq up, leases and pool size, DHCP messages, dnsmasq
+restarts, firewall repairs, reloads, config errors, per-guest port counters,
+VXLAN peers, conntrack use. Reads what each brmgr run writes in its run dir and
+what the host shows; never asks a brmgr run. Runs until SIGTERM or SIGINT
+(the brmgr-exporter service). BRMGR_EXPORTER_LISTEN sets the default address.
+`,
+    options: {
+      listen: 'the address and port to listen on; default 127.0.0.1:9469 ([::1]:9469 for IPv6)',
+    },
+  },
+  metrics: {
+    forms: [{ usage: 'brmgr metrics [BRIDGE]', summary: 'print those metrics once (a textfile collector file)' }],
+    about: `Print the metrics brmgr exporter serves, once, for the bridge or every bridge
+here: for node_exporter's textfile collector, e.g. from a timer,
+
+  brmgr metrics > /var/lib/node_exporter/brmgr.prom.tmp &&
+    mv /var/lib/node_exporter/brmgr.prom.tmp /var/lib/node_exporter/brmgr.prom
+`,
+  },
   tap: {
     forms: [
       {

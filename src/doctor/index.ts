@@ -12,10 +12,9 @@ import { readLeases } from '../system/leases.js';
 import { firewallDrift, firewallRecord, hasRules, legacyFilterBeside } from '../firewall/index.js';
 import { iptablesSave } from '../firewall/iptables.js';
 import type { ObservedLink } from '../host/links.js';
-import { ip4ToInt } from '../net/addr.js';
 import type { Paths } from '../paths.js';
 import { bridgeAddresses, bridgeDamage } from '../plan/link.js';
-import { servesAnything, servicePorts } from '../plan/services.js';
+import { dhcpPoolSize, servesAnything, servicePorts } from '../plan/services.js';
 import { forwardingDatabase, portStates } from '../system/bridge.js';
 import type { Run } from '../system/exec.js';
 import { filterPolicies } from '../system/filter-policies.js';
@@ -258,8 +257,7 @@ const leases: Check = {
   run({ cfg, opts }) {
     if (!servesAnything(cfg) || !cfg.ipv4.dhcp) return [];
     const leased = readLeases(opts.paths.leases).filter((l) => l.mac && !l.ip.includes(':'));
-    const size = cfg.ipv4.ranges.reduce((n, r) => n + ip4ToInt(r.to) - ip4ToInt(r.from) + 1, 0);
-    const pool = Math.min(size, cfg.ipv4.maxLeases);
+    const pool = dhcpPoolSize(cfg);
     if (leased.length >= pool)
       return [
         bad(

@@ -1,4 +1,5 @@
 import type { BridgeConfig } from '../config/types.js';
+import { ip4ToInt } from '../net/addr.js';
 
 /**
  * What brmgr's dnsmasq serves on the bridge: the one place that decides it.
@@ -37,6 +38,13 @@ export function services(cfg: BridgeConfig): Services {
 export function servesAnything(cfg: BridgeConfig): boolean {
   const s = services(cfg);
   return s.dhcp4 || s.dhcp6 || s.dns || s.ra || s.tftp;
+}
+
+/** How many IPv4 addresses dnsmasq may lease: its pools, at most `max_leases`; 0 without DHCP. */
+export function dhcpPoolSize(cfg: BridgeConfig): number {
+  if (!services(cfg).dhcp4) return 0;
+  const size = cfg.ipv4.ranges.reduce((n, r) => n + ip4ToInt(r.to) - ip4ToInt(r.from) + 1, 0);
+  return Math.min(size, cfg.ipv4.maxLeases);
 }
 
 /** The ports dnsmasq listens on for the bridge, in the order the firewall opens them. */

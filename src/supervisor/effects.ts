@@ -15,7 +15,7 @@ import type { Logger } from '../log.js';
 import type { Paths } from '../paths.js';
 import { bridgeDamage } from '../plan/link.js';
 import { resolvedLink } from '../plan/resolved.js';
-import { dnsTarget, servesAnything } from '../plan/services.js';
+import { dhcpPoolSize, dnsTarget, servesAnything } from '../plan/services.js';
 import { runner } from '../system/exec.js';
 import { observe } from '../system/observe.js';
 import { readPorts } from '../system/bridge.js';
@@ -23,6 +23,7 @@ import { revertLinkDns, setLinkDns } from '../system/resolved.js';
 import { readLeases } from '../system/leases.js';
 import { readState } from '../system/state.js';
 import { TAKEN_DOWN, type SupervisorEvent } from './core.js';
+import { type Counts, STATUS_GAP_MS, Throttle } from './counters.js';
 import { DnsmasqKeeper } from './dnsmasq-keeper.js';
 import { prepareRunDir, render, writeFiles } from './dnsmasq-files.js';
 import { dnsmasqRefuses } from './dnsmasq-process.js';
@@ -44,6 +45,8 @@ export interface HostOptions {
   /** the running config, as the supervisor holds it */
   config: () => BridgeConfig;
   restarts: () => { count: number; last?: string };
+  /** what the supervisor counts, written into its status file */
+  counts: Counts;
   dispatch: (ev: SupervisorEvent) => void;
 }
 
@@ -77,23 +80,44 @@ export function hostEffects(o: HostOptions): Effects {
       }),
     leaseFileRestored: () => dispatch({ kind: 'lease-file-restored' }),
   });
+  const started = Date.now();
+  let spawned: { pid: number | undefined; startedAt: number } | undefined;
+  let unwritable = false;
+  // at once for a new dnsmasq; for the counters alone, a moment later and at most once per gap
+  const status = new Throttle(() => {
+    const { count, last } = o.restarts();
+    try {
+      writeStatus(p, {
+        pid: process.pid,
+        dnsmasqPid: spawned?.pid,
+        dnsmasqStarted: spawned?.startedAt ?? 0,
+        restarts: count,
+        ...(last ? { lastRestart: last } : {}),
+        started,
+        dhcpPool: dhcpPoolSize(o.config()),
+        counts: o.counts.now,
+      });
+      unwritable = false;
+    } catch (err) {
+      if (!unwritable) log.warn({ event: 'status' }, `cannot write ${p.supervisorStatus}: ${(err as Error).message}`);
+      unwritable = true;
+    }
+  }, STATUS_GAP_MS);
+  o.counts.onChange(() => status.changed());
   const dnsmasq = new DnsmasqKeeper({
     files,
     log,
     servesAnything: () => servesAnything(o.config()),
     spawned: (d) => {
-      const { count, last } = o.restarts();
-      writeStatus(p, {
-        pid: process.pid,
-        dnsmasqPid: d.pid,
-        dnsmasqStarted: d.startedAt,
-        restarts: count,
-        ...(last ? { lastRestart: last } : {}),
-      });
+      spawned = d;
+      status.now();
       health.reset();
     },
     exited: (exit) => dispatch({ kind: 'dnsmasq-exited', exit }),
-    onLine: (ev) => leases.onDnsmasq(ev),
+    onLine: (ev) => {
+      o.counts.dnsmasqLine(ev);
+      return leases.onDnsmasq(ev);
+    },
   });
   const watch = new Watch({
     configChanged: (path) => dispatch({ kind: 'reload', why: `${path} changed` }),
@@ -200,6 +224,7 @@ export function hostEffects(o: HostOptions): Effects {
       await watch.close();
       await leases.stop();
       await server.close();
+      status.stop();
       removeStatus(p);
     },
     leases: () => readLeases(p.leases),

@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import { paths } from '../paths.js';
 import { acquireLock, LockHeld } from '../system/lock.js';
 import { stopOrphanDnsmasq } from '../system/run-files.js';
+import { Counts } from './counters.js';
 import { hostEffects } from './effects.js';
 import type { SupervisorEvent } from './core.js';
 import { Supervisor } from './supervisor.js';
@@ -24,6 +25,7 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
   const loaded = readConfig(bridge, env);
   const p = paths(bridge, env);
   const dispatch = (ev: SupervisorEvent) => supervisor.dispatch(ev);
+  const counts = new Counts();
   // prepares the run dir the lock is in
   const fx = hostEffects({
     bridge,
@@ -33,9 +35,10 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     log,
     config: () => supervisor.cfg,
     restarts: () => supervisor.restarts,
+    counts,
     dispatch,
   });
-  const supervisor = new Supervisor(bridge, loaded, fx);
+  const supervisor = new Supervisor(bridge, loaded, fx, counts);
   const release = await acquireLock(p.supervisorPid, 0).catch((err: Error) => {
     if (err instanceof LockHeld) throw new Error(`brmgr run ${bridge} is already running: ${err.message}`);
     throw err;

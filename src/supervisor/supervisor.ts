@@ -13,6 +13,7 @@ import { PortTable, type PortGuest } from '../plan/ports.js';
 import { heldFacts, type HostFacts, resolve, type Resolved } from '../plan/resolve.js';
 import { servesAnything } from '../plan/services.js';
 import { type Action, type CoreState, initialState, step, type SupervisorEvent } from './core.js';
+import { Counts } from './counters.js';
 import type { Rendered } from './dnsmasq-files.js';
 import type { ReloadOutcome } from './events-socket.js';
 import { needsTrial, reloadAction, restartsDnsmasq } from './reload.js';
@@ -80,6 +81,8 @@ export class Supervisor {
     bridge: string,
     private loaded: Loaded,
     private readonly fx: Effects,
+    /** what it counts for `brmgr exporter` */
+    readonly counts: Counts = new Counts(),
   ) {
     this.state = initialState(bridge);
     this.ports = new PortTable(loaded.draft.hosts);
@@ -137,6 +140,7 @@ export class Supervisor {
       return;
     }
     const { state, actions } = step(this.state, ev, Date.now());
+    this.counts.step(ev, this.state, state, actions);
     this.state = state;
     // logs and a shutdown at once; the rest in turn with every other change to the host
     const later: Performed[] = [];
@@ -227,6 +231,7 @@ export class Supervisor {
           // pre undid what it changed: the host refused the config as the pre-flight found it
           outcome = { outcome: err instanceof UsageError ? 'refused' : 'failed', reason };
         }
+        this.counts.add('reloads', outcome.outcome);
         return a.reply?.(outcome);
       }
     }
@@ -244,6 +249,7 @@ export class Supervisor {
       loaded = fx.readConfig();
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
+      this.counts.configError();
       for (const problem of err.problems as Problem[])
         log.error({ event: 'reload', ...problem }, formatProblem(problem));
       log.error({ event: 'reload' }, 'config has errors; still serving the previous one');

@@ -2,7 +2,7 @@
  * The files a bridge's `brmgr run` keeps in its run dir that others read: its status, and the pid
  * file of the dnsmasq it runs (which may outlive a killed supervisor).
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../log.js';
 import { dnsmasqFiles, type Paths } from '../paths.js';
 import { readJsonFile } from './json-file.js';
@@ -17,10 +17,33 @@ export interface SupervisorStatus {
   restarts: number;
   /** why dnsmasq was last restarted (it exited, or stopped answering) */
   lastRestart?: string;
+  /** ms since the epoch: when this `brmgr run` started */
+  started?: number;
+  /** addresses in the running config's DHCP pools (0 without DHCP) */
+  dhcpPool?: number;
+  /** what this `brmgr run` counted since it started, for `brmgr exporter` */
+  counts?: RunCounts;
 }
 
+/** Counters of one `brmgr run`, each by a label of few values. */
+export interface RunCounts {
+  /** dnsmasq restarted by the supervisor, by cause: exited, unresponsive, lease_file */
+  dnsmasqRestarts: Record<string, number>;
+  /** brmgr's rules put back, by cause: table_gone, rules_changed, filter_table_appeared, taken_down */
+  firewallRepairs: Record<string, number>;
+  /** reloads by outcome: applied, refused, failed */
+  reloads: Record<string, number>;
+  /** reloads refused because the config file had errors */
+  configErrors: number;
+  /** DHCP messages dnsmasq logged, by type: ack, nak, decline, release */
+  dhcp: Record<string, number>;
+}
+
+/** Written atomically: a reader (`brmgr status`, the exporter) never sees half of it. */
 export function writeStatus(p: Paths, status: SupervisorStatus): void {
-  writeFileSync(p.supervisorStatus, `${JSON.stringify(status)}\n`, { mode: 0o600 });
+  const tmp = `${p.supervisorStatus}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(status)}\n`, { mode: 0o600 });
+  renameSync(tmp, p.supervisorStatus);
 }
 
 export function readStatus(p: Paths): SupervisorStatus | undefined {
@@ -61,4 +84,14 @@ export async function stopOrphanDnsmasq(p: Paths, log: Logger): Promise<void> {
   if (!orphan) return;
   log.warn({ event: 'stale', pid: orphan }, `stopping dnsmasq ${orphan}, left serving by a killed brmgr run`);
   await stopProcess(orphan);
+}
+
+/** The pid of the bridge's `brmgr run` if it runs: its lock file holds it. */
+export function liveSupervisorPid(p: Paths): number | undefined {
+  try {
+    const pid = Number(readFileSync(p.supervisorPid, 'utf8').trim());
+    return alive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }

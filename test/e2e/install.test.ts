@@ -96,10 +96,13 @@ for (const _ of why ? [] : [1]) {
       'etc/brmgr/brmgr0.conf',
       'etc/dnsmasq.d/brmgr.conf',
       'etc/init.d/brmgr',
+      'etc/init.d/brmgr-exporter',
       'etc/init/brmgr.conf',
       'etc/sv/brmgr-brmgr0/run',
       'etc/sv/brmgr-brmgr0/finish',
+      'etc/sv/brmgr-exporter/run',
       'usr/lib/systemd/system/brmgr@.service',
+      'usr/lib/systemd/system/brmgr-exporter.service',
       'usr/share/brmgr/lxc.container.conf',
       'usr/share/doc/brmgr/README.md',
       ...PROGRAMS.map((p) => `usr/bin/${p}`),
@@ -116,7 +119,13 @@ for (const _ of why ? [] : [1]) {
       );
       t.equal(statSync(target).mode & 0o777, 0o755, `${p} is executable`);
     }
-    for (const f of ['etc/init.d/brmgr', 'etc/sv/brmgr-brmgr0/run', 'etc/sv/brmgr-brmgr0/finish']) {
+    for (const f of [
+      'etc/init.d/brmgr',
+      'etc/init.d/brmgr-exporter',
+      'etc/sv/brmgr-brmgr0/run',
+      'etc/sv/brmgr-brmgr0/finish',
+      'etc/sv/brmgr-exporter/run',
+    ]) {
       t.equal(statSync(join(destdir, f)).mode & 0o777, 0o755, `${f} is executable`);
     }
 
@@ -227,6 +236,35 @@ for (const _ of why ? [] : [1]) {
       ]);
       t.not(drop.stdout.trim(), 'root', `dnsmasq dropped root (runs as ${drop.stdout.trim()})`);
 
+      // the installed metrics (prom-client from the bundle) with the exporter unit's capabilities: none
+      const exporterUnit = readFileSync(join(destdir, 'usr/lib/systemd/system/brmgr-exporter.service'), 'utf8');
+      t.match(exporterUnit, /^CapabilityBoundingSet=$/m, 'the exporter unit keeps no capability');
+      const scrape = () =>
+        exec(
+          top.host,
+          ...bare(
+            lab,
+            env,
+            'setpriv',
+            '--no-new-privs',
+            '--bounding-set',
+            '-all',
+            '--inh-caps',
+            '-all',
+            bin('brmgr'),
+            'metrics',
+          ),
+        );
+      // dnsmasq writes its lease file a moment after its DHCPACK
+      const metrics = await waitFor('the lease in brmgr metrics', async () => {
+        const r = await scrape();
+        return r.exitCode !== 0 || r.stdout.includes(`brmgr_dhcp_leases{bridge="${top.bridge}"} 1`) ? r : false;
+      });
+      t.equal(metrics.exitCode, 0, `brmgr metrics: ${metrics.stderr}`);
+      t.match(metrics.stdout, `\nbrmgr_up{bridge="${top.bridge}"} 1\n`, 'it sees brmgr run');
+      t.match(metrics.stdout, `\nbrmgr_dnsmasq_up{bridge="${top.bridge}"} 1\n`, 'and its dnsmasq');
+      t.match(metrics.stdout, `\nbrmgr_dhcp_leases{bridge="${top.bridge}"} 1\n`, 'and the lease');
+
       proc.kill('SIGTERM');
       t.equal((await proc).exitCode, 0, 'brmgr run exits 0 on SIGTERM');
       await ip(top.host, 'link', 'set', top.port, 'nomaster');
@@ -238,6 +276,15 @@ for (const _ of why ? [] : [1]) {
 
   t.test('the installed systemd unit verifies without a warning; its ExecStartPost waits for serving', async (t) => {
     const lab = Lab.create(t);
+    const exporter = readFileSync(join(destdir, 'usr/lib/systemd/system/brmgr-exporter.service'), 'utf8');
+    const checked = await execa(
+      'systemd-analyze',
+      ['verify', '--man=no', lab.file('brmgr-exporter.service', exporter.replaceAll('/usr/bin/brmgr', bin('brmgr')))],
+      { reject: false },
+    );
+    t.equal(checked.exitCode, 0, 'the exporter unit: exit 0');
+    t.equal(checked.stderr.trim(), '', 'the exporter unit: no warnings');
+
     // verify checks that the commands exist: point them at the DESTDIR's programs
     const unit = readFileSync(join(destdir, 'usr/lib/systemd/system/brmgr@.service'), 'utf8').replaceAll(
       '/usr/bin/brmgr',

@@ -12,8 +12,10 @@ import * as demo from '../../src/cli/commands/demo.js';
 import * as doctor from '../../src/cli/commands/doctor.js';
 import * as down from '../../src/cli/commands/down.js';
 import * as events from '../../src/cli/commands/events.js';
+import * as exporter from '../../src/cli/commands/exporter.js';
 import * as leases from '../../src/cli/commands/leases.js';
 import * as lookup from '../../src/cli/commands/lookup.js';
+import * as metrics from '../../src/cli/commands/metrics.js';
 import * as reload from '../../src/cli/commands/reload.js';
 import * as render from '../../src/cli/commands/render.js';
 import * as run from '../../src/cli/commands/run.js';
@@ -26,7 +28,24 @@ import { COMMANDS, resolveCommand } from '../../src/cli/main.js';
 import { ConfigError } from '../../src/config/validate.js';
 import { UsageError } from '../../src/errors.js';
 
-const MODULES = { up, down, render, check, doctor, run, reload, wait, status, leases, lookup, events, tap, demo };
+const MODULES = {
+  up,
+  down,
+  render,
+  check,
+  doctor,
+  run,
+  reload,
+  wait,
+  status,
+  leases,
+  lookup,
+  events,
+  exporter,
+  metrics,
+  tap,
+  demo,
+};
 type Name = keyof typeof MODULES;
 const NAMES = Object.keys(MODULES) as Name[];
 const ALIASES: Record<string, Name> = { pre: 'up', post: 'down' };
@@ -45,6 +64,8 @@ const VALID: Record<Name, string[]> = {
   leases: ['br0'],
   lookup: ['br0', 'guest1'],
   events: ['br0'],
+  exporter: [],
+  metrics: ['br0'],
   tap: ['add', 'br0', 'fc0'],
   demo: [],
 };
@@ -59,6 +80,7 @@ const OPTIONS: Record<string, string[]> = {
   pid: ['42'],
   timeout: ['5'],
   'unless-restarting': [],
+  listen: ['127.0.0.1:9469'],
 };
 const OWN: Record<Name, string[]> = {
   up: [],
@@ -73,6 +95,8 @@ const OWN: Record<Name, string[]> = {
   leases: ['json'],
   lookup: ['wait'],
   events: ['json'],
+  exporter: ['listen'],
+  metrics: [],
   tap: ['owner'],
   demo: [],
 };

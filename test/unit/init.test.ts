@@ -17,6 +17,9 @@ const OPENRC = join(ROOT, 'init/openrc/brmgr');
 const RUNIT = join(ROOT, 'init/runit/brmgr-brmgr0');
 const UNIT = join(ROOT, 'init/systemd/brmgr@.service');
 const UPSTART = join(ROOT, 'init/upstart/brmgr.conf');
+const EXPORTER_UNIT = join(ROOT, 'init/systemd/brmgr-exporter.service');
+const EXPORTER_OPENRC = join(ROOT, 'init/openrc/brmgr-exporter');
+const EXPORTER_RUNIT = join(ROOT, 'init/runit/brmgr-exporter/run');
 const SHELLS: [string, string[]][] = [
   ['sh', []],
   ['dash', []],
@@ -27,7 +30,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'brmgr-init-'));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
 
 t.test('every shell script parses under sh, dash and busybox sh', async (t) => {
-  for (const file of [OPENRC, join(RUNIT, 'run'), join(RUNIT, 'finish')]) {
+  for (const file of [OPENRC, join(RUNIT, 'run'), join(RUNIT, 'finish'), EXPORTER_OPENRC, EXPORTER_RUNIT]) {
     for (const [shell, pre] of SHELLS) {
       const r = await execa(shell, [...pre, '-n', file], { reject: false });
       t.equal(r.exitCode, 0, `${shell} ${pre.join(' ')} -n ${file.slice(ROOT.length)} ${r.stderr}`);
@@ -160,6 +163,42 @@ t.test('systemd: ordering, restarts and a sandbox that leaves brmgr what it need
   ]) {
     t.not(u.get(k!), v, `not ${k}=${v}`);
   }
+});
+
+t.test('systemd: the exporter only reads, with no capability and a read-only system', async (t) => {
+  const u = unitKeys(readFileSync(EXPORTER_UNIT, 'utf8'));
+  t.equal(u.get('ExecStart'), '@bindir@/brmgr exporter');
+  t.equal(u.get('Restart'), 'on-failure');
+  t.equal(u.get('CapabilityBoundingSet'), '', 'no capability at all');
+  t.equal(u.get('ProtectSystem'), 'strict');
+  t.notOk(u.has('ReadWritePaths'), 'nothing writable');
+  for (const [k, v] of [
+    ['NoNewPrivileges', 'yes'],
+    ['ProtectKernelTunables', 'yes'],
+    ['ProtectHome', 'yes'],
+    ['PrivateTmp', 'yes'],
+    ['PrivateDevices', 'yes'],
+    ['SystemCallFilter', '@system-service'],
+  ])
+    t.equal(u.get(k!), v, `${k}=${v}`);
+  t.same(
+    (u.get('RestrictAddressFamilies') ?? '').split(/\s+/).sort(),
+    ['AF_INET', 'AF_INET6', 'AF_NETLINK', 'AF_UNIX'],
+    'its socket, and netlink for ip and bridge',
+  );
+  // what would break it: Node's JIT needs W+X memory, ProcSubset=pid hides /proc/sys/net/netfilter, a
+  // user namespace makes root's 0600 status files unreadable, a private network hides the host's links
+  for (const [k, v] of [
+    ['MemoryDenyWriteExecute', 'yes'],
+    ['ProcSubset', 'pid'],
+    ['PrivateUsers', 'yes'],
+    ['DynamicUser', 'yes'],
+    ['PrivateNetwork', 'yes'],
+  ])
+    t.not(u.get(k!), v, `not ${k}=${v}`);
+  const openrc = readFileSync(EXPORTER_OPENRC, 'utf8');
+  t.match(openrc, /^supervisor=supervise-daemon$/m, 'OpenRC: supervised, restarted');
+  t.match(readFileSync(EXPORTER_RUNIT, 'utf8'), 'exec chpst -e env @bindir@/brmgr exporter', 'runit: env/ read');
 });
 
 /** Every stanza Upstart's init(5) knows; a misspelt one makes Upstart refuse the whole job. */

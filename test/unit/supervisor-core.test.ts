@@ -332,3 +332,35 @@ t.test('a lease file written back: dnsmasq restarts to reopen it, counted with w
   t.equal(r.state.restarts, 1);
   t.match(r.state.lastRestart, /lease file/);
 });
+
+t.test(
+  'what it counts for the exporter: reloads by outcome, config errors, restarts and repairs by cause',
+  async (t) => {
+    const f = fake(NFT);
+    const sup = new Supervisor('br0', loaded(NFT), f.fx);
+    await sup.start();
+    await settle();
+    f.file.text = '[ipv4]\naddress = nonsense\n';
+    sup.dispatch({ kind: 'reload', why: 'SIGHUP' });
+    await settle();
+    f.file.text = NONE;
+    sup.dispatch({ kind: 'reload', why: 'SIGHUP' });
+    await settle();
+    const exit: DnsmasqExit = { signal: 'SIGKILL', missing: false, wasReady: true };
+    sup.dispatch({ kind: 'dnsmasq-exited', exit });
+    sup.dispatch({ kind: 'dnsmasq-unresponsive', why: 'does not answer' });
+    f.host.drift = 'nftables table inet brmgr-br0 is gone';
+    sup.dispatch({ kind: 'ruleset-changed' });
+    await settle();
+    f.host.drift = undefined;
+    sup.dispatch({ kind: 'ruleset-changed' });
+    await settle();
+    t.same(sup.counts.now, {
+      dnsmasqRestarts: { exited: 1, unresponsive: 1 },
+      firewallRepairs: { table_gone: 1 },
+      reloads: { refused: 1, applied: 1 },
+      configErrors: 1,
+      dhcp: {},
+    });
+  },
+);

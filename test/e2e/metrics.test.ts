@@ -1,0 +1,128 @@
+/**
+ * brmgr exporter and brmgr metrics beside a real `brmgr run` and a guest, in the lab's namespaces: the
+ * exporter listens on the host namespace's own loopback and is scraped from there. The lease a guest
+ * takes, the pool, the guest's port counters, a dnsmasq killed and restarted, the DHCP messages, the
+ * supervisor stopped; promtool checks the text.
+ */
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exec, waitFor } from '../helpers/netns.js';
+import { dnsmasqReady, serving, skipReason, udhcpc } from '../helpers/e2e.js';
+
+const why = skipReason();
+if (why) t.plan(0, why);
+
+const CONFIG =
+  '[bridge]\nfirewall = nftables\n' +
+  '[ipv4]\naddress = 10.0.1.1/24\nrange = 10.0.1.100-10.0.1.149\n' +
+  '[dns]\n; never forward out of the test namespaces\nupstream = 10.0.1.1\n';
+const LISTEN = '127.0.0.1:9469';
+const PATH = process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** The sample of `name{labels}` in the text format, or undefined. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+/** promtool's verdict on a metrics text: '' when it accepts it. */
+async function promtool(ns: string, text: string): Promise<string> {
+  const r = await exec(ns, 'promtool', ['check', 'metrics'], { input: text });
+  if (r.exitCode === 0) return '';
+  return `exit ${r.exitCode}: ${r.stdout}${r.stderr}`;
+}
+
+for (const _ of why ? [] : [1]) {
+  t.test('the exporter in the host namespace: leases, pool, port counters, restarts, stop', async (t) => {
+    const { top, proc, log } = await serving(t, CONFIG);
+    const { host, bridge } = top;
+    const exporter = top.brmgr.start('brmgr.js', 'exporter', '--listen', LISTEN);
+    const exporterLog: string[] = [];
+    exporter.stdout!.on('data', (c: Buffer) => exporterLog.push(c.toString()));
+
+    /** GET a path of the exporter from inside the host namespace, with Node's fetch */
+    const get = async (path: string) => {
+      const script =
+        `fetch('http://${LISTEN}${path}').then(async (r) => process.stdout.write(` +
+        `JSON.stringify({ status: r.status, type: r.headers.get('content-type'), body: await r.text() })))`;
+      const r = await exec(host, process.execPath, ['-e', script], { env: { PATH }, cleanEnv: true });
+      if (r.exitCode !== 0) return undefined;
+      return JSON.parse(r.stdout) as { status: number; type: string; body: string };
+    };
+    const scrape = async () => {
+      const r = await get('/metrics');
+      return r?.status === 200 ? r.body : undefined;
+    };
+    const first = await waitFor('the exporter answering', scrape, 15_000).catch((err: Error) => {
+      throw new Error(`${err.message}: ${exporterLog.join('')}`);
+    });
+    const b = `bridge="${bridge}"`;
+    t.equal(sample(first, `brmgr_up{${b}}`), 1, 'brmgr run is up');
+    t.equal(sample(first, `brmgr_dnsmasq_up{${b}}`), 1, 'dnsmasq is up');
+    t.equal(sample(first, `brmgr_dhcp_leases{${b}}`), 0, 'no lease yet');
+    t.equal(sample(first, `brmgr_dhcp_pool_size{${b}}`), 50, 'the pool: 10.0.1.100-10.0.1.149');
+    t.equal(sample(first, `brmgr_dnsmasq_restarts_total{${b},cause="exited"}`), 0, 'no restart yet');
+    t.ok((sample(first, 'brmgr_conntrack_entries_limit') ?? 0) > 0, 'the conntrack limit');
+    t.equal(await promtool(host, first), '', 'promtool check metrics accepts it');
+    const page = await get('/metrics');
+    t.match(page?.type, /^text\/plain; version=0\.0\.4/, 'the text format content type');
+    t.equal((await get('/nothing'))?.status, 404, 'other paths: 404');
+
+    const lease = await udhcpc(top.guest, top.guestIf, ['-x', 'hostname:web']);
+    t.match(lease, /^10\.0\.1\.1[0-4]\d$/, `the guest leased ${lease}`);
+    const leased = await waitFor('the lease and the ack in the metrics', async () => {
+      const text = await scrape();
+      return text &&
+        sample(text, `brmgr_dhcp_leases{${b}}`) === 1 &&
+        (sample(text, `brmgr_dhcp_messages_total{${b},type="ack"}`) ?? 0) >= 1
+        ? text
+        : undefined;
+    });
+    t.pass('brmgr_dhcp_leases is 1, brmgr_dhcp_messages_total{type="ack"} counted the ack');
+    const mac = (await exec(top.guest, 'cat', [`/sys/class/net/${top.guestIf}/address`])).stdout.trim();
+    const port = `bridge="${bridge}",port="${top.port}",mac="${mac}",guest="web"`;
+    t.ok(
+      (sample(leased, `brmgr_port_receive_packets_total{${port}}`) ?? 0) > 0,
+      `the guest's port counts what the guest sent, labelled with its MAC and name: ${leased
+        .split('\n')
+        .filter((l) => l.startsWith('brmgr_port_receive_packets'))
+        .join(' | ')}`,
+    );
+
+    // dnsmasq killed: brmgr run starts another, and counts it
+    const pid = readFileSync(join(top.brmgr.runDir, bridge, 'dnsmasq.pid'), 'utf8').trim();
+    await exec(host, 'kill', ['-9', pid]);
+    await dnsmasqReady(log, 2);
+    const restarted = await waitFor('the restart in the metrics', async () => {
+      const text = await scrape();
+      return text && sample(text, `brmgr_dnsmasq_restarts_total{${b},cause="exited"}`) === 1 ? text : undefined;
+    });
+    t.equal(sample(restarted, `brmgr_dnsmasq_up{${b}}`), 1, 'a dnsmasq serves again');
+    t.equal(sample(restarted, `brmgr_dhcp_leases{${b}}`), 1, 'the lease is still counted');
+
+    // brmgr metrics says the same, once
+    const once = await top.brmgr.cli('metrics', bridge);
+    t.equal(once.exitCode, 0, `brmgr metrics: ${once.stderr}`);
+    t.equal(sample(once.stdout, `brmgr_dnsmasq_restarts_total{${b},cause="exited"}`), 1);
+    t.equal(sample(once.stdout, `brmgr_dhcp_leases{${b}}`), 1);
+    // execa strips the final newline the format ends with
+    t.equal(await promtool(host, `${once.stdout}\n`), '', "promtool check metrics accepts brmgr metrics' output");
+    const unknown = await top.brmgr.cli('metrics', 'nosuchbr0');
+    t.equal(unknown.exitCode, 2, 'brmgr metrics of a bridge that is not here: a usage error');
+
+    // the supervisor stopped: down, and its counters are no longer said
+    proc.kill('SIGTERM');
+    t.equal((await proc).exitCode, 0, 'brmgr run stops');
+    const stopped = await waitFor('brmgr run down in the metrics', async () => {
+      const text = await scrape();
+      return text && sample(text, `brmgr_up{${b}}`) === 0 ? text : undefined;
+    });
+    t.equal(sample(stopped, `brmgr_dnsmasq_up{${b}}`), 0, 'and dnsmasq is down');
+    t.equal(sample(stopped, `brmgr_dnsmasq_restarts_total{${b},cause="exited"}`), undefined, 'no stale counters');
+
+    exporter.kill('SIGTERM');
+    t.equal((await exporter).exitCode, 0, 'the exporter exits 0 on SIGTERM');
+    await top.brmgr.down();
+  });
+}
