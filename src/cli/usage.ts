@@ -28,9 +28,12 @@ config change; on failure undoes what this run changed.
     also: 'brmgr post BRIDGE, brmgr-post BRIDGE',
     about: `Remove what up created, and nothing else. While guests are attached the bridge
 link stays (their veths and taps stay plugged in); everything else goes.
+Refused (exit 2) while brmgr run serves the bridge, which would bring it back at
+once: stop the service instead (systemctl stop brmgr@BRIDGE).
 `,
     options: {
-      force: 'delete the bridge even while guests are attached (taps stay, detached)',
+      force:
+        'also while brmgr run serves the bridge, and delete the bridge even while guests are attached (taps stay, detached)',
       'unless-restarting':
         "as systemd's ExecStopPost: keep everything when the unit failed and systemd starts it again (SERVICE_RESULT, EXIT_STATUS)",
     },
