@@ -126,10 +126,15 @@ are served.
     },
   },
   status: {
-    forms: [{ usage: 'brmgr status [BRIDGE] [--json]', summary: 'link, addresses, ports, dnsmasq, leases, firewall' }],
-    about: `For the bridge, or every bridge brmgr manages here: link state, addresses,
-attached ports, firewall backend, dnsmasq pid/uptime/restarts, lease count.
-Exit 1 when the bridge given does not exist.
+    forms: [
+      { usage: 'brmgr status [BRIDGE] [--json]', summary: 'what each bridge is and how it runs; stopped ones too' },
+    ],
+    about: `For the bridge, or every bridge configured or brought up here (stopped ones
+too): what its config makes of it (mode, uplink, addresses, DHCP ranges, domain,
+static hosts, forwards, IPv6) or the config's error, whether brmgr run serves
+it, the link state, addresses, attached ports, firewall backend, dnsmasq
+pid/uptime/restarts, lease count. Exit 1 when the bridge given is not up, 2
+when there is no such bridge.
 `,
     options: {
       json: 'as JSON (an object for one bridge, an array for all)',
