@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { configuredBridges } from '../config/load.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { configuredBridges } from '../config/load.js';
 import { checkName } from '../config/validate.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -74,9 +74,50 @@ export function bridgeName(name: string): string {
 export function noSuchBridge(bridge: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const p = paths(bridge, env);
   if (existsSync(p.config) || existsSync(p.runDir) || existsSync(p.leases)) return undefined;
+  return `no bridge ${bridge}: ${missingConfig(bridge, env)}`;
+}
+
+/** `FILE does not exist (bridges configured here: ...)`, with the configured name BRIDGE is likely a typo of. */
+export function missingConfig(bridge: string, env: NodeJS.ProcessEnv = process.env): string {
   const configured = configuredBridges(env);
+  const near = closest(bridge, configured);
   const there = configured.length
-    ? `bridges configured here: ${configured.join(', ')}`
+    ? `bridges configured here: ${configured.join(', ')}${near ? `; did you mean ${near}?` : ''}`
     : 'no bridge is configured here';
-  return `no bridge ${bridge}: ${p.config} does not exist (${there})`;
+  return `${paths(bridge, env).config} does not exist (${there})`;
+}
+
+/**
+ * For a command that only reads: says on stderr that BRIDGE is no bridge here and returns 2, or returns
+ * undefined when it is one.
+ */
+export function refuseUnknown(command: string, bridge: string): number | undefined {
+  const unknown = noSuchBridge(bridge);
+  if (!unknown) return undefined;
+  process.stderr.write(`brmgr ${command}: ${unknown}\n`);
+  return 2;
+}
+
+/** The command a mistyped name most likely meant: at most two letters off, and shorter than the name. */
+export function closest(name: string, names: string[]): string | undefined {
+  let best: { name: string; d: number } | undefined;
+  for (const n of names) {
+    const d = editDistance(name.toLowerCase(), n);
+    if (d <= Math.min(2, n.length - 1) && (!best || d < best.d)) best = { name: n, d };
+  }
+  return best?.name;
+}
+
+/** Levenshtein distance, counting a swap of two neighbours as one edit (`stauts` is one from `status`). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  return d[a.length]![b.length]!;
 }

@@ -3,7 +3,7 @@ import { ConfigError, formatProblem, isInterfaceName } from '../config/validate.
 import { UsageError } from '../errors.js';
 import { logger, type Logger } from '../log.js';
 import { paths } from '../paths.js';
-import { HELP, type Command } from './command.js';
+import { closest, HELP, missingConfig, type Command } from './command.js';
 
 /** Each command's module, loaded only when it runs. */
 export const COMMANDS: Record<string, () => Promise<Command<unknown>>> = {
@@ -34,31 +34,11 @@ export function resolveCommand(name: string, args: string[]): [() => Promise<Com
   if (isInterfaceName(name) && existsSync(paths(name).config)) return [COMMANDS.run!, [name, ...args]];
   if (!name) throw new UsageError('no command given (see --help)');
   const near = closest(name, Object.keys(COMMANDS));
-  throw new UsageError(`unknown command '${name}' (${near ? `did you mean '${near}'? ` : ''}see --help)`);
-}
-
-/** The command a mistyped name most likely meant: at most two letters off, and shorter than the name. */
-export function closest(name: string, names: string[]): string | undefined {
-  let best: { name: string; d: number } | undefined;
-  for (const n of names) {
-    const d = editDistance(name.toLowerCase(), n);
-    if (d <= Math.min(2, n.length - 1) && (!best || d < best.d)) best = { name: n, d };
+  if (!near && isInterfaceName(name)) {
+    // `brmgr BRIDGE` is run: say there is no such bridge either, and which there are
+    throw new UsageError(`unknown command '${name}', and no bridge ${name}: ${missingConfig(name)}; see --help`);
   }
-  return best?.name;
-}
-
-/** Levenshtein distance, counting a swap of two neighbours as one edit (`stauts` is one from `status`). */
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
-    }
-  return d[a.length]![b.length]!;
+  throw new UsageError(`unknown command '${name}' (${near ? `did you mean '${near}'? ` : ''}see --help)`);
 }
 
 /** Runs one brmgr command; returns the exit code. */

@@ -28,9 +28,12 @@ config change; on failure undoes what this run changed.
     also: 'brmgr post BRIDGE, brmgr-post BRIDGE',
     about: `Remove what up created, and nothing else. While guests are attached the bridge
 link stays (their veths and taps stay plugged in); everything else goes.
+Refused (exit 2) while brmgr run serves the bridge, which would bring it back at
+once: stop the service instead (systemctl stop brmgr@BRIDGE).
 `,
     options: {
-      force: 'delete the bridge even while guests are attached (taps stay, detached)',
+      force:
+        'also while brmgr run serves the bridge, and delete the bridge even while guests are attached (taps stay, detached)',
       'unless-restarting':
         "as systemd's ExecStopPost: keep everything when the unit failed and systemd starts it again (SERVICE_RESULT, EXIT_STATUS)",
     },
@@ -123,10 +126,15 @@ are served.
     },
   },
   status: {
-    forms: [{ usage: 'brmgr status [BRIDGE] [--json]', summary: 'link, addresses, ports, dnsmasq, leases, firewall' }],
-    about: `For the bridge, or every bridge brmgr manages here: link state, addresses,
-attached ports, firewall backend, dnsmasq pid/uptime/restarts, lease count.
-Exit 1 when the bridge given does not exist.
+    forms: [
+      { usage: 'brmgr status [BRIDGE] [--json]', summary: 'what each bridge is and how it runs; stopped ones too' },
+    ],
+    about: `For the bridge, or every bridge configured or brought up here (stopped ones
+too): what its config makes of it (mode, uplink, addresses, DHCP ranges, domain,
+static hosts, forwards, IPv6) or the config's error, whether brmgr run serves
+it, the link state, addresses, attached ports, firewall backend, dnsmasq
+pid/uptime/restarts, lease count. Exit 1 when the bridge given is not up, 2
+when there is no such bridge.
 `,
     options: {
       json: 'as JSON (an object for one bridge, an array for all)',

@@ -23,11 +23,21 @@ export function readConfig(bridge: string, env: NodeJS.ProcessEnv = process.env)
   try {
     text = readConfigFile(file);
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? missing(env) : (err as Error).message;
     throw new ConfigError([{ file, line: 0, section: '', key: 'file', message: reason }]);
   }
   // its errors are told now, whatever subnet it is typed against later
   return { bridge, file, text, auto: saysAuto(text), draft: parseConfig(text, file, bridge) };
+}
+
+/** What to do about a config that is not there, and which bridges are configured instead. */
+function missing(env: NodeJS.ProcessEnv): string {
+  const others = configuredBridges(env);
+  const there = others.length ? `bridges configured here: ${others.join(', ')}` : 'no bridge is configured here';
+  return (
+    `no such file; create it (an empty file is a NAT bridge on 10.0.1.1/24; ` +
+    `"address = auto" under [ipv4] picks a free subnet) (${there})`
+  );
 }
 
 /** The config typed against `subnet` for `address = auto` (without one, the draft's stand-in). */

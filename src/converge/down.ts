@@ -10,8 +10,7 @@ import { NO_FIREWALL } from '../firewall/index.js';
 import type { Logger } from '../log.js';
 import { paths, type Paths } from '../paths.js';
 import { dnsmasqFiles } from '../dnsmasq/render.js';
-import { pidFromFile } from '../system/process.js';
-import { removeStatus, stopOrphanDnsmasq } from '../system/run-files.js';
+import { removeStatus, runningSupervisor, stopOrphanDnsmasq } from '../system/run-files.js';
 import { runner, type Run } from '../system/exec.js';
 import { acquireLock } from '../system/lock.js';
 import { faultPoint } from '../system/fault.js';
@@ -87,7 +86,7 @@ export async function down(bridge: string, opts: Options): Promise<{ kept: strin
  * the supervisor rendered go with the rest (while it runs, they are its own).
  */
 async function removeSupervisorLeftovers(p: Paths, log: Logger): Promise<void> {
-  if (pidFromFile(p.supervisorPid, 'brmgr')) return;
+  if (runningSupervisor(p)) return;
   await stopOrphanDnsmasq(p, log);
   const files = dnsmasqFiles(p);
   for (const f of [...Object.values(files), p.supervisorPid, p.events]) {

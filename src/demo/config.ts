@@ -6,7 +6,7 @@ export const DEFAULT_CONFIG = `; brmgr0: a NAT bridge for containers and VMs.
 ; Every key is optional; the values below are the defaults. See README.md.
 
 [bridge]
-name = brmgr0
+;name = brmgr0        ; default: the file's name (brmgr0.conf), so a copy as lan2.conf is lan2
 mode = nat            ; nat | routed | isolated
 ;uplink = eth0        ; only forward and masquerade out of this interface
 ;mtu = 1500

@@ -189,6 +189,12 @@ export class Supervisor {
     clearTimeout(this.formerTimer);
     this.fx.log.info({ event: 'stop' }, code === 0 ? 'stopping' : 'giving up');
     await this.fx.shutdown(code);
+    // brmgr run never takes the bridge down itself (a restart keeps the guests' network): say so
+    this.fx.log.info(
+      { event: 'stopped' },
+      `stopped; left up: the bridge ${this.state.bridge}, its addresses, firewall/NAT rules and sysctls (ip_forward); ` +
+        `brmgr down ${this.state.bridge} removes them (stopping the service does too)`,
+    );
     this.finish(code);
   }
 

@@ -6,7 +6,7 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../log.js';
 import { dnsmasqFiles, type Paths } from '../paths.js';
 import { readJsonFile } from './json-file.js';
-import { alive, stopProcess } from './process.js';
+import { alive, pidFromFile, stopProcess } from './process.js';
 
 /** What `brmgr status` and the doctor read of a running supervisor. */
 export interface SupervisorStatus {
@@ -52,6 +52,11 @@ export function readStatus(p: Paths): SupervisorStatus | undefined {
 
 export function removeStatus(p: Paths): void {
   rmSync(p.supervisorStatus, { force: true });
+}
+
+/** The pid of the `brmgr run` that serves the bridge (it holds the bridge's supervisor lock), if one runs. */
+export function runningSupervisor(p: Paths): number | undefined {
+  return pidFromFile(p.supervisorPid, 'brmgr');
 }
 
 const pidFile = (p: Paths) => dnsmasqFiles(p).pid;

@@ -125,13 +125,42 @@ t.test('an unknown option or command is a usage error (exit 2) naming it, not a 
   for (const args of [
     ['leases', 'nosuch'],
     ['lookup', 'nosuch', '52:54:00:00:00:01'],
+    ['status', 'nosuch'],
+    ['wait', 'nosuch'],
+    ['reload', 'nosuch'],
+    ['events', 'nosuch'],
   ]) {
     const r = await brmgr.cli(...args);
     t.equal(r.exitCode, 2, `${args[0]} of a bridge that is not here exits 2`, { output: r.output });
     t.match(
       r.stderr,
-      new RegExp(`nosuch\\.conf does not exist \\(bridges configured here: ${bridge}\\)`),
+      new RegExp(
+        `^brmgr ${args[0]}: no bridge nosuch: .*/nosuch\\.conf does not exist \\(bridges configured here: ${bridge}\\)$`,
+      ),
       'saying what is missing and which bridges there are',
+    );
+  }
+  // `brmgr BRIDGE` is the original's form of run: an unknown name is neither
+  const shorthand = await brmgr.cli('nosuch');
+  t.equal(shorthand.exitCode, 2, 'brmgr nosuch: exit 2', { output: shorthand.output });
+  t.match(
+    shorthand.stderr,
+    new RegExp(
+      `^brmgr: unknown command 'nosuch', and no bridge nosuch: .*/nosuch\\.conf does not exist \\(bridges configured here: ${bridge}\\); see --help$`,
+    ),
+    'says there is no such command nor bridge, and which bridges there are',
+  );
+  const near = await brmgr.cli('leases', `${bridge.slice(0, -1)}x`);
+  t.match(near.stderr, `did you mean ${bridge}?`, 'a bridge name one letter off: the configured one is suggested');
+  for (const command of ['up', 'check', 'render', 'run', 'doctor']) {
+    const r = await brmgr.cli(command, 'nosuch');
+    t.equal(r.exitCode, 2, `${command} of a bridge without a config exits 2`, { output: r.output });
+    t.match(
+      r.stderr,
+      new RegExp(
+        `/nosuch\\.conf:0: file: no such file; create it \\(an empty file is a NAT bridge on 10\\.0\\.1\\.1/24; "address = auto" under \\[ipv4\\] picks a free subnet\\) \\(bridges configured here: ${bridge}\\)`,
+      ),
+      'saying what to create, and which bridges there are',
     );
   }
 });

@@ -309,19 +309,31 @@ t.test("the dispatcher: a command, an alias, the original's `brmgr BRIDGE`, or a
   const original = resolveCommand('brmgr0', ['--pid-file', 'f']);
   t.same(original, [COMMANDS.run, ['brmgr0', '--pid-file', 'f']], 'brmgr BRIDGE [--pid-file FILE] is run');
   const refused = (name: string, args: string[] = []) => refusal(() => resolveCommand(name, args), []);
-  t.equal(refused('brmgr1'), "unknown command 'brmgr1' (see --help)", 'a bridge without a config is no command');
+  t.equal(
+    refused('brmgr1'),
+    `unknown command 'brmgr1', and no bridge brmgr1: ${join(confDir, 'brmgr1.conf')} does not exist ` +
+      '(bridges configured here: brmgr0; did you mean brmgr0?); see --help',
+    'a bridge without a config is no command: the configured bridges are named, and the one it likely meant',
+  );
   // names an object has by inheritance are no commands: a bridge may be called so
   writeFileSync(join(confDir, 'toString.conf'), '');
   t.same(resolveCommand('toString', []), [COMMANDS.run, ['toString']], 'a bridge named toString is run');
-  t.equal(refused('constructor'), "unknown command 'constructor' (see --help)", 'constructor is no command');
-  t.equal(refused('frobnicate', ['br0']), "unknown command 'frobnicate' (see --help)");
+  t.match(
+    refused('constructor'),
+    /^unknown command 'constructor', and no bridge constructor: /,
+    'constructor is no command',
+  );
+  t.match(
+    refused('frobnicate', ['br0']),
+    /^unknown command 'frobnicate', and no bridge frobnicate: .* \(bridges configured here: brmgr0, toString\); see --help$/,
+  );
   t.equal(refused('a/b'), "unknown command 'a/b' (see --help)");
   t.equal(refused('--bogus'), "unknown command '--bogus' (see --help)");
   t.equal(refused(''), 'no command given (see --help)');
   t.equal(refused('stauts'), "unknown command 'stauts' (did you mean 'status'? see --help)", 'a swap of two letters');
   t.equal(refused('lease'), "unknown command 'lease' (did you mean 'leases'? see --help)", 'a letter short');
   t.equal(refused('rnu'), "unknown command 'rnu' (did you mean 'run'? see --help)");
-  t.equal(refused('xyz'), "unknown command 'xyz' (see --help)", 'nothing near: no guess');
+  t.match(refused('xyz'), /^unknown command 'xyz', and no bridge xyz: /, 'nothing near: no guess');
 });
 
 t.test('doctor: BRIDGE, an optional guest, --json', async (t) => {

@@ -982,9 +982,22 @@ t.test('loadConfig rejects a bad bridge name before touching any file', async (t
   }
 });
 
-t.test('loadConfig: a missing file is a ConfigError naming the file', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'brmgr-unit-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const err = t.throws(() => loadConfig('brmgr9', { BRMGR_CONF_DIR: dir })) as ConfigError;
-  t.strictSame(err.problems.map(formatProblem), [`${join(dir, 'brmgr9.conf')}:0: file: no such file`]);
-});
+t.test(
+  'loadConfig: a missing file is a ConfigError naming the file, what to put in it, and the bridges there are',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'brmgr-unit-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const err = t.throws(() => loadConfig('brmgr9', { BRMGR_CONF_DIR: dir })) as ConfigError;
+    const create =
+      'no such file; create it (an empty file is a NAT bridge on 10.0.1.1/24; "address = auto" under [ipv4] picks a free subnet)';
+    t.strictSame(err.problems.map(formatProblem), [
+      `${join(dir, 'brmgr9.conf')}:0: file: ${create} (no bridge is configured here)`,
+    ]);
+    writeFileSync(join(dir, 'lan.conf'), '');
+    writeFileSync(join(dir, 'brmgr0.conf'), '');
+    const again = t.throws(() => loadConfig('brmgr9', { BRMGR_CONF_DIR: dir })) as ConfigError;
+    t.strictSame(again.problems.map(formatProblem), [
+      `${join(dir, 'brmgr9.conf')}:0: file: ${create} (bridges configured here: brmgr0, lan)`,
+    ]);
+  },
+);

@@ -1,4 +1,7 @@
 import { down as post } from '../../converge/down.js';
+import { UsageError } from '../../errors.js';
+import { paths } from '../../paths.js';
+import { runningSupervisor } from '../../system/run-files.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, type Context, type Help } from '../command.js';
 import { commandHelp, commandUsage } from '../usage.js';
 
@@ -41,6 +44,17 @@ export async function run({ bridge, force, unlessRestarting }: DownOptions, { lo
     );
     return 0;
   }
+  const serving = force ? undefined : runningSupervisor(paths(bridge));
+  if (serving) throw new UsageError(servedMessage(bridge, serving));
   await post(bridge, { log, force });
   return 0;
+}
+
+/** Why down refuses while `brmgr run` serves the bridge: it would bring it all back within a second. */
+function servedMessage(bridge: string, pid: number): string {
+  return (
+    `brmgr run serves ${bridge} (pid ${pid}) and would bring it back at once; stop the service instead ` +
+    `(systemctl stop brmgr@${bridge} takes the bridge down too; a brmgr run started by hand: kill ${pid}, ` +
+    `then brmgr down ${bridge}), or add --force`
+  );
 }

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { formatLeaseEvent } from '../../dnsmasq/lease-events.js';
 import { paths } from '../../paths.js';
 import { eventsSocket } from '../../supervisor/events-socket.js';
-import { bridgeName, expectPositionals, HELP, parseOptions, type Help } from '../command.js';
+import { bridgeName, expectPositionals, HELP, parseOptions, refuseUnknown, type Help } from '../command.js';
 import { followEvents, notFollowing } from '../events-client.js';
 import { commandHelp, commandUsage } from '../usage.js';
 
@@ -23,6 +23,8 @@ export function parse(args: string[]): EventsOptions | Help {
 }
 
 export async function run({ bridge, json }: EventsOptions): Promise<number> {
+  const unknown = refuseUnknown('events', bridge);
+  if (unknown !== undefined) return unknown;
   const path = eventsSocket(paths(bridge));
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => (stop = resolve));

@@ -6,7 +6,7 @@ import { paths } from '../../paths.js';
 import { runner } from '../../system/exec.js';
 import { readSnooped } from '../../system/snoop.js';
 import { readState } from '../../system/state.js';
-import { bridgeName, expectPositionals, HELP, noSuchBridge, parseOptions, type Help } from '../command.js';
+import { bridgeName, expectPositionals, HELP, parseOptions, refuseUnknown, type Help } from '../command.js';
 import { commandHelp, commandUsage } from '../usage.js';
 
 const USAGE = commandUsage('leases');
@@ -36,11 +36,8 @@ function formerTest(bridge: string): (ip: string) => boolean {
 }
 
 export async function run({ bridge, json }: LeasesOptions): Promise<number> {
-  const unknown = noSuchBridge(bridge);
-  if (unknown) {
-    process.stderr.write(`brmgr leases: ${unknown}\n`);
-    return 2;
-  }
+  const unknown = refuseUnknown('leases', bridge);
+  if (unknown !== undefined) return unknown;
   const learned = readState(paths(bridge))?.l2 ? await readSnooped(runner(), bridge) : [];
   const snooped = learned.map((s): Lease & { source: 'snooped' } => ({
     mac: s.mac,

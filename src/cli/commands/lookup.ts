@@ -10,7 +10,7 @@ import { eventsSocket } from '../../supervisor/events-socket.js';
 import { runner, type Run } from '../../system/exec.js';
 import { readSnooped } from '../../system/snoop.js';
 import { readState } from '../../system/state.js';
-import { bridgeName, expectPositionals, HELP, noSuchBridge, parseOptions, usageError, type Help } from '../command.js';
+import { bridgeName, expectPositionals, HELP, parseOptions, refuseUnknown, usageError, type Help } from '../command.js';
 import { followEvents } from '../events-client.js';
 import { commandHelp, commandUsage } from '../usage.js';
 
@@ -77,11 +77,8 @@ async function find(bridge: string, guest: string, k: Known, run: Run): Promise<
 }
 
 export async function run({ bridge, guest, waitSeconds }: LookupOptions): Promise<number> {
-  const unknown = noSuchBridge(bridge);
-  if (unknown) {
-    process.stderr.write(`brmgr lookup: ${unknown}\n`);
-    return 2;
-  }
+  const unknown = refuseUnknown('lookup', bridge);
+  if (unknown !== undefined) return unknown;
   const k = known(bridge);
   const deadline = Date.now() + waitSeconds * 1000;
   const nft = runner();

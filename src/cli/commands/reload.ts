@@ -1,6 +1,6 @@
 import { paths } from '../../paths.js';
 import { eventsSocket } from '../../supervisor/events-socket.js';
-import { bridgeName, expectPositionals, HELP, parseOptions, type Help } from '../command.js';
+import { bridgeName, expectPositionals, HELP, parseOptions, refuseUnknown, type Help } from '../command.js';
 import { ask, notFollowing, refused } from '../events-client.js';
 import { commandHelp, commandUsage } from '../usage.js';
 
@@ -21,6 +21,8 @@ export function parse(args: string[]): ReloadOptions | Help {
 
 /** 0 once the new config is served, 2 when it was refused (the old one serves on), 1 otherwise. */
 export async function run({ bridge }: ReloadOptions): Promise<number> {
+  const unknown = refuseUnknown('reload', bridge);
+  if (unknown !== undefined) return unknown;
   const reply = await ask(eventsSocket(paths(bridge)), 'reload');
   if (refused(reply)) {
     process.stderr.write(`brmgr reload: ${notFollowing(bridge, reply)}\n`);

@@ -1,5 +1,7 @@
 import { readdirSync } from 'node:fs';
-import { loadConfig, recordedSubnet } from '../../config/load.js';
+import { configuredBridges, loadConfig, recordedSubnet } from '../../config/load.js';
+import type { BridgeConfig } from '../../config/types.js';
+import { ConfigError } from '../../config/validate.js';
 import { readLeases } from '../../system/leases.js';
 import { firewallRecord } from '../../firewall/index.js';
 import { paths } from '../../paths.js';
@@ -7,10 +9,10 @@ import { runner } from '../../system/exec.js';
 import { portsOf } from '../../host/links.js';
 import { observe } from '../../system/observe.js';
 import { alive } from '../../system/process.js';
-import { liveDnsmasqPid, readStatus, type SupervisorStatus } from '../../system/run-files.js';
+import { liveDnsmasqPid, readStatus, runningSupervisor, type SupervisorStatus } from '../../system/run-files.js';
 import { readState } from '../../system/state.js';
 import { parseFlooding } from '../../host/vxlan.js';
-import { bridgeName, expectPositionals, HELP, parseOptions, type Help } from '../command.js';
+import { bridgeName, expectPositionals, HELP, parseOptions, refuseUnknown, type Help } from '../command.js';
 import { commandHelp, commandUsage } from '../usage.js';
 
 const USAGE = commandUsage('status');
@@ -18,7 +20,7 @@ const USAGE = commandUsage('status');
 export const help = commandHelp('status');
 
 export interface StatusOptions {
-  /** undefined: every bridge brmgr manages here */
+  /** undefined: every bridge configured or brought up here */
   bridge?: string;
   json: boolean;
 }
@@ -27,15 +29,94 @@ export function parse(args: string[]): StatusOptions | Help {
   const parsed = parseOptions(args, { json: { type: 'boolean' } }, USAGE);
   if (parsed === HELP) return HELP;
   const [bridge] = expectPositionals(parsed.positionals, USAGE, [], ['BRIDGE']);
-  return { ...(bridge !== undefined ? { bridge: bridgeName(bridge) } : {}), json: parsed.values.json === true };
+  return { ...(bridge !== undefined ? { bridge: bridgeName(bridge!) } : {}), json: parsed.values.json === true };
 }
 
-/** The recorded subnet of a bridge whose config says `address = auto`. */
-function loadAutoSubnet(bridge: string): string | undefined {
+/** What the config file says the bridge is, in the words of its keys; `status --json`'s `config`. */
+export interface ConfigSummary {
+  file: string;
+  mode: BridgeConfig['mode'];
+  uplink: string | null;
+  mtu: number | null;
+  firewall: BridgeConfig['firewall'];
+  portSecurity: BridgeConfig['portSecurity'];
+  isolatePorts: boolean;
+  /** null in bridged mode: the LAN's DHCP server gives the addresses */
+  ipv4: {
+    /** the recorded subnet for `address = auto`, or null when none was chosen yet */
+    address: string | null;
+    auto: boolean;
+    dhcp: boolean;
+    ranges: string[];
+    leaseTime: string;
+    /** false: guests get no default route */
+    gateway: boolean;
+    /** nat mode: the address guests' traffic leaves from, else masquerade (null) */
+    natAddress: string | null;
+  } | null;
+  ipv6: { address: string; ra: boolean; dhcp: string; nat: boolean } | null;
+  dns: { domain: string | null; upstream: string[] } | null;
+  hosts: { name: string; mac: string; ip: string; ip6: string | null }[];
+  forwards: { name: string; proto: string; port: string; to: string }[];
+  vxlan: { id: number; peers: string[]; learning: string } | null;
+}
+
+const span = (r: { from: number; to: number }) => (r.from === r.to ? `${r.from}` : `${r.from}-${r.to}`);
+
+export function summarize(cfg: BridgeConfig, recordedAuto: string | undefined): ConfigSummary {
+  const bridged = cfg.mode === 'bridged';
+  const address = cfg.ipv4.auto ? (recordedAuto ?? null) : `${cfg.ipv4.address}/${cfg.ipv4.prefix}`;
+  return {
+    file: cfg.file,
+    mode: cfg.mode,
+    uplink: cfg.uplink ?? null,
+    mtu: cfg.mtu ?? null,
+    firewall: cfg.firewall,
+    portSecurity: cfg.portSecurity,
+    isolatePorts: cfg.isolatePorts,
+    ipv4: bridged
+      ? null
+      : {
+          address,
+          auto: cfg.ipv4.auto === true,
+          dhcp: cfg.ipv4.dhcp,
+          // an auto subnet's ranges are the stand-in's until one is chosen
+          ranges: cfg.ipv4.auto && !recordedAuto ? [] : cfg.ipv4.ranges.map((r) => `${r.from}-${r.to}`),
+          leaseTime: cfg.ipv4.leaseTime,
+          gateway: cfg.ipv4.gateway !== false,
+          natAddress: cfg.ipv4.natAddress ?? null,
+        },
+    ipv6: cfg.ipv6
+      ? { address: `${cfg.ipv6.address}/${cfg.ipv6.prefix}`, ra: cfg.ipv6.ra, dhcp: cfg.ipv6.dhcp, nat: cfg.ipv6.nat }
+      : null,
+    dns:
+      cfg.dns.enable && !bridged
+        ? {
+            domain: cfg.dns.domain ?? null,
+            upstream: cfg.dns.upstream.map(
+              (u) => `${u.domain ? `${u.domain}=` : ''}${u.ip}${u.port ? `#${u.port}` : ''}`,
+            ),
+          }
+        : null,
+    hosts: cfg.hosts.map((h) => ({ name: h.name, mac: h.mac, ip: h.ip, ip6: h.ip6 ?? null })),
+    forwards: cfg.forwards.map((f) => ({
+      name: f.name,
+      proto: f.proto,
+      port: span(f.ports),
+      to: `${f.toIp}:${span(f.toPorts)}`,
+    })),
+    vxlan: cfg.vxlan ? { id: cfg.vxlan.id, peers: cfg.vxlan.peers, learning: cfg.vxlan.learning } : null,
+  };
+}
+
+/** The config as `status` shows it, or the error that keeps it from being read. */
+function readSummary(bridge: string): { config: ConfigSummary | null; configError: string | null } {
   try {
-    return loadConfig(bridge).ipv4.auto ? recordedSubnet(bridge) : undefined;
-  } catch {
-    return undefined;
+    const cfg = loadConfig(bridge);
+    return { config: summarize(cfg, cfg.ipv4.auto ? recordedSubnet(bridge) : undefined), configError: null };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return { config: null, configError: err.message };
   }
 }
 
@@ -51,7 +132,12 @@ function managedBridges(): string[] {
 }
 
 export async function run({ bridge, json }: StatusOptions): Promise<number> {
-  const names = bridge ? [bridge] : managedBridges();
+  if (bridge) {
+    const unknown = refuseUnknown('status', bridge);
+    if (unknown !== undefined) return unknown;
+  }
+  const configured = configuredBridges();
+  const names = bridge ? [bridge] : [...new Set([...managedBridges(), ...configured])].sort();
   const run = runner();
   const observed = await observe(run);
   /** The bridge's VXLAN port: VNI, local address, port and the peers it floods to. */
@@ -71,20 +157,25 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
     };
   };
   const tunnels = await Promise.all(names.map(tunnel));
-  const report = names.map((name, i) => {
+  const report = names.map((name, i): Report => {
     const p = paths(name);
     const link = observed.links.find((l) => l.ifname === name);
     const sup = readStatus(p);
+    const supervisor = runningSupervisor(p) ?? null;
     const running = sup && alive(sup.pid) && alive(sup.dnsmasqPid);
     // a dnsmasq whose supervisor was killed still serves: say so, not "not running"
     const orphan = running ? undefined : liveDnsmasqPid(p);
     const addresses = observed.addrs.filter((a) => a.ifname === name && a.scope === 'global');
+    const { config, configError } = configured.includes(name) ? readSummary(name) : { config: null, configError: null };
     return {
       bridge: name,
       state: link ? (link.up ? 'up' : 'down') : 'absent',
+      /** serving: brmgr run runs for it; unsupervised: only the dnsmasq of a killed one; stopped */
+      service: supervisor ? 'serving' : orphan ? 'unsupervised' : 'stopped',
+      supervisor,
       addresses: addresses.map((a) => `${a.local}/${a.prefixlen}`),
       /** the subnet `address = auto` chose, if the config asks for one */
-      auto: loadAutoSubnet(name) ?? null,
+      auto: config?.ipv4?.auto ? config.ipv4.address : null,
       ports: portsOf(observed, name),
       multicast:
         link?.mcastSnooping === undefined ? null : { snooping: link.mcastSnooping, querier: !!link.mcastQuerier },
@@ -101,40 +192,145 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
           : null,
       leases: readLeases(p.leases).length,
       vxlan: tunnels[i] ?? null,
+      config,
+      /** the config file's error; while brmgr run serves, it serves the config it read before */
+      configError,
     };
   });
   if (json) process.stdout.write(`${JSON.stringify(bridge ? report[0] : report, null, 2)}\n`);
   else {
-    for (const r of report) {
-      const d = r.dnsmasq;
-      const dns = !d
-        ? 'dnsmasq not running'
-        : 'supervised' in d
-          ? `dnsmasq pid ${d.pid} serves without brmgr run (it is replaced at the next start, stopped by brmgr-post)`
-          : `dnsmasq pid ${d.pid}, up ${d.uptimeSeconds}s, ${d.restarts} restarts${'lastRestart' in d && d.lastRestart ? ` (last: ${d.lastRestart})` : ''}`;
-      const auto = r.auto ? ` (auto: ${r.auto})` : '';
-      const line = [
-        `${r.bridge}: ${r.state}`,
-        `${r.addresses.join(' ') || '-'}${auto}`,
-        `ports: ${r.ports.join(' ') || '-'}`,
-        ...(r.multicast
-          ? [
-              `multicast: ${r.multicast.snooping ? `snooping${r.multicast.querier ? ', querier' : ', no querier'}` : 'flooded'}`,
-            ]
-          : []),
-        `firewall: ${r.firewall}`,
-        dns,
-        `leases: ${r.leases}`,
-        ...(r.vxlan
-          ? [
-              `vxlan: ${r.vxlan.link} ${r.vxlan.state} VNI ${r.vxlan.id} local ${r.vxlan.local ?? '-'} ` +
-                `port ${r.vxlan.port} mtu ${r.vxlan.mtu} peers ${r.vxlan.peers.join(',') || '-'}`,
-            ]
-          : []),
-      ];
-      process.stdout.write(`${line.join('  ')}\n`);
-    }
-    if (!report.length) process.stdout.write('no bridges managed here\n');
+    process.stdout.write(report.map(describe).join('\n'));
+    if (!report.length) process.stdout.write('no bridge is configured or up here\n');
   }
   return bridge && report[0]?.state === 'absent' ? 1 : 0;
+}
+
+interface Report {
+  bridge: string;
+  state: string;
+  service: 'serving' | 'unsupervised' | 'stopped';
+  supervisor: number | null;
+  addresses: string[];
+  auto: string | null;
+  ports: string[];
+  /** the bridge's multicast snooping and querier, as the kernel has them */
+  multicast: { snooping: boolean; querier: boolean } | null;
+  firewall: string;
+  dnsmasq: {
+    pid?: number;
+    uptimeSeconds?: number;
+    restarts?: number;
+    lastRestart?: string;
+    supervised?: boolean;
+  } | null;
+  leases: number;
+  vxlan: {
+    link: string;
+    state: string;
+    id: number;
+    local: string | null;
+    port: number;
+    mtu: number;
+    peers: string[];
+  } | null;
+  config: ConfigSummary | null;
+  configError: string | null;
+}
+
+/** One row per value, the label on the first only. */
+function labelled(rows: [string, string][], label: string, values: string[]): void {
+  values.forEach((v, i) => rows.push([i === 0 ? label : '', v]));
+}
+
+const onOff = (b: boolean) => (b ? 'on' : 'off');
+
+/** One bridge for a person: a headline, then a line per aspect, labels in a column. */
+export function describe(r: Report): string {
+  const headline = {
+    serving: `${r.state}, served by brmgr run (pid ${r.supervisor})`,
+    unsupervised: `${r.state}, brmgr run is not running but its dnsmasq still serves (it is replaced at the next start, stopped by brmgr down)`,
+    stopped:
+      r.state === 'absent' ? 'stopped' : `${r.state}, brmgr run is not running (brmgr down ${r.bridge} removes it)`,
+  }[r.service];
+  const rows: [string, string][] = [];
+  const c = r.config;
+  if (r.configError) {
+    const serves = r.service === 'serving' ? '; brmgr run serves the config it read before' : '';
+    const lines = r.configError.split('\n');
+    if (lines.length === 1 && !serves) rows.push(['config', `error: ${lines[0]}`]);
+    else labelled(rows, 'config', [`error${serves}:`, ...lines]);
+  } else if (c) {
+    rows.push(['config', c.file]);
+    const mode = [
+      c.mode,
+      c.uplink ? (c.mode === 'bridged' ? `uplink ${c.uplink} as a port` : `out of ${c.uplink}`) : '',
+      c.mtu ? `mtu ${c.mtu}` : '',
+      c.firewall === 'auto' ? '' : `firewall ${c.firewall}`,
+      `port security ${c.portSecurity}${c.isolatePorts ? ', ports isolated' : ''}`,
+    ];
+    rows.push(['mode', mode.filter(Boolean).join(', ')]);
+    if (c.ipv4) {
+      const dhcp = c.ipv4.dhcp
+        ? `DHCP ${c.ipv4.ranges.join(' ') || '(its range once the subnet is chosen)'}, lease ${c.ipv4.leaseTime}`
+        : 'no DHCP';
+      const address = c.ipv4.address ?? 'auto (chosen at the first start)';
+      const extra = [
+        c.ipv4.gateway ? '' : 'no default route for guests',
+        c.ipv4.natAddress ? `NAT from ${c.ipv4.natAddress}` : '',
+      ].filter(Boolean);
+      rows.push([
+        'ipv4',
+        `${address}${c.ipv4.auto && c.ipv4.address ? ' (auto)' : ''}, ${[dhcp, ...extra].join(', ')}`,
+      ]);
+    }
+    if (c.ipv6) {
+      rows.push(['ipv6', `${c.ipv6.address}, RA ${onOff(c.ipv6.ra)}, DHCPv6 ${c.ipv6.dhcp}, NAT ${onOff(c.ipv6.nat)}`]);
+    }
+    if (c.dns) {
+      const upstream = c.dns.upstream.length ? c.dns.upstream.join(' ') : "the host's resolvers";
+      rows.push(['dns', `${c.dns.domain ? `domain ${c.dns.domain}, ` : ''}upstream ${upstream}`]);
+    } else rows.push(['dns', 'off']);
+    labelled(
+      rows,
+      'hosts',
+      c.hosts.map((h) => `${h.name} ${h.mac} ${h.ip}${h.ip6 ? ` ${h.ip6}` : ''}`),
+    );
+    labelled(
+      rows,
+      'forwards',
+      c.forwards.map((f) => `${f.name}: ${f.proto} ${f.port} → ${f.to}`),
+    );
+    if (c.vxlan)
+      rows.push(['vxlan conf', `VNI ${c.vxlan.id}, ${c.vxlan.learning}, peers ${c.vxlan.peers.join(' ') || '-'}`]);
+  } else rows.push(['config', 'none (brought up from a config since removed)']);
+  if (r.state !== 'absent') {
+    rows.push(['addresses', r.addresses.join(' ') || '-']);
+    rows.push(['ports', r.ports.join(' ') || '-']);
+    if (r.multicast)
+      rows.push([
+        'multicast',
+        r.multicast.snooping
+          ? `snooping, ${r.multicast.querier ? 'the bridge is the querier' : 'no querier'}`
+          : 'flooded',
+      ]);
+    rows.push(['firewall', r.firewall]);
+  }
+  const d = r.dnsmasq;
+  if (d) {
+    rows.push([
+      'dnsmasq',
+      d.supervised === false
+        ? `pid ${d.pid}, unsupervised`
+        : `pid ${d.pid}, up ${d.uptimeSeconds}s, ${d.restarts} restarts${d.lastRestart ? ` (last: ${d.lastRestart})` : ''}`,
+    ]);
+  }
+  if (r.state !== 'absent' || r.leases) rows.push(['leases', String(r.leases)]);
+  if (r.vxlan) {
+    const v = r.vxlan;
+    rows.push([
+      'vxlan',
+      `${v.link} ${v.state} VNI ${v.id} local ${v.local ?? '-'} port ${v.port} mtu ${v.mtu} peers ${v.peers.join(',') || '-'}`,
+    ]);
+  }
+  return `${r.bridge}: ${headline}\n${rows.map(([k, v]) => `  ${k.padEnd(10)} ${v}`.trimEnd()).join('\n')}\n`;
 }

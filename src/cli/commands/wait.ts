@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { paths } from '../../paths.js';
 import { eventsSocket } from '../../supervisor/events-socket.js';
 import { alive } from '../../system/process.js';
-import { bridgeName, expectPositionals, HELP, parseOptions, usageError, type Help } from '../command.js';
+import { bridgeName, expectPositionals, HELP, parseOptions, refuseUnknown, usageError, type Help } from '../command.js';
 import { ask, refused } from '../events-client.js';
 import { commandHelp, commandUsage } from '../usage.js';
 
@@ -36,6 +36,8 @@ export function parse(args: string[]): WaitOptions | Help {
 
 /** 0 once brmgr run serves the bridge (dnsmasq answers this run's config), 1 when it exited or time ran out. */
 export async function run({ bridge, pid, timeoutMs }: WaitOptions): Promise<number> {
+  const unknown = refuseUnknown('wait', bridge);
+  if (unknown !== undefined) return unknown;
   const path = eventsSocket(paths(bridge));
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
