@@ -2,12 +2,15 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { readConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { paths } from '../paths.js';
+import { runner } from '../system/exec.js';
 import { acquireLock, LockHeld } from '../system/lock.js';
+import { watchdogPeriod } from '../system/notify.js';
 import { stopOrphanDnsmasq } from '../system/run-files.js';
 import { Counts } from './counters.js';
 import { hostEffects } from './effects.js';
 import type { SupervisorEvent } from './core.js';
 import { Supervisor } from './supervisor.js';
+import { Watchdog } from './watchdog.js';
 
 export interface Options {
   log: Logger;
@@ -57,14 +60,20 @@ export async function supervise(bridge: string, opts: Options): Promise<number> 
     if (opts.pidFile) rmSync(opts.pidFile, { force: true });
     release();
   };
+  // alive from the start: systemd's watchdog runs from the exec, and pre may wait for another's lock
+  const period = watchdogPeriod(env);
+  const watchdog = period ? new Watchdog(period, (now) => supervisor.busyFor(now), runner(), log) : undefined;
+  watchdog?.start();
   try {
     await stopOrphanDnsmasq(p, log);
     await supervisor.start();
   } catch (err) {
+    watchdog?.stop();
     cleanup();
     throw err;
   }
   const code = await supervisor.done;
+  watchdog?.stop();
   cleanup();
   return code;
 }

@@ -73,6 +73,7 @@ export class Supervisor {
   /** wakes the supervisor when the last lease of a former subnet ends */
   private formerTimer: NodeJS.Timeout | undefined;
   private formerEnding = false;
+  private busySince: number | undefined;
   private finish!: (code: number) => void;
   /** the exit code, once stopped */
   readonly done = new Promise<number>((resolve) => (this.finish = resolve));
@@ -159,8 +160,20 @@ export class Supervisor {
 
   private serial(fn: () => Promise<void>): void {
     this.queue = this.queue
-      .then(() => (this.state.phase === 'stopping' ? undefined : fn()))
-      .catch((err: Error) => this.fx.log.error({ err: err.message }, err.message));
+      .then(() => {
+        if (this.state.phase === 'stopping') return undefined;
+        this.busySince = Date.now();
+        return fn();
+      })
+      .catch((err: Error) => this.fx.log.error({ err: err.message }, err.message))
+      .finally(() => {
+        this.busySince = undefined;
+      });
+  }
+
+  /** How long the change to the host now under way has taken, in ms; 0 when none is (a hang shows here). */
+  busyFor(now: number): number {
+    return this.busySince === undefined ? 0 : now - this.busySince;
   }
 
   /** A timer for when the first former subnet's leases end (at most a timer's longest wait away). */

@@ -219,6 +219,35 @@ for (const _ of why ? [] : [1]) {
     await waitFor('active again', async () => (await active()) === 'active', 15_000).catch(() => undefined);
   });
 
+  t.test("a hung supervisor: systemd's watchdog kills it and the unit serves again", async (t) => {
+    const dropIn = '/etc/systemd/system/brmgr@brmgr0.service.d/watchdog.conf';
+    await c.must(['mkdir', '-p', '/etc/systemd/system/brmgr@brmgr0.service.d']);
+    await c.must(['sh', '-c', `printf '[Service]\\nWatchdogSec=3s\\n' > ${dropIn}`]);
+    await c.must(['systemctl', 'daemon-reload']);
+    t.equal((await systemctl('restart', UNIT)).exitCode, 0, 'restarted with a 3 s watchdog');
+    const restarts = async () => (await systemctl('show', '-p', 'NRestarts', '--value', UNIT)).stdout.trim();
+    const before = await restarts();
+    const pid = await mainPid();
+    await new Promise((r) => setTimeout(r, 8000));
+    t.equal(await mainPid(), pid, 'a healthy supervisor outlives the watchdog period: it is told in time');
+    t.equal(await restarts(), before, 'and is never restarted');
+    await c.must(['busybox', 'kill', '-STOP', pid]);
+    const back = await waitFor(
+      'a new supervisor serving',
+      async () => {
+        const now = await mainPid();
+        return now !== pid && now !== '0' && (await active()) === 'active' && (await c.dnsAnswers(GATEWAY));
+      },
+      30_000,
+    ).catch(() => false);
+    t.ok(back, 'the stopped supervisor was killed and the unit serves again');
+    const journal = (await c.run(['journalctl', '-u', UNIT, '--no-pager', '-o', 'cat'])).stdout;
+    t.match(journal, /[Ww]atchdog timeout/, 'the journal says the watchdog fired');
+    await c.must(['rm', dropIn]);
+    await c.must(['systemctl', 'daemon-reload']);
+    await systemctl('restart', UNIT);
+  });
+
   t.test('systemctl restart with a guest attached: active only once serving', async (t) => {
     await waitFor('active', async () => (await active()) === 'active', 15_000);
     const r = await systemctl('restart', UNIT);
