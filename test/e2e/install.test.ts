@@ -313,7 +313,13 @@ for (const _ of why ? [] : [1]) {
     main.kill('SIGKILL');
     await main.catch(() => undefined);
     const started = Date.now();
-    const gone = await exec(ns, m![1]!, ['wait', lab.name('br'), '--pid', String(main.pid)]);
+    // a configured bridge: one that is not is refused as such (exit 2)
+    const confDir = lab.file('unit-conf/.keep', '').replace(/\/\.keep$/, '');
+    const bridge = lab.name('br');
+    lab.file(`unit-conf/${bridge}.conf`, '');
+    const gone = await exec(ns, m![1]!, ['wait', bridge, '--pid', String(main.pid)], {
+      env: { BRMGR_CONF_DIR: confDir, BRMGR_RUN_DIR: join(lab.dir, 'unit-run') },
+    });
     t.equal(gone.exitCode, 1, 'it fails when brmgr run has exited');
     t.ok(Date.now() - started < 5000, 'at once');
     t.match(unit, /^ExecReload=\S+ reload %i$/m, 'ExecReload waits for the outcome');
