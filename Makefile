@@ -62,6 +62,8 @@ install: all check-tools
 	$(SUBST) init/upstart/brmgr.conf > $(DESTDIR)$(SYSCONFDIR)/init/brmgr.conf && chmod 0644 $(DESTDIR)$(SYSCONFDIR)/init/brmgr.conf
 	$(SUBST) share/lxc/lxc.container.conf > $(DESTDIR)$(DATADIR)/lxc.container.conf
 	chmod 0644 $(DESTDIR)$(DATADIR)/lxc.container.conf
+	$(INSTALL) -d $(DESTDIR)$(DATADIR)/prometheus
+	$(INSTALL) -m 0644 prometheus/brmgr.rules.yml prometheus/grafana-dashboard.json $(DESTDIR)$(DATADIR)/prometheus/
 	$(INSTALL) -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 
 # keeps /etc/brmgr: the configs there are the user's
