@@ -352,8 +352,10 @@ for (const _ of why ? [] : [1]) {
   });
 
   // networkd runs as its own user; brmgr@ runs as root (0.4 of the score), which the sandbox cannot take
-  // back: within 0.4 of networkd's is every other option that still lets brmgr work
-  t.test('the sandbox exposes no more than systemd-networkd, but for running as root', async (t) => {
+  // back; and its watchdog is fed by systemd-notify, a child, which needs NotifyAccess=all (0.2): Node has
+  // no datagram socket to send it itself. Within 0.6 of networkd's is every other option that still lets
+  // brmgr work
+  t.test('the sandbox exposes no more than systemd-networkd, but for running as root with a watchdog', async (t) => {
     const score = async (unit: string) => {
       const out = (await c.run(['systemd-analyze', 'security', '--no-pager', unit])).stdout;
       const m = /Overall exposure level for \S+: ([\d.]+)/.exec(out);
@@ -362,6 +364,9 @@ for (const _ of why ? [] : [1]) {
     const brmgr = await score(`${UNIT}.service`);
     const networkd = await score('systemd-networkd.service');
     t.comment(`systemd-analyze security: brmgr@brmgr0 ${brmgr}, systemd-networkd ${networkd}`);
-    t.ok(brmgr <= networkd + 0.4, `brmgr@brmgr0's exposure ${brmgr} <= systemd-networkd's ${networkd} + 0.4 (root)`);
+    t.ok(
+      brmgr <= networkd + 0.6,
+      `brmgr@brmgr0's exposure ${brmgr} <= systemd-networkd's ${networkd} + 0.4 (root) + 0.2 (the watchdog)`,
+    );
   });
 }
