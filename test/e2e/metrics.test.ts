@@ -125,4 +125,45 @@ for (const _ of why ? [] : [1]) {
     t.equal((await exporter).exitCode, 0, 'the exporter exits 0 on SIGTERM');
     await top.brmgr.down();
   });
+
+  t.test('a real Prometheus scrapes the exporter and evaluates the shipped alerts', async (t) => {
+    const { top, lab } = await serving(t, CONFIG);
+    const { host, bridge } = top;
+    const listen = '127.0.0.1:9470';
+    top.brmgr.start('brmgr.js', 'exporter', '--listen', listen);
+    const rules = join(process.cwd(), 'prometheus/brmgr.rules.yml');
+    const config = lab.file(
+      'prometheus.yml',
+      [
+        'global: { scrape_interval: 1s, evaluation_interval: 1s }',
+        `rule_files: [${JSON.stringify(rules)}]`,
+        'scrape_configs:',
+        `  - { job_name: brmgr, static_configs: [{ targets: [${JSON.stringify(listen)}] }] }`,
+        '',
+      ].join('\n'),
+    );
+    lab.spawn(host, 'prometheus', [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(lab.dir, 'tsdb')}`,
+      '--web.listen-address=127.0.0.1:9090',
+    ]);
+    /** a PromQL query through Prometheus' HTTP API, from inside the host namespace */
+    const query = async (promql: string) => {
+      const url = `http://127.0.0.1:9090/api/v1/query?query=${encodeURIComponent(promql)}`;
+      const script = `fetch(${JSON.stringify(url)}).then(async (r) => process.stdout.write(await r.text()))`;
+      const r = await exec(host, process.execPath, ['-e', script], { env: { PATH }, cleanEnv: true });
+      if (r.exitCode !== 0) return undefined;
+      const body = JSON.parse(r.stdout) as { data?: { result?: { value: [number, string] }[] } };
+      return body.data?.result?.[0]?.value[1];
+    };
+    const up = await waitFor(
+      'Prometheus has scraped brmgr_up',
+      async () => (await query(`brmgr_up{bridge="${bridge}"}`)) ?? false,
+      60_000,
+    );
+    t.equal(up, '1', 'Prometheus sees the bridge served');
+    t.equal(await query(`brmgr_dhcp_pool_size{bridge="${bridge}"}`), '50', 'and its pool');
+    const rulesLoaded = await query('count(ALERTS) or vector(0)');
+    t.equal(rulesLoaded, '0', 'the shipped rules load, and nothing fires on a healthy bridge');
+  });
 }
