@@ -55,6 +55,8 @@ export const KEYS = {
     firewall: key(oneOf(FIREWALLS), 'auto'),
     port_security: key(oneOf(PORT_SECURITY), 'basic'),
     isolate_ports: key(bool, 'false'),
+    guest_conns: key(int(1, 1_000_000), '2048'),
+    port_macs: key(int(1, 65535), '32'),
   },
   ipv4: {
     address: key(text, '10.0.1.1/24', { flat: 'addr', folded: ['netmask', 'network'] }),
@@ -94,6 +96,7 @@ export const KEYS = {
     ip: key(text, '10.0.1.10'),
     ip6: key(text, 'fd42:0:1::10'),
     lease_time: key(leaseTime, '2h'),
+    port_macs: key(int(1, 65535), '64'),
   },
   pxe: {
     tftp_root: key(path, '/srv/tftp', { path: 'directory' }),

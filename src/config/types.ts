@@ -26,6 +26,8 @@ export interface StaticHost {
   ip6?: string;
   /** this host's lease time; default: [ipv4] lease_time */
   leaseTime?: string;
+  /** MACs the port this guest is behind may send from; default: [bridge] port_macs */
+  portMacs?: number;
 }
 
 /** A classless static route for guests (DHCP options 121 and 249). */
@@ -93,6 +95,10 @@ export interface BridgeConfig {
   portSecurity: PortSecurity;
   /** guests reach the bridge and beyond it, never each other */
   isolatePorts: boolean;
+  /** connections one guest (one source address) may hold through NAT and forwards */
+  guestConns: number;
+  /** MACs one guest port may send from (bounds the bridge's FDB and DHCP leases per port) */
+  portMacs: number;
   ipv4: Subnet4 & {
     /** `address = auto`: brmgr chose the subnet (see plan/auto.ts and config/load.ts) */
     auto?: true;

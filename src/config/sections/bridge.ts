@@ -4,8 +4,11 @@ import type { BridgeConfig } from '../types.js';
 
 export type BridgeSection = Pick<
   BridgeConfig,
-  'mode' | 'uplink' | 'mtu' | 'mac' | 'stp' | 'firewall' | 'portSecurity' | 'isolatePorts'
+  'mode' | 'uplink' | 'mtu' | 'mac' | 'stp' | 'firewall' | 'portSecurity' | 'isolatePorts' | 'guestConns' | 'portMacs'
 >;
+
+export const DEFAULT_GUEST_CONNS = 2048;
+export const DEFAULT_PORT_MACS = 32;
 
 /** [bridge]: `bridge` is the name the file was asked for (its file name without `.conf`). */
 export function bridgeSection(r: Reader, bridge: string): BridgeSection {
@@ -23,6 +26,8 @@ export function bridgeSection(r: Reader, bridge: string): BridgeSection {
   const firewall = r.value(s, 'firewall') ?? 'auto';
   const portSecurity = r.value(s, 'port_security') ?? 'basic';
   const isolatePorts = r.value(s, 'isolate_ports') ?? false;
+  const guestConns = r.value(s, 'guest_conns') ?? DEFAULT_GUEST_CONNS;
+  const portMacs = r.value(s, 'port_macs') ?? DEFAULT_PORT_MACS;
   return {
     mode,
     ...(uplink ? { uplink } : {}),
@@ -32,5 +37,7 @@ export function bridgeSection(r: Reader, bridge: string): BridgeSection {
     firewall,
     portSecurity,
     isolatePorts,
+    guestConns,
+    portMacs,
   };
 }

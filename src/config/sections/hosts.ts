@@ -57,6 +57,7 @@ export function hostSections(r: Reader, cfg: Pick<BridgeConfig, 'ipv4' | 'ipv6'>
       else ip = ipEntry.value;
     }
     const leaseTime = r.value('host.*', 'lease_time', s);
+    const portMacs = r.value('host.*', 'port_macs', s);
     const ip6Entry = r.get(s, 'ip6');
     let ip6: string | undefined;
     if (ip6Entry) {
@@ -76,7 +77,14 @@ export function hostSections(r: Reader, cfg: Pick<BridgeConfig, 'ipv4' | 'ipv6'>
       seenIp.set(ip, name);
       seenMac.set(mac, name);
       if (ip6) seenIp6.set(ip6, name);
-      hosts.push({ name: name.toLowerCase(), mac, ip, ...(ip6 ? { ip6 } : {}), ...(leaseTime ? { leaseTime } : {}) });
+      hosts.push({
+        name: name.toLowerCase(),
+        mac,
+        ip,
+        ...(ip6 ? { ip6 } : {}),
+        ...(leaseTime ? { leaseTime } : {}),
+        ...(portMacs !== undefined ? { portMacs } : {}),
+      });
     }
   }
   return hosts;
