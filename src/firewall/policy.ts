@@ -23,6 +23,11 @@ export type InputRule =
   | { udpReplies: true };
 
 export type ForwardRule =
+  /**
+   * new connections past `conns` per guest address refused (a reset or an ICMP error, never a silent drop),
+   * counted by the guest's address: the flows it starts and those that reach it (forwards, guest to guest)
+   */
+  | { rule: 'cap-conns'; family: Family; subnet: string; conns: number }
   /** guest to guest on the bridge */
   | { rule: 'within' }
   /** other brmgr bridges' guests, both ways, before anything is accepted */
@@ -76,7 +81,18 @@ export function firewallIntent(cfg: BridgeConfig): FirewallIntent {
   ];
 
   const groups = refusedGroups(cfg.mode);
+  // bridged: the bridge is the host's LAN interface, whose routing is the host's business
+  const routedHere = cfg.mode !== 'bridged';
   const forward: ForwardRule[] = [
+    // first: every new flow a guest starts or is forwarded takes an entry of the host's one conntrack table
+    ...(routedHere
+      ? families.map((family) => ({
+          rule: 'cap-conns' as const,
+          family,
+          subnet: subnets[family]!,
+          conns: cfg.guestConns,
+        }))
+      : []),
     { rule: 'within' },
     ...(groups.length ? [{ rule: 'refuse-groups' as const, groups }] : []),
     ...cfg.forwards.flatMap((f): ForwardRule[] => [
@@ -91,8 +107,7 @@ export function firewallIntent(cfg: BridgeConfig): FirewallIntent {
       forward.push({ rule: 'out', family, subnet }, { rule: 'in', family, subnet, repliesOnly: cfg.mode === 'nat' });
     }
   }
-  // bridged: the bridge is the host's LAN interface, whose routing is the host's business
-  if (cfg.mode !== 'bridged') forward.push({ rule: 'refuse-rest' });
+  if (routedHere) forward.push({ rule: 'refuse-rest' });
 
   const inForwards = (s: { proto: Proto; port: number }) =>
     cfg.forwards.some((f) => f.proto === s.proto && f.ports.from <= s.port && s.port <= f.ports.to);
