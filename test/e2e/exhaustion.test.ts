@@ -2,7 +2,8 @@
  * What one guest can take from the others. An empty DHCP pool is said at warning, with the MAC that
  * went without (dnsmasq says it at the DISCOVER, which brmgr otherwise logs only at debug). A guest
  * opening thousands of connections holds at most `guest_conns` of the host's conntrack table (the
- * rest refused at once, never left to time out) while another guest still connects. From one port, a
+ * rest refused at once, never left to time out) while another guest still connects, and none once its
+ * port is gone (brmgr run has conntrack forget them). From one port, a
  * flood of source MACs leaves at most `port_macs` in the bridge's forwarding table, forged DHCP
  * requests with random MACs take at most `port_macs` leases, and a scan from random IPv6 sources
  * adds a bounded number of entries to the host's neighbour table; the neighbours keep working. What a
@@ -20,15 +21,18 @@ import { BACKENDS, exec, ip, must, ping, tcpConnect, tcpEchoPeer, waitFor, type 
 import { label, serving, skipReason, udhcpc } from '../helpers/e2e.js';
 
 const PYTHON = '/usr/bin/python3';
+const ATTACKER_MAC = '52:54:00:00:00:66';
 
-function scapyMissing(): string | undefined {
+function toolsMissing(): string | undefined {
+  if (spawnSync('conntrack', ['--version'], { stdio: 'ignore' }).status !== 0)
+    return 'conntrack is not installed (Debian: conntrack)';
   if (!existsSync(PYTHON)) return `${PYTHON} is not installed`;
   // a module import, no network action
   const r = spawnSync(PYTHON, ['-c', 'import scapy.all'], { stdio: 'ignore' });
   return r.status === 0 ? undefined : 'scapy is not installed (Debian: python3-scapy)';
 }
 
-const why = skipReason() ?? scapyMissing();
+const why = skipReason() ?? toolsMissing();
 if (why) t.plan(0, why);
 
 /** The hostile guests' tools and the outside's server, by subcommand. */
@@ -96,11 +100,12 @@ interface Guest {
 }
 
 /** Another guest on its own port of the bridge, with `address` (/24) and 10.0.1.1 as its gateway. */
-async function guest(top: Topology, role: string, address?: string): Promise<Guest> {
+async function guest(top: Topology, role: string, address?: string, mac?: string): Promise<Guest> {
   const ns = await top.lab.ns(role);
   const ifname = top.lab.name(role.slice(0, 1));
   const port = top.lab.name('q');
   await top.lab.veth(ns, ifname, top.host, port, { master: top.bridge, up: false });
+  if (mac) await ip(ns, 'link', 'set', ifname, 'address', mac);
   await ip(top.host, 'link', 'set', port, 'up');
   await ip(ns, 'link', 'set', ifname, 'up');
   if (address) {
@@ -143,12 +148,13 @@ for (const _ of why ? [] : [1]) {
       const TRIES = 6000;
       const { top } = await serving(
         t,
-        `[bridge]\nfirewall = ${backend}\nguest_conns = ${CAP}\n[ipv4]\naddress = 10.0.1.1/24\n`,
+        `[bridge]\nfirewall = ${backend}\nguest_conns = ${CAP}\n[ipv4]\naddress = 10.0.1.1/24\n` +
+          `[host.attacker]\nmac = ${ATTACKER_MAC}\nip = 10.0.1.60\n`,
       );
       const py = tool(top);
       top.lab.spawn(top.outside, PYTHON, [py, 'serve', '9000', '120']);
       await tcpEchoPeer(top.lab, top.outside, 9001);
-      const attacker = await guest(top, 'attacker', '10.0.1.60');
+      const attacker = await guest(top, 'attacker', '10.0.1.60', ATTACKER_MAC);
       const report = join(top.lab.dir, 'connect.json');
       top.lab.spawn(attacker.ns, PYTHON, [py, 'connect', '192.0.2.2', '9000', String(TRIES), report, '60']);
       const result = await waitFor(
@@ -160,9 +166,13 @@ for (const _ of why ? [] : [1]) {
       t.ok(result.connected > 0, 'and some', result);
       t.equal(result.unanswered + result.other, 0, 'every refused connection was told so (a reset), none hung', result);
       const held = await tracked(top, '10.0.1.60', 9000);
+      t.comment(`connected ${result.connected}, refused ${result.refused}, tracked ${held}`);
       t.ok(held <= CAP, `the host tracks at most ${CAP} of its flows`, { held });
       const other = await tcpConnect(top.guest, '192.0.2.2', 9001);
       t.ok(other.ok, 'another guest still connects to the outside', { output: other.output });
+      await ip(top.host, 'link', 'del', attacker.port);
+      await waitFor('the attacker’s flows forgotten', async () => (await tracked(top, '10.0.1.60', 9000)) === 0);
+      t.pass('its port gone, the host tracks none of its flows');
     });
   }
 
@@ -185,6 +195,7 @@ for (const _ of why ? [] : [1]) {
       flags?: string[];
     }[];
     const learned = fdb.filter((e) => e.ifname === flooder.port && e.state !== 'permanent');
+    t.comment(`5000 MACs sent, ${learned.length} learned`);
     t.ok(learned.length <= MACS, `at most ${MACS} MACs learned on the flooding port`, { learned: learned.length });
     t.ok(await ping(top.guest, '10.0.1.1'), 'the neighbour still reaches the gateway');
     t.ok(await ping(top.guest, '192.0.2.2'), 'and the outside');
@@ -194,6 +205,7 @@ for (const _ of why ? [] : [1]) {
     await must(forger.ns, PYTHON, [py, 'dhcp', forger.ifname, '100', '10.0.1.100'], { timeout: 120_000 });
     await new Promise((r) => setTimeout(r, 1500));
     const leases = JSON.parse((await top.brmgr.cli('leases', top.bridge, '--json')).stdout || '[]') as unknown[];
+    t.comment(`100 forged requests, ${leases.length} leases`);
     t.ok(leases.length <= MACS, `at most ${MACS} leases for the forging port`, { leases: leases.length });
     const lease = await udhcpc(top.guest, top.guestIf);
     t.ok(lease, 'a new guest still leases', { lease });
@@ -209,6 +221,7 @@ for (const _ of why ? [] : [1]) {
       timeout: 120_000,
     });
     const added = (await neighbours()) - before;
+    t.comment(`300 random sources, ${added} neighbour entries`);
     t.ok(added <= 40, 'the scan adds a bounded number of neighbour entries to the host', { added });
     t.ok(await ping(top.guest, '10.0.1.1'), 'the neighbour still reaches the gateway');
   });
