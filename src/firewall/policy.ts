@@ -153,3 +153,26 @@ export function firewallIntent(cfg: BridgeConfig): FirewallIntent {
     dhcpChecksum: services(cfg).dhcp4,
   };
 }
+
+/**
+ * The conntrack entries the bridges' guests may hold at once: each bridge that routes its guests
+ * (every mode but bridged), max_leases guests of guest_conns connections each.
+ */
+export function guestConnsDemand(cfgs: readonly BridgeConfig[]): number {
+  return cfgs.filter((c) => c.mode !== 'bridged').reduce((sum, c) => sum + c.ipv4.maxLeases * c.guestConns, 0);
+}
+
+/** What `brmgr check` says when the host's conntrack table is smaller than the guests may fill. */
+export function conntrackWarnings(
+  cfg: BridgeConfig,
+  others: readonly BridgeConfig[],
+  max: number | undefined,
+): string[] {
+  const need = guestConnsDemand([cfg, ...others]);
+  if (max === undefined || !Number.isFinite(max) || need <= max) return [];
+  return [
+    `nf_conntrack_max is ${max}, below the ${need} connections the configured bridges' guests may hold ` +
+      '(max_leases × guest_conns, summed): guests can fill the table the host and every bridge share; ' +
+      `raise it (sysctl -w net.netfilter.nf_conntrack_max=${need}) or lower [bridge] guest_conns`,
+  ];
+}
