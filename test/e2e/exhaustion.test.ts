@@ -3,7 +3,8 @@
  * went without (dnsmasq says it at the DISCOVER, which brmgr otherwise logs only at debug). A guest
  * opening thousands of connections holds at most `guest_conns` of the host's conntrack table (the
  * rest refused at once, never left to time out) while another guest still connects, and none once its
- * port is gone (brmgr run has conntrack forget them). From one port, a
+ * port is gone (brmgr run has conntrack forget them); flows from outside to a forward whose guest does
+ * not exist count against the guest's address alike. From one port, a
  * flood of source MACs leaves at most `port_macs` in the bridge's forwarding table, forged DHCP
  * requests with random MACs take at most `port_macs` leases, and a scan from random IPv6 sources
  * adds a bounded number of entries to the host's neighbour table; the neighbours keep working. What a
@@ -65,6 +66,10 @@ elif cmd == 'connect':
     with open(out + '.tmp', 'w') as f: json.dump(result, f)
     os.rename(out + '.tmp', out)
     time.sleep(hold)
+elif cmd == 'udp':
+    host, port, n = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    for _ in range(n):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.sendto(b'x', (host, port)); u.close()
 else:
     from scapy.all import BOOTP, DHCP, Ether, ICMPv6EchoRequest, IP, IPv6, UDP, conf, sendp
     conf.verb = 0
@@ -149,7 +154,8 @@ for (const _ of why ? [] : [1]) {
       const { top } = await serving(
         t,
         `[bridge]\nfirewall = ${backend}\nguest_conns = ${CAP}\n[ipv4]\naddress = 10.0.1.1/24\n` +
-          `[host.attacker]\nmac = ${ATTACKER_MAC}\nip = 10.0.1.60\n`,
+          `[host.attacker]\nmac = ${ATTACKER_MAC}\nip = 10.0.1.60\n` +
+          '[forward.absent]\nproto = udp\nport = 5000\nto = 10.0.1.77:5000\n',
       );
       const py = tool(top);
       top.lab.spawn(top.outside, PYTHON, [py, 'serve', '9000', '120']);
@@ -170,6 +176,13 @@ for (const _ of why ? [] : [1]) {
       t.ok(held <= CAP, `the host tracks at most ${CAP} of its flows`, { held });
       const other = await tcpConnect(top.guest, '192.0.2.2', 9001);
       t.ok(other.ok, 'another guest still connects to the outside', { output: other.output });
+      // from outside: a flow per source port to a forward whose guest does not exist
+      await must(top.outside, PYTHON, [py, 'udp', '192.0.2.1', '5000', '3000'], { timeout: 60_000 });
+      const forwarded = (await must(top.host, 'cat', ['/proc/net/nf_conntrack']))
+        .split('\n')
+        .filter((l) => l.includes(' dport=5000 ')).length;
+      t.comment(`3000 UDP flows to a forward, ${forwarded} tracked`);
+      t.ok(forwarded <= CAP, `the host tracks at most ${CAP} flows toward one forwarded guest`, { forwarded });
       await ip(top.host, 'link', 'del', attacker.port);
       await waitFor('the attacker’s flows forgotten', async () => (await tracked(top, '10.0.1.60', 9000)) === 0);
       t.pass('its port gone, the host tracks none of its flows');
