@@ -237,5 +237,13 @@ for (const _ of why ? [] : [1]) {
     t.comment(`300 random sources, ${added} neighbour entries`);
     t.ok(added <= 40, 'the scan adds a bounded number of neighbour entries to the host', { added });
     t.ok(await ping(top.guest, '10.0.1.1'), 'the neighbour still reaches the gateway');
+
+    // more than the host's conntrack table can hold: check says so (and still passes)
+    const quiet = await top.brmgr.cli('check', top.bridge);
+    t.notMatch(quiet.stdout, /nf_conntrack_max/, 'check: the defaults of one bridge of 100 leases fit the table');
+    top.brmgr.config('[bridge]\nfirewall = nftables\nguest_conns = 1000000\n[ipv4]\naddress = 10.0.1.1/24\n');
+    const warned = await top.brmgr.cli('check', top.bridge);
+    t.equal(warned.exitCode, 0, 'check passes', { output: warned.output });
+    t.match(warned.stdout, /warning: nf_conntrack_max is \d+, below the 253000000 connections/, 'with a warning');
   });
 }
