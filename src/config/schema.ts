@@ -56,6 +56,8 @@ export const KEYS = {
     port_security: key(oneOf(PORT_SECURITY), 'basic'),
     isolate_ports: key(bool, 'false'),
     multicast_snooping: key(bool, 'true'),
+    guest_conns: key(int(1, 1_000_000), '2048'),
+    port_macs: key(int(1, 65535), '32'),
   },
   ipv4: {
     address: key(text, '10.0.1.1/24', { flat: 'addr', folded: ['netmask', 'network'] }),
@@ -104,6 +106,7 @@ export const KEYS = {
     lease_time: key(leaseTime, '2h'),
     dns: key(text, '192.0.2.53'),
     boot_file: key(bootFile, 'pxelinux.0'),
+    port_macs: key(int(1, 65535), '64'),
   },
   pxe: {
     tftp_root: key(path, '/srv/tftp', { path: 'directory' }),

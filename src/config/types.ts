@@ -36,6 +36,8 @@ export interface StaticHost {
   dns?: string[];
   /** this host's own boot file (option 67) */
   bootFile?: string;
+  /** MACs the port this guest is behind may send from; default: [bridge] port_macs */
+  portMacs?: number;
 }
 
 /** A classless static route for guests (DHCP options 121 and 249). */
@@ -116,6 +118,10 @@ export interface BridgeConfig {
   isolatePorts: boolean;
   /** `multicast_snooping = false`: the bridge floods multicast; absent: snooping, the bridge the querier */
   multicastSnooping?: false;
+  /** connections one guest (one source address) may hold through NAT and forwards */
+  guestConns: number;
+  /** MACs one guest port may send from (bounds the bridge's FDB and DHCP leases per port) */
+  portMacs: number;
   ipv4: Subnet4 & {
     /** `address = auto`: brmgr chose the subnet (see plan/auto.ts and config/load.ts) */
     auto?: true;

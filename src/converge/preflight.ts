@@ -12,6 +12,7 @@ import type { BridgeConfig } from '../config/types.js';
 import { cannotEnter, dnsmasqAccount } from '../system/dnsmasq-account.js';
 import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
 import { portSecurityWarnings } from '../firewall/l2.js';
+import { conntrackWarnings } from '../firewall/policy.js';
 import type { Paths } from '../paths.js';
 import { findConflicts, forwardConflicts, natAddressConflicts, portConflicts } from '../plan/conflicts.js';
 import { BRIDGE_CONF, qemuBridgeWarnings } from '../plan/qemu.js';
@@ -19,6 +20,7 @@ import { servesAnything, servicePorts } from '../plan/services.js';
 import { dnsmasqPid } from '../system/run-files.js';
 import { descriptorsReadable } from '../system/listeners.js';
 import { alive } from '../system/process.js';
+import { readSysctl } from '../system/sysctl.js';
 import { onPath } from '../system/tools.js';
 import type { Run } from '../system/exec.js';
 import { gatherFacts, type Facts } from './facts.js';
@@ -178,5 +180,10 @@ export async function preflight(
       ),
     );
   parts.push(qemuFindings(cfg.name));
+  const max = readSysctl('net/netfilter/nf_conntrack_max');
+  parts.push({
+    errors: [],
+    warnings: conntrackWarnings(cfg, opts.others, max === undefined ? undefined : Number(max)),
+  });
   return { errors: parts.flatMap((f) => f.errors), warnings: parts.flatMap((f) => f.warnings) };
 }

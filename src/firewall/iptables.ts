@@ -39,7 +39,7 @@ const REPLIES = ' -m conntrack --ctstate RELATED,ESTABLISHED';
 const host = (ip: string) => (ip.includes(':') ? `${ip}/128` : `${ip}/32`);
 const DNAT = ' -m conntrack --ctstate DNAT';
 export const chainPrefix = (bridge: string) => `BRMGR-${bridge}-`;
-const SUFFIXES = ['IN', 'FWD', 'POST', 'DNAT', 'CSUM'];
+const SUFFIXES = ['IN', 'FWD', 'LIMIT', 'POST', 'DNAT', 'CSUM'];
 /** One of this bridge's chains, not those of a bridge whose name merely starts the same (br vs br-lan). */
 export const isOwnChain = (name: string, bridge: string) => SUFFIXES.some((s) => name === `${chainPrefix(bridge)}${s}`);
 
@@ -60,8 +60,20 @@ export function filterPlan(intent: FirewallIntent, family: Family, forwardChain:
         ? '-p udp -m conntrack --ctstate ESTABLISHED -j ACCEPT'
         : `-p ${r.proto} -m ${r.proto} --dport ${r.port} -j ACCEPT`,
   );
+  const limit: string[] = [];
   const forward = intent.forward.flatMap((r): string[] => {
     switch (r.rule) {
+      case 'cap-conns': {
+        if (r.family !== family) return [];
+        // one connlimit count per rule: the guest's own flows and those forwarded to it are counted apart
+        const over = (dir: 'saddr' | 'daddr') =>
+          `-m connlimit --connlimit-above ${r.conns} --connlimit-mask ${family === 4 ? 32 : 128} --connlimit-${dir} -j ${p}LIMIT`;
+        limit.splice(0, limit.length, '-p tcp -j REJECT --reject-with tcp-reset', `-j ${reject}`);
+        return [
+          `-s ${r.subnet} -i ${br} -m conntrack --ctstate NEW ${over('saddr')}`,
+          `-d ${r.subnet} -o ${br} -m conntrack --ctstate NEW ${over('daddr')}`,
+        ];
+      }
       case 'within':
         return [`-i ${br} -o ${br} -j ACCEPT`];
       case 'refuse-groups':
@@ -87,7 +99,7 @@ export function filterPlan(intent: FirewallIntent, family: Family, forwardChain:
     }
   });
   return {
-    chains: { filter: { [`${p}IN`]: input, [`${p}FWD`]: forward } },
+    chains: { filter: { [`${p}IN`]: input, ...(limit.length ? { [`${p}LIMIT`]: limit } : {}), [`${p}FWD`]: forward } },
     jumps: [
       { table: 'filter', chain: 'INPUT', rule: `-i ${br} -j ${p}IN` },
       { table: 'filter', chain: forwardChain, rule: `-j ${p}FWD` },

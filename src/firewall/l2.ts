@@ -8,7 +8,9 @@
  * port accepts the listed peers only. Both go with the bridge.
  * And on every bridge, port security: what a guest's port may not send
  * (server answers, the bridge's identity, redirects, DHCP for another MAC), and
- * with isolate_ports, nothing from one guest's port to another's.
+ * with isolate_ports, nothing from one guest's port to another's. Port security also bounds what one
+ * port can make the host remember: the MACs it sources (the bridge's FDB, DHCP leases) and the new IPv6
+ * source addresses it sends to the host (the neighbour table).
  */
 import type { BridgeConfig } from '../config/types.js';
 import { isIPv4 } from '../net/addr.js';
@@ -45,6 +47,15 @@ const ETHER_SOURCE = '@ll,48,48';
  * flight, which dnsmasq/render.ts makes several times that.
  */
 export const DNS_PER_PORT = { rate: 20, burst: 100 } as const;
+/** The MACs one guest port may source, the known ones by port (MAC_WINDOW from each one's first frame). */
+export const PORT_MACS = 'port-macs';
+/** How long a port's MAC counts as known before it takes a token of the port's budget again. */
+const MAC_WINDOW = '1h';
+/** Ports that went past their cap, each logged once a MAC_WINDOW. */
+const PORT_MACS_WARNED = 'port-macs-warned';
+/** IPv6 sources seen by port, and the rate at which a port may add new ones. */
+export const PORT_SOURCES6 = 'port-sources6';
+const NEW_SOURCES6 = '4/second burst 16 packets';
 
 /** Whether the bridge needs its bridge-family table: port security, a stretched bridge, or bridged mode. */
 export function hasL2Table(cfg: BridgeConfig): boolean {
@@ -103,6 +114,73 @@ function basicRules(cfg: BridgeConfig, fromGuest: string, mac: string | undefine
   return rules;
 }
 
+/** The per-host MAC caps of the config, largest first, with the static hosts' MACs that carry each. */
+function hostCaps(cfg: BridgeConfig): { cap: number; macs: string[] }[] {
+  const byCap = new Map<number, string[]>();
+  for (const h of cfg.hosts)
+    if (h.portMacs !== undefined && h.portMacs !== cfg.portMacs)
+      byCap.set(h.portMacs, [...(byCap.get(h.portMacs) ?? []), h.mac.toLowerCase()]);
+  return [...byCap.entries()].sort(([a], [b]) => b - a).map(([cap, macs]) => ({ cap, macs }));
+}
+
+const dynamicSet = (name: string, type: string, timeout: string) =>
+  `\tset ${name} {\n\t\ttypeof ${type}\n\t\tflags dynamic,timeout\n\t\ttimeout ${timeout}\n\t\tsize 65535\n\t}`;
+
+/**
+ * The MAC cap, before the bridge learns a frame's source (prerouting): each port has a budget of
+ * `port_macs` tokens, refilled at `port_macs` an hour, and a new (port, MAC) takes one and counts as
+ * known for MAC_WINDOW; a frame from a new MAC on a port without a token is dropped (the port logged
+ * once). nft cannot bound a set per key, so the bound is over time: a flood gets `port_macs` MACs, a
+ * port holds at most twice that at once even when it keeps cycling. A static host with its own
+ * `port_macs` gives its cap to the port its MAC is seen on.
+ */
+function macCapRules(cfg: BridgeConfig, fromGuest: string): { prerouting: string[]; chain: string[]; sets: string[] } {
+  const g = fromGuest ? `${fromGuest} ` : '';
+  const caps = hostCaps(cfg);
+  const budget = (set: string, cap: number) =>
+    `update @${set} { iifname limit rate ${cap}/hour burst ${cap} packets } ` +
+    `add @${PORT_MACS} { iifname . ether saddr } return`;
+  const chain = [
+    ...caps.map(({ cap, macs }) => `ether saddr { ${macs.join(', ')} } update @port-cap-${cap} { iifname }`),
+    `iifname . ether saddr @${PORT_MACS} return`,
+    ...caps.flatMap(({ cap }) => [
+      `iifname @port-cap-${cap} ${budget(`port-budget-${cap}`, cap)}`,
+      `iifname @port-cap-${cap} goto ${PORT_MACS}-over`,
+    ]),
+    budget('port-budget', cfg.portMacs),
+    `goto ${PORT_MACS}-over`,
+  ];
+  const sets = [
+    dynamicSet(PORT_MACS, 'iifname . ether saddr', MAC_WINDOW),
+    dynamicSet('port-budget', 'iifname', '2h'),
+    dynamicSet(PORT_MACS_WARNED, 'iifname', MAC_WINDOW),
+    ...caps.flatMap(({ cap }) => [
+      dynamicSet(`port-cap-${cap}`, 'iifname', MAC_WINDOW),
+      dynamicSet(`port-budget-${cap}`, 'iifname', '2h'),
+    ]),
+  ];
+  return { prerouting: [`${g}jump ${PORT_MACS}`], chain, sets };
+}
+
+/** The excess frames of a port past its MAC cap: dropped, the port logged once a MAC_WINDOW. */
+const macCapOver = (bridge: string) => [
+  `iifname @${PORT_MACS_WARNED} drop`,
+  `add @${PORT_MACS_WARNED} { iifname } log prefix ${q(`brmgr ${bridge}: port past port_macs: `)} level warn drop`,
+];
+
+/**
+ * New IPv6 sources toward the host, a rate per port: each one the host answers becomes a neighbour
+ * entry, in a table every namespace of the host shares.
+ */
+function newSources6Rules(fromGuest: string): string[] {
+  const g = fromGuest ? `${fromGuest} ` : '';
+  const v6 = `${g}ether type ip6 ip6 saddr != ::`;
+  return [
+    `${v6} iifname . ip6 saddr != @${PORT_SOURCES6} update @${PORT_SOURCES6}-rate { iifname limit rate over ${NEW_SOURCES6} } drop`,
+    `${v6} update @${PORT_SOURCES6} { iifname . ip6 saddr }`,
+  ];
+}
+
 /**
  * The bridge table's text, for one `nft -f` that replaces any earlier version; undefined: none.
  * `mac` is the bridge's own MAC, which no guest may send from.
@@ -110,8 +188,10 @@ function basicRules(cfg: BridgeConfig, fromGuest: string, mac: string | undefine
 export function renderL2(cfg: BridgeConfig, opts: { guard: boolean; mac?: string }): string | undefined {
   if (!hasL2Table(cfg)) return undefined;
   const t = l2Table(cfg.name);
+  const prerouting: string[] = [];
   const forward: string[] = [];
   const input: string[] = [];
+  const regular: Record<string, string[]> = {};
   // the LAN's and the other hosts' machines are not this host's guests
   const remote = [cfg.mode === 'bridged' ? cfg.uplink : undefined, cfg.vxlan ? vxlanName(cfg.name) : undefined].filter(
     (x): x is string => !!x,
@@ -121,7 +201,7 @@ export function renderL2(cfg: BridgeConfig, opts: { guard: boolean; mac?: string
   if (cfg.portSecurity !== 'off') {
     const rules = basicRules(cfg, notRemote('iifname'), opts.mac);
     forward.push(...rules);
-    input.push(...rules);
+    input.push(...rules, ...newSources6Rules(notRemote('iifname')));
     if (cfg.dns.enable) {
       const g = notRemote('iifname') ? `${notRemote('iifname')} ` : '';
       const bound = `limit rate over ${DNS_PER_PORT.rate}/second burst ${DNS_PER_PORT.burst} packets`;
@@ -131,6 +211,15 @@ export function renderL2(cfg: BridgeConfig, opts: { guard: boolean; mac?: string
         `${g}tcp dport 53 tcp flags & (syn | ack) == syn meter dns-tcp { iifname timeout 1m ${bound} } counter drop`,
       );
     }
+    const macCap = macCapRules(cfg, notRemote('iifname'));
+    prerouting.push(...macCap.prerouting);
+    regular[PORT_MACS] = macCap.chain;
+    regular[`${PORT_MACS}-over`] = macCapOver(cfg.name);
+    sets.push(
+      ...macCap.sets,
+      dynamicSet(PORT_SOURCES6, 'iifname . ip6 saddr', '10m'),
+      dynamicSet(`${PORT_SOURCES6}-rate`, 'iifname', '1m'),
+    );
     sets.push(
       `\tset ${DHCP4_CLIENTS} {\n\t\ttypeof iifname . ${CHADDR} . ${XID}\n\t\tflags dynamic,timeout\n` +
         `\t\ttimeout 1m\n\t\tsize 65535\n\t}`,
@@ -171,10 +260,14 @@ export function renderL2(cfg: BridgeConfig, opts: { guard: boolean; mac?: string
   if (cfg.isolatePorts) forward.push([notRemote('iifname'), notRemote('oifname'), 'drop'].filter(Boolean).join(' '));
   if (!forward.length && !input.length) return undefined;
   // the chains are replaced, the sets kept: what the kernel learned survives a reload
-  const chains = { forward, input };
-  const declare = Object.keys(chains).map(
-    (name) => `\tchain ${name} {\n\t\ttype filter hook ${name} priority filter; policy accept;\n\t}`,
-  );
+  const hooked = { prerouting, forward, input };
+  const chains = { ...hooked, ...regular };
+  const declare = [
+    ...Object.keys(hooked).map(
+      (name) => `\tchain ${name} {\n\t\ttype filter hook ${name} priority filter; policy accept;\n\t}`,
+    ),
+    ...Object.keys(regular).map((name) => `\tchain ${name} {\n\t}`),
+  ];
   const fill = Object.entries(chains).map(
     ([name, rules]) => `\tchain ${name} {\n${rules.map((r) => `\t\t${r}\n`).join('')}\t}`,
   );

@@ -20,6 +20,9 @@ export function nftTable(bridge: string): string {
 const ports = (p: Ports) => (p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`);
 const fam = (family: 4 | 6) => (family === 4 ? 'ip' : 'ip6');
 const REPLIES = ' ct state established,related';
+/** the guests' connection counts by address (one set per family), and the chain that refuses one past the cap */
+const CONNS_SET = 'guest-conns';
+const CONNS_OVER = 'guest-conns-over';
 /** addressed to the host, but not to loopback: 127.0.0.1:PORT (and [::1]:PORT) is never forwarded */
 const LOCAL = { 4: 'fib daddr type local ip daddr != 127.0.0.0/8', 6: 'fib daddr type local ip6 daddr != ::1' };
 /** an address as nft's dnat takes it with a port */
@@ -31,8 +34,22 @@ export function renderNftables(intent: FirewallIntent): string {
   const br = JSON.stringify(intent.bridge);
   const out = intent.uplink ? ` oifname ${JSON.stringify(intent.uplink)}` : '';
   const inn = intent.uplink ? ` iifname ${JSON.stringify(intent.uplink)}` : '';
+  const sets: string[] = [];
   const forward = intent.forward.flatMap((r): string[] => {
     switch (r.rule) {
+      case 'cap-conns': {
+        const set = `${CONNS_SET}${r.family}`;
+        const f = fam(r.family);
+        sets.push(
+          `\tset ${set} {\n\t\ttype ${f === 'ip' ? 'ipv4_addr' : 'ipv6_addr'}\n\t\tsize 65535\n\t\tflags dynamic\n\t}`,
+        );
+        const over = (dir: 'saddr' | 'daddr') =>
+          `add @${set} { ${f} ${dir} ct count over ${r.conns} } jump ${CONNS_OVER}`;
+        return [
+          `iifname ${br} ct state new ${f} saddr ${r.subnet} ${over('saddr')}`,
+          `oifname ${br} ct state new ${f} daddr ${r.subnet} ${over('daddr')}`,
+        ];
+      }
       case 'within':
         return [`iifname ${br} oifname ${br} accept`];
       case 'refuse-groups': {
@@ -82,9 +99,17 @@ export function renderNftables(intent: FirewallIntent): string {
     }
   });
 
-  const chains: string[] = [];
-  const chain = (name: string, hook: string, rules: string[]) =>
-    chains.push(`\tchain ${name} {\n\t\t${hook}\n${rules.map((r) => `\t\t${r}\n`).join('')}\t}`);
+  const chains: string[] = [...sets];
+  const chain = (name: string, hook: string | undefined, rules: string[]) =>
+    chains.push(
+      `\tchain ${name} {\n${[hook ?? [], rules]
+        .flat()
+        .map((r) => `\t\t${r}\n`)
+        .join('')}\t}`,
+    );
+  // declared before the forward chain that jumps to it
+  if (sets.length)
+    chain(CONNS_OVER, undefined, ['meta l4proto tcp reject with tcp reset', 'reject with icmpx admin-prohibited']);
   chain('forward', 'type filter hook forward priority filter; policy accept;', forward);
   if (dnat.length) {
     chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat);

@@ -23,6 +23,11 @@ export type InputRule =
   | { udpReplies: true };
 
 export type ForwardRule =
+  /**
+   * new connections past `conns` per guest address refused (a reset or an ICMP error, never a silent drop),
+   * counted by the guest's address: the flows it starts and those that reach it (forwards, guest to guest)
+   */
+  | { rule: 'cap-conns'; family: Family; subnet: string; conns: number }
   /** guest to guest on the bridge */
   | { rule: 'within' }
   /** other brmgr bridges' guests, both ways, before anything is accepted */
@@ -79,7 +84,18 @@ export function firewallIntent(cfg: BridgeConfig): FirewallIntent {
   ];
 
   const groups = refusedGroups(cfg.mode);
+  // bridged: the bridge is the host's LAN interface, whose routing is the host's business
+  const routedHere = cfg.mode !== 'bridged';
   const forward: ForwardRule[] = [
+    // first: every new flow a guest starts or is forwarded takes an entry of the host's one conntrack table
+    ...(routedHere
+      ? families.map((family) => ({
+          rule: 'cap-conns' as const,
+          family,
+          subnet: subnets[family]!,
+          conns: cfg.guestConns,
+        }))
+      : []),
     { rule: 'within' },
     ...(groups.length ? [{ rule: 'refuse-groups' as const, groups }] : []),
     ...cfg.forwards.flatMap((f): ForwardRule[] => [
@@ -96,8 +112,7 @@ export function firewallIntent(cfg: BridgeConfig): FirewallIntent {
         forward.push({ rule: 'out', family, subnet }, { rule: 'in', family, subnet, repliesOnly: cfg.mode === 'nat' });
     }
   }
-  // bridged: the bridge is the host's LAN interface, whose routing is the host's business
-  if (cfg.mode !== 'bridged') forward.push({ rule: 'refuse-rest' });
+  if (routedHere) forward.push({ rule: 'refuse-rest' });
 
   const inForwards = (family: Family) => (s: { family: Family | 'both'; proto: Proto; port: number }) =>
     (s.family === family || s.family === 'both') &&
@@ -149,4 +164,27 @@ export function firewallIntent(cfg: BridgeConfig): FirewallIntent {
     postrouting,
     dhcpChecksum: services(cfg).dhcp4,
   };
+}
+
+/**
+ * The conntrack entries the bridges' guests may hold at once: each bridge that routes its guests
+ * (every mode but bridged), max_leases guests of guest_conns connections each.
+ */
+export function guestConnsDemand(cfgs: readonly BridgeConfig[]): number {
+  return cfgs.filter((c) => c.mode !== 'bridged').reduce((sum, c) => sum + c.ipv4.maxLeases * c.guestConns, 0);
+}
+
+/** What `brmgr check` says when the host's conntrack table is smaller than the guests may fill. */
+export function conntrackWarnings(
+  cfg: BridgeConfig,
+  others: readonly BridgeConfig[],
+  max: number | undefined,
+): string[] {
+  const need = guestConnsDemand([cfg, ...others]);
+  if (max === undefined || !Number.isFinite(max) || need <= max) return [];
+  return [
+    `nf_conntrack_max is ${max}, below the ${need} connections the configured bridges' guests may hold ` +
+      '(max_leases × guest_conns, summed): guests can fill the table the host and every bridge share; ' +
+      `raise it (sysctl -w net.netfilter.nf_conntrack_max=${need}) or lower [bridge] guest_conns`,
+  ];
 }

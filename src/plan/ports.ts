@@ -14,7 +14,7 @@ export interface PortGuest {
   addresses: string[];
   /** the guest's name (a static host's, or the hostname of its lease) */
   name?: string;
-  /** the port left the bridge */
+  /** the port left the bridge (mac and addresses: the guest it had) */
   removed?: true;
 }
 
@@ -23,7 +23,8 @@ export type { PortFact };
 const sameGuest = (a: PortGuest | undefined, b: PortGuest | undefined) => JSON.stringify(a) === JSON.stringify(b);
 
 export class PortTable {
-  private readonly ports = new Map<string, { mac?: string }>();
+  /** by port: the MAC learned on it now, and the last one (the bridge forgets a MAC first when a port goes) */
+  private readonly ports = new Map<string, { mac?: string; last?: string }>();
   /** mac → ip → hostname */
   private readonly leases = new Map<string, Map<string, string | undefined>>();
   private readonly statics = new Map<string, StaticHost>();
@@ -56,12 +57,12 @@ export class PortTable {
           // another bridge's port, or one not seen yet
           if (!now) return;
           if (fact.gone) {
-            if (now?.mac === mac) this.ports.set(fact.port, {});
+            if (now?.mac === mac) this.ports.set(fact.port, { last: mac });
             return;
           }
           // a MAC moves: it is behind one port only
           for (const [port, p] of this.ports) if (p.mac === mac && port !== fact.port) this.ports.set(port, {});
-          this.ports.set(fact.port, { mac });
+          this.ports.set(fact.port, { mac, last: mac });
           return;
         }
         case 'lease': {
@@ -78,15 +79,18 @@ export class PortTable {
 
   guest(port: string): PortGuest | undefined {
     const p = this.ports.get(port);
-    if (!p) return undefined;
-    if (!p.mac) return { port, addresses: [] };
-    const held = this.leases.get(p.mac);
-    const host = this.statics.get(p.mac);
+    return p && this.guestOf(port, p.mac);
+  }
+
+  private guestOf(port: string, mac: string | undefined): PortGuest {
+    if (!mac) return { port, addresses: [] };
+    const held = this.leases.get(mac);
+    const host = this.statics.get(mac);
     const addresses = [...new Set([...(held?.keys() ?? []), ...(host ? [host.ip, host.ip6 ?? ''] : [])])].filter(
       (a) => a !== '',
     );
     const name = host?.name ?? [...(held?.values() ?? [])].find((h) => h);
-    return { port, mac: p.mac, addresses, ...(name ? { name } : {}) };
+    return { port, mac, addresses, ...(name ? { name } : {}) };
   }
 
   all(): PortGuest[] {
@@ -96,11 +100,13 @@ export class PortTable {
   private changing(change: () => void): PortGuest[] {
     const names = () => new Set(this.ports.keys());
     const before = new Map([...names()].map((p) => [p, this.guest(p)]));
+    const last = new Map([...this.ports].map(([port, p]) => [port, this.guestOf(port, p.mac ?? p.last)]));
     change();
     const out: PortGuest[] = [];
     for (const port of new Set([...before.keys(), ...names()])) {
       const now = this.guest(port);
-      if (!sameGuest(before.get(port), now)) out.push(now ?? { port, addresses: [], removed: true });
+      // a removed port: the guest it had, its flows the host may still track
+      if (!sameGuest(before.get(port), now)) out.push(now ?? { ...last.get(port)!, removed: true });
     }
     return out.sort((a, b) => a.port.localeCompare(b.port));
   }

@@ -16,6 +16,7 @@ import type { Paths } from '../paths.js';
 import { bridgeDamage } from '../plan/link.js';
 import { resolvedLink } from '../plan/resolved.js';
 import { dhcpPoolSize, dnsTarget, servesAnything } from '../plan/services.js';
+import { forgetFlows } from '../system/conntrack.js';
 import { runner } from '../system/exec.js';
 import { observe } from '../system/observe.js';
 import { readPorts } from '../system/bridge.js';
@@ -208,11 +209,22 @@ export function hostEffects(o: HostOptions): Effects {
         );
       }
     },
-    portState: (guest) =>
+    portState: async (guest) => {
       log.debug(
         { event: 'port', port: guest.port, mac: guest.mac, addresses: guest.addresses },
         guest.removed ? `${guest.port} left the bridge` : `${guest.port}: ${guest.mac ?? 'no guest seen yet'}`,
-      ),
+      );
+      if (!guest.removed || !guest.addresses.length) return;
+      // its flows would hold their conntrack entries for days (guest_conns of them)
+      const forgotten = await forgetFlows(run, guest.addresses);
+      if (forgotten === undefined)
+        log.debug({ event: 'port', port: guest.port }, 'conntrack is not installed: the guest’s flows stay tracked');
+      else if (forgotten)
+        log.info(
+          { event: 'port', port: guest.port, addresses: guest.addresses, flows: forgotten },
+          `${guest.port} left the bridge: ${forgotten} of its flows forgotten`,
+        );
+    },
     notify: (state) => {
       if (state === 'ready') serving();
     },

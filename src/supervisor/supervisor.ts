@@ -53,7 +53,7 @@ export interface Effects {
   watch(cfg: BridgeConfig, also?: BridgeConfig): void;
   /** [dns] resolved: the host's resolver told (or, without it, untold) */
   tellResolved(cfg: BridgeConfig): Promise<void>;
-  portState(guest: PortGuest, cfg: BridgeConfig): void;
+  portState(guest: PortGuest, cfg: BridgeConfig): void | Promise<void>;
   notify(state: 'ready' | 'reloading' | 'stopping', status: string): void;
   /** everything stopped; resolves once it is */
   shutdown(code: number): Promise<void>;

@@ -25,6 +25,8 @@ const DEFAULTS: BridgeConfig = {
   firewall: 'auto',
   portSecurity: 'basic',
   isolatePorts: false,
+  guestConns: 2048,
+  portMacs: 32,
   ipv4: {
     address: '10.0.1.1',
     prefix: 24,
@@ -272,6 +274,8 @@ to = 192.168.50.11:5300-5301
     firewall: 'iptables',
     portSecurity: 'off',
     isolatePorts: true,
+    guestConns: 2048,
+    portMacs: 32,
     ipv4: {
       address: '192.168.50.1',
       prefix: 24,

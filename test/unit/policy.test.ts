@@ -87,9 +87,9 @@ t.test('TFTP: port 69 and the replies to its transfers, IPv4 only, only with tft
 
 t.test('forwarding per mode, decided once', async (t) => {
   const rules = (mode: string) => firewallIntent(cfg(`[bridge]\nmode = ${mode}\n`)).forward.map((r) => r.rule);
-  t.strictSame(rules('nat'), ['within', 'refuse-groups', 'out', 'in', 'refuse-rest']);
-  t.strictSame(rules('routed'), ['within', 'refuse-groups', 'out', 'in', 'refuse-rest']);
-  t.strictSame(rules('isolated'), ['within', 'refuse-groups', 'refuse-rest']);
+  t.strictSame(rules('nat'), ['cap-conns', 'within', 'refuse-groups', 'out', 'in', 'refuse-rest']);
+  t.strictSame(rules('routed'), ['cap-conns', 'within', 'refuse-groups', 'out', 'in', 'refuse-rest']);
+  t.strictSame(rules('isolated'), ['cap-conns', 'within', 'refuse-groups', 'refuse-rest']);
   const nat = firewallIntent(cfg(''));
   t.match(
     nat.forward.find((r) => r.rule === 'in'),
@@ -122,3 +122,22 @@ t.test('a forward covering DNS or DHCP leaves them to dnsmasq, DNS first', async
     'nothing served in the range: nothing kept',
   );
 });
+
+t.test(
+  'guest_conns: every mode that routes guests caps them first; check compares the demand with conntrack',
+  async (t) => {
+    const { conntrackWarnings, guestConnsDemand } = await import('../../src/firewall/policy.js');
+    const nat = cfg('[bridge]\nguest_conns = 100\n[ipv4]\naddress = 10.0.1.1/24\nmax_leases = 50\n');
+    t.strictSame(firewallIntent(nat).forward[0], { rule: 'cap-conns', family: 4, subnet: '10.0.1.0/24', conns: 100 });
+    t.notOk(
+      firewallIntent(cfg('[bridge]\nmode = bridged\nuplink = eth0\n')).forward.some((r) => r.rule === 'cap-conns'),
+      'bridged: the LAN’s routing, not capped',
+    );
+    t.equal(guestConnsDemand([nat]), 5000, 'max_leases × guest_conns');
+    const other = cfg('[ipv4]\naddress = 10.0.2.1/24\n', 'br1');
+    t.equal(guestConnsDemand([nat, other]), 5000 + 253 * 2048, 'summed over the bridges, the defaults included');
+    t.strictSame(conntrackWarnings(nat, [], 262144), [], 'within the table: nothing');
+    t.match(conntrackWarnings(nat, [other], 262144), [/nf_conntrack_max is 262144, below the 523144/]);
+    t.strictSame(conntrackWarnings(nat, [other], undefined), [], 'no conntrack: nothing to say');
+  },
+);

@@ -69,3 +69,31 @@ t.test('off: no table, no dnsmasq change; strict warns it is basic for now', asy
   t.match(portSecurityWarnings(parse('[bridge]\nport_security = strict\n')), [/as basic/]);
   t.equal(linkLocalOf('52:54:00:ab:cd:ef'), 'fe80::5054:ff:feab:cdef');
 });
+
+t.test('port_macs: a budget per port before the bridge learns; a static host carries its own cap', async (t) => {
+  const text = renderL2(
+    parse('[bridge]\nport_macs = 8\n[host.router]\nmac = 52:54:00:00:00:10\nip = 10.0.1.10\nport_macs = 100\n'),
+    { guard: true, mac: MAC },
+  )!;
+  t.match(chain(text, 'prerouting'), /^\t\tjump port-macs$/m, 'every port of a NAT bridge, before learning');
+  const bridged = renderL2(parse('[bridge]\nmode = bridged\nuplink = eth0\n'), { guard: true, mac: MAC })!;
+  t.match(chain(bridged, 'prerouting'), /^\t\tiifname != \{ "eth0" \} jump port-macs$/m, 'bridged: not the uplink');
+  const macs = chain(text, 'port-macs');
+  t.match(
+    macs,
+    /update @port-budget \{ iifname limit rate 8\/hour burst 8 packets \} add @port-macs/,
+    'the bridge cap',
+  );
+  t.match(macs, /ether saddr \{ 52:54:00:00:00:10 \} update @port-cap-100 \{ iifname \}/, 'the host marks its port');
+  t.ok(
+    macs.indexOf('@port-budget-100') < macs.indexOf('@port-budget {'),
+    'and its port takes its own budget, never the bridge’s',
+  );
+  t.match(chain(text, 'port-macs-over'), /log prefix .* drop/, 'the excess is dropped, the port logged');
+  t.match(
+    chain(text, 'input'),
+    /iifname \. ip6 saddr != @port-sources6 update @port-sources6-rate \{ iifname limit rate over .* \} drop/,
+    'new IPv6 sources toward the host: a rate per port',
+  );
+  t.equal(renderL2(parse('[bridge]\nport_security = off\n'), { guard: true }), undefined, 'off: none of it');
+});

@@ -83,7 +83,9 @@ function fake(first: string, opts: { holdPre?: boolean; subnet?: string } = {}):
     serve: async () => void calls.push('serve'),
     watch: () => calls.push('watch'),
     tellResolved: async () => {},
-    portState: (g) => calls.push(`port ${g.port} ${g.mac ?? '-'} ${g.addresses.join(',') || '-'}`),
+    portState: (g) => {
+      calls.push(`port ${g.port} ${g.mac ?? '-'} ${g.addresses.join(',') || '-'}${g.removed ? ' removed' : ''}`);
+    },
     notify: (state) => calls.push(`notify ${state}`),
     shutdown: async (code) => void calls.push(`shutdown ${code}`),
     leases: () => [],
@@ -237,6 +239,8 @@ t.test('a port appearing before its lease: its guest is known once the lease com
   sup.dispatch({ kind: 'port', fact: { kind: 'lease', mac: '52:54:00:aa:00:01', ip: '10.0.1.77' } });
   sup.dispatch({ kind: 'port', fact: { kind: 'port-added', port: 'veth2' } });
   sup.dispatch({ kind: 'port', fact: { kind: 'fdb', port: 'veth2', mac: '52:54:00:00:00:10' } });
+  // the bridge forgets the MAC before the port goes
+  sup.dispatch({ kind: 'port', fact: { kind: 'fdb', port: 'veth1', mac: '52:54:00:aa:00:01', gone: true } });
   sup.dispatch({ kind: 'port', fact: { kind: 'port-removed', port: 'veth1' } });
   await settle();
   t.same(f.calls, [
@@ -246,6 +250,8 @@ t.test('a port appearing before its lease: its guest is known once the lease com
     'port veth2 - -',
     'port veth2 52:54:00:00:00:10 10.0.1.10',
     'port veth1 - -',
+    // gone, with the guest it last had: its flows are forgotten
+    'port veth1 52:54:00:aa:00:01 10.0.1.77 removed',
   ]);
   t.same(sup.guests, [{ port: 'veth2', mac: '52:54:00:00:00:10', addresses: ['10.0.1.10'], name: 'web' }]);
 });

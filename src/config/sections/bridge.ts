@@ -4,8 +4,21 @@ import type { BridgeConfig } from '../types.js';
 
 export type BridgeSection = Pick<
   BridgeConfig,
-  'mode' | 'uplink' | 'mtu' | 'mac' | 'stp' | 'firewall' | 'portSecurity' | 'isolatePorts' | 'multicastSnooping'
+  | 'mode'
+  | 'uplink'
+  | 'mtu'
+  | 'mac'
+  | 'stp'
+  | 'firewall'
+  | 'portSecurity'
+  | 'isolatePorts'
+  | 'multicastSnooping'
+  | 'guestConns'
+  | 'portMacs'
 >;
+
+export const DEFAULT_GUEST_CONNS = 2048;
+export const DEFAULT_PORT_MACS = 32;
 
 /** [bridge]: `bridge` is the name the file was asked for (its file name without `.conf`). */
 export function bridgeSection(r: Reader, bridge: string): BridgeSection {
@@ -24,6 +37,8 @@ export function bridgeSection(r: Reader, bridge: string): BridgeSection {
   const portSecurity = r.value(s, 'port_security') ?? 'basic';
   const isolatePorts = r.value(s, 'isolate_ports') ?? false;
   const multicastSnooping = r.value(s, 'multicast_snooping') ?? true;
+  const guestConns = r.value(s, 'guest_conns') ?? DEFAULT_GUEST_CONNS;
+  const portMacs = r.value(s, 'port_macs') ?? DEFAULT_PORT_MACS;
   return {
     mode,
     ...(uplink ? { uplink } : {}),
@@ -34,5 +49,7 @@ export function bridgeSection(r: Reader, bridge: string): BridgeSection {
     portSecurity,
     isolatePorts,
     ...(multicastSnooping ? {} : { multicastSnooping: false as const }),
+    guestConns,
+    portMacs,
   };
 }

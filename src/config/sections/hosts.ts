@@ -58,6 +58,7 @@ export function hostSections(r: Reader, cfg: Pick<BridgeConfig, 'ipv4' | 'ipv6'>
       else ip = ipEntry.value;
     }
     const leaseTime = r.value('host.*', 'lease_time', s);
+    const portMacs = r.value('host.*', 'port_macs', s);
     const ip6Entry = r.get(s, 'ip6');
     let ip6: string | undefined;
     if (ip6Entry) {
@@ -90,6 +91,7 @@ export function hostSections(r: Reader, cfg: Pick<BridgeConfig, 'ipv4' | 'ipv6'>
         ...(leaseTime ? { leaseTime } : {}),
         ...(dns?.length ? { dns } : {}),
         ...(bootFile ? { bootFile } : {}),
+        ...(portMacs !== undefined ? { portMacs } : {}),
       });
     }
   }
