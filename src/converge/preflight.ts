@@ -14,7 +14,9 @@ import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
 import { portSecurityWarnings } from '../firewall/l2.js';
 import type { Paths } from '../paths.js';
 import { findConflicts, forwardConflicts, portConflicts } from '../plan/conflicts.js';
+import { uplinkProblem } from '../plan/macvtap.js';
 import { BRIDGE_CONF, qemuBridgeWarnings } from '../plan/qemu.js';
+import { isWireless } from '../system/macvtap.js';
 import { servesAnything, servicePorts } from '../plan/services.js';
 import { dnsmasqPid } from '../system/run-files.js';
 import { descriptorsReadable } from '../system/listeners.js';
@@ -43,6 +45,7 @@ function missingTools(cfg: BridgeConfig, opts: { serving: boolean }, env: NodeJS
   if (opts.serving && servesAnything(cfg)) need('dnsmasq', 'for DHCP and DNS; package dnsmasq-base');
   if (cfg.firewall === 'nftables') need('nft', 'for firewall = nftables; package nftables');
   if (cfg.vxlan && cfg.firewall !== 'none') need('nft', 'for the [vxlan] DHCP/RA guard; package nftables');
+  if (cfg.mode === 'macvtap') need('nft', 'to learn the macvtap guests’ addresses; package nftables');
   if (cfg.firewall === 'iptables') {
     need('iptables-restore', 'for firewall = iptables; package iptables');
     need('iptables-save', 'for firewall = iptables; package iptables');
@@ -118,6 +121,10 @@ export function hostFindings(cfg: BridgeConfig, facts: Facts, others: BridgeConf
     );
   }
   errors.push(...tftpRootErrors(cfg));
+  if (cfg.mode === 'macvtap') {
+    const problem = uplinkProblem(cfg, facts.observed, isWireless(cfg.uplink!));
+    if (problem) errors.push(problem);
+  }
   return { errors, warnings: [...found.warnings, ...hostFirewallWarnings(cfg, facts.ruleset, servesAnything(cfg))] };
 }
 
@@ -176,6 +183,6 @@ export async function preflight(
         opts.paths,
       ),
     );
-  parts.push(qemuFindings(cfg.name));
+  if (cfg.mode !== 'macvtap') parts.push(qemuFindings(cfg.name));
   return { errors: parts.flatMap((f) => f.errors), warnings: parts.flatMap((f) => f.warnings) };
 }

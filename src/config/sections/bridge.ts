@@ -4,7 +4,7 @@ import type { BridgeConfig } from '../types.js';
 
 export type BridgeSection = Pick<
   BridgeConfig,
-  'mode' | 'uplink' | 'mtu' | 'mac' | 'stp' | 'firewall' | 'portSecurity' | 'isolatePorts'
+  'mode' | 'uplink' | 'mtu' | 'mac' | 'stp' | 'firewall' | 'portSecurity' | 'isolatePorts' | 'hostAccess'
 >;
 
 /** [bridge]: `bridge` is the name the file was asked for (its file name without `.conf`). */
@@ -23,6 +23,7 @@ export function bridgeSection(r: Reader, bridge: string): BridgeSection {
   const firewall = r.value(s, 'firewall') ?? 'auto';
   const portSecurity = r.value(s, 'port_security') ?? 'basic';
   const isolatePorts = r.value(s, 'isolate_ports') ?? false;
+  const hostAccess = r.value(s, 'host_access');
   return {
     mode,
     ...(uplink ? { uplink } : {}),
@@ -32,5 +33,6 @@ export function bridgeSection(r: Reader, bridge: string): BridgeSection {
     firewall,
     portSecurity,
     isolatePorts,
+    ...(mode === 'macvtap' ? { hostAccess: hostAccess ?? true } : {}),
   };
 }
