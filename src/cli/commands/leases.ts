@@ -2,7 +2,7 @@ import type { Lease } from '../../dnsmasq/leases.js';
 import { readLeases } from '../../system/leases.js';
 import { paths } from '../../paths.js';
 import { runner } from '../../system/exec.js';
-import { readSnooped } from '../../system/snoop.js';
+import { readSnooped, snoopFamily } from '../../system/snoop.js';
 import { readState } from '../../system/state.js';
 import { bridgeName, expectPositionals, HELP, noSuchBridge, parseOptions, type Help } from '../command.js';
 import { commandHelp, commandUsage } from '../usage.js';
@@ -29,7 +29,8 @@ export async function run({ bridge, json }: LeasesOptions): Promise<number> {
     process.stderr.write(`brmgr leases: ${unknown}\n`);
     return 2;
   }
-  const learned = readState(paths(bridge))?.l2 ? await readSnooped(runner(), bridge) : [];
+  const family = snoopFamily(readState(paths(bridge)));
+  const learned = family ? await readSnooped(runner(), bridge, family) : [];
   const snooped = learned.map((s): Lease & { source: 'snooped' } => ({
     mac: s.mac,
     ip: s.ip,
