@@ -115,7 +115,8 @@ async function macvtapAdd(
     const mac = readFileSync(`/sys/class/net/${tap}/address`, 'utf8').trim();
     writeMacvtaps(o.runDir, { ...readMacvtaps(o.runDir), [tap]: mac });
     revert.success();
-    log.info(
+    // the path alone on stdout is what a script takes (`dev=$(brmgr tap add …)`)
+    log.debug(
       `${plan.creates ? 'created' : 'kept'} macvtap ${tap} (${mac}) on ${uplink}: ${node.path}` +
         `${o.uid !== undefined ? `, owned by ${o.owner}` : ''}`,
     );

@@ -106,8 +106,7 @@ export function hostEffects(o: HostOptions): Effects {
   });
   // bridged and macvtap modes: the guests' addresses the LAN's DHCP (or SLAAC) gave them, as seen on the
   // bridge or the uplink, logged and published as lease events; a macvtap network's host routes follow them
-  const macvtap = o.config().mode === 'macvtap';
-  const where = macvtap ? `on ${o.config().uplink}` : 'on the bridge';
+  const where = () => (o.config().mode === 'macvtap' ? `on ${o.config().uplink}` : 'on the bridge');
   const followRoutes = async () => {
     const cfg = o.config();
     if (cfg.mode !== 'macvtap' || !cfg.hostAccess) return;
@@ -121,7 +120,7 @@ export function hostEffects(o: HostOptions): Effects {
     (a, renewed) => {
       log.info(
         { event: 'lease-seen', mac: a.mac, ip: a.ip, how: a.how, renewed },
-        `${a.mac} has ${a.ip} (${a.how === 'dhcp' ? 'DHCP acknowledgement' : 'neighbour discovery'} seen ${where})`,
+        `${a.mac} has ${a.ip} (${a.how === 'dhcp' ? 'DHCP acknowledgement' : 'neighbour discovery'} seen ${where()})`,
       );
       server.publish({
         time: new Date().toISOString(),
@@ -132,7 +131,7 @@ export function hostEffects(o: HostOptions): Effects {
         expires: a.expires,
       });
     },
-    macvtap ? 'netdev' : 'bridge',
+    () => (o.config().mode === 'macvtap' ? 'netdev' : 'bridge'),
     followRoutes,
   );
   // a guest gone (its macvtap deleted) loses its route within this time

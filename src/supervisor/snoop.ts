@@ -17,7 +17,7 @@ export class SnoopWatch {
     private readonly run: Run,
     private readonly bridge: string,
     private readonly seen: (address: SeenAddress, renewed: boolean) => void,
-    private readonly family: SnoopFamily = 'bridge',
+    private readonly family: () => SnoopFamily = () => 'bridge',
     private readonly changed: () => Promise<void> = async () => {},
     private readonly everyMs = 1000,
   ) {}
@@ -39,7 +39,7 @@ export class SnoopWatch {
     this.busy = true;
     try {
       let fresh = false;
-      for (const a of await readSnooped(this.run, this.bridge, this.family)) {
+      for (const a of await readSnooped(this.run, this.bridge, this.family())) {
         const key = `${a.mac} ${a.ip}`;
         const expires = Date.parse(a.expires);
         const before = this.known.get(key);
