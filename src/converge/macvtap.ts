@@ -1,7 +1,7 @@
 import type { BridgeConfig } from '../config/types.js';
 import type { Observed } from '../host/links.js';
 import { applyMacvtapTable, removeMacvtapTable } from '../firewall/macvtap.js';
-import { planShim, shimName, shimRoutes } from '../plan/macvtap.js';
+import { planShim, shimMac, shimName, shimRoutes } from '../plan/macvtap.js';
 import type { Run } from '../system/exec.js';
 import { readMacvtaps } from '../system/macvtap.js';
 import { applyIpBatch, observe } from '../system/observe.js';
@@ -41,7 +41,7 @@ function writeSettings(settings: Record<string, string>): void {
  */
 export const macvtap: Resource = {
   name: 'macvtap',
-  plan({ cfg, observed, previous, run, runRoot, log }) {
+  plan({ cfg, observed, previous, run, runRoot, log, machineId }) {
     const was = previous?.macvtap;
     if (cfg.mode !== 'macvtap') {
       if (!was) return { record: {}, steps: [] };
@@ -69,7 +69,7 @@ export const macvtap: Resource = {
         kind: 'call',
         what: 'macvtap table',
         apply: async () => {
-          await applyMacvtapTable(run, cfg, hostMac);
+          await applyMacvtapTable(run, cfg, hostMac, cfg.hostAccess ? shimMac(cfg.name, machineId) : undefined);
           if (!was) return () => removeMacvtapTable(run, cfg.name);
         },
       },
@@ -82,13 +82,13 @@ export const macvtap: Resource = {
       if (!cfg.hostAccess) done.push(`deleted ${shim}: host_access = false`);
     }
     const view = stale ? { ...observed, links: observed.links.filter((l) => l !== stale) } : observed;
-    const change = cfg.hostAccess ? planShim(cfg, view) : undefined;
+    const change = cfg.hostAccess ? planShim(cfg, view, machineId) : undefined;
     if (change) {
       steps.push({
         kind: 'call',
         what: 'host access',
         apply: async (_rec, revert) => {
-          if (change.create.length) {
+          if (change.create.length && !observed.links.some((l) => l.ifname === shim)) {
             revert.add('shim', () => run('ip', ['link', 'del', 'dev', shim]).then(() => undefined));
             await applyIpBatch(run, change.create);
           }
@@ -96,7 +96,8 @@ export const macvtap: Resource = {
           await applyIpBatch(run, change.up);
         },
       });
-      if (change.create.length) done.push(`created ${shim} on ${uplink}: the host reaches its guests through it`);
+      if (!observed.links.some((l) => l.ifname === shim))
+        done.push(`created ${shim} on ${uplink}: the host reaches its guests through it`);
     }
     if (cfg.hostAccess)
       steps.push({

@@ -13,9 +13,10 @@ export const macvtapTable = (network: string) => `brmgr-${network}`;
 
 /**
  * The table's text for one `nft -f`; the chains are replaced, the sets (what the kernel learned) kept.
- * `hostMac`: the uplink's own MAC, whose neighbour discovery is the host's, not a guest's.
+ * `hostMac`: the uplink's own MAC, whose neighbour discovery is the host's, not a guest's; `shimMac`: the
+ * host_access macvlan's, which speaks to the guests only (plan/macvtap.ts).
  */
-export function renderMacvtapTable(cfg: BridgeConfig, hostMac: string | undefined): string {
+export function renderMacvtapTable(cfg: BridgeConfig, hostMac: string | undefined, shimMac?: string): string {
   const t = macvtapTable(cfg.name);
   const uplink = q(cfg.uplink!);
   const set = (name: string, type: string) =>
@@ -34,6 +35,8 @@ export function renderMacvtapTable(cfg: BridgeConfig, hostMac: string | undefine
     'uplink-out': {
       hook: 'egress',
       rules: [
+        // the host's way to its guests stays off the wire: what it sends the LAN would take for the host's
+        ...(shimMac ? [`ether saddr ${shimMac} drop`] : []),
         `${notHost}ether type ip6 icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } ` +
           `ip6 saddr != { ::, fe80::/10 } update @${SNOOP_SETS.nd6} { ether saddr . ip6 saddr }`,
         // duplicate address detection: the address a SLAAC guest is about to take
@@ -60,12 +63,17 @@ export function renderMacvtapTable(cfg: BridgeConfig, hostMac: string | undefine
 }
 
 /** Applies the table; a table hooked to another uplink is replaced whole (what it learned is the old LAN's). */
-export async function applyMacvtapTable(run: Run, cfg: BridgeConfig, hostMac: string | undefined): Promise<void> {
+export async function applyMacvtapTable(
+  run: Run,
+  cfg: BridgeConfig,
+  hostMac: string | undefined,
+  shimMac: string | undefined,
+): Promise<void> {
   const t = macvtapTable(cfg.name);
   const listed = await run('nft', ['list', 'table', 'netdev', t]);
   const stale = listed.ok && !listed.stdout.includes(`device ${q(cfg.uplink!)}`);
   const reset = stale ? `table netdev ${t}\ndelete table netdev ${t}\n` : '';
-  must(await run('nft', ['-f', '-'], reset + renderMacvtapTable(cfg, hostMac)), 'nft');
+  must(await run('nft', ['-f', '-'], reset + renderMacvtapTable(cfg, hostMac, shimMac)), 'nft');
 }
 
 /** Deletes the table; nothing when it or nft is not there. */

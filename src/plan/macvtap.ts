@@ -11,6 +11,7 @@ import { checkName } from '../config/validate.js';
 import { UsageError } from '../errors.js';
 import type { Observed, ObservedLink } from '../host/links.js';
 import { ip4ToInt, isIPv4 } from '../net/addr.js';
+import { stableMac } from './link.js';
 
 /** The host's macvlan on the uplink: `mh-NET`, shortened with a hash where that is over 15 characters. */
 export function shimName(network: string): string {
@@ -64,15 +65,25 @@ export interface ShimChange {
   up: string[];
 }
 
+/**
+ * The shim's MAC: stable, so the uplink's table knows it before the shim exists. Nothing from it may reach
+ * the wire: its ARP requests for the guests carry the host's address, and the LAN's machines would move
+ * the host to this MAC in their caches (firewall/macvtap.ts drops them on the way out).
+ */
+export const shimMac = (network: string, machineId: string) => stableMac(shimName(network), machineId);
+
 /** The shim as host_access wants it; undefined when it is there as brmgr made it. */
-export function planShim(cfg: BridgeConfig, observed: Observed): ShimChange | undefined {
+export function planShim(cfg: BridgeConfig, observed: Observed, machineId: string): ShimChange | undefined {
   const shim = shimName(cfg.name);
+  const mac = shimMac(cfg.name, machineId);
   const have = observed.links.find((l) => l.ifname === shim);
   if (have && (have.kind !== 'macvlan' || have.macvlan?.parent !== cfg.uplink))
     throw new UsageError(`${shim} (host_access's macvlan) is taken by ${describe(have)} that is not brmgr's`);
-  if (have?.up) return undefined;
+  if (have?.up && have.address === mac) return undefined;
   return {
-    create: have ? [] : [`link add link ${cfg.uplink} name ${shim} type macvlan mode bridge`],
+    create: have
+      ? [`link set dev ${shim} address ${mac}`]
+      : [`link add link ${cfg.uplink} name ${shim} address ${mac} type macvlan mode bridge`],
     sysctls: shimSysctls(shim),
     up: [`link set dev ${shim} up`],
   };

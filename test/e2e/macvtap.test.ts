@@ -119,7 +119,7 @@ t.test(
     t.ok(await ping(lan, HOST), 'the LAN reaches the host');
     const uplinkMac = JSON.parse(await ip(host, '-json', 'link', 'show', l.uplink))[0].address as string;
     const neigh = JSON.parse(await ip(lan, '-json', 'neigh', 'show', HOST)) as { lladdr?: string }[];
-    t.equal(neigh[0]?.lladdr, uplinkMac, 'the LAN has the host at its uplink’s MAC');
+    t.equal(neigh[0]?.lladdr, uplinkMac, 'the LAN has the host at its uplink’s MAC', { neigh, uplinkMac });
 
     const doctor = await brmgr.cli('doctor', net, first.mac);
     t.equal(doctor.exitCode, 0, 'the doctor finds nothing in the way of the first guest', { output: doctor.output });
