@@ -50,10 +50,23 @@ async function guest(l: LanLab, role: string, mac: string, owner?: string) {
   const device = added.stdout.trim();
   const sysfs = (await must(l.host, 'sh', ['-c', `cat /sys/class/net/${tap}/macvtap/tap*/dev`])).trim();
   const node = statSync(device);
+  // what a VMM running as that user does: open the device read-write
+  const opens = async (uid: number) =>
+    (
+      await exec(l.host, 'setpriv', [
+        `--reuid=${uid}`,
+        `--regid=${uid}`,
+        '--clear-groups',
+        'sh',
+        '-c',
+        `exec 3<>${device}`,
+      ])
+    ).exitCode === 0;
+  const opened = { owner: await opens(65534), other: await opens(65533) };
   const ns = await l.lab.ns(role);
   await ip(l.host, 'link', 'set', tap, 'netns', ns);
   await ip(ns, 'link', 'set', tap, 'up');
-  return { tap, mac, ns, device, sysfs, node };
+  return { tap, mac, ns, device, sysfs, node, opened };
 }
 
 const rdev = (st: { rdev: number }) => `${(st.rdev >> 8) & 0xfff}:${(st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)}`;
@@ -79,6 +92,8 @@ t.test(
     t.equal(rdev(first.node), first.sysfs, 'the macvtap’s own (as sysfs names it)');
     t.equal(first.node.uid, 65534, 'owned by the user asked for');
     t.equal(first.node.mode & 0o777, 0o600, 'and no one else’s');
+    t.ok(first.opened.owner, 'its owner opens it');
+    t.notOk(first.opened.other, 'another user cannot');
     const lease1 = await udhcpc(first.ns, first.tap, [], l.script);
     t.match(lease1, /^192\.168\.60\.\d+$/, 'the first guest leases from the LAN’s DHCP server');
 
@@ -87,6 +102,7 @@ t.test(
     const early = brmgr.cli('lookup', net, '52:54:00:60:00:02', '--wait', '30');
     const second = await guest(l, 'g2', '52:54:00:60:00:02');
     t.equal(second.node.uid, 0, 'without --owner, the device is root’s');
+    t.notOk(second.opened.owner, 'which no user opens');
     const lease2 = await udhcpc(second.ns, second.tap, [], l.script);
     t.match(lease2, /^192\.168\.60\.\d+$/, 'the second guest leases from the LAN too');
     const found = await early;
