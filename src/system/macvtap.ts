@@ -53,6 +53,18 @@ export async function ensureTapNode(run: Run, node: TapNode, uid: number, mode: 
   chmodSync(node.path, mode);
 }
 
+/** The owner of the macvtap's character device, when the node is the device's; undefined otherwise. */
+export function tapNodeOwner(node: TapNode): number | undefined {
+  try {
+    const st = lstatSync(node.path);
+    return st.isCharacterDevice() && majorOf(st.rdev) === node.major && minorOf(st.rdev) === node.minor
+      ? st.uid
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Removes the node when it still names the (deleted) device. */
 export function removeTapNode(node: TapNode): void {
   try {

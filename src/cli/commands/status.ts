@@ -8,6 +8,8 @@ import { portsOf } from '../../host/links.js';
 import { observe } from '../../system/observe.js';
 import { alive } from '../../system/process.js';
 import { liveDnsmasqPid, readStatus, type SupervisorStatus } from '../../system/run-files.js';
+import { readMacvtaps, tapNodeOf, tapNodeOwner } from '../../system/macvtap.js';
+import { readSnooped } from '../../system/snoop.js';
 import { readState } from '../../system/state.js';
 import { parseFlooding } from '../../host/vxlan.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, type Help } from '../command.js';
@@ -71,6 +73,35 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
     };
   };
   const tunnels = await Promise.all(names.map(tunnel));
+  /** A macvtap network's uplink, host access and devices (those moved to another namespace by MAC alone). */
+  const macvtap = async (name: string) => {
+    const p = paths(name);
+    const m = readState(p)?.macvtap;
+    if (!m) return null;
+    const shim = m.shim ? observed.links.find((l) => l.ifname === m.shim) : undefined;
+    const here = observed.links.filter((l) => l.kind === 'macvtap' && l.macvlan?.parent === m.uplink);
+    const recorded = readMacvtaps(p.runDir);
+    const devices = [
+      ...here.map((l) => {
+        const node = tapNodeOf(l.ifname);
+        const owner = node ? tapNodeOwner(node) : undefined;
+        return { name: l.ifname, mac: l.address, device: node?.path ?? null, owner: owner ?? null };
+      }),
+      ...Object.entries(recorded)
+        .filter(([tap]) => !here.some((l) => l.ifname === tap))
+        .map(([tap, mac]) => ({ name: tap, mac, device: null, owner: null, elsewhere: true })),
+    ];
+    const guests = await readSnooped(run, name, 'netdev');
+    const macs = new Set(devices.map((d) => d.mac));
+    return {
+      uplink: m.uplink,
+      uplinkState: observed.links.find((l) => l.ifname === m.uplink)?.up ? 'up' : 'down',
+      hostAccess: m.shim ? { link: m.shim, state: shim ? (shim.up ? 'up' : 'down') : 'absent' } : null,
+      devices,
+      guests: guests.filter((g) => macs.has(g.mac)).map((g) => ({ mac: g.mac, ip: g.ip })),
+    };
+  };
+  const macvtaps = await Promise.all(names.map(macvtap));
   const report = names.map((name, i) => {
     const p = paths(name);
     const link = observed.links.find((l) => l.ifname === name);
@@ -79,9 +110,11 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
     // a dnsmasq whose supervisor was killed still serves: say so, not "not running"
     const orphan = running ? undefined : liveDnsmasqPid(p);
     const addresses = observed.addrs.filter((a) => a.ifname === name && a.scope === 'global');
+    const mv = macvtaps[i];
     return {
       bridge: name,
-      state: link ? (link.up ? 'up' : 'down') : 'absent',
+      // a macvtap network has no link of its name: it is as up as its uplink
+      state: mv ? mv.uplinkState : link ? (link.up ? 'up' : 'down') : 'absent',
       addresses: addresses.map((a) => `${a.local}/${a.prefixlen}`),
       /** the subnet `address = auto` chose, if the config asks for one */
       auto: loadAutoSubnet(name) ?? null,
@@ -99,6 +132,7 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
           : null,
       leases: readLeases(p.leases).length,
       vxlan: tunnels[i] ?? null,
+      macvtap: mv,
     };
   });
   if (json) process.stdout.write(`${JSON.stringify(bridge ? report[0] : report, null, 2)}\n`);
@@ -122,6 +156,21 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
           ? [
               `vxlan: ${r.vxlan.link} ${r.vxlan.state} VNI ${r.vxlan.id} local ${r.vxlan.local ?? '-'} ` +
                 `port ${r.vxlan.port} mtu ${r.vxlan.mtu} peers ${r.vxlan.peers.join(',') || '-'}`,
+            ]
+          : []),
+        ...(r.macvtap
+          ? [
+              `macvtap on ${r.macvtap.uplink}`,
+              `host access: ${r.macvtap.hostAccess ? `${r.macvtap.hostAccess.link} ${r.macvtap.hostAccess.state}` : 'off'}`,
+              `devices: ${
+                r.macvtap.devices
+                  .map(
+                    (d) =>
+                      `${d.name} ${d.mac} ${d.device ?? '(in another namespace)'}${d.owner !== null ? ` uid ${d.owner}` : ''}`,
+                  )
+                  .join(', ') || '-'
+              }`,
+              `guests: ${r.macvtap.guests.map((g) => `${g.mac} ${g.ip}`).join(', ') || '-'}`,
             ]
           : []),
       ];
