@@ -16,14 +16,10 @@ const MACVTAP_KEYS = new Set(['bridge.name', 'bridge.mode', 'bridge.uplink', 'br
 
 /**
  * mode = macvtap: no bridge, no address, no DHCP or DNS of brmgr's, no firewall; every other key is refused
- * where it is written. host_access belongs to macvtap alone.
+ * where it is written. (host_access is macvtap's alone, and read by no other mode.)
  */
 function macvtapKeys(r: Reader, cfg: BridgeConfig): void {
-  if (cfg.mode !== 'macvtap') {
-    const access = r.get('bridge', 'host_access');
-    if (access) r.fail(access, 'only mode = macvtap has host_access');
-    return;
-  }
+  if (cfg.mode !== 'macvtap') return;
   if (!r.get('bridge', 'uplink'))
     r.fail(r.get('bridge', 'mode')!, 'mode = macvtap needs an uplink (the parent of the guests’ macvtap devices)');
   const why = 'mode = macvtap: guests sit on the uplink’s LAN, which serves them; brmgr makes no bridge';
