@@ -2,8 +2,9 @@ import type { BridgeConfig } from '../config/types.js';
 import type { Observed } from '../host/links.js';
 import { applyMacvtapTable, removeMacvtapTable } from '../firewall/macvtap.js';
 import { planShim, shimMac, shimName, shimRoutes } from '../plan/macvtap.js';
+import { linkNeighbours } from '../system/routes.js';
 import type { Run } from '../system/exec.js';
-import { readMacvtaps } from '../system/macvtap.js';
+import { readGuestRoutes, readMacvtaps, writeGuestRoutes } from '../system/macvtap.js';
 import { applyIpBatch, observe } from '../system/observe.js';
 import { readSnooped } from '../system/snoop.js';
 import { readSysctl, writeSysctl } from '../system/sysctl.js';
@@ -20,13 +21,21 @@ export async function followGuests(run: Run, cfg: BridgeConfig, runDir: string, 
   const now = observed ?? (await observe(run));
   if (!now.links.some((l) => l.ifname === shimName(cfg.name))) return;
   const macs = guestMacs(now, cfg.uplink!, runDir);
-  const seen = await readSnooped(run, cfg.name, 'netdev');
-  const lines = shimRoutes(
-    cfg,
-    now,
-    seen.filter((s) => macs.has(s.mac)).map((s) => s.ip),
-  );
+  const seen = (await readSnooped(run, cfg.name, 'netdev')).filter((s) => !s.ip.includes(':'));
+  const known = readGuestRoutes(runDir);
+  const { lines, routed } = shimRoutes(cfg, now, {
+    guests: seen.filter((s) => macs.has(s.mac)).map((s) => s.ip),
+    known: known.filter((k) => macs.has(k.mac)).map((k) => k.ip),
+    others: seen.filter((s) => !macs.has(s.mac)).map((s) => s.ip),
+    neighbours: await linkNeighbours(run, shimName(cfg.name)),
+    guestMacs: macs,
+  });
   await applyIpBatch(run, lines, { force: true });
+  const macOf = new Map([...known.map((k) => [k.ip, k.mac] as const), ...seen.map((s) => [s.ip, s.mac] as const)]);
+  writeGuestRoutes(
+    runDir,
+    routed.flatMap((ip) => (macOf.has(ip) ? [{ ip, mac: macOf.get(ip)! }] : [])),
+  );
 }
 
 function writeSettings(settings: Record<string, string>): void {
@@ -116,9 +125,10 @@ export const macvtap: Resource = {
     };
   },
 
-  async remove({ bridge, state, observed, run, log }) {
+  async remove({ bridge, state, observed, run, log, paths }) {
     if (!state.macvtap) return;
     await removeMacvtapTable(run, bridge);
+    writeGuestRoutes(paths.runDir, []);
     const shim = state.macvtap.shim;
     if (shim && observed.links.some((l) => l.ifname === shim)) {
       await run('ip', ['link', 'del', 'dev', shim]);

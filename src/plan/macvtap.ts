@@ -146,21 +146,52 @@ function sourceFor(ip: string, observed: Observed, uplink: string): string | und
   return (within ?? mine[0])?.local;
 }
 
+/** The shim's neighbour entry for an address: the MAC that answered, or that none does (FAILED). */
+export interface ShimNeighbour {
+  mac?: string;
+  unreachable: boolean;
+}
+
+export interface GuestsSeen {
+  /** IPv4 addresses seen with a MAC of one of the network's macvtaps */
+  guests: string[];
+  /** the guests' addresses routed before (a record outlives the learned sets and the shim) */
+  known?: string[];
+  /** addresses seen with another MAC: a machine of the LAN's */
+  others: string[];
+  /** the shim's neighbour entries, by address */
+  neighbours: Record<string, ShimNeighbour>;
+  guestMacs: Set<string>;
+}
+
 /**
- * `ip -batch` lines that bring the shim's routes to exactly the guests' IPv4 addresses: `guests` are the
- * addresses seen with a MAC of one of the network's macvtaps. The LAN's other machines stay behind the uplink.
+ * `ip -batch` lines that bring the shim's routes to the guests' IPv4 addresses. A route goes once its
+ * address is shown not to be a guest's: seen with the MAC of a LAN machine, or answered through the shim
+ * by none or by another. An address merely no longer seen (the learned sets lost to a flush of the
+ * ruleset, or lapsed before a long lease's renewal) keeps its route while its guest answers, and gets it
+ * back (from `known`) when the shim is made again. `routed`: the addresses routed after the lines.
  */
-export function shimRoutes(cfg: BridgeConfig, observed: Observed, guests: string[]): string[] {
+export function shimRoutes(
+  cfg: BridgeConfig,
+  observed: Observed,
+  seen: GuestsSeen,
+): { lines: string[]; routed: string[] } {
   const shim = shimName(cfg.name);
-  const want = new Set(guests.filter(isIPv4));
+  const others = new Set(seen.others);
+  const notAGuest = (ip: string) => {
+    const n = seen.neighbours[ip];
+    return others.has(ip) || !!n?.unreachable || (!!n?.mac && !seen.guestMacs.has(n.mac.toLowerCase()));
+  };
   const have = observed.routes
     .filter((r) => r.dev === shim && (r.table ?? 'main') === 'main' && /^\d+\.\d+\.\d+\.\d+$/.test(r.dst))
     .map((r) => r.dst);
-  const lines = have.filter((ip) => !want.has(ip)).map((ip) => `route del ${ip}/32 dev ${shim}`);
+  const want = new Set([...seen.guests, ...(seen.known ?? []).filter((ip) => !notAGuest(ip))].filter(isIPv4));
+  const gone = have.filter((ip) => !want.has(ip) && notAGuest(ip));
+  const lines = gone.map((ip) => `route del ${ip}/32 dev ${shim}`);
   for (const ip of want) {
     if (have.includes(ip)) continue;
     const src = sourceFor(ip, observed, cfg.uplink!);
     lines.push(`route replace ${ip}/32 dev ${shim}${src ? ` src ${src}` : ''}`);
   }
-  return lines;
+  return { lines, routed: [...new Set([...want, ...have.filter((ip) => !gone.includes(ip))])] };
 }

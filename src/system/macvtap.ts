@@ -97,3 +97,22 @@ export function writeMacvtaps(runDir: string, taps: Record<string, string>): voi
   writeFileSync(`${file}.tmp`, `${JSON.stringify(taps, null, 2)}\n`, { mode: 0o644 });
   renameSync(`${file}.tmp`, file);
 }
+
+/** The guests the host's macvlan routes to, with their MACs: `RUNDIR/guest-routes.json`. */
+const guestRoutesFile = (runDir: string) => join(runDir, 'guest-routes.json');
+
+export function readGuestRoutes(runDir: string): { ip: string; mac: string }[] {
+  return readJsonFile<{ ip: string; mac: string }[]>(guestRoutesFile(runDir)) ?? [];
+}
+
+export function writeGuestRoutes(runDir: string, routes: { ip: string; mac: string }[]): void {
+  const file = guestRoutesFile(runDir);
+  const text = `${JSON.stringify(routes)}\n`;
+  if (!routes.length) {
+    rmSync(file, { force: true });
+    return;
+  }
+  if (existsSync(file) && readFileSync(file, 'utf8') === text) return;
+  writeFileSync(`${file}.tmp`, text, { mode: 0o644 });
+  renameSync(`${file}.tmp`, file);
+}

@@ -7,8 +7,9 @@
  */
 import { chmodSync, statSync } from 'node:fs';
 import t from 'tap';
-import { Brmgr, exec, ip, Lab, must, ping, snapshot, type TestLike } from '../helpers/netns.js';
+import { Brmgr, exec, ip, Lab, must, ping, snapshot, type TestLike, waitFor } from '../helpers/netns.js';
 import { follow, foreignDhcp, skipReason, udhcpc } from '../helpers/e2e.js';
+import { shimName } from '../../src/plan/macvtap.js';
 
 const why = skipReason();
 
@@ -140,6 +141,24 @@ t.test(
     const doctor = await brmgr.cli('doctor', net, first.mac);
     t.equal(doctor.exitCode, 0, 'the doctor finds nothing in the way of the first guest', { output: doctor.output });
     t.match(doctor.stdout, lease1!, 'and names its address');
+
+    // the ruleset flushed (what was learned goes with it), then the host's macvlan deleted: brmgr run puts
+    // both back, and the host's routes to its guests with them
+    await must(host, 'nft', ['flush', 'ruleset']);
+    await waitFor(
+      'the uplink’s table back',
+      async () => (await exec(host, 'nft', ['list', 'table', 'netdev', `brmgr-${net}`])).exitCode === 0,
+      10_000,
+    );
+    t.pass('brmgr run puts the uplink’s table back after a flush');
+    await ip(host, 'link', 'del', shimName(net));
+    await waitFor(
+      'the host’s macvlan back',
+      async () => (await exec(host, 'ip', ['link', 'show', shimName(net)])).exitCode === 0,
+      10_000,
+    );
+    t.ok(await ping(host, lease1!, 15), 'the host reaches its guest again through the new macvlan');
+    t.ok(await ping(host, lease2!, 15), 'both guests');
 
     const pinged = await steady;
     t.match(pinged.stdout, / 0% packet loss/, 'the host’s own pings to the LAN never dropped', { out: pinged.stdout });

@@ -198,11 +198,62 @@ t.test('host_access: the macvlan made once, then routes to exactly the guests', 
       { dst: '192.168.1.0/24', dev: 'eth0' },
     ],
   });
-  t.same(shimRoutes(cfg, observed, ['192.168.1.50', '10.9.3.4', 'fd00::5']), [
-    'route del 192.168.1.51/32 dev mh-lan',
-    'route replace 10.9.3.4/32 dev mh-lan src 10.9.0.10',
-  ]);
-  t.same(shimRoutes(cfg, observed, ['192.168.1.50', '192.168.1.51']), [], 'nothing when the routes are right');
+  const guestMacs = new Set(['52:54:00:00:00:01', '52:54:00:00:00:02']);
+  const seen = (guests: string[], more: Partial<Parameters<typeof shimRoutes>[2]> = {}) => ({
+    guests,
+    others: [],
+    neighbours: {},
+    guestMacs,
+    ...more,
+  });
+  const lines = (...args: Parameters<typeof shimRoutes>) => shimRoutes(...args).lines;
+  t.same(
+    lines(cfg, observed, seen(['192.168.1.50', '192.168.1.51', '10.9.3.4', 'fd00::5'])),
+    ['route replace 10.9.3.4/32 dev mh-lan src 10.9.0.10'],
+    'a new guest routed, with the host’s address in its subnet as source',
+  );
+  t.same(lines(cfg, observed, seen(['192.168.1.50', '192.168.1.51'])), [], 'nothing when the routes are right');
+  t.same(lines(cfg, observed, seen([])), [], 'an address no longer seen keeps its route (a flushed ruleset)');
+  t.same(
+    lines(cfg, observed, seen([], { others: ['192.168.1.51'] })),
+    ['route del 192.168.1.51/32 dev mh-lan'],
+    'an address a LAN machine now holds loses it',
+  );
+  t.same(
+    lines(
+      cfg,
+      observed,
+      seen(['192.168.1.50'], {
+        neighbours: { '192.168.1.51': { unreachable: true }, '192.168.1.50': { unreachable: true } },
+      }),
+    ),
+    ['route del 192.168.1.51/32 dev mh-lan'],
+    'as does one no guest answers any more (while a guest seen keeps its own)',
+  );
+  t.same(
+    lines(
+      cfg,
+      observed,
+      seen([], { neighbours: { '192.168.1.51': { mac: '52:54:00:00:00:99', unreachable: false } } }),
+    ),
+    ['route del 192.168.1.51/32 dev mh-lan'],
+    'or one another MAC answers',
+  );
+  t.same(
+    lines(
+      cfg,
+      observed,
+      seen([], { neighbours: { '192.168.1.51': { mac: '52:54:00:00:00:02', unreachable: false } } }),
+    ),
+    [],
+    'a guest that answers keeps it',
+  );
+  const shimGone = { ...observed, routes: [] };
+  t.same(
+    shimRoutes(cfg, shimGone, seen([], { known: ['192.168.1.50', '192.168.1.51'], others: ['192.168.1.51'] })),
+    { lines: ['route replace 192.168.1.50/32 dev mh-lan src 192.168.1.10'], routed: ['192.168.1.50'] },
+    'the macvlan made again: its guests routed again from the record, but the one a LAN machine now holds',
+  );
 });
 
 t.test(
