@@ -5,10 +5,11 @@
  * brmgr finds their addresses (lookup, leases, events, doctor), the host reaches them through
  * host_access's macvlan and not without it, and down leaves the host's links as they were.
  */
-import { chmodSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, statSync } from 'node:fs';
 import t from 'tap';
 import { Brmgr, exec, ip, Lab, must, ping, snapshot, type TestLike, waitFor } from '../helpers/netns.js';
 import { follow, foreignDhcp, skipReason, udhcpc } from '../helpers/e2e.js';
+import { guestImage } from '../helpers/qemu-guest.js';
 import { shimName } from '../../src/plan/macvtap.js';
 
 const why = skipReason();
@@ -26,6 +27,8 @@ async function lanLab(t: TestLike) {
   const lanIf = lab.name('l');
   await lab.veth(host, uplink, lan, lanIf);
   await must(host, 'ethtool', ['-K', uplink, 'tx', 'off']);
+  // and what the LAN sends arrives checksummed, as from a wire
+  await must(lan, 'ethtool', ['-K', lanIf, 'tx', 'off']);
   await ip(lan, 'address', 'add', `${LAN_ROUTER}/24`, 'dev', lanIf);
   await foreignDhcp(lab, lan, lanIf, { range: '192.168.60.100,192.168.60.150', leases: 'lan.leases' });
   await ip(host, 'address', 'add', `${HOST}/24`, 'dev', uplink);
@@ -216,3 +219,63 @@ t.test('macvtap: host_access = false, brought up by pre alone', { skip: why, tim
   await brmgr.down();
   t.same(await snapshot(host), before, 'post leaves the host as it was');
 });
+
+const QEMU = '/usr/bin/qemu-system-x86_64';
+
+t.test(
+  'macvtap: a QEMU guest run by the device’s owner opens /dev/tapN and leases from the LAN',
+  { skip: why ?? (existsSync(QEMU) ? undefined : 'qemu-system-x86 is not installed'), timeout: 180_000 },
+  async (t) => {
+    // built (or taken from the cache) before any namespace exists
+    const image = await guestImage();
+    const l = await lanLab(t);
+    const { host, net, brmgr } = l;
+    brmgr.config(`[bridge]\nmode = macvtap\nuplink = ${l.uplink}\n`);
+    await brmgr.up();
+    const mac = '52:54:00:60:00:09';
+    const tap = l.lab.name('mt');
+    const added = await brmgr.cli('tap', 'add', net, tap, '--owner', 'nobody', '--mac', mac);
+    t.equal(added.exitCode, 0, 'tap add', { output: added.output });
+    const device = added.stdout.trim();
+    const lookup = brmgr.cli('lookup', net, mac, '--wait', '90');
+    // QEMU as the device's owner, given the device open on fd 3, as a VMM without privileges runs it
+    const qemu = [
+      QEMU,
+      ...['-accel', 'tcg', '-m', '256', '-no-reboot', '-nodefaults', '-no-user-config', '-display', 'none'],
+      ...['-serial', 'stdio', '-kernel', image.kernel, '-initrd', image.initrd],
+      ...['-append', "'console=ttyS0 quiet panic=-1'", '-netdev', 'tap,id=n0,fd=3'],
+      ...['-device', `virtio-net-pci,netdev=n0,mac=${mac}`],
+    ].join(' ');
+    const vm = l.lab.spawn(host, 'setpriv', [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      'sh',
+      '-c',
+      `exec ${qemu} 3<>${device}`,
+    ]);
+    const limit = setTimeout(() => vm.kill('SIGKILL'), 150_000);
+    const [booted, found] = await Promise.all([vm, lookup]).finally(() => clearTimeout(limit));
+    const serial = String(booted.stdout);
+    const output = { serial, stderr: String(booted.stderr) };
+    t.equal(booted.exitCode, 0, 'the guest booted as nobody and powered off', output);
+    const lease = /BRMGR-GUEST lease (\S+) mac (\S+)/.exec(serial);
+    t.match(lease?.[1], /^192\.168\.60\.\d+$/, 'it leased from the LAN’s DHCP server through the macvtap', output);
+    t.equal(lease?.[2], mac, 'with the macvtap’s MAC');
+    t.equal(found.stdout.trim(), lease?.[1], 'brmgr lookup --wait, asked before it booted, prints its address', {
+      output: found.output,
+    });
+    const other = await exec(host, 'setpriv', [
+      '--reuid=65533',
+      '--regid=65533',
+      '--clear-groups',
+      'sh',
+      '-c',
+      `exec 3<>${device}`,
+    ]);
+    t.not(other.exitCode, 0, 'another user cannot open the device');
+    t.equal((await brmgr.cli('tap', 'del', tap)).exitCode, 0, 'tap del');
+    await brmgr.down();
+    t.equal((await exec(host, 'nft', ['list', 'tables'])).stdout.trim(), '', 'down leaves no table');
+  },
+);
