@@ -85,9 +85,17 @@ export const macvtap: Resource = {
     ];
     const done: string[] = [];
     // a shim on another uplink (the config's uplink changed) is made again on this one
-    const stale = observed.links.find((l) => l.ifname === shim && was?.shim === shim && l.macvlan?.parent !== uplink);
-    if (stale || (was?.shim && !cfg.hostAccess)) {
-      steps.push({ kind: 'ip', lines: [`link del dev ${shim}`], undo: [] });
+    const here = observed.links.find((l) => l.ifname === shim && was?.shim === shim);
+    const stale = here && here.macvlan?.parent !== uplink ? here : undefined;
+    if (here && (stale || !cfg.hostAccess)) {
+      steps.push({
+        kind: 'call',
+        what: 'host access removed',
+        apply: async (rec) => {
+          await applyIpBatch(run, [`link del dev ${shim}`]);
+          if (!cfg.hostAccess) rec({ macvtap: { uplink } });
+        },
+      });
       if (!cfg.hostAccess) done.push(`deleted ${shim}: host_access = false`);
     }
     const view = stale ? { ...observed, links: observed.links.filter((l) => l !== stale) } : observed;
@@ -97,7 +105,7 @@ export const macvtap: Resource = {
         kind: 'call',
         what: 'host access',
         apply: async (_rec, revert) => {
-          if (change.create.length && !observed.links.some((l) => l.ifname === shim)) {
+          if (change.create.length && !view.links.some((l) => l.ifname === shim)) {
             revert.add('shim', () => run('ip', ['link', 'del', 'dev', shim]).then(() => undefined));
             await applyIpBatch(run, change.create);
           }
@@ -105,7 +113,7 @@ export const macvtap: Resource = {
           await applyIpBatch(run, change.up);
         },
       });
-      if (!observed.links.some((l) => l.ifname === shim))
+      if (!view.links.some((l) => l.ifname === shim))
         done.push(`created ${shim} on ${uplink}: the host reaches its guests through it`);
     }
     if (cfg.hostAccess)
@@ -119,7 +127,7 @@ export const macvtap: Resource = {
         },
       });
     return {
-      record: { macvtap: { uplink, ...(cfg.hostAccess || was?.shim ? { shim } : {}) } },
+      record: { macvtap: { uplink, ...(cfg.hostAccess || here ? { shim } : {}) } },
       steps,
       done,
     };
