@@ -2,10 +2,18 @@
  * mode = macvtap without the kernel: the config (what it keeps, what it refuses and where), the plan of
  * `brmgr tap add` and of host_access's macvlan and routes, the uplink's checks, and the uplink's table.
  */
+import { pino } from 'pino';
 import t from 'tap';
 import * as tap from '../../src/cli/commands/tap.js';
 import { ConfigError, formatProblem, parseConfig } from '../../src/config/validate.js';
 import type { BridgeConfig } from '../../src/config/types.js';
+import { firewall } from '../../src/converge/firewall.js';
+import { link as linkResource } from '../../src/converge/link.js';
+import { macvtap } from '../../src/converge/macvtap.js';
+import type { Planned, UpContext } from '../../src/converge/resource.js';
+import { sysctls } from '../../src/converge/sysctls.js';
+import type { RunResult } from '../../src/system/exec.js';
+import type { State } from '../../src/system/state.js';
 import { renderMacvtapTable } from '../../src/firewall/macvtap.js';
 import { type Observed, type ObservedLink, parseObserved } from '../../src/host/links.js';
 import {
@@ -286,4 +294,62 @@ t.test('links: a macvlan’s parent and mode; the watch sees the macvlan go', as
   t.ok(bridgeLost('12: mh-lan@eth0: <BROADCAST,MULTICAST> mtu 1500 qdisc noqueue', 'mh-lan'), 'down');
   t.notOk(bridgeLost('12: mh-lan@eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500', 'mh-lan'));
   t.notOk(bridgeLost('Deleted 13: mh-lan2@eth0: <BROADCAST>', 'mh-lan'));
+});
+
+t.test('pre’s resources on a macvtap network: the table and the host’s macvlan, nothing of a bridge', async (t) => {
+  const uplinkLink = link('eth0');
+  const shimLink = link('mh-lan', {
+    kind: 'macvlan',
+    macvlan: { parent: 'eth0', mode: 'bridge' },
+    address: shimMac('lan', 'm1'),
+  });
+  const context = (c: BridgeConfig, o: Partial<UpContext> = {}): UpContext => ({
+    cfg: c,
+    previous: undefined,
+    observed: host([uplinkLink]),
+    ruleset: [],
+    machineId: 'm1',
+    readSysctl: () => '0',
+    acceptRa: {},
+    kernelIpv6: true,
+    run: async () => ({ ok: true, stdout: '', stderr: '', code: 0 }) as unknown as RunResult,
+    runRoot: '/nonexistent',
+    log: pino({ level: 'silent' }),
+    ...o,
+  });
+  const what = (p: Planned) => p.steps.map((s) => (s.kind === 'call' ? s.what : s.kind));
+  const cfg = parse(BASE);
+  for (const r of [linkResource, firewall, sysctls]) t.same(r.plan(context(cfg)).steps, [], `${r.name}: nothing`);
+  const first = macvtap.plan(context(cfg));
+  t.same(what(first), ['macvtap table', 'host access', 'guest routes']);
+  t.same(first.record, { macvtap: { uplink: 'eth0', shim: 'mh-lan' } }, 'the worst case recorded first');
+  const previous = { ...first.record, version: 1 } as State;
+  t.same(
+    what(macvtap.plan(context(cfg, { previous, observed: host([uplinkLink, shimLink]) }))),
+    ['macvtap table', 'guest routes'],
+    'once there, the macvlan is left alone',
+  );
+
+  const off = parse(`${BASE}host_access = false\n`);
+  const removing = macvtap.plan(context(off, { previous, observed: host([uplinkLink, shimLink]) }));
+  t.same(what(removing), ['macvtap table', 'host access removed'], 'host_access turned off: the macvlan goes');
+  t.same(removing.record, { macvtap: { uplink: 'eth0', shim: 'mh-lan' } });
+  const gone = macvtap.plan(context(off, { previous, observed: host([uplinkLink]) }));
+  t.same(what(gone), ['macvtap table'], 'and is not deleted twice');
+  t.same(gone.record, { macvtap: { uplink: 'eth0' } });
+
+  const moved = macvtap.plan(
+    context(parse('[bridge]\nmode = macvtap\nuplink = eth1\n'), {
+      previous,
+      observed: host([uplinkLink, link('eth1'), shimLink]),
+    }),
+  );
+  t.same(
+    what(moved),
+    ['macvtap table', 'host access removed', 'host access', 'guest routes'],
+    'a new uplink: made again there',
+  );
+
+  const nat = macvtap.plan(context(parse('[bridge]\nmode = nat\n'), { previous }));
+  t.same(what(nat), ['macvtap removed'], 'another mode: the table and the macvlan go');
 });
