@@ -214,17 +214,22 @@ here: for node_exporter's textfile collector, e.g. from a timer,
   tap: {
     forms: [
       {
-        usage: 'brmgr tap add BRIDGE TAP [--owner USER]',
+        usage: 'brmgr tap add BRIDGE TAP [--owner USER] [--mac MAC]',
         summary: 'a persistent tap on the bridge for a microVM or an unprivileged QEMU',
       },
       { usage: 'brmgr tap del TAP', summary: 'delete such a tap' },
     ],
     about: `add: a persistent tap named TAP, a port of the brmgr bridge BRIDGE (which must
 be up), for a microVM or an unprivileged QEMU. Idempotent.
-del: delete such a tap (only a persistent tap); succeeds when there is none.
+On a mode = macvtap network: a macvtap named TAP (mode bridge) on its uplink, and
+prints its character device (/dev/tapN) for the VMM to open (QEMU: -netdev
+tap,fd=3 3<>/dev/tapN); its owner and mode are set by brmgr (0600).
+del: delete such a tap (only a persistent tap, or a macvtap network's macvtap);
+succeeds when there is none.
 `,
     options: {
       owner: 'add: the user (name or uid) who may open the tap; default: root only',
+      mac: 'add, macvtap networks: the macvtap’s MAC (the guest must use the same); default: a random one',
     },
   },
   demo: {

@@ -93,6 +93,11 @@ export class Reader {
     this.byKey.set(id, e);
   }
 
+  /** Every entry read (each key once), in file order; a flat key's `section` is ''. */
+  entries(): Entry[] {
+    return [...this.byKey.values()].sort((a, b) => a.line - b.line);
+  }
+
   /**
    * A non-empty value, from its section or from the original's flat key for it
    * (`section` '' reads a flat key itself).

@@ -1,5 +1,6 @@
 /** What spans sections: each rule reads the sections' results and reports where the config says it. */
 import type { Reader } from './reader.js';
+import { FLAT_KEYS, sectionKind } from './schema.js';
 import type { BridgeConfig, Pxe } from './types.js';
 
 /** `pxe`: [pxe] as read, which a bridged config does not keep. */
@@ -8,6 +9,35 @@ export function crossSectionRules(r: Reader, cfg: BridgeConfig, pxe: Pxe | undef
   ipv6NeedsItsMtu(r, cfg);
   aliasesAreNotHosts(r, cfg);
   if (cfg.mode === 'bridged') bridgedServesNothing(r, cfg, pxe);
+  macvtapKeys(r, cfg);
+}
+
+/** What a macvtap network is made of: its uplink, and whether the host reaches its guests. */
+const MACVTAP_KEYS = new Set(['bridge.name', 'bridge.mode', 'bridge.uplink', 'bridge.host_access']);
+
+/**
+ * mode = macvtap: no bridge, no address, no DHCP or DNS of brmgr's, no firewall; every other key is refused
+ * where it is written. (host_access is macvtap's alone, and read by no other mode.)
+ */
+function macvtapKeys(r: Reader, cfg: BridgeConfig): void {
+  if (cfg.mode !== 'macvtap') return;
+  if (!r.get('bridge', 'uplink'))
+    r.fail(r.get('bridge', 'mode')!, 'mode = macvtap needs an uplink (the parent of the guests’ macvtap devices)');
+  const why = 'mode = macvtap: guests sit on the uplink’s LAN, which serves them; brmgr makes no bridge';
+  for (const e of r.entries()) {
+    const name = e.section === '' ? FLAT_KEYS[e.key] : `${sectionKind(e.section)}.${e.key}`;
+    if (!name || MACVTAP_KEYS.has(name) || e.value.trim() === '') continue;
+    r.fail(
+      e,
+      name.startsWith('bridge.')
+        ? `${why}; ${e.key} does not apply`
+        : `${why}; [${e.section || name.split('.')[0]}] does not apply`,
+    );
+  }
+  // a section with no keys at all is still a wish brmgr would ignore
+  for (const name of [...r.hostNames.map((n) => `host.${n}`), ...r.forwardNames.map((n) => `forward.${n}`)])
+    if (!r.entries().some((e) => e.section === name))
+      r.fail({ line: r.sectionLine(name), section: name, key: '' }, `${why}; [${name}] does not apply`);
 }
 
 function bridgedNeedsAPort(r: Reader, cfg: BridgeConfig): void {

@@ -39,7 +39,10 @@ function key<T>(parse: Parser<T>, example: string, more: Omit<KeySpec<T>, 'parse
   return { parse, example, ...more };
 }
 
-export const MODES = ['nat', 'routed', 'isolated', 'bridged'] as const;
+export const MODES = ['nat', 'routed', 'isolated', 'bridged', 'macvtap'] as const;
+
+/** Modes whose guests the LAN serves (DHCP, DNS): brmgr runs no dnsmasq of its own by default. */
+export const lanServes = (mode: (typeof MODES)[number]) => mode === 'bridged' || mode === 'macvtap';
 export const FIREWALLS = ['auto', 'nftables', 'iptables', 'none'] as const;
 export const DHCP6 = ['off', 'stateless', 'stateful'] as const;
 export const PORT_SECURITY = ['off', 'basic', 'strict'] as const;
@@ -58,6 +61,7 @@ export const KEYS = {
     multicast_snooping: key(bool, 'true'),
     guest_conns: key(int(1, 1_000_000), '2048'),
     port_macs: key(int(1, 65535), '32'),
+    host_access: key(bool, 'true'),
   },
   ipv4: {
     address: key(text, '10.0.1.1/24', { flat: 'addr', folded: ['netmask', 'network'] }),

@@ -1,4 +1,4 @@
-export type Mode = 'nat' | 'routed' | 'isolated' | 'bridged';
+export type Mode = 'nat' | 'routed' | 'isolated' | 'bridged' | 'macvtap';
 export type FirewallChoice = 'auto' | 'nftables' | 'iptables' | 'none';
 export type Dhcp6 = 'off' | 'stateless' | 'stateful';
 /** what brmgr stops guests sending on their ports (strict: basic for now, see the README) */
@@ -122,6 +122,8 @@ export interface BridgeConfig {
   guestConns: number;
   /** MACs one guest port may send from (bounds the bridge's FDB and DHCP leases per port) */
   portMacs: number;
+  /** mode = macvtap only: the host reaches its guests through a macvlan on the uplink */
+  hostAccess?: boolean;
   ipv4: Subnet4 & {
     /** `address = auto`: brmgr chose the subnet (see plan/auto.ts and config/load.ts) */
     auto?: true;

@@ -27,6 +27,8 @@ export const firewall: Resource = {
   name: 'firewall',
   plan({ cfg, previous, ruleset, run, runRoot, log, machineId }) {
     const before = firewallRecord(previous);
+    // a macvtap network's guests are the LAN's: nothing of the host's routing or filtering is theirs
+    if (cfg.mode === 'macvtap') return { record: { firewall: before }, steps: [] };
     const had = !!previous?.l2;
     const l2 = l2Change(cfg, desiredLink(cfg, machineId).mac, had);
     return {

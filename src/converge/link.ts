@@ -17,6 +17,8 @@ function closedToGuests(key: string, original: string): string {
 export const link: Resource = {
   name: 'link',
   plan({ cfg, observed, previous, machineId, readSysctl }) {
+    // a macvtap network has no bridge (macvtap.ts)
+    if (cfg.mode === 'macvtap') return { record: { createdLink: false, addresses: [] }, steps: [] };
     const bridge = cfg.name;
     let want = desiredLink(cfg, machineId);
     const uplink = observed.links.find((l) => l.ifname === cfg.uplink);
@@ -52,6 +54,7 @@ export const link: Resource = {
   },
 
   async remove({ bridge, state, observed, keep, run, log }) {
+    if (state.macvtap) return;
     const existing = observed.links.find((l) => l.ifname === bridge);
     if (!existing) return;
     const batch: string[] = [];

@@ -15,7 +15,9 @@ import { portSecurityWarnings } from '../firewall/l2.js';
 import { conntrackWarnings } from '../firewall/policy.js';
 import type { Paths } from '../paths.js';
 import { findConflicts, forwardConflicts, natAddressConflicts, portConflicts } from '../plan/conflicts.js';
+import { uplinkProblem } from '../plan/macvtap.js';
 import { BRIDGE_CONF, qemuBridgeWarnings } from '../plan/qemu.js';
+import { isWireless } from '../system/macvtap.js';
 import { servesAnything, servicePorts } from '../plan/services.js';
 import { dnsmasqPid } from '../system/run-files.js';
 import { descriptorsReadable } from '../system/listeners.js';
@@ -45,6 +47,7 @@ function missingTools(cfg: BridgeConfig, opts: { serving: boolean }, env: NodeJS
   if (opts.serving && servesAnything(cfg)) need('dnsmasq', 'for DHCP and DNS; package dnsmasq-base');
   if (cfg.firewall === 'nftables') need('nft', 'for firewall = nftables; package nftables');
   if (cfg.vxlan && cfg.firewall !== 'none') need('nft', 'for the [vxlan] DHCP/RA guard; package nftables');
+  if (cfg.mode === 'macvtap') need('nft', 'to learn the macvtap guests’ addresses; package nftables');
   if (cfg.firewall === 'iptables') {
     need('iptables-restore', 'for firewall = iptables; package iptables');
     need('iptables-save', 'for firewall = iptables; package iptables');
@@ -121,6 +124,10 @@ export function hostFindings(cfg: BridgeConfig, facts: Facts, others: BridgeConf
     );
   }
   errors.push(...tftpRootErrors(cfg));
+  if (cfg.mode === 'macvtap') {
+    const problem = uplinkProblem(cfg, facts.observed, isWireless(cfg.uplink!));
+    if (problem) errors.push(problem);
+  }
   return { errors, warnings: [...found.warnings, ...hostFirewallWarnings(cfg, facts.ruleset, servesAnything(cfg))] };
 }
 
@@ -179,7 +186,7 @@ export async function preflight(
         opts.paths,
       ),
     );
-  parts.push(qemuFindings(cfg.name));
+  if (cfg.mode !== 'macvtap') parts.push(qemuFindings(cfg.name));
   const max = readSysctl('net/netfilter/nf_conntrack_max');
   parts.push({
     errors: [],

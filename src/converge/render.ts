@@ -8,6 +8,8 @@ import { desiredLink, diffLink } from '../plan/link.js';
 import { desiredSysctls } from '../plan/sysctl.js';
 import { diffVxlan } from '../plan/vxlan.js';
 import { renderL2, renderUnderlay } from '../firewall/l2.js';
+import { renderMacvtapTable } from '../firewall/macvtap.js';
+import { planShim, shimMac, shimName } from '../plan/macvtap.js';
 
 /**
  * What brmgr-pre applies on a host where nothing of the bridge exists yet:
@@ -15,6 +17,7 @@ import { renderL2, renderUnderlay } from '../firewall/l2.js';
  * backend. Pure: the same config always renders the same text.
  */
 export function renderPlan(cfg: BridgeConfig, machineId: string, backend: 'nftables' | 'iptables'): string {
+  if (cfg.mode === 'macvtap') return renderMacvtapPlan(cfg, machineId);
   const link = diffLink(desiredLink(cfg, machineId), { links: [], addrs: [], routes: [] }, []);
   const out = [`# ip -batch -\n${link.batch.join('\n')}\n`];
   if (cfg.vxlan) {
@@ -54,5 +57,30 @@ ${underlay}`);
     const checksum = renderIptablesRestore(checksumPlan(intent, family), EMPTY);
     if (checksum) out.push(`# ${tool}, the DHCP checksum, wherever iptables is installed\n${checksum}`);
   }
+  return out.join('\n');
+}
+
+/** A macvtap network: no bridge, no firewall; the uplink's table, and host_access's macvlan. */
+function renderMacvtapPlan(cfg: BridgeConfig, machineId: string): string {
+  const shim = cfg.hostAccess ? shimMac(cfg.name, machineId) : undefined;
+  const out = [
+    `# nft -f -, the uplink's table, which learns the guests' addresses (HOST-MAC: the uplink's own)
+${renderMacvtapTable(cfg, 'HOST-MAC', shim)}`,
+  ];
+  const change = cfg.hostAccess ? planShim(cfg, { links: [], addrs: [], routes: [] }, machineId) : undefined;
+  if (change) {
+    const settings = Object.entries(change.sysctls).map(([k, v]) => `${k.replaceAll('/', '.')} = ${v}`);
+    out.push(
+      `# ip -batch -, host_access: the host's macvlan to its guests\n${change.create.join('\n')}\n`,
+      `# sysctl, before it comes up\n${settings.join('\n')}\n`,
+      `# ip -batch -\n${change.up.join('\n')}\n`,
+      `# brmgr run: a route to each guest's IPv4 address through ${shimName(cfg.name)}\n` +
+        `route replace GUEST-ADDRESS/32 dev ${shimName(cfg.name)} src HOST-ADDRESS\n`,
+    );
+  }
+  out.push(
+    `# brmgr tap add ${cfg.name} TAP: a macvtap on ${cfg.uplink}, its /dev/tapN the owner's\n` +
+      `link add link ${cfg.uplink} name TAP type macvtap mode bridge\n`,
+  );
   return out.join('\n');
 }

@@ -25,6 +25,7 @@ import { readUnderlay } from '../system/vxlan.js';
 import { gatherFacts } from './facts.js';
 import { firewall } from './firewall.js';
 import { link } from './link.js';
+import { macvtap } from './macvtap.js';
 import { hostFindings, toolFindings } from './preflight.js';
 import type { Resource, Step, UpContext } from './resource.js';
 import { Reverter } from './reverter.js';
@@ -33,7 +34,7 @@ import { uplink } from './uplink.js';
 import { vxlan } from './vxlan.js';
 
 /** In the order pre applies them; post removes them in reverse. */
-export const RESOURCES: Resource[] = [link, uplink, vxlan, sysctls, firewall];
+export const RESOURCES: Resource[] = [link, uplink, vxlan, sysctls, firewall, macvtap];
 
 export interface Options {
   env?: NodeJS.ProcessEnv;

@@ -5,7 +5,17 @@ import type { DnsmasqEvent } from './log.js';
 export type LeaseAction = 'add' | 'old' | 'del';
 
 /** Why a lease event happened, beyond its action. */
-export type LeaseReason = 'ack' | 'renew' | 'moved' | 'release' | 'decline' | 'expired' | 'startup' | 'missed';
+/** `snooped`: seen crossing a bridged bridge or a macvtap network's uplink (the LAN's DHCP, or the guest's ND) */
+export type LeaseReason =
+  | 'ack'
+  | 'renew'
+  | 'moved'
+  | 'release'
+  | 'decline'
+  | 'expired'
+  | 'startup'
+  | 'missed'
+  | 'snooped';
 
 export interface LeaseEvent {
   /** ISO time of the event */

@@ -23,6 +23,9 @@ import { alive } from '../system/process.js';
 import { neighbourMac, routeDevice } from '../system/routes.js';
 import { readState, type State } from '../system/state.js';
 import { readSysctl } from '../system/sysctl.js';
+import { macvtapTableDrift } from '../firewall/macvtap.js';
+import { shimDamage, shimName } from '../plan/macvtap.js';
+import { readSnooped } from '../system/snoop.js';
 import { traceGuest, type Drop } from './trace.js';
 
 export interface Finding {
@@ -452,6 +455,78 @@ export const CHECKS: readonly Check[] = [
   trace,
 ];
 
+/*
+ * The doctor's walk for a macvtap network: no bridge, no dnsmasq, no firewall of brmgr's. The network
+ * brought up, its uplink fit to carry macvtaps, the table that learns the guests' addresses, the host's
+ * way to them (host_access), and the guest asked about: its address seen, and routed to.
+ */
+
+const network: Check = {
+  name: 'network',
+  run({ cfg, state }) {
+    if (!state?.up || !state.macvtap) return [bad('network', `${cfg.name} is not up`, service(cfg.name))];
+    return [ok('network', `${cfg.name} is up: macvtap guests on ${cfg.uplink}`)];
+  },
+  endsWalk: ({ state }) => !state?.macvtap,
+};
+
+const macvtapTable: Check = {
+  name: 'address learning',
+  async run({ cfg, opts }) {
+    const gone = await macvtapTableDrift(opts.run, cfg.name);
+    if (gone) return [bad('address learning', `${gone}: guests' addresses are not learned`, `brmgr up ${cfg.name}`)];
+    return [ok('address learning', `table netdev brmgr-${cfg.name} learns guests' addresses on ${cfg.uplink}`)];
+  },
+};
+
+const hostAccess: Check = {
+  name: 'host access',
+  run({ cfg, facts }) {
+    if (!cfg.hostAccess) return [ok('host access', 'host_access = false: the host does not reach its guests')];
+    const damage = shimDamage(cfg, facts.observed);
+    if (damage)
+      return [bad('host access', `the host cannot reach its guests: ${cfg.name} ${damage}`, service(cfg.name))];
+    return [ok('host access', `the host reaches its guests through ${shimName(cfg.name)}`)];
+  },
+};
+
+const macvtapGuest: Check = {
+  name: 'guest',
+  async run(ctx: DoctorContext) {
+    const { cfg, opts, facts } = ctx;
+    const given = ctx.guest?.given.toLowerCase();
+    if (!given) return [];
+    const seen = await readSnooped(opts.run, cfg.name, 'netdev');
+    const mine = seen.filter((s) => s.mac === given || s.ip === given);
+    const ip = mine.find((s) => !s.ip.includes(':'))?.ip ?? mine[0]?.ip;
+    if (!ip)
+      return [
+        bad(
+          'guest',
+          `no address of ${ctx.guest!.given} was seen on ${cfg.uplink}: it has not leased from the LAN (or sent neighbour discovery) since brmgr came up`,
+          `check the guest's DHCP client, and that its macvtap is on ${cfg.uplink} (brmgr tap add ${cfg.name} TAP --mac MAC)`,
+        ),
+      ];
+    const out = [ok('guest', `${ctx.guest!.given} has ${ip} (seen on ${cfg.uplink})`)];
+    if (cfg.hostAccess && !ip.includes(':')) {
+      const routed = facts.observed.routes.some((r) => r.dst === ip && r.dev === shimName(cfg.name));
+      out.push(
+        routed
+          ? ok('guest route', `the host routes ${ip} through ${shimName(cfg.name)}`)
+          : bad(
+              'guest route',
+              `the host has no route to ${ip} through ${shimName(cfg.name)}: it reaches the guest only through brmgr run`,
+              service(cfg.name),
+            ),
+      );
+    }
+    return out;
+  },
+};
+
+/** The walk, in the order a macvtap guest's packets meet each thing; the pre-flight's uplink checks run first. */
+const MACVTAP_CHECKS: readonly Check[] = [network, preflight, macvtapTable, hostAccess, macvtapGuest];
+
 /** Runs the checks in order; stops after one that says nothing further can be judged. */
 export async function runChecks(ctx: DoctorContext, checks: readonly Check[] = CHECKS): Promise<Finding[]> {
   const out: Finding[] = [];
@@ -495,6 +570,11 @@ export function doctorContext(
 /** Reads the host once, then walks the checks. */
 export async function diagnose(cfg: BridgeConfig, opts: DoctorOptions): Promise<Finding[]> {
   const facts = await gatherFacts(opts.run, { sockets: 'all' });
+  if (cfg.mode === 'macvtap') {
+    const given = opts.guest ? { guest: { given: opts.guest } } : {};
+    const ctx = { ...doctorContext(cfg, opts, facts, readState(opts.paths)), ...given };
+    return runChecks(ctx, MACVTAP_CHECKS);
+  }
   const exists = facts.observed.links.some((l) => l.ifname === cfg.name);
   const guest = exists && opts.guest ? await resolveGuest(cfg, opts, opts.guest) : undefined;
   return runChecks(doctorContext(cfg, opts, facts, readState(opts.paths), guest));

@@ -25,14 +25,14 @@ export const SNOOP_SETS = { dhcp4: 'dhcp4', nd6: 'nd6', dad6: 'dad6' } as const;
 export const SNOOP_TIMEOUT = '1d';
 
 // offsets from the UDP header, in bits: BOOTP's yiaddr and chaddr, and its first option (message type)
-const YIADDR = '@th,192,32';
-const CHADDR = '@th,288,48';
-const DHCP_ACK_FIRST = '@th,1984,24 0x350105';
-const DHCP4_REPLY = 'ether type ip udp sport 67 udp dport 68';
+export const YIADDR = '@th,192,32';
+export const CHADDR = '@th,288,48';
+export const DHCP_ACK_FIRST = '@th,1984,24 0x350105';
+export const DHCP4_REPLY = 'ether type ip udp sport 67 udp dport 68';
 const DHCP6_REPLY = 'ether type ip6 udp sport 547 udp dport 546';
 const RA = 'ether type ip6 icmpv6 type nd-router-advert';
 
-const q = (name: string) => JSON.stringify(name);
+export const q = (name: string) => JSON.stringify(name);
 
 /** DHCPv4 client messages seen on a port, by the frame's source MAC and the transaction. */
 export const DHCP4_CLIENTS = 'dhcp4-clients';
@@ -59,7 +59,9 @@ const NEW_SOURCES6 = '4/second burst 16 packets';
 
 /** Whether the bridge needs its bridge-family table: port security, a stretched bridge, or bridged mode. */
 export function hasL2Table(cfg: BridgeConfig): boolean {
-  return cfg.portSecurity !== 'off' || cfg.isolatePorts || !!cfg.vxlan || cfg.mode === 'bridged';
+  return (
+    cfg.mode !== 'macvtap' && (cfg.portSecurity !== 'off' || cfg.isolatePorts || !!cfg.vxlan || cfg.mode === 'bridged')
+  );
 }
 
 /** What `brmgr check` and pre say about the port security asked for. */

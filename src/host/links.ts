@@ -15,6 +15,8 @@ export interface ObservedLink {
   master?: string;
   /** kind vxlan: its identity */
   vxlan?: ObservedVxlan;
+  /** kinds macvlan and macvtap: the parent (when in this namespace) and the mode */
+  macvlan?: { parent?: string; mode?: string };
 }
 
 export interface ObservedVxlan {
@@ -64,6 +66,8 @@ interface RawLink {
   group?: string;
   flags?: string[];
   master?: string;
+  /** a stacked link's parent */
+  link?: string;
   linkinfo?: {
     info_kind?: string;
     info_data?: {
@@ -75,6 +79,7 @@ interface RawLink {
       local6?: string;
       port?: number;
       learning?: boolean;
+      mode?: string;
     };
   };
 }
@@ -111,6 +116,14 @@ export function parseObserved(stdout: string): Observed {
       group: l.group ?? 'default',
       ...(l.master ? { master: l.master } : {}),
       ...(l.linkinfo?.info_kind === 'vxlan' ? { vxlan: vxlanInfo(l.linkinfo.info_data ?? {}) } : {}),
+      ...(l.linkinfo?.info_kind === 'macvlan' || l.linkinfo?.info_kind === 'macvtap'
+        ? {
+            macvlan: {
+              ...(l.link ? { parent: l.link } : {}),
+              ...(l.linkinfo.info_data?.mode ? { mode: l.linkinfo.info_data.mode } : {}),
+            },
+          }
+        : {}),
     })),
     addrs: (addrs as RawAddr[]).flatMap((a) =>
       (a.addr_info ?? []).map((i) => ({

@@ -34,6 +34,8 @@ function splitPrefix(dst: string): [string, number] {
 export function findConflicts(cfg: BridgeConfig, observed: Observed, others: BridgeConfig[] = []): Findings {
   const errors: string[] = [];
   const warnings: string[] = [];
+  // no bridge, no subnet of its own: only its uplink (checked with what only the host knows, preflight.ts)
+  if (cfg.mode === 'macvtap') return { errors, warnings };
   const link = observed.links.find((l) => l.ifname === cfg.name);
   if (link && link.kind !== 'bridge') {
     errors.push(

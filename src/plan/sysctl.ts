@@ -11,6 +11,8 @@ export type Sysctl = [key: string, value: string];
  * that route. `kernelIpv6` is false where the kernel runs without IPv6.
  */
 export function desiredSysctls(cfg: BridgeConfig, acceptRa: Record<string, string>, kernelIpv6 = true): Sysctl[] {
+  // no bridge and nothing routed: the settings of the links it makes go with them (plan/macvtap.ts)
+  if (cfg.mode === 'macvtap') return [];
   // port forwards are routed into the guest whatever the mode
   const forwarding = cfg.mode === 'nat' || cfg.mode === 'routed' || cfg.forwards.length > 0;
   const out: Sysctl[] = [];

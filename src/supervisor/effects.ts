@@ -10,6 +10,9 @@ import { dnsmasqFiles } from '../dnsmasq/render.js';
 import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
 import { firewallDrift, firewallRecord } from '../firewall/index.js';
 import { l2Drift } from '../firewall/l2.js';
+import { macvtapTableDrift } from '../firewall/macvtap.js';
+import { followGuests } from '../converge/macvtap.js';
+import { shimDamage, shimName } from '../plan/macvtap.js';
 import { nftRuleset } from '../firewall/nftables.js';
 import type { Logger } from '../log.js';
 import type { Paths } from '../paths.js';
@@ -127,13 +130,38 @@ export function hostEffects(o: HostOptions): Effects {
     port: (fact) => dispatch({ kind: 'port', fact }),
     blind: (what) => log.warn({ event: 'watch' }, what),
   });
-  // bridged mode: the guests' addresses the LAN's DHCP (or SLAAC) gave them, as seen on the bridge
-  const snoop = new SnoopWatch(run, bridge, (a, renewed) =>
-    log.info(
-      { event: 'lease-seen', mac: a.mac, ip: a.ip, how: a.how, renewed },
-      `${a.mac} has ${a.ip} (${a.how === 'dhcp' ? 'DHCP acknowledgement' : 'neighbour discovery'} seen on the bridge)`,
-    ),
+  // bridged and macvtap modes: the guests' addresses the LAN's DHCP (or SLAAC) gave them, as seen on the
+  // bridge or the uplink, logged and published as lease events; a macvtap network's host routes follow them
+  const where = () => (o.config().mode === 'macvtap' ? `on ${o.config().uplink}` : 'on the bridge');
+  const followRoutes = async () => {
+    const cfg = o.config();
+    if (cfg.mode !== 'macvtap' || !cfg.hostAccess) return;
+    await followGuests(run, cfg, p.runDir).catch((err: Error) =>
+      log.warn({ event: 'routes' }, `routes to the guests: ${err.message}`),
+    );
+  };
+  const snoop = new SnoopWatch(
+    run,
+    bridge,
+    (a, renewed) => {
+      log.info(
+        { event: 'lease-seen', mac: a.mac, ip: a.ip, how: a.how, renewed },
+        `${a.mac} has ${a.ip} (${a.how === 'dhcp' ? 'DHCP acknowledgement' : 'neighbour discovery'} seen ${where()})`,
+      );
+      server.publish({
+        time: new Date().toISOString(),
+        event: renewed ? 'old' : 'add',
+        mac: a.mac,
+        ip: a.ip,
+        reason: 'snooped',
+        expires: a.expires,
+      });
+    },
+    () => (o.config().mode === 'macvtap' ? 'netdev' : 'bridge'),
+    followRoutes,
   );
+  // a guest gone (its macvtap deleted) loses its route within this time
+  let routesTimer: NodeJS.Timeout | undefined;
   const health = new HealthProbe({
     target: () => (dnsmasq.isServing ? dnsTarget(o.config()) : undefined),
     unresponsive: (why) => dispatch({ kind: 'dnsmasq-unresponsive', why }),
@@ -153,13 +181,20 @@ export function hostEffects(o: HostOptions): Effects {
       return refused && `dnsmasq refuses the new config: ${refused}`;
     },
     writeFiles: (rendered) => writeFiles(rendered, p, account),
-    bridgeDamage: async (cfg) => (takenDown() ? TAKEN_DOWN : bridgeDamage(cfg, await observe(run))),
+    bridgeDamage: async (cfg) =>
+      takenDown()
+        ? TAKEN_DOWN
+        : cfg.mode === 'macvtap'
+          ? shimDamage(cfg, await observe(run))
+          : bridgeDamage(cfg, await observe(run)),
     firewallDrift: async (cfg) => {
       const foreign = hostFirewallWarnings(cfg, await nftRuleset(run), servesAnything(cfg));
       const state = readState(p);
       if (!state?.up) return { drift: TAKEN_DOWN, foreign };
       const drift =
-        (await firewallDrift(run, cfg, firewallRecord(state))) ?? (state.l2 ? await l2Drift(run, cfg) : undefined);
+        (await firewallDrift(run, cfg, firewallRecord(state))) ??
+        (state.l2 ? await l2Drift(run, cfg) : undefined) ??
+        (state.macvtap ? await macvtapTableDrift(run, bridge) : undefined);
       return { drift, foreign };
     },
     dnsmasq,
@@ -174,7 +209,15 @@ export function hostEffects(o: HostOptions): Effects {
       await dnsmasq.start();
       health.start();
       await effects.tellResolved(cfg);
-      if (cfg.mode === 'bridged') await snoop.start();
+      if (cfg.mode === 'bridged' || cfg.mode === 'macvtap') await snoop.start();
+      if (cfg.mode === 'macvtap') {
+        // no bridge, no ports: the host's macvlan is what can be lost
+        watch.bridge(shimName(bridge));
+        routesTimer = setInterval(() => void followRoutes(), 10_000);
+        routesTimer.unref();
+        effects.watch(cfg);
+        return;
+      }
       watch.bridge(bridge);
       // the ports already there, and the guests behind them (the watch tells of changes from now on)
       await readPorts(run, bridge)
@@ -231,6 +274,7 @@ export function hostEffects(o: HostOptions): Effects {
     shutdown: async () => {
       health.stop();
       snoop.stop();
+      clearInterval(routesTimer);
       if (toldResolved) await revertLinkDns(run, bridge);
       await dnsmasq.stop();
       await watch.close();

@@ -1,11 +1,12 @@
 import type { Run } from '../system/exec.js';
-import { readSnooped, type SeenAddress } from '../system/snoop.js';
+import { readSnooped, type SeenAddress, type SnoopFamily } from '../system/snoop.js';
 
 /**
- * Follows the guests' addresses the kernel learns on a bridged-mode bridge
- * (system/snoop.ts) and calls `seen` once for each new one, and again when a
- * guest is seen renewing it. The kernel keeps no log of set updates, so it reads
- * the sets every `everyMs`: one short nft process.
+ * Follows the guests' addresses the kernel learns on a bridged-mode bridge or a
+ * macvtap network's uplink (system/snoop.ts) and calls `seen` once for each new
+ * one, and again when a guest is seen renewing it; `changed` after a read that
+ * found something new. The kernel keeps no log of set updates, so it reads the
+ * sets every `everyMs`: one short nft process.
  */
 export class SnoopWatch {
   private readonly known = new Map<string, number>();
@@ -16,6 +17,8 @@ export class SnoopWatch {
     private readonly run: Run,
     private readonly bridge: string,
     private readonly seen: (address: SeenAddress, renewed: boolean) => void,
+    private readonly family: () => SnoopFamily = () => 'bridge',
+    private readonly changed: () => Promise<void> = async () => {},
     private readonly everyMs = 1000,
   ) {}
 
@@ -35,14 +38,17 @@ export class SnoopWatch {
     if (this.busy) return;
     this.busy = true;
     try {
-      for (const a of await readSnooped(this.run, this.bridge)) {
+      let fresh = false;
+      for (const a of await readSnooped(this.run, this.bridge, this.family())) {
         const key = `${a.mac} ${a.ip}`;
         const expires = Date.parse(a.expires);
         const before = this.known.get(key);
         this.known.set(key, expires);
+        fresh ||= before === undefined;
         // a renewal pushes the expiry forward by more than the time between two reads
         if (before === undefined || expires - before > 2 * this.everyMs + 1000) this.seen(a, before !== undefined);
       }
+      if (fresh) await this.changed();
     } finally {
       this.busy = false;
     }

@@ -51,8 +51,12 @@ export interface WatchHandlers {
 
 /** Whether a line of `ip -o monitor address link` says the bridge lost something (an address, its link, up). */
 export function bridgeLost(line: string, bridge: string): boolean {
-  const named = line.includes(`: ${bridge}: `) || line.includes(`: ${bridge} `);
-  const linkDown = /^\d+: /.test(line) && line.includes(`: ${bridge}: <`) && !/[<,]UP[,>]/.test(line);
+  // a stacked link (a macvtap network's macvlan) is named with its parent: `mh-lan@eth0:`
+  const named = line.includes(`: ${bridge}: `) || line.includes(`: ${bridge} `) || line.includes(`: ${bridge}@`);
+  const linkDown =
+    /^\d+: /.test(line) &&
+    (line.includes(`: ${bridge}: <`) || line.includes(`: ${bridge}@`)) &&
+    !/[<,]UP[,>]/.test(line);
   return named && (line.startsWith('Deleted ') || linkDown);
 }
 
@@ -140,7 +144,8 @@ export class Watch {
    */
   firewall(state: State | undefined): void {
     if (this.closed) return;
-    const change = monitorChange(this.monitor !== undefined, hasRules(firewallRecord(state)));
+    // a macvtap network has no firewall rules, but its uplink's table must be seen go
+    const change = monitorChange(this.monitor !== undefined, hasRules(firewallRecord(state)) || !!state?.macvtap);
     if (change === 'start') {
       this.monitor = new RulesetMonitor(() => this.rulesetChanged());
       const legacy = spawnProcess(

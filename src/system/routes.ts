@@ -12,3 +12,21 @@ export async function routeDevice(run: Run, address: string): Promise<string | u
   const r = await run('ip', ['-json', 'route', 'get', address]);
   return r.ok ? (JSON.parse(r.stdout || '[]') as { dev?: string }[])[0]?.dev : undefined;
 }
+
+/** A link's neighbour entries, by address: the MAC that answered, or that none does (FAILED). */
+export async function linkNeighbours(
+  run: Run,
+  dev: string,
+): Promise<Record<string, { mac?: string; unreachable: boolean }>> {
+  const r = await run('ip', ['-json', 'neigh', 'show', 'dev', dev]);
+  const entries = r.ok ? (JSON.parse(r.stdout || '[]') as { dst: string; lladdr?: string; state?: string[] }[]) : [];
+  return Object.fromEntries(
+    entries.map((e) => [
+      e.dst,
+      {
+        ...(e.lladdr ? { mac: e.lladdr } : {}),
+        unreachable: (e.state ?? []).includes('FAILED'),
+      },
+    ]),
+  );
+}

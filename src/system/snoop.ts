@@ -1,6 +1,7 @@
 /**
- * The guests' addresses learned from what crosses a bridged-mode bridge: the
- * kernel fills the sets of brmgr's bridge-family table (firewall/l2.ts) from
+ * The guests' addresses learned from what crosses a bridged-mode bridge, or a
+ * macvtap network's uplink: the kernel fills the sets of brmgr's bridge-family
+ * table (firewall/l2.ts), or its netdev table (firewall/macvtap.ts), from
  * DHCP acknowledgements (IPv4) and neighbour discovery (IPv6, SLAAC), so a
  * guest that leased before anyone asked is known as well as one that leases later.
  */
@@ -64,9 +65,17 @@ export function parseSnooped(json: string, now = Date.now()): SeenAddress[] {
   return [...unique.values()].sort((a, b) => b.expires.localeCompare(a.expires));
 }
 
-/** What the kernel has learned on the bridge; empty when the table (or nft) is not there. */
-export async function readSnooped(run: Run, bridge: string): Promise<SeenAddress[]> {
-  const r = await run('nft', ['-j', 'list', 'table', 'bridge', `brmgr-${bridge}`]);
+/** Where a network learns its guests' addresses: the bridge's table, or a macvtap network's uplink's. */
+export type SnoopFamily = 'bridge' | 'netdev';
+
+/** The table a network's state says learns addresses; undefined: none (nft need not be asked). */
+export function snoopFamily(state: { l2?: boolean; macvtap?: unknown } | undefined): SnoopFamily | undefined {
+  return state?.macvtap ? 'netdev' : state?.l2 ? 'bridge' : undefined;
+}
+
+/** What the kernel has learned on the bridge (or the uplink); empty when the table (or nft) is not there. */
+export async function readSnooped(run: Run, bridge: string, family: SnoopFamily = 'bridge'): Promise<SeenAddress[]> {
+  const r = await run('nft', ['-j', 'list', 'table', family, `brmgr-${bridge}`]);
   if (!r.ok) return [];
   try {
     return parseSnooped(r.stdout);

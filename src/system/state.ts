@@ -25,6 +25,9 @@ export interface State {
   vxlan?: { link: string };
   /** brmgr's bridge-family table (and the VXLAN underlay's table) may exist */
   l2?: boolean;
+  /** mode = macvtap: the uplink whose netdev table (`table netdev brmgr-NET`) learns the guests' addresses,
+   * and the macvlan brmgr made on it for the host to reach them (host_access) */
+  macvtap?: { uplink: string; shim?: string };
 }
 
 export function ensureRunDir(p: Paths): void {

@@ -188,7 +188,11 @@ t.test("a command's --help is its own; brmgr --help lists every command", { skip
   }
   t.match(version.stdout, /^brmgr \d+\.\d+\.\d+$/, 'brmgr -V');
   t.match(status.stdout, /^Usage: brmgr status \[BRIDGE\] \[--json\]\n/, 'status --help');
-  t.match(tap.stdout, /^Usage: brmgr tap add BRIDGE TAP \[--owner USER\]\n/, 'tap ... -h, even after wrong arguments');
+  t.match(
+    tap.stdout,
+    /^Usage: brmgr tap add BRIDGE TAP \[--owner USER\] \[--mac MAC\]\n/,
+    'tap ... -h, even after wrong arguments',
+  );
   t.match(pre.stdout, upHelp, "pre -h is up's help");
   t.match(post.stdout, downHelp, "post --help is down's help");
   t.match(brmgrPre.stdout, upHelp, 'brmgr-pre BRIDGE --help too');

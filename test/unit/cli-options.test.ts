@@ -262,7 +262,7 @@ t.test('lookup: BRIDGE and a MAC or HOSTNAME; --wait takes seconds', async (t) =
 });
 
 t.test('tap: add BRIDGE TAP [--owner USER] or del TAP, names checked', async (t) => {
-  const usage = 'usage: brmgr tap add BRIDGE TAP [--owner USER] | brmgr tap del TAP';
+  const usage = 'usage: brmgr tap add BRIDGE TAP [--owner USER] [--mac MAC] | brmgr tap del TAP';
   const badTap = (name: string) =>
     `(command line):0: TAP: '${name}' is not a valid interface name (1-15 letters, digits, '_', '.', '-')`;
   t.same(tap.parse(['add', 'brmgr0', 'fc0']), { verb: 'add', bridge: 'brmgr0', tap: 'fc0' });

@@ -264,7 +264,7 @@ const cases: Case[] = [
   {
     name: 'unknown mode',
     text: '[bridge]\nmode = natt\n',
-    errors: [`${F}:2: [bridge] mode: 'natt' is not one of nat, routed, isolated, bridged`],
+    errors: [`${F}:2: [bridge] mode: 'natt' is not one of nat, routed, isolated, bridged, macvtap`],
   },
   {
     name: 'unknown firewall',
@@ -863,7 +863,7 @@ const cases: Case[] = [
     name: 'every problem is reported, in file order',
     text: '[bridge]\nmode = natt\nmtu = 0\n[ipv4]\naddress = 10.0.1.1/24\nlease_time = 1m\n[dns]\ndomain = -bad-\n',
     errors: [
-      `${F}:2: [bridge] mode: 'natt' is not one of nat, routed, isolated, bridged`,
+      `${F}:2: [bridge] mode: 'natt' is not one of nat, routed, isolated, bridged, macvtap`,
       `${F}:3: [bridge] mtu: 0 is out of range 68-65535`,
       `${F}:6: [ipv4] lease_time: 1m is shorter than dnsmasq's minimum of 2m`,
       `${F}:8: [dns] domain: '-bad-' is not a domain name`,
@@ -937,7 +937,7 @@ t.test('a ConfigError carries its problems as fields and as one line each', asyn
     line: 2,
     section: 'bridge',
     key: 'mode',
-    message: "'x' is not one of nat, routed, isolated, bridged",
+    message: "'x' is not one of nat, routed, isolated, bridged, macvtap",
   });
   t.equal(err.message, err.problems.map(formatProblem).join('\n'));
   t.equal(err.message.split('\n').length, 2);

@@ -4,7 +4,7 @@ import { isFormerLease } from '../../plan/former.js';
 import { readLeases } from '../../system/leases.js';
 import { paths } from '../../paths.js';
 import { runner } from '../../system/exec.js';
-import { readSnooped } from '../../system/snoop.js';
+import { readSnooped, snoopFamily } from '../../system/snoop.js';
 import { readState } from '../../system/state.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, refuseUnknown, type Help } from '../command.js';
 import { commandHelp, commandUsage } from '../usage.js';
@@ -38,7 +38,8 @@ function formerTest(bridge: string): (ip: string) => boolean {
 export async function run({ bridge, json }: LeasesOptions): Promise<number> {
   const unknown = refuseUnknown('leases', bridge);
   if (unknown !== undefined) return unknown;
-  const learned = readState(paths(bridge))?.l2 ? await readSnooped(runner(), bridge) : [];
+  const family = snoopFamily(readState(paths(bridge)));
+  const learned = family ? await readSnooped(runner(), bridge, family) : [];
   const snooped = learned.map((s): Lease & { source: 'snooped' } => ({
     mac: s.mac,
     ip: s.ip,

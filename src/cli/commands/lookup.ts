@@ -8,7 +8,7 @@ import { readLeases } from '../../system/leases.js';
 import { paths } from '../../paths.js';
 import { eventsSocket } from '../../supervisor/events-socket.js';
 import { runner, type Run } from '../../system/exec.js';
-import { readSnooped } from '../../system/snoop.js';
+import { readSnooped, snoopFamily } from '../../system/snoop.js';
 import { readState } from '../../system/state.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, refuseUnknown, usageError, type Help } from '../command.js';
 import { followEvents } from '../events-client.js';
@@ -69,8 +69,9 @@ async function find(bridge: string, guest: string, k: Known, run: Run): Promise<
   if (lease) return lease.ip;
   const byIp = leases.find((l) => l.ip === key);
   if (byIp?.mac) return byIp.mac;
-  // only bridges with brmgr's bridge table learn addresses: others never spawn nft here
-  const seen = readState(p)?.l2 ? await readSnooped(run, bridge) : [];
+  // only bridges with brmgr's bridge table (or a macvtap network's) learn addresses: others never spawn nft here
+  const family = snoopFamily(readState(p));
+  const seen = family ? await readSnooped(run, bridge, family) : [];
   const mine = seen.filter((s) => s.mac === key);
   const v4 = mine.find((s) => !s.ip.includes(':'));
   return (v4 ?? mine[0])?.ip ?? seen.find((s) => s.ip === key)?.mac;
@@ -129,7 +130,7 @@ async function waitForEvent(
       if (left <= 0) return undefined;
       // with events the file is only a safety net (a supervisor restarting meanwhile); addresses seen on a
       // bridged bridge come with no event
-      const tick = Math.min(left, 'socket' in c && !readState(p)?.l2 ? 1000 : 100);
+      const tick = Math.min(left, 'socket' in c && !snoopFamily(readState(p)) ? 1000 : 100);
       const ip = await Promise.race([event, sleep(tick, undefined, { signal: timers.signal })]);
       if (ip) return ip;
     }

@@ -10,6 +10,8 @@ import { portsOf } from '../../host/links.js';
 import { observe } from '../../system/observe.js';
 import { alive } from '../../system/process.js';
 import { liveDnsmasqPid, readStatus, runningSupervisor, type SupervisorStatus } from '../../system/run-files.js';
+import { readMacvtaps, tapNodeOf, tapNodeOwner } from '../../system/macvtap.js';
+import { readSnooped } from '../../system/snoop.js';
 import { readState } from '../../system/state.js';
 import { parseFlooding } from '../../host/vxlan.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, refuseUnknown, type Help } from '../command.js';
@@ -157,6 +159,35 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
     };
   };
   const tunnels = await Promise.all(names.map(tunnel));
+  /** A macvtap network's uplink, host access and devices (those moved to another namespace by MAC alone). */
+  const macvtap = async (name: string): Promise<MacvtapReport | null> => {
+    const p = paths(name);
+    const m = readState(p)?.macvtap;
+    if (!m) return null;
+    const shim = m.shim ? observed.links.find((l) => l.ifname === m.shim) : undefined;
+    const here = observed.links.filter((l) => l.kind === 'macvtap' && l.macvlan?.parent === m.uplink);
+    const recorded = readMacvtaps(p.runDir);
+    const devices = [
+      ...here.map((l) => {
+        const node = tapNodeOf(l.ifname);
+        const owner = node ? tapNodeOwner(node) : undefined;
+        return { name: l.ifname, mac: l.address, device: node?.path ?? null, owner: owner ?? null };
+      }),
+      ...Object.entries(recorded)
+        .filter(([tap]) => !here.some((l) => l.ifname === tap))
+        .map(([tap, mac]) => ({ name: tap, mac, device: null, owner: null, elsewhere: true })),
+    ];
+    const guests = await readSnooped(run, name, 'netdev');
+    const macs = new Set(devices.map((d) => d.mac));
+    return {
+      uplink: m.uplink,
+      uplinkState: observed.links.find((l) => l.ifname === m.uplink)?.up ? 'up' : 'down',
+      hostAccess: m.shim ? { link: m.shim, state: shim ? (shim.up ? 'up' : 'down') : 'absent' } : null,
+      devices,
+      guests: guests.filter((g) => macs.has(g.mac)).map((g) => ({ mac: g.mac, ip: g.ip })),
+    };
+  };
+  const macvtaps = await Promise.all(names.map(macvtap));
   const report = names.map((name, i): Report => {
     const p = paths(name);
     const link = observed.links.find((l) => l.ifname === name);
@@ -167,9 +198,11 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
     const orphan = running ? undefined : liveDnsmasqPid(p);
     const addresses = observed.addrs.filter((a) => a.ifname === name && a.scope === 'global');
     const { config, configError } = configured.includes(name) ? readSummary(name) : { config: null, configError: null };
+    const mv = macvtaps[i];
     return {
       bridge: name,
-      state: link ? (link.up ? 'up' : 'down') : 'absent',
+      // a macvtap network has no link of its name: it is as up as its uplink
+      state: mv ? mv.uplinkState : link ? (link.up ? 'up' : 'down') : 'absent',
       /** serving: brmgr run runs for it; unsupervised: only the dnsmasq of a killed one; stopped */
       service: supervisor ? 'serving' : orphan ? 'unsupervised' : 'stopped',
       supervisor,
@@ -195,6 +228,7 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
       config,
       /** the config file's error; while brmgr run serves, it serves the config it read before */
       configError,
+      macvtap: mv ?? null,
     };
   });
   if (json) process.stdout.write(`${JSON.stringify(bridge ? report[0] : report, null, 2)}\n`);
@@ -235,6 +269,16 @@ interface Report {
   } | null;
   config: ConfigSummary | null;
   configError: string | null;
+  /** mode = macvtap: the uplink, the host's way to its guests, the devices and the guests seen */
+  macvtap: MacvtapReport | null;
+}
+
+interface MacvtapReport {
+  uplink: string;
+  uplinkState: string;
+  hostAccess: { link: string; state: string } | null;
+  devices: { name: string; mac: string; device: string | null; owner: number | null; elsewhere?: boolean }[];
+  guests: { mac: string; ip: string }[];
 }
 
 /** One row per value, the label on the first only. */
@@ -314,6 +358,23 @@ export function describe(r: Report): string {
           : 'flooded',
       ]);
     rows.push(['firewall', r.firewall]);
+  }
+  const m = r.macvtap;
+  if (m) {
+    rows.push(['macvtap', `on ${m.uplink} (${m.uplinkState})`]);
+    rows.push(['host access', m.hostAccess ? `${m.hostAccess.link} ${m.hostAccess.state}` : 'off']);
+    labelled(
+      rows,
+      'devices',
+      m.devices.map(
+        (d) => `${d.name} ${d.mac} ${d.device ?? '(in another namespace)'}${d.owner !== null ? ` uid ${d.owner}` : ''}`,
+      ),
+    );
+    labelled(
+      rows,
+      'guests',
+      m.guests.map((g) => `${g.mac} ${g.ip}`),
+    );
   }
   const d = r.dnsmasq;
   if (d) {

@@ -15,6 +15,7 @@ export type BridgeSection = Pick<
   | 'multicastSnooping'
   | 'guestConns'
   | 'portMacs'
+  | 'hostAccess'
 >;
 
 export const DEFAULT_GUEST_CONNS = 2048;
@@ -39,6 +40,7 @@ export function bridgeSection(r: Reader, bridge: string): BridgeSection {
   const multicastSnooping = r.value(s, 'multicast_snooping') ?? true;
   const guestConns = r.value(s, 'guest_conns') ?? DEFAULT_GUEST_CONNS;
   const portMacs = r.value(s, 'port_macs') ?? DEFAULT_PORT_MACS;
+  const hostAccess = r.value(s, 'host_access');
   return {
     mode,
     ...(uplink ? { uplink } : {}),
@@ -51,5 +53,6 @@ export function bridgeSection(r: Reader, bridge: string): BridgeSection {
     ...(multicastSnooping ? {} : { multicastSnooping: false as const }),
     guestConns,
     portMacs,
+    ...(mode === 'macvtap' ? { hostAccess: hostAccess ?? true } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import { canonical6, isIPv4, isIPv6 } from '../../net/addr.js';
 import type { Entry } from '../ini.js';
 import type { Reader } from '../reader.js';
+import { lanServes } from '../schema.js';
 import type { BridgeConfig, Mode, Upstream } from '../types.js';
 import { domainName, list } from '../values.js';
 import { dnsRecords } from './dns-records.js';
@@ -15,7 +16,7 @@ export function dnsSection(r: Reader, mode: Mode): BridgeConfig['dns'] {
   const enable = r.value(s, 'enable') ?? mode !== 'bridged';
   const records = dnsRecords(r, domain, enable);
   return {
-    enable,
+    enable: r.value(s, 'enable') ?? !lanServes(mode),
     ...(domain ? { domain } : {}),
     upstream,
     ...(hostsFile ? { hostsFile } : {}),

@@ -1,6 +1,7 @@
 import { intToIp4, ip4ToInt, isIPv4, maskToPrefix, network4, overlaps, span4 } from '../../net/addr.js';
 import type { Entry } from '../ini.js';
 import type { Reader } from '../reader.js';
+import { lanServes } from '../schema.js';
 import type { BridgeConfig, Mode, Route4 } from '../types.js';
 import { NOT_UNICAST4, inSubnet4, isUnicast4, list, parseCidr, type Subnet } from '../values.js';
 
@@ -86,7 +87,7 @@ export function ipv4Section(r: Reader, mode: Mode, autoSubnet?: string): BridgeC
   const size = ranges.reduce((sum, range) => sum + range.to - range.from + 1, 0);
   const leaseTime = r.value(s, 'lease_time');
   const maxLeases = r.value(s, 'max_leases');
-  const dhcp = r.value(s, 'dhcp') ?? mode !== 'bridged';
+  const dhcp = r.value(s, 'dhcp') ?? !lanServes(mode);
   const routesEntry = r.get(s, 'routes');
   const ntpEntry = r.get(s, 'ntp');
   for (const e of [routesEntry, ntpEntry]) if (e && !dhcp) r.fail(e, 'told to guests by DHCP: needs dhcp = true');
