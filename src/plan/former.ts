@@ -41,11 +41,16 @@ export function formerSubnets(cfg: BridgeConfig, previous: readonly string[], le
   return former;
 }
 
-/** The formers that still have leases after `now`: fewer than given once a guest has moved. */
-export function formerLeft(former: readonly Former4[], leases: readonly Lease[], now: number): Former4[] {
-  return former.filter((f) =>
-    leases.some(
-      (l) => isIPv4(l.ip) && inside(l.ip, f.network, f.prefix) && (!l.expires || Date.parse(l.expires) > now),
-    ),
+/** The MACs holding leases of the former subnets after `now` (ms since the epoch): each moves when it renews. */
+export function formerHolders(former: readonly Former4[], leases: readonly Lease[], now: number): Set<string> {
+  return new Set(
+    leases
+      .filter((l) => l.mac && isIPv4(l.ip) && inFormer(former, l.ip) && (!l.expires || Date.parse(l.expires) > now))
+      .map((l) => l.mac!),
   );
+}
+
+/** Whether an IPv4 address lies in one of the former subnets. */
+export function inFormer(former: readonly Former4[], ip: string): boolean {
+  return isIPv4(ip) && former.some((f) => inside(ip, f.network, f.prefix));
 }

@@ -8,8 +8,8 @@ import { ConfigError, formatProblem, type Problem } from '../config/validate.js'
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Lease } from '../host/leases.js';
-import { formerLeft } from '../plan/former.js';
-import { PortTable, type PortGuest } from '../plan/ports.js';
+import { formerHolders, inFormer } from '../plan/former.js';
+import { type PortFact, PortTable, type PortGuest } from '../plan/ports.js';
 import { heldFacts, type HostFacts, resolve, type Resolved } from '../plan/resolve.js';
 import { servesAnything } from '../plan/services.js';
 import { type Action, type CoreState, initialState, step, type SupervisorEvent } from './core.js';
@@ -73,6 +73,8 @@ export class Supervisor {
   /** wakes the supervisor when the last lease of a former subnet ends */
   private formerTimer: NodeJS.Timeout | undefined;
   private formerEnding = false;
+  /** the guests holding leases of a former subnet, by MAC */
+  private formerHolders = new Set<string>();
   private busySince: number | undefined;
   private finish!: (code: number) => void;
   /** the exit code, once stopped */
@@ -137,7 +139,7 @@ export class Supervisor {
     if (ev.kind === 'stop' && this.state.phase === 'starting') this.waiting.abort();
     if (ev.kind === 'port') {
       for (const guest of this.ports.apply(ev.fact)) this.dispatch({ kind: 'port-guest', guest });
-      if (ev.fact.kind === 'lease') this.formerMoved();
+      this.formerMoved(ev.fact);
       return;
     }
     const { state, actions } = step(this.state, ev, Date.now());
@@ -181,6 +183,7 @@ export class Supervisor {
     clearTimeout(this.formerTimer);
     this.formerEnding = false;
     const former = this.cfg.ipv4.former ?? [];
+    this.formerHolders = former.length ? formerHolders(former, this.fx.leases(), Date.now()) : new Set();
     if (!former.length) return;
     const wait = Math.min(...former.map((f) => f.until)) - Date.now() + 1000;
     this.formerTimer = setTimeout(
@@ -189,11 +192,12 @@ export class Supervisor {
     );
   }
 
-  /** A lease changed: a guest that renewed into the new subnet may have been a former subnet's last. */
-  private formerMoved(): void {
-    const former = this.cfg.ipv4.former ?? [];
-    if (!former.length || this.formerEnding) return;
-    if (formerLeft(former, this.fx.leases(), Date.now()).length === former.length) return;
+  /** A lease changed: a guest that renewed into the new subnet (or let go) may have been a former subnet's last. */
+  private formerMoved(fact: PortFact): void {
+    if (fact.kind !== 'lease' || this.formerEnding || !this.formerHolders.has(fact.mac)) return;
+    if (!fact.gone && inFormer(this.cfg.ipv4.former ?? [], fact.ip)) return;
+    this.formerHolders.delete(fact.mac);
+    if (this.formerHolders.size) return;
     this.formerEnding = true;
     this.dispatch({ kind: 'former-ended' });
   }

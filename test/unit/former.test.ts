@@ -2,7 +2,7 @@ import t from 'tap';
 import { parseConfig } from '../../src/config/validate.js';
 import { firewallIntent } from '../../src/firewall/policy.js';
 import { renderNftables } from '../../src/firewall/nftables.js';
-import { formerLeft, formerSubnets, isFormerLease } from '../../src/plan/former.js';
+import { formerHolders, formerSubnets, inFormer, isFormerLease } from '../../src/plan/former.js';
 import { bridgeAddresses } from '../../src/plan/link.js';
 import { withFormer } from '../../src/plan/resolve.js';
 
@@ -38,7 +38,12 @@ t.test('a former subnet: on the bridge, NATed, forwarded; gone once its guests h
   t.match(rules, /ip saddr 10\.0\.8\.0\/24 ip daddr != 10\.0\.8\.0\/24 masquerade/);
   t.match(rules, /iifname "brmgr0" ip saddr 10\.0\.8\.0\/24 accept/);
   t.ok(isFormerLease(cfg, '10.0.8.20') && !isFormerLease(cfg, '10.0.9.20') && !isFormerLease(cfg, 'fd42::5'));
-  t.strictSame(formerLeft(former, [{ ip: '10.0.8.20', expires: at(30) }], NOW), former, 'still held');
-  t.strictSame(formerLeft(former, [{ ip: '10.0.9.20', expires: at(30) }], NOW), [], 'the guest moved');
+  const held = [
+    { mac: '52:54:00:00:00:01', ip: '10.0.8.20', expires: at(30) },
+    { mac: '52:54:00:00:00:02', ip: '10.0.9.21', expires: at(30) },
+    { mac: '52:54:00:00:00:03', ip: '10.0.8.22', expires: at(-1) },
+  ];
+  t.strictSame([...formerHolders(former, held, NOW)], ['52:54:00:00:00:01'], 'who still holds one, not the ended');
+  t.ok(inFormer(former, '10.0.8.99') && !inFormer(former, '10.0.9.99'));
   t.strictSame(withFormer(kept, []), cfg, 'none left: the config as it was');
 });
