@@ -57,6 +57,10 @@ const PORT_MACS_WARNED = 'port-macs-warned';
 export const PORT_SOURCES6 = 'port-sources6';
 const NEW_SOURCES6 = '4/second burst 16 packets';
 
+/** What port security drops, counted and named by why (the exporter sums them: portSecurityDrops). */
+export const DROP_COMMENT = 'port security: ';
+const dropped = (why: string) => `counter drop comment ${q(`${DROP_COMMENT}${why}`)}`;
+
 /** Whether the bridge needs its bridge-family table: port security, a stretched bridge, or bridged mode. */
 export function hasL2Table(cfg: BridgeConfig): boolean {
   return (
@@ -95,23 +99,26 @@ export function linkLocalOf(mac: string): string {
 function basicRules(cfg: BridgeConfig, fromGuest: string, mac: string | undefined): string[] {
   const g = fromGuest ? `${fromGuest} ` : '';
   const rules = [
-    `${g}ether type ip udp dport 68 drop`,
-    `${g}ether type ip6 udp dport 546 drop`,
-    `${g}${RA} drop`,
-    `${g}icmp type redirect drop`,
-    `${g}icmpv6 type nd-redirect drop`,
+    `${g}ether type ip udp dport 68 ${dropped('dhcp-server')}`,
+    `${g}ether type ip6 udp dport 546 ${dropped('dhcp6-server')}`,
+    `${g}${RA} ${dropped('router-advertisement')}`,
+    `${g}icmp type redirect ${dropped('redirect')}`,
+    `${g}icmpv6 type nd-redirect ${dropped('redirect')}`,
   ];
-  if (mac) rules.push(`${g}ether saddr ${mac} drop`);
+  if (mac) rules.push(`${g}ether saddr ${mac} ${dropped('bridge-mac')}`);
   // bridged: the bridge holds the LAN's addresses, and the LAN's router is the guests' gateway
-  if (cfg.mode !== 'bridged') rules.push(`${g}arp saddr ip ${cfg.ipv4.address} drop`);
+  if (cfg.mode !== 'bridged') rules.push(`${g}arp saddr ip ${cfg.ipv4.address} ${dropped('gateway-claim')}`);
   const own6 = [...(cfg.ipv6 && cfg.mode !== 'bridged' ? [cfg.ipv6.address] : []), ...(mac ? [linkLocalOf(mac)] : [])];
-  if (own6.length) rules.push(`${g}icmpv6 type nd-neighbor-advert @th,64,128 { ${own6.map(hex6).join(', ')} } drop`);
+  if (own6.length)
+    rules.push(
+      `${g}icmpv6 type nd-neighbor-advert @th,64,128 { ${own6.map(hex6).join(', ')} } ${dropped('gateway-claim')}`,
+    );
   // a client message counts only for the MAC it came from: the transaction learned by its source, then
   // looked up by its chaddr on the same port (a forged RELEASE names another guest's MAC)
   const client = `${g}ether type ip udp sport 68 udp dport 67`;
   rules.push(
     `${client} update @${DHCP4_CLIENTS} { iifname . ${ETHER_SOURCE} . ${XID} }`,
-    `${client} iifname . ${CHADDR} . ${XID} != @${DHCP4_CLIENTS} drop`,
+    `${client} iifname . ${CHADDR} . ${XID} != @${DHCP4_CLIENTS} ${dropped('dhcp-forged')}`,
   );
   return rules;
 }
@@ -166,8 +173,8 @@ function macCapRules(cfg: BridgeConfig, fromGuest: string): { prerouting: string
 
 /** The excess frames of a port past its MAC cap: dropped, the port logged once a MAC_WINDOW. */
 const macCapOver = (bridge: string) => [
-  `iifname @${PORT_MACS_WARNED} drop`,
-  `add @${PORT_MACS_WARNED} { iifname } log prefix ${q(`brmgr ${bridge}: port past port_macs: `)} level warn drop`,
+  `iifname @${PORT_MACS_WARNED} ${dropped('port-macs')}`,
+  `add @${PORT_MACS_WARNED} { iifname } log prefix ${q(`brmgr ${bridge}: port past port_macs: `)} level warn ${dropped('port-macs')}`,
 ];
 
 /**
@@ -178,7 +185,7 @@ function newSources6Rules(fromGuest: string): string[] {
   const g = fromGuest ? `${fromGuest} ` : '';
   const v6 = `${g}ether type ip6 ip6 saddr != ::`;
   return [
-    `${v6} iifname . ip6 saddr != @${PORT_SOURCES6} update @${PORT_SOURCES6}-rate { iifname limit rate over ${NEW_SOURCES6} } drop`,
+    `${v6} iifname . ip6 saddr != @${PORT_SOURCES6} update @${PORT_SOURCES6}-rate { iifname limit rate over ${NEW_SOURCES6} } ${dropped('ipv6-sources')}`,
     `${v6} update @${PORT_SOURCES6} { iifname . ip6 saddr }`,
   ];
 }
@@ -209,8 +216,8 @@ export function renderL2(cfg: BridgeConfig, opts: { guard: boolean; mac?: string
       const bound = `limit rate over ${DNS_PER_PORT.rate}/second burst ${DNS_PER_PORT.burst} packets`;
       // per port, not per MAC: a guest sending from random MACs is still one port
       input.push(
-        `${g}udp dport 53 meter dns-udp { iifname timeout 1m ${bound} } counter drop`,
-        `${g}tcp dport 53 tcp flags & (syn | ack) == syn meter dns-tcp { iifname timeout 1m ${bound} } counter drop`,
+        `${g}udp dport 53 meter dns-udp { iifname timeout 1m ${bound} } ${dropped('dns-rate')}`,
+        `${g}tcp dport 53 tcp flags & (syn | ack) == syn meter dns-tcp { iifname timeout 1m ${bound} } ${dropped('dns-rate')}`,
       );
     }
     const macCap = macCapRules(cfg, notRemote('iifname'));

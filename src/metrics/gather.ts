@@ -9,8 +9,11 @@ import { configuredBridges, loadConfig } from '../config/load.js';
 import type { BridgeConfig, StaticHost } from '../config/types.js';
 import type { Lease } from '../dnsmasq/leases.js';
 import { parseLinkStats, type LinkStats } from '../host/link-stats.js';
+import { countedByComment } from '../host/nftables.js';
 import { learnedMacs } from '../host/ports.js';
 import { ZERO_MAC } from '../host/vxlan.js';
+import { DROP_COMMENT, l2Table } from '../firewall/l2.js';
+import { nftJson } from '../firewall/nftables.js';
 import { paths } from '../paths.js';
 import { dhcpPoolSize } from '../plan/services.js';
 import type { FdbEntry } from '../system/bridge.js';
@@ -50,15 +53,18 @@ export async function gather(
   version: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ bridges: BridgeFacts[]; host: HostFacts }> {
-  const [links, fdb] = await Promise.all([
+  const [links, fdb, bridgeTables] = await Promise.all([
     run('ip', ['-json', '-s', 'link', 'show']).then((r) => (r.ok ? parseLinkStats(r.stdout) : [])),
     json<FdbEntry & { dst?: string }>(run, 'bridge', ['-json', 'fdb', 'show']),
+    // port security's drops, counted in every bridge's table at once
+    nftJson(run, ['list', 'ruleset', 'bridge']),
   ]);
+  const drops = countedByComment(bridgeTables ?? [], DROP_COMMENT);
   const count = Number(readSysctl('net/netfilter/nf_conntrack_count'));
   const max = Number(readSysctl('net/netfilter/nf_conntrack_max'));
   const conntrack = readSysctl('net/netfilter/nf_conntrack_max') !== undefined ? { count, max } : undefined;
   return {
-    bridges: bridges.map((b) => bridgeFacts(b, links, fdb, env)),
+    bridges: bridges.map((b) => ({ ...bridgeFacts(b, links, fdb, env), drops: drops.get(l2Table(b)) ?? {} })),
     host: { version, ...(conntrack ? { conntrack } : {}) },
   };
 }

@@ -32,6 +32,8 @@ export interface BridgeFacts {
   ports: PortFacts[];
   /** hosts its VXLAN port floods to; undefined without one */
   vxlanPeers?: number;
+  /** what port security dropped, packets by reason (firewall/l2.ts) */
+  drops?: Record<string, number>;
 }
 
 export interface HostFacts {
@@ -211,6 +213,16 @@ export function metricsOf(bridges: BridgeFacts[], host: HostFacts): Metric[] {
       'gauge',
       "connections the host's connection tracking holds (NAT needs one each)",
       host.conntrack ? [{ labels: {}, value: host.conntrack.count }] : [],
+    ),
+    metric(
+      'brmgr_port_security_drops_total',
+      'counter',
+      "packets port security dropped from guests' ports, by reason",
+      bridges.flatMap((b) =>
+        Object.entries(b.drops ?? {})
+          .sort(([x], [y]) => x.localeCompare(y))
+          .map(([reason, value]) => ({ labels: { bridge: b.bridge, reason }, value })),
+      ),
     ),
     metric(
       'brmgr_conntrack_entries_limit',

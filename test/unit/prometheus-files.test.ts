@@ -61,3 +61,32 @@ t.test('the rules and the dashboard ask only for series the exporter serves', as
     t.strictSame(unknown, [], `${what}: ${asked(text).length} metrics, none unknown`);
   }
 });
+
+t.test("port security's drops: counted by the reason in each rule's comment, per table", async (t) => {
+  const { countedByComment } = await import('../../src/host/nftables.js');
+  const rule = (table: string, comment: string | undefined, packets?: number) => ({
+    rule: {
+      family: 'bridge',
+      table,
+      chain: 'forward',
+      ...(comment ? { comment } : {}),
+      expr: [...(packets === undefined ? [] : [{ counter: { packets, bytes: 0 } }]), { drop: null }],
+    },
+  });
+  const counted = countedByComment(
+    [
+      rule('brmgr-lan', 'port security: redirect', 3),
+      rule('brmgr-lan', 'port security: redirect', 4),
+      rule('brmgr-lan', 'port security: dhcp-server', 0),
+      rule('brmgr-lan', 'another table of its own', 9),
+      rule('brmgr-lan', undefined, 9),
+      rule('brmgr-dmz', 'port security: dns-rate', 100),
+      rule('brmgr-dmz', 'port security: no counter'),
+    ],
+    'port security: ',
+  );
+  t.strictSame(Object.fromEntries(counted), {
+    'brmgr-lan': { redirect: 7, 'dhcp-server': 0 },
+    'brmgr-dmz': { 'dns-rate': 100 },
+  });
+});
