@@ -16,6 +16,7 @@ import {
   oneOf,
   path,
   portRange,
+  rate,
   text,
   underlayAddress,
   type Parser,
@@ -55,6 +56,8 @@ export const KEYS = {
     firewall: key(oneOf(FIREWALLS), 'auto'),
     port_security: key(oneOf(PORT_SECURITY), 'basic'),
     isolate_ports: key(bool, 'false'),
+    guest_ingress: key(rate, '100mbit'),
+    guest_egress: key(rate, '100mbit'),
     multicast_snooping: key(bool, 'true'),
   },
   ipv4: {
@@ -104,6 +107,8 @@ export const KEYS = {
     lease_time: key(leaseTime, '2h'),
     dns: key(text, '192.0.2.53'),
     boot_file: key(bootFile, 'pxelinux.0'),
+    ingress: key(rate, '20mbit'),
+    egress: key(rate, '20mbit'),
   },
   pxe: {
     tftp_root: key(path, '/srv/tftp', { path: 'directory' }),

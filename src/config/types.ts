@@ -36,6 +36,9 @@ export interface StaticHost {
   dns?: string[];
   /** this host's own boot file (option 67) */
   bootFile?: string;
+  /** rate limits of this guest's port, bits per second: toward it, from it (override the bridge's) */
+  ingress?: number;
+  egress?: number;
 }
 
 /** A classless static route for guests (DHCP options 121 and 249). */
@@ -114,6 +117,9 @@ export interface BridgeConfig {
   portSecurity: PortSecurity;
   /** guests reach the bridge and beyond it, never each other */
   isolatePorts: boolean;
+  /** every guest port's rate limits, bits per second: toward the guest, from the guest */
+  guestIngress?: number;
+  guestEgress?: number;
   /** `multicast_snooping = false`: the bridge floods multicast; absent: snooping, the bridge the querier */
   multicastSnooping?: false;
   ipv4: Subnet4 & {

@@ -53,7 +53,7 @@ export interface Effects {
   watch(cfg: BridgeConfig, also?: BridgeConfig): void;
   /** [dns] resolved: the host's resolver told (or, without it, untold) */
   tellResolved(cfg: BridgeConfig): Promise<void>;
-  portState(guest: PortGuest, cfg: BridgeConfig): void;
+  portState(guest: PortGuest, cfg: BridgeConfig): void | Promise<void>;
   notify(state: 'ready' | 'reloading' | 'stopping', status: string): void;
   /** everything stopped; resolves once it is */
   shutdown(code: number): Promise<void>;
@@ -290,7 +290,9 @@ export class Supervisor {
     this.resolved = next;
     this.rendered = rendered;
     this.followFormer();
-    for (const guest of this.ports.hosts(this.cfg.hosts)) this.dispatch({ kind: 'port-guest', guest });
+    this.ports.hosts(this.cfg.hosts);
+    // every port, not only those whose guest changed: the config may have changed what a port gets (its rates)
+    for (const guest of this.ports.all()) this.dispatch({ kind: 'port-guest', guest });
     fx.watch(this.cfg);
     await fx.tellResolved(this.cfg);
     if (restartsDnsmasq(action)) {

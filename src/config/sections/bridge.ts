@@ -4,7 +4,7 @@ import type { BridgeConfig } from '../types.js';
 
 export type BridgeSection = Pick<
   BridgeConfig,
-  'mode' | 'uplink' | 'mtu' | 'mac' | 'stp' | 'firewall' | 'portSecurity' | 'isolatePorts' | 'multicastSnooping'
+  'mode' | 'uplink' | 'mtu' | 'mac' | 'stp' | 'firewall' | 'portSecurity' | 'isolatePorts' | 'multicastSnooping' | 'guestIngress' | 'guestEgress'
 >;
 
 /** [bridge]: `bridge` is the name the file was asked for (its file name without `.conf`). */
@@ -24,6 +24,8 @@ export function bridgeSection(r: Reader, bridge: string): BridgeSection {
   const portSecurity = r.value(s, 'port_security') ?? 'basic';
   const isolatePorts = r.value(s, 'isolate_ports') ?? false;
   const multicastSnooping = r.value(s, 'multicast_snooping') ?? true;
+  const guestIngress = r.value(s, 'guest_ingress');
+  const guestEgress = r.value(s, 'guest_egress');
   return {
     mode,
     ...(uplink ? { uplink } : {}),
@@ -34,5 +36,7 @@ export function bridgeSection(r: Reader, bridge: string): BridgeSection {
     portSecurity,
     isolatePorts,
     ...(multicastSnooping ? {} : { multicastSnooping: false as const }),
+    ...(guestIngress !== undefined ? { guestIngress } : {}),
+    ...(guestEgress !== undefined ? { guestEgress } : {}),
   };
 }
