@@ -214,7 +214,7 @@ here: for node_exporter's textfile collector, e.g. from a timer,
   tap: {
     forms: [
       {
-        usage: 'brmgr tap add BRIDGE TAP [--owner USER]',
+        usage: 'brmgr tap add BRIDGE TAP [--owner USER] [--rate RATE]',
         summary: 'a persistent tap on the bridge for a microVM or an unprivileged QEMU',
       },
       { usage: 'brmgr tap del TAP', summary: 'delete such a tap' },
@@ -225,6 +225,7 @@ del: delete such a tap (only a persistent tap); succeeds when there is none.
 `,
     options: {
       owner: 'add: the user (name or uid) who may open the tap; default: root only',
+      rate: "add: the tap's rate limit, each way (e.g. 100mbit); [host.*] ingress/egress of its guest's MAC win",
     },
   },
   demo: {

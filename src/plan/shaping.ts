@@ -92,11 +92,18 @@ const ours = (q: Qdisc) => q.root && q.kind === 'htb' && q.handle === SHAPING_HA
  * replaced by itself), the class is changed in place. */
 function htb(dev: string, bits: number, qdiscs: Qdisc[]): string[][] {
   return [
-    ...(qdiscs.some(ours) ? [] : [['qdisc', 'replace', 'dev', dev, 'root', 'handle', SHAPING_HANDLE, 'htb', 'default', '1']]),
+    ...(qdiscs.some(ours)
+      ? []
+      : [['qdisc', 'replace', 'dev', dev, 'root', 'handle', SHAPING_HANDLE, 'htb', 'default', '1']]),
     // one class, so its quantum shares nothing: set only to spare htb's warning about a large one
-    ['class', 'replace', 'dev', dev, 'parent', SHAPING_HANDLE, 'classid', CLASS, 'htb'].concat(
-      ['rate', `${bits}bit`, 'ceil', `${bits}bit`, 'quantum', '1514'],
-    ),
+    ['class', 'replace', 'dev', dev, 'parent', SHAPING_HANDLE, 'classid', CLASS, 'htb'].concat([
+      'rate',
+      `${bits}bit`,
+      'ceil',
+      `${bits}bit`,
+      'quantum',
+      '1514',
+    ]),
   ];
 }
 
@@ -117,7 +124,8 @@ export function planShaping(bridge: string, port: string, rates: Rates, now: Por
   const redirect = now.filters.find((f) => f.pref === FILTER_PREF);
   if (rates.egress !== undefined) {
     // no address of its own: the host never speaks on it
-    if (!now.ifb) plan.links.push(['link', 'add', ifb, 'type', 'ifb'], ['link', 'set', 'dev', ifb, 'addrgenmode', 'none']);
+    if (!now.ifb)
+      plan.links.push(['link', 'add', ifb, 'type', 'ifb'], ['link', 'set', 'dev', ifb, 'addrgenmode', 'none']);
     plan.links.push(['link', 'set', 'dev', ifb, 'alias', ifbAlias(bridge, port), 'up']);
     // the ifb shapes before anything is redirected to it
     plan.tc.push(...htb(ifb, rates.egress, now.ifb ?? []));
@@ -127,9 +135,19 @@ export function planShaping(bridge: string, port: string, rates: Rates, now: Por
       if (redirect) plan.tc.push(['filter', 'del', 'dev', port, 'parent', INGRESS, 'pref', `${FILTER_PREF}`]);
       else plan.tc.push(['qdisc', 'replace', 'dev', port, 'ingress']);
       plan.tc.push(
-        ['filter', 'add', 'dev', port, 'parent', INGRESS, 'pref', `${FILTER_PREF}`, 'protocol', 'all'].concat(
-          ['u32', 'match', 'u32', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', ifb],
-        ),
+        ['filter', 'add', 'dev', port, 'parent', INGRESS, 'pref', `${FILTER_PREF}`, 'protocol', 'all'].concat([
+          'u32',
+          'match',
+          'u32',
+          '0',
+          '0',
+          'action',
+          'mirred',
+          'egress',
+          'redirect',
+          'dev',
+          ifb,
+        ]),
       );
     }
   } else {

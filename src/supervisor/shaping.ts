@@ -39,7 +39,8 @@ export class PortShaper {
   async sweep(ports: readonly string[]): Promise<void> {
     try {
       const swept = await sweepIfbs(this.run, this.bridge, ports);
-      if (swept.length) this.log.info({ event: 'rate', swept }, `removed the rate limits of ports gone: ${swept.join(' ')}`);
+      if (swept.length)
+        this.log.info({ event: 'rate', swept }, `removed the rate limits of ports gone: ${swept.join(' ')}`);
     } catch (err) {
       this.log.warn({ event: 'rate' }, `cannot look for the rate limits of ports gone: ${(err as Error).message}`);
     }

@@ -28,9 +28,10 @@ export async function linkAlias(run: Run, dev: string): Promise<string | undefin
   return link ? link.ifalias : null;
 }
 
-/** The ifb devices here, with their aliases. */
+/** The ifb devices here, with their aliases (none on a kernel without ifb). */
 export async function ifbLinks(run: Run): Promise<AliasedLink[]> {
-  const r = must(await run('ip', ['-json', 'link', 'show', 'type', 'ifb']), 'ip');
+  const r = await run('ip', ['-json', 'link', 'show', 'type', 'ifb']);
+  if (!r.ok) return [];
   return (JSON.parse(r.stdout || '[]') as { ifname: string; ifalias?: string }[]).map((l) => ({
     ifname: l.ifname,
     ...(l.ifalias ? { alias: l.ifalias } : {}),

@@ -4,7 +4,17 @@ import type { BridgeConfig } from '../types.js';
 
 export type BridgeSection = Pick<
   BridgeConfig,
-  'mode' | 'uplink' | 'mtu' | 'mac' | 'stp' | 'firewall' | 'portSecurity' | 'isolatePorts' | 'multicastSnooping' | 'guestIngress' | 'guestEgress'
+  | 'mode'
+  | 'uplink'
+  | 'mtu'
+  | 'mac'
+  | 'stp'
+  | 'firewall'
+  | 'portSecurity'
+  | 'isolatePorts'
+  | 'multicastSnooping'
+  | 'guestIngress'
+  | 'guestEgress'
 >;
 
 /** [bridge]: `bridge` is the name the file was asked for (its file name without `.conf`). */
