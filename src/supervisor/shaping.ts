@@ -13,6 +13,8 @@ import type { Run } from '../system/exec.js';
 export class PortShaper {
   /** what each port was last given, in words: said again only when it changes */
   private readonly said = new Map<string, string>();
+  /** the config and guest each port was last shaped for: a lease that changes neither changes nothing */
+  private readonly done = new Map<string, { cfg: BridgeConfig; mac: string | undefined }>();
 
   constructor(
     private readonly run: Run,
@@ -22,11 +24,19 @@ export class PortShaper {
 
   async port(guest: PortGuest, cfg: BridgeConfig): Promise<void> {
     const { port } = guest;
+    const last = this.done.get(port);
+    // a reload or a repair holds a new config: every port is shaped again then
+    if (!guest.removed && last?.cfg === cfg && last.mac === guest.mac) return;
+    this.done.delete(port);
     try {
       const { rates } = await shapePort(this.run, this.bridge, port, guest.removed ? undefined : cfg, guest.mac);
       const words = describeRates(rates);
-      if (guest.removed) this.said.delete(port);
-      else if (this.said.get(port) !== words && (this.said.has(port) || words !== describeRates({}))) {
+      if (guest.removed) {
+        this.said.delete(port);
+        return;
+      }
+      this.done.set(port, { cfg, mac: guest.mac });
+      if (this.said.get(port) !== words && (this.said.has(port) || words !== describeRates({}))) {
         this.log.info({ event: 'rate', port, ...(guest.mac ? { mac: guest.mac } : {}), ...rates }, `${port}: ${words}`);
         this.said.set(port, words);
       }
