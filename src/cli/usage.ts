@@ -214,7 +214,7 @@ here: for node_exporter's textfile collector, e.g. from a timer,
   tap: {
     forms: [
       {
-        usage: 'brmgr tap add BRIDGE TAP [--owner USER] [--mac MAC]',
+        usage: 'brmgr tap add BRIDGE TAP [--owner USER] [--mac MAC] [--rate RATE]',
         summary: 'a persistent tap on the bridge for a microVM or an unprivileged QEMU',
       },
       { usage: 'brmgr tap del TAP', summary: 'delete such a tap' },
@@ -230,6 +230,7 @@ succeeds when there is none.
     options: {
       owner: 'add: the user (name or uid) who may open the tap; default: root only',
       mac: 'add, macvtap networks: the macvtap’s MAC (the guest must use the same); default: a random one',
+      rate: "add: the tap's rate limit, each way (e.g. 100mbit); [host.*] ingress/egress of its guest's MAC win",
     },
   },
   demo: {

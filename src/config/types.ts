@@ -38,6 +38,9 @@ export interface StaticHost {
   bootFile?: string;
   /** MACs the port this guest is behind may send from; default: [bridge] port_macs */
   portMacs?: number;
+  /** rate limits of this guest's port, bits per second: toward it, from it (override the bridge's) */
+  ingress?: number;
+  egress?: number;
 }
 
 /** A classless static route for guests (DHCP options 121 and 249). */
@@ -116,6 +119,9 @@ export interface BridgeConfig {
   portSecurity: PortSecurity;
   /** guests reach the bridge and beyond it, never each other */
   isolatePorts: boolean;
+  /** every guest port's rate limits, bits per second: toward the guest, from the guest */
+  guestIngress?: number;
+  guestEgress?: number;
   /** `multicast_snooping = false`: the bridge floods multicast; absent: snooping, the bridge the querier */
   multicastSnooping?: false;
   /** connections one guest (one source address) may hold through NAT and forwards */

@@ -164,3 +164,41 @@ export function underlayAddress(fail: Fail, e: Entry, address: string): string |
   }
   return fail(e, `'${address}' is not an IP address`);
 }
+
+const RATE = /^(\d+(?:\.\d+)?)(bit|kbit|mbit|gbit|tbit)$/i;
+const RATE_UNITS: Record<string, number> = { bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9, tbit: 1e12 };
+/** About one full-sized frame a second: slower than that, a guest can barely send a packet. */
+export const MIN_RATE = 16_000;
+export const MAX_RATE = 1e12;
+
+/** A rate limit in bits per second, written as tc writes it in bits (`500kbit`, `100mbit`, `1gbit`). */
+export const rate: Parser<number> = (e, fail) => {
+  const problem = rateProblem(e.value);
+  return problem ? fail(e, problem) : parseRate(e.value);
+};
+
+/** What is wrong with a rate as written (a key's value, `brmgr tap add --rate`), or undefined. */
+export function rateProblem(text: string): string | undefined {
+  const bits = parseRate(text);
+  if (bits === undefined) {
+    // tc reads `kbps`, `mbps` as bytes per second: a likely slip, refused rather than misread
+    const bytes = /bps$/i.test(text) ? '; brmgr takes bits per second (tc reads mbps as megabytes)' : '';
+    return `'${text}' is not a rate (like 500kbit, 100mbit or 1gbit)${bytes}`;
+  }
+  if (bits < MIN_RATE) return `${text} is below the least rate brmgr shapes to (16kbit)`;
+  if (bits > MAX_RATE) return `${text} is above 1tbit`;
+  return undefined;
+}
+
+/** `100mbit` → 100000000; undefined when it is not a rate in bits. */
+export function parseRate(text: string): number | undefined {
+  const m = RATE.exec(text);
+  return m ? Math.round(Number(m[1]) * RATE_UNITS[m[2]!.toLowerCase()]!) : undefined;
+}
+
+/** A rate in bits per second as the config writes it: the largest unit that keeps it whole. */
+export function formatRate(bits: number): string {
+  for (const unit of ['tbit', 'gbit', 'mbit', 'kbit'] as const)
+    if (bits % RATE_UNITS[unit]! === 0) return `${bits / RATE_UNITS[unit]!}${unit}`;
+  return `${bits}bit`;
+}

@@ -17,6 +17,7 @@ import { faultPoint } from '../system/fault.js';
 import { observe } from '../system/observe.js';
 import { ensureRunDir, readState, removeState, writeState } from '../system/state.js';
 import type { DownContext } from './resource.js';
+import { unshapeBridge } from './shaping.js';
 import { RESOURCES } from './up.js';
 
 export interface Options {
@@ -48,6 +49,11 @@ export async function down(bridge: string, opts: Options): Promise<{ kept: strin
     // the uplink and the VXLAN link are ports until they are moved out or deleted
     const ports = portsOf(observed, bridge).filter((name) => name !== state.uplink?.name && name !== state.vxlan?.link);
     const keep = exists && !(state.createdLink && (ports.length === 0 || opts.force));
+    // brmgr's rate limits off the guests' ports, which outlive it, while they are still the bridge's; what
+    // cannot be removed is said, and the rest still goes
+    await unshapeBridge(run, bridge, ports).catch((err: Error) =>
+      log.warn({ event: 'rate' }, `cannot remove the rate limits of ${bridge}'s ports: ${err.message}`),
+    );
     const ctx: DownContext = { bridge, state, observed, keep, run, log, paths: p };
     for (const resource of [...RESOURCES].reverse()) {
       await resource.remove(ctx);

@@ -10,7 +10,9 @@ import { ensureTapNode, readMacvtaps, removeTapNode, tapNodeOf, writeMacvtaps } 
 import { applyIpBatch, observe } from '../system/observe.js';
 import { readState } from '../system/state.js';
 import { readSysctl, writeSysctl } from '../system/sysctl.js';
+import { formatRate } from '../config/values.js';
 import { Reverter } from './reverter.js';
+import { shapePort } from './shaping.js';
 
 /** A user name or number as a uid; undefined when there is no such user. */
 export async function resolveUser(run: Run, user: string | number): Promise<number | undefined> {
@@ -33,6 +35,8 @@ export interface TapOptions {
   log: Logger;
   /** a macvtap network's device: its MAC (default: the kernel's choice) */
   mac?: string;
+  /** add: the tap's own rate limit, bits per second each way */
+  rate?: number;
 }
 
 /**
@@ -58,33 +62,46 @@ export async function tapAdd(
   const release = await acquireLock(p.lock);
   try {
     const macvtap = readState(p)?.macvtap;
+    if (macvtap && opts.rate !== undefined)
+      throw new UsageError('--rate is for taps on a bridge: a macvtap network does not shape its guests yet');
     if (macvtap)
       return await macvtapAdd(bridge, tap, macvtap.uplink, { uid, owner, run, log, runDir: p.runDir, mac: opts.mac });
     if (opts.mac) throw new UsageError(`--mac is for macvtap networks; a tap's MAC is its VMM's to choose`);
     const seen = await links(run);
     const existing = seen.find((l) => l.ifname === tap);
     const ownerOfExisting = existing?.user !== undefined ? await resolveUser(run, existing.user) : undefined;
-    const plan = planTapAdd(bridge, tap, uid, seen, readState(p)?.up === true, ownerOfExisting);
+    const plan = planTapAdd(bridge, tap, uid, seen, readState(p)?.up === true, ownerOfExisting, opts.rate);
     const revert = new Reverter();
-    if (plan.creates) revert.add('tap', () => run('ip', ['link', 'del', 'dev', tap]).then(() => undefined));
+    // the tap, then the ifb that shaped it
+    if (plan.creates)
+      revert.add('tap', async () => {
+        await run('ip', ['link', 'del', 'dev', tap]);
+        await shapePort(run, bridge, tap, undefined);
+      });
     try {
       await applyIpBatch(run, plan.create);
       // before it comes up (a kernel without IPv6 has no such settings)
       for (const [key, value] of Object.entries(plan.sysctls))
         if (readSysctl(key) !== undefined && readSysctl(key) !== value) writeSysctl(key, value);
+      await applyIpBatch(run, plan.rate);
+      // shaped before it joins the bridge: a guest never sends through it unlimited, and `brmgr run` finds
+      // it as it leaves it (the same plan, nothing to race for); a tap already in place keeps what `brmgr
+      // run` gave it (its guest's [host.*] rates) unless its own rate changes
+      if (plan.create.length || plan.rate.length || plan.attach.length) await shapePort(run, bridge, tap, undefined);
       await applyIpBatch(run, plan.attach);
     } catch (err) {
       await revert.fail();
       throw err;
     }
     revert.success();
-    if (!plan.create.length && !plan.attach.length) {
-      log.info(`${tap} is already a tap on ${bridge}${uid !== undefined ? ` owned by ${owner}` : ''}`);
+    const rate = opts.rate !== undefined ? `, ${formatRate(opts.rate)} each way` : '';
+    if (!plan.create.length && !plan.attach.length && !plan.rate.length) {
+      log.info(`${tap} is already a tap on ${bridge}${uid !== undefined ? ` owned by ${owner}` : ''}${rate}`);
       return;
     }
     log.info(
       `${plan.creates ? 'created' : 'attached'} tap ${tap} on ${bridge}` +
-        `${uid !== undefined ? `, owned by ${owner}` : ''}`,
+        `${uid !== undefined ? `, owned by ${owner}` : ''}${rate}`,
     );
     return undefined;
   } finally {
@@ -173,5 +190,7 @@ export async function tapDel(tap: string, opts: TapOptions): Promise<void> {
     return;
   }
   await applyIpBatch(run, batch);
+  // the ifb that shaped what its guest sent (the tap's own qdiscs went with it)
+  await shapePort(run, '', tap, undefined);
   log.info(`deleted tap ${tap}`);
 }

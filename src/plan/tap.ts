@@ -1,5 +1,6 @@
 import { checkName } from '../config/validate.js';
 import { UsageError } from '../errors.js';
+import { tapRate, tapRateAlias } from './shaping.js';
 
 /** A link as `ip -d -json link show` reports it, with what a tap needs. */
 export interface TapView {
@@ -14,6 +15,8 @@ export interface TapView {
   master?: string;
   up: boolean;
   mtu?: number;
+  /** its alias: a tap's own rate limit is kept there (plan/shaping.ts) */
+  alias?: string;
 }
 
 interface RawLink {
@@ -21,6 +24,7 @@ interface RawLink {
   mtu?: number;
   flags?: string[];
   master?: string;
+  ifalias?: string;
   linkinfo?: { info_kind?: string; info_data?: { type?: string; persist?: boolean; user?: string | number } };
 }
 
@@ -36,6 +40,7 @@ export function parseTapViews(json: string): TapView[] {
       ...(l.master ? { master: l.master } : {}),
       up: (l.flags ?? []).includes('UP'),
       ...(l.mtu !== undefined ? { mtu: l.mtu } : {}),
+      ...(l.ifalias ? { alias: l.ifalias } : {}),
     };
   });
 }
@@ -62,6 +67,8 @@ export interface TapAdd {
    * must not let its VM configure the host)
    */
   sysctls: Record<string, string>;
+  /** `ip -batch` lines that give it its own rate limit (`--rate`), or take it away; empty when it has it */
+  rate: string[];
   /** `ip -batch` lines that make it a port of the bridge, up; empty when it is already as asked */
   attach: string[];
   /** the tap is created here (delete it again if a later step fails) */
@@ -81,6 +88,8 @@ export function planTapAdd(
   links: TapView[],
   bridgeUp: boolean,
   ownerOfExisting?: number,
+  /** its own rate limit, bits per second each way */
+  rate?: number,
 ): TapAdd {
   checkNames(bridge, tap);
   const br = links.find((l) => l.ifname === bridge);
@@ -98,6 +107,7 @@ export function planTapAdd(
     return {
       create: [`tuntap add dev ${tap} mode tap${owner !== undefined ? ` user ${owner}` : ''}`, ...mtu],
       sysctls: closed(tap),
+      rate: rate !== undefined ? [`link set dev ${tap} alias ${tapRateAlias(rate)}`] : [],
       attach: [attach],
       creates: true,
     };
@@ -114,8 +124,12 @@ export function planTapAdd(
   }
   if (have.master && have.master !== bridge)
     throw new UsageError(`tap ${tap} is a port of ${have.master}, not ${bridge}: brmgr tap del ${tap} first`);
-  if (have.master === bridge && have.up) return { create: [], sysctls: closed(tap), attach: [], creates: false };
-  return { create: [], sysctls: closed(tap), attach: [attach], creates: false };
+  // another rate, or none: a user's own alias (not a rate) stays when none is asked
+  const own = tapRate(have.alias);
+  const rateLines = own === rate ? [] : [`link set dev ${tap} alias ${rate !== undefined ? tapRateAlias(rate) : '""'}`];
+  if (have.master === bridge && have.up)
+    return { create: [], sysctls: closed(tap), rate: rateLines, attach: [], creates: false };
+  return { create: [], sysctls: closed(tap), rate: rateLines, attach: [attach], creates: false };
 }
 
 /** What `brmgr tap del` must do: delete a persistent tap, and nothing else. Empty when there is no such link. */

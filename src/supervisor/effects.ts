@@ -34,6 +34,7 @@ import { dnsmasqRefuses } from './dnsmasq-process.js';
 import { EventsServer, eventsSocket } from './events-socket.js';
 import { HealthProbe } from './health.js';
 import { LeaseEvents } from './lease-events.js';
+import { PortShaper } from './shaping.js';
 import { SnoopWatch } from './snoop.js';
 import { removeStatus, writeStatus } from '../system/run-files.js';
 import type { Effects } from './supervisor.js';
@@ -167,6 +168,7 @@ export function hostEffects(o: HostOptions): Effects {
     unresponsive: (why) => dispatch({ kind: 'dnsmasq-unresponsive', why }),
   });
   let toldResolved = false;
+  const shaper = new PortShaper(run, bridge, log);
   const takenDown = () => !readState(p)?.up;
 
   const effects: Effects = {
@@ -221,7 +223,10 @@ export function hostEffects(o: HostOptions): Effects {
       watch.bridge(bridge);
       // the ports already there, and the guests behind them (the watch tells of changes from now on)
       await readPorts(run, bridge)
-        .then((facts) => facts.forEach((fact) => dispatch({ kind: 'port', fact })))
+        .then(async (facts) => {
+          await shaper.sweep(facts.flatMap((f) => (f.kind === 'port-added' ? [f.port] : [])));
+          facts.forEach((fact) => dispatch({ kind: 'port', fact }));
+        })
         .catch((err: Error) => log.warn({ event: 'watch' }, `cannot read the bridge's ports: ${err.message}`));
       effects.watch(cfg);
     },
@@ -252,11 +257,12 @@ export function hostEffects(o: HostOptions): Effects {
         );
       }
     },
-    portState: async (guest) => {
+    portState: async (guest, cfg) => {
       log.debug(
         { event: 'port', port: guest.port, mac: guest.mac, addresses: guest.addresses },
         guest.removed ? `${guest.port} left the bridge` : `${guest.port}: ${guest.mac ?? 'no guest seen yet'}`,
       );
+      await shaper.port(guest, cfg);
       if (!guest.removed || !guest.addresses.length) return;
       // its flows would hold their conntrack entries for days (guest_conns of them)
       const forgotten = await forgetFlows(run, guest.addresses);

@@ -307,7 +307,9 @@ export class Supervisor {
     this.resolved = next;
     this.rendered = rendered;
     this.followFormer();
-    for (const guest of this.ports.hosts(this.cfg.hosts)) this.dispatch({ kind: 'port-guest', guest });
+    this.ports.hosts(this.cfg.hosts);
+    // every port, not only those whose guest changed: the config may have changed what a port gets (its rates)
+    for (const guest of this.ports.all()) this.dispatch({ kind: 'port-guest', guest });
     fx.watch(this.cfg);
     await fx.tellResolved(this.cfg);
     if (restartsDnsmasq(action)) {

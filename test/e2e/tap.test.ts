@@ -178,11 +178,14 @@ t.test('tap add/del refuse bad input with exit 2 and change nothing', { skip: wh
       ['tap', 'del', 'bad/name'],
       "(command line):0: TAP: 'bad/name' is not a valid interface name (1-15 letters, digits, '_', '.', '-')",
     ],
-    [['tap'], 'brmgr: usage: brmgr tap add BRIDGE TAP [--owner USER] [--mac MAC] | brmgr tap del TAP'],
-    [['tap', 'add', bridge], 'brmgr: usage: brmgr tap add BRIDGE TAP [--owner USER] [--mac MAC] | brmgr tap del TAP'],
+    [['tap'], 'brmgr: usage: brmgr tap add BRIDGE TAP [--owner USER] [--mac MAC] [--rate RATE] | brmgr tap del TAP'],
+    [
+      ['tap', 'add', bridge],
+      'brmgr: usage: brmgr tap add BRIDGE TAP [--owner USER] [--mac MAC] [--rate RATE] | brmgr tap del TAP',
+    ],
     [
       ['tap', 'del', tap, '--owner', 'nobody'],
-      'brmgr: usage: brmgr tap add BRIDGE TAP [--owner USER] [--mac MAC] | brmgr tap del TAP',
+      'brmgr: usage: brmgr tap add BRIDGE TAP [--owner USER] [--mac MAC] [--rate RATE] | brmgr tap del TAP',
     ],
   ];
   for (const [args, message] of cases) {

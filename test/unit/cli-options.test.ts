@@ -77,6 +77,7 @@ const OPTIONS: Record<string, string[]> = {
   wait: ['1'],
   'pid-file': ['/run/brmgr0.pid'],
   owner: ['bob'],
+  rate: ['100mbit'],
   pid: ['42'],
   timeout: ['5'],
   'unless-restarting': [],
@@ -97,7 +98,7 @@ const OWN: Record<Name, string[]> = {
   events: ['json'],
   exporter: ['listen'],
   metrics: [],
-  tap: ['owner'],
+  tap: ['owner', 'rate'],
   demo: [],
 };
 
@@ -261,8 +262,8 @@ t.test('lookup: BRIDGE and a MAC or HOSTNAME; --wait takes seconds', async (t) =
   t.equal(refusal(lookup.parse, ['brmgr0', 'guest1', '--wait', '-1']), ambiguous, '--wait -1');
 });
 
-t.test('tap: add BRIDGE TAP [--owner USER] or del TAP, names checked', async (t) => {
-  const usage = 'usage: brmgr tap add BRIDGE TAP [--owner USER] [--mac MAC] | brmgr tap del TAP';
+t.test('tap: add BRIDGE TAP [--owner USER] [--mac MAC] [--rate RATE] or del TAP, names checked', async (t) => {
+  const usage = 'usage: brmgr tap add BRIDGE TAP [--owner USER] [--mac MAC] [--rate RATE] | brmgr tap del TAP';
   const badTap = (name: string) =>
     `(command line):0: TAP: '${name}' is not a valid interface name (1-15 letters, digits, '_', '.', '-')`;
   t.same(tap.parse(['add', 'brmgr0', 'fc0']), { verb: 'add', bridge: 'brmgr0', tap: 'fc0' });
@@ -278,12 +279,24 @@ t.test('tap: add BRIDGE TAP [--owner USER] or del TAP, names checked', async (t)
     ['del'],
     ['del', 'fc0', 'fc1'],
     ['del', 'fc0', '--owner', 'bob'],
+    ['del', 'fc0', '--rate', '1gbit'],
     ['list'],
     ['brmgr0', 'fc0'],
   ]) {
     t.equal(refusal(tap.parse, args), usage, `tap ${args.join(' ')}`);
   }
   t.equal(refusal(tap.parse, ['add', 'brmgr0', 'fc0', '--owner=']), `--owner needs a USER; ${usage}`);
+  t.same(tap.parse(['add', 'brmgr0', 'fc0', '--rate', '100mbit']), { ...added, rate: 100_000_000 });
+  t.same(tap.parse(['add', 'brmgr0', 'fc0', '--rate=1.5Gbit']), { ...added, rate: 1_500_000_000 });
+  t.equal(refusal(tap.parse, ['add', 'brmgr0', 'fc0', '--rate=']), `--rate needs a RATE; ${usage}`);
+  t.equal(
+    refusal(tap.parse, ['add', 'brmgr0', 'fc0', '--rate', '100']),
+    "--rate: '100' is not a rate (like 500kbit, 100mbit or 1gbit)",
+  );
+  t.equal(
+    refusal(tap.parse, ['add', 'brmgr0', 'fc0', '--rate', '10mbps']),
+    "--rate: '10mbps' is not a rate (like 500kbit, 100mbit or 1gbit); brmgr takes bits per second (tc reads mbps as megabytes)",
+  );
   t.equal(refusal(tap.parse, ['add', 'a/b', 'fc0']), badName('a/b'));
   for (const bad of ['bad/name', 'a-name-much-too-long', '']) {
     t.equal(refusal(tap.parse, ['add', 'brmgr0', bad]), badTap(bad), `tap add brmgr0 '${bad}'`);

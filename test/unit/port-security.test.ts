@@ -12,19 +12,43 @@ t.test('basic: every port of a NAT bridge is a guest port, in the forward and th
   const text = renderL2(parse('[ipv6]\naddress = fd42:0:1::1/64\n'), { guard: true, mac: MAC })!;
   for (const name of ['forward', 'input']) {
     const rules = chain(text, name);
-    t.match(rules, /^\t\tether type ip udp dport 68 counter drop comment "port security: dhcp-server"$/m, `${name}: no DHCP answers`);
-    t.match(rules, /^\t\tether type ip6 udp dport 546 counter drop comment "port security: dhcp6-server"$/m, `${name}: no DHCPv6 answers`);
-    t.match(rules, /^\t\tether type ip6 icmpv6 type nd-router-advert counter drop comment "port security: router-advertisement"$/m, `${name}: no RAs`);
+    t.match(
+      rules,
+      /^\t\tether type ip udp dport 68 counter drop comment "port security: dhcp-server"$/m,
+      `${name}: no DHCP answers`,
+    );
+    t.match(
+      rules,
+      /^\t\tether type ip6 udp dport 546 counter drop comment "port security: dhcp6-server"$/m,
+      `${name}: no DHCPv6 answers`,
+    );
+    t.match(
+      rules,
+      /^\t\tether type ip6 icmpv6 type nd-router-advert counter drop comment "port security: router-advertisement"$/m,
+      `${name}: no RAs`,
+    );
     t.match(rules, /^\t\ticmp type redirect counter drop comment "port security: redirect"$/m);
     t.match(rules, /^\t\ticmpv6 type nd-redirect counter drop comment "port security: redirect"$/m);
-    t.match(rules, new RegExp(`^\\t\\tether saddr ${MAC} counter drop comment "port security: bridge-mac"$`, 'm'), `${name}: not from the bridge's MAC`);
-    t.match(rules, /^\t\tarp saddr ip 10\.0\.1\.1 counter drop comment "port security: gateway-claim"$/m, `${name}: no ARP claiming the gateway`);
+    t.match(
+      rules,
+      new RegExp(`^\\t\\tether saddr ${MAC} counter drop comment "port security: bridge-mac"$`, 'm'),
+      `${name}: not from the bridge's MAC`,
+    );
+    t.match(
+      rules,
+      /^\t\tarp saddr ip 10\.0\.1\.1 counter drop comment "port security: gateway-claim"$/m,
+      `${name}: no ARP claiming the gateway`,
+    );
     t.match(
       rules,
       /nd-neighbor-advert @th,64,128 \{ 0xfd420000000100000000000000000001, 0xfe80000000000000001122fffe334455 \} counter drop comment "port security: gateway-claim"/,
       `${name}: no NA for the bridge's addresses, its link-local included`,
     );
-    t.match(rules, /iifname \. @th,288,48 \. @th,96,32 != @dhcp4-clients counter drop comment "port security: dhcp-forged"/, `${name}: chaddr is the sender's`);
+    t.match(
+      rules,
+      /iifname \. @th,288,48 \. @th,96,32 != @dhcp4-clients counter drop comment "port security: dhcp-forged"/,
+      `${name}: chaddr is the sender's`,
+    );
   }
   t.notMatch(chain(text, 'forward'), /^\t\tdrop$/m, 'guests reach each other without isolate_ports');
 });

@@ -29,13 +29,13 @@ t.test('parseTapViews reads kind, tap type, persistence, owner and master', asyn
     },
     { ifname: 'fc1', flags: [], linkinfo: { info_kind: 'tun', info_data: { type: 'tap', persist: true, user: 4242 } } },
     { ifname: 'tun0', flags: [], linkinfo: { info_kind: 'tun', info_data: { type: 'tun', persist: false } } },
-    { ifname: 'eth0', flags: ['UP'] },
+    { ifname: 'eth0', flags: ['UP'], ifalias: 'brmgr-rate:20mbit' },
   ]);
   t.same(parseTapViews(json), [
     { ifname: 'fc0', kind: 'tun', tunType: 'tap', persist: true, user: 'nobody', master: 'brmgr0', up: true },
     { ifname: 'fc1', kind: 'tun', tunType: 'tap', persist: true, user: 4242, up: false },
     { ifname: 'tun0', kind: 'tun', tunType: 'tun', persist: false, up: false },
-    { ifname: 'eth0', up: true },
+    { ifname: 'eth0', up: true, alias: 'brmgr-rate:20mbit' },
   ]);
 });
 
@@ -46,6 +46,7 @@ t.test('planTapAdd: create, attach, nothing, or a clear refusal', async (t) => {
     {
       create: ['tuntap add dev fc0 mode tap user 1000'],
       sysctls: closed,
+      rate: [],
       attach: ['link set dev fc0 master brmgr0 up'],
       creates: true,
     },
@@ -58,18 +59,41 @@ t.test('planTapAdd: create, attach, nothing, or a clear refusal', async (t) => {
   );
   t.same(
     planTapAdd('brmgr0', 'fc0', 1000, [bridge, tap({ master: 'brmgr0' })], true, 1000),
-    { create: [], sysctls: closed, attach: [], creates: false },
+    { create: [], sysctls: closed, rate: [], attach: [], creates: false },
     'already there: nothing but making sure it is closed',
   );
   t.same(
     planTapAdd('brmgr0', 'fc0', 1000, [bridge, tap()], true, 1000),
-    { create: [], sysctls: closed, attach: ['link set dev fc0 master brmgr0 up'], creates: false },
+    { create: [], sysctls: closed, rate: [], attach: ['link set dev fc0 master brmgr0 up'], creates: false },
     'detached (after post --force): closed, attached again',
   );
   t.same(
     planTapAdd('brmgr0', 'fc0', 1000, [bridge, tap({ master: 'brmgr0', up: false })], true, 1000).attach,
     ['link set dev fc0 master brmgr0 up'],
     'down: brought up',
+  );
+  t.same(
+    planTapAdd('brmgr0', 'fc0', undefined, [bridge], true, undefined, 20_000_000).rate,
+    ['link set dev fc0 alias brmgr-rate:20mbit'],
+    '--rate: its own rate, kept in its alias',
+  );
+  const rated = tap({ master: 'brmgr0', alias: 'brmgr-rate:20mbit' });
+  t.same(planTapAdd('brmgr0', 'fc0', undefined, [bridge, rated], true, undefined, 20_000_000).rate, [], 'the same');
+  t.same(
+    planTapAdd('brmgr0', 'fc0', undefined, [bridge, rated], true, undefined, 1_000_000_000).rate,
+    ['link set dev fc0 alias brmgr-rate:1gbit'],
+    'another rate',
+  );
+  t.same(
+    planTapAdd('brmgr0', 'fc0', undefined, [bridge, rated], true).rate,
+    ['link set dev fc0 alias ""'],
+    'no --rate: its own rate taken away',
+  );
+  const named = tap({ master: 'brmgr0', alias: 'vm 7 of alice' });
+  t.same(
+    planTapAdd('brmgr0', 'fc0', undefined, [bridge, named], true).rate,
+    [],
+    "no --rate: the user's own alias stays",
   );
 
   const refuse = (args: Parameters<typeof planTapAdd>, message: string) =>

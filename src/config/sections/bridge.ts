@@ -16,6 +16,8 @@ export type BridgeSection = Pick<
   | 'guestConns'
   | 'portMacs'
   | 'hostAccess'
+  | 'guestIngress'
+  | 'guestEgress'
 >;
 
 export const DEFAULT_GUEST_CONNS = 2048;
@@ -41,6 +43,8 @@ export function bridgeSection(r: Reader, bridge: string): BridgeSection {
   const guestConns = r.value(s, 'guest_conns') ?? DEFAULT_GUEST_CONNS;
   const portMacs = r.value(s, 'port_macs') ?? DEFAULT_PORT_MACS;
   const hostAccess = r.value(s, 'host_access');
+  const guestIngress = r.value(s, 'guest_ingress');
+  const guestEgress = r.value(s, 'guest_egress');
   return {
     mode,
     ...(uplink ? { uplink } : {}),
@@ -54,5 +58,7 @@ export function bridgeSection(r: Reader, bridge: string): BridgeSection {
     guestConns,
     portMacs,
     ...(mode === 'macvtap' ? { hostAccess: hostAccess ?? true } : {}),
+    ...(guestIngress !== undefined ? { guestIngress } : {}),
+    ...(guestEgress !== undefined ? { guestEgress } : {}),
   };
 }

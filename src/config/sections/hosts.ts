@@ -76,6 +76,8 @@ export function hostSections(r: Reader, cfg: Pick<BridgeConfig, 'ipv4' | 'ipv6'>
     const dnsEntry = r.get(s, 'dns');
     const dns = dnsEntry ? dnsServers(r, dnsEntry) : undefined;
     const bootFile = r.value('host.*', 'boot_file', s);
+    const ingress = r.value('host.*', 'ingress', s);
+    const egress = r.value('host.*', 'egress', s);
     for (const e of [dnsEntry, r.get(s, 'boot_file')])
       if (e && !cfg.ipv4.dhcp) r.fail(e, 'told to the guest by DHCP: needs [ipv4] dhcp = true');
     if (mac && seenMac.has(mac)) r.fail(macEntry!, `${mac} is already given to [host.${seenMac.get(mac)}]`);
@@ -92,6 +94,8 @@ export function hostSections(r: Reader, cfg: Pick<BridgeConfig, 'ipv4' | 'ipv6'>
         ...(dns?.length ? { dns } : {}),
         ...(bootFile ? { bootFile } : {}),
         ...(portMacs !== undefined ? { portMacs } : {}),
+        ...(ingress !== undefined ? { ingress } : {}),
+        ...(egress !== undefined ? { egress } : {}),
       });
     }
   }
