@@ -67,7 +67,10 @@ export function hostEffects(o: HostOptions): Effects {
     paths: p,
     log,
     server,
+    // the port table follows the leases of brmgr's dnsmasq by MAC (a DHCPv6 lease names none)
     onEvent: (e) =>
+      e.mac &&
+      !e.source &&
       dispatch({
         kind: 'port',
         fact: {
@@ -127,12 +130,14 @@ export function hostEffects(o: HostOptions): Effects {
     blind: (what) => log.warn({ event: 'watch' }, what),
   });
   // bridged mode: the guests' addresses the LAN's DHCP (or SLAAC) gave them, as seen on the bridge
-  const snoop = new SnoopWatch(run, bridge, (a, renewed) =>
-    log.info(
-      { event: 'lease-seen', mac: a.mac, ip: a.ip, how: a.how, renewed },
-      `${a.mac} has ${a.ip} (${a.how === 'dhcp' ? 'DHCP acknowledgement' : 'neighbour discovery'} seen on the bridge)`,
-    ),
-  );
+  const snoop = new SnoopWatch(run, bridge, (a, sighting) => {
+    if (sighting !== 'lapsed')
+      log.info(
+        { event: 'lease-seen', mac: a.mac, ip: a.ip, how: a.how, renewed: sighting === 'renewed' },
+        `${a.mac} has ${a.ip} (${a.how === 'dhcp' ? 'DHCP acknowledgement' : 'neighbour discovery'} seen on the bridge)`,
+      );
+    leases.snooped(a, sighting);
+  });
   const health = new HealthProbe({
     target: () => (dnsmasq.isServing ? dnsTarget(o.config()) : undefined),
     unresponsive: (why) => dispatch({ kind: 'dnsmasq-unresponsive', why }),
@@ -228,6 +233,7 @@ export function hostEffects(o: HostOptions): Effects {
       removeStatus(p);
     },
     leases: () => readLeases(p.leases),
+    rehook: () => leases.rehook(snoop.current()),
   };
   return effects;
 }

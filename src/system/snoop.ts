@@ -66,11 +66,16 @@ export function parseSnooped(json: string, now = Date.now()): SeenAddress[] {
 
 /** What the kernel has learned on the bridge; empty when the table (or nft) is not there. */
 export async function readSnooped(run: Run, bridge: string): Promise<SeenAddress[]> {
+  return (await trySnooped(run, bridge)) ?? [];
+}
+
+/** What the kernel has learned on the bridge; undefined when it could not be read (no table, no nft). */
+export async function trySnooped(run: Run, bridge: string): Promise<SeenAddress[] | undefined> {
   const r = await run('nft', ['-j', 'list', 'table', 'bridge', `brmgr-${bridge}`]);
-  if (!r.ok) return [];
+  if (!r.ok) return undefined;
   try {
     return parseSnooped(r.stdout);
   } catch {
-    return [];
+    return undefined;
   }
 }
