@@ -1,3 +1,4 @@
+import { DHCP_DISCOVER } from './hidden.js';
 import { overallHelp } from './usage.js';
 import { brmgrVersion } from './version.js';
 
@@ -18,6 +19,11 @@ export async function entry(prog: string, args: string[], command?: string): Pro
   const [first] = args;
   if (!command && (first === '--help' || first === '-h')) {
     process.stdout.write(HELP);
+    return;
+  }
+  if (!command && first === DHCP_DISCOVER) {
+    const { discoverMain } = await import('../system/dhcp-discover.js');
+    process.exitCode = await discoverMain(args.slice(1));
     return;
   }
   if (first === '--version' || first === '-V') {

@@ -63,16 +63,23 @@ Exit 0 when ok (warnings allowed), 2 on an error.
   doctor: {
     forms: [
       {
-        usage: 'brmgr doctor BRIDGE [MAC|HOSTNAME|IP [--trace SECONDS]] [--json]',
+        usage: 'brmgr doctor BRIDGE [MAC|HOSTNAME|IP [--trace SECONDS]] [--mac MAC] [--json]',
         summary: 'say why guests are offline, or that nothing stands in the way',
       },
     ],
     about: `Say why guests are offline, or that nothing stands in the way: the bridge and
 its ports up, its address, ip_forward, brmgr's own firewall rules, another
-firewall's drop (nftables, iptables-legacy), dnsmasq serving, the lease pool,
-conntrack, the uplink and default route, MTU; with a guest, the port it is
-behind. Each problem names the object at fault and the command that fixes it.
-Changes nothing. Exit 0 when the path is clear, 1 when a problem was found.
+firewall's drop (nftables, iptables-legacy), dnsmasq running and answering a
+real DNS question and a real DHCP request, the lease pool, conntrack, the
+uplink and default route, MTU; with a guest, the port it is behind. Each
+problem names the object at fault and the command that fixes it. Exit 0 when
+the path is clear, 1 when a problem was found.
+
+The DHCP request (a DHCPDISCOVER; the offer commits no lease) goes out of a
+throwaway port: a veth pair with one end on the bridge and the other in a
+network namespace made for it, both removed at once. It comes from a random
+locally administered MAC, or with --mac from that MAC (a guest's: the bridge
+learns it on the throwaway port for that moment). Nothing else is changed.
 
 With --trace, the guest's real packets are traced for SECONDS through every
 nftables table (iptables-nft's too) while the guest sends (ping, a DHCP
@@ -81,6 +88,7 @@ removed when the trace ends, also on Ctrl-C.
 `,
     options: {
       trace: "trace the guest's packets for SECONDS (1-60)",
+      mac: "ask DHCP from this MAC (a guest's) instead of a random one",
       json: 'the findings as JSON',
     },
   },

@@ -7,6 +7,8 @@ export interface DnsmasqEvent {
   mac?: string;
   ip?: string;
   hostname?: string;
+  /** DHCPv6: the client's DUID */
+  duid?: string;
   reason?: string;
 }
 
@@ -19,6 +21,11 @@ const DHCP = /^(DHCP[A-Z]+|DHCPV6[A-Z]*)\(([^)]+)\)\s*(.*)$/;
 const ASKING = new Set(['DHCPDISCOVER', 'DHCPOFFER', 'DHCPREQUEST', 'DHCPSOLICIT', 'DHCPADVERTISE']);
 const MAC = /^([0-9a-f]{2}(?::[0-9a-f]{2}){5})$/i;
 const IP = /^[0-9a-f.:]+$/i;
+/**
+ * A DUID as dnsmasq logs it: hex octets joined by colons, more of them than a MAC has. Nine or more cannot be
+ * an IPv6 address; seven or eight are the DUID once the line's address was read (dnsmasq writes it first).
+ */
+const OCTETS = /^[0-9a-f]{2}(?::[0-9a-f]{2}){6,}$/i;
 
 /**
  * Parses `dnsmasq-dhcp[42]: DHCPACK(brmgr0) 10.0.1.23 52:54:00:aa:bb:cc web`
@@ -45,11 +52,14 @@ export function parseDnsmasqLine(line: string): DnsmasqEvent {
   const rest: string[] = [];
   for (const w of words) {
     if (!ev.mac && MAC.test(w)) ev.mac = w.toLowerCase();
+    else if (!ev.duid && OCTETS.test(w) && (ev.ip || w.split(':').length > 8)) ev.duid = w.toLowerCase();
     else if (!ev.ip && IP.test(w) && (w.includes('.') || w.includes(':'))) ev.ip = w;
     else rest.push(w);
   }
   if (rest.length) {
-    if (ev.event === 'ack' || ev.event === 'offer') ev.hostname = rest[0]!;
+    // a DHCPv6 reply names the host after its address and DUID, or says why it holds no address
+    if (ev.event === 'ack' || ev.event === 'offer' || (ev.event === 'reply' && ev.ip && rest.length === 1))
+      ev.hostname = rest[0]!;
     else ev.reason = rest.join(' ');
   }
   // the pool is empty (or one guest took it): a guest goes without an address, whatever the step

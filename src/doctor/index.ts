@@ -1,20 +1,27 @@
 /**
  * `brmgr doctor`: walks the path a guest's packets take and names what breaks
  * it, each with the object at fault and the command that fixes it. Reads the
- * host; changes nothing.
+ * host and asks dnsmasq real questions (a DHCP one from a throwaway port it
+ * adds to the bridge for a moment); changes nothing else.
  */
+import { randomInt } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { BridgeConfig } from '../config/types.js';
 import { type Facts, gatherFacts } from '../converge/facts.js';
 import { hostFindings, ownDnsmasq, pathErrors } from '../converge/preflight.js';
+import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
+import { throwawayMac } from '../host/dhcp-packet.js';
+import { probeDhcp } from '../system/dhcp-probe.js';
+import { dnsAnswers, questionWaiting } from '../system/dns-probe.js';
 import { claimedNames, findLease, type Lease } from '../dnsmasq/leases.js';
 import { readLeases } from '../system/leases.js';
 import { firewallDrift, firewallRecord, hasRules, legacyFilterBeside } from '../firewall/index.js';
+import { forgetDhcpClient } from '../firewall/l2.js';
 import { iptablesSave } from '../firewall/iptables.js';
 import type { ObservedLink } from '../host/links.js';
 import type { Paths } from '../paths.js';
 import { bridgeAddresses, bridgeDamage } from '../plan/link.js';
-import { dhcpPoolSize, servesAnything, servicePorts } from '../plan/services.js';
+import { dhcpPoolSize, dnsTarget, servesAnything, servicePorts } from '../plan/services.js';
 import { forwardingDatabase, portStates } from '../system/bridge.js';
 import type { Run } from '../system/exec.js';
 import { filterPolicies } from '../system/filter-policies.js';
@@ -46,6 +53,10 @@ export interface DoctorOptions {
   guest?: string;
   /** trace the guest's real packets for this long; a Ctrl-C ends it early */
   trace?: { seconds: number; signal?: AbortSignal };
+  /** the DHCP question is asked from this MAC (a guest's) rather than a random one */
+  dhcpMac?: string;
+  /** runs brmgr's own hidden DHCP client (system/dhcp-probe.ts); without it no DHCP question is asked */
+  self?: readonly string[];
 }
 
 /** The guest asked about, as far as the leases and the host's neighbours name it. */
@@ -70,6 +81,8 @@ export interface DoctorContext {
   /** the links enslaved to the bridge */
   ports: ObservedLink[];
   guest?: Guest;
+  /** the questions to dnsmasq, asked (`answers`) as soon as the host was read */
+  answers?: Promise<Finding[]>;
 }
 
 /** One step of the walk: what it looks at, and what it finds there. */
@@ -253,6 +266,106 @@ const dnsmasq: Check = {
     }
     return [ok('dnsmasq', `dnsmasq ${pid} serves ${ports.map((s) => `${s.proto}/${s.port}`).join(', ')}`)];
   },
+};
+
+/** How long a question to dnsmasq waits for its answer. */
+export const ANSWER_MS = 2000;
+
+/** Whether a dnsmasq of the bridge runs: brmgr run's, or one a killed brmgr run left. */
+function dnsmasqRuns(paths: Paths): boolean {
+  const status = readStatus(paths);
+  return (!!status && alive(status.pid) && alive(ownDnsmasq(paths)[0])) || !!liveDnsmasqPid(paths);
+}
+
+/** What of the host's own firewall refuses by default what the host sends itself (its INPUT and OUTPUT). */
+async function hostDrops({ opts, facts }: DoctorContext): Promise<string[]> {
+  const nft = facts.ruleset.flatMap((o) =>
+    o.chain?.policy === 'drop' &&
+    (o.chain.hook === 'input' || o.chain.hook === 'output') &&
+    !o.chain.table.startsWith('brmgr-') &&
+    // iptables' own tables are read below, as iptables shows them
+    !(o.chain.table === 'filter' && o.chain.family !== 'inet')
+      ? [`nftables chain ${o.chain.family} ${o.chain.table} ${o.chain.name} (hook ${o.chain.hook}) has policy drop`]
+      : [],
+  );
+  const policies = await filterPolicies(opts.run);
+  const iptables = ['INPUT', 'OUTPUT'].flatMap((c) =>
+    policies.get(c) === 'DROP' ? [`iptables filter ${c} has policy DROP`] : [],
+  );
+  return [...nft, ...iptables];
+}
+
+/** A real DNS question from the host to the bridge's dnsmasq (`version.bind`, which it answers itself). */
+async function askDns(ctx: DoctorContext, at: { address: string; port: number }): Promise<Finding & { hung?: true }> {
+  const br = ctx.cfg.name;
+  const where = `${at.address}:${at.port}`;
+  if (await dnsAnswers(at.address, at.port, ANSWER_MS)) return ok('dns', `dnsmasq answers DNS on ${where}`);
+  const none = `no answer to a DNS question on ${where} within ${ANSWER_MS / 1000} s`;
+  if (await questionWaiting(at.address, at.port))
+    return {
+      ...bad('dns', `${none}: it waits unread on dnsmasq's socket (dnsmasq is stopped or hung)`, service(br)),
+      hung: true,
+    };
+  const drops = await hostDrops(ctx);
+  return drops.length
+    ? bad(
+        'dns',
+        `${none}, and it never reached dnsmasq: the host's firewall may drop it: ${drops.join('; ')}`,
+        'accept the host\'s own traffic there (e.g. iifname "lo" accept)',
+      )
+    : bad('dns', `${none}, and it never reached dnsmasq`, service(br));
+}
+
+/**
+ * A real DHCPDISCOVER from a throwaway port on the bridge (or the guest's MAC the operator gave), the
+ * offer awaited: an offer commits no lease.
+ */
+async function askDhcp(ctx: DoctorContext, dns: Promise<{ hung?: true }>): Promise<Finding> {
+  const { cfg, opts, facts } = ctx;
+  const br = cfg.name;
+  if (cfg.stp) return ok('dhcp', 'not asked: with stp = true a new port waits 2 × forward_delay before it forwards');
+  const mac = opts.dhcpMac ?? throwawayMac(randomInt);
+  const from = opts.dhcpMac ? `the guest's MAC ${mac}` : `a throwaway port (${mac})`;
+  const probe = await probeDhcp(opts.run, { bridge: br, mac, timeoutMs: ANSWER_MS, self: opts.self! });
+  if (probe.xid !== undefined && cfg.portSecurity !== 'off')
+    await forgetDhcpClient(opts.run, br, { port: probe.port, mac, xid: probe.xid });
+  if (probe.error) return bad('dhcp', `cannot ask from a throwaway port: ${probe.error}`, 'run brmgr doctor as root');
+  const { reply } = probe;
+  if (reply?.type === 2) return ok('dhcp', `dnsmasq offers ${reply.address} to ${from}; no lease taken`);
+  if (reply) return bad('dhcp', `dnsmasq refuses ${from} (DHCPNAK)`, service(br));
+  const none = `no DHCP offer to ${from} within ${ANSWER_MS / 1000} s`;
+  if ((await dns).hung) return bad('dhcp', `${none}: dnsmasq is stopped or hung`, service(br));
+  const drops = hostFirewallWarnings(cfg, facts.ruleset, true).filter((w) => w.includes('(hook input)'));
+  if (drops.length) return bad('dhcp', `${none}: ${drops.join('; ')}`, 'add the exception named above');
+  const leased = readLeases(opts.paths.leases).filter((l) => l.mac && !l.ip.includes(':')).length;
+  if (!opts.dhcpMac && leased >= dhcpPoolSize(cfg))
+    return bad('dhcp', `${none}: every address of the pool is leased`, 'widen [ipv4] range');
+  return bad('dhcp', none, service(br));
+}
+
+/** dnsmasq asked real questions, as the guests ask them: DNS from the host, DHCP from a port on the bridge. */
+function askDnsmasq(ctx: DoctorContext): Promise<Finding[]> {
+  const { cfg, opts, damage, link } = ctx;
+  // without a dnsmasq, or with the bridge down, the other checks say why nothing answers
+  if (!link || !servesAnything(cfg) || damage === DOWN || !dnsmasqRuns(opts.paths)) return Promise.resolve([]);
+  const at = dnsTarget(cfg);
+  const dns = at ? askDns(ctx, at) : Promise.resolve(undefined);
+  const dhcp =
+    cfg.ipv4.dhcp && cfg.mode !== 'bridged' && opts.self
+      ? askDhcp(
+          ctx,
+          dns.then((d) => d ?? {}),
+        )
+      : undefined;
+  return Promise.all([dns, dhcp]).then((found) =>
+    found.flatMap((f) => (f ? [{ check: f.check, ok: f.ok, detail: f.detail, ...(f.fix ? { fix: f.fix } : {}) }] : [])),
+  );
+}
+
+const answers: Check = {
+  name: 'answers',
+  // diagnose asks at the start of the walk, while the other checks look (their answers take up to ANSWER_MS)
+  run: (ctx) => ctx.answers ?? askDnsmasq(ctx),
 };
 
 const leases: Check = {
@@ -445,6 +558,7 @@ export const CHECKS: readonly Check[] = [
   preflight,
   legacyIptables,
   dnsmasq,
+  answers,
   leases,
   conntrack,
   uplink,
@@ -577,7 +691,14 @@ export async function diagnose(cfg: BridgeConfig, opts: DoctorOptions): Promise<
   }
   const exists = facts.observed.links.some((l) => l.ifname === cfg.name);
   const guest = exists && opts.guest ? await resolveGuest(cfg, opts, opts.guest) : undefined;
-  return runChecks(doctorContext(cfg, opts, facts, readState(opts.paths), guest));
+  const ctx = doctorContext(cfg, opts, facts, readState(opts.paths), guest);
+  ctx.answers = askDnsmasq(ctx);
+  try {
+    return await runChecks(ctx);
+  } finally {
+    // a walk that ended early (the bridge is gone) still waits for the throwaway port to be removed
+    await ctx.answers.catch(() => undefined);
+  }
 }
 
 /** An accept for the bridge's traffic placed before what dropped it, in the tool that owns the chain. */

@@ -345,6 +345,19 @@ export async function removeL2(run: Run, bridge: string): Promise<void> {
   if (!r.ok && !r.missing) must(r, 'nft');
 }
 
+/**
+ * Forgets a DHCP client message port security learned (the set's entry lapses in a minute anyway): the
+ * doctor's DHCPDISCOVER from its throwaway port leaves no trace in brmgr's table. Nothing when there is none.
+ */
+export async function forgetDhcpClient(
+  run: Run,
+  bridge: string,
+  client: { port: string; mac: string; xid: number },
+): Promise<void> {
+  const key = `{ ${q(client.port)} . 0x${client.mac.replaceAll(':', '')} . 0x${client.xid.toString(16)} }`;
+  await run('nft', ['delete', 'element', 'bridge', l2Table(bridge), DHCP4_CLIENTS, key]);
+}
+
 /** Both tables as nft lists them now, as the text that puts them back (for rollback, where no record has it). */
 export async function listL2(run: Run, bridge: string): Promise<string> {
   const out: string[] = [dropBoth(bridge)];

@@ -10,6 +10,8 @@ export interface Lease {
   expires?: string;
   /** DHCPv6 leases: the client's DUID */
   duid?: string;
+  /** DHCPv6 leases: the IAID of the client's identity association (`T` first: a temporary address) */
+  iaid?: string;
 }
 
 const EXPIRY = /^\d{1,12}$/;
@@ -44,9 +46,16 @@ export function parseLeases(text: string, now?: number): Lease[] {
       ...(hostname !== '*' ? { hostname } : {}),
       ...(ends !== 0 ? { expires: new Date(ends).toISOString() } : {}),
       ...(v6 && clientId && clientId !== '*' ? { duid: clientId.toLowerCase() } : {}),
+      ...(v6 ? { iaid: id } : {}),
     });
   }
   return leases;
+}
+
+/** The DUID dnsmasq serves DHCPv6 with (the lease file's `duid` line), if it has one yet. */
+export function serverDuid(text: string): string | undefined {
+  const m = /^duid ([0-9a-f]{2}(?::[0-9a-f]{2})+)\s*$/im.exec(text);
+  return m?.[1]?.toLowerCase();
 }
 
 /**

@@ -46,6 +46,8 @@ export type Action =
   /** `kill`: it hangs, SIGTERM would not be heard */
   | { kind: 'restart-dnsmasq'; kill?: true }
   | { kind: 'port-state'; guest: PortGuest }
+  /** [hooks] lease told every lease again (`old`), as dnsmasq tells its dhcp-script at a SIGHUP */
+  | { kind: 'rehook' }
   | { kind: 'notify'; state: 'ready' | 'reloading' | 'stopping'; status: string }
   | { kind: 'log'; level: 'info' | 'warn' | 'error'; event: string; message: string; fields?: object }
   | { kind: 'shutdown'; code: number };
@@ -79,6 +81,9 @@ const log = (level: 'info' | 'warn' | 'error', event: string, message: string, f
   message,
   ...(fields ? { fields } : {}),
 });
+
+/** the reloads after which the lease hook is told every lease again, as dnsmasq does at a SIGHUP */
+export const REHOOK_ON = ['SIGHUP', 'brmgr reload'];
 
 /** what a look at the bridge or the firewall says after brmgr-post by hand */
 export const TAKEN_DOWN = 'taken-down';
@@ -124,6 +129,8 @@ export function step(s: CoreState, ev: SupervisorEvent, now: number): { state: C
       return same([
         { kind: 'notify', state: 'reloading', status: `reloading (${ev.why})` },
         { kind: 'reload', why: ev.why, ...(ev.reply ? { reply: ev.reply } : {}) },
+        // the operator's reload, not a config file's change: the hook hears of every lease again
+        ...(REHOOK_ON.includes(ev.why) ? [{ kind: 'rehook' } as const] : []),
         { kind: 'notify', state: 'ready', status: 'serving' },
       ]);
     case 'link-changed':

@@ -72,7 +72,10 @@ export function hostEffects(o: HostOptions): Effects {
     paths: p,
     log,
     server,
+    // the port table follows the leases of brmgr's dnsmasq by MAC (a DHCPv6 lease names none)
     onEvent: (e) =>
+      e.mac &&
+      !e.source &&
       dispatch({
         kind: 'port',
         fact: {
@@ -144,19 +147,13 @@ export function hostEffects(o: HostOptions): Effects {
   const snoop = new SnoopWatch(
     run,
     bridge,
-    (a, renewed) => {
-      log.info(
-        { event: 'lease-seen', mac: a.mac, ip: a.ip, how: a.how, renewed },
-        `${a.mac} has ${a.ip} (${a.how === 'dhcp' ? 'DHCP acknowledgement' : 'neighbour discovery'} seen ${where()})`,
-      );
-      server.publish({
-        time: new Date().toISOString(),
-        event: renewed ? 'old' : 'add',
-        mac: a.mac,
-        ip: a.ip,
-        reason: 'snooped',
-        expires: a.expires,
-      });
+    (a, sighting) => {
+      if (sighting !== 'lapsed')
+        log.info(
+          { event: 'lease-seen', mac: a.mac, ip: a.ip, how: a.how, renewed: sighting === 'renewed' },
+          `${a.mac} has ${a.ip} (${a.how === 'dhcp' ? 'DHCP acknowledgement' : 'neighbour discovery'} seen ${where()})`,
+        );
+      leases.snooped(a, sighting);
     },
     () => (o.config().mode === 'macvtap' ? 'netdev' : 'bridge'),
     followRoutes,
@@ -290,6 +287,7 @@ export function hostEffects(o: HostOptions): Effects {
       removeStatus(p);
     },
     leases: () => readLeases(p.leases),
+    rehook: () => leases.rehook(snoop.current()),
   };
   return effects;
 }

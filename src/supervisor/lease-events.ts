@@ -1,7 +1,15 @@
 import type { BridgeConfig } from '../config/types.js';
-import { hookInvocation, LeaseTable, leaseMs, type LeaseEvent } from '../dnsmasq/lease-events.js';
+import {
+  hookInvocation,
+  LeaseTable,
+  leaseMs,
+  snoopedEvent,
+  type LeaseEvent,
+  type LeaseReason,
+} from '../dnsmasq/lease-events.js';
 import { formatLeases } from '../host/leases.js';
-import { followLeaseFile, leaseFileId, readLeases, writeLeaseFile } from '../system/leases.js';
+import { followLeaseFile, leaseFileId, readLeases, readServerDuid, writeLeaseFile } from '../system/leases.js';
+import type { SeenAddress } from '../system/snoop.js';
 import type { DnsmasqEvent } from '../dnsmasq/log.js';
 import type { Logger } from '../log.js';
 import type { Paths } from '../paths.js';
@@ -15,6 +23,8 @@ const MAX_QUEUED = 1000;
 const MAX_DELAY_MS = 2 ** 31 - 1;
 /** dnsmasq writes its lease file a moment after it logs the DHCPACK */
 const LEASE_FILE_DELAY_MS = 1000;
+/** a DHCPv6 lease is told from the lease file alone: looked at sooner, and again each LEASE_FILE_DELAY_MS */
+const LEASE_FILE_DELAY6_MS = 300;
 /** the shortest time between two looks for ended leases */
 const EXPIRY_GAP_MS = 1000;
 /** a deletion or a rename over the lease file is looked at once the burst of changes is over */
@@ -22,8 +32,8 @@ const LEASE_FILE_SETTLE_MS = 200;
 
 /**
  * The bridge's lease events while `brmgr run` runs: from dnsmasq's log (and, for a lease's end, which
- * dnsmasq does not log, the lease file), published to the followers and handed to [hooks] lease, one
- * run at a time, in order.
+ * dnsmasq does not log, and DHCPv6 leases, the lease file), and on a bridged-mode bridge from the
+ * addresses seen on it; published to the followers and handed to [hooks] lease, one run at a time, in order.
  */
 export class LeaseEvents {
   private readonly table: LeaseTable;
@@ -79,11 +89,13 @@ export class LeaseEvents {
       return undefined;
     }
     const events = this.table.onLog(ev, Date.now());
+    if (this.table.awaitsFile()) this.fileTimer ??= setTimeout(() => this.fromFile(), LEASE_FILE_DELAY6_MS);
     if (!events.length) return undefined;
     this.emit(events, { logged: true });
     const now = Date.now();
-    const granted = events.find((e) => e.event !== 'del');
-    if (granted) {
+    // the log's events are IPv4 leases, each with its MAC
+    const granted = events.find((e) => e.event !== 'del' && e.mac);
+    if (granted?.mac) {
       // the client may have asked for a shorter lease than the configured one: the lease file knows
       this.unread.set(granted.mac, { ip: granted.ip, at: now });
       this.fileTimer ??= setTimeout(() => this.fromFile(), LEASE_FILE_DELAY_MS);
@@ -106,21 +118,51 @@ export class LeaseEvents {
 
   /**
    * The lease file's end for each lease granted at least a second ago, one read of the file for all of
-   * them: at hundreds of leases a second, a read per lease would parse the whole file each time.
+   * them: at hundreds of leases a second, a read per lease would parse the whole file each time. The
+   * DHCPv6 leases logged meanwhile are told from the same read.
    */
   private fromFile(): void {
     this.fileTimer = undefined;
     this.checkLeaseFile();
     const now = Date.now();
-    const file = new Map(readLeases(this.o.paths.leases, { withEnded: true }).map((l) => [`${l.mac} ${l.ip}`, l]));
+    const read = readLeases(this.o.paths.leases, { withEnded: true });
+    const file = new Map(read.flatMap((l) => (l.mac ? [[`${l.mac} ${l.ip}`, l] as const] : [])));
     for (const [mac, { ip, at }] of this.unread) {
       if (now - at < LEASE_FILE_DELAY_MS) continue;
       this.unread.delete(mac);
       const lease = file.get(`${mac} ${ip}`);
       if (lease) this.table.expiresAt(mac, ip, lease.expires ? Date.parse(lease.expires) : undefined);
     }
-    if (this.unread.size && !this.stopped) this.fileTimer = setTimeout(() => this.fromFile(), LEASE_FILE_DELAY_MS);
+    this.emit(this.table.settle6(read, now));
+    if ((this.unread.size || this.table.awaitsFile()) && !this.stopped)
+      this.fileTimer = setTimeout(() => this.fromFile(), LEASE_FILE_DELAY_MS);
     this.arm();
+  }
+
+  /** What a read of the bridged-mode bridge's sets found about one address, as a lease event. */
+  snooped(a: SeenAddress, sighting: 'startup' | 'new' | 'renewed' | 'lapsed'): void {
+    if (this.stopped) return;
+    const [action, reason]: [LeaseEvent['event'], LeaseReason] =
+      sighting === 'startup'
+        ? ['old', 'startup']
+        : sighting === 'new'
+          ? ['add', 'seen']
+          : sighting === 'renewed'
+            ? ['old', 'renew']
+            : ['del', 'expired'];
+    this.emit([snoopedEvent(Date.now(), action, a, reason)], { logged: sighting !== 'lapsed' });
+  }
+
+  /**
+   * `old` for every lease held and every address seen (`snooped`), to the hook alone: what dnsmasq tells
+   * its dhcp-script at a SIGHUP. Followers are not told again (`brmgr leases` lists them).
+   */
+  rehook(snooped: SeenAddress[]): void {
+    if (this.stopped || !this.o.config().hooks?.lease) return;
+    const now = Date.now();
+    const told = [...this.table.told(now), ...snooped.map((a) => snoopedEvent(now, 'old', a, 'reload'))];
+    this.o.log.info({ event: 'hook', leases: told.length }, `lease hook: old for each of the ${told.length} leases`);
+    for (const e of told) this.hook(e);
   }
 
   /**
@@ -185,6 +227,8 @@ export class LeaseEvents {
       const end = l.expires ? Date.parse(l.expires) : undefined;
       if (end === undefined || end > now) this.table.expiresAt(l.mac!, l.ip, end);
     }
+    // DHCPv6 leases take their ends from the file: one gone from it is del, one extended lives on
+    this.emit(this.table.settle6(file, now));
     this.emit(this.table.expire(now));
     this.arm();
   }
@@ -193,7 +237,18 @@ export class LeaseEvents {
   private emit(events: LeaseEvent[], opts: { logged?: boolean } = {}): void {
     for (const e of events) {
       if (!opts.logged)
-        this.o.log.info({ event: 'lease', lease: e.event, mac: e.mac, ip: e.ip, reason: e.reason }, `lease ${e.event}`);
+        this.o.log.info(
+          {
+            event: 'lease',
+            lease: e.event,
+            ...(e.mac ? { mac: e.mac } : {}),
+            ...(e.duid ? { duid: e.duid, iaid: e.iaid } : {}),
+            ip: e.ip,
+            reason: e.reason,
+            ...(e.source ? { source: e.source } : {}),
+          },
+          `lease ${e.event}`,
+        );
       this.o.server.publish(e);
       this.o.onEvent?.(e);
       this.hook(e);
@@ -210,7 +265,8 @@ export class LeaseEvents {
       return;
     }
     this.queued++;
-    const { args, env } = hookInvocation(e, cfg.name, cfg.dns.domain, Date.now());
+    const duid = e.duid ? readServerDuid(this.o.paths.leases) : undefined;
+    const { args, env } = hookInvocation(e, cfg.name, cfg.dns.domain, Date.now(), duid);
     this.hooks = this.hooks
       .then(async () => {
         if (this.stopped) {

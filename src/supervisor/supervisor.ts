@@ -59,6 +59,8 @@ export interface Effects {
   shutdown(code: number): Promise<void>;
   /** dnsmasq's lease file as it is now (the leases that have not ended) */
   leases(): Lease[];
+  /** [hooks] lease run with `old` for every lease held, as dnsmasq runs its dhcp-script at a SIGHUP */
+  rehook(): void;
 }
 
 type Performed = Exclude<Action, { kind: 'log' | 'shutdown' }>;
@@ -241,6 +243,8 @@ export class Supervisor {
         return;
       case 'port-state':
         return fx.portState(a.guest, this.cfg);
+      case 'rehook':
+        return fx.rehook();
       case 'reload': {
         let outcome: ReloadOutcome;
         try {

@@ -1,6 +1,6 @@
 import { chownSync, readFileSync, renameSync, statSync, watch, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { type Lease, parseLeases } from '../host/leases.js';
+import { type Lease, parseLeases, serverDuid } from '../host/leases.js';
 
 /**
  * dnsmasq's lease file, read; empty when it is missing or unreadable. The leases that have ended are left
@@ -11,6 +11,15 @@ export function readLeases(file: string, opts: { withEnded?: boolean } = {}): Le
     return parseLeases(readFileSync(file, 'utf8'), opts.withEnded ? undefined : Date.now());
   } catch {
     return [];
+  }
+}
+
+/** The DUID dnsmasq serves DHCPv6 with, from its lease file; undefined before it has one. */
+export function readServerDuid(file: string): string | undefined {
+  try {
+    return serverDuid(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
   }
 }
 

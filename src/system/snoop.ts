@@ -75,11 +75,20 @@ export function snoopFamily(state: { l2?: boolean; macvtap?: unknown } | undefin
 
 /** What the kernel has learned on the bridge (or the uplink); empty when the table (or nft) is not there. */
 export async function readSnooped(run: Run, bridge: string, family: SnoopFamily = 'bridge'): Promise<SeenAddress[]> {
+  return (await trySnooped(run, bridge, family)) ?? [];
+}
+
+/** What the kernel has learned on the bridge (or the uplink); undefined when it could not be read (no table, no nft). */
+export async function trySnooped(
+  run: Run,
+  bridge: string,
+  family: SnoopFamily = 'bridge',
+): Promise<SeenAddress[] | undefined> {
   const r = await run('nft', ['-j', 'list', 'table', family, `brmgr-${bridge}`]);
-  if (!r.ok) return [];
+  if (!r.ok) return undefined;
   try {
     return parseSnooped(r.stdout);
   } catch {
-    return [];
+    return undefined;
   }
 }

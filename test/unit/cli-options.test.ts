@@ -355,4 +355,11 @@ t.test('doctor: BRIDGE, an optional guest, --json', async (t) => {
   t.match(refusal(doctor.parse, []), /^missing BRIDGE; usage: brmgr doctor/);
   t.match(refusal(doctor.parse, ['br0', 'a', 'b']), /^unexpected argument 'b'/);
   t.match(refusal(doctor.parse, ['a/b']), /is not a valid bridge name/);
+  t.strictSame(doctor.parse(['br0', '--mac', '52:54:00:AA:00:01']), {
+    bridge: 'br0',
+    mac: '52:54:00:aa:00:01',
+    json: false,
+  });
+  t.match(refusal(doctor.parse, ['br0', '--mac', 'web']), /--mac 'web' is not a unicast MAC address/);
+  t.match(refusal(doctor.parse, ['br0', '--mac', '01:00:5e:00:00:01']), /is not a unicast MAC/);
 });

@@ -262,6 +262,34 @@ t.test('dnsmasq log lines become structured events', async (t) => {
     event: 'release',
     ip: '10.0.1.23',
   });
+  // DHCPv6: the address, the client's DUID, the hostname; a release names the DUID alone
+  const duid = '00:01:00:01:32:a7:f6:be:ba:63:43:d5:b1:5e';
+  t.same(parseDnsmasqLine(`dnsmasq-dhcp[42]: DHCPREPLY(br0) fd00:b1::d085 ${duid} g6`), {
+    level: 'info',
+    msg: `DHCPREPLY(br0) fd00:b1::d085 ${duid} g6`,
+    source: 'dhcp',
+    event: 'reply',
+    ip: 'fd00:b1::d085',
+    duid,
+    hostname: 'g6',
+  });
+  t.same(parseDnsmasqLine(`dnsmasq-dhcp[42]: DHCPRELEASE(br0) ${duid.toUpperCase()}`), {
+    level: 'info',
+    msg: `DHCPRELEASE(br0) ${duid.toUpperCase()}`,
+    source: 'dhcp',
+    event: 'release',
+    duid,
+  });
+  t.match(parseDnsmasqLine('dnsmasq-dhcp[42]: DHCPREPLY(br0) fd00:b1::5 00:02:00:00:ab:11:01 address unavailable'), {
+    ip: 'fd00:b1::5',
+    duid: '00:02:00:00:ab:11:01',
+    hostname: undefined,
+    reason: 'address unavailable',
+  });
+  t.match(parseDnsmasqLine('dnsmasq-dhcp[42]: DHCPREPLY(br0) 10:20:30:40:50:60:70:80 00:03:00:01:52:54:00:aa:bb:cc'), {
+    ip: '10:20:30:40:50:60:70:80',
+    duid: '00:03:00:01:52:54:00:aa:bb:cc',
+  });
   t.match(parseDnsmasqLine('dnsmasq[1]: failed to create listening socket for 10.0.1.1: Address already in use'), {
     level: 'error',
     source: 'dns',
@@ -283,7 +311,13 @@ duid 00:01:00:01:2c:3e:4f:50:52:54:00:00:00:01
   t.same(leases, [
     { mac: '52:54:00:00:00:10', ip: '10.0.1.42', hostname: 'guest1', expires: new Date(1795392456000).toISOString() },
     { mac: '52:54:00:00:00:11', ip: '10.0.1.11' },
-    { ip: 'fd42:0:1::1234', hostname: 'guest1', expires: new Date(1795392456000).toISOString(), duid: '00:01:00:01' },
+    {
+      ip: 'fd42:0:1::1234',
+      hostname: 'guest1',
+      expires: new Date(1795392456000).toISOString(),
+      duid: '00:01:00:01',
+      iaid: '1234',
+    },
   ]);
   t.equal(findLease(leases, '52:54:00:00:00:10')?.ip, '10.0.1.42');
   t.equal(findLease(leases, 'GUEST1')?.ip, '10.0.1.42', 'hostname, any case; the IPv4 lease first');

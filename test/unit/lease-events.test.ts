@@ -1,6 +1,6 @@
 /** dnsmasq's DHCP log lines → dhcp-script style lease events (add, old, del). */
 import t from 'tap';
-import { formatLeaseEvent, hookInvocation, LeaseTable, leaseMs } from '../../src/dnsmasq/lease-events.js';
+import { formatLeaseEvent, hookInvocation, LeaseTable, leaseMs, snoopedEvent } from '../../src/dnsmasq/lease-events.js';
 import { parseDnsmasqLine } from '../../src/dnsmasq/log.js';
 
 const HOUR = 3_600_000;
@@ -92,7 +92,7 @@ t.test('dnsmasq logs no expiry: the table says del once a lease has ended', asyn
   t.equal(infinite.nextExpiry(), undefined);
 });
 
-t.test('the lease file at start: old for live leases, del for ended ones, DHCPv6 ignored', async (t) => {
+t.test('the lease file at start: old for live leases, del for ended ones, DHCPv6 too', async (t) => {
   const table = new LeaseTable(() => HOUR);
   const events = table.seed(
     [
@@ -103,7 +103,19 @@ t.test('the lease file at start: old for live leases, del for ended ones, DHCPv6
     ],
     T0,
   );
-  t.same(brief(events), ['old 10.0.1.100 startup', 'del 10.0.1.101 expired', 'old 10.0.1.102 startup']);
+  t.same(brief(events), [
+    'old 10.0.1.100 startup',
+    'del 10.0.1.101 expired',
+    'old 10.0.1.102 startup',
+    'old fd42::1000 startup',
+  ]);
+  t.same(events[3], {
+    time: new Date(T0).toISOString(),
+    event: 'old',
+    ip: 'fd42::1000',
+    reason: 'startup',
+    duid: '00:01',
+  });
   t.same(brief(feed(table, `DHCPACK(br0) 10.0.1.100 ${MAC} a`)), ['old 10.0.1.100 renew'], 'renewal of a known one');
 });
 
@@ -155,4 +167,136 @@ t.test('reconcile: what the lease file holds after dnsmasq dropped log lines', a
     ['del', 'del'],
     'an emptied file: every lease del',
   );
+});
+
+const DUID = '00:01:00:01:32:a7:f6:be:ba:63:43:d5:b1:5e';
+const v6lease = (ip: string, o: { iaid?: string; hostname?: string; ends?: number; duid?: string } = {}) => ({
+  ip,
+  ...(o.hostname ? { hostname: o.hostname } : {}),
+  expires: new Date(o.ends ?? T0 + HOUR).toISOString(),
+  duid: o.duid ?? DUID,
+  iaid: o.iaid ?? '1138078046',
+});
+
+t.test('DHCPv6: a logged reply or release is told from the lease file, with DUID and IAID', async (t) => {
+  const table = new LeaseTable(() => HOUR);
+  t.same(feed(table, `dnsmasq-dhcp[7]: DHCPREPLY(br0) fd42::d085 ${DUID} g6`), [], 'the log line alone tells nothing');
+  t.ok(table.awaitsFile(), 'it asks for the lease file');
+  t.same(table.settle6([], T0 + 300), [], 'a file not written yet: nothing');
+  t.ok(table.awaitsFile(), 'still waiting');
+  const [add, ...more] = table.settle6([v6lease('fd42::d085', { hostname: 'g6' })], T0 + 1000);
+  t.same(more, []);
+  t.same(add, {
+    time: new Date(T0 + 1000).toISOString(),
+    event: 'add',
+    ip: 'fd42::d085',
+    hostname: 'g6',
+    reason: 'ack',
+    expires: new Date(T0 + HOUR).toISOString(),
+    duid: DUID,
+    iaid: '1138078046',
+  });
+  t.notOk(table.awaitsFile(), 'nothing awaited once found');
+  t.equal(formatLeaseEvent(add!), `2026-11-27T16:00:01Z add ${DUID} fd42::d085 g6`, 'the DUID in the MAC’s place');
+  t.same(hookInvocation(add!, 'br0', 'lab.test', T0 + 1000, '00:01:00:01:aa'), {
+    args: ['add', DUID, 'fd42::d085', 'g6'],
+    env: {
+      DNSMASQ_INTERFACE: 'br0',
+      DNSMASQ_DOMAIN: 'lab.test',
+      DNSMASQ_IAID: '1138078046',
+      DNSMASQ_SERVER_DUID: '00:01:00:01:aa',
+      DNSMASQ_LEASE_EXPIRES: String((T0 + HOUR) / 1000),
+      DNSMASQ_TIME_REMAINING: '3599',
+    },
+  });
+
+  t.same(
+    table.settle6([v6lease('fd42::d085', { hostname: 'g6', ends: T0 + 2 * HOUR })], T0 + 2000),
+    [],
+    'a read with no reply logged: nothing said',
+  );
+  t.equal(table.nextExpiry(), T0 + 2 * HOUR, 'its end follows the file');
+  feed(table, `DHCPREPLY(br0) fd42::d085 ${DUID} g6`, T0 + HOUR);
+  const renewed = table.settle6([v6lease('fd42::d085', { hostname: 'g6', ends: T0 + 3 * HOUR })], T0 + HOUR);
+  t.same(brief(renewed), ['old fd42::d085 renew'], 'a reply for a held address is a renewal');
+
+  // a second address for the same client (another IA): a lease of its own
+  feed(table, `DHCPREPLY(br0) fd42::77 ${DUID} g6`, T0 + HOUR);
+  const both = [
+    v6lease('fd42::d085', { ends: T0 + 3 * HOUR }),
+    v6lease('fd42::77', { iaid: 'T5', ends: T0 + 2 * HOUR }),
+  ];
+  t.same(brief(table.settle6(both, T0 + HOUR)), ['add fd42::77 ack']);
+
+  t.same(feed(table, `DHCPRELEASE(br0) ${DUID}`, T0 + HOUR + 10), []);
+  t.ok(table.awaitsFile());
+  const released = table.settle6([], T0 + HOUR + 500);
+  t.same(brief(released), ['del fd42::d085 release', 'del fd42::77 release'], 'a release: del of each address it held');
+  t.equal(released[1]!.iaid, 'T5', 'with its IAID');
+  t.same(table.told(T0), [], 'none held');
+});
+
+t.test('DHCPv6: ends, leases gone without a line, replies the file never shows', async (t) => {
+  const table = new LeaseTable(() => HOUR);
+  table.seed(
+    [v6lease('fd42::1', { ends: T0 + 60_000 }), v6lease('fd42::2', { duid: '00:03:00:01:52:54:00:00:00:02' })],
+    T0,
+  );
+  t.equal(table.nextExpiry(), T0 + 60_000);
+  t.same(brief(table.expire(T0 + 60_000)), ['del fd42::1 expired'], 'an ended lease is del');
+  t.same(brief(table.settle6([], T0 + 61_000)), ['del fd42::2 missed'], 'one gone from the file, no line said why');
+  t.same(brief(table.settle6([v6lease('fd42::3')], T0 + 62_000)), ['add fd42::3 missed'], 'one new there, unlogged');
+  t.same(
+    brief(table.settle6([v6lease('fd42::3', { duid: '00:03:00:01:52:54:00:00:00:09' })], T0 + 63_000)),
+    ['del fd42::3 missed', 'add fd42::3 missed'],
+    'the address now another client’s: del, then add',
+  );
+  feed(table, `DHCPREPLY(br0) fd42::9 ${DUID}`, T0);
+  const held = [v6lease('fd42::3', { duid: '00:03:00:01:52:54:00:00:00:09' })];
+  table.settle6(held, T0 + 5_000);
+  t.ok(table.awaitsFile(), 'a reply waits for the file…');
+  table.settle6(held, T0 + 10_001);
+  t.notOk(table.awaitsFile(), '…10 s at most');
+  t.same(
+    brief(
+      table.reconcile([v6lease('fd42::3', { duid: '00:03:00:01:52:54:00:00:00:09' }), v6lease('fd42::4')], T0 + 70_000),
+    ),
+    ['add fd42::4 missed'],
+    'reconcile after lost log lines covers DHCPv6',
+  );
+  t.same(
+    table.told(T0 + 70_000).map((e) => `${e.event} ${e.ip} ${e.reason}`),
+    ['old fd42::3 reload', 'old fd42::4 reload'],
+    'told: old for each lease held',
+  );
+});
+
+t.test('told: old for every IPv4 and DHCPv6 lease, as dnsmasq at a SIGHUP', async (t) => {
+  const table = new LeaseTable(() => HOUR);
+  feed(table, `DHCPACK(br0) 10.0.1.10 ${MAC} web`);
+  table.seed([v6lease('fd42::5')], T0);
+  const told = table.told(T0 + 1000);
+  t.same(
+    told.map((e) => formatLeaseEvent(e)),
+    [`2026-11-27T16:00:01Z old ${MAC} 10.0.1.10 web`, `2026-11-27T16:00:01Z old ${DUID} fd42::5`],
+  );
+  t.same(hookInvocation(told[0]!, 'br0', undefined, T0 + 1000).env.DNSMASQ_INTERFACE, 'br0', 'the bridge is known');
+  t.notOk('DNSMASQ_DATA_MISSING' in hookInvocation(told[0]!, 'br0', undefined, T0 + 1000).env);
+});
+
+t.test('an address snooped on a bridged-mode bridge', async (t) => {
+  const seen = snoopedEvent(T0, 'add', { mac: MAC, ip: '192.168.50.101' }, 'seen');
+  t.same(seen, {
+    time: new Date(T0).toISOString(),
+    event: 'add',
+    mac: MAC,
+    ip: '192.168.50.101',
+    reason: 'seen',
+    source: 'snooped',
+  });
+  t.equal(formatLeaseEvent(seen), `2026-11-27T16:00:00Z add ${MAC} 192.168.50.101`);
+  t.same(hookInvocation(seen, 'br0', 'lab.test', T0), {
+    args: ['add', MAC, '192.168.50.101'],
+    env: { DNSMASQ_INTERFACE: 'br0', BRMGR_LEASE_SOURCE: 'snooped' },
+  });
 });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { formatLeases, parseLeases } from '../../src/host/leases.js';
+import { formatLeases, parseLeases, serverDuid } from '../../src/host/leases.js';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 const at = (ms: number) => String(Math.floor(ms / 1000));
@@ -14,9 +14,17 @@ ${at(NOW + 3600_000)} T77 fd42:0:1::77 * 00:01:00:02
   t.same(parseLeases(text, NOW), [
     { mac: '52:54:00:00:00:10', ip: '10.0.1.42', hostname: 'guest1', expires: new Date(NOW + 3600_000).toISOString() },
     { mac: '52:54:00:aa:00:11', ip: '10.0.1.11' },
-    { ip: 'fd42:0:1::1234', hostname: 'guest1', expires: new Date(NOW + 3600_000).toISOString(), duid: '00:01:00:01' },
-    { ip: 'fd42:0:1::77', expires: new Date(NOW + 3600_000).toISOString(), duid: '00:01:00:02' },
+    {
+      ip: 'fd42:0:1::1234',
+      hostname: 'guest1',
+      expires: new Date(NOW + 3600_000).toISOString(),
+      duid: '00:01:00:01',
+      iaid: '1234',
+    },
+    { ip: 'fd42:0:1::77', expires: new Date(NOW + 3600_000).toISOString(), duid: '00:01:00:02', iaid: 'T77' },
   ]);
+  t.equal(serverDuid(text), '00:01:00:01:2c:3e:4f:50:52:54:00:00:00:01', "the server's DUID");
+  t.equal(serverDuid('0 52:54:00:aa:00:11 10.0.1.11 * *\n'), undefined, 'none before dnsmasq served DHCPv6');
 });
 
 t.test('parseLeases: a line whose fields are not a lease is left out', async (t) => {

@@ -89,6 +89,7 @@ function fake(first: string, opts: { holdPre?: boolean; subnet?: string } = {}):
     notify: (state) => calls.push(`notify ${state}`),
     shutdown: async (code) => void calls.push(`shutdown ${code}`),
     leases: () => [],
+    rehook: () => void calls.push('rehook'),
   };
   return { fx, calls, converged, file, host, release: () => release() };
 }
@@ -147,6 +148,32 @@ t.test('a reload to firewall = none converges and restarts dnsmasq', async (t) =
     'notify ready',
   ]);
   t.equal(sup.cfg.firewall, 'none');
+});
+
+t.test('SIGHUP and brmgr reload tell the lease hook every lease again; a config file change does not', async (t) => {
+  const f = fake(NFT);
+  const sup = new Supervisor('br0', loaded(NFT), f.fx);
+  await sup.start();
+  await settle();
+  for (const why of ['SIGHUP', 'brmgr reload', 'br0.conf changed']) {
+    f.calls.length = 0;
+    sup.dispatch({ kind: 'reload', why });
+    await settle();
+    const told = f.calls.indexOf('rehook');
+    if (why === 'br0.conf changed') t.equal(told, -1, `${why}: not`);
+    else
+      t.ok(
+        told > f.calls.indexOf('notify reloading') && told < f.calls.indexOf('notify ready'),
+        `${why}: after the reload, with the config as it is then`,
+        { calls: f.calls },
+      );
+  }
+  // a broken config is not applied; dnsmasq, SIGHUPed with it, would still tell its script
+  f.calls.length = 0;
+  f.file.text = '[ipv4]\naddress = nonsense\n';
+  sup.dispatch({ kind: 'reload', why: 'SIGHUP' });
+  await settle();
+  t.ok(f.calls.includes('rehook'), 'also when the config is refused');
 });
 
 t.test('a reload with errors keeps the running config', async (t) => {

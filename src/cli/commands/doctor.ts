@@ -2,6 +2,7 @@ import { loadConfig, loadOtherConfigs } from '../../config/load.js';
 import { diagnose } from '../../doctor/index.js';
 import { paths } from '../../paths.js';
 import { runner } from '../../system/exec.js';
+import { DHCP_DISCOVER } from '../hidden.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, usageError, type Help } from '../command.js';
 import { commandHelp, commandUsage } from '../usage.js';
 
@@ -13,26 +14,38 @@ export interface DoctorOptions {
   bridge: string;
   guest?: string;
   traceSeconds?: number;
+  /** the MAC the DHCP question is asked from (a guest's) */
+  mac?: string;
   json: boolean;
 }
 
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+
 export function parse(args: string[]): DoctorOptions | Help {
-  const parsed = parseOptions(args, { json: { type: 'boolean' }, trace: { type: 'string' } }, USAGE);
+  const parsed = parseOptions(
+    args,
+    { json: { type: 'boolean' }, trace: { type: 'string' }, mac: { type: 'string' } },
+    USAGE,
+  );
   if (parsed === HELP) return HELP;
   const [bridge, guest] = expectPositionals(parsed.positionals, USAGE, ['BRIDGE'], ['MAC|HOSTNAME|IP']);
   const trace = parsed.values.trace;
   if (trace !== undefined && !guest) throw usageError('--trace needs a guest', USAGE);
   if (trace !== undefined && !(/^\d+$/.test(trace) && Number(trace) >= 1 && Number(trace) <= 60))
     throw usageError(`--trace '${trace}' is not a number of seconds from 1 to 60`, USAGE);
+  const mac = parsed.values.mac;
+  if (mac !== undefined && (!MAC.test(mac) || (Number.parseInt(mac.slice(0, 2), 16) & 1) === 1))
+    throw usageError(`--mac '${mac}' is not a unicast MAC address (aa:bb:cc:dd:ee:ff)`, USAGE);
   return {
     bridge: bridgeName(bridge!),
     ...(guest ? { guest } : {}),
     ...(trace !== undefined ? { traceSeconds: Number(trace) } : {}),
+    ...(mac !== undefined ? { mac: mac.toLowerCase() } : {}),
     json: parsed.values.json === true,
   };
 }
 
-export async function run({ bridge, guest, traceSeconds, json }: DoctorOptions): Promise<number> {
+export async function run({ bridge, guest, traceSeconds, mac, json }: DoctorOptions): Promise<number> {
   const cfg = loadConfig(bridge);
   // a Ctrl-C ends the trace early; its marks are removed and the findings still printed
   const stop = new AbortController();
@@ -44,6 +57,9 @@ export async function run({ bridge, guest, traceSeconds, json }: DoctorOptions):
     others: loadOtherConfigs(bridge),
     ...(guest ? { guest } : {}),
     ...(traceSeconds ? { trace: { seconds: traceSeconds, signal: stop.signal } } : {}),
+    ...(mac ? { dhcpMac: mac } : {}),
+    // brmgr itself, as it was started, runs the DHCP client inside the throwaway namespace
+    ...(process.argv[1] ? { self: [process.execPath, process.argv[1], DHCP_DISCOVER] } : {}),
   }).finally(() => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, onSignal);
   });
