@@ -54,6 +54,7 @@ export const KEYS = {
     stp: key(bool, 'false'),
     firewall: key(oneOf(FIREWALLS), 'auto'),
     port_security: key(oneOf(PORT_SECURITY), 'basic'),
+    host_ports: key(text, 'tcp:22, udp:514'),
     isolate_ports: key(bool, 'false'),
     multicast_snooping: key(bool, 'true'),
   },
@@ -104,6 +105,8 @@ export const KEYS = {
     lease_time: key(leaseTime, '2h'),
     dns: key(text, '192.0.2.53'),
     boot_file: key(bootFile, 'pxelinux.0'),
+    extra_ips: key(text, '10.0.1.200'),
+    port_security: key(oneOf(PORT_SECURITY), 'strict'),
   },
   pxe: {
     tftp_root: key(path, '/srv/tftp', { path: 'directory' }),

@@ -1,7 +1,7 @@
 export type Mode = 'nat' | 'routed' | 'isolated' | 'bridged';
 export type FirewallChoice = 'auto' | 'nftables' | 'iptables' | 'none';
 export type Dhcp6 = 'off' | 'stateless' | 'stateful';
-/** what brmgr stops guests sending on their ports (strict: basic for now, see the README) */
+/** what brmgr stops guests sending on their ports (firewall/l2.ts basic, firewall/strict.ts strict) */
 export type PortSecurity = 'off' | 'basic' | 'strict';
 
 export interface Subnet4 {
@@ -36,6 +36,17 @@ export interface StaticHost {
   dns?: string[];
   /** this host's own boot file (option 67) */
   bootFile?: string;
+  /** strict: more addresses this guest may send from (IPv4, or IPv6 canonical) */
+  extraIps?: string[];
+  /** this guest's own port security, instead of [bridge] port_security */
+  portSecurity?: PortSecurity;
+}
+
+/** A port on the host that strict guests may reach besides DHCP, DNS, TFTP and NTP. */
+export interface HostPort {
+  proto: 'tcp' | 'udp';
+  from: number;
+  to: number;
 }
 
 /** A classless static route for guests (DHCP options 121 and 249). */
@@ -112,6 +123,8 @@ export interface BridgeConfig {
   stp: boolean;
   firewall: FirewallChoice;
   portSecurity: PortSecurity;
+  /** strict: more ports on the host guests may reach; set only when given */
+  hostPorts?: HostPort[];
   /** guests reach the bridge and beyond it, never each other */
   isolatePorts: boolean;
   /** `multicast_snooping = false`: the bridge floods multicast; absent: snooping, the bridge the querier */

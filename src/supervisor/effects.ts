@@ -30,6 +30,7 @@ import { dnsmasqRefuses } from './dnsmasq-process.js';
 import { EventsServer, eventsSocket } from './events-socket.js';
 import { HealthProbe } from './health.js';
 import { LeaseEvents } from './lease-events.js';
+import { Binder } from './bindings.js';
 import { SnoopWatch } from './snoop.js';
 import { removeStatus, writeStatus } from '../system/run-files.js';
 import type { Effects } from './supervisor.js';
@@ -96,6 +97,7 @@ export function hostEffects(o: HostOptions): Effects {
         started,
         dhcpPool: dhcpPoolSize(o.config()),
         counts: o.counts.now,
+        ports: binder.ports(),
       });
       unwritable = false;
     } catch (err) {
@@ -104,6 +106,8 @@ export function hostEffects(o: HostOptions): Effects {
     }
   }, STATUS_GAP_MS);
   o.counts.onChange(() => status.changed());
+  // strict port security: each port bound to its guest; status shows each port's guest and level
+  const binder = new Binder(run, bridge, log, () => status.changed());
   const dnsmasq = new DnsmasqKeeper({
     files,
     log,
@@ -208,11 +212,14 @@ export function hostEffects(o: HostOptions): Effects {
         );
       }
     },
-    portState: (guest) =>
+    portState: async (guest, cfg) => {
       log.debug(
         { event: 'port', port: guest.port, mac: guest.mac, addresses: guest.addresses },
         guest.removed ? `${guest.port} left the bridge` : `${guest.port}: ${guest.mac ?? 'no guest seen yet'}`,
-      ),
+      );
+      await binder.port(guest, cfg);
+    },
+    portsAgain: (guests, cfg) => binder.refill(guests, cfg),
     notify: (state) => {
       if (state === 'ready') serving();
     },

@@ -1,10 +1,11 @@
 import { basename } from 'node:path';
 import type { Reader } from '../reader.js';
-import type { BridgeConfig } from '../types.js';
+import type { BridgeConfig, HostPort } from '../types.js';
+import { list, portRange } from '../values.js';
 
 export type BridgeSection = Pick<
   BridgeConfig,
-  'mode' | 'uplink' | 'mtu' | 'mac' | 'stp' | 'firewall' | 'portSecurity' | 'isolatePorts' | 'multicastSnooping'
+  'mode' | 'uplink' | 'mtu' | 'mac' | 'stp' | 'firewall' | 'portSecurity' | 'hostPorts' | 'isolatePorts' | 'multicastSnooping'
 >;
 
 /** [bridge]: `bridge` is the name the file was asked for (its file name without `.conf`). */
@@ -22,6 +23,12 @@ export function bridgeSection(r: Reader, bridge: string): BridgeSection {
   const stp = r.value(s, 'stp') ?? false;
   const firewall = r.value(s, 'firewall') ?? 'auto';
   const portSecurity = r.value(s, 'port_security') ?? 'basic';
+  if (portSecurity === 'strict' && mode === 'bridged')
+    r.fail(
+      r.get(s, 'port_security')!,
+      "strict binds each port to the addresses brmgr's DHCP gives; in bridged mode the LAN gives them (use basic)",
+    );
+  const hostPorts = hostPortsOf(r);
   const isolatePorts = r.value(s, 'isolate_ports') ?? false;
   const multicastSnooping = r.value(s, 'multicast_snooping') ?? true;
   return {
@@ -32,7 +39,29 @@ export function bridgeSection(r: Reader, bridge: string): BridgeSection {
     stp,
     firewall,
     portSecurity,
+    ...(hostPorts.length ? { hostPorts } : {}),
     isolatePorts,
     ...(multicastSnooping ? {} : { multicastSnooping: false as const }),
   };
+}
+
+/** `host_ports = tcp:22, udp:514, tcp:8000-8010`: each PROTO:PORT[-PORT] once. */
+function hostPortsOf(r: Reader): HostPort[] {
+  const e = r.get('bridge', 'host_ports');
+  if (!e) return [];
+  const out: HostPort[] = [];
+  for (const item of list(e)) {
+    const m = /^(tcp|udp):(.+)$/i.exec(item);
+    if (!m) {
+      r.fail(e, `'${item}' is not PROTO:PORT (like tcp:22 or udp:514)`);
+      continue;
+    }
+    const ports = portRange(r.fail, e, m[2]!);
+    if (!ports) continue;
+    const proto = m[1]!.toLowerCase() as HostPort['proto'];
+    if (out.some((p) => p.proto === proto && p.from <= ports.to && ports.from <= p.to))
+      r.fail(e, `${item} is given twice`);
+    else out.push({ proto, ...ports });
+  }
+  return out;
 }
