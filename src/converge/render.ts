@@ -7,7 +7,8 @@ import { shimPlan } from '../firewall/shim.js';
 import { desiredLink, diffLink } from '../plan/link.js';
 import { desiredSysctls } from '../plan/sysctl.js';
 import { diffVxlan } from '../plan/vxlan.js';
-import { renderL2, renderUnderlay } from '../firewall/l2.js';
+import { remotePorts, renderL2, renderUnderlay } from '../firewall/l2.js';
+import { renderStrict } from '../firewall/strict.js';
 
 /**
  * What brmgr-pre applies on a host where nothing of the bridge exists yet:
@@ -34,6 +35,10 @@ ${vx.fdb.join('\n')}
   if (l2)
     out.push(`# nft -f -, the bridge table
 ${l2}`);
+  const strict = renderStrict(cfg, remotePorts(cfg));
+  if (strict)
+    out.push(`# nft -f -, strict port security
+${strict}`);
   const underlay = cfg.firewall !== 'none' ? renderUnderlay(cfg) : undefined;
   if (underlay)
     out.push(`# nft -f -, the VXLAN underlay

@@ -99,7 +99,7 @@ function basicRules(cfg: BridgeConfig, fromGuest: string, mac: string | undefine
 }
 
 /** The ports that are not guests': the LAN's and the other hosts' machines are behind them. */
-function remotePorts(cfg: BridgeConfig): string[] {
+export function remotePorts(cfg: BridgeConfig): string[] {
   return [cfg.mode === 'bridged' ? cfg.uplink : undefined, cfg.vxlan ? vxlanName(cfg.name) : undefined].filter(
     (x): x is string => !!x,
   );
