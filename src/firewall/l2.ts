@@ -254,7 +254,11 @@ export async function removeL2(run: Run, bridge: string): Promise<void> {
 /** Both tables as nft lists them now, as the text that puts them back (for rollback, where no record has it). */
 export async function listL2(run: Run, bridge: string): Promise<string> {
   const out: string[] = [dropBoth(bridge)];
-  const tables: [string, string][] = [['bridge', l2Table(bridge)], ['inet', underlayTable(bridge)], ...strictTables(bridge)];
+  const tables: [string, string][] = [
+    ['bridge', l2Table(bridge)],
+    ['inet', underlayTable(bridge)],
+    ...strictTables(bridge),
+  ];
   for (const [family, name] of tables) {
     const r = await run('nft', ['list', 'table', family, name]);
     if (r.ok) out.push(r.stdout);

@@ -66,7 +66,9 @@ function strictRules(): string[] {
 /** What a strict port reaches on the host itself; the rest of what it sends to the host is dropped. */
 function hostRules(cfg: BridgeConfig): string[] {
   const extra = (proto: 'tcp' | 'udp') =>
-    (cfg.hostPorts ?? []).filter((p) => p.proto === proto).map((p) => (p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`));
+    (cfg.hostPorts ?? [])
+      .filter((p) => p.proto === proto)
+      .map((p) => (p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`));
   const tcp = ['53', ...extra('tcp')];
   const udp = [...HOST_UDP.map(String), ...extra('udp')];
   return [

@@ -5,7 +5,16 @@ import { list, portRange } from '../values.js';
 
 export type BridgeSection = Pick<
   BridgeConfig,
-  'mode' | 'uplink' | 'mtu' | 'mac' | 'stp' | 'firewall' | 'portSecurity' | 'hostPorts' | 'isolatePorts' | 'multicastSnooping'
+  | 'mode'
+  | 'uplink'
+  | 'mtu'
+  | 'mac'
+  | 'stp'
+  | 'firewall'
+  | 'portSecurity'
+  | 'hostPorts'
+  | 'isolatePorts'
+  | 'multicastSnooping'
 >;
 
 /** [bridge]: `bridge` is the name the file was asked for (its file name without `.conf`). */

@@ -87,7 +87,10 @@ export function hostSections(
     if (levelEntry && portSecurity && portSecurity !== 'off' && cfg.portSecurity === 'off')
       r.fail(levelEntry, `needs [bridge] port_security basic or strict (it is off: no port is guarded)`);
     else if (levelEntry && portSecurity === 'strict' && cfg.mode === 'bridged')
-      r.fail(levelEntry, "strict binds the port to the addresses brmgr's DHCP gives; in bridged mode the LAN gives them");
+      r.fail(
+        levelEntry,
+        "strict binds the port to the addresses brmgr's DHCP gives; in bridged mode the LAN gives them",
+      );
     if (mac && seenMac.has(mac)) r.fail(macEntry!, `${mac} is already given to [host.${seenMac.get(mac)}]`);
     if (mac && ip && !seenMac.has(mac)) {
       seenIp.set(ip, name);
