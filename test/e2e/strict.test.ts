@@ -155,6 +155,14 @@ for (const _ of why ? [] : [1]) {
     t.equal(seen[IDS.spoofedMac], 0, 'from a MAC its port is not bound to: nothing reaches the outside', { seen });
     t.equal(seen[IDS.notGiven], 0, 'from an address it was not given: nothing reaches the outside', { seen });
 
+    // the host itself: only DHCP, DNS, TFTP, NTP, plus host_ports
+    const listener = await tcpEchoPeer(lab, top.host, 2222);
+    t.notOk((await tcpConnect(victim.ns, '10.0.1.1', 2222)).ok, 'a listener on the bridge address is out of reach');
+    // a listener of its own: busybox nc serves one connection, and this one must not find it taken
+    await tcpEchoPeer(lab, top.host, 2223);
+    t.notOk((await tcpConnect(victim.ns, '192.0.2.1', 2223)).ok, 'and on the uplink address');
+    t.ok(await ping(victim.ns, '10.0.1.1'), 'the gateway answers pings');
+
     // an ARP claim on the victim's address leaves the host's entry for it alone
     t.ok(await ping(top.host, victimIp), 'the host reaches the victim');
     await new Promise((r) => setTimeout(r, 1200)); // past the neighbour entry's locktime
@@ -163,12 +171,6 @@ for (const _ of why ? [] : [1]) {
     t.match(neigh, new RegExp(`lladdr ${VICTIM_MAC}`), 'the host still has the victim’s MAC for its address', {
       neigh,
     });
-
-    // the host itself: only DHCP, DNS, TFTP, NTP, plus host_ports
-    const listener = await tcpEchoPeer(lab, top.host, 2222);
-    t.notOk((await tcpConnect(victim.ns, '10.0.1.1', 2222)).ok, 'a listener on the bridge address is out of reach');
-    t.notOk((await tcpConnect(victim.ns, '192.0.2.1', 2222)).ok, 'and on the uplink address');
-    t.ok(await ping(victim.ns, '10.0.1.1'), 'the gateway answers pings');
 
     // [host.router] port_security = off: its own lease, then anything it sends
     const routerIp = await lease(router);
@@ -188,12 +190,14 @@ for (const _ of why ? [] : [1]) {
     t.match(of(router), { mac: ROUTER_MAC, level: 'off' }, 'the router VM’s, off');
 
     // host_ports opens the listener; the guests stay bound through the reload
+    listener.proc.kill();
     await listener.proc.catch(() => undefined);
     const again = await tcpEchoPeer(lab, top.host, 2222);
     top.brmgr.config(CONFIG('host_ports = tcp:2222\n'));
     const reload = await top.brmgr.cli('reload', top.bridge);
     t.equal(reload.exitCode, 0, 'reload', { output: reload.output });
     t.ok((await tcpConnect(victim.ns, '10.0.1.1', 2222)).ok, 'host_ports = tcp:2222: the victim reaches it');
+    again.proc.kill();
     await again.proc.catch(() => undefined);
     t.ok(await ping(victim.ns, '192.0.2.2'), 'and still the outside: the reload kept its binding');
 
