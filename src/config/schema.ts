@@ -58,6 +58,7 @@ export const KEYS = {
     stp: key(bool, 'false'),
     firewall: key(oneOf(FIREWALLS), 'auto'),
     port_security: key(oneOf(PORT_SECURITY), 'basic'),
+    host_ports: key(text, 'tcp:22, udp:514'),
     isolate_ports: key(bool, 'false'),
     guest_ingress: key(rate, '100mbit'),
     guest_egress: key(rate, '100mbit'),
@@ -116,6 +117,8 @@ export const KEYS = {
     port_macs: key(int(1, 65535), '64'),
     ingress: key(rate, '20mbit'),
     egress: key(rate, '20mbit'),
+    extra_ips: key(text, '10.0.1.200'),
+    port_security: key(oneOf(PORT_SECURITY), 'strict'),
   },
   pxe: {
     tftp_root: key(path, '/srv/tftp', { path: 'directory' }),

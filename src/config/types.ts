@@ -1,7 +1,7 @@
 export type Mode = 'nat' | 'routed' | 'isolated' | 'bridged' | 'macvtap';
 export type FirewallChoice = 'auto' | 'nftables' | 'iptables' | 'none';
 export type Dhcp6 = 'off' | 'stateless' | 'stateful';
-/** what brmgr stops guests sending on their ports (strict: basic for now, see the README) */
+/** what brmgr stops guests sending on their ports (firewall/l2.ts basic, firewall/strict.ts strict) */
 export type PortSecurity = 'off' | 'basic' | 'strict';
 
 export interface Subnet4 {
@@ -41,6 +41,17 @@ export interface StaticHost {
   /** rate limits of this guest's port, bits per second: toward it, from it (override the bridge's) */
   ingress?: number;
   egress?: number;
+  /** strict: more addresses this guest may send from (IPv4, or IPv6 canonical) */
+  extraIps?: string[];
+  /** this guest's own port security, instead of [bridge] port_security */
+  portSecurity?: PortSecurity;
+}
+
+/** A port on the host that strict guests may reach besides DHCP, DNS, TFTP and NTP. */
+export interface HostPort {
+  proto: 'tcp' | 'udp';
+  from: number;
+  to: number;
 }
 
 /** A classless static route for guests (DHCP options 121 and 249). */
@@ -117,6 +128,8 @@ export interface BridgeConfig {
   stp: boolean;
   firewall: FirewallChoice;
   portSecurity: PortSecurity;
+  /** strict: more ports on the host guests may reach; set only when given */
+  hostPorts?: HostPort[];
   /** guests reach the bridge and beyond it, never each other */
   isolatePorts: boolean;
   /** every guest port's rate limits, bits per second: toward the guest, from the guest */

@@ -40,7 +40,7 @@ export function parseConfig(text: string, file: string, bridge: string, opts: Pa
   const ipv6 = ipv6Section(r);
   const dns = dnsSection(r, bridgeKeys.mode);
   const dnsmasq = dnsmasqSection(r);
-  const hosts = hostSections(r, { ipv4, ipv6 });
+  const hosts = hostSections(r, { ipv4, ipv6, portSecurity: bridgeKeys.portSecurity, mode: bridgeKeys.mode });
   const pxe = pxeSection(r, ipv4);
   const hooks = hooksSection(r);
   const forwards = forwardSections(r, ipv4, ipv6, hosts);

@@ -11,7 +11,6 @@ import type { PathKind } from '../config/schema.js';
 import type { BridgeConfig } from '../config/types.js';
 import { cannotEnter, dnsmasqAccount } from '../system/dnsmasq-account.js';
 import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
-import { portSecurityWarnings } from '../firewall/l2.js';
 import { conntrackWarnings } from '../firewall/policy.js';
 import type { Paths } from '../paths.js';
 import { findConflicts, forwardConflicts, natAddressConflicts, portConflicts } from '../plan/conflicts.js';
@@ -100,7 +99,7 @@ export function toolFindings(
   opts: { serving: boolean },
   env: NodeJS.ProcessEnv = process.env,
 ): Findings {
-  return { errors: [...pathErrors(cfg), ...missingTools(cfg, opts, env)], warnings: portSecurityWarnings(cfg) };
+  return { errors: [...pathErrors(cfg), ...missingTools(cfg, opts, env)], warnings: [] };
 }
 
 /**

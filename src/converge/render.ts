@@ -7,8 +7,9 @@ import { shimPlan } from '../firewall/shim.js';
 import { desiredLink, diffLink } from '../plan/link.js';
 import { desiredSysctls } from '../plan/sysctl.js';
 import { diffVxlan } from '../plan/vxlan.js';
-import { renderL2, renderUnderlay } from '../firewall/l2.js';
+import { remotePorts, renderL2, renderUnderlay } from '../firewall/l2.js';
 import { renderMacvtapTable } from '../firewall/macvtap.js';
+import { renderStrict } from '../firewall/strict.js';
 import { planShim, shimMac, shimName } from '../plan/macvtap.js';
 
 /**
@@ -37,6 +38,10 @@ ${vx.fdb.join('\n')}
   if (l2)
     out.push(`# nft -f -, the bridge table
 ${l2}`);
+  const strict = renderStrict(cfg, remotePorts(cfg));
+  if (strict)
+    out.push(`# nft -f -, strict port security
+${strict}`);
   const underlay = cfg.firewall !== 'none' ? renderUnderlay(cfg) : undefined;
   if (underlay)
     out.push(`# nft -f -, the VXLAN underlay

@@ -14,8 +14,11 @@
  */
 import type { BridgeConfig } from '../config/types.js';
 import { isIPv4 } from '../net/addr.js';
+import { OPEN_SET, opensPorts } from '../plan/bindings.js';
 import { vxlanName } from '../plan/vxlan.js';
 import { must, type Run } from '../system/exec.js';
+import { dropped } from './drops.js';
+import { dropStrict, renderStrict, strictTables } from './strict.js';
 
 export const l2Table = (bridge: string) => `brmgr-${bridge}`;
 export const underlayTable = (bridge: string) => `brmgr-vxlan-${bridge}`;
@@ -57,22 +60,11 @@ const PORT_MACS_WARNED = 'port-macs-warned';
 export const PORT_SOURCES6 = 'port-sources6';
 const NEW_SOURCES6 = '4/second burst 16 packets';
 
-/** What port security drops, counted and named by why (the exporter sums them: portSecurityDrops). */
-export const DROP_COMMENT = 'port security: ';
-const dropped = (why: string) => `counter drop comment ${q(`${DROP_COMMENT}${why}`)}`;
-
 /** Whether the bridge needs its bridge-family table: port security, a stretched bridge, or bridged mode. */
 export function hasL2Table(cfg: BridgeConfig): boolean {
   return (
     cfg.mode !== 'macvtap' && (cfg.portSecurity !== 'off' || cfg.isolatePorts || !!cfg.vxlan || cfg.mode === 'bridged')
   );
-}
-
-/** What `brmgr check` and pre say about the port security asked for. */
-export function portSecurityWarnings(cfg: BridgeConfig): string[] {
-  return cfg.portSecurity === 'strict'
-    ? ['[bridge] port_security = strict: applied as basic for now (ports are not yet bound to their guests)']
-    : [];
 }
 
 /** An IPv6 address as one 128-bit hex number, for a raw payload match. */
@@ -190,6 +182,13 @@ function newSources6Rules(fromGuest: string): string[] {
   ];
 }
 
+/** The ports that are not guests': the LAN's and the other hosts' machines are behind them. */
+export function remotePorts(cfg: BridgeConfig): string[] {
+  return [cfg.mode === 'bridged' ? cfg.uplink : undefined, cfg.vxlan ? vxlanName(cfg.name) : undefined].filter(
+    (x): x is string => !!x,
+  );
+}
+
 /**
  * The bridge table's text, for one `nft -f` that replaces any earlier version; undefined: none.
  * `mac` is the bridge's own MAC, which no guest may send from.
@@ -201,18 +200,18 @@ export function renderL2(cfg: BridgeConfig, opts: { guard: boolean; mac?: string
   const forward: string[] = [];
   const input: string[] = [];
   const regular: Record<string, string[]> = {};
-  // the LAN's and the other hosts' machines are not this host's guests
-  const remote = [cfg.mode === 'bridged' ? cfg.uplink : undefined, cfg.vxlan ? vxlanName(cfg.name) : undefined].filter(
-    (x): x is string => !!x,
-  );
+  const remote = remotePorts(cfg);
   const notRemote = (dir: 'iifname' | 'oifname') => (remote.length ? `${dir} != { ${remote.map(q).join(', ')} }` : '');
   const sets: string[] = [];
   if (cfg.portSecurity !== 'off') {
-    const rules = basicRules(cfg, notRemote('iifname'), opts.mac);
+    // a guest with port_security = off is past the basic rules too (brmgr run fills the set)
+    const guarded = [notRemote('iifname'), opensPorts(cfg) ? `iifname != @${OPEN_SET}` : ''].filter(Boolean).join(' ');
+    if (opensPorts(cfg)) sets.push(`\tset ${OPEN_SET} {\n\t\ttypeof iifname\n\t\tsize 65535\n\t}`);
+    const rules = basicRules(cfg, guarded, opts.mac);
     forward.push(...rules);
     input.push(...rules, ...newSources6Rules(notRemote('iifname')));
     if (cfg.dns.enable) {
-      const g = notRemote('iifname') ? `${notRemote('iifname')} ` : '';
+      const g = guarded ? `${guarded} ` : '';
       const bound = `limit rate over ${DNS_PER_PORT.rate}/second burst ${DNS_PER_PORT.burst} packets`;
       // per port, not per MAC: a guest sending from random MACs is still one port
       input.push(
@@ -305,7 +304,8 @@ export function renderUnderlay(cfg: BridgeConfig): string | undefined {
 }
 
 const dropTable = (family: string, name: string) => `table ${family} ${name}\ndelete table ${family} ${name}\n`;
-const dropBoth = (bridge: string) => dropTable('bridge', l2Table(bridge)) + dropTable('inet', underlayTable(bridge));
+const dropBoth = (bridge: string) =>
+  dropTable('bridge', l2Table(bridge)) + dropTable('inet', underlayTable(bridge)) + dropStrict(bridge);
 
 /** What the firewall's transaction does to the bridge's two tables; undefined when they have nothing to do. */
 export interface L2Change {
@@ -324,14 +324,19 @@ export function l2Change(cfg: BridgeConfig, mac: string | undefined, had: boolea
   const guard = cfg.firewall !== 'none';
   const l2 = renderL2(cfg, { guard, mac });
   const under = guard ? renderUnderlay(cfg) : undefined;
+  // strict's tables: a config that no longer binds ports drops those an earlier one made
+  const strict = renderStrict(cfg, remotePorts(cfg));
   if (!l2 && !under && !had) return undefined;
   const what = [
     ...(cfg.portSecurity !== 'off' || cfg.isolatePorts ? ['port security is off'] : []),
     ...(cfg.mode === 'bridged' ? ["guests' addresses cannot be learned"] : []),
   ];
   return {
-    text: (l2 ?? dropTable('bridge', l2Table(cfg.name))) + (under ?? dropTable('inet', underlayTable(cfg.name))),
-    wanted: (l2 ?? '') + (under ?? ''),
+    text:
+      (l2 ?? dropTable('bridge', l2Table(cfg.name))) +
+      (under ?? dropTable('inet', underlayTable(cfg.name))) +
+      (strict ?? (had ? dropStrict(cfg.name) : '')),
+    wanted: (l2 ?? '') + (under ?? '') + (strict ?? ''),
     // the guard is the tunnel's safety; port security and learning guests' addresses give way
     ...(cfg.vxlan && guard ? {} : { optional: what.join('; ') }),
     // the bridge table's sets are kept either way: what the kernel learned survives a rollback
@@ -361,10 +366,12 @@ export async function forgetDhcpClient(
 /** Both tables as nft lists them now, as the text that puts them back (for rollback, where no record has it). */
 export async function listL2(run: Run, bridge: string): Promise<string> {
   const out: string[] = [dropBoth(bridge)];
-  for (const [family, name] of [
+  const tables: [string, string][] = [
     ['bridge', l2Table(bridge)],
     ['inet', underlayTable(bridge)],
-  ] as const) {
+    ...strictTables(bridge),
+  ];
+  for (const [family, name] of tables) {
     const r = await run('nft', ['list', 'table', family, name]);
     if (r.ok) out.push(r.stdout);
   }
@@ -377,6 +384,7 @@ export async function l2Drift(run: Run, cfg: BridgeConfig): Promise<string | und
   const wanted: [string, string, boolean][] = [
     ['bridge', l2Table(cfg.name), renderL2(cfg, { guard }) !== undefined],
     ['inet', underlayTable(cfg.name), guard && renderUnderlay(cfg) !== undefined],
+    ...strictTables(cfg.name).map(([f, n]): [string, string, boolean] => [f, n, renderStrict(cfg, []) !== undefined]),
   ];
   for (const [family, name, wants] of wanted) {
     if (!wants) continue;

@@ -12,7 +12,9 @@ import { parseLinkStats, type LinkStats } from '../host/link-stats.js';
 import { countedByComment } from '../host/nftables.js';
 import { learnedMacs } from '../host/ports.js';
 import { ZERO_MAC } from '../host/vxlan.js';
-import { DROP_COMMENT, l2Table } from '../firewall/l2.js';
+import { DROP_COMMENT } from '../firewall/drops.js';
+import { l2Table } from '../firewall/l2.js';
+import { strictTable } from '../plan/bindings.js';
 import { nftJson } from '../firewall/nftables.js';
 import { paths } from '../paths.js';
 import { dhcpPoolSize } from '../plan/services.js';
@@ -64,9 +66,19 @@ export async function gather(
   const max = Number(readSysctl('net/netfilter/nf_conntrack_max'));
   const conntrack = readSysctl('net/netfilter/nf_conntrack_max') !== undefined ? { count, max } : undefined;
   return {
-    bridges: bridges.map((b) => ({ ...bridgeFacts(b, links, fdb, env), drops: drops.get(l2Table(b)) ?? {} })),
+    bridges: bridges.map((b) => ({
+      ...bridgeFacts(b, links, fdb, env),
+      drops: sumDrops(drops.get(l2Table(b)), drops.get(strictTable(b))),
+    })),
     host: { version, ...(conntrack ? { conntrack } : {}) },
   };
+}
+
+/** The drops of a bridge's two tables, by reason. */
+function sumDrops(...tables: (Record<string, number> | undefined)[]): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const t of tables) for (const [reason, n] of Object.entries(t ?? {})) sum[reason] = (sum[reason] ?? 0) + n;
+  return sum;
 }
 
 function bridgeFacts(

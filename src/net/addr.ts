@@ -77,6 +77,11 @@ function nibbles6(address: string): string[] {
   return [...groups(head), ...fill, ...groups(tail)].flatMap((g) => g.padStart(4, '0').split(''));
 }
 
+/** An IPv6 address as one 128-bit number in hex (`0x` and 32 digits), as nft prints a raw payload match. */
+export function hex6(address: string): string {
+  return `0x${nibbles6(address).join('')}`;
+}
+
 /** As reverseZones4, for ip6.arpa: one zone on a nibble boundary, else the up to 8 zones one nibble longer. */
 export function reverseZones6(network: string, prefix: number): string[] {
   const boundary = Math.ceil(prefix / 4) * 4;

@@ -35,6 +35,7 @@ import { EventsServer, eventsSocket } from './events-socket.js';
 import { HealthProbe } from './health.js';
 import { LeaseEvents } from './lease-events.js';
 import { PortShaper } from './shaping.js';
+import { Binder } from './bindings.js';
 import { SnoopWatch } from './snoop.js';
 import { removeStatus, writeStatus } from '../system/run-files.js';
 import type { Effects } from './supervisor.js';
@@ -104,6 +105,7 @@ export function hostEffects(o: HostOptions): Effects {
         started,
         dhcpPool: dhcpPoolSize(o.config()),
         counts: o.counts.now,
+        ports: binder.ports(),
       });
       unwritable = false;
     } catch (err) {
@@ -112,6 +114,8 @@ export function hostEffects(o: HostOptions): Effects {
     }
   }, STATUS_GAP_MS);
   o.counts.onChange(() => status.changed());
+  // strict port security: each port bound to its guest; status shows each port's guest and level
+  const binder = new Binder(run, bridge, log, () => status.changed());
   const dnsmasq = new DnsmasqKeeper({
     files,
     log,
@@ -260,6 +264,7 @@ export function hostEffects(o: HostOptions): Effects {
         guest.removed ? `${guest.port} left the bridge` : `${guest.port}: ${guest.mac ?? 'no guest seen yet'}`,
       );
       await shaper.port(guest, cfg);
+      await binder.port(guest, cfg);
       if (!guest.removed || !guest.addresses.length) return;
       // its flows would hold their conntrack entries for days (guest_conns of them)
       const forgotten = await forgetFlows(run, guest.addresses);
@@ -271,6 +276,7 @@ export function hostEffects(o: HostOptions): Effects {
           `${guest.port} left the bridge: ${forgotten} of its flows forgotten`,
         );
     },
+    portsAgain: (guests, cfg) => binder.refill(guests, cfg),
     notify: (state) => {
       if (state === 'ready') serving();
     },

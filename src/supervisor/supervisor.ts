@@ -54,6 +54,8 @@ export interface Effects {
   /** [dns] resolved: the host's resolver told (or, without it, untold) */
   tellResolved(cfg: BridgeConfig): Promise<void>;
   portState(guest: PortGuest, cfg: BridgeConfig): void | Promise<void>;
+  /** every port's state again, after the firewall was applied again or the config changed */
+  portsAgain?(guests: PortGuest[], cfg: BridgeConfig): Promise<void>;
   notify(state: 'ready' | 'reloading' | 'stopping', status: string): void;
   /** everything stopped; resolves once it is */
   shutdown(code: number): Promise<void>;
@@ -235,6 +237,7 @@ export class Supervisor {
       case 'converge':
         this.resolved = await fx.converge(this.loaded, this.held());
         this.followFormer();
+        await fx.portsAgain?.(this.ports.all(), this.cfg);
         // its sockets were bound to the deleted bridge, and resolved forgot the link
         if (a.relink) {
           await fx.dnsmasq.restart();
@@ -311,9 +314,10 @@ export class Supervisor {
     this.resolved = next;
     this.rendered = rendered;
     this.followFormer();
-    this.ports.hosts(this.cfg.hosts);
-    // every port, not only those whose guest changed: the config may have changed what a port gets (its rates)
-    for (const guest of this.ports.all()) this.dispatch({ kind: 'port-guest', guest });
+    const changed = this.ports.hosts(this.cfg.hosts);
+    // a level or extra address may have changed for any guest, and a converge may have made the sets anew
+    await fx.portsAgain?.(this.ports.all(), this.cfg);
+    for (const guest of changed) this.dispatch({ kind: 'port-guest', guest });
     fx.watch(this.cfg);
     await fx.tellResolved(this.cfg);
     if (restartsDnsmasq(action)) {

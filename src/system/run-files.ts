@@ -23,6 +23,8 @@ export interface SupervisorStatus {
   dhcpPool?: number;
   /** what this `brmgr run` counted since it started, for `brmgr exporter` */
   counts?: RunCounts;
+  /** the bridge's ports: the guest behind each (its MAC, name, addresses) and its port security */
+  ports?: { port: string; mac?: string; name?: string; addresses: string[]; level: string }[];
 }
 
 /** Counters of one `brmgr run`, each by a label of few values. */

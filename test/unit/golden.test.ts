@@ -33,6 +33,7 @@ import { firewallIntent } from '../../src/firewall/policy.js';
 import { shimPlan } from '../../src/firewall/shim.js';
 import { renderPlan } from '../../src/converge/render.js';
 import { l2Table } from '../../src/firewall/l2.js';
+import { bindsPorts, strictTable } from '../../src/plan/bindings.js';
 
 /** The backends render the policy of a config (firewall/policy.ts). */
 const iptablesPlan = (c: BridgeConfig, family: Family, o: { forwardChain: string; filterOnly: boolean }) =>
@@ -122,7 +123,10 @@ t.test('the rendered sections are the ones the backend uses', async (t) => {
       // every mode but bridged at least keeps the bridge from acting on guests' router advertisements
       const sysctl = cfg.mode !== 'bridged' ? ['sysctl'] : [];
       // port security, whatever the firewall: the bridge table
-      const l2 = cfg.portSecurity !== 'off' || cfg.isolatePorts ? ['nft -f -'] : [];
+      const l2 = [
+        ...(cfg.portSecurity !== 'off' || cfg.isolatePorts ? ['nft -f -'] : []),
+        ...(bindsPorts(cfg) ? ['nft -f -'] : []),
+      ];
       t.strictSame(headers, ['ip -batch -', ...l2, ...sysctl, ...fw], `${name}, ${backend}`);
     }
   }
@@ -265,6 +269,18 @@ for (const name of cases) {
           const listed = await ok(t, box, 'nft', ['list', 'table', 'bridge', l2Table(BRIDGE)], 'the table is there');
           const rules = (text: string) => text.split('\n').filter((l) => /\b(drop|update @)/.test(l)).length;
           t.equal(rules(listed.stdout), rules(body), 'each rule once');
+        } else if (header === 'nft -f -, strict port security') {
+          const f = box.file(body);
+          await ok(t, box, 'nft', ['-c', '-f', f], 'nft -c: the kernel accepts the strict tables');
+          await ok(t, box, 'nft', ['-f', f], 'nft -f applies them');
+          await ok(t, box, 'nft', ['-f', f], 'and again: the chains are replaced, the sets kept');
+          const listed = await Promise.all(
+            ['bridge', 'inet'].map((family) =>
+              ok(t, box, 'nft', ['list', 'table', family, strictTable(BRIDGE)], `the ${family} table is there`),
+            ),
+          );
+          const rules = (text: string) => text.split('\n').filter((l) => /\b(drop|jump|accept)$/.test(l.trim())).length;
+          t.equal(rules(listed.map((l) => l.stdout).join('\n')), rules(body), 'each rule once');
         } else if (/^ip6?tables-restore/.test(header)) {
           const family: Family = header.startsWith('ip6') ? 6 : 4;
           const tool = family === 4 ? 'iptables' : 'ip6tables';

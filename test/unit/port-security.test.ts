@@ -1,6 +1,6 @@
 import t from 'tap';
 import { parseConfig } from '../../src/config/validate.js';
-import { linkLocalOf, portSecurityWarnings, renderL2 } from '../../src/firewall/l2.js';
+import { linkLocalOf, renderL2 } from '../../src/firewall/l2.js';
 import { renderDnsmasqConf } from '../../src/dnsmasq/render.js';
 import { paths } from '../../src/paths.js';
 
@@ -79,7 +79,7 @@ t.test('isolate_ports alone on a NAT bridge: nothing crosses from port to port',
   t.notMatch(text, /dhcp4-clients/);
 });
 
-t.test('off: no table, no dnsmasq change; strict warns it is basic for now', async (t) => {
+t.test('off: no table, no dnsmasq change; no warning for any level', async (t) => {
   t.equal(renderL2(parse('[bridge]\nport_security = off\n'), { guard: true, mac: MAC }), undefined);
   t.ok(renderL2(parse('[bridge]\nfirewall = none\n'), { guard: false, mac: MAC }), 'firewall = none keeps it');
   const conf = (text: string) =>
@@ -89,8 +89,6 @@ t.test('off: no table, no dnsmasq change; strict warns it is basic for now', asy
     });
   t.match(conf(''), /^dhcp-ignore-clid$/m);
   t.notMatch(conf('[bridge]\nport_security = off\n'), /dhcp-ignore-clid/);
-  t.same(portSecurityWarnings(parse('')), []);
-  t.match(portSecurityWarnings(parse('[bridge]\nport_security = strict\n')), [/as basic/]);
   t.equal(linkLocalOf('52:54:00:ab:cd:ef'), 'fe80::5054:ff:feab:cdef');
 });
 

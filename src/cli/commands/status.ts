@@ -210,6 +210,8 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
       /** the subnet `address = auto` chose, if the config asks for one */
       auto: config?.ipv4?.auto ? config.ipv4.address : null,
       ports: portsOf(observed, name),
+      /** from brmgr run: the guest behind each port and its port security */
+      guests: supervisor && sup?.ports ? sup.ports : null,
       multicast:
         link?.mcastSnooping === undefined ? null : { snooping: link.mcastSnooping, querier: !!link.mcastQuerier },
       firewall: firewallRecord(readState(p)).backend,
@@ -247,6 +249,7 @@ interface Report {
   addresses: string[];
   auto: string | null;
   ports: string[];
+  guests: { port: string; mac?: string; name?: string; addresses: string[]; level: string }[] | null;
   /** the bridge's multicast snooping and querier, as the kernel has them */
   multicast: { snooping: boolean; querier: boolean } | null;
   firewall: string;
@@ -350,6 +353,15 @@ export function describe(r: Report): string {
   if (r.state !== 'absent') {
     rows.push(['addresses', r.addresses.join(' ') || '-']);
     rows.push(['ports', r.ports.join(' ') || '-']);
+    labelled(
+      rows,
+      'guests',
+      (r.guests ?? []).map((g) =>
+        [g.port, g.mac ?? '(no guest seen yet)', g.name ?? '', g.addresses.join(' '), `port security ${g.level}`]
+          .filter(Boolean)
+          .join(' '),
+      ),
+    );
     if (r.multicast)
       rows.push([
         'multicast',

@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import type { Reader } from '../reader.js';
-import type { BridgeConfig } from '../types.js';
+import type { BridgeConfig, HostPort } from '../types.js';
+import { list, portRange } from '../values.js';
 
 export type BridgeSection = Pick<
   BridgeConfig,
@@ -11,6 +12,7 @@ export type BridgeSection = Pick<
   | 'stp'
   | 'firewall'
   | 'portSecurity'
+  | 'hostPorts'
   | 'isolatePorts'
   | 'multicastSnooping'
   | 'guestConns'
@@ -38,6 +40,12 @@ export function bridgeSection(r: Reader, bridge: string): BridgeSection {
   const stp = r.value(s, 'stp') ?? false;
   const firewall = r.value(s, 'firewall') ?? 'auto';
   const portSecurity = r.value(s, 'port_security') ?? 'basic';
+  if (portSecurity === 'strict' && mode === 'bridged')
+    r.fail(
+      r.get(s, 'port_security')!,
+      "strict binds each port to the addresses brmgr's DHCP gives; in bridged mode the LAN gives them (use basic)",
+    );
+  const hostPorts = hostPortsOf(r);
   const isolatePorts = r.value(s, 'isolate_ports') ?? false;
   const multicastSnooping = r.value(s, 'multicast_snooping') ?? true;
   const guestConns = r.value(s, 'guest_conns') ?? DEFAULT_GUEST_CONNS;
@@ -53,6 +61,7 @@ export function bridgeSection(r: Reader, bridge: string): BridgeSection {
     stp,
     firewall,
     portSecurity,
+    ...(hostPorts.length ? { hostPorts } : {}),
     isolatePorts,
     ...(multicastSnooping ? {} : { multicastSnooping: false as const }),
     guestConns,
@@ -61,4 +70,25 @@ export function bridgeSection(r: Reader, bridge: string): BridgeSection {
     ...(guestIngress !== undefined ? { guestIngress } : {}),
     ...(guestEgress !== undefined ? { guestEgress } : {}),
   };
+}
+
+/** `host_ports = tcp:22, udp:514, tcp:8000-8010`: each PROTO:PORT[-PORT] once. */
+function hostPortsOf(r: Reader): HostPort[] {
+  const e = r.get('bridge', 'host_ports');
+  if (!e) return [];
+  const out: HostPort[] = [];
+  for (const item of list(e)) {
+    const m = /^(tcp|udp):(.+)$/i.exec(item);
+    if (!m) {
+      r.fail(e, `'${item}' is not PROTO:PORT (like tcp:22 or udp:514)`);
+      continue;
+    }
+    const ports = portRange(r.fail, e, m[2]!);
+    if (!ports) continue;
+    const proto = m[1]!.toLowerCase() as HostPort['proto'];
+    if (out.some((p) => p.proto === proto && p.from <= ports.to && ports.from <= p.to))
+      r.fail(e, `${item} is given twice`);
+    else out.push({ proto, ...ports });
+  }
+  return out;
 }

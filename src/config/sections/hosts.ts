@@ -7,7 +7,10 @@ import { LABEL, NOT_UNICAST4, isUnicast4, list } from '../values.js';
 const DHCP_HOST_KEYWORD = /^(\d+[smhdw]?|infinite|ignore)$/i;
 
 /** The [host.NAME] sections, in file order: static leases, each name, MAC and address its own. */
-export function hostSections(r: Reader, cfg: Pick<BridgeConfig, 'ipv4' | 'ipv6'>): StaticHost[] {
+export function hostSections(
+  r: Reader,
+  cfg: Pick<BridgeConfig, 'ipv4' | 'ipv6' | 'portSecurity' | 'mode'>,
+): StaticHost[] {
   const hosts: StaticHost[] = [];
   const seenIp = new Map<string, string>();
   const seenMac = new Map<string, string>();
@@ -80,6 +83,17 @@ export function hostSections(r: Reader, cfg: Pick<BridgeConfig, 'ipv4' | 'ipv6'>
     const egress = r.value('host.*', 'egress', s);
     for (const e of [dnsEntry, r.get(s, 'boot_file')])
       if (e && !cfg.ipv4.dhcp) r.fail(e, 'told to the guest by DHCP: needs [ipv4] dhcp = true');
+    const extraEntry = r.get(s, 'extra_ips');
+    const extraIps = extraEntry ? extraAddresses(r, extraEntry) : undefined;
+    const portSecurity = r.value('host.*', 'port_security', s);
+    const levelEntry = r.get(s, 'port_security');
+    if (levelEntry && portSecurity && portSecurity !== 'off' && cfg.portSecurity === 'off')
+      r.fail(levelEntry, `needs [bridge] port_security basic or strict (it is off: no port is guarded)`);
+    else if (levelEntry && portSecurity === 'strict' && cfg.mode === 'bridged')
+      r.fail(
+        levelEntry,
+        "strict binds the port to the addresses brmgr's DHCP gives; in bridged mode the LAN gives them",
+      );
     if (mac && seenMac.has(mac)) r.fail(macEntry!, `${mac} is already given to [host.${seenMac.get(mac)}]`);
     if (mac && ip && !seenMac.has(mac)) {
       seenIp.set(ip, name);
@@ -96,6 +110,8 @@ export function hostSections(r: Reader, cfg: Pick<BridgeConfig, 'ipv4' | 'ipv6'>
         ...(portMacs !== undefined ? { portMacs } : {}),
         ...(ingress !== undefined ? { ingress } : {}),
         ...(egress !== undefined ? { egress } : {}),
+        ...(extraIps?.length ? { extraIps } : {}),
+        ...(portSecurity ? { portSecurity } : {}),
       });
     }
   }
@@ -112,4 +128,18 @@ function dnsServers(r: Reader, e: Entry): string[] {
     else servers.push(text);
   }
   return servers;
+}
+
+/** A guest's extra addresses (strict): unicast IPv4 or IPv6, each once. */
+function extraAddresses(r: Reader, e: Entry): string[] {
+  const out: string[] = [];
+  for (const text of list(e)) {
+    const a = isIPv4(text) ? text : isIPv6(text) && !/[%.]/.test(text) ? canonical6(text) : undefined;
+    if (!a) r.fail(e, `'${text}' is not an IPv4 or IPv6 address`);
+    else if (isIPv4(a) && !isUnicast4(a)) r.fail(e, NOT_UNICAST4(a));
+    else if (!isIPv4(a) && /^(ff|::$)/.test(a)) r.fail(e, `${a} is not a unicast address`);
+    else if (out.includes(a)) r.fail(e, `${a} is given twice`);
+    else out.push(a);
+  }
+  return out;
 }

@@ -1,0 +1,123 @@
+/**
+ * Strict port security, in two tables of its own that go with the bridge:
+ * `table bridge brmgr-strict-BRIDGE` checks what a guest's port sends before
+ * the bridge learns or forwards it (prerouting): only the MAC the port is bound
+ * to, only the addresses its guest was given (sets `brmgr run` fills, see
+ * plan/bindings.ts), ARP and neighbour advertisements only for those; and
+ * `table inet brmgr-strict-BRIDGE` lets what such a port sends to the host
+ * itself reach only DHCP, DNS, TFTP, NTP and `host_ports`. The rules are static;
+ * the per-guest state is in sets, kept when the table is applied again.
+ */
+import type { BridgeConfig } from '../config/types.js';
+import { bindsPorts, STRICT_SETS as S, strictTable } from '../plan/bindings.js';
+import { dropped } from './drops.js';
+
+/**
+ * The packet mark bit the bridge table sets on what a strict port sends, for the inet table to know it
+ * after the bridge: cleared there before routing, so no policy routing ever sees it.
+ */
+export const STRICT_MARK = 0x20000000;
+
+/** What a strict guest reaches on the host itself: DHCP, DNS, TFTP, NTP, DHCPv6. */
+const HOST_UDP = [53, 67, 69, 123, 547];
+
+const q = (name: string) => JSON.stringify(name);
+const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
+
+/** The sets, each declared once and kept: `dynamic` ones the kernel fills itself when a port first sends. */
+function sets(): string[] {
+  const set = (name: string, type: string, dynamic = false) =>
+    `\tset ${name} {\n\t\ttypeof ${type}\n${dynamic ? '\t\tflags dynamic\n' : ''}\t\tsize 65535\n\t}`;
+  return [
+    set(S.ports, 'iifname', true),
+    set(S.bound, 'iifname . ether saddr', true),
+    set(S.macs, 'ether saddr', true),
+    set(S.addr4, 'iifname . ip saddr'),
+    set(S.addr6, 'iifname . ip6 saddr'),
+    // a neighbour advertisement's target address, 64 bits into the ICMPv6 header
+    set(S.na6, 'iifname . @th,64,128'),
+    set(S.loose, 'iifname'),
+    set(S.tight, 'iifname'),
+  ];
+}
+
+/** What a strict port may send, in order; everything else it sends is dropped before the bridge learns it. */
+function strictRules(): string[] {
+  return [
+    // the first MAC a port sends from binds it, unless another port holds that MAC
+    `iifname != @${S.ports} ether saddr != @${S.macs} add @${S.ports} { iifname } ` +
+      `add @${S.bound} { iifname . ether saddr } add @${S.macs} { ether saddr }`,
+    `iifname . ether saddr != @${S.bound} ${dropped('strict-mac')}`,
+    `meta mark set meta mark | ${hex(STRICT_MARK)}`,
+    `ether type != { arp, ip, ip6 } ${dropped('strict-ethertype')}`,
+    `ether type arp iifname . arp saddr ether != @${S.bound} ${dropped('strict-mac')}`,
+    // a probe for an address (RFC 5227) claims nothing
+    'ether type arp arp saddr ip 0.0.0.0 accept',
+    `ether type arp iifname . arp saddr ip != @${S.addr4} ${dropped('strict-address')}`,
+    // a guest without a lease yet asks for one
+    'ether type ip ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept',
+    `ether type ip iifname . ip saddr != @${S.addr4} ${dropped('strict-address')}`,
+    // duplicate address detection, and the listener report that comes with it, before the address is its own
+    'ether type ip6 ip6 saddr :: icmpv6 type { nd-router-solicit, nd-neighbor-solicit, mld2-listener-report } accept',
+    `ether type ip6 iifname . ip6 saddr != @${S.addr6} ${dropped('strict-address')}`,
+    `icmpv6 type nd-neighbor-advert iifname . @th,64,128 != @${S.na6} ${dropped('strict-address')}`,
+  ];
+}
+
+/** What a strict port reaches on the host itself; the rest of what it sends to the host is dropped. */
+function hostRules(cfg: BridgeConfig): string[] {
+  const extra = (proto: 'tcp' | 'udp') =>
+    (cfg.hostPorts ?? [])
+      .filter((p) => p.proto === proto)
+      .map((p) => (p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`));
+  const tcp = ['53', ...extra('tcp')];
+  const udp = [...HOST_UDP.map(String), ...extra('udp')];
+  return [
+    `meta mark set meta mark & ${hex(~STRICT_MARK >>> 0)}`,
+    // forwarded (and port-forwarded: DNAT came first) traffic is not the host's
+    'fib daddr type != { local, broadcast, multicast, anycast } return',
+    'ct state established,related accept',
+    'meta l4proto { icmp, ipv6-icmp } accept',
+    `udp dport { ${udp.join(', ')} } accept`,
+    `tcp dport { ${tcp.join(', ')} } accept`,
+    dropped('strict-host-port'),
+  ];
+}
+
+/**
+ * Both strict tables' text for the firewall's `nft -f`, undefined when the config binds no port. `remote`:
+ * the ports that are not guests' (the uplink in bridged mode, the VXLAN port).
+ */
+export function renderStrict(cfg: BridgeConfig, remote: readonly string[]): string | undefined {
+  if (!bindsPorts(cfg)) return undefined;
+  const t = strictTable(cfg.name);
+  const notRemote = remote.length ? `iifname != { ${remote.map(q).join(', ')} } ` : '';
+  const which = cfg.portSecurity === 'strict' ? `iifname != @${S.loose}` : `iifname @${S.tight}`;
+  const chain = (name: string, rules: string[]) => `\tchain ${name} {\n${rules.map((r) => `\t\t${r}\n`).join('')}\t}`;
+  // the bridge table: sets kept, chains replaced (as l2.ts does)
+  const bridge =
+    `table bridge ${t} {\n${sets().join('\n')}\n` +
+    '\tchain prerouting {\n\t\ttype filter hook prerouting priority filter; policy accept;\n\t}\n' +
+    '\tchain strict {\n\t}\n}\n' +
+    `flush chain bridge ${t} prerouting\nflush chain bridge ${t} strict\n` +
+    `table bridge ${t} {\n${chain('prerouting', [`${notRemote}${which} jump strict`])}\n${chain('strict', strictRules())}\n}\n`;
+  // the inet table holds no state: replaced whole; after DNAT, before routing
+  const inet =
+    `table inet ${t}\ndelete table inet ${t}\ntable inet ${t} {\n` +
+    '\tchain prerouting {\n\t\ttype filter hook prerouting priority dstnat + 10; policy accept;\n' +
+    `\t\tiifname ${q(cfg.name)} meta mark & ${hex(STRICT_MARK)} == ${hex(STRICT_MARK)} jump guest\n\t}\n` +
+    `${chain('guest', hostRules(cfg))}\n}\n`;
+  return bridge + inet;
+}
+
+/** Deletes both strict tables (nothing when they are not there), for one `nft -f`. */
+export function dropStrict(bridge: string): string {
+  const t = strictTable(bridge);
+  return `table bridge ${t}\ndelete table bridge ${t}\ntable inet ${t}\ndelete table inet ${t}\n`;
+}
+
+/** The strict tables, by family and name. */
+export const strictTables = (bridge: string): [string, string][] => [
+  ['bridge', strictTable(bridge)],
+  ['inet', strictTable(bridge)],
+];
