@@ -127,7 +127,7 @@ for (const _ of why ? [] : [1]) {
   });
 
   t.test('a real Prometheus scrapes the exporter and evaluates the shipped alerts', async (t) => {
-    const { top, lab } = await serving(t, CONFIG);
+    const { top, lab, log } = await serving(t, CONFIG);
     const { host, bridge } = top;
     const listen = '127.0.0.1:9470';
     top.brmgr.start('brmgr.js', 'exporter', '--listen', listen);
@@ -165,5 +165,30 @@ for (const _ of why ? [] : [1]) {
     t.equal(await query(`brmgr_dhcp_pool_size{bridge="${bridge}"}`), '50', 'and its pool');
     const rulesLoaded = await query('count(ALERTS) or vector(0)');
     t.equal(rulesLoaded, '0', 'the shipped rules load, and nothing fires on a healthy bridge');
+
+    // two guests lease (the second one a MAC later on the same port)
+    t.ok(await udhcpc(top.guest, top.guestIf), 'a guest leases');
+    await exec(top.guest, 'ip', ['link', 'set', top.guestIf, 'address', '52:54:00:77:00:02']);
+    t.ok(await udhcpc(top.guest, top.guestIf), 'a second guest leases');
+    const leases = await waitFor(
+      'Prometheus sees two leases',
+      async () => ((await query(`brmgr_dhcp_leases{bridge="${bridge}"}`)) === '2' ? '2' : false),
+      30_000,
+    ).catch(() => undefined);
+    t.equal(leases, '2', "Prometheus' query API returns the bridge's two leases");
+
+    // dnsmasq killed: the restart counter Prometheus keeps grows
+    const pid = readFileSync(join(top.brmgr.runDir, bridge, 'dnsmasq.pid'), 'utf8').trim();
+    await exec(host, 'kill', ['-9', pid]);
+    await dnsmasqReady(log, 2);
+    const restarts = await waitFor(
+      'Prometheus sees the restart',
+      async () => {
+        const v = await query(`sum(brmgr_dnsmasq_restarts_total{bridge="${bridge}"})`);
+        return v !== undefined && Number(v) >= 1 ? v : false;
+      },
+      30_000,
+    ).catch(() => undefined);
+    t.ok(Number(restarts) >= 1, `brmgr_dnsmasq_restarts_total grew to ${restarts} after kill -9 of dnsmasq`);
   });
 }
