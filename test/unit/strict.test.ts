@@ -87,7 +87,11 @@ t.test('renderStrict: static rules over sets, per-guest state in the sets', asyn
     /fib daddr type != \{ local, broadcast, multicast, anycast \} return/,
     'forwarded traffic is not the host’s',
   );
-  t.match(text, /\t\tcounter drop comment "port security: strict-host-port"\n\t\}\n\}\n$/, 'the rest to the host is dropped');
+  t.match(
+    text,
+    /\t\tcounter drop comment "port security: strict-host-port"\n\t\}\n\}\n$/,
+    'the rest to the host is dropped',
+  );
 
   const tight = renderStrict(parse(`[host.a]\nmac = ${MAC}\nip = 10.0.1.10\nport_security = strict\n`), [])!;
   t.match(tight, /^\t\tiifname @tight jump strict$/m, 'a basic bridge: only the strict guests’ ports');
