@@ -16,7 +16,7 @@ import { dnsAnswers, questionWaiting } from '../system/dns-probe.js';
 import { claimedNames, findLease, type Lease } from '../dnsmasq/leases.js';
 import { readLeases } from '../system/leases.js';
 import { firewallDrift, firewallRecord, hasRules, legacyFilterBeside } from '../firewall/index.js';
-import { forgetDhcpClient } from '../firewall/l2.js';
+import { forgetProbe } from '../firewall/l2.js';
 import { iptablesSave } from '../firewall/iptables.js';
 import type { ObservedLink } from '../host/links.js';
 import type { Paths } from '../paths.js';
@@ -328,7 +328,7 @@ async function askDhcp(ctx: DoctorContext, dns: Promise<{ hung?: true }>): Promi
   const from = opts.dhcpMac ? `the guest's MAC ${mac}` : `a throwaway port (${mac})`;
   const probe = await probeDhcp(opts.run, { bridge: br, mac, timeoutMs: ANSWER_MS, self: opts.self! });
   if (probe.xid !== undefined && cfg.portSecurity !== 'off')
-    await forgetDhcpClient(opts.run, br, { port: probe.port, mac, xid: probe.xid });
+    await forgetProbe(opts.run, br, { port: probe.port, mac, xid: probe.xid });
   if (probe.error) return bad('dhcp', `cannot ask from a throwaway port: ${probe.error}`, 'run brmgr doctor as root');
   const { reply } = probe;
   if (reply?.type === 2) return ok('dhcp', `dnsmasq offers ${reply.address} to ${from}; no lease taken`);

@@ -252,8 +252,9 @@ export function renderIptablesRestore(target: IptablesPlan, current: IptablesPla
       if (j.table === table && !present.has(jumpId(j))) lines.push(`-I ${j.chain} 1 ${j.rule}`);
     for (const j of current.jumps)
       if (j.table === table && !wanted.has(jumpId(j))) lines.push(`-D ${j.chain} ${j.rule}`);
-    for (const name of Object.keys(current.chains[table] ?? {}))
-      if (!(name in chains)) lines.push(`-F ${name}`, `-X ${name}`);
+    // every chain flushed before any is deleted: one may jump to another (FWD to LIMIT)
+    const gone = Object.keys(current.chains[table] ?? {}).filter((name) => !(name in chains));
+    lines.push(...gone.map((name) => `-F ${name}`), ...gone.map((name) => `-X ${name}`));
     if (lines.length) out += `*${table}\n${lines.join('\n')}\nCOMMIT\n`;
   }
   return out;

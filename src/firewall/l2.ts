@@ -351,16 +351,25 @@ export async function removeL2(run: Run, bridge: string): Promise<void> {
 }
 
 /**
- * Forgets a DHCP client message port security learned (the set's entry lapses in a minute anyway): the
- * doctor's DHCPDISCOVER from its throwaway port leaves no trace in brmgr's table. Nothing when there is none.
+ * Forgets what port security learned of a throwaway port (each entry would lapse by itself within hours):
+ * the doctor's DHCPDISCOVER leaves no trace in brmgr's table. Nothing for what is not there.
  */
-export async function forgetDhcpClient(
+export async function forgetProbe(
   run: Run,
   bridge: string,
-  client: { port: string; mac: string; xid: number },
+  probe: { port: string; mac: string; xid: number },
 ): Promise<void> {
-  const key = `{ ${q(client.port)} . 0x${client.mac.replaceAll(':', '')} . 0x${client.xid.toString(16)} }`;
-  await run('nft', ['delete', 'element', 'bridge', l2Table(bridge), DHCP4_CLIENTS, key]);
+  const port = q(probe.port);
+  const mac = probe.mac.toLowerCase();
+  const elements: [string, string][] = [
+    [DHCP4_CLIENTS, `{ ${port} . 0x${mac.replaceAll(':', '')} . 0x${probe.xid.toString(16)} }`],
+    [PORT_MACS, `{ ${port} . ${mac} }`],
+    ['port-budget', `{ ${port} }`],
+  ];
+  // one process each: a transaction fails whole on an element that is not there
+  await Promise.all(
+    elements.map(([set, key]) => run('nft', ['delete', 'element', 'bridge', l2Table(bridge), set, key])),
+  );
 }
 
 /** Both tables as nft lists them now, as the text that puts them back (for rollback, where no record has it). */

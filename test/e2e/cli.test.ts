@@ -190,7 +190,7 @@ t.test("a command's --help is its own; brmgr --help lists every command", { skip
   t.match(status.stdout, /^Usage: brmgr status \[BRIDGE\] \[--json\]\n/, 'status --help');
   t.match(
     tap.stdout,
-    /^Usage: brmgr tap add BRIDGE TAP \[--owner USER\] \[--mac MAC\]\n/,
+    /^Usage: brmgr tap add BRIDGE TAP \[--owner USER\] \[--mac MAC\] \[--rate RATE\]\n/,
     'tap ... -h, even after wrong arguments',
   );
   t.match(pre.stdout, upHelp, "pre -h is up's help");

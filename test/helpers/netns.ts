@@ -514,10 +514,24 @@ export async function routes(ns: string): Promise<Record<string, unknown>[]> {
 /** `nft list ruleset` as lines, without counters' values (handles are only shown with -a). */
 export async function nftRuleset(ns: string): Promise<string[]> {
   const text = await must(ns, 'nft', ['list', 'ruleset']);
-  return text
-    .split('\n')
+  return withoutLearned(text.split('\n'))
     .map((l) => l.replace(/counter packets \d+ bytes \d+/g, 'counter').replace(/ expires [0-9hms]+/g, ''))
     .filter((l) => l.trim() !== '');
+}
+
+/** The lines without the elements of dynamic sets: what the kernel learned from traffic, not what brmgr set. */
+function withoutLearned(lines: string[]): string[] {
+  const out: string[] = [];
+  let dynamic = false;
+  let skipping = false;
+  for (const l of lines) {
+    if (/^\tset /.test(l)) dynamic = false;
+    if (/^\t\tflags .*dynamic/.test(l)) dynamic = true;
+    if (dynamic && /^\t\telements = \{/.test(l)) skipping = true;
+    if (!skipping) out.push(l);
+    if (skipping && /\}\s*$/.test(l)) skipping = false;
+  }
+  return out;
 }
 
 /** `nft -j list ruleset`, without metainfo and handles, counters zeroed. */

@@ -557,6 +557,21 @@ t.test('renderIptablesRestore: no duplicate jumps when they are already there', 
   );
 });
 
+t.test(
+  'renderIptablesRestore: undoing a plan flushes every chain before deleting any (one jumps to another)',
+  async (t) => {
+    // the plan's own order, as a rollback undoes it: the chain jumped to may come before the one jumping
+    const applied = {
+      chains: { filter: { 'BRMGR-br0-LIMIT': ['-j REJECT'], 'BRMGR-br0-FWD': ['-m connlimit -j BRMGR-br0-LIMIT'] } },
+      jumps: [],
+    };
+    const out = lines(renderIptablesRestore(EMPTY, applied));
+    const lastF = Math.max(...out.map((l, i) => (l.startsWith('-F ') ? i : -1)));
+    const firstX = out.findIndex((l) => l.startsWith('-X '));
+    t.ok(lastF >= 0 && firstX > lastF, `every -F before the first -X: ${out.join(' | ')}`);
+  },
+);
+
 t.test('renderIptablesRestore: teardown removes jumps before deleting chains', async (t) => {
   const plan = iptablesPlan(cfg('[forward.web]\nport = 8080\nto = 10.0.1.10:80\n'), 4, {
     forwardChain: 'FORWARD',
