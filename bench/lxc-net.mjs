@@ -4,7 +4,7 @@
 // host's filesystem, so this refuses to run where a real lxc-net is up.
 import { existsSync, rmSync } from 'node:fs';
 import { execa } from 'execa';
-import { BRIDGE, Lab, median, ms } from './lib/lab.mjs';
+import { BRIDGE, bundled, Lab, median, ms } from './lib/lab.mjs';
 
 const RUNS = Number(process.env.RUNS ?? 7);
 const LXC_NET = '/usr/libexec/lxc/lxc-net';
@@ -51,9 +51,10 @@ async function lxcNet(i) {
   }
 }
 
-// brmgr: the same subnet, one `brmgr run` bringing the bridge up and serving
-async function brmgr(i) {
-  const lab = new Lab(`bm${i}`);
+// brmgr: the same subnet, one `brmgr run` bringing the bridge up and serving; `plain`: without
+// the startup snapshot, from the bundle
+async function brmgr(i, plain = false) {
+  const lab = new Lab(`bm${plain ? 'p' : ''}${i}`, plain ? { env: { BRMGR_NO_SNAPSHOT: '1' } } : {});
   try {
     await lab.open('[bridge]\nfirewall = nftables\n[ipv4]\naddress = 10.0.3.1/24\n');
     const start = process.hrtime.bigint();
@@ -67,28 +68,31 @@ async function brmgr(i) {
   }
 }
 
-const results = { lxc: { up: [], lease: [] }, brmgr: { up: [], lease: [] } };
+// with launchers (and so a snapshot) brmgr runs both ways, each against the same lxc-net runs
+const both = existsSync(bundled('brmgr')) && !process.env.BRMGR_NO_SNAPSHOT;
+const results = { lxc: { up: [], lease: [] }, brmgr: { up: [], lease: [] }, plain: { up: [], lease: [] } };
 const keep = (into, r) => {
   into.up.push(r.up);
   into.lease.push(r.lease);
 };
 for (let i = 0; i < RUNS; i++) {
-  // which goes first alternates, so neither always runs on a machine the other just warmed
-  if (i % 2 === 0) {
-    keep(results.lxc, await lxcNet(i));
-    keep(results.brmgr, await brmgr(i));
-  } else {
-    keep(results.brmgr, await brmgr(i));
-    keep(results.lxc, await lxcNet(i));
-  }
+  // which goes first rotates, so none always runs on a machine another just warmed
+  const contenders = [
+    async () => keep(results.lxc, await lxcNet(i)),
+    async () => keep(results.brmgr, await brmgr(i)),
+    ...(both ? [async () => keep(results.plain, await brmgr(i, true))] : []),
+  ];
+  for (let k = 0; k < contenders.length; k++) await contenders[(i + k) % contenders.length]();
 }
 const m = (r) => ({ up: median(r.up), lease: median(r.lease) });
 const [lxc, bm] = [m(results.lxc), m(results.brmgr)];
 const line = (name, r) =>
   `${name}: up and serving DHCP in ${r.up.toFixed(0)} ms, a new guest's lease in ${r.lease.toFixed(0)} ms`;
-console.log(`medians of ${RUNS}, alternating which goes first`);
+console.log(`medians of ${RUNS}, rotating which goes first`);
 console.log(line('lxc-net start', lxc));
-console.log(line('brmgr run    ', bm));
+console.log(line(both ? 'brmgr run (snapshot)' : 'brmgr run    ', bm));
+if (both) console.log(line('brmgr run (bundle)  ', m(results.plain)));
 console.log(
   `brmgr ÷ lxc-net: up and serving ${(bm.up / lxc.up).toFixed(2)}x, a new guest's lease ${(bm.lease / lxc.lease).toFixed(3)}x`,
 );
+if (both) console.log(`without the snapshot: up and serving ${(m(results.plain).up / lxc.up).toFixed(2)}x`);

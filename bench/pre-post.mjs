@@ -1,25 +1,29 @@
 // Median wall time of brmgr-pre and brmgr-post, and processes spawned per run,
 // for both firewall backends, in a throwaway network namespace.
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { bundled, median } from './lib/lab.mjs';
+import { bundled, invocation, median } from './lib/lab.mjs';
 
 const RUNS = Number(process.env.RUNS ?? 15);
 const ns = `bench-pp-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'brmgr-bench-'));
 const env = {
   PATH: process.env.PATH,
+  ...(process.env.BRMGR_NO_SNAPSHOT ? { BRMGR_NO_SNAPSHOT: '1' } : {}),
   BRMGR_CONF_DIR: join(dir, 'conf'),
   BRMGR_RUN_DIR: join(dir, 'run'),
   BRMGR_STATE_DIR: join(dir, 'state'),
 };
-const cli = (program, ...args) => ['netns', 'exec', ns, process.execPath, bundled(program), ...args];
+const cli = (program, ...args) => {
+  const [cmd, argv] = invocation(program, ...args);
+  return ['netns', 'exec', ns, cmd, ...argv];
+};
 
-async function timed(args) {
+async function timed(args, more = {}) {
   const start = process.hrtime.bigint();
-  const r = await execa('ip', args, { env, extendEnv: false, reject: false });
+  const r = await execa('ip', args, { env: { ...env, ...more }, extendEnv: false, reject: false });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (r.exitCode !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
   const last = r.stdout
@@ -36,27 +40,35 @@ try {
   const bare = [];
   for (let i = 0; i < RUNS; i++) bare.push((await timed(['netns', 'exec', ns, process.execPath, '-e', '0'])).ms);
   console.log(`node -e 0: median ${median(bare).toFixed(0)} ms`);
+  // with launchers, each run also without the startup snapshot (from the bundle), alternating which goes first
+  const ways = existsSync(bundled('brmgr')) && !env.BRMGR_NO_SNAPSHOT ? ['snapshot', 'bundle'] : [''];
   for (const firewall of ['nftables', 'iptables']) {
     writeFileSync(join(env.BRMGR_CONF_DIR, 'brb0.conf'), `[bridge]\nfirewall = ${firewall}\n`);
-    const pre = [],
-      again = [],
-      post = [];
+    const runs = Object.fromEntries(ways.map((w) => [w, { pre: [], again: [], post: [] }]));
     let spawned, spawnedAgain;
     for (let i = 0; i < RUNS; i++) {
-      const p = await timed(cli('brmgr-pre.mjs', 'brb0'));
-      const q = await timed(cli('brmgr-pre.mjs', 'brb0'));
-      pre.push(p.ms);
-      again.push(q.ms);
-      spawned = p.processes;
-      spawnedAgain = q.processes;
-      post.push((await timed(cli('brmgr-post.mjs', 'brb0'))).ms);
+      for (let k = 0; k < ways.length; k++) {
+        const way = ways[(i + k) % ways.length];
+        const more = way === 'bundle' ? { BRMGR_NO_SNAPSHOT: '1' } : {};
+        const p = await timed(cli('brmgr-pre.mjs', 'brb0'), more);
+        const q = await timed(cli('brmgr-pre.mjs', 'brb0'), more);
+        runs[way].pre.push(p.ms);
+        runs[way].again.push(q.ms);
+        spawned = p.processes;
+        spawnedAgain = q.processes;
+        runs[way].post.push((await timed(cli('brmgr-post.mjs', 'brb0'), more)).ms);
+      }
     }
-    console.log(
-      `${firewall}: pre median ${median(pre).toFixed(0)} ms ` +
-        `(min ${Math.min(...pre).toFixed(0)}, max ${Math.max(...pre).toFixed(0)}), ` +
-        `no-op pre ${median(again).toFixed(0)} ms, post ${median(post).toFixed(0)} ms; ` +
-        `processes per pre: ${spawned} (+1 node), no-op pre: ${spawnedAgain}`,
-    );
+    for (const way of ways) {
+      const { pre, again, post } = runs[way];
+      console.log(
+        `${firewall}${way ? ` (${way})` : ''}: pre median ${median(pre).toFixed(0)} ms ` +
+          `(min ${Math.min(...pre).toFixed(0)}, max ${Math.max(...pre).toFixed(0)}), ` +
+          `no-op pre ${median(again).toFixed(0)} ms, post ${median(post).toFixed(0)} ms; ` +
+          `processes per pre: ${spawned} (+1 node), no-op pre: ${spawnedAgain}; ` +
+          `pre ÷ node -e 0: ${(median(pre) / median(bare)).toFixed(2)}x`,
+      );
+    }
   }
 } finally {
   await execa('ip', ['netns', 'del', ns], { reject: false });

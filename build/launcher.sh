@@ -14,16 +14,14 @@ node=$(command -v node) || {
 }
 snapshot=$lib/brmgr.snapshot
 # NODE_OPTIONS (a loader, a debugger) would apply to a program the snapshot was not built with
-if [ -z "${NODE_OPTIONS-}" ] && [ -z "${BRMGR_NO_SNAPSHOT-}" ] && [ -r "$snapshot.key" ]; then
+if [ -z "${NODE_OPTIONS-}" ] && [ -z "${BRMGR_NO_SNAPSHOT-}" ]; then
 	found=$(stat -L --printf '%d:%i:%s:%Y:%Z;' -- "$node" "$snapshot" "$lib/brmgr-snapshot.cjs" 2>/dev/null)
-	IFS= read -r recorded <"$snapshot.key"
-	if [ "$found" = "$recorded" ]; then
-		exec "$node" --snapshot-blob "$snapshot" -- "$lib/$prog.mjs" "$@"
+	recorded=
+	[ -r "$snapshot.key" ] && IFS= read -r recorded <"$snapshot.key"
+	[ "$found" = "$recorded" ] && exec "$node" --snapshot-blob "$snapshot" -- "$lib/$prog.mjs" "$@"
+	# none for this node and bundle (a build that failed for them is not tried again)
+	if [ "$recorded" != "failed $found" ] && [ -w "$lib" ]; then
+		"$node" "$lib/brmgr-snapshot-build.mjs" "$node" </dev/null >/dev/null 2>&1 &
 	fi
-	# a build that failed for this node and bundle is not tried again
-	[ "$recorded" = "failed $found" ] && exec "$node" "$lib/$prog.mjs" "$@"
-fi
-if [ -z "${BRMGR_NO_SNAPSHOT-}" ] && [ -w "$lib" ]; then
-	"$node" "$lib/brmgr-snapshot-build.mjs" "$node" </dev/null >/dev/null 2>&1 &
 fi
 exec "$node" "$lib/$prog.mjs" "$@"
