@@ -1,10 +1,11 @@
 #!/bin/sh
 # Starts the brmgr program this file is named after (brmgr, brmgr-pre, brmgr-post) from brmgr's V8
 # startup snapshot when that was built by this very Node.js binary from this very bundle, and from the
-# bundle itself otherwise. node crashes on a snapshot it did not build, before any of brmgr runs, so
-# the snapshot is used only when the identity (device, inode, size, mtime, ctime) of the node binary,
-# the snapshot and the bundle it was built from are those brmgr-snapshot-build.mjs recorded after
-# loading it once. Otherwise, where this user may write here, that script builds it in the background.
+# bundle itself otherwise (and for the supervisor, see below). node crashes on a snapshot it did not
+# build, before any of brmgr runs, so the snapshot is used only when the identities (device, inode,
+# size, mtime, ctime) of the node binary, the snapshot and the bundle it was built from are those
+# brmgr-snapshot-build.mjs recorded after loading it once. Otherwise, where this user may write here,
+# that script builds one in the background.
 self=$(readlink -f -- "$0") || self=$0
 lib=${self%/*}
 prog=${self##*/}
@@ -13,6 +14,11 @@ node=$(command -v node) || {
 	exit 127
 }
 snapshot=$lib/brmgr.snapshot
+# brmgr run (or `brmgr BRIDGE`), the supervisor, lasts: node keeps a snapshot in memory for its whole
+# life (7 MB, half again the supervisor's own), which its faster start does not pay for
+if [ "$prog" = brmgr ] && { [ "${1-}" = run ] || [ -e "${BRMGR_CONF_DIR:-/etc/brmgr}/${1-}.conf" ]; }; then
+	exec "$node" "$lib/$prog.mjs" "$@"
+fi
 # NODE_OPTIONS (a loader, a debugger) would apply to a program the snapshot was not built with
 if [ -z "${NODE_OPTIONS-}" ] && [ -z "${BRMGR_NO_SNAPSHOT-}" ]; then
 	found=$(stat -L --printf '%d:%i:%s:%Y:%Z;' -- "$node" "$snapshot" "$lib/brmgr-snapshot.cjs" 2>/dev/null)

@@ -46,6 +46,7 @@ export class Lab {
       BRMGR_STATE_DIR: join(this.dir, 'state'),
       ...(process.env.BRMGR_NO_SNAPSHOT ? { BRMGR_NO_SNAPSHOT: '1' } : {}),
       ...opts.env,
+      ...(process.env.BRMGR_BENCH_FLAGS ? { BRMGR_BENCH_FLAGS: process.env.BRMGR_BENCH_FLAGS } : {}),
     };
     this.namespaces = [];
     this.children = [];

@@ -6,6 +6,11 @@ export const cpuTicks = (pid) => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return Number(fields[11]) + Number(fields[12]);
 };
+/** utime + stime of the process and of the children it has waited for, in clock ticks */
+export const cpuTicksWithChildren = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return [11, 12, 13, 14].reduce((a, i) => a + Number(fields[i]), 0);
+};
 export const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 /** children forked by any of the process's threads (each thread lists only its own) */
 export const children = (pid) =>

@@ -344,6 +344,9 @@ for (const _ of why ? [] : [1]) {
       await top.attach();
       const lease = await udhcpc(top.guest, top.guestIf);
       t.match(lease, /^10\.0\.1\.1[0-4]\d$|^10\.0\.1\.150$/, `the guest leased ${lease} from the range`);
+      const cmdline = readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8').split('\0');
+      // node would keep the snapshot in memory all the time brmgr run lasts
+      t.notOk(cmdline.includes('--snapshot-blob'), `brmgr run started from the bundle: ${cmdline.join(' ')}`);
       const drop = await exec(top.host, 'ps', [
         '-o',
         'user=',

@@ -230,9 +230,7 @@ for (const _ of why ? [] : [1]) {
     await waitFor('the outside resolver', async () =>
       (await exec(top.outside, 'ss', ['-lunH'])).stdout.includes('192.0.2.2:53'),
     );
-    top.brmgr.config(
-      '[bridge]\nfirewall = nftables\n[ipv4]\naddress = 10.0.1.1/24\n[dns]\nupstream = 192.0.2.2\n',
-    );
+    top.brmgr.config('[bridge]\nfirewall = nftables\n[ipv4]\naddress = 10.0.1.1/24\n[dns]\nupstream = 192.0.2.2\n');
     const proc = top.brmgr.run();
     await dnsmasqReady(follow(proc));
     const victim = await guest(top, 'victim', VICTIM_MAC);
