@@ -252,7 +252,9 @@ for (const _ of why ? [] : [1]) {
       t.match(corrupt.stdout, '10.0.1.1/24', 'and prints the config');
       t.notOk(corrupt.snapshot, 'from the bundle');
       t.ok(corrupt.rebuilt, 'and builds the snapshot again');
-      t.ok((await launch({}, 'brmgr', '--version')).snapshot, 'which the next start uses');
+      const again = await launch({ BRMGR_CONF_DIR: join(destdir, 'etc/brmgr') }, 'brmgr', 'render', 'brmgr0');
+      t.ok(again.snapshot, 'which the next start uses');
+      t.equal(again.stdout, corrupt.stdout, 'to the same effect');
 
       // a valid snapshot, but of another program: never started as brmgr
       const other = lab.file(
