@@ -4,7 +4,7 @@
 // host's filesystem, so this refuses to run where a real lxc-net is up.
 import { existsSync, rmSync } from 'node:fs';
 import { execa } from 'execa';
-import { BRIDGE, bundled, Lab, median, ms } from './lib/lab.mjs';
+import { BRIDGE, Lab, median, ms } from './lib/lab.mjs';
 import { cpuTicksWithChildren } from './lib/proc.mjs';
 
 const RUNS = Number(process.env.RUNS ?? 7);
@@ -39,12 +39,15 @@ async function lxcNet(i) {
   try {
     await lab.open('');
     const start = process.hrtime.bigint();
-    const r = await lab.exec(lab.host, LXC_NET, ['start']);
+    const r = await lab.exec(lab.host, '/usr/bin/time', ['-f', 'cpu %U %S', LXC_NET, 'start']);
     if (r.exitCode !== 0) throw new Error(`lxc-net start: ${r.stdout}${r.stderr}`);
     const up = ms(start);
+    // the CPU of lxc-net's script and the tools it waited for (GNU time)
+    const used = /^cpu ([\d.]+) ([\d.]+)$/m.exec(r.stderr);
+    const cpu = used ? (Number(used[1]) + Number(used[2])) * 1000 : undefined;
     const took = await lease(lab, 'lxcbr0', i);
     await lab.exec(lab.host, LXC_NET, ['stop']);
-    return { up, lease: took };
+    return { up, lease: took, cpu };
   } finally {
     await lab.close();
     // what lxc-net leaves on the host's filesystem (none of it was there before)
@@ -52,10 +55,10 @@ async function lxcNet(i) {
   }
 }
 
-// brmgr: the same subnet, one `brmgr run` bringing the bridge up and serving; `plain`: without
-// the startup snapshot, from the bundle
-async function brmgr(i, plain = false) {
-  const lab = new Lab(`bm${plain ? 'p' : ''}${i}`, plain ? { env: { BRMGR_NO_SNAPSHOT: '1' } } : {});
+// brmgr: the same subnet, one `brmgr run` bringing the bridge up and serving (from the bundle, not
+// the startup snapshot: see build/launcher.sh)
+async function brmgr(i) {
+  const lab = new Lab(`bm${i}`);
   try {
     await lab.open('[bridge]\nfirewall = nftables\n[ipv4]\naddress = 10.0.3.1/24\n');
     const start = process.hrtime.bigint();
@@ -71,37 +74,31 @@ async function brmgr(i, plain = false) {
   }
 }
 
-// with launchers (and so a snapshot) brmgr runs both ways, each against the same lxc-net runs
-const both = existsSync(bundled('brmgr')) && !process.env.BRMGR_NO_SNAPSHOT;
-const results = {
-  lxc: { up: [], lease: [], cpu: [] },
-  brmgr: { up: [], lease: [], cpu: [] },
-  plain: { up: [], lease: [], cpu: [] },
-};
+const results = { lxc: { up: [], lease: [], cpu: [] }, brmgr: { up: [], lease: [], cpu: [] } };
 const keep = (into, r) => {
   into.up.push(r.up);
   into.lease.push(r.lease);
   if (r.cpu !== undefined) into.cpu.push(r.cpu);
 };
 for (let i = 0; i < RUNS; i++) {
-  // which goes first rotates, so none always runs on a machine another just warmed
-  const contenders = [
-    async () => keep(results.lxc, await lxcNet(i)),
-    async () => keep(results.brmgr, await brmgr(i)),
-    ...(both ? [async () => keep(results.plain, await brmgr(i, true))] : []),
-  ];
-  for (let k = 0; k < contenders.length; k++) await contenders[(i + k) % contenders.length]();
+  // which goes first alternates, so neither always runs on a machine the other just warmed
+  if (i % 2 === 0) {
+    keep(results.lxc, await lxcNet(i));
+    keep(results.brmgr, await brmgr(i));
+  } else {
+    keep(results.brmgr, await brmgr(i));
+    keep(results.lxc, await lxcNet(i));
+  }
 }
 const m = (r) => ({ up: median(r.up), lease: median(r.lease), cpu: median(r.cpu) });
 const [lxc, bm] = [m(results.lxc), m(results.brmgr)];
 const line = (name, r) =>
   `${name}: up and serving DHCP in ${r.up.toFixed(0)} ms, a new guest's lease in ${r.lease.toFixed(0)} ms` +
-  (r.cpu === undefined ? '' : `; CPU to serving ${r.cpu.toFixed(0)} ms (brmgr run and the tools it ran)`);
-console.log(`medians of ${RUNS}, rotating which goes first`);
+  (r.cpu === undefined ? '' : `; CPU to serving ${r.cpu.toFixed(0)} ms (with the tools it waited for)`);
+console.log(`medians of ${RUNS}, alternating which goes first`);
 console.log(line('lxc-net start', lxc));
-console.log(line(both ? 'brmgr run (snapshot)' : 'brmgr run    ', bm));
-if (both) console.log(line('brmgr run (bundle)  ', m(results.plain)));
+console.log(line('brmgr run    ', bm));
 console.log(
-  `brmgr ÷ lxc-net: up and serving ${(bm.up / lxc.up).toFixed(2)}x, a new guest's lease ${(bm.lease / lxc.lease).toFixed(3)}x`,
+  `brmgr ÷ lxc-net: up and serving ${(bm.up / lxc.up).toFixed(2)}x (its CPU ${(bm.cpu / lxc.cpu).toFixed(2)}x), ` +
+    `a new guest's lease ${(bm.lease / lxc.lease).toFixed(3)}x`,
 );
-if (both) console.log(`without the snapshot: up and serving ${(m(results.plain).up / lxc.up).toFixed(2)}x`);
