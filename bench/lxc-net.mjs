@@ -3,12 +3,14 @@
 // lxc-net runs inside a throwaway namespace too; it keeps /run/lxc and its lease file on the
 // host's filesystem, so this refuses to run where a real lxc-net is up.
 import { existsSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { BRIDGE, Lab, median, ms } from './lib/lab.mjs';
-import { cpuTicksWithChildren } from './lib/proc.mjs';
+import { cpuMs } from './lib/proc.mjs';
 
 const RUNS = Number(process.env.RUNS ?? 7);
 const LXC_NET = '/usr/libexec/lxc/lxc-net';
+const CPU_TIME = fileURLToPath(new URL('lib/cpu-time.py', import.meta.url));
 const LXC_LEASES = '/var/lib/misc/dnsmasq.lxcbr0.leases';
 
 if (!existsSync(LXC_NET)) {
@@ -39,10 +41,10 @@ async function lxcNet(i) {
   try {
     await lab.open('');
     const start = process.hrtime.bigint();
-    const r = await lab.exec(lab.host, '/usr/bin/time', ['-f', 'cpu %U %S', LXC_NET, 'start']);
+    const r = await lab.exec(lab.host, 'python3', [CPU_TIME, LXC_NET, 'start']);
     if (r.exitCode !== 0) throw new Error(`lxc-net start: ${r.stdout}${r.stderr}`);
     const up = ms(start);
-    // the CPU of lxc-net's script and the tools it waited for (GNU time)
+    // the CPU of lxc-net's script and the tools it waited for
     const used = /^cpu ([\d.]+) ([\d.]+)$/m.exec(r.stderr);
     const cpu = used ? (Number(used[1]) + Number(used[2])) * 1000 : undefined;
     const took = await lease(lab, 'lxcbr0', i);
@@ -65,7 +67,7 @@ async function brmgr(i) {
     const supervisor = await lab.run();
     const up = ms(start);
     // its CPU to get there (and its tools'): what a loaded machine's wait for a core does not inflate
-    const cpu = cpuTicksWithChildren(supervisor.pid) * 10;
+    const cpu = cpuMs(supervisor.pid);
     const took = await lease(lab, BRIDGE, i);
     await lab.stop(supervisor.proc);
     return { up, lease: took, cpu };

@@ -3,6 +3,7 @@
 import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { bundled, invocation, median } from './lib/lab.mjs';
 
@@ -16,9 +17,9 @@ const env = {
   BRMGR_RUN_DIR: join(dir, 'run'),
   BRMGR_STATE_DIR: join(dir, 'state'),
 };
-// GNU time: the CPU the program and every process it waited for took, which a loaded machine's
-// wait for a core does not inflate as it does the wall time
-const TIME = ['/usr/bin/time', '-f', 'cpu %U %S'];
+// the CPU the program and every process it waited for took, which a loaded machine's wait for a
+// core does not inflate as it does the wall time
+const TIME = ['python3', fileURLToPath(new URL('lib/cpu-time.py', import.meta.url))];
 const cli = (program, ...args) => {
   const [cmd, argv] = invocation(program, ...args);
   return ['netns', 'exec', ns, ...TIME, cmd, ...argv];

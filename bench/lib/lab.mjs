@@ -4,10 +4,13 @@
 import { chmodSync, existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 
 export const BRIDGE = 'brb0';
+/** lib/cpu-time.py: a command's CPU and its children's, to the microsecond */
+export const CPU_TIME = fileURLToPath(new URL('cpu-time.py', import.meta.url));
 // the bundle to time: another tree's (BUNDLE=/elsewhere/dist/bundle) to compare before and after
 export const BUNDLE = process.env.BUNDLE ?? 'dist/bundle';
 /** the path of one of the bundled programs, e.g. `bundled('brmgr-pre.mjs')` */
@@ -92,18 +95,23 @@ export class Lab {
     });
   }
 
-  /** A bundled program (`brmgr-pre.mjs`, …) in the host namespace: its wall time and, for a pre, the processes it spawned. */
+  /**
+   * A bundled program (`brmgr-pre.mjs`, …) in the host namespace: its wall time, its CPU (with the
+   * tools it ran, in ms) and, for a pre, the processes it spawned.
+   */
   async cli(program, ...args) {
     const start = process.hrtime.bigint();
-    const r = await this.exec(this.host, ...invocation(program, ...args));
+    const [cmd, argv] = invocation(program, ...args);
+    const r = await this.exec(this.host, 'python3', [CPU_TIME, cmd, ...argv]);
     const took = ms(start);
     if (r.exitCode !== 0) throw new Error(`${program} ${args.join(' ')}: ${r.stderr || r.stdout}`);
+    const used = /^cpu ([\d.]+) ([\d.]+)$/m.exec(r.stderr);
     const logged = r.stdout
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l))
       .findLast((e) => 'processes' in e);
-    return { ms: took, processes: logged?.processes };
+    return { ms: took, processes: logged?.processes, cpu: (Number(used[1]) + Number(used[2])) * 1000 };
   }
 
   /** `brmgr run bridge` in the host namespace; resolves once it logs `ready` with the events seen so far. */
