@@ -15,10 +15,9 @@ node=$(command -v node) || {
 }
 snapshot=$lib/brmgr.snapshot
 # brmgr run (or `brmgr BRIDGE`), the supervisor, lasts: node keeps a snapshot in memory for its whole
-# life (7 MB, half again the supervisor's own), which its faster start does not pay for; a young
-# generation of 1 MB keeps its heap small (no slower under DHCP load: bench/README.md)
+# life (7 MB, half again the supervisor's own), which its faster start does not pay for
 if [ "$prog" = brmgr ] && { [ "${1-}" = run ] || [ -e "${BRMGR_CONF_DIR:-/etc/brmgr}/${1-}.conf" ]; }; then
-	exec "$node" --max-semi-space-size=1 "$lib/$prog.mjs" "$@"
+	exec "$node" "$lib/$prog.mjs" "$@"
 fi
 # NODE_OPTIONS (a loader, a debugger) would apply to a program the snapshot was not built with
 if [ -z "${NODE_OPTIONS-}" ] && [ -z "${BRMGR_NO_SNAPSHOT-}" ]; then
