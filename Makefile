@@ -1,4 +1,5 @@
 # make && sudo make install [PREFIX=/usr/local] [SYSCONFDIR=/etc] [DESTDIR=]
+# SNAPSHOT=no: no V8 startup snapshot of the bundle (the programs then start from the bundle).
 # make uninstall (same variables) removes what install added but /etc/brmgr/*.conf.
 # make demo / make check: from a fresh clone to the demo / to the whole test suite (scripts/demo, scripts/check).
 PREFIX      ?= /usr/local
@@ -26,7 +27,7 @@ all: dist/bundle/brmgr.mjs
 node_modules:
 	npm ci
 
-dist/bundle/brmgr.mjs: $(shell find src -name '*.ts') package.json build/bundle.mjs | node_modules
+dist/bundle/brmgr.mjs: $(shell find src -name '*.ts') package.json build/bundle.mjs build/launcher.sh build/snapshot.mjs | node_modules
 	node build/bundle.mjs
 
 # Names every runtime tool brmgr needs that this host lacks. A staged install
@@ -46,9 +47,13 @@ check-tools:
 install: all check-tools
 	rm -rf $(DESTDIR)$(LIBDIR)
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)
-	$(INSTALL) -m 0644 dist/bundle/*.mjs $(DESTDIR)$(LIBDIR)/
+	$(INSTALL) -m 0644 dist/bundle/*.mjs dist/bundle/*.cjs $(DESTDIR)$(LIBDIR)/
 	chmod 0755 $(addprefix $(DESTDIR)$(LIBDIR)/,$(addsuffix .mjs,$(PROGRAMS)))
-	for p in $(PROGRAMS); do ln -sfr $(DESTDIR)$(LIBDIR)/$$p.mjs $(DESTDIR)$(BINDIR)/$$p; done
+	$(INSTALL) -m 0755 $(addprefix dist/bundle/,$(PROGRAMS)) $(DESTDIR)$(LIBDIR)/
+	for p in $(PROGRAMS); do ln -sfr $(DESTDIR)$(LIBDIR)/$$p $(DESTDIR)$(BINDIR)/$$p; done
+	@# the V8 startup snapshot, for the node in PATH (SNAPSHOT=no: none); the launchers use it only
+	@# while it matches that node and this bundle, and start from the bundle otherwise
+	[ "$(SNAPSHOT)" = no ] || node $(DESTDIR)$(LIBDIR)/brmgr-snapshot-build.mjs "$$(command -v node)" || true
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/brmgr $(DESTDIR)$(SYSCONFDIR)/dnsmasq.d
 	@# the user's config: never overwritten
 	[ -e $(DESTDIR)$(SYSCONFDIR)/brmgr/brmgr0.conf ] || $(INSTALL) -m 0644 etc/brmgr/brmgr0.conf $(DESTDIR)$(SYSCONFDIR)/brmgr/brmgr0.conf

@@ -4,7 +4,7 @@
 // `flush ruleset` followed by an iptables-nft INPUT DROP; against a no-op `brmgr-pre` in
 // the same run (a repair is a pre run). Then the supervisor and its watches while idle.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BRIDGE, bundled, Lab, median, ms } from './lib/lab.mjs';
+import { BRIDGE, invocation, Lab, median, ms } from './lib/lab.mjs';
 import { startDnsProbe } from './lib/probe.mjs';
 import { children, comm, cpuTicks } from './lib/proc.mjs';
 
@@ -59,7 +59,7 @@ try {
   const pre = [];
   for (let i = 0; i < ROUNDS; i++) {
     const start = process.hrtime.bigint();
-    const r = await lab.exec(lab.host, process.execPath, [bundled('brmgr-pre.mjs'), BRIDGE]);
+    const r = await lab.exec(lab.host, ...invocation('brmgr-pre.mjs', BRIDGE));
     if (r.exitCode !== 0) throw new Error(`brmgr-pre: ${r.stderr}`);
     pre.push(ms(start));
   }

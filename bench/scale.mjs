@@ -20,17 +20,24 @@ const config = (firewall, n) =>
 async function prePost(lab, bridge) {
   const pre = [];
   const post = [];
+  const preCpu = [];
+  const postCpu = [];
   let processes;
   for (let i = 0; i < RUNS; i++) {
     const p = await lab.cli('brmgr-pre.mjs', bridge);
     pre.push(p.ms);
+    preCpu.push(p.cpu);
     processes = p.processes;
-    post.push((await lab.cli('brmgr-post.mjs', bridge)).ms);
+    const q = await lab.cli('brmgr-post.mjs', bridge);
+    post.push(q.ms);
+    postCpu.push(q.cpu);
   }
-  return { pre: median(pre), post: median(post), processes };
+  return { pre: median(pre), post: median(post), preCpu: median(preCpu), postCpu: median(postCpu), processes };
 }
 
-const show = (r) => `pre ${r.pre.toFixed(0)} ms, post ${r.post.toFixed(0)} ms (${r.processes} processes per pre)`;
+const show = (r) =>
+  `pre ${r.pre.toFixed(0)} ms (CPU ${r.preCpu.toFixed(0)}), post ${r.post.toFixed(0)} ms (CPU ${r.postCpu.toFixed(0)}) ` +
+  `(${r.processes} processes per pre)`;
 const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
 const nth = (n) => (n % 100 >= 11 && n % 100 <= 13 ? `${n}th` : `${n}${{ 1: 'st', 2: 'nd', 3: 'rd' }[n % 10] ?? 'th'}`);
 
@@ -65,7 +72,10 @@ for (const firewall of BACKENDS) {
         `${((took * 1000) / others.length).toFixed(0)} ms each; ${up} bridges in the namespace`,
     );
     console.log(`    the ${nth(BRIDGES)} bridge: ${show(last)}`);
-    console.log(`    ${nth(BRIDGES)} ÷ 1st: pre ${ratio(last.pre, first.pre)}, post ${ratio(last.post, first.post)}`);
+    console.log(
+      `    ${nth(BRIDGES)} ÷ 1st: pre ${ratio(last.pre, first.pre)} (CPU ${ratio(last.preCpu, first.preCpu)}), ` +
+        `post ${ratio(last.post, first.post)} (CPU ${ratio(last.postCpu, first.postCpu)})`,
+    );
   } finally {
     // the bridges go with the namespace
     await lab.close();
@@ -96,6 +106,7 @@ for (const count of VETHS) {
 if (unrelated.length > 1) {
   const [few, many] = [unrelated[0], unrelated.at(-1)];
   console.log(
-    `    ${VETHS.at(-1)} ÷ ${VETHS[0]} veth pairs: pre ${ratio(many.pre, few.pre)}, post ${ratio(many.post, few.post)}`,
+    `    ${VETHS.at(-1)} ÷ ${VETHS[0]} veth pairs: pre ${ratio(many.pre, few.pre)} (CPU ${ratio(many.preCpu, few.preCpu)}), ` +
+      `post ${ratio(many.post, few.post)} (CPU ${ratio(many.postCpu, few.postCpu)})`,
   );
 }

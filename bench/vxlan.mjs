@@ -6,7 +6,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync, chmodSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { bundled, median } from './lib/lab.mjs';
+import { invocation, median } from './lib/lab.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const SECONDS = Number(process.env.SECONDS ?? 5);
@@ -30,13 +30,14 @@ async function ns(name) {
 function brmgr(host, name, config) {
   const env = {
     PATH: process.env.PATH,
+    ...(process.env.BRMGR_NO_SNAPSHOT ? { BRMGR_NO_SNAPSHOT: '1' } : {}),
     BRMGR_CONF_DIR: join(dir, name, 'conf'),
     BRMGR_RUN_DIR: join(dir, name, 'run'),
     BRMGR_STATE_DIR: join(dir, name, 'state'),
   };
   mkdirSync(env.BRMGR_CONF_DIR, { recursive: true });
   writeFileSync(join(env.BRMGR_CONF_DIR, `${BR}.conf`), config);
-  const cli = (program) => run(host, process.execPath, [bundled(program), BR], { env, extendEnv: false });
+  const cli = (program) => run(host, ...invocation(program, BR), { env, extendEnv: false });
   return { pre: () => cli('brmgr-pre.mjs'), post: () => cli('brmgr-post.mjs') };
 }
 

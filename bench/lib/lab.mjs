@@ -1,24 +1,42 @@
 // A throwaway lab for the benchmarks: a "host" namespace where brmgr runs its
 // bridge, client namespaces on veths plugged into it, folders in a temp dir.
 // Nothing touches the root namespace's network; close() deletes it all.
-import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 
 export const BRIDGE = 'brb0';
+/** lib/cpu-time.py: a command's CPU and its children's, to the microsecond */
+export const CPU_TIME = fileURLToPath(new URL('cpu-time.py', import.meta.url));
 // the bundle to time: another tree's (BUNDLE=/elsewhere/dist/bundle) to compare before and after
 export const BUNDLE = process.env.BUNDLE ?? 'dist/bundle';
 /** the path of one of the bundled programs, e.g. `bundled('brmgr-pre.mjs')` */
 export const bundled = (program) => join(BUNDLE, program);
+/**
+ * How `make install` starts a program (`brmgr-pre.mjs`, …): its launcher, which uses the V8 startup
+ * snapshot while it matches (BRMGR_NO_SNAPSHOT=1: never); node with the bundle where there is no launcher
+ * (a tree from before them). As [command, args].
+ */
+export const invocation = (program, ...args) => {
+  const launcher = bundled(program.replace(/\.mjs$/, ''));
+  return existsSync(launcher) ? [launcher, args] : [process.execPath, [bundled(program), ...args]];
+};
+// the snapshot for this node and bundle, built now rather than by the first launch in the background
+const builder = bundled('brmgr-snapshot-build.mjs');
+if (existsSync(builder) && !process.env.BRMGR_NO_SNAPSHOT) {
+  await execa(process.execPath, [builder, (await execa('sh', ['-c', 'command -v node'])).stdout], { reject: false });
+}
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 export const percentile = (xs, p) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
 export const ms = (start) => Number(process.hrtime.bigint() - start) / 1e6;
 
 export class Lab {
-  constructor(tag) {
+  /** `opts.env`: more environment for brmgr's programs (BRMGR_NO_SNAPSHOT) */
+  constructor(tag, opts = {}) {
     this.tag = `${tag}${process.pid.toString(36)}`;
     this.host = `bench-${this.tag}-h`;
     this.dir = mkdtempSync(join(tmpdir(), 'brmgr-bench-'));
@@ -29,6 +47,9 @@ export class Lab {
       BRMGR_CONF_DIR: join(this.dir, 'conf'),
       BRMGR_RUN_DIR: join(this.dir, 'run'),
       BRMGR_STATE_DIR: join(this.dir, 'state'),
+      ...(process.env.BRMGR_NO_SNAPSHOT ? { BRMGR_NO_SNAPSHOT: '1' } : {}),
+      ...opts.env,
+      ...(process.env.BRMGR_BENCH_FLAGS ? { BRMGR_BENCH_FLAGS: process.env.BRMGR_BENCH_FLAGS } : {}),
     };
     this.namespaces = [];
     this.children = [];
@@ -74,23 +95,28 @@ export class Lab {
     });
   }
 
-  /** A bundled program (`brmgr-pre.mjs`, …) in the host namespace: its wall time and, for a pre, the processes it spawned. */
+  /**
+   * A bundled program (`brmgr-pre.mjs`, …) in the host namespace: its wall time, its CPU (with the
+   * tools it ran, in ms) and, for a pre, the processes it spawned.
+   */
   async cli(program, ...args) {
     const start = process.hrtime.bigint();
-    const r = await this.exec(this.host, process.execPath, [bundled(program), ...args]);
+    const [cmd, argv] = invocation(program, ...args);
+    const r = await this.exec(this.host, 'python3', [CPU_TIME, cmd, ...argv]);
     const took = ms(start);
     if (r.exitCode !== 0) throw new Error(`${program} ${args.join(' ')}: ${r.stderr || r.stdout}`);
+    const used = /^cpu ([\d.]+) ([\d.]+)$/m.exec(r.stderr);
     const logged = r.stdout
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l))
       .findLast((e) => 'processes' in e);
-    return { ms: took, processes: logged?.processes };
+    return { ms: took, processes: logged?.processes, cpu: (Number(used[1]) + Number(used[2])) * 1000 };
   }
 
   /** `brmgr run bridge` in the host namespace; resolves once it logs `ready` with the events seen so far. */
   async run(bridge = BRIDGE) {
-    const proc = this.exec(this.host, process.execPath, [bundled('brmgr.mjs'), 'run', bridge], {
+    const proc = this.exec(this.host, ...invocation('brmgr.mjs', 'run', bridge), {
       buffer: false,
       stdout: 'pipe',
       stderr: 'inherit',

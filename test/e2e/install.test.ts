@@ -10,6 +10,7 @@ import {
   cpSync,
   existsSync,
   lstatSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -18,6 +19,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
@@ -135,10 +137,20 @@ for (const _ of why ? [] : [1]) {
       t.notOk(text.includes(SRC), `${f} does not mention ${SRC}`);
       t.notMatch(text, /@(bindir|datadir|docdir)@/, `${f} has no placeholder left`);
     }
-    const bundle = files.filter((f) => f.startsWith('usr/lib/brmgr/'));
-    t.ok(
-      bundle.every((f) => f.endsWith('.mjs')),
-      'the library dir holds only the bundle',
+    const lib = files.filter((f) => f.startsWith('usr/lib/brmgr/')).map((f) => f.slice('usr/lib/brmgr/'.length));
+    t.same(
+      lib.filter((f) => !f.endsWith('.mjs')),
+      ['brmgr', 'brmgr-post', 'brmgr-pre', 'brmgr-snapshot.cjs', 'brmgr.snapshot', 'brmgr.snapshot.key'],
+      'the library dir holds the bundle, the launchers and the startup snapshot, nothing left of building it',
+    );
+    const bundle = files.filter((f) => f.startsWith('usr/lib/brmgr/') && f.endsWith('.mjs'));
+    const snapshotSource = readFileSync(join(destdir, 'usr/lib/brmgr/brmgr-snapshot.cjs'), 'utf8');
+    const required = [...snapshotSource.matchAll(/\brequire\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1]!);
+    t.ok(required.length > 0, 'the snapshot source requires built-ins');
+    t.same(
+      required.filter((r) => !isBuiltin(r)),
+      [],
+      "the snapshot's source requires only Node's built-ins (what a snapshot builder may load)",
     );
     for (const f of bundle) {
       const text = readFileSync(join(destdir, f), 'utf8');
@@ -175,6 +187,112 @@ for (const _ of why ? [] : [1]) {
     t.equal(help.exitCode, 0, `brmgr render of the installed default config loads every module: ${help.stderr}`);
     t.match(help.stdout, '10.0.1.1/24', 'and shows its address');
   });
+
+  t.test(
+    'the startup snapshot: used while it matches; a corrupt, foreign or stale one never is, and is built again',
+    async (t) => {
+      const lab = Lab.create(t);
+      const libDir = join(destdir, 'usr/lib/brmgr');
+      const blob = join(libDir, 'brmgr.snapshot');
+      const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+      let traces = 0;
+      /**
+       * PROGRAM ARGS through its launcher, traced: what it printed and how node was started (the execve
+       * the kernel saw). strace waits for every traced process, so a rebuild it started has finished.
+       */
+      const launch = async (vars: Record<string, string>, program: string, ...args: string[]) => {
+        const trace = join(lab.dir, `trace-${++traces}`);
+        const r = await execa(
+          ...bare(
+            lab,
+            vars,
+            'strace',
+            '-f',
+            '-qq',
+            '-s',
+            '4096',
+            '-e',
+            'trace=execve',
+            '-o',
+            trace,
+            bin(program),
+            ...args,
+          ),
+          { reject: false },
+        );
+        const nodes = readFileSync(trace, 'utf8')
+          .split('\n')
+          // (a line of a process traced beside another may end `<unfinished ...>`)
+          .filter((l) => /execve\("[^"]*\/node", \[/.test(l));
+        const started = nodes.find((l) => l.includes(`${program}.mjs`)) ?? '';
+        return {
+          ...r,
+          snapshot: started.includes(`"--snapshot-blob", "${blob}"`),
+          rebuilt: nodes.some((l) => l.includes('brmgr-snapshot-build.mjs')),
+        };
+      };
+
+      const first = await launch({}, 'brmgr-pre', '--version');
+      t.equal(first.stdout.trim(), `brmgr-pre ${version}`, `brmgr-pre --version: ${first.stderr}`);
+      t.ok(first.snapshot, 'make install built the snapshot and the launcher starts node from it');
+      t.notOk(first.rebuilt, 'and builds nothing');
+
+      // garbage where the snapshot was: node itself crashes on it
+      writeFileSync(blob, Buffer.alloc(100_000, 0x5a));
+      const crash = await execa(
+        process.execPath,
+        ['--snapshot-blob', blob, '--', join(libDir, 'brmgr.mjs'), '--version'],
+        {
+          reject: false,
+        },
+      );
+      t.not(crash.exitCode, 0, `node started from that file fails (${crash.signal ?? crash.exitCode})`);
+      const corrupt = await launch({ BRMGR_CONF_DIR: join(destdir, 'etc/brmgr') }, 'brmgr', 'render', 'brmgr0');
+      t.equal(corrupt.exitCode, 0, `with it, brmgr render runs: ${corrupt.stderr}`);
+      t.match(corrupt.stdout, '10.0.1.1/24', 'and prints the config');
+      t.notOk(corrupt.snapshot, 'from the bundle');
+      t.ok(corrupt.rebuilt, 'and builds the snapshot again');
+      const again = await launch({ BRMGR_CONF_DIR: join(destdir, 'etc/brmgr') }, 'brmgr', 'render', 'brmgr0');
+      t.ok(again.snapshot, 'which the next start uses');
+      t.equal(again.stdout, corrupt.stdout, 'to the same effect');
+
+      // a valid snapshot, but of another program: never started as brmgr
+      const other = lab.file(
+        'other.js',
+        "require('node:v8').startupSnapshot.setDeserializeMainFunction(() => console.log('other'));\n",
+      );
+      const built = await execa(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', other], {
+        cwd: lab.dir,
+      });
+      t.equal(built.exitCode, 0, 'another snapshot in its place');
+      const foreign = await launch({}, 'brmgr-post', '--version');
+      t.equal(foreign.stdout.trim(), `brmgr-post ${version}`, 'brmgr-post --version is still brmgr-post');
+      t.notOk(foreign.snapshot, 'started from the bundle');
+      t.ok(foreign.rebuilt, 'and the snapshot built again');
+
+      // another node binary than the one that built it (as after an upgrade of Node.js)
+      const bin2 = join(lab.dir, 'node-bin');
+      mkdirSync(bin2);
+      cpSync(process.execPath, join(bin2, 'node'));
+      chmodSync(join(bin2, 'node'), 0o755);
+      const upgraded = await launch({ PATH: `${bin2}:${PATH}` }, 'brmgr', '--version');
+      t.equal(upgraded.stdout.trim(), `brmgr ${version}`, `brmgr --version with another node: ${upgraded.stderr}`);
+      t.notOk(upgraded.snapshot, 'does not use the snapshot of the first');
+      t.ok(upgraded.rebuilt, 'and builds one for the new node');
+      t.ok((await launch({ PATH: `${bin2}:${PATH}` }, 'brmgr', '--version')).snapshot, 'which it then uses');
+
+      // the way back, and the ways out
+      t.ok((await launch({}, 'brmgr', '--version')).rebuilt, 'the first node: built again for it');
+      for (const vars of [{ BRMGR_NO_SNAPSHOT: '1' }, { NODE_OPTIONS: '--no-warnings' }]) {
+        // NODE_OPTIONS may name what the snapshot was not built with
+        const r = await launch(vars, 'brmgr', '--version');
+        t.equal(r.stdout.trim(), `brmgr ${version}`, `with ${JSON.stringify(vars)} brmgr runs`);
+        t.ok(!r.snapshot && !r.rebuilt, 'from the bundle, building nothing');
+      }
+      const back = await launch({}, 'brmgr', '--version');
+      t.ok(back.snapshot && !back.rebuilt, 'otherwise the snapshot, built for this node');
+    },
+  );
 
   t.test(
     "the installed brmgr-pre, brmgr run (with the unit's capabilities) and brmgr-post " +
@@ -228,6 +346,9 @@ for (const _ of why ? [] : [1]) {
       await top.attach();
       const lease = await udhcpc(top.guest, top.guestIf);
       t.match(lease, /^10\.0\.1\.1[0-4]\d$|^10\.0\.1\.150$/, `the guest leased ${lease} from the range`);
+      const cmdline = readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8').split('\0');
+      // node would keep the snapshot in memory all the time brmgr run lasts
+      t.notOk(cmdline.includes('--snapshot-blob'), `brmgr run started from the bundle: ${cmdline.join(' ')}`);
       const drop = await exec(top.host, 'ps', [
         '-o',
         'user=',
