@@ -41,8 +41,21 @@ async function doctor(top: Topology, ...args: string[]) {
 }
 
 /** The doctor's namespaces (all of the machine's) and its ports (in the host namespace) now. */
+/** Whether a process runs (a doctor of another test, working now, is no leftover). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What doctors left behind: namespaces of doctors that are gone, and throwaway ports on this bridge. */
 async function leftovers(top: Topology) {
-  const namespaces = readdirSync('/run/netns').filter((n) => n.startsWith('brmgr-doctor-'));
+  const namespaces = readdirSync('/run/netns').filter(
+    (n) => n.startsWith('brmgr-doctor-') && !running(Number(n.slice('brmgr-doctor-'.length))),
+  );
   const links = (JSON.parse(await ip(top.host, '-json', 'link', 'show')) as { ifname: string }[])
     .map((l) => l.ifname)
     .filter((n) => n.startsWith('brmgrdp'));

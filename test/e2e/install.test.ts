@@ -131,8 +131,9 @@ for (const _ of why ? [] : [1]) {
       t.equal(statSync(join(destdir, f)).mode & 0o777, 0o755, `${f} is executable`);
     }
 
-    // nothing installed refers to the source tree, the build's dependencies or an unsubstituted placeholder
-    for (const f of files) {
+    // nothing installed refers to the source tree, the build's dependencies or an unsubstituted placeholder;
+    // the snapshot is V8's heap, built on this host, not text brmgr wrote (what it holds is checked below)
+    for (const f of files.filter((f) => !/brmgr\.snapshot(\.key)?$/.test(f))) {
       const text = readFileSync(join(destdir, f), 'utf8');
       t.notOk(text.includes(SRC), `${f} does not mention ${SRC}`);
       t.notMatch(text, /@(bindir|datadir|docdir)@/, `${f} has no placeholder left`);
