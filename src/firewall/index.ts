@@ -73,7 +73,7 @@ export interface ApplyOptions {
   /** the nftables ruleset pre read under the host lock just before: what it tells is not asked again */
   ruleset?: readonly NftObject[];
   iptables?: IptablesFacts;
-  /** the bridge's own tables (l2.ts), applied in the same `nft -f`; `had`: the state says an earlier run made them */
+  /** the bridge's own tables (l2.ts), applied in the same `nft -f` */
   l2?: L2Change;
   /** their text as nft lists them, for a rollback where the record has not kept what was applied */
   listL2?: () => Promise<string>;
