@@ -1,6 +1,7 @@
 # make && sudo make install [PREFIX=/usr/local] [SYSCONFDIR=/etc] [DESTDIR=]
 # SNAPSHOT=no: no V8 startup snapshot of the bundle (the programs then start from the bundle).
 # make uninstall (same variables) removes what install added but /etc/brmgr/*.conf.
+# make dev-link [LINKDIR=~/.local/bin]: brmgr runs from this clone, without make install; make dev-unlink.
 # make demo / make check: from a fresh clone to the demo / to the whole test suite (scripts/demo, scripts/check).
 PREFIX      ?= /usr/local
 SYSCONFDIR  ?= /etc
@@ -15,6 +16,7 @@ OPENRCDIR   ?= $(SYSCONFDIR)/init.d
 INSTALL     ?= install
 # where check-tools looks for the runtime tools
 TOOLPATH    ?= $(PATH):/usr/sbin:/sbin
+LINKDIR     ?= $(HOME)/.local/bin
 
 PROGRAMS = brmgr brmgr-pre brmgr-post
 SUBST = sed -e 's|@bindir@|$(BINDIR)|g' -e 's|@datadir@|$(DATADIR)|g' -e 's|@docdir@|$(DOCDIR)|g'
@@ -83,10 +85,19 @@ uninstall:
 	rmdir $(DESTDIR)$(SYSCONFDIR)/init 2>/dev/null || true
 	rmdir $(DESTDIR)$(SYSCONFDIR)/dnsmasq.d 2>/dev/null || true
 
+# links to this clone's built programs: `make` again after a change, and they run the new build
+dev-link: all
+	mkdir -p $(LINKDIR)
+	for p in $(PROGRAMS); do ln -sfn $(CURDIR)/dist/bundle/$$p $(LINKDIR)/$$p; done
+
+# removes only links into this clone
+dev-unlink:
+	for p in $(PROGRAMS); do [ "$$(readlink $(LINKDIR)/$$p)" != $(CURDIR)/dist/bundle/$$p ] || rm -f $(LINKDIR)/$$p; done
+
 demo:
 	scripts/demo
 
 check:
 	scripts/check
 
-.PHONY: all install uninstall check-tools demo check
+.PHONY: all install uninstall check-tools dev-link dev-unlink demo check

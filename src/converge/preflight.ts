@@ -14,6 +14,7 @@ import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
 import { conntrackWarnings } from '../firewall/policy.js';
 import type { Paths } from '../paths.js';
 import { findConflicts, forwardConflicts, natAddressConflicts, portConflicts } from '../plan/conflicts.js';
+import { ipv6Warnings } from '../plan/ipv6.js';
 import { uplinkProblem } from '../plan/macvtap.js';
 import { BRIDGE_CONF, qemuBridgeWarnings } from '../plan/qemu.js';
 import { isWireless } from '../system/macvtap.js';
@@ -191,5 +192,6 @@ export async function preflight(
     errors: [],
     warnings: conntrackWarnings(cfg, opts.others, max === undefined ? undefined : Number(max)),
   });
+  parts.push({ errors: [], warnings: ipv6Warnings(cfg) });
   return { errors: parts.flatMap((f) => f.errors), warnings: parts.flatMap((f) => f.warnings) };
 }

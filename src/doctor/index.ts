@@ -20,6 +20,7 @@ import { forgetProbe } from '../firewall/l2.js';
 import { iptablesSave } from '../firewall/iptables.js';
 import type { ObservedLink } from '../host/links.js';
 import type { Paths } from '../paths.js';
+import { ipv6Warnings } from '../plan/ipv6.js';
 import { bridgeAddresses, bridgeDamage } from '../plan/link.js';
 import { dhcpPoolSize, dnsTarget, servesAnything, servicePorts } from '../plan/services.js';
 import { forwardingDatabase, portStates } from '../system/bridge.js';
@@ -208,6 +209,9 @@ const preflight: Check = {
       ...found.warnings
         .filter((w) => w.startsWith('nftables chain'))
         .map((w) => bad('other firewall', w, 'add the exception named above')),
+      ...ipv6Warnings(cfg).map((w) =>
+        bad('ipv6', w, `set [ipv6] nat = true in ${cfg.file}, then: brmgr reload ${cfg.name}`),
+      ),
     ];
   },
 };

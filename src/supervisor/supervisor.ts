@@ -17,6 +17,7 @@ import { Counts } from './counters.js';
 import type { Rendered } from './dnsmasq-files.js';
 import type { ReloadOutcome } from './events-socket.js';
 import { needsTrial, reloadAction, restartsDnsmasq } from './reload.js';
+import { changeSummary } from '../config/diff.js';
 
 export interface DnsmasqControl {
   readonly isRunning: boolean;
@@ -310,6 +311,7 @@ export class Supervisor {
       rendered = fx.render(next.cfg);
     }
     fx.writeFiles(rendered);
+    const summary = changeSummary(this.loaded.draft, loaded.draft);
     this.loaded = loaded;
     this.resolved = next;
     this.rendered = rendered;
@@ -321,13 +323,13 @@ export class Supervisor {
     fx.watch(this.cfg);
     await fx.tellResolved(this.cfg);
     if (restartsDnsmasq(action)) {
-      log.info({ event: 'reload', why, action: 'restart' }, 'config changed; restarting dnsmasq');
+      log.info({ event: 'reload', why, action: 'restart' }, `${summary}; restarting dnsmasq`);
       await fx.dnsmasq.restart();
     } else if (action === 'sighup' && fx.dnsmasq.isRunning) {
-      log.info({ event: 'reload', why, action: 'sighup' }, 'static hosts changed; dnsmasq re-reads them');
+      log.info({ event: 'reload', why, action: 'sighup' }, `${summary}; dnsmasq re-reads the static hosts`);
       fx.dnsmasq.hup();
     } else {
-      log.info({ event: 'reload', why, action: 'none' }, 'nothing to change');
+      log.info({ event: 'reload', why, action: 'none' }, `${summary}; nothing to change for dnsmasq`);
     }
     return { outcome: 'applied' };
   }

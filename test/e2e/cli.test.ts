@@ -63,6 +63,20 @@ t.test(
     );
     await ip(host, 'link', 'del', bridge);
 
+    // a ULA prefix in nat mode without NAT66: a warning, not an error
+    brmgr.config(conf({ extra: '[ipv6]\naddress = fd00:77::1/64' }));
+    const ula = await brmgr.cli('check', bridge);
+    t.equal(ula.exitCode, 0, 'a ULA without [ipv6] nat is no error', { output: ula.output });
+    t.match(
+      ula.stdout,
+      /^warning: \[ipv6\] address fd00:77::1\/64 is a unique local \(ULA\) prefix in mode = nat without \[ipv6\] nat = true/m,
+      'but check warns that guests cannot reach the IPv6 internet',
+    );
+    brmgr.config(conf({ extra: '[ipv6]\naddress = fd00:77::1/64\nnat = true' }));
+    const nat66 = await brmgr.cli('check', bridge);
+    t.notMatch(nat66.stdout, /ULA/, 'and says nothing of it with [ipv6] nat = true');
+    brmgr.config(conf());
+
     t.same(await snapshot(host), before, 'after removing the test’s own conflicts the namespace is as before');
     t.equal(brmgr.state(), undefined, 'check recorded nothing');
   },

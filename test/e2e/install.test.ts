@@ -21,7 +21,7 @@ import {
 } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { execa } from 'execa';
 import { exec, Lab, link, ip, ROOT, snapshot, topology, waitFor, type Topology } from '../helpers/netns.js';
 import { follow, nftTable, skipReason, udhcpc } from '../helpers/e2e.js';
@@ -552,6 +552,33 @@ for (const _ of why ? [] : [1]) {
     t.equal(staged.exitCode, 0, 'with DESTDIR it installs');
     t.match(staged.all, 'warning: missing runtime tools: ip(iproute2)', 'and warns');
   });
+
+  t.test(
+    'make dev-link: the clone’s programs run from LINKDIR without an install; dev-unlink removes them',
+    async (t) => {
+      const lab = Lab.create(t);
+      const links = join(lab.dir, 'links');
+      const linked = await make('dev-link', `LINKDIR=${links}`);
+      t.equal(linked.exitCode, 0, `make dev-link succeeds: ${linked.all}`);
+      for (const p of PROGRAMS) {
+        t.ok(lstatSync(join(links, p)).isSymbolicLink(), `${p} is a link`);
+        t.equal(realpathSync(join(links, p)), join(SRC, 'dist/bundle', p), 'to the clone’s built launcher');
+      }
+      const version = await execa(join(links, 'brmgr'), ['--version'], {
+        reject: false,
+        env: { PATH: `${dirname(process.execPath)}:${PATH}` },
+        extendEnv: false,
+      });
+      t.equal(version.exitCode, 0, `brmgr runs through the link: ${version.stderr}`);
+      t.match(version.stdout, /^brmgr \d/, 'and says its version');
+      // the user put their own file in one link's place
+      rmSync(join(links, 'brmgr-post'));
+      writeFileSync(join(links, 'brmgr-post'), 'not a link\n');
+      const unlinked = await make('dev-unlink', `LINKDIR=${links}`);
+      t.equal(unlinked.exitCode, 0, `make dev-unlink succeeds: ${unlinked.all}`);
+      t.same(readdirSync(links), ['brmgr-post'], 'the links are gone; a file that is no link into the clone stays');
+    },
+  );
 
   t.test('a second install keeps an edited brmgr0.conf; uninstall removes the rest', async (t) => {
     const conf = join(destdir, 'etc/brmgr/brmgr0.conf');

@@ -36,7 +36,7 @@ for (const _ of why ? [] : [1]) {
     t.equal((await top.brmgr.cli('reload', top.bridge)).exitCode, 1, 'reload with no supervisor: 1');
 
     const proc = top.brmgr.run();
-    follow(proc);
+    const log = follow(proc);
     const waited = await top.brmgr.cli('wait', top.bridge, '--pid', String(proc.pid), '--timeout', '20');
     t.equal(waited.exitCode, 0, `wait returns once brmgr run serves: ${waited.stderr}`);
     await top.attach();
@@ -49,6 +49,12 @@ for (const _ of why ? [] : [1]) {
     t.equal(applied.exitCode, 0, `a valid config: reload exits 0 ${applied.stderr}`);
     t.match(conf(), /,2h\b/, 'the new lease time is what dnsmasq serves');
     t.equal(await dig(top.guest, 'web.lab.test'), '10.0.1.20', 'and the new static host answers');
+    await waitFor('the reload logged', async () => log.some((e) => e.event === 'reload'));
+    t.match(
+      log.filter((e) => e.event === 'reload').map((e) => e.msg),
+      [/^reload applied: \[ipv4\] lease_time 1h → 2h; \[host\.web\] ip 10\.0\.1\.10 → 10\.0\.1\.20; /],
+      'the reload logged one line of what it changed',
+    );
 
     top.brmgr.config(config('soon', '[host.web]\nmac = 52:54:00:00:00:10\nip = 10.0.1.30\n'));
     const refused = await top.brmgr.cli('reload', top.bridge);

@@ -143,7 +143,7 @@ t.test('a reload to firewall = none converges and restarts dnsmasq', async (t) =
     'converge none 10.0.1.1',
     'write files',
     'watch',
-    'log info reload: config changed; restarting dnsmasq',
+    'log info reload: reload applied: [bridge] firewall nftables → none; restarting dnsmasq',
     'dnsmasq restart',
     'notify ready',
   ]);
