@@ -7,11 +7,11 @@
  * NS` bind-mounts /etc/netns/NS/qemu over /etc/qemu; the host's is never touched.
  */
 import t from 'tap';
-import { chmodSync, existsSync, mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Brmgr, exec, Lab, waitFor, type TestLike } from '../helpers/netns.js';
 import { follow, skipReason } from '../helpers/e2e.js';
-import { guestImage } from '../helpers/qemu-guest.js';
+import { guestImage, nsQemuConf } from '../helpers/qemu-guest.js';
 
 const QEMU = '/usr/bin/qemu-system-x86_64';
 const HELPER = '/usr/lib/qemu/qemu-bridge-helper';
@@ -28,25 +28,6 @@ range = 10.0.1.100-10.0.1.150
 ; never forward out of the test's namespaces
 upstream = 10.0.1.1
 `;
-
-/** Files of /etc/qemu as processes in `ns` see them; removed in teardown. */
-function nsQemuConf(t: TestLike, ns: string, files: Record<string, string>): void {
-  // the bind mount needs /etc/qemu to exist; an empty folder changes nothing for the host's QEMU
-  if (!existsSync('/etc/qemu')) {
-    mkdirSync('/etc/qemu');
-    t.teardown(() => {
-      try {
-        rmdirSync('/etc/qemu');
-      } catch {
-        /* no longer empty: not ours alone */
-      }
-    });
-  }
-  const dir = join('/etc/netns', ns);
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  mkdirSync(join(dir, 'qemu'), { recursive: true });
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, 'qemu', name), text);
-}
 
 /** A host namespace with a brmgr config for a new bridge. */
 async function host(t: TestLike) {

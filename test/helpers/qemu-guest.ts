@@ -6,7 +6,8 @@
  *
  *   BRMGR-GUEST lease <ip> mac <mac>
  *
- * on the serial console and powers off. Built once per package versions and
+ * on the serial console, configures it with the default route, runs what a test
+ * asked for (guestImageThen) and powers off. Built once per package versions and
  * cached outside the repository (BRMGR_QEMU_CACHE, default
  * /var/cache/brmgr-test/qemu-guest/<kernel>_<version>+busybox_<version>/).
  */
@@ -21,6 +22,7 @@ import {
   readFileSync,
   readSync,
   renameSync,
+  rmdirSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -28,6 +30,7 @@ import {
 import { spawnSync } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { execa } from 'execa';
+import type { TestLike } from './netns.js';
 
 export const CACHE = process.env.BRMGR_QEMU_CACHE || '/var/cache/brmgr-test/qemu-guest';
 const KERNEL_META = 'linux-image-cloud-amd64';
@@ -108,6 +111,30 @@ export async function guestImage(): Promise<GuestImage> {
     rmSync(work, { recursive: true, force: true });
   }
   return cached()!;
+}
+
+// ---------------------------------------------------------------- /etc/qemu
+
+/**
+ * Files of /etc/qemu as processes in `ns` see them (`ip netns exec NS` bind-mounts
+ * /etc/netns/NS/qemu over /etc/qemu); removed in teardown. The host's are never touched.
+ */
+export function nsQemuConf(t: TestLike, ns: string, files: Record<string, string>): void {
+  // the bind mount needs /etc/qemu to exist; an empty folder changes nothing for the host's QEMU
+  if (!existsSync('/etc/qemu')) {
+    mkdirSync('/etc/qemu');
+    t.teardown(() => {
+      try {
+        rmdirSync('/etc/qemu');
+      } catch {
+        /* no longer empty: not ours alone */
+      }
+    });
+  }
+  const dir = join('/etc/netns', ns);
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'qemu'), { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, 'qemu', name), text);
 }
 
 // ---------------------------------------------------------------- kernel
@@ -224,24 +251,67 @@ async function virtioModules(modulesRoot: string): Promise<Module[]> {
 
 // ---------------------------------------------------------------- initramfs
 
-/** The udhcpc event script: report the lease on the console. */
+/** The udhcpc event script: report the lease on the console, then configure it. */
 const DHCP_SCRIPT = `#!/bin/busybox sh
+b=/bin/busybox
 case "$1" in
-  bound|renew) /bin/busybox echo "BRMGR-GUEST lease $ip mac $(/bin/busybox cat /sys/class/net/$interface/address)" ;;
+  bound|renew)
+    $b echo "BRMGR-GUEST lease $ip mac $($b cat /sys/class/net/$interface/address)"
+    $b ip address add "$ip/\${mask:-24}" dev "$interface"
+    [ -n "$router" ] && $b ip route replace default via "\${router%% *}" ;;
 esac
 `;
 
-const init = (modules: Module[]) => `#!/bin/busybox sh
+/** /init: the modules loaded in order, a lease, then `afterLease` (shell run by /bin/busybox sh, `$b` is busybox). */
+const init = (modules: string[], afterLease = '') => `#!/bin/busybox sh
 b=/bin/busybox
 $b mount -t proc proc /proc
 $b mount -t sysfs sys /sys
-for m in ${modules.map((m) => m.name).join(' ')}; do \
+for m in ${modules.join(' ')}; do \
 $b insmod /lib/modules/$m.ko || $b echo "BRMGR-GUEST insmod $m failed"; done
 $b ip link set lo up
 $b ip link set eth0 up
 $b udhcpc -i eth0 -q -n -f -t 20 -T 3 -x hostname:qemu-guest -s /etc/udhcpc.script || $b echo "BRMGR-GUEST no lease"
+${afterLease}
 $b poweroff -f
 `;
+
+/** The names of an uncompressed newc archive's entries, in order. */
+function cpioNames(archive: Buffer): string[] {
+  const names: string[] = [];
+  const align = (n: number) => (n + 3) & ~3;
+  for (let at = 0; at + 110 <= archive.length; ) {
+    if (archive.toString('latin1', at, at + 6) !== '070701') break;
+    const field = (i: number) => Number.parseInt(archive.toString('latin1', at + 6 + i * 8, at + 14 + i * 8), 16);
+    const [size, nameSize] = [field(6), field(11)];
+    const name = archive.toString('utf8', at + 110, at + 110 + nameSize - 1);
+    if (name === 'TRAILER!!!') break;
+    names.push(name);
+    at = align(align(at + 110 + nameSize) + size);
+  }
+  return names;
+}
+
+/**
+ * The cached guest with `afterLease` run once it has its lease (configured, with its default route),
+ * before it powers off: the cached initrd followed by a second archive with a new /init and DHCP script,
+ * which the kernel unpacks over the first. Written to `dir`.
+ */
+export async function guestImageThen(afterLease: string, dir: string): Promise<GuestImage> {
+  const image = await guestImage();
+  const base = readFileSync(image.initrd);
+  // the cached /init loads them in this order, dependencies first
+  const modules = cpioNames(base)
+    .map((n) => /^lib\/modules\/(.+)\.ko$/.exec(n)?.[1])
+    .filter((m): m is string => !!m);
+  const overlay = cpio([
+    { name: 'etc/udhcpc.script', mode: EXEC, data: Buffer.from(DHCP_SCRIPT) },
+    { name: 'init', mode: EXEC, data: Buffer.from(init(modules, afterLease)) },
+  ]);
+  const initrd = join(dir, 'initrd.cpio');
+  writeFileSync(initrd, Buffer.concat([base, overlay]));
+  return { ...image, initrd };
+}
 
 interface Entry {
   name: string;
@@ -280,6 +350,6 @@ function initramfs(busybox: Buffer, modules: Module[]): Buffer {
     { name: 'bin/busybox', mode: EXEC, data: busybox },
     { name: 'etc/udhcpc.script', mode: EXEC, data: Buffer.from(DHCP_SCRIPT) },
     ...modules.map((m) => ({ name: `lib/modules/${m.name}.ko`, mode: FILE, data: m.data })),
-    { name: 'init', mode: EXEC, data: Buffer.from(init(modules)) },
+    { name: 'init', mode: EXEC, data: Buffer.from(init(modules.map((m) => m.name))) },
   ]);
 }
