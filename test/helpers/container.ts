@@ -35,7 +35,8 @@ const REBOOTED = 133;
 /** the init's process name */
 const INIT: Record<Flavour, string> = { systemd: 'systemd', openrc: 'init' };
 /** what `systemctl is-system-running --wait` prints once booting is over */
-const BOOTED = ['running', 'degraded', 'maintenance', 'stopping', 'offline'];
+// `offline`: no manager to ask yet (PID 1 not up, on a loaded machine): asked again
+const BOOTED = ['running', 'degraded', 'maintenance', 'stopping'];
 
 /** The cached root for `flavour`, built by scripts/init-root if missing (once; minutes). */
 export async function initRoot(flavour: Flavour): Promise<string> {
