@@ -335,12 +335,29 @@ for (const _ of why ? [] : [1]) {
     async (t) => {
       const { top, proc } = await startServing(t);
       const orphan = dnsmasqPid(top);
-      const children = readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, 'utf8')
-        .trim()
-        .split(' ')
-        .map(Number);
-      const comm = (pid: number) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-      const watches = children.filter((pid) => pid !== orphan);
+      const comm = (pid: number) => {
+        try {
+          return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+        } catch {
+          return '';
+        }
+      };
+      // its children now, but dnsmasq; a short tool run of the start (tc for the ports' rates) may still be there
+      const current = () =>
+        readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, 'utf8')
+          .trim()
+          .split(' ')
+          .map(Number)
+          .filter((pid) => pid !== orphan);
+      const settled = await waitFor(
+        'only the watches left as its children',
+        async () => {
+          const pids = current();
+          return pids.map(comm).sort().join(' ') === 'inotifywait ip xtables-monitor' ? pids : false;
+        },
+        10_000,
+      ).catch(() => current());
+      const watches = settled;
       t.same(watches.map(comm).sort(), ['inotifywait', 'ip', 'xtables-monitor'], 'its watches run as its children');
       proc.kill('SIGKILL');
       await proc;
