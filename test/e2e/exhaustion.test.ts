@@ -19,18 +19,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BACKENDS, exec, ip, must, ping, tcpConnect, tcpEchoPeer, waitFor, type Topology } from '../helpers/netns.js';
-import { label, serving, skipReason, udhcpc } from '../helpers/e2e.js';
+import { label, plugGuest, type PortGuest, PYTHON, scapyMissing, serving, skipReason, udhcpc } from '../helpers/e2e.js';
 
-const PYTHON = '/usr/bin/python3';
 const ATTACKER_MAC = '52:54:00:00:00:66';
 
 function toolsMissing(): string | undefined {
   if (spawnSync('conntrack', ['--version'], { stdio: 'ignore' }).status !== 0)
     return 'conntrack is not installed (Debian: conntrack)';
-  if (!existsSync(PYTHON)) return `${PYTHON} is not installed`;
-  // a module import, no network action
-  const r = spawnSync(PYTHON, ['-c', 'import scapy.all'], { stdio: 'ignore' });
-  return r.status === 0 ? undefined : 'scapy is not installed (Debian: python3-scapy)';
+  return scapyMissing();
 }
 
 const why = skipReason() ?? toolsMissing();
@@ -98,29 +94,14 @@ else:
                for _ in range(4)), dst=to_ip) / ICMPv6EchoRequest() for _ in range(n)], iface=iface)
 `;
 
-interface Guest {
-  ns: string;
-  ifname: string;
-  port: string;
-}
-
 /** Another guest on its own port of the bridge, with `address` (/24) and 10.0.1.1 as its gateway. */
-async function guest(top: Topology, role: string, address?: string, mac?: string): Promise<Guest> {
-  const ns = await top.lab.ns(role);
-  const ifname = top.lab.name(role.slice(0, 1));
-  const port = top.lab.name('q');
-  await top.lab.veth(ns, ifname, top.host, port, { master: top.bridge, up: false });
-  if (mac) await ip(ns, 'link', 'set', ifname, 'address', mac);
-  await ip(top.host, 'link', 'set', port, 'up');
-  await ip(ns, 'link', 'set', ifname, 'up');
+async function guest(top: Topology, role: string, address?: string, mac?: string): Promise<PortGuest> {
+  const g = await plugGuest(top, role, mac);
   if (address) {
-    await ip(ns, 'address', 'add', `${address}/24`, 'dev', ifname);
-    await ip(ns, 'route', 'add', 'default', 'via', '10.0.1.1');
+    await ip(g.ns, 'address', 'add', `${address}/24`, 'dev', g.ifname);
+    await ip(g.ns, 'route', 'add', 'default', 'via', '10.0.1.1');
   }
-  await waitFor(`${port} forwarding`, async () =>
-    (await exec(top.host, 'bridge', ['-json', 'link', 'show', 'dev', port])).stdout.includes('"forwarding"'),
-  );
-  return { ns, ifname, port };
+  return g;
 }
 
 const tool = (top: Topology) => top.lab.file('exhaust.py', TOOLS);

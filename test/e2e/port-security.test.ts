@@ -11,22 +11,22 @@
  * host ── uplink 192.0.2.1/24 ~ outside 192.0.2.2/24
  */
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { exec, ip, Lab, must, ping, topology, waitFor, type Topology } from '../helpers/netns.js';
-import { dnsmasqReady, follow, foreignDhcp, skipReason, udhcpcRun } from '../helpers/e2e.js';
+import {
+  dnsmasqReady,
+  follow,
+  foreignDhcp,
+  plugGuest,
+  type PortGuest,
+  PYTHON,
+  scapyMissing,
+  skipReason,
+  udhcpcRun,
+} from '../helpers/e2e.js';
 
-const PYTHON = '/usr/bin/python3';
 const VICTIM_MAC = '52:54:00:00:00:a1';
 const ATTACKER_MAC = '52:54:00:00:00:a2';
 const ROGUE_MAC = '52:54:00:00:00:a3';
-
-function scapyMissing(): string | undefined {
-  if (!existsSync(PYTHON)) return `${PYTHON} is not installed`;
-  // a module import, no network action
-  const r = spawnSync(PYTHON, ['-c', 'import scapy.all'], { stdio: 'ignore' });
-  return r.status === 0 ? undefined : 'scapy is not installed (Debian: python3-scapy)';
-}
 
 const why = skipReason() ?? scapyMissing();
 if (why) t.plan(0, why);
@@ -67,42 +67,20 @@ elif cmd == 'sniff':
     print(json.dumps([p[IP].src for p in seen if p.haslayer(IP)]))
 `;
 
-interface Guest {
-  ns: string;
-  ifname: string;
-  port: string;
-}
-
-/** A guest on a veth into the bridge with `mac`; its side sends with checksums filled in (no offload). */
-async function guest(top: Topology, role: string, mac: string): Promise<Guest> {
-  const ns = await top.lab.ns(role);
-  const ifname = top.lab.name(role.slice(0, 1));
-  const port = top.lab.name('q');
-  await top.lab.veth(ns, ifname, top.host, port, { master: top.bridge, up: false });
-  await ip(ns, 'link', 'set', ifname, 'address', mac);
-  await must(ns, 'ethtool', ['-K', ifname, 'tx', 'off']);
-  await ip(top.host, 'link', 'set', port, 'up');
-  await ip(ns, 'link', 'set', ifname, 'up');
-  await waitFor(`${port} forwarding`, async () =>
-    (await exec(top.host, 'bridge', ['-json', 'link', 'show', 'dev', port])).stdout.includes('"forwarding"'),
-  );
-  return { ns, ifname, port };
-}
-
 /** udhcpc once: the address and the server it came from (busybox says "lease of A obtained from S"). */
-async function lease(g: Guest, extra: string[] = []): Promise<{ ip?: string; server?: string; output: string }> {
+async function lease(g: PortGuest, extra: string[] = []): Promise<{ ip?: string; server?: string; output: string }> {
   const r = await udhcpcRun(g.ns, g.ifname, { extra, tries: 4 });
   const from = /lease of (\S+) obtained from (\S+?),/.exec(r.output);
   return { ip: from?.[1], server: from?.[2], output: r.output };
 }
 
-async function configure(g: Guest, address: string): Promise<void> {
+async function configure(g: PortGuest, address: string): Promise<void> {
   await ip(g.ns, 'address', 'flush', 'dev', g.ifname, 'scope', 'global');
   await ip(g.ns, 'address', 'add', `${address}/24`, 'dev', g.ifname);
   await ip(g.ns, 'route', 'replace', 'default', 'via', '10.0.1.1');
 }
 
-const forge = (lab: Lab, g: Guest, ...args: string[]) =>
+const forge = (lab: Lab, g: PortGuest, ...args: string[]) =>
   exec(g.ns, PYTHON, [lab.file('forge.py', FORGE), args[0]!, g.ifname, ...args.slice(1)], { timeout: 30_000 });
 
 const leases = async (top: Topology) =>
@@ -118,9 +96,9 @@ for (const _ of why ? [] : [1]) {
     await dnsmasqReady(events);
     const bridgeMac = JSON.parse(await ip(top.host, '-json', 'link', 'show', top.bridge))[0].address as string;
 
-    const victim = await guest(top, 'victim', VICTIM_MAC);
-    const attacker = await guest(top, 'attacker', ATTACKER_MAC);
-    const rogue = await guest(top, 'rogue', ROGUE_MAC);
+    const victim = await plugGuest(top, 'victim', VICTIM_MAC);
+    const attacker = await plugGuest(top, 'attacker', ATTACKER_MAC);
+    const rogue = await plugGuest(top, 'rogue', ROGUE_MAC);
 
     // the legitimate guest
     const first = await lease(victim);
@@ -233,8 +211,8 @@ for (const _ of why ? [] : [1]) {
     top.brmgr.config('[bridge]\nfirewall = nftables\n[ipv4]\naddress = 10.0.1.1/24\n[dns]\nupstream = 192.0.2.2\n');
     const proc = top.brmgr.run();
     await dnsmasqReady(follow(proc));
-    const victim = await guest(top, 'victim', VICTIM_MAC);
-    const attacker = await guest(top, 'attacker', ATTACKER_MAC);
+    const victim = await plugGuest(top, 'victim', VICTIM_MAC);
+    const attacker = await plugGuest(top, 'attacker', ATTACKER_MAC);
     await configure(victim, '10.0.1.50');
     await configure(attacker, '10.0.1.51');
     const dig = async () => (await exec(victim.ns, 'dig', ['@10.0.1.1', 'ok.test', '+time=2', '+tries=1'])).stdout;

@@ -12,32 +12,22 @@
  * host ── uplink 192.0.2.1/24 ~ outside 192.0.2.2/24
  */
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
+import { exec, ip, Lab, must, ping, tcpConnect, tcpEchoPeer, topology, type Topology } from '../helpers/netns.js';
 import {
-  exec,
-  ip,
-  Lab,
-  must,
-  ping,
-  tcpConnect,
-  tcpEchoPeer,
-  topology,
-  waitFor,
-  type Topology,
-} from '../helpers/netns.js';
-import { dnsmasqReady, follow, skipReason, udhcpcRun } from '../helpers/e2e.js';
+  dnsmasqReady,
+  follow,
+  plugGuest,
+  type PortGuest,
+  PYTHON,
+  scapyMissing,
+  skipReason,
+  udhcpcRun,
+} from '../helpers/e2e.js';
 
-const PYTHON = '/usr/bin/python3';
 const VICTIM_MAC = '52:54:00:00:00:b1';
 const ATTACKER_MAC = '52:54:00:00:00:b2';
 const ROUTER_MAC = '52:54:00:00:00:b3';
-
-function scapyMissing(): string | undefined {
-  if (!existsSync(PYTHON)) return `${PYTHON} is not installed`;
-  const r = spawnSync(PYTHON, ['-c', 'import scapy.all'], { stdio: 'ignore' });
-  return r.status === 0 ? undefined : 'scapy is not installed (Debian: python3-scapy)';
-}
 
 const why = skipReason() ?? scapyMissing();
 if (why) t.plan(0, why);
@@ -61,29 +51,8 @@ elif cmd == 'garp':
         sendp(frame, iface=iface); time.sleep(0.3)
 `;
 
-interface Guest {
-  ns: string;
-  ifname: string;
-  port: string;
-}
-
-async function guest(top: Topology, role: string, mac: string): Promise<Guest> {
-  const ns = await top.lab.ns(role);
-  const ifname = top.lab.name(role.slice(0, 1));
-  const port = top.lab.name('q');
-  await top.lab.veth(ns, ifname, top.host, port, { master: top.bridge, up: false });
-  await ip(ns, 'link', 'set', ifname, 'address', mac);
-  await must(ns, 'ethtool', ['-K', ifname, 'tx', 'off']);
-  await ip(top.host, 'link', 'set', port, 'up');
-  await ip(ns, 'link', 'set', ifname, 'up');
-  await waitFor(`${port} forwarding`, async () =>
-    (await exec(top.host, 'bridge', ['-json', 'link', 'show', 'dev', port])).stdout.includes('"forwarding"'),
-  );
-  return { ns, ifname, port };
-}
-
 /** A lease from the bridge, configured on the guest with the default route. */
-async function lease(g: Guest): Promise<string> {
+async function lease(g: PortGuest): Promise<string> {
   const r = await udhcpcRun(g.ns, g.ifname, { tries: 6 });
   const got = /lease of (\S+) obtained from 10\.0\.1\.1,/.exec(r.output)?.[1];
   if (!got) throw new Error(`no lease: ${r.output}`);
@@ -127,12 +96,12 @@ for (const _ of why ? [] : [1]) {
     const proc = top.brmgr.run();
     await dnsmasqReady(follow(proc));
     const bridgeMac = JSON.parse(await ip(top.host, '-json', 'link', 'show', top.bridge))[0].address as string;
-    const forge = (g: Guest, ...args: string[]) =>
+    const forge = (g: PortGuest, ...args: string[]) =>
       exec(g.ns, PYTHON, [lab.file('forge.py', FORGE), args[0]!, g.ifname, ...args.slice(1)], { timeout: 30_000 });
 
-    const victim = await guest(top, 'victim', VICTIM_MAC);
-    const attacker = await guest(top, 'attacker', ATTACKER_MAC);
-    const router = await guest(top, 'router', ROUTER_MAC);
+    const victim = await plugGuest(top, 'victim', VICTIM_MAC);
+    const attacker = await plugGuest(top, 'attacker', ATTACKER_MAC);
+    const router = await plugGuest(top, 'router', ROUTER_MAC);
 
     // guests that leased keep working
     const victimIp = await lease(victim);
@@ -184,7 +153,7 @@ for (const _ of why ? [] : [1]) {
     const status = JSON.parse((await top.brmgr.cli('status', top.bridge, '--json')).stdout) as {
       guests: { port: string; mac?: string; level: string; addresses: string[] }[];
     };
-    const of = (g: Guest) => status.guests?.find((p) => p.port === g.port);
+    const of = (g: PortGuest) => status.guests?.find((p) => p.port === g.port);
     t.match(of(victim), { mac: VICTIM_MAC, level: 'strict' }, 'status: the victim’s port, strict');
     t.ok(of(victim)?.addresses.includes(victimIp), 'with its lease');
     t.match(of(router), { mac: ROUTER_MAC, level: 'off' }, 'the router VM’s, off');

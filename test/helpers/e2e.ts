@@ -1,5 +1,6 @@
 /** Shared pieces of the e2e test files. */
-import { chmodSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
 import { stableMac } from '../../src/plan/link.js';
@@ -7,6 +8,7 @@ import {
   assertBuilt,
   cannotRun,
   exec,
+  ip,
   iptablesSave,
   must,
   nftRuleset,
@@ -233,4 +235,41 @@ esac
     },
     20_000,
   );
+}
+
+/** Debian's python3, where python3-scapy is (forged frames for the hostile guests' tests). */
+export const PYTHON = '/usr/bin/python3';
+
+/** Why scapy cannot forge here, or undefined. */
+export function scapyMissing(): string | undefined {
+  if (!existsSync(PYTHON)) return `${PYTHON} is not installed`;
+  // a module import, no network action
+  const r = spawnSync(PYTHON, ['-c', 'import scapy.all'], { stdio: 'ignore' });
+  return r.status === 0 ? undefined : 'scapy is not installed (Debian: python3-scapy)';
+}
+
+/** A guest in a namespace of its own, on a veth whose host end is a port of the bridge. */
+export interface PortGuest {
+  ns: string;
+  ifname: string;
+  port: string;
+}
+
+/**
+ * Plugs a guest into the topology's bridge (with `mac`, if given) and waits for its port to forward. Its
+ * side sends with checksums filled in (no offload), as a real NIC does, so forged frames are whole.
+ */
+export async function plugGuest(top: Topology, role: string, mac?: string): Promise<PortGuest> {
+  const ns = await top.lab.ns(role);
+  const ifname = top.lab.name(role.slice(0, 1));
+  const port = top.lab.name('q');
+  await top.lab.veth(ns, ifname, top.host, port, { master: top.bridge, up: false });
+  if (mac) await ip(ns, 'link', 'set', ifname, 'address', mac);
+  await must(ns, 'ethtool', ['-K', ifname, 'tx', 'off']);
+  await ip(top.host, 'link', 'set', port, 'up');
+  await ip(ns, 'link', 'set', ifname, 'up');
+  await waitFor(`${port} forwarding`, async () =>
+    (await exec(top.host, 'bridge', ['-json', 'link', 'show', 'dev', port])).stdout.includes('"forwarding"'),
+  );
+  return { ns, ifname, port };
 }
