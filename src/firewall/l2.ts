@@ -52,6 +52,8 @@ const ETHER_SOURCE = '@ll,48,48';
 export const DNS_PER_PORT = { rate: 20, burst: 100 } as const;
 /** The MACs one guest port may source, the known ones by port (MAC_WINDOW from each one's first frame). */
 export const PORT_MACS = 'port-macs';
+/** Each port's tokens for new MACs (per host cap: `port-budget-CAP`). */
+const PORT_BUDGET = 'port-budget';
 /** How long a port's MAC counts as known before it takes a token of the port's budget again. */
 const MAC_WINDOW = '1h';
 /** Ports that went past their cap, each logged once a MAC_WINDOW. */
@@ -145,19 +147,19 @@ function macCapRules(cfg: BridgeConfig, fromGuest: string): { prerouting: string
     ...caps.map(({ cap, macs }) => `ether saddr { ${macs.join(', ')} } update @port-cap-${cap} { iifname }`),
     `iifname . ether saddr @${PORT_MACS} return`,
     ...caps.flatMap(({ cap }) => [
-      `iifname @port-cap-${cap} ${budget(`port-budget-${cap}`, cap)}`,
+      `iifname @port-cap-${cap} ${budget(`${PORT_BUDGET}-${cap}`, cap)}`,
       `iifname @port-cap-${cap} goto ${PORT_MACS}-over`,
     ]),
-    budget('port-budget', cfg.portMacs),
+    budget(PORT_BUDGET, cfg.portMacs),
     `goto ${PORT_MACS}-over`,
   ];
   const sets = [
     dynamicSet(PORT_MACS, 'iifname . ether saddr', MAC_WINDOW),
-    dynamicSet('port-budget', 'iifname', '2h'),
+    dynamicSet(PORT_BUDGET, 'iifname', '2h'),
     dynamicSet(PORT_MACS_WARNED, 'iifname', MAC_WINDOW),
     ...caps.flatMap(({ cap }) => [
       dynamicSet(`port-cap-${cap}`, 'iifname', MAC_WINDOW),
-      dynamicSet(`port-budget-${cap}`, 'iifname', '2h'),
+      dynamicSet(`${PORT_BUDGET}-${cap}`, 'iifname', '2h'),
     ]),
   ];
   return { prerouting: [`${g}jump ${PORT_MACS}`], chain, sets };
@@ -364,7 +366,7 @@ export async function forgetProbe(
   const elements: [string, string][] = [
     [DHCP4_CLIENTS, `{ ${port} . 0x${mac.replaceAll(':', '')} . 0x${probe.xid.toString(16)} }`],
     [PORT_MACS, `{ ${port} . ${mac} }`],
-    ['port-budget', `{ ${port} }`],
+    [PORT_BUDGET, `{ ${port} }`],
   ];
   // one process each: a transaction fails whole on an element that is not there
   await Promise.all(
