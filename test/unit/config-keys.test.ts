@@ -6,22 +6,15 @@
 import t from 'tap';
 import { namedPaths } from '../../src/config/files.js';
 import { KEYS, PATH_KEYS, keySpec, sectionKind } from '../../src/config/schema.js';
-import { ConfigError, formatProblem, parseConfig } from '../../src/config/validate.js';
+import { parseConfig } from '../../src/config/validate.js';
+import { configProblems } from '../helpers/config.js';
 
 const F = '/etc/brmgr/brmgr0.conf';
 /** A section of each per-name kind, as a config names it. */
 const SECTION_OF: Record<string, string> = { 'host.*': 'host.web', 'forward.*': 'forward.http' };
 const sectionOf = (kind: string) => SECTION_OF[kind] ?? kind;
 
-const problems = (text: string): string[] => {
-  try {
-    parseConfig(text, F, 'brmgr0');
-    return [];
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems.map(formatProblem);
-    throw err;
-  }
-};
+const problems = (text: string): string[] => configProblems(() => parseConfig(text, F, 'brmgr0'));
 
 /** Every key of the table with its example, one config; `override` replaces one key's value. */
 function everyKey(override?: { kind: string; key: string; value: string }): {

@@ -6,7 +6,8 @@
 import t from 'tap';
 import { renderDhcpHosts, renderDnsmasqConf } from '../../src/dnsmasq/render.js';
 import { paths } from '../../src/paths.js';
-import { ConfigError, formatProblem, parseConfig } from '../../src/config/validate.js';
+import { parseConfig } from '../../src/config/validate.js';
+import { configProblems } from '../helpers/config.js';
 
 const F = '/etc/brmgr/br0.conf';
 const parse = (text: string) => parseConfig(text, F, 'br0');
@@ -15,15 +16,7 @@ const conf = (text: string) =>
     user: 'dnsmasq',
     group: 'nogroup',
   }).split('\n');
-const problems = (text: string): string[] => {
-  try {
-    parse(text);
-    return [];
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems.map(formatProblem);
-    throw err;
-  }
-};
+const problems = (text: string): string[] => configProblems(() => parse(text));
 
 const RECORDS = `[dns]
 domain = lab.test

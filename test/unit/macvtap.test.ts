@@ -5,7 +5,7 @@
 import { pino } from 'pino';
 import t from 'tap';
 import * as tap from '../../src/cli/commands/tap.js';
-import { ConfigError, formatProblem, parseConfig } from '../../src/config/validate.js';
+import { parseConfig } from '../../src/config/validate.js';
 import type { BridgeConfig } from '../../src/config/types.js';
 import { firewall } from '../../src/converge/firewall.js';
 import { link as linkResource } from '../../src/converge/link.js';
@@ -28,18 +28,11 @@ import {
 } from '../../src/plan/macvtap.js';
 import { desiredSysctls } from '../../src/plan/sysctl.js';
 import { bridgeLost } from '../../src/supervisor/watch.js';
+import { configProblems } from '../helpers/config.js';
 
 const F = '/etc/brmgr/lan.conf';
 const parse = (text: string) => parseConfig(text, F, 'lan');
-const problems = (text: string): string[] => {
-  try {
-    parse(text);
-    return [];
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems.map(formatProblem);
-    throw err;
-  }
-};
+const problems = (text: string): string[] => configProblems(() => parse(text));
 const BASE = '[bridge]\nmode = macvtap\nuplink = eth0\n';
 
 const link = (ifname: string, more: Partial<ObservedLink> = {}): ObservedLink => ({

@@ -7,23 +7,16 @@
 import t from 'tap';
 import type { Observed } from '../../src/host/links.js';
 import { parseListeners } from '../../src/host/listeners.js';
-import { ConfigError, formatProblem, parseConfig } from '../../src/config/validate.js';
+import { parseConfig } from '../../src/config/validate.js';
 import { iptablesPlan } from '../../src/firewall/iptables.js';
 import { renderNftables } from '../../src/firewall/nftables.js';
 import { firewallIntent } from '../../src/firewall/policy.js';
 import { forwardConflicts, natAddressConflicts } from '../../src/plan/conflicts.js';
+import { configProblems } from '../helpers/config.js';
 
 const F = '/etc/brmgr/br0.conf';
 const parse = (text: string) => parseConfig(text, F, 'br0');
-const problems = (text: string): string[] => {
-  try {
-    parse(text);
-    return [];
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems.map(formatProblem);
-    throw err;
-  }
-};
+const problems = (text: string): string[] => configProblems(() => parse(text));
 const V6 = '[ipv6]\naddress = fd42:0:1::1/64\n';
 
 t.test('nat_address: an IPv4 address outside the subnet, in nat mode', async (t) => {

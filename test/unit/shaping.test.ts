@@ -3,7 +3,7 @@
  * commands planned from what tc shows (tc's own JSON, as this kernel prints it).
  */
 import t from 'tap';
-import { ConfigError, formatProblem, parseConfig } from '../../src/config/validate.js';
+import { parseConfig } from '../../src/config/validate.js';
 import { formatRate } from '../../src/config/values.js';
 import { parseFilters, parseQdiscs } from '../../src/host/tc.js';
 import { vxlanName } from '../../src/plan/vxlan.js';
@@ -18,18 +18,11 @@ import {
   portRates,
   tapRate,
 } from '../../src/plan/shaping.js';
+import { configProblems } from '../helpers/config.js';
 
 const F = '/etc/brmgr/br0.conf';
 const parse = (text: string) => parseConfig(text, F, 'br0');
-const problems = (text: string): string[] => {
-  try {
-    parse(text);
-    return [];
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems.map(formatProblem);
-    throw err;
-  }
-};
+const problems = (text: string): string[] => configProblems(() => parse(text));
 
 const GUEST = '52:54:00:00:00:10';
 const HOST = `[host.web]\nmac = ${GUEST}\nip = 10.0.1.10\n`;

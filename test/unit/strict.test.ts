@@ -3,7 +3,7 @@
  * set elements a port's guest brings and takes away).
  */
 import t from 'tap';
-import { ConfigError, formatProblem, parseConfig } from '../../src/config/validate.js';
+import { parseConfig } from '../../src/config/validate.js';
 import { l2Change, renderL2 } from '../../src/firewall/l2.js';
 import { renderStrict, STRICT_MARK } from '../../src/firewall/strict.js';
 import {
@@ -15,18 +15,11 @@ import {
   portBindings,
   staleBindings,
 } from '../../src/plan/bindings.js';
+import { configProblems } from '../helpers/config.js';
 
 const F = '/etc/brmgr/br0.conf';
 const parse = (text: string) => parseConfig(text, F, 'br0');
-const problems = (text: string): string[] => {
-  try {
-    parse(text);
-    return [];
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems.map(formatProblem);
-    throw err;
-  }
-};
+const problems = (text: string): string[] => configProblems(() => parse(text));
 const MAC = '52:54:00:00:00:10';
 const STRICT = `[bridge]\nport_security = strict\nhost_ports = tcp:22, udp:514, tcp:8000-8010\n[ipv6]\naddress = fd42:0:1::1/64\n[host.web]\nmac = ${MAC}\nip = 10.0.1.10\nextra_ips = 10.0.1.200, FD42:0:1::200\n[host.router]\nmac = 52:54:00:00:00:11\nip = 10.0.1.11\nport_security = off\n`;
 
