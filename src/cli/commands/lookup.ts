@@ -38,6 +38,9 @@ export function parse(args: string[]): LookupOptions | Help {
   return { bridge, guest: guest!, waitSeconds: Number(wait) };
 }
 
+/** fe80::/10: every IPv6 guest has one, seen on the wire before its address; no answer to a lookup. */
+const linkLocal = (ip: string) => /^fe[89ab][0-9a-f]:/i.test(ip);
+
 /** What of the bridge's config a lookup needs; nothing when it cannot be read (the leases still can). */
 interface Known {
   /** the names guests cannot take */
@@ -72,7 +75,7 @@ async function find(bridge: string, guest: string, k: Known, run: Run): Promise<
   // only bridges with brmgr's bridge table (or a macvtap network's) learn addresses: others never spawn nft here
   const family = snoopFamily(readState(p));
   const seen = family ? await readSnooped(run, bridge, family) : [];
-  const mine = seen.filter((s) => s.mac === key);
+  const mine = seen.filter((s) => s.mac === key && !linkLocal(s.ip));
   const v4 = mine.find((s) => !s.ip.includes(':'));
   return (v4 ?? mine[0])?.ip ?? seen.find((s) => s.ip === key)?.mac;
 }
@@ -117,7 +120,8 @@ async function waitForEvent(
   let granted!: (ip: string) => void;
   const event = new Promise<string>((resolve) => (granted = resolve));
   // the same answer as the lease file would give: a claimed name only from its own guest
-  const matches = (e: LeaseEvent) => e.event !== 'del' && !k.former(e.ip) && !!findLease([e], guest, claimed);
+  const matches = (e: LeaseEvent) =>
+    e.event !== 'del' && !k.former(e.ip) && !linkLocal(e.ip) && !!findLease([e], guest, claimed);
   const p = paths(bridge);
   const c = await followEvents(eventsSocket(p), (e) => matches(e) && granted(e.ip));
   const timers = new AbortController();
