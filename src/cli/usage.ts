@@ -125,8 +125,8 @@ The systemd unit's ExecReload.
     about: `Wait until brmgr run BRIDGE serves: the bridge converged and dnsmasq answering
 this run's config (a bridge kept from an earlier run does not count). Exit 0
 then; 1 when the supervisor PID exited first, or after the timeout (default 60).
-The systemd unit's ExecStartPost, so that the unit is active only once guests
-are served.
+OpenRC's start_post and runit's scripts use it, so that what starts after
+the bridge finds it served (under systemd, brmgr run itself says READY=1).
 `,
     options: {
       pid: "brmgr run's pid: give up as soon as it has exited",

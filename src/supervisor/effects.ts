@@ -21,6 +21,7 @@ import { resolvedLink } from '../plan/resolved.js';
 import { dhcpPoolSize, dnsTarget, servesAnything } from '../plan/services.js';
 import { forgetFlows } from '../system/conntrack.js';
 import { runner } from '../system/exec.js';
+import { systemdNotifier } from '../system/notify.js';
 import { observe } from '../system/observe.js';
 import { readPorts } from '../system/bridge.js';
 import { revertLinkDns, setLinkDns } from '../system/resolved.js';
@@ -61,6 +62,7 @@ export function hostEffects(o: HostOptions): Effects {
   const run = runner();
   const files = dnsmasqFiles(p);
   const account = prepareRunDir(p, log);
+  const tellSystemd = systemdNotifier(env, run);
   let serving!: () => void;
   const ready = new Promise<void>((resolve) => (serving = resolve));
   const server = new EventsServer(eventsSocket(p), log, (request) =>
@@ -277,8 +279,11 @@ export function hostEffects(o: HostOptions): Effects {
         );
     },
     portsAgain: (guests, cfg) => binder.refill(guests, cfg),
-    notify: (state) => {
+    notify: (state, status) => {
       if (state === 'ready') serving();
+      void tellSystemd?.(state, status).then((ok) => {
+        if (!ok) log.debug({ event: 'notify', state }, 'systemd-notify failed');
+      });
     },
     shutdown: async () => {
       health.stop();

@@ -18,3 +18,19 @@ export function watchdogPeriod(env: NodeJS.ProcessEnv, pid = process.pid): numbe
 export async function pingWatchdog(run: Run): Promise<boolean> {
   return (await run('systemd-notify', ['WATCHDOG=1'])).ok;
 }
+
+export type ServiceState = 'ready' | 'reloading' | 'stopping';
+
+/**
+ * The service's state to systemd (`Type=notify`), when it started brmgr run with a NOTIFY_SOCKET: READY=1
+ * once serving, a STATUS= line for `systemctl status`, STOPPING=1. Sent through systemd-notify, as the
+ * watchdog's pings are.
+ */
+export function systemdNotifier(
+  env: NodeJS.ProcessEnv,
+  run: Run,
+): ((state: ServiceState, status: string) => Promise<boolean>) | undefined {
+  if (!env.NOTIFY_SOCKET) return undefined;
+  const first: Record<ServiceState, string[]> = { ready: ['READY=1'], reloading: [], stopping: ['STOPPING=1'] };
+  return async (state, status) => (await run('systemd-notify', [...first[state], `STATUS=${status}`])).ok;
+}

@@ -116,11 +116,9 @@ t.test('systemd: ordering, restarts and a sandbox that leaves brmgr what it need
   for (const f of ['nftables.service', 'firewalld.service'])
     t.ok(words('After').includes(f), `After=${f}: a firewall loading later would flush brmgr's rules`);
   t.equal(u.get('ExecStart'), '@bindir@/brmgr run %i', 'one process converges and serves');
-  t.equal(
-    u.get('ExecStartPost'),
-    '@bindir@/brmgr wait %i --pid $MAINPID',
-    'active only once dnsmasq serves this run, so guests ordered after it are served',
-  );
+  t.equal(u.get('Type'), 'notify', 'active once brmgr run says READY=1: dnsmasq serves this run');
+  t.equal(u.get('NotifyAccess'), 'all', 'systemd-notify, its child, says it');
+  t.notOk(u.has('ExecStartPost'), 'no second process to wait for it');
   t.equal(
     u.get('ExecStopPost'),
     '@bindir@/brmgr-post %i --unless-restarting',
@@ -137,24 +135,24 @@ t.test('systemd: ordering, restarts and a sandbox that leaves brmgr what it need
     "capabilities: network administration, dnsmasq's ports and raw sockets, its drop to its own user",
   );
   t.equal(u.get('ProtectSystem'), 'strict');
-  t.equal(u.get('Type'), 'exec', 'started once brmgr run is executed; active once ExecStartPost says it serves');
   t.equal(u.get('RestartSec'), '100ms', 'a crash costs the guests well under a second');
   for (const [k, v] of [
-    ['SystemCallFilter', '@system-service'],
+    ['SystemCallFilter', '@system-service ~@resources'],
+    ['ProtectKernelTunables', 'yes'],
     ['UMask', '0077'],
     ['ProtectProc', 'invisible'],
     ['PrivateMounts', 'yes'],
   ])
     t.equal(u.get(k!), v, `${k}=${v}`);
-  for (const p of ['/run', '/var/lib/misc']) t.ok(words('ReadWritePaths').includes(p), `ReadWritePaths=${p}`);
+  for (const p of ['/run', '/var/lib/misc', '/proc/sys/net'])
+    t.ok(words('ReadWritePaths').includes(p), `ReadWritePaths=${p}`);
   t.equal(u.get('NoNewPrivileges'), 'yes');
   t.equal(u.get('ProtectHome'), 'yes');
   for (const f of ['AF_UNIX', 'AF_INET', 'AF_INET6', 'AF_NETLINK', 'AF_PACKET'])
     t.ok(words('RestrictAddressFamilies').includes(f), `RestrictAddressFamilies has ${f}`);
-  // what would break brmgr: it writes /proc/sys/net, Node's JIT needs W+X memory,
-  // ProcSubset=pid hides /proc/sys, a private network or user namespace hides the host's
+  // what would break brmgr: Node's JIT needs W+X memory, ProcSubset=pid hides /proc/sys,
+  // a private network or user namespace hides the host's
   for (const [k, v] of [
-    ['ProtectKernelTunables', 'yes'],
     ['MemoryDenyWriteExecute', 'yes'],
     ['ProcSubset', 'pid'],
     ['PrivateNetwork', 'yes'],
