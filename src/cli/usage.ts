@@ -150,8 +150,8 @@ when there is no such bridge.
   },
   leases: {
     forms: [{ usage: 'brmgr leases BRIDGE [--json]', summary: "current DHCP leases and guests' IPv6 addresses" }],
-    about: `Print the current DHCP leases on the bridge, one a line: MAC, IP, KIND,
-hostname, expiry. KIND is dhcp (an IPv4 lease), dhcpv6 (a DHCPv6 lease; its
+    about: `Print the current DHCP leases on the bridge, one a line: MAC, IP,
+hostname, expiry, KIND. KIND is dhcp (an IPv4 lease), dhcpv6 (a DHCPv6 lease; its
 MAC once the guest has used it) or slaac (a guest's global IPv6 address in
 the bridge's neighbour table that no DHCPv6 lease gave: SLAAC, EUI-64 or
 privacy). Link-local addresses are never listed.

@@ -154,9 +154,13 @@ lease = ${hook}
       'no link-local address',
     );
     const text = (await top.brmgr.cli('leases', top.bridge)).stdout;
-    t.match(text, new RegExp(`^${mac}\\s+${slaac}\\s+slaac\\s`, 'm'), 'leases: the SLAAC address, kind slaac');
-    t.match(text, new RegExp(`^${mac}\\s+${leased6}\\s+dhcpv6\\s`, 'm'), 'the DHCPv6 lease, kind dhcpv6');
-    t.match(text, new RegExp(`^${mac}\\s+${v4}\\s+dhcp\\s+dual\\s`, 'm'), 'the IPv4 lease, kind dhcp');
+    t.match(text, new RegExp(`^${mac}\\s+${slaac}\\s+-\\s+-\\s+slaac$`, 'm'), 'leases: the SLAAC address, kind slaac');
+    t.match(
+      text,
+      new RegExp(`^${mac}\\s+${leased6}\\s+\\S+\\s+\\S+Z\\s+dhcpv6$`, 'm'),
+      'the DHCPv6 lease, kind dhcpv6',
+    );
+    t.match(text, new RegExp(`^${mac}\\s+${v4}\\s+dual\\s+\\S+Z\\s+dhcp$`, 'm'), 'the IPv4 lease, kind dhcp');
 
     const seen = (ip: string, kind: string) =>
       events.events().find((e) => e.event === 'add' && e.ip === ip && e.mac === mac && e.kind === kind);

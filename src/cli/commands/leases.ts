@@ -46,12 +46,13 @@ export async function run({ bridge, json }: LeasesOptions): Promise<number> {
   const width = Math.max(15, ...leases.map((l) => l.ip.length));
   for (const l of leases) {
     const ends = l.expires ?? (l.source === 'neighbour' ? '-' : 'never');
+    // the kind last: the columns before it stay where scripts read them
     const columns = [
       (l.mac ?? '-').padEnd(17),
       l.ip.padEnd(width),
-      l.kind.padEnd(6),
       (l.hostname ?? '-').padEnd(20),
-      ends,
+      ends.padEnd(24),
+      l.kind,
     ];
     if ('former' in l) columns.push('(former subnet: moves when it renews)');
     process.stdout.write(`${columns.join('  ')}\n`);
