@@ -1,5 +1,4 @@
 import type { Lease } from '../host/leases.js';
-import { canonical6 } from '../net/addr.js';
 
 export type { Lease };
 export { parseLeases } from '../host/leases.js';
@@ -59,7 +58,8 @@ export function guestAddresses(o: {
   const leased6 = new Set<string>();
   const out: GuestAddress[] = o.leases.map((l) => {
     if (l.mac) return { ...l, kind: 'dhcp' as const };
-    const ip = canonical6(l.ip);
+    // both as the kernel and dnsmasq write them (inet_ntop): compared as they are
+    const ip = l.ip.toLowerCase();
     leased6.add(ip);
     const mac = macOf.get(ip);
     return { ...(mac ? { mac } : {}), ...l, kind: 'dhcpv6' as const };

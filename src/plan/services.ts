@@ -1,5 +1,6 @@
 import type { BridgeConfig } from '../config/types.js';
-import { contains6, ip4ToInt } from '../net/addr.js';
+import { BlockList } from 'node:net';
+import { ip4ToInt } from '../net/addr.js';
 
 /**
  * What brmgr's dnsmasq serves on the bridge: the one place that decides it.
@@ -76,5 +77,7 @@ export function dnsTarget(cfg: BridgeConfig): { address: string; port: number } 
 export function neighbours6(cfg: BridgeConfig): ((ip: string) => boolean) | undefined {
   const v6 = cfg.ipv6;
   if (!v6 || cfg.mode === 'bridged' || cfg.mode === 'macvtap') return undefined;
-  return (ip) => contains6(v6.network, v6.prefix, ip);
+  const prefix = new BlockList();
+  prefix.addSubnet(v6.network, v6.prefix, 'ipv6');
+  return (ip) => prefix.check(ip, 'ipv6');
 }

@@ -99,15 +99,15 @@ async function find(bridge: string, guest: string, k: Known, run: Run, kind?: Ad
   const all = (await bridgeAddresses(bridge, k.cfg, run)).filter((a) => !k.former(a.ip) && !linkLocal(a.ip));
   const mine = addressesOf(all, guest, k.claimed).filter((a) => !kind || a.kind === kind);
   if (mine.length) return { addresses: mine };
+  // the lease file and the neighbour table write IPv6 addresses canonical (inet_ntop); the question may not
   const key = addressKey(guest);
-  const holder = all.find((a) => addressKey(a.ip) === key)?.mac;
+  const holder = all.find((a) => a.ip.toLowerCase() === key)?.mac;
   return holder ? { mac: holder } : undefined;
 }
 
 /** An address as compared: IPv6 in its canonical form. */
 function addressKey(ip: string): string {
-  if (!isIPv6(ip)) return ip.toLowerCase();
-  return canonical6(ip);
+  return isIPv6(ip) ? canonical6(ip) : ip.toLowerCase();
 }
 
 export async function run({ bridge, guest, waitSeconds, kind, all }: LookupOptions): Promise<number> {
