@@ -149,28 +149,40 @@ when there is no such bridge.
     },
   },
   leases: {
-    forms: [{ usage: 'brmgr leases BRIDGE [--json]', summary: 'current DHCP leases' }],
-    about: `Print the current DHCP leases on the bridge, one a line: MAC, IP, hostname, expiry.
+    forms: [{ usage: 'brmgr leases BRIDGE [--json]', summary: "current DHCP leases and guests' IPv6 addresses" }],
+    about: `Print the current DHCP leases on the bridge, one a line: MAC, IP,
+hostname, expiry, KIND. KIND is dhcp (an IPv4 lease), dhcpv6 (a DHCPv6 lease; its
+MAC once the guest has used it) or slaac (a guest's global IPv6 address in
+the bridge's neighbour table that no DHCPv6 lease gave: SLAAC, EUI-64 or
+privacy). Link-local addresses are never listed.
 In bridged mode and on a bridge stretched over VXLAN, also the guests'
 addresses brmgr saw on the bridge (source: snooped; expiry: when the entry
 lapses unless the guest is seen again).
 `,
     options: {
-      json: 'as a JSON array',
+      json: 'as a JSON array (kind, and source: snooped or neighbour)',
     },
   },
   lookup: {
     forms: [
-      { usage: 'brmgr lookup BRIDGE MAC|HOSTNAME [--wait SECONDS]', summary: "print the guest's IP; exit 1 if none" },
+      {
+        usage: 'brmgr lookup BRIDGE MAC|HOSTNAME [--wait SECONDS] [--kind KIND] [--all]',
+        summary: "print the guest's IP; exit 1 if none",
+      },
     ],
     about: `Print the IP leased on the bridge to the guest with that MAC address or
-hostname (given an IP, the guest's MAC). In bridged mode and on a bridge
-stretched over VXLAN, also the addresses brmgr saw the guest get on the
-bridge (a DHCP acknowledgement, IPv6 neighbour discovery), IPv4 first.
+hostname (given an IP, the guest's MAC): its IPv4 lease; without one, its
+DHCPv6 lease; without one, its SLAAC address (never a link-local one). In
+bridged mode and on a bridge stretched over VXLAN, also the addresses brmgr
+saw the guest get on the bridge (a DHCP acknowledgement, IPv6 neighbour
+discovery), IPv4 first. A guest's IPv6 addresses are known once it has used
+them (the bridge's neighbour table).
 Exit 1 when it has none (after waiting, with --wait).
 `,
     options: {
-      wait: 'wait up to SECONDS (a decimal number, e.g. 30 or 0.5) for the lease to appear',
+      wait: 'wait up to SECONDS (e.g. 30 or 0.5) for it (without --kind: the IPv4 lease, if the bridge leases IPv4)',
+      kind: 'only addresses of KIND: dhcp, dhcpv6 or slaac',
+      all: 'every address of the guest, one a line: IP KIND',
     },
   },
   events: {
@@ -184,12 +196,15 @@ interrupted:
 
 EVENT is add (a new lease), old (a lease renewed or changed), or del
 (released, declined, expired, or replaced by another address), as dnsmasq's
-dhcp-script names them. Needs brmgr run BRIDGE running (exit 1 when it is
+dhcp-script names them. With [ipv6], a guest's global IPv6 address is add
+when it first shows in the bridge's neighbour table with its MAC, del when
+the kernel drops it (source neighbour; kind slaac, or dhcpv6 for a DHCPv6
+lease's address). Needs brmgr run BRIDGE running (exit 1 when it is
 not); when it stops, waits for it to start again. Events from before the
 start are not shown: brmgr leases BRIDGE lists the current leases.
 `,
     options: {
-      json: 'one JSON object a line: time, event, mac, ip, hostname, reason, expires',
+      json: 'one JSON object a line: time, event, mac, ip, hostname, reason, kind, expires',
     },
   },
   exporter: {

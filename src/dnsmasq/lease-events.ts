@@ -1,4 +1,4 @@
-import type { Lease } from './leases.js';
+import type { AddressKind, Lease } from './leases.js';
 import type { DnsmasqEvent } from './log.js';
 
 /** dnsmasq's dhcp-script actions: a lease created, an existing one renewed (or changed), one gone. */
@@ -6,7 +6,7 @@ export type LeaseAction = 'add' | 'old' | 'del';
 
 /**
  * Why a lease event happened, beyond its action. `seen`: an address seen crossing a bridged-mode bridge or a
- * macvtap network's uplink (the LAN's DHCP, or the guest's ND); `reload`: the hook told every lease again at
+ * macvtap network's uplink (the LAN's DHCP, or the guest's ND), or in the bridge's IPv6 neighbour table; `reload`: the hook told every lease again at
  * a SIGHUP or `brmgr reload`, as dnsmasq does.
  */
 export type LeaseReason =
@@ -36,8 +36,13 @@ export interface LeaseEvent {
   duid?: string;
   /** DHCPv6: the IAID of the lease (`T` first: a temporary address) */
   iaid?: string;
-  /** an address seen on a bridged-mode bridge (the LAN's DHCP or SLAAC gave it), not a lease of brmgr's */
-  source?: 'snooped';
+  /** how the guest got the address: an IPv4 lease, a DHCPv6 lease, SLAAC */
+  kind: AddressKind;
+  /**
+   * not a lease event of brmgr's dnsmasq: an address seen on a bridged-mode bridge (the LAN's DHCP or SLAAC
+   * gave it), or a guest's IPv6 address in the bridge's neighbour table (SLAAC, or which MAC uses a DHCPv6 lease)
+   */
+  source?: 'snooped' | 'neighbour';
 }
 
 interface Held {
@@ -268,6 +273,11 @@ export class LeaseTable {
     return next;
   }
 
+  /** Whether an IPv6 address is a DHCPv6 lease held, or one a reply was just logged for. */
+  isLease6(ip: string): boolean {
+    return this.leases6.has(ip) || this.replied6.has(ip);
+  }
+
   get(mac: string): { ip: string; expires: number | undefined } | undefined {
     return this.leases.get(mac);
   }
@@ -293,6 +303,7 @@ function event6(now: number, action: LeaseAction, held: Held6, reason: LeaseReas
     ip: held.ip,
     ...(held.hostname ? { hostname: held.hostname } : {}),
     reason,
+    kind: 'dhcpv6',
     ...(action !== 'del' && held.expires !== undefined ? { expires: new Date(held.expires).toISOString() } : {}),
     ...(held.duid ? { duid: held.duid } : {}),
     ...(held.iaid ? { iaid: held.iaid } : {}),
@@ -300,17 +311,36 @@ function event6(now: number, action: LeaseAction, held: Held6, reason: LeaseReas
 }
 
 /**
- * An address seen on a bridged-mode bridge as a lease event: `add` when first seen (`old` for those seen
- * before `brmgr run` started, as dnsmasq tells its leases at start), `old` when seen renewing it, `del` once
- * it has lapsed. No end: the LAN's server knows the lease's, the bridge only when it last saw the guest.
+ * An address seen on the bridge as a lease event: `add` when first seen (`old` for those seen before `brmgr
+ * run` started, as dnsmasq tells its leases at start), `old` when seen renewing it, `del` once it has lapsed.
+ * No end: the LAN's server knows a snooped lease's, and SLAAC's lifetimes are the guest's.
  */
+export function sightingEvent(
+  now: number,
+  action: LeaseAction,
+  a: { mac: string; ip: string; kind: AddressKind; source: 'snooped' | 'neighbour' },
+  reason: LeaseReason,
+): LeaseEvent {
+  return {
+    time: new Date(now).toISOString(),
+    event: action,
+    mac: a.mac,
+    ip: a.ip,
+    reason,
+    kind: a.kind,
+    source: a.source,
+  };
+}
+
+/** An address seen on a bridged-mode bridge (or a macvtap network's uplink) as a lease event. */
 export function snoopedEvent(
   now: number,
   action: LeaseAction,
-  a: { mac: string; ip: string },
+  a: { mac: string; ip: string; how?: 'dhcp' | 'nd' },
   reason: LeaseReason,
 ): LeaseEvent {
-  return { time: new Date(now).toISOString(), event: action, mac: a.mac, ip: a.ip, reason, source: 'snooped' };
+  const kind = a.how === 'nd' || a.ip.includes(':') ? 'slaac' : 'dhcp';
+  return sightingEvent(now, action, { mac: a.mac, ip: a.ip, kind, source: 'snooped' }, reason);
 }
 
 function event(now: number, action: LeaseAction, mac: string, held: Held, reason: LeaseReason): LeaseEvent {
@@ -321,6 +351,7 @@ function event(now: number, action: LeaseAction, mac: string, held: Held, reason
     ip: held.ip,
     ...(held.hostname ? { hostname: held.hostname } : {}),
     reason,
+    kind: 'dhcp',
     ...(action !== 'del' && held.expires !== undefined ? { expires: new Date(held.expires).toISOString() } : {}),
   };
 }
@@ -339,7 +370,8 @@ export function formatLeaseEvent(e: LeaseEvent): string {
  * `EVENT MAC IP [HOSTNAME]`, DNSMASQ_INTERFACE, DNSMASQ_DOMAIN, DNSMASQ_LEASE_EXPIRES,
  * DNSMASQ_TIME_REMAINING, DNSMASQ_DATA_MISSING for the leases read at start. DHCPv6, as dnsmasq:
  * `EVENT DUID IP [HOSTNAME]`, DNSMASQ_IAID, DNSMASQ_SERVER_DUID (`serverDuid`). An address snooped on a
- * bridged-mode bridge: `EVENT MAC IP`, BRMGR_LEASE_SOURCE=snooped.
+ * bridged-mode bridge, or in the bridge's neighbour table: `EVENT MAC IP`, BRMGR_LEASE_SOURCE (snooped,
+ * neighbour) and BRMGR_LEASE_KIND (dhcp, dhcpv6, slaac).
  */
 export function hookInvocation(
   e: LeaseEvent,
@@ -349,8 +381,9 @@ export function hookInvocation(
   serverDuid?: string,
 ): { args: string[]; env: Record<string, string> } {
   const env: Record<string, string> = { DNSMASQ_INTERFACE: bridge };
-  if (e.source === 'snooped') {
-    env.BRMGR_LEASE_SOURCE = 'snooped';
+  if (e.source) {
+    env.BRMGR_LEASE_SOURCE = e.source;
+    env.BRMGR_LEASE_KIND = e.kind;
     return { args: [e.event, holder(e), e.ip], env };
   }
   if (domain) env.DNSMASQ_DOMAIN = domain;

@@ -1,4 +1,5 @@
 import type { BridgeConfig } from '../config/types.js';
+import { BlockList } from 'node:net';
 import { ip4ToInt } from '../net/addr.js';
 
 /**
@@ -66,4 +67,17 @@ export function servicePorts(cfg: BridgeConfig): ServicePort[] {
 export function dnsTarget(cfg: BridgeConfig): { address: string; port: number } | undefined {
   const dns = servicePorts(cfg).find((s) => s.proto === 'udp' && s.what === 'DNS');
   return dns && cfg.mode !== 'bridged' ? { address: cfg.ipv4.address, port: dns.port } : undefined;
+}
+
+/**
+ * Whether the bridge's guests' IPv6 addresses are learned from its neighbour table: a bridge brmgr serves
+ * with [ipv6] (bridged and macvtap networks learn theirs from what crosses them, system/snoop.ts). The test
+ * for one address: in the bridge's prefix.
+ */
+export function neighbours6(cfg: BridgeConfig): ((ip: string) => boolean) | undefined {
+  const v6 = cfg.ipv6;
+  if (!v6 || cfg.mode === 'bridged' || cfg.mode === 'macvtap') return undefined;
+  const prefix = new BlockList();
+  prefix.addSubnet(v6.network, v6.prefix, 'ipv6');
+  return (ip) => prefix.check(ip, 'ipv6');
 }

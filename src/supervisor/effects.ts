@@ -18,7 +18,7 @@ import type { Logger } from '../log.js';
 import type { Paths } from '../paths.js';
 import { bridgeDamage } from '../plan/link.js';
 import { resolvedLink } from '../plan/resolved.js';
-import { dhcpPoolSize, dnsTarget, servesAnything } from '../plan/services.js';
+import { dhcpPoolSize, dnsTarget, neighbours6, servesAnything } from '../plan/services.js';
 import { forgetFlows } from '../system/conntrack.js';
 import { runner } from '../system/exec.js';
 import { systemdNotifier } from '../system/notify.js';
@@ -38,6 +38,8 @@ import { LeaseEvents } from './lease-events.js';
 import { PortShaper } from './shaping.js';
 import { Binder } from './bindings.js';
 import { SnoopWatch } from './snoop.js';
+import { Neighbours6 } from './neighbours.js';
+import { readNeighbours6 } from '../system/neigh.js';
 import { removeStatus, writeStatus } from '../system/run-files.js';
 import type { Effects } from './supervisor.js';
 import { configFiles, Watch } from './watch.js';
@@ -138,6 +140,7 @@ export function hostEffects(o: HostOptions): Effects {
     rulesetChanged: () => dispatch({ kind: 'ruleset-changed' }),
     bridgeChanged: () => dispatch({ kind: 'link-changed' }),
     port: (fact) => dispatch({ kind: 'port', fact }),
+    neighbour: (fact) => neighbours.fact(fact),
     blind: (what) => log.warn({ event: 'watch' }, what),
   });
   // bridged and macvtap modes: the guests' addresses the LAN's DHCP (or SLAAC) gave them, as seen on the
@@ -164,6 +167,20 @@ export function hostEffects(o: HostOptions): Effects {
     () => (o.config().mode === 'macvtap' ? 'netdev' : 'bridge'),
     followRoutes,
   );
+  // nat, routed and isolated bridges with [ipv6]: the guests' IPv6 addresses (SLAAC, and which MAC uses a
+  // DHCPv6 lease) from the bridge's neighbour table, as lease events
+  const neighbours = new Neighbours6({
+    ours: (ip) => neighbours6(o.config())?.(ip) ?? false,
+    kindOf: (ip) => (leases.isLease6(ip) ? 'dhcpv6' : 'slaac'),
+    seen: (a, sighting) => {
+      if (sighting !== 'lapsed')
+        log.info(
+          { event: 'lease-seen', mac: a.mac, ip: a.ip, kind: a.kind },
+          `${a.mac} has ${a.ip} (${a.kind}, in the bridge's neighbour table)`,
+        );
+      leases.neighbour(a, sighting);
+    },
+  });
   // a guest gone (its macvtap deleted) loses its route within this time
   let routesTimer: NodeJS.Timeout | undefined;
   const health = new HealthProbe({
@@ -224,6 +241,8 @@ export function hostEffects(o: HostOptions): Effects {
         return;
       }
       watch.bridge(bridge);
+      // the neighbours already there (the watch tells of changes from now on)
+      if (neighbours6(cfg)) neighbours.startup(await readNeighbours6(run, bridge));
       // the ports already there, and the guests behind them (the watch tells of changes from now on)
       await readPorts(run, bridge)
         .then(async (facts) => {
@@ -298,7 +317,7 @@ export function hostEffects(o: HostOptions): Effects {
       removeStatus(p);
     },
     leases: () => readLeases(p.leases),
-    rehook: () => leases.rehook(snoop.current()),
+    rehook: () => leases.rehook(snoop.current(), neighbours.current()),
   };
   return effects;
 }

@@ -3,6 +3,7 @@ import {
   hookInvocation,
   LeaseTable,
   leaseMs,
+  sightingEvent,
   snoopedEvent,
   type LeaseEvent,
   type LeaseReason,
@@ -10,6 +11,7 @@ import {
 import { formatLeases } from '../host/leases.js';
 import { followLeaseFile, leaseFileId, readLeases, readServerDuid, writeLeaseFile } from '../system/leases.js';
 import type { SeenAddress } from '../system/snoop.js';
+import type { AddressKind } from '../dnsmasq/leases.js';
 import type { DnsmasqEvent } from '../dnsmasq/log.js';
 import type { Logger } from '../log.js';
 import type { Paths } from '../paths.js';
@@ -17,6 +19,26 @@ import { runBounded } from '../system/exec.js';
 import type { EventsServer } from './events-socket.js';
 
 export const HOOK_TIMEOUT_MS = 10_000;
+
+/** What a look at the bridge found about one address (snoop.ts, neighbours.ts). */
+export type Sighting = 'startup' | 'new' | 'renewed' | 'lapsed';
+
+/** A guest's address in the bridge's IPv6 neighbour table, and how it got it. */
+export interface SeenNeighbour {
+  mac: string;
+  ip: string;
+  kind: AddressKind;
+}
+
+function sightingAction(sighting: Sighting): [LeaseEvent['event'], LeaseReason] {
+  return sighting === 'startup'
+    ? ['old', 'startup']
+    : sighting === 'new'
+      ? ['add', 'seen']
+      : sighting === 'renewed'
+        ? ['old', 'renew']
+        : ['del', 'expired'];
+}
 /** hook runs waiting behind a slow hook before new ones are dropped */
 const MAX_QUEUED = 1000;
 /** setTimeout's longest delay */
@@ -140,27 +162,38 @@ export class LeaseEvents {
   }
 
   /** What a read of the bridged-mode bridge's sets found about one address, as a lease event. */
-  snooped(a: SeenAddress, sighting: 'startup' | 'new' | 'renewed' | 'lapsed'): void {
+  snooped(a: SeenAddress, sighting: Sighting): void {
     if (this.stopped) return;
-    const [action, reason]: [LeaseEvent['event'], LeaseReason] =
-      sighting === 'startup'
-        ? ['old', 'startup']
-        : sighting === 'new'
-          ? ['add', 'seen']
-          : sighting === 'renewed'
-            ? ['old', 'renew']
-            : ['del', 'expired'];
+    const [action, reason] = sightingAction(sighting);
     this.emit([snoopedEvent(Date.now(), action, a, reason)], { logged: sighting !== 'lapsed' });
+  }
+
+  /** A guest's IPv6 address come into (or gone from) the bridge's neighbour table, as a lease event. */
+  neighbour(a: SeenNeighbour, sighting: Sighting): void {
+    if (this.stopped) return;
+    const [action, reason] = sightingAction(sighting);
+    this.emit([sightingEvent(Date.now(), action, { ...a, source: 'neighbour' }, reason)], {
+      logged: sighting !== 'lapsed',
+    });
+  }
+
+  /** Whether an IPv6 address is a DHCPv6 lease of dnsmasq's (held, or a reply logged for it). */
+  isLease6(ip: string): boolean {
+    return this.table.isLease6(ip);
   }
 
   /**
    * `old` for every lease held and every address seen (`snooped`), to the hook alone: what dnsmasq tells
    * its dhcp-script at a SIGHUP. Followers are not told again (`brmgr leases` lists them).
    */
-  rehook(snooped: SeenAddress[]): void {
+  rehook(snooped: SeenAddress[], neighbours: SeenNeighbour[] = []): void {
     if (this.stopped || !this.o.config().hooks?.lease) return;
     const now = Date.now();
-    const told = [...this.table.told(now), ...snooped.map((a) => snoopedEvent(now, 'old', a, 'reload'))];
+    const told = [
+      ...this.table.told(now),
+      ...snooped.map((a) => snoopedEvent(now, 'old', a, 'reload')),
+      ...neighbours.map((a) => sightingEvent(now, 'old', { ...a, source: 'neighbour' }, 'reload')),
+    ];
     this.o.log.info({ event: 'hook', leases: told.length }, `lease hook: old for each of the ${told.length} leases`);
     for (const e of told) this.hook(e);
   }

@@ -3,6 +3,7 @@ import type { BridgeConfig } from '../config/types.js';
 import { firewallRecord, hasRules } from '../firewall/index.js';
 import { spawnProcess, type Spawned } from '../system/exec.js';
 import { fdbFromLine, type PortFact, portFromLinkLine } from '../host/ports.js';
+import { neighbourFromLine, type NeighbourFact } from '../host/neigh.js';
 import { onPath } from '../system/tools.js';
 import type { State } from '../system/state.js';
 import { xtablesLock } from '../system/xtables.js';
@@ -45,6 +46,8 @@ export interface WatchHandlers {
   bridgeChanged(): void;
   /** a port came or went, or the bridge learned or forgot a guest's MAC on one */
   port?(fact: PortFact): void;
+  /** a guest's global IPv6 address came into the bridge's neighbour table with its MAC, or left it */
+  neighbour?(fact: NeighbourFact): void;
   /** a watch could not start or ended: what is not seen from now on */
   blind(what: string): void;
 }
@@ -165,17 +168,21 @@ export class Watch {
   }
 
   /**
-   * Follows the bridge's link and addresses, its ports and the MACs learned on them (`ip monitor`, one
-   * process: events, no polling) for the whole run.
+   * Follows the bridge's link and addresses, its ports and the MACs learned on them, and its IPv6
+   * neighbours (`ip monitor`, one process: events, no polling) for the whole run.
    */
   bridge(name: string): void {
     if (this.closed || this.links) return;
-    const port = this.on.port;
-    const objects = port ? ['address', 'link', 'neigh'] : ['address', 'link'];
+    const { port, neighbour } = this.on;
+    const objects = port || neighbour ? ['address', 'link', 'neigh'] : ['address', 'link'];
     this.links = spawnProcess('ip', ['-o', 'monitor', ...objects], 'stdout', (line) => {
       if (bridgeLost(line, name)) this.bridgeChanged();
       const fact = port && (portFromLinkLine(line, name) ?? fdbFromLine(line, name));
       if (fact) port(fact);
+      else if (neighbour) {
+        const n = neighbourFromLine(line, name);
+        if (n) neighbour(n);
+      }
     });
   }
 

@@ -82,6 +82,8 @@ const OPTIONS: Record<string, string[]> = {
   timeout: ['5'],
   'unless-restarting': [],
   listen: ['127.0.0.1:9469'],
+  kind: ['slaac'],
+  all: [],
 };
 const OWN: Record<Name, string[]> = {
   up: [],
@@ -94,7 +96,7 @@ const OWN: Record<Name, string[]> = {
   wait: ['pid', 'timeout'],
   status: ['json'],
   leases: ['json'],
-  lookup: ['wait'],
+  lookup: ['wait', 'kind', 'all'],
   events: ['json'],
   exporter: ['listen'],
   metrics: [],
@@ -232,7 +234,7 @@ t.test('leases: BRIDGE, --json', async (t) => {
 });
 
 t.test('lookup: BRIDGE and a MAC or HOSTNAME; --wait takes seconds', async (t) => {
-  const usage = 'usage: brmgr lookup BRIDGE MAC|HOSTNAME [--wait SECONDS]';
+  const usage = 'usage: brmgr lookup BRIDGE MAC|HOSTNAME [--wait SECONDS] [--kind KIND] [--all]';
   const mac = '52:54:00:12:34:56';
   t.same(lookup.parse(['brmgr0', mac]), { bridge: 'brmgr0', guest: mac, waitSeconds: 0 });
   t.same(lookup.parse(['brmgr0', 'guest1', '--wait', '30']), { bridge: 'brmgr0', guest: 'guest1', waitSeconds: 30 });
@@ -260,6 +262,20 @@ t.test('lookup: BRIDGE and a MAC or HOSTNAME; --wait takes seconds', async (t) =
   t.equal(refusal(lookup.parse, ['brmgr0', 'guest1', '--wait']), `Option '--wait <value>' argument missing; ${usage}`);
   const ambiguous = `Option '--wait' argument is ambiguous; ${usage}`;
   t.equal(refusal(lookup.parse, ['brmgr0', 'guest1', '--wait', '-1']), ambiguous, '--wait -1');
+  t.same(lookup.parse(['brmgr0', mac, '--kind', 'slaac', '--all', '--wait', '5']), {
+    bridge: 'brmgr0',
+    guest: mac,
+    waitSeconds: 5,
+    kind: 'slaac',
+    all: true,
+  });
+  for (const kind of ['dhcp', 'dhcpv6']) t.match(lookup.parse(['brmgr0', mac, `--kind=${kind}`]), { kind });
+  for (const kind of ['', 'SLAAC', 'ipv6', 'link-local'])
+    t.equal(
+      refusal(lookup.parse, ['brmgr0', mac, `--kind=${kind}`]),
+      `--kind takes dhcp, dhcpv6, slaac, not '${kind}'; ${usage}`,
+      `--kind=${kind}`,
+    );
 });
 
 t.test('tap: add BRIDGE TAP [--owner USER] [--mac MAC] [--rate RATE] or del TAP, names checked', async (t) => {

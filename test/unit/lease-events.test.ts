@@ -1,6 +1,13 @@
 /** dnsmasq's DHCP log lines → dhcp-script style lease events (add, old, del). */
 import t from 'tap';
-import { formatLeaseEvent, hookInvocation, LeaseTable, leaseMs, snoopedEvent } from '../../src/dnsmasq/lease-events.js';
+import {
+  formatLeaseEvent,
+  hookInvocation,
+  LeaseTable,
+  leaseMs,
+  sightingEvent,
+  snoopedEvent,
+} from '../../src/dnsmasq/lease-events.js';
 import { parseDnsmasqLine } from '../../src/dnsmasq/log.js';
 
 const HOUR = 3_600_000;
@@ -32,6 +39,7 @@ t.test('a new lease is add, its renewal old, its release del', async (t) => {
       ip: '10.0.1.100',
       hostname: 'guest1',
       reason: 'ack',
+      kind: 'dhcp',
       expires: '2026-11-27T17:00:00.000Z',
     },
   ]);
@@ -114,6 +122,7 @@ t.test('the lease file at start: old for live leases, del for ended ones, DHCPv6
     event: 'old',
     ip: 'fd42::1000',
     reason: 'startup',
+    kind: 'dhcpv6',
     duid: '00:01',
   });
   t.same(brief(feed(table, `DHCPACK(br0) 10.0.1.100 ${MAC} a`)), ['old 10.0.1.100 renew'], 'renewal of a known one');
@@ -192,6 +201,7 @@ t.test('DHCPv6: a logged reply or release is told from the lease file, with DUID
     ip: 'fd42::d085',
     hostname: 'g6',
     reason: 'ack',
+    kind: 'dhcpv6',
     expires: new Date(T0 + HOUR).toISOString(),
     duid: DUID,
     iaid: '1138078046',
@@ -285,18 +295,49 @@ t.test('told: old for every IPv4 and DHCPv6 lease, as dnsmasq at a SIGHUP', asyn
 });
 
 t.test('an address snooped on a bridged-mode bridge', async (t) => {
-  const seen = snoopedEvent(T0, 'add', { mac: MAC, ip: '192.168.50.101' }, 'seen');
+  const seen = snoopedEvent(T0, 'add', { mac: MAC, ip: '192.168.50.101', how: 'dhcp' }, 'seen');
   t.same(seen, {
     time: new Date(T0).toISOString(),
     event: 'add',
     mac: MAC,
     ip: '192.168.50.101',
     reason: 'seen',
+    kind: 'dhcp',
     source: 'snooped',
   });
   t.equal(formatLeaseEvent(seen), `2026-11-27T16:00:00Z add ${MAC} 192.168.50.101`);
   t.same(hookInvocation(seen, 'br0', 'lab.test', T0), {
     args: ['add', MAC, '192.168.50.101'],
-    env: { DNSMASQ_INTERFACE: 'br0', BRMGR_LEASE_SOURCE: 'snooped' },
+    env: { DNSMASQ_INTERFACE: 'br0', BRMGR_LEASE_SOURCE: 'snooped', BRMGR_LEASE_KIND: 'dhcp' },
   });
+  t.equal(snoopedEvent(T0, 'add', { mac: MAC, ip: '2001:db8::5', how: 'nd' }, 'seen').kind, 'slaac');
+});
+
+t.test("a guest's IPv6 address in the bridge's neighbour table", async (t) => {
+  const seen = sightingEvent(
+    T0,
+    'add',
+    { mac: MAC, ip: 'fd42::5054:ff:feaa:1', kind: 'slaac', source: 'neighbour' },
+    'seen',
+  );
+  t.same(seen, {
+    time: new Date(T0).toISOString(),
+    event: 'add',
+    mac: MAC,
+    ip: 'fd42::5054:ff:feaa:1',
+    reason: 'seen',
+    kind: 'slaac',
+    source: 'neighbour',
+  });
+  t.equal(formatLeaseEvent(seen), `2026-11-27T16:00:00Z add ${MAC} fd42::5054:ff:feaa:1`, 'the MAC, as for IPv4');
+  t.same(hookInvocation(seen, 'br0', 'lab.test', T0), {
+    args: ['add', MAC, 'fd42::5054:ff:feaa:1'],
+    env: { DNSMASQ_INTERFACE: 'br0', BRMGR_LEASE_SOURCE: 'neighbour', BRMGR_LEASE_KIND: 'slaac' },
+  });
+  const table = new LeaseTable(() => HOUR);
+  table.onLog({ level: 'info', msg: '', source: 'dhcp', event: 'reply', ip: 'fd42::d085', duid: DUID }, T0);
+  t.ok(table.isLease6('fd42::d085'), 'an address a DHCPv6 reply was logged for is a lease before the file shows it');
+  t.notOk(table.isLease6('fd42::5054:ff:feaa:1'), 'one nobody leased is not');
+  table.settle6([v6lease('fd42::d085')], T0 + 500);
+  t.ok(table.isLease6('fd42::d085'), 'and still once the file holds it');
 });

@@ -1,11 +1,8 @@
-import type { Lease } from '../../dnsmasq/leases.js';
 import { loadConfig } from '../../config/load.js';
+import type { BridgeConfig } from '../../config/types.js';
 import { isFormerLease } from '../../plan/former.js';
-import { readLeases } from '../../system/leases.js';
-import { paths } from '../../paths.js';
 import { runner } from '../../system/exec.js';
-import { readSnooped, snoopFamily } from '../../system/snoop.js';
-import { readState } from '../../system/state.js';
+import { bridgeAddresses } from '../guest-addresses.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, refuseUnknown, type Help } from '../command.js';
 import { commandHelp, commandUsage } from '../usage.js';
 
@@ -25,37 +22,38 @@ export function parse(args: string[]): LeasesOptions | Help {
   return { bridge: bridgeName(bridge!), json: parsed.values.json === true };
 }
 
-/** Whether an address is a lease of a subnet the bridge had before a change; none when the config cannot be read. */
-function formerTest(bridge: string): (ip: string) => boolean {
+function readConfig(bridge: string): BridgeConfig | undefined {
   try {
-    const cfg = loadConfig(bridge);
-    return (ip) => isFormerLease(cfg, ip);
+    return loadConfig(bridge);
   } catch {
-    return () => false;
+    return undefined;
   }
 }
 
 export async function run({ bridge, json }: LeasesOptions): Promise<number> {
   const unknown = refuseUnknown('leases', bridge);
   if (unknown !== undefined) return unknown;
-  const family = snoopFamily(readState(paths(bridge)));
-  const learned = family ? await readSnooped(runner(), bridge, family) : [];
-  const snooped = learned.map((s): Lease & { source: 'snooped' } => ({
-    mac: s.mac,
-    ip: s.ip,
-    expires: s.expires,
-    source: 'snooped' as const,
-  }));
-  const former = formerTest(bridge);
-  const leases = [...readLeases(paths(bridge).leases), ...snooped].map((l) =>
+  const cfg = readConfig(bridge);
+  // a lease of a subnet the bridge had before a change
+  const former = (ip: string) => !!cfg && isFormerLease(cfg, ip);
+  const leases = (await bridgeAddresses(bridge, cfg, runner())).map((l) =>
     former(l.ip) ? { ...l, former: true as const } : l,
   );
   if (json) {
     process.stdout.write(`${JSON.stringify(leases, null, 2)}\n`);
     return 0;
   }
+  const width = Math.max(15, ...leases.map((l) => l.ip.length));
   for (const l of leases) {
-    const columns = [(l.mac ?? '-').padEnd(17), l.ip.padEnd(15), (l.hostname ?? '-').padEnd(20), l.expires ?? 'never'];
+    const ends = l.expires ?? (l.source === 'neighbour' ? '-' : 'never');
+    // the kind last: the columns before it stay where scripts read them
+    const columns = [
+      (l.mac ?? '-').padEnd(17),
+      l.ip.padEnd(width),
+      (l.hostname ?? '-').padEnd(20),
+      ends.padEnd(24),
+      l.kind,
+    ];
     if ('former' in l) columns.push('(former subnet: moves when it renews)');
     process.stdout.write(`${columns.join('  ')}\n`);
   }
