@@ -25,7 +25,9 @@ import { alive } from '../system/process.js';
 import { readSysctl } from '../system/sysctl.js';
 import { onPath } from '../system/tools.js';
 import type { Run } from '../system/exec.js';
+import { leftoverText } from '../plan/shell-brmgr.js';
 import { gatherFacts, type Facts } from './facts.js';
+import { findShellLeftovers } from './shell-brmgr.js';
 
 export interface Findings {
   errors: string[];
@@ -177,15 +179,12 @@ export async function preflight(
   opts: { run: Run; paths: Paths; others: BridgeConfig[]; env?: NodeJS.ProcessEnv },
 ): Promise<Findings> {
   const parts = [toolFindings(cfg, { serving: true }, opts.env)];
-  if (onPath('ip', opts.env))
-    parts.push(
-      hostFindings(
-        cfg,
-        await gatherFacts(opts.run, { sockets: { cfg, runRoot: opts.paths.runRoot } }),
-        opts.others,
-        opts.paths,
-      ),
-    );
+  if (onPath('ip', opts.env)) {
+    const facts = await gatherFacts(opts.run, { sockets: { cfg, runRoot: opts.paths.runRoot } });
+    parts.push(hostFindings(cfg, facts, opts.others, opts.paths));
+    const leftovers = await findShellLeftovers(opts.run, cfg, facts.observed, opts.paths);
+    parts.push({ errors: [], warnings: leftovers.map(leftoverText) });
+  }
   if (cfg.mode !== 'macvtap') parts.push(qemuFindings(cfg.name));
   const max = readSysctl('net/netfilter/nf_conntrack_max');
   parts.push({

@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import type { BridgeConfig } from '../config/types.js';
 import { type Facts, gatherFacts } from '../converge/facts.js';
 import { hostFindings, ownDnsmasq, pathErrors } from '../converge/preflight.js';
+import { findShellLeftovers } from '../converge/shell-brmgr.js';
 import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
 import { throwawayMac } from '../host/dhcp-packet.js';
 import { probeDhcp } from '../system/dhcp-probe.js';
@@ -42,7 +43,7 @@ export interface Finding {
   ok: boolean;
   /** what was found */
   detail: string;
-  /** the command that fixes it, when not ok */
+  /** the command that fixes it, when not ok (several: one a line, each to paste) */
   fix?: string;
 }
 
@@ -213,6 +214,15 @@ const preflight: Check = {
         bad('ipv6', w, `set [ipv6] nat = true in ${cfg.file}, then: brmgr reload ${cfg.name}`),
       ),
     ];
+  },
+};
+
+/** What the shell brmgr left: its bridge, its rules, ip_forward, each with the commands that remove it. */
+const shellBrmgr: Check = {
+  name: 'shell brmgr',
+  async run({ cfg, opts, facts }) {
+    const found = await findShellLeftovers(opts.run, cfg, facts.observed, opts.paths);
+    return found.map((l) => bad('shell brmgr', l.detail, l.commands.join('\n')));
   },
 };
 
@@ -560,6 +570,7 @@ export const CHECKS: readonly Check[] = [
   brNetfilter,
   firewall,
   preflight,
+  shellBrmgr,
   legacyIptables,
   dnsmasq,
   answers,
