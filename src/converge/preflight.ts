@@ -26,7 +26,7 @@ import { readSysctl } from '../system/sysctl.js';
 import { onPath } from '../system/tools.js';
 import type { Run } from '../system/exec.js';
 import { leftoverText } from '../plan/shell-brmgr.js';
-import { gatherFacts, type Facts } from './facts.js';
+import { brmgrDnsmasqs, gatherFacts, type Facts } from './facts.js';
 import { findShellLeftovers } from './shell-brmgr.js';
 
 export interface Findings {
@@ -116,10 +116,15 @@ export function hostFindings(cfg: BridgeConfig, facts: Facts, others: BridgeConf
   errors.push(...natAddressConflicts(cfg, facts.observed));
   if (servicePorts(cfg).length) {
     const own = ownDnsmasq(p);
+    // brmgr's dnsmasqs bind their own bridges' addresses only, and an address another link holds is the
+    // overlap named above: neither is a second cause
+    const brmgrs = brmgrDnsmasqs(p.runRoot);
+    const elsewhere = new Set(facts.observed.addrs.filter((a) => a.ifname !== cfg.name).map((a) => a.local));
+    const others = facts.listeners.filter((l) => !(l.pid && brmgrs.includes(l.pid)) && !elsewhere.has(l.address));
     errors.push(
       ...portConflicts(
         cfg,
-        facts.listeners,
+        others,
         own,
         own.some((pid) => alive(pid) && !descriptorsReadable(pid)),
       ),

@@ -103,11 +103,24 @@ const DELETED = 'was deleted';
 const DOWN = 'is down';
 const LOST = 'lost ';
 
+/** What fixes a pre-flight error: for a subnet taken, a free one chosen by brmgr; else check's account. */
+function hostFix(cfg: BridgeConfig, error: string): string {
+  if (/^subnet \S+ overlaps /.test(error) && !cfg.ipv4.auto)
+    return `in ${cfg.file} set address = auto under [ipv4] (or another subnet), then: ${service(cfg.name)}`;
+  return `see: brmgr check ${cfg.name}`;
+}
+
 const bridge: Check = {
   name: 'bridge',
-  run({ cfg, state, damage }) {
+  run({ cfg, opts, facts, state, damage }) {
     const br = cfg.name;
-    if (damage === DELETED) return [bad('bridge', `${br} does not exist`, service(br))];
+    if (damage === DELETED) {
+      // the one cause the service cannot make it, rather than a restart that would fail the same way
+      const refused = hostFindings(cfg, facts, opts.others, opts.paths).errors;
+      if (refused.length)
+        return [bad('bridge', `${br} does not exist, and brmgr-pre refuses it: ${refused[0]}`, hostFix(cfg, refused[0]!))];
+      return [bad('bridge', `${br} does not exist`, service(br))];
+    }
     if (!state?.up) return [bad('bridge', `${br} exists but brmgr has not brought it up`, service(br))];
     if (damage === DOWN) return [bad('bridge', `${br} is down`, `ip link set dev ${br} up`)];
     return [ok('bridge', `${br} is up`)];
@@ -206,7 +219,7 @@ const preflight: Check = {
     const found = hostFindings(cfg, facts, opts.others, opts.paths);
     return [
       ...pathErrors(cfg).map((e) => bad('config', e, `see: brmgr check ${cfg.name}`)),
-      ...found.errors.map((e) => bad('host', e, `see: brmgr check ${cfg.name}`)),
+      ...found.errors.map((e) => bad('host', e, hostFix(cfg, e))),
       ...found.warnings
         .filter((w) => w.startsWith('nftables chain'))
         .map((w) => bad('other firewall', w, 'add the exception named above')),
