@@ -10,7 +10,7 @@ import type { BridgeConfig } from '../config/types.js';
 import { type Facts, gatherFacts } from '../converge/facts.js';
 import { hostFindings, ownDnsmasq, pathErrors } from '../converge/preflight.js';
 import { findShellLeftovers } from '../converge/shell-brmgr.js';
-import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
+import { hostFirewallGaps } from '../firewall/hostfirewall.js';
 import { throwawayMac } from '../host/dhcp-packet.js';
 import { probeDhcp } from '../system/dhcp-probe.js';
 import { dnsAnswers, questionWaiting } from '../system/dns-probe.js';
@@ -217,12 +217,11 @@ const preflight: Check = {
   name: 'pre-flight',
   run({ cfg, opts, facts }) {
     const found = hostFindings(cfg, facts, opts.others, opts.paths);
+    const gaps = hostFirewallGaps(cfg, facts.ruleset, servesAnything(cfg));
     return [
       ...pathErrors(cfg).map((e) => bad('config', e, `see: brmgr check ${cfg.name}`)),
       ...found.errors.map((e) => bad('host', e, hostFix(cfg, e))),
-      ...found.warnings
-        .filter((w) => w.startsWith('nftables chain'))
-        .map((w) => bad('other firewall', w, 'add the exception named above')),
+      ...gaps.map((g) => bad('other firewall', g.warning, g.fixes.join('\n'))),
       ...ipv6Warnings(cfg).map((w) =>
         bad('ipv6', w, `set [ipv6] nat = true in ${cfg.file}, then: brmgr reload ${cfg.name}`),
       ),
@@ -304,20 +303,34 @@ function dnsmasqRuns(paths: Paths): boolean {
   return (!!status && alive(status.pid) && alive(ownDnsmasq(paths)[0])) || !!liveDnsmasqPid(paths);
 }
 
-/** What of the host's own firewall refuses by default what the host sends itself (its INPUT and OUTPUT). */
-async function hostDrops({ opts, facts }: DoctorContext): Promise<string[]> {
+/** What of the host's own firewall refuses by default what the host sends itself (its INPUT and OUTPUT), and the accept for it. */
+async function hostDrops({ opts, facts }: DoctorContext): Promise<{ what: string; fix: string }[]> {
+  // the host's questions to its own address go through lo: in by it (input), out by it (output)
+  const lo = (hook: string | undefined) => (hook === 'input' ? 'iifname "lo"' : 'oifname "lo"');
   const nft = facts.ruleset.flatMap((o) =>
     o.chain?.policy === 'drop' &&
     (o.chain.hook === 'input' || o.chain.hook === 'output') &&
     !o.chain.table.startsWith('brmgr-') &&
     // iptables' own tables are read below, as iptables shows them
     !(o.chain.table === 'filter' && o.chain.family !== 'inet')
-      ? [`nftables chain ${o.chain.family} ${o.chain.table} ${o.chain.name} (hook ${o.chain.hook}) has policy drop`]
+      ? [
+          {
+            what: `nftables chain ${o.chain.family} ${o.chain.table} ${o.chain.name} (hook ${o.chain.hook}) has policy drop`,
+            fix: `nft insert rule ${o.chain.family} ${o.chain.table} ${o.chain.name} ${lo(o.chain.hook)} accept`,
+          },
+        ]
       : [],
   );
   const policies = await filterPolicies(opts.run);
   const iptables = ['INPUT', 'OUTPUT'].flatMap((c) =>
-    policies.get(c) === 'DROP' ? [`iptables filter ${c} has policy DROP`] : [],
+    policies.get(c) === 'DROP'
+      ? [
+          {
+            what: `iptables filter ${c} has policy DROP`,
+            fix: `iptables -I ${c} ${c === 'INPUT' ? '-i' : '-o'} lo -j ACCEPT`,
+          },
+        ]
+      : [],
   );
   return [...nft, ...iptables];
 }
@@ -337,8 +350,8 @@ async function askDns(ctx: DoctorContext, at: { address: string; port: number })
   return drops.length
     ? bad(
         'dns',
-        `${none}, and it never reached dnsmasq: the host's firewall may drop it: ${drops.join('; ')}`,
-        'accept the host\'s own traffic there (e.g. iifname "lo" accept)',
+        `${none}, and it never reached dnsmasq: the host's firewall may drop it: ${drops.map((d) => d.what).join('; ')}`,
+        drops.map((d) => d.fix).join('\n'),
       )
     : bad('dns', `${none}, and it never reached dnsmasq`, service(br));
 }
@@ -362,8 +375,13 @@ async function askDhcp(ctx: DoctorContext, dns: Promise<{ hung?: true }>): Promi
   if (reply) return bad('dhcp', `dnsmasq refuses ${from} (DHCPNAK)`, service(br));
   const none = `no DHCP offer to ${from} within ${ANSWER_MS / 1000} s`;
   if ((await dns).hung) return bad('dhcp', `${none}: dnsmasq is stopped or hung`, service(br));
-  const drops = hostFirewallWarnings(cfg, facts.ruleset, true).filter((w) => w.includes('(hook input)'));
-  if (drops.length) return bad('dhcp', `${none}: ${drops.join('; ')}`, 'add the exception named above');
+  const drops = hostFirewallGaps(cfg, facts.ruleset, true).filter((g) => g.hook === 'input');
+  if (drops.length)
+    return bad(
+      'dhcp',
+      `${none}: ${drops.map((g) => g.warning).join('; ')}`,
+      drops.flatMap((g) => g.fixes).join('\n'),
+    );
   const leased = readLeases(opts.paths.leases).filter((l) => l.mac && !l.ip.includes(':')).length;
   if (!opts.dhcpMac && leased >= dhcpPoolSize(cfg))
     return bad('dhcp', `${none}: every address of the pool is leased`, 'widen [ipv4] range');
@@ -423,7 +441,7 @@ const conntrack: Check = {
       bad(
         'conntrack',
         `the conntrack table is full (${count} of ${max})`,
-        'sysctl -w net.netfilter.nf_conntrack_max=...',
+        `sysctl -w net.netfilter.nf_conntrack_max=${max * 2}`,
       ),
     ];
   },

@@ -18,6 +18,8 @@ import type { Logger } from '../log.js';
 import type { Paths } from '../paths.js';
 import { bridgeDamage } from '../plan/link.js';
 import { resolvedLink } from '../plan/resolved.js';
+import { desiredSysctls, sysctlDrift } from '../plan/sysctl.js';
+import { kernelHasIpv6, readSysctl } from '../system/sysctl.js';
 import { dhcpPoolSize, dnsTarget, servesAnything } from '../plan/services.js';
 import { forgetFlows } from '../system/conntrack.js';
 import { runner } from '../system/exec.js';
@@ -37,7 +39,7 @@ import { LeaseEvents } from './lease-events.js';
 import { PortShaper } from './shaping.js';
 import { Binder } from './bindings.js';
 import { SnoopWatch } from './snoop.js';
-import { removeStatus, writeStatus } from '../system/run-files.js';
+import { removeStatus, writeServed, writeStatus } from '../system/run-files.js';
 import type { Effects } from './supervisor.js';
 import { configFiles, Watch } from './watch.js';
 
@@ -164,6 +166,7 @@ export function hostEffects(o: HostOptions): Effects {
   );
   // a guest gone (its macvtap deleted) loses its route within this time
   let routesTimer: NodeJS.Timeout | undefined;
+  let ticker: NodeJS.Timeout | undefined;
   const health = new HealthProbe({
     target: () => (dnsmasq.isServing ? dnsTarget(o.config()) : undefined),
     unresponsive: (why) => dispatch({ kind: 'dnsmasq-unresponsive', why }),
@@ -190,6 +193,8 @@ export function hostEffects(o: HostOptions): Effects {
         : cfg.mode === 'macvtap'
           ? shimDamage(cfg, await observe(run))
           : bridgeDamage(cfg, await observe(run)),
+    // the bridge's own settings vanish with it, and a bridge taken down is the bridge check's to tell
+    sysctlDrift: (cfg) => (takenDown() ? [] : sysctlDrift(desiredSysctls(cfg, {}, kernelHasIpv6()), readSysctl)),
     firewallDrift: async (cfg) => {
       const foreign = hostFirewallWarnings(cfg, await nftRuleset(run), servesAnything(cfg));
       const state = readState(p);
@@ -211,6 +216,9 @@ export function hostEffects(o: HostOptions): Effects {
       leases.start();
       await dnsmasq.start();
       health.start();
+      // the kernel settings have no monitor: a look each second (a few reads of /proc/sys)
+      ticker ??= setInterval(() => dispatch({ kind: 'tick' }), 1000);
+      ticker.unref();
       await effects.tellResolved(cfg);
       if (cfg.mode === 'bridged' || cfg.mode === 'macvtap') await snoop.start();
       if (cfg.mode === 'macvtap') {
@@ -282,6 +290,7 @@ export function hostEffects(o: HostOptions): Effects {
     },
     shutdown: async () => {
       health.stop();
+      clearInterval(ticker);
       snoop.stop();
       clearInterval(routesTimer);
       if (toldResolved) await revertLinkDns(run, bridge);
@@ -294,6 +303,13 @@ export function hostEffects(o: HostOptions): Effects {
     },
     leases: () => readLeases(p.leases),
     rehook: () => leases.rehook(snoop.current()),
+    served: (text) => {
+      try {
+        writeServed(p, text);
+      } catch (err) {
+        log.warn({ event: 'status' }, `cannot write ${p.served}: ${(err as Error).message}`);
+      }
+    },
   };
   return effects;
 }
