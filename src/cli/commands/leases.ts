@@ -54,6 +54,9 @@ export async function run({ bridge, json }: LeasesOptions): Promise<number> {
     process.stdout.write(`${JSON.stringify(leases, null, 2)}\n`);
     return 0;
   }
+  // on a terminal, a header; a script reading the lines gets the leases alone (or --json)
+  if (process.stdout.isTTY)
+    process.stdout.write(`${['MAC'.padEnd(17), 'IP'.padEnd(15), 'HOSTNAME'.padEnd(20), 'EXPIRES'].join('  ')}\n`);
   for (const l of leases) {
     const columns = [(l.mac ?? '-').padEnd(17), l.ip.padEnd(15), (l.hostname ?? '-').padEnd(20), l.expires ?? 'never'];
     if ('former' in l) columns.push('(former subnet: moves when it renews)');
