@@ -77,10 +77,7 @@ export class Reader {
     } else if (!SECTION_KEYS[kind]!.includes(e.key)) {
       const home = homeOf(e.key);
       const hint = nearest(e.key, SECTION_KEYS[kind]!);
-      this.fail(
-        e,
-        `unknown key${home ? `; it belongs in ${home}` : hint ? `; did you mean '${hint}'?` : ''}`,
-      );
+      this.fail(e, `unknown key${home ? `; it belongs in ${home}` : hint ? `; did you mean '${hint}'?` : ''}`);
       return;
     }
     // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point

@@ -118,7 +118,9 @@ const bridge: Check = {
       // the one cause the service cannot make it, rather than a restart that would fail the same way
       const refused = hostFindings(cfg, facts, opts.others, opts.paths).errors;
       if (refused.length)
-        return [bad('bridge', `${br} does not exist, and brmgr-pre refuses it: ${refused[0]}`, hostFix(cfg, refused[0]!))];
+        return [
+          bad('bridge', `${br} does not exist, and brmgr-pre refuses it: ${refused[0]}`, hostFix(cfg, refused[0]!)),
+        ];
       return [bad('bridge', `${br} does not exist`, service(br))];
     }
     if (!state?.up) return [bad('bridge', `${br} exists but brmgr has not brought it up`, service(br))];
@@ -377,11 +379,7 @@ async function askDhcp(ctx: DoctorContext, dns: Promise<{ hung?: true }>): Promi
   if ((await dns).hung) return bad('dhcp', `${none}: dnsmasq is stopped or hung`, service(br));
   const drops = hostFirewallGaps(cfg, facts.ruleset, true).filter((g) => g.hook === 'input');
   if (drops.length)
-    return bad(
-      'dhcp',
-      `${none}: ${drops.map((g) => g.warning).join('; ')}`,
-      drops.flatMap((g) => g.fixes).join('\n'),
-    );
+    return bad('dhcp', `${none}: ${drops.map((g) => g.warning).join('; ')}`, drops.flatMap((g) => g.fixes).join('\n'));
   const leased = readLeases(opts.paths.leases).filter((l) => l.mac && !l.ip.includes(':')).length;
   if (!opts.dhcpMac && leased >= dhcpPoolSize(cfg))
     return bad('dhcp', `${none}: every address of the pool is leased`, 'widen [ipv4] range');

@@ -91,10 +91,7 @@ export function shellLeftovers(cfg: BridgeConfig, facts: ShellFacts): Leftover[]
   const out: Leftover[] = [];
   const link = facts.observed.links.find((l) => l.ifname === br && l.kind === 'bridge');
   const addrs = facts.observed.addrs.filter(
-    (a) =>
-      a.ifname === br &&
-      a.family === 'inet' &&
-      overlaps(a.local, a.prefixlen, cfg.ipv4.network, cfg.ipv4.prefix),
+    (a) => a.ifname === br && a.family === 'inet' && overlaps(a.local, a.prefixlen, cfg.ipv4.network, cfg.ipv4.prefix),
   );
   if (link && addrs.length && !facts.brmgrState) {
     const held = addrs.map((a) => `${a.local}/${a.prefixlen}`).join(', ');

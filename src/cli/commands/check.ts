@@ -1,4 +1,7 @@
-import { loadConfig, loadOtherConfigs } from '../../config/load.js';
+import { loadConfig, loadOtherConfigs, readConfig, recordedSubnet } from '../../config/load.js';
+import { resolve } from '../../plan/resolve.js';
+import { machineId } from '../../system/machine.js';
+import { observe } from '../../system/observe.js';
 import type { BridgeConfig } from '../../config/types.js';
 import { ConfigError, formatProblem } from '../../config/validate.js';
 import { preflight } from '../../converge/preflight.js';
@@ -23,10 +26,21 @@ export function parse(args: string[]): CheckOptions | Help {
   return { bridge: bridgeName(bridge!), json: parsed.values.json === true };
 }
 
+/**
+ * The config as brmgr-pre would apply it: `address = auto` before its first pre takes the subnet pre would
+ * pick, not the stand-in (which may well be taken).
+ */
+async function configToCheck(bridge: string, others: BridgeConfig[]): Promise<BridgeConfig> {
+  const loaded = readConfig(bridge);
+  if (!loaded.auto || recordedSubnet(bridge)) return loadConfig(bridge);
+  return resolve(loaded, { observed: await observe(runner()), machineId: machineId() }, others).cfg;
+}
+
 export async function run({ bridge, json }: CheckOptions): Promise<number> {
   let cfg: BridgeConfig;
+  const others = loadOtherConfigs(bridge);
   try {
-    cfg = loadConfig(bridge);
+    cfg = await configToCheck(bridge, others);
   } catch (err) {
     if (!json || !(err instanceof ConfigError)) throw err;
     const errors = err.problems.map(formatProblem);
@@ -37,7 +51,7 @@ export async function run({ bridge, json }: CheckOptions): Promise<number> {
   const { errors, warnings } = await preflight(cfg, {
     run: runner(),
     paths: paths(bridge),
-    others: loadOtherConfigs(bridge),
+    others,
   });
   if (json) {
     const ok = errors.length === 0;
