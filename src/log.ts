@@ -38,6 +38,29 @@ export function stdoutIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
   }
 }
 
+/** Whether stderr is the journal's stream too (a unit's StandardError=inherit): a line then carries its priority. */
+export function stderrIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
+  const stream = env.JOURNAL_STREAM;
+  if (!stream) return false;
+  try {
+    const st = fstatSync(2);
+    return stream === `${st.dev}:${st.ino}`;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether stdout (the log) and stderr reach the same place (a terminal, the journal, one file): what is said on one is read on the other. */
+export function sameDestination(): boolean {
+  try {
+    const out = fstatSync(1);
+    const err = fstatSync(2);
+    return out.dev === err.dev && out.ino === err.ino;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * One JSON line per event on stdout; human-readable when stdout is a terminal; lines carrying their
  * syslog priority when it is the journal, so `journalctl -p warning` shows the warnings.

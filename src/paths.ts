@@ -15,6 +15,8 @@ export function paths(bridge: string, env: NodeJS.ProcessEnv = process.env) {
     /** `brmgr run`'s lock, holding its pid, and what it tells `status` */
     supervisorPid: join(runDir, 'supervisor.pid'),
     supervisorStatus: join(runDir, 'supervisor.json'),
+    /** the config text `brmgr run` serves: the doctor's to read while the file has errors */
+    served: join(runDir, 'served.conf'),
     /** where `brmgr run` publishes lease events to `brmgr events` and `lookup --wait` */
     events: join(runDir, 'events.sock'),
     /** one change to the host at a time: bridges share global sysctls, subnets and firewall chains

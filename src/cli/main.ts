@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { ConfigError, formatProblem, isInterfaceName } from '../config/validate.js';
 import { UsageError } from '../errors.js';
-import { logger, type Logger } from '../log.js';
+import { logger, sameDestination, stderrIsJournal, type Logger } from '../log.js';
 import { paths } from '../paths.js';
 import { closest, HELP, missingConfig, type Command } from './command.js';
 
@@ -61,9 +61,13 @@ export async function main(argv: string[], prog: string): Promise<number> {
       return 2;
     }
     const message = fileProblem(err as NodeJS.ErrnoException) ?? (err as Error).message;
-    process.stderr.write(`${prog}: ${message}\n`);
-    if (err instanceof UsageError) return 2;
-    log?.error({ err: message }, 'failed');
+    if (err instanceof UsageError) {
+      process.stderr.write(`${prog}: ${message}\n`);
+      return 2;
+    }
+    // said once: in the log where it is read apart from stderr (a file, a pipe), else on stderr alone
+    if (log && !sameDestination()) log.error({ err: message }, 'failed');
+    process.stderr.write(`${stderrIsJournal() ? '<3>' : ''}${prog}: ${message}\n`);
     return 1;
   }
 }

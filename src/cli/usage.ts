@@ -53,12 +53,16 @@ run would start dnsmasq with; change nothing.
     },
   },
   check: {
-    forms: [{ usage: 'brmgr check BRIDGE', summary: 'validate the config and the host, change nothing' }],
+    forms: [{ usage: 'brmgr check BRIDGE [--json]', summary: 'validate the config and the host, change nothing' }],
     about: `Validate the config and the host without changing anything: config errors, a
 subnet overlapping another interface or route, a non-bridge interface with the
-name, DNS/DHCP ports taken, another firewall in the way, missing tools.
+name, DNS/DHCP ports taken, another firewall in the way, missing tools, what
+the shell brmgr left behind (with the commands that remove it).
 Exit 0 when ok (warnings allowed), 2 on an error.
 `,
+    options: {
+      json: 'the errors and warnings as JSON: {bridge, file, ok, errors, warnings}',
+    },
   },
   doctor: {
     forms: [

@@ -40,6 +40,16 @@ function missing(env: NodeJS.ProcessEnv): string {
   );
 }
 
+/**
+ * A config's text kept elsewhere (what `brmgr run` serves, while the file itself has errors), as
+ * loadConfig would read it from the file. Throws ConfigError.
+ */
+export function loadConfigText(bridge: string, text: string, env: NodeJS.ProcessEnv = process.env): BridgeConfig {
+  const file = paths(bridge, env).config;
+  const loaded = { bridge, file, text, auto: saysAuto(text), draft: parseConfig(text, file, bridge) };
+  return typed(loaded, loaded.auto ? recordedSubnet(bridge, env) : undefined);
+}
+
 /** The config typed against `subnet` for `address = auto` (without one, the draft's stand-in). */
 export function typed(loaded: Loaded, subnet?: string): BridgeConfig {
   if (!loaded.auto || !subnet) return loaded.draft;

@@ -75,8 +75,9 @@ export class Reader {
     } else if (!SECTION_KEYS[kind]) {
       return; // reported once, with its section
     } else if (!SECTION_KEYS[kind]!.includes(e.key)) {
+      const home = homeOf(e.key);
       const hint = nearest(e.key, SECTION_KEYS[kind]!);
-      this.fail(e, `unknown key${hint ? `; did you mean '${hint}'?` : ''}`);
+      this.fail(e, `unknown key${home ? `; it belongs in ${home}` : hint ? `; did you mean '${hint}'?` : ''}`);
       return;
     }
     // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
@@ -120,4 +121,12 @@ export class Reader {
     const spec = (KEYS[kind] as Record<string, { parse: (e: Entry, fail: Reader['fail']) => unknown }>)[key]!;
     return e && (spec.parse(e, this.fail) as ValueOf<S, K> | undefined);
   }
+}
+
+/** The sections a key is written in (`[ipv4]`, `[ipv4] or [ipv6]`), where it is not the one it was found in. */
+function homeOf(key: string): string | undefined {
+  const homes = Object.entries(SECTION_KEYS)
+    .filter(([, keys]) => keys?.includes(key))
+    .map(([section]) => `[${section.replace('.*', '.NAME')}]`);
+  return homes.length ? homes.join(' or ') : undefined;
 }

@@ -15,7 +15,8 @@ import { runner, type Run } from '../system/exec.js';
 import { acquireLock } from '../system/lock.js';
 import { faultPoint } from '../system/fault.js';
 import { observe } from '../system/observe.js';
-import { ensureRunDir, readState, removeState, writeState } from '../system/state.js';
+import { ensureRunDir, readState, removeState, type State, writeState } from '../system/state.js';
+import type { Observed } from '../host/links.js';
 import type { DownContext } from './resource.js';
 import { unshapeBridge } from './shaping.js';
 import { RESOURCES } from './up.js';
@@ -74,7 +75,8 @@ export async function down(bridge: string, opts: Options): Promise<{ kept: strin
       return { kept: ports };
     }
     removeState(p);
-    log.info(`${bridge} is down`);
+    if (keep && !state.createdLink && !state.macvtap) log.info(foundBridgeLeft(bridge, state, observed));
+    else log.info(`${bridge} is down`);
     return { kept: [] };
   } finally {
     release();
@@ -85,6 +87,23 @@ export async function down(bridge: string, opts: Options): Promise<{ kept: strin
     }
     rmSync(`${p.state}.tmp`, { force: true });
   }
+}
+
+/**
+ * A bridge brmgr-pre found rather than created stays as it was found: said so, with the addresses it
+ * keeps (its own from before, not brmgr's) and how to remove it, rather than "down".
+ */
+function foundBridgeLeft(bridge: string, state: State, observed: Observed): string {
+  const own = new Set(state.addresses);
+  const kept = observed.addrs
+    .filter((a) => a.ifname === bridge && a.scope !== 'link' && !own.has(`${a.local}/${a.prefixlen}`))
+    .map((a) => `${a.local}/${a.prefixlen}`);
+  const up = state.original ? state.original.up : true;
+  return (
+    `${bridge} stays${up ? ' up' : ''}: brmgr-pre found it rather than created it, so it is left as found` +
+    `${kept.length ? `, with ${kept.join(', ')}` : ''}; brmgr's rules, sysctls and services for it are gone ` +
+    `(it serves no DHCP or DNS now); ip link delete ${bridge} removes it`
+  );
 }
 
 /**

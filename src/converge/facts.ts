@@ -24,7 +24,7 @@ export interface Facts {
 export type SocketsWanted = 'none' | 'all' | { cfg: BridgeConfig; runRoot: string };
 
 /** The pids of the dnsmasqs brmgr runs, one per bridge folder under the run root. */
-function brmgrDnsmasqs(runRoot: string): number[] {
+export function brmgrDnsmasqs(runRoot: string): number[] {
   let bridges: string[] = [];
   try {
     bridges = readdirSync(runRoot);

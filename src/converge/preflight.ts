@@ -25,7 +25,9 @@ import { alive } from '../system/process.js';
 import { readSysctl } from '../system/sysctl.js';
 import { onPath } from '../system/tools.js';
 import type { Run } from '../system/exec.js';
-import { gatherFacts, type Facts } from './facts.js';
+import { leftoverText } from '../plan/shell-brmgr.js';
+import { brmgrDnsmasqs, gatherFacts, type Facts } from './facts.js';
+import { findShellLeftovers } from './shell-brmgr.js';
 
 export interface Findings {
   errors: string[];
@@ -114,10 +116,15 @@ export function hostFindings(cfg: BridgeConfig, facts: Facts, others: BridgeConf
   errors.push(...natAddressConflicts(cfg, facts.observed));
   if (servicePorts(cfg).length) {
     const own = ownDnsmasq(p);
+    // brmgr's dnsmasqs bind their own bridges' addresses only, and an address another link holds is the
+    // overlap named above: neither is a second cause
+    const brmgrs = brmgrDnsmasqs(p.runRoot);
+    const elsewhere = new Set(facts.observed.addrs.filter((a) => a.ifname !== cfg.name).map((a) => a.local));
+    const others = facts.listeners.filter((l) => !(l.pid && brmgrs.includes(l.pid)) && !elsewhere.has(l.address));
     errors.push(
       ...portConflicts(
         cfg,
-        facts.listeners,
+        others,
         own,
         own.some((pid) => alive(pid) && !descriptorsReadable(pid)),
       ),
@@ -177,15 +184,12 @@ export async function preflight(
   opts: { run: Run; paths: Paths; others: BridgeConfig[]; env?: NodeJS.ProcessEnv },
 ): Promise<Findings> {
   const parts = [toolFindings(cfg, { serving: true }, opts.env)];
-  if (onPath('ip', opts.env))
-    parts.push(
-      hostFindings(
-        cfg,
-        await gatherFacts(opts.run, { sockets: { cfg, runRoot: opts.paths.runRoot } }),
-        opts.others,
-        opts.paths,
-      ),
-    );
+  if (onPath('ip', opts.env)) {
+    const facts = await gatherFacts(opts.run, { sockets: { cfg, runRoot: opts.paths.runRoot } });
+    parts.push(hostFindings(cfg, facts, opts.others, opts.paths));
+    const leftovers = await findShellLeftovers(opts.run, cfg, facts.observed, opts.paths);
+    parts.push({ errors: [], warnings: leftovers.map(leftoverText) });
+  }
   if (cfg.mode !== 'macvtap') parts.push(qemuFindings(cfg.name));
   const max = readSysctl('net/netfilter/nf_conntrack_max');
   parts.push({

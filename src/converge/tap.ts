@@ -54,6 +54,13 @@ export async function tapAdd(
   const log = opts.log.child({ bridge, tap });
   const uid = owner === undefined ? undefined : await resolveUser(run, owner);
   if (owner !== undefined && uid === undefined) throw new UsageError(`no such user '${owner}'`);
+  // a bare number is taken as is (a container's mapped uid has no account here), but said when no account has it
+  if (owner !== undefined && NUMERIC_UID.test(owner) && !(await run('getent', ['passwd', owner])).ok)
+    log.warn(
+      { event: 'owner', uid },
+      `no user has uid ${owner} on this host: the tap is owned by that number alone (a user namespace's mapped ` +
+        `uid?); give a user name to be sure`,
+    );
   const p = paths(bridge, opts.env ?? process.env);
   if (!existsSync(p.runDir))
     throw new UsageError(

@@ -9,7 +9,8 @@ import { isIP } from 'node:net';
 import type { BridgeConfig } from '../config/types.js';
 import { type Facts, gatherFacts } from '../converge/facts.js';
 import { hostFindings, ownDnsmasq, pathErrors } from '../converge/preflight.js';
-import { hostFirewallWarnings } from '../firewall/hostfirewall.js';
+import { findShellLeftovers } from '../converge/shell-brmgr.js';
+import { hostFirewallGaps } from '../firewall/hostfirewall.js';
 import { throwawayMac } from '../host/dhcp-packet.js';
 import { probeDhcp } from '../system/dhcp-probe.js';
 import { dnsAnswers, questionWaiting } from '../system/dns-probe.js';
@@ -42,7 +43,7 @@ export interface Finding {
   ok: boolean;
   /** what was found */
   detail: string;
-  /** the command that fixes it, when not ok */
+  /** the command that fixes it, when not ok (several: one a line, each to paste) */
   fix?: string;
 }
 
@@ -102,11 +103,26 @@ const DELETED = 'was deleted';
 const DOWN = 'is down';
 const LOST = 'lost ';
 
+/** What fixes a pre-flight error: for a subnet taken, a free one chosen by brmgr; else check's account. */
+function hostFix(cfg: BridgeConfig, error: string): string {
+  if (/^subnet \S+ overlaps /.test(error) && !cfg.ipv4.auto)
+    return `in ${cfg.file} set address = auto under [ipv4] (or another subnet), then: ${service(cfg.name)}`;
+  return `see: brmgr check ${cfg.name}`;
+}
+
 const bridge: Check = {
   name: 'bridge',
-  run({ cfg, state, damage }) {
+  run({ cfg, opts, facts, state, damage }) {
     const br = cfg.name;
-    if (damage === DELETED) return [bad('bridge', `${br} does not exist`, service(br))];
+    if (damage === DELETED) {
+      // the one cause the service cannot make it, rather than a restart that would fail the same way
+      const refused = hostFindings(cfg, facts, opts.others, opts.paths).errors;
+      if (refused.length)
+        return [
+          bad('bridge', `${br} does not exist, and brmgr-pre refuses it: ${refused[0]}`, hostFix(cfg, refused[0]!)),
+        ];
+      return [bad('bridge', `${br} does not exist`, service(br))];
+    }
     if (!state?.up) return [bad('bridge', `${br} exists but brmgr has not brought it up`, service(br))];
     if (damage === DOWN) return [bad('bridge', `${br} is down`, `ip link set dev ${br} up`)];
     return [ok('bridge', `${br} is up`)];
@@ -203,16 +219,24 @@ const preflight: Check = {
   name: 'pre-flight',
   run({ cfg, opts, facts }) {
     const found = hostFindings(cfg, facts, opts.others, opts.paths);
+    const gaps = hostFirewallGaps(cfg, facts.ruleset, servesAnything(cfg));
     return [
       ...pathErrors(cfg).map((e) => bad('config', e, `see: brmgr check ${cfg.name}`)),
-      ...found.errors.map((e) => bad('host', e, `see: brmgr check ${cfg.name}`)),
-      ...found.warnings
-        .filter((w) => w.startsWith('nftables chain'))
-        .map((w) => bad('other firewall', w, 'add the exception named above')),
+      ...found.errors.map((e) => bad('host', e, hostFix(cfg, e))),
+      ...gaps.map((g) => bad('other firewall', g.warning, g.fixes.join('\n'))),
       ...ipv6Warnings(cfg).map((w) =>
         bad('ipv6', w, `set [ipv6] nat = true in ${cfg.file}, then: brmgr reload ${cfg.name}`),
       ),
     ];
+  },
+};
+
+/** What the shell brmgr left: its bridge, its rules, ip_forward, each with the commands that remove it. */
+const shellBrmgr: Check = {
+  name: 'shell brmgr',
+  async run({ cfg, opts, facts }) {
+    const found = await findShellLeftovers(opts.run, cfg, facts.observed, opts.paths);
+    return found.map((l) => bad('shell brmgr', l.detail, l.commands.join('\n')));
   },
 };
 
@@ -281,20 +305,34 @@ function dnsmasqRuns(paths: Paths): boolean {
   return (!!status && alive(status.pid) && alive(ownDnsmasq(paths)[0])) || !!liveDnsmasqPid(paths);
 }
 
-/** What of the host's own firewall refuses by default what the host sends itself (its INPUT and OUTPUT). */
-async function hostDrops({ opts, facts }: DoctorContext): Promise<string[]> {
+/** What of the host's own firewall refuses by default what the host sends itself (its INPUT and OUTPUT), and the accept for it. */
+async function hostDrops({ opts, facts }: DoctorContext): Promise<{ what: string; fix: string }[]> {
+  // the host's questions to its own address go through lo: in by it (input), out by it (output)
+  const lo = (hook: string | undefined) => (hook === 'input' ? 'iifname "lo"' : 'oifname "lo"');
   const nft = facts.ruleset.flatMap((o) =>
     o.chain?.policy === 'drop' &&
     (o.chain.hook === 'input' || o.chain.hook === 'output') &&
     !o.chain.table.startsWith('brmgr-') &&
     // iptables' own tables are read below, as iptables shows them
     !(o.chain.table === 'filter' && o.chain.family !== 'inet')
-      ? [`nftables chain ${o.chain.family} ${o.chain.table} ${o.chain.name} (hook ${o.chain.hook}) has policy drop`]
+      ? [
+          {
+            what: `nftables chain ${o.chain.family} ${o.chain.table} ${o.chain.name} (hook ${o.chain.hook}) has policy drop`,
+            fix: `nft insert rule ${o.chain.family} ${o.chain.table} ${o.chain.name} ${lo(o.chain.hook)} accept`,
+          },
+        ]
       : [],
   );
   const policies = await filterPolicies(opts.run);
   const iptables = ['INPUT', 'OUTPUT'].flatMap((c) =>
-    policies.get(c) === 'DROP' ? [`iptables filter ${c} has policy DROP`] : [],
+    policies.get(c) === 'DROP'
+      ? [
+          {
+            what: `iptables filter ${c} has policy DROP`,
+            fix: `iptables -I ${c} ${c === 'INPUT' ? '-i' : '-o'} lo -j ACCEPT`,
+          },
+        ]
+      : [],
   );
   return [...nft, ...iptables];
 }
@@ -314,8 +352,8 @@ async function askDns(ctx: DoctorContext, at: { address: string; port: number })
   return drops.length
     ? bad(
         'dns',
-        `${none}, and it never reached dnsmasq: the host's firewall may drop it: ${drops.join('; ')}`,
-        'accept the host\'s own traffic there (e.g. iifname "lo" accept)',
+        `${none}, and it never reached dnsmasq: the host's firewall may drop it: ${drops.map((d) => d.what).join('; ')}`,
+        drops.map((d) => d.fix).join('\n'),
       )
     : bad('dns', `${none}, and it never reached dnsmasq`, service(br));
 }
@@ -339,8 +377,9 @@ async function askDhcp(ctx: DoctorContext, dns: Promise<{ hung?: true }>): Promi
   if (reply) return bad('dhcp', `dnsmasq refuses ${from} (DHCPNAK)`, service(br));
   const none = `no DHCP offer to ${from} within ${ANSWER_MS / 1000} s`;
   if ((await dns).hung) return bad('dhcp', `${none}: dnsmasq is stopped or hung`, service(br));
-  const drops = hostFirewallWarnings(cfg, facts.ruleset, true).filter((w) => w.includes('(hook input)'));
-  if (drops.length) return bad('dhcp', `${none}: ${drops.join('; ')}`, 'add the exception named above');
+  const drops = hostFirewallGaps(cfg, facts.ruleset, true).filter((g) => g.hook === 'input');
+  if (drops.length)
+    return bad('dhcp', `${none}: ${drops.map((g) => g.warning).join('; ')}`, drops.flatMap((g) => g.fixes).join('\n'));
   const leased = readLeases(opts.paths.leases).filter((l) => l.mac && !l.ip.includes(':')).length;
   if (!opts.dhcpMac && leased >= dhcpPoolSize(cfg))
     return bad('dhcp', `${none}: every address of the pool is leased`, 'widen [ipv4] range');
@@ -400,7 +439,7 @@ const conntrack: Check = {
       bad(
         'conntrack',
         `the conntrack table is full (${count} of ${max})`,
-        'sysctl -w net.netfilter.nf_conntrack_max=...',
+        `sysctl -w net.netfilter.nf_conntrack_max=${max * 2}`,
       ),
     ];
   },
@@ -560,6 +599,7 @@ export const CHECKS: readonly Check[] = [
   brNetfilter,
   firewall,
   preflight,
+  shellBrmgr,
   legacyIptables,
   dnsmasq,
   answers,

@@ -40,12 +40,24 @@ function namesBridge(rule: NftRule, bridge: string): boolean {
  * (brmgr adds its rules there itself) and are not looked at.
  */
 export function hostFirewallWarnings(cfg: BridgeConfig, ruleset: NftObject[], serves: boolean): string[] {
+  return hostFirewallGaps(cfg, ruleset, serves).map((g) => g.warning);
+}
+
+/** One chain of another table that refuses the bridge's traffic: in words, and the commands that make the exception. */
+export interface FirewallGap {
+  hook: string;
+  warning: string;
+  /** `nft insert rule …` at the chain's head, before whatever refuses */
+  fixes: string[];
+}
+
+export function hostFirewallGaps(cfg: BridgeConfig, ruleset: NftObject[], serves: boolean): FirewallGap[] {
   const hooks = new Set<string>();
   if (serves) hooks.add('input');
   if (cfg.mode === 'nat' || cfg.mode === 'routed') hooks.add('forward');
   const own = nftTable(cfg.name);
   const rules = ruleset.flatMap((o) => (o.rule ? [o.rule] : []));
-  const warnings: string[] = [];
+  const gaps: FirewallGap[] = [];
   for (const chain of ruleset.flatMap((o) => (o.chain ? [o.chain] : []))) {
     if (!chain.hook || !hooks.has(chain.hook) || chain.table === own) continue;
     if (!['ip', 'ip6', 'inet'].includes(chain.family) || (chain.family !== 'inet' && chain.table === 'filter'))
@@ -63,11 +75,18 @@ export function hostFirewallWarnings(cfg: BridgeConfig, ruleset: NftObject[], se
         : `ends in a drop or reject${last?.handle ? ` (rule handle ${last.handle})` : ''}`;
     const where = `nftables chain ${chain.family} ${chain.table} ${chain.name} (hook ${chain.hook})`;
     const accept = `accept iifname "${cfg.name}"${chain.hook === 'forward' ? ` and oifname "${cfg.name}"` : ''}`;
-    warnings.push(
-      `${where} ${how} and makes no exception for ${cfg.name}: ` +
+    const insert = `nft insert rule ${chain.family} ${chain.table} ${chain.name}`;
+    gaps.push({
+      hook: chain.hook,
+      warning:
+        `${where} ${how} and makes no exception for ${cfg.name}: ` +
         `it refuses ${what} whatever brmgr accepts; ${accept} there ` +
         `(firewalld: firewall-cmd --zone=trusted --add-interface=${cfg.name})`,
-    );
+      fixes: [
+        `${insert} iifname "${cfg.name}" accept`,
+        ...(chain.hook === 'forward' ? [`${insert} oifname "${cfg.name}" accept`] : []),
+      ],
+    });
   }
-  return warnings;
+  return gaps;
 }

@@ -26,6 +26,13 @@ function splitPrefix(dst: string): [string, number] {
   return [addr, len === undefined ? (addr.includes(':') ? 128 : 32) : Number(len)];
 }
 
+/** What to do about an overlapping IPv4 subnet: another one, or `address = auto`, which picks a free one. */
+function anotherSubnet(cfg: BridgeConfig, net: string): string {
+  if (net.includes(':')) return `; give ${cfg.name} another [ipv6] address in ${cfg.file}`;
+  if (cfg.ipv4.auto) return '';
+  return `; give ${cfg.name} another subnet, or let brmgr pick a free one: address = auto under [ipv4] in ${cfg.file}`;
+}
+
 /**
  * What on the host stands in the bridge's way: its name taken by something
  * that is not a bridge, or its subnets overlapping another interface's address
@@ -75,16 +82,19 @@ export function findConflicts(cfg: BridgeConfig, observed: Observed, others: Bri
     warnings.push(`uplink ${cfg.uplink} does not exist (yet); guests reach the outside only through it`);
   }
   const subnets: [string, number][] = [[cfg.ipv4.network, cfg.ipv4.prefix]];
+  // the links whose addresses overlap: a configured bridge among them is that one conflict, not another
+  const overlapping = new Set<string>();
   if (cfg.ipv6) subnets.push([cfg.ipv6.network, cfg.ipv6.prefix]);
   for (const [net, prefix] of subnets) {
     for (const a of observed.addrs) {
       if (a.ifname === cfg.name || a.scope === 'link') continue;
       if (overlaps(net, prefix, a.local, a.prefixlen)) {
+        overlapping.add(a.ifname);
         const group = observed.links.find((l) => l.ifname === a.ifname)?.group;
         const brmgr = Object.values(GROUPS).some((g) => String(g) === group);
         errors.push(
           `subnet ${net}/${prefix} overlaps ${a.local}/${a.prefixlen} ` +
-            `on ${brmgr ? `brmgr bridge ${a.ifname}` : a.ifname}`,
+            `on ${brmgr ? `brmgr bridge ${a.ifname}` : a.ifname}${anotherSubnet(cfg, net)}`,
         );
       }
     }
@@ -103,7 +113,7 @@ export function findConflicts(cfg: BridgeConfig, observed: Observed, others: Bri
       if (overlaps(net, prefix, addr, len)) {
         errors.push(
           `subnet ${net}/${prefix} overlaps route ${r.dst}` +
-            `${r.dev ? ` dev ${r.dev}` : ''}${r.table ? ` table ${r.table}` : ''}`,
+            `${r.dev ? ` dev ${r.dev}` : ''}${r.table ? ` table ${r.table}` : ''}${anotherSubnet(cfg, net)}`,
         );
       }
     }
@@ -112,11 +122,13 @@ export function findConflicts(cfg: BridgeConfig, observed: Observed, others: Bri
     if (
       other.name !== cfg.name &&
       other.mode !== 'bridged' &&
+      !overlapping.has(other.name) &&
       overlaps(cfg.ipv4.network, cfg.ipv4.prefix, other.ipv4.network, other.ipv4.prefix)
     ) {
       warnings.push(
         `subnet ${cfg.ipv4.network}/${cfg.ipv4.prefix} overlaps ${other.ipv4.network}/${other.ipv4.prefix} ` +
-          `of brmgr bridge ${other.name} (${other.file}); the two cannot be up at the same time`,
+          `of brmgr bridge ${other.name} (${other.file}); the two cannot be up at the same time` +
+          anotherSubnet(cfg, cfg.ipv4.network),
       );
     }
   }
@@ -182,6 +194,8 @@ export function forwardConflicts(cfg: BridgeConfig, listening: Listener[]): stri
   return errors;
 }
 
+const holder = (l: Listener) => (l.process ? `${l.process} (pid ${l.pid})` : 'another process');
+
 /**
  * Other servers holding the ports brmgr's dnsmasq needs on the bridge: bound
  * to the bridge's address, or to the wildcard without a device (a system
@@ -200,7 +214,7 @@ export function portConflicts(cfg: BridgeConfig, listening: Listener[], own: num
       continue;
     const onBridge = l.device === cfg.name || l.address === cfg.ipv4.address || l.address === cfg.ipv6?.address;
     if (ownUnseen && !l.pid && onBridge) continue;
-    const who = l.process ? `${l.process} (pid ${l.pid})` : 'another process';
+    const who = holder(l);
     const where =
       l.address === '0.0.0.0' || l.address === '*' || l.address === '::'
         ? `all addresses (${l.address.includes(':') ? `[${l.address}]` : l.address})`
@@ -209,9 +223,11 @@ export function portConflicts(cfg: BridgeConfig, listening: Listener[], own: num
     if (!errors.includes(line)) errors.push(line);
   }
   if (errors.length) {
+    const holders = listening.filter((l) => errors.some((e) => e.includes(` by ${holder(l)} `)));
+    const dnsmasq = holders.some((l) => !l.process || l.process === 'dnsmasq');
     errors.push(
       `brmgr's dnsmasq must bind ${cfg.name}'s address: make the other server leave ${cfg.name} alone ` +
-        `(a system dnsmasq: install dnsmasq.d/brmgr.conf) or turn the service off in ${cfg.file}`,
+        `${dnsmasq ? '(a system dnsmasq: install dnsmasq.d/brmgr.conf) ' : ''}or turn the service off in ${cfg.file}`,
     );
   }
   return errors;

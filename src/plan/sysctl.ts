@@ -52,3 +52,11 @@ export function desiredSysctls(cfg: BridgeConfig, acceptRa: Record<string, strin
 export function isBridgeSysctl(key: string, bridge: string): boolean {
   return key.startsWith(`net/ipv6/conf/${bridge}/`);
 }
+
+/** The settings not as wanted now, in words ("net.ipv4.ip_forward = 0, not 1"); one that is gone (its link) is not. */
+export function sysctlDrift(wanted: readonly Sysctl[], read: (key: string) => string | undefined): string[] {
+  return wanted.flatMap(([key, value]) => {
+    const now = read(key);
+    return now === undefined || now === value ? [] : [`${key.replaceAll('/', '.')} = ${now}, not ${value}`];
+  });
+}

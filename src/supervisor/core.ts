@@ -31,7 +31,11 @@ export type SupervisorEvent =
   /** its lease file was deleted or replaced and written back: dnsmasq reopens it only at a start */
   | { kind: 'lease-file-restored' }
   /** the leases of a subnet the bridge had before a change have ended or moved (plan/former.ts) */
-  | { kind: 'former-ended' };
+  | { kind: 'former-ended' }
+  /** a second has passed: what has no monitor (the kernel settings) is looked at */
+  | { kind: 'tick' }
+  /** what a look at the kernel settings pre set found: each one someone changed since, in words */
+  | { kind: 'sysctls-checked'; drift: string[] };
 
 export type Action =
   /** brmgr-pre again with the running config; then dnsmasq and resolved told again if the bridge was new */
@@ -42,6 +46,7 @@ export type Action =
   | { kind: 'reload'; why: string; reply?: (outcome: ReloadOutcome) => void }
   | { kind: 'check-bridge' }
   | { kind: 'check-firewall' }
+  | { kind: 'check-sysctls' }
   | { kind: 'start-dnsmasq'; delayMs: number }
   /** `kill`: it hangs, SIGTERM would not be heard */
   | { kind: 'restart-dnsmasq'; kill?: true }
@@ -137,6 +142,16 @@ export function step(s: CoreState, ev: SupervisorEvent, now: number): { state: C
       return same([{ kind: 'check-bridge' }]);
     case 'ruleset-changed':
       return same([{ kind: 'check-firewall' }]);
+    case 'tick':
+      return same([{ kind: 'check-sysctls' }]);
+    case 'sysctls-checked':
+      if (!ev.drift.length) return same([]);
+      return same([
+        log('warn', 'sysctl', `${ev.drift.join(', ')}: changed while brmgr run serves ${s.bridge}; setting it back`, {
+          drift: ev.drift,
+        }),
+        { kind: 'converge', why: ev.drift.join(', '), relink: false },
+      ]);
     case 'bridge-checked': {
       if (!ev.damage) return same([]);
       if (ev.damage === TAKEN_DOWN) return same(takenDown(s));

@@ -18,6 +18,8 @@ import type { Logger } from '../log.js';
 import type { Paths } from '../paths.js';
 import { bridgeDamage } from '../plan/link.js';
 import { resolvedLink } from '../plan/resolved.js';
+import { desiredSysctls, sysctlDrift } from '../plan/sysctl.js';
+import { kernelHasIpv6, readSysctl } from '../system/sysctl.js';
 import { dhcpPoolSize, dnsTarget, neighbours6, servesAnything } from '../plan/services.js';
 import { forgetFlows } from '../system/conntrack.js';
 import { runner } from '../system/exec.js';
@@ -40,7 +42,7 @@ import { Binder } from './bindings.js';
 import { SnoopWatch } from './snoop.js';
 import { Neighbours6 } from './neighbours.js';
 import { readNeighbours6 } from '../system/neigh.js';
-import { removeStatus, writeStatus } from '../system/run-files.js';
+import { removeStatus, writeServed, writeStatus } from '../system/run-files.js';
 import type { Effects } from './supervisor.js';
 import { configFiles, Watch } from './watch.js';
 
@@ -183,6 +185,7 @@ export function hostEffects(o: HostOptions): Effects {
   });
   // a guest gone (its macvtap deleted) loses its route within this time
   let routesTimer: NodeJS.Timeout | undefined;
+  let ticker: NodeJS.Timeout | undefined;
   const health = new HealthProbe({
     target: () => (dnsmasq.isServing ? dnsTarget(o.config()) : undefined),
     unresponsive: (why) => dispatch({ kind: 'dnsmasq-unresponsive', why }),
@@ -209,6 +212,8 @@ export function hostEffects(o: HostOptions): Effects {
         : cfg.mode === 'macvtap'
           ? shimDamage(cfg, await observe(run))
           : bridgeDamage(cfg, await observe(run)),
+    // the bridge's own settings vanish with it, and a bridge taken down is the bridge check's to tell
+    sysctlDrift: (cfg) => (takenDown() ? [] : sysctlDrift(desiredSysctls(cfg, {}, kernelHasIpv6()), readSysctl)),
     firewallDrift: async (cfg) => {
       const foreign = hostFirewallWarnings(cfg, await nftRuleset(run), servesAnything(cfg));
       const state = readState(p);
@@ -230,6 +235,9 @@ export function hostEffects(o: HostOptions): Effects {
       leases.start();
       await dnsmasq.start();
       health.start();
+      // the kernel settings have no monitor: a look each second (a few reads of /proc/sys)
+      ticker ??= setInterval(() => dispatch({ kind: 'tick' }), 1000);
+      ticker.unref();
       await effects.tellResolved(cfg);
       if (cfg.mode === 'bridged' || cfg.mode === 'macvtap') await snoop.start();
       if (cfg.mode === 'macvtap') {
@@ -306,6 +314,7 @@ export function hostEffects(o: HostOptions): Effects {
     },
     shutdown: async () => {
       health.stop();
+      clearInterval(ticker);
       snoop.stop();
       clearInterval(routesTimer);
       if (toldResolved) await revertLinkDns(run, bridge);
@@ -318,6 +327,13 @@ export function hostEffects(o: HostOptions): Effects {
     },
     leases: () => readLeases(p.leases),
     rehook: () => leases.rehook(snoop.current(), neighbours.current()),
+    served: (text) => {
+      try {
+        writeServed(p, text);
+      } catch (err) {
+        log.warn({ event: 'status' }, `cannot write ${p.served}: ${(err as Error).message}`);
+      }
+    },
   };
   return effects;
 }

@@ -45,6 +45,8 @@ export interface Effects {
   writeFiles(rendered: Rendered): void;
   /** what is wrong with the bridge (`bridgeDamage`), TAKEN_DOWN after brmgr-post by hand, else undefined */
   bridgeDamage(cfg: BridgeConfig): Promise<string | undefined>;
+  /** the kernel settings pre set that are not so now, in words; none once the bridge was taken down */
+  sysctlDrift?(cfg: BridgeConfig): string[];
   /** what of brmgr's rules is gone (TAKEN_DOWN after brmgr-post), and other tables' drops, in words */
   firewallDrift(cfg: BridgeConfig): Promise<{ drift: string | undefined; foreign: string[] }>;
   dnsmasq: DnsmasqControl;
@@ -64,6 +66,8 @@ export interface Effects {
   leases(): Lease[];
   /** [hooks] lease run with `old` for every lease held, as dnsmasq runs its dhcp-script at a SIGHUP */
   rehook(): void;
+  /** the config text now served, kept for the doctor while the file itself has errors */
+  served?(text: string): void;
 }
 
 type Performed = Exclude<Action, { kind: 'log' | 'shutdown' }>;
@@ -136,6 +140,7 @@ export class Supervisor {
     }
     this.rendered = this.fx.render(this.cfg);
     this.fx.writeFiles(this.rendered);
+    this.fx.served?.(this.loaded.text);
     this.followFormer();
     this.dispatch({ kind: 'started' });
   }
@@ -235,6 +240,8 @@ export class Supervisor {
         return this.dispatch({ kind: 'bridge-checked', damage: await fx.bridgeDamage(this.cfg) });
       case 'check-firewall':
         return this.dispatch({ kind: 'firewall-checked', ...(await fx.firewallDrift(this.cfg)) });
+      case 'check-sysctls':
+        return this.dispatch({ kind: 'sysctls-checked', drift: fx.sysctlDrift?.(this.cfg) ?? [] });
       case 'converge':
         this.resolved = await fx.converge(this.loaded, this.held());
         this.followFormer();
@@ -313,6 +320,7 @@ export class Supervisor {
     fx.writeFiles(rendered);
     const summary = changeSummary(this.loaded.draft, loaded.draft);
     this.loaded = loaded;
+    fx.served?.(loaded.text);
     this.resolved = next;
     this.rendered = rendered;
     this.followFormer();

@@ -52,8 +52,28 @@ export function readStatus(p: Paths): SupervisorStatus | undefined {
   return readJsonFile<SupervisorStatus>(p.supervisorStatus);
 }
 
+/** The status and the config text served go together: both are the running supervisor's. */
 export function removeStatus(p: Paths): void {
   rmSync(p.supervisorStatus, { force: true });
+  rmSync(p.served, { force: true });
+}
+
+/** The config text `brmgr run` serves now, written at its start and at each reload it applies. */
+export function writeServed(p: Paths, text: string): void {
+  const tmp = `${p.served}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  renameSync(tmp, p.served);
+}
+
+/** What the live `brmgr run` serves, while one runs. */
+export function readServed(p: Paths): { pid: number; text: string } | undefined {
+  const pid = liveSupervisorPid(p);
+  if (!pid) return undefined;
+  try {
+    return { pid, text: readFileSync(p.served, 'utf8') };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The pid of the `brmgr run` that serves the bridge (it holds the bridge's supervisor lock), if one runs. */

@@ -89,7 +89,7 @@ const OWN: Record<Name, string[]> = {
   up: [],
   down: ['force', 'unless-restarting'],
   render: ['backend'],
-  check: [],
+  check: ['json'],
   doctor: ['json'],
   run: ['pid-file'],
   reload: [],
@@ -176,9 +176,10 @@ t.test('commands taking one BRIDGE: it is required, alone, and a valid name', as
   }
 });
 
-t.test('up and check: BRIDGE only', async (t) => {
+t.test('up: BRIDGE only; check: BRIDGE, --json', async (t) => {
   t.same(up.parse(['brmgr0']), { bridge: 'brmgr0' });
-  t.same(check.parse(['brmgr0']), { bridge: 'brmgr0' });
+  t.same(check.parse(['brmgr0']), { bridge: 'brmgr0', json: false });
+  t.same(check.parse(['brmgr0', '--json']), { bridge: 'brmgr0', json: true });
 });
 
 t.test('down: --force, before or after BRIDGE; it takes no value', async (t) => {

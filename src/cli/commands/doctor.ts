@@ -1,5 +1,8 @@
-import { loadConfig, loadOtherConfigs } from '../../config/load.js';
-import { diagnose } from '../../doctor/index.js';
+import { loadConfig, loadConfigText, loadOtherConfigs } from '../../config/load.js';
+import type { BridgeConfig } from '../../config/types.js';
+import { ConfigError, formatProblem } from '../../config/validate.js';
+import { diagnose, type Finding } from '../../doctor/index.js';
+import { readServed } from '../../system/run-files.js';
 import { paths } from '../../paths.js';
 import { runner } from '../../system/exec.js';
 import { DHCP_DISCOVER } from '../hidden.js';
@@ -45,8 +48,34 @@ export function parse(args: string[]): DoctorOptions | Help {
   };
 }
 
+/**
+ * The config to diagnose: the file's; while it has errors and `brmgr run` serves the one it read before,
+ * that one, with the file's errors as the first finding.
+ */
+function configToDiagnose(bridge: string): { cfg: BridgeConfig; broken?: Finding } {
+  try {
+    return { cfg: loadConfig(bridge) };
+  } catch (err) {
+    const served = err instanceof ConfigError ? readServed(paths(bridge)) : undefined;
+    if (!served) throw err;
+    const cfg = loadConfigText(bridge, served.text);
+    const errors = (err as ConfigError).problems.map(formatProblem);
+    return {
+      cfg,
+      broken: {
+        check: 'config',
+        ok: false,
+        detail:
+          `${errors.join('; ')}: brmgr run (pid ${served.pid}) serves the config it read before, ` +
+          'which the rest of this walk diagnoses',
+        fix: `correct ${cfg.file}, then: brmgr check ${bridge} && brmgr reload ${bridge}`,
+      },
+    };
+  }
+}
+
 export async function run({ bridge, guest, traceSeconds, mac, json }: DoctorOptions): Promise<number> {
-  const cfg = loadConfig(bridge);
+  const { cfg, broken } = configToDiagnose(bridge);
   // a Ctrl-C ends the trace early; its marks are removed and the findings still printed
   const stop = new AbortController();
   const onSignal = () => stop.abort();
@@ -63,12 +92,13 @@ export async function run({ bridge, guest, traceSeconds, mac, json }: DoctorOpti
   }).finally(() => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, onSignal);
   });
+  if (broken) findings.unshift(broken);
   const problems = findings.filter((f) => !f.ok);
   if (json) process.stdout.write(`${JSON.stringify({ bridge, ok: problems.length === 0, findings }, null, 2)}\n`);
   else {
     for (const f of findings) {
       process.stdout.write(
-        `${f.ok ? '✓' : '✗'} ${f.check.padEnd(15)} ${f.detail}${f.fix ? `\n    fix: ${f.fix}` : ''}\n`,
+        `${f.ok ? '✓' : '✗'} ${f.check.padEnd(15)} ${f.detail}${f.fix ? `\n    fix: ${f.fix.replaceAll('\n', '\n         ')}` : ''}\n`,
       );
     }
     process.stdout.write(problems.length ? `${problems.length} problem(s) found\n` : 'the path is clear\n');

@@ -44,6 +44,11 @@ export async function run({ bridge, json }: LeasesOptions): Promise<number> {
     return 0;
   }
   const width = Math.max(15, ...leases.map((l) => l.ip.length));
+  // on a terminal, a header; a script reading the lines gets the leases alone (or --json)
+  if (process.stdout.isTTY)
+    process.stdout.write(
+      `${['MAC'.padEnd(17), 'IP'.padEnd(width), 'HOSTNAME'.padEnd(20), 'EXPIRES'.padEnd(24), 'KIND'].join('  ')}\n`,
+    );
   for (const l of leases) {
     const ends = l.expires ?? (l.source === 'neighbour' ? '-' : 'never');
     // the kind last: the columns before it stay where scripts read them
