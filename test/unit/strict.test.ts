@@ -59,10 +59,10 @@ t.test('renderStrict: static rules over sets, per-guest state in the sets', asyn
   t.match(text, /flush chain bridge brmgr-strict-br0 strict/, 'the chains are replaced');
   t.notMatch(text, /delete table bridge/, 'the bridge table (its sets) is kept');
   t.match(text, /add @ports \{ iifname \} add @bound \{ iifname \. ether saddr \} add @macs \{ ether saddr \}/);
-  t.match(text, /iifname \. ether saddr != @bound counter drop/);
-  t.match(text, /iifname \. ip saddr != @addr4 counter drop/);
-  t.match(text, /iifname \. ip6 saddr != @addr6 counter drop/);
-  t.match(text, /nd-neighbor-advert iifname \. @th,64,128 != @na6 counter drop/);
+  t.match(text, /iifname \. ether saddr != @bound jump drop-strict-mac$/m);
+  t.match(text, /iifname \. ip saddr != @addr4 jump drop-strict-address-ip$/m);
+  t.match(text, /iifname \. ip6 saddr != @addr6 jump drop-strict-address-ip6$/m);
+  t.match(text, /nd-neighbor-advert iifname \. @th,64,128 != @na6 jump drop-strict-address-na$/m);
   t.match(text, /iifname \. arp saddr ip != @addr4/);
   t.match(text, /ip saddr 0\.0\.0\.0 udp sport 68 udp dport 67 accept/, 'a guest without a lease asks for one');
   t.match(text, /ip6 saddr :: icmpv6 type \{[^}]*nd-neighbor-solicit/, 'duplicate address detection');
@@ -82,8 +82,13 @@ t.test('renderStrict: static rules over sets, per-guest state in the sets', asyn
   );
   t.match(
     text,
-    /\t\tcounter drop comment "port security: strict-host-port"\n\t\}\n\}\n$/,
+    /\t\tjump drop-strict-host-port-service\n\t\}\n/,
     'the rest to the host is dropped',
+  );
+  t.match(
+    text,
+    /chain drop-strict-host-port-service \{\n\t\tupdate @drops-strict-host-port-service \{ ether saddr \. meta l4proto \. th dport \}\n\t\tcounter drop comment "port security: strict-host-port"\n/,
+    'counted by what the guest asked for, then dropped',
   );
 
   const tight = renderStrict(parse(`[host.a]\nmac = ${MAC}\nip = 10.0.1.10\nport_security = strict\n`), [])!;
@@ -93,7 +98,7 @@ t.test('renderStrict: static rules over sets, per-guest state in the sets', asyn
 t.test('the bridge table: an off guest is past the basic rules too', async (t) => {
   const text = renderL2(parse(STRICT), { guard: true })!;
   t.match(text, /\tset open \{/);
-  t.match(text, /iifname != @open ether type ip udp dport 68 counter drop comment "port security: dhcp-server"/);
+  t.match(text, /iifname != @open ether type ip udp dport 68 jump drop-dhcp-server/);
   t.notMatch(renderL2(parse(''), { guard: true })!, /@open/, 'no override: the basic rules as before');
 });
 
