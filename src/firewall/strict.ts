@@ -116,7 +116,10 @@ export function renderStrict(cfg: BridgeConfig, remote: readonly string[]): stri
   const host = new Drops();
   const guest = hostRules(cfg, host);
   const inet =
-    `table inet ${t}\ndelete table inet ${t}\ntable inet ${t} {\n${host.sets().map((s) => `${s}\n`).join('')}` +
+    `table inet ${t}\ndelete table inet ${t}\ntable inet ${t} {\n${host
+      .sets()
+      .map((s) => `${s}\n`)
+      .join('')}` +
     '\tchain prerouting {\n\t\ttype filter hook prerouting priority dstnat + 10; policy accept;\n' +
     `\t\tiifname ${q(cfg.name)} meta mark & ${hex(STRICT_MARK)} == ${hex(STRICT_MARK)} jump guest\n\t}\n` +
     `${[chain('guest', guest), ...Object.entries(host.chains()).map(([n, r]) => chain(n, r))].join('\n')}\n}\n`;

@@ -12,16 +12,8 @@ t.test('basic: every port of a NAT bridge is a guest port, in the forward and th
   const text = renderL2(parse('[ipv6]\naddress = fd42:0:1::1/64\n'), { guard: true, mac: MAC })!;
   for (const name of ['forward', 'input']) {
     const rules = chain(text, name);
-    t.match(
-      rules,
-      /^\t\tether type ip udp dport 68 jump drop-dhcp-server$/m,
-      `${name}: no DHCP answers`,
-    );
-    t.match(
-      rules,
-      /^\t\tether type ip6 udp dport 546 jump drop-dhcp6-server$/m,
-      `${name}: no DHCPv6 answers`,
-    );
+    t.match(rules, /^\t\tether type ip udp dport 68 jump drop-dhcp-server$/m, `${name}: no DHCP answers`);
+    t.match(rules, /^\t\tether type ip6 udp dport 546 jump drop-dhcp6-server$/m, `${name}: no DHCPv6 answers`);
     t.match(
       rules,
       /^\t\tether type ip6 icmpv6 type nd-router-advert jump drop-router-advertisement$/m,
@@ -34,11 +26,7 @@ t.test('basic: every port of a NAT bridge is a guest port, in the forward and th
       new RegExp(`^\\t\\tether saddr ${MAC} jump drop-bridge-mac$`, 'm'),
       `${name}: not from the bridge's MAC`,
     );
-    t.match(
-      rules,
-      /^\t\tarp saddr ip 10\.0\.1\.1 jump drop-gateway-claim$/m,
-      `${name}: no ARP claiming the gateway`,
-    );
+    t.match(rules, /^\t\tarp saddr ip 10\.0\.1\.1 jump drop-gateway-claim$/m, `${name}: no ARP claiming the gateway`);
     t.match(
       rules,
       /nd-neighbor-advert @th,64,128 \{ 0xfd420000000100000000000000000001, 0xfe80000000000000001122fffe334455 \} jump drop-gateway-claim/,

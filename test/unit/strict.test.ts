@@ -80,11 +80,7 @@ t.test('renderStrict: static rules over sets, per-guest state in the sets', asyn
     /fib daddr type != \{ local, broadcast, multicast, anycast \} return/,
     'forwarded traffic is not the host’s',
   );
-  t.match(
-    text,
-    /\t\tjump drop-strict-host-port-service\n\t\}\n/,
-    'the rest to the host is dropped',
-  );
+  t.match(text, /\t\tjump drop-strict-host-port-service\n\t\}\n/, 'the rest to the host is dropped');
   t.match(
     text,
     /chain drop-strict-host-port-service \{\n\t\tupdate @drops-strict-host-port-service \{ ether saddr \. meta l4proto \. th dport \}\n\t\tcounter drop comment "port security: strict-host-port"\n/,
