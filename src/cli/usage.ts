@@ -184,12 +184,17 @@ interrupted:
 
 EVENT is add (a new lease), old (a lease renewed or changed), or del
 (released, declined, expired, or replaced by another address), as dnsmasq's
-dhcp-script names them. Needs brmgr run BRIDGE running (exit 1 when it is
+dhcp-script names them. Where ports are bound to their guests (strict port
+security), also each port bound or unbound:
+
+  2026-11-27T16:00:00Z bind veth0 52:54:00:00:00:10 strict 10.0.1.10,fe80::5054:ff:fe00:10
+
+Needs brmgr run BRIDGE running (exit 1 when it is
 not); when it stops, waits for it to start again. Events from before the
 start are not shown: brmgr leases BRIDGE lists the current leases.
 `,
     options: {
-      json: 'one JSON object a line: time, event, mac, ip, hostname, reason, expires',
+      json: 'one JSON object a line: time, event, mac, ip, hostname, reason, expires (bind, unbind: time, event, port, mac, addresses, level)',
     },
   },
   exporter: {

@@ -7,7 +7,10 @@ import { parseConfig } from '../../src/config/validate.js';
 import { l2Change, renderL2 } from '../../src/firewall/l2.js';
 import { renderStrict, STRICT_MARK } from '../../src/firewall/strict.js';
 import {
+  bindingEvents,
   bindingScript,
+  boundGuest,
+  formatBindingEvent,
   bindsPorts,
   guestAddresses,
   linkLocal,
@@ -223,4 +226,35 @@ t.test('bindingScript: a delete never fails the transaction', async (t) => {
     'each delete after an add of the same element; a table not there is left out',
   );
   t.equal(bindingScript({ l2: 'a', strict: 'b' }, { add: [], del: [] }, { l2: true, strict: true }), undefined);
+});
+
+t.test('binding events: bind when a port gets its guest or its addresses change, unbind when it goes', async (t) => {
+  const cfg = parse(STRICT);
+  const port = { port: 'veth0', addresses: ['10.0.1.10'] };
+  const web = boundGuest(cfg, { ...port, mac: MAC, name: 'web' }, MAC)!;
+  t.strictSame(web.addresses, guestAddresses(cfg, MAC, ['10.0.1.10']), 'strict: what the port may send from');
+  t.equal(boundGuest(cfg, port, undefined), undefined, 'no MAC yet: no guest');
+  t.equal(boundGuest(cfg, { ...port, removed: true }, MAC), undefined, 'gone: no guest');
+  const now = Date.parse('2026-11-27T16:00:00Z');
+  const [bind] = bindingEvents(undefined, web, now);
+  t.match(bind, { event: 'bind', port: 'veth0', mac: MAC, level: 'strict', name: 'web' });
+  t.match(formatBindingEvent(bind!), /^2026-11-27T16:00:00Z bind veth0 52:54:00:00:00:10 strict 10\.0\.1\.10,/);
+  t.strictSame(bindingEvents(web, { ...web }, now), [], 'the same guest again: nothing');
+  t.strictSame(
+    bindingEvents(web, { ...web, addresses: [...web.addresses, '10.0.1.11'] }, now).map((e) => e.event),
+    ['bind'],
+    'a new address: bound again',
+  );
+  t.strictSame(
+    bindingEvents(web, { ...web, mac: '52:54:00:00:00:99' }, now).map((e) => `${e.event} ${e.mac}`),
+    [`unbind ${MAC}`, 'bind 52:54:00:00:00:99'],
+    'another guest on the port: the first unbound',
+  );
+  t.match(bindingEvents(web, undefined, now), [{ event: 'unbind', port: 'veth0', mac: MAC }]);
+  const router = boundGuest(cfg, { ...port, mac: '52:54:00:00:00:11' }, '52:54:00:00:00:11')!;
+  t.strictSame(
+    router,
+    { port: 'veth0', mac: '52:54:00:00:00:11', addresses: ['10.0.1.10'], level: 'off' },
+    'off: its own addresses, not enforced',
+  );
 });
