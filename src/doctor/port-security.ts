@@ -83,7 +83,14 @@ export function describeDrop(
   const off = hostKey(cfg, mac, 'if this guest must (a router VM), port_security = off');
   let what: string;
   let fix = off;
-  switch (d.why) {
+  // a server's reply broadcast from a strict port meets the host's check first (br_netfilter)
+  const why =
+    d.why === 'strict-host-port' && d.service === 'udp/68'
+      ? 'dhcp-server'
+      : d.why === 'strict-host-port' && d.service === 'udp/546'
+        ? 'dhcp6-server'
+        : d.why;
+  switch (why) {
     case 'strict-address':
       what = `${d.address ?? 'an address'} from ${on} is not its lease or an address given to it`;
       fix = hostKey(cfg, mac, `extra_ips = ${d.address ?? 'ADDRESS'} (or port_security = basic)`);
@@ -144,6 +151,17 @@ export function describeDrop(
 }
 
 /**
+ * A drop of what the port is bound to now: sent in the moment between the guest's first frame and its
+ * binding (its link-local address, its first packets from a new lease), no fault of the guest.
+ */
+function beforeBinding(facts: PortSecurityFacts, d: PortDrop): boolean {
+  const b = d.port ? facts.bindings.find((x) => x.port === d.port) : undefined;
+  if (!b) return false;
+  if (d.why === 'strict-address') return !!d.address && b.addresses.includes(d.address);
+  return d.why === 'strict-mac' && d.mac === b.mac;
+}
+
+/**
  * The drops of one guest (`mac`: those on its port, and its MAC sent from another) or, without one, of
  * every port; most packets first.
  */
@@ -157,7 +175,7 @@ export function portSecurityFindings(cfg: BridgeConfig, facts: PortSecurityFacts
       : [],
   );
   const mine = (d: PortDrop) => !mac || d.mac === mac || (d.port !== undefined && ports.has(d.port));
-  const drops = facts.drops.filter(mine).sort((a, b) => b.packets - a.packets);
+  const drops = facts.drops.filter((d) => mine(d) && !beforeBinding(facts, d)).sort((a, b) => b.packets - a.packets);
   if (drops.length) return drops.map((d) => ({ ok: false, ...describeDrop(cfg, facts, d) }));
   if (!mac) return [{ ok: true, detail: `nothing dropped on any guest port in the last ${DROP_MEMORY}` }];
   const port = [...ports][0];

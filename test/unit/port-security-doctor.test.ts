@@ -114,3 +114,17 @@ t.test('the bridge: every port’s drops, most first; a [host.*] guest loosened 
     [true],
   );
 });
+
+t.test('what the port is bound to now was dropped before its binding: not the guest’s fault', async (t) => {
+  const early: PortSecurityFacts = {
+    ...facts,
+    drops: [
+      { why: 'strict-address', port: 'veth-x', address: 'fe80::5054:ff:fe00:20', packets: 3 },
+      { why: 'strict-mac', port: 'veth-x', mac: '52:54:00:00:00:20', packets: 1 },
+      { why: 'strict-host-port', mac: '52:54:00:00:00:20', service: 'udp/68', packets: 2 },
+    ],
+  };
+  const found = portSecurityFindings(cfg, early, '52:54:00:00:00:20');
+  t.equal(found.length, 1, 'only the DHCP reply', { found });
+  t.match(found[0]!.detail, /^DHCP server reply from guest port veth-x dropped: 2 packets/, 'named as what it is');
+});
