@@ -1,18 +1,30 @@
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { LeaseEvent } from '../dnsmasq/lease-events.js';
+import type { BindingEvent } from '../plan/bindings.js';
 
 export type Connected = { socket: Socket } | { error: string; code?: string };
 
-/** Connects to a running supervisor's events socket; each lease event goes to `onEvent`. */
-export function followEvents(path: string, onEvent: (e: LeaseEvent) => void): Promise<Connected> {
+const isBinding = (e: { event?: unknown }): boolean => e.event === 'bind' || e.event === 'unbind';
+
+/**
+ * Connects to a running supervisor's events socket; each lease event goes to `onEvent`, each port binding
+ * to `onBinding` (left out without it: a lease's reader never sees one).
+ */
+export function followEvents(
+  path: string,
+  onEvent: (e: LeaseEvent) => void,
+  onBinding?: (e: BindingEvent) => void,
+): Promise<Connected> {
   return new Promise((resolve) => {
     const socket = connect(path);
     socket.once('error', (err: NodeJS.ErrnoException) => resolve({ error: err.message, code: err.code ?? '' }));
     socket.once('connect', () => {
       createInterface({ input: socket }).on('line', (line) => {
         try {
-          onEvent(JSON.parse(line) as LeaseEvent);
+          const e = JSON.parse(line) as LeaseEvent | BindingEvent;
+          if (!isBinding(e)) onEvent(e as LeaseEvent);
+          else onBinding?.(e as BindingEvent);
         } catch {
           /* a line from a newer brmgr this one cannot read */
         }

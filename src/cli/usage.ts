@@ -203,12 +203,17 @@ EVENT is add (a new lease), old (a lease renewed or changed), or del
 dhcp-script names them. With [ipv6], a guest's global IPv6 address is add
 when it first shows in the bridge's neighbour table with its MAC, del when
 the kernel drops it (source neighbour; kind slaac, or dhcpv6 for a DHCPv6
-lease's address). Needs brmgr run BRIDGE running (exit 1 when it is
+lease's address). Where ports are bound to their guests (strict port
+security), also each port bound or unbound:
+
+  2026-11-27T16:00:00Z bind veth0 52:54:00:00:00:10 strict 10.0.1.10,fe80::5054:ff:fe00:10
+
+Needs brmgr run BRIDGE running (exit 1 when it is
 not); when it stops, waits for it to start again. Events from before the
 start are not shown: brmgr leases BRIDGE lists the current leases.
 `,
     options: {
-      json: 'one JSON object a line: time, event, mac, ip, hostname, reason, kind, expires',
+      json: 'one JSON object a line: time, event, mac, ip, hostname, reason, kind, expires (bind, unbind: time, event, port, mac, addresses, level)',
     },
   },
   exporter: {

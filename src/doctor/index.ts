@@ -35,6 +35,7 @@ import { readSysctl } from '../system/sysctl.js';
 import { macvtapTableDrift } from '../firewall/macvtap.js';
 import { shimDamage, shimName } from '../plan/macvtap.js';
 import { readSnooped } from '../system/snoop.js';
+import { portSecurityFindings, readPortSecurity } from './port-security.js';
 import { traceGuest, type Drop } from './trace.js';
 
 export interface Finding {
@@ -535,6 +536,18 @@ const guest: Check = {
   },
 };
 
+/** What port security dropped in the last hour: the guest's, or on every guest port. */
+const portSecurity: Check = {
+  name: 'port security',
+  async run({ cfg, opts, guest }) {
+    if (cfg.portSecurity === 'off' || (guest && !guest.mac)) return [];
+    const facts = await readPortSecurity(opts.run, cfg.name);
+    return portSecurityFindings(cfg, facts, guest?.mac).map((f) =>
+      f.ok ? ok('port security', f.detail) : bad('port security', f.detail, f.fix ?? ''),
+    );
+  },
+};
+
 /** Strict reverse path filtering drops a guest whose route back leaves by another link. */
 const rpFilter: Check = {
   name: 'rp_filter',
@@ -609,6 +622,7 @@ export const CHECKS: readonly Check[] = [
   ports,
   mtu,
   guest,
+  portSecurity,
   rpFilter,
   trace,
 ];

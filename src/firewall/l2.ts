@@ -17,7 +17,7 @@ import { isIPv4 } from '../net/addr.js';
 import { OPEN_SET, opensPorts } from '../plan/bindings.js';
 import { vxlanName } from '../plan/vxlan.js';
 import { must, type Run } from '../system/exec.js';
-import { dropped } from './drops.js';
+import { Drops } from './drops.js';
 import { dropStrict, renderStrict, strictTables } from './strict.js';
 
 export const l2Table = (bridge: string) => `brmgr-${bridge}`;
@@ -90,29 +90,29 @@ export function linkLocalOf(mac: string): string {
  * Port security, basic: what no guest's port may send, in the forward and the input chain alike.
  * `fromGuest` selects a guest's port (every port but the uplink in bridged mode and the VXLAN port).
  */
-function basicRules(cfg: BridgeConfig, fromGuest: string, mac: string | undefined): string[] {
+function basicRules(cfg: BridgeConfig, fromGuest: string, mac: string | undefined, d: Drops): string[] {
   const g = fromGuest ? `${fromGuest} ` : '';
   const rules = [
-    `${g}ether type ip udp dport 68 ${dropped('dhcp-server')}`,
-    `${g}ether type ip6 udp dport 546 ${dropped('dhcp6-server')}`,
-    `${g}${RA} ${dropped('router-advertisement')}`,
-    `${g}icmp type redirect ${dropped('redirect')}`,
-    `${g}icmpv6 type nd-redirect ${dropped('redirect')}`,
+    `${g}ether type ip udp dport 68 ${d.drop('dhcp-server')}`,
+    `${g}ether type ip6 udp dport 546 ${d.drop('dhcp6-server')}`,
+    `${g}${RA} ${d.drop('router-advertisement')}`,
+    `${g}icmp type redirect ${d.drop('redirect')}`,
+    `${g}icmpv6 type nd-redirect ${d.drop('redirect')}`,
   ];
-  if (mac) rules.push(`${g}ether saddr ${mac} ${dropped('bridge-mac')}`);
+  if (mac) rules.push(`${g}ether saddr ${mac} ${d.drop('bridge-mac')}`);
   // bridged: the bridge holds the LAN's addresses, and the LAN's router is the guests' gateway
-  if (cfg.mode !== 'bridged') rules.push(`${g}arp saddr ip ${cfg.ipv4.address} ${dropped('gateway-claim')}`);
+  if (cfg.mode !== 'bridged') rules.push(`${g}arp saddr ip ${cfg.ipv4.address} ${d.drop('gateway-claim')}`);
   const own6 = [...(cfg.ipv6 && cfg.mode !== 'bridged' ? [cfg.ipv6.address] : []), ...(mac ? [linkLocalOf(mac)] : [])];
   if (own6.length)
     rules.push(
-      `${g}icmpv6 type nd-neighbor-advert @th,64,128 { ${own6.map(hex6).join(', ')} } ${dropped('gateway-claim')}`,
+      `${g}icmpv6 type nd-neighbor-advert @th,64,128 { ${own6.map(hex6).join(', ')} } ${d.drop('gateway-claim')}`,
     );
   // a client message counts only for the MAC it came from: the transaction learned by its source, then
   // looked up by its chaddr on the same port (a forged RELEASE names another guest's MAC)
   const client = `${g}ether type ip udp sport 68 udp dport 67`;
   rules.push(
     `${client} update @${DHCP4_CLIENTS} { iifname . ${ETHER_SOURCE} . ${XID} }`,
-    `${client} iifname . ${CHADDR} . ${XID} != @${DHCP4_CLIENTS} ${dropped('dhcp-forged')}`,
+    `${client} iifname . ${CHADDR} . ${XID} != @${DHCP4_CLIENTS} ${d.drop('dhcp-forged')}`,
   );
   return rules;
 }
@@ -166,20 +166,20 @@ function macCapRules(cfg: BridgeConfig, fromGuest: string): { prerouting: string
 }
 
 /** The excess frames of a port past its MAC cap: dropped, the port logged once a MAC_WINDOW. */
-const macCapOver = (bridge: string) => [
-  `iifname @${PORT_MACS_WARNED} ${dropped('port-macs')}`,
-  `add @${PORT_MACS_WARNED} { iifname } log prefix ${q(`brmgr ${bridge}: port past port_macs: `)} level warn ${dropped('port-macs')}`,
+const macCapOver = (bridge: string, d: Drops) => [
+  `iifname @${PORT_MACS_WARNED} ${d.drop('port-macs', 'port')}`,
+  `add @${PORT_MACS_WARNED} { iifname } log prefix ${q(`brmgr ${bridge}: port past port_macs: `)} level warn ${d.drop('port-macs', 'port')}`,
 ];
 
 /**
  * New IPv6 sources toward the host, a rate per port: each one the host answers becomes a neighbour
  * entry, in a table every namespace of the host shares.
  */
-function newSources6Rules(fromGuest: string): string[] {
+function newSources6Rules(fromGuest: string, d: Drops): string[] {
   const g = fromGuest ? `${fromGuest} ` : '';
   const v6 = `${g}ether type ip6 ip6 saddr != ::`;
   return [
-    `${v6} iifname . ip6 saddr != @${PORT_SOURCES6} update @${PORT_SOURCES6}-rate { iifname limit rate over ${NEW_SOURCES6} } ${dropped('ipv6-sources')}`,
+    `${v6} iifname . ip6 saddr != @${PORT_SOURCES6} update @${PORT_SOURCES6}-rate { iifname limit rate over ${NEW_SOURCES6} } ${d.drop('ipv6-sources', 'port')}`,
     `${v6} update @${PORT_SOURCES6} { iifname . ip6 saddr }`,
   ];
 }
@@ -205,26 +205,27 @@ export function renderL2(cfg: BridgeConfig, opts: { guard: boolean; mac?: string
   const remote = remotePorts(cfg);
   const notRemote = (dir: 'iifname' | 'oifname') => (remote.length ? `${dir} != { ${remote.map(q).join(', ')} }` : '');
   const sets: string[] = [];
+  const drops = new Drops();
   if (cfg.portSecurity !== 'off') {
     // a guest with port_security = off is past the basic rules too (brmgr run fills the set)
     const guarded = [notRemote('iifname'), opensPorts(cfg) ? `iifname != @${OPEN_SET}` : ''].filter(Boolean).join(' ');
     if (opensPorts(cfg)) sets.push(`\tset ${OPEN_SET} {\n\t\ttypeof iifname\n\t\tsize 65535\n\t}`);
-    const rules = basicRules(cfg, guarded, opts.mac);
+    const rules = basicRules(cfg, guarded, opts.mac, drops);
     forward.push(...rules);
-    input.push(...rules, ...newSources6Rules(notRemote('iifname')));
+    input.push(...rules, ...newSources6Rules(notRemote('iifname'), drops));
     if (cfg.dns.enable) {
       const g = guarded ? `${guarded} ` : '';
       const bound = `limit rate over ${DNS_PER_PORT.rate}/second burst ${DNS_PER_PORT.burst} packets`;
       // per port, not per MAC: a guest sending from random MACs is still one port
       input.push(
-        `${g}udp dport 53 meter dns-udp { iifname timeout 1m ${bound} } ${dropped('dns-rate')}`,
-        `${g}tcp dport 53 tcp flags & (syn | ack) == syn meter dns-tcp { iifname timeout 1m ${bound} } ${dropped('dns-rate')}`,
+        `${g}udp dport 53 meter dns-udp { iifname timeout 1m ${bound} } ${drops.drop('dns-rate', 'port')}`,
+        `${g}tcp dport 53 tcp flags & (syn | ack) == syn meter dns-tcp { iifname timeout 1m ${bound} } ${drops.drop('dns-rate', 'port')}`,
       );
     }
     const macCap = macCapRules(cfg, notRemote('iifname'));
     prerouting.push(...macCap.prerouting);
     regular[PORT_MACS] = macCap.chain;
-    regular[`${PORT_MACS}-over`] = macCapOver(cfg.name);
+    regular[`${PORT_MACS}-over`] = macCapOver(cfg.name, drops);
     sets.push(
       ...macCap.sets,
       dynamicSet(PORT_SOURCES6, 'iifname . ip6 saddr', '10m'),
@@ -269,6 +270,8 @@ export function renderL2(cfg: BridgeConfig, opts: { guard: boolean; mac?: string
   // last: the guards and the learning above see a frame before isolation drops it
   if (cfg.isolatePorts) forward.push([notRemote('iifname'), notRemote('oifname'), 'drop'].filter(Boolean).join(' '));
   if (!forward.length && !input.length) return undefined;
+  Object.assign(regular, drops.chains());
+  sets.push(...drops.sets());
   // the chains are replaced, the sets kept: what the kernel learned survives a reload
   const hooked = { prerouting, forward, input };
   const chains = { ...hooked, ...regular };

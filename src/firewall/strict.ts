@@ -10,7 +10,7 @@
  */
 import type { BridgeConfig } from '../config/types.js';
 import { bindsPorts, STRICT_SETS as S, strictTable } from '../plan/bindings.js';
-import { dropped } from './drops.js';
+import { Drops } from './drops.js';
 
 /**
  * The packet mark bit the bridge table sets on what a strict port sends, for the inet table to know it
@@ -42,30 +42,30 @@ function sets(): string[] {
 }
 
 /** What a strict port may send, in order; everything else it sends is dropped before the bridge learns it. */
-function strictRules(): string[] {
+function strictRules(d: Drops): string[] {
   return [
     // the first MAC a port sends from binds it, unless another port holds that MAC
     `iifname != @${S.ports} ether saddr != @${S.macs} add @${S.ports} { iifname } ` +
       `add @${S.bound} { iifname . ether saddr } add @${S.macs} { ether saddr }`,
-    `iifname . ether saddr != @${S.bound} ${dropped('strict-mac')}`,
+    `iifname . ether saddr != @${S.bound} ${d.drop('strict-mac')}`,
     `meta mark set meta mark | ${hex(STRICT_MARK)}`,
-    `ether type != { arp, ip, ip6 } ${dropped('strict-ethertype')}`,
-    `ether type arp iifname . arp saddr ether != @${S.bound} ${dropped('strict-mac')}`,
+    `ether type != { arp, ip, ip6 } ${d.drop('strict-ethertype')}`,
+    `ether type arp iifname . arp saddr ether != @${S.bound} ${d.drop('strict-mac')}`,
     // a probe for an address (RFC 5227) claims nothing
     'ether type arp arp saddr ip 0.0.0.0 accept',
-    `ether type arp iifname . arp saddr ip != @${S.addr4} ${dropped('strict-address')}`,
+    `ether type arp iifname . arp saddr ip != @${S.addr4} ${d.drop('strict-address', 'arp')}`,
     // a guest without a lease yet asks for one
     'ether type ip ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept',
-    `ether type ip iifname . ip saddr != @${S.addr4} ${dropped('strict-address')}`,
+    `ether type ip iifname . ip saddr != @${S.addr4} ${d.drop('strict-address', 'ip')}`,
     // duplicate address detection, and the listener report that comes with it, before the address is its own
     'ether type ip6 ip6 saddr :: icmpv6 type { nd-router-solicit, nd-neighbor-solicit, mld2-listener-report } accept',
-    `ether type ip6 iifname . ip6 saddr != @${S.addr6} ${dropped('strict-address')}`,
-    `icmpv6 type nd-neighbor-advert iifname . @th,64,128 != @${S.na6} ${dropped('strict-address')}`,
+    `ether type ip6 iifname . ip6 saddr != @${S.addr6} ${d.drop('strict-address', 'ip6')}`,
+    `icmpv6 type nd-neighbor-advert iifname . @th,64,128 != @${S.na6} ${d.drop('strict-address', 'na')}`,
   ];
 }
 
 /** What a strict port reaches on the host itself; the rest of what it sends to the host is dropped. */
-function hostRules(cfg: BridgeConfig): string[] {
+function hostRules(cfg: BridgeConfig, d: Drops): string[] {
   const extra = (proto: 'tcp' | 'udp') =>
     (cfg.hostPorts ?? [])
       .filter((p) => p.proto === proto)
@@ -80,7 +80,7 @@ function hostRules(cfg: BridgeConfig): string[] {
     'meta l4proto { icmp, ipv6-icmp } accept',
     `udp dport { ${udp.join(', ')} } accept`,
     `tcp dport { ${tcp.join(', ')} } accept`,
-    dropped('strict-host-port'),
+    d.drop('strict-host-port', 'service'),
   ];
 }
 
@@ -95,18 +95,34 @@ export function renderStrict(cfg: BridgeConfig, remote: readonly string[]): stri
   const which = cfg.portSecurity === 'strict' ? `iifname != @${S.loose}` : `iifname @${S.tight}`;
   const chain = (name: string, rules: string[]) => `\tchain ${name} {\n${rules.map((r) => `\t\t${r}\n`).join('')}\t}`;
   // the bridge table: sets kept, chains replaced (as l2.ts does)
+  const drops = new Drops();
+  const chains: Record<string, string[]> = {
+    prerouting: [`${notRemote}${which} jump strict`],
+    strict: strictRules(drops),
+  };
+  Object.assign(chains, drops.chains());
+  const names = Object.keys(chains);
   const bridge =
-    `table bridge ${t} {\n${sets().join('\n')}\n` +
+    `table bridge ${t} {\n${[...sets(), ...drops.sets()].join('\n')}\n` +
     '\tchain prerouting {\n\t\ttype filter hook prerouting priority filter; policy accept;\n\t}\n' +
-    '\tchain strict {\n\t}\n}\n' +
-    `flush chain bridge ${t} prerouting\nflush chain bridge ${t} strict\n` +
-    `table bridge ${t} {\n${chain('prerouting', [`${notRemote}${which} jump strict`])}\n${chain('strict', strictRules())}\n}\n`;
+    names
+      .slice(1)
+      .map((n) => `\tchain ${n} {\n\t}\n`)
+      .join('') +
+    '}\n' +
+    names.map((n) => `flush chain bridge ${t} ${n}\n`).join('') +
+    `table bridge ${t} {\n${names.map((n) => chain(n, chains[n]!)).join('\n')}\n}\n`;
   // the inet table holds no state: replaced whole; after DNAT, before routing
+  const host = new Drops();
+  const guest = hostRules(cfg, host);
   const inet =
-    `table inet ${t}\ndelete table inet ${t}\ntable inet ${t} {\n` +
+    `table inet ${t}\ndelete table inet ${t}\ntable inet ${t} {\n${host
+      .sets()
+      .map((s) => `${s}\n`)
+      .join('')}` +
     '\tchain prerouting {\n\t\ttype filter hook prerouting priority dstnat + 10; policy accept;\n' +
     `\t\tiifname ${q(cfg.name)} meta mark & ${hex(STRICT_MARK)} == ${hex(STRICT_MARK)} jump guest\n\t}\n` +
-    `${chain('guest', hostRules(cfg))}\n}\n`;
+    `${[chain('guest', guest), ...Object.entries(host.chains()).map(([n, r]) => chain(n, r))].join('\n')}\n}\n`;
   return bridge + inet;
 }
 

@@ -104,6 +104,60 @@ export function portBindings(cfg: BridgeConfig, port: string, mac: string, given
 
 const id = (b: Binding) => `${b.table} ${b.set} ${b.key}`;
 
+/**
+ * A port bound to its guest or unbound, as `brmgr events` tells it: the guest's MAC, the addresses the port
+ * may send from (strict: what the binding allows; basic or off: the guest's own, not enforced) and its level.
+ */
+export interface BindingEvent {
+  /** ISO time of the event */
+  time: string;
+  event: 'bind' | 'unbind';
+  port: string;
+  mac: string;
+  addresses: string[];
+  level: PortSecurity;
+  name?: string;
+}
+
+/** A port's guest as the binding sees it; undefined: no guest known. */
+export interface BoundGuest {
+  port: string;
+  mac: string;
+  addresses: string[];
+  level: PortSecurity;
+  name?: string;
+}
+
+/** The guest a port is bound to, with what it may send from; undefined without a MAC. */
+export function boundGuest(cfg: BridgeConfig, guest: PortGuest, mac: string | undefined): BoundGuest | undefined {
+  if (guest.removed || !mac) return undefined;
+  const level = guestLevel(cfg, mac);
+  const addresses = level === 'strict' && bindsPorts(cfg) ? guestAddresses(cfg, mac, guest.addresses) : guest.addresses;
+  return { port: guest.port, mac, addresses, level, ...(guest.name ? { name: guest.name } : {}) };
+}
+
+/** The events between a port's guest before and now: unbind the one that went, bind the one that came or changed. */
+export function bindingEvents(
+  before: BoundGuest | undefined,
+  after: BoundGuest | undefined,
+  now: number,
+): BindingEvent[] {
+  const time = new Date(now).toISOString();
+  const same = (a: BoundGuest, b: BoundGuest) =>
+    a.mac === b.mac && a.level === b.level && a.addresses.join() === b.addresses.join();
+  if (before && after && same(before, after)) return [];
+  const out: BindingEvent[] = [];
+  if (before && before.mac !== after?.mac) out.push({ time, event: 'unbind', ...before });
+  if (after) out.push({ time, event: 'bind', ...after });
+  return out;
+}
+
+/** One binding event as `brmgr events` prints it: `TIME bind PORT MAC LEVEL ADDRESS,…`. */
+export function formatBindingEvent(e: BindingEvent): string {
+  const time = e.time.replace(/\.\d{3}Z$/, 'Z');
+  return [time, e.event, e.port, e.mac, e.level, e.addresses.join(',') || '-', ...(e.name ? [e.name] : [])].join(' ');
+}
+
 /** What to change in the sets. */
 export interface BindingChange {
   add: Binding[];

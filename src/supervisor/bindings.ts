@@ -9,7 +9,11 @@ import type { Logger } from '../log.js';
 import {
   type Binding,
   type BindingChange,
+  type BindingEvent,
+  bindingEvents,
   bindingScript,
+  boundGuest,
+  type BoundGuest,
   bindsPorts,
   guestLevel,
   OPEN_SET,
@@ -35,6 +39,8 @@ export interface PortView {
 export class Binder {
   private readonly bindings = new PortBindings();
   private readonly views = new Map<string, PortView>();
+  /** each port's guest as last told in a binding event */
+  private readonly told = new Map<string, BoundGuest>();
   private cleared = false;
 
   constructor(
@@ -43,6 +49,8 @@ export class Binder {
     private readonly log: Logger,
     /** a port's view changed */
     private readonly changed: () => void = () => {},
+    /** a port was bound to its guest, or unbound (only where brmgr run keeps ports' state in the sets) */
+    private readonly bound: (e: BindingEvent) => void = () => {},
   ) {}
 
   /** Every port's guest and level, by name. */
@@ -73,10 +81,10 @@ export class Binder {
   }
 
   private view(guest: PortGuest, cfg: BridgeConfig): void {
+    const mac = guest.mac ?? this.views.get(guest.port)?.mac;
+    this.tell(guest.port, bindsPorts(cfg) || opensPorts(cfg) ? boundGuest(cfg, guest, mac) : undefined);
     if (guest.removed) this.views.delete(guest.port);
     else {
-      const before = this.views.get(guest.port);
-      const mac = guest.mac ?? before?.mac;
       this.views.set(guest.port, {
         port: guest.port,
         ...(mac ? { mac } : {}),
@@ -86,6 +94,12 @@ export class Binder {
       });
     }
     this.changed();
+  }
+
+  private tell(port: string, now: BoundGuest | undefined): void {
+    for (const e of bindingEvents(this.told.get(port), now, Date.now())) this.bound(e);
+    if (now) this.told.set(port, now);
+    else this.told.delete(port);
   }
 
   private async stale(cfg: BridgeConfig, alive: (port: string) => boolean): Promise<Binding[]> {

@@ -121,7 +121,16 @@ export function hostEffects(o: HostOptions): Effects {
   }, STATUS_GAP_MS);
   o.counts.onChange(() => status.changed());
   // strict port security: each port bound to its guest; status shows each port's guest and level
-  const binder = new Binder(run, bridge, log, () => status.changed());
+  const binder = new Binder(
+    run,
+    bridge,
+    log,
+    () => status.changed(),
+    (e) => {
+      log.info({ event: 'binding', binding: e.event, port: e.port, mac: e.mac, level: e.level }, `port ${e.event}`);
+      server.publish(e);
+    },
+  );
   const dnsmasq = new DnsmasqKeeper({
     files,
     log,

@@ -22,3 +22,9 @@ export async function bridgePorts(run: Run, bridge: string): Promise<string[]> {
   if (!r.ok) return [];
   return (JSON.parse(r.stdout || '[]') as { ifname: string }[]).map((l) => l.ifname);
 }
+
+/** One table as `nft -j list table` prints it; empty when it is not there. */
+export async function listTableJson(run: Run, family: 'bridge' | 'inet', table: string): Promise<string> {
+  const r = await run('nft', ['-j', 'list', 'table', family, table]);
+  return r.ok ? r.stdout : '';
+}

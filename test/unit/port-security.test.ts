@@ -12,41 +12,29 @@ t.test('basic: every port of a NAT bridge is a guest port, in the forward and th
   const text = renderL2(parse('[ipv6]\naddress = fd42:0:1::1/64\n'), { guard: true, mac: MAC })!;
   for (const name of ['forward', 'input']) {
     const rules = chain(text, name);
+    t.match(rules, /^\t\tether type ip udp dport 68 jump drop-dhcp-server$/m, `${name}: no DHCP answers`);
+    t.match(rules, /^\t\tether type ip6 udp dport 546 jump drop-dhcp6-server$/m, `${name}: no DHCPv6 answers`);
     t.match(
       rules,
-      /^\t\tether type ip udp dport 68 counter drop comment "port security: dhcp-server"$/m,
-      `${name}: no DHCP answers`,
-    );
-    t.match(
-      rules,
-      /^\t\tether type ip6 udp dport 546 counter drop comment "port security: dhcp6-server"$/m,
-      `${name}: no DHCPv6 answers`,
-    );
-    t.match(
-      rules,
-      /^\t\tether type ip6 icmpv6 type nd-router-advert counter drop comment "port security: router-advertisement"$/m,
+      /^\t\tether type ip6 icmpv6 type nd-router-advert jump drop-router-advertisement$/m,
       `${name}: no RAs`,
     );
-    t.match(rules, /^\t\ticmp type redirect counter drop comment "port security: redirect"$/m);
-    t.match(rules, /^\t\ticmpv6 type nd-redirect counter drop comment "port security: redirect"$/m);
+    t.match(rules, /^\t\ticmp type redirect jump drop-redirect$/m);
+    t.match(rules, /^\t\ticmpv6 type nd-redirect jump drop-redirect$/m);
     t.match(
       rules,
-      new RegExp(`^\\t\\tether saddr ${MAC} counter drop comment "port security: bridge-mac"$`, 'm'),
+      new RegExp(`^\\t\\tether saddr ${MAC} jump drop-bridge-mac$`, 'm'),
       `${name}: not from the bridge's MAC`,
     );
+    t.match(rules, /^\t\tarp saddr ip 10\.0\.1\.1 jump drop-gateway-claim$/m, `${name}: no ARP claiming the gateway`);
     t.match(
       rules,
-      /^\t\tarp saddr ip 10\.0\.1\.1 counter drop comment "port security: gateway-claim"$/m,
-      `${name}: no ARP claiming the gateway`,
-    );
-    t.match(
-      rules,
-      /nd-neighbor-advert @th,64,128 \{ 0xfd420000000100000000000000000001, 0xfe80000000000000001122fffe334455 \} counter drop comment "port security: gateway-claim"/,
+      /nd-neighbor-advert @th,64,128 \{ 0xfd420000000100000000000000000001, 0xfe80000000000000001122fffe334455 \} jump drop-gateway-claim/,
       `${name}: no NA for the bridge's addresses, its link-local included`,
     );
     t.match(
       rules,
-      /iifname \. @th,288,48 \. @th,96,32 != @dhcp4-clients counter drop comment "port security: dhcp-forged"/,
+      /iifname \. @th,288,48 \. @th,96,32 != @dhcp4-clients jump drop-dhcp-forged/,
       `${name}: chaddr is the sender's`,
     );
   }
@@ -63,7 +51,7 @@ t.test('the uplink (bridged) and the VXLAN port are not guest ports', async (t) 
       mac: MAC,
     },
   )!;
-  t.match(text, /iifname != \{ "eth0", "vx-br0" \} ether type ip udp dport 68 counter drop/);
+  t.match(text, /iifname != \{ "eth0", "vx-br0" \} ether type ip udp dport 68 jump drop-dhcp-server/);
   t.notMatch(text, /arp saddr ip/, 'bridged: the LAN owns the addresses');
   t.match(
     chain(text, 'forward'),
@@ -114,7 +102,7 @@ t.test('port_macs: a budget per port before the bridge learns; a static host car
   t.match(chain(text, 'port-macs-over'), /log prefix .* drop/, 'the excess is dropped, the port logged');
   t.match(
     chain(text, 'input'),
-    /iifname \. ip6 saddr != @port-sources6 update @port-sources6-rate \{ iifname limit rate over .* \} counter drop comment "port security: ipv6-sources"/,
+    /iifname \. ip6 saddr != @port-sources6 update @port-sources6-rate \{ iifname limit rate over .* \} jump drop-ipv6-sources-port/,
     'new IPv6 sources toward the host: a rate per port',
   );
   t.equal(renderL2(parse('[bridge]\nport_security = off\n'), { guard: true }), undefined, 'off: none of it');

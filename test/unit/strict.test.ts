@@ -7,7 +7,10 @@ import { parseConfig } from '../../src/config/validate.js';
 import { l2Change, renderL2 } from '../../src/firewall/l2.js';
 import { renderStrict, STRICT_MARK } from '../../src/firewall/strict.js';
 import {
+  bindingEvents,
   bindingScript,
+  boundGuest,
+  formatBindingEvent,
   bindsPorts,
   guestAddresses,
   linkLocal,
@@ -59,10 +62,10 @@ t.test('renderStrict: static rules over sets, per-guest state in the sets', asyn
   t.match(text, /flush chain bridge brmgr-strict-br0 strict/, 'the chains are replaced');
   t.notMatch(text, /delete table bridge/, 'the bridge table (its sets) is kept');
   t.match(text, /add @ports \{ iifname \} add @bound \{ iifname \. ether saddr \} add @macs \{ ether saddr \}/);
-  t.match(text, /iifname \. ether saddr != @bound counter drop/);
-  t.match(text, /iifname \. ip saddr != @addr4 counter drop/);
-  t.match(text, /iifname \. ip6 saddr != @addr6 counter drop/);
-  t.match(text, /nd-neighbor-advert iifname \. @th,64,128 != @na6 counter drop/);
+  t.match(text, /iifname \. ether saddr != @bound jump drop-strict-mac$/m);
+  t.match(text, /iifname \. ip saddr != @addr4 jump drop-strict-address-ip$/m);
+  t.match(text, /iifname \. ip6 saddr != @addr6 jump drop-strict-address-ip6$/m);
+  t.match(text, /nd-neighbor-advert iifname \. @th,64,128 != @na6 jump drop-strict-address-na$/m);
   t.match(text, /iifname \. arp saddr ip != @addr4/);
   t.match(text, /ip saddr 0\.0\.0\.0 udp sport 68 udp dport 67 accept/, 'a guest without a lease asks for one');
   t.match(text, /ip6 saddr :: icmpv6 type \{[^}]*nd-neighbor-solicit/, 'duplicate address detection');
@@ -80,10 +83,11 @@ t.test('renderStrict: static rules over sets, per-guest state in the sets', asyn
     /fib daddr type != \{ local, broadcast, multicast, anycast \} return/,
     'forwarded traffic is not the host’s',
   );
+  t.match(text, /\t\tjump drop-strict-host-port-service\n\t\}\n/, 'the rest to the host is dropped');
   t.match(
     text,
-    /\t\tcounter drop comment "port security: strict-host-port"\n\t\}\n\}\n$/,
-    'the rest to the host is dropped',
+    /chain drop-strict-host-port-service \{\n\t\tupdate @drops-strict-host-port-service \{ ether saddr \. meta l4proto \. th dport \}\n\t\tcounter drop comment "port security: strict-host-port"\n/,
+    'counted by what the guest asked for, then dropped',
   );
 
   const tight = renderStrict(parse(`[host.a]\nmac = ${MAC}\nip = 10.0.1.10\nport_security = strict\n`), [])!;
@@ -93,7 +97,7 @@ t.test('renderStrict: static rules over sets, per-guest state in the sets', asyn
 t.test('the bridge table: an off guest is past the basic rules too', async (t) => {
   const text = renderL2(parse(STRICT), { guard: true })!;
   t.match(text, /\tset open \{/);
-  t.match(text, /iifname != @open ether type ip udp dport 68 counter drop comment "port security: dhcp-server"/);
+  t.match(text, /iifname != @open ether type ip udp dport 68 jump drop-dhcp-server/);
   t.notMatch(renderL2(parse(''), { guard: true })!, /@open/, 'no override: the basic rules as before');
 });
 
@@ -222,4 +226,35 @@ t.test('bindingScript: a delete never fails the transaction', async (t) => {
     'each delete after an add of the same element; a table not there is left out',
   );
   t.equal(bindingScript({ l2: 'a', strict: 'b' }, { add: [], del: [] }, { l2: true, strict: true }), undefined);
+});
+
+t.test('binding events: bind when a port gets its guest or its addresses change, unbind when it goes', async (t) => {
+  const cfg = parse(STRICT);
+  const port = { port: 'veth0', addresses: ['10.0.1.10'] };
+  const web = boundGuest(cfg, { ...port, mac: MAC, name: 'web' }, MAC)!;
+  t.strictSame(web.addresses, guestAddresses(cfg, MAC, ['10.0.1.10']), 'strict: what the port may send from');
+  t.equal(boundGuest(cfg, port, undefined), undefined, 'no MAC yet: no guest');
+  t.equal(boundGuest(cfg, { ...port, removed: true }, MAC), undefined, 'gone: no guest');
+  const now = Date.parse('2026-11-27T16:00:00Z');
+  const [bind] = bindingEvents(undefined, web, now);
+  t.match(bind, { event: 'bind', port: 'veth0', mac: MAC, level: 'strict', name: 'web' });
+  t.match(formatBindingEvent(bind!), /^2026-11-27T16:00:00Z bind veth0 52:54:00:00:00:10 strict 10\.0\.1\.10,/);
+  t.strictSame(bindingEvents(web, { ...web }, now), [], 'the same guest again: nothing');
+  t.strictSame(
+    bindingEvents(web, { ...web, addresses: [...web.addresses, '10.0.1.11'] }, now).map((e) => e.event),
+    ['bind'],
+    'a new address: bound again',
+  );
+  t.strictSame(
+    bindingEvents(web, { ...web, mac: '52:54:00:00:00:99' }, now).map((e) => `${e.event} ${e.mac}`),
+    [`unbind ${MAC}`, 'bind 52:54:00:00:00:99'],
+    'another guest on the port: the first unbound',
+  );
+  t.match(bindingEvents(web, undefined, now), [{ event: 'unbind', port: 'veth0', mac: MAC }]);
+  const router = boundGuest(cfg, { ...port, mac: '52:54:00:00:00:11' }, '52:54:00:00:00:11')!;
+  t.strictSame(
+    router,
+    { port: 'veth0', mac: '52:54:00:00:00:11', addresses: ['10.0.1.10'], level: 'off' },
+    'off: its own addresses, not enforced',
+  );
 });

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatLeaseEvent } from '../../dnsmasq/lease-events.js';
 import { paths } from '../../paths.js';
+import { type BindingEvent, formatBindingEvent } from '../../plan/bindings.js';
 import { eventsSocket } from '../../supervisor/events-socket.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, refuseUnknown, type Help } from '../command.js';
 import { followEvents, notFollowing } from '../events-client.js';
@@ -34,9 +35,11 @@ export async function run({ bridge, json }: EventsOptions): Promise<number> {
 
   const print = (e: Parameters<typeof formatLeaseEvent>[0]) =>
     process.stdout.write(`${json ? JSON.stringify(e) : formatLeaseEvent(e)}\n`);
+  const printBinding = (e: BindingEvent) =>
+    process.stdout.write(`${json ? JSON.stringify(e) : formatBindingEvent(e)}\n`);
   let first = true;
   while (!interrupted) {
-    const c = await followEvents(path, print);
+    const c = await followEvents(path, print, printBinding);
     if (!('socket' in c)) {
       if (first) {
         process.stderr.write(`brmgr events: ${notFollowing(bridge, c)}\n`);
