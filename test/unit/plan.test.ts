@@ -332,35 +332,39 @@ t.test('desiredSysctls', async (t) => {
 
 // ---------------------------------------------------------------- conflicts
 
+// an IPv4 overlap suggests letting brmgr pick a subnet
+const AUTO =
+  '; give brmgr0 another subnet, or let brmgr pick a free one: address = auto under [ipv4] in /etc/brmgr/brmgr0.conf';
+
 t.test('findConflicts', async (t) => {
   const c = cfg('');
   t.strictSame(findConflicts(c, observed()), { errors: [], warnings: [] }, 'an empty host');
 
   t.strictSame(
     findConflicts(c, observed({ links: [link('eth0')], addrs: [addr('eth0', '10.0.0.5/16')] })).errors,
-    ['subnet 10.0.1.0/24 overlaps 10.0.0.5/16 on eth0'],
+    [`subnet 10.0.1.0/24 overlaps 10.0.0.5/16 on eth0${AUTO}`],
     'an address on another interface whose subnet contains ours',
   );
   t.strictSame(
     findConflicts(c, observed({ addrs: [addr('eth0', '10.0.1.77/28')] })).errors,
-    ['subnet 10.0.1.0/24 overlaps 10.0.1.77/28 on eth0'],
+    [`subnet 10.0.1.0/24 overlaps 10.0.1.77/28 on eth0${AUTO}`],
     'a smaller subnet inside ours',
   );
   t.strictSame(findConflicts(c, observed({ addrs: [addr('eth0', '10.0.2.5/24')] })).errors, [], 'the next /24 is fine');
 
   t.strictSame(
     findConflicts(c, observed({ routes: [{ dst: '10.0.0.0/8', dev: 'wg0' }] })).errors,
-    ['subnet 10.0.1.0/24 overlaps route 10.0.0.0/8 dev wg0'],
+    [`subnet 10.0.1.0/24 overlaps route 10.0.0.0/8 dev wg0${AUTO}`],
     'a route covering our subnet',
   );
   t.strictSame(
     findConflicts(c, observed({ routes: [{ dst: '10.0.1.128/25', dev: 'tun0', table: '100' }] })).errors,
-    ['subnet 10.0.1.0/24 overlaps route 10.0.1.128/25 dev tun0 table 100'],
+    [`subnet 10.0.1.0/24 overlaps route 10.0.1.128/25 dev tun0 table 100${AUTO}`],
     'a route in another table',
   );
   t.strictSame(
     findConflicts(c, observed({ routes: [{ dst: '10.0.1.9', dev: 'eth1' }] })).errors,
-    ['subnet 10.0.1.0/24 overlaps route 10.0.1.9 dev eth1'],
+    [`subnet 10.0.1.0/24 overlaps route 10.0.1.9 dev eth1${AUTO}`],
     'a host route without a prefix length',
   );
 
@@ -409,14 +413,14 @@ t.test('findConflicts', async (t) => {
   t.strictSame(
     findConflicts(c, observed({ addrs: [addr('eth0', '10.0.1.5/24')], routes: [{ dst: '10.0.1.0/24', dev: 'eth0' }] }))
       .errors,
-    ['subnet 10.0.1.0/24 overlaps 10.0.1.5/24 on eth0'],
+    [`subnet 10.0.1.0/24 overlaps 10.0.1.5/24 on eth0${AUTO}`],
     "an interface's own prefix route is reported once, with its address",
   );
 
   const v6 = cfg('[ipv6]\naddress = fd42:0:1::1/64\n');
   t.strictSame(
     findConflicts(v6, observed({ addrs: [addr('eth1', 'fd42::9/16')] })).errors,
-    ['subnet fd42:0:1::/64 overlaps fd42::9/16 on eth1'],
+    ['subnet fd42:0:1::/64 overlaps fd42::9/16 on eth1; give brmgr0 another [ipv6] address in /etc/brmgr/brmgr0.conf'],
     'IPv6 overlaps',
   );
   t.strictSame(findConflicts(v6, observed({ addrs: [addr('eth1', '2001:db8::1/64')] })).errors, []);
