@@ -79,10 +79,6 @@ for (const _ of why ? [] : [1]) {
       );
     };
 
-    await must(host, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=0']);
-    await named('ip_forward off', 'ip_forward', /ip_forward = 0/);
-    await must(host, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
-
     await must(host, 'nft', ['-f', '-'], {
       input: 'table inet foreign {\n chain guard {\n  type filter hook forward priority 0; policy drop;\n }\n}\n',
     });
@@ -121,7 +117,11 @@ for (const _ of why ? [] : [1]) {
     await proc;
     await named('the service stopped', 'dnsmasq', /is not running/);
 
-    // nothing of brmgr's watches the host now: a legacy FORWARD DROP stays
+    // nothing of brmgr's watches the host now (brmgr run would set ip_forward back within a second)
+    await must(host, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=0']);
+    await named('ip_forward off', 'ip_forward', /ip_forward = 0/);
+    await must(host, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
+    // and a legacy FORWARD DROP stays
     await must(host, 'iptables-legacy', ['-P', 'FORWARD', 'DROP']);
     await named('an iptables-legacy FORWARD DROP', 'other firewall', /iptables-legacy \(IPv4\) filter table drops/);
   });

@@ -122,9 +122,19 @@ for (const _ of why ? [] : [1]) {
     const leases = JSON.parse((await top.brmgr.cli('leases', top.bridge, '--json')).stdout) as {
       mac: string;
       ip: string;
+      kind: string;
     }[];
+    // beside them, each guest's SLAAC address once it has used it
+    t.ok(
+      leases.every((l) => l.kind === 'dhcp' || (l.kind === 'slaac' && l.ip.startsWith('fd42:0:1:'))),
+      'leases --json: DHCP leases and SLAAC addresses',
+      { leases },
+    );
     t.same(
-      leases.map((l) => [l.mac, l.ip]).sort(),
+      leases
+        .filter((l) => l.kind === 'dhcp')
+        .map((l) => [l.mac, l.ip])
+        .sort(),
       [
         ['52:54:00:aa:00:01', ip1],
         [STATIC_MAC, '10.0.1.10'],
