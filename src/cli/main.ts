@@ -27,7 +27,7 @@ export const COMMANDS: Record<string, () => Promise<Command<unknown>>> = {
   demo: () => import('./commands/demo.js'),
 };
 
-/** The command's module and its arguments; `brmgr BRIDGE [--pid-file FILE]` (the original's form) is `run`. */
+/** The command's module and its arguments; `brmgr BRIDGE [--pid-file [FILE]]` (the original's form) is `run`. */
 export function resolveCommand(name: string, args: string[]): [() => Promise<Command<unknown>>, string[]] {
   const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (load) return [load, args];

@@ -103,9 +103,11 @@ removed when the trace ends, also on Ctrl-C.
         summary: 'bring the bridge up and serve DHCP/DNS with a supervised dnsmasq',
       },
     ],
-    also: 'brmgr BRIDGE [--pid-file FILE]',
+    also: 'brmgr BRIDGE [--pid-file [FILE]]',
     about: `The service: bring the bridge up, then run and supervise dnsmasq for DHCP and
 DNS on it. Reloads on a config change and on SIGHUP; stops on SIGTERM/SIGINT.
+A bare --pid-file last (the shell brmgr's form, as its init files end) writes
+no pid file, as it did.
 `,
     options: {
       'pid-file': "write brmgr's pid to FILE, removed when it stops",

@@ -15,6 +15,7 @@ import { runner, type Run } from '../system/exec.js';
 import { acquireLock } from '../system/lock.js';
 import { faultPoint } from '../system/fault.js';
 import { observe } from '../system/observe.js';
+import { clearShellRunFile } from '../system/run-dir.js';
 import { ensureRunDir, readState, removeState, type State, writeState } from '../system/state.js';
 import type { Observed } from '../host/links.js';
 import type { DownContext } from './resource.js';
@@ -35,12 +36,14 @@ export async function down(bridge: string, opts: Options): Promise<{ kept: strin
   const run = opts.run ?? runner();
   const log = opts.log.child({ bridge });
   const p = paths(bridge, env);
+  // the shell brmgr's copy of the config, where the run dir goes: nothing of brmgr's to remove there
+  clearShellRunFile(p, log);
   await removeSupervisorLeftovers(p, log);
   if (!readState(p)) {
     log.info(`nothing to remove for ${bridge}`);
     return { kept: [] };
   }
-  ensureRunDir(p);
+  ensureRunDir(p, log);
   const release = await acquireLock(p.lock);
   try {
     const state = readState(p);

@@ -89,7 +89,7 @@ export async function up(bridge: string, opts: Options): Promise<Resolved> {
   const missing = toolFindings(loaded.draft, { serving: false }, env).errors;
   if (missing.length) throw new UsageError(missing.join('; '));
   const p = paths(bridge, env);
-  ensureRunDir(p);
+  ensureRunDir(p, log);
   const release = await acquireLock(p.lock, undefined, opts.signal);
   const revert = new Reverter();
   try {

@@ -10,7 +10,7 @@ import { ensureRunDir } from '../system/state.js';
 
 /** The run dir, readable by dnsmasq after it drops root; returns the account it runs as. */
 export function prepareRunDir(p: Paths, log: Logger): Account {
-  ensureRunDir(p);
+  ensureRunDir(p, log);
   // the lease file's folder (/var/lib/misc) may not exist yet on a minimal host
   mkdirSync(dirname(p.leases), { recursive: true });
   // dnsmasq re-reads its two hosts files after dropping root: it may pass through the run dir (as may

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Whether a process runs: a zombie (killed, not yet reaped by its parent) does not. */
@@ -29,6 +29,22 @@ export function pidFromFile(pidFile: string, marker: string): number | undefined
   } catch {
     return undefined;
   }
+}
+
+/** The command line of every process this one may read (a zombie's is empty). */
+export function commandLines(): { pid: number; argv: string[] }[] {
+  const out: { pid: number; argv: string[] }[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (argv.at(-1) === '') argv.pop();
+      if (argv.length) out.push({ pid: Number(name), argv });
+    } catch {
+      /* gone meanwhile, or hidden */
+    }
+  }
+  return out;
 }
 
 /** SIGTERM, then SIGKILL after 2 s; resolves once the process is gone. */

@@ -1,7 +1,9 @@
 import { chmodSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LinkAttributes, MovedUplink } from '../host/links.js';
+import type { Logger } from '../log.js';
 import type { Paths } from '../paths.js';
+import { clearShellRunFile, openRunRoot } from './run-dir.js';
 
 /** What brmgr-pre created or changed for a bridge, so brmgr-post removes exactly that. */
 export interface State {
@@ -30,9 +32,12 @@ export interface State {
   macvtap?: { uplink: string; shim?: string };
 }
 
-export function ensureRunDir(p: Paths): void {
+/** The run folder and the bridge's run dir in it, over what the shell brmgr left there (run-dir.ts). */
+export function ensureRunDir(p: Paths, log: Logger): void {
   // made now: searchable by dnsmasq's account whatever the umask (the unit's is 0077)
   if (mkdirSync(p.runRoot, { recursive: true, mode: 0o755 })) chmodSync(p.runRoot, 0o755);
+  else openRunRoot(p, log);
+  clearShellRunFile(p, log);
   // not recursive: that reports a read-only file system as ENOENT
   try {
     mkdirSync(p.runDir, { mode: 0o700 });

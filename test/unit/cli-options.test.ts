@@ -204,12 +204,14 @@ t.test('render: --backend nftables or iptables; left out, the config decides', a
   t.equal(refusal(render.parse, ['brmgr0', '--backend']), `Option '--backend <value>' argument missing; ${usage}`);
 });
 
-t.test('run: --pid-file FILE', async (t) => {
+t.test('run: --pid-file FILE, and the shell brmgr’s bare --pid-file', async (t) => {
   const usage = 'usage: brmgr run BRIDGE [--pid-file FILE]';
   t.same(run.parse(['brmgr0']), { bridge: 'brmgr0' });
   t.same(run.parse(['brmgr0', '--pid-file', '/run/b.pid']), { bridge: 'brmgr0', pidFile: '/run/b.pid' });
   t.same(run.parse(['--pid-file=/run/b.pid', 'brmgr0']), { bridge: 'brmgr0', pidFile: '/run/b.pid' });
-  t.equal(refusal(run.parse, ['brmgr0', '--pid-file']), `Option '--pid-file <value>' argument missing; ${usage}`);
+  t.same(run.parse(['brmgr0', '--pid-file']), { bridge: 'brmgr0', barePidFile: true }, 'bare and last: no pid file');
+  t.equal(refusal(run.parse, ['--pid-file']), `missing BRIDGE; ${usage}`, 'bare, without a bridge');
+  t.equal(refusal(run.parse, ['--pid-file', 'brmgr0']), `missing BRIDGE; ${usage}`, 'not last: it takes a FILE');
   t.equal(refusal(run.parse, ['brmgr0', '--pid-file=']), `--pid-file needs a FILE; ${usage}`);
   const ambiguous = `Option '--pid-file' argument is ambiguous; ${usage}`;
   t.equal(refusal(run.parse, ['brmgr0', '--pid-file', '--force']), ambiguous, 'a value like an option');
@@ -338,6 +340,8 @@ t.test("the dispatcher: a command, an alias, the original's `brmgr BRIDGE`, or a
   t.same(resolveCommand('post', ['br0', '--force']), [COMMANDS.post, ['br0', '--force']], 'post');
   const original = resolveCommand('brmgr0', ['--pid-file', 'f']);
   t.same(original, [COMMANDS.run, ['brmgr0', '--pid-file', 'f']], 'brmgr BRIDGE [--pid-file FILE] is run');
+  const shell = resolveCommand('brmgr0', ['--pid-file']);
+  t.same(shell, [COMMANDS.run, ['brmgr0', '--pid-file']], 'as is the shell brmgr’s brmgr BRIDGE --pid-file');
   const refused = (name: string, args: string[] = []) => refusal(() => resolveCommand(name, args), []);
   t.equal(
     refused('brmgr1'),
