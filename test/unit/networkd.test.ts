@@ -107,7 +107,7 @@ t.test("the doctor: the bridged uplink is the bridge's port, and networkd's figh
       check: 'uplink',
       ok: false,
       detail: 'uplink eth0 is not a port of br0: guests have no way to the LAN (systemd-networkd took it out)',
-      fix: /Unmanaged=yes[^]*\nsystemctl restart brmgr@br0/,
+      fix: /Unmanaged=yes[\s\S]*\nsystemctl restart brmgr@br0/,
     },
   ]);
   t.match(await walk(facts([link('br0', 'bridge')])), [{ check: 'uplink', ok: false, detail: /eth0 is missing/ }]);
