@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import type { BridgeConfig } from '../config/types.js';
 import type { Listener } from '../host/listeners.js';
+import type { NetworkdLink } from '../host/networkd.js';
 import type { Observed } from '../host/links.js';
 import type { NftObject } from '../host/nftables.js';
 import { nftRuleset } from '../firewall/nftables.js';
@@ -8,6 +9,7 @@ import { paths } from '../paths.js';
 import { servicePorts } from '../plan/services.js';
 import type { Run } from '../system/exec.js';
 import { listeners, listenersInTheWay, procListeners, socketInodes } from '../system/listeners.js';
+import { networkdLink } from '../system/networkd.js';
 import { observe } from '../system/observe.js';
 import { dnsmasqPid } from '../system/run-files.js';
 
@@ -18,6 +20,8 @@ export interface Facts {
   /** listeners on the ports the config forwards to guests */
   forwarded: Listener[];
   ruleset: NftObject[];
+  /** bridged mode: what systemd-networkd makes of the uplink, when it has seen it */
+  networkd?: NetworkdLink;
 }
 
 /** Which listening sockets to read: none, all with their processes (doctor), or those in a bridge's way. */
@@ -55,14 +59,23 @@ async function onForwardedPorts(run: Run, cfg: BridgeConfig): Promise<Listener[]
   return named.length ? named : (await procListeners()).filter(forwarded);
 }
 
+/** The uplink bridged mode enslaves, whose networkd state the facts include. */
+export function bridgedUplink(cfg: BridgeConfig): string | undefined {
+  return cfg.mode === 'bridged' ? cfg.uplink : undefined;
+}
+
 /** Independent reads, side by side. */
-export async function gatherFacts(run: Run, opts: { sockets: SocketsWanted }): Promise<Facts> {
+export async function gatherFacts(
+  run: Run,
+  opts: { sockets: SocketsWanted; uplink?: string | undefined },
+): Promise<Facts> {
   const { sockets } = opts;
-  const [observed, found, forwarded, ruleset] = await Promise.all([
+  const [observed, found, forwarded, ruleset, networkd] = await Promise.all([
     observe(run),
     sockets === 'none' ? [] : sockets === 'all' ? listeners(run) : inTheWay(run, sockets),
     typeof sockets === 'object' ? onForwardedPorts(run, sockets.cfg) : [],
     nftRuleset(run),
+    opts.uplink ? networkdLink(run, opts.uplink) : undefined,
   ]);
-  return { observed, listeners: found, forwarded, ruleset };
+  return { observed, listeners: found, forwarded, ruleset, ...(networkd ? { networkd } : {}) };
 }

@@ -15,6 +15,7 @@ import { conntrackWarnings } from '../firewall/policy.js';
 import type { Paths } from '../paths.js';
 import { findConflicts, forwardConflicts, natAddressConflicts, portConflicts } from '../plan/conflicts.js';
 import { ipv6Warnings } from '../plan/ipv6.js';
+import { networkdFight, networkdWarning } from '../plan/networkd.js';
 import { uplinkProblem } from '../plan/macvtap.js';
 import { BRIDGE_CONF, qemuBridgeWarnings } from '../plan/qemu.js';
 import { isWireless } from '../system/macvtap.js';
@@ -26,7 +27,7 @@ import { readSysctl } from '../system/sysctl.js';
 import { onPath } from '../system/tools.js';
 import type { Run } from '../system/exec.js';
 import { leftoverText } from '../plan/shell-brmgr.js';
-import { brmgrDnsmasqs, gatherFacts, type Facts } from './facts.js';
+import { brmgrDnsmasqs, bridgedUplink, gatherFacts, type Facts } from './facts.js';
 import { findShellLeftovers } from './shell-brmgr.js';
 
 export interface Findings {
@@ -135,7 +136,15 @@ export function hostFindings(cfg: BridgeConfig, facts: Facts, others: BridgeConf
     const problem = uplinkProblem(cfg, facts.observed, isWireless(cfg.uplink!));
     if (problem) errors.push(problem);
   }
-  return { errors, warnings: [...found.warnings, ...hostFirewallWarnings(cfg, facts.ruleset, servesAnything(cfg))] };
+  const fight = networkdFight(cfg, facts.networkd);
+  return {
+    errors,
+    warnings: [
+      ...found.warnings,
+      ...hostFirewallWarnings(cfg, facts.ruleset, servesAnything(cfg)),
+      ...(fight ? [networkdWarning(fight)] : []),
+    ],
+  };
 }
 
 /** dnsmasq serves TFTP after dropping root: its account must reach the files under tftp_root. */
@@ -185,7 +194,10 @@ export async function preflight(
 ): Promise<Findings> {
   const parts = [toolFindings(cfg, { serving: true }, opts.env)];
   if (onPath('ip', opts.env)) {
-    const facts = await gatherFacts(opts.run, { sockets: { cfg, runRoot: opts.paths.runRoot } });
+    const facts = await gatherFacts(opts.run, {
+      sockets: { cfg, runRoot: opts.paths.runRoot },
+      uplink: bridgedUplink(cfg),
+    });
     parts.push(hostFindings(cfg, facts, opts.others, opts.paths));
     const leftovers = await findShellLeftovers(opts.run, cfg, facts.observed, opts.paths);
     parts.push({ errors: [], warnings: leftovers.map(leftoverText) });

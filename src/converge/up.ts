@@ -22,7 +22,7 @@ import { applyIpBatch } from '../system/observe.js';
 import { readLeases } from '../system/leases.js';
 import { ensureRunDir, readState, removeState, writeState, type State } from '../system/state.js';
 import { readUnderlay } from '../system/vxlan.js';
-import { gatherFacts } from './facts.js';
+import { bridgedUplink, gatherFacts } from './facts.js';
 import { firewall } from './firewall.js';
 import { link } from './link.js';
 import { macvtap } from './macvtap.js';
@@ -94,7 +94,10 @@ export async function up(bridge: string, opts: Options): Promise<Resolved> {
   const revert = new Reverter();
   try {
     const previous = readState(p);
-    const facts = await gatherFacts(run, { sockets: { cfg: loaded.draft, runRoot: p.runRoot } });
+    const facts = await gatherFacts(run, {
+      sockets: { cfg: loaded.draft, runRoot: p.runRoot },
+      uplink: bridgedUplink(loaded.draft),
+    });
     const others = loadOtherConfigs(bridge, env);
     const recorded = loaded.auto ? recordedSubnet(bridge, env) : undefined;
     const vx = loaded.draft.vxlan;

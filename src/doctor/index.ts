@@ -7,7 +7,7 @@
 import { randomInt } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { BridgeConfig } from '../config/types.js';
-import { type Facts, gatherFacts } from '../converge/facts.js';
+import { bridgedUplink, type Facts, gatherFacts } from '../converge/facts.js';
 import { hostFindings, ownDnsmasq, pathErrors } from '../converge/preflight.js';
 import { findShellLeftovers } from '../converge/shell-brmgr.js';
 import { hostFirewallGaps } from '../firewall/hostfirewall.js';
@@ -22,6 +22,7 @@ import { iptablesSave } from '../firewall/iptables.js';
 import type { ObservedLink } from '../host/links.js';
 import type { Paths } from '../paths.js';
 import { ipv6Warnings } from '../plan/ipv6.js';
+import { networkdFight } from '../plan/networkd.js';
 import { bridgeAddresses, bridgeDamage } from '../plan/link.js';
 import { dhcpPoolSize, dnsTarget, servesAnything, servicePorts } from '../plan/services.js';
 import { forwardingDatabase, portStates } from '../system/bridge.js';
@@ -446,9 +447,33 @@ const conntrack: Check = {
   },
 };
 
+/** Bridged mode: the uplink is the bridge's way to the LAN, and nothing else may configure it. */
+function bridgedUplinkFindings(cfg: BridgeConfig, facts: Facts, state: State | undefined): Finding[] {
+  const br = cfg.name;
+  const name = cfg.uplink;
+  if (!name) return [];
+  const fight = networkdFight(cfg, facts.networkd);
+  const out = fight ? [bad('networkd', fight.problem, fight.fix)] : [];
+  const link = facts.observed.links.find((l) => l.ifname === name);
+  if (!link) return [...out, bad('uplink', `uplink ${name} is missing: guests have no way to the LAN`, service(br))];
+  if (state?.up && link.master !== br)
+    return [
+      ...out,
+      bad(
+        'uplink',
+        `uplink ${name} is not a port of ${br}${link.master ? ` but of ${link.master}` : ''}: guests have no way ` +
+          `to the LAN${fight ? ' (systemd-networkd took it out)' : ''}`,
+        fight ? `${fight.fix}\n${service(br)}` : service(br),
+      ),
+    ];
+  if (!link.up) return [...out, bad('uplink', `uplink ${name} is down`, `ip link set dev ${name} up`)];
+  return [...out, ok('uplink', `${name} is ${br}'s port to the LAN`)];
+}
+
 const uplink: Check = {
   name: 'uplink',
-  run({ cfg, facts }) {
+  run({ cfg, facts, state }) {
+    if (cfg.mode === 'bridged') return bridgedUplinkFindings(cfg, facts, state);
     if (!routes(cfg)) return [];
     const out: Finding[] = [];
     const up = cfg.uplink ? facts.observed.links.find((l) => l.ifname === cfg.uplink) : undefined;
@@ -741,7 +766,7 @@ export function doctorContext(
 
 /** Reads the host once, then walks the checks. */
 export async function diagnose(cfg: BridgeConfig, opts: DoctorOptions): Promise<Finding[]> {
-  const facts = await gatherFacts(opts.run, { sockets: 'all' });
+  const facts = await gatherFacts(opts.run, { sockets: 'all', uplink: bridgedUplink(cfg) });
   if (cfg.mode === 'macvtap') {
     const given = opts.guest ? { guest: { given: opts.guest } } : {};
     const ctx = { ...doctorContext(cfg, opts, facts, readState(opts.paths)), ...given };

@@ -179,4 +179,6 @@ export interface MovedUplink {
   addresses: string[];
   /** `ip route add` arguments before `dev`, e.g. "default via 192.168.1.1 proto dhcp metric 100" */
   routes: string[];
+  /** it was down: brmgr brought it up (a port that is down carries nothing), post takes it down again */
+  wasDown?: boolean;
 }

@@ -53,8 +53,17 @@ export interface UplinkMove {
 export function moveUplink(bridge: string, uplink: string, observed: Observed): UplinkMove {
   const addrs = observed.addrs.filter((a) => a.ifname === uplink && movable(a));
   const routes = observed.routes.filter((r) => r.dev === uplink && movableRoute(r));
-  const moved: MovedUplink = { name: uplink, addresses: addrs.map(addressSpec), routes: routes.map(routeSpec) };
+  // an uplink nothing else brings up (networkd's Unmanaged=yes, no ifupdown stanza) would leave the bridge
+  // without a carrier
+  const down = observed.links.find((l) => l.ifname === uplink)?.up === false;
+  const moved: MovedUplink = {
+    name: uplink,
+    addresses: addrs.map(addressSpec),
+    routes: routes.map(routeSpec),
+    ...(down ? { wasDown: true } : {}),
+  };
   const batch = [`link set dev ${uplink} master ${bridge}`];
+  if (down) batch.push(`link set dev ${uplink} up`);
   // IPv6 routes outlive their address: each route leaves the uplink explicitly
   for (const r of moved.routes) batch.push(`route del ${r} dev ${uplink}`);
   // secondaries last: deleting a primary address deletes the secondaries of its subnet
@@ -76,5 +85,6 @@ export function restoreUplink(bridge: string, moved: MovedUplink): string[] {
   batch.push(`link set dev ${moved.name} nomaster`);
   for (const a of moved.addresses) batch.push(`address add ${a} dev ${moved.name}`);
   for (const r of moved.routes) batch.push(`route add ${r} dev ${moved.name}`);
+  if (moved.wasDown) batch.push(`link set dev ${moved.name} down`);
   return batch;
 }

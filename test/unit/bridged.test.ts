@@ -99,6 +99,18 @@ t.test('moveUplink: addresses and routes of the uplink only, in an order that ke
   );
 });
 
+t.test('moveUplink: an uplink that is down is brought up with the bridge, and down again on post', async (t) => {
+  const link = { ifname: 'eth0', mtu: 1500, address: '52:54:00:00:00:01', stp: false, group: 'default' };
+  const down = moveUplink('br0', 'eth0', { links: [{ ...link, up: false }], addrs: [], routes: [] });
+  t.strictSame(down.batch, ['link set dev eth0 master br0', 'link set dev eth0 up']);
+  t.equal(down.moved.wasDown, true, 'recorded in the state');
+  t.strictSame(down.undo, ['link set dev eth0 nomaster', 'link set dev eth0 down'], 'post leaves it as it was');
+  const up = moveUplink('br0', 'eth0', { links: [{ ...link, up: true }], addrs: [], routes: [] });
+  t.strictSame(up.batch, ['link set dev eth0 master br0'], 'an uplink that is up is left so');
+  t.strictSame(up.undo, ['link set dev eth0 nomaster']);
+  t.notOk('wasDown' in up.moved);
+});
+
 t.test('bridged configs: what does not apply is refused with the reason', async (t) => {
   const parse = (text: string) => parseConfig(text, '/etc/brmgr/br0.conf', 'br0');
   const ok = parse('[bridge]\nmode = bridged\nuplink = eth0\n');
