@@ -6,11 +6,12 @@
 // strict: `port_security = strict` against basic (the default), nftables, and strict with 200 guests'
 //   bindings in its sets (the guest's and 199 fake ports' elements, as `brmgr run` adds them) against 2.
 // Namespaces only; all deleted at the end.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { execa } from 'execa';
 import { BRIDGE, Lab, median } from './lib/lab.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
-const SECONDS = Number(process.env.SECONDS ?? 5);
+const SECONDS = Number(process.env.SECONDS ?? 3);
 const BACKENDS = (process.env.BACKENDS ?? 'nftables iptables').split(' ');
 const PARTS = (process.env.PARTS ?? 'caps strict').split(' ');
 
@@ -89,16 +90,15 @@ for (const backend of PARTS.includes('caps') ? BACKENDS : []) {
 
 const NAT = '[ipv4]\naddress = 10.0.1.1/24\ndhcp = false\n[dns]\nenable = false\n';
 const STRICT_TABLE = `brmgr-strict-${BRIDGE}`;
-
-/**
- * The bindings `brmgr run` adds for `guests` guests (plan/bindings.ts): the real guest's port, MAC and address,
- * and fake ports' (`fp1`, …) with their own MACs and addresses. One `nft -f`.
- */
 const hex2 = (n) => n.toString(16).padStart(2, '0');
 
-async function bind(lab, port, mac, guests) {
-  const all = [{ port, mac, ip: '10.0.1.50' }];
-  for (let i = 1; i < guests; i++)
+/**
+ * The bindings `brmgr run` adds (plan/bindings.ts) for `guests` guests: the real guests' ports, MACs and
+ * addresses, and fake ports' (`fp1`, …) with their own MACs and addresses up to `guests`. One `nft -f`.
+ */
+async function bind(lab, real, guests) {
+  const all = [...real];
+  for (let i = 1; all.length < guests; i++)
     all.push({
       port: `fp${i}`,
       mac: `52:54:01:00:${hex2(i >> 8)}:${hex2(i & 255)}`,
@@ -130,48 +130,146 @@ async function bind(lab, port, mac, guests) {
     throw new Error(`addr4 has not ${guests} elements:\n${listed}`);
 }
 
+// the strict part: TX_OFF names the guests whose interface sends without offloads (`g1`: the sender of
+// both paths, so every hop sees MTU-sized frames, as from a real NIC or a tap opened without offload)
+const TX_OFF = (process.env.TX_OFF ?? 'g1').split(' ').filter(Boolean);
+const LXC_NET = '/usr/libexec/lxc/lxc-net';
+const PATHS = { nat: 'guest → outside (NAT)', l2: 'guest → guest (same bridge)' };
+
+/**
+ * On `bridge` in `lab`'s host namespace (addressed SUBNET.1/24, NAT to up0): the outside (192.0.2.2, beyond
+ * up0) and guest g2 (SUBNET.51) each run an iperf3 server; guest g1 (SUBNET.50) sends to either.
+ */
+async function twoGuests(lab, bridge, subnet) {
+  const outside = await lab.ns(`bench-${lab.tag}-o`);
+  await execa('ip', ['-n', lab.host, 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'nic', 'netns', outside]);
+  await execa('ip', ['-n', lab.host, 'address', 'add', '192.0.2.1/24', 'dev', 'up0']);
+  await execa('ip', ['-n', lab.host, 'link', 'set', 'up0', 'up']);
+  await execa('ip', ['-n', outside, 'address', 'add', '192.0.2.2/24', 'dev', 'nic']);
+  await execa('ip', ['-n', outside, 'link', 'set', 'nic', 'up']);
+  const guests = {};
+  for (const [name, host] of [
+    ['g1', 50],
+    ['g2', 51],
+  ]) {
+    const ns = await lab.client(name, `${subnet}.${host}/24`, bridge);
+    await execa('ip', ['-n', ns, 'route', 'add', 'default', 'via', `${subnet}.1`]);
+    if (TX_OFF.includes(name)) await lab.exec(ns, 'ethtool', ['-K', 'nic', 'tx', 'off']);
+    const mac = JSON.parse((await execa('ip', ['-n', ns, '-json', 'link', 'show', 'nic'])).stdout)[0].address;
+    guests[name] = { ns, port: `p${name}${lab.tag}`.slice(0, 15), mac, ip: `${subnet}.${host}` };
+  }
+  const servers = [lab.exec(outside, 'iperf3', ['-s']), lab.exec(guests.g2.ns, 'iperf3', ['-s'])];
+  await new Promise((r) => setTimeout(r, 500));
+  const to = { nat: '192.0.2.2', l2: guests.g2.ip };
+  /** Gbit/s from g1 along `path`; a run the loaded machine broke is run again, once */
+  const iperf = async (path, again = true) => {
+    const r = await lab.exec(guests.g1.ns, 'iperf3', ['-c', to[path], '-t', String(SECONDS), '-J']);
+    if (r.exitCode !== 0) {
+      if (!again) throw new Error(`iperf3: ${r.stdout || r.stderr}`);
+      await new Promise((res) => setTimeout(res, 1000));
+      return iperf(path, false);
+    }
+    return JSON.parse(r.stdout).end.sum_received.bits_per_second / 1e9;
+  };
+  const stop = () => {
+    for (const s of servers) s.kill();
+  };
+  return { guests, iperf, stop };
+}
+
+/** LXC's own lxc-net, started in `lab`'s host namespace with its /run/lxc and /var/lib/misc private to it. */
+async function lxcNet(lab) {
+  const marker = '/run/lxc/network_up';
+  const had = existsSync(marker);
+  // `ip netns exec` gives each command a mount namespace of its own, which lxc-net's dnsmasq keeps
+  const r = await lab.exec(lab.host, 'sh', [
+    '-c',
+    'mount -t tmpfs lxc /run/lxc && mount -t tmpfs lxc /var/lib/misc && exec "$0" start',
+    LXC_NET,
+  ]);
+  if (r.exitCode !== 0) throw new Error(`lxc-net start: ${r.stdout}${r.stderr}`);
+  if (!had && existsSync(marker)) {
+    rmSync(marker, { force: true });
+    throw new Error('lxc-net wrote the host’s /run/lxc');
+  }
+}
+
+/** min–max of a series, as text */
+const spread = (xs) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+
 if (PARTS.includes('strict')) {
-  const lab = await new Lab('ps').open(`[bridge]\nfirewall = nftables\n${NAT}`);
+  if (!existsSync(LXC_NET)) throw new Error('LXC is not installed (package lxc): lxc-net is the peer');
+  const load = [readFileSync('/proc/loadavg', 'utf8').trim()];
+  const ps = await new Lab('ps').open(`[bridge]\nfirewall = nftables\n${NAT}`);
+  const lx = await new Lab('lx').open('');
   try {
-    const { guest, port, server, iperf } = await natLab(lab);
-    const mac = JSON.parse((await execa('ip', ['-n', guest, '-json', 'link', 'show', 'nic'])).stdout)[0].address;
+    await ps.cli('brmgr-pre.mjs', BRIDGE);
+    const brmgr = await twoGuests(ps, BRIDGE, '10.0.1');
+    await lxcNet(lx);
+    const lxc = await twoGuests(lx, 'lxcbr0', '10.0.3');
     const level = async (strict, guests) => {
-      lab.config(BRIDGE, `[bridge]\nfirewall = nftables\n${strict ? 'port_security = strict\n' : ''}${NAT}`);
-      await lab.cli('brmgr-pre.mjs', BRIDGE);
-      const has = (await lab.exec(lab.host, 'nft', ['list', 'table', 'bridge', STRICT_TABLE])).exitCode === 0;
+      ps.config(BRIDGE, `[bridge]\nfirewall = nftables\n${strict ? 'port_security = strict\n' : ''}${NAT}`);
+      await ps.cli('brmgr-pre.mjs', BRIDGE);
+      const has = (await ps.exec(ps.host, 'nft', ['list', 'table', 'bridge', STRICT_TABLE])).exitCode === 0;
       if (has !== strict) throw new Error(`the strict table is ${has ? 'there' : 'missing'}`);
       if (!strict) return;
       // a fresh table: flush what the last strict round left, then the bindings
       for (const set of ['ports', 'bound', 'macs', 'addr4'])
-        await lab.exec(lab.host, 'nft', ['flush', 'set', 'bridge', STRICT_TABLE, set]);
-      await bind(lab, port, mac, guests);
+        await ps.exec(ps.host, 'nft', ['flush', 'set', 'bridge', STRICT_TABLE, set]);
+      await bind(ps, [brmgr.guests.g1, brmgr.guests.g2], guests);
     };
-    const runs = { basic: [], 'strict, 2 guests': [], 'strict, 200 guests': [] };
-    const order = [
-      ['basic', false, 0],
-      ['strict, 2 guests', true, 2],
-      ['strict, 200 guests', true, 200],
-    ];
+    const variants = {
+      'lxc-net': { bench: lxc, setup: async () => {} },
+      basic: { bench: brmgr, setup: () => level(false, 0) },
+      'strict, 2 guests': { bench: brmgr, setup: () => level(true, 2) },
+      'strict, 200 guests': { bench: brmgr, setup: () => level(true, 200) },
+    };
+    const names = Object.keys(variants);
+    const runs = Object.fromEntries(names.map((n) => [n, { nat: [], l2: [] }]));
     for (let i = 0; i < ROUNDS; i++) {
-      // rotate which goes first
-      for (const [name, strict, guests] of [...order.slice(i % 3), ...order.slice(0, i % 3)]) {
-        await level(strict, guests);
-        runs[name].push(await iperf());
+      // rotate which goes first, and alternate which path
+      for (const name of [...names.slice(i % names.length), ...names.slice(0, i % names.length)]) {
+        await variants[name].setup();
+        for (const path of i % 2 ? ['l2', 'nat'] : ['nat', 'l2'])
+          runs[name][path].push(await variants[name].bench.iperf(path));
       }
     }
-    server.kill();
-    await lab.cli('brmgr-post.mjs', BRIDGE);
-    const m = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v)]));
-    results['port security, nftables'] = {
-      ...Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, v.map((x) => x.toFixed(2))])),
-      'median strict ÷ basic': (m['strict, 2 guests'] / m.basic).toFixed(3),
-      'median 200 ÷ 2 guests': (m['strict, 200 guests'] / m['strict, 2 guests']).toFixed(3),
+    brmgr.stop();
+    lxc.stop();
+    await ps.cli('brmgr-post.mjs', BRIDGE);
+    load.push(readFileSync('/proc/loadavg', 'utf8').trim());
+    // ratios of the medians, and each round's own ratio (the variants of one round ran back to back)
+    const ratio = (a, b, path) => {
+      const [x, y] = [runs[a][path], runs[b][path]];
+      const rounds = x.map((v, k) => v / y[k]);
+      return `${(median(x) / median(y)).toFixed(3)} (per round: median ${median(rounds).toFixed(3)}, ${spread(rounds)})`;
+    };
+    for (const [path, what] of Object.entries(PATHS))
+      results[`port security, nftables: ${what}`] = {
+        ...Object.fromEntries(
+          names.map((n) => [
+            n,
+            `median ${median(runs[n][path]).toFixed(2)}, ${spread(runs[n][path])}: ${runs[n][path].map((x) => x.toFixed(2)).join(' ')}`,
+          ]),
+        ),
+        'strict ÷ basic (goal ≥ 0.9)': ratio('strict, 2 guests', 'basic', path),
+        'basic ÷ lxc-net (goal ≥ 0.95)': ratio('basic', 'lxc-net', path),
+        '200 ÷ 2 guests (goal ≥ 0.9)': ratio('strict, 200 guests', 'strict, 2 guests', path),
+      };
+    results['port security, nftables: the run'] = {
+      'non-offloading': TX_OFF.length
+        ? `${TX_OFF.join(', ')}: the guest's interface (ethtool -K nic tx off); g1 sends in both paths`
+        : 'none',
+      'bridge-nf-call-iptables': (await ps.exec(ps.host, 'sysctl', ['-n', 'net.bridge.bridge-nf-call-iptables']))
+        .stdout,
+      loadavg: `${load[0]} (start), ${load[1]} (end)`,
     };
   } finally {
-    await lab.close();
+    await ps.close();
+    await lx.close();
   }
 }
 
 console.log(
-  JSON.stringify({ unit: 'Gbit/s guest → outside, iperf3 TCP', rounds: ROUNDS, seconds: SECONDS, results }, null, 2),
+  JSON.stringify({ unit: 'Gbit/s, iperf3 TCP from a guest', rounds: ROUNDS, seconds: SECONDS, results }, null, 2),
 );
