@@ -10,8 +10,8 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { execa } from 'execa';
 import { BRIDGE, Lab, median } from './lib/lab.mjs';
 
-const ROUNDS = Number(process.env.ROUNDS ?? 5);
-const SECONDS = Number(process.env.SECONDS ?? 3);
+const ROUNDS = Number(process.env.ROUNDS ?? 7);
+const SECONDS = Number(process.env.SECONDS ?? 2);
 const BACKENDS = (process.env.BACKENDS ?? 'nftables iptables').split(' ');
 const PARTS = (process.env.PARTS ?? 'caps strict').split(' ');
 
@@ -164,7 +164,11 @@ async function twoGuests(lab, bridge, subnet) {
   const servers = [lab.exec(outside, 'iperf3', ['-s']), lab.exec(guests.g2.ns, 'iperf3', ['-s'])];
   await new Promise((r) => setTimeout(r, 500));
   const to = { nat: '192.0.2.2', l2: guests.g2.ip };
-  /** Gbit/s from g1 along `path`; a run the loaded machine broke is run again, once */
+  /**
+   * From g1 along `path`: Gbit/s, and Gbit per CPU second of the sending and the receiving iperf3 (their
+   * user and system time, which holds the softirq work done in their context: the veths, the bridge, the
+   * firewall; work deferred to ksoftirqd is not in it). A run the loaded machine broke is run again, once.
+   */
   const iperf = async (path, again = true) => {
     const r = await lab.exec(guests.g1.ns, 'iperf3', ['-c', to[path], '-t', String(SECONDS), '-J']);
     if (r.exitCode !== 0) {
@@ -172,7 +176,9 @@ async function twoGuests(lab, bridge, subnet) {
       await new Promise((res) => setTimeout(res, 1000));
       return iperf(path, false);
     }
-    return JSON.parse(r.stdout).end.sum_received.bits_per_second / 1e9;
+    const { sum_received, cpu_utilization_percent: cpu } = JSON.parse(r.stdout).end;
+    const gbps = sum_received.bits_per_second / 1e9;
+    return { gbps, perCpu: gbps / ((cpu.host_total + cpu.remote_total) / 100) };
   };
   const stop = () => {
     for (const s of servers) s.kill();
@@ -200,76 +206,114 @@ async function lxcNet(lab) {
 /** min–max of a series, as text */
 const spread = (xs) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
 
+/**
+ * The variants, each on a lab of its own set up once (no switching between rounds): `up` brings its bridge
+ * up in the lab's host namespace and returns the bridge; `afterGuests` changes brmgr's tables once its guests are
+ * there. PROFILE=1 adds two that take brmgr's tables apart, to see where a cost is.
+ */
+const brmgrAt = (level) => async (lab) => {
+  lab.config(BRIDGE, `[bridge]\nfirewall = nftables\nport_security = ${level}\n${NAT}`);
+  await lab.cli('brmgr-pre.mjs', BRIDGE);
+  return BRIDGE;
+};
+const VARIANTS = {
+  'lxc-net': {
+    up: async (lab) => {
+      await lxcNet(lab);
+      return 'lxcbr0';
+    },
+    subnet: '10.0.3',
+  },
+  basic: { up: brmgrAt('basic') },
+  'strict, 2 guests': { up: brmgrAt('strict'), afterGuests: (lab, real) => bind(lab, real, 2) },
+  'strict, 200 guests': { up: brmgrAt('strict'), afterGuests: (lab, real) => bind(lab, real, 200) },
+  ...(process.env.PROFILE
+    ? {
+        // basic's bridge table deleted: what is left is brmgr's routing firewall (inet table, iptables shim)
+        'basic, bridge table deleted': {
+          up: brmgrAt('basic'),
+          afterGuests: (lab) => lab.exec(lab.host, 'nft', ['delete', 'table', 'bridge', `brmgr-${BRIDGE}`]),
+        },
+        // strict's bridge table alone: its inet table (the host's ports, a fib lookup a packet) deleted
+        'strict, inet table deleted': {
+          up: brmgrAt('strict'),
+          afterGuests: async (lab, real) => {
+            await bind(lab, real, 2);
+            await lab.exec(lab.host, 'nft', ['delete', 'table', 'inet', STRICT_TABLE]);
+          },
+        },
+      }
+    : {}),
+};
+
 if (PARTS.includes('strict')) {
   if (!existsSync(LXC_NET)) throw new Error('LXC is not installed (package lxc): lxc-net is the peer');
   const load = [readFileSync('/proc/loadavg', 'utf8').trim()];
-  const ps = await new Lab('ps').open(`[bridge]\nfirewall = nftables\n${NAT}`);
-  const lx = await new Lab('lx').open('');
+  const names = Object.keys(VARIANTS);
+  const labs = [];
   try {
-    await ps.cli('brmgr-pre.mjs', BRIDGE);
-    const brmgr = await twoGuests(ps, BRIDGE, '10.0.1');
-    await lxcNet(lx);
-    const lxc = await twoGuests(lx, 'lxcbr0', '10.0.3');
-    const level = async (strict, guests) => {
-      ps.config(BRIDGE, `[bridge]\nfirewall = nftables\n${strict ? 'port_security = strict\n' : ''}${NAT}`);
-      await ps.cli('brmgr-pre.mjs', BRIDGE);
-      const has = (await ps.exec(ps.host, 'nft', ['list', 'table', 'bridge', STRICT_TABLE])).exitCode === 0;
-      if (has !== strict) throw new Error(`the strict table is ${has ? 'there' : 'missing'}`);
-      if (!strict) return;
-      // a fresh table: flush what the last strict round left, then the bindings
-      for (const set of ['ports', 'bound', 'macs', 'addr4'])
-        await ps.exec(ps.host, 'nft', ['flush', 'set', 'bridge', STRICT_TABLE, set]);
-      await bind(ps, [brmgr.guests.g1, brmgr.guests.g2], guests);
-    };
-    const variants = {
-      'lxc-net': { bench: lxc, setup: async () => {} },
-      basic: { bench: brmgr, setup: () => level(false, 0) },
-      'strict, 2 guests': { bench: brmgr, setup: () => level(true, 2) },
-      'strict, 200 guests': { bench: brmgr, setup: () => level(true, 200) },
-    };
-    const names = Object.keys(variants);
+    const benches = {};
+    for (const [k, name] of names.entries()) {
+      const v = VARIANTS[name];
+      const lab = await new Lab(`v${k}`).open(name === 'lxc-net' ? '' : `[bridge]\nfirewall = nftables\n${NAT}`);
+      labs.push(lab);
+      const bridge = await v.up(lab);
+      benches[name] = await twoGuests(lab, bridge, v.subnet ?? '10.0.1');
+      if (v.afterGuests) await v.afterGuests(lab, [benches[name].guests.g1, benches[name].guests.g2]);
+    }
     const runs = Object.fromEntries(names.map((n) => [n, { nat: [], l2: [] }]));
+    const perCpu = Object.fromEntries(names.map((n) => [n, { nat: [], l2: [] }]));
     for (let i = 0; i < ROUNDS; i++) {
       // rotate which goes first, and alternate which path
       for (const name of [...names.slice(i % names.length), ...names.slice(0, i % names.length)]) {
-        await variants[name].setup();
-        for (const path of i % 2 ? ['l2', 'nat'] : ['nat', 'l2'])
-          runs[name][path].push(await variants[name].bench.iperf(path));
+        for (const path of i % 2 ? ['l2', 'nat'] : ['nat', 'l2']) {
+          const got = await benches[name].iperf(path);
+          runs[name][path].push(got.gbps);
+          perCpu[name][path].push(got.perCpu);
+        }
       }
     }
-    brmgr.stop();
-    lxc.stop();
-    await ps.cli('brmgr-post.mjs', BRIDGE);
     load.push(readFileSync('/proc/loadavg', 'utf8').trim());
     // ratios of the medians, and each round's own ratio (the variants of one round ran back to back)
-    const ratio = (a, b, path) => {
-      const [x, y] = [runs[a][path], runs[b][path]];
+    const ratio = (of, a, b, path) => {
+      const [x, y] = [of[a][path], of[b][path]];
       const rounds = x.map((v, k) => v / y[k]);
       return `${(median(x) / median(y)).toFixed(3)} (per round: median ${median(rounds).toFixed(3)}, ${spread(rounds)})`;
     };
+    const series = (xs) => `median ${median(xs).toFixed(2)}, ${spread(xs)}: ${xs.map((x) => x.toFixed(2)).join(' ')}`;
+    const goals = [
+      ['strict ÷ basic (goal ≥ 0.9)', 'strict, 2 guests', 'basic'],
+      ['basic ÷ lxc-net (goal ≥ 0.95)', 'basic', 'lxc-net'],
+      ['200 ÷ 2 guests (goal ≥ 0.9)', 'strict, 200 guests', 'strict, 2 guests'],
+      ...(process.env.PROFILE
+        ? [
+            ['basic, bridge table deleted ÷ lxc-net', 'basic, bridge table deleted', 'lxc-net'],
+            ['basic ÷ basic, bridge table deleted', 'basic', 'basic, bridge table deleted'],
+            ['strict ÷ strict, inet table deleted', 'strict, 2 guests', 'strict, inet table deleted'],
+            ['strict, inet table deleted ÷ basic', 'strict, inet table deleted', 'basic'],
+          ]
+        : []),
+    ];
     for (const [path, what] of Object.entries(PATHS))
       results[`port security, nftables: ${what}`] = {
-        ...Object.fromEntries(
-          names.map((n) => [
-            n,
-            `median ${median(runs[n][path]).toFixed(2)}, ${spread(runs[n][path])}: ${runs[n][path].map((x) => x.toFixed(2)).join(' ')}`,
-          ]),
-        ),
-        'strict ÷ basic (goal ≥ 0.9)': ratio('strict, 2 guests', 'basic', path),
-        'basic ÷ lxc-net (goal ≥ 0.95)': ratio('basic', 'lxc-net', path),
-        '200 ÷ 2 guests (goal ≥ 0.9)': ratio('strict, 200 guests', 'strict, 2 guests', path),
+        'Gbit/s': Object.fromEntries(names.map((n) => [n, series(runs[n][path])])),
+        'Gbit per CPU second of the two iperf3': Object.fromEntries(names.map((n) => [n, series(perCpu[n][path])])),
+        'ratios of Gbit/s': Object.fromEntries(goals.map(([g, a, b]) => [g, ratio(runs, a, b, path)])),
+        'ratios of Gbit per CPU second': Object.fromEntries(goals.map(([g, a, b]) => [g, ratio(perCpu, a, b, path)])),
       };
     results['port security, nftables: the run'] = {
       'non-offloading': TX_OFF.length
         ? `${TX_OFF.join(', ')}: the guest's interface (ethtool -K nic tx off); g1 sends in both paths`
         : 'none',
-      'bridge-nf-call-iptables': (await ps.exec(ps.host, 'sysctl', ['-n', 'net.bridge.bridge-nf-call-iptables']))
-        .stdout,
+      'bridge-nf-call-iptables': (
+        await labs[0].exec(labs[0].host, 'sysctl', ['-n', 'net.bridge.bridge-nf-call-iptables'])
+      ).stdout,
       loadavg: `${load[0]} (start), ${load[1]} (end)`,
     };
+    for (const b of Object.values(benches)) b.stop();
+    for (const lab of labs.filter((_, k) => names[k] !== 'lxc-net')) await lab.cli('brmgr-post.mjs', BRIDGE);
   } finally {
-    await ps.close();
-    await lx.close();
+    for (const lab of labs) await lab.close();
   }
 }
 
