@@ -1,10 +1,15 @@
-// What the data path's guards cost a guest's throughput: guest-to-outside TCP through a NAT bridge
-// (iperf3, package iperf3), alternating, ROUNDS (5) × SECONDS (5) each. PARTS (`caps strict`):
-// caps: the exhaustion caps (the MAC budget in the bridge table's prerouting chain, the guest_conns
-//   count in the forward chain) against the same bridge with those rules deleted, per firewall
-//   backend (BACKENDS, `nftables iptables`);
-// strict: `port_security = strict` against basic (the default), nftables, and strict with 200 guests'
-//   bindings in its sets (the guest's and 199 fake ports' elements, as `brmgr run` adds them) against 2.
+// What the data path's guards cost a guest's throughput (iperf3, package iperf3), ROUNDS (7) × SECONDS
+// (2) each, alternating. PARTS (`caps strict`):
+// caps: guest-to-outside TCP through a NAT bridge with the exhaustion caps (the MAC budget in the bridge
+//   table's prerouting chain, the guest_conns count in the forward chain) against the same bridge with
+//   those rules deleted, per firewall backend (BACKENDS, `nftables iptables`);
+// strict: TCP from guest g1 to the outside through NAT and to guest g2 on the same bridge, on lxc-net's
+//   bridge (LXC's own /usr/libexec/lxc/lxc-net, its /run/lxc and /var/lib/misc private to it) and on
+//   brmgr's with port_security = basic, = strict with 2 guests' bindings and = strict with 200 (g1's,
+//   g2's and 198 fake ports' elements, as `brmgr run` adds them), each on a lab of its own, rotating
+//   which goes first; Gbit/s and Gbit per CPU second of the two iperf3 processes, and the ratios.
+//   g1's interface sends without offloads (TX_OFF, `g1`), so every hop sees MTU-sized frames.
+//   PROFILE=1 adds basic with brmgr's bridge table deleted and strict with its inet table deleted.
 // Namespaces only; all deleted at the end.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { execa } from 'execa';
