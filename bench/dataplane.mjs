@@ -1,16 +1,22 @@
-// What the data path's guards cost a guest's throughput: guest-to-outside TCP through a NAT bridge
-// (iperf3, package iperf3), alternating, ROUNDS (5) × SECONDS (5) each. PARTS (`caps strict`):
-// caps: the exhaustion caps (the MAC budget in the bridge table's prerouting chain, the guest_conns
-//   count in the forward chain) against the same bridge with those rules deleted, per firewall
-//   backend (BACKENDS, `nftables iptables`);
-// strict: `port_security = strict` against basic (the default), nftables, and strict with 200 guests'
-//   bindings in its sets (the guest's and 199 fake ports' elements, as `brmgr run` adds them) against 2.
+// What the data path's guards cost a guest's throughput (iperf3, package iperf3), ROUNDS (7) × SECONDS
+// (2) each, alternating. PARTS (`caps strict`):
+// caps: guest-to-outside TCP through a NAT bridge with the exhaustion caps (the MAC budget in the bridge
+//   table's prerouting chain, the guest_conns count in the forward chain) against the same bridge with
+//   those rules deleted, per firewall backend (BACKENDS, `nftables iptables`);
+// strict: TCP from guest g1 to the outside through NAT and to guest g2 on the same bridge, on lxc-net's
+//   bridge (LXC's own /usr/libexec/lxc/lxc-net, its /run/lxc and /var/lib/misc private to it) and on
+//   brmgr's with port_security = basic, = strict with 2 guests' bindings and = strict with 200 (g1's,
+//   g2's and 198 fake ports' elements, as `brmgr run` adds them), each on a lab of its own, rotating
+//   which goes first; Gbit/s and Gbit per CPU second of the two iperf3 processes, and the ratios.
+//   g1's interface sends without offloads (TX_OFF, `g1`), so every hop sees MTU-sized frames.
+//   PROFILE=1 adds basic with brmgr's bridge table deleted and strict with its inet table deleted.
 // Namespaces only; all deleted at the end.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { execa } from 'execa';
 import { BRIDGE, Lab, median } from './lib/lab.mjs';
 
-const ROUNDS = Number(process.env.ROUNDS ?? 5);
-const SECONDS = Number(process.env.SECONDS ?? 5);
+const ROUNDS = Number(process.env.ROUNDS ?? 7);
+const SECONDS = Number(process.env.SECONDS ?? 2);
 const BACKENDS = (process.env.BACKENDS ?? 'nftables iptables').split(' ');
 const PARTS = (process.env.PARTS ?? 'caps strict').split(' ');
 
@@ -32,11 +38,14 @@ async function uncap(lab, backend) {
     for (const line of saved.stdout.split('\n').filter((l) => l.includes('connlimit')))
       await lab.exec(lab.host, 'iptables', ['-D', ...line.slice(3).split(' ')]);
   }
+  // the chains' rules (a dynamic set's elements keep their `ct count` after the rule is gone)
   const left = [
-    (await lab.exec(lab.host, 'nft', ['list', 'ruleset'])).stdout,
+    (await lab.exec(lab.host, 'nft', ['list', 'chain', 'bridge', `brmgr-${BRIDGE}`, 'prerouting'])).stdout,
+    (await lab.exec(lab.host, 'nft', ['list', 'chain', 'inet', `brmgr-${BRIDGE}`, 'forward'])).stdout,
     (await lab.exec(lab.host, 'iptables-save', [])).stdout,
   ].join('\n');
-  if (/ct count|connlimit|jump port-macs/.test(left)) throw new Error('a cap is still there');
+  const still = left.split('\n').filter((l) => /ct count|connlimit|jump port-macs/.test(l));
+  if (still.length) throw new Error(`a cap is still there: ${still.join('; ')}`);
 }
 
 /** A NAT bridge from brmgr-pre, a guest (10.0.1.50, port `pg…`) and the outside (192.0.2.2) with an iperf3 server. */
@@ -89,16 +98,15 @@ for (const backend of PARTS.includes('caps') ? BACKENDS : []) {
 
 const NAT = '[ipv4]\naddress = 10.0.1.1/24\ndhcp = false\n[dns]\nenable = false\n';
 const STRICT_TABLE = `brmgr-strict-${BRIDGE}`;
-
-/**
- * The bindings `brmgr run` adds for `guests` guests (plan/bindings.ts): the real guest's port, MAC and address,
- * and fake ports' (`fp1`, …) with their own MACs and addresses. One `nft -f`.
- */
 const hex2 = (n) => n.toString(16).padStart(2, '0');
 
-async function bind(lab, port, mac, guests) {
-  const all = [{ port, mac, ip: '10.0.1.50' }];
-  for (let i = 1; i < guests; i++)
+/**
+ * The bindings `brmgr run` adds (plan/bindings.ts) for `guests` guests: the real guests' ports, MACs and
+ * addresses, and fake ports' (`fp1`, …) with their own MACs and addresses up to `guests`. One `nft -f`.
+ */
+async function bind(lab, real, guests) {
+  const all = [...real];
+  for (let i = 1; all.length < guests; i++)
     all.push({
       port: `fp${i}`,
       mac: `52:54:01:00:${hex2(i >> 8)}:${hex2(i & 255)}`,
@@ -130,48 +138,190 @@ async function bind(lab, port, mac, guests) {
     throw new Error(`addr4 has not ${guests} elements:\n${listed}`);
 }
 
+// the strict part: TX_OFF names the guests whose interface sends without offloads (`g1`: the sender of
+// both paths, so every hop sees MTU-sized frames, as from a real NIC or a tap opened without offload)
+const TX_OFF = (process.env.TX_OFF ?? 'g1').split(' ').filter(Boolean);
+const LXC_NET = '/usr/libexec/lxc/lxc-net';
+const PATHS = { nat: 'guest → outside (NAT)', l2: 'guest → guest (same bridge)' };
+
+/**
+ * On `bridge` in `lab`'s host namespace (addressed SUBNET.1/24, NAT to up0): the outside (192.0.2.2, beyond
+ * up0) and guest g2 (SUBNET.51) each run an iperf3 server; guest g1 (SUBNET.50) sends to either.
+ */
+async function twoGuests(lab, bridge, subnet) {
+  const outside = await lab.ns(`bench-${lab.tag}-o`);
+  await execa('ip', ['-n', lab.host, 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'nic', 'netns', outside]);
+  await execa('ip', ['-n', lab.host, 'address', 'add', '192.0.2.1/24', 'dev', 'up0']);
+  await execa('ip', ['-n', lab.host, 'link', 'set', 'up0', 'up']);
+  await execa('ip', ['-n', outside, 'address', 'add', '192.0.2.2/24', 'dev', 'nic']);
+  await execa('ip', ['-n', outside, 'link', 'set', 'nic', 'up']);
+  const guests = {};
+  for (const [name, host] of [
+    ['g1', 50],
+    ['g2', 51],
+  ]) {
+    const ns = await lab.client(name, `${subnet}.${host}/24`, bridge);
+    await execa('ip', ['-n', ns, 'route', 'add', 'default', 'via', `${subnet}.1`]);
+    if (TX_OFF.includes(name)) await lab.exec(ns, 'ethtool', ['-K', 'nic', 'tx', 'off']);
+    const mac = JSON.parse((await execa('ip', ['-n', ns, '-json', 'link', 'show', 'nic'])).stdout)[0].address;
+    guests[name] = { ns, port: `p${name}${lab.tag}`.slice(0, 15), mac, ip: `${subnet}.${host}` };
+  }
+  const servers = [lab.exec(outside, 'iperf3', ['-s']), lab.exec(guests.g2.ns, 'iperf3', ['-s'])];
+  await new Promise((r) => setTimeout(r, 500));
+  const to = { nat: '192.0.2.2', l2: guests.g2.ip };
+  /**
+   * From g1 along `path`: Gbit/s, and Gbit per CPU second of the sending and the receiving iperf3 (their
+   * user and system time, which holds the softirq work done in their context: the veths, the bridge, the
+   * firewall; work deferred to ksoftirqd is not in it). A run the loaded machine broke is run again, once.
+   */
+  const iperf = async (path, again = true) => {
+    const r = await lab.exec(guests.g1.ns, 'iperf3', ['-c', to[path], '-t', String(SECONDS), '-J']);
+    if (r.exitCode !== 0) {
+      if (!again) throw new Error(`iperf3: ${r.stdout || r.stderr}`);
+      await new Promise((res) => setTimeout(res, 1000));
+      return iperf(path, false);
+    }
+    const { sum_received, cpu_utilization_percent: cpu } = JSON.parse(r.stdout).end;
+    const gbps = sum_received.bits_per_second / 1e9;
+    return { gbps, perCpu: gbps / ((cpu.host_total + cpu.remote_total) / 100) };
+  };
+  const stop = () => {
+    for (const s of servers) s.kill();
+  };
+  return { guests, iperf, stop };
+}
+
+/** LXC's own lxc-net, started in `lab`'s host namespace with its /run/lxc and /var/lib/misc private to it. */
+async function lxcNet(lab) {
+  const marker = '/run/lxc/network_up';
+  const had = existsSync(marker);
+  // `ip netns exec` gives each command a mount namespace of its own, which lxc-net's dnsmasq keeps
+  const r = await lab.exec(lab.host, 'sh', [
+    '-c',
+    'mount -t tmpfs lxc /run/lxc && mount -t tmpfs lxc /var/lib/misc && exec "$0" start',
+    LXC_NET,
+  ]);
+  if (r.exitCode !== 0) throw new Error(`lxc-net start: ${r.stdout}${r.stderr}`);
+  if (!had && existsSync(marker)) {
+    rmSync(marker, { force: true });
+    throw new Error('lxc-net wrote the host’s /run/lxc');
+  }
+}
+
+/** min–max of a series, as text */
+const spread = (xs) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+
+/**
+ * The variants, each on a lab of its own set up once (no switching between rounds): `up` brings its bridge
+ * up in the lab's host namespace and returns the bridge; `afterGuests` changes brmgr's tables once its guests are
+ * there. PROFILE=1 adds two that take brmgr's tables apart, to see where a cost is.
+ */
+const brmgrAt = (level) => async (lab) => {
+  lab.config(BRIDGE, `[bridge]\nfirewall = nftables\nport_security = ${level}\n${NAT}`);
+  await lab.cli('brmgr-pre.mjs', BRIDGE);
+  return BRIDGE;
+};
+const VARIANTS = {
+  'lxc-net': {
+    up: async (lab) => {
+      await lxcNet(lab);
+      return 'lxcbr0';
+    },
+    subnet: '10.0.3',
+  },
+  basic: { up: brmgrAt('basic') },
+  'strict, 2 guests': { up: brmgrAt('strict'), afterGuests: (lab, real) => bind(lab, real, 2) },
+  'strict, 200 guests': { up: brmgrAt('strict'), afterGuests: (lab, real) => bind(lab, real, 200) },
+  ...(process.env.PROFILE
+    ? {
+        // basic's bridge table deleted: what is left is brmgr's routing firewall (inet table, iptables shim)
+        'basic, bridge table deleted': {
+          up: brmgrAt('basic'),
+          afterGuests: (lab) => lab.exec(lab.host, 'nft', ['delete', 'table', 'bridge', `brmgr-${BRIDGE}`]),
+        },
+        // strict's bridge table alone: its inet table (the host's ports, a fib lookup a packet) deleted
+        'strict, inet table deleted': {
+          up: brmgrAt('strict'),
+          afterGuests: async (lab, real) => {
+            await bind(lab, real, 2);
+            await lab.exec(lab.host, 'nft', ['delete', 'table', 'inet', STRICT_TABLE]);
+          },
+        },
+      }
+    : {}),
+};
+
 if (PARTS.includes('strict')) {
-  const lab = await new Lab('ps').open(`[bridge]\nfirewall = nftables\n${NAT}`);
+  if (!existsSync(LXC_NET)) throw new Error('LXC is not installed (package lxc): lxc-net is the peer');
+  const load = [readFileSync('/proc/loadavg', 'utf8').trim()];
+  const names = Object.keys(VARIANTS);
+  const labs = [];
   try {
-    const { guest, port, server, iperf } = await natLab(lab);
-    const mac = JSON.parse((await execa('ip', ['-n', guest, '-json', 'link', 'show', 'nic'])).stdout)[0].address;
-    const level = async (strict, guests) => {
-      lab.config(BRIDGE, `[bridge]\nfirewall = nftables\n${strict ? 'port_security = strict\n' : ''}${NAT}`);
-      await lab.cli('brmgr-pre.mjs', BRIDGE);
-      const has = (await lab.exec(lab.host, 'nft', ['list', 'table', 'bridge', STRICT_TABLE])).exitCode === 0;
-      if (has !== strict) throw new Error(`the strict table is ${has ? 'there' : 'missing'}`);
-      if (!strict) return;
-      // a fresh table: flush what the last strict round left, then the bindings
-      for (const set of ['ports', 'bound', 'macs', 'addr4'])
-        await lab.exec(lab.host, 'nft', ['flush', 'set', 'bridge', STRICT_TABLE, set]);
-      await bind(lab, port, mac, guests);
-    };
-    const runs = { basic: [], 'strict, 2 guests': [], 'strict, 200 guests': [] };
-    const order = [
-      ['basic', false, 0],
-      ['strict, 2 guests', true, 2],
-      ['strict, 200 guests', true, 200],
-    ];
+    const benches = {};
+    for (const [k, name] of names.entries()) {
+      const v = VARIANTS[name];
+      const lab = await new Lab(`v${k}`).open(name === 'lxc-net' ? '' : `[bridge]\nfirewall = nftables\n${NAT}`);
+      labs.push(lab);
+      const bridge = await v.up(lab);
+      benches[name] = await twoGuests(lab, bridge, v.subnet ?? '10.0.1');
+      if (v.afterGuests) await v.afterGuests(lab, [benches[name].guests.g1, benches[name].guests.g2]);
+    }
+    const runs = Object.fromEntries(names.map((n) => [n, { nat: [], l2: [] }]));
+    const perCpu = Object.fromEntries(names.map((n) => [n, { nat: [], l2: [] }]));
     for (let i = 0; i < ROUNDS; i++) {
-      // rotate which goes first
-      for (const [name, strict, guests] of [...order.slice(i % 3), ...order.slice(0, i % 3)]) {
-        await level(strict, guests);
-        runs[name].push(await iperf());
+      // rotate which goes first, and alternate which path
+      for (const name of [...names.slice(i % names.length), ...names.slice(0, i % names.length)]) {
+        for (const path of i % 2 ? ['l2', 'nat'] : ['nat', 'l2']) {
+          const got = await benches[name].iperf(path);
+          runs[name][path].push(got.gbps);
+          perCpu[name][path].push(got.perCpu);
+        }
       }
     }
-    server.kill();
-    await lab.cli('brmgr-post.mjs', BRIDGE);
-    const m = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v)]));
-    results['port security, nftables'] = {
-      ...Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, v.map((x) => x.toFixed(2))])),
-      'median strict ÷ basic': (m['strict, 2 guests'] / m.basic).toFixed(3),
-      'median 200 ÷ 2 guests': (m['strict, 200 guests'] / m['strict, 2 guests']).toFixed(3),
+    load.push(readFileSync('/proc/loadavg', 'utf8').trim());
+    // ratios of the medians, and each round's own ratio (the variants of one round ran back to back)
+    const ratio = (of, a, b, path) => {
+      const [x, y] = [of[a][path], of[b][path]];
+      const rounds = x.map((v, k) => v / y[k]);
+      return `${(median(x) / median(y)).toFixed(3)} (per round: median ${median(rounds).toFixed(3)}, ${spread(rounds)})`;
     };
+    const series = (xs) => `median ${median(xs).toFixed(2)}, ${spread(xs)}: ${xs.map((x) => x.toFixed(2)).join(' ')}`;
+    const goals = [
+      ['strict ÷ basic (goal ≥ 0.9)', 'strict, 2 guests', 'basic'],
+      ['basic ÷ lxc-net (goal ≥ 0.95)', 'basic', 'lxc-net'],
+      ['200 ÷ 2 guests (goal ≥ 0.9)', 'strict, 200 guests', 'strict, 2 guests'],
+      ...(process.env.PROFILE
+        ? [
+            ['basic, bridge table deleted ÷ lxc-net', 'basic, bridge table deleted', 'lxc-net'],
+            ['basic ÷ basic, bridge table deleted', 'basic', 'basic, bridge table deleted'],
+            ['strict ÷ strict, inet table deleted', 'strict, 2 guests', 'strict, inet table deleted'],
+            ['strict, inet table deleted ÷ basic', 'strict, inet table deleted', 'basic'],
+          ]
+        : []),
+    ];
+    for (const [path, what] of Object.entries(PATHS))
+      results[`port security, nftables: ${what}`] = {
+        'Gbit/s': Object.fromEntries(names.map((n) => [n, series(runs[n][path])])),
+        'Gbit per CPU second of the two iperf3': Object.fromEntries(names.map((n) => [n, series(perCpu[n][path])])),
+        'ratios of Gbit/s': Object.fromEntries(goals.map(([g, a, b]) => [g, ratio(runs, a, b, path)])),
+        'ratios of Gbit per CPU second': Object.fromEntries(goals.map(([g, a, b]) => [g, ratio(perCpu, a, b, path)])),
+      };
+    results['port security, nftables: the run'] = {
+      'non-offloading': TX_OFF.length
+        ? `${TX_OFF.join(', ')}: the guest's interface (ethtool -K nic tx off); g1 sends in both paths`
+        : 'none',
+      'bridge-nf-call-iptables': (
+        await labs[0].exec(labs[0].host, 'sysctl', ['-n', 'net.bridge.bridge-nf-call-iptables'])
+      ).stdout,
+      loadavg: `${load[0]} (start), ${load[1]} (end)`,
+    };
+    for (const b of Object.values(benches)) b.stop();
+    for (const lab of labs.filter((_, k) => names[k] !== 'lxc-net')) await lab.cli('brmgr-post.mjs', BRIDGE);
   } finally {
-    await lab.close();
+    for (const lab of labs) await lab.close();
   }
 }
 
 console.log(
-  JSON.stringify({ unit: 'Gbit/s guest → outside, iperf3 TCP', rounds: ROUNDS, seconds: SECONDS, results }, null, 2),
+  JSON.stringify({ unit: 'Gbit/s, iperf3 TCP from a guest', rounds: ROUNDS, seconds: SECONDS, results }, null, 2),
 );

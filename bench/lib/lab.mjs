@@ -74,12 +74,12 @@ export class Lab {
     writeFileSync(join(this.env.BRMGR_CONF_DIR, `${bridge}.conf`), text);
   }
 
-  /** A client namespace whose `nic` (with `address`, if given) is plugged into the bridge. */
-  async client(name, address) {
+  /** A client namespace whose `nic` (with `address`, if given) is plugged into `bridge` (brmgr's). */
+  async client(name, address, bridge = BRIDGE) {
     const ns = await this.ns(`bench-${this.tag}-${name}`);
     const port = `p${name}${this.tag}`.slice(0, 15);
     await execa('ip', ['-n', this.host, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'nic', 'netns', ns]);
-    await execa('ip', ['-n', this.host, 'link', 'set', port, 'master', BRIDGE, 'up']);
+    await execa('ip', ['-n', this.host, 'link', 'set', port, 'master', bridge, 'up']);
     if (address) await execa('ip', ['-n', ns, 'address', 'add', address, 'dev', 'nic']);
     await execa('ip', ['-n', ns, 'link', 'set', 'nic', 'up']);
     return ns;
