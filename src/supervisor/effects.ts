@@ -25,7 +25,7 @@ import { forgetFlows } from '../system/conntrack.js';
 import { runner } from '../system/exec.js';
 import { systemdNotifier } from '../system/notify.js';
 import { observe } from '../system/observe.js';
-import { readPorts } from '../system/bridge.js';
+import { linkIndex, readPorts } from '../system/bridge.js';
 import { revertLinkDns, setLinkDns } from '../system/resolved.js';
 import { readLeases } from '../system/leases.js';
 import { readState } from '../system/state.js';
@@ -335,6 +335,7 @@ export function hostEffects(o: HostOptions): Effects {
       removeStatus(p);
     },
     leases: () => readLeases(p.leases),
+    bridgeIndex: () => linkIndex(bridge),
     rehook: () => leases.rehook(snoop.current(), neighbours.current()),
     served: (text) => {
       try {

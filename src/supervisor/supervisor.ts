@@ -12,7 +12,7 @@ import { formerHolders, inFormer } from '../plan/former.js';
 import { type PortFact, PortTable, type PortGuest } from '../plan/ports.js';
 import { heldFacts, type HostFacts, resolve, type Resolved } from '../plan/resolve.js';
 import { servesAnything } from '../plan/services.js';
-import { type Action, type CoreState, initialState, step, type SupervisorEvent } from './core.js';
+import { type Action, type CoreState, initialState, step, type SupervisorEvent, TAKEN_DOWN } from './core.js';
 import { Counts } from './counters.js';
 import type { Rendered } from './dnsmasq-files.js';
 import type { ReloadOutcome } from './events-socket.js';
@@ -66,6 +66,8 @@ export interface Effects {
   leases(): Lease[];
   /** [hooks] lease run with `old` for every lease held, as dnsmasq runs its dhcp-script at a SIGHUP */
   rehook(): void;
+  /** the bridge's ifindex, undefined while it does not exist: a new one means a new bridge */
+  bridgeIndex?(): number | undefined;
   /** the config text now served, kept for the doctor while the file itself has errors */
   served?(text: string): void;
 }
@@ -242,16 +244,22 @@ export class Supervisor {
         return this.dispatch({ kind: 'firewall-checked', ...(await fx.firewallDrift(this.cfg)) });
       case 'check-sysctls':
         return this.dispatch({ kind: 'sysctls-checked', drift: fx.sysctlDrift?.(this.cfg) ?? [] });
-      case 'converge':
+      case 'converge': {
+        const before = fx.bridgeIndex?.();
         this.resolved = await fx.converge(this.loaded, this.held());
         this.followFormer();
         await fx.portsAgain?.(this.ports.all(), this.cfg);
-        // its sockets were bound to the deleted bridge, and resolved forgot the link
         if (a.relink) {
+          // its sockets were bound to the deleted bridge, and resolved forgot the link
           await fx.dnsmasq.restart();
           await fx.tellResolved(this.cfg);
+        } else if (before !== fx.bridgeIndex?.()) {
+          // a new bridge, made by a converge for something else (the sysctls or rules brmgr-post by hand
+          // restores come before its link event): the bridge was taken down, and is told so once
+          return this.dispatch({ kind: 'bridge-checked', damage: TAKEN_DOWN });
         }
         return;
+      }
       case 'port-state':
         return fx.portState(a.guest, this.cfg);
       case 'rehook':

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { learnedMacs, type PortFact } from '../host/ports.js';
 import type { Run } from './exec.js';
 
@@ -36,4 +37,13 @@ export function portStates(run: Run, bridge: string): Promise<PortState[]> {
 export async function readPorts(run: Run, bridge: string): Promise<PortFact[]> {
   const [ports, fdb] = await Promise.all([portStates(run, bridge), forwardingDatabase(run, bridge)]);
   return [...ports.map((p): PortFact => ({ kind: 'port-added', port: p.ifname })), ...learnedMacs(fdb, bridge)];
+}
+
+/** A link's ifindex, or undefined while it does not exist. */
+export function linkIndex(ifname: string): number | undefined {
+  try {
+    return Number(readFileSync(`/sys/class/net/${ifname}/ifindex`, 'utf8').trim());
+  } catch {
+    return undefined;
+  }
 }

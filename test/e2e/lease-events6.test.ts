@@ -200,8 +200,11 @@ lease = ${hook}
     t.match(lease2, /^192\.168\.60\.\d+$/, 'the second guest leases from the LAN');
     await waitFor('add in the follower', async () => human.out.some((l) => l.endsWith(` add ${second.mac} ${lease2}`)));
     t.pass(`brmgr events prints "TIME add ${second.mac} ${lease2}"`);
+    // each follower is its own connection: the JSON one may print a moment later
+    const inJson = () => json.out.map((l) => JSON.parse(l)).find((e) => e.ip === lease2);
+    await waitFor('add in the JSON follower', async () => !!inJson()).catch(() => undefined);
     t.match(
-      json.out.map((l) => JSON.parse(l)).find((e) => e.ip === lease2),
+      inJson(),
       { event: 'add', mac: second.mac, ip: lease2, reason: 'seen', source: 'snooped' },
       'source snooped in the JSON',
     );
