@@ -13,9 +13,14 @@ const inside = (ip: string, network: string, prefix: number) => {
   return first <= n && n <= last;
 };
 
-/** Whether an IPv4 address is outside the bridge's subnet now: a lease of a former subnet. */
+/**
+ * Whether a lease of brmgr's dnsmasq is outside the bridge's subnet now: a lease of a former subnet. In bridged
+ * and macvtap modes the guests' addresses are the LAN's.
+ */
 export function isFormerLease(cfg: BridgeConfig, ip: string): boolean {
-  return isIPv4(ip) && cfg.mode !== 'bridged' && !inside(ip, cfg.ipv4.network, cfg.ipv4.prefix);
+  return (
+    isIPv4(ip) && cfg.mode !== 'bridged' && cfg.mode !== 'macvtap' && !inside(ip, cfg.ipv4.network, cfg.ipv4.prefix)
+  );
 }
 
 /**

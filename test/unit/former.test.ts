@@ -38,6 +38,7 @@ t.test('a former subnet: on the bridge, NATed, forwarded; gone once its guests h
   t.match(rules, /ip saddr 10\.0\.8\.0\/24 ip daddr != 10\.0\.8\.0\/24 masquerade/);
   t.match(rules, /iifname "brmgr0" ip saddr 10\.0\.8\.0\/24 accept/);
   t.ok(isFormerLease(cfg, '10.0.8.20') && !isFormerLease(cfg, '10.0.9.20') && !isFormerLease(cfg, 'fd42::5'));
+  t.notOk(isFormerLease({ ...cfg, mode: 'macvtap' }, '10.0.8.20'), 'macvtap: the LAN owns the addresses');
   const held = [
     { mac: '52:54:00:00:00:01', ip: '10.0.8.20', expires: at(30) },
     { mac: '52:54:00:00:00:02', ip: '10.0.9.21', expires: at(30) },
