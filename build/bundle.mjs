@@ -36,6 +36,19 @@ await build({
   logOverride: { 'empty-import-meta': 'silent' },
   logLevel: 'warning',
 });
+// `brmgr run` alone, the supervisor's: one CommonJS script, which build/run-loader.mjs (brmgr-run.mjs)
+// compiles with V8's code cache; a lasting process loads nothing of the other commands
+await build({
+  entryPoints: ['src/cli/run-main.ts'],
+  outfile: 'dist/bundle/brmgr-run.cjs',
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  define: { BRMGR_VERSION: JSON.stringify(version) },
+  logOverride: { 'empty-import-meta': 'silent' },
+  logLevel: 'warning',
+});
 // what installs beside the bundle: the launchers (one script, named after each program) and the
 // snapshot's builder; dist/bundle is what `make install` puts in LIBDIR
 for (const program of ['brmgr', 'brmgr-pre', 'brmgr-post']) {
@@ -43,3 +56,4 @@ for (const program of ['brmgr', 'brmgr-pre', 'brmgr-post']) {
   chmodSync(`dist/bundle/${program}`, 0o755);
 }
 copyFileSync('build/snapshot.mjs', 'dist/bundle/brmgr-snapshot-build.mjs');
+copyFileSync('build/run-loader.mjs', 'dist/bundle/brmgr-run.mjs');
