@@ -1,5 +1,5 @@
 // Bundles the three programs into dist/bundle/, so an installed brmgr needs only Node.js.
-import { chmodSync, copyFileSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 rmSync('dist/bundle', { recursive: true, force: true });
@@ -49,6 +49,13 @@ await build({
   logOverride: { 'empty-import-meta': 'silent' },
   logLevel: 'warning',
 });
+// V8 keeps a script's source for the life of the process, as two bytes a character if one of them is not
+// ASCII: esbuild escapes those in code (its ASCII charset), the few left in comments go the same way
+const runBundle = readFileSync('dist/bundle/brmgr-run.cjs', 'utf8');
+writeFileSync(
+  'dist/bundle/brmgr-run.cjs',
+  runBundle.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+);
 // what installs beside the bundle: the launchers (one script, named after each program) and the
 // snapshot's builder; dist/bundle is what `make install` puts in LIBDIR
 for (const program of ['brmgr', 'brmgr-pre', 'brmgr-post']) {

@@ -13,26 +13,29 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 
+// the launcher's malloc thresholds (build/launcher.sh) are for this process, read by glibc as it started:
+// dnsmasq, the watches and the lease hook start without them
+const TUNABLES = 'glibc.malloc.trim_threshold=65536:glibc.malloc.mmap_threshold=65536';
+if (process.env.GLIBC_TUNABLES === TUNABLES) delete process.env.GLIBC_TUNABLES;
+
 const lib = dirname(fileURLToPath(import.meta.url));
 const bundle = join(lib, 'brmgr-run.cjs');
 const cacheFile = join(lib, 'brmgr-run.cache');
 const building = process.argv[2] === '--build-cache';
 
-const fd = openSync(bundle, 'r');
-const st = fstatSync(fd);
-const source = readFileSync(fd, 'utf8');
-closeSync(fd);
-// what a cache was made for: this node and its flags, and this bundle file (V8 itself checks only its length)
-const key = JSON.stringify([
-  process.version,
-  process.arch,
-  process.execArgv,
-  `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`,
-]);
+/** What a cache is made for: this node and its flags, and this bundle file (V8 itself checks only its length). */
+function keyOf(st) {
+  return JSON.stringify([
+    process.version,
+    process.arch,
+    process.execArgv,
+    `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`,
+  ]);
+}
 const digest = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
-/** The cache's bytes, when it was made for this key and is whole: a line `KEY SHA256`, then the bytes. */
-function readCache() {
+/** The cache's bytes, when it was made for `key` and is whole: a line `KEY SHA256`, then the bytes. */
+function readCache(key) {
   let data;
   try {
     data = readFileSync(cacheFile);
@@ -46,7 +49,7 @@ function readCache() {
 }
 
 /** Writes the cache by rename (a start reads the old one or the new one); quietly not where it cannot. */
-function writeCache(payload) {
+function writeCache(key, payload) {
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, Buffer.concat([Buffer.from(`${key} ${digest(payload)}\n`), payload]));
@@ -56,13 +59,26 @@ function writeCache(payload) {
   }
 }
 
-const cachedData = building ? undefined : readCache();
-const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
-  filename: bundle,
-  ...(cachedData ? { cachedData } : {}),
-});
-const cjs = { exports: {} };
-// the bundle's modules evaluated (nothing in them reads the host): what the cache then holds is compiled
-script.runInThisContext()(cjs.exports, createRequire(bundle), cjs, bundle, lib);
-if (!cachedData || script.cachedDataRejected) writeCache(script.createCachedData());
-if (!building) process.exitCode = await cjs.exports.runMain(process.argv.slice(2));
+/**
+ * The bundle compiled (with the cache where it fits) and its modules evaluated (nothing in them reads the
+ * host), the cache made anew where it did not fit; its exports. Nothing here outlives the call but what
+ * V8 keeps of the script: a supervisor holds no second copy of the source, nor the cache's bytes.
+ */
+function load() {
+  const fd = openSync(bundle, 'r');
+  const key = keyOf(fstatSync(fd));
+  const source = readFileSync(fd, 'utf8');
+  closeSync(fd);
+  const cachedData = building ? undefined : readCache(key);
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: bundle,
+    ...(cachedData ? { cachedData } : {}),
+  });
+  const cjs = { exports: {} };
+  script.runInThisContext()(cjs.exports, createRequire(bundle), cjs, bundle, lib);
+  if (!cachedData || script.cachedDataRejected) writeCache(key, script.createCachedData());
+  return cjs.exports;
+}
+
+const { runMain } = load();
+if (!building) process.exitCode = await runMain(process.argv.slice(2));
