@@ -54,7 +54,7 @@ await build({
 const runBundle = readFileSync('dist/bundle/brmgr-run.cjs', 'utf8');
 writeFileSync(
   'dist/bundle/brmgr-run.cjs',
-  runBundle.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+  runBundle.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
 );
 // what installs beside the bundle: the launchers (one script, named after each program) and the
 // snapshot's builder; dist/bundle is what `make install` puts in LIBDIR
