@@ -3,8 +3,7 @@
 // RUNS (5). Node starts it as the launcher does (`brmgr-run.mjs`, with the code cache, where the tree has
 // it; else `brmgr.mjs run`), with a preload (lib/cpu-marks.cjs) that records the marks: node's flags
 // differ from the launcher's, so the first run makes the code cache for them and is not counted.
-import { readFileSync, rmSync } from 'node:fs';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { BRIDGE, bundled, Lab, median } from './lib/lab.mjs';
@@ -29,12 +28,13 @@ for (let i = 0; i <= RUNS; i++) {
     );
     process.kill(proc.pid, 'SIGUSR2');
     await new Promise((r) => setTimeout(r, 200));
+    // (a run's own temp folder named in a command is no difference)
     if (i > 0)
       runs.push(
         readFileSync(file, 'utf8')
           .trim()
           .split('\n')
-          .map((l) => l.split('\t')),
+          .map((l) => l.replace(/\/tmp\/\S+/g, '…').split('\t')),
       );
     rmSync(file, { force: true });
     proc.kill('SIGTERM');
@@ -49,8 +49,6 @@ console.log(`brmgr run's own CPU (ms) at each step, medians of ${RUNS} (${entry[
 let last = 0;
 for (const what of common) {
   const at = median(runs.map((r) => Number(r.find(([, w]) => w === what)[0])));
-  console.log(
-    `${at.toFixed(1).padStart(7)}  +${(at - last).toFixed(1).padStart(5)}  ${what.replace(/\/tmp\/\S+/g, '…')}`,
-  );
+  console.log(`${at.toFixed(1).padStart(7)}  +${(at - last).toFixed(1).padStart(5)}  ${what}`);
   last = at;
 }
