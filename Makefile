@@ -1,5 +1,5 @@
 # make && sudo make install [PREFIX=/usr/local] [SYSCONFDIR=/etc] [DESTDIR=]
-# SNAPSHOT=no: no V8 startup snapshot of the bundle (the programs then start from the bundle).
+# SNAPSHOT=no: no V8 startup snapshot of the bundle, nor code cache of `brmgr run` (they then start from the bundle).
 # make uninstall (same variables) removes what install added but /etc/brmgr/*.conf.
 # make dev-link [LINKDIR=~/.local/bin]: brmgr runs from this clone, without make install; make dev-unlink.
 # make demo / make check: from a fresh clone to the demo / to the whole test suite (scripts/demo, scripts/check).
@@ -29,7 +29,7 @@ all: dist/bundle/brmgr.mjs
 node_modules:
 	npm ci
 
-dist/bundle/brmgr.mjs: $(shell find src -name '*.ts') package.json build/bundle.mjs build/launcher.sh build/snapshot.mjs | node_modules
+dist/bundle/brmgr.mjs: $(shell find src -name '*.ts') package.json build/bundle.mjs build/launcher.sh build/snapshot.mjs build/run-loader.mjs | node_modules
 	node build/bundle.mjs
 
 # Names every runtime tool brmgr needs that this host lacks. A staged install
@@ -56,6 +56,8 @@ install: all check-tools
 	@# the V8 startup snapshot, for the node in PATH (SNAPSHOT=no: none); the launchers use it only
 	@# while it matches that node and this bundle, and start from the bundle otherwise
 	[ "$(SNAPSHOT)" = no ] || node $(DESTDIR)$(LIBDIR)/brmgr-snapshot-build.mjs "$$(command -v node)" || true
+	@# the code cache `brmgr run` starts with (build/run-loader.mjs), for the node in PATH
+	[ "$(SNAPSHOT)" = no ] || node $(DESTDIR)$(LIBDIR)/brmgr-run.mjs --build-cache || true
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/brmgr $(DESTDIR)$(SYSCONFDIR)/dnsmasq.d
 	@# the user's config: never overwritten
 	[ -e $(DESTDIR)$(SYSCONFDIR)/brmgr/brmgr0.conf ] || $(INSTALL) -m 0644 etc/brmgr/brmgr0.conf $(DESTDIR)$(SYSCONFDIR)/brmgr/brmgr0.conf

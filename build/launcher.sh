@@ -15,9 +15,14 @@ node=$(command -v node) || {
 }
 snapshot=$lib/brmgr.snapshot
 # brmgr run (or `brmgr BRIDGE`), the supervisor, lasts: node keeps a snapshot in memory for its whole
-# life (7 MB, half again the supervisor's own), which its faster start does not pay for
+# life (7 MB, half again the supervisor's own), which its faster start does not pay for. It starts from
+# its own bundle with V8's code cache instead (build/run-loader.mjs), which is not kept.
+# glibc's malloc, left to itself, raises its thresholds after the first large buffers are freed (reading
+# the bundle) and keeps what is freed below them: fixed thresholds hand it back (1.5 MiB of 16 per supervisor;
+# the same text in build/run-loader.mjs, which keeps it from the supervisor's children)
 if [ "$prog" = brmgr ] && { [ "${1-}" = run ] || [ -e "${BRMGR_CONF_DIR:-/etc/brmgr}/${1-}.conf" ]; }; then
-	exec "$node" "$lib/$prog.mjs" "$@"
+	[ -n "${GLIBC_TUNABLES-}" ] || export GLIBC_TUNABLES=glibc.malloc.trim_threshold=65536:glibc.malloc.mmap_threshold=65536
+	exec "$node" "$lib/brmgr-run.mjs" "$@"
 fi
 # NODE_OPTIONS (a loader, a debugger) would apply to a program the snapshot was not built with
 if [ -z "${NODE_OPTIONS-}" ] && [ -z "${BRMGR_NO_SNAPSHOT-}" ]; then

@@ -19,6 +19,8 @@ export function paths(bridge: string, env: NodeJS.ProcessEnv = process.env) {
     served: join(runDir, 'served.conf'),
     /** where `brmgr run` publishes lease events to `brmgr events` and `lookup --wait` */
     events: join(runDir, 'events.sock'),
+    /** there since brmgr last gave a port of the bridge a rate limit (`brmgr run`, `tap add --rate`), until post */
+    shaped: join(runDir, 'shaped'),
     /** one change to the host at a time: bridges share global sysctls, subnets and firewall chains
      * (a dot file: no bridge's folder can be named so) */
     lock: join(runRoot, '.lock'),

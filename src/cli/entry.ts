@@ -1,3 +1,4 @@
+import { exitOnClosedStdout } from './execute.js';
 import { DHCP_DISCOVER } from './hidden.js';
 import { overallHelp } from './usage.js';
 import { brmgrVersion } from './version.js';
@@ -11,11 +12,7 @@ export const HELP = overallHelp();
  * brmgr is loaded, to stay fast.
  */
 export async function entry(prog: string, args: string[], command?: string): Promise<void> {
-  // a reader that stops early (`brmgr leases br0 | head`) is no error of ours
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err;
-    process.exit(0);
-  });
+  exitOnClosedStdout();
   const [first] = args;
   if (!command && (first === '--help' || first === '-h')) {
     process.stdout.write(HELP);

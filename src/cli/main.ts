@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { ConfigError, formatProblem, isInterfaceName } from '../config/validate.js';
+import { isInterfaceName } from '../config/validate.js';
 import { UsageError } from '../errors.js';
-import { logger, sameDestination, stderrIsJournal, type Logger } from '../log.js';
 import { paths } from '../paths.js';
-import { closest, HELP, missingConfig, type Command } from './command.js';
+import { closest, missingConfig, type Command } from './command.js';
+import { execute, failed } from './execute.js';
 
 /** Each command's module, loaded only when it runs. */
 export const COMMANDS: Record<string, () => Promise<Command<unknown>>> = {
@@ -44,43 +44,12 @@ export function resolveCommand(name: string, args: string[]): [() => Promise<Com
 /** Runs one brmgr command; returns the exit code. */
 export async function main(argv: string[], prog: string): Promise<number> {
   const [name = '', ...rest] = argv;
-  let log: Logger | undefined;
+  let resolved: ReturnType<typeof resolveCommand>;
   try {
-    const [load, args] = resolveCommand(name, rest);
-    log = await logger(prog, { lasting: load === COMMANDS.run });
-    const command = await load();
-    const options = command.parse(args);
-    if (options === HELP) {
-      process.stdout.write(command.help);
-      return 0;
-    }
-    return await command.run(options, { log });
+    resolved = resolveCommand(name, rest);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
-      return 2;
-    }
-    const message = fileProblem(err as NodeJS.ErrnoException) ?? (err as Error).message;
-    if (err instanceof UsageError) {
-      process.stderr.write(`${prog}: ${message}\n`);
-      return 2;
-    }
-    // said once: in the log where it is read apart from stderr (a file, a pipe), else on stderr alone
-    if (log && !sameDestination()) log.error({ err: message }, 'failed');
-    process.stderr.write(`${stderrIsJournal() ? '<3>' : ''}${prog}: ${message}\n`);
-    return 1;
+    return failed(err, prog, undefined);
   }
-}
-
-const VERBS: Record<string, string> = { open: 'write', mkdir: 'create', rename: 'replace', link: 'create' };
-
-/**
- * A failed file operation in words, naming the file: "cannot create /run/brmgr/br0: read-only file
- * system", not "EROFS: ..." or, worse, another error's words.
- */
-export function fileProblem(err: NodeJS.ErrnoException): string | undefined {
-  if (!err.code || !err.syscall || !err.path) return undefined;
-  const words = /^[A-Z]+: ([^,]+)/.exec(err.message)?.[1] ?? err.code;
-  const verb = VERBS[err.syscall] ?? err.syscall;
-  return `cannot ${verb} ${err.path}: ${words}${err.code === 'ENOSPC' || err.code === 'EROFS' ? '' : ` (${err.code})`}`;
+  const [load, args] = resolved;
+  return execute(load, args, prog, { lasting: load === COMMANDS.run });
 }

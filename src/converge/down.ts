@@ -10,7 +10,7 @@ import { NO_FIREWALL } from '../firewall/index.js';
 import type { Logger } from '../log.js';
 import { paths, type Paths } from '../paths.js';
 import { dnsmasqFiles } from '../dnsmasq/render.js';
-import { removeStatus, runningSupervisor, stopOrphanDnsmasq } from '../system/run-files.js';
+import { removeStatus, runningSupervisor, stopOrphanDnsmasq, unmarkShaped } from '../system/run-files.js';
 import { runner, type Run } from '../system/exec.js';
 import { acquireLock } from '../system/lock.js';
 import { faultPoint } from '../system/fault.js';
@@ -55,9 +55,11 @@ export async function down(bridge: string, opts: Options): Promise<{ kept: strin
     const keep = exists && !(state.createdLink && (ports.length === 0 || opts.force));
     // brmgr's rate limits off the guests' ports, which outlive it, while they are still the bridge's; what
     // cannot be removed is said, and the rest still goes
-    await unshapeBridge(run, bridge, ports).catch((err: Error) =>
-      log.warn({ event: 'rate' }, `cannot remove the rate limits of ${bridge}'s ports: ${err.message}`),
-    );
+    await unshapeBridge(run, bridge, ports)
+      .then(() => unmarkShaped(p))
+      .catch((err: Error) =>
+        log.warn({ event: 'rate' }, `cannot remove the rate limits of ${bridge}'s ports: ${err.message}`),
+      );
     const ctx: DownContext = { bridge, state, observed, keep, run, log, paths: p };
     for (const resource of [...RESOURCES].reverse()) {
       await resource.remove(ctx);

@@ -8,6 +8,7 @@ import { acquireLock } from '../system/lock.js';
 import { planMacvtapAdd, planMacvtapDel } from '../plan/macvtap.js';
 import { ensureTapNode, readMacvtaps, removeTapNode, tapNodeOf, writeMacvtaps } from '../system/macvtap.js';
 import { applyIpBatch, observe } from '../system/observe.js';
+import { markShaped } from '../system/run-files.js';
 import { readState } from '../system/state.js';
 import { readSysctl, writeSysctl } from '../system/sysctl.js';
 import { formatRate } from '../config/values.js';
@@ -91,6 +92,8 @@ export async function tapAdd(
       for (const [key, value] of Object.entries(plan.sysctls))
         if (readSysctl(key) !== undefined && readSysctl(key) !== value) writeSysctl(key, value);
       await applyIpBatch(run, plan.rate);
+      // `brmgr run` looks at the ports' shaping only where brmgr may have shaped one
+      if (opts.rate !== undefined) markShaped(p);
       // shaped before it joins the bridge: a guest never sends through it unlimited, and `brmgr run` finds
       // it as it leaves it (the same plan, nothing to race for); a tap already in place keeps what `brmgr
       // run` gave it (its guest's [host.*] rates) unless its own rate changes

@@ -66,6 +66,11 @@ export function portRates(cfg: BridgeConfig | undefined, mac: string | undefined
 
 export const hasRates = (r: Rates) => r.ingress !== undefined || r.egress !== undefined;
 
+/** The config gives some port a rate: the bridge's `guest_ingress` / `guest_egress`, or a [host.*] entry's. */
+export const configHasRates = (cfg: BridgeConfig): boolean =>
+  hasRates({ ingress: cfg.guestIngress, egress: cfg.guestEgress }) ||
+  cfg.hosts.some((h) => hasRates({ ingress: h.ingress, egress: h.egress }));
+
 /** What the host shows of a port's traffic control now. */
 export interface PortShaping {
   /** the port is a link here (its qdiscs go with it when it is deleted) */

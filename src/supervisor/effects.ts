@@ -42,7 +42,7 @@ import { Binder } from './bindings.js';
 import { SnoopWatch } from './snoop.js';
 import { Neighbours6 } from './neighbours.js';
 import { readNeighbours6 } from '../system/neigh.js';
-import { removeStatus, writeServed, writeStatus } from '../system/run-files.js';
+import { markShaped, removeStatus, shapedSincePost, writeServed, writeStatus } from '../system/run-files.js';
 import type { Effects } from './supervisor.js';
 import { configFiles, Watch } from './watch.js';
 
@@ -200,7 +200,7 @@ export function hostEffects(o: HostOptions): Effects {
     unresponsive: (why) => dispatch({ kind: 'dnsmasq-unresponsive', why }),
   });
   let toldResolved = false;
-  const shaper = new PortShaper(run, bridge, log);
+  const shaper = new PortShaper(run, bridge, log, { shaped: () => shapedSincePost(p), mark: () => markShaped(p) });
   const takenDown = () => !readState(p)?.up;
 
   const effects: Effects = {
@@ -263,7 +263,10 @@ export function hostEffects(o: HostOptions): Effects {
       // the ports already there, and the guests behind them (the watch tells of changes from now on)
       await readPorts(run, bridge)
         .then(async (facts) => {
-          await shaper.sweep(facts.flatMap((f) => (f.kind === 'port-added' ? [f.port] : [])));
+          await shaper.sweep(
+            facts.flatMap((f) => (f.kind === 'port-added' ? [f.port] : [])),
+            cfg,
+          );
           facts.forEach((fact) => dispatch({ kind: 'port', fact }));
         })
         .catch((err: Error) => log.warn({ event: 'watch' }, `cannot read the bridge's ports: ${err.message}`));

@@ -2,7 +2,7 @@
  * The files a bridge's `brmgr run` keeps in its run dir that others read: its status, and the pid
  * file of the dnsmasq it runs (which may outlive a killed supervisor).
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../log.js';
 import { dnsmasqFiles, type Paths } from '../paths.js';
 import { readJsonFile } from './json-file.js';
@@ -121,4 +121,18 @@ export function liveSupervisorPid(p: Paths): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Whether brmgr may have shaped a port of the bridge since the last post: without that, and without a rate
+ * in the config, `brmgr run` has no tc work to do (nothing to apply, nothing of its own to remove).
+ */
+export const shapedSincePost = (p: Paths): boolean => existsSync(p.shaped);
+
+export function markShaped(p: Paths): void {
+  if (!existsSync(p.shaped)) writeFileSync(p.shaped, '', { mode: 0o600 });
+}
+
+export function unmarkShaped(p: Paths): void {
+  rmSync(p.shaped, { force: true });
 }

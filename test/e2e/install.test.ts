@@ -19,6 +19,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -132,8 +133,8 @@ for (const _ of why ? [] : [1]) {
     }
 
     // nothing installed refers to the source tree, the build's dependencies or an unsubstituted placeholder;
-    // the snapshot is V8's heap, built on this host, not text brmgr wrote (what it holds is checked below)
-    for (const f of files.filter((f) => !/brmgr\.snapshot(\.key)?$/.test(f))) {
+    // the snapshot and the code cache are V8's, built on this host, not text brmgr wrote (checked below)
+    for (const f of files.filter((f) => !/brmgr\.snapshot(\.key)?$|brmgr-run\.cache$/.test(f))) {
       const text = readFileSync(join(destdir, f), 'utf8');
       t.notOk(text.includes(SRC), `${f} does not mention ${SRC}`);
       t.notMatch(text, /@(bindir|datadir|docdir)@/, `${f} has no placeholder left`);
@@ -141,8 +142,17 @@ for (const _ of why ? [] : [1]) {
     const lib = files.filter((f) => f.startsWith('usr/lib/brmgr/')).map((f) => f.slice('usr/lib/brmgr/'.length));
     t.same(
       lib.filter((f) => !f.endsWith('.mjs')),
-      ['brmgr', 'brmgr-post', 'brmgr-pre', 'brmgr-snapshot.cjs', 'brmgr.snapshot', 'brmgr.snapshot.key'],
-      'the library dir holds the bundle, the launchers and the startup snapshot, nothing left of building it',
+      [
+        'brmgr',
+        'brmgr-post',
+        'brmgr-pre',
+        'brmgr-run.cache',
+        'brmgr-run.cjs',
+        'brmgr-snapshot.cjs',
+        'brmgr.snapshot',
+        'brmgr.snapshot.key',
+      ],
+      'the library dir holds the bundle, the launchers, the startup snapshot and the code cache, nothing left of building them',
     );
     const bundle = files.filter((f) => f.startsWith('usr/lib/brmgr/') && f.endsWith('.mjs'));
     const snapshotSource = readFileSync(join(destdir, 'usr/lib/brmgr/brmgr-snapshot.cjs'), 'utf8');
@@ -152,6 +162,13 @@ for (const _ of why ? [] : [1]) {
       required.filter((r) => !isBuiltin(r)),
       [],
       "the snapshot's source requires only Node's built-ins (what a snapshot builder may load)",
+    );
+    const runSource = readFileSync(join(destdir, 'usr/lib/brmgr/brmgr-run.cjs'), 'utf8');
+    const runRequires = [...runSource.matchAll(/\brequire\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1]!);
+    t.same(
+      runRequires.filter((r) => !isBuiltin(r)),
+      [],
+      "brmgr run's own bundle requires only Node's built-ins: it is self-contained",
     );
     for (const f of bundle) {
       const text = readFileSync(join(destdir, f), 'utf8');
@@ -296,6 +313,68 @@ for (const _ of why ? [] : [1]) {
   );
 
   t.test(
+    'the code cache of brmgr run: used while it fits; a corrupt, foreign or stale one never is, and is made again',
+    async (t) => {
+      const lab = Lab.create(t);
+      const libDir = join(destdir, 'usr/lib/brmgr');
+      const cache = join(libDir, 'brmgr-run.cache');
+      /** `brmgr run --help` through the launcher: the supervisor's bundle compiled, with the cache if it fits */
+      const start = async () => {
+        const r = await execa(...bare(lab, {}, bin('brmgr'), 'run', '--help'), { reject: false });
+        t.equal(r.exitCode, 0, `brmgr run --help: ${r.stderr}`);
+        t.match(r.stdout, 'Usage: brmgr run BRIDGE', 'prints its usage');
+        return statSync(cache).ino;
+      };
+      const line = (bytes: Buffer) => bytes.subarray(0, bytes.indexOf(10)).toString();
+      const key = (bytes: Buffer) => line(bytes).replace(/ [0-9a-f]{64}$/, '');
+      const installed = readFileSync(cache);
+      t.match(
+        line(installed),
+        /^\[.*\] [0-9a-f]{64}$/,
+        "make install made the cache: its key and digest, then V8's bytes",
+      );
+      const ino = statSync(cache).ino;
+      t.equal(await start(), ino, 'brmgr run starts with it as it is');
+
+      // garbage
+      writeFileSync(cache, Buffer.alloc(100_000, 0x5a));
+      t.not(await start(), ino, 'garbage in its place: not used, made again');
+      t.equal(key(readFileSync(cache)), key(installed), 'for this node and bundle');
+      const remade = statSync(cache).ino;
+      t.equal(await start(), remade, 'and used by the next start');
+
+      // the right key, but bytes changed after it was written
+      const bytes = readFileSync(cache);
+      const at = bytes.length - 1000;
+      bytes[at] = bytes[at]! ^ 0xff;
+      writeFileSync(cache, bytes);
+      t.not(await start(), remade, 'bytes changed after it was written: not used, made again');
+      t.notOk(readFileSync(cache).equals(bytes), 'the cache was written anew');
+
+      // V8's code cache of another script under a key and digest that fit: V8 itself refuses it
+      const other = await execa(process.execPath, [
+        '-e',
+        "process.stdout.write(new (require('node:vm').Script)('1 + 1').createCachedData().toString('base64'))",
+      ]);
+      const foreign = Buffer.from(other.stdout, 'base64');
+      const digest = createHash('sha256').update(foreign).digest('hex');
+      writeFileSync(cache, Buffer.concat([Buffer.from(`${key(installed)} ${digest}\n`), foreign]));
+      const before = statSync(cache).ino;
+      t.not(await start(), before, "another script's cache: V8 rejects it, brmgr runs, the cache is made again");
+      t.equal(key(readFileSync(cache)), key(installed), 'for this bundle');
+
+      // a bundle changed since (installed again): the cache of the former one is stale
+      const bundle = join(libDir, 'brmgr-run.cjs');
+      writeFileSync(bundle, readFileSync(bundle));
+      const stale = statSync(cache).ino;
+      t.not(await start(), stale, 'a cache of the bundle as it was: not used, made again');
+      t.not(key(readFileSync(cache)), key(installed), 'for the bundle as it is now');
+      const fresh = statSync(cache).ino;
+      t.equal(await start(), fresh, 'which the next start uses');
+    },
+  );
+
+  t.test(
     "the installed brmgr-pre, brmgr run (with the unit's capabilities) and brmgr-post " +
       'serve a guest and leave the namespace as it was',
     async (t) => {
@@ -350,6 +429,10 @@ for (const _ of why ? [] : [1]) {
       const cmdline = readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8').split('\0');
       // node would keep the snapshot in memory all the time brmgr run lasts
       t.notOk(cmdline.includes('--snapshot-blob'), `brmgr run started from the bundle: ${cmdline.join(' ')}`);
+      t.ok(
+        cmdline.some((a) => a.endsWith('/brmgr-run.mjs')),
+        `from its own bundle, with the code cache: ${cmdline.join(' ')}`,
+      );
       const drop = await exec(top.host, 'ps', [
         '-o',
         'user=',

@@ -11,6 +11,8 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { conf, exec, ip, listening, must, waitFor, type Topology } from '../helpers/netns.js';
 import { serving, skipReason } from '../helpers/e2e.js';
 
@@ -189,9 +191,30 @@ t.test(
     });
     t.pass('a port that leaves the bridge keeps no qdisc or ifb of brmgr’s');
 
-    // the supervisor stops: the guests stay limited (as the firewall stays) until brmgr down
+    // the supervisor stops and starts again (no post between, as after a crash) with a config that sets no
+    // rate: what brmgr shaped before is still looked at, and taken off
+    const rated = readFileSync(join(top.brmgr.confDir, `${top.bridge}.conf`), 'utf8');
     proc.kill('SIGTERM');
     await proc;
+    top.brmgr.config(conf());
+    const again = top.brmgr.run();
+    const waited = await top.brmgr.cli('wait', top.bridge, '--pid', String(again.pid));
+    t.equal(waited.exitCode, 0, `brmgr run serves again: ${waited.stderr}`);
+    await waitFor('the former rates off the guest’s port', async () => {
+      const left = brmgrs(await qdiscs(top.host, top.port));
+      return left.length === 0 && (await ifbs(top.host)).length === 0;
+    });
+    t.pass('a config without rates: brmgr’s qdiscs and ifb of the run before are removed');
+    again.kill('SIGTERM');
+    await again;
+    top.brmgr.config(rated);
+    const rerun = top.brmgr.run();
+    t.equal((await top.brmgr.cli('wait', top.bridge, '--pid', String(rerun.pid))).exitCode, 0, 'and with rates');
+    await waitFor('the guest’s port shaped again', async () => (await classRates(top.host, top.port)).includes(30e6));
+
+    // the supervisor stops: the guests stay limited (as the firewall stays) until brmgr down
+    rerun.kill('SIGTERM');
+    await rerun;
     t.same(await classRates(top.host, top.port), [30e6], 'brmgr run stopped: the limits stay');
     await top.brmgr.down();
     t.same(brmgrs(await qdiscs(top.host, top.port)), [], 'brmgr down: no qdisc of brmgr’s on the guest’s port');

@@ -10,6 +10,7 @@ import { vxlanName } from '../../src/plan/vxlan.js';
 import {
   FILTER_PREF,
   type PortShaping,
+  configHasRates,
   describeRates,
   ifbName,
   ifbPort,
@@ -75,6 +76,13 @@ t.test("a port's rates: its guest's [host.*], else its own (a tap's --rate), els
   t.equal(describeRates({}), 'no rate limits');
   t.equal(tapRate('brmgr-rate:20mbit'), 20_000_000);
   t.equal(tapRate('web server'), undefined);
+});
+
+t.test('a config with a rate anywhere (the bridge’s, a host’s), or none: brmgr run then has no tc work', async (t) => {
+  t.notOk(configHasRates(parse(HOST)), 'no rate keys');
+  t.ok(configHasRates(parse('[bridge]\nguest_ingress = 100mbit\n')), 'the bridge’s toward the guests');
+  t.ok(configHasRates(parse('[bridge]\nguest_egress = 1mbit\n')), 'the bridge’s from the guests');
+  t.ok(configHasRates(parse(`${HOST}egress = 50mbit\n`)), 'one host’s');
 });
 
 t.test('the uplink of a bridged bridge and the VXLAN port are not guest ports', async (t) => {
