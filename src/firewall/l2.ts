@@ -277,7 +277,9 @@ export function renderL2(
   Object.assign(regular, drops.chains());
   sets.push(...drops.sets(), ...scopeSet(opts.scope));
   // the chains are replaced, the sets kept: what the kernel learned survives a reload
-  for (const chain of [prerouting, forward, input]) chain.unshift(scopeGuard(cfg.name, opts.scope));
+  prerouting.unshift(scopeGuard(cfg.name, opts.scope));
+  forward.unshift(scopeGuard(cfg.name, opts.scope, true));
+  input.unshift(scopeGuard(cfg.name, opts.scope));
   const hooked = { prerouting, forward, input };
   const chains = { ...hooked, ...regular };
   const declare = [

@@ -16,9 +16,15 @@ export interface BridgeScope {
 /** The set of the bridge's ports, in each bridge-family table of brmgr's, where the kernel has no bridge meta. */
 export const BRIDGE_PORTS = 'bridge-ports';
 
-/** The first rule of each hooked chain: frames on another bridge are not this bridge's. */
-export const scopeGuard = (bridge: string, scope: BridgeScope) =>
-  scope.bridgeMeta ? `meta ibrname != ${q(bridge)} return` : `iifname != @${BRIDGE_PORTS} return`;
+/**
+ * The first rule of each hooked chain: frames on another bridge are not this bridge's. By ports, a forwarded
+ * frame is this bridge's when either port is known: what a port plugged in while `brmgr run` was stopped
+ * sends toward the VXLAN port or the uplink is still guarded.
+ */
+export const scopeGuard = (bridge: string, scope: BridgeScope, forward = false) =>
+  scope.bridgeMeta
+    ? `meta ibrname != ${q(bridge)} return`
+    : `iifname != @${BRIDGE_PORTS} ${forward ? `oifname != @${BRIDGE_PORTS} ` : ''}return`;
 
 /** The port set's declaration, where the guard needs it. */
 export const scopeSet = (scope: BridgeScope): string[] =>
