@@ -5,6 +5,7 @@ import type { NetworkdLink } from '../host/networkd.js';
 import type { Observed } from '../host/links.js';
 import type { NftObject } from '../host/nftables.js';
 import { nftRuleset } from '../firewall/nftables.js';
+import { probeBridgeMeta } from '../firewall/scope.js';
 import { paths } from '../paths.js';
 import { servicePorts } from '../plan/services.js';
 import type { Run } from '../system/exec.js';
@@ -22,6 +23,8 @@ export interface Facts {
   ruleset: NftObject[];
   /** bridged mode: what systemd-networkd makes of the uplink, when it has seen it */
   networkd?: NetworkdLink;
+  /** the kernel has nft's bridge meta: as recorded, else probed; only when asked for */
+  bridgeMeta?: boolean;
 }
 
 /** Which listening sockets to read: none, all with their processes (doctor), or those in a bridge's way. */
@@ -67,15 +70,23 @@ export function bridgedUplink(cfg: BridgeConfig): string | undefined {
 /** Independent reads, side by side. */
 export async function gatherFacts(
   run: Run,
-  opts: { sockets: SocketsWanted; uplink?: string | undefined },
+  opts: { sockets: SocketsWanted; uplink?: string | undefined; bridgeMeta?: boolean | 'probe' },
 ): Promise<Facts> {
   const { sockets } = opts;
-  const [observed, found, forwarded, ruleset, networkd] = await Promise.all([
+  const [observed, found, forwarded, ruleset, networkd, bridgeMeta] = await Promise.all([
     observe(run),
     sockets === 'none' ? [] : sockets === 'all' ? listeners(run) : inTheWay(run, sockets),
     typeof sockets === 'object' ? onForwardedPorts(run, sockets.cfg) : [],
     nftRuleset(run),
     opts.uplink ? networkdLink(run, opts.uplink) : undefined,
+    opts.bridgeMeta === 'probe' ? probeBridgeMeta(run) : opts.bridgeMeta,
   ]);
-  return { observed, listeners: found, forwarded, ruleset, ...(networkd ? { networkd } : {}) };
+  return {
+    observed,
+    listeners: found,
+    forwarded,
+    ruleset,
+    ...(networkd ? { networkd } : {}),
+    ...(bridgeMeta === undefined ? {} : { bridgeMeta }),
+  };
 }

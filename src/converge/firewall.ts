@@ -1,5 +1,7 @@
 import { applyFirewall, firewallRecord, removeFirewall, type IptablesOriginals } from '../firewall/index.js';
 import { l2Change, listL2, removeL2 } from '../firewall/l2.js';
+import { portsOf } from '../host/links.js';
+import { remotePorts } from '../firewall/l2.js';
 import { desiredLink } from '../plan/link.js';
 import { readLedger, release, writeLedger } from '../system/ledger.js';
 import type { Resource } from './resource.js';
@@ -25,14 +27,20 @@ function originals(runRoot: string, bridge: string): IptablesOriginals {
  */
 export const firewall: Resource = {
   name: 'firewall',
-  plan({ cfg, previous, ruleset, run, runRoot, log, machineId }) {
+  plan({ cfg, previous, ruleset, run, runRoot, log, machineId, observed, bridgeMeta }) {
     const before = firewallRecord(previous);
     // a macvtap network's guests are the LAN's: nothing of the host's routing or filtering is theirs
     if (cfg.mode === 'macvtap') return { record: { firewall: before }, steps: [] };
     const had = !!previous?.l2;
-    const l2 = l2Change(cfg, desiredLink(cfg, machineId).mac, had);
+    // the ports there now, and those pre makes (the uplink, the VXLAN port): `brmgr run` keeps the set after
+    const ports = [...portsOf(observed, cfg.name), ...remotePorts(cfg)];
+    const l2 = l2Change(cfg, desiredLink(cfg, machineId).mac, had, { bridgeMeta: bridgeMeta ?? false, ports });
     return {
-      record: { firewall: before, ...(l2 || had ? { l2: true } : {}) },
+      record: {
+        firewall: before,
+        ...(bridgeMeta === undefined ? {} : { bridgeMeta }),
+        ...(l2 || had ? { l2: true } : {}),
+      },
       steps: [
         {
           kind: 'call',

@@ -10,6 +10,7 @@ import { diffVxlan } from '../plan/vxlan.js';
 import { remotePorts, renderL2, renderUnderlay } from '../firewall/l2.js';
 import { renderMacvtapTable } from '../firewall/macvtap.js';
 import { renderStrict } from '../firewall/strict.js';
+import type { BridgeScope } from '../firewall/scope.js';
 import { planShim, shimMac, shimName } from '../plan/macvtap.js';
 
 /**
@@ -17,7 +18,12 @@ import { planShim, shimMac, shimName } from '../plan/macvtap.js';
  * the ip batch, the kernel settings and the firewall ruleset of the chosen
  * backend. Pure: the same config always renders the same text.
  */
-export function renderPlan(cfg: BridgeConfig, machineId: string, backend: 'nftables' | 'iptables'): string {
+export function renderPlan(
+  cfg: BridgeConfig,
+  machineId: string,
+  backend: 'nftables' | 'iptables',
+  scope: BridgeScope = { bridgeMeta: true, ports: [] },
+): string {
   if (cfg.mode === 'macvtap') return renderMacvtapPlan(cfg, machineId);
   const link = diffLink(desiredLink(cfg, machineId), { links: [], addrs: [], routes: [] }, []);
   const out = [`# ip -batch -\n${link.batch.join('\n')}\n`];
@@ -34,11 +40,11 @@ ${vx.batch.join('\n')}
 ${vx.fdb.join('\n')}
 `);
   }
-  const l2 = renderL2(cfg, { guard: cfg.firewall !== 'none', mac: desiredLink(cfg, machineId).mac });
+  const l2 = renderL2(cfg, { guard: cfg.firewall !== 'none', mac: desiredLink(cfg, machineId).mac, scope });
   if (l2)
     out.push(`# nft -f -, the bridge table
 ${l2}`);
-  const strict = renderStrict(cfg, remotePorts(cfg));
+  const strict = renderStrict(cfg, remotePorts(cfg), scope);
   if (strict)
     out.push(`# nft -f -, strict port security
 ${strict}`);

@@ -48,6 +48,8 @@ export interface UpContext {
   /** with [vxlan]: this host's side of the tunnel */
   underlay?: Underlay;
   kernelIpv6: boolean;
+  /** the kernel has nft's bridge meta (firewall/scope.ts) */
+  bridgeMeta?: boolean;
   run: Run;
   /** where the host-wide ledgers are */
   runRoot: string;

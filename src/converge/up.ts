@@ -23,6 +23,7 @@ import { readLeases } from '../system/leases.js';
 import { ensureRunDir, readState, removeState, writeState, type State } from '../system/state.js';
 import { readUnderlay } from '../system/vxlan.js';
 import { bridgedUplink, gatherFacts } from './facts.js';
+import { hasL2Table } from '../firewall/l2.js';
 import { firewall } from './firewall.js';
 import { link } from './link.js';
 import { macvtap } from './macvtap.js';
@@ -97,6 +98,8 @@ export async function up(bridge: string, opts: Options): Promise<Resolved> {
     const facts = await gatherFacts(run, {
       sockets: { cfg: loaded.draft, runRoot: p.runRoot },
       uplink: bridgedUplink(loaded.draft),
+      // probed only for a bridge with bridge-family tables, once (the state keeps it)
+      bridgeMeta: previous?.bridgeMeta ?? (hasL2Table(loaded.draft) ? 'probe' : undefined),
     });
     const others = loadOtherConfigs(bridge, env);
     const recorded = loaded.auto ? recordedSubnet(bridge, env) : undefined;
@@ -145,6 +148,7 @@ export async function up(bridge: string, opts: Options): Promise<Resolved> {
       readSysctl: sysctl.read,
       acceptRa: cfg.ipv6 ? acceptRaBefore(sysctl.readAcceptRa(), readLedger(p.runRoot, 'sysctls')) : {},
       kernelIpv6: sysctl.kernelHasIpv6(),
+      ...(facts.bridgeMeta === undefined ? {} : { bridgeMeta: facts.bridgeMeta }),
       run,
       runRoot: p.runRoot,
       log,

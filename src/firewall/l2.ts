@@ -18,6 +18,7 @@ import { OPEN_SET, opensPorts } from '../plan/bindings.js';
 import { vxlanName } from '../plan/vxlan.js';
 import { must, type Run } from '../system/exec.js';
 import { Drops } from './drops.js';
+import { BRIDGE_PORTS, type BridgeScope, scopeFill, scopeGuard, scopeSet } from './scope.js';
 import { dropStrict, renderStrict, strictTables } from './strict.js';
 
 export const l2Table = (bridge: string) => `brmgr-${bridge}`;
@@ -195,7 +196,10 @@ export function remotePorts(cfg: BridgeConfig): string[] {
  * The bridge table's text, for one `nft -f` that replaces any earlier version; undefined: none.
  * `mac` is the bridge's own MAC, which no guest may send from.
  */
-export function renderL2(cfg: BridgeConfig, opts: { guard: boolean; mac?: string }): string | undefined {
+export function renderL2(
+  cfg: BridgeConfig,
+  opts: { guard: boolean; mac?: string; scope: BridgeScope },
+): string | undefined {
   if (!hasL2Table(cfg)) return undefined;
   const t = l2Table(cfg.name);
   const prerouting: string[] = [];
@@ -271,8 +275,11 @@ export function renderL2(cfg: BridgeConfig, opts: { guard: boolean; mac?: string
   if (cfg.isolatePorts) forward.push([notRemote('iifname'), notRemote('oifname'), 'drop'].filter(Boolean).join(' '));
   if (!forward.length && !input.length) return undefined;
   Object.assign(regular, drops.chains());
-  sets.push(...drops.sets());
+  sets.push(...drops.sets(), ...scopeSet(opts.scope));
   // the chains are replaced, the sets kept: what the kernel learned survives a reload
+  prerouting.unshift(scopeGuard(cfg.name, opts.scope));
+  forward.unshift(scopeGuard(cfg.name, opts.scope, true));
+  input.unshift(scopeGuard(cfg.name, opts.scope));
   const hooked = { prerouting, forward, input };
   const chains = { ...hooked, ...regular };
   const declare = [
@@ -289,7 +296,8 @@ export function renderL2(cfg: BridgeConfig, opts: { guard: boolean; mac?: string
     Object.keys(chains)
       .map((name) => `flush chain bridge ${t} ${name}\n`)
       .join('') +
-    `table bridge ${t} {\n${fill.join('\n')}\n}\n`
+    `table bridge ${t} {\n${fill.join('\n')}\n}\n` +
+    scopeFill(t, opts.scope)
   );
 }
 
@@ -325,12 +333,17 @@ export interface L2Change {
 }
 
 /** The bridge's tables as the config wants them, `had` telling whether an earlier run made them. */
-export function l2Change(cfg: BridgeConfig, mac: string | undefined, had: boolean): L2Change | undefined {
+export function l2Change(
+  cfg: BridgeConfig,
+  mac: string | undefined,
+  had: boolean,
+  scope: BridgeScope,
+): L2Change | undefined {
   const guard = cfg.firewall !== 'none';
-  const l2 = renderL2(cfg, { guard, mac });
+  const l2 = renderL2(cfg, { guard, mac, scope });
   const under = guard ? renderUnderlay(cfg) : undefined;
   // strict's tables: a config that no longer binds ports drops those an earlier one made
-  const strict = renderStrict(cfg, remotePorts(cfg));
+  const strict = renderStrict(cfg, remotePorts(cfg), scope);
   if (!l2 && !under && !had) return undefined;
   const what = [
     ...(cfg.portSecurity !== 'off' || cfg.isolatePorts ? ['port security is off'] : []),
@@ -396,9 +409,13 @@ export async function listL2(run: Run, bridge: string): Promise<string> {
 export async function l2Drift(run: Run, cfg: BridgeConfig): Promise<string | undefined> {
   const guard = cfg.firewall !== 'none';
   const wanted: [string, string, boolean][] = [
-    ['bridge', l2Table(cfg.name), renderL2(cfg, { guard }) !== undefined],
+    ['bridge', l2Table(cfg.name), renderL2(cfg, { guard, scope: ANY_SCOPE }) !== undefined],
     ['inet', underlayTable(cfg.name), guard && renderUnderlay(cfg) !== undefined],
-    ...strictTables(cfg.name).map(([f, n]): [string, string, boolean] => [f, n, renderStrict(cfg, []) !== undefined]),
+    ...strictTables(cfg.name).map(([f, n]): [string, string, boolean] => [
+      f,
+      n,
+      renderStrict(cfg, [], ANY_SCOPE) !== undefined,
+    ]),
   ];
   for (const [family, name, wants] of wanted) {
     if (!wants) continue;
@@ -406,4 +423,23 @@ export async function l2Drift(run: Run, cfg: BridgeConfig): Promise<string | und
     if (!r.ok && !r.missing) return `nftables table ${family} ${name} is gone`;
   }
   return undefined;
+}
+
+/** For asking whether the config wants a table at all: the scope does not change that. */
+const ANY_SCOPE: BridgeScope = { bridgeMeta: true, ports: [] };
+
+/**
+ * Where the kernel has no bridge meta: a port that came to the bridge joins the port set of each of the
+ * bridge's bridge-family tables, one that went leaves it, in one `nft -f`. An element added and deleted in
+ * one transaction is gone whether or not it was there.
+ */
+export async function scopePort(run: Run, cfg: BridgeConfig, port: string, present: boolean): Promise<void> {
+  const tables = [
+    ...(renderL2(cfg, { guard: cfg.firewall !== 'none', scope: ANY_SCOPE }) ? [l2Table(cfg.name)] : []),
+    ...(renderStrict(cfg, [], ANY_SCOPE) ? [strictTables(cfg.name)[0]![1]] : []),
+  ];
+  if (!tables.length) return;
+  const element = (verb: string, t: string) => `${verb} element bridge ${t} ${BRIDGE_PORTS} { ${q(port)} }\n`;
+  const text = tables.map((t) => element('add', t) + (present ? '' : element('delete', t))).join('');
+  must(await run('nft', ['-f', '-'], text), 'nft');
 }

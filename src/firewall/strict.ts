@@ -11,6 +11,7 @@
 import type { BridgeConfig } from '../config/types.js';
 import { bindsPorts, STRICT_SETS as S, strictTable } from '../plan/bindings.js';
 import { Drops } from './drops.js';
+import { type BridgeScope, scopeFill, scopeGuard, scopeSet } from './scope.js';
 
 /**
  * The packet mark bit the bridge table sets on what a strict port sends, for the inet table to know it
@@ -88,7 +89,7 @@ function hostRules(cfg: BridgeConfig, d: Drops): string[] {
  * Both strict tables' text for the firewall's `nft -f`, undefined when the config binds no port. `remote`:
  * the ports that are not guests' (the uplink in bridged mode, the VXLAN port).
  */
-export function renderStrict(cfg: BridgeConfig, remote: readonly string[]): string | undefined {
+export function renderStrict(cfg: BridgeConfig, remote: readonly string[], scope: BridgeScope): string | undefined {
   if (!bindsPorts(cfg)) return undefined;
   const t = strictTable(cfg.name);
   const notRemote = remote.length ? `iifname != { ${remote.map(q).join(', ')} } ` : '';
@@ -97,13 +98,13 @@ export function renderStrict(cfg: BridgeConfig, remote: readonly string[]): stri
   // the bridge table: sets kept, chains replaced (as l2.ts does)
   const drops = new Drops();
   const chains: Record<string, string[]> = {
-    prerouting: [`${notRemote}${which} jump strict`],
+    prerouting: [scopeGuard(cfg.name, scope), `${notRemote}${which} jump strict`],
     strict: strictRules(drops),
   };
   Object.assign(chains, drops.chains());
   const names = Object.keys(chains);
   const bridge =
-    `table bridge ${t} {\n${[...sets(), ...drops.sets()].join('\n')}\n` +
+    `table bridge ${t} {\n${[...sets(), ...drops.sets(), ...scopeSet(scope)].join('\n')}\n` +
     '\tchain prerouting {\n\t\ttype filter hook prerouting priority filter; policy accept;\n\t}\n' +
     names
       .slice(1)
@@ -111,8 +112,9 @@ export function renderStrict(cfg: BridgeConfig, remote: readonly string[]): stri
       .join('') +
     '}\n' +
     names.map((n) => `flush chain bridge ${t} ${n}\n`).join('') +
-    `table bridge ${t} {\n${names.map((n) => chain(n, chains[n]!)).join('\n')}\n}\n`;
-  // the inet table holds no state: replaced whole; after DNAT, before routing
+    `table bridge ${t} {\n${names.map((n) => chain(n, chains[n]!)).join('\n')}\n}\n` +
+    scopeFill(t, scope);
+  // the inet table holds no state (its hook takes only what comes in through this bridge, iifname BRIDGE): replaced whole; after DNAT, before routing
   const host = new Drops();
   const guest = hostRules(cfg, host);
   const inet =

@@ -38,6 +38,7 @@ import { EventsServer, eventsSocket } from './events-socket.js';
 import { HealthProbe } from './health.js';
 import { LeaseEvents } from './lease-events.js';
 import { PortShaper } from './shaping.js';
+import { PortScope } from './scope.js';
 import { Binder } from './bindings.js';
 import { SnoopWatch } from './snoop.js';
 import { Neighbours6 } from './neighbours.js';
@@ -201,6 +202,7 @@ export function hostEffects(o: HostOptions): Effects {
   });
   let toldResolved = false;
   const shaper = new PortShaper(run, bridge, log, { shaped: () => shapedSincePost(p), mark: () => markShaped(p) });
+  const scope = new PortScope(run, log, () => readState(p)?.bridgeMeta);
   const takenDown = () => !readState(p)?.up;
 
   const effects: Effects = {
@@ -304,6 +306,8 @@ export function hostEffects(o: HostOptions): Effects {
         { event: 'port', port: guest.port, mac: guest.mac, addresses: guest.addresses },
         guest.removed ? `${guest.port} left the bridge` : `${guest.port}: ${guest.mac ?? 'no guest seen yet'}`,
       );
+      // first: until it is in the tables' set of ports, a port is past port security
+      await scope.port(guest, cfg);
       await shaper.port(guest, cfg);
       await binder.port(guest, cfg);
       if (!guest.removed || !guest.addresses.length) return;

@@ -25,6 +25,9 @@ export interface State {
   firewall: unknown;
   /** the VXLAN link brmgr created as a port of the bridge */
   vxlan?: { link: string };
+  /** the kernel has nft's bridge meta (`meta ibrname`), probed once: the kernel does not change without a reboot,
+   * which clears the run folder */
+  bridgeMeta?: boolean;
   /** brmgr's bridge-family table (and the VXLAN underlay's table) may exist */
   l2?: boolean;
   /** mode = macvtap: the uplink whose netdev table (`table netdev brmgr-NET`) learns the guests' addresses,

@@ -9,7 +9,11 @@ const MAC = '02:11:22:33:44:55';
 const chain = (text: string, name: string) => text.split(`\tchain ${name} {\n`).at(-1)!.split('\t}')[0]!;
 
 t.test('basic: every port of a NAT bridge is a guest port, in the forward and the input chain', async (t) => {
-  const text = renderL2(parse('[ipv6]\naddress = fd42:0:1::1/64\n'), { guard: true, mac: MAC })!;
+  const text = renderL2(parse('[ipv6]\naddress = fd42:0:1::1/64\n'), {
+    scope: { bridgeMeta: true, ports: [] },
+    guard: true,
+    mac: MAC,
+  })!;
   for (const name of ['forward', 'input']) {
     const rules = chain(text, name);
     t.match(rules, /^\t\tether type ip udp dport 68 jump drop-dhcp-server$/m, `${name}: no DHCP answers`);
@@ -46,10 +50,7 @@ t.test('the uplink (bridged) and the VXLAN port are not guest ports', async (t) 
     parse(
       '[bridge]\nmode = bridged\nuplink = eth0\nisolate_ports = true\n[vxlan]\nid = 7\npeers = 192.0.2.2\nlocal = 192.0.2.1\n',
     ),
-    {
-      guard: true,
-      mac: MAC,
-    },
+    { scope: { bridgeMeta: true, ports: [] }, guard: true, mac: MAC },
   )!;
   t.match(text, /iifname != \{ "eth0", "vx-br0" \} ether type ip udp dport 68 jump drop-dhcp-server/);
   t.notMatch(text, /arp saddr ip/, 'bridged: the LAN owns the addresses');
@@ -62,14 +63,28 @@ t.test('the uplink (bridged) and the VXLAN port are not guest ports', async (t) 
 });
 
 t.test('isolate_ports alone on a NAT bridge: nothing crosses from port to port', async (t) => {
-  const text = renderL2(parse('[bridge]\nport_security = off\nisolate_ports = true\n'), { guard: true, mac: MAC })!;
-  t.equal(chain(text, 'forward'), '\t\tdrop\n');
+  const text = renderL2(parse('[bridge]\nport_security = off\nisolate_ports = true\n'), {
+    scope: { bridgeMeta: true, ports: [] },
+    guard: true,
+    mac: MAC,
+  })!;
+  t.equal(chain(text, 'forward'), '\t\tmeta ibrname != "br0" return\n\t\tdrop\n');
   t.notMatch(text, /dhcp4-clients/);
 });
 
 t.test('off: no table, no dnsmasq change; no warning for any level', async (t) => {
-  t.equal(renderL2(parse('[bridge]\nport_security = off\n'), { guard: true, mac: MAC }), undefined);
-  t.ok(renderL2(parse('[bridge]\nfirewall = none\n'), { guard: false, mac: MAC }), 'firewall = none keeps it');
+  t.equal(
+    renderL2(parse('[bridge]\nport_security = off\n'), {
+      scope: { bridgeMeta: true, ports: [] },
+      guard: true,
+      mac: MAC,
+    }),
+    undefined,
+  );
+  t.ok(
+    renderL2(parse('[bridge]\nfirewall = none\n'), { scope: { bridgeMeta: true, ports: [] }, guard: false, mac: MAC }),
+    'firewall = none keeps it',
+  );
   const conf = (text: string) =>
     renderDnsmasqConf(parse(text), paths('br0', { BRMGR_RUN_DIR: '/run/brmgr', BRMGR_STATE_DIR: '/var/lib/misc' }), {
       user: 'dnsmasq',
@@ -83,10 +98,18 @@ t.test('off: no table, no dnsmasq change; no warning for any level', async (t) =
 t.test('port_macs: a budget per port before the bridge learns; a static host carries its own cap', async (t) => {
   const text = renderL2(
     parse('[bridge]\nport_macs = 8\n[host.router]\nmac = 52:54:00:00:00:10\nip = 10.0.1.10\nport_macs = 100\n'),
-    { guard: true, mac: MAC },
+    { scope: { bridgeMeta: true, ports: [] }, guard: true, mac: MAC },
   )!;
-  t.match(chain(text, 'prerouting'), /^\t\tjump port-macs$/m, 'every port of a NAT bridge, before learning');
-  const bridged = renderL2(parse('[bridge]\nmode = bridged\nuplink = eth0\n'), { guard: true, mac: MAC })!;
+  t.match(
+    chain(text, 'prerouting'),
+    /^\t\tmeta ibrname != "br0" return\n\t\tjump port-macs$/m,
+    'every port of a NAT bridge, before learning',
+  );
+  const bridged = renderL2(parse('[bridge]\nmode = bridged\nuplink = eth0\n'), {
+    scope: { bridgeMeta: true, ports: [] },
+    guard: true,
+    mac: MAC,
+  })!;
   t.match(chain(bridged, 'prerouting'), /^\t\tiifname != \{ "eth0" \} jump port-macs$/m, 'bridged: not the uplink');
   const macs = chain(text, 'port-macs');
   t.match(
@@ -105,5 +128,9 @@ t.test('port_macs: a budget per port before the bridge learns; a static host car
     /iifname \. ip6 saddr != @port-sources6 update @port-sources6-rate \{ iifname limit rate over .* \} jump drop-ipv6-sources-port/,
     'new IPv6 sources toward the host: a rate per port',
   );
-  t.equal(renderL2(parse('[bridge]\nport_security = off\n'), { guard: true }), undefined, 'off: none of it');
+  t.equal(
+    renderL2(parse('[bridge]\nport_security = off\n'), { scope: { bridgeMeta: true, ports: [] }, guard: true }),
+    undefined,
+    'off: none of it',
+  );
 });

@@ -320,3 +320,40 @@ t.test('up: a new NAT bridge with firewall = none and port_security = off, again
     'the host-wide ledger',
   );
 });
+
+t.test('up: bridge meta probed once, kept in the state; without it the port set guards the tables', async (t) => {
+  const dir = t.testdir({ conf: {}, run: {}, state: {} });
+  const env = {
+    ...process.env,
+    BRMGR_CONF_DIR: join(dir, 'conf'),
+    BRMGR_RUN_DIR: join(dir, 'run'),
+    BRMGR_STATE_DIR: join(dir, 'state'),
+  };
+  mkdirSync(env.BRMGR_CONF_DIR, { recursive: true });
+  writeFileSync(join(env.BRMGR_CONF_DIR, 'brmgr0.conf'), `[bridge]\nfirewall = none\n${QUIET}`);
+  const host: Observed = { ...HOST, links: [...HOST.links, linkOf('tap1', { master: 'brmgr0' })] };
+  const fake = fakeRun((file, args) => {
+    if (file === 'ip' && args.includes('-json')) return ipJson(host);
+    if (file === 'nft' && args[0] === '-j') return '{"nftables": []}';
+    return '';
+  });
+  // a kernel without nft_meta_bridge: the check of `meta ibrname` fails
+  const run = (async (file: string, args: readonly string[], input?: string) => {
+    const r = await fake(file, args, input);
+    return file === 'nft' && args[0] === '-c' ? { ...r, ok: false, stderr: 'Operation not supported' } : r;
+  }) as Run;
+  const checks = () => fake.calls.filter((argv) => argv[0] === 'nft' && argv[1] === '-c').length;
+  const sysctl = fakeSysctls({ 'net/ipv4/ip_forward': '0' });
+
+  await up('brmgr0', { env, run, log, sysctl });
+  t.equal(checks(), 1, 'probed once');
+  const state = JSON.parse(readFileSync(join(env.BRMGR_RUN_DIR, 'brmgr0', 'state.json'), 'utf8')) as State;
+  t.equal(state.bridgeMeta, false, 'recorded');
+  const applied = fake.inputs.find((text) => text.includes('table bridge brmgr-brmgr0 {'))!;
+  t.match(applied, /iifname != @bridge-ports return/, 'the guard by ports');
+  t.match(applied, /add element bridge brmgr-brmgr0 bridge-ports \{ "tap1" \}/, 'filled with the bridge’s port');
+  t.notMatch(applied, /"eth0"/, 'and no other link');
+
+  await up('brmgr0', { env, run, log, sysctl });
+  t.equal(checks(), 1, 'a second pre reads the state, no probe');
+});

@@ -20,6 +20,8 @@ import {
 } from '../../src/plan/bindings.js';
 import { configProblems } from '../helpers/config.js';
 
+const META = { bridgeMeta: true, ports: [] };
+
 const F = '/etc/brmgr/br0.conf';
 const parse = (text: string) => parseConfig(text, F, 'br0');
 const problems = (text: string): string[] => configProblems(() => parse(text));
@@ -49,13 +51,13 @@ t.test('the keys: host_ports, extra_ips, [host.*] port_security', async (t) => {
 });
 
 t.test('renderStrict: nothing unless a port is strict', async (t) => {
-  t.equal(renderStrict(parse(''), []), undefined, 'basic');
-  t.equal(renderStrict(parse(`[host.a]\nmac = ${MAC}\nip = 10.0.1.10\nport_security = off\n`), []), undefined);
+  t.equal(renderStrict(parse(''), [], META), undefined, 'basic');
+  t.equal(renderStrict(parse(`[host.a]\nmac = ${MAC}\nip = 10.0.1.10\nport_security = off\n`), [], META), undefined);
   t.notOk(bindsPorts(parse('[bridge]\nport_security = off\n')));
 });
 
 t.test('renderStrict: static rules over sets, per-guest state in the sets', async (t) => {
-  const text = renderStrict(parse(STRICT), ['vx-br0'])!;
+  const text = renderStrict(parse(STRICT), ['vx-br0'], META)!;
   t.match(text, /iifname != \{ "vx-br0" \} iifname != @loose jump strict/, 'every guest port but the loose ones');
   for (const set of ['ports', 'bound', 'macs', 'addr4', 'addr6', 'na6', 'loose', 'tight'])
     t.match(text, new RegExp(`\\tset ${set} \\{`), `set ${set} declared`);
@@ -90,24 +92,28 @@ t.test('renderStrict: static rules over sets, per-guest state in the sets', asyn
     'counted by what the guest asked for, then dropped',
   );
 
-  const tight = renderStrict(parse(`[host.a]\nmac = ${MAC}\nip = 10.0.1.10\nport_security = strict\n`), [])!;
+  const tight = renderStrict(parse(`[host.a]\nmac = ${MAC}\nip = 10.0.1.10\nport_security = strict\n`), [], META)!;
   t.match(tight, /^\t\tiifname @tight jump strict$/m, 'a basic bridge: only the strict guests’ ports');
 });
 
 t.test('the bridge table: an off guest is past the basic rules too', async (t) => {
-  const text = renderL2(parse(STRICT), { guard: true })!;
+  const text = renderL2(parse(STRICT), { scope: { bridgeMeta: true, ports: [] }, guard: true })!;
   t.match(text, /\tset open \{/);
   t.match(text, /iifname != @open ether type ip udp dport 68 jump drop-dhcp-server/);
-  t.notMatch(renderL2(parse(''), { guard: true })!, /@open/, 'no override: the basic rules as before');
+  t.notMatch(
+    renderL2(parse(''), { scope: { bridgeMeta: true, ports: [] }, guard: true })!,
+    /@open/,
+    'no override: the basic rules as before',
+  );
 });
 
 t.test('l2Change: the strict tables with the bridge table; dropped once not wanted', async (t) => {
-  const strict = l2Change(parse(STRICT), undefined, false)!;
+  const strict = l2Change(parse(STRICT), undefined, false, META)!;
   t.match(strict.text, /table bridge brmgr-strict-br0 \{/);
   t.match(strict.wanted, /table inet brmgr-strict-br0 \{/);
-  const basic = l2Change(parse(''), undefined, true)!;
+  const basic = l2Change(parse(''), undefined, true, META)!;
   t.match(basic.text, /delete table bridge brmgr-strict-br0\n/, 'a basic bridge that was strict loses them');
-  t.notMatch(l2Change(parse(''), undefined, false)!.text, /strict/, 'a fresh basic bridge never names them');
+  t.notMatch(l2Change(parse(''), undefined, false, META)!.text, /strict/, 'a fresh basic bridge never names them');
 });
 
 t.test('the addresses a guest may use', async (t) => {

@@ -124,7 +124,7 @@ t.test('the VXLAN link and its flooding entries converge to the config', async (
 });
 
 t.test('the bridge table: guard by role, learning in bridged mode, the underlay open to peers only', async (t) => {
-  const authority = renderL2(cfgWith(['198.51.100.2']), { guard: true })!;
+  const authority = renderL2(cfgWith(['198.51.100.2']), { scope: { bridgeMeta: true, ports: [] }, guard: true })!;
   t.match(
     authority,
     /iifname "vx-br0" ether type ip udp sport 67 udp dport 68 drop/,
@@ -132,7 +132,10 @@ t.test('the bridge table: guard by role, learning in bridged mode, the underlay 
   );
   t.match(authority, /iifname "vx-br0" ether type ip6 icmpv6 type nd-router-advert drop/, 'and RAs');
   t.notMatch(authority, /set dhcp4 \{/, 'it has dnsmasq’s leases: nothing to learn');
-  const extending = renderL2(cfgWith(['198.51.100.1'], '[bridge]\nmode = bridged\n'), { guard: true })!;
+  const extending = renderL2(cfgWith(['198.51.100.1'], '[bridge]\nmode = bridged\n'), {
+    scope: { bridgeMeta: true, ports: [] },
+    guard: true,
+  })!;
   t.match(
     extending,
     /oifname "vx-br0" ether type ip udp sport 67 udp dport 68 drop/,
@@ -140,7 +143,10 @@ t.test('the bridge table: guard by role, learning in bridged mode, the underlay 
   );
   t.match(extending, /update @dhcp4/, 'and guests’ addresses learned');
   t.equal(
-    renderL2(parse('[bridge]\nmode = nat\nport_security = off\n'), { guard: true }),
+    renderL2(parse('[bridge]\nmode = nat\nport_security = off\n'), {
+      scope: { bridgeMeta: true, ports: [] },
+      guard: true,
+    }),
     undefined,
     'a plain NAT bridge without port security has no bridge table',
   );

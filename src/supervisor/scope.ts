@@ -1,0 +1,39 @@
+/**
+ * Where the kernel has no nft bridge meta, brmgr's bridge-family tables know the bridge's ports by a set
+ * (firewall/scope.ts): pre fills it, and `brmgr run` adds each port as it comes and removes it as it goes,
+ * one `nft -f` each. Nothing where the kernel has bridge meta (the tables name the bridge).
+ */
+import type { BridgeConfig } from '../config/types.js';
+import { scopePort } from '../firewall/l2.js';
+import type { Logger } from '../log.js';
+import type { PortGuest } from '../plan/ports.js';
+import type { Run } from '../system/exec.js';
+
+export class PortScope {
+  /** the ports in the sets, as last told to nft */
+  private readonly present = new Set<string>();
+
+  constructor(
+    private readonly run: Run,
+    private readonly log: Logger,
+    /** the kernel has bridge meta, as pre recorded it (undefined: not recorded) */
+    private readonly bridgeMeta: () => boolean | undefined,
+  ) {}
+
+  async port(guest: PortGuest, cfg: BridgeConfig): Promise<void> {
+    const { port } = guest;
+    const there = !guest.removed;
+    // a guest's MAC or lease changing is not a port coming or going
+    if (this.present.has(port) === there) return;
+    try {
+      if (cfg.mode !== 'macvtap' && this.bridgeMeta() === false) await scopePort(this.run, cfg, port, there);
+      if (there) this.present.add(port);
+      else this.present.delete(port);
+    } catch (err) {
+      this.log.warn(
+        { event: 'port', port },
+        `cannot ${there ? 'add' : 'remove'} ${port} ${there ? 'to' : 'from'} the port security tables' ports: ${(err as Error).message}`,
+      );
+    }
+  }
+}

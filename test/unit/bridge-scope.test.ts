@@ -1,0 +1,106 @@
+/**
+ * Bridge-family hooks see every bridge of the namespace: each hooked chain of brmgr's bridge tables begins
+ * by returning frames that are not on its bridge, by the bridge's name (nft bridge meta) or by its ports.
+ */
+import t from 'tap';
+import { parseConfig } from '../../src/config/validate.js';
+import { l2Change, renderL2 } from '../../src/firewall/l2.js';
+import { renderStrict } from '../../src/firewall/strict.js';
+import { scopePort } from '../../src/firewall/l2.js';
+import type { Run, RunResult } from '../../src/system/exec.js';
+
+const parse = (text: string) => parseConfig(text, '/etc/brmgr/br0.conf', 'br0');
+const META = { bridgeMeta: true, ports: [] };
+const PORTS = { bridgeMeta: false, ports: ['veth-b', 'veth-a', 'veth-a'] };
+
+/** Each hooked chain's rules, from the text's second (filling) block, by chain name. */
+function hooked(text: string, table: string): Record<string, string[]> {
+  const fill = text.split(`table bridge ${table} {\n`)[2]!;
+  const out: Record<string, string[]> = {};
+  for (const name of ['prerouting', 'forward', 'input']) {
+    const body = fill.split(`\tchain ${name} {\n`)[1];
+    if (body)
+      out[name] = body
+        .split('\t}')[0]!
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
+  }
+  return out;
+}
+
+const CONFIGS = [
+  '',
+  '[bridge]\nisolate_ports = true\nport_security = off\n',
+  '[bridge]\nmode = bridged\nuplink = eth0\n',
+  '[bridge]\nport_security = strict\n',
+];
+
+t.test('meta: every hooked chain of the bridge table begins with the bridge guard', async (t) => {
+  for (const conf of CONFIGS) {
+    const text = renderL2(parse(conf), { guard: true, scope: META })!;
+    const chains = hooked(text, 'brmgr-br0');
+    t.strictSame(Object.keys(chains).sort(), ['forward', 'input', 'prerouting'], conf || 'basic');
+    for (const [name, rules] of Object.entries(chains)) t.equal(rules[0], 'meta ibrname != "br0" return', name);
+    t.notMatch(text, /bridge-ports/, 'no port set');
+  }
+});
+
+t.test('ports: the guard by the set, filled with the bridge ports in the same text', async (t) => {
+  for (const conf of CONFIGS) {
+    const text = renderL2(parse(conf), { guard: true, scope: PORTS })!;
+    for (const [name, rules] of Object.entries(hooked(text, 'brmgr-br0')))
+      t.equal(
+        rules[0],
+        name === 'forward'
+          ? 'iifname != @bridge-ports oifname != @bridge-ports return'
+          : 'iifname != @bridge-ports return',
+        `${conf || 'basic'}: ${name}${name === 'forward' ? ', either port known' : ''}`,
+      );
+    t.match(text, /\tset bridge-ports \{\n\t\ttypeof iifname\n/);
+    t.match(
+      text,
+      /\nflush set bridge brmgr-br0 bridge-ports\nadd element bridge brmgr-br0 bridge-ports \{ "veth-a", "veth-b" \}\n$/,
+      'flushed, then only this bridge’s ports, each once',
+    );
+  }
+  const none = renderL2(parse(''), { guard: true, scope: { bridgeMeta: false, ports: [] } })!;
+  t.match(none, /flush set bridge brmgr-br0 bridge-ports\n$/, 'no ports: an empty set, no empty element list');
+});
+
+t.test('strict: its bridge table guarded too; its inet table takes only what comes through the bridge', async (t) => {
+  const cfg = parse('[bridge]\nport_security = strict\n');
+  for (const [scope, guard] of [
+    [META, 'meta ibrname != "br0" return'],
+    [PORTS, 'iifname != @bridge-ports return'],
+  ] as const) {
+    const text = renderStrict(cfg, [], scope)!;
+    const pre = text.split('\tchain prerouting {\n')[2]!.split('\t}')[0]!.trim().split('\n')[0]!.trim();
+    t.equal(pre, guard, 'the bridge table’s prerouting');
+    t.match(text, /hook prerouting priority dstnat \+ 10; policy accept;\n\t\tiifname "br0" meta mark/);
+  }
+  t.match(renderStrict(cfg, [], PORTS)!, /add element bridge brmgr-strict-br0 bridge-ports \{ "veth-a", "veth-b" \}/);
+});
+
+t.test('l2Change passes the scope to both tables', async (t) => {
+  const change = l2Change(parse('[bridge]\nport_security = strict\n'), undefined, false, PORTS)!;
+  t.equal(change.text.match(/iifname != @bridge-ports /g)?.length, 4, 'three hooked chains and strict’s one');
+});
+
+t.test('scopePort: one nft call per port, to each table that exists; a port gone leaves both', async (t) => {
+  const calls: { args: string[]; input?: string }[] = [];
+  const run = (async (_cmd: string, args: string[], input?: string) => {
+    calls.push({ args, ...(input ? { input } : {}) });
+    return { ok: true, stdout: '', stderr: '', code: 0 } as unknown as RunResult;
+  }) as unknown as Run;
+  await scopePort(run, parse('[bridge]\nport_security = strict\n'), 'tap1', true);
+  await scopePort(run, parse('[bridge]\nport_security = strict\n'), 'tap1', false);
+  await scopePort(run, parse('[bridge]\nport_security = off\n'), 'tap1', true);
+  t.equal(calls.length, 2, 'nothing without a bridge table');
+  t.equal(
+    calls[0]!.input,
+    'add element bridge brmgr-br0 bridge-ports { "tap1" }\nadd element bridge brmgr-strict-br0 bridge-ports { "tap1" }\n',
+  );
+  t.match(calls[1]!.input!, /add element bridge brmgr-br0 bridge-ports \{ "tap1" \}\ndelete element bridge brmgr-br0/);
+  t.equal(calls[1]!.input!.match(/delete element/g)?.length, 2);
+});

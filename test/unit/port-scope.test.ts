@@ -1,0 +1,46 @@
+/** `brmgr run` keeps the bridge tables' set of ports where the kernel has no nft bridge meta. */
+import t from 'tap';
+import pino from 'pino';
+import { parseConfig } from '../../src/config/validate.js';
+import { PortScope } from '../../src/supervisor/scope.js';
+import type { Run, RunResult } from '../../src/system/exec.js';
+
+const cfg = parseConfig('[bridge]\nport_security = basic\n', '/etc/brmgr/br0.conf', 'br0');
+const log = pino({ level: 'silent' });
+
+function fakeRun(fail = () => false) {
+  const inputs: string[] = [];
+  const run = (async (_file: string, _args: string[], input?: string) => {
+    inputs.push(input ?? '');
+    return { ok: !fail(), stdout: '', stderr: fail() ? 'no' : '', code: fail() ? 1 : 0 } as unknown as RunResult;
+  }) as unknown as Run;
+  return { run, inputs };
+}
+
+t.test('one nft call when a port comes and one when it goes; nothing for a guest change', async (t) => {
+  const { run, inputs } = fakeRun();
+  const scope = new PortScope(run, log, () => false);
+  await scope.port({ port: 'tap1', addresses: [] }, cfg);
+  await scope.port({ port: 'tap1', mac: '52:54:00:00:00:01', addresses: ['10.0.1.5'] }, cfg);
+  await scope.port({ port: 'tap1', addresses: [], removed: true }, cfg);
+  t.equal(inputs.length, 2);
+  t.match(inputs[0], /^add element bridge brmgr-br0 bridge-ports \{ "tap1" \}\n$/);
+  t.match(inputs[1], /delete element bridge brmgr-br0 bridge-ports \{ "tap1" \}/);
+});
+
+t.test('nothing where the kernel has bridge meta', async (t) => {
+  const { run, inputs } = fakeRun();
+  const scope = new PortScope(run, log, () => true);
+  await scope.port({ port: 'tap1', addresses: [] }, cfg);
+  t.equal(inputs.length, 0);
+});
+
+t.test('a failed call is tried again at the next event of the port', async (t) => {
+  let failing = true;
+  const { run, inputs } = fakeRun(() => failing);
+  const scope = new PortScope(run, log, () => false);
+  await scope.port({ port: 'tap1', addresses: [] }, cfg);
+  failing = false;
+  await scope.port({ port: 'tap1', mac: '52:54:00:00:00:01', addresses: [] }, cfg);
+  t.equal(inputs.length, 2);
+});
