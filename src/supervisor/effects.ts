@@ -321,7 +321,11 @@ export function hostEffects(o: HostOptions): Effects {
           `${guest.port} left the bridge: ${forgotten} of its flows forgotten`,
         );
     },
-    portsAgain: (guests, cfg) => binder.refill(guests, cfg),
+    portsAgain: async (guests, cfg) => {
+      await binder.refill(guests, cfg);
+      // a reload's rates (the bridge's own too) on every port already there; the same config changes nothing
+      for (const guest of guests) await shaper.port(guest, cfg);
+    },
     notify: (state, status) => {
       if (state === 'ready') serving();
       void tellSystemd?.(state, status).then((ok) => {

@@ -105,6 +105,21 @@ for (const [direction, key, reverse] of [
       t.ok(limited <= BOUND, `${direction}: ${mbit(limited)}, at most 24 Mbit/s`);
       t.ok(limited > 0, 'and something gets through');
 
+      // the bridge's own rate changed by a reload: the port already there is shaped again
+      top.brmgr.config(conf({ extra: '' }).replace('[ipv4]', `guest_${key} = 30mbit\n[ipv4]`));
+      const changed = await top.brmgr.cli('reload', top.bridge);
+      t.equal(changed.exitCode, 0, `a reload to guest_${key} = 30mbit`, { output: changed.output });
+      const at30 = await waitFor(
+        `${dev} at 30mbit`,
+        async () => {
+          const ifb = (await ifbs(top.host)).find((l) => l.ifalias === `brmgr:${top.bridge}:${top.port}`);
+          const on = key === 'egress' ? ifb?.ifname : top.port;
+          return !!on && (await classRates(top.host, on)).includes(30e6);
+        },
+        10_000,
+      ).catch(() => false);
+      t.ok(at30, `${top.port} is shaped at the new rate`);
+
       const mac = await guestMac(top);
       const raised = conf({ extra: `[host.fast]\nmac = ${mac}\nip = 10.0.1.50\n${key} = 1gbit\n` }).replace(
         '[ipv4]',
