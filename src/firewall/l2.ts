@@ -100,7 +100,6 @@ function basicRules(cfg: BridgeConfig, fromGuest: string, mac: string | undefine
     `${g}icmp type redirect ${d.drop('redirect')}`,
     `${g}icmpv6 type nd-redirect ${d.drop('redirect')}`,
   ];
-  if (mac) rules.push(`${g}ether saddr ${mac} ${d.drop('bridge-mac')}`);
   // bridged: the bridge holds the LAN's addresses, and the LAN's router is the guests' gateway
   if (cfg.mode !== 'bridged') rules.push(`${g}arp saddr ip ${cfg.ipv4.address} ${d.drop('gateway-claim')}`);
   const own6 = [...(cfg.ipv6 && cfg.mode !== 'bridged' ? [cfg.ipv6.address] : []), ...(mac ? [linkLocalOf(mac)] : [])];
@@ -117,6 +116,10 @@ function basicRules(cfg: BridgeConfig, fromGuest: string, mac: string | undefine
   );
   return rules;
 }
+
+/** No guest sends from the bridge's own MAC: a rule for frames of every protocol. */
+const bridgeMacRule = (fromGuest: string, mac: string | undefined, d: Drops): string[] =>
+  mac ? [`${fromGuest ? `${fromGuest} ` : ''}ether saddr ${mac} ${d.drop('bridge-mac')}`] : [];
 
 /** The per-host MAC caps of the config, largest first, with the static hosts' MACs that carry each. */
 function hostCaps(cfg: BridgeConfig): { cap: number; macs: string[] }[] {
@@ -210,13 +213,16 @@ export function renderL2(
   const notRemote = (dir: 'iifname' | 'oifname') => (remote.length ? `${dir} != { ${remote.map(q).join(', ')} }` : '');
   const sets: string[] = [];
   const drops = new Drops();
+  /** the forward chain's rules that a TCP segment can match: it leaves the chain after them */
+  const everyFrame: string[] = [];
   if (cfg.portSecurity !== 'off') {
     // a guest with port_security = off is past the basic rules too (brmgr run fills the set)
     const guarded = [notRemote('iifname'), opensPorts(cfg) ? `iifname != @${OPEN_SET}` : ''].filter(Boolean).join(' ');
     if (opensPorts(cfg)) sets.push(`\tset ${OPEN_SET} {\n\t\ttypeof iifname\n\t\tsize 65535\n\t}`);
     const rules = basicRules(cfg, guarded, opts.mac, drops);
+    everyFrame.push(...bridgeMacRule(guarded, opts.mac, drops));
     forward.push(...rules);
-    input.push(...rules, ...newSources6Rules(notRemote('iifname'), drops));
+    input.push(...bridgeMacRule(guarded, opts.mac, drops), ...rules, ...newSources6Rules(notRemote('iifname'), drops));
     if (cfg.dns.enable) {
       const g = guarded ? `${guarded} ` : '';
       const bound = `limit rate over ${DNS_PER_PORT.rate}/second burst ${DNS_PER_PORT.burst} packets`;
@@ -272,8 +278,16 @@ export function renderL2(
     );
   }
   // last: the guards and the learning above see a frame before isolation drops it
-  if (cfg.isolatePorts) forward.push([notRemote('iifname'), notRemote('oifname'), 'drop'].filter(Boolean).join(' '));
+  const isolation = [notRemote('iifname'), notRemote('oifname'), 'drop'].filter(Boolean).join(' ');
+  const forProtocols = forward.length;
+  if (cfg.isolatePorts) forward.push(isolation);
   if (!forward.length && !input.length) return undefined;
+  // TCP, most of what guests send each other, meets none of the rules above but the bridge's MAC and
+  // isolation (none guards or learns from it): it leaves the forward chain after those two
+  if (forProtocols) {
+    if (cfg.isolatePorts) everyFrame.push(`meta l4proto tcp ${isolation}`);
+    forward.unshift(...everyFrame, 'meta l4proto tcp return');
+  }
   Object.assign(regular, drops.chains());
   sets.push(...drops.sets(), ...scopeSet(opts.scope));
   // the chains are replaced, the sets kept: what the kernel learned survives a reload

@@ -11,7 +11,7 @@
  * host ── uplink 192.0.2.1/24 ~ outside 192.0.2.2/24
  */
 import t from 'tap';
-import { exec, ip, Lab, must, ping, topology, waitFor, type Topology } from '../helpers/netns.js';
+import { exec, ip, Lab, listening, must, ping, topology, waitFor, type Topology } from '../helpers/netns.js';
 import {
   dnsmasqReady,
   follow,
@@ -159,6 +159,23 @@ for (const _ of why ? [] : [1]) {
     // isolate_ports: each guest reaches the gateway, neither reaches the other
     await configure(attacker, stolen.ip!);
     t.ok(await ping(attacker.ns, first.ip!), 'control: without isolate_ports the guests reach each other');
+    // and by TCP, the neighbour known for good (no ARP, which isolation stops too)
+    await ip(
+      victim.ns,
+      'neigh',
+      'replace',
+      stolen.ip!,
+      'lladdr',
+      ATTACKER_MAC,
+      'dev',
+      victim.ifname,
+      'nud',
+      'permanent',
+    );
+    top.lab.spawn(attacker.ns, 'busybox', ['nc', '-l', '-p', '7777']);
+    await listening(attacker.ns, 'tcp', 7777);
+    const control = await exec(victim.ns, 'busybox', ['nc', '-w', '2', stolen.ip!, '7777'], { input: '' });
+    t.equal(control.exitCode, 0, 'control: a TCP connection from one guest to the other', { output: control.stderr });
     top.brmgr.config('[bridge]\nfirewall = nftables\nisolate_ports = true\n[ipv4]\naddress = 10.0.1.1/24\n');
     const reload = await top.brmgr.cli('reload', top.bridge);
     t.equal(reload.exitCode, 0, 'reload', { output: reload.output });
@@ -167,9 +184,15 @@ for (const _ of why ? [] : [1]) {
         (await exec(top.host, 'nft', ['list', 'chain', 'bridge', `brmgr-${top.bridge}`, 'forward'])).stdout,
       ),
     );
-    for (const g of [victim, attacker]) await ip(g.ns, 'neigh', 'flush', 'all');
+    await ip(attacker.ns, 'neigh', 'flush', 'all');
     t.notOk(await ping(victim.ns, stolen.ip!, 2), 'isolated: the victim cannot reach the attacker');
     t.notOk(await ping(attacker.ns, first.ip!, 2), 'nor the attacker the victim');
+    // TCP takes its own short way through the bridge table: with the neighbour known (no ARP), a connection
+    // between the guests is refused all the same
+    top.lab.spawn(attacker.ns, 'busybox', ['nc', '-l', '-p', '7777']);
+    await listening(attacker.ns, 'tcp', 7777);
+    const tcp = await exec(victim.ns, 'busybox', ['nc', '-w', '2', stolen.ip!, '7777'], { input: '' });
+    t.not(tcp.exitCode, 0, 'isolated: no TCP connection from one guest to the other either');
     t.ok(await ping(victim.ns, '10.0.1.1'), 'both reach the gateway');
     t.ok(await ping(attacker.ns, '10.0.1.1'));
     t.ok(await ping(victim.ns, '192.0.2.2'), 'and the outside');
