@@ -13,7 +13,7 @@ import { chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { dnsmasqReady, follow, label, skipReason, udhcpc } from '../helpers/e2e.js';
 import { BACKENDS, exec, Lab, must, topology, type Topology } from '../helpers/netns.js';
-import { guestImage } from '../helpers/qemu-guest.js';
+import { guestImage, guestArgs, QEMU } from '../helpers/qemu-guest.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -68,7 +68,6 @@ for (const backend of why ? [] : BACKENDS) {
   });
 }
 
-const QEMU = '/usr/bin/qemu-system-x86_64';
 const MAC = '52:54:00:c5:00:10';
 
 t.test(
@@ -85,13 +84,11 @@ t.test(
     const tap = lab.name('ct');
     const add = await top.brmgr.cli('tap', 'add', top.bridge, tap);
     t.equal(add.exitCode, 0, 'brmgr tap add', { output: add.output });
-    const qemu = lab.spawn(top.host, QEMU, [
-      ...['-accel', 'tcg', '-m', '256', '-no-reboot', '-nodefaults', '-no-user-config', '-display', 'none'],
-      ...['-serial', 'stdio', '-kernel', image.kernel, '-initrd', image.initrd],
-      ...['-append', 'console=ttyS0 quiet panic=-1'],
-      ...['-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no,vnet_hdr=off`],
-      ...['-device', `virtio-net-pci,netdev=n0,mac=${MAC}`],
-    ]);
+    const qemu = lab.spawn(
+      top.host,
+      QEMU,
+      guestArgs(image, `tap,ifname=${tap},script=no,downscript=no,vnet_hdr=off`, MAC),
+    );
     // the guest powers off by itself; this bounds a guest that hangs
     const limit = setTimeout(() => qemu.kill('SIGKILL'), 120_000);
     const vm = await qemu.finally(() => clearTimeout(limit));

@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { exec, ip, must, nftRuleset, waitFor, type Topology } from '../helpers/netns.js';
-import { serving, skipReason, udhcpc } from '../helpers/e2e.js';
+import { serving, skipReason, udhcpc, doctorReport } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -24,20 +24,12 @@ range = 10.0.1.100-10.0.1.150
 upstream = 10.0.1.1
 `;
 
-interface Finding {
-  check: string;
-  ok: boolean;
-  detail: string;
-  fix?: string;
-}
-
 async function doctor(top: Topology, ...args: string[]) {
   const started = Date.now();
-  const r = await top.brmgr.cli('doctor', top.bridge, ...args, '--json');
+  const { exitCode, report, output } = await doctorReport(top.brmgr, ...args);
   const ms = Date.now() - started;
-  const report = JSON.parse(r.stdout) as { ok: boolean; findings: Finding[] };
   const of = (check: string) => report.findings.find((f) => f.check === check);
-  return { exitCode: r.exitCode, report, dns: of('dns'), dhcp: of('dhcp'), ms, output: r.output };
+  return { exitCode, report, dns: of('dns'), dhcp: of('dhcp'), ms, output };
 }
 
 /** The doctor's namespaces (all of the machine's) and its ports (in the host namespace) now. */

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dnsmasqReady, follow, skipReason, udhcpc } from '../helpers/e2e.js';
+import { dnsmasqReady, follow, skipReason, udhcpc, doctorReport } from '../helpers/e2e.js';
 import { Lab, must, nftRuleset, ping, topology, waitFor, type Topology } from '../helpers/netns.js';
 
 const why = skipReason();
@@ -21,18 +21,7 @@ range = 10.0.1.100-10.0.1.101
 upstream = 10.0.1.1
 `;
 
-interface Finding {
-  check: string;
-  ok: boolean;
-  detail: string;
-  fix?: string;
-}
-
-async function doctor(top: Topology, ...args: string[]) {
-  const r = await top.brmgr.cli('doctor', top.bridge, ...args, '--json');
-  const report = JSON.parse(r.stdout) as { ok: boolean; findings: Finding[] };
-  return { exitCode: r.exitCode, report, problems: report.findings.filter((f) => !f.ok), output: r.output };
-}
+const doctor = (top: Topology, ...args: string[]) => doctorReport(top.brmgr, ...args);
 
 async function guest(top: Topology, mac: string) {
   const ns = await top.lab.ns('dg');

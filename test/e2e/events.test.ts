@@ -7,9 +7,8 @@ import t from 'tap';
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ResultPromise } from 'execa';
 import { DIST, exec, Lab, must, topology, waitFor, type Topology } from '../helpers/netns.js';
-import { dnsmasqReady, follow, skipReason } from '../helpers/e2e.js';
+import { dnsmasqReady, follow, skipReason, outputLines } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -59,23 +58,11 @@ function guestDaemon(top: Topology, g: { ns: string; ifname: string }, hostname:
   return { udhcpc, address };
 }
 
-/** The lines a background process has printed on stdout (or stderr) so far. */
-function lines(proc: ResultPromise, stream: 'stdout' | 'stderr' = 'stdout'): string[] {
-  const out: string[] = [];
-  let rest = '';
-  proc[stream]!.on('data', (chunk: Buffer) => {
-    const parts = (rest + chunk.toString()).split('\n');
-    rest = parts.pop()!;
-    out.push(...parts);
-  });
-  return out;
-}
-
 /** `brmgr events BRIDGE ARGS` in the background, once it says it follows. */
 async function follower(top: Topology, ...args: string[]) {
   const proc = top.brmgr.start('brmgr.js', 'events', top.bridge, ...args);
-  const out = lines(proc);
-  const err = lines(proc, 'stderr');
+  const out = outputLines(proc);
+  const err = outputLines(proc, 'stderr');
   await waitFor('the follower to connect', async () => err.some((l) => l.includes('following')), 10_000);
   return { proc, out, err };
 }
@@ -241,7 +228,7 @@ for (const _ of why ? [] : [1]) {
       const piped = lab.spawn(top.host, 'bash', ['-c', `${events} | head -n 1; echo "exit \${PIPESTATUS[0]}"`], {
         env,
       });
-      const pipedErr = lines(piped, 'stderr');
+      const pipedErr = outputLines(piped, 'stderr');
       await waitFor('the piped follower', async () => pipedErr.some((l) => l.includes('following')), 10_000);
 
       const g = await dhcpGuest(top, MAC);

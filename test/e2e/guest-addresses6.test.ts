@@ -7,9 +7,8 @@
 import t from 'tap';
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ResultPromise } from 'execa';
 import { type Brmgr, exec, ip, Lab, must, topology, waitFor } from '../helpers/netns.js';
-import { dhcpv6Lease, skipReason, udhcpc } from '../helpers/e2e.js';
+import { dhcpv6Lease, skipReason, udhcpc, outputLines } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -17,23 +16,11 @@ if (why) t.plan(0, why);
 const PREFIX = 'fd00:b7:';
 const GW = 'fd00:b7::1';
 
-/** The lines a background process has printed on stdout so far. */
-function lines(proc: ResultPromise, stream: 'stdout' | 'stderr' = 'stdout'): string[] {
-  const out: string[] = [];
-  let rest = '';
-  proc[stream]!.on('data', (chunk: Buffer) => {
-    const parts = (rest + chunk.toString()).split('\n');
-    rest = parts.pop()!;
-    out.push(...parts);
-  });
-  return out;
-}
-
 /** `brmgr events BRIDGE --json` in the background, once it says it follows. */
 async function follower(brmgr: Brmgr, bridge: string) {
   const proc = brmgr.start('brmgr.js', 'events', bridge, '--json');
-  const out = lines(proc);
-  const err = lines(proc, 'stderr');
+  const out = outputLines(proc);
+  const err = outputLines(proc, 'stderr');
   await waitFor('the follower to connect', async () => err.some((l) => l.includes('following')), 10_000);
   return { proc, events: () => out.map((l) => JSON.parse(l) as Record<string, string>) };
 }

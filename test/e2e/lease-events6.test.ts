@@ -8,30 +8,17 @@ import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ResultPromise } from 'execa';
 import { Brmgr, exec, ip, Lab, waitFor } from '../helpers/netns.js';
-import { dhcpv6Lease, follow, foreignDhcp, serving, skipReason, udhcpc } from '../helpers/e2e.js';
+import { dhcpv6Lease, follow, foreignDhcp, serving, skipReason, udhcpc, outputLines } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
 
-/** The lines a background process has printed on stdout (or stderr) so far. */
-function lines(proc: ResultPromise, stream: 'stdout' | 'stderr' = 'stdout'): string[] {
-  const out: string[] = [];
-  let rest = '';
-  proc[stream]!.on('data', (chunk: Buffer) => {
-    const parts = (rest + chunk.toString()).split('\n');
-    rest = parts.pop()!;
-    out.push(...parts);
-  });
-  return out;
-}
-
 /** `brmgr events BRIDGE ARGS` in the background, once it says it follows. */
 async function follower(brmgr: Brmgr, bridge: string, ...args: string[]) {
   const proc = brmgr.start('brmgr.js', 'events', bridge, ...args);
-  const out = lines(proc);
-  const err = lines(proc, 'stderr');
+  const out = outputLines(proc);
+  const err = outputLines(proc, 'stderr');
   await waitFor('the follower to connect', async () => err.some((l) => l.includes('following')), 10_000);
   return { proc, out };
 }

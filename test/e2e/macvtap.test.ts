@@ -9,7 +9,7 @@ import { chmodSync, existsSync, statSync } from 'node:fs';
 import t from 'tap';
 import { Brmgr, exec, ip, Lab, must, ping, snapshot, type TestLike, waitFor } from '../helpers/netns.js';
 import { follow, foreignDhcp, skipReason, udhcpc } from '../helpers/e2e.js';
-import { guestImage } from '../helpers/qemu-guest.js';
+import { guestImage, guestArgs, QEMU } from '../helpers/qemu-guest.js';
 import { shimName } from '../../src/plan/macvtap.js';
 
 const why = skipReason();
@@ -220,8 +220,6 @@ t.test('macvtap: host_access = false, brought up by pre alone', { skip: why, tim
   t.same(await snapshot(host), before, 'post leaves the host as it was');
 });
 
-const QEMU = '/usr/bin/qemu-system-x86_64';
-
 t.test(
   'macvtap: a QEMU guest run by the device’s owner opens /dev/tapN and leases from the LAN',
   { skip: why ?? (existsSync(QEMU) ? undefined : 'qemu-system-x86 is not installed'), timeout: 180_000 },
@@ -239,13 +237,8 @@ t.test(
     const device = added.stdout.trim();
     const lookup = brmgr.cli('lookup', net, mac, '--wait', '90');
     // QEMU as the device's owner, given the device open on fd 3, as a VMM without privileges runs it
-    const qemu = [
-      QEMU,
-      ...['-accel', 'tcg', '-m', '256', '-no-reboot', '-nodefaults', '-no-user-config', '-display', 'none'],
-      ...['-serial', 'stdio', '-kernel', image.kernel, '-initrd', image.initrd],
-      ...['-append', "'console=ttyS0 quiet panic=-1'", '-netdev', 'tap,id=n0,fd=3'],
-      ...['-device', `virtio-net-pci,netdev=n0,mac=${mac}`],
-    ].join(' ');
+    // one shell word each (the shell below opens the device on fd 3)
+    const qemu = [QEMU, ...guestArgs(image, 'tap,fd=3', mac)].map((a) => `'${a}'`).join(' ');
     const vm = l.lab.spawn(host, 'setpriv', [
       '--reuid=65534',
       '--regid=65534',

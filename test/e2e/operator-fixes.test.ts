@@ -8,7 +8,7 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Brmgr, conf, DIST, exec, ip, Lab, must, ping, sysctl, waitFor } from '../helpers/netns.js';
-import { serving, skipReason } from '../helpers/e2e.js';
+import { serving, skipReason, doctorReport, type DoctorFinding } from '../helpers/e2e.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -22,20 +22,9 @@ address = 10.0.1.1/24
 upstream = 10.0.1.1
 `;
 
-interface Finding {
-  check: string;
-  ok: boolean;
-  detail: string;
-  fix?: string;
-}
-
-async function doctor(brmgr: Brmgr): Promise<{ exitCode: number; findings: Finding[]; output: string }> {
-  const r = await brmgr.cli('doctor', brmgr.bridge, '--json');
-  return {
-    exitCode: r.exitCode,
-    findings: (JSON.parse(r.stdout) as { findings: Finding[] }).findings,
-    output: r.output,
-  };
+async function doctor(brmgr: Brmgr): Promise<{ exitCode: number; findings: DoctorFinding[]; output: string }> {
+  const { exitCode, report, output } = await doctorReport(brmgr);
+  return { exitCode, findings: report.findings, output };
 }
 
 t.test(

@@ -11,9 +11,8 @@ import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Brmgr, exec, Lab, waitFor, type TestLike } from '../helpers/netns.js';
 import { follow, skipReason } from '../helpers/e2e.js';
-import { guestImage, nsQemuConf } from '../helpers/qemu-guest.js';
+import { guestImage, nsQemuConf, guestArgs, QEMU } from '../helpers/qemu-guest.js';
 
-const QEMU = '/usr/bin/qemu-system-x86_64';
 const HELPER = '/usr/lib/qemu/qemu-bridge-helper';
 const why = skipReason() ?? (existsSync(QEMU) && existsSync(HELPER) ? undefined : 'qemu-system-x86 is not installed');
 if (why) t.plan(0, why);
@@ -63,30 +62,7 @@ for (const _ of why ? [] : [1]) {
       15_000,
     );
 
-    // prettier-ignore
-    const qemu = lab.spawn(ns, QEMU, [
-      '-accel',
-      'tcg',
-      '-m',
-      '256',
-      '-no-reboot',
-      '-nodefaults',
-      '-no-user-config',
-      '-display',
-      'none',
-      '-serial',
-      'stdio',
-      '-kernel',
-      image.kernel,
-      '-initrd',
-      image.initrd,
-      '-append',
-      'console=ttyS0 quiet panic=-1',
-      '-netdev',
-      `bridge,id=n0,br=${bridge}`,
-      '-device',
-      `virtio-net-pci,netdev=n0,mac=${MAC}`,
-    ]);
+    const qemu = lab.spawn(ns, QEMU, guestArgs(image, `bridge,br=${bridge}`, MAC));
     // the guest powers off by itself; this bounds a guest that hangs
     const limit = setTimeout(() => qemu.kill('SIGKILL'), 90_000);
     const [vm, lookup] = await Promise.all([qemu, brmgr.cli('lookup', bridge, MAC, '--wait', '60')]).finally(() =>

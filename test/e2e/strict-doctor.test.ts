@@ -21,6 +21,7 @@ import {
   scapyMissing,
   skipReason,
   udhcpcRun,
+  doctorReport,
 } from '../helpers/e2e.js';
 
 const VICTIM_MAC = '52:54:00:00:00:c1';
@@ -56,13 +57,6 @@ async function lease(g: PortGuest): Promise<string> {
   if (!got) throw new Error(`no lease: ${r.output}`);
   await ip(g.ns, 'address', 'add', `${got}/24`, 'dev', g.ifname);
   return got;
-}
-
-interface Finding {
-  check: string;
-  ok: boolean;
-  detail: string;
-  fix?: string;
 }
 
 for (const _ of why ? [] : [1]) {
@@ -133,9 +127,8 @@ for (const _ of why ? [] : [1]) {
     await forge('offer', attackerIp);
 
     const doctor = async (...args: string[]) => {
-      const r = await top.brmgr.cli('doctor', top.bridge, ...args, '--json');
-      const out = JSON.parse(r.stdout) as { findings: Finding[] };
-      return { code: r.exitCode, found: out.findings.filter((f) => f.check === 'port security') };
+      const { exitCode, report } = await doctorReport(top.brmgr, ...args);
+      return { code: exitCode, found: report.findings.filter((f) => f.check === 'port security') };
     };
     const a = await doctor(ATTACKER_MAC);
     const said = (re: RegExp) => a.found.find((f) => !f.ok && re.test(f.detail));

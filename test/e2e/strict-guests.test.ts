@@ -13,9 +13,8 @@ import { join } from 'node:path';
 import { Brmgr, exec, ip, Lab, ROOT, topology, waitFor, type TestLike } from '../helpers/netns.js';
 import { container, LXC_CREATE } from '../helpers/lxc.js';
 import { dnsmasqReady, follow, skipReason } from '../helpers/e2e.js';
-import { guestImageThen, nsQemuConf } from '../helpers/qemu-guest.js';
+import { guestImageThen, nsQemuConf, guestArgs, QEMU } from '../helpers/qemu-guest.js';
 
-const QEMU = '/usr/bin/qemu-system-x86_64';
 const HELPER = '/usr/lib/qemu/qemu-bridge-helper';
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -96,30 +95,7 @@ for (const _ of why ? [] : [1]) {
     await dnsmasqReady(events);
     t.ok(await strictTableThere(top.host, top.bridge), 'the bridge has its strict table');
 
-    // prettier-ignore
-    const qemu = lab.spawn(top.host, QEMU, [
-      '-accel',
-      'tcg',
-      '-m',
-      '256',
-      '-no-reboot',
-      '-nodefaults',
-      '-no-user-config',
-      '-display',
-      'none',
-      '-serial',
-      'stdio',
-      '-kernel',
-      image.kernel,
-      '-initrd',
-      image.initrd,
-      '-append',
-      'console=ttyS0 quiet panic=-1',
-      '-netdev',
-      `bridge,id=n0,br=${top.bridge}`,
-      '-device',
-      `virtio-net-pci,netdev=n0,mac=${MAC}`,
-    ]);
+    const qemu = lab.spawn(top.host, QEMU, guestArgs(image, `bridge,br=${top.bridge}`, MAC));
     // the guest powers off by itself; this bounds a guest that hangs
     const limit = setTimeout(() => qemu.kill('SIGKILL'), 150_000);
     // while the guest runs: its port, bound to its MAC and lease at strict

@@ -7,7 +7,7 @@ import t from 'tap';
 import { chmodSync, existsSync } from 'node:fs';
 import { Brmgr, conf, exec, ip, Lab, links, waitFor } from '../helpers/netns.js';
 import { follow, skipReason } from '../helpers/e2e.js';
-import { guestImage } from '../helpers/qemu-guest.js';
+import { guestImage, guestArgs, QEMU } from '../helpers/qemu-guest.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -197,7 +197,6 @@ t.test('tap add/del refuse bad input with exit 2 and change nothing', { skip: wh
   await brmgr.down('--force');
 });
 
-const QEMU = '/usr/bin/qemu-system-x86_64';
 const MAC = '52:54:00:12:34:57';
 /**
  * Runs a command as `uid` with only CAP_DAC_OVERRIDE: enough to open /dev/net/tun
@@ -249,32 +248,7 @@ t.test(
       'the kernel refuses it the tap',
     );
 
-    // prettier-ignore
-    const [qcmd, ...qargs] = asUser(
-      65534,
-      QEMU,
-      '-accel',
-      'tcg',
-      '-m',
-      '256',
-      '-no-reboot',
-      '-nodefaults',
-      '-no-user-config',
-      '-display',
-      'none',
-      '-serial',
-      'stdio',
-      '-kernel',
-      image.kernel,
-      '-initrd',
-      image.initrd,
-      '-append',
-      'console=ttyS0 quiet panic=-1',
-      '-netdev',
-      `tap,id=n0,ifname=${tap},script=no,downscript=no`,
-      '-device',
-      `virtio-net-pci,netdev=n0,mac=${MAC}`,
-    );
+    const [qcmd, ...qargs] = asUser(65534, QEMU, ...guestArgs(image, `tap,ifname=${tap},script=no,downscript=no`, MAC));
     const qemu = lab.spawn(host, qcmd!, qargs);
     // the guest powers off by itself; this bounds a guest that hangs
     const limit = setTimeout(() => qemu.kill('SIGKILL'), 90_000);

@@ -16,6 +16,7 @@ import {
   Lab,
   topology,
   type BackendName,
+  type Brmgr,
   type ExecResult,
   type TestLike,
   type Topology,
@@ -60,6 +61,33 @@ export async function iptablesBrmgr(ns: string, bridge: string): Promise<string[
 
 /** The backend and any host preparation, for test names: "firewall = iptables, host FORWARD policy DROP". */
 export const label = (backend: BackendName, extra = '') => `firewall = ${backend}${extra ? `, ${extra}` : ''}`;
+
+/** One finding of `brmgr doctor --json`. */
+export interface DoctorFinding {
+  check: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
+
+/** `brmgr doctor BRIDGE ARGS --json`: its exit code, its report, the findings that are not ok, its output. */
+export async function doctorReport(brmgr: Brmgr, ...args: string[]) {
+  const r = await brmgr.cli('doctor', brmgr.bridge, ...args, '--json');
+  const report = JSON.parse(r.stdout) as { ok: boolean; findings: DoctorFinding[] };
+  return { exitCode: r.exitCode, report, problems: report.findings.filter((f) => !f.ok), output: r.output };
+}
+
+/** The lines a background process has printed on stdout (or stderr) so far. */
+export function outputLines(proc: ResultPromise, stream: 'stdout' | 'stderr' = 'stdout'): string[] {
+  const out: string[] = [];
+  let rest = '';
+  proc[stream]!.on('data', (chunk: Buffer) => {
+    const parts = (rest + chunk.toString()).split('\n');
+    rest = parts.pop()!;
+    out.push(...parts);
+  });
+  return out;
+}
 
 /** Collects a running `brmgr run`'s JSON log lines. */
 export function follow(proc: ResultPromise) {

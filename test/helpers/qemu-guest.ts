@@ -353,3 +353,20 @@ function initramfs(busybox: Buffer, modules: Module[]): Buffer {
     { name: 'init', mode: EXEC, data: Buffer.from(init(modules.map((m) => m.name))) },
   ]);
 }
+
+export const QEMU = '/usr/bin/qemu-system-x86_64';
+
+/**
+ * QEMU's arguments for the guest image under TCG on one virtio NIC: `netdev` is what follows `-netdev`
+ * after `id=n0,` (`bridge,br=br0`, `tap,ifname=t0,script=no,downscript=no`, `tap,fd=3`).
+ */
+export function guestArgs(image: GuestImage, netdev: string, mac: string): string[] {
+  const [kind, ...opts] = netdev.split(',');
+  return [
+    ...['-accel', 'tcg', '-m', '256', '-no-reboot', '-nodefaults', '-no-user-config', '-display', 'none'],
+    ...['-serial', 'stdio', '-kernel', image.kernel, '-initrd', image.initrd],
+    ...['-append', 'console=ttyS0 quiet panic=-1'],
+    ...['-netdev', [kind, 'id=n0', ...opts].join(',')],
+    ...['-device', `virtio-net-pci,netdev=n0,mac=${mac}`],
+  ];
+}
