@@ -37,7 +37,7 @@ export async function run({ bridge, json }: LeasesOptions): Promise<number> {
   // a lease of a subnet the bridge had before a change
   const former = (ip: string) => !!cfg && isFormerLease(cfg, ip);
   const leases = (await bridgeAddresses(bridge, cfg, runner())).map((l) =>
-    l.source === undefined && former(l.ip) ? { ...l, former: true as const } : l,
+    former(l.ip) ? { ...l, former: true as const } : l,
   );
   if (json) {
     process.stdout.write(`${JSON.stringify(leases, null, 2)}\n`);

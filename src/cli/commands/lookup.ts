@@ -96,10 +96,7 @@ type Answer = { addresses: { ip: string; kind: AddressKind }[] } | { mac: string
  * address, the MAC that holds it. A lease of a former subnet is no answer: the guest moves when it renews.
  */
 async function find(bridge: string, guest: string, k: Known, run: Run, kind?: AddressKind): Promise<Answer> {
-  // only dnsmasq's own leases can be of a former subnet: what was seen on the bridge is the guest's now
-  const all = (await bridgeAddresses(bridge, k.cfg, run)).filter(
-    (a) => !(a.source === undefined && k.former(a.ip)) && !linkLocal(a.ip),
-  );
+  const all = (await bridgeAddresses(bridge, k.cfg, run)).filter((a) => !k.former(a.ip) && !linkLocal(a.ip));
   const mine = addressesOf(all, guest, k.claimed).filter((a) => !kind || a.kind === kind);
   if (mine.length) return { addresses: mine };
   // the lease file and the neighbour table write IPv6 addresses canonical (inet_ntop); the question may not
