@@ -233,6 +233,8 @@ export class Supervisor {
       case 'serve':
         return fx.serve(this.cfg);
       case 'notify':
+        // serving ended while it was being reached (dnsmasq failed to start): never ready
+        if (a.state === 'ready' && this.state.phase !== 'serving') return;
         return fx.notify(a.state, a.status);
       case 'start-dnsmasq':
         return fx.dnsmasq.start();

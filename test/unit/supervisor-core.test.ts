@@ -397,3 +397,16 @@ t.test(
     });
   },
 );
+
+t.test('dnsmasq failing to start while serving is reached: never ready, exit 1', async (t) => {
+  const f = fake(NFT);
+  const sup = new Supervisor('br0', loaded(NFT), f.fx);
+  f.fx.serve = async () => {
+    f.calls.push('serve');
+    sup.dispatch({ kind: 'dnsmasq-exited', exit: { exitCode: 127, wasReady: false, lastError: 'cannot start' } as never });
+  };
+  await sup.start();
+  await settle();
+  t.equal(await sup.done, 1, 'exit 1');
+  t.notOk(f.calls.includes('notify ready'), `systemd is never told it is ready: ${f.calls.join(', ')}`);
+});
