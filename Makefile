@@ -11,6 +11,7 @@ LIBDIR      ?= $(PREFIX)/lib/brmgr
 DATADIR     ?= $(PREFIX)/share/brmgr
 DOCDIR      ?= $(PREFIX)/share/doc/brmgr
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 RUNITDIR    ?= $(SYSCONFDIR)/sv
 OPENRCDIR   ?= $(SYSCONFDIR)/init.d
 INSTALL     ?= install
@@ -64,6 +65,15 @@ install: all check-tools
 	$(INSTALL) -m 0644 etc/dnsmasq.d/brmgr.conf $(DESTDIR)$(SYSCONFDIR)/dnsmasq.d/brmgr.conf
 	$(INSTALL) -d $(DESTDIR)$(UNITDIR) $(RUNIT_SV)/env $(RUNIT_EXPORTER)/env $(DESTDIR)$(OPENRCDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
 	for u in brmgr@.service brmgr-exporter.service; do $(SUBST) init/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; done
+	$(INSTALL) -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/polkit-1/rules.d
+	@# lets the brmgr user tell systemd-resolved its bridges' DNS ([dns] resolved = true), where polkitd runs
+	$(INSTALL) -m 0644 init/polkit/50-brmgr.rules $(DESTDIR)$(SYSCONFDIR)/polkit-1/rules.d/50-brmgr.rules
+	$(INSTALL) -m 0644 init/sysusers/brmgr.conf $(DESTDIR)$(SYSUSERSDIR)/brmgr.conf
+	@# the account the systemd units serve as (a staged install leaves it to the package's sysusers file)
+	[ -n "$(DESTDIR)" ] || id brmgr >/dev/null 2>&1 || \
+		{ command -v systemd-sysusers >/dev/null 2>&1 && systemd-sysusers $(SYSUSERSDIR)/brmgr.conf; } || \
+		useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin brmgr || \
+		echo "brmgr: warning: no brmgr user could be made; brmgr@.service needs one (runit and OpenRC run as root)" >&2
 	for f in run finish; do $(SUBST) init/runit/brmgr-brmgr0/$$f > $(RUNIT_SV)/$$f && chmod 0755 $(RUNIT_SV)/$$f; done
 	$(SUBST) init/runit/brmgr-exporter/run > $(RUNIT_EXPORTER)/run && chmod 0755 $(RUNIT_EXPORTER)/run
 	for s in brmgr brmgr-exporter; do $(SUBST) init/openrc/$$s > $(DESTDIR)$(OPENRCDIR)/$$s && chmod 0755 $(DESTDIR)$(OPENRCDIR)/$$s; done
@@ -81,6 +91,9 @@ uninstall:
 	rm -rf $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
 	rm -f $(DESTDIR)$(UNITDIR)/brmgr@.service $(DESTDIR)$(OPENRCDIR)/brmgr $(DESTDIR)$(SYSCONFDIR)/dnsmasq.d/brmgr.conf
 	rm -f $(DESTDIR)$(UNITDIR)/brmgr-exporter.service $(DESTDIR)$(OPENRCDIR)/brmgr-exporter
+	@# the brmgr user stays: files may still be its
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/brmgr.conf $(DESTDIR)$(SYSCONFDIR)/polkit-1/rules.d/50-brmgr.rules
+	rmdir $(DESTDIR)$(SYSCONFDIR)/polkit-1/rules.d $(DESTDIR)$(SYSCONFDIR)/polkit-1 2>/dev/null || true
 	rm -f $(RUNIT_SV)/run $(RUNIT_SV)/finish $(RUNIT_EXPORTER)/run
 	rmdir $(RUNIT_SV)/env $(RUNIT_SV) $(RUNIT_EXPORTER)/env $(RUNIT_EXPORTER) 2>/dev/null || true
 	rm -f $(DESTDIR)$(SYSCONFDIR)/init/brmgr.conf

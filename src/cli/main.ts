@@ -16,6 +16,7 @@ export const COMMANDS: Record<string, () => Promise<Command<unknown>>> = {
   doctor: () => import('./commands/doctor.js'),
   run: () => import('./commands/run.js'),
   reload: () => import('./commands/reload.js'),
+  grant: () => import('./commands/grant.js'),
   wait: () => import('./commands/wait.js'),
   status: () => import('./commands/status.js'),
   leases: () => import('./commands/leases.js'),

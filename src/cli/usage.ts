@@ -124,6 +124,21 @@ reason is printed); 1 when brmgr run is not running or the reload failed.
 The systemd unit's ExecReload.
 `,
   },
+  grant: {
+    forms: [
+      {
+        usage: 'brmgr grant BRIDGE USER',
+        summary: 'give USER what brmgr run BRIDGE needs from root (the systemd unit, before each start)',
+      },
+    ],
+    about: `Run as root, before brmgr run BRIDGE starts as USER (the systemd unit's
+User=brmgr): gives USER brmgr's run folder and the bridge's run dir, the lease
+file in /var/lib/misc and the subnet file of address = auto (created empty when
+missing: only root creates files there), and iptables-legacy's lock, readable
+by USER's group. Everything else brmgr run does with its capabilities. Exit 0;
+nothing to give (USER is root) is no error.
+`,
+  },
   wait: {
     forms: [
       { usage: 'brmgr wait BRIDGE [--pid PID] [--timeout SECONDS]', summary: 'wait until brmgr run serves the bridge' },

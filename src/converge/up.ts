@@ -63,7 +63,8 @@ function recordSubnet(p: Paths, subnet: string, log: Logger): void {
   if (existsSync(p.autoSubnet)) {
     const held = readFileSync(p.autoSubnet, 'utf8').trim();
     if (held === subnet) return;
-    log.warn(`${p.autoSubnet} holds '${held.slice(0, 40)}', not the bridge's subnet; recording ${subnet}`);
+    // empty: made for this bridge by `brmgr grant`, for a brmgr-pre that runs as its own user to fill
+    if (held) log.warn(`${p.autoSubnet} holds '${held.slice(0, 40)}', not the bridge's subnet; recording ${subnet}`);
   }
   mkdirSync(dirname(p.autoSubnet), { recursive: true });
   writeFileSync(p.autoSubnet, `${subnet}\n`);

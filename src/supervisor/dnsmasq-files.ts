@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { BridgeConfig } from '../config/types.js';
 import { dnsmasqFiles, renderDhcpHosts, renderDnsmasqConf, renderHosts } from '../dnsmasq/render.js';
@@ -16,7 +16,7 @@ export function prepareRunDir(p: Paths, log: Logger): Account {
   // dnsmasq re-reads its two hosts files after dropping root: it may pass through the run dir (as may
   // anyone: no one but root lists or reads it), and those two files are its own (writeFiles)
   const account = dnsmasqAccount();
-  chownSync(p.runDir, 0, 0);
+  if (asRoot()) chownSync(p.runDir, 0, 0);
   chmodSync(p.runDir, 0o711);
   const closed = closedAncestor(p.runDir, account);
   if (closed) {
@@ -67,10 +67,12 @@ export function render(cfg: BridgeConfig, p: Paths, account: Account): Rendered 
   };
 }
 
+const asRoot = () => (process.getuid?.() ?? 0) === 0;
+
 /**
- * Each file replaced atomically: a running dnsmasq never reads half of one. The config is root's (dnsmasq
- * reads it before dropping root); the hosts files, which it re-reads without root, are readable by its
- * account alone.
+ * Each file replaced atomically: a running dnsmasq never reads half of one. Under root the config is
+ * root's (dnsmasq reads it before dropping root); the hosts files, which it re-reads without root, are
+ * readable by its account alone. brmgr running as its own user shares that account with dnsmasq.
  */
 export function writeFiles(r: Rendered, p: Paths, account: Pick<Account, 'uid'>): void {
   const f = dnsmasqFiles(p);
@@ -79,8 +81,9 @@ export function writeFiles(r: Rendered, p: Paths, account: Pick<Account, 'uid'>)
     [f.dhcpHosts, r.dhcpHosts, account.uid],
     [f.hosts, r.hosts, account.uid],
   ] as const) {
+    rmSync(`${path}.tmp`, { force: true }); // one left read-only by a crash
     writeFileSync(`${path}.tmp`, text, { mode: owner ? 0o400 : 0o600 });
-    chownSync(`${path}.tmp`, owner, 0);
+    if (asRoot()) chownSync(`${path}.tmp`, owner, 0);
     renameSync(`${path}.tmp`, path);
   }
 }

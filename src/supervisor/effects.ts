@@ -294,10 +294,14 @@ export function hostEffects(o: HostOptions): Effects {
           `the host resolves ${link.domains.join(' ')} through ${link.servers.join(' ')}`,
         );
       } catch (err) {
+        const message = (err as Error).message;
+        // as its own user (the systemd unit's), brmgr run may tell resolved only through polkit's rule
+        const denied = /Access denied/i.test(message) && (process.getuid?.() ?? 0) !== 0;
         log.warn(
           { event: 'resolved' },
-          `[dns] resolved = true, but systemd-resolved could not be told (${(err as Error).message}): ` +
-            'the host does not resolve the guests; they are served all the same',
+          `[dns] resolved = true, but systemd-resolved could not be told (${message}): ` +
+            'the host does not resolve the guests; they are served all the same' +
+            (denied ? '; install polkitd (make install put the rule that lets the brmgr user tell it)' : ''),
         );
       }
     },

@@ -18,18 +18,37 @@ function table(file: string): string[][] {
   }
 }
 
+/** The account named `name` (a user name or uid) from /etc/passwd, its group from /etc/group. */
+export function account(name: string | number): Account | undefined {
+  const entry = table('/etc/passwd').find((p) => (typeof name === 'number' ? Number(p[2]) === name : p[0] === name));
+  if (!entry || entry.length < 4) return undefined;
+  const gid = Number(entry[3]);
+  return {
+    user: entry[0]!,
+    uid: Number(entry[2]),
+    group: table('/etc/group').find((g) => Number(g[2]) === gid)?.[0] ?? String(gid),
+    gid,
+  };
+}
+
 /**
- * The unprivileged account dnsmasq drops to after start: Debian's `dnsmasq`
- * user when it exists, else `nobody`. Its group gets read access to the run
- * dir, because dnsmasq re-reads its hosts files on SIGHUP without root.
+ * The unprivileged account dnsmasq serves as. Under root it drops to Debian's `dnsmasq` user when it
+ * exists, else `nobody`; its group gets read access to the run dir, because dnsmasq re-reads its hosts
+ * files on SIGHUP without root. Started by brmgr running as its own user (the unit's User=), it stays
+ * that user: only root changes users.
  */
 export function dnsmasqAccount(): Account {
-  const passwd = table('/etc/passwd');
-  const entry = passwd.find((p) => p[0] === 'dnsmasq') ?? passwd.find((p) => p[0] === 'nobody');
-  const uid = Number(entry?.[2] ?? 65534);
-  const gid = Number(entry?.[3] ?? 65534);
-  const group = table('/etc/group').find((g) => Number(g[2]) === gid)?.[0] ?? 'nogroup';
-  return { user: entry?.[0] ?? 'nobody', uid, group, gid };
+  const self = process.getuid?.() ?? 0;
+  if (self !== 0)
+    return (
+      account(self) ?? {
+        user: String(self),
+        uid: self,
+        group: String(process.getgid?.()),
+        gid: process.getgid?.() ?? self,
+      }
+    );
+  return account('dnsmasq') ?? account('nobody') ?? { user: 'nobody', uid: 65534, group: 'nogroup', gid: 65534 };
 }
 
 /**

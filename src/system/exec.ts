@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { constants, lstatSync, openSync, rmSync } from 'node:fs';
+import { accessSync, constants, lstatSync, openSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { onPath } from './tools.js';
@@ -118,6 +118,13 @@ export interface Spawned {
 }
 
 /**
+ * setpriv's arguments that take CAP_DAC_READ_SEARCH from a child: the systemd unit gives it to brmgr run
+ * (as its own user) for iptables-legacy's table names alone, never to dnsmasq, a monitor or a user's hook
+ * (nothing when the process does not hold it).
+ */
+const NO_READ_ALL = ['--inh-caps', '-dac_read_search', '--ambient-caps', '-dac_read_search'];
+
+/**
  * A child whose output is read line by line as it comes (dnsmasq, `nft monitor`): argument arrays only,
  * never a shell; killed when brmgr exits. Read as it comes: a slow reader would block the child on a full pipe.
  */
@@ -131,7 +138,9 @@ export function spawnProcess(
   // the monitors die with brmgr even when it is killed with -9 (dnsmasq, once it drops root, does not:
   // the kernel clears the signal when a process changes its user; the next start or post stops it)
   const wrapped = onPath('setpriv');
-  const [cmd, argv] = wrapped ? ['setpriv', ['--pdeathsig', 'SIGTERM', '--', file, ...args]] : [file, args];
+  const [cmd, argv] = wrapped
+    ? ['setpriv', ['--pdeathsig', 'SIGTERM', ...NO_READ_ALL, '--', file, ...args]]
+    : [file, args];
   const fifo = opts.neverBlocks ? nonBlockingFifo(opts.neverBlocks) : undefined;
   const out = fifo?.write ?? 'pipe';
   const child = spawn(cmd, argv, {
@@ -212,7 +221,14 @@ export async function runBounded(
   args: readonly string[],
   opts: { env: Record<string, string>; timeoutMs: number },
 ): Promise<Finished> {
-  const child = spawn(file, args, {
+  // setpriv would say it with an exit status a hook may have too
+  try {
+    if (file.includes('/')) accessSync(file, constants.X_OK);
+  } catch (err) {
+    return { timedOut: false, startError: (err as NodeJS.ErrnoException).code ?? 'EACCES', output: '' };
+  }
+  const [cmd, argv] = onPath('setpriv') ? ['setpriv', [...NO_READ_ALL, '--', file, ...args]] : [file, args];
+  const child = spawn(cmd, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env },
     cwd: '/',

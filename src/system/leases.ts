@@ -37,7 +37,7 @@ export function leaseFileId(file: string): { ino: number; uid: number; gid: numb
 export function writeLeaseFile(file: string, text: string, owner?: { uid: number; gid: number }): number {
   const temp = `${file}.brmgr-${process.pid}`;
   writeFileSync(temp, text, { mode: 0o644 });
-  if (owner) chownSync(temp, owner.uid, owner.gid);
+  if (owner && (process.getuid?.() ?? 0) === 0) chownSync(temp, owner.uid, owner.gid);
   renameSync(temp, file);
   return statSync(file).ino;
 }

@@ -31,7 +31,8 @@ export function writeLedger(runRoot: string, name: LedgerName, ledger: Ledger): 
     rmSync(file, { force: true });
     return;
   }
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(ledger, null, 2)}\n`, { mode: 0o600 });
+  // readable by all: root's brmgr-pre and a unit's brmgr run, as its own user, share it
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(ledger, null, 2)}\n`, { mode: 0o644 });
   renameSync(`${file}.tmp`, file);
 }
 

@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync, readFileSync, realpathSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -27,12 +27,21 @@ export function defaultIsLegacy(env: NodeJS.ProcessEnv = process.env): boolean {
   return false;
 }
 
-/**
- * The lock every iptables-legacy change takes (`XT_LOCK_NAME` moves it), created as iptables creates it
- * when missing, so that it can be watched before the first legacy command runs.
- */
+/** Whether an iptables-legacy is installed (beside iptables-nft or as the default). */
+export function legacyInstalled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return (env.PATH || '/usr/sbin:/usr/bin:/sbin:/bin')
+    .split(':')
+    .some((dir) => existsSync(join(dir, 'xtables-legacy-multi')));
+}
+
+/** The lock every iptables-legacy change takes (`XTABLES_LOCKFILE` moves it). */
+export function xtablesLockPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.XTABLES_LOCKFILE || '/run/xtables.lock';
+}
+
+/** The lock, created as iptables creates it when missing, so that it can be watched before the first legacy command runs. */
 export function xtablesLock(env: NodeJS.ProcessEnv = process.env): string {
-  const path = env.XT_LOCK_NAME || '/run/xtables.lock';
+  const path = xtablesLockPath(env);
   try {
     closeSync(openSync(path, constants.O_RDONLY | constants.O_CREAT, 0o600));
   } catch {

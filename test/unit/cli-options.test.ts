@@ -16,6 +16,7 @@ import * as exporter from '../../src/cli/commands/exporter.js';
 import * as leases from '../../src/cli/commands/leases.js';
 import * as lookup from '../../src/cli/commands/lookup.js';
 import * as metrics from '../../src/cli/commands/metrics.js';
+import * as grant from '../../src/cli/commands/grant.js';
 import * as reload from '../../src/cli/commands/reload.js';
 import * as render from '../../src/cli/commands/render.js';
 import * as run from '../../src/cli/commands/run.js';
@@ -36,6 +37,7 @@ const MODULES = {
   doctor,
   run,
   reload,
+  grant,
   wait,
   status,
   leases,
@@ -59,6 +61,7 @@ const VALID: Record<Name, string[]> = {
   doctor: ['br0', '52:54:00:00:00:01'],
   run: ['br0'],
   reload: ['br0'],
+  grant: ['br0', 'brmgr'],
   wait: ['br0'],
   status: ['br0'],
   leases: ['br0'],
@@ -93,6 +96,7 @@ const OWN: Record<Name, string[]> = {
   doctor: ['json'],
   run: ['pid-file'],
   reload: [],
+  grant: [],
   wait: ['pid', 'timeout'],
   status: ['json'],
   leases: ['json'],

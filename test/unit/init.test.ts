@@ -129,15 +129,19 @@ t.test('systemd: ordering, restarts and a sandbox that leaves brmgr what it need
   t.equal(u.get('RestartPreventExitStatus'), '2', 'a config error (exit 2) is not retried');
   t.equal(u.get('KillMode'), 'mixed', 'SIGTERM to brmgr run only: it stops dnsmasq itself');
 
+  const caps = ['CAP_DAC_READ_SEARCH', 'CAP_NET_ADMIN', 'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW'];
   t.same(
     words('CapabilityBoundingSet').sort(),
-    ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_ADMIN', 'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID'],
-    "capabilities: network administration, dnsmasq's ports and raw sockets, its drop to its own user",
+    caps,
+    "capabilities: network administration, dnsmasq's ports and raw sockets, iptables-legacy's table names",
   );
+  t.same(words('AmbientCapabilities').sort(), caps, 'held by brmgr run, which is not root');
+  t.equal(u.get('User'), 'brmgr', 'brmgr run serves as its own user');
+  t.equal(u.get('ExecStartPre'), '+@bindir@/brmgr grant %i brmgr', 'root gives it what only root can, first');
   t.equal(u.get('ProtectSystem'), 'strict');
   t.equal(u.get('RestartSec'), '100ms', 'a crash costs the guests well under a second');
   for (const [k, v] of [
-    ['SystemCallFilter', '@system-service ~@resources'],
+    ['SystemCallFilter', '@system-service ~@resources ~@privileged capset'],
     ['ProtectKernelTunables', 'yes'],
     ['UMask', '0077'],
     ['ProtectProc', 'invisible'],

@@ -403,7 +403,10 @@ t.test('dnsmasq failing to start while serving is reached: never ready, exit 1',
   const sup = new Supervisor('br0', loaded(NFT), f.fx);
   f.fx.serve = async () => {
     f.calls.push('serve');
-    sup.dispatch({ kind: 'dnsmasq-exited', exit: { exitCode: 127, wasReady: false, lastError: 'cannot start' } as never });
+    sup.dispatch({
+      kind: 'dnsmasq-exited',
+      exit: { exitCode: 127, wasReady: false, lastError: 'cannot start' } as never,
+    });
   };
   await sup.start();
   await settle();
