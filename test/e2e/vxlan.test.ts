@@ -211,7 +211,7 @@ t.test('vxlan: an authority and two extending hosts', { skip: why }, async (t) =
   t.equal(fix, `ethtool -K ${uC} tx-udp_tnl-csum-segmentation on`, 'with the command that turns it on');
   const [cmd, ...args] = fix!.split(' ');
   await must(c, cmd!, args);
-  t.match(await offloadFinding(C), [{ ok: true, advice: undefined }], 'which does');
+  t.match(await offloadFinding(C), [{ ok: true, detail: /offloads what it carries/ }], 'which does');
 
   const tap = lab.name('t');
   t.equal((await B.cli('tap', 'add', bridge, tap)).exitCode, 0, 'a tap on B');
