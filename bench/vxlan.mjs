@@ -2,6 +2,9 @@
 // extending host to a guest on the authority) against two guests on one bridge,
 // with iperf3, alternating, ROUNDS (3) × SECONDS (5) each. Guests use the MTU the
 // tunnel leaves (1450), as DHCP tells them. Namespaces only; all deleted at the end.
+// UNDERLAY_ETHTOOL: `ethtool -K` settings for both ends of the underlay veth, e.g.
+// "tx-udp_tnl-segmentation off tx-udp_tnl-csum-segmentation off gro on": a NIC without
+// VXLAN segmentation but with GRO, whose wire carries MTU-sized packets (default: none).
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +13,7 @@ import { invocation, median } from './lib/lab.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const SECONDS = Number(process.env.SECONDS ?? 5);
+const UNDERLAY_ETHTOOL = (process.env.UNDERLAY_ETHTOOL ?? '').split(/\s+/).filter(Boolean);
 const tag = process.pid.toString(36);
 const BR = 'brv0';
 const dir = mkdtempSync(join(tmpdir(), 'brmgr-bench-'));
@@ -67,6 +71,10 @@ try {
   await ip(b, 'address', 'add', '198.51.100.2/24', 'dev', 'u');
   await ip(a, 'link', 'set', 'u', 'up');
   await ip(b, 'link', 'set', 'u', 'up');
+  if (UNDERLAY_ETHTOOL.length) {
+    for (const n of [a, b]) await run(n, 'ethtool', ['-K', 'u', ...UNDERLAY_ETHTOOL]);
+    console.log(`underlay: ethtool -K u ${UNDERLAY_ETHTOOL.join(' ')}`);
+  }
   const A = brmgr(
     a,
     'a',

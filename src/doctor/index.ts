@@ -33,6 +33,9 @@ import { alive } from '../system/process.js';
 import { neighbourMac, routeDevice } from '../system/routes.js';
 import { readState, type State } from '../system/state.js';
 import { readSysctl } from '../system/sysctl.js';
+import { readFeatures } from '../system/ethtool.js';
+import { readUnderlay } from '../system/vxlan.js';
+import { underlayOffloadGaps } from '../plan/vxlan.js';
 import { macvtapTableDrift } from '../firewall/macvtap.js';
 import { shimDamage, shimName } from '../plan/macvtap.js';
 import { readSnooped } from '../system/snoop.js';
@@ -45,8 +48,10 @@ export interface Finding {
   ok: boolean;
   /** what was found */
   detail: string;
-  /** the command that fixes it, when not ok (several: one a line, each to paste) */
+  /** the command that fixes it, when not ok or advised (several: one a line, each to paste) */
   fix?: string;
+  /** ok, but slower than it could be: a finding to act on, not a problem (doctor still exits 0) */
+  advice?: true;
 }
 
 export interface DoctorOptions {
@@ -99,6 +104,13 @@ export interface Check {
 
 const ok = (check: string, detail: string): Finding => ({ check, ok: true, detail });
 const bad = (check: string, detail: string, fix: string): Finding => ({ check, ok: false, detail, fix });
+const advise = (check: string, detail: string, fix?: string): Finding => ({
+  check,
+  ok: true,
+  advice: true,
+  detail,
+  ...(fix ? { fix } : {}),
+});
 const service = (br: string) => `systemctl restart brmgr@${br} (or: brmgr run ${br})`;
 const routes = (cfg: BridgeConfig) => cfg.mode === 'nat' || cfg.mode === 'routed';
 const DELETED = 'was deleted';
@@ -541,6 +553,23 @@ const mtu: Check = {
   },
 };
 
+/** The tunnel's underlay: a driver that segments and merges the tunnel's packets, else advice. */
+const vxlanOffload: Check = {
+  name: 'vxlan offload',
+  async run({ cfg, opts, facts, state }) {
+    if (!cfg.vxlan || !state?.vxlan) return [];
+    const underlay = await readUnderlay(opts.run, state.vxlan.link, cfg.vxlan, facts.observed).catch(() => undefined);
+    const dev = underlay?.dev;
+    if (!dev) return [];
+    const features = await readFeatures(opts.run, dev);
+    if (!features) return [];
+    const kind = facts.observed.links.find((l) => l.ifname === dev)?.kind;
+    const gaps = underlayOffloadGaps(dev, kind, features);
+    if (!gaps.length) return [ok('vxlan offload', `${dev}, the tunnel's underlay, offloads what it carries`)];
+    return gaps.map((g) => advise('vxlan offload', `${g.detail} (the tunnel is slower)`, g.fix));
+  },
+};
+
 /** The port the guest's MAC was last seen behind. */
 const guest: Check = {
   name: 'guest',
@@ -646,6 +675,7 @@ export const CHECKS: readonly Check[] = [
   uplink,
   ports,
   mtu,
+  vxlanOffload,
   guest,
   portSecurity,
   rpFilter,

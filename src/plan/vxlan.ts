@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { BridgeConfig, Vxlan } from '../config/types.js';
 import type { Observed } from '../host/links.js';
+import type { Features } from '../host/ethtool.js';
 import { type Underlay, ZERO_MAC } from '../host/vxlan.js';
 import { canonical6, isIPv4 } from '../net/addr.js';
 
@@ -93,4 +94,40 @@ export function diffVxlan(cfg: BridgeConfig, underlay: Underlay, observed: Obser
     ? []
     : [...added.map((p) => fdbLine('del', name, p)), ...removed.map((p) => fdbLine('append', name, p))];
   return { name, batch, undo, created, fdb, fdbUndo, added, removed };
+}
+
+/** Segmentation of the tunnel's packets by the underlay's driver: with an outer checksum, as brmgr's links send them. */
+const SEGMENTATION = ['tx-udp_tnl-segmentation', 'tx-udp_tnl-csum-segmentation'] as const;
+const GRO = 'generic-receive-offload';
+
+/** What the underlay lacks for the tunnel's speed: the device, what that costs, and the command where the driver lets it change. */
+export interface OffloadGap {
+  dev: string;
+  detail: string;
+  fix?: string;
+}
+
+/**
+ * The underlay's missing offloads for the tunnel. Segmentation on any device (an upper device's follow its
+ * lower one's); GRO only on a device with a driver of its own (no `kind`): a bridge, VLAN or bond has none to
+ * turn on, and a veth's peer hands it whole segments, where GRO only costs (bench/README.md).
+ */
+export function underlayOffloadGaps(dev: string, kind: string | undefined, features: Features): OffloadGap[] {
+  const gaps: OffloadGap[] = [];
+  const gap = (names: readonly string[], cost: string): void => {
+    const off = names.filter((n) => features.get(n)?.on === false);
+    if (!off.length) return;
+    const fixed = off.filter((n) => features.get(n)!.fixed);
+    const which = fixed.length < off.length ? fixed.join(', ') : off.length > 1 ? 'them' : 'it';
+    const cannot = fixed.length ? ` (its driver cannot turn ${which} on)` : '';
+    const detail = `${dev} has ${off.join(', ')} off${cannot}: ${cost}`;
+    gaps.push({
+      dev,
+      detail,
+      ...(fixed.length ? {} : { fix: `ethtool -K ${dev} ${off.map((n) => `${n} on`).join(' ')}` }),
+    });
+  };
+  gap(SEGMENTATION, 'the kernel segments each large tunnel packet in software before it leaves');
+  if (kind === undefined) gap([GRO], 'the tunnel’s packets are received and decapsulated one by one');
+  return gaps;
 }

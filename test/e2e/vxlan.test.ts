@@ -7,8 +7,8 @@
 import t from 'tap';
 import { chmodSync } from 'node:fs';
 import { Brmgr, ip, Lab, must, ping, snapshot, waitFor } from '../helpers/netns.js';
-import { flooding, underlay } from '../helpers/vxlan.js';
-import { dnsmasqReady, follow, foreignDhcp, skipReason, udhcpcRun } from '../helpers/e2e.js';
+import { flooding, offloads, underlay } from '../helpers/vxlan.js';
+import { dnsmasqReady, doctorReport, follow, foreignDhcp, skipReason, udhcpcRun } from '../helpers/e2e.js';
 import { vxlanName } from '../../src/plan/vxlan.js';
 
 const why = skipReason();
@@ -32,7 +32,7 @@ t.test('vxlan: an authority and two extending hosts', { skip: why }, async (t) =
   const under = { a: '198.51.100.1', b: '198.51.100.2', c: '198.51.100.3' };
 
   // the underlay: one switch, an MTU of 1500 everywhere
-  await underlay(lab, sw, [
+  const [uA, uB, uC] = await underlay(lab, sw, [
     [a, `${under.a}/24`],
     [b, `${under.b}/24`],
     [c, `${under.c}/24`],
@@ -65,6 +65,12 @@ t.test('vxlan: an authority and two extending hosts', { skip: why }, async (t) =
   const attach = (g: { host: string; port: string }) => ip(g.host, 'link', 'set', g.port, 'master', bridge);
 
   const before = { a: await snapshot(a), b: await snapshot(b), c: await snapshot(c) };
+  const underlays = [
+    [a, uA!],
+    [b, uB!],
+    [c, uC!],
+  ] as const;
+  const offloadsBefore = await Promise.all(underlays.map(([ns, dev]) => offloads(ns, dev)));
 
   const extra = lab.file('a-dnsmasq.conf', 'dhcp-host=52:54:00:00:00:98,ignore\ndhcp-host=52:54:00:00:00:99,ignore\n');
   const A = new Brmgr(lab, a, bridge, 'a');
@@ -102,7 +108,20 @@ t.test('vxlan: an authority and two extending hosts', { skip: why }, async (t) =
     t.equal(br.mtu, 1450, `${name}: so is the bridge's`);
     macs.add(br.address);
     t.same(await flooding(host, vx), [...peers].sort(), `${name}: floods to each peer`);
+    const tunnel = await offloads(host, vx);
+    t.equal(tunnel['generic-receive-offload'], 'on', `${name}: ${vx} merges what it decapsulates (GRO)`);
+    t.equal(tunnel['tcp-segmentation-offload'], 'on', `${name}: and hands the underlay whole TCP segments`);
+    t.match(
+      link.linkinfo?.info_data,
+      { udp_csum: true, udp_zero_csum6_rx: false },
+      `${name}: the outer UDP checksum is sent and checked`,
+    );
   }
+  t.same(
+    await Promise.all(underlays.map(([ns, dev]) => offloads(ns, dev))),
+    offloadsBefore,
+    'pre changes no offload of the underlay it did not create',
+  );
   t.equal(macs.size, 3, 'each host’s bridge has its own MAC (the machine-id is the same)');
 
   // B's lookup waits from before its guest boots
@@ -173,6 +192,27 @@ t.test('vxlan: an authority and two extending hosts', { skip: why }, async (t) =
   t.match(status.vxlan, { link: vx, id: 4242, mtu: 1450 }, 'status shows the tunnel');
   t.same(status.vxlan.peers.sort(), [under.a, under.c], 'and its peers');
 
+  // the underlay's offloads, as the doctor sees them: a veth segments the tunnel's packets itself
+  const offloadFinding = async (host: Brmgr) =>
+    (await doctorReport(host)).report.findings.filter((f) => f.check === 'vxlan offload');
+  t.match(
+    await offloadFinding(C),
+    [{ ok: true, detail: new RegExp(`^${uC}, the tunnel's underlay, offloads`) }],
+    'doctor on C: the underlay offloads the tunnel',
+  );
+  await must(c, 'ethtool', ['-K', uC!, 'tx-udp_tnl-csum-segmentation', 'off']);
+  const advised = await offloadFinding(C);
+  t.match(
+    advised,
+    [{ ok: true, advice: true, detail: new RegExp(`^${uC} has tx-udp_tnl-csum-segmentation off: .*in software`) }],
+    'without tunnel segmentation: advice naming the device (a finding, not a problem)',
+  );
+  const fix = advised[0]?.fix;
+  t.equal(fix, `ethtool -K ${uC} tx-udp_tnl-csum-segmentation on`, 'with the command that turns it on');
+  const [cmd, ...args] = fix!.split(' ');
+  await must(c, cmd!, args);
+  t.match(await offloadFinding(C), [{ ok: true, detail: /offloads what it carries/ }], 'which does');
+
   const tap = lab.name('t');
   t.equal((await B.cli('tap', 'add', bridge, tap)).exitCode, 0, 'a tap on B');
   t.equal((await linkOf(b, tap)).mtu, 1450, 'gets the bridge’s MTU');
@@ -187,4 +227,9 @@ t.test('vxlan: an authority and two extending hosts', { skip: why }, async (t) =
   t.same(await snapshot(a), before.a, 'post leaves A as it was');
   t.same(await snapshot(b), before.b, 'and B');
   t.same(await snapshot(c), before.c, 'and C');
+  t.same(
+    await Promise.all(underlays.map(([ns, dev]) => offloads(ns, dev))),
+    offloadsBefore,
+    'the underlays’ offloads are as before',
+  );
 });

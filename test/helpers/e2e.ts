@@ -68,6 +68,8 @@ export interface DoctorFinding {
   ok: boolean;
   detail: string;
   fix?: string;
+  /** ok, with advice (the fix): not a problem */
+  advice?: boolean;
 }
 
 /** `brmgr doctor BRIDGE ARGS --json`: its exit code, its report, the findings that are not ok, its output. */

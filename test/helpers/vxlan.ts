@@ -13,14 +13,35 @@ export async function flooding(ns: string, dev: string): Promise<string[]> {
     .sort();
 }
 
-/** A switch (a bridge in namespace `sw`) with each host plugged in at its address (`ADDR/PREFIX`, MTU 1500). */
-export async function underlay(lab: Lab, sw: string, hosts: (readonly [ns: string, cidr: string])[]): Promise<void> {
+/**
+ * A switch (a bridge in namespace `sw`) with each host plugged in at its address (`ADDR/PREFIX`, MTU 1500).
+ * Returns each host's underlay interface, in the order given.
+ */
+export async function underlay(
+  lab: Lab,
+  sw: string,
+  hosts: (readonly [ns: string, cidr: string])[],
+): Promise<string[]> {
+  const devs: string[] = [];
   const swbr = lab.name('sw');
   await ip(sw, 'link', 'add', swbr, 'type', 'bridge');
   await ip(sw, 'link', 'set', swbr, 'up');
   for (const [ns, cidr] of hosts) {
     const u = lab.name('u');
+    devs.push(u);
     await lab.veth(ns, u, sw, lab.name('s'), { master: swbr });
     await ip(ns, 'address', 'add', cidr, 'dev', u, ...(cidr.includes(':') ? ['nodad'] : []));
   }
+  return devs;
+}
+
+/** A link's offload features as `ethtool -k` shows them, by name (`on`, `off`, `off [fixed]`). */
+export async function offloads(ns: string, dev: string): Promise<Record<string, string>> {
+  const text = (await exec(ns, 'ethtool', ['-k', dev])).stdout;
+  return Object.fromEntries(
+    text.split('\n').flatMap((l) => {
+      const m = /^\s*([a-z0-9_-]+): (.+)$/.exec(l);
+      return m ? [[m[1]!, m[2]!.trim()]] : [];
+    }),
+  );
 }

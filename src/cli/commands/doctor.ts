@@ -98,7 +98,7 @@ export async function run({ bridge, guest, traceSeconds, mac, json }: DoctorOpti
   else {
     for (const f of findings) {
       process.stdout.write(
-        `${f.ok ? '✓' : '✗'} ${f.check.padEnd(15)} ${f.detail}${f.fix ? `\n    fix: ${f.fix.replaceAll('\n', '\n         ')}` : ''}\n`,
+        `${f.advice ? '!' : f.ok ? '✓' : '✗'} ${f.check.padEnd(15)} ${f.detail}${f.fix ? `\n    fix: ${f.fix.replaceAll('\n', '\n         ')}` : ''}\n`,
       );
     }
     process.stdout.write(problems.length ? `${problems.length} problem(s) found\n` : 'the path is clear\n');
