@@ -333,6 +333,15 @@ for (const _ of why ? [] : [1]) {
         const report = JSON.parse(r.stdout || '{"findings":[]}') as { ok?: boolean; findings: Finding[] };
         return { exitCode: r.exitCode, report, problems: report.findings.filter((f) => !f.ok), stderr: r.stderr };
       };
+      // a way out: the container has no default route of its own; the uplink is what pre found
+      await c.must(['ip', 'netns', 'add', 'outside']);
+      await c.must(['ip', 'link', 'add', 'out0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', 'outside']);
+      await c.must(['ip', 'address', 'add', '203.0.113.1/24', 'dev', 'out0']);
+      await c.must(['ip', 'link', 'set', 'out0', 'up']);
+      await c.must(['ip', '-n', 'outside', 'address', 'add', '203.0.113.2/24', 'dev', 'eth0']);
+      await c.must(['ip', '-n', 'outside', 'link', 'set', 'eth0', 'up']);
+      await c.must(['ip', 'route', 'add', 'default', 'via', '203.0.113.2']);
+      t.equal((await systemctl('restart', UNIT)).exitCode, 0, 'restarted over the way out');
       const clear = await doctor();
       t.equal(clear.exitCode, 0, `a clear path: exit 0 ${clear.stderr}`, { problems: clear.problems });
       await c.must(['nft', '-f', '-'], {
@@ -347,6 +356,8 @@ for (const _ of why ? [] : [1]) {
         `the fix for hostfw's input chain is named: ${fixes.join(' | ')}`,
       );
       await c.must(['nft', 'delete', 'table', 'inet', 'hostfw']);
+      await c.must(['ip', 'route', 'del', 'default']);
+      await c.must(['ip', 'netns', 'del', 'outside']);
     },
   );
 
