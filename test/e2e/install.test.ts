@@ -87,6 +87,8 @@ const bare = (lab: Lab, vars: Record<string, string>, ...argv: string[]): [strin
 
 /** One install for the whole file. */
 const destdir = why ? '' : mkdtempSync(join(tmpdir(), 'brmgr-destdir-'));
+// the installed programs run as nobody too (as the units' user)
+if (destdir) chmodSync(destdir, 0o755);
 if (!why) t.teardown(() => rmSync(destdir, { recursive: true, force: true }));
 const bin = (p: string) => join(destdir, 'usr/bin', p);
 
@@ -386,6 +388,8 @@ for (const _ of why ? [] : [1]) {
         BRMGR_CONF_DIR: top.brmgr.confDir,
         BRMGR_RUN_DIR: top.brmgr.runDir,
         BRMGR_STATE_DIR: top.brmgr.stateDir,
+        // the lock brmgr grant gives the user: the lab's, not the host's
+        XTABLES_LOCKFILE: join(lab.dir, 'xtables.lock'),
       };
       const run = (p: string, ...args: string[]) => exec(top.host, ...bare(lab, env, bin(p), ...args));
       const before = await snapshot(top.host);
@@ -394,22 +398,29 @@ for (const _ of why ? [] : [1]) {
       t.equal(pre.exitCode, 0, `brmgr-pre: ${pre.stderr}`);
       t.ok(await link(top.host, top.bridge), 'the bridge exists');
 
-      // as systemd starts it: only the unit's capabilities, no new privileges
+      // as systemd starts it: `brmgr grant` as root first, then brmgr run as an unprivileged user holding only
+      // the unit's capabilities (here nobody; the unit's is brmgr), with no new privileges
       const unit = readFileSync(join(destdir, 'usr/lib/systemd/system/brmgr@.service'), 'utf8');
-      const caps = /^CapabilityBoundingSet=(.*)$/m.exec(unit)![1]!.trim().split(/\s+/);
       t.match(unit, /^NoNewPrivileges=yes$/m);
-      const bounding = ['-all', ...caps.map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`)].join(',');
+      t.match(unit, /^User=brmgr$/m);
+      const caps = /^AmbientCapabilities=(.*)$/m.exec(unit)![1]!.trim().split(/\s+/);
+      t.same(/^CapabilityBoundingSet=(.*)$/m.exec(unit)![1]!.trim().split(/\s+/), caps, 'it holds what it may');
+      const granted = await run('brmgr', 'grant', top.bridge, 'nobody');
+      t.equal(granted.exitCode, 0, `brmgr grant: ${granted.stderr}`);
+      const set = ['-all', ...caps.map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`)].join(',');
       const proc = lab.spawn(
         top.host,
         ...bare(
           lab,
           env,
           'setpriv',
+          '--reuid=nobody',
+          '--regid=nogroup',
+          '--clear-groups',
           '--no-new-privs',
-          '--bounding-set',
-          bounding,
-          '--inh-caps',
-          '-all',
+          `--bounding-set=${set}`,
+          `--inh-caps=${set}`,
+          `--ambient-caps=${set}`,
           bin('brmgr'),
           'run',
           top.bridge,
@@ -444,6 +455,7 @@ for (const _ of why ? [] : [1]) {
       // the installed metrics (prom-client from the bundle) with the exporter unit's capabilities: none
       const exporterUnit = readFileSync(join(destdir, 'usr/lib/systemd/system/brmgr-exporter.service'), 'utf8');
       t.match(exporterUnit, /^CapabilityBoundingSet=$/m, 'the exporter unit keeps no capability');
+      t.match(exporterUnit, /^User=brmgr$/m, "and runs as brmgr run's user");
       const scrape = () =>
         exec(
           top.host,
@@ -451,6 +463,10 @@ for (const _ of why ? [] : [1]) {
             lab,
             env,
             'setpriv',
+            // the exporter unit's user is brmgr run's (here nobody, as above)
+            '--reuid=nobody',
+            '--regid=nogroup',
+            '--clear-groups',
             '--no-new-privs',
             '--bounding-set',
             '-all',
