@@ -7,6 +7,7 @@ import { closedAncestor, dnsmasqAccount, type Account } from '../system/dnsmasq-
 import type { Logger } from '../log.js';
 import type { Paths } from '../paths.js';
 import { ensureRunDir } from '../system/state.js';
+import { runsAsRoot } from '../system/process.js';
 
 /** The run dir, readable by dnsmasq after it drops root; returns the account it runs as. */
 export function prepareRunDir(p: Paths, log: Logger): Account {
@@ -16,7 +17,7 @@ export function prepareRunDir(p: Paths, log: Logger): Account {
   // dnsmasq re-reads its two hosts files after dropping root: it may pass through the run dir (as may
   // anyone: no one but root lists or reads it), and those two files are its own (writeFiles)
   const account = dnsmasqAccount();
-  if (asRoot()) chownSync(p.runDir, 0, 0);
+  if (runsAsRoot()) chownSync(p.runDir, 0, 0);
   chmodSync(p.runDir, 0o711);
   const closed = closedAncestor(p.runDir, account);
   if (closed) {
@@ -67,8 +68,6 @@ export function render(cfg: BridgeConfig, p: Paths, account: Account): Rendered 
   };
 }
 
-const asRoot = () => (process.getuid?.() ?? 0) === 0;
-
 /**
  * Each file replaced atomically: a running dnsmasq never reads half of one. Under root the config is
  * root's (dnsmasq reads it before dropping root); the hosts files, which it re-reads without root, are
@@ -83,7 +82,7 @@ export function writeFiles(r: Rendered, p: Paths, account: Pick<Account, 'uid'>)
   ] as const) {
     rmSync(`${path}.tmp`, { force: true }); // one left read-only by a crash
     writeFileSync(`${path}.tmp`, text, { mode: owner ? 0o400 : 0o600 });
-    if (asRoot()) chownSync(`${path}.tmp`, owner, 0);
+    if (runsAsRoot()) chownSync(`${path}.tmp`, owner, 0);
     renameSync(`${path}.tmp`, path);
   }
 }

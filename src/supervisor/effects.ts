@@ -25,6 +25,7 @@ import { forgetFlows } from '../system/conntrack.js';
 import { runner } from '../system/exec.js';
 import { systemdNotifier } from '../system/notify.js';
 import { observe } from '../system/observe.js';
+import { runsAsRoot } from '../system/process.js';
 import { linkIndex, readPorts } from '../system/bridge.js';
 import { revertLinkDns, setLinkDns } from '../system/resolved.js';
 import { readLeases } from '../system/leases.js';
@@ -296,7 +297,7 @@ export function hostEffects(o: HostOptions): Effects {
       } catch (err) {
         const message = (err as Error).message;
         // as its own user (the systemd unit's), brmgr run may tell resolved only through polkit's rule
-        const denied = /Access denied/i.test(message) && (process.getuid?.() ?? 0) !== 0;
+        const denied = /Access denied/i.test(message) && !runsAsRoot();
         log.warn(
           { event: 'resolved' },
           `[dns] resolved = true, but systemd-resolved could not be told (${message}): ` +

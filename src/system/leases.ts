@@ -1,6 +1,7 @@
 import { chownSync, readFileSync, renameSync, statSync, watch, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { type Lease, parseLeases, serverDuid } from '../host/leases.js';
+import { runsAsRoot } from './process.js';
 
 /**
  * dnsmasq's lease file, read; empty when it is missing or unreadable. The leases that have ended are left
@@ -37,7 +38,7 @@ export function leaseFileId(file: string): { ino: number; uid: number; gid: numb
 export function writeLeaseFile(file: string, text: string, owner?: { uid: number; gid: number }): number {
   const temp = `${file}.brmgr-${process.pid}`;
   writeFileSync(temp, text, { mode: 0o644 });
-  if (owner && (process.getuid?.() ?? 0) === 0) chownSync(temp, owner.uid, owner.gid);
+  if (owner && runsAsRoot()) chownSync(temp, owner.uid, owner.gid);
   renameSync(temp, file);
   return statSync(file).ino;
 }

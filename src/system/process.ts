@@ -2,6 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Whether a process runs: a zombie (killed, not yet reaped by its parent) does not. */
+/** brmgr runs as root (runit, OpenRC, by hand), not as its own user (the systemd unit's). */
+export const runsAsRoot = (): boolean => (process.getuid?.() ?? 0) === 0;
+
 export function alive(pid: number | undefined): boolean {
   if (!pid || !Number.isInteger(pid) || pid <= 0) return false;
   try {

@@ -6,6 +6,7 @@ import { handOver } from '../../system/handover.js';
 import { legacyInstalled } from '../../system/xtables.js';
 import { bridgeName, expectPositionals, HELP, parseOptions, type Help } from '../command.js';
 import { commandHelp, commandUsage } from '../usage.js';
+import { runsAsRoot } from '../../system/process.js';
 
 const USAGE = commandUsage('grant');
 
@@ -25,8 +26,7 @@ export function parse(args: string[]): GrantOptions | Help {
 
 /** 0 once USER has what `brmgr run BRIDGE` needs from root; 1 when it cannot be given. */
 export async function run({ bridge, user }: GrantOptions): Promise<number> {
-  if ((process.getuid?.() ?? 0) !== 0)
-    throw new UsageError('brmgr grant gives files only root can give: run it as root');
+  if (!runsAsRoot()) throw new UsageError('brmgr grant gives files only root can give: run it as root');
   const to = account(user);
   if (!to) throw new UsageError(`no user ${user} (make install creates the brmgr user)`);
   if (to.uid === 0) return 0;
