@@ -28,23 +28,28 @@ await execa('iperf3', ['--version']).catch(() => {
 async function uncap(lab, backend) {
   await lab.exec(lab.host, 'nft', ['flush', 'chain', 'bridge', `brmgr-${BRIDGE}`, 'prerouting']);
   if (backend === 'nftables') {
-    const listed = await lab.exec(lab.host, 'nft', ['-a', 'list', 'chain', 'inet', `brmgr-${BRIDGE}`, 'forward']);
-    for (const line of listed.stdout.split('\n').filter((l) => l.includes('ct count'))) {
-      const handle = /# handle (\d+)/.exec(line)?.[1];
-      await lab.exec(lab.host, 'nft', ['delete', 'rule', 'inet', `brmgr-${BRIDGE}`, 'forward', 'handle', handle]);
+    // in whichever chain of the table (the forward chain's halves, from and to the bridge)
+    const listed = await lab.exec(lab.host, 'nft', ['-a', 'list', 'table', 'inet', `brmgr-${BRIDGE}`]);
+    let chain;
+    for (const line of listed.stdout.split('\n')) {
+      chain = /^\s*chain (\S+) \{/.exec(line)?.[1] ?? chain;
+      // a rule, not a set's elements (which keep their `ct count` after the rule is gone)
+      const handle = /ct count .*# handle (\d+)/.exec(line)?.[1];
+      if (!handle) continue;
+      await lab.exec(lab.host, 'nft', ['delete', 'rule', 'inet', `brmgr-${BRIDGE}`, chain, 'handle', handle]);
     }
   } else {
     const saved = await lab.exec(lab.host, 'iptables-save', ['-t', 'filter']);
     for (const line of saved.stdout.split('\n').filter((l) => l.includes('connlimit')))
       await lab.exec(lab.host, 'iptables', ['-D', ...line.slice(3).split(' ')]);
   }
-  // the chains' rules (a dynamic set's elements keep their `ct count` after the rule is gone)
+  // the chains' rules
   const left = [
     (await lab.exec(lab.host, 'nft', ['list', 'chain', 'bridge', `brmgr-${BRIDGE}`, 'prerouting'])).stdout,
-    (await lab.exec(lab.host, 'nft', ['list', 'chain', 'inet', `brmgr-${BRIDGE}`, 'forward'])).stdout,
+    (await lab.exec(lab.host, 'nft', ['list', 'table', 'inet', `brmgr-${BRIDGE}`])).stdout,
     (await lab.exec(lab.host, 'iptables-save', [])).stdout,
   ].join('\n');
-  const still = left.split('\n').filter((l) => /ct count|connlimit|jump port-macs/.test(l));
+  const still = left.split('\n').filter((l) => /ct count .*jump|connlimit|jump port-macs/.test(l));
   if (still.length) throw new Error(`a cap is still there: ${still.join('; ')}`);
 }
 

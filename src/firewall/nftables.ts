@@ -23,6 +23,9 @@ const REPLIES = ' ct state established,related';
 /** the guests' connection counts by address (one set per family), and the chain that refuses one past the cap */
 const CONNS_SET = 'guest-conns';
 const CONNS_OVER = 'guest-conns-over';
+/** the forward chain's two halves: what comes in from the bridge (and stays within it), what goes out to it */
+const FROM_BRIDGE = 'from-bridge';
+const TO_BRIDGE = 'to-bridge';
 /** addressed to the host, but not to loopback: 127.0.0.1:PORT (and [::1]:PORT) is never forwarded */
 const LOCAL = { 4: 'fib daddr type local ip daddr != 127.0.0.0/8', 6: 'fib daddr type local ip6 daddr != ::1' };
 /** an address as nft's dnat takes it with a port */
@@ -33,9 +36,14 @@ export function renderNftables(intent: FirewallIntent): string {
   const t = nftTable(intent.bridge);
   const br = JSON.stringify(intent.bridge);
   const out = intent.uplink ? ` oifname ${JSON.stringify(intent.uplink)}` : '';
-  const inn = intent.uplink ? ` iifname ${JSON.stringify(intent.uplink)}` : '';
+  const toUplink = intent.uplink ? `oifname ${JSON.stringify(intent.uplink)} ` : '';
+  const fromUplink = intent.uplink ? `iifname ${JSON.stringify(intent.uplink)} ` : '';
   const sets: string[] = [];
-  const forward = intent.forward.flatMap((r): string[] => {
+  // each rule by the side of the bridge the packet comes from (`from`: in from the bridge; `to`: out to it);
+  // a packet within the bridge is decided in `from`, where `within` accepts it
+  const from: string[] = [];
+  const to: string[] = [];
+  for (const r of intent.forward) {
     switch (r.rule) {
       case 'cap-conns': {
         const set = `${CONNS_SET}${r.family}`;
@@ -43,39 +51,48 @@ export function renderNftables(intent: FirewallIntent): string {
         sets.push(
           `\tset ${set} {\n\t\ttype ${f === 'ip' ? 'ipv4_addr' : 'ipv6_addr'}\n\t\tsize 65535\n\t\tflags dynamic\n\t}`,
         );
-        const over = (dir: 'saddr' | 'daddr') =>
-          `add @${set} { ${f} ${dir} ct count over ${r.conns} } jump ${CONNS_OVER}`;
-        return [
-          `iifname ${br} ct state new ${f} saddr ${r.subnet} ${over('saddr')}`,
-          `oifname ${br} ct state new ${f} daddr ${r.subnet} ${over('daddr')}`,
-        ];
+        // the connection's state first: an established packet (nearly all of them) leaves the rule at once
+        const count = (dir: 'saddr' | 'daddr', within = '') =>
+          `ct state new ${within}${f} ${dir} ${r.subnet} add @${set} { ${f} ${dir} ct count over ${r.conns} } jump ${CONNS_OVER}`;
+        // within the bridge, both guests' counts
+        from.push(count('saddr'), count('daddr', `oifname ${br} `));
+        to.push(count('daddr'));
+        break;
       }
       case 'within':
-        return [`iifname ${br} oifname ${br} accept`];
+        from.push(`oifname ${br} accept`);
+        break;
       case 'refuse-groups': {
         const groups = r.groups.length === 1 ? `${r.groups[0]}` : `{ ${r.groups.join(', ')} }`;
-        return [
-          `iifname ${br} oifgroup ${groups} reject with icmpx admin-prohibited`,
-          `oifname ${br} iifgroup ${groups} reject with icmpx admin-prohibited`,
-        ];
+        from.push(`oifgroup ${groups} reject with icmpx admin-prohibited`);
+        to.push(`iifgroup ${groups} reject with icmpx admin-prohibited`);
+        break;
       }
       case 'to-forwarded':
-        return [
-          `oifname ${br} ${fam(r.family)} daddr ${r.ip} ${r.proto} dport ${ports(r.ports)} ct status dnat accept`,
-        ];
+        to.push(`${fam(r.family)} daddr ${r.ip} ${r.proto} dport ${ports(r.ports)} ct status dnat accept`);
+        break;
       case 'from-forwarded':
-        return [
-          `iifname ${br} ${fam(r.family)} saddr ${r.ip} ${r.proto} sport ${ports(r.ports)} ` +
-            'ct status dnat ct direction reply accept',
-        ];
+        from.push(
+          `${fam(r.family)} saddr ${r.ip} ${r.proto} sport ${ports(r.ports)} ct status dnat ct direction reply accept`,
+        );
+        break;
       case 'out':
-        return [`iifname ${br}${out} ${fam(r.family)} saddr ${r.subnet} accept`];
+        from.push(`${toUplink}${fam(r.family)} saddr ${r.subnet} accept`);
+        break;
       case 'in':
-        return [`oifname ${br}${inn} ${fam(r.family)} daddr ${r.subnet}${r.repliesOnly ? REPLIES : ''} accept`];
+        to.push(`${fromUplink}${fam(r.family)} daddr ${r.subnet}${r.repliesOnly ? REPLIES : ''} accept`);
+        break;
       case 'refuse-rest':
-        return [`iifname ${br} reject with icmpx admin-prohibited`, `oifname ${br} reject with icmpx admin-prohibited`];
+        from.push('reject with icmpx admin-prohibited');
+        to.push('reject with icmpx admin-prohibited');
+        break;
     }
-  });
+  }
+  // one look at each interface's name, not one per rule
+  const forward = [
+    ...(from.length ? [`iifname ${br} goto ${FROM_BRIDGE}`] : []),
+    ...(to.length ? [`oifname ${br} goto ${TO_BRIDGE}`] : []),
+  ];
   // loopback stays the host's own: 127.0.0.1:PORT is never forwarded
   const dnat = intent.dnat.map((r) =>
     r.rule === 'keep-served'
@@ -110,6 +127,8 @@ export function renderNftables(intent: FirewallIntent): string {
   // declared before the forward chain that jumps to it
   if (sets.length)
     chain(CONNS_OVER, undefined, ['meta l4proto tcp reject with tcp reset', 'reject with icmpx admin-prohibited']);
+  if (from.length) chain(FROM_BRIDGE, undefined, from);
+  if (to.length) chain(TO_BRIDGE, undefined, to);
   chain('forward', 'type filter hook forward priority filter; policy accept;', forward);
   if (dnat.length) {
     chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat);

@@ -274,8 +274,12 @@ t.test('first apply with nftables: the shim and checksum chains, then the table;
     'the chains as pre made them',
   );
   t.strictSame(nftShape(h.nftTable!), nftShape(fixture('nftables.nft-table.txt')), 'the table as pre made it');
+  // pre also kept the text of the bridge table (port security), which this apply is not given
   const { applied: text, ...record } = applied.record;
-  t.strictSame(record, firewallRecord(STATE_NFTABLES), 'the record as pre wrote it');
+  const { applied: recorded, ...wrote } = firewallRecord(STATE_NFTABLES);
+  t.strictSame(record, wrote, 'the record as pre wrote it');
+  t.equal(text!.inet, recorded!.inet, 'the same inet table text as pre applied and kept');
+  t.ok(recorded!.l2 && !text!.l2, 'and pre kept its bridge table, which this apply has none of');
   t.strictSame(nftShape(text!.inet!), nftShape(h.nftTable!), 'the text applied is kept: what a rollback puts back');
   t.strictSame(applied.warnings, []);
   t.ok(told.length >= 2 && told.every((r) => r.backend === 'nftables'), 'told before each change');
@@ -317,7 +321,10 @@ t.test('first apply with iptables: the whole policy in chains, no nft table', as
   t.strictSame(calls, ['iptables-restore --noflush']);
   t.strictSame(lines(saveTables(h.iptables[4])), lines(fixture('iptables.iptables-save.txt')));
   t.equal(h.nftTable, undefined);
-  t.strictSame(applied.record, firewallRecord(STATE_IPTABLES));
+  // the only text pre kept is its bridge table's (port security), which this apply is not given
+  const { applied: recorded, ...wrote } = firewallRecord(STATE_IPTABLES);
+  t.strictSame(applied.record, wrote, 'the record as pre wrote it, no text applied');
+  t.ok(recorded?.l2 && !recorded.inet, 'pre kept its bridge table, and no inet table: iptables holds the policy');
   t.equal(revert.size, 1);
 });
 

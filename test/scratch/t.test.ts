@@ -1,0 +1,10 @@
+import t from 'tap';
+import { Container } from '../helpers/container.js';
+t.setTimeout(300_000);
+const c = await Container.boot(t, 'systemd');
+await c.makeInstall();
+await c.run(['systemctl', 'enable', '--now', 'brmgr@brmgr0']);
+await c.run(['systemctl', 'restart', 'brmgr@brmgr0']);
+console.log((await c.run(['journalctl', '-u', 'brmgr@brmgr0', '--no-pager', '-o', 'short-precise', '-n', '30'])).stdout.split('\n').filter(l=>!/dnsmasq=true/.test(l)).join('\n'));
+for (let i = 0; i < 3; i++) console.log((await c.run(['sh', '-c', 'busybox time brmgr grant brmgr0 brmgr; busybox time brmgr status --help >/dev/null; busybox time /bin/true'])).stderr);
+t.pass();
