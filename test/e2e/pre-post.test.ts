@@ -49,11 +49,10 @@ for (const backend of why ? [] : BACKENDS) {
     if (backend === 'nftables') {
       t.ok(nft, `nft table inet brmgr-${bridge} is present`);
       t.match(nft, /ip saddr 10\.0\.1\.0\/24 ip daddr != 10\.0\.1\.0\/24 masquerade/, 'it masquerades the subnet');
-      t.match(
-        nft,
-        new RegExp(`iifname "${bridge}" ip saddr 10\\.0\\.1\\.0/24 accept`),
-        'it accepts the guests’ forwarded traffic',
-      );
+      // the forward chain sends what comes from the bridge to its half, which accepts the subnet
+      t.match(nft, new RegExp(`iifname "${bridge}" goto from-bridge`), 'what comes from the bridge goes to its half');
+      const half = /\n\tchain from-bridge \{\n([\s\S]*?)\n\t\}/.exec(nft ?? '')?.[1] ?? '';
+      t.match(half, /\bip saddr 10\.0\.1\.0\/24 accept/, 'it accepts the guests’ forwarded traffic');
       // the shim is in the iptables filter table even where the host had none (a Docker started
       // later finds it in place), and the DHCP checksum is filled in by iptables
       const rules = await iptablesBrmgr(host, bridge);
