@@ -734,7 +734,8 @@ t.test('renderNftables', async (t) => {
     text.startsWith('table inet brmgr-brmgr0\ndelete table inet brmgr-brmgr0\ntable inet brmgr-brmgr0 {\n'),
     'replaces the table atomically',
   );
-  t.match(text, /iifname "brmgr0" oifname "brmgr0" accept/, 'interface names quoted');
+  t.match(text, /iifname "brmgr0" goto from-bridge/, 'interface names quoted');
+  t.match(text, /oifname "brmgr0" accept/, 'within the bridge: accepted');
   t.notMatch(renderNftables(cfg('[bridge]\nmode = isolated\n')), /masquerade|type nat/, 'isolated: no NAT');
   t.notMatch(renderNftables(cfg('[bridge]\nmode = routed\n')), /masquerade/, 'routed: no masquerade');
   t.notMatch(renderNftables(cfg('[ipv4]\ndhcp = no\n')), /dhcp_checksum/, 'no DHCP: no checksum chain');
