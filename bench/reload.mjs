@@ -106,7 +106,10 @@ const nextWildcard = () => {
 };
 
 const results = {};
-const record = (key, value) => (results[key] ??= []).push(value);
+const record = (key, value) => {
+  results[key] ??= [];
+  results[key].push(value);
+};
 const stats = (xs) =>
   `median ${median(xs).toFixed(1)} ms (min ${Math.min(...xs).toFixed(1)}, p90 ${percentile(xs, 90).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}, n ${xs.length})`;
 
