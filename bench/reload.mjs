@@ -3,10 +3,11 @@
 //     brmgr: `brmgr reload` after the edit (and when it returns), SIGHUP of `brmgr run`, the edit alone
 //     (the config watch, which waits CONFIG_SETTLE_MS, 500, for the file to settle); the peer: a bare
 //     dnsmasq started with the config brmgr rendered, its hosts files rewritten with the new host, SIGHUP.
-// (b) a change that restarts dnsmasq: lease_time and a [dns] wildcard record (the network changes: the
-//     bridge is converged, `dnsmasq --test` tries the new config, dnsmasq is restarted), and (b2) a change
-//     of the conf_file's contents alone (a restart, no converge); until the new record answers; the peer:
-//     the bare dnsmasq stopped and started again with its new config.
+// (b) a change that restarts dnsmasq, until a [dns] wildcard record only the new config has answers:
+//     lease_time and the record (dnsmasq's config alone: `dnsmasq --test` tries it, dnsmasq is restarted;
+//     a tree from before that converged the bridge first), (b2) the conf_file's contents alone (a
+//     restart), (b3) `guest_conns` and the record (brmgr-pre's firewall changes: the bridge is converged,
+//     then dnsmasq restarted); the peer: the bare dnsmasq stopped and started again with its new config.
 // Each probe is a guest querying every 2 ms; RUNS (9) rounds, alternating whether brmgr or the peer goes
 // first; medians, spread and the load average.
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
@@ -71,11 +72,12 @@ function startProbe(lab, ns, server) {
 
 // the config: state the measurements change one thing of at a time
 let serial = 0;
-const state = { lease: 60, wildcard: 'r0:10.68.0.0', host: undefined, extra: 'c0' };
+const state = { lease: 60, conns: 2048, wildcard: 'r0:10.68.0.0', host: undefined, extra: 'c0' };
 const lab = new Lab('rl');
 const extraConf = join(lab.dir, 'extra.conf');
 const config = () => `[bridge]
 firewall = nftables
+guest_conns = ${state.conns}
 [ipv4]
 address = 10.67.0.1/24
 lease_time = ${state.lease}m
@@ -145,9 +147,10 @@ async function brmgrRound(probe) {
     lab.config(BRIDGE, config());
     return { name: `${state.host.name}.bench`, ip: state.host.ip };
   };
-  const restart = () => {
+  const restart = (what) => () => {
     const w = nextWildcard();
-    state.lease = state.lease === 60 ? 120 : 60;
+    if (what === 'lease') state.lease = state.lease === 60 ? 120 : 60;
+    else state.conns = state.conns === 2048 ? 2047 : 2048;
     state.wildcard = `${w.name.replace(/\.bench$/, '')}:${w.ip}`;
     lab.config(BRIDGE, config());
     return w;
@@ -164,9 +167,14 @@ async function brmgrRound(probe) {
     if (r.returned !== undefined) record('a brmgr reload returns', r.returned);
   }
   for (const how of ['cli', 'hup']) {
-    const r = await brmgrChange(supervisor, probe, restart, how);
+    const r = await brmgrChange(supervisor, probe, restart('lease'), how);
     record(`b brmgr ${how}`, r.took);
     if (r.returned !== undefined) record('b brmgr reload returns', r.returned);
+  }
+  for (const how of ['cli', 'hup']) {
+    const r = await brmgrChange(supervisor, probe, restart('conns'), how);
+    record(`b3 brmgr ${how}`, r.took);
+    if (r.returned !== undefined) record('b3 brmgr reload returns', r.returned);
   }
   for (const how of ['cli', 'hup']) {
     // the conf_file written, brmgr's own config unchanged: the reload finds its contents changed
@@ -274,12 +282,16 @@ try {
       `brmgr reload ${median(results['a brmgr cli']).toFixed(0)} ms against 150`,
   );
   console.log(
-    `(b) lease_time + a record (converge + restart), ÷ bare dnsmasq's restart: brmgr reload ${ratio('b brmgr cli', 'b bare restart')}×, ` +
+    `(b) lease_time + a record (restart), ÷ bare dnsmasq's restart: brmgr reload ${ratio('b brmgr cli', 'b bare restart')}×, ` +
       `SIGHUP ${ratio('b brmgr hup', 'b bare restart')}×; brmgr reload ${median(results['b brmgr cli']).toFixed(0)} ms against 150`,
   );
   console.log(
     `(b2) conf_file's contents (restart), ÷ bare dnsmasq's restart: brmgr reload ${ratio('b2 brmgr cli', 'b bare restart')}×, ` +
       `SIGHUP ${ratio('b2 brmgr hup', 'b bare restart')}×`,
+  );
+  console.log(
+    `(b3) guest_conns + a record (converge + restart), ÷ bare dnsmasq's restart: brmgr reload ${ratio('b3 brmgr cli', 'b bare restart')}×, ` +
+      `SIGHUP ${ratio('b3 brmgr hup', 'b bare restart')}×; brmgr reload ${median(results['b3 brmgr cli']).toFixed(0)} ms against 150`,
   );
 } finally {
   await lab.close();
