@@ -35,7 +35,7 @@ export interface Rendered {
   conf: string;
   dhcpHosts: string;
   hosts: string;
-  /** the network, without static hosts and hooks: a change here converges the bridge */
+  /** the network as pre reads it (`bridgeSide`): a change here converges the bridge */
   network: string;
   /** the user's conf_file, whose contents dnsmasq only reads at start */
   confFileHash: string;
@@ -56,13 +56,26 @@ function hashFiles(files: (string | undefined)[]): string {
   return h.digest('hex');
 }
 
+/**
+ * The config as brmgr-pre reads it: without static hosts, hooks and the keys only dnsmasq's config holds
+ * (compared on their own, in `conf`), so a change to those restarts dnsmasq without converging the bridge.
+ * Nothing under converge/, firewall/ or plan/ reads a key left out here (`[dns] enable` and `[pxe]
+ * tftp_root` open ports, `[ipv4] max_leases` sizes the firewall's connection budget: they stay); a key
+ * that comes to be read there must stay in too.
+ */
+export function bridgeSide(cfg: BridgeConfig): object {
+  const { hosts, file, hooks, dnsmasq, pxe, ipv4, dns, ...rest } = cfg;
+  const { leaseTime, ranges, routes, ntp, gateway, ...bridgeIpv4 } = ipv4;
+  const { domain, upstream, hostsFile, records, resolved, ...bridgeDns } = dns;
+  return { ...rest, ipv4: bridgeIpv4, dns: bridgeDns, tftpRoot: pxe?.tftpRoot };
+}
+
 export function render(cfg: BridgeConfig, p: Paths, account: Account): Rendered {
-  const { hosts, file, hooks, ...network } = cfg;
   return {
     conf: renderDnsmasqConf(cfg, p, account),
     dhcpHosts: renderDhcpHosts(cfg),
     hosts: renderHosts(cfg),
-    network: JSON.stringify(network),
+    network: JSON.stringify(bridgeSide(cfg)),
     confFileHash: hashFiles([cfg.dnsmasq.confFile]),
     hostsFilesHash: hashFiles([cfg.dns.hostsFile, cfg.dnsmasq.hostsFile]),
   };

@@ -1,8 +1,9 @@
 import type { Rendered } from './dnsmasq-files.js';
 
 /**
- * What a config change means: the network changed → converge the bridge and restart dnsmasq; its config
- * or conf_file changed → restart it; only static hosts or hosts files changed → SIGHUP (it re-reads them).
+ * What a config change means: what brmgr-pre reads changed → converge the bridge and restart dnsmasq; only
+ * dnsmasq's config (a lease time, a DNS record, its upstream) or conf_file changed → restart it; only static
+ * hosts or hosts files changed → SIGHUP (it re-reads them).
  */
 export type ReloadAction = 'converge+restart' | 'restart' | 'sighup' | 'none';
 

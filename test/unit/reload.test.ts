@@ -48,7 +48,23 @@ t.test('each config change, and what it means for the bridge and dnsmasq', async
   t.equal(after(`${base}\n; a comment\n`), 'none', 'a comment');
   t.equal(after(base.replace('10.0.1.1/24', '10.0.1.2/24')), 'converge+restart', 'a new address');
   t.equal(after(base.replace('firewall = none', 'firewall = nftables')), 'converge+restart', 'the firewall turned on');
-  t.equal(after(base.replace('lab.test', 'lan.test')), 'converge+restart', 'another domain');
+  t.equal(after(base.replace('domain = lab.test', 'enable = false')), 'converge+restart', 'DNS turned off');
+  const ipv4 = (line: string) => base.replace('address = 10.0.1.1/24', `address = 10.0.1.1/24\n${line}`);
+  const dns = (line: string) => base.replace('domain = lab.test', `domain = lab.test\n${line}`);
+  t.equal(after(ipv4('max_leases = 50')), 'converge+restart', "max_leases (the firewall's connection budget)");
+  t.equal(after(ipv4('range = 10.0.1.100-10.0.1.150')), 'converge+restart', 'a smaller range: max_leases follows it');
+  // what only dnsmasq's config holds: a restart serves it, the bridge and its firewall stay as they are
+  for (const [text, what] of [
+    [base.replace('lab.test', 'lan.test'), 'another domain'],
+    [ipv4('lease_time = 2h'), 'lease_time'],
+    [ipv4('gateway = false'), 'gateway'],
+    [ipv4('ntp = self'), 'ntp'],
+    [dns('upstream = 192.0.2.53'), 'upstream'],
+    [dns('wildcard = apps:10.0.1.50'), 'a DNS record'],
+  ] as const) {
+    t.equal(after(text), 'restart', what);
+    t.not(rendered(text).conf, before.conf, `${what}: in dnsmasq's config, which the restart serves`);
+  }
   t.equal(after(base + db), 'sighup', 'a static host added');
   t.equal(after(base.replace('10.0.1.10', '10.0.1.12')), 'sighup', "a static host's address");
   t.equal(
