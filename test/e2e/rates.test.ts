@@ -159,8 +159,11 @@ t.test(
     const mine = async (port: string) =>
       (await ifbs(top.host)).find((l) => l.ifalias === `brmgr:${top.bridge}:${port}`)?.ifname;
     const ifb = await waitFor('the guest port’s ifb', () => mine(top.port));
+    // the ifb comes first, then the port's qdiscs: waited for, as the kernel shows them
+    const kinds = async () => brmgrs(await qdiscs(top.host, top.port)).map((q) => q.kind);
+    await waitFor('the port’s qdiscs', async () => (await kinds()).length >= 2).catch(() => undefined);
     t.same(
-      brmgrs(await qdiscs(top.host, top.port)).map((q) => q.kind),
+      await kinds(),
       ['htb', 'ingress'],
       'htb at the port’s root (toward the guest), an ingress qdisc redirecting what it sends',
     );
