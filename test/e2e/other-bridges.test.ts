@@ -21,6 +21,7 @@ import {
   scapyMissing,
   skipReason,
   udhcpcRun,
+  untilGuarded,
 } from '../helpers/e2e.js';
 
 const why = skipReason() ?? scapyMissing();
@@ -109,12 +110,8 @@ for (const level of why ? [] : ['basic', 'strict']) {
     const victim = await plugGuest(top, 'victim');
     const rogue = await plugGuest(top, 'rogue');
     const l2 = `brmgr-${top.bridge}`;
-    const portSet = await exec(top.host, 'nft', ['list', 'set', 'bridge', l2, 'bridge-ports']);
-    if (portSet.exitCode === 0)
-      await waitFor(`${rogue.port} in the bridge table's ports`, async () =>
-        (await must(top.host, 'nft', ['list', 'set', 'bridge', l2, 'bridge-ports'])).includes(`"${rogue.port}"`),
-      );
-    else t.match(await must(top.host, 'nft', ['list', 'table', 'bridge', l2]), /meta ibrname != "/, 'bridge meta');
+    if (!(await untilGuarded(top, rogue.port)))
+      t.match(await must(top.host, 'nft', ['list', 'table', 'bridge', l2]), /meta ibrname != "/, 'bridge meta');
     await ip(rogue.ns, 'address', 'add', '10.0.1.66/24', 'dev', rogue.ifname);
     await foreignDhcp(lab, rogue.ns, rogue.ifname, { range: '10.0.1.200,10.0.1.210', leases: 'rogue.leases' });
     const sniffing = exec(victim.ns, PYTHON, [script, 'sniff', victim.ifname, '8'], { timeout: 30_000 });

@@ -289,6 +289,19 @@ export interface PortGuest {
  * Plugs a guest into the topology's bridge (with `mac`, if given) and waits for its port to forward. Its
  * side sends with checksums filled in (no offload), as a real NIC does, so forged frames are whole.
  */
+/**
+ * Waits until the bridge table guards `port`: at once where the kernel has nft's bridge meta (`meta
+ * ibrname`); else once `brmgr run` has added it to the table's `bridge-ports` set, a few milliseconds
+ * after it appears (what a guest sends before is not the bridge's to its table). True where it was waited for.
+ */
+export async function untilGuarded(top: Topology, port: string): Promise<boolean> {
+  const table = `brmgr-${top.bridge}`;
+  const ports = () => exec(top.host, 'nft', ['list', 'set', 'bridge', table, 'bridge-ports']);
+  if ((await ports()).exitCode !== 0) return false;
+  await waitFor(`${port} in the bridge table's ports`, async () => (await ports()).stdout.includes(`"${port}"`));
+  return true;
+}
+
 export async function plugGuest(top: Topology, role: string, mac?: string): Promise<PortGuest> {
   const ns = await top.lab.ns(role);
   const ifname = top.lab.name(role.slice(0, 1));
