@@ -53,14 +53,20 @@ async function uncap(lab, backend) {
   if (still.length) throw new Error(`a cap is still there: ${still.join('; ')}`);
 }
 
-/** A NAT bridge from brmgr-pre, a guest (10.0.1.50, port `pg…`) and the outside (192.0.2.2) with an iperf3 server. */
-async function natLab(lab) {
+/** The outside: a namespace at 192.0.2.2 beyond the host's up0 (192.0.2.1). */
+async function outsideOf(lab) {
   const outside = await lab.ns(`bench-${lab.tag}-o`);
   await execa('ip', ['-n', lab.host, 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'nic', 'netns', outside]);
   await execa('ip', ['-n', lab.host, 'address', 'add', '192.0.2.1/24', 'dev', 'up0']);
   await execa('ip', ['-n', lab.host, 'link', 'set', 'up0', 'up']);
   await execa('ip', ['-n', outside, 'address', 'add', '192.0.2.2/24', 'dev', 'nic']);
   await execa('ip', ['-n', outside, 'link', 'set', 'nic', 'up']);
+  return outside;
+}
+
+/** A NAT bridge from brmgr-pre, a guest (10.0.1.50, port `pg…`) and the outside (192.0.2.2) with an iperf3 server. */
+async function natLab(lab) {
+  const outside = await outsideOf(lab);
   await lab.cli('brmgr-pre.mjs', BRIDGE);
   const guest = await lab.client('g', '10.0.1.50/24');
   await execa('ip', ['-n', guest, 'route', 'add', 'default', 'via', '10.0.1.1']);
@@ -154,12 +160,7 @@ const PATHS = { nat: 'guest → outside (NAT)', l2: 'guest → guest (same bridg
  * up0) and guest g2 (SUBNET.51) each run an iperf3 server; guest g1 (SUBNET.50) sends to either.
  */
 async function twoGuests(lab, bridge, subnet) {
-  const outside = await lab.ns(`bench-${lab.tag}-o`);
-  await execa('ip', ['-n', lab.host, 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'nic', 'netns', outside]);
-  await execa('ip', ['-n', lab.host, 'address', 'add', '192.0.2.1/24', 'dev', 'up0']);
-  await execa('ip', ['-n', lab.host, 'link', 'set', 'up0', 'up']);
-  await execa('ip', ['-n', outside, 'address', 'add', '192.0.2.2/24', 'dev', 'nic']);
-  await execa('ip', ['-n', outside, 'link', 'set', 'nic', 'up']);
+  const outside = await outsideOf(lab);
   const guests = {};
   for (const [name, host] of [
     ['g1', 50],

@@ -24,31 +24,24 @@ await build({
 });
 // The same programs as one CommonJS script, the entry of their V8 startup snapshot (build/snapshot.mjs):
 // the snapshot builder runs a single script that may require only Node's built-in modules.
-await build({
-  entryPoints: ['src/cli/snapshot.ts'],
-  outfile: 'dist/bundle/brmgr-snapshot.cjs',
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  define: { BRMGR_VERSION: JSON.stringify(version) },
-  // only version.ts's fallback for the source tree reads import.meta, never reached in a bundle
-  logOverride: { 'empty-import-meta': 'silent' },
-  logLevel: 'warning',
-});
+/** One CommonJS script of an entry and everything it imports. */
+const cjs = (entry, outfile) =>
+  build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    define: { BRMGR_VERSION: JSON.stringify(version) },
+    // only version.ts's fallback for the source tree reads import.meta, never reached in a bundle
+    logOverride: { 'empty-import-meta': 'silent' },
+    logLevel: 'warning',
+  });
+await cjs('src/cli/snapshot.ts', 'dist/bundle/brmgr-snapshot.cjs');
 // `brmgr run` alone, the supervisor's: one CommonJS script, which build/run-loader.mjs (brmgr-run.mjs)
 // compiles with V8's code cache; a lasting process loads nothing of the other commands
-await build({
-  entryPoints: ['src/cli/run-main.ts'],
-  outfile: 'dist/bundle/brmgr-run.cjs',
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  define: { BRMGR_VERSION: JSON.stringify(version) },
-  logOverride: { 'empty-import-meta': 'silent' },
-  logLevel: 'warning',
-});
+await cjs('src/cli/run-main.ts', 'dist/bundle/brmgr-run.cjs');
 // V8 keeps a script's source for the life of the process, as two bytes a character if one of them is not
 // ASCII: esbuild escapes those in code (its ASCII charset), the few left in comments go the same way
 const runBundle = readFileSync('dist/bundle/brmgr-run.cjs', 'utf8');

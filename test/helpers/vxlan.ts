@@ -1,4 +1,5 @@
 /** Pieces the VXLAN e2e tests share: hosts on one underlay switch, and the tunnel's flooding entries. */
+import { type Features, parseFeatures } from '../../src/host/ethtool.js';
 import { exec, ip, type Lab } from './netns.js';
 
 /** The peers a VXLAN link floods to (its all-zero FDB entries), sorted. */
@@ -35,13 +36,7 @@ export async function underlay(
   return devs;
 }
 
-/** A link's offload features as `ethtool -k` shows them, by name (`on`, `off`, `off [fixed]`). */
-export async function offloads(ns: string, dev: string): Promise<Record<string, string>> {
-  const text = (await exec(ns, 'ethtool', ['-k', dev])).stdout;
-  return Object.fromEntries(
-    text.split('\n').flatMap((l) => {
-      const m = /^\s*([a-z0-9_-]+): (.+)$/.exec(l);
-      return m ? [[m[1]!, m[2]!.trim()]] : [];
-    }),
-  );
+/** A link's offload features as `ethtool -k` shows them, by name. */
+export async function offloads(ns: string, dev: string): Promise<Features> {
+  return parseFeatures((await exec(ns, 'ethtool', ['-k', dev])).stdout);
 }

@@ -266,7 +266,8 @@ function fakeSysctls(values: Record<string, string>): Sysctls & { written: strin
   };
 }
 
-t.test('up: a new NAT bridge with firewall = none and port_security = off, against a fake host', async (t) => {
+/** Folders of its own for conf, run and state (the env brmgr reads them from), with brmgr0.conf holding `conf`. */
+function confEnv(t: Tap.Test, conf: string) {
   const dir = t.testdir({ conf: {}, run: {}, state: {} });
   const env = {
     ...process.env,
@@ -275,7 +276,12 @@ t.test('up: a new NAT bridge with firewall = none and port_security = off, again
     BRMGR_STATE_DIR: join(dir, 'state'),
   };
   mkdirSync(env.BRMGR_CONF_DIR, { recursive: true });
-  writeFileSync(join(env.BRMGR_CONF_DIR, 'brmgr0.conf'), `[bridge]\nfirewall = none\nport_security = off\n${QUIET}`);
+  writeFileSync(join(env.BRMGR_CONF_DIR, 'brmgr0.conf'), conf);
+  return env;
+}
+
+t.test('up: a new NAT bridge with firewall = none and port_security = off, against a fake host', async (t) => {
+  const env = confEnv(t, `[bridge]\nfirewall = none\nport_security = off\n${QUIET}`);
   const run = fakeRun((file, args) => {
     if (file === 'ip' && args.includes('-json')) return ipJson(HOST);
     if (file === 'nft' && args[0] === '-j') return '{"nftables": []}';
@@ -322,15 +328,7 @@ t.test('up: a new NAT bridge with firewall = none and port_security = off, again
 });
 
 t.test('up: bridge meta probed once, kept in the state; without it the port set guards the tables', async (t) => {
-  const dir = t.testdir({ conf: {}, run: {}, state: {} });
-  const env = {
-    ...process.env,
-    BRMGR_CONF_DIR: join(dir, 'conf'),
-    BRMGR_RUN_DIR: join(dir, 'run'),
-    BRMGR_STATE_DIR: join(dir, 'state'),
-  };
-  mkdirSync(env.BRMGR_CONF_DIR, { recursive: true });
-  writeFileSync(join(env.BRMGR_CONF_DIR, 'brmgr0.conf'), `[bridge]\nfirewall = none\n${QUIET}`);
+  const env = confEnv(t, `[bridge]\nfirewall = none\n${QUIET}`);
   const host: Observed = { ...HOST, links: [...HOST.links, linkOf('tap1', { master: 'brmgr0' })] };
   const fake = fakeRun((file, args) => {
     if (file === 'ip' && args.includes('-json')) return ipJson(host);
