@@ -2,6 +2,7 @@
  * Runs the core's actions (core.ts) through injected effects, one change to the host at a time, and feeds
  * what they find back in as events. Holds the running config: read once, resolved once by pre, kept.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Loaded } from '../config/load.js';
 import type { BridgeConfig } from '../config/types.js';
 import { ConfigError, formatProblem, type Problem } from '../config/validate.js';
@@ -73,6 +74,9 @@ export interface Effects {
 }
 
 type Performed = Exclude<Action, { kind: 'log' | 'shutdown' }>;
+
+/** how long a stop waits for the change under way */
+const SETTLE_ON_STOP_MS = 2000;
 
 export class Supervisor {
   private state: CoreState;
@@ -217,6 +221,9 @@ export class Supervisor {
   private async shutdown(code: number): Promise<void> {
     clearTimeout(this.formerTimer);
     this.fx.log.info({ event: 'stop' }, code === 0 ? 'stopping' : 'giving up');
+    // the change under way (e.g. telling resolved) ends first, so that the stop undoes all of it; a hung
+    // one does not hold the stop
+    await Promise.race([this.queue, sleep(SETTLE_ON_STOP_MS)]);
     await this.fx.shutdown(code);
     // brmgr run never takes the bridge down itself (a restart keeps the guests' network): say so
     this.fx.log.info(

@@ -413,3 +413,21 @@ t.test('dnsmasq failing to start while serving is reached: never ready, exit 1',
   t.equal(await sup.done, 1, 'exit 1');
   t.notOk(f.calls.includes('notify ready'), `systemd is never told it is ready: ${f.calls.join(', ')}`);
 });
+
+t.test('a stop while serving is reached: what serve does ends before the stop undoes it', async (t) => {
+  const f = fake(NFT);
+  let finish: () => void = () => {};
+  f.fx.serve = async () => {
+    f.calls.push('serve');
+    await new Promise<void>((r) => (finish = r));
+    f.calls.push('served');
+  };
+  const sup = new Supervisor('br0', loaded(NFT), f.fx);
+  await sup.start();
+  await settle();
+  sup.dispatch({ kind: 'stop' });
+  await settle();
+  finish();
+  t.equal(await sup.done, 0);
+  t.ok(f.calls.indexOf('served') < f.calls.indexOf('shutdown 0'), `served, then the shutdown: ${f.calls.join(', ')}`);
+});
