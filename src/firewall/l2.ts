@@ -205,35 +205,40 @@ export function renderL2(
 ): string | undefined {
   if (!hasL2Table(cfg)) return undefined;
   const t = l2Table(cfg.name);
+  // what a guest may not send is the same wherever its frame goes: it is all in prerouting, one hook on
+  // every frame; forward holds only what depends on the port a frame leaves by
   const prerouting: string[] = [];
   const forward: string[] = [];
-  const input: string[] = [];
   const regular: Record<string, string[]> = {};
   const remote = remotePorts(cfg);
   const notRemote = (dir: 'iifname' | 'oifname') => (remote.length ? `${dir} != { ${remote.map(q).join(', ')} }` : '');
   const sets: string[] = [];
   const drops = new Drops();
-  /** the forward chain's rules that a TCP segment can match: it leaves the chain after them */
-  const everyFrame: string[] = [];
   if (cfg.portSecurity !== 'off') {
     // a guest with port_security = off is past the basic rules too (brmgr run fills the set)
     const guarded = [notRemote('iifname'), opensPorts(cfg) ? `iifname != @${OPEN_SET}` : ''].filter(Boolean).join(' ');
     if (opensPorts(cfg)) sets.push(`\tset ${OPEN_SET} {\n\t\ttypeof iifname\n\t\tsize 65535\n\t}`);
-    const rules = basicRules(cfg, guarded, opts.mac, drops);
-    everyFrame.push(...bridgeMacRule(guarded, opts.mac, drops));
-    forward.push(...rules);
-    input.push(...bridgeMacRule(guarded, opts.mac, drops), ...rules, ...newSources6Rules(notRemote('iifname'), drops));
+    const macCap = macCapRules(cfg, notRemote('iifname'));
+    const g = guarded ? `${guarded} ` : '';
+    prerouting.push(
+      // before the bridge learns the frame's source
+      ...macCap.prerouting,
+      ...bridgeMacRule(guarded, opts.mac, drops),
+      ...newSources6Rules(notRemote('iifname'), drops),
+      // TCP, most of what guests send, meets none of the rules below but the rate of DNS queries
+      cfg.dns.enable ? 'tcp dport != 53 return' : 'meta l4proto tcp return',
+      ...basicRules(cfg, guarded, opts.mac, drops),
+    );
     if (cfg.dns.enable) {
-      const g = guarded ? `${guarded} ` : '';
       const bound = `limit rate over ${DNS_PER_PORT.rate}/second burst ${DNS_PER_PORT.burst} packets`;
-      // per port, not per MAC: a guest sending from random MACs is still one port
-      input.push(
-        `${g}udp dport 53 meter dns-udp { iifname timeout 1m ${bound} } ${drops.drop('dns-rate', 'port')}`,
-        `${g}tcp dport 53 tcp flags & (syn | ack) == syn meter dns-tcp { iifname timeout 1m ${bound} } ${drops.drop('dns-rate', 'port')}`,
+      // the queries to the host (to its MAC: dnsmasq, or through it), per port, not per MAC: a guest
+      // sending from random MACs is still one port
+      const toHost = opts.mac ? `ether daddr ${opts.mac} ` : '';
+      prerouting.push(
+        `${g}${toHost}udp dport 53 meter dns-udp { iifname timeout 1m ${bound} } ${drops.drop('dns-rate', 'port')}`,
+        `${g}${toHost}tcp dport 53 tcp flags & (syn | ack) == syn meter dns-tcp { iifname timeout 1m ${bound} } ${drops.drop('dns-rate', 'port')}`,
       );
     }
-    const macCap = macCapRules(cfg, notRemote('iifname'));
-    prerouting.push(...macCap.prerouting);
     regular[PORT_MACS] = macCap.chain;
     regular[`${PORT_MACS}-over`] = macCapOver(cfg.name, drops);
     sets.push(
@@ -255,8 +260,7 @@ export function renderL2(
       forward.push(...answers.map((a) => `oifname ${vx}${local} ${a} drop`));
     } else {
       // the authority: answers from the tunnel are a rogue's
-      forward.push(...answers.map((a) => `iifname ${vx} ${a} drop`));
-      input.push(...answers.map((a) => `iifname ${vx} ${a} drop`));
+      prerouting.push(...answers.map((a) => `iifname ${vx} ${a} drop`));
     }
   }
   if (cfg.mode === 'bridged') {
@@ -277,26 +281,21 @@ export function renderL2(
         `update @${SNOOP_SETS.dad6} { ether saddr . @th,64,128 }`,
     );
   }
-  // last: the guards and the learning above see a frame before isolation drops it
-  const isolation = [notRemote('iifname'), notRemote('oifname'), 'drop'].filter(Boolean).join(' ');
-  const forProtocols = forward.length;
-  if (cfg.isolatePorts) forward.push(isolation);
-  if (!forward.length && !input.length) return undefined;
-  // TCP, most of what guests send each other, meets none of the rules above but the bridge's MAC and
-  // isolation (none guards or learns from it): it leaves the forward chain after those two
-  if (forProtocols) {
-    if (cfg.isolatePorts) everyFrame.push(`meta l4proto tcp ${isolation}`);
-    forward.unshift(...everyFrame, 'meta l4proto tcp return');
-  }
+  // last: the learning above sees a frame before isolation drops it
+  if (cfg.isolatePorts) forward.push([notRemote('iifname'), notRemote('oifname'), 'drop'].filter(Boolean).join(' '));
+  if (!forward.length && !prerouting.length) return undefined;
   Object.assign(regular, drops.chains());
   sets.push(...drops.sets(), ...scopeSet(opts.scope));
-  // the chains are replaced, the sets kept: what the kernel learned survives a reload
-  prerouting.unshift(scopeGuard(cfg.name, opts.scope));
-  forward.unshift(scopeGuard(cfg.name, opts.scope, true));
-  input.unshift(scopeGuard(cfg.name, opts.scope));
-  const hooked = { prerouting, forward, input };
+  // the chains are replaced, the sets kept: what the kernel learned survives a reload; a hook with
+  // nothing to do is not there at all (each costs every frame its call)
+  const hooked: Record<string, string[]> = {};
+  if (prerouting.length) hooked.prerouting = [scopeGuard(cfg.name, opts.scope), ...prerouting];
+  if (forward.length) hooked.forward = [scopeGuard(cfg.name, opts.scope, true), ...forward];
   const chains = { ...hooked, ...regular };
+  // a hook an earlier config or version had goes, rules and all
+  const unhooked = ['prerouting', 'forward', 'input'].filter((name) => !(name in hooked));
   const declare = [
+    ...unhooked.map((name) => `\tchain ${name} {\n\t}`),
     ...Object.keys(hooked).map(
       (name) => `\tchain ${name} {\n\t\ttype filter hook ${name} priority filter; policy accept;\n\t}`,
     ),
@@ -310,6 +309,7 @@ export function renderL2(
     Object.keys(chains)
       .map((name) => `flush chain bridge ${t} ${name}\n`)
       .join('') +
+    unhooked.map((name) => `flush chain bridge ${t} ${name}\ndelete chain bridge ${t} ${name}\n`).join('') +
     `table bridge ${t} {\n${fill.join('\n')}\n}\n` +
     scopeFill(t, opts.scope)
   );

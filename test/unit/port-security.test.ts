@@ -8,13 +8,15 @@ const parse = (text: string) => parseConfig(text, '/etc/brmgr/br0.conf', 'br0');
 const MAC = '02:11:22:33:44:55';
 const chain = (text: string, name: string) => text.split(`\tchain ${name} {\n`).at(-1)!.split('\t}')[0]!;
 
-t.test('basic: every port of a NAT bridge is a guest port, in the forward and the input chain', async (t) => {
+t.test('basic: every port of a NAT bridge is a guest port, in prerouting: once, wherever a frame goes', async (t) => {
   const text = renderL2(parse('[ipv6]\naddress = fd42:0:1::1/64\n'), {
     scope: { bridgeMeta: true, ports: [] },
     guard: true,
     mac: MAC,
   })!;
-  for (const name of ['forward', 'input']) {
+  t.notMatch(text, /hook (forward|input)/, 'no other hook: every frame pays one call');
+  t.match(text, /flush chain bridge brmgr-br0 input\ndelete chain bridge brmgr-br0 input\n/, 'an earlier one goes');
+  for (const name of ['prerouting']) {
     const rules = chain(text, name);
     t.match(rules, /^\t\tether type ip udp dport 68 jump drop-dhcp-server$/m, `${name}: no DHCP answers`);
     t.match(rules, /^\t\tether type ip6 udp dport 546 jump drop-dhcp6-server$/m, `${name}: no DHCPv6 answers`);
@@ -42,7 +44,14 @@ t.test('basic: every port of a NAT bridge is a guest port, in the forward and th
       `${name}: chaddr is the sender's`,
     );
   }
-  t.notMatch(chain(text, 'forward'), /^\t\tdrop$/m, 'guests reach each other without isolate_ports');
+  t.notMatch(text, /^\t\tdrop$/m, 'guests reach each other without isolate_ports');
+  const pre = chain(text, 'prerouting');
+  t.ok(
+    pre.indexOf('tcp dport != 53 return') < pre.indexOf('udp dport 68') &&
+      pre.indexOf('tcp dport != 53 return') > pre.indexOf('port-sources6 {'),
+    'TCP leaves after the MAC cap, the bridge’s MAC and the IPv6 sources, before the protocols’ rules',
+  );
+  t.match(pre, /ether daddr 02:11:22:33:44:55 udp dport 53 meter dns-udp/, 'the DNS rate: queries to the host');
 });
 
 t.test('the uplink (bridged) and the VXLAN port are not guest ports', async (t) => {
@@ -124,7 +133,7 @@ t.test('port_macs: a budget per port before the bridge learns; a static host car
   );
   t.match(chain(text, 'port-macs-over'), /log prefix .* drop/, 'the excess is dropped, the port logged');
   t.match(
-    chain(text, 'input'),
+    chain(text, 'prerouting'),
     /iifname \. ip6 saddr != @port-sources6 update @port-sources6-rate \{ iifname limit rate over .* \} jump drop-ipv6-sources-port/,
     'new IPv6 sources toward the host: a rate per port',
   );
