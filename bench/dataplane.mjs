@@ -9,7 +9,8 @@
 //   g2's and 198 fake ports' elements, as `brmgr run` adds them), each on a lab of its own, rotating
 //   which goes first; Gbit/s and Gbit per CPU second of the two iperf3 processes, and the ratios.
 //   g1's interface sends without offloads (TX_OFF, `g1`), so every hop sees MTU-sized frames.
-//   PROFILE=1 adds basic with brmgr's bridge table deleted and strict with its inet table deleted.
+//   PROFILE=1 adds basic with brmgr's bridge table deleted, basic without its MAC cap and strict with its
+//   inet table deleted.
 // Namespaces only; all deleted at the end.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { execa } from 'execa';
@@ -24,9 +25,17 @@ await execa('iperf3', ['--version']).catch(() => {
   throw new Error('iperf3 is not installed (apt-get install iperf3)');
 });
 
-/** Deletes the caps' rules brmgr-pre made: the prerouting jump, and the connection count in either backend. */
+/** Deletes the MAC cap's jump from the bridge table's prerouting chain (the rest of basic stays). */
+async function unMacCap(lab) {
+  const listed = await lab.exec(lab.host, 'nft', ['-a', 'list', 'chain', 'bridge', `brmgr-${BRIDGE}`, 'prerouting']);
+  const handle = /jump port-macs # handle (\d+)/.exec(listed.stdout)?.[1];
+  if (!handle) throw new Error(`no MAC cap in prerouting: ${listed.stdout}`);
+  await lab.exec(lab.host, 'nft', ['delete', 'rule', 'bridge', `brmgr-${BRIDGE}`, 'prerouting', 'handle', handle]);
+}
+
+/** Deletes the caps' rules brmgr-pre made: the MAC cap's jump, and the connection count in either backend. */
 async function uncap(lab, backend) {
-  await lab.exec(lab.host, 'nft', ['flush', 'chain', 'bridge', `brmgr-${BRIDGE}`, 'prerouting']);
+  await unMacCap(lab);
   if (backend === 'nftables') {
     // in whichever chain of the table (the forward chain's halves, from and to the bridge)
     const listed = await lab.exec(lab.host, 'nft', ['-a', 'list', 'table', 'inet', `brmgr-${BRIDGE}`]);
@@ -220,7 +229,7 @@ const spread = (xs) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixe
 /**
  * The variants, each on a lab of its own set up once (no switching between rounds): `up` brings its bridge
  * up in the lab's host namespace and returns the bridge; `afterGuests` changes brmgr's tables once its guests are
- * there. PROFILE=1 adds two that take brmgr's tables apart, to see where a cost is.
+ * there. PROFILE=1 adds three that take brmgr's tables apart, to see where a cost is.
  */
 const brmgrAt = (level) => async (lab) => {
   lab.config(BRIDGE, `[bridge]\nfirewall = nftables\nport_security = ${level}\n${NAT}`);
@@ -245,6 +254,8 @@ const VARIANTS = {
           up: brmgrAt('basic'),
           afterGuests: (lab) => lab.exec(lab.host, 'nft', ['delete', 'table', 'bridge', `brmgr-${BRIDGE}`]),
         },
+        // basic without the MAC cap's lookup, every frame's one set lookup
+        'basic, MAC cap deleted': { up: brmgrAt('basic'), afterGuests: (lab) => unMacCap(lab) },
         // strict's bridge table alone: its inet table (the host's ports, a fib lookup a packet) deleted
         'strict, inet table deleted': {
           up: brmgrAt('strict'),
@@ -300,6 +311,7 @@ if (PARTS.includes('strict')) {
         ? [
             ['basic, bridge table deleted ÷ lxc-net', 'basic, bridge table deleted', 'lxc-net'],
             ['basic ÷ basic, bridge table deleted', 'basic', 'basic, bridge table deleted'],
+            ['basic ÷ basic, MAC cap deleted', 'basic', 'basic, MAC cap deleted'],
             ['strict ÷ strict, inet table deleted', 'strict, 2 guests', 'strict, inet table deleted'],
             ['strict, inet table deleted ÷ basic', 'strict, inet table deleted', 'basic'],
           ]

@@ -135,7 +135,7 @@ t.test('port_macs: a budget per port before the bridge learns; a static host car
   t.match(
     chain(text, 'prerouting'),
     /iifname \. ip6 saddr != @port-sources6 update @port-sources6-rate \{ iifname limit rate over .* \} jump drop-ipv6-sources-port/,
-    'new IPv6 sources toward the host: a rate per port',
+    'new IPv6 sources: a rate per port',
   );
   t.equal(
     renderL2(parse('[bridge]\nport_security = off\n'), { scope: { bridgeMeta: true, ports: [] }, guard: true }),
