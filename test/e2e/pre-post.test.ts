@@ -174,3 +174,39 @@ for (const backend of why ? [] : BACKENDS) {
     );
   });
 }
+
+for (const _ of why ? [] : [1]) {
+  t.test('the bridge table keeps only the hooks it needs: an older version’s forward and input go', async (t) => {
+    const lab = Lab.create(t);
+    const { host, bridge, brmgr } = await topology(lab);
+    brmgr.config(conf({ firewall: 'nftables' }));
+    await brmgr.up();
+    const hooks = async () =>
+      (
+        JSON.parse(await must(host, 'nft', ['-j', 'list', 'chains', 'bridge'])).nftables as {
+          chain?: { table: string; name: string; hook?: string };
+        }[]
+      )
+        .flatMap((o) => (o.chain?.table === `brmgr-${bridge}` && o.chain.hook ? [o.chain.name] : []))
+        .sort();
+    t.strictSame(await hooks(), ['prerouting'], 'basic on a NAT bridge: prerouting alone');
+    // as an older brmgr left them: port security's rules in the forward and input hooks too
+    for (const hook of ['forward', 'input']) {
+      await must(host, 'nft', [
+        'add',
+        'chain',
+        'bridge',
+        `brmgr-${bridge}`,
+        hook,
+        `{ type filter hook ${hook} priority filter; policy accept; }`,
+      ]);
+      await must(host, 'nft', ['add', 'rule', 'bridge', `brmgr-${bridge}`, hook, 'udp', 'dport', '53', 'drop']);
+    }
+    t.strictSame(await hooks(), ['forward', 'input', 'prerouting'], 'an older table, as the test made it');
+    await brmgr.up();
+    t.strictSame(await hooks(), ['prerouting'], 'the next pre deletes the hooks it no longer fills, rules and all');
+    const before = await snapshot(host);
+    await brmgr.up();
+    t.same(await snapshot(host), before, 'and a pre after that changes nothing');
+  });
+}
