@@ -1,20 +1,29 @@
 import type { Rendered } from './dnsmasq-files.js';
 
 /**
- * What a config change means: what brmgr-pre reads changed → converge the bridge and restart dnsmasq; only
- * dnsmasq's config (a lease time, a DNS record, its upstream) or conf_file changed → restart it; only static
- * hosts or hosts files changed → SIGHUP (it re-reads them).
+ * What a config change means for the bridge and for dnsmasq, each on its own: what brmgr-pre reads changed →
+ * converge the bridge; dnsmasq's config (a lease time, a DNS record, its upstream) or conf_file changed →
+ * restart it; only static hosts or hosts files changed → SIGHUP (it re-reads them). A change pre alone reads
+ * (the firewall, `guest_conns`, `isolate_ports`) converges and leaves dnsmasq serving.
  */
-export type ReloadAction = 'converge+restart' | 'restart' | 'sighup' | 'none';
+export type ReloadAction = 'converge+restart' | 'converge+sighup' | 'converge' | 'restart' | 'sighup' | 'none';
 
 export function reloadAction(current: Rendered, next: Rendered): ReloadAction {
-  if (next.network !== current.network) return 'converge+restart';
-  if (next.conf !== current.conf || next.confFileHash !== current.confFileHash) return 'restart';
-  const hostsChanged = next.dhcpHosts !== current.dhcpHosts || next.hosts !== current.hosts;
-  return hostsChanged || next.hostsFilesHash !== current.hostsFilesHash ? 'sighup' : 'none';
+  const dnsmasq =
+    next.conf !== current.conf || next.confFileHash !== current.confFileHash
+      ? 'restart'
+      : next.dhcpHosts !== current.dhcpHosts ||
+          next.hosts !== current.hosts ||
+          next.hostsFilesHash !== current.hostsFilesHash
+        ? 'sighup'
+        : 'none';
+  if (next.network === current.network) return dnsmasq;
+  return dnsmasq === 'none' ? 'converge' : `converge+${dnsmasq}`;
 }
 
+export const converges = (action: ReloadAction) => action.startsWith('converge');
 export const restartsDnsmasq = (action: ReloadAction) => action === 'restart' || action === 'converge+restart';
+export const hupsDnsmasq = (action: ReloadAction) => action === 'sighup' || action === 'converge+sighup';
 
 /**
  * Whether `dnsmasq --test` must accept the new config first: a restart with a bad line in conf_file would

@@ -17,7 +17,7 @@ import { type Action, type CoreState, initialState, step, type SupervisorEvent, 
 import { Counts } from './counters.js';
 import type { Rendered } from './dnsmasq-files.js';
 import type { ReloadOutcome } from './events-socket.js';
-import { needsTrial, reloadAction, restartsDnsmasq } from './reload.js';
+import { converges, hupsDnsmasq, needsTrial, reloadAction, restartsDnsmasq } from './reload.js';
 import { changeSummary } from '../config/diff.js';
 
 export interface DnsmasqControl {
@@ -330,9 +330,14 @@ export class Supervisor {
       fx.watch(this.cfg, draft);
       return { outcome: 'refused', reason };
     }
-    if (action === 'converge+restart') {
+    let applied = action;
+    if (converges(action)) {
+      const bridge = fx.bridgeIndex?.();
       next = await fx.converge(loaded, held);
       rendered = fx.render(next.cfg);
+      // what pre resolved may change dnsmasq's config after all; a bridge made anew needs a new dnsmasq
+      if (bridge !== fx.bridgeIndex?.() || !this.rendered) applied = 'converge+restart';
+      else applied = reloadAction(this.rendered, rendered);
     }
     fx.writeFiles(rendered);
     const summary = changeSummary(this.loaded.draft, loaded.draft);
@@ -347,10 +352,10 @@ export class Supervisor {
     for (const guest of changed) this.dispatch({ kind: 'port-guest', guest });
     fx.watch(this.cfg);
     await fx.tellResolved(this.cfg);
-    if (restartsDnsmasq(action)) {
+    if (restartsDnsmasq(applied)) {
       log.info({ event: 'reload', why, action: 'restart' }, `${summary}; restarting dnsmasq`);
       await fx.dnsmasq.restart();
-    } else if (action === 'sighup' && fx.dnsmasq.isRunning) {
+    } else if (hupsDnsmasq(applied) && fx.dnsmasq.isRunning) {
       log.info({ event: 'reload', why, action: 'sighup' }, `${summary}; dnsmasq re-reads the static hosts`);
       fx.dnsmasq.hup();
     } else {

@@ -72,6 +72,54 @@ for (const _ of why ? [] : [1]) {
     t.match(gone.stderr, /exited before it served/);
   });
 
+  t.test('a reload of what the firewall alone reads: the bridge converges, dnsmasq serves on', async (t) => {
+    const lab = Lab.create(t);
+    chmodSync(lab.dir, 0o755);
+    const top = await topology(lab);
+    top.brmgr.config(config('1h', '[host.web]\nmac = 52:54:00:00:00:10\nip = 10.0.1.10\n'));
+    const proc = top.brmgr.run();
+    const log = follow(proc);
+    t.equal((await top.brmgr.cli('wait', top.bridge, '--pid', String(proc.pid), '--timeout', '20')).exitCode, 0);
+    await top.attach();
+    const pid = () => readFileSync(join(top.brmgr.runDir, top.bridge, 'dnsmasq.pid'), 'utf8').trim();
+    const served = pid();
+    const rules = async () =>
+      (await exec(top.host, 'nft', ['list', 'chain', 'inet', `brmgr-${top.bridge}`, 'from-bridge'])).stdout.match(
+        /ct count over \d+/g,
+      );
+
+    top.brmgr.config(
+      config('1h', '[host.web]\nmac = 52:54:00:00:00:10\nip = 10.0.1.10\n').replace(
+        '[ipv4]',
+        'guest_conns = 100\n[ipv4]',
+      ),
+    );
+    const applied = await top.brmgr.cli('reload', top.bridge);
+    t.equal(applied.exitCode, 0, `reload exits 0 ${applied.stderr}`);
+    t.same(await rules(), ['ct count over 100', 'ct count over 100'], 'the connection cap is the new one');
+    t.equal(pid(), served, 'the same dnsmasq serves: its config did not change');
+    t.equal(await dig(top.guest, 'web.lab.test'), '10.0.1.10', 'and answers');
+    await waitFor('the reload logged', async () => log.some((e) => e.event === 'reload'));
+    t.match(
+      log.filter((e) => e.event === 'reload').map((e) => e.msg),
+      [/guest_conns 2048 → 100; nothing to change for dnsmasq$/],
+    );
+
+    // the firewall and a static host at once: converge, then dnsmasq re-reads its hosts (no restart)
+    top.brmgr.config(
+      config('1h', '[host.web]\nmac = 52:54:00:00:00:10\nip = 10.0.1.20\n').replace(
+        '[ipv4]',
+        'guest_conns = 200\n[ipv4]',
+      ),
+    );
+    t.equal((await top.brmgr.cli('reload', top.bridge)).exitCode, 0);
+    t.same(await rules(), ['ct count over 200', 'ct count over 200']);
+    t.equal(await dig(top.guest, 'web.lab.test'), '10.0.1.20', 'the new static host answers');
+    t.equal(pid(), served, 'from the same dnsmasq');
+    proc.kill('SIGTERM');
+    await proc;
+  });
+
   t.test('wait does not count a bridge kept from an earlier run', async (t) => {
     const lab = Lab.create(t);
     chmodSync(lab.dir, 0o755);

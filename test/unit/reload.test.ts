@@ -47,7 +47,21 @@ t.test('each config change, and what it means for the bridge and dnsmasq', async
   t.equal(after(base), 'none', 'the same config');
   t.equal(after(`${base}\n; a comment\n`), 'none', 'a comment');
   t.equal(after(base.replace('10.0.1.1/24', '10.0.1.2/24')), 'converge+restart', 'a new address');
-  t.equal(after(base.replace('firewall = none', 'firewall = nftables')), 'converge+restart', 'the firewall turned on');
+  t.equal(
+    after(base.replace('firewall = none', 'firewall = nftables')),
+    'converge',
+    'the firewall turned on: dnsmasq, whose config is the same, keeps serving',
+  );
+  t.equal(
+    after(base.replace('firewall = none', 'firewall = none\nguest_conns = 100')),
+    'converge',
+    'guest_conns: the firewall alone',
+  );
+  t.equal(
+    after(base.replace('10.0.1.10', '10.0.1.12').replace('firewall = none', 'firewall = nftables')),
+    'converge+sighup',
+    'the firewall and a static host',
+  );
   t.equal(after(base.replace('domain = lab.test', 'enable = false')), 'converge+restart', 'DNS turned off');
   const ipv4 = (line: string) => base.replace('address = 10.0.1.1/24', `address = 10.0.1.1/24\n${line}`);
   const dns = (line: string) => base.replace('domain = lab.test', `domain = lab.test\n${line}`);
@@ -85,7 +99,7 @@ t.test('any one part changed alone', async (t) => {
   const before = rendered(base);
   const changed = (part: keyof Rendered) => reloadAction(before, { ...before, [part]: `${before[part]}x` });
   const expected: [keyof Rendered, ReloadAction][] = [
-    ['network', 'converge+restart'],
+    ['network', 'converge'],
     ['conf', 'restart'],
     ['confFileHash', 'restart'],
     ['dhcpHosts', 'sighup'],
@@ -96,14 +110,14 @@ t.test('any one part changed alone', async (t) => {
 });
 
 t.test('only a restart of a dnsmasq that serves anything is tried with dnsmasq --test first', async (t) => {
-  const actions: ReloadAction[] = ['converge+restart', 'restart', 'sighup', 'none'];
-  t.same(actions.map(restartsDnsmasq), [true, true, false, false], 'restarts');
+  const actions: ReloadAction[] = ['converge+restart', 'converge+sighup', 'converge', 'restart', 'sighup', 'none'];
+  t.same(actions.map(restartsDnsmasq), [true, false, false, true, false, false], 'restarts');
   t.same(
     actions.map((a) => needsTrial(a, true)),
-    [true, true, false, false],
+    [true, false, false, true, false, false],
     'tried when it serves',
   );
-  const noneTried = [false, false, false, false];
+  const noneTried = [false, false, false, false, false, false];
   t.same(
     actions.map((a) => needsTrial(a, false)),
     noneTried,
