@@ -58,6 +58,8 @@ function strictRules(d: Drops): string[] {
     // a guest without a lease yet asks for one
     'ether type ip ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept',
     `ether type ip iifname . ip saddr != @${S.addr4} ${d.drop('strict-address', 'ip')}`,
+    // what follows is IPv6's
+    'ether type ip return',
     // duplicate address detection, and the listener report that comes with it, before the address is its own
     'ether type ip6 ip6 saddr :: icmpv6 type { nd-router-solicit, nd-neighbor-solicit, mld2-listener-report } accept',
     `ether type ip6 iifname . ip6 saddr != @${S.addr6} ${d.drop('strict-address', 'ip6')}`,
@@ -75,9 +77,10 @@ function hostRules(cfg: BridgeConfig, d: Drops): string[] {
   const udp = [...HOST_UDP.map(String), ...extra('udp')];
   return [
     `meta mark set meta mark & ${hex(~STRICT_MARK >>> 0)}`,
+    // an established flow's packets, the host's or forwarded, go on without a route lookup each
+    'ct state established,related accept',
     // forwarded (and port-forwarded: DNAT came first) traffic is not the host's
     'fib daddr type != { local, broadcast, multicast, anycast } return',
-    'ct state established,related accept',
     'meta l4proto { icmp, ipv6-icmp } accept',
     `udp dport { ${udp.join(', ')} } accept`,
     `tcp dport { ${tcp.join(', ')} } accept`,
