@@ -260,7 +260,6 @@ export function renderIptablesRestore(target: IptablesPlan, current: IptablesPla
   return out;
 }
 
-/** Whether the chains and jumps `want` has are all there as planned. */
 /** What of `want` is missing from or changed in `seen`, in words; undefined when all of it is there. */
 export function chainsDiff(want: IptablesPlan, seen: IptablesPlan): string | undefined {
   const have = new Set(seen.jumps.map(jumpId));
