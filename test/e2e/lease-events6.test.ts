@@ -81,7 +81,11 @@ lease = ${hook}
 
       await waitFor('add in the follower', async () => human.out.some((l) => l.endsWith(` add ${duid} ${addr} g6`)));
       t.pass(`brmgr events prints "TIME add ${duid} ${addr} g6": the DUID in the MAC's place, as dnsmasq`);
-      const add6 = json.out.map((l) => JSON.parse(l)).find((e) => e.ip === addr);
+      // each follower reads its own stream: the JSON one may print a moment after the human one
+      const jsonOf = (event: string) =>
+        json.out.map((l) => JSON.parse(l)).find((e) => e.ip === addr && e.event === event);
+      await waitFor('add in the JSON follower', async () => jsonOf('add') !== undefined);
+      const add6 = jsonOf('add');
       t.match(
         add6,
         { event: 'add', ip: addr, hostname: 'g6', duid, iaid, reason: 'ack' },
@@ -125,11 +129,8 @@ lease = ${hook}
       t.equal(released.exitCode, 0, 'dhclient -6 -r', { output: released.stderr });
       await waitFor('the lease gone from dnsmasq’s file', async () => !leaseFile().includes(` ${addr} `));
       await waitFor('del in the follower', async () => human.out.some((l) => l.endsWith(` del ${duid} ${addr} g6`)));
-      t.match(
-        json.out.map((l) => JSON.parse(l)).find((e) => e.ip === addr && e.event === 'del'),
-        { duid, iaid, reason: 'release' },
-        'a release is del, reason release',
-      );
+      await waitFor('del in the JSON follower', async () => jsonOf('del') !== undefined);
+      t.match(jsonOf('del'), { duid, iaid, reason: 'release' }, 'a release is del, reason release');
       await waitFor('the del hook', async () =>
         runs().some((r) => r.startsWith(`del ${duid} ${addr} g6 DNSMASQ_IAID=${iaid}`)),
       );
