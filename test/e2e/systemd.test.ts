@@ -463,7 +463,10 @@ for (const _ of why ? [] : [1]) {
         },
         30_000,
       );
-      t.equal(state, 'active', `${unit} active after the reboot`);
+      // what the unit said this boot, should it not be active
+      const said =
+        state === 'active' ? '' : (await c.run(['journalctl', '-u', unit, '-b', '--no-pager', '-o', 'cat'])).stdout;
+      t.equal(state, 'active', `${unit} active after the reboot`, { journal: said.split('\n').slice(-30) });
       t.ok(await c.dnsAnswers(gw), `DNS answers on ${gw}`);
     }
     await c.addGuest('guest2', 'gport2');
