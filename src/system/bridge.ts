@@ -33,9 +33,15 @@ export function portStates(run: Run, bridge: string): Promise<PortState[]> {
   return bridgeJson<PortState>(run, ['link', 'show', 'master', bridge]);
 }
 
-/** The bridge's ports now, and the guests' MACs learned on them. */
+/** The bridge's ports now, and the guests' MACs learned on them: one process, one JSON array a line. */
 export async function readPorts(run: Run, bridge: string): Promise<PortFact[]> {
-  const [ports, fdb] = await Promise.all([portStates(run, bridge), forwardingDatabase(run, bridge)]);
+  const r = await run('bridge', ['-json', '-batch', '-'], `link show master ${bridge}\nfdb show br ${bridge}\n`);
+  // a bridge that is gone: `link show master` of a missing one lists every bridge's ports, then fdb fails
+  if (!r.ok) return [];
+  const [ports = [], fdb = []] = r.stdout
+    .split('\n')
+    .filter((line) => line.startsWith('['))
+    .map((line) => JSON.parse(line) as unknown[]) as [PortState[]?, FdbEntry[]?];
   return [...ports.map((p): PortFact => ({ kind: 'port-added', port: p.ifname })), ...learnedMacs(fdb, bridge)];
 }
 

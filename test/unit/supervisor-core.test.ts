@@ -8,6 +8,8 @@ import type { BridgeConfig } from '../../src/config/types.js';
 import { parseConfig } from '../../src/config/validate.js';
 import { fdbFromLine, learnedMacs, portFromLinkLine } from '../../src/host/ports.js';
 import { PortTable } from '../../src/plan/ports.js';
+import { readPorts } from '../../src/system/bridge.js';
+import type { Run } from '../../src/system/exec.js';
 import { resolve, type HostFacts } from '../../src/plan/resolve.js';
 import { initialState, step, TAKEN_DOWN } from '../../src/supervisor/core.js';
 import type { DnsmasqExit } from '../../src/supervisor/dnsmasq-process.js';
@@ -431,4 +433,25 @@ t.test('a stop while serving is reached: what serve does ends before the stop un
   finish();
   t.equal(await sup.done, 0);
   t.ok(f.calls.indexOf('served') < f.calls.indexOf('shutdown 0'), `served, then the shutdown: ${f.calls.join(', ')}`);
+});
+
+t.test("the bridge's ports and learned MACs: one bridge process; a bridge gone has none", async (t) => {
+  const links = '[{"ifname":"tap1","master":"br0","state":"forwarding"}]';
+  const fdb = '[{"mac":"02:00:00:00:00:09","ifname":"tap1","master":"br0","state":""}]';
+  const calls: string[] = [];
+  const run = (ok: boolean, stdout: string): Run =>
+    Object.assign(
+      async (file: string, args: readonly string[], input?: string) => {
+        calls.push(`${file} ${args.join(' ')} | ${input}`);
+        return { ok, stdout, stderr: '', missing: false };
+      },
+      { count: 0 },
+    );
+  t.same(await readPorts(run(true, `${links}\n${fdb}\n`), 'br0'), [
+    { kind: 'port-added', port: 'tap1' },
+    { kind: 'fdb', port: 'tap1', mac: '02:00:00:00:00:09' },
+  ]);
+  t.same(calls, ['bridge -json -batch - | link show master br0\nfdb show br br0\n']);
+  // `link show master` of a missing bridge lists every bridge's ports before fdb fails
+  t.same(await readPorts(run(false, `${links}\nCannot find bridge device "br0"\n`), 'br0'), []);
 });
