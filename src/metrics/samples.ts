@@ -155,6 +155,12 @@ export function metricsOf(bridges: BridgeFacts[], host: HostFacts): Metric[] {
       counted('firewallRepairs', 'cause'),
     ),
     metric(
+      'brmgr_firewall_checks_total',
+      'counter',
+      'times brmgr run read the ruleset after a change to it (one of another bridge of brmgr is not read)',
+      each((b) => b.run?.counts.firewallChecks),
+    ),
+    metric(
       'brmgr_reloads_total',
       'counter',
       'reloads by outcome: applied, refused (the old config serves on), failed',

@@ -64,6 +64,41 @@ export function bridgeLost(line: string, bridge: string): boolean {
 }
 
 /**
+ * Whose table or iptables chain one line of `xtables-monitor --event` names: this bridge's, another
+ * bridge's, another tool's, or none (an empty line: a rule of a native nftables table, table unknown).
+ * brmgr's tables for a bridge all end in `-BRIDGE`, its iptables chains begin with `BRMGR-BRIDGE-`.
+ */
+function eventOwner(event: string, bridge: string): 'this' | 'other' | 'foreign' | undefined {
+  if (!event) return undefined;
+  const table = /^nft: (?:NEW|DEL) table: table (\S+) /.exec(event)?.[1] ?? /^# nft: \S+ (\S+) /.exec(event)?.[1];
+  if (table) return !table.startsWith('brmgr-') ? 'foreign' : table.endsWith(`-${bridge}`) ? 'this' : 'other';
+  const rule = /^-[46] -t \S+ -[A-Z] (\S+)(.*)$/.exec(event);
+  if (!rule) return 'foreign';
+  const [, chain, rest] = rule as unknown as [string, string, string];
+  if (chain.startsWith(`BRMGR-${bridge}-`) || rest.includes(`-j BRMGR-${bridge}-`)) return 'this';
+  return chain.startsWith('BRMGR-') || rest.includes('-j BRMGR-') ? 'other' : 'foreign';
+}
+
+/**
+ * Whether one ruleset generation (its EVENT lines, as `xtables-monitor --event` printed them) may concern
+ * this bridge's rules or the other tables' drops it warns of. A brmgr transaction names every table and
+ * chain it touches, so one that names only other bridges' is theirs, its rules' empty lines included;
+ * rules of unnamed tables are checked; nothing but set elements (no EVENT line) never changes a chain.
+ * Without this every supervisor would read the ruleset at every other bridge's change and binding.
+ */
+export function generationConcerns(events: readonly string[], bridge: string): boolean {
+  let other = false;
+  let rules = false;
+  for (const event of events) {
+    const owner = eventOwner(event, bridge);
+    if (owner === 'this' || owner === 'foreign') return true;
+    if (owner === 'other') other = true;
+    else rules = true;
+  }
+  return rules && !other;
+}
+
+/**
  * Told of every change to any nftables table (iptables-nft's included). `xtables-monitor --event`
  * (iptables' own) prints a NEWGEN line per change and keeps nothing; `nft monitor`, the fallback, holds a
  * copy of the whole ruleset once per `brmgr run`, which grows with every bridge (bench/README.md).
@@ -76,7 +111,10 @@ class RulesetMonitor {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly changed: () => void) {
+  constructor(
+    private readonly bridge: string,
+    private readonly changed: () => void,
+  ) {
     this.start();
   }
 
@@ -92,8 +130,14 @@ class RulesetMonitor {
       return;
     }
     const started = Date.now();
+    let events: string[] = [];
     const child = spawnProcess('stdbuf', ['-oL', 'xtables-monitor', '--event'], 'stdout', (line) => {
-      if (line.startsWith('NEWGEN:')) this.changed();
+      const event = /^\s*EVENT:(.*)$/.exec(line);
+      if (event) events.push(event[1]!.trim());
+      else if (line.startsWith('NEWGEN:')) {
+        if (generationConcerns(events, this.bridge)) this.changed();
+        events = [];
+      }
     });
     this.child = child;
     void child.exited.then((exit) => {
@@ -149,8 +193,8 @@ export class Watch {
     if (this.closed) return;
     // a macvtap network has no firewall rules, but its uplink's table must be seen go
     const change = monitorChange(this.monitor !== undefined, hasRules(firewallRecord(state)) || !!state?.macvtap);
-    if (change === 'start') {
-      this.monitor = new RulesetMonitor(() => this.rulesetChanged());
+    if (change === 'start' && state) {
+      this.monitor = new RulesetMonitor(state.bridge, () => this.rulesetChanged());
       const legacy = spawnProcess(
         'inotifywait',
         ['--monitor', '--quiet', '--event', 'close_nowrite', '--format', 'x', xtablesLock()],

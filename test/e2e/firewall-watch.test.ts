@@ -10,7 +10,7 @@ import t from 'tap';
 import { chmodSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dnsmasqReady, follow, skipReason, udhcpc } from '../helpers/e2e.js';
-import { conf, exec, iptablesSave, Lab, must, ping, topology, waitFor } from '../helpers/netns.js';
+import { Brmgr, conf, exec, iptablesSave, Lab, must, ping, topology, waitFor } from '../helpers/netns.js';
 
 const why = skipReason();
 if (why) t.plan(0, why);
@@ -36,6 +36,25 @@ for (const _ of why ? [] : [1]) {
       await sleep(1500);
       t.equal(repairs(), 0, 'an unrelated table: brmgr changes nothing');
       t.equal(events.filter((e) => typeof e.msg === 'string' && e.msg.endsWith(' is up')).length, 1, 'pre ran once');
+
+      // another bridge of brmgr's comes, is set up again and goes: this supervisor reads nothing of it
+      const checks = async () => {
+        const r = await brmgr.cli('metrics', bridge);
+        const line = r.stdout.split('\n').find((l) => l.startsWith(`brmgr_firewall_checks_total{bridge="${bridge}"} `));
+        return line === undefined ? undefined : Number(line.split(' ')[1]);
+      };
+      const read = await waitFor('the ruleset read for the unrelated table, counted', checks);
+      const other = new Brmgr(lab, host, 'brw1');
+      other.config(conf({ address: '10.0.77.1/24' }));
+      await other.up();
+      t.equal((await other.pre()).exitCode, 0, 'a no-op pre of the other bridge');
+      t.equal((await other.post()).exitCode, 0, 'post of the other bridge');
+      // the status file is written within 2 s of a count changing
+      await sleep(3000);
+      t.equal(await checks(), read, "another bridge's pre, no-op pre and post: no ruleset read here");
+      await must(host, 'nft', ['add', 'table', 'inet', 'unrelated2']);
+      await waitFor('a read for the next unrelated table', async () => ((await checks()) ?? 0) > read!);
+      t.equal(repairs(), 0, 'and nothing repaired');
 
       // Docker's first move: the shim is already in place, nothing to repair, no outage
       await must(host, 'iptables', ['-P', 'FORWARD', 'DROP']);

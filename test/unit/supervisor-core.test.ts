@@ -396,6 +396,8 @@ t.test(
       firewallRepairs: { table_gone: 1 },
       reloads: { refused: 1, applied: 1 },
       configErrors: 1,
+      // each ruleset change read once, the one that found drift and the one that found none
+      firewallChecks: 2,
       dhcp: {},
     });
   },

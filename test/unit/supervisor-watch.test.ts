@@ -1,6 +1,6 @@
 import t from 'tap';
 import { firewallRecord, hasRules } from '../../src/firewall/index.js';
-import { bridgeLost, monitorChange } from '../../src/supervisor/watch.js';
+import { bridgeLost, generationConcerns, monitorChange } from '../../src/supervisor/watch.js';
 
 /** Whether a state recording that backend (none: no state) has rules of brmgr's. */
 const rules = (backend?: string) =>
@@ -33,4 +33,44 @@ t.test('bridgeLost: which ip monitor lines mean the bridge lost something', asyn
   t.notOk(bridgeLost('5: brmgr0    inet 10.0.1.1/24 scope global brmgr0', br), 'an address added');
   t.notOk(bridgeLost('Deleted 6: brmgr01    inet 10.0.2.1/24 scope global brmgr01', br), 'another bridge');
   t.notOk(bridgeLost('7: veth0@if2: <BROADCAST,MULTICAST> mtu 1500 master brmgr0 state DOWN', br), 'a port of it');
+});
+
+t.test("generationConcerns: another bridge's changes and set elements wake no supervisor, all else does", async (t) => {
+  // EVENT lines as xtables-monitor --event printed them for brmgr-pre and post of bx1, and other tools
+  const bx1 = [
+    'nft: NEW table: table brmgr-bx1 bridge flags 0 use 32 handle 9',
+    '# nft: bridge brmgr-bx1 prerouting use 17 type filter hook prerouting prio -200 policy accept packets 0 bytes 0 flags 1',
+    '',
+    '',
+    'nft: DEL table: table brmgr-strict-bx1 inet flags 0 use 0 handle 12',
+    '# nft: inet brmgr-bx1 forward use 2 type filter hook forward prio 0 policy accept packets 0 bytes 0 flags 1',
+  ];
+  const bx1Iptables = [
+    '-4 -t filter -N BRMGR-bx1-FWD',
+    '-4 -t filter -A BRMGR-bx1-FWD -i bx1 -j ACCEPT',
+    '-4 -t filter -A INPUT -i bx1 -j BRMGR-bx1-IN',
+    '-4 -t filter -D FORWARD -j BRMGR-bx1-FWD',
+    '-4 -t mangle -X BRMGR-bx1-CSUM',
+  ];
+  t.notOk(generationConcerns(bx1, 'bx0'), "another bridge's tables, its rules' empty lines with them");
+  t.notOk(generationConcerns(bx1Iptables, 'bx0'), "another bridge's iptables chains and jumps");
+  t.ok(generationConcerns(bx1, 'bx1'), 'its own tables');
+  t.ok(generationConcerns(bx1Iptables, 'bx1'), 'its own chains');
+  t.ok(generationConcerns(['# nft: inet brmgr-strict-bx1 guest use 8'], 'bx1'), 'its strict table');
+  t.notOk(generationConcerns([], 'bx0'), 'set elements only (no EVENT line): no chain changed');
+  t.ok(generationConcerns(['', ''], 'bx0'), 'rules of a table not named: checked');
+  t.ok(
+    generationConcerns(
+      ['# nft: ip filter FORWARD use 1 type filter hook forward prio 0 policy drop packets 0 bytes 0 flags 1'],
+      'bx0',
+    ),
+    "Docker's FORWARD policy",
+  );
+  t.ok(generationConcerns(['-4 -t filter -D FORWARD -j ACCEPT'], 'bx0'), 'a rule of iptables');
+  t.ok(generationConcerns([...bx1, '-4 -t filter -X FORWARD'], 'bx0'), 'another tool beside another bridge');
+  t.ok(
+    generationConcerns(['nft: DEL table: table brmgr-bx0 inet flags 0 use 0 handle 2', ...bx1], 'bx0'),
+    'flush ruleset',
+  );
+  t.ok(generationConcerns(['something else entirely'], 'bx0'), 'a line not understood: checked');
 });
