@@ -8,6 +8,12 @@ import type { DnsmasqExit } from './dnsmasq-process.js';
 import type { ReloadOutcome } from './events-socket.js';
 import { afterExit } from './restart-policy.js';
 
+/** What to do when a process of the bridge's cannot have an inotify instance (many bridges on one host). */
+export const INOTIFY_HINT =
+  'the inotify instances a user may have are used up (fs.inotify.max_user_instances, often 128): each ' +
+  "bridge's brmgr run takes 2, and its dnsmasq 1 more when it reads /etc/resolv.conf; raise it, " +
+  'e.g. sysctl -w fs.inotify.max_user_instances=1024 and in /etc/sysctl.d';
+
 export type SupervisorEvent =
   /** SIGTERM or SIGINT */
   | { kind: 'stop' }
@@ -186,9 +192,13 @@ export function step(s: CoreState, ev: SupervisorEvent, now: number): { state: C
       const decision = afterExit(s.recentCrashes, now, exit.wasReady);
       if (decision.kind === 'start-failure') {
         const why = exit.lastError ?? exit.signal ?? `exit ${exit.exitCode}`;
+        const hint = /inotify/.test(why) ? `; ${INOTIFY_HINT}` : '';
         return {
           state: { ...s, phase: 'stopping' },
-          actions: [log('error', 'failed', `dnsmasq failed to start: ${why}`, how), { kind: 'shutdown', code: 1 }],
+          actions: [
+            log('error', 'failed', `dnsmasq failed to start: ${why}${hint}`, how),
+            { kind: 'shutdown', code: 1 },
+          ],
         };
       }
       if (decision.kind === 'crash-loop') {

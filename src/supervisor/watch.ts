@@ -7,6 +7,7 @@ import { neighbourFromLine, type NeighbourFact } from '../host/neigh.js';
 import { onPath } from '../system/tools.js';
 import type { State } from '../system/state.js';
 import { xtablesLock } from '../system/xtables.js';
+import { INOTIFY_HINT } from './core.js';
 
 /** The files a config is read from: a change to any of them is a reload. */
 export const configFiles = (c: BridgeConfig) =>
@@ -174,6 +175,12 @@ export class Watch {
           if (this.closed) return;
           this.watcher = watch(paths, { ignoreInitial: true });
           this.watcher.on('all', (_event, path) => this.configChanged(path));
+          // an error event with no listener would end the supervisor; it serves on, blind to edits
+          this.watcher.on('error', (err) => {
+            const code = (err as NodeJS.ErrnoException).code;
+            const hint = code === 'EMFILE' || code === 'ENOSPC' ? `; ${INOTIFY_HINT}` : '';
+            this.on.blind(`cannot follow the config files: ${(err as Error).message}${hint}`);
+          });
         } else {
           const gone = this.watched.filter((f) => !paths.includes(f));
           if (gone.length) this.watcher.unwatch(gone);

@@ -302,6 +302,19 @@ t.test('dnsmasq exits: restarted with a backoff, given up on a crash loop or a s
   t.same(loop.actions.at(-1), { kind: 'shutdown', code: 1 }, 'the sixth crash within a minute: give up');
   const never = step({ ...initialState('br0'), phase: 'serving' }, { kind: 'dnsmasq-exited', exit: exit(false) }, 0);
   t.same(never.actions.at(-1), { kind: 'shutdown', code: 1 }, 'never ready: a start failure');
+  const inotify = step(
+    { ...initialState('br0'), phase: 'serving' },
+    {
+      kind: 'dnsmasq-exited',
+      exit: { ...exit(false), lastError: 'failed to create inotify: Too many open files' } as DnsmasqExit,
+    },
+    0,
+  );
+  t.match(
+    JSON.stringify(inotify.actions[0]),
+    /dnsmasq failed to start: failed to create inotify: Too many open files; .*fs\.inotify\.max_user_instances/,
+    'out of inotify instances (many bridges): which limit, and how to raise it',
+  );
   t.same(step(loop.state, { kind: 'reload', why: 'SIGHUP' }, 0).actions, [], 'nothing after stopping');
 });
 
