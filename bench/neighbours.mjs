@@ -1,7 +1,8 @@
 // What one bridge's firewall change costs every other bridge's supervisor: BRIDGES (20) bridges, each
 // with its own `brmgr run`, in one namespace (their dnsmasqs told an upstream: no /etc/resolv.conf read, no
 // inotify instance of theirs, so that 60 fit in root's 128); then, ROUNDS (3) times each, a change none of them owns
-// (brmgr-pre of one more bridge, its no-op rerun and its brmgr-post) and, as the peer in the same run,
+// (brmgr-pre of one more bridge, its no-op rerun and its brmgr-post), one to iptables' filter table
+// (Docker's first move), and, as the peer in the same run,
 // a change each must look at (a table of another tool added, then deleted): the CPU of all the
 // supervisors with the children they waited for (their ruleset reads), from the change until they are
 // idle again (at least SETTLE_MS, 1500, after it), medians.
@@ -27,6 +28,10 @@ try {
     "another tool's table added and deleted (the peer)": async () => {
       await lab.exec(lab.host, 'nft', ['add', 'table', 'inet', 'bench-other']);
       await lab.exec(lab.host, 'nft', ['delete', 'table', 'inet', 'bench-other']);
+    },
+    "iptables' FORWARD policy set to DROP and back (Docker's first move)": async () => {
+      await lab.exec(lab.host, 'iptables', ['-P', 'FORWARD', 'DROP']);
+      await lab.exec(lab.host, 'iptables', ['-P', 'FORWARD', 'ACCEPT']);
     },
     'brmgr-pre of one more bridge': () => lab.cli('brmgr-pre', 'bnx'),
     'brmgr-pre of it again (no change)': () => lab.cli('brmgr-pre', 'bnx'),

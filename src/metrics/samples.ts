@@ -57,6 +57,7 @@ export interface Metric {
 export const KNOWN_LABELS = {
   dnsmasqRestarts: ['exited', 'unresponsive', 'lease_file'],
   firewallRepairs: ['table_gone', 'rules_changed', 'filter_table_appeared', 'taken_down'],
+  firewallChecks: ['rules', 'all'],
   reloads: ['applied', 'refused', 'failed'],
   dhcp: ['ack', 'nak', 'decline', 'release'],
 } as const;
@@ -157,8 +158,9 @@ export function metricsOf(bridges: BridgeFacts[], host: HostFacts): Metric[] {
     metric(
       'brmgr_firewall_checks_total',
       'counter',
-      'times brmgr run read the ruleset after a change to it (one of another bridge of brmgr is not read)',
-      each((b) => b.run?.counts.firewallChecks),
+      "times brmgr run read the ruleset after a change to it, by what it read: rules (brmgr's own, after a " +
+        "change there or to iptables' filter and nat) or all (every table); another brmgr bridge's are not read",
+      counted('firewallChecks', 'read'),
     ),
     metric(
       'brmgr_reloads_total',

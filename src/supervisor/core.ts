@@ -14,6 +14,13 @@ export const INOTIFY_HINT =
   "bridge's brmgr run takes 2, and its dnsmasq 1 more when it reads /etc/resolv.conf; raise it, " +
   'e.g. sysctl -w fs.inotify.max_user_instances=1024 and in /etc/sysctl.d';
 
+/**
+ * What a look at the firewall reads again: `rules`, brmgr's own tables and chains (after a change there,
+ * or to iptables' filter and nat tables, which hold its shim and of which no warning speaks); `all`, every
+ * table too, for the warnings about another firewall's drops.
+ */
+export type FirewallReads = 'rules' | 'all';
+
 export type SupervisorEvent =
   /** SIGTERM or SIGINT */
   | { kind: 'stop' }
@@ -21,14 +28,14 @@ export type SupervisorEvent =
   | { kind: 'reload'; why: string; reply?: (outcome: ReloadOutcome) => void }
   /** pre has converged the bridge at start (or failed: the supervisor then exits) */
   | { kind: 'started' }
-  /** the firewall changed (any table): brmgr's rules may be gone */
-  | { kind: 'ruleset-changed' }
+  /** the firewall changed: brmgr's rules may be gone; `reads` what a look must read again (default all) */
+  | { kind: 'ruleset-changed'; reads?: FirewallReads }
   /** the bridge lost an address, went down or was deleted */
   | { kind: 'link-changed' }
   /** what a look at the bridge found: undefined when intact; 'taken-down' after brmgr-post by hand */
   | { kind: 'bridge-checked'; damage: string | undefined }
   /** what a look at the firewall found: what of brmgr's rules is missing, or 'taken-down' */
-  | { kind: 'firewall-checked'; drift: string | undefined; foreign: string[] }
+  | { kind: 'firewall-checked'; reads: FirewallReads; drift: string | undefined; foreign: string[] }
   /** a port came or went, the bridge learned a MAC on a port, a guest's lease changed */
   | { kind: 'port'; fact: PortFact }
   | { kind: 'port-guest'; guest: PortGuest }
@@ -51,7 +58,7 @@ export type Action =
   /** read the config again and apply what changed */
   | { kind: 'reload'; why: string; reply?: (outcome: ReloadOutcome) => void }
   | { kind: 'check-bridge' }
-  | { kind: 'check-firewall' }
+  | { kind: 'check-firewall'; reads: FirewallReads }
   | { kind: 'check-sysctls' }
   | { kind: 'start-dnsmasq'; delayMs: number }
   /** `kill`: it hangs, SIGTERM would not be heard */
@@ -147,7 +154,7 @@ export function step(s: CoreState, ev: SupervisorEvent, now: number): { state: C
     case 'link-changed':
       return same([{ kind: 'check-bridge' }]);
     case 'ruleset-changed':
-      return same([{ kind: 'check-firewall' }]);
+      return same([{ kind: 'check-firewall', reads: ev.reads ?? 'all' }]);
     case 'tick':
       return same([{ kind: 'check-sysctls' }]);
     case 'sysctls-checked':

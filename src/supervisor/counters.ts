@@ -13,7 +13,7 @@ export const STATUS_GAP_MS = 2000;
 /** the DHCP messages counted from dnsmasq's log */
 const DHCP_MESSAGES = new Set(['ack', 'nak', 'decline', 'release']);
 
-type Labelled = Exclude<keyof RunCounts, 'configErrors' | 'firewallChecks'>;
+type Labelled = Exclude<keyof RunCounts, 'configErrors'>;
 
 export class Counts {
   private readonly counts: RunCounts = {
@@ -21,7 +21,7 @@ export class Counts {
     firewallRepairs: {},
     reloads: {},
     configErrors: 0,
-    firewallChecks: 0,
+    firewallChecks: {},
     dhcp: {},
   };
   private listener: (() => void) | undefined;
@@ -55,10 +55,7 @@ export class Counts {
   /** What one event did to dnsmasq and the firewall, from the core's state before and after it and its actions. */
   step(ev: SupervisorEvent, before: CoreState, after: CoreState, actions: Action[]): void {
     if (after.restarts > before.restarts) this.add('dnsmasqRestarts', restartCause(ev));
-    if (ev.kind === 'firewall-checked') {
-      this.counts.firewallChecks = (this.counts.firewallChecks ?? 0) + 1;
-      this.listener?.();
-    }
+    if (ev.kind === 'firewall-checked') this.add('firewallChecks', ev.reads);
     if (ev.kind === 'firewall-checked' && ev.drift && actions.some((a) => a.kind === 'converge'))
       this.add('firewallRepairs', repairCause(ev.drift));
   }

@@ -13,7 +13,15 @@ import { formerHolders, inFormer } from '../plan/former.js';
 import { type PortFact, PortTable, type PortGuest } from '../plan/ports.js';
 import { heldFacts, type HostFacts, resolve, type Resolved } from '../plan/resolve.js';
 import { servesAnything } from '../plan/services.js';
-import { type Action, type CoreState, initialState, step, type SupervisorEvent, TAKEN_DOWN } from './core.js';
+import {
+  type Action,
+  type CoreState,
+  type FirewallReads,
+  initialState,
+  step,
+  type SupervisorEvent,
+  TAKEN_DOWN,
+} from './core.js';
 import { Counts } from './counters.js';
 import type { Rendered } from './dnsmasq-files.js';
 import type { ReloadOutcome } from './events-socket.js';
@@ -49,7 +57,7 @@ export interface Effects {
   /** the kernel settings pre set that are not so now, in words; none once the bridge was taken down */
   sysctlDrift?(cfg: BridgeConfig): string[];
   /** what of brmgr's rules is gone (TAKEN_DOWN after brmgr-post), and other tables' drops, in words */
-  firewallDrift(cfg: BridgeConfig): Promise<{ drift: string | undefined; foreign: string[] }>;
+  firewallDrift(cfg: BridgeConfig, reads: FirewallReads): Promise<{ drift: string | undefined; foreign: string[] }>;
   dnsmasq: DnsmasqControl;
   /** pre is done: the events socket, the lease events, dnsmasq, the watches */
   serve(cfg: BridgeConfig): Promise<void>;
@@ -250,7 +258,11 @@ export class Supervisor {
       case 'check-bridge':
         return this.dispatch({ kind: 'bridge-checked', damage: await fx.bridgeDamage(this.cfg) });
       case 'check-firewall':
-        return this.dispatch({ kind: 'firewall-checked', ...(await fx.firewallDrift(this.cfg)) });
+        return this.dispatch({
+          kind: 'firewall-checked',
+          reads: a.reads,
+          ...(await fx.firewallDrift(this.cfg, a.reads)),
+        });
       case 'check-sysctls':
         return this.dispatch({ kind: 'sysctls-checked', drift: fx.sysctlDrift?.(this.cfg) ?? [] });
       case 'converge': {

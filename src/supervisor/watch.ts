@@ -7,7 +7,7 @@ import { neighbourFromLine, type NeighbourFact } from '../host/neigh.js';
 import { onPath } from '../system/tools.js';
 import type { State } from '../system/state.js';
 import { xtablesLock } from '../system/xtables.js';
-import { INOTIFY_HINT } from './core.js';
+import { type FirewallReads, INOTIFY_HINT } from './core.js';
 
 /** The files a config is read from: a change to any of them is a reload. */
 export const configFiles = (c: BridgeConfig) =>
@@ -42,7 +42,8 @@ function debounced<T>(ms: number, fn: (arg: T) => void) {
 
 export interface WatchHandlers {
   configChanged(path: string): void;
-  rulesetChanged(): void;
+  /** `reads`: what a look must read again, of all the changes of the burst */
+  rulesetChanged(reads: FirewallReads): void;
   /** the bridge lost an address, went down or was deleted */
   bridgeChanged(): void;
   /** a port came or went, or the bridge learned or forgot a guest's MAC on one */
@@ -64,39 +65,45 @@ export function bridgeLost(line: string, bridge: string): boolean {
   return named && (line.startsWith('Deleted ') || linkDown);
 }
 
+/** iptables' tables that hold brmgr's shim (filter) or cannot refuse (nat): no warning is about them */
+const IPTABLES_QUIET = new Set(['ip filter', 'ip6 filter', 'ip nat', 'ip6 nat']);
+
 /**
  * Whose table or iptables chain one line of `xtables-monitor --event` names: this bridge's, another
- * bridge's, another tool's, or none (an empty line: a rule of a native nftables table, table unknown).
- * brmgr's tables for a bridge all end in `-BRIDGE`, its iptables chains begin with `BRMGR-BRIDGE-`.
+ * bridge's, iptables' filter or nat table's, another table's, or none (an empty line: a rule of a native
+ * nftables table, table unknown). brmgr's tables for a bridge all end in `-BRIDGE`, its iptables chains
+ * begin with `BRMGR-BRIDGE-`.
  */
-function eventOwner(event: string, bridge: string): 'this' | 'other' | 'foreign' | undefined {
+function eventOwner(event: string, bridge: string): 'this' | 'other' | 'iptables' | 'foreign' | undefined {
   if (!event) return undefined;
-  const table = /^nft: (?:NEW|DEL) table: table (\S+) /.exec(event)?.[1] ?? /^# nft: \S+ (\S+) /.exec(event)?.[1];
-  if (table) return !table.startsWith('brmgr-') ? 'foreign' : table.endsWith(`-${bridge}`) ? 'this' : 'other';
-  const rule = /^-[46] -t \S+ -[A-Z] (\S+)(.*)$/.exec(event);
+  const created = /^nft: (?:NEW|DEL) table: table (\S+) (\S+) /.exec(event);
+  const chain = /^# nft: (\S+) (\S+) /.exec(event);
+  const [family, table] = created ? [created[2]!, created[1]!] : chain ? [chain[1]!, chain[2]!] : [];
+  if (table) {
+    if (table.startsWith('brmgr-')) return table.endsWith(`-${bridge}`) ? 'this' : 'other';
+    return IPTABLES_QUIET.has(`${family} ${table}`) ? 'iptables' : 'foreign';
+  }
+  const rule = /^-([46]) -t (\S+) -[A-Z] (\S+)(.*)$/.exec(event);
   if (!rule) return 'foreign';
-  const [, chain, rest] = rule as unknown as [string, string, string];
-  if (chain.startsWith(`BRMGR-${bridge}-`) || rest.includes(`-j BRMGR-${bridge}-`)) return 'this';
-  return chain.startsWith('BRMGR-') || rest.includes('-j BRMGR-') ? 'other' : 'foreign';
+  const [, v, name, target, rest] = rule as unknown as [string, string, string, string, string];
+  if (target.startsWith(`BRMGR-${bridge}-`) || rest.includes(`-j BRMGR-${bridge}-`)) return 'this';
+  if (target.startsWith('BRMGR-') || rest.includes('-j BRMGR-')) return 'other';
+  return IPTABLES_QUIET.has(`${v === '4' ? 'ip' : 'ip6'} ${name}`) ? 'iptables' : 'foreign';
 }
 
 /**
- * Whether one ruleset generation (its EVENT lines, as `xtables-monitor --event` printed them) may concern
- * this bridge's rules or the other tables' drops it warns of. A brmgr transaction names every table and
- * chain it touches, so one that names only other bridges' is theirs, its rules' empty lines included;
- * rules of unnamed tables are checked; nothing but set elements (no EVENT line) never changes a chain.
- * Without this every supervisor would read the ruleset at every other bridge's change and binding.
+ * What one ruleset generation (its EVENT lines, as `xtables-monitor --event` printed them) makes this
+ * bridge's supervisor read again: nothing, its own rules, or every table (FirewallReads). A brmgr
+ * transaction names every table and chain it touches, so one that names only brmgr's is brmgr's, its
+ * rules' empty lines included, and another bridge's is not read; rules of unnamed tables may be anyone's; nothing but set elements (no
+ * EVENT line) never changes a chain. Without this every supervisor would read every table at every other
+ * bridge's change and binding, and at each of Docker's.
  */
-export function generationConcerns(events: readonly string[], bridge: string): boolean {
-  let other = false;
-  let rules = false;
-  for (const event of events) {
-    const owner = eventOwner(event, bridge);
-    if (owner === 'this' || owner === 'foreign') return true;
-    if (owner === 'other') other = true;
-    else rules = true;
-  }
-  return rules && !other;
+export function generationReads(events: readonly string[], bridge: string): FirewallReads | undefined {
+  const owners = new Set(events.map((e) => eventOwner(e, bridge)));
+  const brmgrs = owners.has('this') || owners.has('other');
+  if (owners.has('foreign') || (owners.has(undefined) && !brmgrs)) return 'all';
+  return owners.has('this') || owners.has('iptables') ? 'rules' : undefined;
 }
 
 /**
@@ -114,7 +121,7 @@ class RulesetMonitor {
 
   constructor(
     private readonly bridge: string,
-    private readonly changed: () => void,
+    private readonly changed: (reads: FirewallReads) => void,
   ) {
     this.start();
   }
@@ -127,7 +134,7 @@ class RulesetMonitor {
 
   private start(): void {
     if (!onPath('xtables-monitor') || !onPath('stdbuf')) {
-      this.child = spawnProcess('nft', ['monitor'], 'stdout', () => this.changed());
+      this.child = spawnProcess('nft', ['monitor'], 'stdout', () => this.changed('all'));
       return;
     }
     const started = Date.now();
@@ -136,14 +143,15 @@ class RulesetMonitor {
       const event = /^\s*EVENT:(.*)$/.exec(line);
       if (event) events.push(event[1]!.trim());
       else if (line.startsWith('NEWGEN:')) {
-        if (generationConcerns(events, this.bridge)) this.changed();
+        const reads = generationReads(events, this.bridge);
+        if (reads) this.changed(reads);
         events = [];
       }
     });
     this.child = child;
     void child.exited.then((exit) => {
       if (this.stopped || exit.missing) return;
-      this.changed();
+      this.changed('all');
       this.timer = setTimeout(() => this.start(), Date.now() - started < 1000 ? 1000 : 0);
     });
   }
@@ -158,7 +166,16 @@ export class Watch {
   private legacy: Spawned | undefined;
   private closed = false;
   private readonly configChanged = debounced(CONFIG_SETTLE_MS, (path: string) => this.on.configChanged(path));
-  private readonly rulesetChanged = debounced<void>(200, () => this.on.rulesetChanged());
+  private reads: FirewallReads | undefined;
+  private readonly rulesetSettled = debounced<void>(200, () => {
+    const reads = this.reads ?? 'all';
+    this.reads = undefined;
+    this.on.rulesetChanged(reads);
+  });
+  private readonly rulesetChanged = (reads: FirewallReads) => {
+    this.reads = this.reads === 'all' ? 'all' : reads;
+    this.rulesetSettled();
+  };
   private readonly bridgeChanged = debounced<void>(200, () => this.on.bridgeChanged());
   private links: Spawned | undefined;
 
@@ -201,12 +218,13 @@ export class Watch {
     // a macvtap network has no firewall rules, but its uplink's table must be seen go
     const change = monitorChange(this.monitor !== undefined, hasRules(firewallRecord(state)) || !!state?.macvtap);
     if (change === 'start' && state) {
-      this.monitor = new RulesetMonitor(state.bridge, () => this.rulesetChanged());
+      this.monitor = new RulesetMonitor(state.bridge, (reads) => this.rulesetChanged(reads));
       const legacy = spawnProcess(
         'inotifywait',
         ['--monitor', '--quiet', '--event', 'close_nowrite', '--format', 'x', xtablesLock()],
         'stdout',
-        () => this.rulesetChanged(),
+        // iptables-legacy's tables: brmgr's legacy shim, never another firewall's warning
+        () => this.rulesetChanged('rules'),
       );
       this.legacy = legacy;
       void legacy.exited.then((exit) => {
@@ -240,7 +258,7 @@ export class Watch {
   async close(): Promise<void> {
     this.closed = true;
     this.configChanged.cancel();
-    this.rulesetChanged.cancel();
+    this.rulesetSettled.cancel();
     this.bridgeChanged.cancel();
     this.links?.kill();
     this.stopMonitor();

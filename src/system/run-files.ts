@@ -37,8 +37,8 @@ export interface RunCounts {
   reloads: Record<string, number>;
   /** reloads refused because the config file had errors */
   configErrors: number;
-  /** times the ruleset was read after a change to it that may concern the bridge (another bridge's do not) */
-  firewallChecks?: number;
+  /** looks at the firewall after a change that may concern the bridge (another bridge's do not), by what was read: rules, all */
+  firewallChecks: Record<string, number>;
   /** DHCP messages dnsmasq logged, by type: ack, nak, decline, release */
   dhcp: Record<string, number>;
 }

@@ -410,7 +410,7 @@ t.test(
       reloads: { refused: 1, applied: 1 },
       configErrors: 1,
       // each ruleset change read once, the one that found drift and the one that found none
-      firewallChecks: 2,
+      firewallChecks: { all: 2 },
       dhcp: {},
     });
   },
