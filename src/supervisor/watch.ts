@@ -95,9 +95,9 @@ function eventOwner(event: string, bridge: string): 'this' | 'other' | 'iptables
  * What one ruleset generation (its EVENT lines, as `xtables-monitor --event` printed them) makes this
  * bridge's supervisor read again: nothing, its own rules, or every table (FirewallReads). A brmgr
  * transaction names every table and chain it touches, so one that names only brmgr's is brmgr's, its
- * rules' empty lines included, and another bridge's is not read; rules of unnamed tables may be anyone's; nothing but set elements (no
- * EVENT line) never changes a chain. Without this every supervisor would read every table at every other
- * bridge's change and binding, and at each of Docker's.
+ * rules' empty lines included, and another bridge's is not read; rules of unnamed tables may be anyone's;
+ * nothing but set elements (no EVENT line) never changes a chain. Without this every supervisor would read
+ * every table at every other bridge's change and binding, and at each of Docker's.
  */
 export function generationReads(events: readonly string[], bridge: string): FirewallReads | undefined {
   const owners = new Set(events.map((e) => eventOwner(e, bridge)));
