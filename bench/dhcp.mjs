@@ -13,8 +13,10 @@ const PERIOD = Number(process.env.PERIOD ?? 8); // seconds per perfdhcp run
 const RATE = Number(process.env.RATE ?? 1000);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
 
+// port_macs: (0) is one port taking a new MAC each time, past the default cap of 32 a port
 const CONFIG = `[bridge]
 firewall = nftables
+port_macs = 1024
 [ipv4]
 address = 10.66.0.1/16
 range = 10.66.1.1-10.66.255.254
