@@ -1,11 +1,11 @@
 // What one bridge's firewall change costs every other bridge's supervisor: BRIDGES (20) bridges, each
-// with its own `brmgr run`, in one namespace (their dnsmasqs told an upstream: no /etc/resolv.conf read, no
-// inotify instance of theirs, so that 60 fit in root's 128); then, ROUNDS (3) times each, a change none of them owns
-// (brmgr-pre of one more bridge, its no-op rerun and its brmgr-post), one to iptables' filter table
-// (Docker's first move), and, as the peer in the same run,
-// a change each must look at (a table of another tool added, then deleted): the CPU of all the
-// supervisors with the children they waited for (their ruleset reads), from the change until they are
-// idle again (at least SETTLE_MS, 1500, after it), medians.
+// with its own `brmgr run`, in one namespace (their dnsmasqs told an upstream: no /etc/resolv.conf read,
+// no inotify instance of theirs, so that 60 fit in root's 128); then, ROUNDS (3) times each, a change none
+// of them owns (brmgr-pre of one more bridge, its no-op rerun and its brmgr-post), one to iptables' filter
+// table (Docker's first move), and, as the peer in the same run, a change each must look at (a table of
+// another tool added, then deleted): the CPU of all the supervisors with the children they waited for
+// (their ruleset reads), from the change until they are idle again (at least SETTLE_MS, 1500, after it),
+// medians.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Lab, median } from './lib/lab.mjs';
 import { cpuMs } from './lib/proc.mjs';
