@@ -139,11 +139,15 @@ class RulesetMonitor {
     }
     const started = Date.now();
     let events: string[] = [];
+    // a generation without EVENT lines is read all the same until this xtables-monitor has printed one
+    let prints = false;
     const child = spawnProcess('stdbuf', ['-oL', 'xtables-monitor', '--event'], 'stdout', (line) => {
       const event = /^\s*EVENT:(.*)$/.exec(line);
-      if (event) events.push(event[1]!.trim());
-      else if (line.startsWith('NEWGEN:')) {
-        const reads = generationReads(events, this.bridge);
+      if (event) {
+        events.push(event[1]!.trim());
+        prints = true;
+      } else if (line.startsWith('NEWGEN:')) {
+        const reads = prints ? generationReads(events, this.bridge) : 'all';
         if (reads) this.changed(reads);
         events = [];
       }
