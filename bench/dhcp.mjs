@@ -107,13 +107,16 @@ try {
     return (Number(f[11]) + Number(f[12])) / 100;
   };
   let supervisorCpu = 0;
+  const perExchange = [];
   await lab.stop(supervisor.proc);
   for (let round = 0; round < ROUNDS; round++) {
     fresh();
     supervisor = await lab.run();
     const cpu = cpuSeconds(supervisor.pid);
     through.brmgr.push(await perfdhcp());
-    supervisorCpu = Math.max(supervisorCpu, ((cpuSeconds(supervisor.pid) - cpu) / PERIOD) * 100);
+    const used = cpuSeconds(supervisor.pid) - cpu;
+    supervisorCpu = Math.max(supervisorCpu, (used / PERIOD) * 100);
+    perExchange.push((used * 1e6) / (through.brmgr.at(-1).rate * PERIOD));
     await lab.stop(supervisor.proc);
 
     fresh();
@@ -136,7 +139,8 @@ try {
     `(1) perfdhcp DORA exchanges/s (best of ${ROUNDS} × ${PERIOD} s, offered ${RATE}/s): ` +
       `brmgr run ${b.rate.toFixed(0)} (${b.acks} leases), bare dnsmasq ${d.rate.toFixed(0)} (${d.acks} leases), ` +
       `ratio ${(b.rate / d.rate).toFixed(2)} (of the medians: ${(median(rates(through.brmgr)) / median(rates(through.bare))).toFixed(2)}); ` +
-      `the supervisor, logging every DHCP line, used ${supervisorCpu.toFixed(0)} % of a core`,
+      `the supervisor, logging every DHCP line, used ${supervisorCpu.toFixed(0)} % of a core ` +
+      `(${median(perExchange).toFixed(0)} µs a exchange, median)`,
   );
   console.log(
     `    every run: brmgr ${through.brmgr.map((x) => x.rate.toFixed(0)).join(', ')}; ` +
