@@ -23,9 +23,14 @@ const CONFIG =
 for (const _ of why ? [] : [1]) {
   t.test('a burst of DHCP: every lease granted is logged and counted', async (t) => {
     const { top, log } = await serving(t, CONFIG, { guestAddress: '10.66.0.2/16', gateway: '10.66.0.1' });
-    const r = await exec(top.guest, 'perfdhcp', ['-4', '-l', '10.66.0.2', '-r', '300', '-R', '60000', '-p', '3', '10.66.0.1'], {
-      timeout: 30_000,
-    });
+    const r = await exec(
+      top.guest,
+      'perfdhcp',
+      ['-4', '-l', '10.66.0.2', '-r', '300', '-R', '60000', '-p', '3', '10.66.0.1'],
+      {
+        timeout: 30_000,
+      },
+    );
     const acked = Number(/REQUEST-ACK\*\*\*\nsent packets: \d+\nreceived packets: (\d+)/.exec(r.stdout)?.[1] ?? 0);
     t.ok(acked >= 200, `perfdhcp got ${acked} leases in 3 s (exit ${r.exitCode})`);
     // the last lines are read at the end of their batch
