@@ -1,12 +1,25 @@
 // A throwaway lab for the benchmarks: a "host" namespace where brmgr runs its
 // bridge, client namespaces on veths plugged into it, folders in a temp dir.
-// Nothing touches the root namespace's network; close() deletes it all.
-import { chmodSync, existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+// Nothing touches the root namespace's network; close() deletes it all, and so does the bench's exit
+// however it comes (an error, Ctrl-C, a timeout's SIGTERM); a lab whose bench was SIGKILLed is deleted
+// by the next bench.
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
+import { onExit } from 'signal-exit';
 
 export const BRIDGE = 'brb0';
 /** lib/cpu-time.py: a command's CPU and its children's, to the microsecond */
@@ -29,6 +42,52 @@ const builder = bundled('brmgr-snapshot-build.mjs');
 if (existsSync(builder) && !process.env.BRMGR_NO_SNAPSHOT) {
   await execa(process.execPath, [builder, (await execa('sh', ['-c', 'command -v node'])).stdout], { reject: false });
 }
+/** The labs not closed yet, removed at exit whatever ends the bench. */
+const open = new Set();
+/** What a lab records in its folder: its bench's pid and namespaces, for a later bench to sweep. */
+const OWNER = 'lab.json';
+
+/** Kills what runs in a lab's namespaces (a dnsmasq), deletes them and its folder; synchronous, for exit. */
+function removeSync(namespaces, dir) {
+  for (const ns of [...namespaces].reverse()) {
+    let pids = '';
+    try {
+      pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch {
+      /* gone */
+    }
+    for (const pid of pids.split('\n').filter(Boolean)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    try {
+      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    } catch {
+      /* gone */
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+onExit(() => {
+  for (const lab of open) lab.removeSync();
+});
+
+// labs of benches that are gone (SIGKILLed, before any exit handler)
+for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith('brmgr-bench-'))) {
+  const dir = join(tmpdir(), name);
+  let owner;
+  try {
+    owner = JSON.parse(readFileSync(join(dir, OWNER), 'utf8'));
+    process.kill(owner.pid, 0);
+  } catch (err) {
+    if (owner && err.code === 'ESRCH') removeSync(owner.namespaces, dir);
+  }
+}
+
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 export const percentile = (xs, p) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
@@ -53,11 +112,13 @@ export class Lab {
     };
     this.namespaces = [];
     this.children = [];
+    open.add(this);
   }
 
   async ns(name) {
-    await execa('ip', ['netns', 'add', name]);
     this.namespaces.push(name);
+    writeFileSync(join(this.dir, OWNER), JSON.stringify({ pid: process.pid, namespaces: this.namespaces }));
+    await execa('ip', ['netns', 'add', name]);
     await execa('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
     return name;
   }
@@ -170,18 +231,13 @@ export class Lab {
   async close() {
     for (const c of this.children) c.kill('SIGKILL');
     await Promise.allSettled(this.children);
-    // whatever still runs inside the namespaces (a dnsmasq), then the namespaces
-    for (const ns of this.namespaces) {
-      const { stdout } = await execa('ip', ['netns', 'pids', ns], { reject: false });
-      for (const pid of stdout.split('\n').filter(Boolean)) {
-        try {
-          process.kill(Number(pid), 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-      await execa('ip', ['netns', 'del', ns], { reject: false });
-    }
-    rmSync(this.dir, { recursive: true, force: true });
+    this.removeSync();
+  }
+
+  /** Whatever still runs inside the namespaces (a dnsmasq), the namespaces, the folder. */
+  removeSync() {
+    for (const c of this.children) c.kill('SIGKILL');
+    removeSync(this.namespaces, this.dir);
+    open.delete(this);
   }
 }
