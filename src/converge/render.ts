@@ -3,7 +3,7 @@ import { EMPTY, iptablesPlan, renderIptablesRestore } from '../firewall/iptables
 import { renderNftables } from '../firewall/nftables.js';
 import { checksumPlan } from '../firewall/checksum.js';
 import { firewallIntent } from '../firewall/policy.js';
-import { shimPlan } from '../firewall/shim.js';
+import { EVERYWHERE, shimPlan } from '../firewall/shim.js';
 import { desiredLink, diffLink } from '../plan/link.js';
 import { desiredSysctls } from '../plan/sysctl.js';
 import { diffVxlan } from '../plan/vxlan.js';
@@ -63,8 +63,11 @@ ${underlay}`);
       out.push(`# ${tool}\n${renderIptablesRestore(iptablesPlan(intent, family, 'FORWARD'), EMPTY)}`);
       continue;
     }
-    const shim = renderIptablesRestore(shimPlan(intent, family, 'FORWARD'), EMPTY);
-    out.push(`# ${tool}, the shim, wherever iptables is installed\n${shim}`);
+    const shim = renderIptablesRestore(shimPlan(intent, family, { forwardChain: 'FORWARD', shim: EVERYWHERE }), EMPTY);
+    out.push(
+      `# ${tool}, the shim: each chain only where the filter table's INPUT or FORWARD (DOCKER-USER with Docker) ` +
+        `has a rule or a policy other than ACCEPT\n${shim}`,
+    );
     const checksum = renderIptablesRestore(checksumPlan(intent, family), EMPTY);
     if (checksum) out.push(`# ${tool}, the DHCP checksum, wherever iptables is installed\n${checksum}`);
   }

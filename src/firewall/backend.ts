@@ -32,10 +32,16 @@ export type BackendName = Exclude<FirewallChoice, 'auto'>;
 
 /** What the host's iptables shows that a backend's rules depend on. */
 export interface IptablesHost {
-  /** the filter table exists (iptables-nft creates it only when something first uses it) */
-  filterTable: boolean;
   /** Docker's DOCKER-USER chain, which must see brmgr's accepts before Docker's own FORWARD rules */
   forwardChain: 'FORWARD' | 'DOCKER-USER';
+  /** where the nftables backend's shim is needed, and why (iptables.ts's shimNeed) */
+  shim: ShimNeed;
+}
+
+/** Why the filter table's INPUT or FORWARD could refuse what brmgr accepts, in words; absent: nothing could. */
+export interface ShimNeed {
+  input?: string;
+  forward?: string;
 }
 
 /**
@@ -93,6 +99,8 @@ export interface FirewallRecord {
   iptables: Family[];
   /** families whose iptables-legacy filter table (beside an nft-based iptables) holds brmgr's accept rules */
   legacy?: Family[];
+  /** why the shim is in each family's filter table (iptables and iptables-legacy), where it is */
+  shim?: Partial<Record<Family, string[]>>;
   /** iptables-nft tables and built-in chains that existed before brmgr's first iptables-restore, per family */
   existed?: Partial<Record<Family, string[]>>;
   /** the nft text brmgr applied last, its own table and the bridge's (l2.ts): what a rollback puts back */

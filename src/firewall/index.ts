@@ -9,7 +9,15 @@ import type { BridgeConfig } from '../config/types.js';
 import type { NftObject } from '../host/nftables.js';
 import type { Run } from '../system/exec.js';
 import type { Reverter } from '../converge/reverter.js';
-import type { Backend, BackendName, FirewallRecord, IptablesFacts, IptablesOriginals, Probed } from './backend.js';
+import type {
+  Backend,
+  BackendName,
+  FirewallRecord,
+  IptablesFacts,
+  IptablesHost,
+  IptablesOriginals,
+  Probed,
+} from './backend.js';
 import { RECORD_VERSION } from './backend.js';
 import { AUTO, BACKENDS, none } from './backends.js';
 import {
@@ -20,7 +28,6 @@ import {
   iptablesHost,
   iptablesRestore,
   iptablesSave,
-  forwardChain,
   legacyFilterBeside,
   renderIptablesRestore,
   seenInRuleset,
@@ -28,7 +35,7 @@ import {
   type Variant,
 } from './iptables.js';
 import { dropCreated, iptablesNftObjects } from './iptables-nft.js';
-import { shimPlan } from './shim.js';
+import { shimPlan, shimReasons } from './shim.js';
 import {
   applyNft,
   deleteNftTable,
@@ -114,6 +121,11 @@ export async function applyFirewall(
 
   const warnings: string[] = [];
   const shimmed: Family[] = [];
+  // why the shim is where it is, per family, for status
+  const why: Partial<Record<Family, string[]>> = {};
+  const because = (family: Family, reasons: string[]) => {
+    if (reasons.length) why[family] = [...(why[family] ?? []), ...reasons];
+  };
   const existed: Partial<Record<Family, string[]>> = { ...previous.existed };
   // families that have brmgr chains now, or had them after an earlier run
   const mayHave = new Set<Family>(previous.backend === iptables.name ? [4, 6] : previous.iptables);
@@ -143,9 +155,9 @@ export async function applyFirewall(
       if (backend === iptables && family === 4) throw new Error(`firewall = ${name}, but ${iptables.unavailable}`);
       continue;
     }
-    let target: IptablesPlan = intent.families.includes(family)
-      ? backend.iptables(intent, family, iptablesHost(seen))
-      : EMPTY;
+    const host = iptablesHost(seen);
+    let target: IptablesPlan = intent.families.includes(family) ? backend.iptables(intent, family, host) : EMPTY;
+    if (backend === nftables && !isEmpty(target)) because(family, shimReasons(host.shim));
     const input = renderIptablesRestore(target, seen);
     if (!isEmpty(target) || input) {
       // what existed before any brmgr bridge changed iptables-nft: host-wide, else this bridge's, else now
@@ -183,10 +195,17 @@ export async function applyFirewall(
     if (!wanted && !mayHaveLegacy.has(family)) continue;
     const seen = await iptablesSave(run, family, cfg.name, 'legacy');
     if (!seen) continue;
-    const target = wanted ? shimPlan(intent, family, forwardChain(seen)) : EMPTY;
+    const host = iptablesHost(seen);
+    const target = wanted ? shimPlan(intent, family, host) : EMPTY;
     announce(family, 'legacy');
     await iptablesRestore(run, family, renderIptablesRestore(target, seen), 'legacy');
-    if (wanted) legacy.push(family);
+    if (!isEmpty(target)) {
+      legacy.push(family);
+      because(
+        family,
+        shimReasons(host.shim).map((w) => `iptables-legacy's ${w}`),
+      );
+    }
     revert.add(`IPv${family} iptables-legacy chains`, () =>
       iptablesRestore(run, family, renderIptablesRestore(seen, target), 'legacy'),
     );
@@ -221,6 +240,7 @@ export async function applyFirewall(
       backend: name,
       iptables: shimmed,
       ...(legacy.length ? { legacy } : {}),
+      ...(Object.keys(why).length ? { shim: why } : {}),
       existed,
       ...(applied.inet || applied.l2 ? { applied } : {}),
     },
@@ -255,6 +275,12 @@ export async function removeFirewall(
   }
 }
 
+/** Why the nftables backend's shim is wanted, for a drift's words. */
+const needed = (record: FirewallRecord, host: IptablesHost) => {
+  const reasons = record.backend === nftables.name ? shimReasons(host.shim) : [];
+  return reasons.length ? ` (the shim is needed: ${reasons.join(', ')})` : '';
+};
+
 /**
  * What of brmgr's objects for the bridge is missing or changed, in words (the first thing found), or
  * undefined when all are in place. Cheap enough to run on every ruleset event.
@@ -277,24 +303,30 @@ export async function firewallDrift(
     const diff = shapeDiff(nftShape(table), nftShape(listed));
     if (diff) return `${name}: ${diff}`;
   }
-  const families: Family[] = record.backend === iptables.name ? intent.families : record.iptables;
+  // the nftables backend's shim in every family the policy covers: a filter table that drops (Docker's,
+  // ufw's) may have appeared since, and is told by the same decision as apply's
+  const families = [...new Set<Family>([...intent.families, ...record.iptables])];
   for (const family of families) {
     const seen = await iptablesSave(run, family, cfg.name);
-    if (!seen) return `iptables (IPv${family}) is gone`;
-    // as apply would make them now: a filter table that appeared since (Docker's) needs the shim too
-    const diff = chainsDiff(backend.iptables(intent, family, iptablesHost(seen)), seen);
-    if (diff) return `iptables (IPv${family}): ${diff}`;
+    if (!seen) {
+      if (record.backend === iptables.name || record.iptables.includes(family))
+        return `iptables (IPv${family}) is gone`;
+      continue;
+    }
+    const host = iptablesHost(seen);
+    const diff = chainsDiff(backend.iptables(intent, family, host), seen);
+    if (diff) return `iptables (IPv${family}): ${diff}${needed(record, host)}`;
   }
   for (const family of intent.families) {
     const recorded = record.legacy?.includes(family) ?? false;
-    const drops = legacyFilterBeside(family, facts);
+    const beside = legacyFilterBeside(family, facts);
     const name = `iptables-legacy (IPv${family})`;
-    if (drops && !recorded) return `${name}: a filter table appeared`;
-    if (!drops && recorded) return `${name}: the filter table is gone`;
-    if (!recorded) continue;
+    if (!beside && recorded) return `${name}: the filter table is gone`;
+    if (!beside || backend === none) continue;
     const seen = await iptablesSave(run, family, cfg.name, 'legacy');
-    const diff = seen ? chainsDiff(shimPlan(intent, family, forwardChain(seen)), seen) : 'cannot be read';
-    if (diff) return `${name}: ${diff}`;
+    const host = seen && iptablesHost(seen);
+    const diff = seen && host ? chainsDiff(shimPlan(intent, family, host), seen) : 'cannot be read';
+    if (diff) return `${name}: ${diff}${host ? needed(record, host) : ''}`;
   }
   return undefined;
 }

@@ -17,6 +17,7 @@ import {
   type IptablesHost,
   type IptablesPlan,
   type Jump,
+  type ShimNeed,
 } from './backend.js';
 import { checksumPlan } from './checksum.js';
 import type { Family, FirewallIntent, Ports } from './policy.js';
@@ -154,12 +155,28 @@ export function iptablesPlan(intent: FirewallIntent, family: Family, forwardChai
   return mergePlans(plan, checksumPlan(intent, family));
 }
 
+/** A built-in chain of the filter table: its policy, and how many rules it holds that are not jumps to brmgr's chains. */
+export interface FilterChain {
+  policy: string;
+  rules: number;
+}
+
 /** Which tables exist, and brmgr's chains and jumps for the bridge, as iptables-save shows them. */
 export interface IptablesSeen extends IptablesPlan {
   tables: Set<string>;
   /** Docker's chain for user rules, which runs before its own FORWARD rules */
   dockerUser: boolean;
+  /** the filter table's INPUT and FORWARD, where they exist */
+  filter: Partial<Record<FilterHook, FilterChain>>;
 }
+
+export type FilterHook = 'INPUT' | 'FORWARD';
+const isFilterHook = (chain: string): chain is FilterHook => chain === 'INPUT' || chain === 'FORWARD';
+/**
+ * A jump to any bridge's brmgr chain: not counted as the host's. Another bridge's chains only refuse what its
+ * own policy refuses (`-i`/`-o` its bridge), which nftables' table would refuse as well.
+ */
+const toBrmgr = (rest: string[]) => rest.at(-2) === '-j' && rest.at(-1)!.startsWith('BRMGR-');
 
 /** The built-in chain brmgr's forward rules hang from: Docker's DOCKER-USER runs before Docker's own FORWARD rules. */
 export function forwardChain(seen: IptablesSeen): IptablesHost['forwardChain'] {
@@ -168,7 +185,24 @@ export function forwardChain(seen: IptablesSeen): IptablesHost['forwardChain'] {
 
 /** What a backend's iptables rules depend on, from what iptables-save showed. */
 export function iptablesHost(seen: IptablesSeen): IptablesHost {
-  return { filterTable: seen.tables.has('filter'), forwardChain: forwardChain(seen) };
+  return { forwardChain: forwardChain(seen), shim: shimNeed(seen) };
+}
+
+/**
+ * Where something in the filter table could drop or reject what brmgr's nft table accepts, and why: a
+ * policy other than ACCEPT or any rule at all in INPUT or FORWARD, or Docker's DOCKER-USER (conservative:
+ * a rule is not read, only counted). Nothing there, or no filter table: no shim, and none made.
+ */
+export function shimNeed(seen: Pick<IptablesSeen, 'filter' | 'dockerUser'>): ShimNeed {
+  const why = (hook: FilterHook) => {
+    const c = seen.filter[hook];
+    if (c && c.policy !== 'ACCEPT') return `filter ${hook} has policy ${c.policy}`;
+    if (c?.rules) return `filter ${hook} has ${c.rules === 1 ? 'a rule' : `${c.rules} rules`}`;
+    return undefined;
+  };
+  const forward = seen.dockerUser ? "Docker's DOCKER-USER chain is there" : why('FORWARD');
+  const input = why('INPUT');
+  return { ...(input ? { input } : {}), ...(forward ? { forward } : {}) };
 }
 
 /** The host itself: PATH and /proc. */
@@ -183,7 +217,7 @@ export function legacyFilterBeside(family: Family, facts: IptablesFacts = HOST_I
 }
 
 export function parseIptablesSave(text: string, bridge: string): IptablesSeen {
-  const seen: IptablesSeen = { tables: new Set(), chains: {}, jumps: [], dockerUser: false };
+  const seen: IptablesSeen = { tables: new Set(), chains: {}, jumps: [], dockerUser: false, filter: {} };
   let table = '';
   const chainsOf = (t: string) => {
     seen.chains[t] ??= {};
@@ -194,11 +228,16 @@ export function parseIptablesSave(text: string, bridge: string): IptablesSeen {
       table = line.slice(1).trim();
       seen.tables.add(table);
     } else if (table === 'filter' && line.startsWith(':DOCKER-USER ')) seen.dockerUser = true;
-    else if (line.startsWith(':') && isOwnChain(line.slice(1).split(' ')[0]!, bridge)) {
+    else if (table === 'filter' && line.startsWith(':') && isFilterHook(line.slice(1).split(' ')[0]!)) {
+      const [name, policy] = line.slice(1).split(' ');
+      seen.filter[name as FilterHook] = { policy: policy!, rules: 0 };
+    } else if (line.startsWith(':') && isOwnChain(line.slice(1).split(' ')[0]!, bridge)) {
       chainsOf(table)[line.slice(1).split(' ')[0]!] = [];
     } else if (line.startsWith('-A ')) {
       const [, chain, ...rest] = line.trim().split(' ');
       const rule = rest.join(' ');
+      const hook = table === 'filter' && isFilterHook(chain!) ? seen.filter[chain as FilterHook] : undefined;
+      if (hook && !toBrmgr(rest)) hook.rules++;
       if (isOwnChain(chain!, bridge)) chainsOf(table)[chain!]?.push(rule);
       else if (rest.at(-2) === '-j' && isOwnChain(rest.at(-1)!, bridge))
         seen.jumps.push({ table, chain: chain!, rule });
@@ -210,12 +249,22 @@ export function parseIptablesSave(text: string, bridge: string): IptablesSeen {
 /**
  * iptables-save's view, told by an nftables ruleset listed moments ago instead of another process, where
  * that is certain: iptables is nft-based and has none of brmgr's chains for the bridge (so no jump to them
- * either; the kernel refuses a jump to a missing chain). Undefined where only iptables-save can tell.
+ * either; the kernel refuses a jump to a missing chain), and filter's INPUT and FORWARD are absent or have
+ * a policy that tells without their rules (the listing has none of them). Undefined where only iptables-save
+ * can tell.
  */
 export function seenInRuleset(ruleset: readonly NftObject[], family: Family, bridge: string): IptablesSeen | undefined {
   const fam = family === 4 ? 'ip' : 'ip6';
   const chains = ruleset.flatMap((o) => (o.chain?.family === fam ? [o.chain] : []));
   if (chains.some((c) => isOwnChain(c.name, bridge))) return undefined;
+  const filter: IptablesSeen['filter'] = {};
+  for (const c of chains) {
+    if (c.table !== 'filter' || !isFilterHook(c.name)) continue;
+    const policy = (c.policy ?? 'accept').toUpperCase();
+    if (policy === 'ACCEPT') return undefined;
+    // a policy that drops decides it: the rules are not counted
+    filter[c.name] = { policy, rules: 0 };
+  }
   const tables = ruleset.flatMap((o) => {
     const t = o.table as { family?: string; name?: string } | undefined;
     return t?.family === fam && t.name && XT_TABLES.has(t.name) ? [t.name] : [];
@@ -225,6 +274,7 @@ export function seenInRuleset(ruleset: readonly NftObject[], family: Family, bri
     chains: {},
     jumps: [],
     dockerUser: chains.some((c) => c.table === 'filter' && c.name === 'DOCKER-USER'),
+    filter,
   };
 }
 

@@ -2,9 +2,9 @@
  * The nftables backend: the whole policy in brmgr's own table, `inet brmgr-BRIDGE`,
  * replaced atomically by one `nft -f`; teardown is deleting the table. A DROP in
  * the iptables filter table would still win over it (Docker's FORWARD policy,
- * ufw's INPUT, also when they start after brmgr and nothing watches): so the
- * shim (shim.ts) is always in that table, wherever iptables is installed, as
- * is the DHCP checksum fill (checksum.ts).
+ * ufw's INPUT): so the shim (shim.ts) goes into that table wherever something
+ * there could refuse the guests' packets; the DHCP checksum fill (checksum.ts)
+ * is iptables' wherever iptables is installed.
  */
 import type { NftChain, NftObject } from '../host/nftables.js';
 import { must, type Run } from '../system/exec.js';
@@ -262,6 +262,5 @@ export const nftables: Backend = {
   },
   unavailable: 'nft does not work here (is it installed?)',
   nftTable: renderNftables,
-  iptables: (intent, family, host) =>
-    mergePlans(shimPlan(intent, family, host.forwardChain), checksumPlan(intent, family)),
+  iptables: (intent, family, host) => mergePlans(shimPlan(intent, family, host), checksumPlan(intent, family)),
 };

@@ -32,6 +32,10 @@ export function firewallRecord(state: Pick<State, 'firewall'> | undefined): Fire
     if (!isObject(existed) || !Object.entries(existed).every(([f, o]) => (f === '4' || f === '6') && isStrings(o)))
       throw unreadable('existed is not a list of objects per family');
   }
+  const reasonsOk = (v: unknown) =>
+    isObject(v) && Object.entries(v).every(([f, w]) => (f === '4' || f === '6') && isStrings(w));
+  // only what status says: a record without it, or with one brmgr cannot read, just has no reasons
+  const shim = reasonsOk(r.shim) ? (r.shim as FirewallRecord['shim']) : undefined;
   const applied = isObject(r.applied) ? r.applied : {};
   const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
   const inet = text(applied.inet);
@@ -41,6 +45,7 @@ export function firewallRecord(state: Pick<State, 'firewall'> | undefined): Fire
     backend: r.backend,
     iptables: r.iptables ?? [],
     ...(r.legacy ? { legacy: r.legacy } : {}),
+    ...(shim ? { shim } : {}),
     ...(r.existed ? { existed: r.existed as FirewallRecord['existed'] } : {}),
     ...(inet || l2 ? { applied: { ...(inet ? { inet } : {}), ...(l2 ? { l2 } : {}) } } : {}),
   };

@@ -13,6 +13,7 @@ import { ConfigError, formatProblem, parseConfig } from '../../src/config/valida
 import { renderDhcpHosts, renderDnsmasqConf, renderHosts } from '../../src/dnsmasq/render.js';
 import { iptables } from '../../src/firewall/iptables.js';
 import { nftables } from '../../src/firewall/nftables.js';
+import { EVERYWHERE } from '../../src/firewall/shim.js';
 import { firewallIntent } from '../../src/firewall/policy.js';
 import { paths } from '../../src/paths.js';
 
@@ -204,8 +205,8 @@ t.test(`${RUNS} generated configs: a config or one-line errors, and what is acce
       renderHosts(cfg);
       const intent = firewallIntent(cfg);
       for (const family of intent.families) {
-        iptables.iptables(intent, family, { filterTable: true, forwardChain: 'FORWARD' });
-        nftables.iptables(intent, family, { filterTable: true, forwardChain: 'DOCKER-USER' });
+        iptables.iptables(intent, family, { forwardChain: 'FORWARD', shim: {} });
+        nftables.iptables(intent, family, { forwardChain: 'DOCKER-USER', shim: EVERYWHERE });
       }
       const table = nftables.nftTable(intent);
       if (table?.includes('\u0000')) throw new Error('a NUL in the nft table');

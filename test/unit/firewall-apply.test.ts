@@ -231,6 +231,10 @@ const lines = (text: string) =>
     .filter((l) => l && !l.startsWith('#'))
     .sort();
 
+/** iptables-save's text without one table's section. */
+const withoutTable = (text: string, table: string) =>
+  text.replace(new RegExp(`(# Generated[^\n]*\n)?\\*${table}\n[^]*?COMMIT\n(# Completed[^\n]*\n)?`), '');
+
 const STATE_NFTABLES = JSON.parse(fixture('nftables.state.json'));
 const STATE_IPTABLES = JSON.parse(fixture('iptables.state.json'));
 
@@ -270,8 +274,8 @@ t.test('first apply with nftables: the shim and checksum chains, then the table;
   t.strictSame(calls, ['iptables-restore --noflush', 'nft -f -'], 'what pre read spares nft list and iptables-save');
   t.strictSame(
     lines(saveTables(h.iptables[4])),
-    lines(fixture('nftables.iptables-save.txt')),
-    'the chains as pre made them',
+    lines(withoutTable(fixture('nftables.iptables-save.txt'), 'filter')),
+    'the checksum chain as pre made it, and no filter table: nothing there refuses the guests, no shim',
   );
   t.strictSame(nftShape(h.nftTable!), nftShape(fixture('nftables.nft-table.txt')), 'the table as pre made it');
   // pre also kept the text of the bridge table (port security), which this apply is not given
@@ -403,6 +407,40 @@ t.test('drift: in words, from what the host shows now', async (t) => {
   t.equal(await firewallDrift(intact.run, cfg('none'), NO_FIREWALL, FACTS), undefined, 'no rules, no drift');
 });
 
+t.test('a FORWARD DROP after pre: drift names it and why, apply adds the shim, remove leaves the DROP', async (t) => {
+  const h = host(fixture('fresh.iptables-save.txt'));
+  const { run } = fakeRun(h);
+  const first = await applyFirewall(run, cfg('nftables'), NO_FIREWALL, new Reverter(), {
+    ruleset: await ruleset(fixture('fresh.nft-chains.json')),
+    iptables: FACTS,
+  });
+  t.notOk(h.iptables[4].has('filter'), 'no filter table made');
+  t.equal(first.record.shim, undefined, 'no shim recorded');
+  t.equal(await firewallDrift(run, cfg('nftables'), first.record, FACTS), undefined, 'no drift');
+
+  // `iptables -P FORWARD DROP`: iptables-nft makes the table and the chain
+  h.iptables[4].set('filter', new Map([['FORWARD', { policy: 'DROP', rules: [] }]]));
+  t.equal(
+    await firewallDrift(run, cfg('nftables'), first.record, FACTS),
+    `iptables (IPv4): the rule \`-j BRMGR-${BRIDGE}-FWD\` in filter FORWARD is gone (the shim is needed: filter FORWARD has policy DROP)`,
+    'a drift, with why',
+  );
+  const again = await applyFirewall(run, cfg('nftables'), first.record, new Reverter(), { iptables: FACTS });
+  const filter = h.iptables[4].get('filter')!;
+  t.strictSame(filter.get('FORWARD'), { policy: 'DROP', rules: [`-j BRMGR-${BRIDGE}-FWD`] }, 'the jump, first');
+  t.ok(filter.has(`BRMGR-${BRIDGE}-FWD`) && !filter.has(`BRMGR-${BRIDGE}-IN`), 'the FORWARD part only');
+  t.notOk(filter.has('INPUT'), 'INPUT not brought into existence');
+  t.strictSame(again.record.shim, { 4: ['filter FORWARD has policy DROP'] }, 'why, recorded');
+  t.equal(await firewallDrift(run, cfg('nftables'), again.record, FACTS), undefined, 'then no drift');
+
+  await removeFirewall(run, BRIDGE, again.record);
+  t.strictSame(
+    [...h.iptables[4]].map(([name, chains]) => [name, [...chains]]),
+    [['filter', [['FORWARD', { policy: 'DROP', rules: [] }]]]],
+    "the host's DROP stays, nothing of brmgr's",
+  );
+});
+
 t.test('a Docker host: the shim hangs from DOCKER-USER, and post leaves Docker as it was', async (t) => {
   t.equal(forwardChain(parseIptablesSave(fixture('docker.iptables-save.txt'), BRIDGE)), 'DOCKER-USER');
   t.equal(forwardChain(parseIptablesSave(fixture('nftables.iptables-save.txt'), BRIDGE)), 'FORWARD');
@@ -413,7 +451,12 @@ t.test('a Docker host: the shim hangs from DOCKER-USER, and post leaves Docker a
     iptables: FACTS,
   });
   t.strictSame(calls, ['iptables-restore --noflush', 'nft -f -'], 'Docker seen in what pre read');
-  t.strictSame(lines(saveTables(h.iptables[4])), lines(fixture('docker-after.iptables-save.txt')));
+  // Docker leaves INPUT empty with policy ACCEPT: the shim has no INPUT part here
+  t.strictSame(
+    lines(saveTables(h.iptables[4])),
+    lines(fixture('docker-after.iptables-save.txt')).filter((l) => !l.includes('BRMGR-brt0-IN')),
+  );
+  t.strictSame(applied.record.shim, { 4: ["Docker's DOCKER-USER chain is there"] }, 'why, recorded for status');
   t.strictSame(applied.record.existed, { 4: ['filter', 'filter FORWARD'] }, "Docker's objects recorded");
   t.equal(await firewallDrift(run, cfg('nftables'), applied.record, FACTS), undefined);
   await removeFirewall(run, BRIDGE, applied.record);

@@ -33,7 +33,7 @@ import {
 import { nftShape, nftTable } from '../../src/firewall/nftables.js';
 import { checksumPlan } from '../../src/firewall/checksum.js';
 import { firewallIntent } from '../../src/firewall/policy.js';
-import { shimPlan } from '../../src/firewall/shim.js';
+import { EVERYWHERE, shimPlan } from '../../src/firewall/shim.js';
 import { renderPlan } from '../../src/converge/render.js';
 import { l2Table } from '../../src/firewall/l2.js';
 import { bindsPorts, strictTable } from '../../src/plan/bindings.js';
@@ -41,7 +41,7 @@ import { bindsPorts, strictTable } from '../../src/plan/bindings.js';
 /** The backends render the policy of a config (firewall/policy.ts). */
 const iptablesPlan = (c: BridgeConfig, family: Family, o: { forwardChain: string; filterOnly: boolean }) =>
   o.filterOnly
-    ? shimPlan(firewallIntent(c), family, o.forwardChain)
+    ? shimPlan(firewallIntent(c), family, { forwardChain: o.forwardChain as 'FORWARD', shim: EVERYWHERE })
     : renderIptables(firewallIntent(c), family, o.forwardChain);
 
 type Backend = 'nftables' | 'iptables';

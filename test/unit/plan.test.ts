@@ -16,7 +16,7 @@ import {
 } from '../../src/firewall/iptables.js';
 import { iptablesPlan as renderIptables } from '../../src/firewall/iptables.js';
 import { firewallIntent } from '../../src/firewall/policy.js';
-import { shimPlan } from '../../src/firewall/shim.js';
+import { EVERYWHERE, shimPlan } from '../../src/firewall/shim.js';
 import { GROUPS, desiredLink, diffLink, stableMac, type DesiredLink } from '../../src/plan/link.js';
 import { nftTable, renderNftables as renderTable } from '../../src/firewall/nftables.js';
 
@@ -24,7 +24,7 @@ import { nftTable, renderNftables as renderTable } from '../../src/firewall/nfta
 const renderNftables = (c: BridgeConfig) => renderTable(firewallIntent(c));
 const iptablesPlan = (c: BridgeConfig, family: 4 | 6, o: { forwardChain: string; filterOnly: boolean }) =>
   o.filterOnly
-    ? shimPlan(firewallIntent(c), family, o.forwardChain)
+    ? shimPlan(firewallIntent(c), family, { forwardChain: o.forwardChain as 'FORWARD', shim: EVERYWHERE })
     : renderIptables(firewallIntent(c), family, o.forwardChain);
 import { desiredSysctls, isBridgeSysctl, type Sysctl } from '../../src/plan/sysctl.js';
 import type { Observed, ObservedAddr, ObservedLink } from '../../src/host/links.js';
@@ -491,10 +491,16 @@ t.test('parseIptablesSave reads back exactly what brmgr installed', async (t) =>
     'brmgr0',
   );
   t.equal(bare.dockerUser, false, 'DOCKER-USER counts only in the filter table');
-  t.strictSame(bare, { tables: new Set(['filter', 'nat']), chains: {}, jumps: [], dockerUser: false });
+  t.strictSame(bare, {
+    tables: new Set(['filter', 'nat']),
+    chains: {},
+    jumps: [],
+    dockerUser: false,
+    filter: { INPUT: { policy: 'ACCEPT', rules: 0 }, FORWARD: { policy: 'ACCEPT', rules: 0 } },
+  });
   t.strictSame(
     parseIptablesSave('', 'brmgr0'),
-    { tables: new Set(), chains: {}, jumps: [], dockerUser: false },
+    { tables: new Set(), chains: {}, jumps: [], dockerUser: false, filter: {} },
     'no iptables at all',
   );
 });

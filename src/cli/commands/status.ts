@@ -3,7 +3,7 @@ import { configuredBridges, loadConfig, recordedSubnet } from '../../config/load
 import type { BridgeConfig } from '../../config/types.js';
 import { ConfigError } from '../../config/validate.js';
 import { readLeases } from '../../system/leases.js';
-import { firewallRecord } from '../../firewall/index.js';
+import { firewallRecord, type FirewallRecord } from '../../firewall/index.js';
 import { paths } from '../../paths.js';
 import { runner } from '../../system/exec.js';
 import { portsOf } from '../../host/links.js';
@@ -197,6 +197,7 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
     // a dnsmasq whose supervisor was killed still serves: say so, not "not running"
     const orphan = running ? undefined : liveDnsmasqPid(p);
     const addresses = observed.addrs.filter((a) => a.ifname === name && a.scope === 'global');
+    const record = firewallRecord(readState(p));
     const { config, configError } = configured.includes(name) ? readSummary(name) : { config: null, configError: null };
     const mv = macvtaps[i];
     return {
@@ -214,7 +215,8 @@ export async function run({ bridge, json }: StatusOptions): Promise<number> {
       guests: supervisor && sup?.ports ? sup.ports : null,
       multicast:
         link?.mcastSnooping === undefined ? null : { snooping: link.mcastSnooping, querier: !!link.mcastQuerier },
-      firewall: firewallRecord(readState(p)).backend,
+      firewall: record.backend,
+      iptablesShim: shimOf(record),
       dnsmasq: running
         ? {
             pid: sup.dnsmasqPid,
@@ -253,6 +255,8 @@ interface Report {
   /** the bridge's multicast snooping and querier, as the kernel has them */
   multicast: { snooping: boolean; querier: boolean } | null;
   firewall: string;
+  /** the nftables backend's accepts in iptables' filter table, and why, per family; null: none there */
+  iptablesShim: Partial<Record<'4' | '6', string[]>> | null;
   dnsmasq: {
     pid?: number;
     uptimeSeconds?: number;
@@ -369,7 +373,7 @@ export function describe(r: Report): string {
           ? `snooping, ${r.multicast.querier ? 'the bridge is the querier' : 'no querier'}`
           : 'flooded',
       ]);
-    rows.push(['firewall', r.firewall]);
+    rows.push(['firewall', firewallLine(r)]);
   }
   const m = r.macvtap;
   if (m) {
@@ -406,4 +410,20 @@ export function describe(r: Report): string {
     ]);
   }
   return `${r.bridge}: ${headline}\n${rows.map(([k, v]) => `  ${k.padEnd(10)} ${v}`.trimEnd()).join('\n')}\n`;
+}
+
+/** The nftables backend's shim as the record has it; null where it has none. */
+function shimOf(record: FirewallRecord): Report['iptablesShim'] {
+  const shim = record.backend === 'nftables' ? record.shim : undefined;
+  return shim && Object.keys(shim).length
+    ? { ...(shim[4] ? { 4: shim[4] } : {}), ...(shim[6] ? { 6: shim[6] } : {}) }
+    : null;
+}
+
+/** The backend, and with nftables whether its accepts are in iptables' filter table too, and why. */
+function firewallLine(r: Report): string {
+  if (r.firewall !== 'nftables') return r.firewall;
+  if (!r.iptablesShim) return "nftables (no iptables shim: nothing in iptables' filter table refuses the guests)";
+  const why = Object.entries(r.iptablesShim).map(([family, reasons]) => `IPv${family}: ${reasons.join(', ')}`);
+  return `nftables, and accepts in iptables' filter table (${why.join('; ')})`;
 }
