@@ -275,10 +275,13 @@ export async function removeFirewall(
   }
 }
 
-/** Why the nftables backend's shim is wanted, for a drift's words. */
-const needed = (record: FirewallRecord, host: IptablesHost) => {
+/** A drift in words: with the nftables backend, a shim the record did not have is said as what it is. */
+const drifted = (name: string, diff: string, record: FirewallRecord, family: Family, host: IptablesHost) => {
   const reasons = record.backend === nftables.name ? shimReasons(host.shim) : [];
-  return reasons.length ? ` (the shim is needed: ${reasons.join(', ')})` : '';
+  if (!reasons.length) return `${name}: ${diff}`;
+  return record.shim?.[family]
+    ? `${name}: ${diff} (the shim is needed: ${reasons.join(', ')})`
+    : `${name}: the filter table could refuse the guests now (${reasons.join(', ')}), and brmgr's accepts are not there`;
 };
 
 /**
@@ -315,7 +318,7 @@ export async function firewallDrift(
     }
     const host = iptablesHost(seen);
     const diff = chainsDiff(backend.iptables(intent, family, host), seen);
-    if (diff) return `iptables (IPv${family}): ${diff}${needed(record, host)}`;
+    if (diff) return drifted(`iptables (IPv${family})`, diff, record, family, host);
   }
   for (const family of intent.families) {
     const recorded = record.legacy?.includes(family) ?? false;
@@ -326,7 +329,7 @@ export async function firewallDrift(
     const seen = await iptablesSave(run, family, cfg.name, 'legacy');
     const host = seen && iptablesHost(seen);
     const diff = seen && host ? chainsDiff(shimPlan(intent, family, host), seen) : 'cannot be read';
-    if (diff) return `${name}: ${diff}${host ? needed(record, host) : ''}`;
+    if (diff) return host ? drifted(name, diff, record, family, host) : `${name}: ${diff}`;
   }
   return undefined;
 }

@@ -422,7 +422,7 @@ t.test('a FORWARD DROP after pre: drift names it and why, apply adds the shim, r
   h.iptables[4].set('filter', new Map([['FORWARD', { policy: 'DROP', rules: [] }]]));
   t.equal(
     await firewallDrift(run, cfg('nftables'), first.record, FACTS),
-    `iptables (IPv4): the rule \`-j BRMGR-${BRIDGE}-FWD\` in filter FORWARD is gone (the shim is needed: filter FORWARD has policy DROP)`,
+    "iptables (IPv4): the filter table could refuse the guests now (filter FORWARD has policy DROP), and brmgr's accepts are not there",
     'a drift, with why',
   );
   const again = await applyFirewall(run, cfg('nftables'), first.record, new Reverter(), { iptables: FACTS });
@@ -432,6 +432,13 @@ t.test('a FORWARD DROP after pre: drift names it and why, apply adds the shim, r
   t.notOk(filter.has('INPUT'), 'INPUT not brought into existence');
   t.strictSame(again.record.shim, { 4: ['filter FORWARD has policy DROP'] }, 'why, recorded');
   t.equal(await firewallDrift(run, cfg('nftables'), again.record, FACTS), undefined, 'then no drift');
+  filter.get('FORWARD')!.rules = [];
+  t.equal(
+    await firewallDrift(run, cfg('nftables'), again.record, FACTS),
+    `iptables (IPv4): the rule \`-j BRMGR-${BRIDGE}-FWD\` in filter FORWARD is gone (the shim is needed: filter FORWARD has policy DROP)`,
+    'a flushed FORWARD: the jump is gone',
+  );
+  filter.get('FORWARD')!.rules = [`-j BRMGR-${BRIDGE}-FWD`];
 
   await removeFirewall(run, BRIDGE, again.record);
   t.strictSame(
