@@ -78,7 +78,8 @@ function restartCause(ev: SupervisorEvent): string {
 export function repairCause(drift: string): string {
   if (drift === TAKEN_DOWN) return 'taken_down';
   if (/ is gone$/.test(drift)) return 'table_gone';
-  if (/a filter table appeared$/.test(drift)) return 'filter_table_appeared';
+  // a filter table that could refuse the guests now, where brmgr had no accepts (firewall/index.ts)
+  if (/could refuse the guests now/.test(drift)) return 'filter_table_appeared';
   return 'rules_changed';
 }
 
