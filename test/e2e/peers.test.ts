@@ -87,7 +87,7 @@ async function online(t: Tap.Test, top: Topology, g2: { ns: string; ifname: stri
 
 /**
  * brmgr's objects as the kernel lists them: its nft table (nftables) and its jumps in iptables' INPUT and
- * FORWARD (nftables: each where that chain has a policy other than ACCEPT or a rule of the host's).
+ * FORWARD (the shim: each where that chain has a policy other than ACCEPT or a rule of the host's).
  */
 async function inPlace(top: Topology, backend: BackendName, save = 'iptables-save'): Promise<boolean> {
   if (backend === 'nftables') {
@@ -97,8 +97,9 @@ async function inPlace(top: Topology, backend: BackendName, save = 'iptables-sav
   const rules = (await exec(top.host, save, ['-t', 'filter'])).stdout;
   const jumps = (chain: string) => new RegExp(`^-A ${chain} .*-j BRMGR-${top.bridge}-`, 'm').test(rules);
   const forward = /^:DOCKER-USER/m.test(rules) ? 'DOCKER-USER' : 'FORWARD';
+  // the iptables backend's whole policy is in iptables' own tables; iptables-legacy's beside it gets the shim
   const needs = (chain: string) =>
-    backend === 'iptables' ||
+    (backend === 'iptables' && save === 'iptables-save') ||
     new RegExp(`^:${chain} (?!ACCEPT)`, 'm').test(rules) ||
     new RegExp(`^-A ${chain} (?!.*-j BRMGR-)`, 'm').test(rules);
   const forwardNeeded = forward === 'DOCKER-USER' || needs('FORWARD');
