@@ -8,6 +8,8 @@
  * such statement: its `udp checksum set 0` breaks the software fill (the port
  * sums over the zeroed field and the client drops the offer), so both backends
  * use the CHECKSUM target, in iptables' mangle table, wherever iptables is there.
+ * In OUTPUT, not POSTROUTING: the replies are the host's own, and a hook on the
+ * forward path would cost every forwarded packet of every guest.
  */
 import { EMPTY, type IptablesPlan } from './backend.js';
 import type { Family, FirewallIntent } from './policy.js';
@@ -17,6 +19,6 @@ export function checksumPlan(intent: FirewallIntent, family: Family): IptablesPl
   const chain = `BRMGR-${intent.bridge}-CSUM`;
   return {
     chains: { mangle: { [chain]: [`-o ${intent.bridge} -p udp -m udp --dport 68 -j CHECKSUM --checksum-fill`] } },
-    jumps: [{ table: 'mangle', chain: 'POSTROUTING', rule: `-j ${chain}` }],
+    jumps: [{ table: 'mangle', chain: 'OUTPUT', rule: `-j ${chain}` }],
   };
 }

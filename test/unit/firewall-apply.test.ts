@@ -255,9 +255,9 @@ t.test('the fake host answers as the recorded one did', async (t) => {
   );
   const rules = (text: string) => (JSON.parse(text).nftables as object[]).filter((o) => 'rule' in o).length;
   t.equal(
-    rules((await run('nft', ['-j', 'list', 'table', 'ip', 'filter'])).stdout),
-    rules(fixture('nftables.nft-table-ip-filter.json')),
-    'nft -j list table ip filter: as many rules',
+    rules((await run('nft', ['-j', 'list', 'table', 'ip', 'mangle'])).stdout),
+    rules(fixture('nftables.nft-table-ip-mangle.json')),
+    'nft -j list table ip mangle: as many rules',
   );
 });
 

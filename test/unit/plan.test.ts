@@ -514,7 +514,7 @@ t.test('renderIptablesRestore: a fresh install', async (t) => {
       '-I INPUT 1 -i brmgr0 -j BRMGR-brmgr0-IN',
       '-I FORWARD 1 -j BRMGR-brmgr0-FWD',
       '-I POSTROUTING 1 -j BRMGR-brmgr0-POST',
-      '-I POSTROUTING 1 -j BRMGR-brmgr0-CSUM',
+      '-I OUTPUT 1 -j BRMGR-brmgr0-CSUM',
     ],
   );
   t.notOk(
