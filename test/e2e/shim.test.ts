@@ -103,10 +103,7 @@ for (const comes of why ? [] : COMES) {
       jump,
       "brmgr's jump is FORWARD's first rule",
     );
-    t.ok(
-      rules.includes(`-A BRMGR-${bridge}-FWD -s 10.0.1.0/24 -i ${bridge} -j ACCEPT`),
-      "the guests' accept is in the shim",
-    );
+    t.ok(rules.includes(`-A BRMGR-${bridge}-FWD -i ${bridge} -j ACCEPT`), "the guests' accept is in the shim");
     t.notOk(
       rules.some((l) => l.includes(`BRMGR-${bridge}-IN`)),
       'INPUT is empty with policy ACCEPT: no INPUT part',
