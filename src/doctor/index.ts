@@ -384,7 +384,7 @@ async function askDhcp(ctx: DoctorContext, dns: Promise<{ hung?: true }>): Promi
   const from = opts.dhcpMac ? `the guest's MAC ${mac}` : `a throwaway port (${mac})`;
   const probe = await probeDhcp(opts.run, { bridge: br, mac, timeoutMs: ANSWER_MS, self: opts.self! });
   if (probe.xid !== undefined && cfg.portSecurity !== 'off')
-    await forgetProbe(opts.run, br, { port: probe.port, mac, xid: probe.xid });
+    await forgetProbe(opts.run, br, { port: probe.port, ifindex: probe.ifindex, mac, xid: probe.xid });
   if (probe.error) return bad('dhcp', `cannot ask from a throwaway port: ${probe.error}`, 'run brmgr doctor as root');
   const { reply } = probe;
   if (reply?.type === 2) return ok('dhcp', `dnsmasq offers ${reply.address} to ${from}; no lease taken`);

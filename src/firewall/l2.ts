@@ -51,8 +51,16 @@ const ETHER_SOURCE = '@ll,48,48';
  * flight, which dnsmasq/render.ts makes several times that.
  */
 export const DNS_PER_PORT = { rate: 20, burst: 100 } as const;
-/** The MACs one guest port may source, the known ones by port (MAC_WINDOW from each one's first frame). */
+/**
+ * The MACs one guest port may source, the known ones by port (MAC_WINDOW from each one's first frame): by
+ * the port's index, a shorter key than its name, looked up in every frame.
+ */
+const PORT_MACS_SEEN = 'port-macs-seen';
+const PORT_MAC = 'iif . ether saddr';
+/** The chain a frame from an unknown port and MAC goes through. */
 export const PORT_MACS = 'port-macs';
+/** Sets an earlier version declared (name: type), deleted in every apply: a set keeps its type for life. */
+const RETIRED_SETS = { 'port-macs': 'iifname . ether saddr' };
 /** Each port's tokens for new MACs (per host cap: `port-budget-CAP`). */
 const PORT_BUDGET = 'port-budget';
 /** How long a port's MAC counts as known before it takes a token of the port's budget again. */
@@ -146,10 +154,10 @@ function macCapRules(cfg: BridgeConfig, fromGuest: string): { prerouting: string
   const caps = hostCaps(cfg);
   const budget = (set: string, cap: number) =>
     `update @${set} { iifname limit rate ${cap}/hour burst ${cap} packets } ` +
-    `add @${PORT_MACS} { iifname . ether saddr } return`;
+    `add @${PORT_MACS_SEEN} { ${PORT_MAC} } return`;
+  // entered only by a frame whose port and MAC are not known yet
   const chain = [
     ...caps.map(({ cap, macs }) => `ether saddr { ${macs.join(', ')} } update @port-cap-${cap} { iifname }`),
-    `iifname . ether saddr @${PORT_MACS} return`,
     ...caps.flatMap(({ cap }) => [
       `iifname @port-cap-${cap} ${budget(`${PORT_BUDGET}-${cap}`, cap)}`,
       `iifname @port-cap-${cap} goto ${PORT_MACS}-over`,
@@ -158,7 +166,7 @@ function macCapRules(cfg: BridgeConfig, fromGuest: string): { prerouting: string
     `goto ${PORT_MACS}-over`,
   ];
   const sets = [
-    dynamicSet(PORT_MACS, 'iifname . ether saddr', MAC_WINDOW),
+    dynamicSet(PORT_MACS_SEEN, PORT_MAC, MAC_WINDOW),
     dynamicSet(PORT_BUDGET, 'iifname', '2h'),
     dynamicSet(PORT_MACS_WARNED, 'iifname', MAC_WINDOW),
     ...caps.flatMap(({ cap }) => [
@@ -166,7 +174,7 @@ function macCapRules(cfg: BridgeConfig, fromGuest: string): { prerouting: string
       dynamicSet(`${PORT_BUDGET}-${cap}`, 'iifname', '2h'),
     ]),
   ];
-  return { prerouting: [`${g}jump ${PORT_MACS}`], chain, sets };
+  return { prerouting: [`${g}${PORT_MAC} != @${PORT_MACS_SEEN} jump ${PORT_MACS}`], chain, sets };
 }
 
 /** The excess frames of a port past its MAC cap: dropped, the port logged once a MAC_WINDOW. */
@@ -181,7 +189,8 @@ const macCapOver = (bridge: string, d: Drops) => [
  */
 function newSources6Rules(fromGuest: string, d: Drops): string[] {
   const g = fromGuest ? `${fromGuest} ` : '';
-  const v6 = `${g}ether type ip6 ip6 saddr != ::`;
+  // the frame's protocol as the kernel has it (a field of the packet's, not a copy from its header)
+  const v6 = `${g}meta protocol ip6 ip6 saddr != ::`;
   return [
     `${v6} iifname . ip6 saddr != @${PORT_SOURCES6} update @${PORT_SOURCES6}-rate { iifname limit rate over ${NEW_SOURCES6} } ${d.drop('ipv6-sources', 'port')}`,
     `${v6} update @${PORT_SOURCES6} { iifname . ip6 saddr }`,
@@ -294,6 +303,8 @@ export function renderL2(
   const chains = { ...hooked, ...regular };
   // a hook an earlier config or version had goes, rules and all
   const unhooked = ['prerouting', 'forward', 'input'].filter((name) => !(name in hooked));
+  // declared as an earlier version had it, so that the delete below finds it (its rules are flushed by then)
+  const retired = Object.entries(RETIRED_SETS).map(([name, type]) => dynamicSet(name, type, MAC_WINDOW));
   const declare = [
     ...unhooked.map((name) => `\tchain ${name} {\n\t}`),
     ...Object.keys(hooked).map(
@@ -305,11 +316,14 @@ export function renderL2(
     ([name, rules]) => `\tchain ${name} {\n${rules.map((r) => `\t\t${r}\n`).join('')}\t}`,
   );
   return (
-    `table bridge ${t} {\n${[...sets, ...declare].join('\n')}\n}\n` +
+    `table bridge ${t} {\n${[...sets, ...retired, ...declare].join('\n')}\n}\n` +
     Object.keys(chains)
       .map((name) => `flush chain bridge ${t} ${name}\n`)
       .join('') +
     unhooked.map((name) => `flush chain bridge ${t} ${name}\ndelete chain bridge ${t} ${name}\n`).join('') +
+    Object.keys(RETIRED_SETS)
+      .map((name) => `delete set bridge ${t} ${name}\n`)
+      .join('') +
     `table bridge ${t} {\n${fill.join('\n')}\n}\n` +
     scopeFill(t, opts.scope)
   );
@@ -389,13 +403,13 @@ export async function removeL2(run: Run, bridge: string): Promise<void> {
 export async function forgetProbe(
   run: Run,
   bridge: string,
-  probe: { port: string; mac: string; xid: number },
+  probe: { port: string; ifindex?: number; mac: string; xid: number },
 ): Promise<void> {
   const port = q(probe.port);
   const mac = probe.mac.toLowerCase();
   const elements: [string, string][] = [
     [DHCP4_CLIENTS, `{ ${port} . 0x${mac.replaceAll(':', '')} . 0x${probe.xid.toString(16)} }`],
-    [PORT_MACS, `{ ${port} . ${mac} }`],
+    ...(probe.ifindex === undefined ? [] : [[PORT_MACS_SEEN, `{ ${probe.ifindex} . ${mac} }`] as [string, string]]),
     [PORT_BUDGET, `{ ${port} }`],
   ];
   // one process each: a transaction fails whole on an element that is not there

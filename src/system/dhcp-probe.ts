@@ -16,8 +16,9 @@ const PORT = 'brmgrdp';
 const INSIDE = 'probe0';
 
 export interface DhcpProbe {
-  /** the throwaway port (gone once the probe is done) */
+  /** the throwaway port (gone once the probe is done), and its index, once it was made */
   port: string;
+  ifindex?: number;
   /** the DISCOVER's transaction, once one was sent */
   xid?: number;
   /** the offer (or NAK), if one came in time */
@@ -65,13 +66,17 @@ export async function probeDhcp(
       const r = await run('ip', args);
       if (!r.ok) return { port, error: failed(r, what) };
     }
+    // port security knows a port by its index (firewall/l2.ts): what it learns of this one is forgotten by it
+    const shown = await run('ip', ['-json', 'link', 'show', 'dev', port]);
+    const ifindex = shown.ok ? (JSON.parse(shown.stdout) as { ifindex?: number }[])[0]?.ifindex : undefined;
+    const made = { port, ...(ifindex === undefined ? {} : { ifindex }) };
     const [node, ...rest] = o.self;
     const r = await run('ip', ['netns', 'exec', ns, node!, ...rest, o.mac, String(o.timeoutMs)]);
-    if (!r.ok) return { port, error: failed(r, 'the DHCP client failed') };
+    if (!r.ok) return { ...made, error: failed(r, 'the DHCP client failed') };
     try {
-      return { port, ...(JSON.parse(r.stdout) as Omit<DhcpProbe, 'port'>) };
+      return { ...made, ...(JSON.parse(r.stdout) as Omit<DhcpProbe, 'port' | 'ifindex'>) };
     } catch {
-      return { port, error: `the DHCP client said: ${r.stdout.slice(0, 200)}` };
+      return { ...made, error: `the DHCP client said: ${r.stdout.slice(0, 200)}` };
     }
   } finally {
     // the pair goes with either end; the namespace after it

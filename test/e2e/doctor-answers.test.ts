@@ -85,6 +85,11 @@ for (const _ of why ? [] : [1]) {
       'nor a trace of the throwaway port in any set (port security forgot the DISCOVER)',
     );
     t.notMatch(
+      (await exec(top.host, 'nft', ['list', 'ruleset'])).stdout,
+      thrown,
+      'nor of its MAC (the sets that know a port by its index)',
+    );
+    t.notMatch(
       readFileSync(join(top.brmgr.stateDir, `dnsmasq.${top.bridge}.leases`), 'utf8'),
       thrown,
       'the offer committed no lease',

@@ -100,19 +100,23 @@ t.test('port_macs: a budget per port before the bridge learns; a static host car
   )!;
   t.match(
     chain(text, 'prerouting'),
-    /^\t\tmeta ibrname != "br0" return\n\t\tjump port-macs$/m,
-    'every port of a NAT bridge, before learning',
+    /^\t\tmeta ibrname != "br0" return\n\t\tiif \. ether saddr != @port-macs-seen jump port-macs$/m,
+    'every port of a NAT bridge, before learning: a port and MAC not known yet',
   );
   const bridged = renderL2(parse('[bridge]\nmode = bridged\nuplink = eth0\n'), {
     scope: { bridgeMeta: true, ports: [] },
     guard: true,
     mac: MAC,
   })!;
-  t.match(chain(bridged, 'prerouting'), /^\t\tiifname != \{ "eth0" \} jump port-macs$/m, 'bridged: not the uplink');
+  t.match(
+    chain(bridged, 'prerouting'),
+    /^\t\tiifname != \{ "eth0" \} iif \. ether saddr != @port-macs-seen jump port-macs$/m,
+    'bridged: not the uplink',
+  );
   const macs = chain(text, 'port-macs');
   t.match(
     macs,
-    /update @port-budget \{ iifname limit rate 8\/hour burst 8 packets \} add @port-macs/,
+    /update @port-budget \{ iifname limit rate 8\/hour burst 8 packets \} add @port-macs-seen \{ iif \. ether saddr \}/,
     'the bridge cap',
   );
   t.match(macs, /ether saddr \{ 52:54:00:00:00:10 \} update @port-cap-100 \{ iifname \}/, 'the host marks its port');
