@@ -10,9 +10,11 @@
 //   which goes first; Gbit/s and Gbit per CPU second of the two iperf3 processes, and the ratios.
 //   g1's interface sends without offloads (TX_OFF, `g1`), so every hop sees MTU-sized frames.
 //   PROFILE=1 adds basic with brmgr's bridge table deleted, basic without its MAC cap and strict with its
-//   inet table deleted.
+//   inet table deleted. PERF=1 runs each iperf3 under `perf record -a` and adds netfilter's share of the
+//   iperf3 processes' samples, and the ratios it implies. TWIN=1 adds basic again on a lab of its own.
 // Namespaces only; all deleted at the end.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { BRIDGE, Lab, median } from './lib/lab.mjs';
 
@@ -190,7 +192,27 @@ async function twoGuests(lab, bridge, subnet) {
    * firewall; work deferred to ksoftirqd is not in it). A run the loaded machine broke is run again, once.
    */
   const iperf = async (path, again = true) => {
-    const r = await lab.exec(guests.g1.ns, 'iperf3', ['-c', to[path], '-t', String(SECONDS), '-J']);
+    const client = ['-c', to[path], '-t', String(SECONDS), '-J'];
+    const r = PERF
+      ? await execa(
+          'perf',
+          [
+            'record',
+            '-a',
+            '-q',
+            '-o',
+            join(lab.dir, `perf-${path}.data`),
+            '--',
+            'ip',
+            'netns',
+            'exec',
+            guests.g1.ns,
+            'iperf3',
+            ...client,
+          ],
+          { reject: false },
+        )
+      : await lab.exec(guests.g1.ns, 'iperf3', client);
     if (r.exitCode !== 0) {
       if (!again) throw new Error(`iperf3: ${r.stdout || r.stderr}`);
       await new Promise((res) => setTimeout(res, 1000));
@@ -198,12 +220,56 @@ async function twoGuests(lab, bridge, subnet) {
     }
     const { sum_received, cpu_utilization_percent: cpu } = JSON.parse(r.stdout).end;
     const gbps = sum_received.bits_per_second / 1e9;
-    return { gbps, perCpu: gbps / ((cpu.host_total + cpu.remote_total) / 100) };
+    return {
+      gbps,
+      perCpu: gbps / ((cpu.host_total + cpu.remote_total) / 100),
+      ...(PERF ? { netfilter: await netfilterShare(join(lab.dir, `perf-${path}.data`)) } : {}),
+    };
   };
   const stop = () => {
     for (const s of servers) s.kill();
   };
   return { guests, iperf, stop };
+}
+
+/**
+ * PERF=1: the share of the two iperf3 processes' CPU samples (`perf record -a` around each run) that is
+ * netfilter's own: its hooks, chains, expressions, sets and conntrack, self time (not the functions they
+ * share with the rest of the kernel: a payload's copy, a name's). What is not netfilter
+ * costs the same per byte on every bridge, so basic ÷ lxc-net per CPU ≈ (1 − basic's share) ÷ (1 −
+ * lxc-net's), a figure the bench's spread cannot blur.
+ */
+const PERF = !!process.env.PERF;
+// netfilter's functions and br_netfilter's (which `bridge-nf-call-iptables` puts on both bridges' path)
+const NETFILTER =
+  /^(__)?(nft_|nf_|br_nf_|nf_bridge|ip_sabotage_in|setup_pre_routing|ipv4_conntrack|ipv6_conntrack|hash_conntrack|tcp_in_window|ipt_|ip6t_|xt_)/;
+async function netfilterShare(file) {
+  const r = await execa(
+    'perf',
+    [
+      'report',
+      '-i',
+      file,
+      '--comm',
+      'iperf3',
+      '--no-children',
+      '--percentage',
+      'relative',
+      '--stdio',
+      '--sort',
+      'sym',
+      '-g',
+      'none',
+    ],
+    { reject: false },
+  );
+  let share = 0;
+  for (const line of r.stdout.split('\n')) {
+    const m = /^\s+([\d.]+)%\s+\[k\]\s+(\S+)/.exec(line);
+    if (m && NETFILTER.test(m[2])) share += Number(m[1]);
+  }
+  rmSync(file, { force: true });
+  return share / 100;
 }
 
 /** LXC's own lxc-net, started in `lab`'s host namespace with its /run/lxc and /var/lib/misc private to it. */
@@ -247,6 +313,8 @@ const VARIANTS = {
   basic: { up: brmgrAt('basic') },
   'strict, 2 guests': { up: brmgrAt('strict'), afterGuests: (lab, real) => bind(lab, real, 2) },
   'strict, 200 guests': { up: brmgrAt('strict'), afterGuests: (lab, real) => bind(lab, real, 200) },
+  // the same as basic on a lab of its own: what two labs differ by with nothing different in them
+  ...(process.env.TWIN ? { 'basic, a twin lab': { up: brmgrAt('basic') } } : {}),
   ...(process.env.PROFILE
     ? {
         // basic's bridge table deleted: what is left is brmgr's routing firewall (inet table, iptables shim)
@@ -285,6 +353,7 @@ if (PARTS.includes('strict')) {
     }
     const runs = Object.fromEntries(names.map((n) => [n, { nat: [], l2: [] }]));
     const perCpu = Object.fromEntries(names.map((n) => [n, { nat: [], l2: [] }]));
+    const netfilter = Object.fromEntries(names.map((n) => [n, { nat: [], l2: [] }]));
     for (let i = 0; i < ROUNDS; i++) {
       // rotate which goes first, and alternate which path
       for (const name of [...names.slice(i % names.length), ...names.slice(0, i % names.length)]) {
@@ -292,6 +361,7 @@ if (PARTS.includes('strict')) {
           const got = await benches[name].iperf(path);
           runs[name][path].push(got.gbps);
           perCpu[name][path].push(got.perCpu);
+          if (PERF) netfilter[name][path].push(got.netfilter);
         }
       }
     }
@@ -307,6 +377,7 @@ if (PARTS.includes('strict')) {
       ['strict ÷ basic (goal ≥ 0.9)', 'strict, 2 guests', 'basic'],
       ['basic ÷ lxc-net (goal ≥ 0.95)', 'basic', 'lxc-net'],
       ['200 ÷ 2 guests (goal ≥ 0.9)', 'strict, 200 guests', 'strict, 2 guests'],
+      ...(process.env.TWIN ? [['basic ÷ basic on a twin lab (1 but for the labs)', 'basic', 'basic, a twin lab']] : []),
       ...(process.env.PROFILE
         ? [
             ['basic, bridge table deleted ÷ lxc-net', 'basic, bridge table deleted', 'lxc-net'],
@@ -323,6 +394,19 @@ if (PARTS.includes('strict')) {
         'Gbit per CPU second of the two iperf3': Object.fromEntries(names.map((n) => [n, series(perCpu[n][path])])),
         'ratios of Gbit/s': Object.fromEntries(goals.map(([g, a, b]) => [g, ratio(runs, a, b, path)])),
         'ratios of Gbit per CPU second': Object.fromEntries(goals.map(([g, a, b]) => [g, ratio(perCpu, a, b, path)])),
+        ...(PERF
+          ? {
+              "netfilter's share of the iperf3 processes' samples, %": Object.fromEntries(
+                names.map((n) => [n, series(netfilter[n][path].map((x) => 100 * x))]),
+              ),
+              'ratios from those shares, (1 − a) ÷ (1 − b) of the medians': Object.fromEntries(
+                goals.map(([g, a, b]) => [
+                  g,
+                  ((1 - median(netfilter[a][path])) / (1 - median(netfilter[b][path]))).toFixed(3),
+                ]),
+              ),
+            }
+          : {}),
       };
     results['port security, nftables: the run'] = {
       'non-offloading': TX_OFF.length
