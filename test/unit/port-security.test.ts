@@ -136,3 +136,25 @@ t.test('port_macs: a budget per port before the bridge learns; a static host car
     'off: none of it',
   );
 });
+
+t.test(
+  'the MAC cap of an earlier version: its set, keyed by the port name, goes once its rules are flushed',
+  async (t) => {
+    const text = renderL2(parse('[bridge]\n'), { scope: { bridgeMeta: true, ports: [] }, guard: true, mac: MAC })!;
+    const at = (line: string) => text.indexOf(`${line}\n`);
+    const gone = at('delete set bridge brmgr-br0 port-macs');
+    t.ok(gone > 0, 'deleted');
+    t.match(
+      text,
+      /\tset port-macs \{\n\t\ttypeof iifname \. ether saddr\n/,
+      'declared first as it was, so that a table without it can delete it',
+    );
+    for (const flushed of ['prerouting', 'port-macs'])
+      t.ok(
+        at(`flush chain bridge brmgr-br0 ${flushed}`) < gone,
+        `after the rules that used it are flushed (${flushed})`,
+      );
+    t.ok(gone < text.lastIndexOf('table bridge brmgr-br0 {'), 'before the chains are filled again');
+    t.notMatch(text.slice(gone), /@port-macs\b(?!-)/, 'and nothing after refers to it');
+  },
+);
