@@ -120,7 +120,7 @@ t.test(
       '  forwards   http: tcp 8080 → 10.0.1.10:80',
       '  addresses  10.0.1.1/24 fd42:0:1::1/64',
       `  ports      ${port}`,
-      '  firewall   nftables',
+      "  firewall   nftables (no iptables shim: nothing in iptables' filter table refuses the guests)",
       '  leases     1',
     ]) {
       t.ok(served.split('\n').includes(line), `shows: ${line.trim()}`, { served });

@@ -414,6 +414,20 @@ for (const _ of why ? [] : [1]) {
     for (const ns of ['rguest', 'remote']) await c.must(['ip', 'netns', 'del', ns]);
   });
 
+  t.test("Docker's FORWARD DROP after the unit started: brmgr run adds its accepts within 2 s", async (t) => {
+    const shimmed = async () => (await c.must(['iptables-save'])).includes('-A FORWARD -j BRMGR-brmgr0-FWD');
+    t.notOk(await shimmed(), "no shim while nothing in iptables' filter table could refuse the guests");
+    await c.must(['iptables', '-P', 'FORWARD', 'DROP']);
+    const dropped = Date.now();
+    let there = false;
+    while (!there && Date.now() - dropped < 2_000) there = await shimmed();
+    t.ok(there, `brmgr's jump is in FORWARD ${Date.now() - dropped} ms after the DROP, added under the unit`);
+    const journal = (await c.run(['journalctl', '-u', UNIT, '-p', 'warning', '--no-pager', '-o', 'cat'])).stdout;
+    t.match(journal, /the filter table could refuse the guests now \(filter FORWARD has policy DROP\)/, 'said why');
+    t.equal(await active(), 'active', 'the unit is still active');
+    await c.must(['iptables', '-P', 'FORWARD', 'ACCEPT']);
+  });
+
   t.test('firewall = iptables on a legacy host under the unit: the NAT rule is in the legacy tables', async (t) => {
     const setAlt = (to: string) => c.must(['update-alternatives', '--set', 'iptables', `/usr/sbin/iptables-${to}`]);
     await setAlt('legacy');
