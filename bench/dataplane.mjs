@@ -12,6 +12,7 @@
 //   PROFILE=1 adds basic with brmgr's bridge table deleted, basic without its MAC cap and strict with its
 //   inet table deleted. PERF=1 runs each iperf3 under `perf record -a` and adds netfilter's share of the
 //   iperf3 processes' samples, and the ratios it implies. TWIN=1 adds basic again on a lab of its own.
+//   FRESH=1 makes each variant's lab anew for each round.
 // Namespaces only; all deleted at the end.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const SECONDS = Number(process.env.SECONDS ?? 2);
 const BACKENDS = (process.env.BACKENDS ?? 'nftables iptables').split(' ');
 const PARTS = (process.env.PARTS ?? 'caps strict').split(' ');
+const FRESH = !!process.env.FRESH;
 
 await execa('iperf3', ['--version']).catch(() => {
   throw new Error('iperf3 is not installed (apt-get install iperf3)');
@@ -341,28 +343,42 @@ if (PARTS.includes('strict')) {
   const load = [readFileSync('/proc/loadavg', 'utf8').trim()];
   const names = Object.keys(VARIANTS);
   const labs = [];
+  let brNf;
+  /** a variant's lab, its bridge and two guests */
+  const setUp = async (k, name) => {
+    const v = VARIANTS[name];
+    const lab = await new Lab(`v${k}`).open(name === 'lxc-net' ? '' : `[bridge]\nfirewall = nftables\n${NAT}`);
+    labs.push(lab);
+    const bench = await twoGuests(lab, await v.up(lab), v.subnet ?? '10.0.1');
+    if (v.afterGuests) await v.afterGuests(lab, [bench.guests.g1, bench.guests.g2]);
+    brNf ??= (await lab.exec(lab.host, 'sysctl', ['-n', 'net.bridge.bridge-nf-call-iptables'])).stdout;
+    return { lab, bench };
+  };
+  const tearDown = async (name, { lab, bench }) => {
+    bench.stop();
+    if (name !== 'lxc-net') await lab.cli('brmgr-post.mjs', BRIDGE);
+    await lab.close();
+    labs.splice(labs.indexOf(lab), 1);
+  };
   try {
-    const benches = {};
-    for (const [k, name] of names.entries()) {
-      const v = VARIANTS[name];
-      const lab = await new Lab(`v${k}`).open(name === 'lxc-net' ? '' : `[bridge]\nfirewall = nftables\n${NAT}`);
-      labs.push(lab);
-      const bridge = await v.up(lab);
-      benches[name] = await twoGuests(lab, bridge, v.subnet ?? '10.0.1');
-      if (v.afterGuests) await v.afterGuests(lab, [benches[name].guests.g1, benches[name].guests.g2]);
-    }
+    // FRESH=1: each variant's lab made anew for each round, so that what one lab differs from another by
+    // is noise the medians take out rather than a bias
+    const set = {};
+    if (!FRESH) for (const [k, name] of names.entries()) set[name] = await setUp(k, name);
     const runs = Object.fromEntries(names.map((n) => [n, { nat: [], l2: [] }]));
     const perCpu = Object.fromEntries(names.map((n) => [n, { nat: [], l2: [] }]));
     const netfilter = Object.fromEntries(names.map((n) => [n, { nat: [], l2: [] }]));
     for (let i = 0; i < ROUNDS; i++) {
       // rotate which goes first, and alternate which path
       for (const name of [...names.slice(i % names.length), ...names.slice(0, i % names.length)]) {
+        if (FRESH) set[name] = await setUp(names.indexOf(name), name);
         for (const path of i % 2 ? ['l2', 'nat'] : ['nat', 'l2']) {
-          const got = await benches[name].iperf(path);
+          const got = await set[name].bench.iperf(path);
           runs[name][path].push(got.gbps);
           perCpu[name][path].push(got.perCpu);
           if (PERF) netfilter[name][path].push(got.netfilter);
         }
+        if (FRESH) await tearDown(name, set[name]);
       }
     }
     load.push(readFileSync('/proc/loadavg', 'utf8').trim());
@@ -412,13 +428,10 @@ if (PARTS.includes('strict')) {
       'non-offloading': TX_OFF.length
         ? `${TX_OFF.join(', ')}: the guest's interface (ethtool -K nic tx off); g1 sends in both paths`
         : 'none',
-      'bridge-nf-call-iptables': (
-        await labs[0].exec(labs[0].host, 'sysctl', ['-n', 'net.bridge.bridge-nf-call-iptables'])
-      ).stdout,
+      'bridge-nf-call-iptables': brNf,
       loadavg: `${load[0]} (start), ${load[1]} (end)`,
     };
-    for (const b of Object.values(benches)) b.stop();
-    for (const lab of labs.filter((_, k) => names[k] !== 'lxc-net')) await lab.cli('brmgr-post.mjs', BRIDGE);
+    if (!FRESH) for (const name of names) await tearDown(name, set[name]);
   } finally {
     for (const lab of labs) await lab.close();
   }
