@@ -43,6 +43,16 @@ export function renderNftables(intent: FirewallIntent): string {
   // a packet within the bridge is decided in `from`, where `within` accepts it
   const from: string[] = [];
   const to: string[] = [];
+  // the connection counts, for new connections only: an established packet (nearly all of them) meets one
+  // rule for them, the jump
+  const fromNew: string[] = [];
+  const toNew: string[] = [];
+  const outRule = (r: { family: 4 | 6; subnet: string }) => `${toUplink}${fam(r.family)} saddr ${r.subnet} accept`;
+  const inRule = (r: { family: 4 | 6; subnet: string; repliesOnly: boolean }) =>
+    `${fromUplink}${fam(r.family)} daddr ${r.subnet}${r.repliesOnly ? REPLIES : ''} accept`;
+  // with other bridges' groups refused, the guests' own way out and in come first, the groups folded into
+  // them: accepts, in any order, and what they leave to the reject is what it refused before them
+  const refused = intent.forward.some((r) => r.rule === 'refuse-groups');
   for (const r of intent.forward) {
     switch (r.rule) {
       case 'cap-conns': {
@@ -51,12 +61,15 @@ export function renderNftables(intent: FirewallIntent): string {
         sets.push(
           `\tset ${set} {\n\t\ttype ${f === 'ip' ? 'ipv4_addr' : 'ipv6_addr'}\n\t\tsize 65535\n\t\tflags dynamic\n\t}`,
         );
-        // the connection's state first: an established packet (nearly all of them) leaves the rule at once
         const count = (dir: 'saddr' | 'daddr', within = '') =>
-          `ct state new ${within}${f} ${dir} ${r.subnet} add @${set} { ${f} ${dir} ct count over ${r.conns} } jump ${CONNS_OVER}`;
+          `${within}${f} ${dir} ${r.subnet} add @${set} { ${f} ${dir} ct count over ${r.conns} } jump ${CONNS_OVER}`;
         // within the bridge, both guests' counts
-        from.push(count('saddr'), count('daddr', `oifname ${br} `));
-        to.push(count('daddr'));
+        fromNew.push(count('saddr'), count('daddr', `oifname ${br} `));
+        toNew.push(count('daddr'));
+        if (fromNew.length === 2) {
+          from.push(`ct state new jump ${FROM_BRIDGE}-new`);
+          to.push(`ct state new jump ${TO_BRIDGE}-new`);
+        }
         break;
       }
       case 'within':
@@ -64,6 +77,10 @@ export function renderNftables(intent: FirewallIntent): string {
         break;
       case 'refuse-groups': {
         const groups = r.groups.length === 1 ? `${r.groups[0]}` : `{ ${r.groups.join(', ')} }`;
+        for (const o of intent.forward) {
+          if (o.rule === 'out') from.push(`oifgroup != ${groups} ${outRule(o)}`);
+          if (o.rule === 'in') to.push(`iifgroup != ${groups} ${inRule(o)}`);
+        }
         from.push(`oifgroup ${groups} reject with icmpx admin-prohibited`);
         to.push(`iifgroup ${groups} reject with icmpx admin-prohibited`);
         break;
@@ -77,10 +94,10 @@ export function renderNftables(intent: FirewallIntent): string {
         );
         break;
       case 'out':
-        from.push(`${toUplink}${fam(r.family)} saddr ${r.subnet} accept`);
+        if (!refused) from.push(outRule(r));
         break;
       case 'in':
-        to.push(`${fromUplink}${fam(r.family)} daddr ${r.subnet}${r.repliesOnly ? REPLIES : ''} accept`);
+        if (!refused) to.push(inRule(r));
         break;
       case 'refuse-rest':
         from.push('reject with icmpx admin-prohibited');
@@ -127,6 +144,8 @@ export function renderNftables(intent: FirewallIntent): string {
   // declared before the forward chain that jumps to it
   if (sets.length)
     chain(CONNS_OVER, undefined, ['meta l4proto tcp reject with tcp reset', 'reject with icmpx admin-prohibited']);
+  if (fromNew.length) chain(`${FROM_BRIDGE}-new`, undefined, fromNew);
+  if (toNew.length) chain(`${TO_BRIDGE}-new`, undefined, toNew);
   if (from.length) chain(FROM_BRIDGE, undefined, from);
   if (to.length) chain(TO_BRIDGE, undefined, to);
   chain('forward', 'type filter hook forward priority filter; policy accept;', forward);

@@ -84,7 +84,7 @@ for (const _ of why ? [] : [1]) {
     const pid = () => readFileSync(join(top.brmgr.runDir, top.bridge, 'dnsmasq.pid'), 'utf8').trim();
     const served = pid();
     const rules = async () =>
-      (await exec(top.host, 'nft', ['list', 'chain', 'inet', `brmgr-${top.bridge}`, 'from-bridge'])).stdout.match(
+      (await exec(top.host, 'nft', ['list', 'chain', 'inet', `brmgr-${top.bridge}`, 'from-bridge-new'])).stdout.match(
         /ct count over \d+/g,
       );
 
