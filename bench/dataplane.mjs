@@ -194,27 +194,11 @@ async function twoGuests(lab, bridge, subnet) {
    * firewall; work deferred to ksoftirqd is not in it). A run the loaded machine broke is run again, once.
    */
   const iperf = async (path, again = true) => {
-    const client = ['-c', to[path], '-t', String(SECONDS), '-J'];
-    const r = PERF
-      ? await execa(
-          'perf',
-          [
-            'record',
-            '-a',
-            '-q',
-            '-o',
-            join(lab.dir, `perf-${path}.data`),
-            '--',
-            'ip',
-            'netns',
-            'exec',
-            guests.g1.ns,
-            'iperf3',
-            ...client,
-          ],
-          { reject: false },
-        )
-      : await lab.exec(guests.g1.ns, 'iperf3', client);
+    const client = ['iperf3', '-c', to[path], '-t', String(SECONDS), '-J'];
+    // perf -a samples every CPU, whichever namespace it runs in
+    const samples = join(lab.dir, `perf-${path}.data`);
+    const [cmd, ...args] = PERF ? ['perf', 'record', '-a', '-q', '-o', samples, '--', ...client] : client;
+    const r = await lab.exec(guests.g1.ns, cmd, args);
     if (r.exitCode !== 0) {
       if (!again) throw new Error(`iperf3: ${r.stdout || r.stderr}`);
       await new Promise((res) => setTimeout(res, 1000));
@@ -225,7 +209,7 @@ async function twoGuests(lab, bridge, subnet) {
     return {
       gbps,
       perCpu: gbps / ((cpu.host_total + cpu.remote_total) / 100),
-      ...(PERF ? { netfilter: await netfilterShare(join(lab.dir, `perf-${path}.data`)) } : {}),
+      ...(PERF ? { netfilter: await netfilterShare(samples) } : {}),
     };
   };
   const stop = () => {

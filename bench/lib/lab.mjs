@@ -12,6 +12,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,15 @@ export const CPU_TIME = fileURLToPath(new URL('cpu-time.py', import.meta.url));
 export const BUNDLE = process.env.BUNDLE ?? 'dist/bundle';
 /** the path of one of the bundled programs, e.g. `bundled('brmgr-pre.mjs')` */
 export const bundled = (program) => join(BUNDLE, program);
+/** The newest file's time under `dir`. */
+const newest = (dir) =>
+  readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
+    const p = join(dir, e.name);
+    return Math.max(m, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }, 0);
+// this tree's bundle older than its sources would time code that is not there (`npm run build` leaves it)
+if (!process.env.BUNDLE && existsSync('src') && statSync(bundled('brmgr.mjs')).mtimeMs + 1000 < newest('src'))
+  throw new Error('dist/bundle is older than src/: run `make` before the benches (or name a bundle with BUNDLE=)');
 /**
  * How `make install` starts a program (`brmgr-pre.mjs`, …): its launcher, which uses the V8 startup
  * snapshot while it matches (BRMGR_NO_SNAPSHOT=1: never); node with the bundle where there is no launcher

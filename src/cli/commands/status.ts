@@ -256,7 +256,7 @@ interface Report {
   multicast: { snooping: boolean; querier: boolean } | null;
   firewall: string;
   /** the nftables backend's accepts in iptables' filter table, and why, per family; null: none there */
-  iptablesShim: Partial<Record<'4' | '6', string[]>> | null;
+  iptablesShim: FirewallRecord['shim'] | null;
   dnsmasq: {
     pid?: number;
     uptimeSeconds?: number;
@@ -413,12 +413,8 @@ export function describe(r: Report): string {
 }
 
 /** The nftables backend's shim as the record has it; null where it has none. */
-function shimOf(record: FirewallRecord): Report['iptablesShim'] {
-  const shim = record.backend === 'nftables' ? record.shim : undefined;
-  return shim && Object.keys(shim).length
-    ? { ...(shim[4] ? { 4: shim[4] } : {}), ...(shim[6] ? { 6: shim[6] } : {}) }
-    : null;
-}
+const shimOf = (record: FirewallRecord): Report['iptablesShim'] =>
+  record.backend === 'nftables' && record.shim && Object.keys(record.shim).length ? record.shim : null;
 
 /** The backend, and with nftables whether its accepts are in iptables' filter table too, and why. */
 function firewallLine(r: Report): string {
