@@ -13,6 +13,7 @@
  * source addresses it sends to the host (the neighbour table).
  */
 import type { BridgeConfig } from '../config/types.js';
+import { parseSetElements } from '../host/bindings.js';
 import { isIPv4 } from '../net/addr.js';
 import { OPEN_SET, opensPorts } from '../plan/bindings.js';
 import { vxlanName } from '../plan/vxlan.js';
@@ -70,6 +71,7 @@ const PORT_MACS_WARNED = 'port-macs-warned';
 /** IPv6 sources seen by port, and the rate at which a port may add new ones. */
 export const PORT_SOURCES6 = 'port-sources6';
 const NEW_SOURCES6 = '4/second burst 16 packets';
+const NEW_SOURCES6_CHAIN = 'new-sources6';
 
 /** Whether the bridge needs its bridge-family table: port security, a stretched bridge, or bridged mode. */
 export function hasL2Table(cfg: BridgeConfig): boolean {
@@ -185,16 +187,20 @@ const macCapOver = (bridge: string, d: Drops) => [
 
 /**
  * New IPv6 sources toward the host, a rate per port: each one the host answers becomes a neighbour
- * entry, in a table every namespace of the host shares.
+ * entry, in a table every namespace of the host shares. An IPv6 frame jumps to the chain; no other meets more
+ * than the jump's test of the frame's protocol (a field of the packet's, not a copy from its header).
  */
-function newSources6Rules(fromGuest: string, d: Drops): string[] {
+function newSources6Rules(fromGuest: string, d: Drops): { prerouting: string; chain: string[] } {
   const g = fromGuest ? `${fromGuest} ` : '';
-  // the frame's protocol as the kernel has it (a field of the packet's, not a copy from its header)
-  const v6 = `${g}meta protocol ip6 ip6 saddr != ::`;
-  return [
-    `${v6} iifname . ip6 saddr != @${PORT_SOURCES6} update @${PORT_SOURCES6}-rate { iifname limit rate over ${NEW_SOURCES6} } ${d.drop('ipv6-sources', 'port')}`,
-    `${v6} update @${PORT_SOURCES6} { iifname . ip6 saddr }`,
-  ];
+  return {
+    prerouting: `${g}meta protocol ip6 jump ${NEW_SOURCES6_CHAIN}`,
+    chain: [
+      // duplicate address detection's
+      'ip6 saddr :: return',
+      `iifname . ip6 saddr != @${PORT_SOURCES6} update @${PORT_SOURCES6}-rate { iifname limit rate over ${NEW_SOURCES6} } ${d.drop('ipv6-sources', 'port')}`,
+      `update @${PORT_SOURCES6} { iifname . ip6 saddr }`,
+    ],
+  };
 }
 
 /** The ports that are not guests': the LAN's and the other hosts' machines are behind them. */
@@ -228,12 +234,13 @@ export function renderL2(
     const guarded = [notRemote('iifname'), opensPorts(cfg) ? `iifname != @${OPEN_SET}` : ''].filter(Boolean).join(' ');
     if (opensPorts(cfg)) sets.push(`\tset ${OPEN_SET} {\n\t\ttypeof iifname\n\t\tsize 65535\n\t}`);
     const macCap = macCapRules(cfg, notRemote('iifname'));
+    const sources6 = newSources6Rules(notRemote('iifname'), drops);
     const g = guarded ? `${guarded} ` : '';
     prerouting.push(
-      // before the bridge learns the frame's source
+      // before the bridge learns the frame's source: a port and MAC known go on, and what is not known
+      // meets, in that chain, the bridge's scope (for a frame of a guest's port), its own MAC and the cap
       ...macCap.prerouting,
-      ...bridgeMacRule(guarded, opts.mac, drops),
-      ...newSources6Rules(notRemote('iifname'), drops),
+      sources6.prerouting,
       // TCP, most of what guests send, meets none of the rules below but the rate of DNS queries
       cfg.dns.enable ? 'tcp dport != 53 return' : 'meta l4proto tcp return',
       ...basicRules(cfg, guarded, opts.mac, drops),
@@ -248,7 +255,12 @@ export function renderL2(
         `${g}${toHost}tcp dport 53 tcp flags & (syn | ack) == syn meter dns-tcp { iifname timeout 1m ${bound} } ${drops.drop('dns-rate', 'port')}`,
       );
     }
-    regular[PORT_MACS] = macCap.chain;
+    regular[PORT_MACS] = [
+      scopeGuard(cfg.name, opts.scope, { leave: 'accept' }),
+      ...bridgeMacRule(guarded, opts.mac, drops),
+      ...macCap.chain,
+    ];
+    regular[NEW_SOURCES6_CHAIN] = sources6.chain;
     regular[`${PORT_MACS}-over`] = macCapOver(cfg.name, drops);
     sets.push(
       ...macCap.sets,
@@ -298,8 +310,11 @@ export function renderL2(
   // the chains are replaced, the sets kept: what the kernel learned survives a reload; a hook with
   // nothing to do is not there at all (each costs every frame its call)
   const hooked: Record<string, string[]> = {};
-  if (prerouting.length) hooked.prerouting = [scopeGuard(cfg.name, opts.scope), ...prerouting];
-  if (forward.length) hooked.forward = [scopeGuard(cfg.name, opts.scope, true), ...forward];
+  // with port security, the frames of the known guests' ports and MACs are this bridge's (PORT_MACS adds
+  // only those), and the frames of its VXLAN port or uplink meet nothing that is not theirs by name
+  const scoped = cfg.portSecurity !== 'off' ? [] : [scopeGuard(cfg.name, opts.scope)];
+  if (prerouting.length) hooked.prerouting = [...scoped, ...prerouting];
+  if (forward.length) hooked.forward = [scopeGuard(cfg.name, opts.scope, { forward: true }), ...forward];
   const chains = { ...hooked, ...regular };
   // a hook an earlier config or version had goes, rules and all
   const unhooked = ['prerouting', 'forward', 'input'].filter((name) => !(name in hooked));
@@ -415,6 +430,28 @@ export async function forgetProbe(
   // one process each: a transaction fails whole on an element that is not there
   await Promise.all(
     elements.map(([set, key]) => run('nft', ['delete', 'element', 'bridge', l2Table(bridge), set, key])),
+  );
+}
+
+/**
+ * Forgets the MACs known on a port that left the bridge: a known port and MAC is past the bridge's scope (the
+ * set is keyed by the port's index), and a port moved to another bridge keeps its index. One read and, where
+ * the port had any, one `nft -f`; nothing where the set is not there.
+ */
+export async function forgetPortMacs(run: Run, bridge: string, port: string): Promise<void> {
+  const t = l2Table(bridge);
+  const r = await run('nft', ['-j', 'list', 'set', 'bridge', t, PORT_MACS_SEEN]);
+  if (!r.ok || !r.stdout) return;
+  // nft names the port of an index that is still there (a port deleted has none left to be reused by)
+  const keys = parseSetElements(r.stdout, [PORT_MACS_SEEN])
+    .filter((e) => e.values[0] === port)
+    .map((e) => `${q(port)} . ${e.values[1]}`);
+  if (!keys.length) return;
+  const elements = `${PORT_MACS_SEEN} { ${keys.join(', ')} }\n`;
+  // added first: one that lapsed since the read would fail the delete, and the transaction with it
+  must(
+    await run('nft', ['-f', '-'], `add element bridge ${t} ${elements}delete element bridge ${t} ${elements}`),
+    'nft',
   );
 }
 

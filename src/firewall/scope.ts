@@ -19,12 +19,17 @@ export const BRIDGE_PORTS = 'bridge-ports';
 /**
  * The first rule of each hooked chain: frames on another bridge are not this bridge's. By ports, a forwarded
  * frame is this bridge's when either port is known: what a port plugged in while `brmgr run` was stopped
- * sends toward the VXLAN port or the uplink is still guarded.
+ * sends toward the VXLAN port or the uplink is still guarded. In a chain jumped to, `accept` leaves: it ends
+ * the hooked chain's walk (the policy's verdict), and the next table's chains still see the frame.
  */
-export const scopeGuard = (bridge: string, scope: BridgeScope, forward = false) =>
+export const scopeGuard = (
+  bridge: string,
+  scope: BridgeScope,
+  { forward = false, leave = 'return' }: { forward?: boolean; leave?: 'return' | 'accept' } = {},
+) =>
   scope.bridgeMeta
-    ? `meta ibrname != ${q(bridge)} return`
-    : `iifname != @${BRIDGE_PORTS} ${forward ? `oifname != @${BRIDGE_PORTS} ` : ''}return`;
+    ? `meta ibrname != ${q(bridge)} ${leave}`
+    : `iifname != @${BRIDGE_PORTS} ${forward ? `oifname != @${BRIDGE_PORTS} ` : ''}${leave}`;
 
 /** The port set's declaration, where the guard needs it. */
 export const scopeSet = (scope: BridgeScope): string[] =>

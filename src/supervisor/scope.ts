@@ -1,10 +1,11 @@
 /**
  * Where the kernel has no nft bridge meta, brmgr's bridge-family tables know the bridge's ports by a set
  * (firewall/scope.ts): pre fills it, and `brmgr run` adds each port as it comes and removes it as it goes,
- * one `nft -f` each. Nothing where the kernel has bridge meta (the tables name the bridge).
+ * one `nft -f` each (nothing where the kernel has bridge meta: the tables name the bridge). A port that goes
+ * also leaves the MACs the MAC cap knew on it, which are past the scope (firewall/l2.ts).
  */
 import type { BridgeConfig } from '../config/types.js';
-import { scopePort } from '../firewall/l2.js';
+import { forgetPortMacs, scopePort } from '../firewall/l2.js';
 import type { Logger } from '../log.js';
 import type { PortGuest } from '../plan/ports.js';
 import type { Run } from '../system/exec.js';
@@ -27,6 +28,8 @@ export class PortScope {
     if (this.present.has(port) === there) return;
     try {
       if (cfg.mode !== 'macvtap' && this.bridgeMeta() === false) await scopePort(this.run, cfg, port, there);
+      if (!there && cfg.mode !== 'macvtap' && cfg.portSecurity !== 'off')
+        await forgetPortMacs(this.run, cfg.name, port);
       if (there) this.present.add(port);
       else this.present.delete(port);
     } catch (err) {

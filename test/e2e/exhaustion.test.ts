@@ -196,13 +196,17 @@ for (const _ of why ? [] : [1]) {
     await untilGuarded(top, flooder.port);
     await must(flooder.ns, PYTHON, [py, 'macs', flooder.ifname, '5000', bridgeMac], { timeout: 120_000 });
     const fdb = JSON.parse(await must(top.host, 'bridge', ['-json', 'fdb', 'show', 'br', top.bridge])) as {
+      mac: string;
       ifname?: string;
       state?: string;
       flags?: string[];
     }[];
-    const learned = fdb.filter((e) => e.ifname === flooder.port && e.state !== 'permanent');
-    t.comment(`5000 MACs sent, ${learned.length} learned`);
-    t.ok(learned.length <= MACS, `at most ${MACS} MACs learned on the flooding port`, { learned: learned.length });
+    // the guest's own MAC may be learned from what it sent before the guard (its IPv6 start-up)
+    const own = (await must(flooder.ns, 'cat', [`/sys/class/net/${flooder.ifname}/address`])).trim();
+    const learned = fdb.filter((e) => e.ifname === flooder.port && e.state !== 'permanent' && e.mac !== own);
+    t.comment(`5000 MACs sent, ${learned.length} of them learned`);
+    t.ok(learned.length <= MACS, `at most ${MACS} of them learned on the flooding port`, { learned: learned.length });
+    t.ok(learned.length >= MACS / 2, 'and some: the port had its budget', { learned: learned.length });
     t.ok(await ping(top.guest, '10.0.1.1'), 'the neighbour still reaches the gateway');
     t.ok(await ping(top.guest, '192.0.2.2'), 'and the outside');
 

@@ -3,7 +3,8 @@
  * host, is left alone. Its uplink brings a LAN's DHCP server and router advertisements the host takes, its
  * two guests ping each other and one of them sources 50 MACs; meanwhile brmgr's own guests are still
  * guarded, a port plugged in while `brmgr run` serves included (where the kernel has no nft bridge meta,
- * run puts it in the tables' set of ports).
+ * run puts it in the tables' set of ports). A port moved from brmgr's bridge to the plain one takes nothing
+ * of brmgr's with it.
  *
  * host ── brmgr's bridge 10.0.1.1/24 ── guest, victim, rogue (a DHCP server)
  * host ── lan (plain bridge) ── up ~ router (10.9.0.1/24, fd99::1/64: dnsmasq's DHCP and RAs)
@@ -121,6 +122,22 @@ for (const level of why ? [] : ['basic', 'strict']) {
     const answers = JSON.parse(sniffed.stdout || '[]') as string[];
     t.ok(answers.includes('10.0.1.1'), 'the victim hears brmgr’s DHCP server', { answers, stderr: sniffed.stderr });
     t.notOk(answers.includes('10.0.1.66'), 'and never the rogue on a port plugged in after pre', { answers });
+
+    // the rogue's port moved to the plain bridge: what port security knew of it goes with it, and its
+    // answers reach the plain bridge's guests (a port keeps its index, by which a known MAC is looked up)
+    const seen = () => must(top.host, 'nft', ['list', 'set', 'bridge', l2, 'port-macs-seen']);
+    // strict drops what the rogue sends from an address it was not given before the MAC cap sees it
+    if (level === 'basic')
+      t.match(await seen(), `"${rogue.port}" . `, 'the rogue’s port and MAC known on brmgr’s bridge');
+    await ip(top.host, 'link', 'set', rogue.port, 'master', lan);
+    await waitFor('the moved port forgotten', async () => !(await seen()).includes(`"${rogue.port}"`), 5000);
+    t.pass('forgotten once it left');
+    const lanSniff = exec(others[1]!.ns, PYTHON, [script, 'sniff', others[1]!.ifname, '8'], { timeout: 30_000 });
+    await new Promise((r) => setTimeout(r, 2000));
+    await udhcpcRun(others[1]!.ns, others[1]!.ifname, { tries: 4 });
+    const lanAnswers = JSON.parse((await lanSniff).stdout || '[]') as string[];
+    t.ok(lanAnswers.includes('10.0.1.66'), 'its DHCP answers reach the plain bridge’s guest', { lanAnswers });
+    t.notMatch(await seen(), `"${rogue.port}"`, 'and brmgr’s bridge does not learn it again');
     proc.kill('SIGTERM');
     await proc;
   });

@@ -1,6 +1,8 @@
 /**
  * Bridge-family hooks see every bridge of the namespace: each hooked chain of brmgr's bridge tables begins
- * by returning frames that are not on its bridge, by the bridge's name (nft bridge meta) or by its ports.
+ * by returning frames that are not on its bridge, by the bridge's name (nft bridge meta) or by its ports;
+ * with port security, a frame's port and MAC known to the MAC cap are this bridge's, and the guard is the
+ * first rule of the chain the others jump to.
  */
 import t from 'tap';
 import { parseConfig } from '../../src/config/validate.js';
@@ -29,6 +31,19 @@ function hooked(text: string, table: string): Record<string, string[]> {
   return out;
 }
 
+/** The first rule of the chain where the guard is, by chain name (the port-macs chain is jumped to). */
+function guarded(text: string, table: string): Record<string, string> {
+  const chains = hooked(text, table);
+  const out: Record<string, string> = {};
+  for (const [name, rules] of Object.entries(chains)) {
+    if (rules[0]!.endsWith('jump port-macs')) {
+      const first = text.split(`table bridge ${table} {\n`)[2]!.split('\tchain port-macs {\n')[1]!.split('\n')[0]!;
+      out['port-macs'] = first.trim();
+    } else out[name] = rules[0]!;
+  }
+  return out;
+}
+
 /** Each config, with the hooks its bridge table has: none that would have nothing to do. */
 const HOOKS: Record<string, string[]> = {
   '': ['prerouting'],
@@ -43,7 +58,8 @@ t.test('meta: every hooked chain of the bridge table begins with the bridge guar
     const text = renderL2(parse(conf), { guard: true, scope: META })!;
     const chains = hooked(text, 'brmgr-br0');
     t.strictSame(Object.keys(chains).sort(), HOOKS[conf], conf || 'basic');
-    for (const [name, rules] of Object.entries(chains)) t.equal(rules[0], 'meta ibrname != "br0" return', name);
+    for (const [name, rule] of Object.entries(guarded(text, 'brmgr-br0')))
+      t.equal(rule, `meta ibrname != "br0" ${name === 'port-macs' ? 'accept' : 'return'}`, name);
     t.notMatch(text, /bridge-ports/, 'no port set');
   }
 });
@@ -51,12 +67,12 @@ t.test('meta: every hooked chain of the bridge table begins with the bridge guar
 t.test('ports: the guard by the set, filled with the bridge ports in the same text', async (t) => {
   for (const conf of CONFIGS) {
     const text = renderL2(parse(conf), { guard: true, scope: PORTS })!;
-    for (const [name, rules] of Object.entries(hooked(text, 'brmgr-br0')))
+    for (const [name, rule] of Object.entries(guarded(text, 'brmgr-br0')))
       t.equal(
-        rules[0],
+        rule,
         name === 'forward'
           ? 'iifname != @bridge-ports oifname != @bridge-ports return'
-          : 'iifname != @bridge-ports return',
+          : `iifname != @bridge-ports ${name === 'port-macs' ? 'accept' : 'return'}`,
         `${conf || 'basic'}: ${name}${name === 'forward' ? ', either port known' : ''}`,
       );
     t.match(text, /\tset bridge-ports \{\n\t\ttypeof iifname\n/);

@@ -22,7 +22,14 @@ t.test('basic: every port of a NAT bridge is a guest port, in prerouting: once, 
   t.match(rules, /^\t\tether type ip6 icmpv6 type nd-router-advert jump drop-router-advertisement$/m, 'no RAs');
   t.match(rules, /^\t\ticmp type redirect jump drop-redirect$/m);
   t.match(rules, /^\t\ticmpv6 type nd-redirect jump drop-redirect$/m);
-  t.match(rules, new RegExp(`^\\t\\tether saddr ${MAC} jump drop-bridge-mac$`, 'm'), 'not from the bridge’s MAC');
+  t.match(
+    chain(text, 'port-macs'),
+    new RegExp(
+      `^\\t\\tmeta ibrname != "br0" accept\\n\\t\\tether saddr ${MAC} jump drop-bridge-mac\\n\\t\\tupdate @port-budget`,
+    ),
+    'a port and MAC not known: first the bridge, then not from the bridge’s MAC, then the cap (a frame from the bridge’s MAC is never known)',
+  );
+  t.match(rules, /^\t\tiif \. ether saddr != @port-macs-seen jump port-macs\n/, 'a known port and MAC: one lookup');
   t.match(rules, /^\t\tarp saddr ip 10\.0\.1\.1 jump drop-gateway-claim$/m, 'no ARP claiming the gateway');
   t.match(
     rules,
@@ -37,8 +44,13 @@ t.test('basic: every port of a NAT bridge is a guest port, in prerouting: once, 
   t.notMatch(text, /^\t\tdrop$/m, 'guests reach each other without isolate_ports');
   t.ok(
     rules.indexOf('tcp dport != 53 return') < rules.indexOf('udp dport 68') &&
-      rules.indexOf('tcp dport != 53 return') > rules.indexOf('port-sources6 {'),
+      rules.indexOf('tcp dport != 53 return') > rules.indexOf('meta protocol ip6 jump new-sources6'),
     'TCP leaves after the MAC cap, the bridge’s MAC and the IPv6 sources, before the protocols’ rules',
+  );
+  t.match(
+    chain(text, 'new-sources6'),
+    /^\t\tip6 saddr :: return\n\t\tiifname \. ip6 saddr != @port-sources6 update @port-sources6-rate .* jump drop-ipv6-sources-port\n\t\tupdate @port-sources6 \{ iifname \. ip6 saddr \}\n$/,
+    'IPv6 frames: a new source at a rate per port',
   );
   t.match(rules, /ether daddr 02:11:22:33:44:55 udp dport 53 meter dns-udp/, 'the DNS rate: queries to the host');
 });
@@ -100,7 +112,7 @@ t.test('port_macs: a budget per port before the bridge learns; a static host car
   )!;
   t.match(
     chain(text, 'prerouting'),
-    /^\t\tmeta ibrname != "br0" return\n\t\tiif \. ether saddr != @port-macs-seen jump port-macs$/m,
+    /^\t\tiif \. ether saddr != @port-macs-seen jump port-macs$/m,
     'every port of a NAT bridge, before learning: a port and MAC not known yet',
   );
   const bridged = renderL2(parse('[bridge]\nmode = bridged\nuplink = eth0\n'), {
@@ -126,7 +138,7 @@ t.test('port_macs: a budget per port before the bridge learns; a static host car
   );
   t.match(chain(text, 'port-macs-over'), /log prefix .* drop/, 'the excess is dropped, the port logged');
   t.match(
-    chain(text, 'prerouting'),
+    chain(text, 'new-sources6'),
     /iifname \. ip6 saddr != @port-sources6 update @port-sources6-rate \{ iifname limit rate over .* \} jump drop-ipv6-sources-port/,
     'new IPv6 sources: a rate per port',
   );
