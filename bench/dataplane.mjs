@@ -262,10 +262,11 @@ async function netfilterShare(file) {
 async function lxcNet(lab) {
   const marker = '/run/lxc/network_up';
   const had = existsSync(marker);
-  // `ip netns exec` gives each command a mount namespace of its own, which lxc-net's dnsmasq keeps
+  // `ip netns exec` gives each command a mount namespace of its own, which lxc-net's dnsmasq keeps; the
+  // mount points are LXC's own (empty where no lxc-net ever ran, as on a fresh machine)
   const r = await lab.exec(lab.host, 'sh', [
     '-c',
-    'mount -t tmpfs lxc /run/lxc && mount -t tmpfs lxc /var/lib/misc && exec "$0" start',
+    'mkdir -p /run/lxc /var/lib/misc && mount -t tmpfs lxc /run/lxc && mount -t tmpfs lxc /var/lib/misc && exec "$0" start',
     LXC_NET,
   ]);
   if (r.exitCode !== 0) throw new Error(`lxc-net start: ${r.stdout}${r.stderr}`);

@@ -53,6 +53,8 @@ export function renderNftables(intent: FirewallIntent): string {
   // with other bridges' groups refused, the guests' own way out and in come first, the groups folded into
   // them: accepts, in any order, and what they leave to the reject is what it refused before them
   const refused = intent.forward.some((r) => r.rule === 'refuse-groups');
+  const ownOut: string[] = [];
+  const ownReplies: string[] = [];
   for (const r of intent.forward) {
     switch (r.rule) {
       case 'cap-conns': {
@@ -78,9 +80,12 @@ export function renderNftables(intent: FirewallIntent): string {
       case 'refuse-groups': {
         const groups = r.groups.length === 1 ? `${r.groups[0]}` : `{ ${r.groups.join(', ')} }`;
         for (const o of intent.forward) {
-          if (o.rule === 'out') from.push(`oifgroup != ${groups} ${outRule(o)}`);
-          if (o.rule === 'in') to.push(`iifgroup != ${groups} ${inRule(o)}`);
+          if (o.rule === 'out') ownOut.push(`oifgroup != ${groups} ${outRule(o)}`);
+          if (o.rule !== 'in') continue;
+          to.push(`iifgroup != ${groups} ${inRule(o)}`);
+          if (o.repliesOnly) ownReplies.push(to.at(-1)!);
         }
+        from.push(...ownOut);
         from.push(`oifgroup ${groups} reject with icmpx admin-prohibited`);
         to.push(`iifgroup ${groups} reject with icmpx admin-prohibited`);
         break;
@@ -104,6 +109,13 @@ export function renderNftables(intent: FirewallIntent): string {
         to.push('reject with icmpx admin-prohibited');
         break;
     }
+  }
+  if (fromNew.length) {
+    // an established packet of the guests' own way out meets that accept before the counts' jump; a new one
+    // goes on to the jump, then to the same accept: the same verdicts, two rules fewer for nearly every packet
+    from.unshift(...ownOut.map((r) => r.replace(/ accept$/, ' ct state != new accept')));
+    // replies are never new: their accept goes before the jump as it is
+    to.splice(0, to.length, ...ownReplies, ...to.filter((r) => !ownReplies.includes(r)));
   }
   // one look at each interface's name, not one per rule
   const forward = [
