@@ -11,8 +11,10 @@
 //   g1's interface sends without offloads (TX_OFF, `g1`), so every hop sees MTU-sized frames.
 //   PROFILE=1 adds basic with brmgr's bridge table deleted, basic without its MAC cap and strict with its
 //   inet table deleted. PERF=1 runs each iperf3 under `perf record -a` and adds netfilter's share of the
-//   iperf3 processes' samples, and the ratios it implies. TWIN=1 adds basic again on a lab of its own.
-//   FRESH=1 makes each variant's lab anew for each round.
+//   iperf3 processes' samples, the ratios it implies and netfilter's functions by share. TWIN=1 adds basic
+//   again on a lab of its own. FRESH=1 makes each variant's lab anew for each round. BEFORE=/elsewhere/
+//   dist/bundle adds basic as that tree's brmgr-pre makes it (before and after in one run); ONLY=
+//   'lxc-net|basic|…' runs those variants alone.
 // Namespaces only; all deleted at the end.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -250,12 +252,15 @@ async function netfilterShare(file) {
     { reject: false },
   );
   let share = 0;
+  const functions = {};
   for (const line of r.stdout.split('\n')) {
     const m = /^\s+([\d.]+)%\s+\[k\]\s+(\S+)/.exec(line);
-    if (m && NETFILTER.test(m[2])) share += Number(m[1]);
+    if (!m || !NETFILTER.test(m[2])) continue;
+    share += Number(m[1]);
+    functions[m[2]] = (functions[m[2]] ?? 0) + Number(m[1]) / 100;
   }
   rmSync(file, { force: true });
-  return share / 100;
+  return { share: share / 100, functions };
 }
 
 /** LXC's own lxc-net, started in `lab`'s host namespace with its /run/lxc and /var/lib/misc private to it. */
@@ -289,6 +294,14 @@ const brmgrAt = (level) => async (lab) => {
   await lab.cli('brmgr-pre.mjs', BRIDGE);
   return BRIDGE;
 };
+/** BEFORE=/elsewhere/dist/bundle: basic as another tree's brmgr-pre makes it, in the same run as this tree's */
+const BEFORE = process.env.BEFORE;
+const basicBefore = async (lab) => {
+  lab.config(BRIDGE, `[bridge]\nfirewall = nftables\nport_security = basic\n${NAT}`);
+  const r = await lab.exec(lab.host, process.execPath, [join(BEFORE, 'brmgr-pre.mjs'), BRIDGE]);
+  if (r.exitCode !== 0) throw new Error(`${BEFORE}'s brmgr-pre: ${r.stderr || r.stdout}`);
+  return BRIDGE;
+};
 const VARIANTS = {
   'lxc-net': {
     up: async (lab) => {
@@ -302,6 +315,7 @@ const VARIANTS = {
   'strict, 200 guests': { up: brmgrAt('strict'), afterGuests: (lab, real) => bind(lab, real, 200) },
   // the same as basic on a lab of its own: what two labs differ by with nothing different in them
   ...(process.env.TWIN ? { 'basic, a twin lab': { up: brmgrAt('basic') } } : {}),
+  ...(BEFORE ? { 'basic, before': { up: basicBefore } } : {}),
   ...(process.env.PROFILE
     ? {
         // basic's bridge table deleted: what is left is brmgr's routing firewall (inet table, iptables shim)
@@ -326,7 +340,8 @@ const VARIANTS = {
 if (PARTS.includes('strict')) {
   if (!existsSync(LXC_NET)) throw new Error('LXC is not installed (package lxc): lxc-net is the peer');
   const load = [readFileSync('/proc/loadavg', 'utf8').trim()];
-  const names = Object.keys(VARIANTS);
+  // ONLY='lxc-net|basic': those variants alone (more rounds in the same time)
+  const names = Object.keys(VARIANTS).filter((n) => !process.env.ONLY || process.env.ONLY.split('|').includes(n));
   const labs = [];
   let brNf;
   /** a variant's lab, its bridge and two guests */
@@ -353,6 +368,8 @@ if (PARTS.includes('strict')) {
     const runs = Object.fromEntries(names.map((n) => [n, { nat: [], l2: [] }]));
     const perCpu = Object.fromEntries(names.map((n) => [n, { nat: [], l2: [] }]));
     const netfilter = Object.fromEntries(names.map((n) => [n, { nat: [], l2: [] }]));
+    // netfilter's functions by name: their mean share of the samples over the rounds
+    const functions = Object.fromEntries(names.map((n) => [n, { nat: {}, l2: {} }]));
     for (let i = 0; i < ROUNDS; i++) {
       // rotate which goes first, and alternate which path
       for (const name of [...names.slice(i % names.length), ...names.slice(0, i % names.length)]) {
@@ -361,7 +378,11 @@ if (PARTS.includes('strict')) {
           const got = await set[name].bench.iperf(path);
           runs[name][path].push(got.gbps);
           perCpu[name][path].push(got.perCpu);
-          if (PERF) netfilter[name][path].push(got.netfilter);
+          if (PERF) {
+            netfilter[name][path].push(got.netfilter.share);
+            for (const [f, x] of Object.entries(got.netfilter.functions))
+              functions[name][path][f] = (functions[name][path][f] ?? 0) + x / ROUNDS;
+          }
         }
         if (FRESH) await tearDown(name, set[name]);
       }
@@ -379,6 +400,12 @@ if (PARTS.includes('strict')) {
       ['basic ÷ lxc-net (goal ≥ 0.95)', 'basic', 'lxc-net'],
       ['200 ÷ 2 guests (goal ≥ 0.9)', 'strict, 200 guests', 'strict, 2 guests'],
       ...(process.env.TWIN ? [['basic ÷ basic on a twin lab (1 but for the labs)', 'basic', 'basic, a twin lab']] : []),
+      ...(BEFORE
+        ? [
+            ['basic before ÷ lxc-net', 'basic, before', 'lxc-net'],
+            ['basic ÷ basic before', 'basic', 'basic, before'],
+          ]
+        : []),
       ...(process.env.PROFILE
         ? [
             ['basic, bridge table deleted ÷ lxc-net', 'basic, bridge table deleted', 'lxc-net'],
@@ -389,19 +416,30 @@ if (PARTS.includes('strict')) {
           ]
         : []),
     ];
+    const ran = goals.filter(([, a, b]) => names.includes(a) && names.includes(b));
     for (const [path, what] of Object.entries(PATHS))
       results[`port security, nftables: ${what}`] = {
         'Gbit/s': Object.fromEntries(names.map((n) => [n, series(runs[n][path])])),
         'Gbit per CPU second of the two iperf3': Object.fromEntries(names.map((n) => [n, series(perCpu[n][path])])),
-        'ratios of Gbit/s': Object.fromEntries(goals.map(([g, a, b]) => [g, ratio(runs, a, b, path)])),
-        'ratios of Gbit per CPU second': Object.fromEntries(goals.map(([g, a, b]) => [g, ratio(perCpu, a, b, path)])),
+        'ratios of Gbit/s': Object.fromEntries(ran.map(([g, a, b]) => [g, ratio(runs, a, b, path)])),
+        'ratios of Gbit per CPU second': Object.fromEntries(ran.map(([g, a, b]) => [g, ratio(perCpu, a, b, path)])),
         ...(PERF
           ? {
               "netfilter's share of the iperf3 processes' samples, %": Object.fromEntries(
                 names.map((n) => [n, series(netfilter[n][path].map((x) => 100 * x))]),
               ),
+              "netfilter's functions, mean % of the samples (those over 0.3)": Object.fromEntries(
+                names.map((n) => [
+                  n,
+                  Object.entries(functions[n][path])
+                    .filter(([, x]) => x >= 0.003)
+                    .sort(([, a], [, b]) => b - a)
+                    .map(([f, x]) => `${f} ${(100 * x).toFixed(1)}`)
+                    .join(', '),
+                ]),
+              ),
               'ratios from those shares, (1 − a) ÷ (1 − b) of the medians': Object.fromEntries(
-                goals.map(([g, a, b]) => [
+                ran.map(([g, a, b]) => [
                   g,
                   ((1 - median(netfilter[a][path])) / (1 - median(netfilter[b][path]))).toFixed(3),
                 ]),
