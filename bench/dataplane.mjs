@@ -164,6 +164,20 @@ async function bind(lab, real, guests) {
     throw new Error(`addr4 has not ${guests} elements:\n${listed}`);
 }
 
+/**
+ * The guests' ports in each bridge table's set of ports, as `brmgr run` adds them where the kernel has no nft
+ * bridge meta (supervisor/scope.ts): the guests plugged after brmgr-pre are otherwise outside port security,
+ * every frame let by at the table's first rule. Nothing where the tables name the bridge (no such set).
+ */
+async function scopePorts(lab, ports) {
+  for (const table of [`brmgr-${BRIDGE}`, STRICT_TABLE]) {
+    if ((await lab.exec(lab.host, 'nft', ['list', 'set', 'bridge', table, 'bridge-ports'])).exitCode !== 0) continue;
+    const elements = `{ ${ports.map((p) => JSON.stringify(p)).join(', ')} }`;
+    const r = await lab.exec(lab.host, 'nft', ['add', 'element', 'bridge', table, 'bridge-ports', elements]);
+    if (r.exitCode !== 0) throw new Error(`nft: ${r.stderr}`);
+  }
+}
+
 // the strict part: TX_OFF names the guests whose interface sends without offloads (`g1`: the sender of
 // both paths, so every hop sees MTU-sized frames, as from a real NIC or a tap opened without offload)
 const TX_OFF = (process.env.TX_OFF ?? 'g1').split(' ').filter(Boolean);
@@ -350,6 +364,7 @@ if (PARTS.includes('strict')) {
     const lab = await new Lab(`v${k}`).open(name === 'lxc-net' ? '' : `[bridge]\nfirewall = nftables\n${NAT}`);
     labs.push(lab);
     const bench = await twoGuests(lab, await v.up(lab), v.subnet ?? '10.0.1');
+    if (name !== 'lxc-net') await scopePorts(lab, [bench.guests.g1.port, bench.guests.g2.port]);
     if (v.afterGuests) await v.afterGuests(lab, [bench.guests.g1, bench.guests.g2]);
     brNf ??= (await lab.exec(lab.host, 'sysctl', ['-n', 'net.bridge.bridge-nf-call-iptables'])).stdout;
     return { lab, bench };

@@ -42,29 +42,41 @@ function sets(): string[] {
   ];
 }
 
-/** What a strict port may send, in order; everything else it sends is dropped before the bridge learns it. */
-function strictRules(d: Drops): string[] {
-  return [
-    // the first MAC a port sends from binds it, unless another port holds that MAC
-    `iifname != @${S.ports} ether saddr != @${S.macs} add @${S.ports} { iifname } ` +
-      `add @${S.bound} { iifname . ether saddr } add @${S.macs} { ether saddr }`,
-    `iifname . ether saddr != @${S.bound} ${d.drop('strict-mac')}`,
-    `meta mark set meta mark | ${hex(STRICT_MARK)}`,
-    `ether type != { arp, ip, ip6 } ${d.drop('strict-ethertype')}`,
-    `ether type arp iifname . arp saddr ether != @${S.bound} ${d.drop('strict-mac')}`,
-    // a probe for an address (RFC 5227) claims nothing
-    'ether type arp arp saddr ip 0.0.0.0 accept',
-    `ether type arp iifname . arp saddr ip != @${S.addr4} ${d.drop('strict-address', 'arp')}`,
-    // a guest without a lease yet asks for one
-    'ether type ip ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept',
-    `ether type ip iifname . ip saddr != @${S.addr4} ${d.drop('strict-address', 'ip')}`,
-    // what follows is IPv6's
-    'ether type ip return',
-    // duplicate address detection, and the listener report that comes with it, before the address is its own
-    'ether type ip6 ip6 saddr :: icmpv6 type { nd-router-solicit, nd-neighbor-solicit, mld2-listener-report } accept',
-    `ether type ip6 iifname . ip6 saddr != @${S.addr6} ${d.drop('strict-address', 'ip6')}`,
-    `icmpv6 type nd-neighbor-advert iifname . @th,64,128 != @${S.na6} ${d.drop('strict-address', 'na')}`,
-  ];
+/**
+ * What a strict port may send, by chain: the port's MAC, then each protocol's own chain (one lookup of the
+ * frame's type: an IPv4 frame meets none of ARP's or IPv6's rules); everything else it sends is dropped
+ * before the bridge learns it.
+ */
+function strictRules(d: Drops): Record<string, string[]> {
+  return {
+    strict: [
+      // the first MAC a port sends from binds it, unless another port holds that MAC
+      `iifname != @${S.ports} ether saddr != @${S.macs} add @${S.ports} { iifname } ` +
+        `add @${S.bound} { iifname . ether saddr } add @${S.macs} { ether saddr }`,
+      `iifname . ether saddr != @${S.bound} ${d.drop('strict-mac')}`,
+      `meta mark set meta mark | ${hex(STRICT_MARK)}`,
+      // goto: the end of a protocol's chain is the end of the port's checks
+      'ether type vmap { arp : goto strict-arp, ip : goto strict-ip, ip6 : goto strict-ip6 }',
+      d.drop('strict-ethertype'),
+    ],
+    'strict-arp': [
+      `iifname . arp saddr ether != @${S.bound} ${d.drop('strict-mac')}`,
+      // a probe for an address (RFC 5227) claims nothing
+      'arp saddr ip 0.0.0.0 accept',
+      `iifname . arp saddr ip != @${S.addr4} ${d.drop('strict-address', 'arp')}`,
+    ],
+    'strict-ip': [
+      // a guest without a lease yet asks for one
+      'ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept',
+      `iifname . ip saddr != @${S.addr4} ${d.drop('strict-address', 'ip')}`,
+    ],
+    'strict-ip6': [
+      // duplicate address detection, and the listener report that comes with it, before the address is its own
+      'ip6 saddr :: icmpv6 type { nd-router-solicit, nd-neighbor-solicit, mld2-listener-report } accept',
+      `iifname . ip6 saddr != @${S.addr6} ${d.drop('strict-address', 'ip6')}`,
+      `icmpv6 type nd-neighbor-advert iifname . @th,64,128 != @${S.na6} ${d.drop('strict-address', 'na')}`,
+    ],
+  };
 }
 
 /** What a strict port reaches on the host itself; the rest of what it sends to the host is dropped. */
@@ -102,7 +114,7 @@ export function renderStrict(cfg: BridgeConfig, remote: readonly string[], scope
   const drops = new Drops();
   const chains: Record<string, string[]> = {
     prerouting: [scopeGuard(cfg.name, scope), `${notRemote}${which} jump strict`],
-    strict: strictRules(drops),
+    ...strictRules(drops),
   };
   Object.assign(chains, drops.chains());
   const names = Object.keys(chains);
