@@ -43,17 +43,22 @@ function sets(): string[] {
 }
 
 /**
- * What a strict port may send, by chain: the port's MAC, then each protocol's own chain (one lookup of the
- * frame's type: an IPv4 frame meets none of ARP's or IPv6's rules); everything else it sends is dropped
- * before the bridge learns it.
+ * What a strict port may send, by chain: the port's MAC (one lookup for a port and MAC bound), then each
+ * protocol's own chain (one lookup of the frame's type: an IPv4 frame meets none of ARP's or IPv6's rules);
+ * everything else it sends is dropped before the bridge learns it.
  */
 function strictRules(d: Drops): Record<string, string[]> {
   return {
     strict: [
+      // a port and MAC bound (nearly every frame) go on to the frame's own checks
+      `iifname . ether saddr @${S.bound} goto strict-frame`,
       // the first MAC a port sends from binds it, unless another port holds that MAC
       `iifname != @${S.ports} ether saddr != @${S.macs} add @${S.ports} { iifname } ` +
         `add @${S.bound} { iifname . ether saddr } add @${S.macs} { ether saddr }`,
       `iifname . ether saddr != @${S.bound} ${d.drop('strict-mac')}`,
+      'goto strict-frame',
+    ],
+    'strict-frame': [
       `meta mark set meta mark | ${hex(STRICT_MARK)}`,
       // goto: the end of a protocol's chain is the end of the port's checks
       'ether type vmap { arp : goto strict-arp, ip : goto strict-ip, ip6 : goto strict-ip6 }',
