@@ -303,17 +303,16 @@ const spread = (xs) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixe
  * up in the lab's host namespace and returns the bridge; `afterGuests` changes brmgr's tables once its guests are
  * there. PROFILE=1 adds three that take brmgr's tables apart, to see where a cost is.
  */
-const brmgrAt = (level) => async (lab) => {
-  lab.config(BRIDGE, `[bridge]\nfirewall = nftables\nport_security = ${level}\n${NAT}`);
-  await lab.cli('brmgr-pre.mjs', BRIDGE);
-  return BRIDGE;
-};
 /** BEFORE=/elsewhere/dist/bundle: basic as another tree's brmgr-pre makes it, in the same run as this tree's */
 const BEFORE = process.env.BEFORE;
-const basicBefore = async (lab) => {
-  lab.config(BRIDGE, `[bridge]\nfirewall = nftables\nport_security = basic\n${NAT}`);
-  const r = await lab.exec(lab.host, process.execPath, [join(BEFORE, 'brmgr-pre.mjs'), BRIDGE]);
-  if (r.exitCode !== 0) throw new Error(`${BEFORE}'s brmgr-pre: ${r.stderr || r.stdout}`);
+/** brmgr's bridge at `level`, by this tree's brmgr-pre or, given, another bundle's */
+const brmgrAt = (level, bundle) => async (lab) => {
+  lab.config(BRIDGE, `[bridge]\nfirewall = nftables\nport_security = ${level}\n${NAT}`);
+  if (!bundle) await lab.cli('brmgr-pre.mjs', BRIDGE);
+  else {
+    const r = await lab.exec(lab.host, process.execPath, [join(bundle, 'brmgr-pre.mjs'), BRIDGE]);
+    if (r.exitCode !== 0) throw new Error(`${bundle}'s brmgr-pre: ${r.stderr || r.stdout}`);
+  }
   return BRIDGE;
 };
 const VARIANTS = {
@@ -329,7 +328,7 @@ const VARIANTS = {
   'strict, 200 guests': { up: brmgrAt('strict'), afterGuests: (lab, real) => bind(lab, real, 200) },
   // the same as basic on a lab of its own: what two labs differ by with nothing different in them
   ...(process.env.TWIN ? { 'basic, a twin lab': { up: brmgrAt('basic') } } : {}),
-  ...(BEFORE ? { 'basic, before': { up: basicBefore } } : {}),
+  ...(BEFORE ? { 'basic, before': { up: brmgrAt('basic', BEFORE) } } : {}),
   ...(process.env.PROFILE
     ? {
         // basic's bridge table deleted: what is left is brmgr's routing firewall (inet table, iptables shim)

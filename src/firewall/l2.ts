@@ -434,25 +434,22 @@ export async function forgetProbe(
 }
 
 /**
- * Forgets the MACs known on a port that left the bridge: a known port and MAC is past the bridge's scope (the
- * set is keyed by the port's index), and a port moved to another bridge keeps its index. One read and, where
- * the port had any, one `nft -f`; nothing where the set is not there.
+ * What forgets the MACs known on a port that left the bridge, for an `nft -f`: a known port and MAC is past the
+ * bridge's scope (the set is keyed by the port's index), and a port moved to another bridge keeps its index.
+ * One read; empty where the port had none or the set is not there.
  */
-export async function forgetPortMacs(run: Run, bridge: string, port: string): Promise<void> {
+export async function forgetPortMacs(run: Run, bridge: string, port: string): Promise<string> {
   const t = l2Table(bridge);
   const r = await run('nft', ['-j', 'list', 'set', 'bridge', t, PORT_MACS_SEEN]);
-  if (!r.ok || !r.stdout) return;
+  if (!r.ok || !r.stdout) return '';
   // nft names the port of an index that is still there (a port deleted has none left to be reused by)
   const keys = parseSetElements(r.stdout, [PORT_MACS_SEEN])
     .filter((e) => e.values[0] === port)
     .map((e) => `${q(port)} . ${e.values[1]}`);
-  if (!keys.length) return;
+  if (!keys.length) return '';
   const elements = `${PORT_MACS_SEEN} { ${keys.join(', ')} }\n`;
   // added first: one that lapsed since the read would fail the delete, and the transaction with it
-  must(
-    await run('nft', ['-f', '-'], `add element bridge ${t} ${elements}delete element bridge ${t} ${elements}`),
-    'nft',
-  );
+  return `add element bridge ${t} ${elements}delete element bridge ${t} ${elements}`;
 }
 
 /** Both tables as nft lists them now, as the text that puts them back (for rollback, where no record has it). */
@@ -495,16 +492,14 @@ const ANY_SCOPE: BridgeScope = { bridgeMeta: true, ports: [] };
 
 /**
  * Where the kernel has no bridge meta: a port that came to the bridge joins the port set of each of the
- * bridge's bridge-family tables, one that went leaves it, in one `nft -f`. An element added and deleted in
- * one transaction is gone whether or not it was there.
+ * bridge's bridge-family tables, one that went leaves it, as text for an `nft -f` (empty without such a
+ * table). An element added and deleted in one transaction is gone whether or not it was there.
  */
-export async function scopePort(run: Run, cfg: BridgeConfig, port: string, present: boolean): Promise<void> {
+export function scopePort(cfg: BridgeConfig, port: string, present: boolean): string {
   const tables = [
     ...(renderL2(cfg, { guard: cfg.firewall !== 'none', scope: ANY_SCOPE }) ? [l2Table(cfg.name)] : []),
     ...(renderStrict(cfg, [], ANY_SCOPE) ? [strictTables(cfg.name)[0]![1]] : []),
   ];
-  if (!tables.length) return;
   const element = (verb: string, t: string) => `${verb} element bridge ${t} ${BRIDGE_PORTS} { ${q(port)} }\n`;
-  const text = tables.map((t) => element('add', t) + (present ? '' : element('delete', t))).join('');
-  must(await run('nft', ['-f', '-'], text), 'nft');
+  return tables.map((t) => element('add', t) + (present ? '' : element('delete', t))).join('');
 }

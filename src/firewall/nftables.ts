@@ -41,10 +41,9 @@ export function renderNftables(intent: FirewallIntent): string {
   const sets: string[] = [];
   // each rule by the side of the bridge the packet comes from (`from`: in from the bridge; `to`: out to it);
   // a packet within the bridge is decided in `from`, where `within` accepts it
-  const from: string[] = [];
-  const to: string[] = [];
-  // the connection counts, for new connections only: an established packet (nearly all of them) meets one
-  // rule for them, the jump
+  let from: string[] = [];
+  let to: string[] = [];
+  // the connection counts, for new connections only, behind one jump (the first rule but for the accepts below)
   const fromNew: string[] = [];
   const toNew: string[] = [];
   const outRule = (r: { family: 4 | 6; subnet: string }) => `${toUplink}${fam(r.family)} saddr ${r.subnet} accept`;
@@ -70,10 +69,6 @@ export function renderNftables(intent: FirewallIntent): string {
         // within the bridge, both guests' counts
         fromNew.push(count('saddr'), count('daddr', `oifname ${br} `));
         toNew.push(count('daddr'));
-        if (fromNew.length === 2) {
-          from.push(`ct state new jump ${FROM_BRIDGE}-new`);
-          to.push(`ct state new jump ${TO_BRIDGE}-new`);
-        }
         break;
       }
       case 'within':
@@ -119,10 +114,14 @@ export function renderNftables(intent: FirewallIntent): string {
   if (fromNew.length) {
     // an established packet within the bridge or on the guests' own way out meets that accept before the
     // counts' jump; a new one goes on to the jump, then to the same accept: the same verdicts, and for nearly
-    // every packet one or two rules fewer (each accept here had only accepts and the jump before it)
-    from.unshift(...ownOut.map((r) => r.replace(/ accept$/, ' ct state != new accept')));
+    // every packet one or two rules fewer (each accept here had only accepts before it)
+    from = [
+      ...ownOut.map((r) => r.replace(/ accept$/, ' ct state != new accept')),
+      `ct state new jump ${FROM_BRIDGE}-new`,
+      ...from,
+    ];
     // replies are never new: their accept goes before the jump as it is
-    to.splice(0, to.length, ...ownReplies, ...to.filter((r) => !ownReplies.includes(r)));
+    to = [...ownReplies, `ct state new jump ${TO_BRIDGE}-new`, ...to.filter((r) => !ownReplies.includes(r))];
   }
   // one look at each interface's name, not one per rule
   const forward = [

@@ -2,13 +2,13 @@
  * Where the kernel has no nft bridge meta, brmgr's bridge-family tables know the bridge's ports by a set
  * (firewall/scope.ts): pre fills it, and `brmgr run` adds each port as it comes and removes it as it goes,
  * one `nft -f` each (nothing where the kernel has bridge meta: the tables name the bridge). A port that goes
- * also leaves the MACs the MAC cap knew on it, which are past the scope (firewall/l2.ts).
+ * also leaves, in the same `nft -f`, the MACs the MAC cap knew on it, which are past the scope (firewall/l2.ts).
  */
 import type { BridgeConfig } from '../config/types.js';
 import { forgetPortMacs, scopePort } from '../firewall/l2.js';
 import type { Logger } from '../log.js';
 import type { PortGuest } from '../plan/ports.js';
-import type { Run } from '../system/exec.js';
+import { must, type Run } from '../system/exec.js';
 
 export class PortScope {
   /** the ports in the sets, as last told to nft */
@@ -27,9 +27,12 @@ export class PortScope {
     // a guest's MAC or lease changing is not a port coming or going
     if (this.present.has(port) === there) return;
     try {
-      if (cfg.mode !== 'macvtap' && this.bridgeMeta() === false) await scopePort(this.run, cfg, port, there);
-      if (!there && cfg.mode !== 'macvtap' && cfg.portSecurity !== 'off')
-        await forgetPortMacs(this.run, cfg.name, port);
+      const bridged = cfg.mode !== 'macvtap';
+      // one transaction for the port's place in the sets and, as it goes, the MACs known on it
+      const text =
+        (bridged && this.bridgeMeta() === false ? scopePort(cfg, port, there) : '') +
+        (bridged && !there && cfg.portSecurity !== 'off' ? await forgetPortMacs(this.run, cfg.name, port) : '');
+      if (text) must(await this.run('nft', ['-f', '-'], text), 'nft');
       if (there) this.present.add(port);
       else this.present.delete(port);
     } catch (err) {
