@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnSync } from 'node:child_process';
 import { exec } from '../helpers/netns.js';
 import { serving, skipReason } from '../helpers/e2e.js';
+import { STATUS_GAP_MS } from '../../src/supervisor/counters.js';
 
 const perfdhcp = spawnSync('perfdhcp', ['-v'], { stdio: 'ignore' }).error === undefined;
 const why = skipReason() ?? (perfdhcp ? undefined : 'perfdhcp is not installed (Debian: kea-admin)');
@@ -41,10 +42,19 @@ for (const _ of why ? [] : [1]) {
     const logged = log.filter((e) => e.event === 'ack').length;
     t.equal(logged, leases, `an ACK line in brmgr's log for each of the ${leases} leases in dnsmasq's lease file`);
     t.ok(leases >= acked, 'and the lease file holds every lease perfdhcp got');
-    const metrics = await top.brmgr.cli('metrics', top.bridge);
-    const counted = metrics.stdout
-      .split('\n')
-      .find((l) => l.startsWith(`brmgr_dhcp_messages_total{bridge="${top.bridge}",type="ack"} `));
-    t.equal(Number(counted?.split(' ')[1]), logged, 'brmgr_dhcp_messages_total counts them all');
+    // the counters reach the status file at most once per STATUS_GAP_MS
+    const ackCount = async () =>
+      Number(
+        (await top.brmgr.cli('metrics', top.bridge)).stdout
+          .split('\n')
+          .find((l) => l.startsWith(`brmgr_dhcp_messages_total{bridge="${top.bridge}",type="ack"} `))
+          ?.split(' ')[1],
+      );
+    let counted = await ackCount();
+    for (const deadline = Date.now() + 3 * STATUS_GAP_MS; counted < logged && Date.now() < deadline; ) {
+      await sleep(200);
+      counted = await ackCount();
+    }
+    t.equal(counted, logged, 'brmgr_dhcp_messages_total counts them all');
   });
 }
