@@ -49,13 +49,10 @@ export function renderNftables(intent: FirewallIntent): string {
   const outRule = (r: { family: 4 | 6; subnet: string }) => `${toUplink}${fam(r.family)} saddr ${r.subnet} accept`;
   const inRule = (r: { family: 4 | 6; subnet: string; repliesOnly: boolean }) =>
     `${fromUplink}${fam(r.family)} daddr ${r.subnet}${r.repliesOnly ? REPLIES : ''} accept`;
-  // with other bridges' groups refused, the guests' own way out and in come first, the groups folded into
-  // them: accepts, in any order, and what they leave to the reject is what it refused before them
+  // other brmgr bridges' groups are refused new connections only: what is established was let through, and its
+  // packets meet their accept first (no interface name, no group lookup), before the counts' jump
   const refused = intent.forward.some((r) => r.rule === 'refuse-groups');
-  // the accepts an established packet meets first (from the bridge: to a guest of its own or out; to it:
-  // replies), before the connection counts' jump
-  const ownOut: string[] = [];
-  const ownReplies: string[] = [];
+  const established = { from: [] as string[], to: [] as string[] };
   for (const r of intent.forward) {
     switch (r.rule) {
       case 'cap-conns': {
@@ -72,20 +69,14 @@ export function renderNftables(intent: FirewallIntent): string {
         break;
       }
       case 'within':
-        ownOut.push(`oifname ${br} accept`);
-        from.push(ownOut.at(-1)!);
+        from.push(`oifname ${br} accept`);
         break;
       case 'refuse-groups': {
         const groups = r.groups.length === 1 ? `${r.groups[0]}` : `{ ${r.groups.join(', ')} }`;
         for (const o of intent.forward) {
-          if (o.rule === 'out') {
-            from.push(`oifgroup != ${groups} ${outRule(o)}`);
-            ownOut.push(from.at(-1)!);
-          }
-          if (o.rule === 'in') {
-            to.push(`iifgroup != ${groups} ${inRule(o)}`);
-            if (o.repliesOnly) ownReplies.push(to.at(-1)!);
-          }
+          if (o.rule === 'out') from.push(`oifgroup != ${groups} ${outRule(o)}`);
+          // replies only: all of them are established, accepted above
+          if (o.rule === 'in' && !o.repliesOnly) to.push(`iifgroup != ${groups} ${inRule(o)}`);
         }
         from.push(`oifgroup ${groups} reject with icmpx admin-prohibited`);
         to.push(`iifgroup ${groups} reject with icmpx admin-prohibited`);
@@ -100,10 +91,13 @@ export function renderNftables(intent: FirewallIntent): string {
         );
         break;
       case 'out':
+        // established, not `!= new`: an invalid packet meets the other bridges' reject as a new one does
+        established.from.push(outRule(r).replace(/ accept$/, `${REPLIES} accept`));
         if (!refused) from.push(outRule(r));
         break;
       case 'in':
-        if (!refused) to.push(inRule(r));
+        established.to.push(inRule({ ...r, repliesOnly: true }));
+        if (!refused && !r.repliesOnly) to.push(inRule(r));
         break;
       case 'refuse-rest':
         from.push('reject with icmpx admin-prohibited');
@@ -111,18 +105,11 @@ export function renderNftables(intent: FirewallIntent): string {
         break;
     }
   }
-  if (fromNew.length) {
-    // an established packet within the bridge or on the guests' own way out meets that accept before the
-    // counts' jump; a new one goes on to the jump, then to the same accept: the same verdicts, and for nearly
-    // every packet one or two rules fewer (each accept here had only accepts before it)
-    from = [
-      ...ownOut.map((r) => r.replace(/ accept$/, ' ct state != new accept')),
-      `ct state new jump ${FROM_BRIDGE}-new`,
-      ...from,
-    ];
-    // replies are never new: their accept goes before the jump as it is
-    to = [...ownReplies, `ct state new jump ${TO_BRIDGE}-new`, ...to.filter((r) => !ownReplies.includes(r))];
-  }
+  // the guests' own way out first (the most packets), then within the bridge (a guest's address off the
+  // subnets: link-local, another's)
+  if (intent.forward.some((r) => r.rule === 'within')) established.from.push(`oifname ${br} ct state != new accept`);
+  from = [...established.from, ...(fromNew.length ? [`ct state new jump ${FROM_BRIDGE}-new`] : []), ...from];
+  to = [...established.to, ...(toNew.length ? [`ct state new jump ${TO_BRIDGE}-new`] : []), ...to];
   // one look at each interface's name, not one per rule
   const forward = [
     ...(from.length ? [`iifname ${br} goto ${FROM_BRIDGE}`] : []),
