@@ -156,6 +156,10 @@ async function bind(lab, real, guests) {
     add(
       'addr4',
       all.map((g) => `${q(g.port)} . ${g.ip}`),
+    ) +
+    add(
+      'bound4',
+      all.map((g) => `${q(g.port)} . ${g.mac} . ${g.ip}`),
     );
   const r = await lab.exec(lab.host, 'nft', ['-f', '-'], { input: text });
   if (r.exitCode !== 0) throw new Error(`nft: ${r.stderr}`);

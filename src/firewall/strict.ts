@@ -39,6 +39,8 @@ function sets(): string[] {
     set(S.na6, 'iifname . @th,64,128'),
     set(S.loose, 'iifname'),
     set(S.tight, 'iifname'),
+    set(S.bound4, 'iifname . ether saddr . ip saddr'),
+    set(S.bound6, 'iifname . ether saddr . ip6 saddr'),
   ];
 }
 
@@ -47,7 +49,7 @@ function sets(): string[] {
  * protocol's own chain (one lookup of the frame's type: an IPv4 frame meets none of ARP's or IPv6's rules);
  * everything else it sends is dropped before the bridge learns it.
  */
-function strictRules(d: Drops): Record<string, string[]> {
+function strictRules(d: Drops, mark: string): Record<string, string[]> {
   return {
     strict: [
       // a port and MAC bound (nearly every frame) go on to the frame's own checks
@@ -59,7 +61,7 @@ function strictRules(d: Drops): Record<string, string[]> {
       'goto strict-frame',
     ],
     'strict-frame': [
-      `meta mark set meta mark | ${hex(STRICT_MARK)}`,
+      mark,
       // goto: the end of a protocol's chain is the end of the port's checks
       'ether type vmap { arp : goto strict-arp, ip : goto strict-ip, ip6 : goto strict-ip6 }',
       d.drop('strict-ethertype'),
@@ -117,9 +119,17 @@ export function renderStrict(cfg: BridgeConfig, remote: readonly string[], scope
   const chain = (name: string, rules: string[]) => `\tchain ${name} {\n${rules.map((r) => `\t\t${r}\n`).join('')}\t}`;
   // the bridge table: sets kept, chains replaced (as l2.ts does)
   const drops = new Drops();
+  const mark = `meta mark set meta mark | ${hex(STRICT_MARK)}`;
   const chains: Record<string, string[]> = {
-    prerouting: [scopeGuard(cfg.name, scope), `${notRemote}${which} jump strict`],
-    ...strictRules(drops),
+    prerouting: [
+      // a strict port's own MAC and address (only this bridge's strict ports are there): what strict-ip and
+      // strict-ip6 would let by after four lookups, at one; ICMPv6 goes on (what an advertisement claims)
+      `iifname . ether saddr . ip saddr @${S.bound4} ${mark} accept`,
+      `meta l4proto != ipv6-icmp iifname . ether saddr . ip6 saddr @${S.bound6} ${mark} accept`,
+      scopeGuard(cfg.name, scope),
+      `${notRemote}${which} jump strict`,
+    ],
+    ...strictRules(drops, mark),
   };
   Object.assign(chains, drops.chains());
   const names = Object.keys(chains);

@@ -14,7 +14,8 @@ export const strictTable = (bridge: string) => `brmgr-strict-${bridge}`;
  * The sets of `table bridge brmgr-strict-BRIDGE`: ports bound, each port's MAC, the MACs bound anywhere
  * (no MAC binds two ports), the addresses a port may send from (and announce in a neighbour
  * advertisement), and the ports whose guest has its own level: `loose` (basic or off on a strict bridge),
- * `tight` (strict on a basic bridge).
+ * `tight` (strict on a basic bridge); and a strict port's MAC with each of its addresses (`bound4`,
+ * `bound6`), which pass its frames at one lookup.
  */
 export const STRICT_SETS = {
   ports: 'ports',
@@ -25,6 +26,8 @@ export const STRICT_SETS = {
   na6: 'na6',
   loose: 'loose',
   tight: 'tight',
+  bound4: 'bound4',
+  bound6: 'bound6',
 } as const;
 
 /** In the bridge table (firewall/l2.ts): the ports whose guest is `port_security = off`, past the basic rules. */
@@ -94,6 +97,7 @@ export function portBindings(cfg: BridgeConfig, port: string, mac: string, given
         strict(STRICT_SETS.addr6, `${p} . ${a}`);
         strict(STRICT_SETS.na6, `${p} . ${hex6(a)}`);
       }
+      if (level === 'strict') strict(isIPv4(a) ? STRICT_SETS.bound4 : STRICT_SETS.bound6, `${p} . ${mac} . ${a}`);
     }
     if (cfg.portSecurity === 'strict' && level !== 'strict') strict(STRICT_SETS.loose, p);
     if (cfg.portSecurity !== 'strict' && level === 'strict') strict(STRICT_SETS.tight, p);

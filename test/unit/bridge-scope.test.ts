@@ -92,8 +92,15 @@ t.test('strict: its bridge table guarded too; its inet table takes only what com
     [PORTS, 'iifname != @bridge-ports return'],
   ] as const) {
     const text = renderStrict(cfg, [], scope)!;
-    const pre = text.split('\tchain prerouting {\n')[2]!.split('\t}')[0]!.trim().split('\n')[0]!.trim();
-    t.equal(pre, guard, 'the bridge table’s prerouting');
+    const pre = text
+      .split('\tchain prerouting {\n')[2]!
+      .split('\t}')[0]!
+      .trim()
+      .split('\n')
+      .map((r) => r.trim());
+    // the strict ports' own frames pass first: only this bridge's are in bound4 and bound6
+    t.match(pre.slice(0, 2).join('\n'), /@bound4 .* accept\n.*@bound6 .* accept/, 'its strict ports’ frames first');
+    t.equal(pre[2], guard, 'then the bridge table’s prerouting guard');
     t.match(text, /hook prerouting priority dstnat \+ 10; policy accept;\n\t\tiifname "br0" meta mark/);
   }
   t.match(renderStrict(cfg, [], PORTS)!, /add element bridge brmgr-strict-br0 bridge-ports \{ "veth-a", "veth-b" \}/);

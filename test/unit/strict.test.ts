@@ -144,6 +144,8 @@ t.test('portBindings: one port, its MAC, its addresses, its level', async (t) =>
   t.ok(web.includes('strict addr4 "tap0" . 10.0.1.200'));
   t.ok(web.includes('strict addr6 "tap0" . fe80::5054:ff:fe00:10'));
   t.ok(web.includes('strict na6 "tap0" . 0xfe80000000000000505400fffe000010'), 'the target as the raw match reads it');
+  t.ok(web.includes(`strict bound4 "tap0" . ${MAC} . 10.0.1.200`), 'a strict port: its MAC with each address');
+  t.ok(web.includes(`strict bound6 "tap0" . ${MAC} . fe80::5054:ff:fe00:10`));
   t.notOk(
     web.some((k) => / (loose|tight|open) /.test(k)),
     'the bridge level: no level set',
@@ -151,6 +153,10 @@ t.test('portBindings: one port, its MAC, its addresses, its level', async (t) =>
   const router = keys(portBindings(cfg, 'tap1', '52:54:00:00:00:11', []));
   t.ok(router.includes('strict loose "tap1"'), 'off on a strict bridge: past the strict rules');
   t.ok(router.includes('l2 open "tap1"'), 'and past the basic ones');
+  t.notOk(
+    router.some((k) => / bound[46] /.test(k)),
+    'and never passed as a strict port',
+  );
   const stranger = keys(portBindings(cfg, 'tap2', '52:54:00:99:99:99', ['10.0.1.77']));
   t.ok(stranger.includes('strict addr4 "tap2" . 10.0.1.77'), 'a guest with no [host.*] entry: its lease');
   t.strictSame(portBindings(parse(''), 'tap0', MAC, ['10.0.1.10']), [], 'basic: nothing to bind');
@@ -172,8 +178,8 @@ t.test('PortBindings: what each change of a port’s guest adds and deletes', as
   const leased = b.change(cfg, { port: 'tap2', mac: '52:54:00:99:99:99', addresses: ['10.0.1.77'] });
   t.strictSame(
     leased.add.map((x) => `${x.set} ${x.key}`),
-    ['addr4 "tap2" . 10.0.1.77'],
-    'a lease adds its address, nothing else',
+    ['addr4 "tap2" . 10.0.1.77', 'bound4 "tap2" . 52:54:00:99:99:99 . 10.0.1.77'],
+    'a lease adds its address (and with the MAC, the frames that pass at one lookup), nothing else',
   );
   t.strictSame(
     b.change(cfg, { port: 'tap2', addresses: [] }),
@@ -183,7 +189,7 @@ t.test('PortBindings: what each change of a port’s guest adds and deletes', as
   const ended = b.change(cfg, { port: 'tap2', mac: '52:54:00:99:99:99', addresses: [] });
   t.strictSame(
     ended.del.map((x) => `${x.set} ${x.key}`),
-    ['addr4 "tap2" . 10.0.1.77'],
+    ['addr4 "tap2" . 10.0.1.77', 'bound4 "tap2" . 52:54:00:99:99:99 . 10.0.1.77'],
     'the lease ended',
   );
   const gone = b.change(cfg, { port: 'tap2', addresses: [], removed: true });
