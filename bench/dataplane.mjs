@@ -139,6 +139,8 @@ async function bind(lab, real, guests) {
       ip: `10.0.${2 + (i >> 8)}.${i & 255}`,
     });
   const add = (set, elements) => `add element bridge ${STRICT_TABLE} ${set} { ${elements.join(', ')} }\n`;
+  // a tree before the strict ports' one-lookup sets (BEFORE=) has no bound4
+  const fast = (await lab.exec(lab.host, 'nft', ['list', 'set', 'bridge', STRICT_TABLE, 'bound4'])).exitCode === 0;
   const q = (p) => JSON.stringify(p);
   const text =
     add(
@@ -157,10 +159,12 @@ async function bind(lab, real, guests) {
       'addr4',
       all.map((g) => `${q(g.port)} . ${g.ip}`),
     ) +
-    add(
-      'bound4',
-      all.map((g) => `${q(g.port)} . ${g.mac} . ${g.ip}`),
-    );
+    (fast
+      ? add(
+          'bound4',
+          all.map((g) => `${q(g.port)} . ${g.mac} . ${g.ip}`),
+        )
+      : '');
   const r = await lab.exec(lab.host, 'nft', ['-f', '-'], { input: text });
   if (r.exitCode !== 0) throw new Error(`nft: ${r.stderr}`);
   const listed = (await lab.exec(lab.host, 'nft', ['list', 'set', 'bridge', STRICT_TABLE, 'addr4'])).stdout;
@@ -307,7 +311,7 @@ const spread = (xs) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixe
  * up in the lab's host namespace and returns the bridge; `afterGuests` changes brmgr's tables once its guests are
  * there. PROFILE=1 adds three that take brmgr's tables apart, to see where a cost is.
  */
-/** BEFORE=/elsewhere/dist/bundle: basic as another tree's brmgr-pre makes it, in the same run as this tree's */
+/** BEFORE=/elsewhere/dist/bundle: basic and strict as another tree's brmgr-pre makes them, in the same run as this tree's */
 const BEFORE = process.env.BEFORE;
 /** brmgr's bridge at `level`, by this tree's brmgr-pre or, given, another bundle's */
 const brmgrAt = (level, bundle) => async (lab) => {
@@ -332,7 +336,12 @@ const VARIANTS = {
   'strict, 200 guests': { up: brmgrAt('strict'), afterGuests: (lab, real) => bind(lab, real, 200) },
   // the same as basic on a lab of its own: what two labs differ by with nothing different in them
   ...(process.env.TWIN ? { 'basic, a twin lab': { up: brmgrAt('basic') } } : {}),
-  ...(BEFORE ? { 'basic, before': { up: brmgrAt('basic', BEFORE) } } : {}),
+  ...(BEFORE
+    ? {
+        'basic, before': { up: brmgrAt('basic', BEFORE) },
+        'strict, before': { up: brmgrAt('strict', BEFORE), afterGuests: (lab, real) => bind(lab, real, 2) },
+      }
+    : {}),
   ...(process.env.PROFILE
     ? {
         // basic's bridge table deleted: what is left is brmgr's routing firewall (inet table, iptables shim)
@@ -422,6 +431,8 @@ if (PARTS.includes('strict')) {
         ? [
             ['basic before ÷ lxc-net', 'basic, before', 'lxc-net'],
             ['basic ÷ basic before', 'basic', 'basic, before'],
+            ['strict before ÷ basic before', 'strict, before', 'basic, before'],
+            ['strict ÷ strict before', 'strict, 2 guests', 'strict, before'],
           ]
         : []),
       ...(process.env.PROFILE
