@@ -33,9 +33,11 @@ export const SNOOP_TIMEOUT = '1d';
 export const YIADDR = '@th,192,32';
 export const CHADDR = '@th,288,48';
 export const DHCP_ACK_FIRST = '@th,1984,24 0x350105';
-export const DHCP4_REPLY = 'ether type ip udp sport 67 udp dport 68';
-const DHCP6_REPLY = 'ether type ip6 udp sport 547 udp dport 546';
-const RA = 'ether type ip6 icmpv6 type nd-router-advert';
+// `meta protocol`, not `ether type`: a VLAN-tagged frame has its tag's type there, and a DHCP client's raw
+// socket takes the answer inside it all the same
+export const DHCP4_REPLY = 'meta protocol ip udp sport 67 udp dport 68';
+const DHCP6_REPLY = 'meta protocol ip6 udp sport 547 udp dport 546';
+const RA = 'meta protocol ip6 icmpv6 type nd-router-advert';
 
 export const q = (name: string) => JSON.stringify(name);
 
@@ -104,8 +106,8 @@ export function linkLocalOf(mac: string): string {
 function basicRules(cfg: BridgeConfig, fromGuest: string, mac: string | undefined, d: Drops): string[] {
   const g = fromGuest ? `${fromGuest} ` : '';
   const rules = [
-    `${g}ether type ip udp dport 68 ${d.drop('dhcp-server')}`,
-    `${g}ether type ip6 udp dport 546 ${d.drop('dhcp6-server')}`,
+    `${g}meta protocol ip udp dport 68 ${d.drop('dhcp-server')}`,
+    `${g}meta protocol ip6 udp dport 546 ${d.drop('dhcp6-server')}`,
     `${g}${RA} ${d.drop('router-advertisement')}`,
     `${g}icmp type redirect ${d.drop('redirect')}`,
     `${g}icmpv6 type nd-redirect ${d.drop('redirect')}`,
@@ -119,7 +121,7 @@ function basicRules(cfg: BridgeConfig, fromGuest: string, mac: string | undefine
     );
   // a client message counts only for the MAC it came from: the transaction learned by its source, then
   // looked up by its chaddr on the same port (a forged RELEASE names another guest's MAC)
-  const client = `${g}ether type ip udp sport 68 udp dport 67`;
+  const client = `${g}meta protocol ip udp sport 68 udp dport 67`;
   rules.push(
     `${client} update @${DHCP4_CLIENTS} { iifname . ${ETHER_SOURCE} . ${XID} }`,
     `${client} iifname . ${CHADDR} . ${XID} != @${DHCP4_CLIENTS} ${d.drop('dhcp-forged')}`,

@@ -34,7 +34,7 @@ if (why) t.plan(0, why);
 /** What the hostile guest forges, and what a victim sniffs, by subcommand. */
 const FORGE = `
 import json, sys, time
-from scapy.all import ARP, BOOTP, DHCP, Ether, ICMPv6ND_RA, ICMPv6NDOptPrefixInfo, IP, IPv6, UDP, conf, sendp, sniff
+from scapy.all import ARP, BOOTP, DHCP, Dot1Q, Ether, ICMPv6ND_RA, ICMPv6NDOptPrefixInfo, IP, IPv6, UDP, conf, sendp, sniff
 conf.verb = 0
 cmd, iface = sys.argv[1], sys.argv[2]
 mine = open(f'/sys/class/net/{iface}/address').read().strip()
@@ -61,6 +61,22 @@ elif cmd == 'release':
         / DHCP(options=[('message-type', 'release'), ('server_id', server), 'end'])
     for _ in range(3):
         sendp(release, iface=iface); time.sleep(0.3)
+elif cmd == 'offer':
+    # rounds of two tagged frames: a DHCP answer from 10.77.0.1, then the same between UDP ports 1067 and 1068
+    # (the control)
+    vlan, rounds = int(sys.argv[3]), int(sys.argv[4])
+    def offer(server, sport, dport):
+        return Ether(src=mine, dst='ff:ff:ff:ff:ff:ff') / Dot1Q(vlan=vlan) / IP(src=server, dst='255.255.255.255') \\
+            / UDP(sport=sport, dport=dport) / BOOTP(op=2, yiaddr='10.77.0.50', siaddr=server, chaddr=bytes(16)) \\
+            / DHCP(options=[('message-type', 'offer'), ('server_id', server), 'end'])
+    for _ in range(rounds):
+        sendp([offer('10.77.0.1', 67, 68), offer('10.77.0.2', 1067, 1068)], iface=iface); time.sleep(0.3)
+elif cmd == 'sniff-tagged':
+    # until the control is heard (every answer sent before it has been heard too, if it passed)
+    seconds = float(sys.argv[3])
+    tagged = lambda p: p.haslayer(Dot1Q) and p.haslayer(UDP) and p.haslayer(IP)
+    seen = sniff(iface=iface, timeout=seconds, lfilter=tagged, stop_filter=lambda p: p[UDP].sport == 1067)
+    print(json.dumps([f'{p[IP].src}:{p[UDP].sport}' for p in seen]))
 elif cmd == 'sniff':
     seconds = float(sys.argv[3])
     seen = sniff(iface=iface, timeout=seconds, lfilter=lambda p: p.haslayer(UDP) and p[UDP].sport == 67)
@@ -117,6 +133,15 @@ for (const _ of why ? [] : [1]) {
     t.notOk(answers.includes('10.66.0.1'), 'and never the rogue', { answers });
     t.equal(again.server, '10.0.1.1', 'its lease comes from 10.0.1.1', { output: again.output });
     t.equal(again.ip, first.ip, 'the same address');
+
+    // a DHCP answer in a VLAN tag (a raw-socket DHCP client takes it though no VLAN is set up); the control, the
+    // same frame between other UDP ports, shows tagged frames cross the bridge
+    const tagged = forge(lab, victim, 'sniff-tagged', '25');
+    await new Promise((r) => setTimeout(r, 1000));
+    await forge(lab, attacker, 'offer', '5', '40');
+    const heard = JSON.parse((await tagged).stdout || '[]') as string[];
+    t.ok(heard.includes('10.77.0.2:1067'), 'control: a tagged frame from a guest reaches its neighbour', { heard });
+    t.notOk(heard.includes('10.77.0.1:67'), 'a DHCP answer in a VLAN tag does not', { heard });
 
     // a rogue router advertisement
     await forge(lab, attacker, 'ra', 'fd99::');

@@ -17,9 +17,9 @@ t.test('basic: every port of a NAT bridge is a guest port, in prerouting: once, 
   t.notMatch(text, /hook (forward|input)/, 'no other hook: every frame pays one call');
   t.match(text, /flush chain bridge brmgr-br0 input\ndelete chain bridge brmgr-br0 input\n/, 'an earlier one goes');
   const rules = chain(text, 'prerouting');
-  t.match(rules, /^\t\tether type ip udp dport 68 jump drop-dhcp-server$/m, 'no DHCP answers');
-  t.match(rules, /^\t\tether type ip6 udp dport 546 jump drop-dhcp6-server$/m, 'no DHCPv6 answers');
-  t.match(rules, /^\t\tether type ip6 icmpv6 type nd-router-advert jump drop-router-advertisement$/m, 'no RAs');
+  t.match(rules, /^\t\tmeta protocol ip udp dport 68 jump drop-dhcp-server$/m, 'no DHCP answers');
+  t.match(rules, /^\t\tmeta protocol ip6 udp dport 546 jump drop-dhcp6-server$/m, 'no DHCPv6 answers');
+  t.match(rules, /^\t\tmeta protocol ip6 icmpv6 type nd-router-advert jump drop-router-advertisement$/m, 'no RAs');
   t.match(rules, /^\t\ticmp type redirect jump drop-redirect$/m);
   t.match(rules, /^\t\ticmpv6 type nd-redirect jump drop-redirect$/m);
   t.match(
@@ -62,7 +62,7 @@ t.test('the uplink (bridged) and the VXLAN port are not guest ports', async (t) 
     ),
     { scope: { bridgeMeta: true, ports: [] }, guard: true, mac: MAC },
   )!;
-  t.match(text, /iifname != \{ "eth0", "vx-br0" \} ether type ip udp dport 68 jump drop-dhcp-server/);
+  t.match(text, /iifname != \{ "eth0", "vx-br0" \} meta protocol ip udp dport 68 jump drop-dhcp-server/);
   t.notMatch(text, /arp saddr ip/, 'bridged: the LAN owns the addresses');
   t.match(
     chain(text, 'forward'),

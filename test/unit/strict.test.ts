@@ -99,7 +99,7 @@ t.test('renderStrict: static rules over sets, per-guest state in the sets', asyn
 t.test('the bridge table: an off guest is past the basic rules too', async (t) => {
   const text = renderL2(parse(STRICT), { scope: { bridgeMeta: true, ports: [] }, guard: true })!;
   t.match(text, /\tset open \{/);
-  t.match(text, /iifname != @open ether type ip udp dport 68 jump drop-dhcp-server/);
+  t.match(text, /iifname != @open meta protocol ip udp dport 68 jump drop-dhcp-server/);
   t.notMatch(
     renderL2(parse(''), { scope: { bridgeMeta: true, ports: [] }, guard: true })!,
     /@open/,

@@ -127,10 +127,10 @@ t.test('the bridge table: guard by role, learning in bridged mode, the underlay 
   const authority = renderL2(cfgWith(['198.51.100.2']), { scope: { bridgeMeta: true, ports: [] }, guard: true })!;
   t.match(
     authority,
-    /iifname "vx-br0" ether type ip udp sport 67 udp dport 68 drop/,
+    /iifname "vx-br0" meta protocol ip udp sport 67 udp dport 68 drop/,
     'authority: DHCP answers from the tunnel dropped',
   );
-  t.match(authority, /iifname "vx-br0" ether type ip6 icmpv6 type nd-router-advert drop/, 'and RAs');
+  t.match(authority, /iifname "vx-br0" meta protocol ip6 icmpv6 type nd-router-advert drop/, 'and RAs');
   t.notMatch(authority, /set dhcp4 \{/, 'it has dnsmasq’s leases: nothing to learn');
   const extending = renderL2(cfgWith(['198.51.100.1'], '[bridge]\nmode = bridged\n'), {
     scope: { bridgeMeta: true, ports: [] },
@@ -138,7 +138,7 @@ t.test('the bridge table: guard by role, learning in bridged mode, the underlay 
   })!;
   t.match(
     extending,
-    /oifname "vx-br0" ether type ip udp sport 67 udp dport 68 drop/,
+    /oifname "vx-br0" meta protocol ip udp sport 67 udp dport 68 drop/,
     'extending: local answers kept off the tunnel',
   );
   t.match(extending, /update @dhcp4/, 'and guests’ addresses learned');
