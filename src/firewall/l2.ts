@@ -33,8 +33,8 @@ export const SNOOP_TIMEOUT = '1d';
 export const YIADDR = '@th,192,32';
 export const CHADDR = '@th,288,48';
 export const DHCP_ACK_FIRST = '@th,1984,24 0x350105';
-// `meta protocol`, not `ether type`: a VLAN-tagged frame has its tag's type there, and a DHCP client's raw
-// socket takes the answer inside it all the same
+// `meta protocol` (a VLAN-tagged frame's inner type), not `ether type` (its tag's): a DHCP client's raw socket
+// takes an answer in a VLAN it never set up
 export const DHCP4_REPLY = 'meta protocol ip udp sport 67 udp dport 68';
 const DHCP6_REPLY = 'meta protocol ip6 udp sport 547 udp dport 546';
 const RA = 'meta protocol ip6 icmpv6 type nd-router-advert';

@@ -124,7 +124,7 @@ export function renderStrict(cfg: BridgeConfig, remote: readonly string[], scope
     prerouting: [
       // a strict port's own MAC and address (only this bridge's strict ports are there): what strict-ip and
       // strict-ip6 would let by after four lookups, at one; ICMPv6 goes on (what an advertisement claims).
-      // `ether type`, not `meta protocol`: a VLAN-tagged frame has its inner type there, and is not let by
+      // `ether type`, not `meta protocol` (a VLAN-tagged frame's inner type): a tagged frame goes on to its drop
       `ether type ip iifname . ether saddr . ip saddr @${S.bound4} ${mark} accept`,
       `ether type ip6 meta l4proto != ipv6-icmp iifname . ether saddr . ip6 saddr @${S.bound6} ${mark} accept`,
       scopeGuard(cfg.name, scope),

@@ -33,8 +33,8 @@ const why = skipReason() ?? scapyMissing();
 if (why) t.plan(0, why);
 
 /**
- * ping: echo requests to DST through the gateway (or the MAC given) from SRC_MAC/SRC_IP with ICMP id ID, in
- * VLAN VID if given; garp: claim an address.
+ * ping: echo requests to DST, in a frame to DST_MAC (the gateway's, or a neighbour's) from SRC_MAC/SRC_IP with
+ * ICMP id ID, tagged with VLAN VID if given; garp: claim an address.
  */
 const FORGE = `
 import sys, time
@@ -43,10 +43,10 @@ conf.verb = 0
 cmd, iface = sys.argv[1], sys.argv[2]
 mine = open(f'/sys/class/net/{iface}/address').read().strip()
 if cmd == 'ping':
-    src_mac, src_ip, gw_mac, dst, icmp_id = sys.argv[3:8]
-    tag = [Dot1Q(vlan=int(sys.argv[8]))] if len(sys.argv) > 8 else []
-    frame = Ether(src=src_mac, dst=gw_mac)
-    for t in tag: frame = frame / t
+    src_mac, src_ip, dst_mac, dst, icmp_id = sys.argv[3:8]
+    frame = Ether(src=src_mac, dst=dst_mac)
+    if len(sys.argv) > 8:
+        frame = frame / Dot1Q(vlan=int(sys.argv[8]))
     frame = frame / IP(src=src_ip, dst=dst) / ICMP(type=8, id=int(icmp_id), seq=1)
     for _ in range(5):
         sendp(frame, iface=iface); time.sleep(0.2)
@@ -141,13 +141,12 @@ for (const _ of why ? [] : [1]) {
 
     // its own MAC and address in a VLAN tag (into a VLAN of the LAN, in bridged mode): dropped as another
     // frame type; the victim counts what reaches it, tagged and untagged, by the frames' ICMP id
-    const victimMac = VICTIM_MAC;
     await must(victim.ns, 'nft', [
       `add table netdev count; add chain netdev count in { type filter hook ingress device ${victim.ifname} priority 0; }; ` +
         `add rule netdev count in vlan id 5 counter; add rule netdev count in ether type ip icmp id ${IDS.control} counter`,
     ]);
-    await forge(attacker, 'ping', ATTACKER_MAC, attackerIp, victimMac, victimIp, String(IDS.control));
-    await forge(attacker, 'ping', ATTACKER_MAC, attackerIp, victimMac, victimIp, String(IDS.control), '5');
+    await forge(attacker, 'ping', ATTACKER_MAC, attackerIp, VICTIM_MAC, victimIp, String(IDS.control));
+    await forge(attacker, 'ping', ATTACKER_MAC, attackerIp, VICTIM_MAC, victimIp, String(IDS.control), '5');
     const atVictim = [
       ...(await must(victim.ns, 'nft', ['list', 'chain', 'netdev', 'count', 'in'])).matchAll(/packets (\d+)/g),
     ].map((m) => Number(m[1]));
