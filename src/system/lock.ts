@@ -25,15 +25,23 @@ function mayBeBrmgr(pid: number): boolean {
   return argv.some((a) => a.includes('brmgr')) || /(^|\/)node[\d.]*$/.test(argv[0] ?? '');
 }
 
-/** Removes a lock left by a dead process, and only that one, even when several waiters find it at once. */
-function takeOver(path: string, stale: string): void {
+/** Whether a lock's content names no live brmgr: its owner was killed. */
+function isStale(held: string): boolean {
+  const owner = Number(held.trim());
+  return !Number.isInteger(owner) || owner <= 0 || !alive(owner) || !mayBeBrmgr(owner);
+}
+
+/**
+ * Moves a file aside and removes it if it still holds `stale`, else puts it back. Only for the takeover's
+ * own guard: between the move and the putting back another taker can find the place empty.
+ */
+function removeStale(path: string, stale: string): void {
   const aside = `${path}.stale.${process.pid}`;
   try {
     renameSync(path, aside);
   } catch {
     return; // another waiter moved it first
   }
-  // a live lock that replaced the stale one in between goes back in place
   if (read(aside) !== stale) {
     try {
       linkSync(aside, path);
@@ -42,6 +50,34 @@ function takeOver(path: string, stale: string): void {
     }
   }
   rmSync(aside, { force: true });
+}
+
+/**
+ * Removes a lock left by a dead process, and only that one, even when several waiters find it at once: one
+ * waiter at a time takes over, under a guard beside the lock (linked from `mine`, the waiter's pid), and
+ * reads the lock again there. A waiter that read the stale lock before another took it over and took the
+ * lock finds that one's pid, and leaves it. False: another live waiter is at it (wait, then look again).
+ */
+function takeOver(path: string, stale: string, mine: string): boolean {
+  const guard = `${path}.takeover`;
+  try {
+    linkSync(mine, guard);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    // another waiter is taking over; or one was killed at it, in the moment it holds the guard
+    const held = read(guard);
+    if (held === undefined || !isStale(held)) return held === undefined;
+    removeStale(guard, held);
+    return true;
+  }
+  const me = read(mine);
+  try {
+    // no one else can change the lock meanwhile: it is there (a taker's link fails) and its owner is dead
+    if (read(path) === stale) rmSync(path, { force: true });
+  } finally {
+    if (read(guard) === me) rmSync(guard, { force: true });
+  }
+  return true;
 }
 
 /** What is at a path that cannot be read as a file, or undefined when nothing is there. */
@@ -94,12 +130,8 @@ export async function acquireLock(path: string, timeoutMs = 30_000, signal?: Abo
         throw new Error(`${path} is a ${kind}, not a lock file: remove it`);
       }
       unreadable = 0;
-      const owner = Number(held.trim());
-      if (!Number.isInteger(owner) || owner <= 0 || !alive(owner) || !mayBeBrmgr(owner)) {
-        takeOver(path, held);
-        continue;
-      }
-      if (Date.now() > deadline) throw new LockHeld(`another brmgr (pid ${owner}) holds ${path}`);
+      if (isStale(held) && takeOver(path, held, mine)) continue;
+      if (Date.now() > deadline) throw new LockHeld(`another brmgr (pid ${Number(held.trim())}) holds ${path}`);
       await sleep(25, undefined, { signal });
     }
   } finally {

@@ -45,6 +45,22 @@ t.test('one holder at a time; a lock left by a dead process is taken over', asyn
   t.equal(readFileSync(path, 'utf8'), `${process.pid}\n`, 'the stale lock is taken over');
   again();
   t.same(readdirSync(dir), [], 'nothing left in the folder');
+
+  // a waiter killed while it took over a stale lock left its guard: taken over too
+  writeFileSync(path, '2147483646\n');
+  writeFileSync(`${path}.takeover`, '2147483645\n');
+  const third = await acquireLock(path, 1000);
+  t.equal(readFileSync(path, 'utf8'), `${process.pid}\n`, 'past a guard a killed waiter left');
+  third();
+  t.same(readdirSync(dir), [], 'and nothing left in the folder');
+
+  // a live waiter at its takeover: the others wait for it
+  writeFileSync(path, '2147483646\n');
+  writeFileSync(`${path}.takeover`, `${process.pid}\n`);
+  await t.rejects(acquireLock(path, 200), { name: 'LockHeld' }, 'a live guard is waited for, not taken');
+  rmSync(`${path}.takeover`);
+  (await acquireLock(path, 1000))();
+  t.same(readdirSync(dir), [], 'its guard gone, the stale lock is taken over');
 });
 
 // each child takes the lock, claims a `holder` file that only one may have at a time, and lets go
