@@ -179,7 +179,8 @@ for (const _ of why ? [] : [1]) {
     const again = top.brmgr.run();
     const log2 = follow(again);
     await dnsmasqReady(log2);
-    await waitFor('following again', async () => has(json.err, /following again/), 5_000);
+    // both followers, before the renewal: an event is told to those following when it comes
+    for (const f of [human, json]) await waitFor('following again', async () => has(f.err, /following again/), 5_000);
     process.kill(udhcpc.pid!, 'SIGUSR1');
     const adds = () => human.out.filter((l) => l.endsWith(` add ${MAC} 10.0.1.20 x`)).length;
     await waitFor('add after the restart', async () => adds() === 2, 10_000);
