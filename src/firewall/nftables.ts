@@ -49,10 +49,8 @@ export function renderNftables(intent: FirewallIntent): string {
   const outRule = (r: { family: 4 | 6; subnet: string }) => `${toUplink}${fam(r.family)} saddr ${r.subnet} accept`;
   const inRule = (r: { family: 4 | 6; subnet: string; repliesOnly: boolean }) =>
     `${fromUplink}${fam(r.family)} daddr ${r.subnet}${r.repliesOnly ? REPLIES : ''} accept`;
-  // other brmgr bridges' groups are refused new connections only: what is established was let through, and its
-  // packets meet their accept first (no interface name, no group lookup), before the counts' jump
+  // other brmgr bridges' groups are refused new connections only: what is established was let through
   const refused = intent.forward.some((r) => r.rule === 'refuse-groups');
-  const established = { from: [] as string[], to: [] as string[] };
   for (const r of intent.forward) {
     switch (r.rule) {
       case 'cap-conns': {
@@ -91,12 +89,9 @@ export function renderNftables(intent: FirewallIntent): string {
         );
         break;
       case 'out':
-        // established, not `!= new`: an invalid packet meets the other bridges' reject as a new one does
-        established.from.push(outRule(r).replace(/ accept$/, `${REPLIES} accept`));
         if (!refused) from.push(outRule(r));
         break;
       case 'in':
-        established.to.push(inRule({ ...r, repliesOnly: true }));
         if (!refused && !r.repliesOnly) to.push(inRule(r));
         break;
       case 'refuse-rest':
@@ -105,13 +100,17 @@ export function renderNftables(intent: FirewallIntent): string {
         break;
     }
   }
-  // the guests' own way out first (the most packets), then within the bridge (a guest's address off the
-  // subnets: link-local, another's)
-  if (intent.forward.some((r) => r.rule === 'within')) established.from.push(`oifname ${br} ct state != new accept`);
-  from = [...established.from, ...(fromNew.length ? [`ct state new jump ${FROM_BRIDGE}-new`] : []), ...from];
-  to = [...established.to, ...(toNew.length ? [`ct state new jump ${TO_BRIDGE}-new`] : []), ...to];
-  // one look at each interface's name, not one per rule
+  // within the bridge, what is not new (a guest's address off the subnets: link-local, another's) before the counts
+  const within = intent.forward.some((r) => r.rule === 'within') ? [`oifname ${br} ct state != new accept`] : [];
+  from = [...within, ...(fromNew.length ? [`ct state new jump ${FROM_BRIDGE}-new`] : []), ...from];
+  to = [...(toNew.length ? [`ct state new jump ${TO_BRIDGE}-new`] : []), ...to];
+  // Where guests have a way out, every established packet is accepted first, by its state alone: it belongs to a
+  // connection these rules (or another table's, for a packet not the bridge's) let through new, and this table's
+  // verdict on another's packet is accept either way. Established, not `!= new`: an invalid packet meets the
+  // other bridges' reject as a new one does. Isolated has no such rule: a bridge made isolated cuts its flows.
   const forward = [
+    ...(intent.forward.some((r) => r.rule === 'out') ? [`${REPLIES.trim()} accept`] : []),
+    // one look at each interface's name, not one per rule
     ...(from.length ? [`iifname ${br} goto ${FROM_BRIDGE}`] : []),
     ...(to.length ? [`oifname ${br} goto ${TO_BRIDGE}`] : []),
   ];
