@@ -107,7 +107,9 @@ for (const backend of why ? [] : BACKENDS) {
     // as above: the cut must come from brmgr's rules, not from ip_forward=0; and another tool's NAT chain (Docker
     // has one) keeps NAT'd connections tracked when brmgr's NAT goes (the kernel forgets them with a family's last)
     await must(host, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
-    await must(host, 'nft', ['add table ip other; add chain ip other post { type nat hook postrouting priority 100; }']);
+    await must(host, 'nft', [
+      'add table ip other; add chain ip other post { type nat hook postrouting priority 100; }',
+    ]);
     brmgr.config(conf({ firewall: backend }));
     await brmgr.up();
     await topo.attach();
