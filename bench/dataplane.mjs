@@ -11,7 +11,8 @@
 //   g1's interface sends without offloads (TX_OFF, `g1`), so every hop sees MTU-sized frames.
 //   PROFILE=1 adds basic with brmgr's bridge table deleted, basic without its MAC cap and strict with its
 //   inet table deleted. PERF=1 runs each iperf3 under `perf record -a` and adds netfilter's share of the
-//   iperf3 processes' samples, the ratios it implies and netfilter's functions by share. TWIN=1 adds basic
+//   iperf3 processes' samples and nf_tables' own part of it, the ratios each implies (of the medians and
+//   each round's own) and netfilter's functions by share. TWIN=1 adds basic
 //   again on a lab of its own. FRESH=1 makes each variant's lab anew for each round. BEFORE=/elsewhere/
 //   dist/bundle adds basic as that tree's brmgr-pre makes it (before and after in one run); ONLY=
 //   'lxc-net|basic|…' runs those variants alone.
@@ -253,6 +254,13 @@ const PERF = !!process.env.PERF;
 // netfilter's functions and br_netfilter's (which `bridge-nf-call-iptables` puts on both bridges' path)
 const NETFILTER =
   /^(__)?(nft_|nf_|br_nf_|nf_bridge|ip_sabotage_in|setup_pre_routing|ipv4_conntrack|ipv6_conntrack|hash_conntrack|tcp_in_window|ipt_|ip6t_|xt_)/;
+/**
+ * nf_tables' own part of that share: the chains, their expressions and sets, and the walk of each hook's
+ * entries. The rest of netfilter (conntrack, br_netfilter) does the same work per packet on every bridge,
+ * but its samples move a point between rounds: the ratio from this part alone rests on the same premise with
+ * less of that noise.
+ */
+const TABLES = /^(__)?(nft_|nf_tables_|nf_hook_slow)/;
 async function netfilterShare(file) {
   const r = await execa(
     'perf',
@@ -274,15 +282,17 @@ async function netfilterShare(file) {
     { reject: false },
   );
   let share = 0;
+  let tables = 0;
   const functions = {};
   for (const line of r.stdout.split('\n')) {
     const m = /^\s+([\d.]+)%\s+\[k\]\s+(\S+)/.exec(line);
     if (!m || !NETFILTER.test(m[2])) continue;
     share += Number(m[1]);
+    if (TABLES.test(m[2])) tables += Number(m[1]);
     functions[m[2]] = (functions[m[2]] ?? 0) + Number(m[1]) / 100;
   }
   rmSync(file, { force: true });
-  return { share: share / 100, functions };
+  return { share: share / 100, tables: tables / 100, functions };
 }
 
 /** LXC's own lxc-net, started in `lab`'s host namespace with its /run/lxc and /var/lib/misc private to it. */
@@ -395,6 +405,7 @@ if (PARTS.includes('strict')) {
     const runs = Object.fromEntries(names.map((n) => [n, { nat: [], l2: [] }]));
     const perCpu = Object.fromEntries(names.map((n) => [n, { nat: [], l2: [] }]));
     const netfilter = Object.fromEntries(names.map((n) => [n, { nat: [], l2: [] }]));
+    const tables = Object.fromEntries(names.map((n) => [n, { nat: [], l2: [] }]));
     // netfilter's functions by name: their mean share of the samples over the rounds
     const functions = Object.fromEntries(names.map((n) => [n, { nat: {}, l2: {} }]));
     for (let i = 0; i < ROUNDS; i++) {
@@ -407,6 +418,7 @@ if (PARTS.includes('strict')) {
           perCpu[name][path].push(got.perCpu);
           if (PERF) {
             netfilter[name][path].push(got.netfilter.share);
+            tables[name][path].push(got.netfilter.tables);
             for (const [f, x] of Object.entries(got.netfilter.functions))
               functions[name][path][f] = (functions[name][path][f] ?? 0) + x / ROUNDS;
           }
@@ -420,6 +432,12 @@ if (PARTS.includes('strict')) {
       const [x, y] = [of[a][path], of[b][path]];
       const rounds = x.map((v, k) => v / y[k]);
       return `${(median(x) / median(y)).toFixed(3)} (per round: median ${median(rounds).toFixed(3)}, ${spread(rounds)})`;
+    };
+    // from shares: what is not theirs costs the same per byte, so a ÷ b per CPU is (1 − a's) ÷ (1 − b's)
+    const shareRatio = (of, a, b, path) => {
+      const [x, y] = [of[a][path], of[b][path]];
+      const rounds = x.map((v, k) => (1 - v) / (1 - y[k]));
+      return `${((1 - median(x)) / (1 - median(y))).toFixed(3)} (per round: median ${median(rounds).toFixed(3)}, ${spread(rounds)})`;
     };
     const series = (xs) => `median ${median(xs).toFixed(2)}, ${spread(xs)}: ${xs.map((x) => x.toFixed(2)).join(' ')}`;
     const goals = [
@@ -468,10 +486,13 @@ if (PARTS.includes('strict')) {
                 ]),
               ),
               'ratios from those shares, (1 − a) ÷ (1 − b) of the medians': Object.fromEntries(
-                ran.map(([g, a, b]) => [
-                  g,
-                  ((1 - median(netfilter[a][path])) / (1 - median(netfilter[b][path]))).toFixed(3),
-                ]),
+                ran.map(([g, a, b]) => [g, shareRatio(netfilter, a, b, path)]),
+              ),
+              "nf_tables' own share (chains, expressions, sets, the hooks' walk), %": Object.fromEntries(
+                names.map((n) => [n, series(tables[n][path].map((x) => 100 * x))]),
+              ),
+              "ratios from nf_tables' own share": Object.fromEntries(
+                ran.map(([g, a, b]) => [g, shareRatio(tables, a, b, path)]),
               ),
             }
           : {}),
