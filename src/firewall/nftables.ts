@@ -19,7 +19,7 @@ export function nftTable(bridge: string): string {
 
 const ports = (p: Ports) => (p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`);
 const fam = (family: 4 | 6) => (family === 4 ? 'ip' : 'ip6');
-const REPLIES = ' ct state established,related';
+const ESTABLISHED = 'ct state established,related accept';
 /** the guests' connection counts by address (one set per family), and the chain that refuses one past the cap */
 const CONNS_SET = 'guest-conns';
 const CONNS_OVER = 'guest-conns-over';
@@ -47,8 +47,7 @@ export function renderNftables(intent: FirewallIntent): string {
   const fromNew: string[] = [];
   const toNew: string[] = [];
   const outRule = (r: { family: 4 | 6; subnet: string }) => `${toUplink}${fam(r.family)} saddr ${r.subnet} accept`;
-  const inRule = (r: { family: 4 | 6; subnet: string; repliesOnly: boolean }) =>
-    `${fromUplink}${fam(r.family)} daddr ${r.subnet}${r.repliesOnly ? REPLIES : ''} accept`;
+  const inRule = (r: { family: 4 | 6; subnet: string }) => `${fromUplink}${fam(r.family)} daddr ${r.subnet} accept`;
   // other brmgr bridges' groups are refused new connections only: what is established was let through
   const refused = intent.forward.some((r) => r.rule === 'refuse-groups');
   for (const r of intent.forward) {
@@ -73,7 +72,7 @@ export function renderNftables(intent: FirewallIntent): string {
         const groups = r.groups.length === 1 ? `${r.groups[0]}` : `{ ${r.groups.join(', ')} }`;
         for (const o of intent.forward) {
           if (o.rule === 'out') from.push(`oifgroup != ${groups} ${outRule(o)}`);
-          // replies only: all of them are established, accepted above
+          // replies only: all of them are established, accepted first (the forward chain's first rule)
           if (o.rule === 'in' && !o.repliesOnly) to.push(`iifgroup != ${groups} ${inRule(o)}`);
         }
         from.push(`oifgroup ${groups} reject with icmpx admin-prohibited`);
@@ -92,6 +91,7 @@ export function renderNftables(intent: FirewallIntent): string {
         if (!refused) from.push(outRule(r));
         break;
       case 'in':
+        // replies only: as above
         if (!refused && !r.repliesOnly) to.push(inRule(r));
         break;
       case 'refuse-rest':
@@ -109,7 +109,7 @@ export function renderNftables(intent: FirewallIntent): string {
   // verdict on another's packet is accept either way. Established, not `!= new`: an invalid packet meets the
   // other bridges' reject as a new one does. Isolated has no such rule: a bridge made isolated cuts its flows.
   const forward = [
-    ...(intent.forward.some((r) => r.rule === 'out') ? [`${REPLIES.trim()} accept`] : []),
+    ...(intent.forward.some((r) => r.rule === 'out') ? [ESTABLISHED] : []),
     // one look at each interface's name, not one per rule
     ...(from.length ? [`iifname ${br} goto ${FROM_BRIDGE}`] : []),
     ...(to.length ? [`oifname ${br} goto ${TO_BRIDGE}`] : []),

@@ -116,14 +116,10 @@ for (const _ of why ? [] : [1]) {
     t.ok(await ping(victim.ns, attackerIp, 10), 'and its neighbour');
     t.ok(await ping(attacker.ns, victimIp, 10), 'and its neighbour it');
     // what passes a strict port's frames at one lookup: its own MAC and lease
-    const bound4 = (
-      JSON.parse(
-        await must(top.host, 'nft', ['-j', 'list', 'set', 'bridge', `brmgr-strict-${top.bridge}`, 'bound4']),
-      ) as { nftables: { set?: { elem?: { concat: string[] }[] } }[] }
-    ).nftables
-      .flatMap((o) => o.set?.elem ?? [])
-      .map((e) => e.concat.join(' '));
-    t.ok(bound4.includes(`${victim.port} ${VICTIM_MAC} ${victimIp}`), "the victim's port, MAC and lease", { bound4 });
+    const bound4 = await must(top.host, 'nft', ['list', 'set', 'bridge', `brmgr-strict-${top.bridge}`, 'bound4']);
+    t.ok(bound4.includes(`"${victim.port}" . ${VICTIM_MAC} . ${victimIp}`), "the victim's port, MAC and lease", {
+      bound4,
+    });
     t.match(
       (await exec(victim.ns, 'dig', ['@10.0.1.1', 'router', '+short', '+time=2', '+tries=2'])).stdout,
       /^10\.0\.1\.20$/m,
